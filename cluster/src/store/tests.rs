@@ -1,0 +1,176 @@
+//! Tests of the store: apply semantics, atomic batches, snapshots and the state hash.
+
+use super::*;
+
+fn meta(id: &str) -> Meta {
+    Meta {
+        id: id.to_owned(),
+        ..Meta::default()
+    }
+}
+
+fn service(id: &str, name: &str, replicas: u64) -> Record {
+    Record::Service(Service {
+        meta: meta(id),
+        name: name.to_owned(),
+        image: "nginx:1".to_owned(),
+        mode: ServiceMode::Replicated { replicas },
+        env: Default::default(),
+        networks: vec![],
+    })
+}
+
+fn secret(id: &str, name: &str) -> Record {
+    Record::Secret(Blob {
+        meta: meta(id),
+        name: name.to_owned(),
+        data: b"s3cret".to_vec(),
+    })
+}
+
+fn create(record: Record) -> Command {
+    Command::Create(record)
+}
+
+#[test]
+fn create_stamps_version_and_time_from_the_entry() {
+    let mut store = Store::new();
+    store
+        .apply(7, &Batch::new(1_000, vec![create(service("s1", "web", 2))]))
+        .unwrap();
+    let record = store.by_name(Kind::Service, "web").unwrap();
+    assert_eq!(record.meta().version, 7);
+    assert_eq!(record.meta().created_at_ms, 1_000);
+    assert_eq!(record.meta().updated_at_ms, 1_000);
+}
+
+#[test]
+fn update_keeps_creation_time_and_bumps_version() {
+    let mut store = Store::new();
+    store
+        .apply(3, &Batch::new(10, vec![create(service("s1", "web", 1))]))
+        .unwrap();
+    let update = Command::Update {
+        record: service("s1", "web", 5),
+        expected_version: 3,
+    };
+    store.apply(9, &Batch::new(20, vec![update])).unwrap();
+    let Some(Record::Service(svc)) = store.get(&RecordKey::new(Kind::Service, "s1")) else {
+        panic!("service missing");
+    };
+    assert_eq!(svc.mode, ServiceMode::Replicated { replicas: 5 });
+    assert_eq!(
+        (
+            svc.meta.version,
+            svc.meta.created_at_ms,
+            svc.meta.updated_at_ms
+        ),
+        (9, 10, 20)
+    );
+}
+
+#[test]
+fn refused_commands_report_the_record_involved() {
+    let setup = vec![
+        create(service("s1", "web", 1)),
+        create(secret("x1", "db-pass")),
+    ];
+    let cases: Vec<(Command, &str)> = vec![
+        (create(service("s1", "api", 1)), "service/s1 already exists"),
+        (
+            create(service("s2", "web", 1)),
+            "service name \"web\" already in use by service/s1",
+        ),
+        (
+            Command::Update {
+                record: service("s1", "web", 2),
+                expected_version: 4,
+            },
+            "service/s1 is at version 1, expected 4",
+        ),
+        (
+            Command::Delete {
+                key: RecordKey::new(Kind::Volume, "v9"),
+                expected_version: None,
+            },
+            "volume/v9 not found",
+        ),
+        (
+            create(service("", "other", 1)),
+            "service record has an empty id",
+        ),
+    ];
+    for (command, message) in cases {
+        let mut store = Store::new();
+        store.apply(1, &Batch::new(0, setup.clone())).unwrap();
+        let err = store.apply(2, &Batch::new(0, vec![command])).unwrap_err();
+        assert_eq!(err.to_string(), message);
+    }
+}
+
+#[test]
+fn a_refused_batch_changes_nothing() {
+    let mut store = Store::new();
+    store
+        .apply(1, &Batch::new(0, vec![create(service("s1", "web", 1))]))
+        .unwrap();
+    let before = store.clone();
+    let batch = Batch::new(
+        5,
+        vec![
+            create(service("s2", "api", 1)),
+            Command::Delete {
+                key: RecordKey::new(Kind::Service, "s1"),
+                expected_version: Some(1),
+            },
+            create(secret("x1", "key")),
+            create(service("s3", "api", 1)),
+        ],
+    );
+    assert!(store.apply(2, &batch).is_err());
+    assert_eq!(store, before);
+    assert!(store.by_name(Kind::Service, "api").is_none());
+}
+
+#[test]
+fn snapshot_round_trip_keeps_hash_and_name_index() {
+    let mut store = Store::new();
+    let batch = Batch::new(
+        1,
+        vec![
+            create(service("s1", "web", 1)),
+            create(secret("x1", "key")),
+            create(Record::Volume(Volume {
+                meta: meta("v1"),
+                name: "data".to_owned(),
+                driver: "local".to_owned(),
+            })),
+        ],
+    );
+    store.apply(4, &batch).unwrap();
+    let copy = Store::decode(&store.encode().unwrap()).unwrap();
+    assert_eq!(copy.state_hash(), store.state_hash());
+    assert_eq!(copy, store);
+    assert_eq!(copy.by_name(Kind::Volume, "data").unwrap().meta().id, "v1");
+    assert_eq!(copy.iter_kind(Kind::Service).count(), 1);
+    assert_ne!(Store::new().state_hash(), store.state_hash());
+}
+
+#[test]
+fn same_batches_give_same_hash_and_any_difference_shows() {
+    let batches = [
+        Batch::new(1, vec![create(service("s1", "web", 1))]),
+        Batch::new(2, vec![create(secret("x1", "key"))]),
+    ];
+    let run = |stamp_shift: u64| {
+        let mut store = Store::new();
+        for (i, batch) in batches.iter().enumerate() {
+            let mut batch = batch.clone();
+            batch.stamp_ms += stamp_shift;
+            store.apply(i as u64 + 1, &batch).unwrap();
+        }
+        store.state_hash()
+    };
+    assert_eq!(run(0), run(0));
+    assert_ne!(run(0), run(1));
+}

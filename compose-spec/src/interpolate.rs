@@ -1,0 +1,79 @@
+//! Variable interpolation: `${VAR}` and friends in every string value of a document.
+//!
+//! [`interpolate_str`] handles one string (see the `template` module for the exact syntax);
+//! [`interpolate_node`] applies it to every string value of a tree, never to mapping keys.
+//! Values stay strings after substitution: the typed model accepts `"3"` where it wants a
+//! number, as Compose does.
+
+mod template;
+#[cfg(test)]
+mod tests;
+
+pub use template::{Interpolated, InterpolationError, interpolate_str};
+
+use crate::env::Environment;
+use crate::error::{Error, ErrorKind, Result, Warning};
+use crate::path::KeyPath;
+use crate::yaml::{Node, Value};
+
+/// Interpolates every string value under `node` (found at `path`) in place with `env`.
+///
+/// Each variable that is unset and substituted with `""` adds a [`Warning`] at the value; the
+/// first malformed expression or missing required variable is an
+/// [`ErrorKind::Interpolation`] error at the value.
+pub fn interpolate_node(
+    node: &mut Node,
+    env: &Environment,
+    path: &KeyPath,
+    warnings: &mut Vec<Warning>,
+) -> Result<()> {
+    let lookup = |name: &str| env.get(name).map(str::to_owned);
+    walk(node, &lookup, path, warnings)
+}
+
+fn walk(
+    node: &mut Node,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    path: &KeyPath,
+    warnings: &mut Vec<Warning>,
+) -> Result<()> {
+    match &mut node.value {
+        Value::String(text) => {
+            if !text.contains('$') {
+                return Ok(());
+            }
+            let done = interpolate_str(text, lookup).map_err(|err| {
+                Error::invalid(
+                    ErrorKind::Interpolation,
+                    Some(node.mark.clone()),
+                    path.clone(),
+                    err.to_string(),
+                )
+            })?;
+            for name in done.unset {
+                warnings.push(Warning {
+                    mark: Some(node.mark.clone()),
+                    path: path.clone(),
+                    message: format!(
+                        "the {name:?} variable is not set, defaulting to a blank string"
+                    ),
+                });
+            }
+            node.value = Value::String(done.value);
+            Ok(())
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                walk(item, lookup, &path.index(i), warnings)?;
+            }
+            Ok(())
+        }
+        Value::Map(map) => {
+            for (key, value) in map.iter_mut() {
+                walk(value, lookup, &path.key(key.clone()), warnings)?;
+            }
+            Ok(())
+        }
+        Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => Ok(()),
+    }
+}

@@ -1,0 +1,37 @@
+//! Compose YAML → a validated, normalized, typed [`model::Project`].
+//!
+//! The crate is a pure library: it reads the files it is pointed at and the environment it is
+//! given (never the process environment), and has no other side effects. Loading goes through
+//! these stages, each in its own module:
+//!
+//! 1. [`discovery`] finds the compose files, the project directory and the project name;
+//! 2. [`dotenv`] reads `.env` / `--env-file` into the [`env::Environment`];
+//! 3. [`yaml`] parses each file into a marked tree, [`interpolate`] substitutes variables;
+//! 4. [`schema`] validates each file against the official compose JSON schema;
+//! 5. `include` and [`extends`] pull in other files, [`merge`] combines files by Compose's rules;
+//! 6. [`profiles`] selects services, [`model`] gives the typed form, [`normalize`] the canonical
+//!    form, [`validate`] the semantic checks, [`hash`] the per-service config hash.
+//!
+//! [`loader`] runs the stages in order.
+
+pub mod discovery;
+pub mod dotenv;
+pub mod env;
+pub mod error;
+pub mod extends;
+pub mod hash;
+pub mod interpolate;
+pub mod loader;
+pub mod merge;
+pub mod model;
+pub mod normalize;
+pub mod path;
+pub mod paths;
+pub mod profiles;
+pub mod render;
+pub mod schema;
+pub mod validate;
+pub mod yaml;
+
+pub use error::{Diagnostic, Error, ErrorKind, Result, Warning};
+pub use path::KeyPath;

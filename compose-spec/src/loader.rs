@@ -1,0 +1,392 @@
+//! Runs the loading stages in order: files → documents → one merged document → typed project.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::discovery::{self, ProjectOptions};
+use crate::env::Environment;
+use crate::error::{Error, ErrorKind, Result, Warning};
+use crate::model::{self, Project};
+use crate::path::KeyPath;
+use crate::yaml::{self, Mark, Node, Value};
+use crate::{dotenv, extends, interpolate, merge, normalize, paths, profiles, schema, validate};
+
+/// What to load and how.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// Files, directories, name, profiles and environment.
+    pub project: ProjectOptions,
+    /// Services named on the command line: they are enabled with their dependencies whatever
+    /// their profiles. Empty means all services of the active profiles.
+    pub services: Vec<String>,
+    /// Substitute `${VAR}` references (`--no-interpolate` turns this off).
+    pub interpolate: bool,
+}
+
+/// A loaded project and what the user should know about it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The canonical project.
+    pub project: Project,
+    /// Problems that did not stop loading.
+    pub warnings: Vec<Warning>,
+    /// Every profile named by any service, enabled or not, sorted.
+    pub all_profiles: Vec<String>,
+    /// The compose files, in merge order.
+    pub files: Vec<PathBuf>,
+    /// The project directory.
+    pub project_directory: PathBuf,
+    /// The environment the project was interpolated with.
+    pub environment: Environment,
+}
+
+/// Loads, validates and normalizes a compose project.
+pub fn load(options: &LoadOptions) -> Result<Loaded> {
+    let found = discovery::discover(&options.project)?;
+    let mut loader = Loader {
+        interpolate: options.interpolate,
+        warnings: found.warnings.clone(),
+        cache: HashMap::new(),
+        working_dir: options.project.working_dir.clone(),
+    };
+    let mut include_stack = Vec::new();
+    let mut doc = loader.load_project_files(
+        &found.files,
+        &found.project_directory,
+        &found.environment,
+        &mut include_stack,
+    )?;
+    let all_profiles = collect_profiles(&doc);
+    let disabled = profiles::select(&mut doc, &found.profiles, &options.services)?;
+    let top_level_name = doc.get("name").and_then(Node::as_str).map(str::to_string);
+    let name = discovery::project_name(
+        options.project.project_name.as_deref(),
+        &found.environment,
+        top_level_name.as_deref(),
+        &found.project_directory,
+    )?;
+    if let Some(map) = doc.as_map_mut() {
+        map.shift_remove("name");
+    }
+    let mut project = to_model(&doc)?;
+    project.name = name;
+    for (service_name, node) in disabled {
+        let mark = node.mark.clone();
+        let mut services = yaml::Map::new();
+        services.insert(service_name.clone(), node);
+        let mut top = yaml::Map::new();
+        top.insert(
+            "services".into(),
+            Node::new(Value::Map(services), mark.clone()),
+        );
+        let mut partial = to_model(&Node::new(Value::Map(top), mark))?;
+        if let Some(service) = partial.services.remove(&service_name) {
+            project.disabled_services.insert(service_name, service);
+        }
+    }
+    let context = normalize::Context {
+        project_directory: &found.project_directory,
+        environment: &found.environment,
+        document: &doc,
+    };
+    normalize::normalize(&mut project, &context, &mut loader.warnings)?;
+    validate::validate(&project, &doc)?;
+    Ok(Loaded {
+        project,
+        warnings: loader.warnings,
+        all_profiles,
+        files: found.files,
+        project_directory: found.project_directory,
+        environment: found.environment,
+    })
+}
+
+/// The typed project of a merged document; a model error points at the offending line.
+fn to_model(doc: &Node) -> Result<Project> {
+    model::from_json(&doc.to_json()).map_err(|e| {
+        let mark = doc.closest_mark(&e.path).clone();
+        Error::invalid(ErrorKind::InvalidValue, Some(mark), e.path, e.message)
+    })
+}
+
+struct Loader {
+    interpolate: bool,
+    warnings: Vec<Warning>,
+    /// Files already read for `extends`, by absolute path (one base file is often extended by
+    /// hundreds of services).
+    cache: HashMap<PathBuf, Node>,
+    working_dir: PathBuf,
+}
+
+impl Loader {
+    /// Loads and merges the files of one project (the main one or an included one); relative
+    /// paths are made absolute against `project_directory`.
+    fn load_project_files(
+        &mut self,
+        files: &[PathBuf],
+        project_directory: &Path,
+        env: &Environment,
+        include_stack: &mut Vec<PathBuf>,
+    ) -> Result<Node> {
+        let mut merged: Option<Node> = None;
+        for file in files {
+            if include_stack.contains(file) {
+                let mut chain: Vec<String> =
+                    include_stack.iter().map(|p| self.display(p)).collect();
+                chain.push(self.display(file));
+                return Err(Error::invalid(
+                    ErrorKind::Cycle,
+                    None,
+                    KeyPath::root().key("include"),
+                    format!("include cycle: {}", chain.join(" -> ")),
+                ));
+            }
+            include_stack.push(file.clone());
+            let mut doc = self.read_document(file, env)?;
+            paths::absolutize_document(&mut doc, project_directory, env);
+            let mut load = |path: &Path| self.read_extended(path, env);
+            extends::resolve_extends(&mut doc, file, &mut load)?;
+            self.resolve_includes(&mut doc, project_directory, env, include_stack)?;
+            include_stack.pop();
+            merged = Some(match merged {
+                None => doc,
+                Some(base) => merge::merge(base, doc)?,
+            });
+        }
+        let doc = match merged {
+            Some(doc) => doc,
+            None => empty_document(files.first().map(|p| p.as_path())),
+        };
+        Ok(merge::enforce_unicity(merge::apply_tags(doc)))
+    }
+
+    /// One file: parsed, interpolated, schema-checked; several YAML documents are merged.
+    fn read_document(&mut self, file: &Path, env: &Environment) -> Result<Node> {
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        let shown: Arc<Path> = Arc::from(Path::new(&self.display(file)));
+        let mut merged: Option<Node> = None;
+        for mut doc in yaml::parse(&text, shown.clone())? {
+            if doc.is_null() {
+                continue;
+            }
+            if self.interpolate {
+                interpolate::interpolate_node(&mut doc, env, &KeyPath::root(), &mut self.warnings)?;
+            }
+            schema::validate(&doc)?;
+            if let Some(map) = doc.as_map_mut()
+                && let Some(version) = map.shift_remove("version")
+            {
+                self.warnings.push(Warning {
+                    mark: Some(version.mark),
+                    path: KeyPath::root().key("version"),
+                    message: "the attribute `version` is obsolete, it will be ignored, please \
+                              remove it to avoid potential confusion"
+                        .to_string(),
+                });
+            }
+            merged = Some(match merged {
+                None => doc,
+                Some(base) => merge::merge(base, doc)?,
+            });
+        }
+        Ok(merged.unwrap_or_else(|| empty_document(Some(file))))
+    }
+
+    /// A file named by `extends: {file: …}`: read once, its paths relative to its own directory.
+    fn read_extended(&mut self, path: &Path, env: &Environment) -> Result<Node> {
+        if let Some(doc) = self.cache.get(path) {
+            return Ok(doc.clone());
+        }
+        let mut doc = self.read_document(path, env)?;
+        let dir = path.parent().unwrap_or(Path::new("/"));
+        paths::absolutize_document(&mut doc, dir, env);
+        self.cache.insert(path.to_path_buf(), doc.clone());
+        Ok(doc)
+    }
+
+    /// `include:` entries: each included project is loaded on its own (own project directory,
+    /// own env file) and its resources added; a resource defined differently on both sides is
+    /// a conflict.
+    fn resolve_includes(
+        &mut self,
+        doc: &mut Node,
+        project_directory: &Path,
+        env: &Environment,
+        include_stack: &mut Vec<PathBuf>,
+    ) -> Result<()> {
+        let Some(map) = doc.as_map_mut() else {
+            return Ok(());
+        };
+        let Some(include) = map.shift_remove("include") else {
+            return Ok(());
+        };
+        let Some(entries) = include.as_seq() else {
+            return Ok(());
+        };
+        for (i, entry) in entries.iter().enumerate() {
+            let path = KeyPath::root().key("include").index(i);
+            let spec = IncludeSpec::from_node(entry, project_directory, env, &path)?;
+            for file in &spec.files {
+                if !file.exists() {
+                    return Err(Error::invalid(
+                        ErrorKind::Discovery,
+                        Some(entry.mark.clone()),
+                        path.clone(),
+                        format!("included file {} not found", file.display()),
+                    ));
+                }
+            }
+            let mut included_env = env.clone();
+            for env_file in &spec.env_files {
+                let values = dotenv::read(env_file, &|k: &str| env.get(k).map(str::to_string))?;
+                for (k, v) in values {
+                    included_env.set(k, v);
+                }
+            }
+            let included = self.load_project_files(
+                &spec.files,
+                &spec.project_directory,
+                &included_env,
+                include_stack,
+            )?;
+            add_included(map, included, &entry.mark)?;
+        }
+        Ok(())
+    }
+
+    /// A path as shown in messages: relative to the working directory when below it.
+    fn display(&self, path: &Path) -> String {
+        path.strip_prefix(&self.working_dir)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+}
+
+/// One `include:` entry, resolved.
+struct IncludeSpec {
+    files: Vec<PathBuf>,
+    project_directory: PathBuf,
+    env_files: Vec<PathBuf>,
+}
+
+impl IncludeSpec {
+    fn from_node(entry: &Node, base: &Path, env: &Environment, path: &KeyPath) -> Result<Self> {
+        let strings = |node: Option<&Node>| -> Vec<String> {
+            match node.map(|n| &n.value) {
+                Some(Value::String(s)) => vec![s.clone()],
+                Some(Value::Seq(items)) => items
+                    .iter()
+                    .filter_map(Node::as_str)
+                    .map(str::to_string)
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let (files, project_directory, env_files) = match &entry.value {
+            Value::String(s) => (vec![s.clone()], None, Vec::new()),
+            Value::Map(_) => (
+                strings(entry.get("path")),
+                entry
+                    .get("project_directory")
+                    .and_then(Node::as_str)
+                    .map(str::to_string),
+                strings(entry.get("env_file")),
+            ),
+            _ => (Vec::new(), None, Vec::new()),
+        };
+        if files.is_empty() {
+            return Err(Error::invalid(
+                ErrorKind::InvalidValue,
+                Some(entry.mark.clone()),
+                path.clone(),
+                "an include entry needs a path",
+            ));
+        }
+        let files: Vec<PathBuf> = files.iter().map(|f| paths::resolve(f, base, env)).collect();
+        let project_directory = match project_directory {
+            Some(dir) => paths::resolve(&dir, base, env),
+            None => files[0]
+                .parent()
+                .map_or_else(|| base.to_path_buf(), Path::to_path_buf),
+        };
+        let mut env_files: Vec<PathBuf> = env_files
+            .iter()
+            .map(|f| paths::resolve(f, base, env))
+            .collect();
+        if env_files.is_empty() {
+            let default = project_directory.join(".env");
+            if default.is_file() {
+                env_files.push(default);
+            }
+        }
+        Ok(Self {
+            files,
+            project_directory,
+            env_files,
+        })
+    }
+}
+
+/// Adds an included project's resources to the including document.
+fn add_included(map: &mut yaml::Map, included: Node, mark: &Mark) -> Result<()> {
+    let Value::Map(included) = included.value else {
+        return Ok(());
+    };
+    for (section, node) in included {
+        let Value::Map(items) = node.value else {
+            continue;
+        };
+        if !matches!(
+            section.as_str(),
+            "services" | "networks" | "volumes" | "secrets" | "configs"
+        ) {
+            continue;
+        }
+        let target = map
+            .entry(section.clone())
+            .or_insert_with(|| Node::new(Value::Map(yaml::Map::new()), node.mark.clone()));
+        let Some(target) = target.as_map_mut() else {
+            continue;
+        };
+        for (name, item) in items {
+            match target.get(&name) {
+                Some(existing) if existing.to_json() != item.to_json() => {
+                    return Err(Error::invalid(
+                        ErrorKind::Conflict,
+                        Some(existing.mark.clone()),
+                        KeyPath::root().key(section.as_str()).key(name.as_str()),
+                        format!("conflicts with the imported resource included at {mark}"),
+                    ));
+                }
+                Some(_) => {}
+                None => {
+                    target.insert(name, item);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn empty_document(file: Option<&Path>) -> Node {
+    let file: Arc<Path> = Arc::from(file.unwrap_or(Path::new("compose.yaml")));
+    Node::new(Value::Map(yaml::Map::new()), Mark::new(file, 1, 1))
+}
+
+fn collect_profiles(doc: &Node) -> Vec<String> {
+    let mut all: Vec<String> = doc
+        .get("services")
+        .and_then(Node::as_map)
+        .into_iter()
+        .flat_map(|services| services.values())
+        .filter_map(|service| service.get("profiles").and_then(Node::as_seq))
+        .flatten()
+        .filter_map(Node::as_str)
+        .map(str::to_string)
+        .collect();
+    all.sort();
+    all.dedup();
+    all
+}

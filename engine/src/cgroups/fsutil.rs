@@ -1,0 +1,110 @@
+//! Reading and writing cgroup files, with errors naming the file.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::unistd::Pid;
+
+use super::CgroupError;
+
+/// Writes `value` to the cgroup file `path`.
+pub fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
+    std::fs::write(path, value).map_err(|source| CgroupError::Io {
+        op: "write",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads the cgroup file `path`, trimmed.
+pub fn read(path: &Path) -> Result<String, CgroupError> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .map_err(|source| CgroupError::Io {
+            op: "read",
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Reads a single unsigned number; `max` reads as `None`.
+pub fn read_u64(path: &Path) -> Result<Option<u64>, CgroupError> {
+    let text = read(path)?;
+    if text == "max" {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| CgroupError::Parse {
+        path: path.to_path_buf(),
+        content: text,
+    })
+}
+
+/// Reads `key value` lines (memory.events, cpu.stat, memory.oom_control) and returns `key`'s value.
+pub fn read_keyed(path: &Path, key: &str) -> Result<u64, CgroupError> {
+    let text = read(path)?;
+    let value = text
+        .lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|rest| rest.strip_prefix(' ')));
+    match value {
+        Some(v) => v.trim().parse().map_err(|_| CgroupError::Parse {
+            path: path.to_path_buf(),
+            content: text.clone(),
+        }),
+        None => Ok(0),
+    }
+}
+
+/// Reads a `cgroup.procs` file.
+pub fn read_pids(path: &Path) -> Result<Vec<Pid>, CgroupError> {
+    let text = read(path)?;
+    text.lines()
+        .map(|l| {
+            l.trim()
+                .parse::<i32>()
+                .map(Pid::from_raw)
+                .map_err(|_| CgroupError::Parse {
+                    path: path.to_path_buf(),
+                    content: l.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// Creates `dir` and its parents.
+pub fn create_dir(dir: &Path) -> Result<(), CgroupError> {
+    std::fs::create_dir_all(dir).map_err(|source| CgroupError::Io {
+        op: "create",
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// Removes the (empty) group directory `dir`, retrying while the kernel still sees tasks
+/// that are on their way out. An absent directory is fine.
+pub fn remove_dir(dir: &Path) -> Result<(), CgroupError> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                return Err(CgroupError::Busy(dir.to_path_buf()));
+            }
+            Err(source) => {
+                return Err(CgroupError::Io {
+                    op: "remove",
+                    path: dir.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+/// Joins a relative group path onto a hierarchy root, ignoring leading slashes.
+pub fn join(root: &Path, relative: &str) -> PathBuf {
+    root.join(relative.trim_start_matches('/'))
+}

@@ -1,0 +1,134 @@
+//! The container's process, from inside its namespaces after the rootfs is in place: identity,
+//! capabilities, rlimits, working directory, fd hygiene, signals, and the final execve.
+
+mod caps;
+mod fds;
+mod signals;
+pub mod user;
+
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+use nix::unistd::{Gid, Uid, execve, setgid, setgroups, setuid};
+
+use crate::spec::ContainerSpec;
+use crate::sys::{Context, SetupError};
+
+pub use fds::{cloexec_from, open_fds};
+pub use signals::reset_signals;
+pub use user::User;
+
+/// Resolves the spec's user against the container's /etc/passwd and /etc/group.
+pub fn resolve_user(spec: &ContainerSpec) -> Result<User, SetupError> {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    user::resolve(
+        spec.user.as_deref(),
+        &spec.additional_groups,
+        &passwd,
+        &group,
+    )
+}
+
+/// Enters the working directory, creating it when missing, and verifies the result lies inside
+/// the container's root (CVE-2024-21626: a cwd reached through a leaked host fd is refused).
+pub fn enter_cwd(cwd: &Path) -> Result<(), SetupError> {
+    std::fs::create_dir_all(cwd).ctx(|| format!("create working directory {}", cwd.display()))?;
+    nix::unistd::chdir(cwd).ctx(|| format!("chdir to working directory {}", cwd.display()))?;
+    let here = nix::unistd::getcwd().map_err(|_| outside(cwd))?;
+    if !here.is_absolute() {
+        return Err(outside(cwd));
+    }
+    let (a, b) = (
+        std::fs::metadata(".").ctx(|| "stat .".to_string())?,
+        std::fs::metadata(&here).map_err(|_| outside(cwd))?,
+    );
+    use std::os::unix::fs::MetadataExt;
+    if (a.dev(), a.ino()) != (b.dev(), b.ino()) {
+        return Err(outside(cwd));
+    }
+    Ok(())
+}
+
+fn outside(cwd: &Path) -> SetupError {
+    SetupError::Invalid(format!(
+        "working directory {} is outside the container",
+        cwd.display()
+    ))
+}
+
+/// Applies rlimits, switches to `user`, sets the capability sets and no_new_privs.
+pub fn finalize(spec: &ContainerSpec, user: &User) -> Result<(), SetupError> {
+    for (name, limit) in &spec.rlimits {
+        let resource =
+            crate::spec::rlimit_resource(name).map_err(|e| SetupError::Invalid(e.to_string()))?;
+        nix::sys::resource::setrlimit(resource, limit.soft, limit.hard)
+            .ctx(|| format!("set rlimit {name}"))?;
+    }
+    let set = spec
+        .capabilities
+        .resolve()
+        .map_err(|e| SetupError::Invalid(e.to_string()))?;
+    caps::limit_bounding(&set)?;
+    let groups: Vec<Gid> = user.groups.iter().copied().map(Gid::from_raw).collect();
+    setgroups(&groups).ctx(|| "set supplementary groups".to_string())?;
+    setgid(Gid::from_raw(user.gid)).ctx(|| format!("setgid {}", user.gid))?;
+    setuid(Uid::from_raw(user.uid)).ctx(|| format!("setuid {}", user.uid))?;
+    caps::set_process(&set, user.uid == 0)?;
+    if spec.no_new_privileges {
+        nix::sys::prctl::set_no_new_privs().ctx(|| "set no_new_privs".to_string())?;
+    }
+    Ok(())
+}
+
+/// Finds `program` in the `PATH` of `env` (programs with a slash are taken as they are).
+pub fn find_program(program: &str, env: &[String]) -> Result<PathBuf, SetupError> {
+    if program.contains('/') {
+        return Ok(PathBuf::from(program));
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or(crate::spec::DEFAULT_PATH);
+    path.split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| {
+            SetupError::Invalid(format!(
+                "exec: {program:?}: executable file not found in $PATH"
+            ))
+        })
+}
+
+/// Replaces this process with the entrypoint. Returns only on failure.
+pub fn exec(args: &[String], env: &[String]) -> SetupError {
+    let Some(program) = args.first() else {
+        return SetupError::Invalid("no command".into());
+    };
+    let path = match find_program(program, env) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    let to_c = |s: &str| {
+        CString::new(s).map_err(|_| SetupError::Invalid(format!("{s:?} contains a NUL byte")))
+    };
+    let converted = (|| -> Result<(CString, Vec<CString>, Vec<CString>), SetupError> {
+        let path = to_c(&path.to_string_lossy())?;
+        let argv = args
+            .iter()
+            .map(|a| to_c(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        let envp = env.iter().map(|e| to_c(e)).collect::<Result<Vec<_>, _>>()?;
+        Ok((path, argv, envp))
+    })();
+    match converted {
+        Ok((path, argv, envp)) => match execve(&path, &argv, &envp) {
+            Err(e) => SetupError::Sys {
+                what: format!("exec {program}"),
+                source: e,
+            },
+            Ok(never) => match never {},
+        },
+        Err(e) => e,
+    }
+}

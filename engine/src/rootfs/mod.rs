@@ -1,0 +1,103 @@
+//! The container's filesystem view, set up from inside its new mount namespace: propagation,
+//! the rootfs bind, extra mounts, /proc /dev /sys, pivot_root, masked and read-only paths.
+
+mod dev;
+mod mask;
+mod mounts;
+mod resolve;
+
+use std::path::Path;
+
+use nix::mount::{MntFlags, MsFlags, umount2};
+use nix::unistd::{chdir, pivot_root};
+
+use crate::cgroups::Layout;
+use crate::spec::ContainerSpec;
+use crate::sys::{Context, SetupError};
+
+pub use resolve::resolve_in_root;
+
+/// Mounts `source` on `target` (a thin wrapper naming the target in errors).
+pub(crate) fn mount(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), SetupError> {
+    nix::mount::mount(source, target, fstype, flags, data).ctx(|| {
+        format!(
+            "mount {} on {}",
+            fstype.map_or_else(
+                || source.map_or_else(String::new, |s| s.display().to_string()),
+                str::to_string
+            ),
+            target.display()
+        )
+    })
+}
+
+/// Prepares the rootfs and pivots into it. Runs in the container's mount namespace, as root,
+/// before the entrypoint; afterwards `/` is the container's root.
+pub fn prepare(spec: &ContainerSpec, layout: &Layout) -> Result<(), SetupError> {
+    let root = spec.rootfs.as_path();
+    // No mount event of ours may reach the host, but host events may still reach us.
+    mount(
+        None,
+        Path::new("/"),
+        None,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None,
+    )?;
+    mount(
+        Some(root),
+        root,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+    )?;
+    mount(None, root, None, MsFlags::MS_PRIVATE, None)?;
+    for m in &spec.mounts {
+        mounts::user_mount(root, m)?;
+    }
+    mounts::proc(root)?;
+    dev::populate(root, spec.shm_size)?;
+    mounts::sys(root, layout)?;
+    pivot(root)?;
+    for (key, value) in &spec.sysctls {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value).ctx(|| format!("set sysctl {key}"))?;
+    }
+    if let Some(domain) = &spec.domainname {
+        std::fs::write("/proc/sys/kernel/domainname", domain)
+            .ctx(|| "set domain name".to_string())?;
+    }
+    for path in &spec.masked_paths {
+        mask::mask(path)?;
+    }
+    for path in &spec.readonly_paths {
+        mask::read_only(path)?;
+    }
+    if spec.read_only_root {
+        let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+        mount(None, Path::new("/"), None, flags, None)?;
+    }
+    Ok(())
+}
+
+/// pivot_root into `root` and detach the old root, without a put-old directory: the old root
+/// is stacked under the new one and unmounted lazily.
+fn pivot(root: &Path) -> Result<(), SetupError> {
+    chdir(root).ctx(|| format!("chdir {}", root.display()))?;
+    pivot_root(".", ".").ctx(|| format!("pivot_root into {}", root.display()))?;
+    // The old root must not propagate the unmount to the host.
+    mount(
+        None,
+        Path::new("."),
+        None,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None,
+    )?;
+    umount2(".", MntFlags::MNT_DETACH).ctx(|| "detach the old root".to_string())?;
+    chdir("/").ctx(|| "chdir /".to_string())
+}

@@ -1,0 +1,180 @@
+//! Creating and starting containers: spawning the shim and releasing the entrypoint.
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::fcntl::{OFlag, open};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::stat::Mode;
+
+use super::{Runtime, RuntimeError, check_id, conflict};
+use crate::atomic::write_atomic;
+use crate::shim::protocol::{Report, ShimConfig};
+use crate::spec::ContainerSpec;
+use crate::state::{ContainerState, StateRecord, Transition};
+
+/// How long `start` waits for the setup to be ready at the fifo.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+impl Runtime {
+    /// Creates the container: namespaces, cgroup, rootfs and process are set up and the
+    /// entrypoint waits for [`Runtime::start`]. Returns the `created` record.
+    pub fn create(&self, id: &str, spec: &ContainerSpec) -> crate::Result<StateRecord> {
+        check_id(id)?;
+        spec.validate()?;
+        if spec.tty || spec.stdin {
+            let what = if spec.tty { "tty" } else { "stdin" };
+            return Err(RuntimeError::Unsupported {
+                id: id.to_string(),
+                what,
+            }
+            .into());
+        }
+        if spec.init {
+            return Err(RuntimeError::Unsupported {
+                id: id.to_string(),
+                what: "init",
+            }
+            .into());
+        }
+        let dir = self.container_dir(id);
+        if dir.exists() {
+            return Err(RuntimeError::AlreadyExists(id.to_string()).into());
+        }
+        let run_dir = self.run_dir(id);
+        for d in [&dir, &run_dir] {
+            std::fs::create_dir_all(d).map_err(|source| crate::Error::Io {
+                op: "create",
+                path: d.clone(),
+                source,
+            })?;
+        }
+        let result = self.spawn_shim(id, spec);
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&dir);
+            let _ = std::fs::remove_dir_all(&run_dir);
+        }
+        result
+    }
+
+    fn spawn_shim(&self, id: &str, spec: &ContainerSpec) -> crate::Result<StateRecord> {
+        let dir = self.container_dir(id);
+        let run_dir = self.run_dir(id);
+        let spec_text = serde_json::to_vec_pretty(spec).map_err(|e| create_err(id, e))?;
+        write_atomic(&dir.join("config.json"), &spec_text)?;
+        let fifo = run_dir.join("exec.fifo");
+        nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+            .map_err(|e| create_err(id, format!("mkfifo: {e}")))?;
+        let config = ShimConfig {
+            id: id.to_string(),
+            container_dir: dir.clone(),
+            run_dir,
+            exe: self.config.exe.clone(),
+            layout: self.layout.clone(),
+            cgroup_path: self.cgroup_path(id),
+            spec: spec.clone(),
+        };
+        let shim_log =
+            std::fs::File::create(dir.join("shim.log")).map_err(|source| crate::Error::Io {
+                op: "create",
+                path: dir.join("shim.log"),
+                source,
+            })?;
+        let mut child = Command::new(&self.config.exe)
+            .arg(crate::entry::SHIM_COMMAND)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(shim_log)
+            .spawn()
+            .map_err(|e| {
+                create_err(id, format!("spawn shim {}: {e}", self.config.exe.display()))
+            })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            serde_json::to_writer(&mut stdin, &config).map_err(|e| create_err(id, e))?;
+            stdin.flush().map_err(|e| create_err(id, e))?;
+        }
+        let mut out = String::new();
+        if let Some(mut stdout) = child.stdout.take() {
+            stdout
+                .read_to_string(&mut out)
+                .map_err(|e| create_err(id, e))?;
+        }
+        // The launcher exits at once; the detached shim lives on.
+        let _ = child.wait();
+        match serde_json::from_str::<Report>(out.trim()) {
+            Ok(Report::Ok { .. }) => self.state(id),
+            Ok(Report::Error { message }) => Err(create_err(id, message)),
+            Err(_) => Err(create_err(
+                id,
+                format!(
+                    "shim failed without a report (see {})",
+                    dir.join("shim.log").display()
+                ),
+            )),
+        }
+    }
+
+    /// Releases the entrypoint of a created container.
+    pub fn start(&self, id: &str) -> crate::Result<()> {
+        let store = self.store(id)?;
+        let state = store.load()?.state;
+        if state != ContainerState::Created {
+            return Err(conflict(id, state, "start"));
+        }
+        let fifo_path = self.run_dir(id).join("exec.fifo");
+        let fifo = open(
+            &fifo_path,
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| create_err(id, format!("open {}: {e}", fifo_path.display())))?;
+        let deadline = Instant::now() + START_TIMEOUT;
+        loop {
+            let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+            let _ = poll(&mut fds, PollTimeout::from(50u8));
+            let mut byte = [0u8; 1];
+            if let Ok(1) = nix::unistd::read(&fifo, &mut byte) {
+                break;
+            }
+            if !store.load()?.state.is_alive() {
+                return Err(create_err(id, "the container exited before it started"));
+            }
+            if Instant::now() > deadline {
+                return Err(RuntimeError::Timeout {
+                    id: id.to_string(),
+                    action: "start",
+                }
+                .into());
+            }
+        }
+        let _ = std::fs::remove_file(&fifo_path);
+        // The entrypoint may already have exited and been recorded; that is not an error.
+        match store.transition(Transition::Start, "start") {
+            Ok(_) => Ok(()),
+            Err(_) if !store.load()?.state.is_alive() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The spec the container was created with.
+    pub fn spec(&self, id: &str) -> crate::Result<ContainerSpec> {
+        let path = self.container_dir(id).join("config.json");
+        let text = std::fs::read(&path).map_err(|source| crate::Error::Io {
+            op: "read",
+            path: path.clone(),
+            source,
+        })?;
+        serde_json::from_slice(&text)
+            .map_err(|e| create_err(id, format!("{}: {e}", path.display())))
+    }
+}
+
+fn create_err(id: &str, message: impl ToString) -> crate::Error {
+    RuntimeError::Create {
+        id: id.to_string(),
+        message: message.to_string(),
+    }
+    .into()
+}

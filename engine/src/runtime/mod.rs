@@ -1,0 +1,357 @@
+//! The lifecycle API: create, start, kill, stop, wait, pause, unpause, remove, stats, logs.
+//!
+//! Each container has a directory under `<data_root>/containers/<id>` (spec, state record,
+//! logs) and one under `<run_root>/<id>` (the exec fifo). A detached shim parents the container,
+//! so a new [`Runtime`] over the same roots re-adopts running containers from their records.
+
+mod create;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::cgroups::{AnyManager, CgroupManager, Layout, Stats};
+use crate::shim::{LogEntry, read_logs};
+use crate::state::{ContainerState, StateRecord, StateStore, Transition};
+
+/// Errors of lifecycle operations.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The id is not usable as a directory and cgroup name.
+    #[error("invalid container id {0:?}: use 1-64 characters of [A-Za-z0-9_.-]")]
+    InvalidId(String),
+    /// A container with this id exists.
+    #[error("container {0} already exists")]
+    AlreadyExists(String),
+    /// No container with this id.
+    #[error("no such container: {0}")]
+    NotFound(String),
+    /// The spec asks for something this runtime does not do.
+    #[error("container {id}: {what} is not supported")]
+    Unsupported {
+        /// The container id.
+        id: String,
+        /// The feature.
+        what: &'static str,
+    },
+    /// The shim or the container setup failed.
+    #[error("container {id}: {message}")]
+    Create {
+        /// The container id.
+        id: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The container is not in a state that allows the operation.
+    #[error("container {id} is {state}: cannot {action}")]
+    Conflict {
+        /// The container id.
+        id: String,
+        /// Its state.
+        state: &'static str,
+        /// What was attempted.
+        action: &'static str,
+    },
+    /// Waiting timed out.
+    #[error("container {id}: timed out waiting to {action}")]
+    Timeout {
+        /// The container id.
+        id: String,
+        /// What was awaited.
+        action: &'static str,
+    },
+    /// Signalling the container failed.
+    #[error("signal container {id}: {source}")]
+    Signal {
+        /// The container id.
+        id: String,
+        /// The errno.
+        source: Errno,
+    },
+}
+
+/// Where a runtime keeps its containers and which binary it re-executes.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// Data root (`containers/<id>` lives here).
+    pub data_root: PathBuf,
+    /// Runtime root (per-container runtime dirs).
+    pub run_root: PathBuf,
+    /// cgroup parent, relative to the hierarchy roots (e.g. `bosun`).
+    pub cgroup_parent: String,
+    /// The executable re-exec'd for the shim and setup; it must call [`crate::entry::dispatch`].
+    pub exe: PathBuf,
+}
+
+impl RuntimeConfig {
+    /// A config over the given roots, the `bosun` cgroup parent and the current executable.
+    pub fn new(data_root: impl Into<PathBuf>, run_root: impl Into<PathBuf>) -> crate::Result<Self> {
+        let exe = std::env::current_exe().map_err(|source| crate::Error::Io {
+            op: "resolve",
+            path: "/proc/self/exe".into(),
+            source,
+        })?;
+        Ok(Self {
+            data_root: data_root.into(),
+            run_root: run_root.into(),
+            cgroup_parent: "bosun".into(),
+            exe,
+        })
+    }
+}
+
+/// The container runtime of this node.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    config: RuntimeConfig,
+    layout: Layout,
+}
+
+impl Runtime {
+    /// A runtime over `config`, probing the host's cgroup layout.
+    pub fn new(config: RuntimeConfig) -> crate::Result<Self> {
+        Ok(Self {
+            config,
+            layout: AnyManager::probe_layout()?,
+        })
+    }
+
+    /// A runtime with an explicit cgroup layout.
+    pub fn with_layout(config: RuntimeConfig, layout: Layout) -> Self {
+        Self { config, layout }
+    }
+
+    /// The host cgroup layout in use.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// The container's directory under the data root.
+    pub fn container_dir(&self, id: &str) -> PathBuf {
+        self.config.data_root.join("containers").join(id)
+    }
+
+    fn run_dir(&self, id: &str) -> PathBuf {
+        self.config.run_root.join(id)
+    }
+
+    fn cgroup_path(&self, id: &str) -> String {
+        format!("{}/{id}", self.config.cgroup_parent.trim_matches('/'))
+    }
+
+    /// The cgroup manager of a container.
+    pub fn cgroup(&self, id: &str) -> AnyManager {
+        AnyManager::for_layout(&self.layout, &self.cgroup_path(id))
+    }
+
+    fn store(&self, id: &str) -> crate::Result<StateStore> {
+        check_id(id)?;
+        let dir = self.container_dir(id);
+        if !dir.join("state.json").exists() {
+            return Err(RuntimeError::NotFound(id.to_string()).into());
+        }
+        Ok(StateStore::new(dir))
+    }
+
+    /// The container's state record.
+    pub fn state(&self, id: &str) -> crate::Result<StateRecord> {
+        Ok(self.store(id)?.load()?)
+    }
+
+    /// The ids of every container with a state record.
+    pub fn list(&self) -> crate::Result<Vec<String>> {
+        let dir = self.config.data_root.join("containers");
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(crate::Error::Io {
+                    op: "list",
+                    path: dir,
+                    source,
+                });
+            }
+        };
+        let mut ids: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().join("state.json").exists())
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    /// Sends `signal` to the container's init.
+    pub fn kill(&self, id: &str, signal: Signal) -> crate::Result<()> {
+        let record = self.state(id)?;
+        let Some(pid) = record.pid.filter(|_| record.state.is_alive()) else {
+            return Err(conflict(id, record.state, "kill"));
+        };
+        match kill(Pid::from_raw(pid), signal) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(source) => Err(RuntimeError::Signal {
+                id: id.to_string(),
+                source,
+            }
+            .into()),
+        }
+    }
+
+    /// Waits until the container has exited and returns its final state.
+    pub fn wait(&self, id: &str, timeout: Option<Duration>) -> crate::Result<ContainerState> {
+        let store = self.store(id)?;
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let state = store.load()?.state;
+            if !state.is_alive() {
+                return Ok(state);
+            }
+            if deadline.is_some_and(|d| Instant::now() > d) {
+                return Err(RuntimeError::Timeout {
+                    id: id.to_string(),
+                    action: "exit",
+                }
+                .into());
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Sends the stop signal, waits the grace period (`None` = the spec's), then kills every
+    /// process of the container. Returns the final state.
+    pub fn stop(&self, id: &str, grace: Option<Duration>) -> crate::Result<ContainerState> {
+        let record = self.state(id)?;
+        if !record.state.is_alive() {
+            return Ok(record.state);
+        }
+        let spec = self.spec(id)?;
+        let signal = Signal::try_from(spec.stop_signal).unwrap_or(Signal::SIGTERM);
+        self.kill(id, signal)?;
+        if record.state == ContainerState::Paused {
+            self.unpause(id)?;
+        }
+        match self.wait(id, Some(grace.unwrap_or(spec.stop_grace_period))) {
+            Ok(state) => Ok(state),
+            Err(_) => {
+                self.kill(id, Signal::SIGKILL)?;
+                self.cgroup(id).kill_all(Signal::SIGKILL)?;
+                self.wait(id, Some(Duration::from_secs(10)))
+            }
+        }
+    }
+
+    /// Freezes every process of the container.
+    pub fn pause(&self, id: &str) -> crate::Result<()> {
+        let store = self.store(id)?;
+        let state = store.load()?.state;
+        if state != ContainerState::Running {
+            return Err(conflict(id, state, "pause"));
+        }
+        self.cgroup(id).freeze()?;
+        store.transition(Transition::Pause, "pause")?;
+        Ok(())
+    }
+
+    /// Thaws a paused container.
+    pub fn unpause(&self, id: &str) -> crate::Result<()> {
+        let store = self.store(id)?;
+        let state = store.load()?.state;
+        if state != ContainerState::Paused {
+            return Err(conflict(id, state, "unpause"));
+        }
+        self.cgroup(id).thaw()?;
+        store.transition(Transition::Resume, "unpause")?;
+        Ok(())
+    }
+
+    /// Resource usage of a live container.
+    pub fn stats(&self, id: &str) -> crate::Result<Stats> {
+        self.store(id)?;
+        Ok(self.cgroup(id).stats()?)
+    }
+
+    /// The container's log entries, oldest first.
+    pub fn logs(&self, id: &str) -> crate::Result<Vec<LogEntry>> {
+        let dir = self.container_dir(id);
+        self.store(id)?;
+        read_logs(&dir).map_err(|source| crate::Error::Io {
+            op: "read logs of",
+            path: dir,
+            source,
+        })
+    }
+
+    /// Removes the container; a live one only with `force` (it is killed first).
+    pub fn remove(&self, id: &str, force: bool) -> crate::Result<()> {
+        let record = self.state(id)?;
+        if record.state.is_alive() {
+            if !force {
+                return Err(conflict(id, record.state, "remove (stop it or force)"));
+            }
+            let cgroup = self.cgroup(id);
+            if record.state == ContainerState::Paused {
+                cgroup.thaw()?;
+            }
+            self.kill(id, Signal::SIGKILL)?;
+            cgroup.kill_all(Signal::SIGKILL)?;
+            self.wait(id, Some(Duration::from_secs(10)))?;
+        }
+        self.cgroup(id).remove()?;
+        for dir in [self.run_dir(id), self.container_dir(id)] {
+            match std::fs::remove_dir_all(&dir) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(crate::Error::Io {
+                        op: "remove",
+                        path: dir,
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn conflict(id: &str, state: ContainerState, action: &'static str) -> crate::Error {
+    RuntimeError::Conflict {
+        id: id.to_string(),
+        state: state.name(),
+        action,
+    }
+    .into()
+}
+
+/// Accepts ids usable as file and cgroup names.
+fn check_id(id: &str) -> Result<(), RuntimeError> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(RuntimeError::InvalidId(id.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["a", "web-1", "proj_web.1", &"x".repeat(64)] {
+            assert!(check_id(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "..", ".hidden", "a/b", "a b", &"x".repeat(65)] {
+            assert!(check_id(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! The per-container monitor (`shim`): detached from the caller, it creates the cgroup, clones
+//! the container's init into new namespaces, copies its output into the log, reaps it and
+//! records the exit in the state record. The container therefore outlives whoever created it.
+
+mod logs;
+pub mod protocol;
+mod spawn;
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Pid, fork, setsid};
+
+use crate::cgroups::{AnyManager, CgroupManager};
+use crate::state::{ContainerState, StateRecord, StateStore, Transition, now_nanos};
+
+pub use logs::{LogEntry, LogWriter, log_path, read_logs};
+use protocol::{Report, SetupMessage, ShimConfig};
+
+/// Runs the shim; the process's stdin carries a [`ShimConfig`] and its stdout receives one
+/// [`Report`] line. Returns the exit code.
+#[allow(unsafe_code)]
+pub fn run() -> i32 {
+    let config: ShimConfig = match serde_json::from_reader(std::io::stdin().lock()) {
+        Ok(c) => c,
+        Err(e) => {
+            return report_and_exit(&Report::Error {
+                message: format!("shim config: {e}"),
+            });
+        }
+    };
+    // SAFETY: the shim was just exec'd and has not started any thread, so the child of fork
+    // may run arbitrary code.
+    match unsafe { fork() } {
+        Ok(ForkResult::Parent { .. }) => return 0,
+        Ok(ForkResult::Child) => {}
+        Err(e) => {
+            return report_and_exit(&Report::Error {
+                message: format!("fork shim: {e}"),
+            });
+        }
+    }
+    // Our own session: signals to the caller's process group do not reach us.
+    let _ = setsid();
+    crate::process::cloexec_from(3);
+    let cgroup = AnyManager::for_layout(&config.layout, &config.cgroup_path);
+    match launch(&config, &cgroup) {
+        Ok(launched) => {
+            report(&Report::Ok {
+                pid: launched.pid.as_raw(),
+            });
+            detach_stdio();
+            supervise(&config, &cgroup, launched)
+        }
+        Err(message) => {
+            let _ = cgroup.remove();
+            report_and_exit(&Report::Error { message })
+        }
+    }
+}
+
+fn report(r: &Report) {
+    let mut out = std::io::stdout().lock();
+    let line =
+        serde_json::to_string(r).unwrap_or_else(|_| "{\"error\":{\"message\":\"report\"}}".into());
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn report_and_exit(r: &Report) -> i32 {
+    report(r);
+    1
+}
+
+/// Points stdin and stdout at /dev/null so the caller sees EOF and we hold nothing of theirs.
+fn detach_stdio() {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        let _ = nix::unistd::dup2_stdin(&null);
+        let _ = nix::unistd::dup2_stdout(&null);
+    }
+}
+
+struct Launched {
+    pid: Pid,
+    stdout: OwnedFd,
+    stderr: OwnedFd,
+}
+
+fn launch(config: &ShimConfig, cgroup: &AnyManager) -> Result<Launched, String> {
+    cgroup.create().map_err(|e| e.to_string())?;
+    cgroup
+        .apply(&config.spec.resources)
+        .map_err(|e| e.to_string())?;
+    let child = spawn::clone_setup(&config.exe)?;
+    let fail = |msg: String| {
+        let _ = kill(child.pid, Signal::SIGKILL);
+        let _ = waitpid(child.pid, None);
+        msg
+    };
+    cgroup.add_pid(child.pid).map_err(|e| fail(e.to_string()))?;
+    let message = SetupMessage {
+        id: config.id.clone(),
+        spec: config.spec.clone(),
+        fifo: config.run_dir.join("exec.fifo"),
+        layout: config.layout.clone(),
+    };
+    let mut sync = UnixStream::from(child.sync);
+    let mut line = serde_json::to_string(&message).map_err(|e| fail(e.to_string()))?;
+    line.push('\n');
+    sync.write_all(line.as_bytes())
+        .map_err(|e| fail(format!("send setup message: {e}")))?;
+    let mut reply = String::new();
+    BufReader::new(&sync)
+        .read_line(&mut reply)
+        .map_err(|e| fail(format!("read setup reply: {e}")))?;
+    match serde_json::from_str::<Report>(&reply) {
+        Ok(Report::Ok { .. }) => {}
+        Ok(Report::Error { message }) => return Err(fail(message)),
+        Err(_) => return Err(fail("container setup exited without reporting".to_string())),
+    }
+    let record = StateRecord {
+        id: config.id.clone(),
+        state: ContainerState::Created,
+        pid: Some(child.pid.as_raw()),
+        shim_pid: Some(std::process::id() as i32),
+        created_at: now_nanos(),
+        started_at: None,
+        finished_at: None,
+    };
+    StateStore::new(&config.container_dir)
+        .save(&record)
+        .map_err(|e| fail(e.to_string()))?;
+    Ok(Launched {
+        pid: child.pid,
+        stdout: child.stdout,
+        stderr: child.stderr,
+    })
+}
+
+/// Copies output to the log until both pipes close, then reaps the init and records its exit.
+fn supervise(config: &ShimConfig, cgroup: &AnyManager, launched: Launched) -> i32 {
+    let mut log = LogWriter::open(
+        &config.container_dir,
+        config.spec.log_max_size,
+        config.spec.log_max_files,
+    )
+    .ok();
+    let mut open = [Some(launched.stdout), Some(launched.stderr)];
+    let mut buf = vec![0u8; 64 * 1024];
+    while open.iter().any(Option::is_some) {
+        let index: Vec<usize> = (0..2).filter(|i| open[*i].is_some()).collect();
+        let mut polls: Vec<PollFd> = open
+            .iter()
+            .flatten()
+            .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
+            .collect();
+        if poll(&mut polls, PollTimeout::NONE).is_err() {
+            continue;
+        }
+        let ready: Vec<usize> = index
+            .iter()
+            .zip(&polls)
+            .filter(|(_, p)| p.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(i, _)| *i)
+            .collect();
+        drop(polls);
+        for i in ready {
+            let n = match &open[i] {
+                Some(fd) => nix::unistd::read(fd, &mut buf).unwrap_or(0),
+                None => continue,
+            };
+            if n == 0 {
+                open[i] = None;
+            } else if let Some(log) = log.as_mut() {
+                // A full disk must not block the container: the entry is dropped.
+                let _ = log.feed(i, &buf[..n]);
+            }
+        }
+    }
+    if let Some(log) = log.as_mut() {
+        let _ = log.flush_partial();
+    }
+    let code = loop {
+        match waitpid(launched.pid, None) {
+            Ok(WaitStatus::Exited(_, code)) => break code,
+            Ok(WaitStatus::Signaled(_, sig, _)) => break 128 + sig as i32,
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break 255,
+        }
+    };
+    let oom_killed = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
+    let _ = StateStore::new(&config.container_dir)
+        .transition(Transition::Exit { code, oom_killed }, "record exit");
+    let _ = cgroup.remove();
+    0
+}

@@ -1,0 +1,56 @@
+//! Messages between the runtime, the shim and the in-container setup (JSON lines).
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cgroups::Layout;
+use crate::spec::ContainerSpec;
+
+/// What the runtime hands the shim on its stdin.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ShimConfig {
+    /// The container id.
+    pub id: String,
+    /// The container's directory under the data root (state, logs).
+    pub container_dir: PathBuf,
+    /// The container's runtime directory (exec fifo).
+    pub run_dir: PathBuf,
+    /// The executable to re-exec for the setup.
+    pub exe: PathBuf,
+    /// The host's cgroup layout.
+    pub layout: Layout,
+    /// The container's cgroup, relative to the hierarchy roots.
+    pub cgroup_path: String,
+    /// The container spec.
+    pub spec: ContainerSpec,
+}
+
+/// What the shim sends the setup once its cgroup is in place.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SetupMessage {
+    /// The container id (default host name).
+    pub id: String,
+    /// The container spec.
+    pub spec: ContainerSpec,
+    /// The fifo `start` opens to release the entrypoint.
+    pub fifo: PathBuf,
+    /// The host's cgroup layout (for /sys/fs/cgroup).
+    pub layout: Layout,
+}
+
+/// The outcome of a step, reported upwards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Report {
+    /// Success; `pid` is the container init's host pid where it applies.
+    Ok {
+        /// Host pid of the container's init (0 when not applicable).
+        pid: i32,
+    },
+    /// Failure with a message.
+    Error {
+        /// What went wrong.
+        message: String,
+    },
+}

@@ -1,0 +1,36 @@
+//! Extra mounts of a container: host bind mounts and tmpfs.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// What a [`Mount`] mounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum MountKind {
+    /// A recursive bind mount of a host path.
+    Bind {
+        /// The host path (absolute).
+        source: PathBuf,
+    },
+    /// A fresh tmpfs.
+    Tmpfs {
+        /// Size limit in bytes (0 = kernel default).
+        size: u64,
+        /// Permission bits of the root directory (e.g. 0o1777).
+        mode: u32,
+    },
+}
+
+/// One extra mount inside the container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    /// What to mount.
+    #[serde(flatten)]
+    pub kind: MountKind,
+    /// Where, inside the container (absolute; symlinks resolved inside the rootfs).
+    pub target: PathBuf,
+    /// Mount read-only.
+    #[serde(default)]
+    pub read_only: bool,
+}

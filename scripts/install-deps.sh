@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs what building and testing Bosun needs on a Debian machine (root). Idempotent: packages
+# and tools already present are not fetched again.
+set -euo pipefail
+
+apt_packages=(busybox-static iproute2 nftables protobuf-compiler)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+    echo "installing: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "installing: cargo-nextest"
+    cargo install --locked cargo-nextest
+fi

@@ -1,0 +1,103 @@
+//! The command line: argument definitions (clap), dispatch, and error rendering.
+
+mod completion;
+mod config;
+mod project;
+mod version;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Bosun: declarative multi-container orchestration. The top level acts on a compose project.
+#[derive(Debug, Parser)]
+#[command(name = "bosun", version, about, long_about = None, disable_help_subcommand = true)]
+pub struct Cli {
+    /// Options that select the compose project.
+    #[command(flatten)]
+    pub project: project::ProjectArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Parse, resolve and render the compose project in canonical form.
+    Config(config::ConfigArgs),
+    /// Show version information.
+    Version(version::VersionArgs),
+    /// Generate a shell completion script.
+    Completion(completion::CompletionArgs),
+}
+
+/// `bosun compose <cmd>` is the same as `bosun <cmd>`: drop the word.
+pub fn normalize_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = args.collect();
+    if args.get(1).is_some_and(|a| a == "compose") {
+        args.remove(1);
+    }
+    args
+}
+
+/// Parses the command line.
+pub fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    Cli::try_parse_from(args)
+}
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Config(args) => config::run(&cli.project, &args),
+        Command::Version(args) => version::run(&args),
+        Command::Completion(args) => completion::run(&args, &mut Cli::command()),
+    }
+}
+
+/// Prints `error: <what>` and its causes, one per line.
+pub fn report(err: &anyhow::Error) {
+    eprintln!("error: {err}");
+    for cause in err.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}
+
+/// Help and version go to stdout with success; usage errors print one clap error and exit 1.
+pub fn exit_for_clap_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let code = match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => 1,
+        _ => 1,
+    };
+    // Printing can only fail when the terminal is gone; nothing useful is left to do then.
+    let _ = err.print();
+    ExitCode::from(code)
+}
+
+/// A bug must still end in one line, not a backtrace.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal error (please report this bug): {info}");
+    }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn compose_prefix_is_accepted() {
+        let args = normalize_args(["bosun", "compose", "config"].iter().map(OsString::from));
+        let cli = parse(args).expect("parses");
+        assert!(matches!(cli.command, Command::Config(_)));
+    }
+}

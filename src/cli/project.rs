@@ -1,0 +1,62 @@
+//! The global options that select a compose project (`-f`, `-p`, `--profile`, ...), and loading it.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use compose_spec::discovery::ProjectOptions;
+use compose_spec::env::Environment;
+use compose_spec::loader::{LoadOptions, Loaded};
+
+/// Options shared by every project command.
+#[derive(Debug, Args)]
+pub struct ProjectArgs {
+    /// Compose configuration file (repeatable; later files override earlier ones).
+    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Project name.
+    #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
+    pub project_name: Option<String>,
+    /// Profile to enable (repeatable).
+    #[arg(
+        long = "profile",
+        id = "profile",
+        global = true,
+        value_name = "PROFILE"
+    )]
+    pub profiles: Vec<String>,
+    /// Environment file to read instead of .env (repeatable).
+    #[arg(long = "env-file", global = true, value_name = "PATH")]
+    pub env_files: Vec<PathBuf>,
+    /// Working directory of the project (default: the directory of the first compose file).
+    #[arg(long = "project-directory", global = true, value_name = "DIR")]
+    pub project_directory: Option<PathBuf>,
+}
+
+impl ProjectArgs {
+    /// Loads the project these options select, for the given services (all when empty).
+    pub fn load(&self, services: &[String], interpolate: bool) -> anyhow::Result<Loaded> {
+        let working_dir = std::env::current_dir().context("cannot read the current directory")?;
+        let environment: Environment = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect();
+        let options = LoadOptions {
+            project: ProjectOptions {
+                files: self.files.clone(),
+                project_directory: self.project_directory.clone(),
+                project_name: self.project_name.clone(),
+                env_files: self.env_files.clone(),
+                profiles: self.profiles.clone(),
+                working_dir,
+                environment,
+            },
+            services: services.to_vec(),
+            interpolate,
+        };
+        let loaded = compose_spec::loader::load(&options)?;
+        for warning in &loaded.warnings {
+            eprintln!("warning: {warning}");
+        }
+        Ok(loaded)
+    }
+}
