@@ -90,7 +90,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         environment: &found.environment,
         document: &doc,
     };
-    normalize::normalize(&mut project, &context, &mut loader.warnings)?;
+    normalize::normalize(&mut project, &context)?;
     validate::validate(&project, &doc)?;
     Ok(Loaded {
         project,
@@ -131,17 +131,6 @@ impl Loader {
     ) -> Result<Node> {
         let mut merged: Option<Node> = None;
         for file in files {
-            if include_stack.contains(file) {
-                let mut chain: Vec<String> =
-                    include_stack.iter().map(|p| self.display(p)).collect();
-                chain.push(self.display(file));
-                return Err(Error::invalid(
-                    ErrorKind::Cycle,
-                    None,
-                    KeyPath::root().key("include"),
-                    format!("include cycle: {}", chain.join(" -> ")),
-                ));
-            }
             include_stack.push(file.clone());
             let mut doc = self.read_document(file, env)?;
             paths::absolutize_document(&mut doc, project_directory, env);
@@ -158,7 +147,9 @@ impl Loader {
             Some(doc) => doc,
             None => empty_document(files.first().map(|p| p.as_path())),
         };
-        Ok(merge::enforce_unicity(merge::apply_tags(doc)))
+        let mut doc = merge::enforce_unicity(merge::apply_tags(doc));
+        paths::default_build_contexts(&mut doc, project_directory);
+        Ok(doc)
     }
 
     /// One file: parsed, interpolated, schema-checked; several YAML documents are merged.
@@ -170,6 +161,7 @@ impl Loader {
             if doc.is_null() {
                 continue;
             }
+            null_services_as_empty(&mut doc);
             if self.interpolate {
                 interpolate::interpolate_node(&mut doc, env, &KeyPath::root(), &mut self.warnings)?;
             }
@@ -190,7 +182,14 @@ impl Loader {
                 Some(base) => merge::merge(base, doc)?,
             });
         }
-        Ok(merged.unwrap_or_else(|| empty_document(Some(file))))
+        merged.ok_or_else(|| {
+            Error::invalid(
+                ErrorKind::Discovery,
+                Some(Mark::new(shown, 1, 1)),
+                KeyPath::root(),
+                "empty compose file",
+            )
+        })
     }
 
     /// A file named by `extends: {file: …}`: read once, its paths relative to its own directory.
@@ -228,6 +227,17 @@ impl Loader {
             let path = KeyPath::root().key("include").index(i);
             let spec = IncludeSpec::from_node(entry, project_directory, env, &path)?;
             for file in &spec.files {
+                if include_stack.contains(file) {
+                    let mut chain: Vec<String> =
+                        include_stack.iter().map(|p| self.display(p)).collect();
+                    chain.push(self.display(file));
+                    return Err(Error::invalid(
+                        ErrorKind::Cycle,
+                        Some(entry.mark.clone()),
+                        path.clone(),
+                        format!("include cycle: {}", chain.join(" -> ")),
+                    ));
+                }
                 if !file.exists() {
                     return Err(Error::invalid(
                         ErrorKind::Discovery,
@@ -237,11 +247,15 @@ impl Loader {
                     ));
                 }
             }
+            // The include's env files fill in what the including project's environment does
+            // not already set: the shell (and the main `.env`) win, as they do over `.env`.
             let mut included_env = env.clone();
             for env_file in &spec.env_files {
                 let values = dotenv::read(env_file, &|k: &str| env.get(k).map(str::to_string))?;
                 for (k, v) in values {
-                    included_env.set(k, v);
+                    if env.get(&k).is_none() {
+                        included_env.set(k, v);
+                    }
                 }
             }
             let included = self.load_project_files(
@@ -250,7 +264,7 @@ impl Loader {
                 &included_env,
                 include_stack,
             )?;
-            add_included(map, included, &entry.mark)?;
+            add_included(map, included)?;
         }
         Ok(())
     }
@@ -304,6 +318,14 @@ impl IncludeSpec {
                 "an include entry needs a path",
             ));
         }
+        if let Some(remote) = files.iter().find(|f| is_remote_include(f)) {
+            return Err(Error::invalid(
+                ErrorKind::Discovery,
+                Some(entry.mark.clone()),
+                path.clone(),
+                format!("cannot include remote resource {remote}: only local files are supported"),
+            ));
+        }
         let files: Vec<PathBuf> = files.iter().map(|f| paths::resolve(f, base, env)).collect();
         let project_directory = match project_directory {
             Some(dir) => paths::resolve(&dir, base, env),
@@ -329,8 +351,10 @@ impl IncludeSpec {
     }
 }
 
-/// Adds an included project's resources to the including document.
-fn add_included(map: &mut yaml::Map, included: Node, mark: &Mark) -> Result<()> {
+/// Adds an included project's resources to the including document. A resource the including
+/// file defines too is merged: the including file's definition over the included one (its
+/// `!reset` and `!override` tags acting on the included definition), as Compose does.
+fn add_included(map: &mut yaml::Map, included: Node) -> Result<()> {
     let Value::Map(included) = included.value else {
         return Ok(());
     };
@@ -340,7 +364,7 @@ fn add_included(map: &mut yaml::Map, included: Node, mark: &Mark) -> Result<()> 
         };
         if !matches!(
             section.as_str(),
-            "services" | "networks" | "volumes" | "secrets" | "configs"
+            "services" | "networks" | "volumes" | "secrets" | "configs" | "models"
         ) {
             continue;
         }
@@ -351,16 +375,23 @@ fn add_included(map: &mut yaml::Map, included: Node, mark: &Mark) -> Result<()> 
             continue;
         };
         for (name, item) in items {
-            match target.get(&name) {
-                Some(existing) if existing.to_json() != item.to_json() => {
-                    return Err(Error::invalid(
-                        ErrorKind::Conflict,
-                        Some(existing.mark.clone()),
-                        KeyPath::root().key(section.as_str()).key(name.as_str()),
-                        format!("conflicts with the imported resource included at {mark}"),
-                    ));
+            match target.get_mut(&name) {
+                Some(local) => {
+                    let wrap = |node: Node| {
+                        let mark = node.mark.clone();
+                        let mut inner = yaml::Map::new();
+                        inner.insert(name.clone(), node);
+                        let mut outer = yaml::Map::new();
+                        outer.insert(section.clone(), Node::new(Value::Map(inner), mark.clone()));
+                        Node::new(Value::Map(outer), mark)
+                    };
+                    let local_node =
+                        std::mem::replace(local, Node::new(Value::Null, item.mark.clone()));
+                    let merged = merge::merge(wrap(item), wrap(local_node))?;
+                    if let Some(merged) = merged.get(&section).and_then(|s| s.get(&name)) {
+                        *local = merged.clone();
+                    }
                 }
-                Some(_) => {}
                 None => {
                     target.insert(name, item);
                 }
@@ -368,6 +399,27 @@ fn add_included(map: &mut yaml::Map, included: Node, mark: &Mark) -> Result<()> 
         }
     }
     Ok(())
+}
+
+/// A service written with no definition (`web:`) is an empty one, as in Compose.
+fn null_services_as_empty(doc: &mut Node) {
+    let Some(services) = doc
+        .as_map_mut()
+        .and_then(|m| m.get_mut("services"))
+        .and_then(Node::as_map_mut)
+    else {
+        return;
+    };
+    for service in services.values_mut() {
+        if service.is_null() && service.tag.is_none() {
+            service.value = Value::Map(yaml::Map::new());
+        }
+    }
+}
+
+/// A remote include (git repository, URL, OCI artifact) cannot be read by an offline loader.
+fn is_remote_include(path: &str) -> bool {
+    path.contains("://") || path.starts_with("git@")
 }
 
 fn empty_document(file: Option<&Path>) -> Node {

@@ -7,14 +7,17 @@
 //! - resource names: `<project>_<key>` unless `name` is given or the resource is external;
 //! - implicit dependencies from `links`, `volumes_from` and `service:` namespace modes added to
 //!   `depends_on`;
-//! - `deploy.replicas` and `scale` reconciled into `scale`.
+//! - `deploy.replicas` and `scale` reconciled into `scale`;
+//! - `profiles` dropped from the enabled services: the selection is made, and the canonical
+//!   form must load to the same project without `--profile` or service arguments (the disabled
+//!   services keep theirs).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::dotenv;
 use crate::env::Environment;
-use crate::error::{Error, ErrorKind, Result, Warning};
+use crate::error::{Error, ErrorKind, Result};
 use crate::model::{DependsOn, DependsOnCondition, Network, Project, Service};
 use crate::path::KeyPath;
 use crate::yaml::Node;
@@ -41,14 +44,10 @@ impl Context<'_> {
 pub const DEFAULT_NETWORK: &str = "default";
 
 /// Brings `project` into canonical form.
-pub fn normalize(
-    project: &mut Project,
-    context: &Context<'_>,
-    warnings: &mut Vec<Warning>,
-) -> Result<()> {
-    let _ = warnings;
+pub fn normalize(project: &mut Project, context: &Context<'_>) -> Result<()> {
     for (name, service) in project.services.iter_mut() {
         normalize_service(name, service, context)?;
+        service.profiles.clear();
     }
     for (name, service) in project.disabled_services.iter_mut() {
         normalize_service(name, service, context)?;

@@ -17,6 +17,11 @@ pub fn absolutize_document(doc: &mut Node, base: &Path, env: &Environment) {
             absolutize_service(service, base, env);
         }
     }
+    if let Some(volumes) = map.get_mut("volumes").and_then(Node::as_map_mut) {
+        for volume in volumes.values_mut() {
+            resolve_bind_device(volume, base, env);
+        }
+    }
     for section in ["secrets", "configs"] {
         if let Some(items) = map.get_mut(section).and_then(Node::as_map_mut) {
             for item in items.values_mut() {
@@ -40,8 +45,23 @@ pub fn absolutize_service(service: &mut Node, base: &Path, env: &Environment) {
                 if let Some(context) = m.get_mut("context") {
                     resolve_context(context, base, env);
                 }
+                if let Some(contexts) = m.get_mut("additional_contexts") {
+                    resolve_additional_contexts(contexts, base, env);
+                }
             }
             _ => {}
+        }
+    }
+    if let Some(Value::Seq(watch)) = map
+        .get_mut("develop")
+        .and_then(Node::as_map_mut)
+        .and_then(|d| d.get_mut("watch"))
+        .map(|w| &mut w.value)
+    {
+        for rule in watch {
+            if let Some(path) = rule.as_map_mut().and_then(|r| r.get_mut("path")) {
+                resolve_string(path, base, env);
+            }
         }
     }
     if let Some(env_file) = map.get_mut("env_file") {
@@ -102,6 +122,75 @@ fn resolve_volume(volume: &mut Node, base: &Path, env: &Environment) {
     }
 }
 
+/// `build.additional_contexts`, as a mapping or a `NAME=VALUE` list: local paths are resolved,
+/// images (`docker-image://`), other services (`service:NAME`) and remote contexts stay.
+fn resolve_additional_contexts(node: &mut Node, base: &Path, env: &Environment) {
+    match &mut node.value {
+        Value::Map(m) => {
+            for value in m.values_mut() {
+                if value.as_str().is_some_and(|v| !v.starts_with("service:")) {
+                    resolve_context(value, base, env);
+                }
+            }
+        }
+        Value::Seq(items) => {
+            for item in items {
+                if let Value::String(entry) = &mut item.value
+                    && let Some((name, value)) = entry.split_once('=')
+                    && !value.starts_with("service:")
+                    && !is_remote_context(value)
+                {
+                    *entry = format!("{name}={}", resolve(value, base, env).display());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A top-level volume of the `local` driver with `o: bind` mounts `device`, a host path.
+fn resolve_bind_device(volume: &mut Node, base: &Path, env: &Environment) {
+    let Some(map) = volume.as_map_mut() else {
+        return;
+    };
+    if map.get("driver").and_then(Node::as_str) != Some("local") {
+        return;
+    }
+    let Some(opts) = map.get_mut("driver_opts").and_then(Node::as_map_mut) else {
+        return;
+    };
+    if opts.get("o").and_then(Node::as_str) != Some("bind") {
+        return;
+    }
+    if let Some(device) = opts.get_mut("device") {
+        resolve_string(device, base, env);
+    }
+}
+
+/// Gives every `build` mapping of a merged project without a `context` the project directory,
+/// the default context.
+pub fn default_build_contexts(doc: &mut Node, project_directory: &Path) {
+    let Some(services) = doc
+        .as_map_mut()
+        .and_then(|m| m.get_mut("services"))
+        .and_then(Node::as_map_mut)
+    else {
+        return;
+    };
+    for service in services.values_mut() {
+        let Some(build) = service.as_map_mut().and_then(|s| s.get_mut("build")) else {
+            continue;
+        };
+        let mark = build.mark.clone();
+        if let Some(build) = build.as_map_mut()
+            && !build.contains_key("context")
+        {
+            let dir = project_directory.display().to_string();
+            build.insert("context".to_string(), Node::new(Value::String(dir), mark));
+        }
+    }
+}
+
 /// A build context may be a URL or a git reference, which stay as they are.
 fn resolve_context(node: &mut Node, base: &Path, env: &Environment) {
     if let Value::String(s) = &node.value
@@ -138,8 +227,12 @@ fn is_local_path(source: &str) -> bool {
 }
 
 /// `path` made absolute against `base` (`~` is the HOME of the given environment), cleaned of
-/// `.` and `..` components.
+/// `.` and `..` components. A Windows absolute path (`C:\data`, `\\server\share`) is kept as
+/// written: the engine may run on Windows.
 pub fn resolve(path: &str, base: &Path, env: &Environment) -> PathBuf {
+    if is_windows_absolute(path) {
+        return PathBuf::from(path);
+    }
     let expanded = match path.strip_prefix('~') {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => match env.get("HOME") {
             Some(home) => PathBuf::from(format!("{home}{rest}")),
@@ -153,6 +246,16 @@ pub fn resolve(path: &str, base: &Path, env: &Environment) -> PathBuf {
         base.join(expanded)
     };
     clean(&joined)
+}
+
+/// Whether `path` is absolute for Windows: a drive letter then a separator, or a UNC path.
+fn is_windows_absolute(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let drive = bytes.len() >= 3
+        && bytes[0].is_ascii_alphabetic()
+        && bytes[1] == b':'
+        && matches!(bytes[2], b'\\' | b'/');
+    drive || path.starts_with("\\\\")
 }
 
 /// Removes `.` and resolves `..` lexically (no file system access).
@@ -218,6 +321,74 @@ mod tests {
     }
 
     #[test]
+    fn resolves_additional_contexts_watch_paths_and_bind_devices() {
+        let mut d = doc(serde_json::json!({
+            "services": {
+                "m": {
+                    "build": {"context": ".", "additional_contexts": {
+                        "local": "../base", "img": "docker-image://alpine", "svc": "service:b",
+                        "git": "https://github.com/x/y.git"
+                    }},
+                    "develop": {"watch": [{"path": "./src", "action": "sync", "target": "/s"}]}
+                },
+                "l": {"build": {"additional_contexts": ["a=./a", "b=service:b"]}}
+            },
+            "volumes": {
+                "bound": {"driver": "local", "driver_opts": {"o": "bind", "device": "./d"}},
+                "nfs": {"driver": "local", "driver_opts": {"o": "addr=1", "device": "./d"}}
+            }
+        }));
+        absolutize_document(&mut d, Path::new("/p/q"), &env());
+        let at = |path: &str| {
+            d.at(&crate::KeyPath::parse(path))
+                .and_then(Node::as_str)
+                .map(str::to_string)
+        };
+        let m = "services.m.build.additional_contexts";
+        assert_eq!(at(&format!("{m}.local")).as_deref(), Some("/p/base"));
+        assert_eq!(
+            at(&format!("{m}.img")).as_deref(),
+            Some("docker-image://alpine")
+        );
+        assert_eq!(at(&format!("{m}.svc")).as_deref(), Some("service:b"));
+        assert_eq!(
+            at(&format!("{m}.git")).as_deref(),
+            Some("https://github.com/x/y.git")
+        );
+        assert_eq!(
+            at("services.m.develop.watch[0].path").as_deref(),
+            Some("/p/q/src")
+        );
+        assert_eq!(
+            at("services.l.build.additional_contexts[0]").as_deref(),
+            Some("a=/p/q/a")
+        );
+        assert_eq!(
+            at("services.l.build.additional_contexts[1]").as_deref(),
+            Some("b=service:b")
+        );
+        assert_eq!(
+            at("volumes.bound.driver_opts.device").as_deref(),
+            Some("/p/q/d")
+        );
+        assert_eq!(at("volumes.nfs.driver_opts.device").as_deref(), Some("./d"));
+    }
+
+    #[test]
+    fn a_build_without_context_gets_the_project_directory() {
+        let mut d = doc(serde_json::json!({"services": {
+            "a": {"build": {"dockerfile_inline": "FROM x"}},
+            "b": {"build": {"context": "/elsewhere"}},
+            "c": {"image": "c"}
+        }}));
+        default_build_contexts(&mut d, Path::new("/p"));
+        let at = |path: &str| d.at(&crate::KeyPath::parse(path)).and_then(Node::as_str);
+        assert_eq!(at("services.a.build.context"), Some("/p"));
+        assert_eq!(at("services.b.build.context"), Some("/elsewhere"));
+        assert!(d.at(&crate::KeyPath::parse("services.c.build")).is_none());
+    }
+
+    #[test]
     fn remote_build_contexts_stay() {
         let mut d = doc(serde_json::json!({"services": {"w": {
             "build": {"context": "https://github.com/x/y.git#main"}
@@ -228,6 +399,17 @@ mod tests {
                 .unwrap()
                 .as_str(),
             Some("https://github.com/x/y.git#main")
+        );
+    }
+
+    #[test]
+    fn windows_absolute_paths_stay() {
+        for path in ["C:\\docker\\project", "d:/data", "\\\\server\\share"] {
+            assert_eq!(resolve(path, Path::new("/p"), &env()), PathBuf::from(path));
+        }
+        assert_eq!(
+            resolve("C:relative", Path::new("/p"), &env()),
+            PathBuf::from("/p/C:relative")
         );
     }
 

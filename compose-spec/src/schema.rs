@@ -6,24 +6,28 @@
 
 use std::sync::OnceLock;
 
-use jsonschema::error::{TypeKind, ValidationErrorKind};
-use jsonschema::paths::LocationSegment;
-use jsonschema::{ValidationError, Validator};
+use jsonschema::Validator;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::path::KeyPath;
-use crate::yaml::Node;
+use crate::yaml::{Node, Tag, Value};
+
+mod describe;
 
 /// The compose specification's JSON schema, as published by the compose-spec project.
 pub const SCHEMA_JSON: &str = include_str!("../schema/compose-spec.json");
 
-fn validator() -> std::result::Result<&'static Validator, String> {
-    static VALIDATOR: OnceLock<std::result::Result<Validator, String>> = OnceLock::new();
+/// The compiled validator and the schema document it was compiled from (messages look keys up
+/// in it).
+fn validator() -> std::result::Result<&'static (Validator, serde_json::Value), String> {
+    static VALIDATOR: OnceLock<std::result::Result<(Validator, serde_json::Value), String>> =
+        OnceLock::new();
     VALIDATOR
         .get_or_init(|| {
             let schema: serde_json::Value =
                 serde_json::from_str(SCHEMA_JSON).map_err(|e| e.to_string())?;
-            jsonschema::validator_for(&schema).map_err(|e| e.to_string())
+            let validator = jsonschema::validator_for(&schema).map_err(|e| e.to_string())?;
+            Ok((validator, schema))
         })
         .as_ref()
         .map_err(Clone::clone)
@@ -34,7 +38,7 @@ fn validator() -> std::result::Result<&'static Validator, String> {
 /// Of several violations the one that appears first in the file is reported, so the user fixes
 /// the document top to bottom.
 pub fn validate(doc: &Node) -> Result<()> {
-    let validator = validator().map_err(|e| {
+    let (validator, schema) = validator().map_err(|e| {
         Error::invalid(
             ErrorKind::Schema,
             None,
@@ -42,10 +46,11 @@ pub fn validate(doc: &Node) -> Result<()> {
             format!("compose schema: {e}"),
         )
     })?;
-    let json = doc.to_json();
+    // `!reset` values are removed by the merge, whatever they hold: `image: !reset null` is fine.
+    let json = without_resets(doc);
     let mut first: Option<(usize, usize, Error)> = None;
     for error in validator.iter_errors(&json) {
-        let (path, message) = describe(&error);
+        let (path, message) = describe::describe(&error, schema);
         let mark = doc.closest_mark(&path).clone();
         let pos = (mark.line, mark.column);
         if first.as_ref().is_none_or(|(l, c, _)| pos < (*l, *c)) {
@@ -59,124 +64,24 @@ pub fn validate(doc: &Node) -> Result<()> {
     }
 }
 
-/// The key path and a one-line message for a schema violation.
-fn describe(error: &ValidationError<'_>) -> (KeyPath, String) {
-    let mut path = KeyPath::root();
-    for segment in error.instance_path().segments() {
-        path = match segment {
-            LocationSegment::Property(p) => path.key(p.as_ref()),
-            LocationSegment::Index(i) => path.index(i),
-        };
-    }
-    let message = match error.kind() {
-        ValidationErrorKind::AdditionalProperties { unexpected } => {
-            if let [one] = unexpected.as_slice() {
-                path = path.key(one.as_str());
-                "unknown key: the compose specification does not allow it here \
-                 (extension keys must start with x-)"
-                    .to_string()
-            } else {
-                format!(
-                    "unknown keys {}: the compose specification does not allow them here",
-                    quote_list(unexpected)
-                )
-            }
-        }
-        ValidationErrorKind::Type { kind } => {
-            format!(
-                "expected {}, got {}",
-                type_names(kind),
-                json_type(error.instance())
-            )
-        }
-        ValidationErrorKind::Enum { options } => {
-            format!(
-                "{} is not allowed: expected one of {options}",
-                short(error.instance())
-            )
-        }
-        ValidationErrorKind::Required { property } => {
-            format!("missing required key {property}")
-        }
-        ValidationErrorKind::Pattern { pattern } => {
-            format!(
-                "{} does not match the pattern {pattern}",
-                short(error.instance())
-            )
-        }
-        ValidationErrorKind::UniqueItems => "items must be unique".to_string(),
-        ValidationErrorKind::OneOfNotValid { .. } | ValidationErrorKind::AnyOf { .. } => {
-            format!(
-                "{} does not match any allowed form",
-                short(error.instance())
-            )
-        }
-        ValidationErrorKind::OneOfMultipleValid { .. } => {
-            format!(
-                "{} matches more than one allowed form",
-                short(error.instance())
-            )
-        }
-        ValidationErrorKind::Not { .. } => "this combination of keys is not allowed".to_string(),
-        _ => lowercase_first(&error.to_string()),
-    };
-    (path, message)
-}
-
-fn quote_list(items: &[String]) -> String {
-    items
-        .iter()
-        .map(|s| format!("\"{s}\""))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn type_names(kind: &TypeKind) -> String {
-    match kind {
-        TypeKind::Single(t) => article(&t.to_string()),
-        TypeKind::Multiple(set) => {
-            let names: Vec<String> = set.iter().map(|t| article(&t.to_string())).collect();
-            names.join(" or ")
-        }
-    }
-}
-
-fn article(name: &str) -> String {
-    match name {
-        "object" => "a mapping".to_string(),
-        "array" => "a list".to_string(),
-        "integer" => "an integer".to_string(),
-        "null" => "null".to_string(),
-        other => format!("a {other}"),
-    }
-}
-
-fn json_type(value: &serde_json::Value) -> &'static str {
-    match value {
-        serde_json::Value::Null => "null",
-        serde_json::Value::Bool(_) => "a boolean",
-        serde_json::Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
-        serde_json::Value::Number(_) => "a number",
-        serde_json::Value::String(_) => "a string",
-        serde_json::Value::Array(_) => "a list",
-        serde_json::Value::Object(_) => "a mapping",
-    }
-}
-
-/// The value for a message: scalars as written, containers by their kind.
-fn short(value: &serde_json::Value) -> String {
-    match value {
-        serde_json::Value::Array(_) => "the list".to_string(),
-        serde_json::Value::Object(_) => "the mapping".to_string(),
-        other => other.to_string(),
-    }
-}
-
-fn lowercase_first(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => String::new(),
+/// The document as JSON, without the values tagged `!reset`.
+fn without_resets(node: &Node) -> serde_json::Value {
+    use serde_json::Value as J;
+    match &node.value {
+        Value::Seq(items) => J::Array(
+            items
+                .iter()
+                .filter(|n| n.tag != Some(Tag::Reset))
+                .map(without_resets)
+                .collect(),
+        ),
+        Value::Map(map) => J::Object(
+            map.iter()
+                .filter(|(_, n)| n.tag != Some(Tag::Reset))
+                .map(|(k, n)| (k.clone(), without_resets(n)))
+                .collect(),
+        ),
+        _ => node.to_json(),
     }
 }
 

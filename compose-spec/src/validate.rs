@@ -1,8 +1,22 @@
 //! Semantic checks the JSON schema cannot express: references between services and resources,
 //! dependency cycles, and options that cannot be combined. The first problem (services in name
 //! order) is reported, pointing at the line of the offending key.
+//!
+//! - [`graph`]: service-to-service needs (`depends_on`, `links`, `volumes_from`, `service:`
+//!   namespaces), undefined services and cycles, each pointing at the key that creates the need;
+//! - [`options`]: options of one service that contradict each other (mounts, ulimits,
+//!   healthcheck, build, device requests);
+//! - [`resources`]: top-level networks, volumes, secrets and configs (external ones with local
+//!   settings, secrets and configs without a source).
 
-use std::collections::{BTreeMap, BTreeSet};
+mod graph;
+mod options;
+mod resources;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{DeployMode, Project, Service, VolumeType};
@@ -12,9 +26,12 @@ use crate::yaml::Node;
 /// Checks a normalized project; `document` is the merged tree it was read from (for lines).
 pub fn validate(project: &Project, document: &Node) -> Result<()> {
     let check = Checker { project, document };
+    resources::check(&check)?;
     let mut container_names: BTreeMap<&str, &str> = BTreeMap::new();
     for (name, service) in &project.services {
         check.service(name, service)?;
+        options::check(&check, name, service)?;
+        graph::check_references(&check, name, service)?;
         if let Some(container_name) = service.container_name.as_deref()
             && let Some(other) = container_names.insert(container_name, name)
         {
@@ -22,18 +39,20 @@ pub fn validate(project: &Project, document: &Node) -> Result<()> {
                 ErrorKind::Conflict,
                 service_path(name).key("container_name"),
                 format!(
-                    "container name \"{container_name}\" is already used by service \"{other}\""
+                    "container name \"{container_name}\" is already used by service \"{other}\": \
+                     container names must be unique"
                 ),
             ));
         }
     }
-    check.cycles()
+    graph::check_cycles(&check)
 }
 
 fn service_path(name: &str) -> KeyPath {
     KeyPath::root().key("services").key(name)
 }
 
+/// The project under check and the document its lines come from.
 struct Checker<'a> {
     project: &'a Project,
     document: &'a Node,
@@ -49,17 +68,23 @@ impl Checker<'_> {
         self.error(
             ErrorKind::UndefinedReference,
             path,
-            format!("service \"{service}\" refers to undefined {what} \"{name}\""),
+            format!(
+                "service \"{service}\" refers to undefined {what} \"{name}\": define it under \
+                 the top-level {what}s key"
+            ),
         )
     }
 
     fn service(&self, name: &str, service: &Service) -> Result<()> {
         let path = service_path(name);
-        if service.image.is_none() && service.build.is_none() {
+        if service.image.is_none() && service.build.is_none() && service.provider.is_none() {
             return Err(self.error(
                 ErrorKind::InvalidValue,
                 path,
-                format!("service \"{name}\" has neither an image nor a build context specified"),
+                format!(
+                    "service \"{name}\" has neither an image nor a build context specified: \
+                     set image or build"
+                ),
             ));
         }
         if service.network_mode.is_some() && self.document.at(&path.key("networks")).is_some() {
@@ -112,6 +137,18 @@ impl Checker<'_> {
                 ));
             }
         }
+        if let Some(build) = &service.build {
+            for (i, secret) in build.secrets.iter().enumerate() {
+                if !self.project.secrets.contains_key(&secret.source) {
+                    return Err(self.undefined(
+                        path.key("build").key("secrets").index(i),
+                        name,
+                        "secret",
+                        &secret.source,
+                    ));
+                }
+            }
+        }
         for (i, config) in service.configs.iter().enumerate() {
             if !self.project.configs.contains_key(&config.source) {
                 return Err(self.undefined(
@@ -119,16 +156,6 @@ impl Checker<'_> {
                     name,
                     "config",
                     &config.source,
-                ));
-            }
-        }
-        for (dependency, spec) in &service.depends_on {
-            // A dependency with `required: false` may be missing (or disabled by a profile).
-            if spec.required && !self.project.services.contains_key(dependency) {
-                return Err(self.error(
-                    ErrorKind::UndefinedReference,
-                    path.key("depends_on").key(dependency),
-                    format!("service \"{name}\" depends on undefined service \"{dependency}\""),
                 ));
             }
         }
@@ -152,52 +179,10 @@ impl Checker<'_> {
             return Err(self.error(
                 ErrorKind::Conflict,
                 path.key("deploy").key("replicas"),
-                "deploy.replicas cannot be used with deploy.mode global",
+                "deploy.replicas cannot be used with deploy.mode global: a global service runs \
+                 one task per node",
             ));
         }
-        Ok(())
-    }
-
-    /// Dependency cycles over depends_on (which already holds the implicit dependencies),
-    /// printed `a -> b -> a`.
-    fn cycles(&self) -> Result<()> {
-        let mut done: BTreeSet<&str> = BTreeSet::new();
-        for start in self.project.services.keys() {
-            let mut stack: Vec<&str> = Vec::new();
-            self.visit(start, &mut stack, &mut done)?;
-        }
-        Ok(())
-    }
-
-    fn visit<'p>(
-        &'p self,
-        name: &'p str,
-        stack: &mut Vec<&'p str>,
-        done: &mut BTreeSet<&'p str>,
-    ) -> Result<()> {
-        if done.contains(name) {
-            return Ok(());
-        }
-        if let Some(pos) = stack.iter().position(|s| *s == name) {
-            let mut cycle: Vec<&str> = stack[pos..].to_vec();
-            cycle.push(name);
-            let first = cycle[0];
-            let second = cycle.get(1).copied().unwrap_or(first);
-            return Err(self.error(
-                ErrorKind::Cycle,
-                service_path(first).key("depends_on").key(second),
-                format!("dependency cycle detected: {}", cycle.join(" -> ")),
-            ));
-        }
-        let Some(service) = self.project.services.get(name) else {
-            return Ok(());
-        };
-        stack.push(name);
-        for dependency in service.depends_on.keys() {
-            self.visit(dependency, stack, done)?;
-        }
-        stack.pop();
-        done.insert(name);
         Ok(())
     }
 }

@@ -80,8 +80,11 @@ pub(super) fn search(start: &Path, warnings: &mut Vec<Warning>) -> Result<Vec<Pa
         ));
         return Ok(files);
     }
-    Err(discovery_error(String::from(
-        "no configuration file provided: not found",
+    Err(discovery_error(format!(
+        "no configuration file provided: none of {} found in {} or its parents \
+         (use -f FILE or COMPOSE_FILE)",
+        DEFAULT_FILE_NAMES.join(", "),
+        start.display()
     )))
 }
 

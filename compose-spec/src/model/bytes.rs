@@ -103,6 +103,18 @@ impl Serialize for ByteSize {
     }
 }
 
+/// Writes an optional size as a string of bytes (`"536870912"`), for the keys the compose schema
+/// types as strings only (`deploy.resources.*.memory`). A `serialize_with` function.
+pub fn serialize_opt_as_string<S: Serializer>(
+    size: &Option<ByteSize>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match size {
+        Some(size) => s.serialize_str(&size.0.to_string()),
+        None => s.serialize_none(),
+    }
+}
+
 impl<'de> serde::Deserialize<'de> for ByteSize {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         scalar::scalar(d)

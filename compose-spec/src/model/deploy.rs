@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::bytes::ByteSize;
+use crate::model::bytes::{self, ByteSize};
 use crate::model::device::DeviceRequest;
 use crate::model::duration::Duration;
 use crate::model::lists;
@@ -168,8 +168,11 @@ pub struct ResourceLimits {
         skip_serializing_if = "Option::is_none"
     )]
     pub cpus: Option<f64>,
-    /// Memory.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Memory (written as a string of bytes, the only form the schema allows here).
+    #[serde(
+        serialize_with = "bytes::serialize_opt_as_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub memory: Option<ByteSize>,
     /// Process count.
     #[serde(
@@ -192,8 +195,11 @@ pub struct ResourceReservations {
         skip_serializing_if = "Option::is_none"
     )]
     pub cpus: Option<f64>,
-    /// Memory.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Memory (written as a string of bytes, the only form the schema allows here).
+    #[serde(
+        serialize_with = "bytes::serialize_opt_as_string",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub memory: Option<ByteSize>,
     /// Node-specific resources.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -338,6 +344,8 @@ mod tests {
         assert_eq!(policy.window, Some(Duration::from_secs(120)));
         let json = serde_json::to_value(&d).unwrap();
         assert_eq!(json["restart_policy"]["window"], json!("2m0s"));
+        // The schema only allows a string for memory.
+        assert_eq!(json["resources"]["limits"]["memory"], json!("536870912"));
         assert_eq!(serde_json::from_value::<Deploy>(json).unwrap(), d);
     }
 

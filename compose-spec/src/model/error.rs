@@ -19,7 +19,7 @@ pub fn from_json(value: &serde_json::Value) -> Result<Project, ModelError> {
         let path = key_path(err.path());
         ModelError {
             path,
-            message: err.into_inner().to_string(),
+            message: plain_message(&err.into_inner().to_string()),
         }
     })
 }
@@ -27,6 +27,14 @@ pub fn from_json(value: &serde_json::Value) -> Result<Project, ModelError> {
 /// Writes a project in canonical form (long syntax, sorted keys, empty values omitted).
 pub fn to_json(project: &Project) -> serde_json::Value {
     serde_json::to_value(project).expect("the model only has string keys and finite numbers")
+}
+
+/// serde's wording for a missing field, in the words the rest of the loader uses.
+fn plain_message(message: &str) -> String {
+    match message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+        Some(field) => format!("missing required key \"{field}\""),
+        None => message.to_string(),
+    }
 }
 
 fn key_path(path: &serde_path_to_error::Path) -> KeyPath {
@@ -57,7 +65,7 @@ mod tests {
             (
                 json!({"services": {"web": {"ports": ["80", "80:abc"]}}}),
                 "services.web.ports[1]",
-                "invalid port \"80:abc\": expected [[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]",
+                "invalid port \"80:abc\": \"abc\" is not a port number; expected [[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]",
             ),
             (
                 json!({"services": {"web": {"healthcheck": {"interval": "10x"}}}}),
@@ -92,7 +100,7 @@ mod tests {
             (
                 json!({"services": {"web": {"scale": "two"}}}),
                 "services.web.scale",
-                "invalid integer \"two\": expected an integer from 0 to 18446744073709551615",
+                "invalid integer \"two\": expected a non-negative integer",
             ),
             (
                 json!({"services": {"web": {"imagee": "nginx"}}}),

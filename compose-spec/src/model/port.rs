@@ -96,21 +96,32 @@ fn published<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error
         Some(p) if p.is_empty() => Ok(None),
         Some(p) => match parse_range(&p, 0) {
             Ok(_) => Ok(Some(p)),
-            Err(()) => Err(de::Error::custom(format!(
-                "invalid published port {p:?}: expected a port or a range such as 8080 or 9000-9010"
+            Err(reason) => Err(de::Error::custom(format!(
+                "invalid published port {p:?}: {reason}; expected a port or a range such as 8080 \
+                 or 9000-9010"
             ))),
         },
         None => Ok(None),
     }
 }
 
-/// Parses `80` or `8000-8010` into an inclusive range whose start is at least `min`.
-fn parse_range(text: &str, min: u16) -> Result<(u16, u16), ()> {
+/// Parses `80` or `8000-8010` into an inclusive range whose start is at least `min`; the error
+/// says what is wrong with it.
+fn parse_range(text: &str, min: u16) -> Result<(u16, u16), String> {
     let (start, end) = text.split_once('-').unwrap_or((text, text));
-    let start: u16 = start.parse().map_err(|_| ())?;
-    let end: u16 = end.parse().map_err(|_| ())?;
-    if start < min || end < start {
-        return Err(());
+    let number = |s: &str| -> Result<u16, String> {
+        if s.is_empty() {
+            return Err("a port number is missing".to_string());
+        }
+        let n: u64 = s.parse().map_err(|_| format!("{s:?} is not a port number"))?;
+        u16::try_from(n)
+            .ok()
+            .filter(|port| *port >= min)
+            .ok_or_else(|| format!("port {n} is out of range {min}-65535"))
+    };
+    let (start, end) = (number(start)?, number(end)?);
+    if end < start {
+        return Err(format!("the range {text} starts above its end"));
     }
     Ok((start, end))
 }
@@ -120,7 +131,7 @@ fn parse_range(text: &str, min: u16) -> Result<(u16, u16), ()> {
 /// (one entry per port), `"9090-9091:8080"` (a host range for one container port), with an
 /// optional `/tcp`, `/udp` or `/sctp` suffix.
 pub fn parse_port(text: &str) -> Result<Vec<ServicePort>, String> {
-    let syntax = || format!("invalid port {text:?}: {PORT_SYNTAX}");
+    let syntax = |reason: String| format!("invalid port {text:?}: {reason}; {PORT_SYNTAX}");
     let (spec, protocol) = match text.split_once('/') {
         Some((spec, "")) => (spec, Protocol::Tcp),
         Some((spec, proto)) => {
@@ -141,11 +152,11 @@ pub fn parse_port(text: &str) -> Result<Vec<ServicePort>, String> {
     };
     let host_ip = parse_host_ip(&ip)
         .map_err(|()| format!("invalid port {text:?}: invalid host IP {ip:?}, {PORT_SYNTAX}"))?;
-    let (start, end) = parse_range(container, 1).map_err(|()| syntax())?;
+    let (start, end) = parse_range(container, 1).map_err(syntax)?;
     let host_range = if host.is_empty() {
         None
     } else {
-        Some(parse_range(host, 0).map_err(|()| syntax())?)
+        Some(parse_range(host, 0).map_err(syntax)?)
     };
     if let Some((host_start, host_end)) = host_range
         && host_end - host_start != end - start
@@ -329,23 +340,23 @@ mod tests {
         let cases = [
             (
                 "80:abc",
-                "invalid port \"80:abc\": expected [[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]",
+                "invalid port \"80:abc\": \"abc\" is not a port number; expected [[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]",
             ),
             (
                 "",
-                "invalid port \"\": expected [[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]",
+                "invalid port \"\": a port number is missing; expected [[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]",
             ),
             (
                 "0",
-                "invalid port \"0\": expected [[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]",
+                "invalid port \"0\": port 0 is out of range 1-65535; expected [[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]",
             ),
             (
                 "70000",
-                "invalid port \"70000\": expected [[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]",
+                "invalid port \"70000\": port 70000 is out of range 1-65535; expected [[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]",
             ),
             (
                 "90-80",
-                "invalid port \"90-80\": expected [[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]",
+                "invalid port \"90-80\": the range 90-80 starts above its end; expected [[HOST_IP:]HOST_PORT:]CONTAINER_PORT[/PROTOCOL]",
             ),
             (
                 "80/foo",
@@ -396,7 +407,7 @@ mod tests {
         );
         assert_eq!(
             err(json!([{"target": 80, "published": "x"}])),
-            "invalid published port \"x\": expected a port or a range such as 8080 or 9000-9010"
+            "invalid published port \"x\": \"x\" is not a port number; expected a port or a range such as 8080 or 9000-9010"
         );
         assert_eq!(
             err(json!([{"target": 80, "mode": "global"}])),

@@ -136,7 +136,13 @@ macro_rules! integer_scalar {
 integer_scalar!(i64, u64, u32, u16);
 
 fn range<T: num_bounds::Bounds>() -> String {
-    format!("an integer from {} to {}", T::LOW, T::HIGH)
+    match (T::LOW, T::HIGH) {
+        (0, high) if high >= i128::from(u32::MAX) => "a non-negative integer".to_string(),
+        (low, high) if low <= i128::from(i32::MIN) && high >= i128::from(i32::MAX) => {
+            "an integer".to_string()
+        }
+        (low, high) => format!("an integer from {low} to {high}"),
+    }
 }
 
 mod num_bounds {

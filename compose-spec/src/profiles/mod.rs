@@ -1,10 +1,11 @@
 //! Profiles: which services of the merged document are enabled.
 //!
 //! A service without `profiles` is always enabled. A service with profiles is enabled when one
-//! of them is active (`--profile`, `COMPOSE_PROFILES`; `*` activates every profile). A service
-//! named on the command line is enabled whatever its profiles, together with every service it
-//! needs, transitively (`depends_on`, `links`, `volumes_from`, `network_mode: service:x`, `ipc`,
-//! `pid`, `uts`, `cgroup`).
+//! of them is active (`--profile`, `COMPOSE_PROFILES`; `*` activates every profile). When
+//! services are named on the command line, the selection is exactly those services and every
+//! service they need, transitively (`depends_on`, `links`, `volumes_from`,
+//! `network_mode: service:x`, `ipc`, `pid`, `uts`, `cgroup`), whatever their profiles; every
+//! other service is disabled, as Compose does for `config web` or `up web`.
 //!
 //! As in Compose, an enabled service that needs a disabled service is an error, unless the need
 //! is a `depends_on` entry with `required: false`: that entry is kept and simply has nothing to
@@ -21,9 +22,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::path::KeyPath;
 use crate::yaml::{Map, Node};
 
-/// Removes from `doc.services` every service that is not enabled by the `active` profiles or by
-/// being `requested` (or needed by a requested service), and returns the removed services in
-/// document order.
+/// Removes from `doc.services` every service that is not enabled, and returns the removed
+/// services in document order. With no `requested` services, the `active` profiles decide; with
+/// some, the requested services and those they need are enabled, and nothing else.
 ///
 /// Errors: a requested service that does not exist (`no such service: foo`), or an enabled
 /// service that needs a disabled one (see the module documentation).
@@ -61,7 +62,7 @@ fn enabled_services(
 ) -> Result<IndexSet<String>> {
     let mut enabled: IndexSet<String> = services
         .iter()
-        .filter(|(_, service)| profiles_active(service, active))
+        .filter(|(_, service)| requested.is_empty() && profiles_active(service, active))
         .map(|(name, _)| name.clone())
         .collect();
     for name in requested {

@@ -1,0 +1,292 @@
+//! End-to-end: the real `bosun` binary driving containers through the agent it starts on
+//! demand (run as root). Each test has its own data root and run root; the agent is stopped and
+//! the containers removed even when the test fails.
+
+#![allow(clippy::unwrap_used)]
+
+use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
+
+/// One test's roots, rootfs and agent.
+struct Env {
+    tmp: tempfile::TempDir,
+}
+
+impl Env {
+    fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let bin = tmp.path().join("rootfs/bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
+        let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+        for applet in String::from_utf8_lossy(&list.stdout).lines() {
+            if applet != "busybox" {
+                symlink("busybox", bin.join(applet)).unwrap();
+            }
+        }
+        Env { tmp }
+    }
+
+    fn rootfs(&self) -> String {
+        self.tmp.path().join("rootfs").display().to_string()
+    }
+
+    fn run_root(&self) -> PathBuf {
+        self.tmp.path().join("run")
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}/bosun.sock", self.run_root().display())
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(BOSUN);
+        cmd.env("BOSUN_DATA_ROOT", self.tmp.path().join("data"))
+            .env("BOSUN_RUN_ROOT", self.run_root())
+            .env_remove("BOSUN_HOST")
+            .arg("container")
+            .arg("-H")
+            .arg(self.host())
+            .args(args);
+        cmd
+    }
+
+    fn bosun(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs and expects success; returns stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.bosun(args);
+        assert!(
+            out.status.success(),
+            "bosun {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    fn agent_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.run_root().join("bosun.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(pid) = self.agent_pid() {
+            let ids = self.bosun(&["ls", "-aq", "--no-trunc"]);
+            for id in text(&ids.stdout).lines() {
+                let _ = self.bosun(&["rm", "-f", id]);
+            }
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            wait_gone(pid);
+        }
+    }
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+fn wait_gone(pid: i32) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn run_ls_logs_stop_rm() {
+    let env = Env::new();
+    let rootfs = env.rootfs();
+    // The first command starts the agent.
+    let out = env.bosun(&[
+        "run",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "out\n");
+    assert!(text(&out.stderr).contains("err\n"));
+    let agent = env.agent_pid().expect("an agent was started");
+    assert!(alive(agent));
+    assert!(env.run_root().join("agent.log").exists());
+
+    let id = env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "echo started; sleep 1000",
+    ]);
+    let id = id.trim();
+    assert_eq!(id.len(), 64, "{id}");
+    let ls = env.ok(&["ls"]);
+    let lines: Vec<&str> = ls.lines().collect();
+    assert!(lines[0].starts_with("CONTAINER ID   IMAGE"), "{ls}");
+    assert_eq!(lines.len(), 2, "{ls}");
+    assert!(
+        lines[1].starts_with(&id[..12]) && lines[1].contains("Up ") && lines[1].ends_with("web"),
+        "{ls}"
+    );
+    assert_eq!(env.ok(&["ps", "-q"]), format!("{}\n", &id[..12]));
+    assert_eq!(env.ok(&["ls", "-a", "--format", "json"]).lines().count(), 2);
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while env.ok(&["logs", "web"]) != "started\n" {
+        assert!(Instant::now() < deadline, "no output from web");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(env.ok(&["stop", "-t", "1", "web"]), "web\n");
+    let ls = env.ok(&["ls", "-a", "--filter", "name=web"]);
+    assert!(ls.contains("Exited (137)"), "{ls}");
+    assert_eq!(env.ok(&["wait", "web"]), "137\n");
+
+    assert_eq!(env.ok(&["rm", "web"]), "web\n");
+    assert_eq!(env.ok(&["ls", "-aq", "--filter", "name=web"]), "");
+    let out = env.bosun(&["rm", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "error: no such container: nope\n");
+
+    let before = env.ok(&["ls", "-aq"]);
+    let out = env.bosun(&["run", "--rm", "--rootfs", &rootfs, "sh", "-c", "echo bye"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout).as_str()),
+        (Some(0), "bye\n")
+    );
+    assert_eq!(
+        env.ok(&["ls", "-aq"]),
+        before,
+        "--rm left the container behind"
+    );
+
+    let out = env.bosun(&["run", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains("pass --rootfs DIR"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        env.agent_pid(),
+        Some(agent),
+        "one agent served every command"
+    );
+}
+
+#[test]
+fn agent_sigkill_leaves_containers_running_and_readopted() {
+    let env = Env::new();
+    let rootfs = env.rootfs();
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "survivor",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "echo before; sleep 2; echo after; exit 4",
+    ]);
+    let inspect: serde_json::Value =
+        serde_json::from_str(&env.ok(&["inspect", "survivor"])).unwrap();
+    let container_pid = i32::try_from(inspect[0]["State"]["Pid"].as_i64().unwrap()).unwrap();
+    let agent = env.agent_pid().unwrap();
+    kill(Pid::from_raw(agent), Signal::SIGKILL).unwrap();
+    wait_gone(agent);
+    assert!(!alive(agent), "agent survived SIGKILL");
+    assert!(alive(container_pid), "the container died with the agent");
+
+    // The next command starts a new agent over the same roots, which re-adopts the container.
+    let ls = env.ok(&["ls"]);
+    assert!(ls.contains("survivor") && ls.contains("Up "), "{ls}");
+    let new_agent = env.agent_pid().unwrap();
+    assert_ne!(new_agent, agent);
+    assert_eq!(env.ok(&["wait", "survivor"]), "4\n");
+    assert_eq!(env.ok(&["logs", "survivor"]), "before\nafter\n");
+    let ls = env.ok(&["ls", "-a"]);
+    assert!(ls.contains("Exited (4)"), "{ls}");
+}
+
+/// A throwaway local user, deleted on drop.
+struct User {
+    name: String,
+    uid: u32,
+    gid: u32,
+}
+
+impl User {
+    fn create() -> User {
+        let name = format!("bsnt{}", std::process::id());
+        let _ = Command::new("userdel").arg(&name).output();
+        let out = Command::new("useradd")
+            .args(["--no-create-home", "--shell", "/bin/false", &name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "useradd: {}", text(&out.stderr));
+        let user = nix::unistd::User::from_name(&name).unwrap().unwrap();
+        User {
+            name,
+            uid: user.uid.as_raw(),
+            gid: user.gid.as_raw(),
+        }
+    }
+}
+
+impl Drop for User {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.name).output();
+    }
+}
+
+#[test]
+fn user_without_the_group_is_refused() {
+    let env = Env::new();
+    env.ok(&["ls"]);
+    // Let the user reach the socket file itself: only its mode and the server may refuse.
+    for dir in [env.tmp.path(), env.run_root().as_path()] {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let user = User::create();
+    let out = env
+        .command(&["ls"])
+        .uid(user.uid)
+        .gid(user.gid)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot connect to the bosun agent") && err.contains("Permission denied"),
+        "{err}"
+    );
+    // Refused, not mistaken for a missing agent: the running agent is untouched and serves root.
+    assert_eq!(env.ok(&["ls", "-q"]), "");
+}
