@@ -169,7 +169,7 @@ fn load_and_render(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::from_parameter(services), &options, |b, o| {
             b.iter(|| {
                 let loaded = loader::load(black_box(o)).unwrap();
-                black_box(render::to_yaml(&loaded.project).unwrap())
+                black_box(render::to_yaml(&loaded.project, loaded.dollars).unwrap())
             });
         });
     }
@@ -187,7 +187,7 @@ fn stages(c: &mut Criterion) {
     });
     let loaded = loader::load(&options).unwrap();
     group.bench_function("to_yaml", |b| {
-        b.iter(|| black_box(render::to_yaml(black_box(&loaded.project)).unwrap()));
+        b.iter(|| black_box(render::to_yaml(black_box(&loaded.project), loaded.dollars).unwrap()));
     });
     group.finish();
 }

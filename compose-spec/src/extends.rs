@@ -186,8 +186,9 @@ impl Resolver<'_> {
                 Some(extends.mark.clone()),
                 path.clone(),
                 format!(
-                    "cannot read extended file {}: {source}",
-                    self.display(&read)
+                    "cannot read extended file {}: {}",
+                    self.display(&read),
+                    crate::error::describe_io(&source)
                 ),
             ),
             other => other,

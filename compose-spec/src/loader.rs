@@ -39,6 +39,8 @@ pub struct Loaded {
     pub project_directory: PathBuf,
     /// The environment the project was interpolated with.
     pub environment: Environment,
+    /// How to write `$` when rendering this project so that the output loads back to it.
+    pub dollars: crate::render::Dollars,
 }
 
 /// Loads, validates and normalizes a compose project.
@@ -99,6 +101,11 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         files: found.files,
         project_directory: found.project_directory,
         environment: found.environment,
+        dollars: if options.interpolate {
+            crate::render::Dollars::Escaped
+        } else {
+            crate::render::Dollars::Verbatim
+        },
     })
 }
 

@@ -7,14 +7,25 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::{self, Project};
 use crate::path::KeyPath;
 
+/// How a `$` in a value is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dollars {
+    /// As `$$`: the project was interpolated, so its values are final, and loading the output
+    /// again (which interpolates) must give the same values.
+    Escaped,
+    /// As is: the project was loaded without interpolation and its `${VAR}` references stay
+    /// references.
+    Verbatim,
+}
+
 /// The project as YAML, one canonical form: loading this output again gives the same output.
-pub fn to_yaml(project: &Project) -> Result<String> {
-    json_to_yaml_text(&model::to_json(project))
+pub fn to_yaml(project: &Project, dollars: Dollars) -> Result<String> {
+    json_to_yaml_text(&canonical(project, dollars))
 }
 
 /// The project as pretty-printed JSON, followed by a newline.
-pub fn to_json(project: &Project) -> Result<String> {
-    let mut text = serde_json::to_string_pretty(&model::to_json(project)).map_err(|e| {
+pub fn to_json(project: &Project, dollars: Dollars) -> Result<String> {
+    let mut text = serde_json::to_string_pretty(&canonical(project, dollars)).map_err(|e| {
         Error::invalid(
             ErrorKind::InvalidValue,
             None,
@@ -24,6 +35,24 @@ pub fn to_json(project: &Project) -> Result<String> {
     })?;
     text.push('\n');
     Ok(text)
+}
+
+fn canonical(project: &Project, dollars: Dollars) -> serde_json::Value {
+    let mut value = model::to_json(project);
+    if dollars == Dollars::Escaped {
+        escape_dollars(&mut value);
+    }
+    value
+}
+
+/// `$` → `$$` in every string value (keys are never interpolated, so they stay as they are).
+fn escape_dollars(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) if s.contains('$') => *s = s.replace('$', "$$"),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(escape_dollars),
+        serde_json::Value::Object(map) => map.values_mut().for_each(escape_dollars),
+        _ => {}
+    }
 }
 
 /// The image of each service in name order: its `image`, or `<project>-<service>` for a service

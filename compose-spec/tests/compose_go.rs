@@ -113,7 +113,7 @@ fn failure(files: &[PathBuf]) -> (ErrorKind, String) {
     match Invocation::files(files).name("test").load() {
         Ok(loaded) => panic!(
             "{files:?} should fail, loaded:\n{}",
-            compose_spec::render::to_yaml(&loaded.project).unwrap()
+            compose_spec::render::to_yaml(&loaded.project, loaded.dollars).unwrap()
         ),
         Err(e) => (e.kind(), e.to_string()),
     }

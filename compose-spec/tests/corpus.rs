@@ -28,7 +28,7 @@ fn valid_projects_match_their_golden_output() {
                 continue;
             }
         };
-        let yaml = render::to_yaml(&loaded.project).expect("renders");
+        let yaml = render::to_yaml(&loaded.project, loaded.dollars).expect("renders");
         let actual = common::portable(&yaml, &case.dir);
         let golden = case.dir.join("expected.yaml");
         if bless {
@@ -68,9 +68,8 @@ fn check_fixpoint(case: &common::Case, yaml: &str) -> Result<(), String> {
     options.project.working_dir = dir.path().to_path_buf();
     options.project.profiles = Vec::new();
     options.services = Vec::new();
-    options.interpolate = false;
     let again = loader::load(&options).map_err(|e| e.to_string())?;
-    let second = render::to_yaml(&again.project).map_err(|e| e.to_string())?;
+    let second = render::to_yaml(&again.project, again.dollars).map_err(|e| e.to_string())?;
     if second == yaml {
         Ok(())
     } else {

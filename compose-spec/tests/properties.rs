@@ -485,13 +485,13 @@ proptest! {
         std::fs::write(&input, &text).unwrap();
         let first = load(dir.path(), &input, &env)
             .map_err(|e| TestCaseError::fail(format!("valid project refused: {e}\n{text}")))?;
-        let first_yaml = render::to_yaml(&first.project).unwrap();
+        let first_yaml = render::to_yaml(&first.project, first.dollars).unwrap();
 
         let output = dir.path().join("config.yaml");
         std::fs::write(&output, &first_yaml).unwrap();
         let second = load(dir.path(), &output, &env)
             .map_err(|e| TestCaseError::fail(format!("config output refused: {e}\n{first_yaml}")))?;
-        let second_yaml = render::to_yaml(&second.project).unwrap();
+        let second_yaml = render::to_yaml(&second.project, second.dollars).unwrap();
 
         prop_assert_eq!(&first_yaml, &second_yaml, "input:\n{}", text);
         prop_assert_eq!(
@@ -523,12 +523,12 @@ proptest! {
         let first = load(dir.path(), &input, &env).unwrap();
         let web = &first.project.services["web"];
         prop_assert_eq!(&web.labels["literal"], &text);
-        let first_yaml = render::to_yaml(&first.project).unwrap();
+        let first_yaml = render::to_yaml(&first.project, first.dollars).unwrap();
         let output = dir.path().join("config.yaml");
         std::fs::write(&output, &first_yaml).unwrap();
         let second = load(dir.path(), &output, &env)
             .map_err(|e| TestCaseError::fail(format!("config output refused: {e}\n{first_yaml}")))?;
         prop_assert_eq!(&second.project.services["web"].labels["literal"], &text);
-        prop_assert_eq!(render::to_yaml(&second.project).unwrap(), first_yaml);
+        prop_assert_eq!(render::to_yaml(&second.project, second.dollars).unwrap(), first_yaml);
     }
 }

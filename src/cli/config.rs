@@ -71,9 +71,9 @@ pub fn run(project: &ProjectArgs, args: &ConfigArgs) -> anyhow::Result<ExitCode>
         }
         out
     } else if args.format == "json" {
-        render::to_json(project)?
+        render::to_json(project, loaded.dollars)?
     } else {
-        render::to_yaml(project)?
+        render::to_yaml(project, loaded.dollars)?
     };
     match &args.output {
         Some(path) => std::fs::write(path, text)
