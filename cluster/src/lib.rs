@@ -5,6 +5,9 @@
 //! and the [`store::Store`] state machine, driven by logical ticks and messages handed in by a
 //! transport. [`sim`] drives several nodes over a simulated, faulty network.
 
+pub mod agent;
+pub mod manager;
+pub mod pki;
 pub mod raft;
 pub mod sim;
 pub mod store;

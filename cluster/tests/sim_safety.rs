@@ -2,6 +2,9 @@
 //! election safety, log matching, no committed entry lost or changed, every acknowledged write
 //! committed, and convergence to one state after healing — over 1,000 seeds.
 
+// Test helpers unwrap like the tests they serve.
+#![allow(clippy::unwrap_used)]
+
 use cluster::sim::{Sim, SimConfig, SimReport};
 
 /// Where node directories go: tmpfs when present, so fsync is cheap and 1,000 seeds stay fast.
@@ -47,7 +50,10 @@ fn quarter(q: u64) {
     let acked: usize = reports.iter().map(|r| r.acked).sum();
     let crashes: usize = reports.iter().map(|r| r.crashes).sum();
     let elections: usize = reports.iter().map(|r| r.terms_with_leader).sum();
-    assert!(acked > 2_500, "too few acknowledged writes to mean anything: {acked}");
+    assert!(
+        acked > 2_500,
+        "too few acknowledged writes to mean anything: {acked}"
+    );
     assert!(crashes > 100, "too few crashes injected: {crashes}");
     assert!(elections > 250, "too few elections: {elections}");
 }

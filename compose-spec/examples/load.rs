@@ -25,7 +25,8 @@ fn main() -> ExitCode {
         interpolate: true,
         ..Default::default()
     };
-    match loader::load(&options).and_then(|loaded| render::to_yaml(&loaded.project, loaded.dollars)) {
+    match loader::load(&options).and_then(|loaded| render::to_yaml(&loaded.project, loaded.dollars))
+    {
         Ok(yaml) => {
             print!("{yaml}");
             ExitCode::SUCCESS

@@ -57,7 +57,7 @@ pub fn resolve_extends(
     };
     let result = names
         .iter()
-        .try_for_each(|name| resolver.resolve(&root, name, &mut Vec::new()).map(drop));
+        .try_for_each(|name| resolver.resolve(&root, name, &mut Vec::new()));
     if let Some(resolved) = resolver.docs.remove(&root) {
         *doc = resolved;
     }
@@ -77,19 +77,22 @@ struct Resolver<'a> {
 }
 
 impl Resolver<'_> {
-    /// Resolves service `name` of `file` (loaded already) and returns its resolved definition.
-    /// `chain` holds the services whose resolution led here.
-    fn resolve(&mut self, file: &Path, name: &str, chain: &mut Vec<ServiceRef>) -> Result<Node> {
+    /// Resolves service `name` of `file` (loaded already), writing the resolved definition back
+    /// into its document. `chain` holds the services whose resolution led here.
+    fn resolve(&mut self, file: &Path, name: &str, chain: &mut Vec<ServiceRef>) -> Result<()> {
         let key: ServiceRef = (file.to_path_buf(), name.to_owned());
-        let service = self
+        if self.done.contains(&key) {
+            return Ok(());
+        }
+        let Some(extends) = self
             .service(file, name)
+            .and_then(|s| s.get("extends"))
             .cloned()
-            .unwrap_or_else(|| Node::new(Value::Null, self.docs[file].mark.clone()));
-        let Some(extends) = service.get("extends").filter(|_| !self.done.contains(&key)) else {
-            return Ok(service);
+        else {
+            return Ok(());
         };
         let path = KeyPath::root().key("services").key(name).key("extends");
-        let (target, base_name) = self.target(file, extends, &path)?;
+        let (target, base_name) = self.target(file, &extends, &path)?;
         let target_ref: ServiceRef = (target.clone(), base_name.clone());
         chain.push(key.clone());
         if chain.contains(&target_ref) {
@@ -101,7 +104,7 @@ impl Resolver<'_> {
                 message,
             ));
         }
-        self.ensure_loaded(&target, extends, &path)?;
+        self.ensure_loaded(&target, &extends, &path)?;
         if self.service(&target, &base_name).is_none() {
             let mut message = format!("service {base_name:?} not found");
             if target != file {
@@ -115,13 +118,22 @@ impl Resolver<'_> {
                 message,
             ));
         }
-        let base = self.resolve(&target, &base_name, chain);
+        let resolved_base = self.resolve(&target, &base_name, chain);
         chain.pop();
-        let mut base = base?;
+        resolved_base?;
+        let mut base = match self.service(&target, &base_name) {
+            Some(base) => base.clone(),
+            None => Node::new(Value::Null, extends.mark.clone()),
+        };
         if target != file {
             paths::rebase_service(&mut base, target.parent().unwrap_or(Path::new("")));
         }
-        let mut own = service;
+        // The service is taken out of its document while it is merged and put back after.
+        let Some(slot) = self.service_mut(file, name) else {
+            return Ok(());
+        };
+        let placeholder = Node::new(Value::Null, slot.mark.clone());
+        let mut own = std::mem::replace(slot, placeholder);
         if let Some(map) = own.as_map_mut() {
             map.shift_remove("extends");
         }
@@ -131,10 +143,10 @@ impl Resolver<'_> {
             merge::extend_service(base, own, name)?
         };
         if let Some(slot) = self.service_mut(file, name) {
-            *slot = resolved.clone();
+            *slot = resolved;
         }
         self.done.insert(key);
-        Ok(resolved)
+        Ok(())
     }
 
     /// The file and service an `extends` value names.

@@ -13,7 +13,7 @@ pub use template::{Interpolated, InterpolationError, interpolate_str};
 
 use crate::env::Environment;
 use crate::error::{Error, ErrorKind, Result, Warning};
-use crate::path::KeyPath;
+use crate::path::{KeyPath, Segment};
 use crate::yaml::{Node, Value};
 
 /// Interpolates every string value under `node` (found at `path`) in place with `env`.
@@ -28,13 +28,16 @@ pub fn interpolate_node(
     warnings: &mut Vec<Warning>,
 ) -> Result<()> {
     let lookup = |name: &str| env.get(name).map(str::to_owned);
-    walk(node, &lookup, path, warnings)
+    let mut segments = path.segments().to_vec();
+    walk(node, &lookup, &mut segments, warnings)
 }
 
+/// The key path is kept as a stack of segments and only turned into a [`KeyPath`] for a
+/// warning or an error: most values have nothing to say.
 fn walk(
     node: &mut Node,
     lookup: &dyn Fn(&str) -> Option<String>,
-    path: &KeyPath,
+    path: &mut Vec<Segment>,
     warnings: &mut Vec<Warning>,
 ) -> Result<()> {
     match &mut node.value {
@@ -46,14 +49,14 @@ fn walk(
                 Error::invalid(
                     ErrorKind::Interpolation,
                     Some(node.mark.clone()),
-                    path.clone(),
+                    KeyPath::from(path.clone()),
                     err.to_string(),
                 )
             })?;
             for name in done.unset {
                 warnings.push(Warning {
                     mark: Some(node.mark.clone()),
-                    path: path.clone(),
+                    path: KeyPath::from(path.clone()),
                     message: format!(
                         "the {name:?} variable is not set, defaulting to a blank string"
                     ),
@@ -64,13 +67,25 @@ fn walk(
         }
         Value::Seq(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                walk(item, lookup, &path.index(i), warnings)?;
+                path.push(Segment::Index(i));
+                let result = walk(item, lookup, path, warnings);
+                path.pop();
+                result?;
             }
             Ok(())
         }
         Value::Map(map) => {
             for (key, value) in map.iter_mut() {
-                walk(value, lookup, &path.key(key.clone()), warnings)?;
+                if matches!(
+                    value.value,
+                    Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_)
+                ) {
+                    continue;
+                }
+                path.push(Segment::Key(key.clone()));
+                let result = walk(value, lookup, path, warnings);
+                path.pop();
+                result?;
             }
             Ok(())
         }

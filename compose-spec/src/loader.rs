@@ -75,9 +75,9 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
     project.name = name;
     for (service_name, node) in disabled {
         let mark = node.mark.clone();
-        let mut services = yaml::Map::new();
+        let mut services = yaml::Map::default();
         services.insert(service_name.clone(), node);
-        let mut top = yaml::Map::new();
+        let mut top = yaml::Map::default();
         top.insert(
             "services".into(),
             Node::new(Value::Map(services), mark.clone()),
@@ -377,7 +377,7 @@ fn add_included(map: &mut yaml::Map, included: Node) -> Result<()> {
         }
         let target = map
             .entry(section.clone())
-            .or_insert_with(|| Node::new(Value::Map(yaml::Map::new()), node.mark.clone()));
+            .or_insert_with(|| Node::new(Value::Map(yaml::Map::default()), node.mark.clone()));
         let Some(target) = target.as_map_mut() else {
             continue;
         };
@@ -386,9 +386,9 @@ fn add_included(map: &mut yaml::Map, included: Node) -> Result<()> {
                 Some(local) => {
                     let wrap = |node: Node| {
                         let mark = node.mark.clone();
-                        let mut inner = yaml::Map::new();
+                        let mut inner = yaml::Map::default();
                         inner.insert(name.clone(), node);
-                        let mut outer = yaml::Map::new();
+                        let mut outer = yaml::Map::default();
                         outer.insert(section.clone(), Node::new(Value::Map(inner), mark.clone()));
                         Node::new(Value::Map(outer), mark)
                     };
@@ -419,7 +419,7 @@ fn null_services_as_empty(doc: &mut Node) {
     };
     for service in services.values_mut() {
         if service.is_null() && service.tag.is_none() {
-            service.value = Value::Map(yaml::Map::new());
+            service.value = Value::Map(yaml::Map::default());
         }
     }
 }
@@ -431,7 +431,7 @@ fn is_remote_include(path: &str) -> bool {
 
 fn empty_document(file: Option<&Path>) -> Node {
     let file: Arc<Path> = Arc::from(file.unwrap_or(Path::new("compose.yaml")));
-    Node::new(Value::Map(yaml::Map::new()), Mark::new(file, 1, 1))
+    Node::new(Value::Map(yaml::Map::default()), Mark::new(file, 1, 1))
 }
 
 fn collect_profiles(doc: &Node) -> Vec<String> {

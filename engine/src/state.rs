@@ -121,6 +121,15 @@ pub struct StateRecord {
     pub started_at: Option<u64>,
     /// Exit time, nanoseconds since the Unix epoch.
     pub finished_at: Option<u64>,
+    /// Healthcheck state, when the container has a check.
+    #[serde(default)]
+    pub health: Option<crate::health::Health>,
+    /// The last exit was requested by a user (stop); cleared by start. Suppresses restarts.
+    #[serde(default)]
+    pub manually_stopped: bool,
+    /// Restart bookkeeping of the supervisor.
+    #[serde(default)]
+    pub restart: crate::restart::RestartTracker,
 }
 
 /// Nanoseconds since the Unix epoch, now.
@@ -195,7 +204,10 @@ impl StateStore {
                     action,
                 })?;
             match event {
-                Transition::Start => rec.started_at = Some(now_nanos()),
+                Transition::Start => {
+                    rec.started_at = Some(now_nanos());
+                    rec.manually_stopped = false;
+                }
                 Transition::Exit { .. } => rec.finished_at = Some(now_nanos()),
                 Transition::Pause | Transition::Resume => {}
             }
@@ -264,6 +276,9 @@ mod tests {
             created_at: now_nanos(),
             started_at: None,
             finished_at: None,
+            health: None,
+            manually_stopped: false,
+            restart: Default::default(),
         };
         store.save(&rec).unwrap();
         assert_eq!(store.load().unwrap(), rec);

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod cases;
 mod support;
 
 use std::time::{Duration, Instant};
@@ -114,6 +115,13 @@ fn no_leaked_fds() -> TestResult {
     let record = env.runtime.create("c1", &env.spec("sleep 30"))?;
     env.runtime.start("c1")?;
     let pid = record.pid.ok_or("no pid")?;
+    // `start` returns once the entrypoint is released; the exec follows a moment later.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_to_string(format!("/proc/{pid}/cmdline"))? != "sleep\x0030\x00"
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
     let mut fds: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))?
         .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
         .collect::<Result<_, _>>()?;
@@ -369,6 +377,7 @@ fn main() {
     ];
     let trials = tests
         .into_iter()
+        .chain(cases::all())
         .map(|(name, f)| Trial::test(name, f))
         .collect();
     let conclusion = libtest_mimic::run(&args, trials);

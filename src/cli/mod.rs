@@ -1,7 +1,11 @@
 //! The command line: argument definitions (clap), dispatch, and error rendering.
 
+mod agent;
+mod cluster;
 mod completion;
 mod config;
+mod container;
+mod node;
 mod project;
 mod version;
 
@@ -32,6 +36,17 @@ pub enum Command {
     Version(version::VersionArgs),
     /// Generate a shell completion script.
     Completion(completion::CompletionArgs),
+    /// Manage containers (as `docker container`).
+    Container(container::ContainerArgs),
+    /// Run the node agent (the daemon that owns this node's containers).
+    Agent(agent::AgentArgs),
+    /// Manage the cluster (as `docker swarm`).
+    Cluster(cluster::ClusterArgs),
+    /// Manage cluster nodes.
+    Node(node::NodeArgs),
+    /// Run a cluster manager in the foreground (started by `cluster init` and `cluster join`).
+    #[command(hide = true)]
+    Manager(cluster::ManagerArgs),
 }
 
 /// `bosun compose <cmd>` is the same as `bosun <cmd>`: drop the word.
@@ -54,6 +69,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(args) => config::run(&cli.project, &args),
         Command::Version(args) => version::run(&args),
         Command::Completion(args) => completion::run(&args, &mut Cli::command()),
+        Command::Container(args) => container::run(args),
+        Command::Agent(args) => agent::run(args),
+        Command::Cluster(args) => cluster::run(args),
+        Command::Node(args) => node::run(args),
+        Command::Manager(args) => cluster::run_manager(args),
     }
 }
 

@@ -49,19 +49,23 @@ mod tests {
 
     #[test]
     fn message_round_trips_through_bytes() {
-        let mut message = Message::default();
+        let entry = Entry {
+            index: 42,
+            term: 7,
+            data: b"batch".to_vec(),
+            ..Entry::default()
+        };
+        let mut message = Message {
+            from: 1,
+            to: 3,
+            term: 7,
+            index: 41,
+            log_term: 6,
+            commit: 40,
+            entries: vec![entry],
+            ..Message::default()
+        };
         message.set_msg_type(MessageType::MsgAppend);
-        message.from = 1;
-        message.to = 3;
-        message.term = 7;
-        message.index = 41;
-        message.log_term = 6;
-        message.commit = 40;
-        let mut entry = Entry::default();
-        entry.index = 42;
-        entry.term = 7;
-        entry.data = b"batch".to_vec().into();
-        message.entries = vec![entry];
         let bytes = encode_message(&message);
         assert_eq!(decode_message(&bytes).unwrap(), message);
     }

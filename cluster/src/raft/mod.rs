@@ -7,6 +7,8 @@ pub mod membership;
 pub mod node;
 pub mod storage;
 
+/// raft-rs's protobuf types (messages, entries, states), as carried by the transport.
+pub use ::raft::eraftpb;
 pub use codec::{DecodeError, decode_message, encode_message};
 pub use config::NodeConfig;
 pub use membership::{MembershipError, NoQuorum};
@@ -15,3 +17,6 @@ pub use node::{
     WriteError,
 };
 pub use storage::{LogWriter, RaftStorage, StorageError};
+
+#[cfg(test)]
+mod storage_tests;

@@ -360,42 +360,28 @@ impl Sim {
         let Some(node) = self.nodes[k].take() else {
             return Ok(());
         };
-        let before = (node.storage().applied(), node.store().state_hash());
+        self.crashed_state[k] = Some((node.storage().applied(), node.store().state_hash()));
         drop(node);
         self.crashes += 1;
-        let restarted =
-            RaftNode::open(self.node_configs[k].clone(), &self.dirs[k]).map_err(|source| {
-                SimError::Node {
-                    id: k as u64 + 1,
-                    source,
-                }
-            })?;
-        let after = (
-            restarted.storage().applied(),
-            restarted.store().state_hash(),
-        );
-        if before != after {
-            return Err(self.violation(Violation(format!(
-                "node {} restarted at applied {} with a different state than it crashed at {}",
-                k + 1,
-                after.0,
-                before.0
-            ))));
-        }
-        drop(restarted);
         let downtime = self.rng.u64(1..=3 * self.config.election_ticks as u64);
         self.restart_at[k] = self.now + downtime;
         Ok(())
     }
 
+    /// Reopens node `k` from its directory; it must come back exactly as it crashed.
     fn restart(&mut self, k: usize) -> Result<(), SimError> {
-        let node =
-            RaftNode::open(self.node_configs[k].clone(), &self.dirs[k]).map_err(|source| {
-                SimError::Node {
-                    id: k as u64 + 1,
-                    source,
-                }
-            })?;
+        let id = k as u64 + 1;
+        let node = RaftNode::open(self.node_configs[k].clone(), &self.dirs[k])
+            .map_err(|source| SimError::Node { id, source })?;
+        if let Some(before) = self.crashed_state[k].take() {
+            let after = (node.storage().applied(), node.store().state_hash());
+            if before != after {
+                return Err(self.violation(Violation(format!(
+                    "node {id} restarted at applied {} with another state than it crashed with at {}",
+                    after.0, before.0
+                ))));
+            }
+        }
         self.nodes[k] = Some(node);
         Ok(())
     }
@@ -472,7 +458,7 @@ impl Sim {
         for node in self.nodes.iter().flatten() {
             let storage = node.storage();
             let log = storage
-                .log_entries(0, storage.last_index() + 1)
+                .log_entries(0, storage.last_log_index() + 1)
                 .map_err(|e| SimError::Node {
                     id: node.id(),
                     source: NodeError::Storage(e),

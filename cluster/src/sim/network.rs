@@ -126,10 +126,11 @@ mod tests {
     use super::*;
 
     fn msg(from: u64, to: u64) -> Message {
-        let mut m = Message::default();
-        m.from = from;
-        m.to = to;
-        m
+        Message {
+            from,
+            to,
+            ..Message::default()
+        }
     }
 
     #[test]
@@ -157,7 +158,11 @@ mod tests {
         net.partition([3].into_iter().collect());
         assert_eq!(net.due(0).len(), 0);
         let fates: Vec<Fate> = net.due(1).into_iter().map(|(_, fate)| fate).collect();
-        assert_eq!(fates, vec![Fate::Lost, Fate::Queued], "2->3 is cut while in flight");
+        assert_eq!(
+            fates,
+            vec![Fate::Lost, Fate::Queued],
+            "2->3 is cut while in flight"
+        );
     }
 
     #[test]

@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 pub use apply::ApplyError;
 pub use command::{Batch, Command};
 pub use records::{
-    Availability, Blob, Kind, Meta, Network, Node, NodeRole, NodeState, Record, RecordKey, Service,
-    ServiceMode, Task, TaskState, Volume,
+    Availability, Blob, ClusterInfo, Kind, Meta, Network, Node, NodeRole, NodeState, Record,
+    RecordKey, Service, ServiceMode, Task, TaskState, Volume,
 };
 
 /// The store: every record by key, with a name index for the kinds that have unique names.

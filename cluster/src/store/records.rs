@@ -24,11 +24,13 @@ pub enum Kind {
     Secret,
     /// A config file (its payload is opaque bytes).
     Config,
+    /// The cluster-wide settings (one record): CA and join secrets.
+    Cluster,
 }
 
 impl Kind {
     /// Every kind, in table order.
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Node,
         Kind::Service,
         Kind::Task,
@@ -36,6 +38,7 @@ impl Kind {
         Kind::Volume,
         Kind::Secret,
         Kind::Config,
+        Kind::Cluster,
     ];
 
     /// The lower-case name of the kind, as used in keys and messages.
@@ -48,12 +51,13 @@ impl Kind {
             Kind::Volume => "volume",
             Kind::Secret => "secret",
             Kind::Config => "config",
+            Kind::Cluster => "cluster",
         }
     }
 
     /// Whether records of this kind carry a user-visible name that must be unique.
     pub fn has_unique_name(self) -> bool {
-        !matches!(self, Kind::Node | Kind::Task)
+        !matches!(self, Kind::Node | Kind::Task | Kind::Cluster)
     }
 }
 
@@ -230,6 +234,29 @@ pub struct Blob {
     pub data: Vec<u8>,
 }
 
+/// Cluster-wide settings, replicated so that every manager can admit nodes: the root CA
+/// (certificate and key) and the current join secret of each role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterInfo {
+    /// Record metadata (the id is always [`ClusterInfo::ID`]).
+    pub meta: Meta,
+    /// The root CA certificate, PEM.
+    pub ca_cert_pem: String,
+    /// The root CA private key, PEM.
+    pub ca_key_pem: String,
+    /// Secret of the worker join token.
+    pub worker_secret: String,
+    /// Secret of the manager join token.
+    pub manager_secret: String,
+    /// The raft id the next manager gets; raft ids are never reused.
+    pub next_raft_id: u64,
+}
+
+impl ClusterInfo {
+    /// The id of the one cluster record.
+    pub const ID: &'static str = "cluster";
+}
+
 /// Any record of the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
@@ -248,6 +275,8 @@ pub enum Record {
     Secret(Blob),
     /// A config.
     Config(Blob),
+    /// The cluster settings.
+    Cluster(ClusterInfo),
 }
 
 impl Record {
@@ -261,6 +290,7 @@ impl Record {
             Record::Volume(_) => Kind::Volume,
             Record::Secret(_) => Kind::Secret,
             Record::Config(_) => Kind::Config,
+            Record::Cluster(_) => Kind::Cluster,
         }
     }
 
@@ -273,6 +303,7 @@ impl Record {
             Record::Network(r) => &r.meta,
             Record::Volume(r) => &r.meta,
             Record::Secret(r) | Record::Config(r) => &r.meta,
+            Record::Cluster(r) => &r.meta,
         }
     }
 
@@ -285,6 +316,7 @@ impl Record {
             Record::Network(r) => &mut r.meta,
             Record::Volume(r) => &mut r.meta,
             Record::Secret(r) | Record::Config(r) => &mut r.meta,
+            Record::Cluster(r) => &mut r.meta,
         }
     }
 
@@ -295,7 +327,7 @@ impl Record {
             Record::Network(r) => Some(&r.name),
             Record::Volume(r) => Some(&r.name),
             Record::Secret(r) | Record::Config(r) => Some(&r.name),
-            Record::Node(_) | Record::Task(_) => None,
+            Record::Node(_) | Record::Task(_) | Record::Cluster(_) => None,
         }
     }
 

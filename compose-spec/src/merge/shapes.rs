@@ -24,7 +24,7 @@ pub(super) fn string_to_map(node: Node, key: &str) -> Node {
     match node.value {
         Value::String(_) => {
             let mark = node.mark.clone();
-            let mut map = Map::new();
+            let mut map = Map::default();
             map.insert(key.to_owned(), Node { tag: None, ..node });
             Node::new(Value::Map(map), mark)
         }
@@ -37,7 +37,7 @@ pub(super) fn key_values_to_map(node: Node, path: &KeyPath) -> Result<Node> {
     let Value::Seq(items) = node.value else {
         return Ok(node);
     };
-    let mut map = Map::new();
+    let mut map = Map::default();
     for (i, item) in items.into_iter().enumerate() {
         if item.tag == Some(Tag::Reset) {
             continue;
@@ -60,7 +60,7 @@ pub(super) fn names_to_map(node: Node, default: NameDefault, path: &KeyPath) -> 
     let Value::Seq(items) = node.value else {
         return Ok(node);
     };
-    let mut map = Map::new();
+    let mut map = Map::default();
     for (i, item) in items.into_iter().enumerate() {
         if item.tag == Some(Tag::Reset) {
             continue;
@@ -71,7 +71,7 @@ pub(super) fn names_to_map(node: Node, default: NameDefault, path: &KeyPath) -> 
         let value = match default {
             NameDefault::Null => Node::new(Value::Null, item.mark),
             NameDefault::DependsOn => {
-                let mut dependency = Map::new();
+                let mut dependency = Map::default();
                 let condition = Value::String("service_started".to_owned());
                 dependency.insert(
                     "condition".to_owned(),

@@ -2,10 +2,10 @@
 //! key, the last definition replacing the first at the first one's position.
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use crate::yaml::{Node, Value};
 
-use super::rules::matches;
 use super::shapes::scalar_text;
 
 /// How the key of an entry is found.
@@ -61,31 +61,72 @@ const UNIQUE: &[(&str, Index)] = &[
 ];
 
 /// De-duplicates every unique-keyed sequence of a whole document.
-pub fn enforce_unicity(doc: Node) -> Node {
-    enforce_unicity_at(doc, &mut Vec::new())
+pub fn enforce_unicity(mut doc: Node) -> Node {
+    enforce_unicity_in(&mut doc, &mut Vec::new());
+    doc
 }
 
 /// De-duplicates the unique-keyed sequences in `node`, found at `path`.
-pub(super) fn enforce_unicity_at(node: Node, path: &mut Vec<String>) -> Node {
-    let Node { value, mark, tag } = node;
-    let value = match value {
-        Value::Map(map) => Value::Map(
-            map.into_iter()
-                .map(|(key, value)| {
-                    path.push(key);
-                    let value = enforce_unicity_at(value, path);
-                    let key = path.pop().expect("the key pushed just above");
-                    (key, value)
-                })
-                .collect(),
-        ),
-        Value::Seq(items) => match UNIQUE.iter().find(|(pattern, _)| matches(path, pattern)) {
-            Some((_, index)) => Value::Seq(dedupe(items, *index)),
-            None => Value::Seq(items),
-        },
-        scalar => scalar,
+pub(super) fn enforce_unicity_at(mut node: Node, path: &mut [String]) -> Node {
+    let mut borrowed: Vec<&str> = path.iter().map(String::as_str).collect();
+    enforce_unicity_in(&mut node, &mut borrowed);
+    node
+}
+
+/// [`UNIQUE`] with its patterns split into keys once.
+fn patterns() -> &'static [(Vec<&'static str>, Index)] {
+    static PATTERNS: OnceLock<Vec<(Vec<&'static str>, Index)>> = OnceLock::new();
+    PATTERNS.get_or_init(|| {
+        UNIQUE
+            .iter()
+            .map(|(pattern, index)| (pattern.split('.').collect(), *index))
+            .collect()
+    })
+}
+
+/// Whether `path` matches `pattern` (`*` matches any key); with `prefix`, whether it leads there.
+fn fits(path: &[&str], pattern: &[&str], prefix: bool) -> bool {
+    let length_ok = if prefix {
+        path.len() <= pattern.len()
+    } else {
+        path.len() == pattern.len()
     };
-    Node { value, mark, tag }
+    length_ok
+        && path
+            .iter()
+            .zip(pattern)
+            .all(|(key, part)| *part == "*" || part == key)
+}
+
+/// [`enforce_unicity_at`] in place: only the sequences at unique-keyed paths are rebuilt, and
+/// only mappings on the way to such a path are visited.
+fn enforce_unicity_in<'a>(node: &'a mut Node, path: &mut Vec<&'a str>) {
+    match &mut node.value {
+        Value::Map(map) => {
+            for (key, value) in map.iter_mut() {
+                if !matches!(value.value, Value::Map(_) | Value::Seq(_)) {
+                    continue;
+                }
+                path.push(key.as_str());
+                if patterns()
+                    .iter()
+                    .any(|(pattern, _)| fits(path, pattern, true))
+                {
+                    enforce_unicity_in(value, path);
+                }
+                path.pop();
+            }
+        }
+        Value::Seq(items) => {
+            if let Some((_, index)) = patterns()
+                .iter()
+                .find(|(pattern, _)| fits(path, pattern, false))
+            {
+                *items = dedupe(std::mem::take(items), *index);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Keeps one entry per key; entries without a recognizable key are all kept.

@@ -15,6 +15,10 @@ pub struct ModelError {
 
 /// Reads a project from its interpolated, merged JSON form, accepting every short syntax.
 pub fn from_json(value: &serde_json::Value) -> Result<Project, ModelError> {
+    // Tracking the key path costs as much as reading the project: do it only to explain an error.
+    if let Ok(project) = <Project as serde::Deserialize>::deserialize(value) {
+        return Ok(project);
+    }
     serde_path_to_error::deserialize(value).map_err(|err| {
         let path = key_path(err.path());
         ModelError {
@@ -31,7 +35,10 @@ pub fn to_json(project: &Project) -> serde_json::Value {
 
 /// serde's wording for a missing field, in the words the rest of the loader uses.
 fn plain_message(message: &str) -> String {
-    match message.strip_prefix("missing field `").and_then(|m| m.strip_suffix('`')) {
+    match message
+        .strip_prefix("missing field `")
+        .and_then(|m| m.strip_suffix('`'))
+    {
         Some(field) => format!("missing required key \"{field}\""),
         None => message.to_string(),
     }

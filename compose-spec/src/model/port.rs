@@ -113,7 +113,9 @@ fn parse_range(text: &str, min: u16) -> Result<(u16, u16), String> {
         if s.is_empty() {
             return Err("a port number is missing".to_string());
         }
-        let n: u64 = s.parse().map_err(|_| format!("{s:?} is not a port number"))?;
+        let n: u64 = s
+            .parse()
+            .map_err(|_| format!("{s:?} is not a port number"))?;
         u16::try_from(n)
             .ok()
             .filter(|port| *port >= min)

@@ -37,13 +37,13 @@ pub fn select(doc: &mut Node, active: &[String], requested: &[String]) -> Result
         // No services at all (`services:` absent or empty): nothing to select from.
         return match requested.first() {
             Some(name) => Err(no_such_service(name)),
-            None => Ok(Map::new()),
+            None => Ok(Map::default()),
         };
     };
     let enabled = enabled_services(services, active, requested)?;
     check_needs(services, &enabled)?;
 
-    let mut disabled = Map::new();
+    let mut disabled = Map::default();
     for name in services.keys().cloned().collect::<Vec<_>>() {
         if !enabled.contains(&name)
             && let Some(service) = services.shift_remove(&name)

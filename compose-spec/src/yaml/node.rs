@@ -43,8 +43,9 @@ pub enum Tag {
     Override,
 }
 
-/// A mapping: keys in document order.
-pub type Map = IndexMap<String, Node>;
+/// A mapping: keys in document order. Keys are hashed with the Fx hash: compose files are the
+/// user's own input, and hashing is a large part of loading a big project.
+pub type Map = IndexMap<String, Node, rustc_hash::FxBuildHasher>;
 
 /// A YAML value.
 #[derive(Debug, Clone, PartialEq)]

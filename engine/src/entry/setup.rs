@@ -2,6 +2,7 @@
 //! rootfs and the process, reports to the shim, waits for `start`, then execs the entrypoint.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsFd;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
@@ -21,6 +22,7 @@ const SYNC_FD: i32 = 3;
 pub(super) fn run() -> i32 {
     // SAFETY: the shim placed the sync socket on fd 3 for this process and nothing else owns it.
     let sync = UnixStream::from(unsafe { OwnedFd::from_raw_fd(SYNC_FD) });
+    super::set_process_name(c"bosun-setup");
     let mut line = String::new();
     if BufReader::new(&sync).read_line(&mut line).is_err() {
         return 1;
@@ -29,21 +31,28 @@ pub(super) fn run() -> i32 {
         Ok(m) => m,
         Err(e) => return fail(sync, &format!("setup message: {e}")),
     };
-    let (fifo, user) = match prepare(&message) {
+    let (fifo, user, pty) = match prepare(&message) {
         Ok(v) => v,
         Err(e) => return fail(sync, &e.to_string()),
     };
-    let mut sync = sync;
     let ok = serde_json::to_string(&Report::Ok { pid: 0 }).unwrap_or_default();
-    if writeln!(sync, "{ok}").is_err() {
+    let master = pty.as_ref().map(|p| p.master.as_fd());
+    if crate::shim::fdpass::send_line(&sync, &ok, master).is_err() {
         return 1;
     }
     drop(sync);
+    let slave = pty.map(|p| p.slave);
     if let Err(e) = wait_for_start(&fifo) {
         eprintln!("container start: {e}");
         return 1;
     }
     drop(fifo);
+    if let Some(slave) = slave
+        && let Err(e) = attach_terminal(slave)
+    {
+        eprintln!("container setup: {e}");
+        return 126;
+    }
     let spec = &message.spec;
     if let Err(e) = process::finalize(spec, &user) {
         eprintln!("container setup: {e}");
@@ -58,6 +67,10 @@ pub(super) fn run() -> i32 {
         return 126;
     }
     process::cloexec_from(3);
+    if spec.init {
+        // Still running from the sealed copy, the setup becomes the init.
+        return super::init::run(&spec.args, &env);
+    }
     let err = process::exec(&spec.args, &env);
     eprintln!("container setup: {err}");
     127
@@ -72,8 +85,51 @@ fn fail(mut sync: UnixStream, message: &str) -> i32 {
     1
 }
 
+/// A terminal opened in the container's own devpts.
+struct Pty {
+    master: OwnedFd,
+    slave: OwnedFd,
+}
+
+fn open_pty() -> Result<Pty, SetupError> {
+    use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .ctx(|| "open /dev/ptmx".to_string())?;
+    grantpt(&master).ctx(|| "grantpt".to_string())?;
+    unlockpt(&master).ctx(|| "unlockpt".to_string())?;
+    let name = ptsname_r(&master).ctx(|| "ptsname".to_string())?;
+    let slave = open(
+        name.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| format!("open {name}"))?;
+    Ok(Pty {
+        master: OwnedFd::from(master),
+        slave,
+    })
+}
+
+/// Makes the terminal the process's stdio and controlling terminal, in a new session.
+#[allow(unsafe_code)]
+fn attach_terminal(slave: OwnedFd) -> Result<(), SetupError> {
+    nix::unistd::setsid().ctx(|| "setsid".to_string())?;
+    for target in 0..3 {
+        // SAFETY: dup2 onto the standard descriptors, which this process owns.
+        if unsafe { libc::dup2(slave.as_raw_fd(), target) } < 0 {
+            return Err(std::io::Error::last_os_error()).ctx(|| "dup2 terminal".to_string());
+        }
+    }
+    drop(slave);
+    // SAFETY: TIOCSCTTY takes an int argument; fd 0 is the terminal just installed.
+    if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "set controlling terminal".to_string());
+    }
+    Ok(())
+}
+
 /// Everything that can fail before the container counts as created.
-fn prepare(message: &SetupMessage) -> Result<(OwnedFd, User), SetupError> {
+fn prepare(message: &SetupMessage) -> Result<(OwnedFd, User, Option<Pty>), SetupError> {
     let spec = &message.spec;
     // We are in our cgroup now: make it the root of our cgroup namespace.
     unshare(CloneFlags::CLONE_NEWCGROUP).ctx(|| "unshare cgroup namespace".to_string())?;
@@ -98,7 +154,8 @@ fn prepare(message: &SetupMessage) -> Result<(OwnedFd, User), SetupError> {
         .first()
         .ok_or_else(|| SetupError::Invalid("no command".into()))?;
     process::find_program(program, &env)?;
-    Ok((fifo, user))
+    let pty = if spec.tty { Some(open_pty()?) } else { None };
+    Ok((fifo, user, pty))
 }
 
 /// Blocks until `start` opens the fifo for reading, then tells it we are going.

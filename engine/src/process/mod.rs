@@ -105,16 +105,21 @@ pub fn exec(args: &[String], env: &[String]) -> SetupError {
     let Some(program) = args.first() else {
         return SetupError::Invalid("no command".into());
     };
-    let path = match find_program(program, env) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
+    match find_program(program, env) {
+        Ok(path) => exec_path(&path, args, env),
+        Err(e) => e,
+    }
+}
+
+/// Replaces this process with the executable at `path`, run with `argv` and `env`. Returns
+/// only on failure.
+pub fn exec_path(path: &Path, argv: &[String], env: &[String]) -> SetupError {
     let to_c = |s: &str| {
         CString::new(s).map_err(|_| SetupError::Invalid(format!("{s:?} contains a NUL byte")))
     };
     let converted = (|| -> Result<(CString, Vec<CString>, Vec<CString>), SetupError> {
         let path = to_c(&path.to_string_lossy())?;
-        let argv = args
+        let argv = argv
             .iter()
             .map(|a| to_c(a))
             .collect::<Result<Vec<_>, _>>()?;
@@ -122,9 +127,15 @@ pub fn exec(args: &[String], env: &[String]) -> SetupError {
         Ok((path, argv, envp))
     })();
     match converted {
-        Ok((path, argv, envp)) => match execve(&path, &argv, &envp) {
+        Ok((c_path, argv, envp)) => match execve(&c_path, &argv, &envp) {
             Err(e) => SetupError::Sys {
-                what: format!("exec {program}"),
+                what: format!(
+                    "exec {}",
+                    argv.first().map_or_else(
+                        || path.display().to_string(),
+                        |a| a.to_string_lossy().into_owned()
+                    )
+                ),
                 source: e,
             },
             Ok(never) => match never {},

@@ -11,6 +11,7 @@ use nix::sys::stat::Mode;
 
 use super::{Runtime, RuntimeError, check_id, conflict};
 use crate::atomic::write_atomic;
+use crate::events::{Action, Event};
 use crate::shim::protocol::{Report, ShimConfig};
 use crate::spec::ContainerSpec;
 use crate::state::{ContainerState, StateRecord, Transition};
@@ -24,18 +25,10 @@ impl Runtime {
     pub fn create(&self, id: &str, spec: &ContainerSpec) -> crate::Result<StateRecord> {
         check_id(id)?;
         spec.validate()?;
-        if spec.tty || spec.stdin {
-            let what = if spec.tty { "tty" } else { "stdin" };
+        if spec.stdin {
             return Err(RuntimeError::Unsupported {
                 id: id.to_string(),
-                what,
-            }
-            .into());
-        }
-        if spec.init {
-            return Err(RuntimeError::Unsupported {
-                id: id.to_string(),
-                what: "init",
+                what: "stdin",
             }
             .into());
         }
@@ -52,14 +45,17 @@ impl Runtime {
             })?;
         }
         let result = self.spawn_shim(id, spec);
-        if result.is_err() {
-            let _ = std::fs::remove_dir_all(&dir);
-            let _ = std::fs::remove_dir_all(&run_dir);
+        match &result {
+            Ok(_) => self.events.emit_or_warn(&Event::new(id, Action::Create)),
+            Err(_) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                let _ = std::fs::remove_dir_all(&run_dir);
+            }
         }
         result
     }
 
-    fn spawn_shim(&self, id: &str, spec: &ContainerSpec) -> crate::Result<StateRecord> {
+    pub(super) fn spawn_shim(&self, id: &str, spec: &ContainerSpec) -> crate::Result<StateRecord> {
         let dir = self.container_dir(id);
         let run_dir = self.run_dir(id);
         let spec_text = serde_json::to_vec_pretty(spec).map_err(|e| create_err(id, e))?;
@@ -67,14 +63,19 @@ impl Runtime {
         let fifo = run_dir.join("exec.fifo");
         nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
             .map_err(|e| create_err(id, format!("mkfifo: {e}")))?;
+        // The generated /etc files go first, so that the user's mounts may still replace them.
+        let mut effective = spec.clone();
+        let mut mounts = super::etc_files::write(&dir, id, spec)?;
+        mounts.append(&mut effective.mounts);
+        effective.mounts = mounts;
         let config = ShimConfig {
             id: id.to_string(),
             container_dir: dir.clone(),
             run_dir,
-            exe: self.config.exe.clone(),
+            data_root: self.config.data_root.clone(),
             layout: self.layout.clone(),
             cgroup_path: self.cgroup_path(id),
-            spec: spec.clone(),
+            spec: effective,
         };
         let shim_log =
             std::fs::File::create(dir.join("shim.log")).map_err(|source| crate::Error::Io {
@@ -82,7 +83,7 @@ impl Runtime {
                 path: dir.join("shim.log"),
                 source,
             })?;
-        let mut child = Command::new(&self.config.exe)
+        let mut child = Command::new(self.sealed.path())
             .arg(crate::entry::SHIM_COMMAND)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -151,6 +152,7 @@ impl Runtime {
         }
         let _ = std::fs::remove_file(&fifo_path);
         // The entrypoint may already have exited and been recorded; that is not an error.
+        self.events.emit_or_warn(&Event::new(id, Action::Start));
         match store.transition(Transition::Start, "start") {
             Ok(_) => Ok(()),
             Err(_) if !store.load()?.state.is_alive() => Ok(()),

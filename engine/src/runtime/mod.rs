@@ -5,6 +5,12 @@
 //! so a new [`Runtime`] over the same roots re-adopts running containers from their records.
 
 mod create;
+mod etc_files;
+mod exec;
+mod health;
+mod logs;
+mod restart;
+mod top;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,8 +20,14 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::cgroups::{AnyManager, CgroupManager, Layout, Stats};
-use crate::shim::{LogEntry, read_logs};
+use crate::events::{Action, Event, EventLog};
+use crate::sealed::SealedExe;
 use crate::state::{ContainerState, StateRecord, StateStore, Transition};
+
+pub use etc_files::{FALLBACK_NAMESERVERS, hosts, resolv_conf};
+pub(crate) use exec::ExecConfig;
+pub use exec::{ExecOutput, ExecProcess, ExecSpec};
+pub use top::{ProcessInfo, TOP_TITLES};
 
 /// Errors of lifecycle operations.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +75,14 @@ pub enum RuntimeError {
         /// What was awaited.
         action: &'static str,
     },
+    /// Running a process in the container failed.
+    #[error("exec in container {id}: {message}")]
+    Exec {
+        /// The container id.
+        id: String,
+        /// What went wrong.
+        message: String,
+    },
     /// Signalling the container failed.
     #[error("signal container {id}: {source}")]
     Signal {
@@ -82,7 +102,8 @@ pub struct RuntimeConfig {
     pub run_root: PathBuf,
     /// cgroup parent, relative to the hierarchy roots (e.g. `bosun`).
     pub cgroup_parent: String,
-    /// The executable re-exec'd for the shim and setup; it must call [`crate::entry::dispatch`].
+    /// The executable whose sealed copy is re-exec'd for the shim, setup, init and exec
+    /// helpers; it must call [`crate::entry::dispatch`].
     pub exe: PathBuf,
 }
 
@@ -108,20 +129,35 @@ impl RuntimeConfig {
 pub struct Runtime {
     config: RuntimeConfig,
     layout: Layout,
+    sealed: SealedExe,
+    events: EventLog,
 }
 
 impl Runtime {
     /// A runtime over `config`, probing the host's cgroup layout.
     pub fn new(config: RuntimeConfig) -> crate::Result<Self> {
+        let layout = AnyManager::probe_layout()?;
+        Self::with_layout(config, layout)
+    }
+
+    /// A runtime with an explicit cgroup layout. Makes the sealed copy of the executable.
+    pub fn with_layout(config: RuntimeConfig, layout: Layout) -> crate::Result<Self> {
+        let sealed = SealedExe::copy_of(&config.exe).map_err(|source| crate::Error::Io {
+            op: "make a sealed copy of",
+            path: config.exe.clone(),
+            source,
+        })?;
         Ok(Self {
+            events: EventLog::new(&config.data_root),
             config,
-            layout: AnyManager::probe_layout()?,
+            layout,
+            sealed,
         })
     }
 
-    /// A runtime with an explicit cgroup layout.
-    pub fn with_layout(config: RuntimeConfig, layout: Layout) -> Self {
-        Self { config, layout }
+    /// The node's event log.
+    pub fn events(&self) -> &EventLog {
+        &self.events
     }
 
     /// The host cgroup layout in use.
@@ -190,6 +226,8 @@ impl Runtime {
         let Some(pid) = record.pid.filter(|_| record.state.is_alive()) else {
             return Err(conflict(id, record.state, "kill"));
         };
+        self.events
+            .emit_or_warn(&Event::new(id, Action::Kill).with("signal", signal as i32));
         match kill(Pid::from_raw(pid), signal) {
             Ok(()) | Err(Errno::ESRCH) => Ok(()),
             Err(source) => Err(RuntimeError::Signal {
@@ -228,6 +266,12 @@ impl Runtime {
             return Ok(record.state);
         }
         let spec = self.spec(id)?;
+        // A stop by a user suppresses restarts.
+        self.store(id)?.update(|rec| {
+            rec.manually_stopped = true;
+            Ok(())
+        })?;
+        self.events.emit_or_warn(&Event::new(id, Action::Stop));
         let signal = Signal::try_from(spec.stop_signal).unwrap_or(Signal::SIGTERM);
         self.kill(id, signal)?;
         if record.state == ContainerState::Paused {
@@ -252,6 +296,7 @@ impl Runtime {
         }
         self.cgroup(id).freeze()?;
         store.transition(Transition::Pause, "pause")?;
+        self.events.emit_or_warn(&Event::new(id, Action::Pause));
         Ok(())
     }
 
@@ -264,6 +309,7 @@ impl Runtime {
         }
         self.cgroup(id).thaw()?;
         store.transition(Transition::Resume, "unpause")?;
+        self.events.emit_or_warn(&Event::new(id, Action::Unpause));
         Ok(())
     }
 
@@ -271,17 +317,6 @@ impl Runtime {
     pub fn stats(&self, id: &str) -> crate::Result<Stats> {
         self.store(id)?;
         Ok(self.cgroup(id).stats()?)
-    }
-
-    /// The container's log entries, oldest first.
-    pub fn logs(&self, id: &str) -> crate::Result<Vec<LogEntry>> {
-        let dir = self.container_dir(id);
-        self.store(id)?;
-        read_logs(&dir).map_err(|source| crate::Error::Io {
-            op: "read logs of",
-            path: dir,
-            source,
-        })
     }
 
     /// Removes the container; a live one only with `force` (it is killed first).
@@ -313,6 +348,7 @@ impl Runtime {
                 }
             }
         }
+        self.events.emit_or_warn(&Event::new(id, Action::Destroy));
         Ok(())
     }
 }

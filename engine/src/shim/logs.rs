@@ -26,17 +26,20 @@ pub fn log_path(container_dir: &Path) -> PathBuf {
     container_dir.join("container.log")
 }
 
+/// The rotated log files of a container directory, oldest first (without the live one).
+pub fn rotated_logs(container_dir: &Path) -> Vec<PathBuf> {
+    let live = log_path(container_dir);
+    (1..1000)
+        .rev()
+        .map(|n| PathBuf::from(format!("{}.{n}", live.display())))
+        .filter(|p| p.exists())
+        .collect()
+}
+
 /// Reads every entry of a container's logs, oldest first, across rotated files.
 pub fn read_logs(container_dir: &Path) -> std::io::Result<Vec<LogEntry>> {
-    let live = log_path(container_dir);
-    let mut files = Vec::new();
-    for n in (1..1000).rev() {
-        let rotated = PathBuf::from(format!("{}.{n}", live.display()));
-        if rotated.exists() {
-            files.push(rotated);
-        }
-    }
-    files.push(live);
+    let mut files = rotated_logs(container_dir);
+    files.push(log_path(container_dir));
     let mut out = Vec::new();
     for file in files {
         let text = match std::fs::read_to_string(&file) {
@@ -119,18 +122,18 @@ impl LogWriter {
 
     fn rotate(&mut self) -> std::io::Result<()> {
         let name = |n: u32| PathBuf::from(format!("{}.{n}", self.path.display()));
+        // A new file replaces the old one (rather than truncating it), so followers notice.
         if self.max_files <= 1 {
-            self.file.set_len(0)?;
-            self.size = 0;
-            return Ok(());
-        }
-        let _ = std::fs::remove_file(name(self.max_files - 1));
-        for n in (1..self.max_files - 1).rev() {
-            if name(n).exists() {
-                std::fs::rename(name(n), name(n + 1))?;
+            std::fs::remove_file(&self.path)?;
+        } else {
+            let _ = std::fs::remove_file(name(self.max_files - 1));
+            for n in (1..self.max_files - 1).rev() {
+                if name(n).exists() {
+                    std::fs::rename(name(n), name(n + 1))?;
+                }
             }
+            std::fs::rename(&self.path, name(1))?;
         }
-        std::fs::rename(&self.path, name(1))?;
         self.file = OpenOptions::new()
             .create(true)
             .append(true)

@@ -2,11 +2,12 @@
 //! the container's init into new namespaces, copies its output into the log, reaps it and
 //! records the exit in the state record. The container therefore outlives whoever created it.
 
+pub(crate) mod fdpass;
 mod logs;
 pub mod protocol;
 mod spawn;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
@@ -16,9 +17,10 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, setsid};
 
 use crate::cgroups::{AnyManager, CgroupManager};
+use crate::events::{Action, Event, EventLog};
 use crate::state::{ContainerState, StateRecord, StateStore, Transition, now_nanos};
 
-pub use logs::{LogEntry, LogWriter, log_path, read_logs};
+pub use logs::{LogEntry, LogWriter, log_path, read_logs, rotated_logs};
 use protocol::{Report, SetupMessage, ShimConfig};
 
 /// Runs the shim; the process's stdin carries a [`ShimConfig`] and its stdout receives one
@@ -46,6 +48,7 @@ pub fn run() -> i32 {
     }
     // Our own session: signals to the caller's process group do not reach us.
     let _ = setsid();
+    crate::entry::set_process_name(c"bosun-shim");
     crate::process::cloexec_from(3);
     let cgroup = AnyManager::for_layout(&config.layout, &config.cgroup_path);
     match launch(&config, &cgroup) {
@@ -92,6 +95,8 @@ struct Launched {
     pid: Pid,
     stdout: OwnedFd,
     stderr: OwnedFd,
+    /// The terminal's master side, when the container has one: read as stdout.
+    tty: Option<OwnedFd>,
 }
 
 fn launch(config: &ShimConfig, cgroup: &AnyManager) -> Result<Launched, String> {
@@ -99,7 +104,8 @@ fn launch(config: &ShimConfig, cgroup: &AnyManager) -> Result<Launched, String> 
     cgroup
         .apply(&config.spec.resources)
         .map_err(|e| e.to_string())?;
-    let child = spawn::clone_setup(&config.exe)?;
+    // The shim runs from the sealed copy of the binary; the setup runs from the same copy.
+    let child = spawn::clone_setup(std::path::Path::new("/proc/self/exe"))?;
     let fail = |msg: String| {
         let _ = kill(child.pid, Signal::SIGKILL);
         let _ = waitpid(child.pid, None);
@@ -117,10 +123,8 @@ fn launch(config: &ShimConfig, cgroup: &AnyManager) -> Result<Launched, String> 
     line.push('\n');
     sync.write_all(line.as_bytes())
         .map_err(|e| fail(format!("send setup message: {e}")))?;
-    let mut reply = String::new();
-    BufReader::new(&sync)
-        .read_line(&mut reply)
-        .map_err(|e| fail(format!("read setup reply: {e}")))?;
+    let (reply, mut fds) =
+        fdpass::recv_line(&sync).map_err(|e| fail(format!("read setup reply: {e}")))?;
     match serde_json::from_str::<Report>(&reply) {
         Ok(Report::Ok { .. }) => {}
         Ok(Report::Error { message }) => return Err(fail(message)),
@@ -134,14 +138,27 @@ fn launch(config: &ShimConfig, cgroup: &AnyManager) -> Result<Launched, String> 
         created_at: now_nanos(),
         started_at: None,
         finished_at: None,
+        health: config
+            .spec
+            .healthcheck
+            .as_ref()
+            .filter(|h| h.test.argv().is_some())
+            .map(|_| crate::health::Health::default()),
+        manually_stopped: false,
+        restart: Default::default(),
     };
     StateStore::new(&config.container_dir)
         .save(&record)
         .map_err(|e| fail(e.to_string()))?;
+    let tty = if config.spec.tty { fds.pop() } else { None };
+    if config.spec.tty && tty.is_none() {
+        return Err(fail("container setup sent no terminal".to_string()));
+    }
     Ok(Launched {
         pid: child.pid,
         stdout: child.stdout,
         stderr: child.stderr,
+        tty,
     })
 }
 
@@ -153,10 +170,10 @@ fn supervise(config: &ShimConfig, cgroup: &AnyManager, launched: Launched) -> i3
         config.spec.log_max_files,
     )
     .ok();
-    let mut open = [Some(launched.stdout), Some(launched.stderr)];
+    let mut open = [Some(launched.stdout), Some(launched.stderr), launched.tty];
     let mut buf = vec![0u8; 64 * 1024];
     while open.iter().any(Option::is_some) {
-        let index: Vec<usize> = (0..2).filter(|i| open[*i].is_some()).collect();
+        let index: Vec<usize> = (0..open.len()).filter(|i| open[*i].is_some()).collect();
         let mut polls: Vec<PollFd> = open
             .iter()
             .flatten()
@@ -173,6 +190,7 @@ fn supervise(config: &ShimConfig, cgroup: &AnyManager, launched: Launched) -> i3
             .collect();
         drop(polls);
         for i in ready {
+            // A terminal's master reads EIO once every slave is closed: that is its end.
             let n = match &open[i] {
                 Some(fd) => nix::unistd::read(fd, &mut buf).unwrap_or(0),
                 None => continue,
@@ -180,8 +198,9 @@ fn supervise(config: &ShimConfig, cgroup: &AnyManager, launched: Launched) -> i3
             if n == 0 {
                 open[i] = None;
             } else if let Some(log) = log.as_mut() {
-                // A full disk must not block the container: the entry is dropped.
-                let _ = log.feed(i, &buf[..n]);
+                // A full disk must not block the container: the entry is dropped. Terminal
+                // output is one stream, logged as stdout.
+                let _ = log.feed(i % 2, &buf[..n]);
             }
         }
     }
@@ -198,6 +217,12 @@ fn supervise(config: &ShimConfig, cgroup: &AnyManager, launched: Launched) -> i3
         }
     };
     let oom_killed = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
+    // Events first: whoever sees the exit in the record also finds them in the log.
+    let events = EventLog::new(&config.data_root);
+    if oom_killed {
+        events.emit_or_warn(&Event::new(&config.id, Action::Oom));
+    }
+    events.emit_or_warn(&Event::new(&config.id, Action::Die).with("exitCode", code));
     let _ = StateStore::new(&config.container_dir)
         .transition(Transition::Exit { code, oom_killed }, "record exit");
     let _ = cgroup.remove();

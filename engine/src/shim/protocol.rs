@@ -16,8 +16,8 @@ pub struct ShimConfig {
     pub container_dir: PathBuf,
     /// The container's runtime directory (exec fifo).
     pub run_dir: PathBuf,
-    /// The executable to re-exec for the setup.
-    pub exe: PathBuf,
+    /// The data root (the event log lives there).
+    pub data_root: PathBuf,
     /// The host's cgroup layout.
     pub layout: Layout,
     /// The container's cgroup, relative to the hierarchy roots.

@@ -4,6 +4,7 @@
 //! re-exec'd setup process, so it is the single source of truth for what runs.
 
 mod mounts;
+mod names;
 mod resources;
 mod security;
 
@@ -13,7 +14,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::health::HealthConfig;
+use crate::restart::RestartPolicy;
+
 pub use mounts::{Mount, MountKind};
+pub use names::{DnsConfig, HostEntry};
 pub use resources::{DEFAULT_CPU_PERIOD, Resources};
 pub use security::{
     Capabilities, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, Rlimit,
@@ -106,7 +111,16 @@ pub struct ContainerSpec {
     pub shm_size: u64,
     /// Run a minimal init as PID 1 that forwards signals and reaps zombies.
     pub init: bool,
-    /// Allocate a terminal (not supported by this runtime yet; rejected at create).
+    /// The healthcheck (`None`, or a `NONE` test, runs no checks).
+    pub healthcheck: Option<HealthConfig>,
+    /// The restart policy the node's supervisor applies.
+    pub restart: RestartPolicy,
+    /// Extra /etc/hosts entries.
+    pub extra_hosts: Vec<HostEntry>,
+    /// /etc/resolv.conf settings.
+    pub dns: DnsConfig,
+    /// Give the container a terminal (a pty of its own devpts) as stdio; its output is logged
+    /// as stdout.
     pub tty: bool,
     /// Keep stdin open (not supported by this runtime yet; rejected at create).
     pub stdin: bool,
@@ -143,6 +157,10 @@ impl Default for ContainerSpec {
             resources: Resources::default(),
             shm_size: 64 << 20,
             init: false,
+            healthcheck: None,
+            restart: RestartPolicy::No,
+            extra_hosts: Vec::new(),
+            dns: DnsConfig::default(),
             tty: false,
             stdin: false,
             stop_signal: libc::SIGTERM,
@@ -223,7 +241,7 @@ impl ContainerSpec {
 }
 
 /// Serde helper storing a [`Duration`] as integer nanoseconds, so records stay plain JSON.
-mod duration_nanos {
+pub(crate) mod duration_nanos {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};

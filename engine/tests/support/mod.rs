@@ -50,6 +50,11 @@ pub struct Env {
 
 impl Env {
     pub fn new() -> Env {
+        Self::with_layout(AnyManager::probe_layout().unwrap())
+    }
+
+    /// An environment whose runtime uses `layout` instead of the host's probed one.
+    pub fn with_layout(layout: Layout) -> Env {
         let tmp = tempfile::tempdir().unwrap();
         build_rootfs(&tmp.path().join("rootfs"));
         let parent = format!(
@@ -61,7 +66,7 @@ impl Env {
             RuntimeConfig::new(tmp.path().join("data"), tmp.path().join("run")).unwrap();
         config.cgroup_parent = parent.clone();
         Env {
-            runtime: Runtime::new(config).unwrap(),
+            runtime: Runtime::with_layout(config, layout).unwrap(),
             tmp,
             parent,
         }
@@ -84,6 +89,13 @@ impl Env {
             .wait(id, Some(Duration::from_secs(30)))
             .unwrap();
         (state, self.stdout(id))
+    }
+
+    /// Creates and starts a container.
+    pub fn start(&self, id: &str, spec: &ContainerSpec) -> engine::StateRecord {
+        let record = self.runtime.create(id, spec).unwrap();
+        self.runtime.start(id).unwrap();
+        record
     }
 
     pub fn stdout(&self, id: &str) -> String {

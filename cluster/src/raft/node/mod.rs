@@ -85,6 +85,14 @@ impl RaftNode {
         Self::from_storage(config, storage)
     }
 
+    /// Opens the node in `dir` as the only manager of a new cluster built from its state,
+    /// keeping every record (`cluster init --force-new-cluster`).
+    pub fn force_new_cluster(config: NodeConfig, dir: &Path) -> Result<Self, NodeError> {
+        let mut storage = RaftStorage::open(&dir.join(DB_FILE))?;
+        storage.force_new_cluster(config.id)?;
+        Self::from_storage(config, storage)
+    }
+
     fn from_storage(config: NodeConfig, storage: RaftStorage) -> Result<Self, NodeError> {
         let store = storage.load_store()?;
         let raft_config = config.to_raft(storage.applied());
@@ -255,11 +263,14 @@ impl RaftNode {
                 (id, ConfChangeType::RemoveNode)
             }
         };
-        let mut single = ConfChangeSingle::default();
-        single.node_id = id;
-        single.set_change_type(change_type);
-        let mut cc = ConfChangeV2::default();
-        cc.changes = vec![single];
+        let single = ConfChangeSingle {
+            node_id: id,
+            change_type: change_type as i32,
+        };
+        let cc = ConfChangeV2 {
+            changes: vec![single],
+            ..ConfChangeV2::default()
+        };
         self.raw
             .propose_conf_change(vec![], cc)
             .map_err(|e| ProposeError::Dropped(e.to_string()))?;
@@ -289,7 +300,10 @@ impl RaftNode {
         let id = self.next_read;
         self.next_read += 1;
         self.reads_requested.insert(id);
-        self.raw.read_index(id.to_le_bytes().to_vec());
+        // The context must be unique cluster-wide: the leader merges requests by context.
+        let mut context = self.config.id.to_le_bytes().to_vec();
+        context.extend_from_slice(&id.to_le_bytes());
+        self.raw.read_index(context);
         Ok(ReadId(id))
     }
 

@@ -47,10 +47,9 @@ impl RaftNode {
             self.raw.mut_store().commit(writer)?;
         }
         for state in ready.take_read_states() {
-            let Ok(bytes) = <[u8; 8]>::try_from(state.request_ctx.as_slice()) else {
+            let Some(id) = read_context_id(self.config.id, &state.request_ctx) else {
                 continue;
             };
-            let id = u64::from_le_bytes(bytes);
             if self.reads_requested.remove(&id) {
                 self.reads_confirmed.push((id, state.index));
             }
@@ -190,12 +189,14 @@ impl RaftNode {
         let change: ConfChangeV2 = if entry.get_entry_type() == EntryType::EntryConfChange {
             let v1: ConfChange = codec::decode(&entry.data, "membership change")
                 .map_err(|source| NodeError::ConfChange { index, source })?;
-            let mut single = ConfChangeSingle::default();
-            single.node_id = v1.node_id;
-            single.set_change_type(v1.get_change_type());
-            let mut v2 = ConfChangeV2::default();
-            v2.changes = vec![single];
-            v2
+            let single = ConfChangeSingle {
+                node_id: v1.node_id,
+                change_type: v1.change_type,
+            };
+            ConfChangeV2 {
+                changes: vec![single],
+                ..ConfChangeV2::default()
+            }
         } else {
             codec::decode(&entry.data, "membership change")
                 .map_err(|source| NodeError::ConfChange { index, source })?
@@ -253,4 +254,12 @@ impl RaftNode {
                 .map(|(id, _)| Event::ReadReady(ReadId(id))),
         );
     }
+}
+
+/// The read id in a ReadIndex context made by node `node` (its id, then the read id).
+fn read_context_id(node: u64, context: &[u8]) -> Option<u64> {
+    let (owner, id) = context.split_at_checked(8)?;
+    let owner = u64::from_le_bytes(owner.try_into().ok()?);
+    let id = u64::from_le_bytes(id.try_into().ok()?);
+    (owner == node).then_some(id)
 }

@@ -1,7 +1,7 @@
 //! The event-to-tree builder: a stack of open collections, the anchors of the current document,
 //! and the node budget.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -77,7 +77,7 @@ impl Builder {
             limits,
             used: 0,
             stack: Vec::new(),
-            anchors: HashMap::new(),
+            anchors: HashMap::default(),
             root: None,
             documents: Vec::new(),
         }
@@ -290,9 +290,9 @@ impl Builder {
         self.stack.push(if map {
             Frame::Map(Box::new(MapFrame {
                 open,
-                entries: Map::new(),
-                explicit: HashMap::new(),
-                merged: HashSet::new(),
+                entries: Map::default(),
+                explicit: HashMap::default(),
+                merged: HashSet::default(),
                 key: None,
             }))
         } else {
@@ -361,10 +361,13 @@ impl Builder {
                     return Ok(());
                 };
                 let merge = key.merge;
-                let path = m.open.path.key(key.text.clone());
-                check_duplicate(m, &key, &path)?;
+                if m.explicit.contains_key(&key.text) {
+                    let path = m.open.path.key(key.text.clone());
+                    check_duplicate(m, &key, &path)?;
+                }
                 m.explicit.insert(key.text.clone(), key.mark.line);
                 if merge {
+                    let path = m.open.path.key(key.text.clone());
                     merge_into(m, built.node, path)
                 } else {
                     m.merged.remove(&key.text);

@@ -1,0 +1,9 @@
+//! Generates the gRPC code of the crate's APIs from `proto/*.proto` (the node agent's local
+//! API and the managers' API).
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    println!("cargo:rerun-if-changed=proto");
+    tonic_build::configure().compile(&["proto/agent.proto"], &["proto"])?;
+    tonic_build::configure().compile(&["proto/manager.proto"], &["proto"])?;
+    Ok(())
+}

@@ -1,0 +1,263 @@
+//! Conversions between the API's messages and the engine's types.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use engine::spec::{Capabilities, ContainerSpec, Mount, MountKind, Resources};
+use engine::{ContainerState, StateRecord};
+
+use super::AgentError;
+use super::meta::Meta;
+use super::proto;
+
+/// The engine spec for an API container configuration.
+pub fn spec_from_config(config: &proto::ContainerConfig) -> Result<ContainerSpec, AgentError> {
+    if config.rootfs.is_empty() {
+        return Err(AgentError::Invalid(
+            "a root filesystem directory is required".into(),
+        ));
+    }
+    let mut spec = ContainerSpec::new(&config.rootfs, config.args.iter().cloned());
+    spec.env = config.env.clone();
+    if !config.working_dir.is_empty() {
+        spec.cwd = PathBuf::from(&config.working_dir);
+    }
+    spec.user = non_empty(&config.user);
+    spec.hostname = non_empty(&config.hostname);
+    spec.mounts = config
+        .mounts
+        .iter()
+        .map(mount_from_proto)
+        .collect::<Result<_, _>>()?;
+    spec.resources = resources(config)?;
+    spec.capabilities = Capabilities {
+        add: config.cap_add.clone(),
+        drop: config.cap_drop.clone(),
+        privileged: config.privileged,
+    };
+    if config.privileged {
+        spec.masked_paths.clear();
+        spec.readonly_paths.clear();
+    }
+    spec.read_only_root = config.read_only;
+    if config.stop_signal != 0 {
+        spec.stop_signal = config.stop_signal;
+    }
+    if let Some(secs) = config.stop_timeout {
+        spec.stop_grace_period = Duration::from_secs(secs);
+    }
+    spec.init = config.init;
+    Ok(spec)
+}
+
+fn non_empty(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+fn mount_from_proto(m: &proto::Mount) -> Result<Mount, AgentError> {
+    let kind = match m.r#type.as_str() {
+        "bind" | "" => {
+            let source = PathBuf::from(&m.source);
+            if !source.is_absolute() {
+                return Err(AgentError::Invalid(format!(
+                    "bind mount source {:?} must be an absolute path",
+                    m.source
+                )));
+            }
+            MountKind::Bind { source }
+        }
+        "tmpfs" => MountKind::Tmpfs {
+            size: m.tmpfs_size,
+            mode: 0o1777,
+        },
+        other => {
+            return Err(AgentError::Invalid(format!(
+                "unknown mount type {other:?}: use bind or tmpfs"
+            )));
+        }
+    };
+    Ok(Mount {
+        kind,
+        target: PathBuf::from(&m.target),
+        read_only: m.read_only,
+    })
+}
+
+fn resources(config: &proto::ContainerConfig) -> Result<Resources, AgentError> {
+    let positive = |v: i64| (v > 0).then_some(v);
+    let mut r = Resources {
+        memory: positive(config.memory),
+        memory_swap: match config.memory_swap {
+            0 => None,
+            -1 => Some(-1),
+            v if v > 0 => Some(v),
+            v => {
+                return Err(AgentError::Invalid(format!(
+                    "invalid memory+swap limit {v}: use a size or -1"
+                )));
+            }
+        },
+        cpu_shares: (config.cpu_shares > 0).then_some(config.cpu_shares),
+        pids_limit: positive(config.pids_limit),
+        ..Resources::default()
+    };
+    if config.nano_cpus < 0 {
+        return Err(AgentError::Invalid(format!(
+            "invalid cpu count {}: must be positive",
+            config.nano_cpus
+        )));
+    }
+    if config.nano_cpus > 0 {
+        r = r.with_cpus(config.nano_cpus as f64 / 1e9);
+    }
+    if r.memory_swap.is_some() && r.memory.is_none() {
+        return Err(AgentError::Invalid(
+            "a memory+swap limit needs a memory limit as well".into(),
+        ));
+    }
+    Ok(r)
+}
+
+/// The listed form of a container.
+pub fn summary(
+    meta: &Meta,
+    record: &StateRecord,
+    spec: Option<&ContainerSpec>,
+) -> proto::ContainerSummary {
+    let (exit_code, oom_killed) = match record.state {
+        ContainerState::Exited { code, oom_killed } => (code, oom_killed),
+        _ => (0, false),
+    };
+    proto::ContainerSummary {
+        id: meta.id.clone(),
+        name: meta.name.clone(),
+        command: spec.map(|s| s.args.clone()).unwrap_or_default(),
+        state: record.state.name().to_string(),
+        exit_code,
+        oom_killed,
+        created_at: record.created_at,
+        started_at: record.started_at.unwrap_or(0),
+        finished_at: record.finished_at.unwrap_or(0),
+        pid: record.pid.filter(|_| record.state.is_alive()).unwrap_or(0),
+        rootfs: spec
+            .map(|s| s.rootfs.display().to_string())
+            .unwrap_or_default(),
+        auto_remove: meta.auto_remove,
+    }
+}
+
+/// The API form of a cgroup stats sample.
+pub fn stats(s: &engine::cgroups::Stats, read_at: u64) -> proto::StatsResponse {
+    proto::StatsResponse {
+        memory_usage: s.memory_usage,
+        memory_limit: s.memory_limit.unwrap_or(0),
+        cpu_usage_ns: s.cpu_usage_ns,
+        pids: s.pids_current,
+        oom_kills: s.oom_kills,
+        cpu_throttled_periods: s.cpu_throttled_periods,
+        read_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> proto::ContainerConfig {
+        proto::ContainerConfig {
+            rootfs: "/r".into(),
+            args: vec!["sh".into()],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_engine() {
+        let spec = spec_from_config(&config()).unwrap();
+        assert_eq!(spec, ContainerSpec::new("/r", ["sh"]));
+    }
+
+    #[test]
+    fn flags_reach_the_spec() {
+        let c = proto::ContainerConfig {
+            env: vec!["A=1".into()],
+            working_dir: "/w".into(),
+            user: "alice".into(),
+            hostname: "box".into(),
+            mounts: vec![proto::Mount {
+                r#type: "bind".into(),
+                source: "/src".into(),
+                target: "/dst".into(),
+                read_only: true,
+                tmpfs_size: 0,
+            }],
+            memory: 64 << 20,
+            memory_swap: -1,
+            nano_cpus: 1_500_000_000,
+            cpu_shares: 512,
+            pids_limit: 10,
+            cap_add: vec!["NET_ADMIN".into()],
+            privileged: true,
+            read_only: true,
+            stop_signal: 2,
+            stop_timeout: Some(3),
+            ..config()
+        };
+        let s = spec_from_config(&c).unwrap();
+        assert_eq!(s.env, vec!["A=1".to_string()]);
+        assert_eq!(s.cwd, PathBuf::from("/w"));
+        assert_eq!(s.user.as_deref(), Some("alice"));
+        assert_eq!(s.hostname.as_deref(), Some("box"));
+        assert_eq!(
+            s.mounts[0].kind,
+            MountKind::Bind {
+                source: "/src".into()
+            }
+        );
+        assert!(s.mounts[0].read_only);
+        assert_eq!(s.resources.memory, Some(64 << 20));
+        assert_eq!(s.resources.memory_swap, Some(-1));
+        assert_eq!(s.resources.cpu_quota, Some(150_000));
+        assert_eq!(s.resources.cpu_shares, Some(512));
+        assert_eq!(s.resources.pids_limit, Some(10));
+        assert!(s.capabilities.privileged && s.masked_paths.is_empty());
+        assert!(s.read_only_root);
+        assert_eq!(s.stop_signal, 2);
+        assert_eq!(s.stop_grace_period, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn refusals() {
+        let cases = [
+            (
+                proto::ContainerConfig {
+                    rootfs: String::new(),
+                    ..config()
+                },
+                "a root filesystem directory is required",
+            ),
+            (
+                proto::ContainerConfig {
+                    memory_swap: 100,
+                    ..config()
+                },
+                "a memory+swap limit needs a memory limit as well",
+            ),
+            (
+                proto::ContainerConfig {
+                    mounts: vec![proto::Mount {
+                        r#type: "bind".into(),
+                        source: "rel".into(),
+                        target: "/x".into(),
+                        ..Default::default()
+                    }],
+                    ..config()
+                },
+                "bind mount source \"rel\" must be an absolute path",
+            ),
+        ];
+        for (c, want) in cases {
+            assert_eq!(spec_from_config(&c).unwrap_err().to_string(), want);
+        }
+    }
+}

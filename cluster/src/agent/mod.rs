@@ -1,0 +1,38 @@
+//! The node agent: the daemon that owns this node's engine and serves its local gRPC API.
+//!
+//! [`server::serve`] runs the API on a unix listener until a shutdown future resolves;
+//! [`daemon`] adds what a long-lived `bosun agent` needs around it (roots, pid file, lock,
+//! socket permissions); [`client::AgentClient`] is what the CLI talks through. Engine calls are
+//! synchronous and always run on tokio's blocking pool, never on a worker thread.
+
+pub mod client;
+pub mod convert;
+pub mod daemon;
+pub mod error;
+pub mod filter;
+pub mod launch;
+pub mod logs;
+pub mod meta;
+pub mod names;
+pub mod node;
+pub mod peer;
+pub mod server;
+pub mod service;
+
+/// The generated protobuf messages and gRPC service of `proto/agent.proto`.
+#[allow(missing_docs, clippy::all, clippy::unwrap_used)]
+pub mod proto {
+    tonic::include_proto!("bosun.agent.v1");
+}
+
+pub use client::{AgentClient, ClientError};
+pub use daemon::{AgentConfig, DaemonError};
+pub use error::AgentError;
+pub use node::Node;
+pub use server::serve;
+
+/// The API version the agent speaks.
+pub const API_VERSION: &str = "1";
+
+/// The socket's file name inside the run root.
+pub const SOCKET_NAME: &str = "bosun.sock";

@@ -1,0 +1,39 @@
+//! Serving the API on a unix listener until a shutdown future resolves.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::UnixListener;
+use tokio_stream::wrappers::UnixListenerStream;
+
+use super::node::Node;
+use super::peer::PeerPolicy;
+use super::proto::agent_server::AgentServer;
+use super::service::AgentService;
+
+/// The server stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[error("agent server: {0}")]
+pub struct ServeError(#[from] tonic::transport::Error);
+
+/// Serves the agent API for `node` on `listener`, admitting peers by `policy`, until
+/// `shutdown` resolves; in-flight requests are finished first. Also starts the removal of
+/// auto-remove containers as they exit.
+// tonic's interceptor signature fixes the error type to `Status`.
+#[allow(clippy::result_large_err)]
+pub async fn serve(
+    listener: UnixListener,
+    node: Arc<Node>,
+    policy: PeerPolicy,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ServeError> {
+    node.watch_auto_remove_all();
+    let service = AgentServer::with_interceptor(AgentService::new(node), move |request| {
+        policy.check(request)
+    });
+    tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}

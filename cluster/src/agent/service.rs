@@ -1,0 +1,166 @@
+//! The gRPC service: decodes each request, calls the [`Node`], encodes the answer. A failed
+//! request becomes a status for that request alone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use super::logs::{self, LogOptions};
+use super::node::Node;
+use super::proto::{self, agent_server::Agent};
+use super::{API_VERSION, AgentError};
+
+/// The agent's API over one node.
+#[derive(Debug, Clone)]
+pub struct AgentService {
+    node: Arc<Node>,
+}
+
+impl AgentService {
+    /// The service over `node`.
+    pub fn new(node: Arc<Node>) -> Self {
+        Self { node }
+    }
+}
+
+fn signal(number: i32) -> Result<Signal, AgentError> {
+    if number == 0 {
+        return Ok(Signal::SIGKILL);
+    }
+    Signal::try_from(number).map_err(|_| AgentError::Invalid(format!("invalid signal {number}")))
+}
+
+fn layout_name(layout: &engine::cgroups::Layout) -> &'static str {
+    match layout {
+        engine::cgroups::Layout::V1 { .. } => "v1",
+        engine::cgroups::Layout::V2 { .. } => "v2",
+        engine::cgroups::Layout::Hybrid { .. } => "hybrid",
+    }
+}
+
+type Reply<T> = Result<Response<T>, Status>;
+
+#[tonic::async_trait]
+impl Agent for AgentService {
+    async fn version(&self, _: Request<proto::VersionRequest>) -> Reply<proto::VersionResponse> {
+        Ok(Response::new(proto::VersionResponse {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            api_version: API_VERSION.to_string(),
+            pid: std::process::id(),
+            data_root: self.node.data_root().display().to_string(),
+            run_root: self.node.run_root().display().to_string(),
+            cgroup_layout: layout_name(self.node.runtime().layout()).to_string(),
+        }))
+    }
+
+    async fn create(&self, request: Request<proto::CreateRequest>) -> Reply<proto::CreateResponse> {
+        let req = request.into_inner();
+        let config = req
+            .config
+            .ok_or_else(|| AgentError::Invalid("create: missing container config".into()))?;
+        let (id, name) = self
+            .node
+            .create(&req.name, &config, req.auto_remove)
+            .await?;
+        Ok(Response::new(proto::CreateResponse { id, name }))
+    }
+
+    async fn start(&self, request: Request<proto::ContainerRef>) -> Reply<proto::Empty> {
+        self.node.start(&request.into_inner().container).await?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn stop(&self, request: Request<proto::StopRequest>) -> Reply<proto::ContainerSummary> {
+        let req = request.into_inner();
+        let timeout = req.timeout.map(Duration::from_secs);
+        Ok(Response::new(
+            self.node.stop(&req.container, timeout).await?,
+        ))
+    }
+
+    async fn kill(&self, request: Request<proto::KillRequest>) -> Reply<proto::Empty> {
+        let req = request.into_inner();
+        self.node.kill(&req.container, signal(req.signal)?).await?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn remove(&self, request: Request<proto::RemoveRequest>) -> Reply<proto::Empty> {
+        let req = request.into_inner();
+        self.node.remove(&req.container, req.force).await?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn pause(&self, request: Request<proto::ContainerRef>) -> Reply<proto::Empty> {
+        self.node.pause(&request.into_inner().container).await?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn unpause(&self, request: Request<proto::ContainerRef>) -> Reply<proto::Empty> {
+        self.node.unpause(&request.into_inner().container).await?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn wait(&self, request: Request<proto::ContainerRef>) -> Reply<proto::WaitResponse> {
+        let state = self.node.wait(&request.into_inner().container).await?;
+        let (exit_code, oom_killed) = match state {
+            engine::ContainerState::Exited { code, oom_killed } => (code, oom_killed),
+            _ => (0, false),
+        };
+        Ok(Response::new(proto::WaitResponse {
+            exit_code,
+            oom_killed,
+        }))
+    }
+
+    async fn list(&self, request: Request<proto::ListRequest>) -> Reply<proto::ListResponse> {
+        let req = request.into_inner();
+        let containers = self.node.list(req.all, &req.filters).await?;
+        Ok(Response::new(proto::ListResponse { containers }))
+    }
+
+    async fn inspect(
+        &self,
+        request: Request<proto::ContainerRef>,
+    ) -> Reply<proto::InspectResponse> {
+        let (summary, spec) = self.node.inspect(&request.into_inner().container).await?;
+        let spec_json = serde_json::to_string(&spec)
+            .map_err(|e| AgentError::Internal(format!("encode spec of {}: {e}", summary.id)))?;
+        Ok(Response::new(proto::InspectResponse {
+            summary: Some(summary),
+            spec_json,
+        }))
+    }
+
+    type LogsStream = ReceiverStream<Result<proto::LogEntry, Status>>;
+
+    async fn logs(&self, request: Request<proto::LogsRequest>) -> Reply<Self::LogsStream> {
+        let req = request.into_inner();
+        let id = self.node.resolve(&req.container)?;
+        let both = !req.stdout && !req.stderr;
+        let at = |nanos: u64| std::time::UNIX_EPOCH + Duration::from_nanos(nanos);
+        let options = LogOptions {
+            follow: req.follow,
+            query: engine::logs::LogQuery {
+                stdout: req.stdout || both,
+                stderr: req.stderr || both,
+                since: req.since.map(at),
+                until: req.until.map(at),
+                tail: usize::try_from(req.tail).ok(),
+            },
+        };
+        Ok(Response::new(logs::stream(
+            Arc::clone(&self.node),
+            id,
+            options,
+        )))
+    }
+
+    async fn stats(&self, request: Request<proto::ContainerRef>) -> Reply<proto::StatsResponse> {
+        Ok(Response::new(
+            self.node.stats(&request.into_inner().container).await?,
+        ))
+    }
+}

@@ -1,0 +1,317 @@
+//! The manager daemon over a data root: creating a cluster, joining one, rebuilding one from a
+//! surviving manager, and serving the API until shutdown or removal.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+
+use super::driver::{self, Exit};
+use super::peers::Peers;
+use super::proto::manager_server::ManagerServer;
+use super::service::ManagerService;
+use super::state::{LocalState, cluster_dir};
+use super::{ManagerClient, ManagerError, tls};
+use crate::pki::{ClusterCa, NODE_VALIDITY, NodeIdentity, new_key_and_csr, new_secret};
+use crate::raft::{NodeConfig, RaftNode};
+use crate::store::{
+    Availability, Batch, ClusterInfo, Command, Kind, Meta, Node, NodeRole, NodeState, Record,
+};
+
+/// Records a new cluster's first manager proposes once it leads.
+const BOOTSTRAP_FILE: &str = "bootstrap.json";
+/// Marks a cluster rebuilt with `--force-new-cluster` whose old managers are still recorded.
+const FORCED_FILE: &str = "force-new-cluster";
+
+/// A manager's data root and local state.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    data_root: PathBuf,
+    state: LocalState,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ManagerError + '_ {
+    move |source| ManagerError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn refuse_if_member(data_root: &Path) -> Result<(), ManagerError> {
+    if LocalState::exists(data_root) {
+        return Err(ManagerError::State(format!(
+            "this node is already part of a cluster ({}); leave it first",
+            cluster_dir(data_root).display()
+        )));
+    }
+    Ok(())
+}
+
+fn new_node_id() -> String {
+    let mut bytes = [0u8; 12];
+    crate::pki::secure_random(&mut bytes);
+    hex::encode(bytes)
+}
+
+impl Manager {
+    /// The manager at `data_root`.
+    pub fn open(data_root: &Path) -> Result<Self, ManagerError> {
+        Ok(Manager {
+            data_root: data_root.to_path_buf(),
+            state: LocalState::load(data_root)?,
+        })
+    }
+
+    /// Local state.
+    pub fn state(&self) -> &LocalState {
+        &self.state
+    }
+
+    /// Creates a new cluster with this node as its only manager: the root CA, this node's
+    /// certificate, join secrets, and raft storage bootstrapped with raft id 1.
+    pub fn init(
+        data_root: &Path,
+        listen_addr: &str,
+        advertise_addr: &str,
+        hostname: &str,
+    ) -> Result<Self, ManagerError> {
+        refuse_if_member(data_root)?;
+        let dir = cluster_dir(data_root);
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        let ca = ClusterCa::generate()?;
+        let node_id = new_node_id();
+        let (key_pem, csr) = new_key_and_csr()?;
+        let cert_pem = ca.sign(&csr, &node_id, NodeRole::Manager, NODE_VALIDITY)?;
+        NodeIdentity {
+            ca_pem: ca.cert_pem.clone(),
+            cert_pem,
+            key_pem,
+        }
+        .save(&dir)?;
+        drop(RaftNode::bootstrap(NodeConfig::new(1), &dir, &[1])?);
+        let info = ClusterInfo {
+            meta: Meta {
+                id: ClusterInfo::ID.to_owned(),
+                ..Meta::default()
+            },
+            ca_cert_pem: ca.cert_pem,
+            ca_key_pem: ca.key_pem,
+            worker_secret: new_secret(),
+            manager_secret: new_secret(),
+            next_raft_id: 2,
+        };
+        let node = Node {
+            meta: Meta {
+                id: node_id.clone(),
+                ..Meta::default()
+            },
+            hostname: hostname.to_owned(),
+            addr: advertise_addr.to_owned(),
+            role: NodeRole::Manager,
+            raft_id: Some(1),
+            availability: Availability::Active,
+            state: NodeState::Ready,
+        };
+        let batch = Batch::new(
+            0,
+            vec![
+                Command::Create(Record::Cluster(info)),
+                Command::Create(Record::Node(node)),
+            ],
+        );
+        let path = dir.join(BOOTSTRAP_FILE);
+        let data = batch.encode().map_err(|e| ManagerError::Decode {
+            what: "bootstrap batch".into(),
+            message: e.to_string(),
+        })?;
+        std::fs::write(&path, data).map_err(io(&path))?;
+        let state = LocalState {
+            node_id,
+            role: NodeRole::Manager,
+            raft_id: Some(1),
+            listen_addr: listen_addr.to_owned(),
+            advertise_addr: advertise_addr.to_owned(),
+            peers: Default::default(),
+        };
+        state.save(data_root)?;
+        Manager::open(data_root)
+    }
+
+    /// Joins the cluster of the manager at `addr` with `token` and stores the identity it
+    /// grants. A manager's raft storage starts empty and fills from the leader's snapshot.
+    pub async fn join(
+        data_root: &Path,
+        addr: &str,
+        token: &str,
+        listen_addr: &str,
+        advertise_addr: &str,
+        hostname: &str,
+    ) -> Result<Self, ManagerError> {
+        refuse_if_member(data_root)?;
+        let joined = ManagerClient::join(addr, token, hostname, advertise_addr).await?;
+        let dir = cluster_dir(data_root);
+        joined.identity.save(&dir)?;
+        let role = crate::pki::parse_role(&joined.role).unwrap_or(NodeRole::Worker);
+        let state = LocalState {
+            node_id: joined.node_id,
+            role,
+            raft_id: joined.raft_id,
+            listen_addr: listen_addr.to_owned(),
+            advertise_addr: advertise_addr.to_owned(),
+            peers: joined.managers,
+        };
+        state.save(data_root)?;
+        Manager::open(data_root)
+    }
+
+    /// Rewrites this manager's raft state into a one-manager cluster keeping every record;
+    /// once it leads, the other managers' records are marked down and demoted.
+    pub fn force_new_cluster(&self) -> Result<(), ManagerError> {
+        let raft_id = self.raft_id()?;
+        let dir = cluster_dir(&self.data_root);
+        drop(RaftNode::force_new_cluster(NodeConfig::new(raft_id), &dir)?);
+        let marker = dir.join(FORCED_FILE);
+        std::fs::write(&marker, b"").map_err(io(&marker))
+    }
+
+    fn raft_id(&self) -> Result<u64, ManagerError> {
+        self.state.raft_id.ok_or_else(|| {
+            ManagerError::State(format!("node {} is not a manager", self.state.node_id))
+        })
+    }
+
+    /// A client of this node's manager API, authenticated with this node's certificate.
+    pub fn client(&self) -> Result<ManagerClient, ManagerError> {
+        let identity = NodeIdentity::load(&cluster_dir(&self.data_root))?;
+        ManagerClient::new(&self.state.advertise_addr, &identity)
+    }
+
+    /// Deletes this node's cluster state (after leaving).
+    pub fn wipe(self) -> Result<(), ManagerError> {
+        let dir = cluster_dir(&self.data_root);
+        std::fs::remove_dir_all(&dir).map_err(io(&dir))
+    }
+}
+
+/// Runs the manager of `data_root` on `listener` until `shutdown` resolves or this manager
+/// is removed from the cluster. Returns how the raft loop ended.
+pub async fn serve(
+    data_root: &Path,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Exit, ManagerError> {
+    let manager = Manager::open(data_root)?;
+    let raft_id = manager.raft_id()?;
+    let dir = cluster_dir(data_root);
+    let identity = NodeIdentity::load(&dir)?;
+    let node = RaftNode::open(NodeConfig::new(raft_id), &dir)?;
+    let client_config = tls::client_config(&identity)?;
+    let runtime = tokio::runtime::Handle::current();
+    let peer_config = client_config.clone();
+    let seed = manager.state.peers.clone();
+    let (raft, mut exit) = driver::spawn(node, seed, move |handle| {
+        Peers::new(runtime, peer_config, handle)
+    })
+    .map_err(io(&dir))?;
+    tokio::spawn(bootstrap(
+        raft.clone(),
+        dir.clone(),
+        manager.state.node_id.clone(),
+    ));
+    let service = ManagerService::new(raft, client_config);
+    let incoming = tls::incoming(listener, tls::server_config(&identity)?);
+    let mut exit_watch = exit.clone();
+    let stop = async move {
+        tokio::select! {
+            () = shutdown => {}
+            _ = exit_watch.wait_for(|e| *e != Exit::Running) => {}
+        }
+    };
+    let served = Server::builder()
+        .add_service(ManagerServer::new(service))
+        .serve_with_incoming_shutdown(incoming, stop)
+        .await;
+    if let Err(err) = served {
+        return Err(ManagerError::State(format!(
+            "manager api server failed: {}",
+            super::error_chain(&err)
+        )));
+    }
+    // The server dropped the service and with it the last handle: the raft thread stops.
+    let result = tokio::time::timeout(
+        Duration::from_secs(5),
+        exit.wait_for(|e| *e != Exit::Running),
+    )
+    .await;
+    let ended = match result {
+        Ok(Ok(exit)) => exit.clone(),
+        _ => Exit::Stopped,
+    };
+    match ended {
+        Exit::Failed(message) => Err(ManagerError::State(message)),
+        other => Ok(other),
+    }
+}
+
+/// Proposes the first records of a new cluster, and the cleanup after a forced rebuild, once
+/// this manager leads; retries until they are in.
+async fn bootstrap(raft: driver::RaftHandle, dir: PathBuf, self_id: String) {
+    let path = dir.join(BOOTSTRAP_FILE);
+    if let Ok(data) = std::fs::read(&path)
+        && let Ok(batch) = Batch::decode(&data)
+    {
+        loop {
+            match raft.write(batch.clone()).await {
+                Ok(_) | Err(driver::Refused::Write(crate::raft::WriteError::Refused(_))) => {
+                    let _ = std::fs::remove_file(&path);
+                    break;
+                }
+                Err(driver::Refused::Stopped) => return,
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+    let marker = dir.join(FORCED_FILE);
+    if !marker.exists() {
+        return;
+    }
+    loop {
+        match demote_others(&raft, &self_id).await {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&marker);
+                return;
+            }
+            Err(driver::Refused::Stopped) => return,
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// Marks every manager but `self_id` down and demoted (after `--force-new-cluster`).
+async fn demote_others(raft: &driver::RaftHandle, self_id: &str) -> Result<(), driver::Refused> {
+    let (data, _) = raft.read(driver::Query::Kind(Kind::Node)).await?;
+    let records: Vec<Record> = serde_json::from_slice(&data).unwrap_or_default();
+    let commands: Vec<Command> = records
+        .into_iter()
+        .filter_map(|record| match record {
+            Record::Node(node) if node.meta.id != self_id && node.raft_id.is_some() => {
+                let version = node.meta.version;
+                let mut node = node;
+                node.role = NodeRole::Worker;
+                node.raft_id = None;
+                node.state = NodeState::Down;
+                Some(Command::Update {
+                    record: Record::Node(node),
+                    expected_version: version,
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    if !commands.is_empty() {
+        raft.write(Batch::new(0, commands)).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! The manager's gRPC service: authenticates callers by their certificate's role, forwards
+//! writes a follower receives to the leader, and answers no-quorum at once.
+
+// tonic's handlers answer with `tonic::Status`, a large error type, by design.
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::ClientConfig;
+use tonic::transport::Channel;
+use tonic::{Request, Response, Status};
+
+use super::admin;
+use super::driver::{Query, RaftHandle, Refused};
+use super::proto::manager_client::ManagerClient as RawClient;
+use super::proto::manager_server::Manager as ManagerApi;
+use super::proto::{self, Empty};
+use super::tls::{self, PeerInfo};
+use crate::pki::PeerIdentity;
+use crate::raft::decode_message;
+use crate::store::{Batch, Kind, NodeRole, RecordKey};
+
+/// Header marking a request a manager forwarded; it is never forwarded twice.
+const FORWARDED: &str = "x-bosun-forwarded";
+/// Time allowed for a forwarded request.
+const FORWARD_TIMEOUT: Duration = Duration::from_secs(5);
+/// Time allowed for a linearizable read.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The service of one manager.
+pub struct ManagerService {
+    pub(super) raft: RaftHandle,
+    client_config: Arc<ClientConfig>,
+    /// Clients to other managers by address. A std mutex: it is never held across an await.
+    clients: std::sync::Mutex<HashMap<String, RawClient<Channel>>>,
+    /// Serializes joins and membership changes on this manager: each reads the cluster record
+    /// and then writes it, so two must not interleave. A tokio mutex: held across awaits.
+    pub(super) admin_lock: tokio::sync::Mutex<()>,
+}
+
+/// Maps a refusal of the raft thread to a gRPC status.
+pub(crate) fn status_of(refused: Refused) -> Status {
+    match &refused {
+        Refused::NoQuorum(_) | Refused::Stopped | Refused::ReadInterrupted => {
+            Status::unavailable(refused.to_string())
+        }
+        Refused::NotLeader { .. } => Status::unavailable(refused.to_string()),
+        Refused::Propose(crate::raft::ProposeError::Membership(_)) => {
+            Status::failed_precondition(refused.to_string())
+        }
+        Refused::Propose(_) => Status::unavailable(refused.to_string()),
+        Refused::Write(crate::raft::WriteError::Refused(_)) => {
+            Status::failed_precondition(refused.to_string())
+        }
+        Refused::Write(_) => Status::aborted(refused.to_string()),
+    }
+}
+
+/// The caller's identity, refused unless it is a manager of this cluster.
+pub(crate) fn require_manager<T>(request: &Request<T>) -> Result<PeerIdentity, Status> {
+    let identity = require_node(request)?;
+    if identity.role != NodeRole::Manager {
+        return Err(Status::permission_denied(format!(
+            "node {} has a worker certificate: workers cannot call the manager api",
+            identity.node_id
+        )));
+    }
+    Ok(identity)
+}
+
+/// The caller's identity, refused unless it presented a certificate of this cluster.
+pub(crate) fn require_node<T>(request: &Request<T>) -> Result<PeerIdentity, Status> {
+    request
+        .extensions()
+        .get::<PeerInfo>()
+        .and_then(|info| info.identity.clone())
+        .ok_or_else(|| {
+            Status::unauthenticated(
+                "a node certificate of this cluster is required (join the cluster first)",
+            )
+        })
+}
+
+pub(super) fn forwarded<T>(request: &Request<T>) -> bool {
+    request.metadata().contains_key(FORWARDED)
+}
+
+impl ManagerService {
+    /// A service over the raft thread behind `raft`.
+    pub fn new(raft: RaftHandle, client_config: Arc<ClientConfig>) -> Self {
+        ManagerService {
+            raft,
+            client_config,
+            clients: std::sync::Mutex::new(HashMap::new()),
+            admin_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub(super) fn client(&self, addr: &str) -> Result<RawClient<Channel>, Status> {
+        let mut clients = self
+            .clients
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(client) = clients.get(addr) {
+            return Ok(client.clone());
+        }
+        let channel = tls::channel(addr, self.client_config.clone(), true)
+            .map_err(|e| Status::internal(e.to_string()))?;
+        let client = RawClient::new(channel);
+        clients.insert(addr.to_owned(), client.clone());
+        Ok(client)
+    }
+
+    /// Where to forward a request refused with `refused`, or the status to answer with.
+    pub(super) async fn forward_target<T>(
+        &self,
+        request: &Request<T>,
+        refused: Refused,
+    ) -> Result<(RawClient<Channel>, String), Status> {
+        match refused {
+            Refused::NotLeader {
+                leader,
+                addr: Some(addr),
+            } if !forwarded(request) => Ok((self.client(&addr)?, format!("{leader} at {addr}"))),
+            other => Err(status_of(other)),
+        }
+    }
+
+    /// The answer when forwarding to the leader failed: the no-quorum error if this manager
+    /// sees too few managers, otherwise the transport failure.
+    pub(super) async fn forward_failed(&self, leader: &str, status: Status) -> Status {
+        if status.code() != tonic::Code::Unavailable || status.message().starts_with("no quorum") {
+            return status;
+        }
+        if let Ok(view) = self.raft.status().await
+            && let Some(no) = view.quorum_error
+        {
+            return Status::unavailable(no.to_string());
+        }
+        Status::unavailable(format!("leader {leader} unreachable: {}", status.message()))
+    }
+
+    /// Sends `inner` to the leader with the forwarded mark.
+    pub(super) fn forward_request<T>(inner: T) -> Request<T> {
+        let mut request = Request::new(inner);
+        request
+            .metadata_mut()
+            .insert(FORWARDED, tonic::metadata::MetadataValue::from_static("1"));
+        request.set_timeout(FORWARD_TIMEOUT);
+        request
+    }
+}
+
+fn parse_query(query: &str) -> Result<Query, Status> {
+    let bad = || Status::invalid_argument(format!("invalid read query {query:?}"));
+    let kind = |name: &str| {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == name)
+            .ok_or_else(bad)
+    };
+    match query.split_once(':') {
+        None if query == "all" => Ok(Query::All),
+        None if query == "hash" => Ok(Query::Hash),
+        Some(("kind", name)) => Ok(Query::Kind(kind(name)?)),
+        Some(("key", key)) => {
+            let (k, id) = key.split_once('/').ok_or_else(bad)?;
+            Ok(Query::Key(RecordKey::new(kind(k)?, id)))
+        }
+        _ => Err(bad()),
+    }
+}
+
+#[tonic::async_trait]
+impl ManagerApi for ManagerService {
+    async fn raft(&self, request: Request<proto::RaftBatch>) -> Result<Response<Empty>, Status> {
+        require_manager(&request)?;
+        let mut messages = Vec::new();
+        for bytes in &request.get_ref().messages {
+            messages
+                .push(decode_message(bytes).map_err(|e| Status::invalid_argument(e.to_string()))?);
+        }
+        self.raft.step(messages).map_err(status_of)?;
+        Ok(Response::new(Empty {}))
+    }
+
+    async fn join(
+        &self,
+        request: Request<proto::JoinRequest>,
+    ) -> Result<Response<proto::JoinResponse>, Status> {
+        admin::join(self, request).await
+    }
+
+    async fn renew(
+        &self,
+        request: Request<proto::RenewRequest>,
+    ) -> Result<Response<proto::RenewResponse>, Status> {
+        admin::renew(self, request).await
+    }
+
+    async fn write(
+        &self,
+        request: Request<proto::WriteRequest>,
+    ) -> Result<Response<proto::WriteResponse>, Status> {
+        require_manager(&request)?;
+        let batch = Batch::decode(&request.get_ref().batch)
+            .map_err(|e| Status::invalid_argument(format!("invalid batch: {e}")))?;
+        match self.raft.write(batch).await {
+            Ok(index) => Ok(Response::new(proto::WriteResponse { index })),
+            Err(refused) => {
+                let (mut client, leader) = self.forward_target(&request, refused).await?;
+                let inner = request.into_inner();
+                match client.write(Self::forward_request(inner)).await {
+                    Ok(response) => Ok(response),
+                    Err(status) => Err(self.forward_failed(&leader, status).await),
+                }
+            }
+        }
+    }
+
+    async fn read(
+        &self,
+        request: Request<proto::ReadRequest>,
+    ) -> Result<Response<proto::ReadResponse>, Status> {
+        require_manager(&request)?;
+        let query = parse_query(&request.get_ref().query)?;
+        let read = tokio::time::timeout(READ_TIMEOUT, self.raft.read(query))
+            .await
+            .map_err(|_| Status::deadline_exceeded("linearizable read did not complete"))?;
+        match read {
+            Ok((data, applied)) => Ok(Response::new(proto::ReadResponse { data, applied })),
+            Err(refused) => Err(status_of(refused)),
+        }
+    }
+
+    async fn status(
+        &self,
+        request: Request<Empty>,
+    ) -> Result<Response<proto::StatusResponse>, Status> {
+        require_manager(&request)?;
+        let view = self.raft.status().await.map_err(status_of)?;
+        let is_leader = view.status.leader == Some(view.status.id);
+        if !is_leader
+            && !forwarded(&request)
+            && let Some(addr) = view.leader_addr.clone()
+        {
+            let mut client = self.client(&addr)?;
+            if let Ok(response) = client.status(Self::forward_request(Empty {})).await {
+                return Ok(response);
+            }
+        }
+        Ok(Response::new(admin::status_response(&view)))
+    }
+
+    async fn change_role(
+        &self,
+        request: Request<proto::ChangeRoleRequest>,
+    ) -> Result<Response<Empty>, Status> {
+        admin::change_role(self, request).await
+    }
+
+    async fn remove_node(
+        &self,
+        request: Request<proto::RemoveNodeRequest>,
+    ) -> Result<Response<Empty>, Status> {
+        admin::remove_node(self, request).await
+    }
+
+    async fn join_token(
+        &self,
+        request: Request<proto::JoinTokenRequest>,
+    ) -> Result<Response<proto::JoinTokenResponse>, Status> {
+        admin::join_token(self, request).await
+    }
+}

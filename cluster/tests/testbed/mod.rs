@@ -1,0 +1,195 @@
+//! A multi-process test bed of `bosun` managers on loopback, each with its own port and data
+//! root: start, join, kill (SIGKILL), pause (SIGSTOP), resume and restart managers, and reach
+//! each through the manager API with its own certificate. Every process is killed on drop.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use cluster::manager::ManagerClient;
+use cluster::pki::NodeIdentity;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// One manager of the bed.
+pub struct Member {
+    /// Its data root.
+    pub root: PathBuf,
+    /// Its API address.
+    pub addr: String,
+    /// Its current process id.
+    pub pid: Option<u32>,
+    child: Option<Child>,
+}
+
+/// The bed.
+pub struct Bed {
+    bin: PathBuf,
+    _dir: tempfile::TempDir,
+    /// The managers, in join order (raft id = index + 1).
+    pub members: Vec<Member>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl Bed {
+    /// A bed of `n` not-yet-started managers running `bin`.
+    pub fn new(bin: &Path, n: usize) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let members = (0..n)
+            .map(|i| Member {
+                root: dir.path().join(format!("m{i}")),
+                addr: format!("127.0.0.1:{}", free_port()),
+                pid: None,
+                child: None,
+            })
+            .collect();
+        Bed {
+            bin: bin.to_path_buf(),
+            _dir: dir,
+            members,
+        }
+    }
+
+    /// Runs `bosun <args>` for member `i`, returning (success, stdout, stderr).
+    pub fn bosun(&self, i: usize, args: &[&str]) -> (bool, String, String) {
+        let output = Command::new(&self.bin)
+            .args(args)
+            .env("BOSUN_DATA_ROOT", &self.members[i].root)
+            .output()
+            .expect("run bosun");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Records the pid of member `i`'s background manager from its pid file.
+    pub fn record_pid(&mut self, i: usize) {
+        let pid_file = self.members[i].root.join("cluster/manager.pid");
+        let pid = std::fs::read_to_string(pid_file).expect("pid file");
+        self.members[i].pid = Some(pid.trim().parse().expect("pid"));
+    }
+
+    /// `cluster init` on member 0.
+    pub fn init(&mut self) {
+        let addr = self.members[0].addr.clone();
+        let (ok, out, err) = self.bosun(
+            0,
+            &[
+                "cluster",
+                "init",
+                "--listen-addr",
+                &addr,
+                "--advertise-addr",
+                &addr,
+            ],
+        );
+        if self.members[0].root.join("cluster/manager.pid").exists() {
+            self.record_pid(0);
+        }
+        assert!(ok, "init failed: {out}{err}");
+    }
+
+    /// The join token of `role`, asked of member `via`.
+    pub fn token(&self, via: usize, role: &str) -> String {
+        let (ok, out, err) = self.bosun(via, &["cluster", "join-token", role, "-q"]);
+        assert!(ok, "join-token failed: {err}");
+        out.trim().to_owned()
+    }
+
+    /// Joins member `i` as a manager through member 0.
+    pub fn join(&mut self, i: usize) {
+        let token = self.token(0, "manager");
+        let (addr, target) = (self.members[i].addr.clone(), self.members[0].addr.clone());
+        let (ok, out, err) = self.bosun(
+            i,
+            &[
+                "cluster",
+                "join",
+                "--token",
+                &token,
+                &target,
+                "--listen-addr",
+                &addr,
+            ],
+        );
+        if self.members[i].root.join("cluster/manager.pid").exists() {
+            self.record_pid(i);
+        }
+        assert!(ok, "join of member {i} failed: {out}{err}");
+    }
+
+    /// A bed of `n` managers in one cluster.
+    pub fn cluster(bin: &Path, n: usize) -> Self {
+        let mut bed = Bed::new(bin, n);
+        bed.init();
+        for i in 1..n {
+            bed.join(i);
+        }
+        bed
+    }
+
+    /// Sends `signal` to member `i`.
+    pub fn signal(&self, i: usize, signal: Signal) {
+        if let Some(pid) = self.members[i].pid {
+            let _ = kill(Pid::from_raw(pid as i32), signal);
+        }
+    }
+
+    /// SIGKILLs member `i` and waits for it to be gone.
+    pub fn kill(&mut self, i: usize) {
+        self.signal(i, Signal::SIGCONT);
+        self.signal(i, Signal::SIGKILL);
+        if let Some(mut child) = self.members[i].child.take() {
+            let _ = child.wait();
+        } else if let Some(pid) = self.members[i].pid {
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while kill(Pid::from_raw(pid as i32), None).is_ok() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        self.members[i].pid = None;
+    }
+
+    /// Starts member `i`'s manager again (`bosun manager`) from its data root.
+    pub fn restart(&mut self, i: usize) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.members[i].root.join("cluster/manager.log"))
+            .expect("log file");
+        let child = Command::new(&self.bin)
+            .args(["manager"])
+            .env("BOSUN_DATA_ROOT", &self.members[i].root)
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("start bosun manager");
+        self.members[i].pid = Some(child.id());
+        self.members[i].child = Some(child);
+    }
+
+    /// A client of member `i`'s API with member `i`'s certificate.
+    pub fn client(&self, i: usize) -> ManagerClient {
+        let identity = NodeIdentity::load(&self.members[i].root.join("cluster")).expect("identity");
+        ManagerClient::new(&self.members[i].addr, &identity).expect("client")
+    }
+}
+
+impl Drop for Bed {
+    fn drop(&mut self) {
+        for i in 0..self.members.len() {
+            self.kill(i);
+        }
+    }
+}

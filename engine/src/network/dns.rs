@@ -1,0 +1,96 @@
+//! The data an embedded DNS server answers from: per network, every name (container name,
+//! aliases, short id) with the addresses of the containers holding it.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use super::record::NetworkRecord;
+
+/// Lower-case name → addresses, for one network.
+pub type NameTable = BTreeMap<String, Vec<Ipv4Addr>>;
+
+/// The names of one network. A name held by several containers (a scaled service's alias)
+/// maps to all their addresses.
+pub fn names(network: &NetworkRecord) -> NameTable {
+    let mut table = NameTable::new();
+    for ep in network.endpoints.values() {
+        let short = &ep.container_id[..12.min(ep.container_id.len())];
+        let names = std::iter::once(ep.container_name.as_str())
+            .chain(ep.aliases.iter().map(String::as_str))
+            .chain(std::iter::once(short))
+            .filter(|n| !n.is_empty());
+        for name in names {
+            let addrs = table.entry(name.to_ascii_lowercase()).or_default();
+            if !addrs.contains(&ep.ipv4) {
+                addrs.push(ep.ipv4);
+            }
+        }
+    }
+    table
+}
+
+/// Answers `query` (`name` or `name.<network>`, trailing dot allowed) for a container on
+/// `network`; empty when the name is unknown there.
+pub fn lookup(network: &NetworkRecord, query: &str) -> Vec<Ipv4Addr> {
+    let q = query.trim_end_matches('.').to_ascii_lowercase();
+    let suffix = format!(".{}", network.name.to_ascii_lowercase());
+    let name = q.strip_suffix(&suffix).unwrap_or(&q);
+    names(network).remove(name).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::record::Endpoint;
+
+    fn ep(id: &str, name: &str, aliases: &[&str], last: u8) -> Endpoint {
+        Endpoint {
+            container_id: id.into(),
+            container_name: name.into(),
+            aliases: aliases.iter().map(|a| a.to_string()).collect(),
+            ipv4: Ipv4Addr::new(10, 0, 0, last),
+            mac: String::new(),
+            ifname: "eth0".into(),
+            host_ifname: String::new(),
+            ports: vec![],
+        }
+    }
+
+    #[test]
+    fn answers_names_aliases_and_every_replica() {
+        let mut net = NetworkRecord {
+            id: "0".repeat(64),
+            name: "app_default".into(),
+            driver: "bridge".into(),
+            internal: false,
+            labels: Default::default(),
+            subnet: "10.0.0.0/24".parse().unwrap(),
+            gateway: Ipv4Addr::new(10, 0, 0, 1),
+            ip_range: None,
+            mtu: 1500,
+            bridge: "bsn-00000000".into(),
+            created: 0,
+            endpoints: Default::default(),
+        };
+        for e in [
+            ep("aaaaaaaaaaaa1111", "app-web-1", &["web"], 2),
+            ep("bbbbbbbbbbbb2222", "app-web-2", &["web"], 3),
+            ep("cccccccccccc3333", "app-db-1", &["db", "postgres"], 4),
+        ] {
+            net.endpoints.insert(e.container_id.clone(), e);
+        }
+        let ip = |n| Ipv4Addr::new(10, 0, 0, n);
+        let cases: &[(&str, &[Ipv4Addr])] = &[
+            ("web", &[ip(2), ip(3)]),
+            ("WEB.app_default.", &[ip(2), ip(3)]),
+            ("app-web-2", &[ip(3)]),
+            ("postgres", &[ip(4)]),
+            ("cccccccccccc", &[ip(4)]),
+            ("db.other", &[]),
+            ("nothing", &[]),
+        ];
+        for (q, want) in cases {
+            assert_eq!(lookup(&net, q), *want, "{q}");
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! The network API of a node: create and remove networks, attach and detach containers. Each
+//! operation updates the records under the store lock, then brings the kernel in line (bridge,
+//! veth, the `bosun` nftables table), undoing its own partial work when a step fails.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use ipnet::Ipv4Net;
+
+use super::ipam::{self, Ipam};
+use super::link::Links;
+use super::netns::Netns;
+use super::ports::{self, PortSpec};
+use super::record::{self, Endpoint, NetworkRecord};
+use super::store::Store;
+use super::{NetworkError, Result, firewall, nft, sysctl};
+
+/// What `network create` asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateNetwork {
+    /// The network name.
+    pub name: String,
+    /// No outbound traffic.
+    pub internal: bool,
+    /// User labels.
+    pub labels: BTreeMap<String, String>,
+    /// The subnet (chosen from the pools when `None`).
+    pub subnet: Option<Ipv4Net>,
+    /// The gateway (the subnet's first host address when `None`).
+    pub gateway: Option<Ipv4Addr>,
+    /// Where dynamic addresses come from.
+    pub ip_range: Option<Ipv4Net>,
+    /// MTU (1500 when `None`).
+    pub mtu: Option<u32>,
+}
+
+/// What attaching one container to one network asks for.
+#[derive(Debug)]
+pub struct AttachRequest<'a> {
+    /// The container id.
+    pub container_id: String,
+    /// The container name (answered by DNS).
+    pub container_name: String,
+    /// Extra DNS names on this network.
+    pub aliases: Vec<String>,
+    /// A static address (`--ip`), or `None` for the next free one.
+    pub ipv4: Option<Ipv4Addr>,
+    /// A MAC address `aa:bb:cc:dd:ee:ff`, or `None` to derive it from the address.
+    pub mac: Option<String>,
+    /// Ports published to this endpoint's address.
+    pub ports: Vec<PortSpec>,
+    /// The container's network namespace.
+    pub netns: &'a Netns,
+}
+
+/// The networks of one node, over `<data_root>/networks`. Kernel objects are made in the
+/// network namespace of the calling thread.
+#[derive(Debug, Clone)]
+pub struct Networks {
+    store: Store,
+}
+
+fn invalid(network: &str, message: impl Into<String>) -> NetworkError {
+    NetworkError::Invalid {
+        network: network.to_string(),
+        message: message.into(),
+    }
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+impl Networks {
+    /// The networks recorded under `data_root`.
+    pub fn new(data_root: &Path) -> Result<Self> {
+        Ok(Self {
+            store: Store::open(data_root)?,
+        })
+    }
+
+    /// Every network, oldest first.
+    pub fn list(&self) -> Result<Vec<NetworkRecord>> {
+        self.store.list()
+    }
+
+    /// The network with this name, id or unique id prefix.
+    pub fn inspect(&self, key: &str) -> Result<NetworkRecord> {
+        self.store.find(key)
+    }
+
+    fn sync_firewall(records: &[NetworkRecord]) -> Result<()> {
+        nft::apply(!records.is_empty(), &firewall::ruleset(records))?;
+        nft::sync_foreign_forward(&firewall::forward_accepts(records))
+    }
+
+    /// Creates a network: record, bridge with the gateway address, firewall rules.
+    pub fn create(&self, req: &CreateNetwork) -> Result<NetworkRecord> {
+        let _lock = self.store.lock()?;
+        let existing = self.store.list()?;
+        if req.name.is_empty() {
+            return Err(invalid("\"\"", "a network needs a name"));
+        }
+        if existing.iter().any(|r| r.name == req.name) {
+            return Err(NetworkError::AlreadyExists(req.name.clone()));
+        }
+        let subnet = match req.subnet {
+            Some(s) => {
+                if let Some(other) = existing.iter().find(|r| ipam::overlaps(&r.subnet, &s)) {
+                    return Err(invalid(
+                        &req.name,
+                        format!(
+                            "subnet {s} overlaps network {} ({})",
+                            other.name, other.subnet
+                        ),
+                    ));
+                }
+                s
+            }
+            None => {
+                let mut taken = Links::open()?.routed_subnets()?;
+                taken.extend(existing.iter().map(|r| r.subnet));
+                taken.extend(ipam::reserved());
+                ipam::pick_subnet(&ipam::default_pools(), &taken).ok_or_else(|| {
+                    NetworkError::Exhausted(format!(
+                        "network {}: every automatic subnet is in use",
+                        req.name
+                    ))
+                })?
+            }
+        };
+        let plan =
+            Ipam::new(subnet, req.gateway, req.ip_range).map_err(|m| invalid(&req.name, m))?;
+        let id = loop {
+            let id = record::random_hex(32).map_err(super::io_err("read", "/dev/urandom"))?;
+            if !existing
+                .iter()
+                .any(|r| r.bridge == record::bridge_name(&id))
+            {
+                break id;
+            }
+        };
+        let rec = NetworkRecord {
+            bridge: record::bridge_name(&id),
+            id,
+            name: req.name.clone(),
+            driver: "bridge".into(),
+            internal: req.internal,
+            labels: req.labels.clone(),
+            subnet: plan.subnet,
+            gateway: plan.gateway,
+            ip_range: plan.ip_range,
+            mtu: req.mtu.unwrap_or(1500),
+            created: now(),
+            endpoints: BTreeMap::new(),
+        };
+        let mut all = existing;
+        all.push(rec.clone());
+        let result = Self::make_bridge(&rec)
+            .and_then(|()| self.store.save(&rec))
+            .and_then(|()| Self::sync_firewall(&all));
+        if let Err(e) = result {
+            let _ = Links::open().and_then(|mut l| l.delete(&rec.bridge));
+            let _ = self.store.delete(&rec.id);
+            all.pop();
+            let _ = Self::sync_firewall(&all);
+            return Err(e);
+        }
+        Ok(rec)
+    }
+
+    fn make_bridge(rec: &NetworkRecord) -> Result<()> {
+        let mut links = Links::open()?;
+        let index = match links.find(&rec.bridge)? {
+            Some(link) => link.index,
+            None => {
+                let index = links.create_bridge(&rec.bridge, rec.mtu)?;
+                links.add_address(index, rec.gateway, rec.subnet.prefix_len())?;
+                index
+            }
+        };
+        links.up(index)?;
+        if !rec.internal {
+            sysctl::set("ipv4/ip_forward", "1")?;
+        }
+        sysctl::set(&format!("ipv4/conf/{}/route_localnet", rec.bridge), "1")
+    }
+
+    /// Removes a network without endpoints, its bridge and its rules.
+    pub fn remove(&self, key: &str) -> Result<()> {
+        let _lock = self.store.lock()?;
+        let rec = self.store.find(key)?;
+        if !rec.endpoints.is_empty() {
+            return Err(NetworkError::InUse {
+                name: rec.name.clone(),
+                containers: rec.endpoints.keys().cloned().collect::<Vec<_>>().join(", "),
+            });
+        }
+        Links::open()?.delete(&rec.bridge)?;
+        self.store.delete(&rec.id)?;
+        Self::sync_firewall(&self.store.list()?)
+    }
+
+    /// Rebuilds the kernel side from the records (after an agent restart): bridges that are
+    /// missing, and the firewall. Running containers' veths are left alone.
+    pub fn restore(&self) -> Result<()> {
+        let _lock = self.store.lock()?;
+        let all = self.store.list()?;
+        for rec in &all {
+            Self::make_bridge(rec)?;
+        }
+        Self::sync_firewall(&all)
+    }
+
+    /// Attaches a container: veth pair, address, MAC, MTU, default route (non-internal
+    /// networks, when the container has none yet), published ports. Returns the endpoint.
+    pub fn attach(&self, network: &str, req: &AttachRequest<'_>) -> Result<Endpoint> {
+        let _lock = self.store.lock()?;
+        let all = self.store.list()?;
+        let mut rec = self.store.find(network)?;
+        if rec.endpoints.contains_key(&req.container_id) {
+            return Err(NetworkError::AlreadyAttached {
+                container: req.container_id.clone(),
+                network: rec.name.clone(),
+            });
+        }
+        let used = rec.used_addresses();
+        let ipv4 = match req.ipv4 {
+            Some(a) => {
+                rec.ipam()
+                    .check(a, &used)
+                    .map_err(|e| invalid(&rec.name, e.to_string()))?;
+                a
+            }
+            None => rec.ipam().allocate(&used).ok_or_else(|| {
+                NetworkError::Exhausted(format!(
+                    "no available IPv4 addresses on network {}",
+                    rec.name
+                ))
+            })?,
+        };
+        let mac = req.mac.clone().unwrap_or_else(|| record::mac_for(ipv4));
+        let mac_bytes = record::parse_mac(&mac)
+            .ok_or_else(|| invalid(&rec.name, format!("invalid mac address {mac:?}")))?;
+        let taken: Vec<_> = all
+            .iter()
+            .flat_map(|r| r.endpoints.values())
+            .flat_map(|e| e.ports.iter().copied())
+            .collect();
+        let ports = ports::resolve(&req.ports, &taken, &mut ports::host_port_free)?;
+        let in_use: Vec<&str> = all
+            .iter()
+            .filter_map(|r| r.endpoints.get(&req.container_id))
+            .map(|e| e.ifname.as_str())
+            .collect();
+        let ifname = (0..)
+            .map(|n| format!("eth{n}"))
+            .find(|n| !in_use.contains(&n.as_str()))
+            .expect("an unbounded range always has a free name");
+        let tag = record::random_hex(6).map_err(super::io_err("read", "/dev/urandom"))?;
+        let ep = Endpoint {
+            container_id: req.container_id.clone(),
+            container_name: req.container_name.clone(),
+            aliases: req.aliases.clone(),
+            ipv4,
+            mac,
+            ifname,
+            host_ifname: format!("{}{tag}", super::VETH_PREFIX),
+            ports,
+        };
+        rec.endpoints.insert(ep.container_id.clone(), ep.clone());
+        let mut updated: Vec<NetworkRecord> = all.into_iter().filter(|r| r.id != rec.id).collect();
+        updated.push(rec.clone());
+        let result = Self::plug(&rec, &ep, &tag, mac_bytes, req.netns)
+            .and_then(|()| self.store.save(&rec))
+            .and_then(|()| Self::sync_firewall(&updated));
+        if let Err(e) = result {
+            let _ = Links::open().and_then(|mut l| l.delete(&ep.host_ifname));
+            rec.endpoints.remove(&ep.container_id);
+            let _ = self.store.save(&rec);
+            let _ = Self::sync_firewall(&self.store.list().unwrap_or_default());
+            return Err(e);
+        }
+        Ok(ep)
+    }
+
+    fn plug(
+        rec: &NetworkRecord,
+        ep: &Endpoint,
+        tag: &str,
+        mac: [u8; 6],
+        netns: &Netns,
+    ) -> Result<()> {
+        let peer = format!("bvp{tag}");
+        let mut links = Links::open()?;
+        let bridge = links
+            .find(&rec.bridge)?
+            .ok_or_else(|| NetworkError::Netlink {
+                op: format!("find bridge {} of network {}", rec.bridge, rec.name),
+                source: std::io::Error::from_raw_os_error(libc::ENODEV),
+            })?;
+        let host = links.create_veth(&ep.host_ifname, &peer, rec.mtu)?;
+        links.set_master(host, bridge.index)?;
+        links.set_hairpin(host)?;
+        links.up(host)?;
+        let peer_index = links.find(&peer)?.map(|l| l.index).unwrap_or_default();
+        links.move_to_netns(peer_index, netns.raw_fd())?;
+        let (prefix, gateway, internal) = (rec.subnet.prefix_len(), rec.gateway, rec.internal);
+        netns.run(move || {
+            let mut links = Links::open()?;
+            links.up_by_name("lo")?;
+            let index = links.find(&peer)?.map(|l| l.index).unwrap_or_default();
+            links.rename(index, &ep.ifname, Some(mac))?;
+            links.add_address(index, ep.ipv4, prefix)?;
+            links.up(index)?;
+            if !internal {
+                match links.add_default_route(gateway) {
+                    Err(NetworkError::Netlink { source, .. })
+                        if source.raw_os_error() == Some(libc::EEXIST) => {}
+                    other => other?,
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Detaches a container from a network: its veth and its rules go.
+    pub fn detach(&self, network: &str, container_id: &str) -> Result<()> {
+        let _lock = self.store.lock()?;
+        let mut rec = self.store.find(network)?;
+        let Some(ep) = rec.endpoints.remove(container_id) else {
+            return Err(NetworkError::NotAttached {
+                container: container_id.to_string(),
+                network: rec.name.clone(),
+            });
+        };
+        Links::open()?.delete(&ep.host_ifname)?;
+        self.store.save(&rec)?;
+        Self::sync_firewall(&self.store.list()?)
+    }
+
+    /// Detaches a container from every network (when it is removed or has exited).
+    pub fn detach_all(&self, container_id: &str) -> Result<()> {
+        let attached: Vec<String> = self
+            .list()?
+            .into_iter()
+            .filter(|r| r.endpoints.contains_key(container_id))
+            .map(|r| r.id)
+            .collect();
+        for id in attached {
+            self.detach(&id, container_id)?;
+        }
+        Ok(())
+    }
+}

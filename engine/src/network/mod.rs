@@ -1,0 +1,139 @@
+//! Container networking on one node: bridge networks with IPAM, veth attachments into container
+//! network namespaces, and firewall rules (masquerade, published ports, isolation) in an nftables
+//! table of Bosun's own.
+//!
+//! Everything talks netlink from Rust ([`netlink`] for links, addresses and routes; [`nft`] for
+//! nftables); no `ip`, `iptables` or `nft` process is run. Records live under
+//! `<data_root>/networks/` ([`store`]); the kernel state (bridges, veths, the `bosun` table) is
+//! derived from them, so [`Networks::restore`] can rebuild it after an agent restart.
+//!
+//! Kernel objects carry recognisable names: bridges `bsn-<8 hex>`, host-side veths `bv<12 hex>`,
+//! the nftables table `bosun`.
+
+pub mod dns;
+pub mod firewall;
+pub mod ipam;
+pub mod link;
+mod manager;
+pub mod mode;
+pub mod netlink;
+pub mod netns;
+pub mod nft;
+pub mod ports;
+pub mod record;
+pub mod store;
+mod sysctl;
+
+use std::path::PathBuf;
+
+pub use manager::{AttachRequest, CreateNetwork, Networks};
+pub use mode::NetworkMode;
+pub use netns::Netns;
+pub use ports::{PortMapping, PortSpec, Protocol};
+pub use record::{Endpoint, NetworkRecord};
+
+/// The nftables table Bosun owns.
+pub const TABLE: &str = "bosun";
+/// Prefix of every bridge Bosun creates.
+pub const BRIDGE_PREFIX: &str = "bsn-";
+/// Prefix of every host-side veth Bosun creates.
+pub const VETH_PREFIX: &str = "bv";
+
+/// Errors of network operations.
+#[derive(Debug, thiserror::Error)]
+pub enum NetworkError {
+    /// No network with this name or id.
+    #[error("network {0} not found")]
+    NotFound(String),
+    /// A network with this name exists.
+    #[error("network with name {0} already exists")]
+    AlreadyExists(String),
+    /// The network still has containers attached.
+    #[error("network {name} has active endpoints: {containers}")]
+    InUse {
+        /// The network name.
+        name: String,
+        /// The attached container ids, comma separated.
+        containers: String,
+    },
+    /// The request is invalid (bad subnet, address outside the subnet, ...).
+    #[error("network {network}: {message}")]
+    Invalid {
+        /// The network name.
+        network: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No address or subnet is left.
+    #[error("{0}")]
+    Exhausted(String),
+    /// A published port is already taken.
+    #[error("port {0} is already allocated")]
+    PortInUse(String),
+    /// A port specification does not parse.
+    #[error("invalid port specification {spec:?}: {message}")]
+    BadPort {
+        /// The specification as given.
+        spec: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The container is already attached to the network.
+    #[error("container {container} is already attached to network {network}")]
+    AlreadyAttached {
+        /// The container id.
+        container: String,
+        /// The network name.
+        network: String,
+    },
+    /// The container is not attached to the network.
+    #[error("container {container} is not attached to network {network}")]
+    NotAttached {
+        /// The container id.
+        container: String,
+        /// The network name.
+        network: String,
+    },
+    /// A netlink request failed.
+    #[error("netlink {op}: {source}")]
+    Netlink {
+        /// What was attempted ("create bridge bsn-1234abcd", ...).
+        op: String,
+        /// The kernel's answer.
+        source: std::io::Error,
+    },
+    /// An I/O error on a named path.
+    #[error("{op} {path}: {source}")]
+    Io {
+        /// What was attempted.
+        op: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A record does not parse.
+    #[error("network record {path}: {message}")]
+    Record {
+        /// The record file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// Result alias using [`NetworkError`].
+pub type Result<T, E = NetworkError> = std::result::Result<T, E>;
+
+pub(crate) fn io_err(
+    op: &'static str,
+    path: impl Into<PathBuf>,
+) -> impl FnOnce(std::io::Error) -> NetworkError {
+    let path = path.into();
+    move |source| NetworkError::Io { op, path, source }
+}
+
+pub(crate) fn nl_err(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> NetworkError {
+    let op = op.into();
+    move |source| NetworkError::Netlink { op, source }
+}

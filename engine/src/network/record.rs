@@ -1,0 +1,145 @@
+//! The persistent description of a network and its endpoints: the single source of truth from
+//! which bridges, veths and firewall rules are derived.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use super::ipam::Ipam;
+use super::ports::PortMapping;
+
+/// One network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkRecord {
+    /// 64 hex characters.
+    pub id: String,
+    /// The user's name (compose: `<project>_<name>`).
+    pub name: String,
+    /// Always `bridge` for now.
+    pub driver: String,
+    /// No traffic leaves the network (no masquerade, no default route in containers).
+    pub internal: bool,
+    /// User labels.
+    pub labels: BTreeMap<String, String>,
+    /// The IPv4 subnet.
+    pub subnet: Ipv4Net,
+    /// The gateway, the bridge's address.
+    pub gateway: Ipv4Addr,
+    /// Where dynamic addresses come from.
+    pub ip_range: Option<Ipv4Net>,
+    /// MTU of the bridge and the veths.
+    pub mtu: u32,
+    /// The Linux bridge, `bsn-<8 hex>`.
+    pub bridge: String,
+    /// Creation time, seconds since the epoch.
+    pub created: u64,
+    /// Attached containers by container id.
+    pub endpoints: BTreeMap<String, Endpoint>,
+}
+
+/// One container's attachment to a network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// The container id.
+    pub container_id: String,
+    /// The container name (answered by DNS).
+    pub container_name: String,
+    /// Extra names on this network (compose service names, `--network-alias`).
+    pub aliases: Vec<String>,
+    /// The container's address.
+    pub ipv4: Ipv4Addr,
+    /// The container interface's MAC address, `aa:bb:cc:dd:ee:ff`.
+    pub mac: String,
+    /// The interface name inside the container (`eth0`, ...).
+    pub ifname: String,
+    /// The host-side veth, `bv<12 hex>`.
+    pub host_ifname: String,
+    /// Published ports (DNAT to `ipv4`).
+    pub ports: Vec<PortMapping>,
+}
+
+impl NetworkRecord {
+    /// The network's address plan.
+    pub fn ipam(&self) -> Ipam {
+        Ipam {
+            subnet: self.subnet,
+            gateway: self.gateway,
+            ip_range: self.ip_range,
+        }
+    }
+
+    /// Addresses held by endpoints.
+    pub fn used_addresses(&self) -> BTreeSet<Ipv4Addr> {
+        self.endpoints.values().map(|e| e.ipv4).collect()
+    }
+
+    /// The 12-character short id.
+    pub fn short_id(&self) -> &str {
+        &self.id[..12.min(self.id.len())]
+    }
+}
+
+/// The bridge name of a network id: `bsn-` and the first 8 hex digits.
+pub fn bridge_name(id: &str) -> String {
+    format!("{}{}", super::BRIDGE_PREFIX, &id[..8.min(id.len())])
+}
+
+/// Docker's MAC derivation: `02:42` followed by the IPv4 address.
+pub fn mac_for(ip: Ipv4Addr) -> String {
+    let o = ip.octets();
+    format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut out = [0u8; 6];
+    let mut parts = text.split(':');
+    for byte in &mut out {
+        let part = parts.next()?;
+        if part.len() != 2 {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
+    }
+    parts.next().is_none().then_some(out)
+}
+
+/// Random lower-case hex of `bytes` random bytes.
+pub fn random_hex(bytes: usize) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_fit_linux_interface_limits() {
+        let id = random_hex(32).unwrap();
+        assert_eq!(id.len(), 64);
+        let bridge = bridge_name(&id);
+        assert_eq!(bridge.len(), 12);
+        assert!(bridge.starts_with("bsn-") && id.starts_with(&bridge[4..]));
+    }
+
+    #[test]
+    fn macs_derive_from_addresses_and_parse() {
+        let mac = mac_for(Ipv4Addr::new(172, 18, 0, 2));
+        assert_eq!(mac, "02:42:ac:12:00:02");
+        assert_eq!(parse_mac(&mac), Some([2, 0x42, 0xac, 0x12, 0, 2]));
+        for bad in [
+            "",
+            "02:42:ac:12:00",
+            "02:42:ac:12:00:02:01",
+            "zz:42:ac:12:00:02",
+            "2:42:ac:12:00:02",
+        ] {
+            assert_eq!(parse_mac(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Integration cases of the exec, init, healthcheck, restart, logs, events, /etc files, sealed
+//! binary and cpu features, each a function returning a test result.
+
+pub mod etc_files;
+pub mod exec;
+pub mod health;
+pub mod init;
+pub mod logs_events;
+pub mod restart;
+pub mod sealed;
+pub mod tty;
+pub mod usage;
+pub mod v2;
+
+use libtest_mimic::Failed;
+
+/// A test's outcome.
+pub type TestResult = Result<(), Failed>;
+/// A named test.
+pub type Case = (&'static str, fn() -> TestResult);
+
+/// Every case of this directory.
+pub fn all() -> Vec<Case> {
+    vec![
+        (
+            "exec_enters_namespaces_cgroup_and_identity",
+            exec::enters_everything,
+        ),
+        (
+            "exec_exit_codes_stdin_and_refusals",
+            exec::codes_stdin_refusals,
+        ),
+        (
+            "init_forwards_signals_and_reaps_zombies",
+            init::forwards_and_reaps,
+        ),
+        ("healthcheck_real_probes", health::real_probes),
+        (
+            "restart_policies_and_backoff",
+            restart::policies_and_backoff,
+        ),
+        (
+            "logs_follow_across_rotation_tail_since",
+            logs_events::follow_tail_since,
+        ),
+        ("events_of_a_lifecycle", logs_events::lifecycle_events),
+        ("etc_hosts_hostname_resolv_conf", etc_files::generated_files),
+        (
+            "sealed_binary_cannot_be_overwritten",
+            sealed::proc_exe_is_sealed,
+        ),
+        (
+            "cpu_quota_throttles_and_top_lists",
+            usage::cpu_quota_and_top,
+        ),
+        ("tty_output_is_logged", tty::terminal_output_is_logged),
+        ("cgroup_v2_layout_lifecycle", v2::container_lifecycle_on_v2),
+    ]
+}

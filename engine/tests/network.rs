@@ -1,0 +1,348 @@
+//! Network integration tests (root): bridge networks, veth attachments, published ports,
+//! isolation, internal networks and coexistence with a FORWARD drop policy. Every test runs in
+//! namespaces of its own (see `support_net`).
+
+#![allow(clippy::unwrap_used)]
+
+mod support_net;
+
+use std::net::Ipv4Addr;
+
+use engine::network::link::Links;
+use engine::network::{AttachRequest, CreateNetwork, Netns, NetworkError, Networks, dns};
+use support_net::*;
+
+fn create(nets: &Networks, name: &str) -> engine::network::NetworkRecord {
+    nets.create(&CreateNetwork {
+        name: name.into(),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn attach(
+    nets: &Networks,
+    net: &str,
+    id: &str,
+    ns: &Netns,
+    ports: &[&str],
+) -> engine::network::Endpoint {
+    nets.attach(
+        net,
+        &AttachRequest {
+            container_id: id.into(),
+            container_name: format!("ctr-{id}"),
+            aliases: vec![format!("alias-{id}")],
+            ipv4: None,
+            mac: None,
+            ports: ports.iter().map(|p| p.parse().unwrap()).collect(),
+            netns: ns,
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn containers_on_one_network_reach_each_other_and_not_another_network() {
+    run(|lab| {
+        let a = create(&lab.nets, "front");
+        let b = create(&lab.nets, "back");
+        // A fresh namespace routes nothing: the pools' first subnets, skipping Docker's 172.17/16.
+        assert_eq!(a.subnet.to_string(), "172.16.0.0/16");
+        assert_eq!(b.subnet.to_string(), "172.18.0.0/16");
+        let (c1, c2, c3) = (netns(), netns(), netns());
+        let inodes = [inode(&c1), inode(&c2), inode(&c3)];
+        let e1 = attach(&lab.nets, "front", "c1", &c1, &[]);
+        let e2 = attach(&lab.nets, "front", "c2", &c2, &[]);
+        let e3 = attach(&lab.nets, "back", "c3", &c3, &[]);
+        assert_eq!(
+            (e1.ipv4, e2.ipv4),
+            (Ipv4Addr::new(172, 16, 0, 2), Ipv4Addr::new(172, 16, 0, 3))
+        );
+        assert_eq!(e3.ipv4, Ipv4Addr::new(172, 18, 0, 2));
+        let server = tcp_server(&c2, 80, "c2");
+        assert_eq!(
+            tcp_ask(&c1, &format!("{}:80", e2.ipv4)),
+            Ok("c2 saw 172.16.0.2".into())
+        );
+        assert!(
+            tcp_ask(&c3, &format!("{}:80", e2.ipv4)).is_err(),
+            "other network reached c2"
+        );
+        if have_busybox() {
+            let ping = |ns: &Netns, ip: Ipv4Addr| {
+                cmd_in(ns, &["busybox", "ping", "-c1", "-W1", &ip.to_string()]).0
+            };
+            assert!(ping(&c1, e2.ipv4), "ping on one network");
+            assert!(!ping(&c3, e2.ipv4), "ping across networks");
+        }
+        // The container side: eth0 with the derived MAC and a default route via the gateway.
+        let (_, addr) = cmd_in(&c1, &["ip", "-o", "-4", "addr", "show", "eth0"]);
+        assert!(addr.contains("172.16.0.2/16"), "{addr}");
+        let (_, link) = cmd_in(&c1, &["ip", "-o", "link", "show", "eth0"]);
+        assert!(
+            link.contains("02:42:ac:10:00:02") && link.contains("mtu 1500"),
+            "{link}"
+        );
+        let (_, route) = cmd_in(&c1, &["ip", "route", "show", "default"]);
+        assert!(route.contains("via 172.16.0.1 dev eth0"), "{route}");
+        // The names DNS will answer.
+        let front = lab.nets.inspect("front").unwrap();
+        assert_eq!(dns::lookup(&front, "alias-c2.front"), vec![e2.ipv4]);
+        assert_eq!(dns::lookup(&front, "ctr-c3"), Vec::<Ipv4Addr>::new());
+        // A network with endpoints cannot go; detach removes the container's interface.
+        let err = lab.nets.remove("front").unwrap_err();
+        assert!(matches!(err, NetworkError::InUse { .. }), "{err}");
+        lab.nets.detach("front", "c1").unwrap();
+        let (_, links) = cmd_in(&c1, &["ip", "-o", "link"]);
+        assert!(!links.contains("eth0"), "{links}");
+        assert!(tcp_ask(&c1, &format!("{}:80", e2.ipv4)).is_err());
+        drop(server);
+        lab.nets.detach_all("c2").unwrap();
+        lab.nets.detach_all("c3").unwrap();
+        drop((c1, c2, c3));
+        for ino in inodes {
+            assert!(
+                !netns_referenced(ino),
+                "a container namespace is still held"
+            );
+        }
+    });
+}
+
+#[test]
+fn published_ports_answer_from_loopback_outside_and_hairpin() {
+    run(|lab| {
+        let client = outside(lab);
+        create(&lab.nets, "web");
+        let c1 = netns();
+        let e1 = attach(
+            &lab.nets,
+            "web",
+            "c1",
+            &c1,
+            &["8080:80", "127.0.0.1:5353:53/udp", "9000-9001:7000-7001"],
+        );
+        let _tcp = tcp_server(&c1, 80, "web");
+        let _udp = udp_server(&c1, 53, "dns");
+        let _range = tcp_server(&c1, 7001, "range");
+        let loopback = tcp_ask(&lab.host, "127.0.0.1:8080").unwrap();
+        assert!(loopback.starts_with("web saw "), "{loopback}");
+        assert_eq!(
+            tcp_ask(&client, "192.0.2.1:8080"),
+            Ok("web saw 192.0.2.2".into())
+        );
+        assert_eq!(
+            tcp_ask(&client, "192.0.2.1:9001"),
+            Ok("range saw 192.0.2.2".into())
+        );
+        assert!(
+            udp_ask(&lab.host, "127.0.0.1:5353")
+                .unwrap()
+                .starts_with("dns saw ")
+        );
+        // Bound to 127.0.0.1 only: not published on the outside address.
+        assert!(udp_ask(&client, "192.0.2.1:5353").is_err());
+        // Hairpin: the container reaches its own published port through the host's addresses.
+        assert_eq!(
+            tcp_ask(&c1, "192.0.2.1:8080"),
+            Ok("web saw 172.16.0.1".into())
+        );
+        assert_eq!(
+            tcp_ask(&c1, "172.16.0.1:8080"),
+            Ok("web saw 172.16.0.1".into())
+        );
+        // A conflicting port is refused before anything is created.
+        let c2 = netns();
+        let before = leftover_links();
+        let err = lab
+            .nets
+            .attach(
+                "web",
+                &AttachRequest {
+                    container_id: "c2".into(),
+                    container_name: "c2".into(),
+                    aliases: vec![],
+                    ipv4: None,
+                    mac: None,
+                    ports: vec!["8080:81".parse().unwrap()],
+                    netns: &c2,
+                },
+            )
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "port 0.0.0.0:8080/tcp is already allocated"
+        );
+        assert_eq!(leftover_links(), before);
+        assert_eq!(lab.nets.inspect("web").unwrap().endpoints.len(), 1);
+        // Rules go with the endpoint.
+        lab.nets.detach("web", "c1").unwrap();
+        assert!(tcp_ask(&client, "192.0.2.1:8080").is_err());
+        assert!(!nft(&["list", "table", "ip", "bosun"]).contains(&e1.ipv4.to_string()));
+        drop(client);
+        Links::open().unwrap().delete("labhost").unwrap();
+    });
+}
+
+#[test]
+fn outbound_is_masqueraded_and_internal_networks_have_no_route_out() {
+    run(|lab| {
+        let client = outside(lab);
+        let _outside_server = tcp_server(&client, 9000, "outside");
+        create(&lab.nets, "public");
+        lab.nets
+            .create(&CreateNetwork {
+                name: "private".into(),
+                internal: true,
+                ..Default::default()
+            })
+            .unwrap();
+        let (c1, c2) = (netns(), netns());
+        attach(&lab.nets, "public", "c1", &c1, &[]);
+        attach(&lab.nets, "private", "c2", &c2, &[]);
+        assert_eq!(
+            tcp_ask(&c1, "192.0.2.2:9000"),
+            Ok("outside saw 192.0.2.1".into())
+        );
+        let (_, route) = cmd_in(&c2, &["ip", "route", "show", "default"]);
+        assert_eq!(route.trim(), "");
+        let err = tcp_ask(&c2, "192.0.2.2:9000").unwrap_err();
+        assert!(err.contains("unreachable"), "{err}");
+        drop(client);
+        Links::open().unwrap().delete("labhost").unwrap();
+    });
+}
+
+#[test]
+fn static_address_mac_mtu_and_several_networks() {
+    run(|lab| {
+        lab.nets
+            .create(&CreateNetwork {
+                name: "fixed".into(),
+                subnet: Some("10.77.0.0/24".parse().unwrap()),
+                gateway: Some("10.77.0.254".parse().unwrap()),
+                ip_range: Some("10.77.0.128/25".parse().unwrap()),
+                mtu: Some(1400),
+                ..Default::default()
+            })
+            .unwrap();
+        create(&lab.nets, "second");
+        let overlap = lab.nets.create(&CreateNetwork {
+            name: "clash".into(),
+            subnet: Some("10.77.0.0/16".parse().unwrap()),
+            ..Default::default()
+        });
+        assert!(
+            overlap
+                .unwrap_err()
+                .to_string()
+                .contains("overlaps network fixed")
+        );
+        let c1 = netns();
+        let req = |ip: &str, mac: Option<&str>, id: &str, ns| AttachRequest {
+            container_id: id.into(),
+            container_name: id.into(),
+            aliases: vec![],
+            ipv4: Some(ip.parse().unwrap()),
+            mac: mac.map(str::to_string),
+            ports: vec![],
+            netns: ns,
+        };
+        let ep = lab
+            .nets
+            .attach(
+                "fixed",
+                &req("10.77.0.50", Some("02:aa:bb:cc:dd:ee"), "c1", &c1),
+            )
+            .unwrap();
+        assert_eq!(ep.ifname, "eth0");
+        let (_, link) = cmd_in(&c1, &["ip", "-o", "link", "show", "eth0"]);
+        assert!(
+            link.contains("02:aa:bb:cc:dd:ee") && link.contains("mtu 1400"),
+            "{link}"
+        );
+        let (_, route) = cmd_in(&c1, &["ip", "route", "show", "default"]);
+        assert!(route.contains("via 10.77.0.254"), "{route}");
+        // A dynamic address comes from the ip_range.
+        let c2 = netns();
+        let dynamic = attach(&lab.nets, "fixed", "c2", &c2, &[]);
+        assert_eq!(dynamic.ipv4, Ipv4Addr::new(10, 77, 0, 128));
+        let c3 = netns();
+        let taken = lab
+            .nets
+            .attach("fixed", &req("10.77.0.50", None, "c3", &c3))
+            .unwrap_err();
+        assert_eq!(
+            taken.to_string(),
+            "network fixed: address 10.77.0.50 is already in use"
+        );
+        // A second network gives the container eth1; the first default route stays.
+        let second = attach(&lab.nets, "second", "c1", &c1, &[]);
+        assert_eq!(second.ifname, "eth1");
+        let (_, addr) = cmd_in(&c1, &["ip", "-o", "-4", "addr", "show", "eth1"]);
+        assert!(addr.contains(&second.ipv4.to_string()), "{addr}");
+        let server = tcp_server(&c1, 80, "multi");
+        let c4 = netns();
+        attach(&lab.nets, "second", "c4", &c4, &[]);
+        assert_eq!(
+            tcp_ask(&c4, &format!("{}:80", second.ipv4)).map(|s| s.starts_with("multi")),
+            Ok(true)
+        );
+        assert_eq!(
+            tcp_ask(&c2, "10.77.0.50:80").map(|s| s.starts_with("multi")),
+            Ok(true)
+        );
+        drop(server);
+    });
+}
+
+#[test]
+fn works_under_a_forward_drop_policy_and_leaves_that_chain_clean() {
+    run(|lab| {
+        // What iptables-nft (and so Docker) leaves on a host: FORWARD with policy drop.
+        let script = "add table ip filter\nadd chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }\n";
+        let mut child = std::process::Command::new("nft")
+            .args(["-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success());
+        let _ = std::fs::write("/proc/sys/net/bridge/bridge-nf-call-iptables", "1");
+        let client = outside(lab);
+        let _outside_server = tcp_server(&client, 9000, "outside");
+        create(&lab.nets, "guarded");
+        let (c1, c2) = (netns(), netns());
+        let e1 = attach(&lab.nets, "guarded", "c1", &c1, &["8080:80"]);
+        attach(&lab.nets, "guarded", "c2", &c2, &[]);
+        let _web = tcp_server(&c1, 80, "web");
+        assert_eq!(
+            tcp_ask(&client, "192.0.2.1:8080"),
+            Ok("web saw 192.0.2.2".into())
+        );
+        assert_eq!(
+            tcp_ask(&c1, "192.0.2.2:9000"),
+            Ok("outside saw 192.0.2.1".into())
+        );
+        assert_eq!(
+            tcp_ask(&c2, &format!("{}:80", e1.ipv4)),
+            Ok("web saw 172.16.0.3".into())
+        );
+        // Traffic that is not ours is still dropped by their policy.
+        let stranger = netns();
+        assert!(tcp_ask(&stranger, "192.0.2.2:9000").is_err());
+        lab.nets.detach_all("c1").unwrap();
+        lab.nets.detach_all("c2").unwrap();
+        lab.nets.remove("guarded").unwrap();
+        let chain = nft(&["list", "chain", "ip", "filter", "FORWARD"]);
+        assert!(
+            chain.contains("policy drop") && !chain.contains("bsn-"),
+            "{chain}"
+        );
+        nft(&["delete", "table", "ip", "filter"]);
+        drop(client);
+        Links::open().unwrap().delete("labhost").unwrap();
+    });
+}

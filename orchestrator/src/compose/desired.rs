@@ -1,0 +1,58 @@
+//! The desired state: a loaded project plus what the planner needs computed from it.
+
+use std::collections::BTreeMap;
+
+use compose_spec::hash::service_hash;
+use compose_spec::model::Project;
+
+use crate::compose::error::PlanError;
+
+/// A project ready for planning: its services' config hashes and where it was loaded from.
+#[derive(Debug, Clone)]
+pub struct Desired<'a> {
+    /// The project, normalized by the loader.
+    pub project: &'a Project,
+    /// The config hash of each enabled service.
+    pub hashes: BTreeMap<String, String>,
+    /// The project directory, recorded on containers.
+    pub working_dir: String,
+    /// The compose files, recorded on containers.
+    pub config_files: Vec<String>,
+}
+
+impl<'a> Desired<'a> {
+    /// Computes the services' config hashes. This is the one step of planning that reads files:
+    /// the contents of the configs' and secrets' files are part of the hash.
+    pub fn new(project: &'a Project) -> Result<Self, PlanError> {
+        let mut hashes = BTreeMap::new();
+        for name in project.services.keys() {
+            let hash = service_hash(project, name).ok_or_else(|| PlanError::Hash {
+                service: name.clone(),
+            })?;
+            hashes.insert(name.clone(), hash);
+        }
+        Ok(Self::with_hashes(project, hashes))
+    }
+
+    /// A desired state with hashes computed elsewhere.
+    pub fn with_hashes(project: &'a Project, hashes: BTreeMap<String, String>) -> Self {
+        Self {
+            project,
+            hashes,
+            working_dir: String::new(),
+            config_files: Vec::new(),
+        }
+    }
+
+    /// Records where the project was loaded from (`project.working_dir`, `config_files`).
+    pub fn located(mut self, working_dir: impl Into<String>, config_files: Vec<String>) -> Self {
+        self.working_dir = working_dir.into();
+        self.config_files = config_files;
+        self
+    }
+
+    /// The project name.
+    pub fn name(&self) -> &str {
+        &self.project.name
+    }
+}

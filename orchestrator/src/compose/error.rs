@@ -1,0 +1,138 @@
+//! Errors of planning and execution.
+
+use thiserror::Error;
+
+/// Why a plan cannot be made.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum PlanError {
+    /// `depends_on` forms a cycle.
+    #[error("dependency cycle through service {service}")]
+    DependencyCycle {
+        /// A service on the cycle.
+        service: String,
+    },
+    /// A service named on the command line is not in the project.
+    #[error("no such service: {service}")]
+    NoSuchService {
+        /// The name given.
+        service: String,
+    },
+    /// `container_name` with more than one container.
+    #[error(
+        "service {service} has container_name {container_name} and cannot be scaled to {scale} containers"
+    )]
+    ContainerNameScaled {
+        /// The service.
+        service: String,
+        /// Its container name.
+        container_name: String,
+        /// The scale asked for.
+        scale: u64,
+    },
+    /// An external network does not exist.
+    #[error("network {name} declared as external, but could not be found")]
+    ExternalNetworkMissing {
+        /// The network's engine name.
+        name: String,
+    },
+    /// An external volume does not exist.
+    #[error("volume {name} declared as external, but could not be found")]
+    ExternalVolumeMissing {
+        /// The volume's engine name.
+        name: String,
+    },
+    /// The image is missing and may not be pulled.
+    #[error("image {image} of service {service} is not present locally and {why}")]
+    ImageUnavailable {
+        /// The service.
+        service: String,
+        /// The image reference.
+        image: String,
+        /// Why it cannot be pulled (`pull_policy is never`, `must be built`).
+        why: String,
+    },
+    /// A config hash could not be computed.
+    #[error("cannot compute the config hash of service {service}")]
+    Hash {
+        /// The service.
+        service: String,
+    },
+}
+
+/// A failed backend call.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{message}")]
+pub struct BackendError {
+    /// What went wrong, one line.
+    pub message: String,
+}
+
+impl BackendError {
+    /// An error with this message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+        }
+    }
+}
+
+/// One action that failed during execution.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{action}: {message}")]
+pub struct ActionFailure {
+    /// The action, as the plan shows it (`start container demo-web-1`).
+    pub action: String,
+    /// The object it is about (container name, network, dependency service).
+    pub target: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+/// Why an execution did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ExecuteError {
+    /// Some actions failed; the actions waiting for them were not run.
+    #[error("{}", summary(.failures, *.skipped))]
+    Failed {
+        /// The failed actions, in the order they failed.
+        failures: Vec<ActionFailure>,
+        /// How many actions were not run because something they wait for failed.
+        skipped: usize,
+    },
+}
+
+fn summary(failures: &[ActionFailure], skipped: usize) -> String {
+    let mut text = failures
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ");
+    if skipped > 0 {
+        text.push_str(&format!(
+            " ({skipped} dependent action{} not run)",
+            if skipped == 1 { "" } else { "s" }
+        ));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_read_as_one_line() {
+        let err = ExecuteError::Failed {
+            failures: vec![ActionFailure {
+                action: "start container demo-db-1".into(),
+                target: "demo-db-1".into(),
+                message: "port 5432 is already in use".into(),
+            }],
+            skipped: 2,
+        };
+        assert_eq!(
+            err.to_string(),
+            "start container demo-db-1: port 5432 is already in use (2 dependent actions not run)"
+        );
+    }
+}

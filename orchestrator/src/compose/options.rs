@@ -1,0 +1,43 @@
+//! What the user asked for on the command line, as the planner sees it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The options of `up` (and `create`) that shape the plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanOptions {
+    /// Services named on the command line; empty means every enabled service.
+    pub services: Vec<String>,
+    /// `--no-deps`: leave the named services' dependencies alone.
+    pub no_deps: bool,
+    /// `--force-recreate`: recreate the containers of the named services even when unchanged.
+    pub force_recreate: bool,
+    /// `--no-recreate`: never recreate, only create what is missing and start what is stopped.
+    pub no_recreate: bool,
+    /// `--always-recreate-deps`: recreate the dependencies pulled in by the named services.
+    pub always_recreate_deps: bool,
+    /// `-V`: give recreated containers fresh anonymous volumes instead of the old ones.
+    pub renew_anon_volumes: bool,
+    /// `--remove-orphans`: remove containers of services no longer in the project.
+    pub remove_orphans: bool,
+    /// `--scale SERVICE=N`, over `scale` / `deploy.replicas`.
+    pub scale: BTreeMap<String, u64>,
+    /// `-t`: the grace period of stops, over each service's `stop_grace_period`.
+    pub timeout: Option<Duration>,
+    /// `--no-start` (`create`): create containers without starting them.
+    pub no_start: bool,
+}
+
+/// The options of `down`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DownOptions {
+    /// `-v`: remove the project's named volumes and the containers' anonymous volumes.
+    pub volumes: bool,
+    /// `--remove-orphans`: also remove containers of services no longer in the project.
+    pub remove_orphans: bool,
+    /// `-t`: the grace period of stops, over each service's `stop_grace_period`.
+    pub timeout: Option<Duration>,
+}
+
+/// The grace period when neither `-t` nor `stop_grace_period` says.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);

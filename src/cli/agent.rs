@@ -1,0 +1,108 @@
+//! `bosun agent`: the node daemon. In the foreground (for systemd) it serves until SIGTERM;
+//! otherwise it starts one in the background and returns once its socket answers.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use cluster::agent::daemon::{Daemon, shutdown_signal};
+use cluster::agent::{AgentClient, AgentConfig, launch};
+
+/// Default data root.
+const DATA_ROOT: &str = "/var/lib/bosun";
+/// Default run root.
+const RUN_ROOT: &str = "/run/bosun";
+
+/// Arguments of `bosun agent`.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Stay in the foreground and log to stderr (for systemd).
+    #[arg(long)]
+    pub foreground: bool,
+    /// Where containers and agent state are kept.
+    #[arg(long, env = "BOSUN_DATA_ROOT", default_value = DATA_ROOT, value_name = "DIR")]
+    pub data_root: PathBuf,
+    /// Where the socket, the pid file and runtime state are kept.
+    #[arg(long, env = "BOSUN_RUN_ROOT", default_value = RUN_ROOT, value_name = "DIR")]
+    pub run_root: PathBuf,
+}
+
+/// The roots from `BOSUN_DATA_ROOT` and `BOSUN_RUN_ROOT`, or the defaults.
+pub fn default_config() -> AgentConfig {
+    let root = |var: &str, default: &str| {
+        std::env::var_os(var)
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| PathBuf::from(default), PathBuf::from)
+    };
+    AgentConfig::new(
+        root("BOSUN_DATA_ROOT", DATA_ROOT),
+        root("BOSUN_RUN_ROOT", RUN_ROOT),
+    )
+}
+
+/// Runs `bosun agent`.
+pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
+    let config = AgentConfig::new(&args.data_root, &args.run_root);
+    if args.foreground {
+        foreground(config)
+    } else {
+        background(config)
+    }
+}
+
+fn foreground(config: AgentConfig) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let daemon = Daemon::prepare(config).context("cannot start the bosun agent")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(daemon.run(shutdown_signal()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn background(config: AgentConfig) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let socket = config.socket();
+        if let Ok(mut client) = AgentClient::connect(&socket).await {
+            let v = client.version().await?;
+            println!(
+                "bosun agent is already running (pid {}, {})",
+                v.pid,
+                socket.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
+        let exe = std::env::current_exe().context("cannot find the bosun executable")?;
+        let pid =
+            launch::spawn_background(&exe, &config).context("cannot start the bosun agent")?;
+        launch::wait_ready(&socket, Duration::from_secs(15))
+            .await
+            .with_context(|| {
+                format!(
+                    "the bosun agent did not come up (see {})",
+                    config.log_file().display()
+                )
+            })?;
+        println!("bosun agent started (pid {pid}, {})", socket.display());
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Logs to stderr; `BOSUN_LOG` sets the filter (default `info`).
+fn init_logging() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BOSUN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

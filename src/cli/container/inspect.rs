@@ -1,0 +1,130 @@
+//! `bosun container inspect`: a JSON array shaped like Docker's (Id, Name, State, Config,
+//! HostConfig), built from the agent's summary and the engine spec.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use cluster::agent::AgentClient;
+use cluster::agent::proto::InspectResponse;
+use serde_json::{Value, json};
+
+use super::units::rfc3339;
+
+/// Arguments of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Container names or ids.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+fn time(nanos: u64) -> String {
+    if nanos == 0 {
+        "0001-01-01T00:00:00Z".into()
+    } else {
+        rfc3339(nanos)
+    }
+}
+
+/// Docker's inspect object for one container.
+pub fn document(response: &InspectResponse) -> anyhow::Result<Value> {
+    let s = response.summary.clone().unwrap_or_default();
+    let spec: Value = serde_json::from_str(&response.spec_json)?;
+    let field = |k: &str| spec.get(k).cloned().unwrap_or(Value::Null);
+    let resources = field("resources");
+    let res = |k: &str| resources.get(k).cloned().unwrap_or(Value::Null);
+    let caps = field("capabilities");
+    Ok(json!({
+        "Id": s.id,
+        "Created": time(s.created_at),
+        "Path": s.command.first().cloned().unwrap_or_default(),
+        "Args": s.command.iter().skip(1).collect::<Vec<_>>(),
+        "State": {
+            "Status": s.state,
+            "Running": s.state == "running" || s.state == "paused",
+            "Paused": s.state == "paused",
+            "OOMKilled": s.oom_killed,
+            "Pid": s.pid,
+            "ExitCode": s.exit_code,
+            "StartedAt": time(s.started_at),
+            "FinishedAt": time(s.finished_at),
+        },
+        "Name": format!("/{}", s.name),
+        "Config": {
+            "Hostname": field("hostname"),
+            "User": field("user"),
+            "Env": field("env"),
+            "Cmd": s.command,
+            "WorkingDir": field("cwd"),
+            "StopSignal": field("stop_signal"),
+            "StopTimeout": spec.get("stop_grace_period").and_then(Value::as_u64).map(|n| n / 1_000_000_000),
+            "Rootfs": s.rootfs,
+        },
+        "HostConfig": {
+            "AutoRemove": s.auto_remove,
+            "Privileged": caps.get("privileged").cloned().unwrap_or(Value::Bool(false)),
+            "CapAdd": caps.get("add").cloned().unwrap_or(Value::Null),
+            "CapDrop": caps.get("drop").cloned().unwrap_or(Value::Null),
+            "ReadonlyRootfs": field("read_only_root"),
+            "Init": field("init"),
+            "Memory": res("memory"),
+            "MemorySwap": res("memory_swap"),
+            "CpuShares": res("cpu_shares"),
+            "CpuQuota": res("cpu_quota"),
+            "CpuPeriod": res("cpu_period"),
+            "PidsLimit": res("pids_limit"),
+            "Mounts": field("mounts"),
+        },
+    }))
+}
+
+/// Runs `inspect`: prints the array of the containers found; exit 1 when any is missing.
+pub async fn run(client: &mut AgentClient, args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let mut docs = Vec::new();
+    let mut failed = false;
+    for container in &args.containers {
+        match client.inspect(container).await {
+            Ok(response) => docs.push(document(&response)?),
+            Err(err) => {
+                eprintln!("error: {err}");
+                failed = true;
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&Value::Array(docs))?);
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use cluster::agent::proto::ContainerSummary;
+
+    use super::*;
+
+    #[test]
+    fn docker_shape() {
+        let spec = engine::ContainerSpec::new("/r", ["sh", "-c", "true"]);
+        let response = InspectResponse {
+            summary: Some(ContainerSummary {
+                id: "abc".into(),
+                name: "web".into(),
+                state: "exited".into(),
+                exit_code: 2,
+                command: spec.args.clone(),
+                ..Default::default()
+            }),
+            spec_json: serde_json::to_string(&spec).unwrap(),
+        };
+        let doc = document(&response).unwrap();
+        assert_eq!(doc["Name"], "/web");
+        assert_eq!(doc["Path"], "sh");
+        assert_eq!(doc["State"]["ExitCode"], 2);
+        assert_eq!(doc["State"]["Running"], false);
+        assert_eq!(doc["Config"]["StopTimeout"], 10);
+        assert_eq!(doc["Config"]["WorkingDir"], "/");
+    }
+}

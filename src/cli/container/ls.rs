@@ -1,0 +1,140 @@
+//! `bosun container ls|ps`.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use cluster::agent::AgentClient;
+use cluster::agent::names::short_id;
+use cluster::agent::proto::ContainerSummary;
+
+use super::table;
+use super::units::{human_duration, rfc3339, since};
+
+/// Arguments of `ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Show all containers (default shows just running).
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only display container IDs.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Filter output based on conditions provided (id=, name=, status=, exited=).
+    #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Output format: table or json (one object per line).
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+    /// Don't truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+/// The STATUS column: `Up 5 seconds`, `Exited (0) 3 seconds ago`, `Created`.
+pub fn status_text(c: &ContainerSummary) -> String {
+    match c.state.as_str() {
+        "running" => format!("Up {}", human_duration(since(c.started_at))),
+        "paused" => format!("Up {} (Paused)", human_duration(since(c.started_at))),
+        "exited" => format!(
+            "Exited ({}) {} ago",
+            c.exit_code,
+            human_duration(since(c.finished_at))
+        ),
+        _ => "Created".into(),
+    }
+}
+
+fn command_text(c: &ContainerSummary, no_trunc: bool) -> String {
+    let command = c.command.join(" ");
+    if no_trunc || command.chars().count() <= 20 {
+        format!("\"{command}\"")
+    } else {
+        let cut: String = command.chars().take(19).collect();
+        format!("\"{cut}…\"")
+    }
+}
+
+/// Runs `ls`.
+pub async fn run(client: &mut AgentClient, args: LsArgs) -> anyhow::Result<ExitCode> {
+    let containers = client.list(args.all, args.filters.clone()).await?;
+    let id = |c: &ContainerSummary| {
+        if args.no_trunc {
+            c.id.clone()
+        } else {
+            short_id(&c.id).to_string()
+        }
+    };
+    if args.quiet {
+        for c in &containers {
+            println!("{}", id(c));
+        }
+    } else if args.format == "json" {
+        for c in &containers {
+            let line = serde_json::json!({
+                "ID": id(c),
+                "Names": c.name,
+                "Image": c.rootfs,
+                "Command": command_text(c, true),
+                "CreatedAt": rfc3339(c.created_at),
+                "RunningFor": human_duration(since(c.created_at)) + " ago",
+                "State": c.state,
+                "Status": status_text(c),
+                "ExitCode": c.exit_code,
+            });
+            println!("{line}");
+        }
+    } else {
+        let rows: Vec<Vec<String>> = containers
+            .iter()
+            .map(|c| {
+                vec![
+                    id(c),
+                    c.rootfs.clone(),
+                    command_text(c, args.no_trunc),
+                    format!("{} ago", human_duration(since(c.created_at))),
+                    status_text(c),
+                    String::new(),
+                    c.name.clone(),
+                ]
+            })
+            .collect();
+        let headers = [
+            "CONTAINER ID",
+            "IMAGE",
+            "COMMAND",
+            "CREATED",
+            "STATUS",
+            "PORTS",
+            "NAMES",
+        ];
+        print!("{}", table::render(&headers, &rows));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_and_command() {
+        let exited = ContainerSummary {
+            state: "exited".into(),
+            exit_code: 3,
+            finished_at: engine::state::now_nanos(),
+            command: vec!["sh".into(), "-c".into(), "echo hello world and more".into()],
+            ..Default::default()
+        };
+        assert_eq!(status_text(&exited), "Exited (3) Less than a second ago");
+        assert_eq!(command_text(&exited, false), "\"sh -c echo hello wo…\"");
+        assert_eq!(
+            command_text(&exited, true),
+            "\"sh -c echo hello world and more\""
+        );
+        let created = ContainerSummary {
+            state: "created".into(),
+            ..Default::default()
+        };
+        assert_eq!(status_text(&created), "Created");
+    }
+}

@@ -1,0 +1,150 @@
+//! `bosun container …`: the engine's containers through the node agent, as `docker container …`.
+//!
+//! The words after `container` are parsed here rather than by the top-level parser, so that the
+//! docker CLI's short flags (`rm -f`, `logs -f`, `ls -q`) do not collide with the project options
+//! that are global at the top level.
+
+mod connect;
+mod inspect;
+mod logs;
+mod ls;
+mod ops;
+mod run;
+mod stats;
+mod table;
+mod units;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use cluster::agent::AgentClient;
+
+/// `bosun container`: the raw words, parsed by [`ContainerCli`].
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct ContainerArgs {
+    /// The container command and its options (see `bosun container --help`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub args: Vec<OsString>,
+}
+
+/// Manage containers.
+#[derive(Debug, Parser)]
+#[command(name = "bosun container", disable_help_subcommand = true)]
+struct ContainerCli {
+    /// Agent socket to talk to (default: <run-root>/bosun.sock, started when not running).
+    #[arg(
+        short = 'H',
+        long = "host",
+        env = "BOSUN_HOST",
+        global = true,
+        value_name = "unix:///PATH"
+    )]
+    host: Option<String>,
+
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Create and run a new container.
+    Run(Box<run::RunArgs>),
+    /// List containers.
+    #[command(visible_alias = "ps", alias = "list")]
+    Ls(ls::LsArgs),
+    /// Stop one or more running containers.
+    Stop(ops::StopArgs),
+    /// Kill one or more running containers.
+    Kill(ops::KillArgs),
+    /// Remove one or more containers.
+    #[command(visible_alias = "remove")]
+    Rm(ops::RmArgs),
+    /// Pause all processes within one or more containers.
+    Pause(ops::Targets),
+    /// Unpause all processes within one or more containers.
+    Unpause(ops::Targets),
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait(ops::Targets),
+    /// Fetch the logs of a container.
+    Logs(logs::LogsArgs),
+    /// Display detailed information on one or more containers.
+    Inspect(inspect::InspectArgs),
+    /// Display a live stream of container resource usage statistics.
+    Stats(stats::StatsArgs),
+}
+
+/// Runs `bosun container …`.
+pub fn run(args: ContainerArgs) -> anyhow::Result<ExitCode> {
+    let words = std::iter::once(OsString::from("bosun container")).chain(args.args);
+    let cli = match ContainerCli::try_parse_from(words) {
+        Ok(cli) => cli,
+        Err(err) => return Ok(super::exit_for_clap_error(err)),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: ContainerCli) -> anyhow::Result<ExitCode> {
+    let mut client: AgentClient = connect::connect(cli.host.as_deref()).await?;
+    match cli.command {
+        Sub::Run(args) => run::run(&mut client, *args).await,
+        Sub::Ls(args) => ls::run(&mut client, args).await,
+        Sub::Stop(args) => ops::stop(&mut client, args).await,
+        Sub::Kill(args) => ops::kill(&mut client, args).await,
+        Sub::Rm(args) => ops::rm(&mut client, args).await,
+        Sub::Pause(args) => ops::pause(&mut client, args).await,
+        Sub::Unpause(args) => ops::unpause(&mut client, args).await,
+        Sub::Wait(args) => ops::wait(&mut client, args).await,
+        Sub::Logs(args) => logs::run(&mut client, args).await,
+        Sub::Inspect(args) => inspect::run(&mut client, args).await,
+        Sub::Stats(args) => stats::run(&mut client, args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn definition_is_consistent() {
+        ContainerCli::command().debug_assert();
+    }
+
+    #[test]
+    fn docker_style_flags_parse() {
+        let parse = |words: &[&str]| {
+            ContainerCli::try_parse_from(
+                std::iter::once("bosun container").chain(words.iter().copied()),
+            )
+        };
+        let cli = parse(&[
+            "run",
+            "-d",
+            "--rm",
+            "--rootfs",
+            "/r",
+            "sh",
+            "-c",
+            "echo -n hi",
+        ])
+        .unwrap();
+        let Sub::Run(run) = cli.command else {
+            panic!("not run")
+        };
+        assert!(run.detach && run.rm);
+        assert_eq!(run.command, ["sh", "-c", "echo -n hi"]);
+        assert!(matches!(parse(&["rm", "-f", "web"]).unwrap().command, Sub::Rm(a) if a.force));
+        assert!(matches!(parse(&["ps", "-aq"]).unwrap().command, Sub::Ls(a) if a.all && a.quiet));
+        assert!(matches!(parse(&["logs", "-f", "web"]).unwrap().command, Sub::Logs(a) if a.follow));
+        let cli = parse(&["-H", "unix:///tmp/x.sock", "ls"]).unwrap();
+        assert_eq!(cli.host.as_deref(), Some("unix:///tmp/x.sock"));
+        let cli = parse(&["ls", "-H", "unix:///tmp/y.sock"]).unwrap();
+        assert_eq!(cli.host.as_deref(), Some("unix:///tmp/y.sock"));
+    }
+}

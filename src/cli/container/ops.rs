@@ -1,0 +1,152 @@
+//! The commands that act on a list of containers: stop, kill, rm, pause, unpause, wait.
+//! Each target is tried in turn; failures are reported one line each and make the exit code 1.
+
+use std::future::Future;
+use std::process::ExitCode;
+
+use clap::Args;
+use cluster::agent::{AgentClient, ClientError};
+
+use super::units::parse_signal;
+
+/// Containers to act on.
+#[derive(Debug, Args)]
+pub struct Targets {
+    /// Container names or ids.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Arguments of `stop`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container (default: its stop timeout).
+    #[arg(short = 't', long = "time", visible_alias = "timeout")]
+    pub time: Option<u64>,
+    /// Container names or ids.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Arguments of `kill`.
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send (name or number).
+    #[arg(short = 's', long = "signal", default_value = "KILL")]
+    pub signal: String,
+    /// Container names or ids.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Arguments of `rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL).
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Container names or ids.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Applies `op` to each container, printing `ok(container, result)` on success.
+async fn each<T, F, Fut>(
+    client: &mut AgentClient,
+    containers: &[String],
+    mut op: F,
+    ok: impl Fn(&str, T),
+) -> anyhow::Result<ExitCode>
+where
+    F: FnMut(AgentClient, String) -> Fut,
+    Fut: Future<Output = Result<T, ClientError>>,
+{
+    let mut failed = false;
+    for container in containers {
+        match op(client.clone(), container.clone()).await {
+            Ok(value) => ok(container, value),
+            Err(err) => {
+                eprintln!("error: {err}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn echo<T>(container: &str, _: T) {
+    println!("{container}");
+}
+
+/// `bosun container stop`.
+pub async fn stop(client: &mut AgentClient, args: StopArgs) -> anyhow::Result<ExitCode> {
+    let time = args.time;
+    each(
+        client,
+        &args.containers,
+        |mut c, id| async move { c.stop(&id, time).await },
+        echo,
+    )
+    .await
+}
+
+/// `bosun container kill`.
+pub async fn kill(client: &mut AgentClient, args: KillArgs) -> anyhow::Result<ExitCode> {
+    let signal = parse_signal(&args.signal)?;
+    each(
+        client,
+        &args.containers,
+        |mut c, id| async move { c.kill(&id, signal).await },
+        echo,
+    )
+    .await
+}
+
+/// `bosun container rm`.
+pub async fn rm(client: &mut AgentClient, args: RmArgs) -> anyhow::Result<ExitCode> {
+    let force = args.force;
+    each(
+        client,
+        &args.containers,
+        |mut c, id| async move { c.remove(&id, force).await },
+        echo,
+    )
+    .await
+}
+
+/// `bosun container pause`.
+pub async fn pause(client: &mut AgentClient, args: Targets) -> anyhow::Result<ExitCode> {
+    each(
+        client,
+        &args.containers,
+        |mut c, id| async move { c.pause(&id).await },
+        echo,
+    )
+    .await
+}
+
+/// `bosun container unpause`.
+pub async fn unpause(client: &mut AgentClient, args: Targets) -> anyhow::Result<ExitCode> {
+    each(
+        client,
+        &args.containers,
+        |mut c, id| async move { c.unpause(&id).await },
+        echo,
+    )
+    .await
+}
+
+/// `bosun container wait`: prints each exit code.
+pub async fn wait(client: &mut AgentClient, args: Targets) -> anyhow::Result<ExitCode> {
+    each(
+        client,
+        &args.containers,
+        |mut c, id| async move { c.wait(&id).await },
+        |_, w| println!("{}", w.exit_code),
+    )
+    .await
+}

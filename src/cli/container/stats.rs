@@ -1,0 +1,148 @@
+//! `bosun container stats`: CPU % from two samples, memory usage and limit, pids.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use cluster::agent::AgentClient;
+use cluster::agent::names::short_id;
+use cluster::agent::proto::StatsResponse;
+
+use super::table;
+use super::units::format_bytes;
+
+/// Arguments of `stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// Disable streaming stats and only pull the first result.
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Containers (default: all running).
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// CPU use in percent of one CPU between two samples.
+pub fn cpu_percent(before: &StatsResponse, after: &StatsResponse) -> f64 {
+    let wall = after.read_at.saturating_sub(before.read_at);
+    if wall == 0 {
+        return 0.0;
+    }
+    after.cpu_usage_ns.saturating_sub(before.cpu_usage_ns) as f64 / wall as f64 * 100.0
+}
+
+fn row(id: &str, name: &str, before: &StatsResponse, after: &StatsResponse) -> Vec<String> {
+    let limit = if after.memory_limit == 0 || after.memory_limit >= i64::MAX as u64 {
+        host_memory()
+    } else {
+        after.memory_limit
+    };
+    let mem_pct = if limit == 0 {
+        0.0
+    } else {
+        after.memory_usage as f64 / limit as f64 * 100.0
+    };
+    vec![
+        short_id(id).to_string(),
+        name.to_string(),
+        format!("{:.2}%", cpu_percent(before, after)),
+        format!(
+            "{} / {}",
+            format_bytes(after.memory_usage),
+            format_bytes(limit)
+        ),
+        format!("{mem_pct:.2}%"),
+        after.pids.to_string(),
+    ]
+}
+
+/// Total memory of the host in bytes (0 when unknown), the limit shown for unlimited containers.
+fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Runs `stats`.
+pub async fn run(client: &mut AgentClient, args: StatsArgs) -> anyhow::Result<ExitCode> {
+    let targets: Vec<(String, String)> = if args.containers.is_empty() {
+        client
+            .list(false, Vec::new())
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect()
+    } else {
+        let mut out = Vec::new();
+        for c in &args.containers {
+            let s = client.inspect(c).await?.summary.unwrap_or_default();
+            out.push((s.id, s.name));
+        }
+        out
+    };
+    let headers = [
+        "CONTAINER ID",
+        "NAME",
+        "CPU %",
+        "MEM USAGE / LIMIT",
+        "MEM %",
+        "PIDS",
+    ];
+    let mut previous: HashMap<String, StatsResponse> = HashMap::new();
+    for (id, _) in &targets {
+        previous.insert(id.clone(), client.stats(id).await?);
+    }
+    loop {
+        tokio::time::sleep(Duration::from_millis(if args.no_stream {
+            500
+        } else {
+            1000
+        }))
+        .await;
+        let mut rows = Vec::new();
+        for (id, name) in &targets {
+            // A container that stopped meanwhile drops out of the table.
+            let Ok(sample) = client.stats(id).await else {
+                continue;
+            };
+            if let Some(before) = previous.get(id) {
+                rows.push(row(id, name, before, &sample));
+            }
+            previous.insert(id.clone(), sample);
+        }
+        if !args.no_stream {
+            print!("\x1b[2J\x1b[H");
+        }
+        print!("{}", table::render(&headers, &rows));
+        if args.no_stream {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_between_samples() {
+        let a = StatsResponse {
+            cpu_usage_ns: 1_000,
+            read_at: 10_000,
+            ..Default::default()
+        };
+        let b = StatsResponse {
+            cpu_usage_ns: 501_000,
+            read_at: 1_010_000,
+            ..Default::default()
+        };
+        assert!((cpu_percent(&a, &b) - 50.0).abs() < 1e-9);
+        assert_eq!(cpu_percent(&a, &a), 0.0);
+    }
+}

@@ -1,0 +1,197 @@
+//! `bosun node …`: list, inspect, demote, promote and remove cluster nodes; and the table of
+//! `bosun cluster status`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use cluster::manager::Manager;
+use cluster::store::{Node, Record};
+
+use super::cluster::{DataRootArg, runtime};
+
+/// Arguments of `bosun node`.
+#[derive(Debug, Args)]
+pub struct NodeArgs {
+    #[command(flatten)]
+    root: DataRootArg,
+    #[command(subcommand)]
+    command: NodeCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum NodeCommand {
+    /// List the nodes.
+    Ls {
+        /// Output format: table or json.
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+    },
+    /// Show a node's record as json.
+    Inspect {
+        /// Node id, id prefix or hostname.
+        node: String,
+    },
+    /// Make a worker a manager.
+    Promote {
+        /// Node id, id prefix or hostname.
+        node: String,
+    },
+    /// Make a manager a worker (refused if quorum would be lost or it is the last manager).
+    Demote {
+        /// Node id, id prefix or hostname.
+        node: String,
+    },
+    /// Remove a node from the cluster.
+    Rm {
+        /// Remove a manager too.
+        #[arg(long)]
+        force: bool,
+        /// Node id, id prefix or hostname.
+        node: String,
+    },
+}
+
+fn nodes(data: &[u8]) -> anyhow::Result<Vec<Node>> {
+    let records: Vec<Record> = serde_json::from_slice(data).context("cannot decode the nodes")?;
+    Ok(records
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Node(node) => Some(node),
+            _ => None,
+        })
+        .collect())
+}
+
+/// Runs `bosun node`.
+pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    let manager = Manager::open(&args.root.data_root)?;
+    let rt = runtime()?;
+    let _context = rt.enter();
+    let client = manager.client()?;
+    match args.command {
+        NodeCommand::Ls { format } => {
+            let (data, _) = rt.block_on(client.read("kind:node"))?;
+            let status = rt.block_on(client.status())?;
+            let nodes = nodes(&data)?;
+            if format == "json" {
+                println!("{}", serde_json::to_string_pretty(&nodes)?);
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "{:<26}{:<20}{:<8}{:<14}MANAGER STATUS",
+                "ID", "HOSTNAME", "STATUS", "AVAILABILITY"
+            );
+            for node in nodes {
+                let member = status
+                    .members
+                    .iter()
+                    .find(|m| Some(m.raft_id) == node.raft_id);
+                let manager_status = match member {
+                    Some(m) if m.leader => "Leader",
+                    Some(m) if m.reachable => "Reachable",
+                    Some(_) => "Unreachable",
+                    None => "",
+                };
+                let marker = if node.meta.id == manager.state().node_id {
+                    " *"
+                } else {
+                    ""
+                };
+                println!(
+                    "{:<26}{:<20}{:<8}{:<14}{}",
+                    format!("{}{marker}", node.meta.id),
+                    node.hostname,
+                    format!("{:?}", node.state),
+                    format!("{:?}", node.availability),
+                    manager_status
+                );
+            }
+        }
+        NodeCommand::Inspect { node } => {
+            let (data, _) = rt.block_on(client.read("kind:node"))?;
+            let found = nodes(&data)?
+                .into_iter()
+                .filter(|n| n.meta.id.starts_with(&node) || n.hostname == node)
+                .collect::<Vec<_>>();
+            if found.is_empty() {
+                anyhow::bail!("node {node} not found");
+            }
+            println!("{}", serde_json::to_string_pretty(&found)?);
+        }
+        NodeCommand::Promote { node } => {
+            rt.block_on(client.change_role(&node, "manager"))?;
+            println!("Node {node} promoted to a manager.");
+        }
+        NodeCommand::Demote { node } => {
+            rt.block_on(client.change_role(&node, "worker"))?;
+            println!("Manager {node} demoted in the cluster.");
+        }
+        NodeCommand::Rm { force, node } => {
+            rt.block_on(client.remove_node(&node, force))?;
+            println!("{node}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints `bosun cluster status`.
+pub fn print_status(data_root: &Path, format: &str) -> anyhow::Result<ExitCode> {
+    let manager = Manager::open(data_root)?;
+    let rt = runtime()?;
+    let _context = rt.enter();
+    let client = manager.client()?;
+    let status = rt.block_on(client.status())?;
+    if format == "json" {
+        let members: Vec<serde_json::Value> = status
+            .members
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "raft_id": m.raft_id, "node_id": m.node_id, "addr": m.addr,
+                    "reachable": m.reachable, "leader": m.leader,
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "raft_id": status.raft_id, "leader": status.leader, "term": status.term,
+            "commit": status.commit, "applied": status.applied, "quorum": status.quorum,
+            "tolerates": status.tolerates, "state_hash": status.state_hash,
+            "quorum_error": status.quorum_error, "members": members,
+        });
+        println!("{}", serde_json::to_string_pretty(&value)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let managers = status.members.len();
+    let reachable = status.members.iter().filter(|m| m.reachable).count();
+    println!("Managers:  {managers} ({reachable} reachable)");
+    match status.leader {
+        0 => println!("Leader:    none"),
+        leader => println!("Leader:    raft id {leader}"),
+    }
+    println!(
+        "Term:      {}\nCommit:    {}\nApplied:   {}",
+        status.term, status.commit, status.applied
+    );
+    println!(
+        "Quorum:    {} of {managers}; tolerates {} more failure(s)",
+        status.quorum, status.tolerates
+    );
+    if !status.quorum_error.is_empty() {
+        println!("Warning:   {}", status.quorum_error);
+    }
+    println!("\n{:<9}{:<26}{:<24}STATUS", "RAFT ID", "NODE ID", "ADDRESS");
+    for member in &status.members {
+        let state = match (member.leader, member.reachable) {
+            (true, _) => "Leader",
+            (false, true) => "Reachable",
+            (false, false) => "Unreachable",
+        };
+        println!(
+            "{:<9}{:<26}{:<24}{}",
+            member.raft_id, member.node_id, member.addr, state
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
