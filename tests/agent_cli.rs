@@ -15,9 +15,10 @@ use nix::unistd::Pid;
 
 const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
 
-/// One test's roots, rootfs and agent.
+/// One test's roots, rootfs, cgroup parent and agent.
 struct Env {
     tmp: tempfile::TempDir,
+    cgroup_parent: String,
 }
 
 impl Env {
@@ -32,7 +33,15 @@ impl Env {
                 symlink("busybox", bin.join(applet)).unwrap();
             }
         }
-        Env { tmp }
+        let cgroup_parent = format!(
+            "bosun-clitest-{}",
+            tmp.path()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .trim_start_matches('.')
+        );
+        Env { tmp, cgroup_parent }
     }
 
     fn rootfs(&self) -> String {
@@ -51,6 +60,7 @@ impl Env {
         let mut cmd = Command::new(BOSUN);
         cmd.env("BOSUN_DATA_ROOT", self.tmp.path().join("data"))
             .env("BOSUN_RUN_ROOT", self.run_root())
+            .env("BOSUN_CGROUP_PARENT", &self.cgroup_parent)
             .env_remove("BOSUN_HOST")
             .arg("container")
             .arg("-H")
@@ -93,7 +103,29 @@ impl Drop for Env {
             let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
             wait_gone(pid);
         }
+        remove_cgroups(&self.cgroup_parent);
     }
+}
+
+/// Removes the test's cgroup parent (and empty groups below it) from every hierarchy.
+fn remove_cgroups(parent: &str) {
+    fn remove_tree(dir: &Path) {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    remove_tree(&entry.path());
+                }
+            }
+        }
+        let _ = std::fs::remove_dir(dir);
+    }
+    let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
+        return;
+    };
+    for hierarchy in hierarchies.flatten() {
+        remove_tree(&hierarchy.path().join(parent));
+    }
+    remove_tree(&Path::new("/sys/fs/cgroup").join(parent));
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -150,7 +150,10 @@ fn mutate(fake: &FakeBackend, mutations: &[Mutation]) {
                 let mut c = world.containers[i % n].clone();
                 c.name = format!("{}-run-{i}", c.name);
                 c.labels.insert(labels::ONEOFF.into(), labels::TRUE.into());
-                world.containers.push(c);
+                // Container names are unique in any real engine.
+                if world.containers.iter().all(|x| x.name != c.name) {
+                    world.containers.push(c);
+                }
             }
             _ => {}
         }

@@ -27,6 +27,14 @@ pub struct AgentArgs {
     /// Where the socket, the pid file and runtime state are kept.
     #[arg(long, env = "BOSUN_RUN_ROOT", default_value = RUN_ROOT, value_name = "DIR")]
     pub run_root: PathBuf,
+    /// The cgroup under which containers' cgroups are created, in every hierarchy.
+    #[arg(
+        long,
+        env = "BOSUN_CGROUP_PARENT",
+        default_value = "bosun",
+        value_name = "NAME"
+    )]
+    pub cgroup_parent: String,
 }
 
 /// The roots from `BOSUN_DATA_ROOT` and `BOSUN_RUN_ROOT`, or the defaults.
@@ -44,7 +52,8 @@ pub fn default_config() -> AgentConfig {
 
 /// Runs `bosun agent`.
 pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
-    let config = AgentConfig::new(&args.data_root, &args.run_root);
+    let mut config = AgentConfig::new(&args.data_root, &args.run_root);
+    config.cgroup_parent = args.cgroup_parent;
     if args.foreground {
         foreground(config)
     } else {

@@ -168,8 +168,29 @@ impl Drop for Env {
             let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
         let parent = format!("bosun-imgtest-{}", std::process::id());
-        for root in ["/sys/fs/cgroup", "/sys/fs/cgroup/unified"] {
-            let _ = std::fs::remove_dir(Path::new(root).join(&parent));
+        let roots: Vec<std::path::PathBuf> = match AnyManager::probe_layout() {
+            Ok(engine::cgroups::Layout::V1 { controllers }) => controllers.into_values().collect(),
+            Ok(engine::cgroups::Layout::V2 { unified }) => vec![unified],
+            Ok(engine::cgroups::Layout::Hybrid {
+                controllers,
+                unified,
+            }) => controllers.into_values().chain([unified]).collect(),
+            Err(_) => Vec::new(),
+        };
+        for root in roots {
+            remove_cgroup_tree(&root.join(&parent));
         }
     }
+}
+
+/// Removes a cgroup directory and the (empty) groups below it, deepest first.
+fn remove_cgroup_tree(dir: &Path) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_cgroup_tree(&entry.path());
+            }
+        }
+    }
+    let _ = std::fs::remove_dir(dir);
 }
