@@ -7,7 +7,7 @@ set -euo pipefail
 bosun=${1:-target/release/bosun}
 [ -x "$bosun" ] || { echo "error: no bosun binary at $bosun (cargo build --release)" >&2; exit 1; }
 tmp=$(mktemp -d)
-export BOSUN_DATA_ROOT=$tmp/data BOSUN_RUN_ROOT=$tmp/run
+export BOSUN_DATA_ROOT=$tmp/data BOSUN_RUN_ROOT=$tmp/run BOSUN_CGROUP_PARENT=bosun-bench-$$
 host=unix://$tmp/run/bosun.sock
 
 cleanup() {
@@ -19,6 +19,10 @@ cleanup() {
         sleep 0.5
     fi
     rm -rf "$tmp"
+    for hierarchy in /sys/fs/cgroup/*/; do
+        [ -d "$hierarchy$BOSUN_CGROUP_PARENT" ] && find "$hierarchy$BOSUN_CGROUP_PARENT" -depth -type d -exec rmdir {} \; 2>/dev/null
+    done
+    true
 }
 trap cleanup EXIT
 

@@ -68,14 +68,24 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(mark) = &self.mark {
-            write!(f, "{mark}: ")?;
-        }
-        if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
-        }
-        f.write_str(&self.message)
+        write_located(f, self.mark.as_ref(), &self.path, &self.message)
     }
+}
+
+/// `file:line:col: key.path: message`, leaving out the parts that are unknown.
+fn write_located(
+    f: &mut fmt::Formatter<'_>,
+    mark: Option<&Mark>,
+    path: &KeyPath,
+    message: &str,
+) -> fmt::Result {
+    if let Some(mark) = mark {
+        write!(f, "{mark}: ")?;
+    }
+    if !path.is_empty() {
+        write!(f, "{path}: ")?;
+    }
+    f.write_str(message)
 }
 
 /// Errors of the compose loader.
@@ -171,12 +181,6 @@ pub struct Warning {
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(mark) = &self.mark {
-            write!(f, "{mark}: ")?;
-        }
-        if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
-        }
-        f.write_str(&self.message)
+        write_located(f, self.mark.as_ref(), &self.path, &self.message)
     }
 }

@@ -11,15 +11,15 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::model::Project;
+use crate::model::{Project, Service};
 
 /// Keys of a service that do not influence its containers.
 pub const IGNORED_KEYS: [&str; 5] = ["build", "pull_policy", "scale", "depends_on", "profiles"];
 
-/// The config hash of service `name`, or None when the project has no such service.
-pub fn service_hash(project: &Project, name: &str) -> Option<String> {
-    let service = project.services.get(name)?;
-    let mut value = serde_json::to_value(service).ok()?;
+/// The canonical JSON of a service definition without [`IGNORED_KEYS`] and `deploy.replicas`:
+/// the part of a service whose change requires recreating its containers.
+pub fn hashed_definition(service: &Service) -> serde_json::Value {
+    let mut value = serde_json::to_value(service).unwrap_or(serde_json::Value::Null);
     if let Some(map) = value.as_object_mut() {
         for key in IGNORED_KEYS {
             map.remove(key);
@@ -31,6 +31,13 @@ pub fn service_hash(project: &Project, name: &str) -> Option<String> {
             }
         }
     }
+    value
+}
+
+/// The config hash of service `name`, or None when the project has no such service.
+pub fn service_hash(project: &Project, name: &str) -> Option<String> {
+    let service = project.services.get(name)?;
+    let value = hashed_definition(service);
     let mut resources = serde_json::Map::new();
     for reference in &service.configs {
         if let Some(config) = project.configs.get(&reference.source) {

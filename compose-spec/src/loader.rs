@@ -410,11 +410,7 @@ fn add_included(map: &mut yaml::Map, included: Node) -> Result<()> {
 
 /// A service written with no definition (`web:`) is an empty one, as in Compose.
 fn null_services_as_empty(doc: &mut Node) {
-    let Some(services) = doc
-        .as_map_mut()
-        .and_then(|m| m.get_mut("services"))
-        .and_then(Node::as_map_mut)
-    else {
+    let Some(services) = doc.get_mut("services").and_then(Node::as_map_mut) else {
         return;
     };
     for service in services.values_mut() {

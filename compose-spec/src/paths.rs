@@ -170,11 +170,7 @@ fn resolve_bind_device(volume: &mut Node, base: &Path, env: &Environment) {
 /// Gives every `build` mapping of a merged project without a `context` the project directory,
 /// the default context.
 pub fn default_build_contexts(doc: &mut Node, project_directory: &Path) {
-    let Some(services) = doc
-        .as_map_mut()
-        .and_then(|m| m.get_mut("services"))
-        .and_then(Node::as_map_mut)
-    else {
+    let Some(services) = doc.get_mut("services").and_then(Node::as_map_mut) else {
         return;
     };
     for service in services.values_mut() {

@@ -124,6 +124,11 @@ impl Node {
         self.as_map().and_then(|m| m.get(key))
     }
 
+    /// The value under `key`, mutably, if this is a mapping that has it.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        self.as_map_mut().and_then(|m| m.get_mut(key))
+    }
+
     /// Whether the value is null.
     pub fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)

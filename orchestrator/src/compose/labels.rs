@@ -7,7 +7,6 @@
 //! definition is how a recreate explains itself field by field, without the planner asking the
 //! backend anything beyond the observed state.
 
-use compose_spec::hash::IGNORED_KEYS;
 use compose_spec::model::Service;
 
 /// The project a container, network or volume belongs to.
@@ -51,19 +50,7 @@ pub fn container_name(project: &str, service: &str, number: u32) -> String {
 /// The canonical JSON of a service definition: what the config hash covers, without the keys
 /// that never require a recreate (`build`, `scale`, `deploy.replicas`, `depends_on`, …).
 pub fn service_config(service: &Service) -> serde_json::Value {
-    let mut value = serde_json::to_value(service).unwrap_or(serde_json::Value::Null);
-    if let Some(map) = value.as_object_mut() {
-        for key in IGNORED_KEYS {
-            map.remove(key);
-        }
-        if let Some(deploy) = map.get_mut("deploy").and_then(|d| d.as_object_mut()) {
-            deploy.remove("replicas");
-            if deploy.is_empty() {
-                map.remove("deploy");
-            }
-        }
-    }
-    value
+    compose_spec::hash::hashed_definition(service)
 }
 
 /// The [`DEPENDS_ON`] label value of a service: `db:service_healthy:true,cache:service_started:false`.
