@@ -10,14 +10,13 @@
 //! absolute against that file's directory ([`paths`]), so they keep pointing where they did.
 //! Once resolved, the `extends` key is removed.
 
-mod paths;
-
 #[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Component, Path, PathBuf};
 
+use crate::env::Environment;
 use crate::error::{Error, ErrorKind, Result};
 use crate::merge;
 use crate::path::KeyPath;
@@ -126,7 +125,9 @@ impl Resolver<'_> {
             None => Node::new(Value::Null, extends.mark.clone()),
         };
         if target != file {
-            paths::rebase_service(&mut base, target.parent().unwrap_or(Path::new("")));
+            let dir = target.parent().unwrap_or(Path::new(""));
+            crate::paths::absolutize_service(&mut base, dir, &Environment::default());
+            crate::paths::default_build_context(&mut base, dir);
         }
         // The service is taken out of its document while it is merged and put back after.
         let Some(slot) = self.service_mut(file, name) else {

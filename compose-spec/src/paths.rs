@@ -48,6 +48,9 @@ pub fn absolutize_service(service: &mut Node, base: &Path, env: &Environment) {
                 if let Some(contexts) = m.get_mut("additional_contexts") {
                     resolve_additional_contexts(contexts, base, env);
                 }
+                if let Some(ssh) = m.get_mut("ssh") {
+                    resolve_ssh_keys(ssh, base, env);
+                }
             }
             _ => {}
         }
@@ -148,6 +151,25 @@ fn resolve_additional_contexts(node: &mut Node, base: &Path, env: &Environment) 
     }
 }
 
+/// `build.ssh` key paths, as a mapping or a `ID=PATH` list (`default` alone names the agent).
+fn resolve_ssh_keys(node: &mut Node, base: &Path, env: &Environment) {
+    match &mut node.value {
+        Value::Map(m) => m
+            .values_mut()
+            .for_each(|key| resolve_string(key, base, env)),
+        Value::Seq(items) => {
+            for item in items {
+                if let Value::String(entry) = &mut item.value
+                    && let Some((id, path)) = entry.split_once('=')
+                {
+                    *entry = format!("{id}={}", resolve(path, base, env).display());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// A top-level volume of the `local` driver with `o: bind` mounts `device`, a host path.
 fn resolve_bind_device(volume: &mut Node, base: &Path, env: &Environment) {
     let Some(map) = volume.as_map_mut() else {
@@ -174,16 +196,21 @@ pub fn default_build_contexts(doc: &mut Node, project_directory: &Path) {
         return;
     };
     for service in services.values_mut() {
-        let Some(build) = service.as_map_mut().and_then(|s| s.get_mut("build")) else {
-            continue;
-        };
-        let mark = build.mark.clone();
-        if let Some(build) = build.as_map_mut()
-            && !build.contains_key("context")
-        {
-            let dir = project_directory.display().to_string();
-            build.insert("context".to_string(), Node::new(Value::String(dir), mark));
-        }
+        default_build_context(service, project_directory);
+    }
+}
+
+/// Gives the `build` mapping of one service, if it has no `context`, the directory `dir`.
+pub fn default_build_context(service: &mut Node, dir: &Path) {
+    let Some(build) = service.get_mut("build") else {
+        return;
+    };
+    let mark = build.mark.clone();
+    if let Some(build) = build.as_map_mut()
+        && !build.contains_key("context")
+    {
+        let dir = dir.display().to_string();
+        build.insert("context".to_string(), Node::new(Value::String(dir), mark));
     }
 }
 
@@ -232,7 +259,8 @@ pub fn resolve(path: &str, base: &Path, env: &Environment) -> PathBuf {
     let expanded = match path.strip_prefix('~') {
         Some(rest) if rest.is_empty() || rest.starts_with('/') => match env.get("HOME") {
             Some(home) => PathBuf::from(format!("{home}{rest}")),
-            None => PathBuf::from(path),
+            // Without a home directory `~` cannot be resolved; it is left for the engine.
+            None => return PathBuf::from(path),
         },
         _ => PathBuf::from(path),
     };

@@ -12,10 +12,10 @@ use compose_spec::loader::{LoadOptions, Loaded};
 #[derive(Debug, Args)]
 pub struct ProjectArgs {
     /// Compose configuration file (repeatable; later files override earlier ones).
-    #[arg(short = 'f', long = "file", global = true, value_name = "FILE")]
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Project name.
-    #[arg(short = 'p', long = "project-name", global = true, value_name = "NAME")]
+    #[arg(short = 'p', long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
     /// Profile to enable (repeatable).
     #[arg(
@@ -26,10 +26,10 @@ pub struct ProjectArgs {
     )]
     pub profiles: Vec<String>,
     /// Environment file to read instead of .env (repeatable).
-    #[arg(long = "env-file", global = true, value_name = "PATH")]
+    #[arg(long = "env-file", value_name = "PATH")]
     pub env_files: Vec<PathBuf>,
     /// Working directory of the project (default: the directory of the first compose file).
-    #[arg(long = "project-directory", global = true, value_name = "DIR")]
+    #[arg(long = "project-directory", value_name = "DIR")]
     pub project_directory: Option<PathBuf>,
 }
 
