@@ -322,3 +322,262 @@ fn user_without_the_group_is_refused() {
     // Refused, not mistaken for a missing agent: the running agent is untouched and serves root.
     assert_eq!(env.ok(&["ls", "-q"]), "");
 }
+
+/// Polls `check` every 50 ms until it holds; fails with `what` after `secs` seconds.
+fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn inspect(env: &Env, container: &str) -> serde_json::Value {
+    let doc: serde_json::Value = serde_json::from_str(&env.ok(&["inspect", container])).unwrap();
+    doc[0].clone()
+}
+
+#[test]
+fn on_failure_restarts_with_backoff_up_to_the_limit() {
+    let env = Env::new();
+    let rootfs = env.rootfs();
+    let started = Instant::now();
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:3",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "echo run; exit 3",
+    ]);
+    eventually(20, "three restarts", || {
+        let doc = inspect(&env, "flaky");
+        doc["RestartCount"] == 3 && doc["State"]["Status"] == "exited"
+    });
+    // The delays before the restarts are 100, 200 and 400 ms.
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "{:?}",
+        started.elapsed()
+    );
+    // The limit holds: no fourth run.
+    std::thread::sleep(Duration::from_secs(1));
+    let doc = inspect(&env, "flaky");
+    assert_eq!(doc["RestartCount"], 3);
+    assert_eq!(doc["State"]["ExitCode"], 3);
+    assert_eq!(doc["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+    assert_eq!(doc["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 3);
+    assert_eq!(env.ok(&["logs", "flaky"]), "run\n".repeat(4));
+    let ls = env.ok(&["ls", "-a"]);
+    assert!(ls.contains("Exited (3)"), "{ls}");
+
+    let out = env.bosun(&[
+        "run",
+        "--rm",
+        "--restart",
+        "always",
+        "--rootfs",
+        &rootfs,
+        "true",
+    ]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        text(&out.stderr).contains("cannot specify both --restart and --rm"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn healthcheck_goes_from_starting_to_healthy() {
+    let env = Env::new();
+    let rootfs = env.rootfs();
+    env.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "checked",
+        "--health-cmd",
+        "test -f /ready",
+        "--health-interval",
+        "300ms",
+        "--health-retries",
+        "20",
+        "--rootfs",
+        &rootfs,
+        "sh",
+        "-c",
+        "sleep 2; touch /ready; sleep 1000",
+    ]);
+    let ls = env.ok(&["ls"]);
+    assert!(ls.contains("(health: starting)"), "{ls}");
+    assert_eq!(
+        inspect(&env, "checked")["State"]["Health"]["Status"],
+        "starting"
+    );
+    eventually(15, "a healthy container", || {
+        env.ok(&["ls"]).contains("(healthy)")
+    });
+    let line = env.ok(&["ls", "--filter", "name=checked"]);
+    assert!(line.contains("Up ") && line.contains("(healthy)"), "{line}");
+    assert_eq!(
+        inspect(&env, "checked")["State"]["Health"]["Status"],
+        "healthy"
+    );
+}
+
+#[test]
+fn agent_start_brings_back_always_and_unless_stopped_containers() {
+    let env = Env::new();
+    let rootfs = env.rootfs();
+    let run = |name: &str, policy: &str| {
+        env.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--restart",
+            policy,
+            "--rootfs",
+            &rootfs,
+            "sleep",
+            "1000",
+        ]);
+        inspect(&env, name)["State"]["Pid"].as_i64().unwrap() as i32
+    };
+    let always = run("always", "always");
+    let unless = run("unless", "unless-stopped");
+    let never = run("never", "no");
+    run("stopped", "unless-stopped");
+    env.ok(&["stop", "-t", "1", "stopped"]);
+    let agent = env.agent_pid().unwrap();
+    kill(Pid::from_raw(agent), Signal::SIGKILL).unwrap();
+    wait_gone(agent);
+    // The containers die while no agent runs.
+    for pid in [always, unless, never] {
+        kill(Pid::from_raw(pid), Signal::SIGKILL).unwrap();
+        wait_gone(pid);
+    }
+
+    // The next command starts a new agent, which applies the policies.
+    eventually(15, "always and unless-stopped running again", || {
+        ["always", "unless"]
+            .iter()
+            .all(|name| inspect(&env, name)["State"]["Status"] == "running")
+    });
+    assert_ne!(inspect(&env, "always")["State"]["Pid"], always);
+    assert_ne!(inspect(&env, "unless")["State"]["Pid"], unless);
+    assert_eq!(inspect(&env, "never")["State"]["Status"], "exited");
+    assert_eq!(inspect(&env, "stopped")["State"]["Status"], "exited");
+}
+
+#[test]
+fn exec_top_and_restart() {
+    let env = Env::new();
+    let rootfs = env.rootfs();
+    env.ok(&[
+        "run", "-d", "--name", "box", "-e", "BASE=1", "--rootfs", &rootfs, "sleep", "1000",
+    ]);
+    let out = env.bosun(&[
+        "exec",
+        "-e",
+        "EXTRA=2",
+        "-w",
+        "/bin",
+        "box",
+        "sh",
+        "-c",
+        "echo $BASE$EXTRA $(pwd) $(id -u); echo oops >&2; exit 7",
+    ]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "12 /bin 0\n");
+    assert_eq!(text(&out.stderr), "oops\n");
+    let out = env.bosun(&["exec", "-u", "65534", "box", "id", "-u"]);
+    assert_eq!(text(&out.stdout), "65534\n", "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0));
+    let out = env.bosun(&["exec", "box", "no-such-command"]);
+    assert_eq!(out.status.code(), Some(127), "{}", text(&out.stderr));
+
+    let top = env.ok(&["top", "box"]);
+    let lines: Vec<&str> = top.lines().collect();
+    assert!(
+        lines[0].starts_with("UID") && lines[0].ends_with("CMD"),
+        "{top}"
+    );
+    assert_eq!(lines.len(), 2, "{top}");
+    assert!(lines[1].ends_with("sleep 1000"), "{top}");
+
+    let before = inspect(&env, "box")["State"]["Pid"].clone();
+    assert_eq!(env.ok(&["restart", "-t", "1", "box"]), "box\n");
+    let doc = inspect(&env, "box");
+    assert_eq!(doc["State"]["Status"], "running");
+    assert_ne!(doc["State"]["Pid"], before);
+    let out = env.bosun(&["restart", "nothing-here"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    env.ok(&["stop", "-t", "1", "box"]);
+    let out = env.bosun(&["exec", "box", "true"]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(text(&out.stderr).contains("error"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn events_show_history_and_follow_until_interrupted() {
+    let env = Env::new();
+    let rootfs = env.rootfs();
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        - 1.0;
+    env.ok(&[
+        "run", "-d", "--name", "first", "--rootfs", &rootfs, "sh", "-c", "exit 2",
+    ]);
+    env.ok(&["wait", "first"]);
+    let until = format!("{:.3}", start + 3600.0);
+    let since = format!("{start:.3}");
+    let past = env.ok(&[
+        "events", "--since", &since, "--until", &until, "--format", "json",
+    ]);
+    let actions: Vec<String> = past
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["Action"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(actions, ["create", "start", "die"], "{past}");
+    assert!(past.contains("\"exitCode\":\"2\""), "{past}");
+    let future = format!("{:.3}", start + 3000.0);
+    assert_eq!(
+        env.ok(&["events", "--since", &future, "--until", &until]),
+        ""
+    );
+
+    // Following: a new container's events appear, and Ctrl-C ends the command cleanly.
+    let follow = env
+        .command(&["events"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    env.ok(&["run", "-d", "--name", "second", "--rootfs", &rootfs, "true"]);
+    env.ok(&["wait", "second"]);
+    std::thread::sleep(Duration::from_millis(500));
+    kill(Pid::from_raw(follow.id() as i32), Signal::SIGINT).unwrap();
+    let out = follow.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    let lines = text(&out.stdout);
+    let second = inspect(&env, "second")["Id"].as_str().unwrap().to_string();
+    let actions: Vec<&str> = lines
+        .lines()
+        .map(|l| l.split(' ').nth(2).unwrap())
+        .collect();
+    assert_eq!(actions, ["create", "start", "die"], "{lines}");
+    assert!(lines.lines().all(|l| l.contains(&second)), "{lines}");
+}

@@ -38,6 +38,8 @@ pub enum Command {
     Completion(completion::CompletionArgs),
     /// Manage containers (as `docker container`).
     Container(container::ContainerArgs),
+    /// Stream the node's container events (as `docker events`; same as `bosun container events`).
+    Events(container::ContainerArgs),
     /// Run the node agent (the daemon that owns this node's containers).
     Agent(agent::AgentArgs),
     /// Manage the cluster (as `docker swarm`).
@@ -70,6 +72,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Version(args) => version::run(&args),
         Command::Completion(args) => completion::run(&args, &mut Cli::command()),
         Command::Container(args) => container::run(args),
+        Command::Events(args) => container::run(container::ContainerArgs {
+            args: std::iter::once("events".into()).chain(args.args).collect(),
+        }),
         Command::Agent(args) => agent::run(args),
         Command::Cluster(args) => cluster::run(args),
         Command::Node(args) => node::run(args),
@@ -112,6 +117,21 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn top_level_events_is_the_container_command() {
+        let cli = parse(
+            ["bosun", "events", "--format", "json"]
+                .iter()
+                .map(OsString::from)
+                .collect(),
+        )
+        .expect("parses");
+        match cli.command {
+            Command::Events(args) => assert_eq!(args.args, ["--format", "json"]),
+            other => panic!("parsed as {other:?}"),
+        }
     }
 
     #[test]

@@ -85,6 +85,28 @@ impl LogStream {
     }
 }
 
+/// The output of an exec, then its exit code.
+#[derive(Debug)]
+pub struct ExecStream(tonic::Streaming<proto::ExecOutput>);
+
+impl ExecStream {
+    /// The next piece, or `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<proto::exec_output::Item>, ClientError> {
+        Ok(self.0.message().await?.and_then(|m| m.item))
+    }
+}
+
+/// A stream of node events.
+#[derive(Debug)]
+pub struct EventStream(tonic::Streaming<proto::Event>);
+
+impl EventStream {
+    /// The next event, or `None` at the end.
+    pub async fn next(&mut self) -> Result<Option<proto::Event>, ClientError> {
+        Ok(self.0.message().await?)
+    }
+}
+
 impl AgentClient {
     /// Connects to the agent listening on `socket`.
     pub async fn connect(socket: &Path) -> Result<Self, ClientError> {
@@ -220,6 +242,40 @@ impl AgentClient {
     /// A resource usage sample.
     pub async fn stats(&mut self, container: &str) -> Result<proto::StatsResponse, ClientError> {
         Ok(self.inner.stats(reference(container)).await?.into_inner())
+    }
+
+    /// Runs a process in a running container.
+    pub async fn exec(&mut self, request: proto::ExecRequest) -> Result<ExecStream, ClientError> {
+        Ok(ExecStream(self.inner.exec(request).await?.into_inner()))
+    }
+
+    /// The node's events in a window (nanoseconds); followed when `until` is `None`.
+    pub async fn events(
+        &mut self,
+        since: Option<u64>,
+        until: Option<u64>,
+    ) -> Result<EventStream, ClientError> {
+        let request = proto::EventsRequest { since, until };
+        Ok(EventStream(self.inner.events(request).await?.into_inner()))
+    }
+
+    /// The container's processes.
+    pub async fn top(&mut self, container: &str) -> Result<proto::TopResponse, ClientError> {
+        Ok(self.inner.top(reference(container)).await?.into_inner())
+    }
+
+    /// Restarts a container (`timeout` in seconds overrides its own stop timeout).
+    pub async fn restart(
+        &mut self,
+        container: &str,
+        timeout: Option<u64>,
+    ) -> Result<(), ClientError> {
+        let request = proto::StopRequest {
+            container: container.to_string(),
+            timeout,
+        };
+        self.inner.restart(request).await?;
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use engine::health::{HealthConfig, HealthTest};
 use engine::spec::{Capabilities, ContainerSpec, Mount, MountKind, Resources};
 use engine::{ContainerState, StateRecord};
 
@@ -47,7 +48,36 @@ pub fn spec_from_config(config: &proto::ContainerConfig) -> Result<ContainerSpec
         spec.stop_grace_period = Duration::from_secs(secs);
     }
     spec.init = config.init;
+    spec.restart = config
+        .restart
+        .parse()
+        .map_err(|e: engine::restart::PolicyError| AgentError::Invalid(e.to_string()))?;
+    spec.healthcheck = config.healthcheck.as_ref().map(healthcheck).transpose()?;
     Ok(spec)
+}
+
+/// The engine healthcheck for an API one; zero durations and retries take the defaults.
+fn healthcheck(h: &proto::Healthcheck) -> Result<HealthConfig, AgentError> {
+    let defaults = HealthConfig::default();
+    let or = |nanos: u64, default: Duration| {
+        if nanos == 0 {
+            default
+        } else {
+            Duration::from_nanos(nanos)
+        }
+    };
+    Ok(HealthConfig {
+        test: HealthTest::from_docker(&h.test).map_err(AgentError::Invalid)?,
+        interval: or(h.interval, defaults.interval),
+        timeout: or(h.timeout, defaults.timeout),
+        retries: if h.retries == 0 {
+            defaults.retries
+        } else {
+            h.retries
+        },
+        start_period: or(h.start_period, defaults.start_period),
+        start_interval: defaults.start_interval,
+    })
 }
 
 fn non_empty(s: &str) -> Option<String> {
@@ -143,7 +173,24 @@ pub fn summary(
             .map(|s| s.rootfs.display().to_string())
             .unwrap_or_default(),
         auto_remove: meta.auto_remove,
+        health: if spec.is_some_and(has_check) {
+            record
+                .health
+                .as_ref()
+                .map_or("starting", |h| h.status.name())
+                .to_string()
+        } else {
+            String::new()
+        },
+        restart_count: record.restart.restart_count,
     }
+}
+
+/// Whether the spec has a healthcheck that runs.
+pub fn has_check(spec: &ContainerSpec) -> bool {
+    spec.healthcheck
+        .as_ref()
+        .is_some_and(|h| h.test.argv().is_some())
 }
 
 /// The API form of a cgroup stats sample.
@@ -227,6 +274,32 @@ mod tests {
     }
 
     #[test]
+    fn restart_and_healthcheck_reach_the_spec() {
+        let c = proto::ContainerConfig {
+            restart: "on-failure:3".into(),
+            healthcheck: Some(proto::Healthcheck {
+                test: vec!["CMD-SHELL".into(), "test -f /ok".into()],
+                interval: 1_000_000_000,
+                retries: 0,
+                ..Default::default()
+            }),
+            ..config()
+        };
+        let s = spec_from_config(&c).unwrap();
+        assert_eq!(
+            s.restart,
+            engine::restart::RestartPolicy::OnFailure {
+                max_retries: Some(3)
+            }
+        );
+        let h = s.healthcheck.unwrap();
+        assert_eq!(h.test, HealthTest::CmdShell("test -f /ok".into()));
+        assert_eq!(h.interval, Duration::from_secs(1));
+        assert_eq!(h.timeout, Duration::from_secs(30));
+        assert_eq!(h.retries, 3);
+    }
+
+    #[test]
     fn refusals() {
         let cases = [
             (
@@ -254,6 +327,23 @@ mod tests {
                     ..config()
                 },
                 "bind mount source \"rel\" must be an absolute path",
+            ),
+            (
+                proto::ContainerConfig {
+                    restart: "sometimes".into(),
+                    ..config()
+                },
+                "invalid restart policy \"sometimes\": use no, on-failure[:N], always or unless-stopped",
+            ),
+            (
+                proto::ContainerConfig {
+                    healthcheck: Some(proto::Healthcheck {
+                        test: vec!["CMD".into()],
+                        ..Default::default()
+                    }),
+                    ..config()
+                },
+                "invalid healthcheck test [\"CMD\"]",
             ),
         ];
         for (c, want) in cases {

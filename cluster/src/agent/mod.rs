@@ -9,6 +9,8 @@ pub mod client;
 pub mod convert;
 pub mod daemon;
 pub mod error;
+pub mod events;
+pub mod exec;
 pub mod filter;
 pub mod launch;
 pub mod logs;
@@ -18,6 +20,7 @@ pub mod node;
 pub mod peer;
 pub mod server;
 pub mod service;
+pub mod supervise;
 
 /// The generated protobuf messages and gRPC service of `proto/agent.proto`.
 #[allow(missing_docs, clippy::all, clippy::unwrap_used)]

@@ -4,7 +4,7 @@
 //! The metadata index sits behind a `std::sync::Mutex`: every critical section is a few map
 //! operations and none spans an `.await`, so an async mutex would only add cost.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -28,6 +28,7 @@ pub struct Node {
     runtime: Runtime,
     store: MetaStore,
     index: Mutex<BTreeMap<String, Meta>>,
+    supervised: Mutex<HashSet<String>>,
     data_root: PathBuf,
     run_root: PathBuf,
 }
@@ -78,6 +79,7 @@ impl Node {
             runtime,
             store,
             index: Mutex::new(index),
+            supervised: Mutex::new(HashSet::new()),
             data_root: data_root.to_path_buf(),
             run_root: run_root.to_path_buf(),
         }))
@@ -109,39 +111,22 @@ impl Node {
         names::resolve(&self.index(), reference)
     }
 
-    fn meta(&self, id: &str) -> Result<Meta, AgentError> {
+    /// The containers under supervision.
+    pub(super) fn supervised(&self) -> MutexGuard<'_, HashSet<String>> {
+        // Every update is one insert or remove: a poisoned lock is still consistent.
+        self.supervised.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every container id.
+    pub(super) fn ids(&self) -> Vec<String> {
+        self.index().keys().cloned().collect()
+    }
+
+    pub(super) fn meta(&self, id: &str) -> Result<Meta, AgentError> {
         self.index()
             .get(id)
             .cloned()
             .ok_or_else(|| AgentError::NotFound(id.to_string()))
-    }
-
-    /// Starts removing auto-remove containers when they exit: those that exited while no agent
-    /// ran are removed now, live ones are watched. Needs a tokio runtime.
-    pub fn watch_auto_remove_all(self: &Arc<Self>) {
-        let ids: Vec<String> = self
-            .index()
-            .values()
-            .filter(|m| m.auto_remove)
-            .map(|m| m.id.clone())
-            .collect();
-        for id in ids {
-            self.watch_auto_remove(id);
-        }
-    }
-
-    fn watch_auto_remove(self: &Arc<Self>, id: String) {
-        let node = Arc::clone(self);
-        tokio::spawn(async move {
-            if let Err(err) = node.wait_id(&id).await {
-                tracing::warn!(container = %id, cause = %err, "auto-remove: wait failed");
-                return;
-            }
-            match node.remove_id(&id, false).await {
-                Ok(()) => tracing::info!(container = %id, "auto-removed"),
-                Err(err) => tracing::warn!(container = %id, cause = %err, "auto-remove failed"),
-            }
-        });
     }
 
     /// Creates a container; returns its id and name.
@@ -195,15 +180,14 @@ impl Node {
         Ok((id, meta.name))
     }
 
-    /// Starts a created container.
+    /// Starts a created container and puts it under supervision (healthchecks, restart
+    /// policy, auto-removal).
     pub async fn start(self: &Arc<Self>, reference: &str) -> Result<(), AgentError> {
         let id = self.resolve(reference)?;
         let runtime = self.runtime.clone();
         let i = id.clone();
         blocking(move || Ok(runtime.start(&i)?)).await?;
-        if self.meta(&id)?.auto_remove {
-            self.watch_auto_remove(id.clone());
-        }
+        self.supervise(id.clone());
         tracing::info!(container = %id, "started");
         Ok(())
     }
@@ -249,7 +233,7 @@ impl Node {
         self.remove_id(&id, force).await
     }
 
-    async fn remove_id(&self, id: &str, force: bool) -> Result<(), AgentError> {
+    pub(super) async fn remove_id(&self, id: &str, force: bool) -> Result<(), AgentError> {
         let (runtime, store) = (self.runtime.clone(), self.store.clone());
         let i = id.to_string();
         blocking(move || {
@@ -271,7 +255,7 @@ impl Node {
         self.wait_id(&id).await
     }
 
-    async fn wait_id(&self, id: &str) -> Result<ContainerState, AgentError> {
+    pub(super) async fn wait_id(&self, id: &str) -> Result<ContainerState, AgentError> {
         loop {
             let runtime = self.runtime.clone();
             let i = id.to_string();

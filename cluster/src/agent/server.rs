@@ -17,8 +17,8 @@ use super::service::AgentService;
 pub struct ServeError(#[from] tonic::transport::Error);
 
 /// Serves the agent API for `node` on `listener`, admitting peers by `policy`, until
-/// `shutdown` resolves; in-flight requests are finished first. Also starts the removal of
-/// auto-remove containers as they exit.
+/// `shutdown` resolves; in-flight requests are finished first. Also starts the supervisor
+/// (healthchecks, restart policies, auto-removal).
 // tonic's interceptor signature fixes the error type to `Status`.
 #[allow(clippy::result_large_err)]
 pub async fn serve(
@@ -27,7 +27,7 @@ pub async fn serve(
     policy: PeerPolicy,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    node.watch_auto_remove_all();
+    node.supervise_all();
     let service = AgentServer::with_interceptor(AgentService::new(node), move |request| {
         policy.check(request)
     });

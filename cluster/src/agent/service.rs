@@ -163,4 +163,34 @@ impl Agent for AgentService {
             self.node.stats(&request.into_inner().container).await?,
         ))
     }
+
+    type ExecStream = ReceiverStream<Result<proto::ExecOutput, Status>>;
+
+    async fn exec(&self, request: Request<proto::ExecRequest>) -> Reply<Self::ExecStream> {
+        Ok(Response::new(self.node.exec(&request.into_inner()).await?))
+    }
+
+    async fn top(&self, request: Request<proto::ContainerRef>) -> Reply<proto::TopResponse> {
+        Ok(Response::new(
+            self.node.top(&request.into_inner().container).await?,
+        ))
+    }
+
+    async fn restart(&self, request: Request<proto::StopRequest>) -> Reply<proto::Empty> {
+        let req = request.into_inner();
+        let timeout = req.timeout.map(Duration::from_secs);
+        self.node.restart(&req.container, timeout).await?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    type EventsStream = ReceiverStream<Result<proto::Event, Status>>;
+
+    async fn events(&self, request: Request<proto::EventsRequest>) -> Reply<Self::EventsStream> {
+        let req = request.into_inner();
+        Ok(Response::new(super::events::stream(
+            self.node.runtime().clone(),
+            req.since,
+            req.until,
+        )))
+    }
 }

@@ -34,7 +34,8 @@ pub fn document(response: &InspectResponse) -> anyhow::Result<Value> {
     let resources = field("resources");
     let res = |k: &str| resources.get(k).cloned().unwrap_or(Value::Null);
     let caps = field("capabilities");
-    Ok(json!({
+    let restart = field("restart");
+    let mut doc = json!({
         "Id": s.id,
         "Created": time(s.created_at),
         "Path": s.command.first().cloned().unwrap_or_default(),
@@ -50,6 +51,7 @@ pub fn document(response: &InspectResponse) -> anyhow::Result<Value> {
             "FinishedAt": time(s.finished_at),
         },
         "Name": format!("/{}", s.name),
+        "RestartCount": s.restart_count,
         "Config": {
             "Hostname": field("hostname"),
             "User": field("user"),
@@ -74,8 +76,16 @@ pub fn document(response: &InspectResponse) -> anyhow::Result<Value> {
             "CpuPeriod": res("cpu_period"),
             "PidsLimit": res("pids_limit"),
             "Mounts": field("mounts"),
+            "RestartPolicy": {
+                "Name": restart.get("name").cloned().unwrap_or_else(|| json!("no")),
+                "MaximumRetryCount": restart.get("max_retries").and_then(Value::as_u64).unwrap_or(0),
+            },
         },
-    }))
+    });
+    if !s.health.is_empty() {
+        doc["State"]["Health"] = json!({ "Status": s.health });
+    }
+    Ok(doc)
 }
 
 /// Runs `inspect`: prints the array of the containers found; exit 1 when any is missing.
@@ -126,5 +136,29 @@ mod tests {
         assert_eq!(doc["State"]["Running"], false);
         assert_eq!(doc["Config"]["StopTimeout"], 10);
         assert_eq!(doc["Config"]["WorkingDir"], "/");
+        assert_eq!(doc["HostConfig"]["RestartPolicy"]["Name"], "no");
+        assert!(doc["State"].get("Health").is_none());
+    }
+
+    #[test]
+    fn health_and_restart_policy() {
+        let mut spec = engine::ContainerSpec::new("/r", ["sh"]);
+        spec.restart = engine::restart::RestartPolicy::OnFailure {
+            max_retries: Some(3),
+        };
+        let response = InspectResponse {
+            summary: Some(ContainerSummary {
+                state: "running".into(),
+                health: "healthy".into(),
+                restart_count: 2,
+                ..Default::default()
+            }),
+            spec_json: serde_json::to_string(&spec).unwrap(),
+        };
+        let doc = document(&response).unwrap();
+        assert_eq!(doc["State"]["Health"]["Status"], "healthy");
+        assert_eq!(doc["RestartCount"], 2);
+        assert_eq!(doc["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
+        assert_eq!(doc["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 3);
     }
 }

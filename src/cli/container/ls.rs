@@ -30,10 +30,17 @@ pub struct LsArgs {
     pub no_trunc: bool,
 }
 
-/// The STATUS column: `Up 5 seconds`, `Exited (0) 3 seconds ago`, `Created`.
+/// The STATUS column: `Up 5 seconds`, `Up 5 seconds (healthy)`, `Exited (0) 3 seconds ago`, `Created`.
 pub fn status_text(c: &ContainerSummary) -> String {
     match c.state.as_str() {
-        "running" => format!("Up {}", human_duration(since(c.started_at))),
+        "running" => match c.health.as_str() {
+            "" => format!("Up {}", human_duration(since(c.started_at))),
+            "starting" => format!(
+                "Up {} (health: starting)",
+                human_duration(since(c.started_at))
+            ),
+            health => format!("Up {} ({health})", human_duration(since(c.started_at))),
+        },
         "paused" => format!("Up {} (Paused)", human_duration(since(c.started_at))),
         "exited" => format!(
             "Exited ({}) {} ago",
@@ -136,5 +143,20 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(status_text(&created), "Created");
+        let cases = [
+            ("", "Up Less than a second"),
+            ("starting", "Up Less than a second (health: starting)"),
+            ("healthy", "Up Less than a second (healthy)"),
+            ("unhealthy", "Up Less than a second (unhealthy)"),
+        ];
+        for (health, want) in cases {
+            let running = ContainerSummary {
+                state: "running".into(),
+                started_at: engine::state::now_nanos(),
+                health: health.into(),
+                ..Default::default()
+            };
+            assert_eq!(status_text(&running), want, "{health}");
+        }
     }
 }

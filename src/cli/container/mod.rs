@@ -5,6 +5,9 @@
 //! that are global at the top level.
 
 mod connect;
+mod events;
+mod exec;
+mod health;
 mod inspect;
 mod logs;
 mod ls;
@@ -73,6 +76,14 @@ enum Sub {
     Inspect(inspect::InspectArgs),
     /// Display a live stream of container resource usage statistics.
     Stats(stats::StatsArgs),
+    /// Execute a command in a running container.
+    Exec(exec::ExecArgs),
+    /// Display the running processes of a container.
+    Top(exec::TopArgs),
+    /// Restart one or more containers.
+    Restart(ops::StopArgs),
+    /// Get real time events from the node.
+    Events(events::EventsArgs),
 }
 
 /// Runs `bosun container …`.
@@ -102,6 +113,10 @@ async fn dispatch(cli: ContainerCli) -> anyhow::Result<ExitCode> {
         Sub::Logs(args) => logs::run(&mut client, args).await,
         Sub::Inspect(args) => inspect::run(&mut client, args).await,
         Sub::Stats(args) => stats::run(&mut client, args).await,
+        Sub::Exec(args) => exec::exec(&mut client, args).await,
+        Sub::Top(args) => exec::top(&mut client, args).await,
+        Sub::Restart(args) => ops::restart(&mut client, args).await,
+        Sub::Events(args) => events::run(&mut client, args).await,
     }
 }
 

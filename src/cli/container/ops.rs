@@ -1,4 +1,5 @@
-//! The commands that act on a list of containers: stop, kill, rm, pause, unpause, wait.
+//! The commands that act on a list of containers: stop, restart, kill, rm, pause, unpause,
+//! wait.
 //! Each target is tried in turn; failures are reported one line each and make the exit code 1.
 
 use std::future::Future;
@@ -89,6 +90,18 @@ pub async fn stop(client: &mut AgentClient, args: StopArgs) -> anyhow::Result<Ex
         client,
         &args.containers,
         |mut c, id| async move { c.stop(&id, time).await },
+        echo,
+    )
+    .await
+}
+
+/// `bosun container restart`.
+pub async fn restart(client: &mut AgentClient, args: StopArgs) -> anyhow::Result<ExitCode> {
+    let time = args.time;
+    each(
+        client,
+        &args.containers,
+        |mut c, id| async move { c.restart(&id, time).await },
         echo,
     )
     .await

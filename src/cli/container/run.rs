@@ -9,6 +9,7 @@ use clap::Args;
 use cluster::agent::AgentClient;
 use cluster::agent::proto::{ContainerConfig, CreateRequest, LogsRequest, Mount};
 
+use super::health::PolicyArgs;
 use super::units::{parse_signal, parse_size, parse_swap};
 
 /// Arguments of `run`.
@@ -77,6 +78,9 @@ pub struct RunArgs {
     /// Timeout (in seconds) to stop a container.
     #[arg(long = "stop-timeout")]
     pub stop_timeout: Option<u64>,
+    /// Restart policy and healthcheck.
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Root filesystem directory to run (required until images are supported).
     #[arg(long, value_name = "DIR")]
     pub rootfs: Option<PathBuf>,
@@ -144,6 +148,9 @@ pub fn request(args: &RunArgs) -> anyhow::Result<CreateRequest> {
     if args.command.is_empty() {
         bail!("a command is required with --rootfs (e.g. --rootfs DIR sh -c 'echo hi')");
     }
+    if args.rm && !matches!(args.policy.restart.as_str(), "" | "no") {
+        bail!("conflicting options: cannot specify both --restart and --rm");
+    }
     let rootfs = std::path::absolute(rootfs)
         .with_context(|| format!("invalid rootfs {}", rootfs.display()))?;
     let mut env = Vec::new();
@@ -194,6 +201,8 @@ pub fn request(args: &RunArgs) -> anyhow::Result<CreateRequest> {
             .unwrap_or(0),
         stop_timeout: args.stop_timeout,
         init: args.init,
+        restart: args.policy.restart.clone(),
+        healthcheck: args.policy.healthcheck()?,
     };
     Ok(CreateRequest {
         name: args.name.clone().unwrap_or_default(),

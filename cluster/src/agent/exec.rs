@@ -1,0 +1,174 @@
+//! Exec, top and restart on the node: each engine call on the blocking pool, exec's output
+//! streamed as it is written.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::runtime::TOP_TITLES;
+use engine::{ExecSpec, RuntimeError};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use super::node::{Node, blocking};
+use super::proto::{self, exec_output::Item};
+use super::{AgentError, proto::ExecOutput};
+
+/// Output chunks buffered between the exec's pipes and the client.
+const EXEC_BUFFER: usize = 64;
+
+/// The engine exec for an API request.
+fn exec_spec(req: &proto::ExecRequest) -> Result<ExecSpec, AgentError> {
+    if req.args.is_empty() {
+        return Err(AgentError::Invalid("exec: a command is required".into()));
+    }
+    Ok(ExecSpec {
+        args: req.args.clone(),
+        env: req.env.clone(),
+        user: (!req.user.is_empty()).then(|| req.user.clone()),
+        cwd: (!req.working_dir.is_empty()).then(|| PathBuf::from(&req.working_dir)),
+        stdin: false,
+    })
+}
+
+/// Sends everything read from `pipe` as `wrap`ped chunks until end of file or a gone client.
+fn pump(
+    mut pipe: impl Read,
+    tx: mpsc::Sender<Result<ExecOutput, Status>>,
+    wrap: fn(Vec<u8>) -> Item,
+) {
+    let mut buf = vec![0u8; 8192];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                let item = ExecOutput {
+                    item: Some(wrap(buf[..n].to_vec())),
+                };
+                if tx.blocking_send(Ok(item)).is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl Node {
+    /// Starts `req` in its container; the stream carries the output, then the exit code.
+    pub async fn exec(
+        &self,
+        req: &proto::ExecRequest,
+    ) -> Result<ReceiverStream<Result<ExecOutput, Status>>, AgentError> {
+        let id = self.resolve(&req.container)?;
+        let spec = exec_spec(req)?;
+        let runtime = self.runtime().clone();
+        let mut process = blocking(move || Ok(runtime.exec_spawn(&id, &spec)?)).await?;
+        let (tx, rx) = mpsc::channel(EXEC_BUFFER);
+        let pumps: Vec<_> = [
+            process.stdout.take().map(|p| {
+                (
+                    Box::new(p) as Box<dyn Read + Send>,
+                    Item::Stdout as fn(_) -> _,
+                )
+            }),
+            process.stderr.take().map(|p| {
+                (
+                    Box::new(p) as Box<dyn Read + Send>,
+                    Item::Stderr as fn(_) -> _,
+                )
+            }),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|(pipe, wrap)| {
+            let tx = tx.clone();
+            std::thread::spawn(move || pump(pipe, tx, wrap))
+        })
+        .collect();
+        tokio::task::spawn_blocking(move || {
+            for pump in pumps {
+                let _ = pump.join();
+            }
+            let last = match process.wait() {
+                Ok(code) => Ok(ExecOutput {
+                    item: Some(Item::ExitCode(code)),
+                }),
+                Err(err) => Err(Status::internal(format!("exec: wait: {err}"))),
+            };
+            let _ = tx.blocking_send(last);
+        });
+        Ok(ReceiverStream::new(rx))
+    }
+
+    /// The container's processes as `ps -ef` columns.
+    pub async fn top(&self, reference: &str) -> Result<proto::TopResponse, AgentError> {
+        let id = self.resolve(reference)?;
+        let runtime = self.runtime().clone();
+        let processes = blocking(move || Ok(runtime.top(&id)?)).await?;
+        Ok(proto::TopResponse {
+            titles: TOP_TITLES.iter().map(|t| t.to_string()).collect(),
+            processes: processes
+                .iter()
+                .map(|p| proto::TopRow {
+                    values: p.columns().to_vec(),
+                })
+                .collect(),
+        })
+    }
+
+    /// Stops the container if it runs, then starts it again under supervision.
+    pub async fn restart(
+        self: &Arc<Self>,
+        reference: &str,
+        timeout: Option<Duration>,
+    ) -> Result<(), AgentError> {
+        let id = self.resolve(reference)?;
+        let runtime = self.runtime().clone();
+        let i = id.clone();
+        blocking(move || match runtime.restart(&i, timeout) {
+            Err(engine::Error::Runtime(RuntimeError::NotFound(_))) => {
+                Err(AgentError::NotFound(i.clone()))
+            }
+            other => Ok(other?),
+        })
+        .await?;
+        self.supervise(id.clone());
+        tracing::info!(container = %id, "restarted");
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_request_to_spec() {
+        let req = proto::ExecRequest {
+            container: "web".into(),
+            args: vec!["ls".into(), "/".into()],
+            env: vec!["A=1".into()],
+            user: "nobody".into(),
+            working_dir: "/tmp".into(),
+        };
+        let spec = exec_spec(&req).unwrap();
+        assert_eq!(spec.args, ["ls", "/"]);
+        assert_eq!(spec.env, ["A=1"]);
+        assert_eq!(spec.user.as_deref(), Some("nobody"));
+        assert_eq!(spec.cwd, Some(PathBuf::from("/tmp")));
+        let bare = exec_spec(&proto::ExecRequest {
+            args: vec!["true".into()],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((bare.user, bare.cwd), (None, None));
+        assert_eq!(
+            exec_spec(&proto::ExecRequest::default())
+                .unwrap_err()
+                .to_string(),
+            "exec: a command is required"
+        );
+    }
+}

@@ -1,0 +1,153 @@
+//! `bosun container events`: the node's container events, as
+//! `docker events` prints them, followed until Ctrl-C unless `--until` is given.
+
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::bail;
+use clap::Args;
+use cluster::agent::AgentClient;
+use cluster::agent::proto::Event;
+
+use super::units::rfc3339;
+
+/// Arguments of `events`.
+#[derive(Debug, Args)]
+pub struct EventsArgs {
+    /// Show events created since this time (RFC 3339, Unix seconds, or a duration ago: 10m).
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<u64>,
+    /// Stream events until this time, then exit (same forms as --since).
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<u64>,
+    /// Output format: text, or json (one object per line).
+    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+}
+
+/// A time as nanoseconds since the Unix epoch: RFC 3339, Unix seconds (fractions allowed),
+/// or a duration before `now`.
+fn parse_time_at(text: &str, now: SystemTime) -> Result<u64, String> {
+    let nanos = |t: SystemTime| {
+        t.duration_since(UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    };
+    if let Ok(secs) = text.parse::<f64>()
+        && secs.is_finite()
+        && secs >= 0.0
+    {
+        return Ok((secs * 1e9) as u64);
+    }
+    if let Ok(ago) = humantime::parse_duration(text) {
+        return Ok(nanos(now.checked_sub(ago).unwrap_or(UNIX_EPOCH)));
+    }
+    humantime::parse_rfc3339_weak(text)
+        .map(nanos)
+        .map_err(|_| format!("invalid time {text:?}: use RFC 3339, Unix seconds or a duration"))
+}
+
+fn parse_time(text: &str) -> Result<u64, String> {
+    parse_time_at(text, SystemTime::now())
+}
+
+/// Docker's text line for one event.
+fn text_line(e: &Event) -> String {
+    let mut line = format!("{} container {} {}", rfc3339(e.time), e.action, e.id);
+    if !e.attributes.is_empty() {
+        let mut attrs: Vec<String> = e
+            .attributes
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        attrs.sort();
+        line.push_str(&format!(" ({})", attrs.join(", ")));
+    }
+    line
+}
+
+/// Docker's JSON object for one event.
+fn json_line(e: &Event) -> serde_json::Value {
+    serde_json::json!({
+        "status": e.action,
+        "id": e.id,
+        "Type": "container",
+        "Action": e.action,
+        "Actor": { "ID": e.id, "Attributes": e.attributes },
+        "scope": "local",
+        "time": e.time / 1_000_000_000,
+        "timeNano": e.time,
+    })
+}
+
+/// Runs `events`: prints events until the stream ends (with `--until`) or Ctrl-C.
+pub async fn run(client: &mut AgentClient, args: EventsArgs) -> anyhow::Result<ExitCode> {
+    if let (Some(since), Some(until)) = (args.since, args.until)
+        && since > until
+    {
+        bail!("--since must not be after --until");
+    }
+    let mut stream = client.events(args.since, args.until).await?;
+    let print = async {
+        while let Some(event) = stream.next().await? {
+            if args.format == "json" {
+                println!("{}", json_line(&event));
+            } else {
+                println!("{}", text_line(&event));
+            }
+        }
+        anyhow::Ok(())
+    };
+    tokio::select! {
+        printed = print => printed?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn times() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_000);
+        let cases = [
+            ("10", Ok(10_000_000_000)),
+            ("1.5", Ok(1_500_000_000)),
+            ("10m", Ok(400_000_000_000)),
+            ("1970-01-01T00:00:02Z", Ok(2_000_000_000)),
+            (
+                "yesterday-ish",
+                Err(
+                    "invalid time \"yesterday-ish\": use RFC 3339, Unix seconds or a duration"
+                        .to_string(),
+                ),
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_time_at(text, now), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn lines() {
+        let e = Event {
+            time: 1_500_000_000,
+            id: "abc".into(),
+            action: "die".into(),
+            attributes: [("exitCode".to_string(), "3".to_string())].into(),
+        };
+        assert!(
+            text_line(&e).ends_with(" container die abc (exitCode=3)"),
+            "{}",
+            text_line(&e)
+        );
+        let j = json_line(&e);
+        assert_eq!(j["Action"], "die");
+        assert_eq!(j["time"], 1);
+        assert_eq!(j["Actor"]["Attributes"]["exitCode"], "3");
+    }
+}

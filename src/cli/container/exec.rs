@@ -1,0 +1,116 @@
+//! `bosun container exec` (output streamed, the command's exit code returned) and
+//! `bosun container top`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use cluster::agent::AgentClient;
+use cluster::agent::proto::ExecRequest;
+use cluster::agent::proto::exec_output::Item;
+
+use super::table;
+
+/// Arguments of `exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Set environment variables (KEY=VALUE).
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Working directory inside the container.
+    #[arg(short = 'w', long = "workdir")]
+    pub workdir: Option<String>,
+    /// Container name or id.
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+    /// The command and its arguments.
+    #[arg(
+        required = true,
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "CMD"
+    )]
+    pub command: Vec<String>,
+}
+
+/// Arguments of `top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Container name or id.
+    #[arg(value_name = "CONTAINER")]
+    pub container: String,
+}
+
+/// The exit status for a process exit code (out-of-range codes as 255).
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(255))
+}
+
+/// Runs `exec`: streams stdout and stderr, exits with the command's code.
+pub async fn exec(client: &mut AgentClient, args: ExecArgs) -> anyhow::Result<ExitCode> {
+    let request = ExecRequest {
+        container: args.container,
+        args: args.command,
+        env: args.env,
+        user: args.user.unwrap_or_default(),
+        working_dir: args.workdir.unwrap_or_default(),
+    };
+    let mut stream = client.exec(request).await?;
+    let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
+    while let Some(item) = stream.next().await? {
+        match item {
+            Item::Stdout(bytes) => {
+                stdout.write_all(&bytes).context("write to stdout")?;
+                stdout.flush().context("write to stdout")?;
+            }
+            Item::Stderr(bytes) => {
+                stderr.write_all(&bytes).context("write to stderr")?;
+            }
+            Item::ExitCode(code) => return Ok(exit_code(code)),
+        }
+    }
+    anyhow::bail!("the exec ended without an exit code")
+}
+
+/// Runs `top`: the container's processes as a table.
+pub async fn top(client: &mut AgentClient, args: TopArgs) -> anyhow::Result<ExitCode> {
+    let top = client.top(&args.container).await?;
+    let headers: Vec<&str> = top.titles.iter().map(String::as_str).collect();
+    let rows: Vec<Vec<String>> = top.processes.into_iter().map(|p| p.values).collect();
+    print!("{}", table::render(&headers, &rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        exec: ExecArgs,
+    }
+
+    #[test]
+    fn flags_stop_at_the_command() {
+        let args = Wrap::try_parse_from([
+            "exec", "-e", "A=1", "-u", "nobody", "-w", "/tmp", "web", "ls", "-l", "-e",
+        ])
+        .unwrap()
+        .exec;
+        assert_eq!(args.env, ["A=1"]);
+        assert_eq!(args.user.as_deref(), Some("nobody"));
+        assert_eq!(args.workdir.as_deref(), Some("/tmp"));
+        assert_eq!(args.container, "web");
+        assert_eq!(args.command, ["ls", "-l", "-e"]);
+        assert!(Wrap::try_parse_from(["exec", "web"]).is_err());
+        assert_eq!(exit_code(3), ExitCode::from(3));
+        assert_eq!(exit_code(-1), ExitCode::from(255));
+    }
+}
