@@ -341,7 +341,6 @@ fn inspect(env: &Env, container: &str) -> serde_json::Value {
 fn on_failure_restarts_with_backoff_up_to_the_limit() {
     let env = Env::new();
     let rootfs = env.rootfs();
-    let started = Instant::now();
     env.ok(&[
         "run",
         "-d",
@@ -355,16 +354,27 @@ fn on_failure_restarts_with_backoff_up_to_the_limit() {
         "-c",
         "echo run; exit 3",
     ]);
-    eventually(20, "three restarts", || {
+    eventually(20, "the fourth run to exit", || {
         let doc = inspect(&env, "flaky");
-        doc["RestartCount"] == 3 && doc["State"]["Status"] == "exited"
+        doc["RestartCount"] == 3
+            && doc["State"]["Status"] == "exited"
+            && env.ok(&["logs", "flaky"]) == "run\n".repeat(4)
     });
-    // The delays before the restarts are 100, 200 and 400 ms.
-    assert!(
-        started.elapsed() >= Duration::from_millis(700),
-        "{:?}",
-        started.elapsed()
-    );
+    // The runs start at least 100, 200 and 400 ms apart: the backoff doubles. (Each line is
+    // stamped when the shim reads it, so allow it a little lateness.)
+    let stamped = env.ok(&["logs", "-t", "flaky"]);
+    let times: Vec<std::time::SystemTime> = stamped
+        .lines()
+        .map(|line| humantime::parse_rfc3339_weak(line.split(' ').next().unwrap()).unwrap())
+        .collect();
+    assert_eq!(times.len(), 4, "{stamped}");
+    for (pair, backoff_ms) in times.windows(2).zip([100, 200, 400]) {
+        let gap = pair[1].duration_since(pair[0]).unwrap();
+        assert!(
+            gap >= Duration::from_millis(backoff_ms - 20),
+            "{gap:?} < {backoff_ms} ms: {stamped}"
+        );
+    }
     // The limit holds: no fourth run.
     std::thread::sleep(Duration::from_secs(1));
     let doc = inspect(&env, "flaky");
