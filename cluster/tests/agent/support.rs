@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use cluster::agent::peer::PeerPolicy;
 use cluster::agent::{AgentClient, AgentConfig, Node, serve};
-use engine::cgroups::Layout;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -121,7 +120,7 @@ impl Drop for Env {
         for id in runtime.list().unwrap_or_default() {
             let _ = runtime.remove(&id, true);
         }
-        for root in layout_roots(runtime.layout()) {
+        for root in runtime.layout().hierarchies() {
             let _ = std::fs::remove_dir(root.join(&self.config.cgroup_parent));
         }
     }
@@ -143,21 +142,6 @@ impl Server {
     }
 }
 
-fn layout_roots(layout: &Layout) -> Vec<PathBuf> {
-    match layout {
-        Layout::V1 { controllers } => controllers.values().cloned().collect(),
-        Layout::V2 { unified } => vec![unified.clone()],
-        Layout::Hybrid {
-            controllers,
-            unified,
-        } => controllers
-            .values()
-            .cloned()
-            .chain([unified.clone()])
-            .collect(),
-    }
-}
-
 /// Cgroup directories this test process left behind.
 pub fn leftover_cgroups() -> Vec<PathBuf> {
     let Ok(layout) = engine::cgroups::AnyManager::probe_layout() else {
@@ -165,7 +149,7 @@ pub fn leftover_cgroups() -> Vec<PathBuf> {
     };
     let prefix = cgroup_prefix();
     let mut out = Vec::new();
-    for root in layout_roots(&layout) {
+    for root in layout.hierarchies() {
         for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
             if entry.file_name().to_string_lossy().starts_with(&prefix) {
                 out.push(entry.path());

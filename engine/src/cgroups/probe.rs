@@ -25,6 +25,28 @@ pub enum Layout {
     },
 }
 
+impl Layout {
+    /// The mount point of every hierarchy of the layout, with duplicates (`cpu` and `cpuacct`
+    /// sharing one) listed once.
+    pub fn hierarchies(&self) -> Vec<PathBuf> {
+        let mut roots: Vec<PathBuf> = match self {
+            Layout::V1 { controllers } => controllers.values().cloned().collect(),
+            Layout::V2 { unified } => vec![unified.clone()],
+            Layout::Hybrid {
+                controllers,
+                unified,
+            } => controllers
+                .values()
+                .cloned()
+                .chain([unified.clone()])
+                .collect(),
+        };
+        roots.sort();
+        roots.dedup();
+        roots
+    }
+}
+
 /// The v1 controllers the engine uses.
 pub const V1_CONTROLLERS: [&str; 7] = [
     "cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices",
@@ -99,6 +121,31 @@ fn unescape(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn hierarchies_lists_each_mount_point_once() {
+        let shared = PathBuf::from("/sys/fs/cgroup/cpu,cpuacct");
+        let layout = Layout::Hybrid {
+            controllers: BTreeMap::from([
+                ("cpu".to_string(), shared.clone()),
+                ("cpuacct".to_string(), shared.clone()),
+                ("memory".to_string(), PathBuf::from("/sys/fs/cgroup/memory")),
+            ]),
+            unified: PathBuf::from("/sys/fs/cgroup/unified"),
+        };
+        assert_eq!(
+            layout.hierarchies(),
+            [
+                shared,
+                "/sys/fs/cgroup/memory".into(),
+                "/sys/fs/cgroup/unified".into()
+            ]
+        );
+        let v2 = Layout::V2 {
+            unified: "/sys/fs/cgroup".into(),
+        };
+        assert_eq!(v2.hierarchies(), [PathBuf::from("/sys/fs/cgroup")]);
+    }
     use super::*;
 
     const HYBRID: &str = "\

@@ -118,19 +118,7 @@ impl Drop for Env {
         for id in self.runtime.list().unwrap_or_default() {
             let _ = self.runtime.remove(&id, true);
         }
-        let roots: Vec<PathBuf> = match self.runtime.layout() {
-            Layout::V1 { controllers } => controllers.values().cloned().collect(),
-            Layout::V2 { unified } => vec![unified.clone()],
-            Layout::Hybrid {
-                controllers,
-                unified,
-            } => controllers
-                .values()
-                .cloned()
-                .chain([unified.clone()])
-                .collect(),
-        };
-        for root in roots {
+        for root in self.runtime.layout().hierarchies() {
             let _ = std::fs::remove_dir(root.join(&self.parent));
         }
     }
@@ -141,16 +129,8 @@ pub fn leftover_cgroups(prefix: &str) -> Vec<PathBuf> {
     let Ok(layout) = AnyManager::probe_layout() else {
         return Vec::new();
     };
-    let roots: Vec<PathBuf> = match layout {
-        Layout::V1 { controllers } => controllers.into_values().collect(),
-        Layout::V2 { unified } => vec![unified],
-        Layout::Hybrid {
-            controllers,
-            unified,
-        } => controllers.into_values().chain([unified]).collect(),
-    };
     let mut out = Vec::new();
-    for root in roots {
+    for root in layout.hierarchies() {
         for entry in std::fs::read_dir(&root).into_iter().flatten().flatten() {
             if entry.file_name().to_string_lossy().starts_with(prefix) {
                 out.push(entry.path());

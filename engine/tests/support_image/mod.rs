@@ -168,15 +168,9 @@ impl Drop for Env {
             let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
         let parent = format!("bosun-imgtest-{}", std::process::id());
-        let roots: Vec<std::path::PathBuf> = match AnyManager::probe_layout() {
-            Ok(engine::cgroups::Layout::V1 { controllers }) => controllers.into_values().collect(),
-            Ok(engine::cgroups::Layout::V2 { unified }) => vec![unified],
-            Ok(engine::cgroups::Layout::Hybrid {
-                controllers,
-                unified,
-            }) => controllers.into_values().chain([unified]).collect(),
-            Err(_) => Vec::new(),
-        };
+        let roots = AnyManager::probe_layout()
+            .map(|l| l.hierarchies())
+            .unwrap_or_default();
         for root in roots {
             remove_cgroup_tree(&root.join(&parent));
         }
