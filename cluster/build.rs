@@ -3,7 +3,15 @@
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
-    tonic_build::configure().compile(&["proto/agent.proto"], &["proto"])?;
+    tonic_build::configure().compile(
+        &[
+            "proto/agent.proto",
+            "proto/images.proto",
+            "proto/volumes.proto",
+            "proto/networks.proto",
+        ],
+        &["proto"],
+    )?;
     tonic_build::configure().compile(&["proto/manager.proto"], &["proto"])?;
     Ok(())
 }

@@ -183,6 +183,7 @@ pub fn summary(
             String::new()
         },
         restart_count: record.restart.restart_count,
+        ..Default::default()
     }
 }
 

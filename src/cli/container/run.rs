@@ -136,7 +136,7 @@ fn parse_volume(spec: &str) -> anyhow::Result<Mount> {
         source: source.into(),
         target: target.into(),
         read_only,
-        tmpfs_size: 0,
+        ..Default::default()
     })
 }
 
@@ -203,6 +203,7 @@ pub fn request(args: &RunArgs) -> anyhow::Result<CreateRequest> {
         init: args.init,
         restart: args.policy.restart.clone(),
         healthcheck: args.policy.healthcheck()?,
+        ..Default::default()
     };
     Ok(CreateRequest {
         name: args.name.clone().unwrap_or_default(),
