@@ -179,7 +179,7 @@ fn published_ports_answer_from_loopback_outside_and_hairpin() {
         // Rules go with the endpoint.
         lab.nets.detach("web", "c1").unwrap();
         assert!(tcp_ask(&client, "192.0.2.1:8080").is_err());
-        assert!(!nft(&["list", "table", "ip", "bosun"]).contains(&e1.ipv4.to_string()));
+        assert!(!nft(&["list", "table", "ip", lab.nets.table()]).contains(&e1.ipv4.to_string()));
         drop(client);
         Links::open().unwrap().delete("labhost").unwrap();
     });
@@ -344,5 +344,105 @@ fn works_under_a_forward_drop_policy_and_leaves_that_chain_clean() {
         nft(&["delete", "table", "ip", "filter"]);
         drop(client);
         Links::open().unwrap().delete("labhost").unwrap();
+    });
+}
+
+#[test]
+fn ipv6_networks_address_containers_and_keep_networks_apart() {
+    if !std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        eprintln!("note: IPv6 is disabled on this host; the IPv6 network test is skipped");
+        return;
+    }
+    run(|lab| {
+        let v6 = lab
+            .nets
+            .create(&CreateNetwork {
+                name: "dual".into(),
+                enable_ipv6: true,
+                subnet_v6: Some("fd00:77::/64".parse().unwrap()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(v6.gateway_v6, Some("fd00:77::1".parse().unwrap()));
+        let auto = lab
+            .nets
+            .create(&CreateNetwork {
+                name: "auto6".into(),
+                enable_ipv6: true,
+                ..Default::default()
+            })
+            .unwrap();
+        let auto_subnet = auto.subnet_v6.unwrap();
+        assert!(
+            auto_subnet.to_string().starts_with("fd") && auto_subnet.prefix_len() == 64,
+            "{auto_subnet}"
+        );
+        let clash = lab.nets.create(&CreateNetwork {
+            name: "clash6".into(),
+            enable_ipv6: true,
+            subnet_v6: Some("fd00:77::/48".parse().unwrap()),
+            ..Default::default()
+        });
+        assert!(
+            clash
+                .unwrap_err()
+                .to_string()
+                .contains("overlaps network dual")
+        );
+        let (c1, c2, c3) = (netns(), netns(), netns());
+        let e1 = attach(&lab.nets, "dual", "c1", &c1, &[]);
+        let e2 = lab
+            .nets
+            .attach_with_v6(
+                "dual",
+                &AttachRequest {
+                    container_id: "c2".into(),
+                    container_name: "ctr-c2".into(),
+                    aliases: vec!["alias-c2".into()],
+                    ipv4: None,
+                    mac: None,
+                    ports: vec![],
+                    netns: &c2,
+                },
+                Some("fd00:77::99".parse().unwrap()),
+            )
+            .unwrap();
+        attach(&lab.nets, "auto6", "c3", &c3, &[]);
+        assert_eq!(e1.ipv6, Some("fd00:77::2".parse().unwrap()));
+        assert_eq!(e2.ipv6, Some("fd00:77::99".parse().unwrap()));
+        let (_, addr) = cmd_in(&c1, &["ip", "-o", "-6", "addr", "show", "eth0"]);
+        assert!(addr.contains("fd00:77::2/64"), "{addr}");
+        let (_, route) = cmd_in(&c1, &["ip", "-6", "route", "show", "default"]);
+        assert!(route.contains("via fd00:77::1"), "{route}");
+        let ping6 =
+            |ns: &Netns, ip: &str| cmd_in(ns, &["busybox", "ping", "-6", "-c1", "-W2", ip]).0;
+        assert!(ping6(&c1, "fd00:77::99"), "IPv6 on one network");
+        assert!(!ping6(&c3, "fd00:77::99"), "IPv6 across networks");
+        let dual = lab.nets.inspect("dual").unwrap();
+        assert_eq!(
+            dns::lookup_v6(&dual, "alias-c2.dual"),
+            vec!["fd00:77::99".parse::<std::net::Ipv6Addr>().unwrap()]
+        );
+        // A static IPv6 address on a network without IPv6 is refused.
+        let plain = create(&lab.nets, "plain");
+        assert_eq!(plain.subnet_v6, None);
+        let c4 = netns();
+        let err = lab
+            .nets
+            .attach_with_v6(
+                "plain",
+                &AttachRequest {
+                    container_id: "c4".into(),
+                    container_name: "c4".into(),
+                    aliases: vec![],
+                    ipv4: None,
+                    mac: None,
+                    ports: vec![],
+                    netns: &c4,
+                },
+                Some("fd00:77::5".parse().unwrap()),
+            )
+            .unwrap_err();
+        assert!(err.to_string().contains("has no IPv6"), "{err}");
     });
 }

@@ -2,9 +2,9 @@
 //! aliases, short id) with the addresses of the containers holding it.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use super::record::NetworkRecord;
+use super::record::{Endpoint, NetworkRecord};
 
 /// Lower-case name → addresses, for one network.
 pub type NameTable = BTreeMap<String, Vec<Ipv4Addr>>;
@@ -29,19 +29,53 @@ pub fn names(network: &NetworkRecord) -> NameTable {
     table
 }
 
-/// Answers `query` (`name` or `name.<network>`, trailing dot allowed) for a container on
-/// `network`; empty when the name is unknown there.
-pub fn lookup(network: &NetworkRecord, query: &str) -> Vec<Ipv4Addr> {
+/// The endpoints holding `query` (`name` or `name.<network>`, any case, trailing dot allowed)
+/// on `network`, in endpoint order.
+pub fn holders<'a>(network: &'a NetworkRecord, query: &str) -> Vec<&'a Endpoint> {
     let q = query.trim_end_matches('.').to_ascii_lowercase();
     let suffix = format!(".{}", network.name.to_ascii_lowercase());
     let name = q.strip_suffix(&suffix).unwrap_or(&q);
-    names(network).remove(name).unwrap_or_default()
+    if name.is_empty() {
+        return Vec::new();
+    }
+    network
+        .endpoints
+        .values()
+        .filter(|ep| {
+            let short = &ep.container_id[..12.min(ep.container_id.len())];
+            ep.container_name.eq_ignore_ascii_case(name)
+                || short.eq_ignore_ascii_case(name)
+                || ep.aliases.iter().any(|a| a.eq_ignore_ascii_case(name))
+        })
+        .collect()
+}
+
+/// Answers `query` (`name` or `name.<network>`, trailing dot allowed) for a container on
+/// `network`; empty when the name is unknown there.
+pub fn lookup(network: &NetworkRecord, query: &str) -> Vec<Ipv4Addr> {
+    let mut out: Vec<Ipv4Addr> = Vec::new();
+    for ep in holders(network, query) {
+        if !out.contains(&ep.ipv4) {
+            out.push(ep.ipv4);
+        }
+    }
+    out
+}
+
+/// The IPv6 addresses for `query` (see [`lookup`]); empty on networks without IPv6.
+pub fn lookup_v6(network: &NetworkRecord, query: &str) -> Vec<Ipv6Addr> {
+    let mut out: Vec<Ipv6Addr> = Vec::new();
+    for ip in holders(network, query).into_iter().filter_map(|ep| ep.ipv6) {
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::record::Endpoint;
 
     fn ep(id: &str, name: &str, aliases: &[&str], last: u8) -> Endpoint {
         Endpoint {
@@ -49,6 +83,7 @@ mod tests {
             container_name: name.into(),
             aliases: aliases.iter().map(|a| a.to_string()).collect(),
             ipv4: Ipv4Addr::new(10, 0, 0, last),
+            ipv6: None,
             mac: String::new(),
             ifname: "eth0".into(),
             host_ifname: String::new(),
@@ -67,6 +102,8 @@ mod tests {
             subnet: "10.0.0.0/24".parse().unwrap(),
             gateway: Ipv4Addr::new(10, 0, 0, 1),
             ip_range: None,
+            subnet_v6: None,
+            gateway_v6: None,
             mtu: 1500,
             bridge: "bsn-00000000".into(),
             created: 0,
@@ -88,9 +125,14 @@ mod tests {
             ("cccccccccccc", &[ip(4)]),
             ("db.other", &[]),
             ("nothing", &[]),
+            (".app_default", &[]),
         ];
         for (q, want) in cases {
             assert_eq!(lookup(&net, q), *want, "{q}");
         }
+        assert!(lookup_v6(&net, "web").is_empty());
+        let v6: Ipv6Addr = "fd00::3".parse().unwrap();
+        net.endpoints.get_mut("bbbbbbbbbbbb2222").unwrap().ipv6 = Some(v6);
+        assert_eq!(lookup_v6(&net, "web"), vec![v6]);
     }
 }

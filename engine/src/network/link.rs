@@ -1,12 +1,14 @@
 //! Links, addresses and routes through rtnetlink: bridges, veth pairs, moving a veth end into a
 //! container's namespace, addresses, the default route, and reading the host's routes.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
 
 use ipnet::Ipv4Net;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
-use netlink_packet_route::address::{AddressAttribute, AddressMessage};
+use netlink_packet_route::address::{
+    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+};
 use netlink_packet_route::link::{
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
     LinkFlags, LinkInfo, LinkMessage,
@@ -270,6 +272,42 @@ impl Links {
         self.request(
             format!("add address {addr}/{prefix} to link {index}"),
             RouteNetlinkMessage::NewAddress(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+    }
+
+    /// Adds `addr/prefix` to link `index` without duplicate address detection (the address is
+    /// ours alone on the bridge, and DAD would hold it back for a second or two).
+    pub fn add_address_v6(&mut self, index: u32, addr: Ipv6Addr, prefix: u8) -> Result<()> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet6;
+        msg.header.prefix_len = prefix;
+        msg.header.index = index;
+        msg.header.flags = AddressHeaderFlags::Nodad;
+        msg.attributes = vec![
+            AddressAttribute::Local(IpAddr::V6(addr)),
+            AddressAttribute::Address(IpAddr::V6(addr)),
+            AddressAttribute::Flags(AddressFlags::Nodad),
+        ];
+        self.request(
+            format!("add address {addr}/{prefix} to link {index}"),
+            RouteNetlinkMessage::NewAddress(msg),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
+    }
+
+    /// Adds the IPv6 default route via `gateway` in the main table.
+    pub fn add_default_route_v6(&mut self, gateway: Ipv6Addr) -> Result<()> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = AddressFamily::Inet6;
+        msg.header.table = RouteHeader::RT_TABLE_MAIN;
+        msg.header.protocol = RouteProtocol::Boot;
+        msg.header.scope = RouteScope::Universe;
+        msg.header.kind = RouteType::Unicast;
+        msg.attributes = vec![RouteAttribute::Gateway(RouteAddress::Inet6(gateway))];
+        self.request(
+            format!("add default route via {gateway}"),
+            RouteNetlinkMessage::NewRoute(msg),
             NLM_F_CREATE | NLM_F_EXCL,
         )
     }

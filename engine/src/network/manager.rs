@@ -3,12 +3,13 @@
 //! veth, the `bosun` nftables table), undoing its own partial work when a step fails.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 use super::ipam::{self, Ipam};
+use super::ipam6::{self, Ipam6};
 use super::link::Links;
 use super::netns::Netns;
 use super::ports::{self, PortSpec};
@@ -31,6 +32,12 @@ pub struct CreateNetwork {
     pub gateway: Option<Ipv4Addr>,
     /// Where dynamic addresses come from.
     pub ip_range: Option<Ipv4Net>,
+    /// Give the network IPv6 too.
+    pub enable_ipv6: bool,
+    /// The IPv6 subnet (a unique local /64 when `None` and IPv6 is enabled).
+    pub subnet_v6: Option<Ipv6Net>,
+    /// The IPv6 gateway (the subnet's first host address when `None`).
+    pub gateway_v6: Option<Ipv6Addr>,
     /// MTU (1500 when `None`).
     pub mtu: Option<u32>,
 }
@@ -59,6 +66,7 @@ pub struct AttachRequest<'a> {
 #[derive(Debug, Clone)]
 pub struct Networks {
     store: Store,
+    table: String,
 }
 
 fn invalid(network: &str, message: impl Into<String>) -> NetworkError {
@@ -80,6 +88,7 @@ impl Networks {
     pub fn new(data_root: &Path) -> Result<Self> {
         Ok(Self {
             store: Store::open(data_root)?,
+            table: super::table_name(data_root),
         })
     }
 
@@ -93,9 +102,18 @@ impl Networks {
         self.store.find(key)
     }
 
-    fn sync_firewall(records: &[NetworkRecord]) -> Result<()> {
-        nft::apply(!records.is_empty(), &firewall::ruleset(records))?;
-        nft::sync_foreign_forward(&firewall::forward_accepts(records))
+    /// The nftables table holding these networks' rules.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    fn sync_firewall(&self, records: &[NetworkRecord]) -> Result<()> {
+        nft::apply(
+            &self.table,
+            !records.is_empty(),
+            &firewall::ruleset(records),
+        )?;
+        nft::sync_foreign_forward(&self.table, &firewall::forward_accepts(records))
     }
 
     /// Creates a network: record, bridge with the gateway address, firewall rules.
@@ -144,6 +162,29 @@ impl Networks {
                 break id;
             }
         };
+        let v6 = if req.enable_ipv6 {
+            let subnet = match req.subnet_v6 {
+                Some(s) => s,
+                None => ipam6::ula_subnet(&id).ok_or_else(|| {
+                    invalid(
+                        &req.name,
+                        "cannot derive an IPv6 subnet from the network id",
+                    )
+                })?,
+            };
+            if let Some(other) = existing
+                .iter()
+                .find(|r| r.subnet_v6.is_some_and(|o| ipam6::overlaps(&o, &subnet)))
+            {
+                return Err(invalid(
+                    &req.name,
+                    format!("IPv6 subnet {subnet} overlaps network {}", other.name),
+                ));
+            }
+            Some(Ipam6::new(subnet, req.gateway_v6).map_err(|m| invalid(&req.name, m))?)
+        } else {
+            None
+        };
         let rec = NetworkRecord {
             bridge: record::bridge_name(&id),
             id,
@@ -154,6 +195,8 @@ impl Networks {
             subnet: plan.subnet,
             gateway: plan.gateway,
             ip_range: plan.ip_range,
+            subnet_v6: v6.map(|p| p.subnet),
+            gateway_v6: v6.map(|p| p.gateway),
             mtu: req.mtu.unwrap_or(1500),
             created: now(),
             endpoints: BTreeMap::new(),
@@ -162,12 +205,12 @@ impl Networks {
         all.push(rec.clone());
         let result = Self::make_bridge(&rec)
             .and_then(|()| self.store.save(&rec))
-            .and_then(|()| Self::sync_firewall(&all));
+            .and_then(|()| self.sync_firewall(&all));
         if let Err(e) = result {
             let _ = Links::open().and_then(|mut l| l.delete(&rec.bridge));
             let _ = self.store.delete(&rec.id);
             all.pop();
-            let _ = Self::sync_firewall(&all);
+            let _ = self.sync_firewall(&all);
             return Err(e);
         }
         Ok(rec)
@@ -180,6 +223,11 @@ impl Networks {
             None => {
                 let index = links.create_bridge(&rec.bridge, rec.mtu)?;
                 links.add_address(index, rec.gateway, rec.subnet.prefix_len())?;
+                if let (Some(subnet), Some(gateway)) = (rec.subnet_v6, rec.gateway_v6) {
+                    sysctl::set(&format!("ipv6/conf/{}/disable_ipv6", rec.bridge), "0")
+                        .map_err(|_| invalid(&rec.name, "IPv6 is disabled on this host"))?;
+                    links.add_address_v6(index, gateway, subnet.prefix_len())?;
+                }
                 index
             }
         };
@@ -202,7 +250,7 @@ impl Networks {
         }
         Links::open()?.delete(&rec.bridge)?;
         self.store.delete(&rec.id)?;
-        Self::sync_firewall(&self.store.list()?)
+        self.sync_firewall(&self.store.list()?)
     }
 
     /// Rebuilds the kernel side from the records (after an agent restart): bridges that are
@@ -213,12 +261,23 @@ impl Networks {
         for rec in &all {
             Self::make_bridge(rec)?;
         }
-        Self::sync_firewall(&all)
+        self.sync_firewall(&all)
     }
 
     /// Attaches a container: veth pair, address, MAC, MTU, default route (non-internal
     /// networks, when the container has none yet), published ports. Returns the endpoint.
     pub fn attach(&self, network: &str, req: &AttachRequest<'_>) -> Result<Endpoint> {
+        self.attach_with_v6(network, req, None)
+    }
+
+    /// [`Networks::attach`] with a static IPv6 address (`None`: the next free one, on networks
+    /// with IPv6).
+    pub fn attach_with_v6(
+        &self,
+        network: &str,
+        req: &AttachRequest<'_>,
+        static_v6: Option<Ipv6Addr>,
+    ) -> Result<Endpoint> {
         let _lock = self.store.lock()?;
         let all = self.store.list()?;
         let mut rec = self.store.find(network)?;
@@ -242,6 +301,31 @@ impl Networks {
                     rec.name
                 ))
             })?,
+        };
+        let ipv6 = match (rec.subnet_v6.zip(rec.gateway_v6), static_v6) {
+            (None, None) => None,
+            (None, Some(a)) => {
+                return Err(invalid(
+                    &rec.name,
+                    format!("address {a}: the network has no IPv6"),
+                ));
+            }
+            (Some((subnet, gateway)), wanted) => {
+                let plan = Ipam6 { subnet, gateway };
+                let used = rec.endpoints.values().filter_map(|e| e.ipv6).collect();
+                Some(match wanted {
+                    Some(a) => {
+                        plan.check(a, &used).map_err(|m| invalid(&rec.name, m))?;
+                        a
+                    }
+                    None => plan.allocate(&used).ok_or_else(|| {
+                        NetworkError::Exhausted(format!(
+                            "no available IPv6 addresses on network {}",
+                            rec.name
+                        ))
+                    })?,
+                })
+            }
         };
         let mac = req.mac.clone().unwrap_or_else(|| record::mac_for(ipv4));
         let mac_bytes = record::parse_mac(&mac)
@@ -267,6 +351,7 @@ impl Networks {
             container_name: req.container_name.clone(),
             aliases: req.aliases.clone(),
             ipv4,
+            ipv6,
             mac,
             ifname,
             host_ifname: format!("{}{tag}", super::VETH_PREFIX),
@@ -277,12 +362,12 @@ impl Networks {
         updated.push(rec.clone());
         let result = Self::plug(&rec, &ep, &tag, mac_bytes, req.netns)
             .and_then(|()| self.store.save(&rec))
-            .and_then(|()| Self::sync_firewall(&updated));
+            .and_then(|()| self.sync_firewall(&updated));
         if let Err(e) = result {
             let _ = Links::open().and_then(|mut l| l.delete(&ep.host_ifname));
             rec.endpoints.remove(&ep.container_id);
             let _ = self.store.save(&rec);
-            let _ = Self::sync_firewall(&self.store.list().unwrap_or_default());
+            let _ = self.sync_firewall(&self.store.list().unwrap_or_default());
             return Err(e);
         }
         Ok(ep)
@@ -310,18 +395,34 @@ impl Networks {
         let peer_index = links.find(&peer)?.map(|l| l.index).unwrap_or_default();
         links.move_to_netns(peer_index, netns.raw_fd())?;
         let (prefix, gateway, internal) = (rec.subnet.prefix_len(), rec.gateway, rec.internal);
+        let v6 = ep
+            .ipv6
+            .zip(rec.subnet_v6)
+            .map(|(ip, net)| (ip, net.prefix_len()));
+        let gateway_v6 = rec.gateway_v6;
         netns.run(move || {
             let mut links = Links::open()?;
             links.up_by_name("lo")?;
             let index = links.find(&peer)?.map(|l| l.index).unwrap_or_default();
             links.rename(index, &ep.ifname, Some(mac))?;
             links.add_address(index, ep.ipv4, prefix)?;
+            if let Some((ip, prefix)) = v6 {
+                sysctl::set(&format!("ipv6/conf/{}/disable_ipv6", ep.ifname), "0")?;
+                links.add_address_v6(index, ip, prefix)?;
+            }
             links.up(index)?;
             if !internal {
                 match links.add_default_route(gateway) {
                     Err(NetworkError::Netlink { source, .. })
                         if source.raw_os_error() == Some(libc::EEXIST) => {}
                     other => other?,
+                }
+                if let (Some(_), Some(gw)) = (v6, gateway_v6) {
+                    match links.add_default_route_v6(gw) {
+                        Err(NetworkError::Netlink { source, .. })
+                            if source.raw_os_error() == Some(libc::EEXIST) => {}
+                        other => other?,
+                    }
                 }
             }
             Ok(())
@@ -340,7 +441,7 @@ impl Networks {
         };
         Links::open()?.delete(&ep.host_ifname)?;
         self.store.save(&rec)?;
-        Self::sync_firewall(&self.store.list()?)
+        self.sync_firewall(&self.store.list()?)
     }
 
     /// Detaches a container from every network (when it is removed or has exited).

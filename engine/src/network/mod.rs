@@ -13,6 +13,7 @@
 pub mod dns;
 pub mod firewall;
 pub mod ipam;
+pub mod ipam6;
 pub mod link;
 mod manager;
 pub mod mode;
@@ -32,8 +33,23 @@ pub use netns::Netns;
 pub use ports::{PortMapping, PortSpec, Protocol};
 pub use record::{Endpoint, NetworkRecord};
 
-/// The nftables table Bosun owns.
+/// The nftables table Bosun owns for the default data root; see [`table_name`].
 pub const TABLE: &str = "bosun";
+/// The data root whose table is plainly [`TABLE`].
+pub const DEFAULT_DATA_ROOT: &str = "/var/lib/bosun";
+
+/// The nftables table of the networks under `data_root`: [`TABLE`] for the default data root,
+/// `bosun-<8 hex of the root's path digest>` for any other, so that agents with different data
+/// roots in one network namespace (tests, side-by-side installs) never replace each other's
+/// rules.
+pub fn table_name(data_root: &std::path::Path) -> String {
+    use sha2::Digest as _;
+    if data_root == std::path::Path::new(DEFAULT_DATA_ROOT) {
+        return TABLE.to_string();
+    }
+    let digest = sha2::Sha256::digest(data_root.as_os_str().as_encoded_bytes());
+    format!("{TABLE}-{}", &hex::encode(digest)[..8])
+}
 /// Prefix of every bridge Bosun creates.
 pub const BRIDGE_PREFIX: &str = "bsn-";
 /// Prefix of every host-side veth Bosun creates.

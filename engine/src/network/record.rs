@@ -2,9 +2,9 @@
 //! which bridges, veths and firewall rules are derived.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use super::ipam::Ipam;
@@ -29,6 +29,12 @@ pub struct NetworkRecord {
     pub gateway: Ipv4Addr,
     /// Where dynamic addresses come from.
     pub ip_range: Option<Ipv4Net>,
+    /// The IPv6 subnet, when the network has IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_v6: Option<Ipv6Net>,
+    /// The IPv6 gateway (on the bridge), when the network has IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_v6: Option<Ipv6Addr>,
     /// MTU of the bridge and the veths.
     pub mtu: u32,
     /// The Linux bridge, `bsn-<8 hex>`.
@@ -50,6 +56,9 @@ pub struct Endpoint {
     pub aliases: Vec<String>,
     /// The container's address.
     pub ipv4: Ipv4Addr,
+    /// The container's IPv6 address, on networks with IPv6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ipv6: Option<Ipv6Addr>,
     /// The container interface's MAC address, `aa:bb:cc:dd:ee:ff`.
     pub mac: String,
     /// The interface name inside the container (`eth0`, ...).

@@ -17,8 +17,6 @@ use crate::network::{Result, nl_err};
 pub const FOREIGN_TABLE: &str = "filter";
 /// See [`FOREIGN_TABLE`].
 pub const FOREIGN_CHAIN: &str = "FORWARD";
-/// The user data marking our rules in the foreign chain.
-pub const MARK: &[u8] = b"bosun";
 
 fn rule_msg(inner: NfTablesMessage, flags: u16) -> NetlinkMessage<NetfilterMessage> {
     let mut msg = NetlinkMessage::from(NetfilterMessage::new(
@@ -36,8 +34,9 @@ fn location() -> Vec<RuleAttribute> {
     ]
 }
 
-/// Handles of our marked rules in the foreign chain; `None` when the chain does not exist.
-fn marked_handles(nl: &mut Netlink) -> Option<Vec<u64>> {
+/// Handles of the rules marked `mark` in the foreign chain; `None` when the chain does not
+/// exist.
+fn marked_handles(nl: &mut Netlink, mark: &[u8]) -> Option<Vec<u64>> {
     let mut msg = rule_msg(
         NfTablesMessage::GetRule(RuleMessage {
             attributes: location(),
@@ -65,7 +64,7 @@ fn marked_handles(nl: &mut Netlink) -> Option<Vec<u64>> {
             let marked = r
                 .attributes
                 .iter()
-                .any(|a| matches!(a, RuleAttribute::UserData(u) if u == MARK));
+                .any(|a| matches!(a, RuleAttribute::UserData(u) if u == mark));
             if let Some(h) = r.attributes.iter().find_map(|a| match a {
                 RuleAttribute::Handle(h) => Some(*h),
                 _ => None,
@@ -93,14 +92,15 @@ fn chain_exists(nl: &mut Netlink) -> bool {
     nl.exchange(msg).is_ok()
 }
 
-/// Replaces our marked rules in the foreign chain with `rules` (nothing when the chain does
-/// not exist).
-pub fn sync(rules: &[Rule]) -> Result<()> {
+/// Replaces the rules marked with `mark` (the data root's table name: each data root owns its
+/// own marked rules) in the foreign chain with `rules` (nothing when the chain does not exist).
+pub fn sync(mark: &str, rules: &[Rule]) -> Result<()> {
+    let mark = mark.as_bytes();
     let mut nl = Netlink::netfilter().map_err(nl_err("open netfilter socket"))?;
     if !chain_exists(&mut nl) {
         return Ok(());
     }
-    let handles = marked_handles(&mut nl).unwrap_or_default();
+    let handles = marked_handles(&mut nl, mark).unwrap_or_default();
     let mut msgs = vec![control(ControlMessage::BatchBegin)];
     for h in handles {
         let mut attrs = location();
@@ -119,7 +119,7 @@ pub fn sync(rules: &[Rule]) -> Result<()> {
         exprs.extend(expr::encode_action(&rule.action));
         let mut attrs = location();
         attrs.push(RuleAttribute::Expressions(exprs));
-        attrs.push(RuleAttribute::UserData(MARK.to_vec()));
+        attrs.push(RuleAttribute::UserData(mark.to_vec()));
         msgs.push(rule_msg(
             NfTablesMessage::NewRule(RuleMessage { attributes: attrs }),
             NLM_F_CREATE | NLM_F_ACK,

@@ -1,4 +1,5 @@
-//! Installing the firewall ruleset as the nftables table `bosun` (family `ip`) through
+//! Installing the firewall ruleset as the nftables table of a data root (family `ip`, named by
+//! [`crate::network::table_name`]) through
 //! nfnetlink. Every change replaces the whole table in one atomic batch, so the kernel holds
 //! exactly what the records describe; no other table is touched.
 
@@ -17,7 +18,7 @@ use netlink_packet_netfilter::{NetfilterHeader, NetfilterMessage, NetfilterProto
 
 use super::firewall::{CHAINS, Hook, Rule};
 use super::netlink::Netlink;
-use super::{Result, TABLE, nl_err};
+use super::{Result, nl_err};
 
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
 const NF_ACCEPT: u32 = 1;
@@ -40,9 +41,9 @@ fn control(inner: ControlMessage) -> NetlinkMessage<NetfilterMessage> {
     msg
 }
 
-fn table(delete: bool) -> NetlinkMessage<NetfilterMessage> {
+fn table(name: &str, delete: bool) -> NetlinkMessage<NetfilterMessage> {
     let attrs = TableMessage {
-        attributes: vec![TableAttribute::Name(TABLE.to_string())],
+        attributes: vec![TableAttribute::Name(name.to_string())],
     };
     if delete {
         message(NfTablesMessage::DeleteTable(attrs))
@@ -53,9 +54,9 @@ fn table(delete: bool) -> NetlinkMessage<NetfilterMessage> {
     }
 }
 
-fn chain(name: &str, hook: Option<Hook>) -> NetlinkMessage<NetfilterMessage> {
+fn chain(table: &str, name: &str, hook: Option<Hook>) -> NetlinkMessage<NetfilterMessage> {
     let mut attributes = vec![
-        ChainAttribute::Table(TABLE.to_string()),
+        ChainAttribute::Table(table.to_string()),
         ChainAttribute::Name(name.to_string()),
     ];
     if let Some(hook) = hook {
@@ -79,7 +80,7 @@ fn chain(name: &str, hook: Option<Hook>) -> NetlinkMessage<NetfilterMessage> {
     msg
 }
 
-fn rule(rule: &Rule) -> NetlinkMessage<NetfilterMessage> {
+fn rule(table: &str, rule: &Rule) -> NetlinkMessage<NetfilterMessage> {
     let mut exprs = Vec::new();
     for m in &rule.matches {
         exprs.extend(expr::encode_match(m));
@@ -87,7 +88,7 @@ fn rule(rule: &Rule) -> NetlinkMessage<NetfilterMessage> {
     exprs.extend(expr::encode_action(&rule.action));
     let mut msg = message(NfTablesMessage::NewRule(RuleMessage {
         attributes: vec![
-            RuleAttribute::Table(TABLE.to_string()),
+            RuleAttribute::Table(table.to_string()),
             RuleAttribute::Chain(rule.chain.to_string()),
             RuleAttribute::Expressions(exprs),
         ],
@@ -96,23 +97,27 @@ fn rule(rule: &Rule) -> NetlinkMessage<NetfilterMessage> {
     msg
 }
 
-/// Replaces the `bosun` table with `rules` in one transaction; with `present == false` the table
-/// is removed (a missing table is not an error).
-pub fn apply(present: bool, rules: &[Rule]) -> Result<()> {
+/// Replaces table `name` with `rules` in one transaction; with `present == false` the table is
+/// removed (a missing table is not an error).
+pub fn apply(name: &str, present: bool, rules: &[Rule]) -> Result<()> {
     // "create, delete, create" makes the replacement work whether or not the table exists.
     let mut msgs = vec![
         control(ControlMessage::BatchBegin),
-        table(false),
-        table(true),
+        table(name, false),
+        table(name, true),
     ];
     if present {
-        msgs.push(table(false));
-        msgs.extend(CHAINS.iter().map(|(name, hook)| chain(name, *hook)));
-        msgs.extend(rules.iter().map(rule));
+        msgs.push(table(name, false));
+        msgs.extend(
+            CHAINS
+                .iter()
+                .map(|(chain_name, hook)| chain(name, chain_name, *hook)),
+        );
+        msgs.extend(rules.iter().map(|r| rule(name, r)));
     }
     msgs.push(control(ControlMessage::BatchEnd));
     let acked = msgs.len() - 2;
     let mut nl = Netlink::netfilter().map_err(nl_err("open netfilter socket"))?;
     nl.batch(&mut msgs, acked)
-        .map_err(nl_err(format!("replace nftables table {TABLE}")))
+        .map_err(nl_err(format!("replace nftables table {name}")))
 }
