@@ -17,6 +17,15 @@ pub enum Error {
     /// A lifecycle operation failed.
     #[error(transparent)]
     Runtime(#[from] crate::runtime::RuntimeError),
+    /// An image store operation failed (boxed: the error is large).
+    #[error(transparent)]
+    Image(Box<crate::image::ImageError>),
+    /// A volume operation failed (boxed: the error is large).
+    #[error(transparent)]
+    Volume(Box<crate::volume::VolumeError>),
+    /// A network operation failed (boxed: the error is large).
+    #[error(transparent)]
+    Network(Box<crate::network::NetworkError>),
     /// An I/O error on a named path.
     #[error("{op} {path}: {source}")]
     Io {
@@ -27,6 +36,24 @@ pub enum Error {
         /// The underlying error.
         source: std::io::Error,
     },
+}
+
+impl From<crate::image::ImageError> for Error {
+    fn from(err: crate::image::ImageError) -> Self {
+        Error::Image(Box::new(err))
+    }
+}
+
+impl From<crate::volume::VolumeError> for Error {
+    fn from(err: crate::volume::VolumeError) -> Self {
+        Error::Volume(Box::new(err))
+    }
+}
+
+impl From<crate::network::NetworkError> for Error {
+    fn from(err: crate::network::NetworkError) -> Self {
+        Error::Network(Box::new(err))
+    }
 }
 
 /// Result alias using [`Error`].

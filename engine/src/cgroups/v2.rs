@@ -167,7 +167,15 @@ impl CgroupManager for V2Manager {
     fn kill_all(&self, signal: Signal) -> Result<(), CgroupError> {
         let kill_file = self.dir().join("cgroup.kill");
         if signal == Signal::SIGKILL && kill_file.exists() {
-            return fsutil::write(&kill_file, "1");
+            return match fsutil::write(&kill_file, "1") {
+                // The group went away since the check: nothing is left to kill.
+                Err(CgroupError::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    Ok(())
+                }
+                other => other,
+            };
         }
         let frozen = self.freeze().is_ok();
         for pid in self.pids()? {

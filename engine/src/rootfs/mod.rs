@@ -58,7 +58,7 @@ pub fn prepare(spec: &ContainerSpec, layout: &Layout) -> Result<(), SetupError> 
     )?;
     mount(None, root, None, MsFlags::MS_PRIVATE, None)?;
     for m in &spec.mounts {
-        mounts::user_mount(root, m)?;
+        mounts::user_mount(root, m, spec.bind_propagation.get(&m.target))?;
     }
     mounts::proc(root)?;
     dev::populate(root, spec.shm_size)?;

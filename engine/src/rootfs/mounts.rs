@@ -69,8 +69,12 @@ pub(super) fn sys(root: &Path, layout: &Layout) -> Result<(), SetupError> {
     }
 }
 
-/// One extra mount from the spec.
-pub(super) fn user_mount(root: &Path, m: &Mount) -> Result<(), SetupError> {
+/// One extra mount from the spec, with the bind propagation mode asked for.
+pub(super) fn user_mount(
+    root: &Path,
+    m: &Mount,
+    propagation: Option<&String>,
+) -> Result<(), SetupError> {
     let target = resolve_in_root(root, &m.target)?;
     match &m.kind {
         MountKind::Bind { source } => {
@@ -99,8 +103,18 @@ pub(super) fn user_mount(root: &Path, m: &Mount) -> Result<(), SetupError> {
                 let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
                 mount(None, &target, None, flags, None)?;
             }
+            if let Some(mode) = propagation {
+                let flags = crate::spec::propagation_flags(mode).ok_or_else(|| {
+                    SetupError::Invalid(format!("invalid mount propagation {mode:?}"))
+                })?;
+                mount(None, &target, None, flags, None)?;
+            }
             Ok(())
         }
+        MountKind::Volume { name, .. } => Err(SetupError::Invalid(format!(
+            "volume {name} at {} was not resolved to a directory",
+            m.target.display()
+        ))),
         MountKind::Tmpfs { size, mode } => {
             std::fs::create_dir_all(&target).ctx(|| format!("create {}", target.display()))?;
             let mut data = format!("mode={mode:o}");

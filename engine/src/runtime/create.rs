@@ -44,10 +44,18 @@ impl Runtime {
                 source,
             })?;
         }
-        let result = self.spawn_shim(id, spec);
+        let result = self
+            .prepare_rootfs(id, spec)
+            .and_then(|()| self.spawn_shim(id, spec));
         match &result {
             Ok(_) => self.events.emit_or_warn(&Event::new(id, Action::Create)),
             Err(_) => {
+                if let Err(err) = self.release_rootfs(id) {
+                    tracing::warn!(container = id, cause = %err, "cannot remove the rootfs of a failed container");
+                    // Never delete through a rootfs that is still mounted.
+                    let _ = std::fs::remove_dir_all(&run_dir);
+                    return result;
+                }
                 let _ = std::fs::remove_dir_all(&dir);
                 let _ = std::fs::remove_dir_all(&run_dir);
             }
@@ -65,7 +73,29 @@ impl Runtime {
             .map_err(|e| create_err(id, format!("mkfifo: {e}")))?;
         // The generated /etc files go first, so that the user's mounts may still replace them.
         let mut effective = spec.clone();
-        let mut mounts = super::etc_files::write(&dir, id, spec)?;
+        self.resolve_volumes(&mut effective)?;
+        let join_netns =
+            match &spec.network.namespace {
+                crate::spec::NetworkNamespace::Container(other) => {
+                    let record = self.state(other)?;
+                    let pid = record.pid.filter(|_| record.state.is_alive()).ok_or_else(|| {
+                    create_err(
+                        id,
+                        format!("cannot join the network of container {other}: it is not running"),
+                    )
+                })?;
+                    Some(std::path::PathBuf::from(format!("/proc/{pid}/ns/net")))
+                }
+                _ => None,
+            };
+        let shared = match &spec.network.namespace {
+            crate::spec::NetworkNamespace::Container(other) => {
+                super::etc_files::Shared::Container(self.container_dir(other))
+            }
+            crate::spec::NetworkNamespace::Host => super::etc_files::Shared::Host,
+            crate::spec::NetworkNamespace::Own => super::etc_files::Shared::Own,
+        };
+        let mut mounts = super::etc_files::write(&dir, id, spec, &shared)?;
         mounts.append(&mut effective.mounts);
         effective.mounts = mounts;
         let config = ShimConfig {
@@ -76,6 +106,7 @@ impl Runtime {
             layout: self.layout.clone(),
             cgroup_path: self.cgroup_path(id),
             spec: effective,
+            join_netns,
         };
         let shim_log =
             std::fs::File::create(dir.join("shim.log")).map_err(|source| crate::Error::Io {
@@ -123,6 +154,9 @@ impl Runtime {
         let state = store.load()?.state;
         if state != ContainerState::Created {
             return Err(conflict(id, state, "start"));
+        }
+        if let Some(pid) = store.load()?.pid {
+            self.connect(id, &self.spec(id)?, pid)?;
         }
         let fifo_path = self.run_dir(id).join("exec.fifo");
         let fifo = open(

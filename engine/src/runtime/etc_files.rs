@@ -2,7 +2,7 @@
 //! container's directory and bind-mounted over the rootfs's files, as Docker does.
 
 use std::net::IpAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::spec::{ContainerSpec, DnsConfig, HostEntry, Mount, MountKind};
 
@@ -83,13 +83,53 @@ pub fn hostname(id: &str, spec: &ContainerSpec) -> String {
         .unwrap_or_else(|| id.chars().take(12).collect())
 }
 
+/// Whose network view the files follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shared {
+    /// The container's own namespace: generated files (addresses added at start).
+    Own,
+    /// The host's namespace: the host's hosts file and resolvers (loopback ones work there).
+    Host,
+    /// Another container's namespace: that container's files (its directory).
+    Container(PathBuf),
+}
+
 /// Writes the three files into `dir` and returns the bind mounts that put them in place.
-pub fn write(dir: &Path, id: &str, spec: &ContainerSpec) -> crate::Result<Vec<Mount>> {
+pub fn write(
+    dir: &Path,
+    id: &str,
+    spec: &ContainerSpec,
+    shared: &Shared,
+) -> crate::Result<Vec<Mount>> {
     let host_resolv = std::fs::read_to_string(HOST_RESOLV_CONF).unwrap_or_default();
+    let (hosts_text, resolv_text) = match shared {
+        Shared::Own => (
+            hosts(&spec.extra_hosts),
+            resolv_conf(&host_resolv, &spec.dns),
+        ),
+        Shared::Host => {
+            let mut text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+            for h in &spec.extra_hosts {
+                text.push_str(&format!("{}\t{}\n", h.ip, h.name));
+            }
+            let resolv = if spec.dns == DnsConfig::default() {
+                host_resolv.clone()
+            } else {
+                resolv_conf(&host_resolv, &spec.dns)
+            };
+            (text, resolv)
+        }
+        Shared::Container(other) => (
+            std::fs::read_to_string(other.join("hosts"))
+                .unwrap_or_else(|_| hosts(&spec.extra_hosts)),
+            std::fs::read_to_string(other.join("resolv.conf"))
+                .unwrap_or_else(|_| resolv_conf(&host_resolv, &spec.dns)),
+        ),
+    };
     let files = [
-        ("hosts", hosts(&spec.extra_hosts)),
+        ("hosts", hosts_text),
         ("hostname", format!("{}\n", hostname(id, spec))),
-        ("resolv.conf", resolv_conf(&host_resolv, &spec.dns)),
+        ("resolv.conf", resolv_text),
     ];
     let mut mounts = Vec::new();
     for (name, content) in files {

@@ -9,7 +9,9 @@ mod etc_files;
 mod exec;
 mod health;
 mod logs;
+mod net;
 mod restart;
+mod storage;
 mod top;
 
 use std::path::PathBuf;
@@ -21,12 +23,16 @@ use nix::unistd::Pid;
 
 use crate::cgroups::{AnyManager, CgroupManager, Layout, Stats};
 use crate::events::{Action, Event, EventLog};
+use crate::image::ImageStore;
+use crate::network::Networks;
 use crate::sealed::SealedExe;
 use crate::state::{ContainerState, StateRecord, StateStore, Transition};
+use crate::volume::VolumeStore;
 
 pub use etc_files::{FALLBACK_NAMESERVERS, hosts, resolv_conf};
 pub(crate) use exec::ExecConfig;
 pub use exec::{ExecOutput, ExecProcess, ExecSpec};
+pub use net::DEFAULT_NETWORK;
 pub use top::{ProcessInfo, TOP_TITLES};
 
 /// Errors of lifecycle operations.
@@ -131,6 +137,9 @@ pub struct Runtime {
     layout: Layout,
     sealed: SealedExe,
     events: EventLog,
+    images: ImageStore,
+    volumes: VolumeStore,
+    networks: Networks,
 }
 
 impl Runtime {
@@ -149,6 +158,9 @@ impl Runtime {
         })?;
         Ok(Self {
             events: EventLog::new(&config.data_root),
+            images: ImageStore::open(&config.data_root)?,
+            volumes: VolumeStore::open(&config.data_root)?,
+            networks: Networks::new(&config.data_root)?,
             config,
             layout,
             sealed,
@@ -158,6 +170,21 @@ impl Runtime {
     /// The node's event log.
     pub fn events(&self) -> &EventLog {
         &self.events
+    }
+
+    /// The image store container rootfs are made from.
+    pub fn images(&self) -> &ImageStore {
+        &self.images
+    }
+
+    /// The volumes containers mount.
+    pub fn volumes(&self) -> &VolumeStore {
+        &self.volumes
+    }
+
+    /// The networks containers join.
+    pub fn networks(&self) -> &Networks {
+        &self.networks
     }
 
     /// The host cgroup layout in use.
@@ -277,14 +304,16 @@ impl Runtime {
         if record.state == ContainerState::Paused {
             self.unpause(id)?;
         }
-        match self.wait(id, Some(grace.unwrap_or(spec.stop_grace_period))) {
-            Ok(state) => Ok(state),
+        let state = match self.wait(id, Some(grace.unwrap_or(spec.stop_grace_period))) {
+            Ok(state) => state,
             Err(_) => {
                 self.kill(id, Signal::SIGKILL)?;
                 self.cgroup(id).kill_all(Signal::SIGKILL)?;
-                self.wait(id, Some(Duration::from_secs(10)))
+                self.wait(id, Some(Duration::from_secs(10)))?
             }
-        }
+        };
+        self.release_network(id)?;
+        Ok(state)
     }
 
     /// Freezes every process of the container.
@@ -319,11 +348,13 @@ impl Runtime {
         Ok(self.cgroup(id).stats()?)
     }
 
-    /// Removes the container; a live one only with `force` (it is killed first).
+    /// Removes the container; a running or paused one only with `force` (it is killed first).
+    /// A created container runs nothing of the user's yet, so it goes without `force`, as with
+    /// Docker.
     pub fn remove(&self, id: &str, force: bool) -> crate::Result<()> {
         let record = self.state(id)?;
         if record.state.is_alive() {
-            if !force {
+            if !force && record.state != ContainerState::Created {
                 return Err(conflict(id, record.state, "remove (stop it or force)"));
             }
             let cgroup = self.cgroup(id);
@@ -334,9 +365,18 @@ impl Runtime {
             cgroup.kill_all(Signal::SIGKILL)?;
             self.wait(id, Some(Duration::from_secs(10)))?;
         }
+        // The shim writes its last records after the init is reaped: let it finish.
+        if let Some(shim) = self.state(id)?.shim_pid {
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while process_lives(shim) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         self.cgroup(id).remove()?;
+        self.release_network(id)?;
+        self.release_rootfs(id)?;
         for dir in [self.run_dir(id), self.container_dir(id)] {
-            match std::fs::remove_dir_all(&dir) {
+            match remove_tree(&dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(source) => {
@@ -350,6 +390,37 @@ impl Runtime {
         }
         self.events.emit_or_warn(&Event::new(id, Action::Destroy));
         Ok(())
+    }
+}
+
+/// Whether process `pid` still runs. A zombie does not: the shim is re-parented away from the
+/// agent, and where that parent does not reap (an init that never waits) the exited shim stays
+/// a zombie that `kill(pid, 0)` still reaches.
+fn process_lives(pid: i32) -> bool {
+    if kill(Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    // The state is the first field after the command name, which ends at the last ')'.
+    let state = stat
+        .rfind(')')
+        .and_then(|end| stat[end + 1..].split_whitespace().next());
+    !matches!(state, Some("Z" | "X") | None)
+}
+
+/// `remove_dir_all`, tried again when a file appeared meanwhile (a late log line).
+fn remove_tree(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match std::fs::remove_dir_all(dir) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) && tries < 5 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => return other,
+        }
     }
 }
 

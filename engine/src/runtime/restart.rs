@@ -58,6 +58,8 @@ impl Runtime {
             path: run_dir.clone(),
             source,
         })?;
+        self.release_network(id)?;
+        self.prepare_rootfs(id, &spec)?;
         self.spawn_shim(id, &spec)?;
         store.update(|rec| {
             rec.restart = old.restart;

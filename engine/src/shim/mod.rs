@@ -105,7 +105,19 @@ fn launch(config: &ShimConfig, cgroup: &AnyManager) -> Result<Launched, String> 
         .apply(&config.spec.resources)
         .map_err(|e| e.to_string())?;
     // The shim runs from the sealed copy of the binary; the setup runs from the same copy.
-    let child = spawn::clone_setup(std::path::Path::new("/proc/self/exe"))?;
+    let net = match (&config.spec.network.namespace, &config.join_netns) {
+        (crate::spec::NetworkNamespace::Host, _) => spawn::NetNs::Inherit,
+        (crate::spec::NetworkNamespace::Container(_), Some(path)) => {
+            let file = std::fs::File::open(path)
+                .map_err(|e| format!("open network namespace {}: {e}", path.display()))?;
+            spawn::NetNs::Join(file.into())
+        }
+        (crate::spec::NetworkNamespace::Container(other), None) => {
+            return Err(format!("no network namespace of container {other}"));
+        }
+        (crate::spec::NetworkNamespace::Own, _) => spawn::NetNs::New,
+    };
+    let child = spawn::clone_setup(std::path::Path::new("/proc/self/exe"), net)?;
     let fail = |msg: String| {
         let _ = kill(child.pid, Signal::SIGKILL);
         let _ = waitpid(child.pid, None);

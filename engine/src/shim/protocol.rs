@@ -24,6 +24,9 @@ pub struct ShimConfig {
     pub cgroup_path: String,
     /// The container spec.
     pub spec: ContainerSpec,
+    /// The network namespace file to join (`container:` mode), resolved by the runtime.
+    #[serde(default)]
+    pub join_netns: Option<PathBuf>,
 }
 
 /// What the shim sends the setup once its cgroup is in place.

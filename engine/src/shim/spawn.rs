@@ -17,10 +17,21 @@ pub(super) struct Child {
     pub sync: OwnedFd,
 }
 
-/// Clones a child in new mount, pid, uts, ipc and net namespaces running `exe` with the setup
-/// subcommand; its stdin is /dev/null, stdout and stderr pipes, fd 3 the sync socket.
+/// The network namespace the child gets.
+pub(super) enum NetNs {
+    /// A new one.
+    New,
+    /// The shim's (the host's).
+    Inherit,
+    /// The namespace behind this descriptor, entered before the exec.
+    Join(OwnedFd),
+}
+
+/// Clones a child in new mount, pid, uts and ipc namespaces and the network namespace `net`,
+/// running `exe` with the setup subcommand; its stdin is /dev/null, stdout and stderr pipes,
+/// fd 3 the sync socket.
 #[allow(unsafe_code)]
-pub(super) fn clone_setup(exe: &Path) -> Result<Child, String> {
+pub(super) fn clone_setup(exe: &Path, net: NetNs) -> Result<Child, String> {
     let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let (sync_parent, sync_child) =
@@ -39,13 +50,28 @@ pub(super) fn clone_setup(exe: &Path) -> Result<Child, String> {
         err_w.as_raw_fd(),
         sync_child.as_raw_fd(),
     ];
-    let flags = CloneFlags::CLONE_NEWNS
+    let mut flags = CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWNET;
+        | CloneFlags::CLONE_NEWIPC;
+    if matches!(net, NetNs::New) {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    let join_fd = match &net {
+        NetNs::Join(fd) => fd.as_raw_fd(),
+        _ => -1,
+    };
     let mut stack = vec![0u8; 256 * 1024];
     let child_main = Box::new(move || -> isize {
+        if join_fd >= 0 {
+            // SAFETY: setns is a plain syscall (async-signal-safe) on a descriptor the parent
+            // keeps open until clone returns.
+            unsafe {
+                if libc::setns(join_fd, libc::CLONE_NEWNET) < 0 {
+                    libc::_exit(125);
+                }
+            }
+        }
         for (target, fd) in moves.iter().enumerate() {
             let target = target as libc::c_int;
             // SAFETY: dup2/fcntl on fds we own; both are async-signal-safe.
@@ -68,7 +94,7 @@ pub(super) fn clone_setup(exe: &Path) -> Result<Child, String> {
     // above before exec; the stack outlives the call because the child execs or exits.
     let pid = unsafe { nix::sched::clone(child_main, &mut stack, flags, Some(libc::SIGCHLD)) }
         .map_err(|e| format!("clone container init: {e}"))?;
-    drop((out_w, err_w, sync_child, null));
+    drop((out_w, err_w, sync_child, null, net));
     Ok(Child {
         pid,
         stdout: out_r,

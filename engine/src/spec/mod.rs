@@ -5,6 +5,7 @@
 
 mod mounts;
 mod names;
+mod network;
 mod resources;
 mod security;
 
@@ -19,6 +20,7 @@ use crate::restart::RestartPolicy;
 
 pub use mounts::{Mount, MountKind};
 pub use names::{DnsConfig, HostEntry};
+pub use network::{NetworkAttachment, NetworkConfig, NetworkNamespace};
 pub use resources::{DEFAULT_CPU_PERIOD, Resources};
 pub use security::{
     Capabilities, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, Rlimit,
@@ -63,6 +65,21 @@ pub enum SpecError {
         /// The memory+swap limit in bytes.
         swap: i64,
     },
+    /// A volume subpath is unusable.
+    #[error("volume {volume}: subpath {}: {reason}", subpath.display())]
+    BadSubpath {
+        /// The volume.
+        volume: String,
+        /// The subpath as given.
+        subpath: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A bind propagation mode is unknown.
+    #[error(
+        "invalid mount propagation {0:?}: use private, rprivate, shared, rshared, slave or rslave"
+    )]
+    BadPropagation(String),
     /// The hostname is not a valid host name.
     #[error("invalid hostname {0:?}")]
     BadHostname(String),
@@ -133,6 +150,13 @@ pub struct ContainerSpec {
     pub log_max_size: u64,
     /// Log rotation: how many files are kept, the live one included (at least 1).
     pub log_max_files: u32,
+    /// The image (id) whose layers make the rootfs; the runtime then mounts an overlay at
+    /// `rootfs`. `None`: `rootfs` is a plain directory.
+    pub image: Option<String>,
+    /// The network namespace, networks and published ports.
+    pub network: NetworkConfig,
+    /// Mount propagation of bind mounts by target (`rprivate` when absent).
+    pub bind_propagation: BTreeMap<PathBuf, String>,
 }
 
 impl Default for ContainerSpec {
@@ -167,6 +191,9 @@ impl Default for ContainerSpec {
             stop_grace_period: Duration::from_secs(10),
             log_max_size: 0,
             log_max_files: 1,
+            image: None,
+            network: NetworkConfig::default(),
+            bind_propagation: BTreeMap::new(),
         }
     }
 }
@@ -214,6 +241,16 @@ impl ContainerSpec {
                 return Err(SpecError::BadHostname(h.clone()));
             }
         }
+        for p in self.bind_propagation.values() {
+            if propagation_flags(p).is_none() {
+                return Err(SpecError::BadPropagation(p.clone()));
+            }
+        }
+        if self.network.namespace == NetworkNamespace::Host
+            && let Some(key) = self.sysctls.keys().find(|k| k.starts_with("net."))
+        {
+            return Err(SpecError::ForbiddenSysctl(key.clone()));
+        }
         self.capabilities.resolve()?;
         for name in self.rlimits.keys() {
             security::rlimit_resource(name)?;
@@ -238,6 +275,20 @@ impl ContainerSpec {
         }
         out
     }
+}
+
+/// The mount flags of a propagation mode name.
+pub fn propagation_flags(name: &str) -> Option<nix::mount::MsFlags> {
+    use nix::mount::MsFlags;
+    Some(match name {
+        "private" => MsFlags::MS_PRIVATE,
+        "rprivate" => MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        "shared" => MsFlags::MS_SHARED,
+        "rshared" => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        "slave" => MsFlags::MS_SLAVE,
+        "rslave" => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        _ => return None,
+    })
 }
 
 /// Serde helper storing a [`Duration`] as integer nanoseconds, so records stay plain JSON.
@@ -312,6 +363,24 @@ mod tests {
                     ..ok.clone()
                 },
                 Ok(()),
+            ),
+            (
+                ContainerSpec {
+                    sysctls: [("net.ipv4.ip_forward".to_string(), "1".to_string())].into(),
+                    network: NetworkConfig {
+                        namespace: NetworkNamespace::Host,
+                        ..Default::default()
+                    },
+                    ..ok.clone()
+                },
+                Err(SpecError::ForbiddenSysctl("net.ipv4.ip_forward".into())),
+            ),
+            (
+                ContainerSpec {
+                    bind_propagation: [(PathBuf::from("/m"), "sideways".to_string())].into(),
+                    ..ok.clone()
+                },
+                Err(SpecError::BadPropagation("sideways".into())),
             ),
         ];
         for (spec, want) in cases {

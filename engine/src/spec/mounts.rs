@@ -1,4 +1,4 @@
-//! Extra mounts of a container: host bind mounts and tmpfs.
+//! Extra mounts of a container: host bind mounts, volumes and tmpfs.
 
 use std::path::PathBuf;
 
@@ -12,6 +12,18 @@ pub enum MountKind {
     Bind {
         /// The host path (absolute).
         source: PathBuf,
+    },
+    /// A volume of the node's volume store; the runtime turns it into a bind mount of the
+    /// volume's directory (after the copy-up of the image content at the target).
+    Volume {
+        /// The volume name.
+        name: String,
+        /// A path inside the volume to mount instead of its root.
+        #[serde(default)]
+        subpath: Option<PathBuf>,
+        /// Skip the copy-up.
+        #[serde(default)]
+        no_copy: bool,
     },
     /// A fresh tmpfs.
     Tmpfs {
