@@ -10,7 +10,7 @@
 //!
 //! Sources are [`ImageStore::import`] (a tar or directory as a one-layer image),
 //! [`ImageStore::load`] (`docker save` archives and OCI layouts) and [`ImageStore::save`] writes
-//! them back. Containers get an overlayfs rootfs from [`ImageStore::create_rootfs`]. Nothing
+//! them back; registry pulls register through [`ImageStore::add_pulled`]. Containers get an overlayfs rootfs from [`ImageStore::create_rootfs`]. Nothing
 //! is reference-counted: [`ImageStore::prune`] sweeps the layers and blobs that no image and no
 //! rootfs needs. Every change to the database holds one exclusive lock.
 
@@ -25,6 +25,7 @@ mod import;
 mod layers;
 mod load;
 mod manage;
+mod pull;
 mod reference;
 mod rootfs;
 mod save;
@@ -48,6 +49,7 @@ pub use import::{ImportOptions, ImportSource};
 pub use layers::{LayerInfo, LayerStore};
 pub use load::Loaded;
 pub use manage::{HistoryEntry, ImageInspect, ImageSummary, PruneReport, Removed};
+pub use pull::ManifestParts;
 pub use reference::ImageRef;
 
 use db::{Db, DbLock};
