@@ -68,6 +68,41 @@ pub fn parse_host(host: &str) -> Result<PathBuf, ClientError> {
     }
 }
 
+/// A gRPC channel to the agent listening on `socket`, shared by the clients of all its services.
+///
+/// The socket is dialled at once, so that a missing agent is reported as
+/// [`ClientError::Connect`] (see [`ClientError::no_agent`]); the channel dials it again whenever
+/// it reconnects.
+pub async fn channel(socket: &Path) -> Result<Channel, ClientError> {
+    let first = UnixStream::connect(socket)
+        .await
+        .map_err(|source| ClientError::Connect {
+            path: socket.to_path_buf(),
+            source,
+        })?;
+    // The first connection is the one just made; later reconnections dial the socket again.
+    let first = Arc::new(Mutex::new(Some(first)));
+    let path = socket.to_path_buf();
+    let connector = tower::service_fn(move |_: Uri| {
+        let first = first.lock().ok().and_then(|mut f| f.take());
+        let path = path.clone();
+        async move {
+            match first {
+                Some(stream) => Ok(stream),
+                None => UnixStream::connect(path).await,
+            }
+        }
+    });
+    // The URI is required by the HTTP layer and otherwise unused.
+    Endpoint::from_static("http://bosun.agent")
+        .connect_with_connector(connector)
+        .await
+        .map_err(|source| ClientError::Transport {
+            path: socket.to_path_buf(),
+            source,
+        })
+}
+
 /// A connection to one agent.
 #[derive(Debug, Clone)]
 pub struct AgentClient {
@@ -110,36 +145,8 @@ impl EventStream {
 impl AgentClient {
     /// Connects to the agent listening on `socket`.
     pub async fn connect(socket: &Path) -> Result<Self, ClientError> {
-        let first = UnixStream::connect(socket)
-            .await
-            .map_err(|source| ClientError::Connect {
-                path: socket.to_path_buf(),
-                source,
-            })?;
-        // The first connection is the one just made (so its error is reported as such); later
-        // reconnections dial the socket again.
-        let first = Arc::new(Mutex::new(Some(first)));
-        let path = socket.to_path_buf();
-        let connector = tower::service_fn(move |_: Uri| {
-            let first = first.lock().ok().and_then(|mut f| f.take());
-            let path = path.clone();
-            async move {
-                match first {
-                    Some(stream) => Ok(stream),
-                    None => UnixStream::connect(path).await,
-                }
-            }
-        });
-        // The URI is required by the HTTP layer and otherwise unused.
-        let channel = Endpoint::from_static("http://bosun.agent")
-            .connect_with_connector(connector)
-            .await
-            .map_err(|source| ClientError::Transport {
-                path: socket.to_path_buf(),
-                source,
-            })?;
         Ok(Self {
-            inner: agent_client::AgentClient::new(channel),
+            inner: agent_client::AgentClient::new(channel(socket).await?),
         })
     }
 
@@ -189,14 +196,45 @@ impl AgentClient {
         Ok(())
     }
 
-    /// Removes a container.
+    /// Removes a container (its anonymous volumes stay).
     pub async fn remove(&mut self, container: &str, force: bool) -> Result<(), ClientError> {
+        self.remove_with_volumes(container, force, false).await
+    }
+
+    /// Removes a container; with `volumes` also its anonymous volumes.
+    pub async fn remove_with_volumes(
+        &mut self,
+        container: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), ClientError> {
         let request = proto::RemoveRequest {
             container: container.to_string(),
             force,
+            volumes,
         };
         self.inner.remove(request).await?;
         Ok(())
+    }
+
+    /// Renames a container.
+    pub async fn rename(&mut self, container: &str, new_name: &str) -> Result<(), ClientError> {
+        let request = proto::RenameRequest {
+            container: container.to_string(),
+            new_name: new_name.to_string(),
+        };
+        self.inner.rename(request).await?;
+        Ok(())
+    }
+
+    /// A container's published ports with the host ports bound.
+    pub async fn port(&mut self, container: &str) -> Result<Vec<proto::PortBinding>, ClientError> {
+        Ok(self
+            .inner
+            .port(reference(container))
+            .await?
+            .into_inner()
+            .ports)
     }
 
     /// Freezes a container.

@@ -4,33 +4,104 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use engine::health::{HealthConfig, HealthTest};
-use engine::spec::{Capabilities, ContainerSpec, Mount, MountKind, Resources};
+use engine::network::NetworkRecord;
+use engine::spec::{Capabilities, ContainerSpec, MountKind, Resources};
 use engine::{ContainerState, StateRecord};
 
 use super::AgentError;
 use super::meta::Meta;
+use super::plan;
 use super::proto;
 
-/// The engine spec for an API container configuration.
+/// The engine spec for an API container configuration with a directory rootfs.
 pub fn spec_from_config(config: &proto::ContainerConfig) -> Result<ContainerSpec, AgentError> {
     if config.rootfs.is_empty() {
         return Err(AgentError::Invalid(
             "a root filesystem directory is required".into(),
         ));
     }
-    let mut spec = ContainerSpec::new(&config.rootfs, config.args.iter().cloned());
-    spec.env = config.env.clone();
-    if !config.working_dir.is_empty() {
-        spec.cwd = PathBuf::from(&config.working_dir);
+    spec_with_image(config, &plan::ImageDefaults::default(), &config.rootfs)
+}
+
+/// The engine spec for an API container configuration over `image`'s defaults (empty ones
+/// for a directory rootfs), running in `rootfs`. Volumes keep their names (empty for the
+/// anonymous ones the node creates); the network part is left to the node.
+pub fn spec_with_image(
+    config: &proto::ContainerConfig,
+    image: &plan::ImageDefaults,
+    rootfs: &str,
+) -> Result<ContainerSpec, AgentError> {
+    let args = plan::command(config, image);
+    if args.is_empty() {
+        return Err(AgentError::Invalid(
+            "no command specified: give one, or use an image that has one".into(),
+        ));
     }
-    spec.user = non_empty(&config.user);
+    let mut spec = ContainerSpec::new(rootfs, args);
+    spec.env = plan::merge_env(&image.env, &config.env);
+    let working_dir = if config.working_dir.is_empty() {
+        &image.working_dir
+    } else {
+        &config.working_dir
+    };
+    if !working_dir.is_empty() {
+        spec.cwd = PathBuf::from(working_dir);
+    }
+    spec.user = non_empty(&config.user).or_else(|| non_empty(&image.user));
     spec.hostname = non_empty(&config.hostname);
+    spec.domainname = non_empty(&config.domainname);
     spec.mounts = config
         .mounts
         .iter()
-        .map(mount_from_proto)
+        .map(plan::mount)
         .collect::<Result<_, _>>()?;
+    let mut anonymous = plan::image_volumes(image, &spec.mounts);
+    spec.mounts.append(&mut anonymous);
+    for m in &config.mounts {
+        if !m.propagation.is_empty() {
+            spec.bind_propagation
+                .insert(PathBuf::from(&m.target), m.propagation.clone());
+        }
+    }
     spec.resources = resources(config)?;
+    spec.resources.cpuset_cpus = non_empty(&config.cpuset_cpus);
+    spec.additional_groups = config.group_add.clone();
+    spec.no_new_privileges = config.no_new_privileges;
+    spec.rlimits = config
+        .ulimits
+        .iter()
+        .map(|u| {
+            (
+                u.name.clone(),
+                engine::spec::Rlimit {
+                    soft: u.soft,
+                    hard: u.hard,
+                },
+            )
+        })
+        .collect();
+    spec.sysctls = config
+        .sysctls
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if config.shm_size > 0 {
+        spec.shm_size = config.shm_size;
+    }
+    spec.tty = config.tty;
+    spec.stdin = config.stdin_open;
+    spec.extra_hosts = plan::extra_hosts(&config.extra_hosts)?;
+    spec.dns = engine::spec::DnsConfig {
+        servers: config.dns.clone(),
+        search: config.dns_search.clone(),
+        options: config.dns_options.clone(),
+    };
+    if config.log_max_size > 0 {
+        spec.log_max_size = config.log_max_size;
+    }
+    if config.log_max_files > 0 {
+        spec.log_max_files = config.log_max_files;
+    }
     spec.capabilities = Capabilities {
         add: config.cap_add.clone(),
         drop: config.cap_drop.clone(),
@@ -84,35 +155,6 @@ fn non_empty(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_string())
 }
 
-fn mount_from_proto(m: &proto::Mount) -> Result<Mount, AgentError> {
-    let kind = match m.r#type.as_str() {
-        "bind" | "" => {
-            let source = PathBuf::from(&m.source);
-            if !source.is_absolute() {
-                return Err(AgentError::Invalid(format!(
-                    "bind mount source {:?} must be an absolute path",
-                    m.source
-                )));
-            }
-            MountKind::Bind { source }
-        }
-        "tmpfs" => MountKind::Tmpfs {
-            size: m.tmpfs_size,
-            mode: 0o1777,
-        },
-        other => {
-            return Err(AgentError::Invalid(format!(
-                "unknown mount type {other:?}: use bind or tmpfs"
-            )));
-        }
-    };
-    Ok(Mount {
-        kind,
-        target: PathBuf::from(&m.target),
-        read_only: m.read_only,
-    })
-}
-
 fn resources(config: &proto::ContainerConfig) -> Result<Resources, AgentError> {
     let positive = |v: i64| (v > 0).then_some(v);
     let mut r = Resources {
@@ -148,11 +190,13 @@ fn resources(config: &proto::ContainerConfig) -> Result<Resources, AgentError> {
     Ok(r)
 }
 
-/// The listed form of a container.
+/// The listed form of a container; `networks` are the node's networks (its endpoints are
+/// looked up there).
 pub fn summary(
     meta: &Meta,
     record: &StateRecord,
     spec: Option<&ContainerSpec>,
+    networks: &[NetworkRecord],
 ) -> proto::ContainerSummary {
     let (exit_code, oom_killed) = match record.state {
         ContainerState::Exited { code, oom_killed } => (code, oom_killed),
@@ -183,8 +227,99 @@ pub fn summary(
             String::new()
         },
         restart_count: record.restart.restart_count,
-        ..Default::default()
+        labels: meta.labels.clone().into_iter().collect(),
+        image: meta.image.clone(),
+        image_id: meta.image_id.clone(),
+        ports: networks
+            .iter()
+            .filter_map(|n| n.endpoints.get(&meta.id))
+            .flat_map(|e| e.ports.iter().map(plan::binding))
+            .collect(),
+        networks: endpoints(meta, networks),
+        mounts: spec.map(mounts).unwrap_or_default(),
     }
+}
+
+/// The container's endpoints; a network it is configured for but not attached to (it is not
+/// running) is listed without addresses.
+fn endpoints(meta: &Meta, networks: &[NetworkRecord]) -> Vec<proto::Endpoint> {
+    meta.networks
+        .iter()
+        .map(|plan| {
+            let net = networks.iter().find(|n| {
+                n.name == plan.network || n.id == plan.network || n.id.starts_with(&plan.network)
+            });
+            let ep = net.and_then(|n| n.endpoints.get(&meta.id));
+            proto::Endpoint {
+                network: net.map_or_else(|| plan.network.clone(), |n| n.name.clone()),
+                network_id: net.map(|n| n.id.clone()).unwrap_or_default(),
+                ipv4_address: match (net, ep) {
+                    (Some(n), Some(e)) => format!("{}/{}", e.ipv4, n.subnet.prefix_len()),
+                    _ => String::new(),
+                },
+                mac_address: ep.map(|e| e.mac.clone()).unwrap_or_default(),
+                gateway: match (net, ep) {
+                    (Some(n), Some(_)) => n.gateway.to_string(),
+                    _ => String::new(),
+                },
+                aliases: plan.aliases.clone(),
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// The API form of the spec's extra mounts.
+fn mounts(spec: &ContainerSpec) -> Vec<proto::Mount> {
+    spec.mounts
+        .iter()
+        .map(|m| {
+            let (kind, source, tmpfs_size, tmpfs_mode, no_copy, subpath) = match &m.kind {
+                MountKind::Bind { source } => (
+                    "bind",
+                    source.display().to_string(),
+                    0,
+                    0,
+                    false,
+                    String::new(),
+                ),
+                MountKind::Volume {
+                    name,
+                    subpath,
+                    no_copy,
+                } => (
+                    "volume",
+                    name.clone(),
+                    0,
+                    0,
+                    *no_copy,
+                    subpath
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                ),
+                MountKind::Tmpfs { size, mode } => {
+                    ("tmpfs", String::new(), *size, *mode, false, String::new())
+                }
+            };
+            proto::Mount {
+                r#type: kind.to_string(),
+                source,
+                target: m.target.display().to_string(),
+                read_only: m.read_only,
+                tmpfs_size,
+                tmpfs_mode,
+                no_copy,
+                subpath,
+                propagation: spec
+                    .bind_propagation
+                    .get(&m.target)
+                    .cloned()
+                    .unwrap_or_default(),
+                create_host_path: false,
+            }
+        })
+        .collect()
 }
 
 /// Whether the spec has a healthcheck that runs.
@@ -237,7 +372,7 @@ mod tests {
                 source: "/src".into(),
                 target: "/dst".into(),
                 read_only: true,
-                tmpfs_size: 0,
+                ..Default::default()
             }],
             memory: 64 << 20,
             memory_swap: -1,

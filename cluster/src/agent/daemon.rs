@@ -143,6 +143,9 @@ impl Daemon {
         runtime_config.cgroup_parent = config.cgroup_parent.clone();
         let runtime = engine::Runtime::new(runtime_config)?;
         let node = Node::open(runtime, &config.data_root, &config.run_root)?;
+        if let Err(err) = node.prepare_networks() {
+            tracing::error!(cause = %err, "cannot prepare the networks: containers on them will fail to start");
+        }
 
         let (listener, policy) = bind_socket(&config.socket())?;
         Ok(Daemon {

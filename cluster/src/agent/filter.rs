@@ -1,5 +1,6 @@
-//! `ls --filter` as Docker reads it: `id=`, `name=`, `status=`, `exited=`. Different keys must
-//! all match; several values of one key match when any does.
+//! `ls --filter` as Docker reads it: `id=`, `name=`, `status=`, `exited=`, `label=key[=value]`,
+//! `ancestor=`, `network=`, `volume=`. Different keys must all match; several values of one key
+//! match when any does, except labels, which must all match (as Docker).
 
 use super::AgentError;
 use super::proto::ContainerSummary;
@@ -13,6 +14,25 @@ pub struct Filters {
     names: Vec<String>,
     statuses: Vec<String>,
     exit_codes: Vec<i32>,
+    labels: Vec<(String, Option<String>)>,
+    ancestors: Vec<String>,
+    networks: Vec<String>,
+    volumes: Vec<String>,
+}
+
+/// Whether `value` names the container's image: as written, normalized, or by (short) id.
+fn is_ancestor(c: &ContainerSummary, value: &str) -> bool {
+    if c.image.is_empty() {
+        return false;
+    }
+    let normal = |s: &str| {
+        engine::image::ImageRef::parse(s)
+            .map(|r| r.to_string())
+            .unwrap_or_else(|_| s.to_string())
+    };
+    let hex = c.image_id.strip_prefix("sha256:").unwrap_or(&c.image_id);
+    let v = value.strip_prefix("sha256:").unwrap_or(value);
+    c.image == value || normal(&c.image) == normal(value) || (v.len() >= 4 && hex.starts_with(v))
 }
 
 impl Filters {
@@ -38,6 +58,13 @@ impl Filters {
                 "exited" => out.exit_codes.push(value.parse().map_err(|_| {
                     AgentError::Invalid(format!("invalid filter exited={value}: not an exit code"))
                 })?),
+                "label" => out.labels.push(match value.split_once('=') {
+                    Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                    None => (value.to_string(), None),
+                }),
+                "ancestor" => out.ancestors.push(value.to_string()),
+                "network" => out.networks.push(value.to_string()),
+                "volume" => out.volumes.push(value.to_string()),
                 _ => return Err(AgentError::Invalid(format!("invalid filter {key:?}"))),
             }
         }
@@ -59,12 +86,29 @@ impl Filters {
             && any(&self.statuses, &|v| c.state == v)
             && (self.exit_codes.is_empty()
                 || (c.state == "exited" && self.exit_codes.contains(&c.exit_code)))
+            && self.labels.iter().all(|(k, v)| match (c.labels.get(k), v) {
+                (Some(have), Some(want)) => have == want,
+                (Some(_), None) => true,
+                (None, _) => false,
+            })
+            && any(&self.ancestors, &|v| is_ancestor(c, v))
+            && any(&self.networks, &|v| {
+                c.networks.iter().any(|n| {
+                    n.network == v || (!n.network_id.is_empty() && n.network_id.starts_with(v))
+                })
+            })
+            && any(&self.volumes, &|v| {
+                c.mounts
+                    .iter()
+                    .any(|m| (m.r#type == "volume" && m.source == v) || m.target == v)
+            })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::proto;
 
     fn c(id: &str, name: &str, state: &str, code: i32) -> ContainerSummary {
         ContainerSummary {
@@ -97,6 +141,56 @@ mod tests {
                 (want_web, want_job),
                 "{filters:?}"
             );
+        }
+    }
+
+    #[test]
+    fn label_image_network_volume_filters() {
+        let mut web = c("abc", "web-1", "running", 0);
+        web.labels = [
+            ("com.docker.compose.project".to_string(), "shop".to_string()),
+            ("tier".to_string(), "front".to_string()),
+        ]
+        .into();
+        web.image = "busybox".into();
+        web.image_id = format!("sha256:{}", "ab12".repeat(16));
+        web.networks = vec![proto::Endpoint {
+            network: "shop_default".into(),
+            network_id: "9f".repeat(32),
+            ..Default::default()
+        }];
+        web.mounts = vec![proto::Mount {
+            r#type: "volume".into(),
+            source: "shop_data".into(),
+            target: "/data".into(),
+            ..Default::default()
+        }];
+        let plain = c("def", "job", "running", 0);
+        let cases: [(&[&str], bool); 13] = [
+            (&["label=tier"], true),
+            (&["label=tier=front"], true),
+            (&["label=tier=back"], false),
+            (
+                &["label=tier", "label=com.docker.compose.project=shop"],
+                true,
+            ),
+            (&["label=tier", "label=missing"], false),
+            (&["ancestor=busybox"], true),
+            (&["ancestor=docker.io/library/busybox:latest"], true),
+            (&["ancestor=ab12ab12"], true),
+            (&["ancestor=redis"], false),
+            (&["network=shop_default"], true),
+            (&["network=9f9f"], true),
+            (&["volume=shop_data"], true),
+            (&["volume=other"], false),
+        ];
+        for (filters, want) in cases {
+            let f =
+                Filters::parse(&filters.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+            assert_eq!(f.matches(&web), want, "{filters:?}");
+            if !filters.is_empty() {
+                assert!(!f.matches(&plain), "{filters:?} matched a plain container");
+            }
         }
     }
 

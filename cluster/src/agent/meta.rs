@@ -1,6 +1,8 @@
-//! What the agent records about a container beyond the engine's state: its name and whether it
-//! is removed when it exits. One JSON file per container under `<data-root>/agent/containers`.
+//! What the agent records about a container beyond the engine's state: its name, whether it
+//! is removed when it exits, its image, labels, volumes and network plan. One JSON file per
+//! container under `<data-root>/agent/containers`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -17,6 +19,77 @@ pub struct Meta {
     /// Remove the container once it has exited.
     #[serde(default)]
     pub auto_remove: bool,
+    /// The image as the user named it (empty for a directory rootfs).
+    #[serde(default)]
+    pub image: String,
+    /// The image id (`sha256:…`; empty for a directory rootfs).
+    #[serde(default)]
+    pub image_id: String,
+    /// The overlay rootfs directory made from the image, removed with the container.
+    #[serde(default)]
+    pub rootfs_dir: Option<PathBuf>,
+    /// Container labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Named volumes the container mounts.
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    /// Anonymous volumes created for the container (removed by `rm -v`).
+    #[serde(default)]
+    pub anonymous_volumes: Vec<String>,
+    /// The network mode as given (`""`, `bridge`, `host`, `none`, `container:<x>`, a name).
+    #[serde(default)]
+    pub network_mode: String,
+    /// The networks joined at every start, in order.
+    #[serde(default)]
+    pub networks: Vec<NetworkPlan>,
+    /// Published ports, as asked for (resolved at each start).
+    #[serde(default)]
+    pub ports: Vec<engine::network::PortSpec>,
+}
+
+/// One network a container joins at start.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkPlan {
+    /// The network name or id.
+    pub network: String,
+    /// Extra DNS names.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// A static IPv4 address.
+    #[serde(default)]
+    pub ipv4: Option<std::net::Ipv4Addr>,
+    /// A fixed MAC address.
+    #[serde(default)]
+    pub mac: Option<String>,
+}
+
+impl Meta {
+    /// A record with only the id and the name set.
+    pub fn new(id: String, name: String) -> Self {
+        Meta {
+            id,
+            name,
+            auto_remove: false,
+            image: String::new(),
+            image_id: String::new(),
+            rootfs_dir: None,
+            labels: BTreeMap::new(),
+            volumes: Vec::new(),
+            anonymous_volumes: Vec::new(),
+            network_mode: String::new(),
+            networks: Vec::new(),
+            ports: Vec::new(),
+        }
+    }
+
+    /// Whether the container mounts volume `name` (named or anonymous).
+    pub fn uses_volume(&self, name: &str) -> bool {
+        self.volumes
+            .iter()
+            .chain(&self.anonymous_volumes)
+            .any(|v| v == name)
+    }
 }
 
 /// The directory of metadata records.
@@ -103,18 +176,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn old_records_still_load() {
+        let old = r#"{"id":"abc","name":"web","auto_remove":true}"#;
+        let meta: Meta = serde_json::from_str(old).unwrap();
+        assert!(meta.auto_remove && meta.image.is_empty() && meta.networks.is_empty());
+    }
+
+    #[test]
     fn save_load_delete() {
         let dir = tempfile::tempdir().unwrap();
         let store = MetaStore::new(dir.path());
         assert!(store.load_all().unwrap().is_empty());
-        let meta = Meta {
-            id: "a".repeat(64),
-            name: "web".into(),
-            auto_remove: true,
-        };
+        let mut meta = Meta::new("a".repeat(64), "web".into());
+        meta.auto_remove = true;
+        meta.volumes = vec!["data".into()];
+        meta.anonymous_volumes = vec!["f".repeat(64)];
         store.save(&meta).unwrap();
         std::fs::write(store.dir.join("junk.json"), b"{").unwrap();
         assert_eq!(store.load_all().unwrap(), vec![meta.clone()]);
+        assert!(meta.uses_volume("data") && meta.uses_volume(&"f".repeat(64)));
+        assert!(!meta.uses_volume("other"));
         store.delete(&meta.id).unwrap();
         store.delete(&meta.id).unwrap();
         assert!(store.load_all().unwrap().is_empty());

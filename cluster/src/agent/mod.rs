@@ -8,19 +8,29 @@
 pub mod client;
 pub mod convert;
 pub mod daemon;
+pub mod dns;
 pub mod error;
 pub mod events;
 pub mod exec;
 pub mod filter;
+pub mod images;
+pub mod images_client;
+pub mod images_filter;
+mod images_stream;
 pub mod launch;
 pub mod logs;
 pub mod meta;
 pub mod names;
+pub mod networks;
 pub mod node;
 pub mod peer;
+pub mod plan;
+pub mod prepare;
+pub mod registry;
 pub mod server;
 pub mod service;
 pub mod supervise;
+pub mod volumes;
 
 /// The generated protobuf messages and gRPC service of `proto/agent.proto`.
 #[allow(missing_docs, clippy::all, clippy::unwrap_used)]

@@ -86,14 +86,7 @@ mod tests {
     use super::*;
 
     fn meta(id: &str, name: &str) -> (String, Meta) {
-        (
-            id.to_string(),
-            Meta {
-                id: id.to_string(),
-                name: name.to_string(),
-                auto_remove: false,
-            },
-        )
+        (id.to_string(), Meta::new(id.to_string(), name.to_string()))
     }
 
     #[test]

@@ -9,6 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use engine::image::ImageStore;
+use engine::network::Networks;
+use engine::volume::VolumeStore;
 use engine::{ContainerState, Runtime};
 use nix::sys::signal::Signal;
 
@@ -17,7 +20,12 @@ use super::convert;
 use super::filter::Filters;
 use super::meta::{Meta, MetaStore};
 use super::names;
+use super::plan;
+use super::prepare::{self, Mode};
 use super::proto;
+
+/// The default network's name.
+pub const DEFAULT_NETWORK: &str = "bridge";
 
 /// How long one blocking wait runs before the async side checks whether anyone still waits.
 const WAIT_SLICE: Duration = Duration::from_millis(500);
@@ -65,11 +73,7 @@ impl Node {
         }
         for id in engine_ids {
             if let std::collections::btree_map::Entry::Vacant(slot) = index.entry(id.clone()) {
-                let meta = Meta {
-                    name: names::short_id(&id).to_string(),
-                    id,
-                    auto_remove: false,
-                };
+                let meta = Meta::new(id.clone(), names::short_id(&id).to_string());
                 store.save(&meta)?;
                 slot.insert(meta);
             }
@@ -85,6 +89,26 @@ impl Node {
         }))
     }
 
+    /// Creates the default `bridge` network when it is missing and rebuilds the kernel side of
+    /// every network (bridges, firewall rules) from the records. Blocking; call before serving.
+    pub fn prepare_networks(&self) -> Result<(), AgentError> {
+        match self.networks().inspect(DEFAULT_NETWORK) {
+            Ok(_) => {}
+            Err(engine::network::NetworkError::NotFound(_)) => {
+                self.networks()
+                    .create(&engine::network::CreateNetwork {
+                        name: DEFAULT_NETWORK.into(),
+                        ..Default::default()
+                    })
+                    .map_err(engine::Error::from)?;
+                tracing::info!(network = DEFAULT_NETWORK, "created the default network");
+            }
+            Err(err) => return Err(engine::Error::from(err).into()),
+        }
+        self.networks().restore().map_err(engine::Error::from)?;
+        Ok(())
+    }
+
     /// The data root.
     pub fn data_root(&self) -> &Path {
         &self.data_root
@@ -98,6 +122,56 @@ impl Node {
     /// The engine runtime.
     pub fn runtime(&self) -> &Runtime {
         &self.runtime
+    }
+
+    /// The node's image store.
+    pub fn images(&self) -> &ImageStore {
+        self.runtime.images()
+    }
+
+    /// The node's volumes.
+    pub fn volumes(&self) -> &VolumeStore {
+        self.runtime.volumes()
+    }
+
+    /// The node's networks.
+    pub fn networks(&self) -> &Networks {
+        self.runtime.networks()
+    }
+
+    /// Ids of the containers (any state) mounting volume `name`.
+    pub fn containers_using_volume(&self, name: &str) -> Vec<String> {
+        self.index()
+            .values()
+            .filter(|m| m.uses_volume(name))
+            .map(|m| m.id.clone())
+            .collect()
+    }
+
+    /// Ids of the containers (any state) made from image `image_id` (`sha256:…`).
+    pub fn containers_using_image(&self, image_id: &str) -> Vec<String> {
+        self.index()
+            .values()
+            .filter(|m| !m.image_id.is_empty() && m.image_id == image_id)
+            .map(|m| m.id.clone())
+            .collect()
+    }
+
+    /// Ids of the containers (any state) configured to join network `network`: matched by
+    /// the network's name or id as the container named it (`bridge` also for the default
+    /// mode). Attached running containers are also in the network's endpoints.
+    pub fn containers_using_network(&self, name: &str, id: &str) -> Vec<String> {
+        self.index()
+            .values()
+            .filter(|m| {
+                m.networks.iter().any(|n| {
+                    n.network == name
+                        || n.network == id
+                        || (n.network.len() >= 12 && id.starts_with(&n.network))
+                })
+            })
+            .map(|m| m.id.clone())
+            .collect()
     }
 
     fn index(&self) -> MutexGuard<'_, BTreeMap<String, Meta>> {
@@ -136,13 +210,19 @@ impl Node {
         config: &proto::ContainerConfig,
         auto_remove: bool,
     ) -> Result<(String, String), AgentError> {
-        let spec = convert::spec_from_config(config)?;
-        spec.validate().map_err(engine::Error::from)?;
         if !name.is_empty() {
             names::check_name(name)?;
         }
+        let mode = match config.network_mode.as_str() {
+            "host" => Mode::Host,
+            "none" => Mode::None,
+            other => match other.strip_prefix("container:") {
+                Some(target) => Mode::Container(self.resolve(target)?),
+                None => Mode::Networks,
+            },
+        };
         let id = names::new_id();
-        let meta = {
+        let mut meta = {
             let mut index = self.index();
             let name = if name.is_empty() {
                 names::generate_name(|n| index.values().any(|m| m.name == n))
@@ -154,30 +234,74 @@ impl Node {
             } else {
                 name.to_string()
             };
-            let meta = Meta {
-                id: id.clone(),
-                name,
-                auto_remove,
-            };
+            let mut meta = Meta::new(id.clone(), name);
+            meta.auto_remove = auto_remove;
+            meta.labels = plan::labels(&config.labels);
             index.insert(id.clone(), meta.clone());
             meta
         };
-        let (runtime, store, m) = (self.runtime.clone(), self.store.clone(), meta.clone());
+        let (runtime, store, config) = (self.runtime.clone(), self.store.clone(), config.clone());
         let created = blocking(move || {
-            store.save(&m)?;
-            if let Err(err) = runtime.create(&m.id, &spec) {
-                let _ = store.delete(&m.id);
-                return Err(err.into());
+            let spec = match prepare::prepare(&runtime, &mut meta, &config, &mode) {
+                Ok(spec) => spec,
+                Err(err) => {
+                    prepare::discard_volumes(&runtime, &meta);
+                    return Err(err);
+                }
+            };
+            let saved = spec
+                .validate()
+                .map_err(|e| AgentError::from(engine::Error::from(e)))
+                .and_then(|()| store.save(&meta));
+            if let Err(err) = saved.and_then(|()| Ok(runtime.create(&meta.id, &spec)?)) {
+                let _ = store.delete(&meta.id);
+                prepare::discard_volumes(&runtime, &meta);
+                return Err(err);
             }
-            Ok(())
+            Ok(meta)
         })
         .await;
-        if let Err(err) = created {
-            self.index().remove(&id);
-            return Err(err);
+        match created {
+            Ok(meta) => {
+                let name = meta.name.clone();
+                self.index().insert(id.clone(), meta);
+                tracing::info!(container = %id, name = %name, "created");
+                Ok((id, name))
+            }
+            Err(err) => {
+                self.index().remove(&id);
+                Err(err)
+            }
         }
-        tracing::info!(container = %id, name = %meta.name, "created");
-        Ok((id, meta.name))
+    }
+
+    /// Renames a container (its DNS name on networks changes at its next start).
+    pub async fn rename(&self, reference: &str, new_name: &str) -> Result<(), AgentError> {
+        names::check_name(new_name)?;
+        let id = self.resolve(reference)?;
+        let meta = {
+            let mut index = self.index();
+            if let Some(other) = index.values().find(|m| m.name == new_name && m.id != id) {
+                return Err(AgentError::NameInUse {
+                    name: new_name.to_string(),
+                    id: other.id.clone(),
+                });
+            }
+            let meta = index
+                .get_mut(&id)
+                .ok_or_else(|| AgentError::NotFound(reference.to_string()))?;
+            meta.name = new_name.to_string();
+            meta.clone()
+        };
+        let store = self.store.clone();
+        blocking(move || store.save(&meta)).await?;
+        tracing::info!(container = %id, name = new_name, "renamed");
+        Ok(())
+    }
+
+    /// The container's published ports with the host ports actually bound.
+    pub async fn ports(&self, reference: &str) -> Result<Vec<proto::PortBinding>, AgentError> {
+        Ok(self.inspect(reference).await?.0.ports)
     }
 
     /// Starts a created container and puts it under supervision (healthchecks, restart
@@ -227,19 +351,34 @@ impl Node {
         blocking(move || Ok(runtime.unpause(&id)?)).await
     }
 
-    /// Removes the container (a live one only with `force`).
-    pub async fn remove(&self, reference: &str, force: bool) -> Result<(), AgentError> {
+    /// Removes the container (a live one only with `force`); with `volumes` also its
+    /// anonymous volumes (named volumes are never removed with a container).
+    pub async fn remove(
+        &self,
+        reference: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), AgentError> {
         let id = self.resolve(reference)?;
-        self.remove_id(&id, force).await
+        self.remove_id(&id, force, volumes).await
     }
 
-    pub(super) async fn remove_id(&self, id: &str, force: bool) -> Result<(), AgentError> {
+    pub(super) async fn remove_id(
+        &self,
+        id: &str,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), AgentError> {
         let (runtime, store) = (self.runtime.clone(), self.store.clone());
+        let meta = self.meta(id).ok();
         let i = id.to_string();
         blocking(move || {
             match runtime.remove(&i, force) {
                 Ok(()) | Err(engine::Error::Runtime(engine::RuntimeError::NotFound(_))) => {}
                 Err(err) => return Err(err.into()),
+            }
+            if volumes && let Some(meta) = &meta {
+                prepare::discard_volumes(&runtime, meta);
             }
             store.delete(&i)
         })
@@ -291,7 +430,11 @@ impl Node {
         blocking(move || {
             let record = runtime.state(&meta.id)?;
             let spec = runtime.spec(&meta.id)?;
-            Ok((convert::summary(&meta, &record, Some(&spec)), spec))
+            let networks = runtime.networks().list().unwrap_or_default();
+            Ok((
+                convert::summary(&meta, &record, Some(&spec), &networks),
+                spec,
+            ))
         })
         .await
     }
@@ -307,6 +450,7 @@ impl Node {
         let metas: Vec<Meta> = self.index().values().cloned().collect();
         let runtime = self.runtime.clone();
         let mut out = blocking(move || {
+            let networks = runtime.networks().list().unwrap_or_default();
             let mut out = Vec::with_capacity(metas.len());
             for meta in metas {
                 // A container removed meanwhile is simply not listed.
@@ -314,7 +458,7 @@ impl Node {
                     continue;
                 };
                 let spec = runtime.spec(&meta.id).ok();
-                out.push(convert::summary(&meta, &record, spec.as_ref()));
+                out.push(convert::summary(&meta, &record, spec.as_ref(), &networks));
             }
             Ok(out)
         })

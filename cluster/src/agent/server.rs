@@ -28,11 +28,27 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     node.supervise_all();
-    let service = AgentServer::with_interceptor(AgentService::new(node), move |request| {
+    let service = AgentServer::with_interceptor(AgentService::new(node.clone()), move |request| {
         policy.check(request)
     });
     tonic::transport::Server::builder()
         .add_service(service)
+        .add_service(
+            super::proto::networks_server::NetworksServer::with_interceptor(
+                super::networks::NetworksService::new(node.clone()),
+                move |request| policy.check(request),
+            ),
+        )
+        .add_service(super::proto::images_server::ImagesServer::with_interceptor(
+            super::images::ImagesService::new(node.clone(), super::registry::Settings::from_env()),
+            move |request| policy.check(request),
+        ))
+        .add_service(
+            super::proto::volumes_server::VolumesServer::with_interceptor(
+                super::volumes::VolumesService::new(node.clone()),
+                move |request| policy.check(request),
+            ),
+        )
         .serve_with_incoming_shutdown(UnixListenerStream::new(listener), shutdown)
         .await?;
     Ok(())

@@ -89,8 +89,21 @@ impl Agent for AgentService {
 
     async fn remove(&self, request: Request<proto::RemoveRequest>) -> Reply<proto::Empty> {
         let req = request.into_inner();
-        self.node.remove(&req.container, req.force).await?;
+        self.node
+            .remove(&req.container, req.force, req.volumes)
+            .await?;
         Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn rename(&self, request: Request<proto::RenameRequest>) -> Reply<proto::Empty> {
+        let req = request.into_inner();
+        self.node.rename(&req.container, &req.new_name).await?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn port(&self, request: Request<proto::ContainerRef>) -> Reply<proto::PortResponse> {
+        let ports = self.node.ports(&request.into_inner().container).await?;
+        Ok(Response::new(proto::PortResponse { ports }))
     }
 
     async fn pause(&self, request: Request<proto::ContainerRef>) -> Reply<proto::Empty> {

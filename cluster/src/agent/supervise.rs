@@ -63,16 +63,17 @@ impl Node {
         let runtime = self.runtime().clone();
         let i = id.to_string();
         let action = blocking(move || {
-            Ok(takeover(
-                &runtime.state(&i)?,
-                &runtime.spec(&i)?,
-                auto_remove,
-            ))
+            let record = runtime.state(&i)?;
+            if !record.state.is_alive() {
+                // It exited while no agent watched: its addresses and ports go back.
+                runtime.release_network(&i)?;
+            }
+            Ok(takeover(&record, &runtime.spec(&i)?, auto_remove))
         })
         .await?;
         match action {
             Takeover::Supervise => self.supervise(id.to_string()),
-            Takeover::Remove => self.remove_id(id, false).await?,
+            Takeover::Remove => self.remove_id(id, false, true).await?,
             Takeover::Restart => {
                 let runtime = self.runtime().clone();
                 let i = id.to_string();
@@ -122,8 +123,12 @@ impl Node {
         let waited = self.wait_id(id).await;
         stop.store(true, Ordering::Relaxed);
         waited?;
+        let (runtime, i) = (self.runtime().clone(), id.to_string());
+        if let Err(err) = blocking(move || Ok(runtime.release_network(&i)?)).await {
+            tracing::warn!(container = %id, cause = %err, "cannot release the networks");
+        }
         if self.meta(id)?.auto_remove {
-            self.remove_id(id, false).await?;
+            self.remove_id(id, false, true).await?;
             tracing::info!(container = %id, "auto-removed");
             return Ok(false);
         }

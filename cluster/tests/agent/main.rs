@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod images;
 mod support;
 
 use std::os::unix::fs::PermissionsExt;
@@ -356,6 +357,8 @@ fn server_refuses_peers_outside_the_group() -> TestResult {
 /// The daemon: one agent per data root, socket 0660, pid file; a second agent over the same
 /// roots after the first stopped re-adopts its running container with name, exit code and logs.
 fn daemon_lock_socket_and_readoption() -> TestResult {
+    // The daemon creates the default network (and so rewrites the firewall table).
+    let _net = support::net_lock();
     let env = Env::new();
     let first = Daemon::prepare(env.config.clone()).unwrap();
     match Daemon::prepare(env.config.clone()) {
@@ -446,8 +449,9 @@ fn main() {
     if argv.get(1).map(String::as_str) == Some("peer-probe") {
         std::process::exit(peer_probe(argv.get(2).map_or("", String::as_str)));
     }
+    support::isolate_network();
     let args = Arguments::from_args();
-    let tests: Vec<Case> = vec![
+    let mut tests: Vec<Case> = vec![
         ("lifecycle_over_the_api", lifecycle_over_the_api),
         ("stop_kill_pause_stats", stop_kill_pause_stats),
         ("logs_follow_until_exit", logs_follow_until_exit),
@@ -465,6 +469,7 @@ fn main() {
             daemon_lock_socket_and_readoption,
         ),
     ];
+    tests.extend(images::cases());
     let trials = tests
         .into_iter()
         .map(|(name, f)| Trial::test(name, f))

@@ -13,6 +13,25 @@ use tokio::task::JoinHandle;
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// Held by tests that create networks: the nftables table is shared by every data root in
+/// the test's network namespace, so only one of them may own it at a time.
+pub static NET_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Takes [`NET_LOCK`] (a test that failed while holding it does not poison the others).
+pub fn net_lock() -> std::sync::MutexGuard<'static, ()> {
+    NET_LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Moves the test process into a network namespace of its own with loopback up, so that
+/// bridges, veths and firewall rules never touch the host. Call first thing in `main`.
+pub fn isolate_network() {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+    engine::network::link::Links::open()
+        .unwrap()
+        .up_by_name("lo")
+        .unwrap();
+}
+
 /// Builds a minimal busybox rootfs in `dir`.
 pub fn build_rootfs(dir: &Path) {
     let bin = dir.join("bin");
@@ -104,11 +123,12 @@ impl Env {
         )
     }
 
-    /// A container config running `script` with sh.
+    /// A container config running `script` with sh, with a loopback-only network.
     pub fn config(&self, script: &str) -> cluster::agent::proto::ContainerConfig {
         cluster::agent::proto::ContainerConfig {
             rootfs: self.rootfs(),
             args: vec!["sh".into(), "-c".into(), script.into()],
+            network_mode: "none".into(),
             ..Default::default()
         }
     }
@@ -119,6 +139,13 @@ impl Drop for Env {
         let runtime = self.runtime();
         for id in runtime.list().unwrap_or_default() {
             let _ = runtime.remove(&id, true);
+        }
+        let networks = runtime.networks();
+        for net in networks.list().unwrap_or_default() {
+            for id in net.endpoints.keys() {
+                let _ = networks.detach(&net.id, id);
+            }
+            let _ = networks.remove(&net.id);
         }
         for root in runtime.layout().hierarchies() {
             let _ = std::fs::remove_dir(root.join(&self.config.cgroup_parent));

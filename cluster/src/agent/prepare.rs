@@ -1,0 +1,196 @@
+//! Turning a create request into an engine spec and the agent's record, with the side effects
+//! that come first: the image looked up, bind sources checked (or created), named volumes
+//! created on first use and anonymous volumes made. Blocking; runs on the blocking pool.
+
+use std::path::Path;
+
+use engine::Runtime;
+use engine::image::ImageError;
+use engine::spec::{ContainerSpec, MountKind, NetworkConfig, NetworkNamespace};
+
+use super::AgentError;
+use super::convert;
+use super::meta::{Meta, NetworkPlan};
+use super::plan::{self, ImageDefaults};
+use super::proto;
+
+/// Label set on the anonymous volumes a container creates.
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
+
+/// How the request's `network_mode` reads, container references resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Own namespace joining networks (the default network when none is named).
+    Networks,
+    /// Own namespace with loopback only.
+    None,
+    /// The host's namespace.
+    Host,
+    /// Another container's namespace (its id).
+    Container(String),
+}
+
+/// Builds the spec and completes `meta` (image, volumes, networks, ports) for `config`.
+/// Anonymous volumes made here are in `meta.anonymous_volumes`, so a failure later can drop
+/// them with [`discard_volumes`].
+pub fn prepare(
+    runtime: &Runtime,
+    meta: &mut Meta,
+    config: &proto::ContainerConfig,
+    mode: &Mode,
+) -> Result<ContainerSpec, AgentError> {
+    let (mut spec, image) = if config.image.is_empty() {
+        (convert::spec_from_config(config)?, None)
+    } else {
+        if !config.rootfs.is_empty() {
+            return Err(AgentError::Invalid(
+                "give an image or a rootfs directory, not both".into(),
+            ));
+        }
+        let record = match runtime.images().resolve(&config.image) {
+            Ok(r) => r,
+            Err(ImageError::NotFound(_)) => {
+                return Err(AgentError::Invalid(format!(
+                    "image {} not found",
+                    config.image
+                )));
+            }
+            Err(e) => return Err(engine::Error::from(e).into()),
+        };
+        let defaults = ImageDefaults::of(runtime.images(), &record)?;
+        let rootfs = runtime.image_rootfs_path(&meta.id);
+        let mut spec = convert::spec_with_image(config, &defaults, &rootfs.to_string_lossy())?;
+        spec.image = Some(record.id.to_string());
+        meta.image = config.image.clone();
+        meta.image_id = record.id.to_string();
+        (spec, Some(defaults))
+    };
+    check_binds(&spec, config)?;
+    let ports = plan::ports(config, image.as_ref().unwrap_or(&ImageDefaults::default()))?;
+    let (namespace, attachments) = match mode {
+        Mode::Networks => (
+            NetworkNamespace::Own,
+            plan::attachments(config, engine::runtime::DEFAULT_NETWORK)?,
+        ),
+        Mode::None => (NetworkNamespace::Own, Vec::new()),
+        Mode::Host => (NetworkNamespace::Host, Vec::new()),
+        Mode::Container(id) => (NetworkNamespace::Container(id.clone()), Vec::new()),
+    };
+    if !ports.is_empty() && attachments.is_empty() {
+        return Err(AgentError::Invalid(format!(
+            "ports cannot be published in network mode {}",
+            config.network_mode
+        )));
+    }
+    for a in &attachments {
+        match runtime.networks().inspect(&a.network) {
+            Ok(_) => {}
+            // The default network always exists; made here if the agent could not at start.
+            Err(engine::network::NetworkError::NotFound(_))
+                if a.network == engine::runtime::DEFAULT_NETWORK =>
+            {
+                runtime
+                    .networks()
+                    .create(&engine::network::CreateNetwork {
+                        name: a.network.clone(),
+                        ..Default::default()
+                    })
+                    .map_err(engine::Error::from)?;
+            }
+            Err(e) => return Err(engine::Error::from(e).into()),
+        }
+    }
+    meta.network_mode = config.network_mode.clone();
+    meta.networks = attachments
+        .iter()
+        .map(|a| NetworkPlan {
+            network: a.network.clone(),
+            aliases: a.aliases.clone(),
+            ipv4: a.ipv4,
+            mac: a.mac.clone(),
+        })
+        .collect();
+    meta.ports = ports.clone();
+    spec.network = NetworkConfig {
+        namespace,
+        name: meta.name.clone(),
+        attachments,
+        ports,
+    };
+    if spec.hostname.is_none() && matches!(mode, Mode::Host) {
+        spec.hostname = nix::unistd::gethostname()
+            .ok()
+            .and_then(|h| h.into_string().ok());
+    }
+    make_volumes(runtime, meta, &mut spec)?;
+    Ok(spec)
+}
+
+/// Bind sources must exist; with `create_host_path` a missing one is made as a directory.
+fn check_binds(spec: &ContainerSpec, config: &proto::ContainerConfig) -> Result<(), AgentError> {
+    for m in &spec.mounts {
+        let MountKind::Bind { source } = &m.kind else {
+            continue;
+        };
+        if source.exists() {
+            continue;
+        }
+        let create = config
+            .mounts
+            .iter()
+            .any(|c| Path::new(&c.source) == source && c.create_host_path);
+        if !create {
+            return Err(AgentError::Invalid(format!(
+                "bind source path does not exist: {}",
+                source.display()
+            )));
+        }
+        std::fs::create_dir_all(source).map_err(|e| AgentError::Io {
+            op: "create",
+            path: source.clone(),
+            source: e,
+        })?;
+    }
+    Ok(())
+}
+
+/// Creates missing named volumes (no labels) and a new anonymous volume for every volume
+/// mount without a name, recording both in `meta`.
+fn make_volumes(
+    runtime: &Runtime,
+    meta: &mut Meta,
+    spec: &mut ContainerSpec,
+) -> Result<(), AgentError> {
+    let volumes = runtime.volumes();
+    for m in &mut spec.mounts {
+        let MountKind::Volume { name, .. } = &mut m.kind else {
+            continue;
+        };
+        if name.is_empty() {
+            let labels = [(ANONYMOUS_LABEL.to_string(), String::new())].into();
+            let v = volumes
+                .create(None, labels, Default::default())
+                .map_err(engine::Error::from)?;
+            *name = v.name.clone();
+            meta.anonymous_volumes.push(v.name);
+        } else {
+            volumes
+                .create(Some(name), Default::default(), Default::default())
+                .map_err(engine::Error::from)?;
+            if !meta.volumes.contains(name) {
+                meta.volumes.push(name.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Removes the anonymous volumes of `meta` (after a failed create, or `rm -v`); errors are
+/// logged, not returned.
+pub fn discard_volumes(runtime: &Runtime, meta: &Meta) {
+    for name in &meta.anonymous_volumes {
+        if let Err(err) = runtime.volumes().remove(name, &|_| false) {
+            tracing::warn!(volume = %name, cause = %err, "cannot remove anonymous volume");
+        }
+    }
+}
