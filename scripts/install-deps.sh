@@ -3,7 +3,7 @@
 # and tools already present are not fetched again.
 set -euo pipefail
 
-apt_packages=(busybox-static iproute2 nftables protobuf-compiler)
+apt_packages=(busybox-static iproute2 nftables protobuf-compiler docker-registry)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -1,0 +1,19 @@
+//! Clients of the image and volume APIs for the CLI, on a channel to the agent's socket.
+
+use std::path::Path;
+
+use tonic::transport::Channel;
+
+use super::client::{ClientError, channel};
+use super::proto::images_client::ImagesClient;
+use super::proto::volumes_client::VolumesClient;
+
+/// The image API client for the agent at `socket`.
+pub async fn images(socket: &Path) -> Result<ImagesClient<Channel>, ClientError> {
+    Ok(ImagesClient::new(channel(socket).await?))
+}
+
+/// The volume API client for the agent at `socket`.
+pub async fn volumes(socket: &Path) -> Result<VolumesClient<Channel>, ClientError> {
+    Ok(VolumesClient::new(channel(socket).await?))
+}

@@ -1,0 +1,220 @@
+//! `bosun image ls` and `bosun image history`.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use cluster::agent::proto::{self, images_client::ImagesClient};
+use serde_json::Value;
+use tonic::transport::Channel;
+
+use super::{human_size, status_error};
+use crate::cli::container::table::render;
+
+/// Arguments of `ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Only show images whose name matches (`name[:tag]`, globs allowed).
+    pub repository: Option<String>,
+    /// Show all images, dangling ones included.
+    #[arg(short = 'a', long)]
+    pub all: bool,
+    /// Only show image IDs.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Filter output (reference=, dangling=true|false, label=key[=value]).
+    #[arg(short = 'f', long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+    /// Output format: table or json (one object per line).
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+    /// Show digests.
+    #[arg(long)]
+    pub digests: bool,
+    /// Don't truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+}
+
+fn short(id: &str, no_trunc: bool) -> String {
+    if no_trunc {
+        id.to_string()
+    } else {
+        id.trim_start_matches("sha256:").chars().take(12).collect()
+    }
+}
+
+/// Splits a familiar `name:tag` into its parts (the colon of a registry port is not a tag).
+fn split_tag(reference: &str) -> (&str, &str) {
+    match reference.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, tag),
+        _ => (reference, "<none>"),
+    }
+}
+
+/// Runs `image ls`.
+pub async fn ls(client: &mut ImagesClient<Channel>, args: LsArgs) -> anyhow::Result<ExitCode> {
+    let mut filters = args.filters.clone();
+    if let Some(repo) = &args.repository {
+        filters.push(format!("reference={repo}"));
+    }
+    let images = client
+        .list(proto::ImageListRequest {
+            all: args.all,
+            filters,
+        })
+        .await
+        .map_err(status_error)?
+        .into_inner()
+        .images;
+    if args.quiet {
+        for image in &images {
+            println!("{}", short(&image.id, args.no_trunc));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.format == "json" {
+        for image in &images {
+            let value = serde_json::json!({
+                "ID": image.id,
+                "RepoTags": image.repo_tags,
+                "RepoDigests": image.repo_digests,
+                "CreatedAt": image.created,
+                "Size": image.size,
+                "Containers": image.containers,
+            });
+            println!("{value}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = Vec::new();
+    for image in &images {
+        let digest = image
+            .repo_digests
+            .first()
+            .and_then(|d| d.split_once('@'))
+            .map_or("<none>".to_string(), |(_, d)| d.to_string());
+        let tags: Vec<(&str, &str)> = if image.repo_tags.is_empty() {
+            vec![("<none>", "<none>")]
+        } else {
+            image.repo_tags.iter().map(|t| split_tag(t)).collect()
+        };
+        for (name, tag) in tags {
+            let mut row = vec![name.to_string(), tag.to_string()];
+            if args.digests {
+                row.push(digest.clone());
+            }
+            row.push(short(&image.id, args.no_trunc));
+            row.push(if image.created.is_empty() {
+                "N/A".to_string()
+            } else {
+                image.created.clone()
+            });
+            row.push(human_size(image.size));
+            rows.push(row);
+        }
+    }
+    let mut headers = vec!["REPOSITORY", "TAG"];
+    if args.digests {
+        headers.push("DIGEST");
+    }
+    headers.extend(["IMAGE ID", "CREATED", "SIZE"]);
+    print!("{}", render(&headers, &rows));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Arguments of `history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The image.
+    pub image: String,
+    /// Only show image IDs.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Don't truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Output format: table or json (one object per line).
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+}
+
+/// Runs `image history`.
+pub async fn history(
+    client: &mut ImagesClient<Channel>,
+    args: HistoryArgs,
+) -> anyhow::Result<ExitCode> {
+    let json = client
+        .history(proto::ImageRef { image: args.image })
+        .await
+        .map_err(status_error)?
+        .into_inner()
+        .json;
+    let rows: Vec<Value> = serde_json::from_str(&json)?;
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    if args.format == "json" {
+        for row in &rows {
+            println!("{row}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.quiet {
+        for row in &rows {
+            let id = text(row, "Id");
+            println!(
+                "{}",
+                if id == "<missing>" {
+                    id
+                } else {
+                    short(&id, args.no_trunc)
+                }
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            let id = text(row, "Id");
+            let mut created_by = text(row, "CreatedBy");
+            if !args.no_trunc && created_by.chars().count() > 45 {
+                created_by = created_by.chars().take(44).collect::<String>() + "…";
+            }
+            vec![
+                if id == "<missing>" {
+                    id
+                } else {
+                    short(&id, args.no_trunc)
+                },
+                text(row, "Created"),
+                created_by,
+                human_size(row.get("Size").and_then(Value::as_u64).unwrap_or(0)),
+                text(row, "Comment"),
+            ]
+        })
+        .collect();
+    print!(
+        "{}",
+        render(
+            &["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"],
+            &table
+        )
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_tag_table() {
+        for (input, name, tag) in [
+            ("redis:7", "redis", "7"),
+            ("localhost:5000/app:1", "localhost:5000/app", "1"),
+            ("localhost:5000/app", "localhost:5000/app", "<none>"),
+        ] {
+            assert_eq!(split_tag(input), (name, tag), "{input}");
+        }
+        assert_eq!(short("sha256:0123456789abcdef", false), "0123456789ab");
+    }
+}
