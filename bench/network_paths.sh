@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Networking figures with real containers, inside a network namespace of the bench's own (the
+# real host's links and tables are untouched):
+#   - TCP throughput (MB/s) of a 512 MiB stream from the host namespace to a container, directly
+#     to its address over the bridge vs through a published port (nftables DNAT), and the ratio;
+#   - TCP connections per second, direct vs published, and the ratio;
+#   - embedded DNS lookup latency: N lookups of a container name from another container.
+# Clients and servers are busybox nc; the connection rate counts whole connect/answer/close
+# rounds done by one shell loop, so it is a lower bound shaped by process start-up.
+# Usage: bench/network_paths.sh [path/to/bosun] [lookups]   (defaults: target/release/bosun, 200)
+set -euo pipefail
+
+bosun=${1:-target/release/bosun}
+lookups=${2:-200}
+[ "$(id -u)" = 0 ] || { echo "error: run as root" >&2; exit 1; }
+[ -x "$bosun" ] || { echo "error: no bosun binary at $bosun (cargo build --release)" >&2; exit 1; }
+bosun=$(realpath "$bosun")
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+tmp=$(mktemp -d)
+ns=bsnb-$$
+export BOSUN_DATA_ROOT=$tmp/data BOSUN_RUN_ROOT=$tmp/run BOSUN_CGROUP_PARENT=bosun-bench-$$
+in_ns() { nsenter --net=/run/netns/$ns "$@"; }
+b() { in_ns "$bosun" "$@"; }
+
+cleanup() {
+    set +e
+    if [ -f "$tmp/run/bosun.pid" ]; then
+        for id in $(b container ls -aq --no-trunc); do b container rm -f "$id" >/dev/null; done
+        b network rm benchnet >/dev/null
+        kill "$(cat "$tmp/run/bosun.pid")"
+        sleep 1
+    fi
+    ip netns del "$ns" 2>/dev/null
+    rmdir /sys/fs/cgroup/*/"$BOSUN_CGROUP_PARENT" /sys/fs/cgroup/"$BOSUN_CGROUP_PARENT" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ip netns add "$ns"
+in_ns ip link set lo up
+sh "$here/scripts/build-test-images.sh" "$tmp/img" >/dev/null
+b image import -c 'CMD ["sh"]' "$tmp/img/busybox.tar" busybox:bench >/dev/null
+b network create benchnet >/dev/null
+# A sink (throughput) on 80 and an answering server (connections) on 81.
+b container run -d --name sink --network benchnet -p 8080:80 -p 8081:81 busybox:bench sh -c \
+    'printf "#!/bin/sh\necho ok\n" > /a.sh; chmod +x /a.sh; nc -ll -p 81 -e /a.sh & while true; do nc -l -p 80 > /dev/null; done' >/dev/null
+b container run -d --name asker --network benchnet busybox:bench sleep 100000 >/dev/null
+ip=$(b container exec sink ip -o -4 addr show eth0 | sed -n 's/.*inet \([0-9.]*\)\/.*/\1/p')
+sleep 1
+
+now() { date +%s.%N; }
+throughput() { # addr port -> MB/s
+    local start end
+    start=$(now)
+    in_ns sh -c "head -c 536870912 /dev/zero | busybox nc -w 5 $1 $2" ||
+        { echo "error: no sink at $1:$2" >&2; exit 1; }
+    end=$(now)
+    echo "512 / ($end - $start)" | bc -l
+}
+rate() { # addr port -> connections/s over 3 s
+    local n=0 stop
+    stop=$(( $(date +%s) + 3 ))
+    while [ "$(date +%s)" -lt "$stop" ]; do
+        in_ns busybox nc -w 2 "$1" "$2" </dev/null >/dev/null && n=$((n + 1))
+    done
+    echo "$n / 3" | bc -l
+}
+
+direct=$(throughput "$ip" 80)
+published=$(throughput 127.0.0.1 8080)
+cdirect=$(rate "$ip" 81)
+cpublished=$(rate 127.0.0.1 8081)
+start=$(now)
+b container exec asker sh -c "i=0; while [ \$i -lt $lookups ]; do nslookup sink >/dev/null || exit 1; i=\$((i+1)); done"
+end=$(now)
+
+printf 'tcp throughput   direct %8.1f MB/s   published %8.1f MB/s   ratio %.2f\n' \
+    "$direct" "$published" "$(echo "$published / $direct" | bc -l)"
+printf 'tcp connections  direct %8.1f /s     published %8.1f /s     ratio %.2f\n' \
+    "$cdirect" "$cpublished" "$(echo "$cpublished / $cdirect" | bc -l)"
+printf 'dns lookups      %d in %.2f s: %.2f ms per nslookup (A + AAAA, one process each)\n' \
+    "$lookups" "$(echo "$end - $start" | bc -l)" "$(echo "($end - $start) * 1000 / $lookups" | bc -l)"

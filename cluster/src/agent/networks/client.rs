@@ -1,0 +1,90 @@
+//! The client side of the network API over the agent's unix socket, as the CLI uses it.
+
+use std::path::Path;
+
+use tonic::transport::Channel;
+
+use crate::agent::client::{ClientError, channel};
+use crate::agent::proto::{self, networks_client};
+
+/// A connection to one agent's network API.
+#[derive(Debug, Clone)]
+pub struct NetworksClient {
+    inner: networks_client::NetworksClient<Channel>,
+}
+
+impl NetworksClient {
+    /// Connects to the agent listening on `socket`.
+    pub async fn connect(socket: &Path) -> Result<Self, ClientError> {
+        Ok(Self {
+            inner: networks_client::NetworksClient::new(channel(socket).await?),
+        })
+    }
+
+    /// Creates a network.
+    pub async fn create(
+        &mut self,
+        request: proto::NetworkCreateRequest,
+    ) -> Result<proto::Network, ClientError> {
+        Ok(self.inner.create(request).await?.into_inner())
+    }
+
+    /// Lists the networks passing `filters`.
+    pub async fn list(&mut self, filters: Vec<String>) -> Result<Vec<proto::Network>, ClientError> {
+        let request = proto::NetworkListRequest { filters };
+        Ok(self.inner.list(request).await?.into_inner().networks)
+    }
+
+    /// One network by name, id or id prefix.
+    pub async fn inspect(&mut self, network: &str) -> Result<proto::Network, ClientError> {
+        Ok(self.inner.inspect(reference(network)).await?.into_inner())
+    }
+
+    /// Removes a network.
+    pub async fn remove(&mut self, network: &str) -> Result<(), ClientError> {
+        self.inner.remove(reference(network)).await?;
+        Ok(())
+    }
+
+    /// Removes the unused networks passing `filters`; returns their names.
+    pub async fn prune(&mut self, filters: Vec<String>) -> Result<Vec<String>, ClientError> {
+        let request = proto::NetworkPruneRequest { filters };
+        Ok(self.inner.prune(request).await?.into_inner().deleted)
+    }
+
+    /// Connects a running container to a network.
+    pub async fn connect_container(
+        &mut self,
+        container: &str,
+        attachment: proto::NetworkAttachment,
+    ) -> Result<(), ClientError> {
+        let request = proto::NetworkConnectRequest {
+            container: container.to_string(),
+            attachment: Some(attachment),
+        };
+        self.inner.connect_container(request).await?;
+        Ok(())
+    }
+
+    /// Disconnects a container from a network.
+    pub async fn disconnect_container(
+        &mut self,
+        container: &str,
+        network: &str,
+        force: bool,
+    ) -> Result<(), ClientError> {
+        let request = proto::NetworkDisconnectRequest {
+            container: container.to_string(),
+            network: network.to_string(),
+            force,
+        };
+        self.inner.disconnect_container(request).await?;
+        Ok(())
+    }
+}
+
+fn reference(network: &str) -> proto::NetworkRef {
+    proto::NetworkRef {
+        network: network.to_string(),
+    }
+}

@@ -1,0 +1,85 @@
+//! `bosun network inspect`: Docker's JSON shape, so scripts written for it keep working.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use cluster::agent::networks::client::NetworksClient;
+use cluster::agent::proto::Network;
+use serde_json::{Value, json};
+
+/// Arguments of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The networks (name, id or id prefix).
+    #[arg(required = true)]
+    pub networks: Vec<String>,
+}
+
+/// Docker's inspect object for a network.
+pub fn document(n: &Network) -> Value {
+    let mut config = vec![json!({
+        "Subnet": n.subnet,
+        "Gateway": n.gateway,
+    })];
+    if !n.ip_range.is_empty() {
+        config[0]["IPRange"] = json!(n.ip_range);
+    }
+    if !n.subnet_v6.is_empty() {
+        config.push(json!({ "Subnet": n.subnet_v6, "Gateway": n.gateway_v6 }));
+    }
+    let containers: serde_json::Map<String, Value> = n
+        .endpoints
+        .iter()
+        .zip(&n.containers)
+        .map(|(ep, name)| {
+            // The endpoint does not carry the container id; the name identifies it.
+            (
+                name.clone(),
+                json!({
+                    "Name": name,
+                    "MacAddress": ep.mac_address,
+                    "IPv4Address": ep.ipv4_address,
+                    "IPv6Address": ep.ipv6_address,
+                    "Aliases": ep.aliases,
+                }),
+            )
+        })
+        .collect();
+    json!({
+        "Name": n.name,
+        "Id": n.id,
+        "Created": n.created,
+        "Scope": "local",
+        "Driver": n.driver,
+        "EnableIPv6": !n.subnet_v6.is_empty(),
+        "IPAM": { "Driver": "default", "Config": config },
+        "Internal": n.internal,
+        "Containers": containers,
+        "Options": {
+            "com.docker.network.bridge.name": n.bridge,
+            "com.docker.network.driver.mtu": n.mtu.to_string(),
+        },
+        "Labels": n.labels,
+    })
+}
+
+/// Runs `inspect`: a JSON array; exits 1 when a network is missing (after printing the others).
+pub async fn run(client: &mut NetworksClient, args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let mut docs = Vec::new();
+    let mut failed = false;
+    for name in &args.networks {
+        match client.inspect(name).await {
+            Ok(n) => docs.push(document(&n)),
+            Err(err) => {
+                eprintln!("error: {err}");
+                failed = true;
+            }
+        }
+    }
+    println!("{}", serde_json::to_string_pretty(&Value::Array(docs))?);
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

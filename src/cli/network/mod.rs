@@ -1,0 +1,131 @@
+//! `bosun network …`: the node's networks through the agent, as `docker network …`.
+//!
+//! As for `bosun container`, the words after `network` are parsed here so that docker's short
+//! flags (`ls -q`, `prune -f`) do not collide with the top-level project options.
+
+mod create;
+mod inspect;
+mod ls;
+mod ops;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use cluster::agent::networks::client::NetworksClient;
+
+use super::container::connect::{HostArg, connect_with, run_words};
+
+/// `bosun network`: the raw words, parsed by [`NetworkCli`].
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct NetworkArgs {
+    /// The network command and its options (see `bosun network --help`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub args: Vec<OsString>,
+}
+
+/// Manage networks.
+#[derive(Debug, Parser)]
+#[command(name = "bosun network", disable_help_subcommand = true)]
+struct NetworkCli {
+    #[command(flatten)]
+    agent: HostArg,
+
+    #[command(subcommand)]
+    command: Sub,
+}
+
+#[derive(Debug, Subcommand)]
+enum Sub {
+    /// Create a network.
+    Create(create::CreateArgs),
+    /// List networks.
+    #[command(visible_alias = "list")]
+    Ls(ls::LsArgs),
+    /// Display detailed information on one or more networks.
+    Inspect(inspect::InspectArgs),
+    /// Remove one or more networks.
+    #[command(visible_alias = "remove")]
+    Rm(ops::RmArgs),
+    /// Remove all unused networks.
+    Prune(ops::PruneArgs),
+    /// Connect a running container to a network.
+    Connect(ops::ConnectArgs),
+    /// Disconnect a container from a network.
+    Disconnect(ops::DisconnectArgs),
+}
+
+/// Runs `bosun network …`.
+pub fn run(args: NetworkArgs) -> anyhow::Result<ExitCode> {
+    run_words("bosun network", args.args, dispatch)
+}
+
+async fn dispatch(cli: NetworkCli) -> anyhow::Result<ExitCode> {
+    let mut client = connect_with(cli.agent.host.as_deref(), NetworksClient::connect).await?;
+    match cli.command {
+        Sub::Create(args) => create::run(&mut client, args).await,
+        Sub::Ls(args) => ls::run(&mut client, args).await,
+        Sub::Inspect(args) => inspect::run(&mut client, args).await,
+        Sub::Rm(args) => ops::rm(&mut client, args).await,
+        Sub::Prune(args) => ops::prune(&mut client, args).await,
+        Sub::Connect(args) => ops::connect(&mut client, args).await,
+        Sub::Disconnect(args) => ops::disconnect(&mut client, args).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    fn parse(words: &[&str]) -> Result<NetworkCli, clap::Error> {
+        NetworkCli::try_parse_from(std::iter::once("bosun network").chain(words.iter().copied()))
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        NetworkCli::command().debug_assert();
+    }
+
+    #[test]
+    fn docker_style_flags_parse() {
+        let cli = parse(&[
+            "create",
+            "--subnet",
+            "10.1.0.0/24",
+            "--subnet",
+            "fd00::/64",
+            "--internal",
+            "--label",
+            "a=b",
+            "-o",
+            "mtu=1400",
+            "--ipv6",
+            "web",
+        ])
+        .unwrap();
+        let Sub::Create(c) = cli.command else {
+            panic!("not create")
+        };
+        assert_eq!(c.subnets, ["10.1.0.0/24", "fd00::/64"]);
+        assert!(c.internal && c.ipv6);
+        assert!(matches!(parse(&["ls", "-q"]).unwrap().command, Sub::Ls(a) if a.quiet));
+        assert!(matches!(parse(&["prune", "-f"]).unwrap().command, Sub::Prune(a) if a.force));
+        let cli = parse(&["connect", "--alias", "db", "--ip", "10.1.0.9", "net", "c1"]).unwrap();
+        let Sub::Connect(c) = cli.command else {
+            panic!("not connect")
+        };
+        assert_eq!(
+            (c.aliases, c.ip, c.network, c.container),
+            (
+                vec!["db".to_string()],
+                Some("10.1.0.9".to_string()),
+                "net".to_string(),
+                "c1".to_string()
+            )
+        );
+        assert!(parse(&["rm"]).is_err(), "rm needs a network");
+    }
+}

@@ -1,0 +1,132 @@
+//! `bosun network rm|prune|connect|disconnect`.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use clap::Args;
+use cluster::agent::networks::client::NetworksClient;
+use cluster::agent::proto::NetworkAttachment;
+
+/// Arguments of `rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Do not error when a network does not exist.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// The networks (name, id or id prefix).
+    #[arg(required = true)]
+    pub networks: Vec<String>,
+}
+
+/// Arguments of `prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// Only networks passing these filters (label=key[=value], name=, ...).
+    #[arg(long = "filter", value_name = "FILTER")]
+    pub filters: Vec<String>,
+}
+
+/// Arguments of `connect`.
+#[derive(Debug, Args)]
+pub struct ConnectArgs {
+    /// Add a network-scoped alias for the container.
+    #[arg(long = "alias", value_name = "ALIAS")]
+    pub aliases: Vec<String>,
+    /// IPv4 address.
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// IPv6 address.
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// The network.
+    pub network: String,
+    /// The container (name, id or id prefix).
+    pub container: String,
+}
+
+/// Arguments of `disconnect`.
+#[derive(Debug, Args)]
+pub struct DisconnectArgs {
+    /// Force the container to disconnect from the network.
+    #[arg(short = 'f', long)]
+    pub force: bool,
+    /// The network.
+    pub network: String,
+    /// The container (name, id or id prefix).
+    pub container: String,
+}
+
+/// Runs `rm`: prints each removed name; exits 1 when one could not be removed.
+pub async fn rm(client: &mut NetworksClient, args: RmArgs) -> anyhow::Result<ExitCode> {
+    let mut failed = false;
+    for name in &args.networks {
+        match client.remove(name).await {
+            Ok(()) => println!("{name}"),
+            Err(err) if args.force && err.code() == Some(tonic::Code::NotFound) => {}
+            Err(err) => {
+                eprintln!("error: {err}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Runs `prune`: asks first unless `-f` (and refuses to guess without a terminal).
+pub async fn prune(client: &mut NetworksClient, args: PruneArgs) -> anyhow::Result<ExitCode> {
+    if !args.force {
+        if !std::io::stdin().is_terminal() {
+            anyhow::bail!("refusing to prune without confirmation: use -f when not on a terminal");
+        }
+        print!(
+            "WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] "
+        );
+        std::io::stdout().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let deleted = client.prune(args.filters).await?;
+    if !deleted.is_empty() {
+        println!("Deleted Networks:");
+        for name in deleted {
+            println!("{name}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `connect`.
+pub async fn connect(client: &mut NetworksClient, args: ConnectArgs) -> anyhow::Result<ExitCode> {
+    let attachment = NetworkAttachment {
+        network: args.network,
+        aliases: args.aliases,
+        ipv4_address: args.ip.unwrap_or_default(),
+        ipv6_address: args.ip6.unwrap_or_default(),
+        mac_address: String::new(),
+    };
+    client
+        .connect_container(&args.container, attachment)
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `disconnect`.
+pub async fn disconnect(
+    client: &mut NetworksClient,
+    args: DisconnectArgs,
+) -> anyhow::Result<ExitCode> {
+    client
+        .disconnect_container(&args.container, &args.network, args.force)
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
