@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod teardown;
+
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -103,29 +105,9 @@ impl Drop for Env {
             let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
             wait_gone(pid);
         }
-        remove_cgroups(&self.cgroup_parent);
+        // The agent made the default network: its bridge and rules go with the test.
+        teardown::after_agent(&self.tmp.path().join("data"), &self.cgroup_parent);
     }
-}
-
-/// Removes the test's cgroup parent (and empty groups below it) from every hierarchy.
-fn remove_cgroups(parent: &str) {
-    fn remove_tree(dir: &Path) {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for entry in entries.flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    remove_tree(&entry.path());
-                }
-            }
-        }
-        let _ = std::fs::remove_dir(dir);
-    }
-    let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") else {
-        return;
-    };
-    for hierarchy in hierarchies.flatten() {
-        remove_tree(&hierarchy.path().join(parent));
-    }
-    remove_tree(&Path::new("/sys/fs/cgroup").join(parent));
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -221,7 +203,7 @@ fn run_ls_logs_stop_rm() {
     let out = env.bosun(&["run", "busybox", "true"]);
     assert_eq!(out.status.code(), Some(125));
     assert!(
-        text(&out.stderr).contains("pass --rootfs DIR"),
+        text(&out.stderr).contains("image busybox not found"),
         "{}",
         text(&out.stderr)
     );

@@ -3,11 +3,16 @@
 mod agent;
 mod cluster;
 mod completion;
+mod compose;
 mod config;
 mod container;
+mod image;
+mod login;
+mod network;
 mod node;
 mod project;
 mod version;
+mod volume;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -46,9 +51,22 @@ pub enum Command {
     Cluster(cluster::ClusterArgs),
     /// Manage cluster nodes.
     Node(node::NodeArgs),
+    /// Manage networks (as `docker network`).
+    Network(network::NetworkArgs),
+    /// Manage images (as `docker image`).
+    Image(image::ImageArgs),
+    /// Manage volumes (as `docker volume`).
+    Volume(volume::VolumeArgs),
+    /// Log in to a registry (credentials kept for pulls and pushes).
+    Login(login::LoginArgs),
+    /// Log out from a registry.
+    Logout(login::LogoutArgs),
     /// Run a cluster manager in the foreground (started by `cluster init` and `cluster join`).
     #[command(hide = true)]
     Manager(cluster::ManagerArgs),
+    /// The compose commands (up, down, ps, logs, …).
+    #[command(flatten)]
+    Compose(compose::ComposeCommand),
 }
 
 /// `bosun compose <cmd>` is the same as `bosun <cmd>`: drop the word.
@@ -78,7 +96,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agent(args) => agent::run(args),
         Command::Cluster(args) => cluster::run(args),
         Command::Node(args) => node::run(args),
+        Command::Network(args) => network::run(args),
+        Command::Image(args) => image::run(args),
+        Command::Volume(args) => volume::run(args),
+        Command::Login(args) => login::login(args),
+        Command::Logout(args) => login::logout(args),
         Command::Manager(args) => cluster::run_manager(args),
+        Command::Compose(command) => compose::run(&cli.project, command),
     }
 }
 

@@ -51,6 +51,29 @@ pub fn document(response: &InspectResponse) -> anyhow::Result<Value> {
             "FinishedAt": time(s.finished_at),
         },
         "Name": format!("/{}", s.name),
+        "Image": s.image_id,
+        "Mounts": s.mounts.iter().map(|m| json!({
+            "Type": m.r#type,
+            "Name": if m.r#type == "volume" { json!(m.source) } else { Value::Null },
+            "Source": m.source,
+            "Destination": m.target,
+            "RW": !m.read_only,
+        })).collect::<Vec<_>>(),
+        "NetworkSettings": {
+            "Ports": s.ports.iter().map(|p| json!({
+                "ContainerPort": format!("{}/{}", p.container_port, p.protocol),
+                "HostIp": if p.host_ip.is_empty() { "0.0.0.0" } else { p.host_ip.as_str() },
+                "HostPort": p.host_port.to_string(),
+            })).collect::<Vec<_>>(),
+            "Networks": s.networks.iter().map(|n| (n.network.clone(), json!({
+                "NetworkID": n.network_id,
+                "IPAddress": n.ipv4_address.split('/').next().unwrap_or_default(),
+                "IPPrefixLen": n.ipv4_address.split('/').nth(1).and_then(|p| p.parse::<u8>().ok()).unwrap_or(0),
+                "Gateway": n.gateway,
+                "MacAddress": n.mac_address,
+                "Aliases": n.aliases,
+            }))).collect::<serde_json::Map<String, Value>>(),
+        },
         "RestartCount": s.restart_count,
         "Config": {
             "Hostname": field("hostname"),
@@ -61,6 +84,8 @@ pub fn document(response: &InspectResponse) -> anyhow::Result<Value> {
             "StopSignal": field("stop_signal"),
             "StopTimeout": spec.get("stop_grace_period").and_then(Value::as_u64).map(|n| n / 1_000_000_000),
             "Rootfs": s.rootfs,
+            "Image": s.image,
+            "Labels": s.labels,
         },
         "HostConfig": {
             "AutoRemove": s.auto_remove,

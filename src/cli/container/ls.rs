@@ -19,7 +19,8 @@ pub struct LsArgs {
     /// Only display container IDs.
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Filter output based on conditions provided (id=, name=, status=, exited=).
+    /// Filter output based on conditions provided (id=, name=, status=, exited=, label=,
+    /// ancestor=, network=, volume=).
     #[arg(short = 'f', long = "filter", value_name = "FILTER")]
     pub filters: Vec<String>,
     /// Output format: table or json (one object per line).
@@ -48,6 +49,15 @@ pub fn status_text(c: &ContainerSummary) -> String {
             human_duration(since(c.finished_at))
         ),
         _ => "Created".into(),
+    }
+}
+
+/// The IMAGE column: the image as asked for, or the rootfs directory.
+fn image_text(c: &ContainerSummary) -> String {
+    if c.image.is_empty() {
+        c.rootfs.clone()
+    } else {
+        c.image.clone()
     }
 }
 
@@ -80,7 +90,9 @@ pub async fn run(client: &mut AgentClient, args: LsArgs) -> anyhow::Result<ExitC
             let line = serde_json::json!({
                 "ID": id(c),
                 "Names": c.name,
-                "Image": c.rootfs,
+                "Image": image_text(c),
+                "Ports": super::port::column(&c.ports),
+                "Labels": c.labels,
                 "Command": command_text(c, true),
                 "CreatedAt": rfc3339(c.created_at),
                 "RunningFor": human_duration(since(c.created_at)) + " ago",
@@ -96,11 +108,11 @@ pub async fn run(client: &mut AgentClient, args: LsArgs) -> anyhow::Result<ExitC
             .map(|c| {
                 vec![
                     id(c),
-                    c.rootfs.clone(),
+                    image_text(c),
                     command_text(c, args.no_trunc),
                     format!("{} ago", human_duration(since(c.created_at))),
                     status_text(c),
-                    String::new(),
+                    super::port::column(&c.ports),
                     c.name.clone(),
                 ]
             })

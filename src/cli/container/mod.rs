@@ -4,17 +4,19 @@
 //! docker CLI's short flags (`rm -f`, `logs -f`, `ls -q`) do not collide with the project options
 //! that are global at the top level.
 
-mod connect;
+pub(crate) mod connect;
 mod events;
 mod exec;
+mod flags;
 mod health;
 mod inspect;
 mod logs;
 mod ls;
 mod ops;
+mod port;
 mod run;
 mod stats;
-mod table;
+pub(crate) mod table;
 mod units;
 
 use std::ffi::OsString;
@@ -22,6 +24,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use cluster::agent::AgentClient;
+
+use connect::{HostArg, connect_with, run_words};
 
 /// `bosun container`: the raw words, parsed by [`ContainerCli`].
 #[derive(Debug, Args)]
@@ -36,15 +40,8 @@ pub struct ContainerArgs {
 #[derive(Debug, Parser)]
 #[command(name = "bosun container", disable_help_subcommand = true)]
 struct ContainerCli {
-    /// Agent socket to talk to (default: <run-root>/bosun.sock, started when not running).
-    #[arg(
-        short = 'H',
-        long = "host",
-        env = "BOSUN_HOST",
-        global = true,
-        value_name = "unix:///PATH"
-    )]
-    host: Option<String>,
+    #[command(flatten)]
+    agent: HostArg,
 
     #[command(subcommand)]
     command: Sub,
@@ -54,6 +51,14 @@ struct ContainerCli {
 enum Sub {
     /// Create and run a new container.
     Run(Box<run::RunArgs>),
+    /// Create a new container (not started).
+    Create(Box<run::RunArgs>),
+    /// Start one or more created or stopped containers.
+    Start(ops::Targets),
+    /// List port mappings of a container.
+    Port(port::PortArgs),
+    /// Rename a container.
+    Rename(port::RenameArgs),
     /// List containers.
     #[command(visible_alias = "ps", alias = "list")]
     Ls(ls::LsArgs),
@@ -88,21 +93,17 @@ enum Sub {
 
 /// Runs `bosun container …`.
 pub fn run(args: ContainerArgs) -> anyhow::Result<ExitCode> {
-    let words = std::iter::once(OsString::from("bosun container")).chain(args.args);
-    let cli = match ContainerCli::try_parse_from(words) {
-        Ok(cli) => cli,
-        Err(err) => return Ok(super::exit_for_clap_error(err)),
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(dispatch(cli))
+    run_words("bosun container", args.args, dispatch)
 }
 
 async fn dispatch(cli: ContainerCli) -> anyhow::Result<ExitCode> {
-    let mut client: AgentClient = connect::connect(cli.host.as_deref()).await?;
+    let mut client = connect_with(cli.agent.host.as_deref(), AgentClient::connect).await?;
     match cli.command {
         Sub::Run(args) => run::run(&mut client, *args).await,
+        Sub::Create(args) => run::create(&mut client, *args).await,
+        Sub::Start(args) => ops::start(&mut client, args).await,
+        Sub::Port(args) => port::port(&mut client, args).await,
+        Sub::Rename(args) => port::rename(&mut client, args).await,
         Sub::Ls(args) => ls::run(&mut client, args).await,
         Sub::Stop(args) => ops::stop(&mut client, args).await,
         Sub::Kill(args) => ops::kill(&mut client, args).await,
@@ -158,8 +159,8 @@ mod tests {
         assert!(matches!(parse(&["ps", "-aq"]).unwrap().command, Sub::Ls(a) if a.all && a.quiet));
         assert!(matches!(parse(&["logs", "-f", "web"]).unwrap().command, Sub::Logs(a) if a.follow));
         let cli = parse(&["-H", "unix:///tmp/x.sock", "ls"]).unwrap();
-        assert_eq!(cli.host.as_deref(), Some("unix:///tmp/x.sock"));
+        assert_eq!(cli.agent.host.as_deref(), Some("unix:///tmp/x.sock"));
         let cli = parse(&["ls", "-H", "unix:///tmp/y.sock"]).unwrap();
-        assert_eq!(cli.host.as_deref(), Some("unix:///tmp/y.sock"));
+        assert_eq!(cli.agent.host.as_deref(), Some("unix:///tmp/y.sock"));
     }
 }

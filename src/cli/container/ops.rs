@@ -46,6 +46,9 @@ pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL).
     #[arg(short = 'f', long)]
     pub force: bool,
+    /// Remove anonymous volumes associated with the container.
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
     /// Container names or ids.
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -121,11 +124,22 @@ pub async fn kill(client: &mut AgentClient, args: KillArgs) -> anyhow::Result<Ex
 
 /// `bosun container rm`.
 pub async fn rm(client: &mut AgentClient, args: RmArgs) -> anyhow::Result<ExitCode> {
-    let force = args.force;
+    let (force, volumes) = (args.force, args.volumes);
     each(
         client,
         &args.containers,
-        |mut c, id| async move { c.remove(&id, force).await },
+        |mut c, id| async move { c.remove_with_volumes(&id, force, volumes).await },
+        echo,
+    )
+    .await
+}
+
+/// `bosun container start`.
+pub async fn start(client: &mut AgentClient, args: Targets) -> anyhow::Result<ExitCode> {
+    each(
+        client,
+        &args.containers,
+        |mut c, id| async move { c.start(&id).await },
         echo,
     )
     .await

@@ -7,8 +7,9 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::Args;
 use cluster::agent::AgentClient;
-use cluster::agent::proto::{ContainerConfig, CreateRequest, LogsRequest, Mount};
+use cluster::agent::proto::{ContainerConfig, CreateRequest, LogsRequest};
 
+use super::flags::ExtraArgs;
 use super::health::PolicyArgs;
 use super::units::{parse_signal, parse_size, parse_swap};
 
@@ -30,9 +31,6 @@ pub struct RunArgs {
     /// Read in a file of environment variables.
     #[arg(long = "env-file", value_name = "FILE")]
     pub env_file: Vec<PathBuf>,
-    /// Bind mount a host path: /host/path:/container/path[:ro].
-    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]")]
-    pub volumes: Vec<String>,
     /// Working directory inside the container.
     #[arg(short = 'w', long = "workdir")]
     pub workdir: Option<String>,
@@ -81,14 +79,18 @@ pub struct RunArgs {
     /// Restart policy and healthcheck.
     #[command(flatten)]
     pub policy: PolicyArgs,
-    /// Root filesystem directory to run (required until images are supported).
+    /// Mounts, networking and process options.
+    #[command(flatten)]
+    pub extra: ExtraArgs,
+    /// Root filesystem directory to run instead of an image (then every positional word is
+    /// the command).
     #[arg(long, value_name = "DIR")]
     pub rootfs: Option<PathBuf>,
-    /// The command and its arguments.
+    /// The image, then the command and its arguments (IMAGE [COMMAND [ARG...]]).
     #[arg(
         trailing_var_arg = true,
         allow_hyphen_values = true,
-        value_name = "CMD"
+        value_name = "IMAGE [CMD]"
     )]
     pub command: Vec<String>,
 }
@@ -114,62 +116,47 @@ fn env_entry(entry: &str) -> Option<String> {
     }
 }
 
-fn parse_volume(spec: &str) -> anyhow::Result<Mount> {
-    let parts: Vec<&str> = spec.split(':').collect();
-    let (source, target, mode) = match parts.as_slice() {
-        [s, t] => (*s, *t, ""),
-        [s, t, m] => (*s, *t, *m),
-        _ => bail!("invalid volume {spec:?}: use /host/path:/container/path[:ro]"),
-    };
-    if !source.starts_with('/') {
-        bail!(
-            "invalid volume {spec:?}: named volumes are not supported yet, use an absolute host path"
-        );
-    }
-    let read_only = match mode {
-        "" | "rw" => false,
-        "ro" => true,
-        other => bail!("invalid volume {spec:?}: unknown mode {other:?} (use ro or rw)"),
-    };
-    Ok(Mount {
-        r#type: "bind".into(),
-        source: source.into(),
-        target: target.into(),
-        read_only,
-        ..Default::default()
-    })
-}
-
 /// The create request for these arguments.
 pub fn request(args: &RunArgs) -> anyhow::Result<CreateRequest> {
-    let Some(rootfs) = &args.rootfs else {
-        bail!("an image cannot be run yet: pass --rootfs DIR and the command to run");
-    };
-    if args.command.is_empty() {
+    if args.rootfs.is_some() && args.command.is_empty() {
         bail!("a command is required with --rootfs (e.g. --rootfs DIR sh -c 'echo hi')");
+    }
+    if args.rootfs.is_none() && args.command.is_empty() {
+        bail!(
+            "an image is required: bosun container run IMAGE [COMMAND...] (or --rootfs DIR CMD...)"
+        );
     }
     if args.rm && !matches!(args.policy.restart.as_str(), "" | "no") {
         bail!("conflicting options: cannot specify both --restart and --rm");
     }
-    let rootfs = std::path::absolute(rootfs)
-        .with_context(|| format!("invalid rootfs {}", rootfs.display()))?;
+    let rootfs = args
+        .rootfs
+        .as_ref()
+        .map(|r| std::path::absolute(r).with_context(|| format!("invalid rootfs {}", r.display())))
+        .transpose()?;
     let mut env = Vec::new();
     for file in &args.env_file {
         env.extend(read_env_file(file)?);
     }
     env.extend(args.env.iter().filter_map(|e| env_entry(e)));
-    let config = ContainerConfig {
-        rootfs: rootfs.display().to_string(),
-        args: args.command.clone(),
+    let (image, cmd) = match &rootfs {
+        Some(_) => (String::new(), Vec::new()),
+        None => (args.command[0].clone(), args.command[1..].to_vec()),
+    };
+    let mut config = ContainerConfig {
+        rootfs: rootfs.map(|r| r.display().to_string()).unwrap_or_default(),
+        args: if image.is_empty() {
+            args.command.clone()
+        } else {
+            Vec::new()
+        },
+        has_cmd: !cmd.is_empty(),
+        cmd,
+        image,
         env,
         working_dir: args.workdir.clone().unwrap_or_default(),
         user: args.user.clone().unwrap_or_default(),
         hostname: args.hostname.clone().unwrap_or_default(),
-        mounts: args
-            .volumes
-            .iter()
-            .map(|v| parse_volume(v))
-            .collect::<anyhow::Result<_>>()?,
         memory: args
             .memory
             .as_deref()
@@ -205,6 +192,7 @@ pub fn request(args: &RunArgs) -> anyhow::Result<CreateRequest> {
         healthcheck: args.policy.healthcheck()?,
         ..Default::default()
     };
+    args.extra.apply(&mut config)?;
     Ok(CreateRequest {
         name: args.name.clone().unwrap_or_default(),
         config: Some(config),
@@ -243,7 +231,7 @@ pub async fn run(client: &mut AgentClient, args: RunArgs) -> anyhow::Result<Exit
     let stream = client.logs(logs).await?;
     if let Err(err) = client.start(&id).await {
         if args.rm {
-            let _ = client.remove(&id, true).await;
+            let _ = client.remove_with_volumes(&id, true, true).await;
         }
         return Ok(fail(&err.into()));
     }
@@ -254,13 +242,29 @@ pub async fn run(client: &mut AgentClient, args: RunArgs) -> anyhow::Result<Exit
     let waited = client.wait(&id).await;
     if args.rm {
         client
-            .remove(&id, true)
+            .remove_with_volumes(&id, true, true)
             .await
             .with_context(|| format!("cannot remove container {id}"))?;
     }
     printed?;
     let code = waited?.exit_code;
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// Runs `create`: prints the new container's id.
+pub async fn create(client: &mut AgentClient, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let mut request = match request(&args) {
+        Ok(r) => r,
+        Err(err) => return Ok(fail(&err)),
+    };
+    request.auto_remove = args.rm;
+    match client.create(request).await {
+        Ok(c) => {
+            println!("{}", c.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(err) => Ok(fail(&err.into())),
+    }
 }
 
 /// Sends SIGINT and SIGTERM received by the CLI to the container (docker's sig-proxy); never
@@ -368,16 +372,16 @@ mod tests {
     fn refusals_name_the_problem() {
         let cases: [(&[&str], &str); 4] = [
             (
-                &["busybox", "true"],
-                "an image cannot be run yet: pass --rootfs DIR and the command to run",
+                &[],
+                "an image is required: bosun container run IMAGE [COMMAND...] (or --rootfs DIR CMD...)",
             ),
             (
                 &["--rootfs", "/r"],
                 "a command is required with --rootfs (e.g. --rootfs DIR sh -c 'echo hi')",
             ),
             (
-                &["-v", "data:/d", "--rootfs", "/r", "true"],
-                "invalid volume \"data:/d\": named volumes are not supported yet, use an absolute host path",
+                &["-v", "data:rel", "--rootfs", "/r", "true"],
+                "invalid volume \"data:rel\": the container path must be absolute",
             ),
             (
                 &["-m", "lots", "--rootfs", "/r", "true"],
@@ -391,6 +395,31 @@ mod tests {
                 "{words:?}"
             );
         }
+    }
+
+    #[test]
+    fn an_image_and_its_command() {
+        let r = request(&parse(&[
+            "-p",
+            "8080:80",
+            "--entrypoint",
+            "",
+            "busybox",
+            "echo",
+            "hi",
+        ]))
+        .unwrap();
+        let c = r.config.unwrap();
+        assert_eq!(c.image, "busybox");
+        assert!(c.rootfs.is_empty() && c.args.is_empty());
+        assert_eq!(c.cmd, ["echo", "hi"]);
+        assert!(c.has_cmd && c.has_entrypoint && c.entrypoint.is_empty());
+        assert_eq!(
+            (c.ports[0].host_port, c.ports[0].container_port),
+            (8080, 80)
+        );
+        let c = request(&parse(&["busybox"])).unwrap().config.unwrap();
+        assert!(!c.has_cmd && !c.has_entrypoint && c.cmd.is_empty());
     }
 
     #[test]

@@ -30,19 +30,33 @@ pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
 mod tests {
     use super::*;
 
+    fn rows(cells: &[&[&str]]) -> Vec<Vec<String>> {
+        cells
+            .iter()
+            .map(|row| row.iter().map(|c| c.to_string()).collect())
+            .collect()
+    }
+
     #[test]
     fn aligns_columns() {
-        let rows = vec![
-            vec![
-                "abc".to_string(),
-                "Up 1 second".to_string(),
-                "web".to_string(),
-            ],
-            vec!["d".to_string(), "Created".to_string(), "db".to_string()],
-        ];
-        assert_eq!(
-            render(&["ID", "STATUS", "NAMES"], &rows),
-            "ID    STATUS        NAMES\nabc   Up 1 second   web\nd     Created       db\n"
-        );
+        for (headers, cells, text) in [
+            (
+                &["ID", "STATUS", "NAMES"][..],
+                &[&["abc", "Up 1 second", "web"][..], &["d", "Created", "db"]][..],
+                "ID    STATUS        NAMES\nabc   Up 1 second   web\nd     Created       db\n",
+            ),
+            (
+                &["NETWORK ID", "NAME", "DRIVER"],
+                &[
+                    &["abc", "bridge", "bridge"],
+                    &["d", "app_default", "bridge"],
+                ],
+                "NETWORK ID   NAME          DRIVER\nabc          bridge        bridge\nd            app_default   bridge\n",
+            ),
+            (&["A", "BB"], &[&["xxx", "y"]], "A     BB\nxxx   y\n"),
+            (&["A", "B"], &[], "A   B\n"),
+        ] {
+            assert_eq!(render(headers, &rows(cells)), text, "{headers:?}");
+        }
     }
 }
