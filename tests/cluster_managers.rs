@@ -1,6 +1,9 @@
 //! Multi-process tests of the manager cluster: real `bosun` managers on loopback ports, each
 //! with its own data root, faults by SIGKILL, SIGSTOP and restart.
 
+// Test helpers unwrap like the tests they serve.
+#![allow(clippy::unwrap_used)]
+
 #[path = "../cluster/tests/testbed/mod.rs"]
 mod testbed;
 
@@ -254,4 +257,139 @@ async fn membership_guards_and_force_new_cluster() {
     write_within(&bed.client(0), "after-rebuild", Duration::from_secs(5)).await;
     let (ok, _, err) = bed.bosun(0, &["cluster", "status"]);
     assert!(ok, "{err}");
+}
+
+fn secret(id: &str, data: &[u8]) -> Batch {
+    Batch::new(
+        0,
+        vec![Command::Create(Record::Secret(Blob {
+            meta: Meta {
+                id: id.to_owned(),
+                ..Meta::default()
+            },
+            name: id.to_owned(),
+            data: data.to_vec(),
+        }))],
+    )
+}
+
+/// Whether `haystack` holds `data` as raw bytes or as the json number list records use.
+fn holds(haystack: &[u8], data: &[u8]) -> bool {
+    let json = serde_json::to_vec(&data.to_vec()).unwrap();
+    let json = &json[1..json.len() - 1];
+    haystack.windows(data.len()).any(|w| w == data)
+        || haystack.windows(json.len()).any(|w| w == json)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_are_sealed_in_the_log_records_and_snapshots() {
+    let early = b"early-secret-payload-7d1f".as_slice();
+    let late = b"late-secret-payload-93ab".as_slice();
+    let public = b"public-config-payload-51c2".as_slice();
+    let mut bed = Bed::new(bin(), 2);
+    bed.init();
+    bed.client(0).write(&secret("early", early)).await.unwrap();
+    let mut plain = config("plain");
+    if let Command::Create(Record::Config(blob)) = &mut plain.commands[0] {
+        blob.data = public.to_vec();
+    }
+    bed.client(0).write(&plain).await.unwrap();
+    // The second manager receives the first secret in the leader's snapshot.
+    bed.join(1);
+    bed.client(1).write(&secret("late", late)).await.unwrap();
+    converged_hashes(&bed, 2).await;
+
+    let (data, _) = bed.client(1).read("kind:secret").await.unwrap();
+    let records: Vec<Record> = serde_json::from_slice(&data).unwrap();
+    let payloads: Vec<Vec<u8>> = records
+        .into_iter()
+        .filter_map(|r| match r {
+            Record::Secret(blob) => Some(blob.data),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(payloads, vec![early.to_vec(), late.to_vec()]);
+
+    for member in &bed.members {
+        let db = std::fs::read(member.root.join("cluster/raft.redb")).unwrap();
+        // The check would see a payload: the unsealed config is there.
+        assert!(holds(&db, public), "{} lacks the config", member.addr);
+        for payload in [early, late] {
+            assert!(
+                !holds(&db, payload),
+                "{} holds a secret in clear",
+                member.addr
+            );
+        }
+        assert!(
+            !holds(&db, b"PRIVATE KEY"),
+            "{} holds the ca key in clear",
+            member.addr
+        );
+    }
+}
+
+/// Waits until `n` managers report the same state hash by linearizable reads.
+async fn converged_hashes(bed: &Bed, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut seen = Vec::new();
+        for i in 0..n {
+            seen.push(bed.client(i).read("hash").await.ok().map(|(h, _)| h));
+        }
+        if seen[0].is_some() && seen.iter().all(|s| *s == seen[0]) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "managers disagree: {seen:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn not_after(bed: &Bed, i: usize) -> i64 {
+    let dir = bed.members[i].root.join("cluster");
+    let identity = cluster::pki::NodeIdentity::load(&dir).unwrap();
+    identity.identity().unwrap().not_after
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificates_renew_before_expiry_without_dropping_connections() {
+    // 20 s certificates: each manager renews between 10 s and 16 s after issue.
+    let mut bed = Bed::new(bin(), 2);
+    bed.init_with(&["--cert-expiry", "20s"]);
+    bed.join(1);
+    let issued = Instant::now();
+    let first = [not_after(&bed, 0), not_after(&bed, 1)];
+    // A connection opened now, with the first certificate of member 0.
+    let early = bed.client(0);
+    early.read("kind:node").await.unwrap();
+
+    let mut k = 0;
+    while [not_after(&bed, 0), not_after(&bed, 1)]
+        .iter()
+        .zip(&first)
+        .any(|(now, before)| now == before)
+    {
+        assert!(
+            issued.elapsed() < Duration::from_secs(19),
+            "certificates not renewed before expiry"
+        );
+        write_within(&bed.client(0), &format!("w{k}"), Duration::from_secs(5)).await;
+        k += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let renewed_at = issued.elapsed();
+    assert!(
+        renewed_at >= Duration::from_secs(8),
+        "renewed at {renewed_at:?}"
+    );
+
+    // Past the first certificates' expiry: the connection opened with them still works, and
+    // fresh handshakes between the managers (member 1 restarted) use the renewed ones.
+    let expiry = Duration::from_secs(21);
+    tokio::time::sleep(expiry.saturating_sub(issued.elapsed())).await;
+    early.read("kind:node").await.unwrap();
+    bed.kill(1);
+    bed.restart(1);
+    write_within(&bed.client(1), "after-expiry", Duration::from_secs(10)).await;
+    converged_hashes(&bed, 2).await;
 }

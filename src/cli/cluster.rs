@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use cluster::manager::daemon::serve;
-use cluster::manager::{Manager, launch};
+use cluster::manager::{Manager, bench, launch};
 
 /// Default data root.
 const DATA_ROOT: &str = "/var/lib/bosun";
@@ -62,6 +62,20 @@ enum ClusterCommand {
         #[arg(long, default_value = "table", value_parser = ["table", "json"])]
         format: String,
     },
+    /// Measure committed writes through this manager: writes per second and latency with
+    /// concurrent clients, or (with --probe) how long until one write succeeds.
+    #[command(hide = true)]
+    CheckPerf {
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 1)]
+        clients: usize,
+        /// How long to write.
+        #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+        duration: Duration,
+        /// Retry a single write until it succeeds and print the time it took.
+        #[arg(long)]
+        probe: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +89,9 @@ struct InitArgs {
     /// Rebuild a one-manager cluster from this surviving manager's state.
     #[arg(long)]
     force_new_cluster: bool,
+    /// Validity of node certificates (renewed automatically at 50-80 % of it).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    cert_expiry: Option<Duration>,
 }
 
 #[derive(Debug, Args)]
@@ -184,6 +201,30 @@ pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         ClusterCommand::Status { format } => super::node::print_status(&root, &format),
+        ClusterCommand::CheckPerf {
+            clients,
+            duration,
+            probe,
+        } => {
+            let manager = Manager::open(&root)?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .context("cannot start the async runtime")?;
+            let _context = rt.enter();
+            let client = manager.client()?;
+            if probe {
+                let took = rt.block_on(bench::probe(&client, duration))?;
+                println!("ok_after_ms={:.1}", took.as_secs_f64() * 1e3);
+            } else {
+                println!(
+                    "{}",
+                    rt.block_on(bench::write_load(&client, clients, duration))
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -202,8 +243,14 @@ fn run_init(root: &Path, args: InitArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let advertise = advertise(args.advertise_addr, &args.listen_addr)?;
-    let manager = Manager::init(root, &args.listen_addr, &advertise, &hostname())
-        .context("cannot create the cluster")?;
+    let manager = Manager::init(
+        root,
+        &args.listen_addr,
+        &advertise,
+        &hostname(),
+        args.cert_expiry,
+    )
+    .context("cannot create the cluster")?;
     start_and_wait(root, &manager)?;
     println!(
         "Cluster initialized: node {} is now a manager.\n\nTo add a worker, run `bosun cluster join-token worker` and follow the instructions.",

@@ -11,7 +11,7 @@ use super::driver::{Query, StatusView};
 use super::proto::manager_client::ManagerClient as RawClient;
 use super::proto::{self, Empty};
 use super::service::{ManagerService, forwarded, require_manager, require_node, status_of};
-use crate::pki::{ClusterCa, JoinToken, NODE_VALIDITY, ca_digest, new_secret, role_name};
+use crate::pki::{ClusterCa, JoinToken, ca_digest, new_secret, role_name};
 use crate::raft::MembershipChange;
 use crate::raft::membership::{failures_tolerated, quorum};
 use crate::store::{
@@ -131,7 +131,7 @@ pub(super) async fn join(
         key_pem: info.ca_key_pem.clone(),
     };
     let cert_pem = ca
-        .sign(&request.csr_pem, &id, role, NODE_VALIDITY)
+        .sign(&request.csr_pem, &id, role, info.cert_validity())
         .map_err(|e| Status::invalid_argument(e.to_string()))?;
     let mut commands = Vec::new();
     let raft_id = if role == NodeRole::Manager {
@@ -183,6 +183,10 @@ pub(super) async fn join(
         cert_pem,
         ca_pem: info.ca_cert_pem,
         managers,
+        seal_key: match (role, &service.seal_key) {
+            (NodeRole::Manager, Some(key)) => key.to_bytes(),
+            _ => Vec::new(),
+        },
     }))
 }
 
@@ -196,6 +200,7 @@ pub(super) async fn renew(
         .await
         .map_err(|_| Status::permission_denied(format!("node {} was removed", caller.node_id)))?;
     let info = cluster_info(service).await?;
+    let validity = info.cert_validity();
     let ca = ClusterCa {
         cert_pem: info.ca_cert_pem,
         key_pem: info.ca_key_pem,
@@ -205,7 +210,7 @@ pub(super) async fn renew(
             &request.get_ref().csr_pem,
             &node.meta.id,
             node.role,
-            NODE_VALIDITY,
+            validity,
         )
         .map_err(|e| Status::invalid_argument(e.to_string()))?;
     Ok(Response::new(proto::RenewResponse { cert_pem }))

@@ -29,6 +29,8 @@ pub struct Joined {
     pub identity: NodeIdentity,
     /// Addresses of the managers by raft id at join time.
     pub managers: std::collections::BTreeMap<u64, String>,
+    /// The key that seals secrets at rest (managers only).
+    pub seal_key: Option<Vec<u8>>,
 }
 
 /// Converts a gRPC failure into a one-line error naming the manager.
@@ -80,6 +82,7 @@ impl ManagerClient {
             role: response.role,
             raft_id: (response.raft_id != 0).then_some(response.raft_id),
             managers: response.managers.into_iter().collect(),
+            seal_key: (!response.seal_key.is_empty()).then_some(response.seal_key),
             identity: NodeIdentity {
                 ca_pem: response.ca_pem,
                 cert_pem: response.cert_pem,

@@ -3,7 +3,8 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use tokio::net::TcpListener;
 use tonic::transport::Server;
@@ -14,10 +15,14 @@ use super::proto::manager_server::ManagerServer;
 use super::service::ManagerService;
 use super::state::{LocalState, cluster_dir};
 use super::{ManagerClient, ManagerError, tls};
-use crate::pki::{ClusterCa, NODE_VALIDITY, NodeIdentity, new_key_and_csr, new_secret};
+use crate::pki::{
+    BACKDATE, ClusterCa, NODE_VALIDITY, NodeIdentity, new_key_and_csr, new_secret, renewal_at,
+    renewal_fraction,
+};
 use crate::raft::{NodeConfig, RaftNode};
 use crate::store::{
     Availability, Batch, ClusterInfo, Command, Kind, Meta, Node, NodeRole, NodeState, Record,
+    SealKey,
 };
 
 /// Records a new cluster's first manager proposes once it leads.
@@ -37,6 +42,10 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ManagerError + '_ {
         path: path.to_path_buf(),
         source,
     }
+}
+
+fn seal_err(err: crate::store::SealError) -> ManagerError {
+    ManagerError::State(err.to_string())
 }
 
 fn refuse_if_member(data_root: &Path) -> Result<(), ManagerError> {
@@ -70,12 +79,14 @@ impl Manager {
     }
 
     /// Creates a new cluster with this node as its only manager: the root CA, this node's
-    /// certificate, join secrets, and raft storage bootstrapped with raft id 1.
+    /// certificate, join secrets, and raft storage bootstrapped with raft id 1. Node
+    /// certificates are valid for `cert_validity` (default [`NODE_VALIDITY`]).
     pub fn init(
         data_root: &Path,
         listen_addr: &str,
         advertise_addr: &str,
         hostname: &str,
+        cert_validity: Option<Duration>,
     ) -> Result<Self, ManagerError> {
         refuse_if_member(data_root)?;
         let dir = cluster_dir(data_root);
@@ -83,13 +94,15 @@ impl Manager {
         let ca = ClusterCa::generate()?;
         let node_id = new_node_id();
         let (key_pem, csr) = new_key_and_csr()?;
-        let cert_pem = ca.sign(&csr, &node_id, NodeRole::Manager, NODE_VALIDITY)?;
+        let validity = cert_validity.unwrap_or(NODE_VALIDITY);
+        let cert_pem = ca.sign(&csr, &node_id, NodeRole::Manager, validity)?;
         NodeIdentity {
             ca_pem: ca.cert_pem.clone(),
             cert_pem,
             key_pem,
         }
         .save(&dir)?;
+        SealKey::generate().save(&dir).map_err(seal_err)?;
         drop(RaftNode::bootstrap(NodeConfig::new(1), &dir, &[1])?);
         let info = ClusterInfo {
             meta: Meta {
@@ -101,6 +114,7 @@ impl Manager {
             worker_secret: new_secret(),
             manager_secret: new_secret(),
             next_raft_id: 2,
+            cert_validity_secs: validity.as_secs().max(1),
         };
         let node = Node {
             meta: Meta {
@@ -153,6 +167,9 @@ impl Manager {
         let joined = ManagerClient::join(addr, token, hostname, advertise_addr).await?;
         let dir = cluster_dir(data_root);
         joined.identity.save(&dir)?;
+        if let Some(key) = joined.seal_key.as_deref().and_then(SealKey::from_bytes) {
+            key.save(&dir).map_err(seal_err)?;
+        }
         let role = crate::pki::parse_role(&joined.role).unwrap_or(NodeRole::Worker);
         let state = LocalState {
             node_id: joined.node_id,
@@ -206,12 +223,20 @@ pub async fn serve(
     let raft_id = manager.raft_id()?;
     let dir = cluster_dir(data_root);
     let identity = NodeIdentity::load(&dir)?;
+    let certs = tls::CertStore::new(&identity)?;
     let node = RaftNode::open(NodeConfig::new(raft_id), &dir)?;
-    let client_config = tls::client_config(&identity)?;
+    let client_config = tls::client_config_for(&certs, &identity)?;
     let runtime = tokio::runtime::Handle::current();
     let peer_config = client_config.clone();
     let seed = manager.state.peers.clone();
-    let (raft, mut exit) = driver::spawn(node, seed, move |handle| {
+    let seal = match SealKey::load(&dir) {
+        Ok(key) => Some(key),
+        Err(err) => {
+            tracing::warn!(cause = %err, "secrets will not be sealed at rest");
+            None
+        }
+    };
+    let (raft, mut exit) = driver::spawn(node, seed, seal.clone(), move |handle| {
         Peers::new(runtime, peer_config, handle)
     })
     .map_err(io(&dir))?;
@@ -220,8 +245,13 @@ pub async fn serve(
         dir.clone(),
         manager.state.node_id.clone(),
     ));
-    let service = ManagerService::new(raft, client_config);
-    let incoming = tls::incoming(listener, tls::server_config(&identity)?);
+    let service = ManagerService::new(raft, client_config).with_seal_key(seal);
+    let incoming = tls::incoming(listener, tls::server_config_for(&certs, &identity)?);
+    let renewal = tokio::spawn(renew_certificates(
+        certs,
+        dir.clone(),
+        manager.state.advertise_addr.clone(),
+    ));
     let mut exit_watch = exit.clone();
     let stop = async move {
         tokio::select! {
@@ -233,6 +263,7 @@ pub async fn serve(
         .add_service(ManagerServer::new(service))
         .serve_with_incoming_shutdown(incoming, stop)
         .await;
+    renewal.abort();
     if let Err(err) = served {
         return Err(ManagerError::State(format!(
             "manager api server failed: {}",
@@ -252,6 +283,56 @@ pub async fn serve(
     match ended {
         Exit::Failed(message) => Err(ManagerError::State(message)),
         other => Ok(other),
+    }
+}
+
+/// Renews this node's certificate at a random point between 50 % and 80 % of its lifetime,
+/// through its own API (any manager with quorum signs), stores it and presents it from the
+/// next handshake on; open connections are left as they are. Retries until renewed.
+async fn renew_certificates(certs: Arc<tls::CertStore>, dir: PathBuf, addr: String) {
+    loop {
+        let identity = match NodeIdentity::load(&dir) {
+            Ok(identity) => identity,
+            Err(err) => {
+                tracing::error!(cause = %err, "cannot load the node certificate to renew it");
+                return;
+            }
+        };
+        let Ok(peer) = identity.identity() else {
+            tracing::error!("cannot read the node certificate to renew it");
+            return;
+        };
+        let issued = peer.not_before + BACKDATE.as_secs() as i64;
+        let at = renewal_at(
+            issued.min(peer.not_after),
+            peer.not_after,
+            renewal_fraction(fastrand::f64()),
+        );
+        let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
+        tracing::debug!(in_secs = wait.as_secs(), "certificate renewal scheduled");
+        tokio::time::sleep(wait).await;
+        let mut delay = Duration::from_millis(500);
+        loop {
+            let renewed = async {
+                let client = ManagerClient::new(&addr, &identity)?;
+                let renewed = client.renew(&identity).await?;
+                renewed.save(&dir)?;
+                certs.replace(&renewed)?;
+                Ok::<_, ManagerError>(renewed)
+            };
+            match renewed.await {
+                Ok(renewed) => {
+                    let until = renewed.identity().map(|p| p.not_after).unwrap_or_default();
+                    tracing::info!(not_after = until, "node certificate renewed");
+                    break;
+                }
+                Err(err) => {
+                    tracing::warn!(cause = %err, "certificate renewal failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(30));
+                }
+            }
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use crate::raft::{
     Event, MembershipChange, NoQuorum, NodeStatus, ProposeError, RaftNode, ReadId, Ticket,
     WriteError,
 };
-use crate::store::{Batch, Kind, Node, Record, RecordKey};
+use crate::store::{Batch, Kind, Node, Record, RecordKey, SealKey};
 
 /// What a read asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,10 +163,12 @@ pub enum Exit {
 }
 
 /// Starts the raft thread for `node`, sending through `peers`; `seed` gives manager
-/// addresses until the store's node records are known.
+/// addresses until the store's node records are known. With `seal`, the sensitive fields of
+/// every proposed batch are sealed before they enter the log, and opened again in reads.
 pub fn spawn(
     node: RaftNode,
     seed: BTreeMap<u64, String>,
+    seal: Option<SealKey>,
     peers: impl FnOnce(RaftHandle) -> Peers,
 ) -> std::io::Result<(RaftHandle, watch::Receiver<Exit>)> {
     let (tx, rx) = mpsc::channel();
@@ -184,6 +186,7 @@ pub fn spawn(
                 addrs: seed.clone(),
                 seed,
                 addrs_at: u64::MAX,
+                seal,
             };
             let exit = driver.run(rx);
             let _ = exit_tx.send(exit);
@@ -199,6 +202,7 @@ struct Driver {
     addrs: BTreeMap<u64, String>,
     seed: BTreeMap<u64, String>,
     addrs_at: u64,
+    seal: Option<SealKey>,
 }
 
 fn now_ms() -> u64 {
@@ -298,6 +302,9 @@ impl Driver {
             }
             Input::Propose(mut batch, reply) => {
                 batch.stamp_ms = now_ms();
+                if let Some(key) = &self.seal {
+                    key.seal_batch(&mut batch);
+                }
                 match self.node.propose(&batch) {
                     Ok(ticket) => {
                         self.writes.insert(ticket, reply);
@@ -391,12 +398,19 @@ impl Driver {
     fn answer(&self, query: &Query) -> (Vec<u8>, u64) {
         let store = self.node.store();
         let applied = self.node.status().applied;
-        let records: Vec<&Record> = match query {
+        let mut records: Vec<Record> = match query {
             Query::Hash => return (store.state_hash().into_bytes(), applied),
-            Query::All => store.iter().collect(),
-            Query::Kind(kind) => store.iter_kind(*kind).collect(),
-            Query::Key(key) => store.get(key).into_iter().collect(),
+            Query::All => store.iter().cloned().collect(),
+            Query::Kind(kind) => store.iter_kind(*kind).cloned().collect(),
+            Query::Key(key) => store.get(key).into_iter().cloned().collect(),
         };
+        if let Some(key) = &self.seal {
+            for record in &mut records {
+                if let Err(err) = key.open_record(record) {
+                    tracing::warn!(record = %record.key(), cause = %err, "sealed field left sealed");
+                }
+            }
+        }
         // Records are plain data with ordered maps: serializing them cannot fail.
         let data = serde_json::to_vec(&records).expect("records serialize to json");
         (data, applied)

@@ -2,6 +2,7 @@
 //! managers, and the daemon that ties them to a data root.
 
 mod admin;
+pub mod bench;
 pub mod client;
 pub mod daemon;
 pub mod driver;

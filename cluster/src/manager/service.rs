@@ -38,6 +38,8 @@ pub struct ManagerService {
     /// Serializes joins and membership changes on this manager: each reads the cluster record
     /// and then writes it, so two must not interleave. A tokio mutex: held across awaits.
     pub(super) admin_lock: tokio::sync::Mutex<()>,
+    /// The key sealing secrets at rest, handed to joining managers.
+    pub(super) seal_key: Option<crate::store::SealKey>,
 }
 
 /// Maps a refusal of the raft thread to a gRPC status.
@@ -95,7 +97,14 @@ impl ManagerService {
             client_config,
             clients: std::sync::Mutex::new(HashMap::new()),
             admin_lock: tokio::sync::Mutex::new(()),
+            seal_key: None,
         }
+    }
+
+    /// The service with the key that seals secrets, handed to managers that join.
+    pub fn with_seal_key(mut self, key: Option<crate::store::SealKey>) -> Self {
+        self.seal_key = key;
+        self
     }
 
     pub(super) fn client(&self, addr: &str) -> Result<RawClient<Channel>, Status> {

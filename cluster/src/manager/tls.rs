@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use rustls::client::WebPkiServerVerifier;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{ResolvesClientCert, WebPkiServerVerifier};
 use rustls::crypto::CryptoProvider;
-use rustls::server::WebPkiClientVerifier;
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::sign::CertifiedKey;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 use sha2::{Digest, Sha256};
@@ -44,9 +45,79 @@ fn roots(ca: CertificateDer<'static>) -> Result<Arc<RootCertStore>, ManagerError
     Ok(Arc::new(roots))
 }
 
+/// This node's certificate and key as presented in handshakes; replaced when the certificate
+/// is renewed, so new connections use the new one while open ones carry on.
+#[derive(Debug)]
+pub struct CertStore {
+    /// A std lock: held only to clone or swap the pointer, never across an await.
+    current: std::sync::RwLock<Arc<CertifiedKey>>,
+}
+
+fn certified(identity: &NodeIdentity) -> Result<Arc<CertifiedKey>, ManagerError> {
+    let key = provider()
+        .key_provider
+        .load_private_key(identity.private_key()?)
+        .map_err(tls_err("load the node key"))?;
+    Ok(Arc::new(CertifiedKey::new(identity.chain()?, key)))
+}
+
+impl CertStore {
+    /// A store presenting `identity`.
+    pub fn new(identity: &NodeIdentity) -> Result<Arc<Self>, ManagerError> {
+        Ok(Arc::new(CertStore {
+            current: std::sync::RwLock::new(certified(identity)?),
+        }))
+    }
+
+    /// Presents `identity` from the next handshake on.
+    pub fn replace(&self, identity: &NodeIdentity) -> Result<(), ManagerError> {
+        let next = certified(identity)?;
+        *self
+            .current
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = next;
+        Ok(())
+    }
+
+    fn current(&self) -> Arc<CertifiedKey> {
+        self.current
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl ResolvesServerCert for CertStore {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+}
+
+impl ResolvesClientCert for CertStore {
+    fn resolve(
+        &self,
+        _root_hint_subjects: &[&[u8]],
+        _sigschemes: &[SignatureScheme],
+    ) -> Option<Arc<CertifiedKey>> {
+        Some(self.current())
+    }
+
+    fn has_certs(&self) -> bool {
+        true
+    }
+}
+
 /// The server side: presents this node's chain, verifies client certificates against the
 /// cluster CA, and lets clients without one in (only `Join` serves them).
 pub fn server_config(identity: &NodeIdentity) -> Result<Arc<ServerConfig>, ManagerError> {
+    server_config_for(&CertStore::new(identity)?, identity)
+}
+
+/// [`server_config`] presenting whatever `store` holds at each handshake.
+pub fn server_config_for(
+    store: &Arc<CertStore>,
+    identity: &NodeIdentity,
+) -> Result<Arc<ServerConfig>, ManagerError> {
     let provider = provider();
     let verifier =
         WebPkiClientVerifier::builder_with_provider(roots(identity.ca_cert()?)?, provider.clone())
@@ -60,8 +131,7 @@ pub fn server_config(identity: &NodeIdentity) -> Result<Arc<ServerConfig>, Manag
         .with_safe_default_protocol_versions()
         .map_err(tls_err("choose tls versions"))?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(identity.chain()?, identity.private_key()?)
-        .map_err(tls_err("load the node certificate"))?;
+        .with_cert_resolver(store.clone());
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
 }
@@ -69,12 +139,19 @@ pub fn server_config(identity: &NodeIdentity) -> Result<Arc<ServerConfig>, Manag
 /// The client side of node-to-node calls: verifies the server against the cluster CA and
 /// presents this node's certificate.
 pub fn client_config(identity: &NodeIdentity) -> Result<Arc<ClientConfig>, ManagerError> {
+    client_config_for(&CertStore::new(identity)?, identity)
+}
+
+/// [`client_config`] presenting whatever `store` holds at each handshake.
+pub fn client_config_for(
+    store: &Arc<CertStore>,
+    identity: &NodeIdentity,
+) -> Result<Arc<ClientConfig>, ManagerError> {
     let mut config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(tls_err("choose tls versions"))?
         .with_root_certificates(roots(identity.ca_cert()?)?)
-        .with_client_auth_cert(identity.chain()?, identity.private_key()?)
-        .map_err(tls_err("load the node certificate"))?;
+        .with_client_cert_resolver(store.clone());
     config.alpn_protocols = vec![b"h2".to_vec()];
     Ok(Arc::new(config))
 }

@@ -15,8 +15,9 @@ use crate::store::NodeRole;
 pub const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 /// Default validity of a node certificate.
 pub const NODE_VALIDITY: Duration = Duration::from_secs(90 * 24 * 3600);
-/// Tolerated clock skew: certificates are valid from slightly before their issue time.
-const SKEW: Duration = Duration::from_secs(300);
+/// Tolerated clock skew: certificates are valid from this long before their issue time.
+pub const BACKDATE: Duration = Duration::from_secs(300);
+const SKEW: Duration = BACKDATE;
 
 /// The root CA: its certificate and private key, both PEM.
 #[derive(Clone, PartialEq, Eq)]

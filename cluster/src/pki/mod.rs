@@ -5,7 +5,7 @@ mod ca;
 mod identity;
 mod token;
 
-pub use ca::{CA_VALIDITY, ClusterCa, NODE_VALIDITY};
+pub use ca::{BACKDATE, CA_VALIDITY, ClusterCa, NODE_VALIDITY};
 pub use identity::{
     CLUSTER_SERVER_NAME, NodeIdentity, PeerIdentity, ca_digest, new_key_and_csr, peer_identity,
     renewal_at, renewal_fraction,

@@ -6,6 +6,7 @@
 mod apply;
 mod command;
 mod records;
+pub mod seal;
 
 #[cfg(test)]
 mod tests;
@@ -21,6 +22,7 @@ pub use records::{
     Availability, Blob, ClusterInfo, Kind, Meta, Network, Node, NodeRole, NodeState, Record,
     RecordKey, Service, ServiceMode, Task, TaskState, Volume,
 };
+pub use seal::{SealError, SealKey};
 
 /// The store: every record by key, with a name index for the kinds that have unique names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

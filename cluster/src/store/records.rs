@@ -250,11 +250,22 @@ pub struct ClusterInfo {
     pub manager_secret: String,
     /// The raft id the next manager gets; raft ids are never reused.
     pub next_raft_id: u64,
+    /// Validity of the node certificates the managers issue, in seconds; 0 for the default.
+    #[serde(default)]
+    pub cert_validity_secs: u64,
 }
 
 impl ClusterInfo {
     /// The id of the one cluster record.
     pub const ID: &'static str = "cluster";
+
+    /// Validity of the node certificates issued now.
+    pub fn cert_validity(&self) -> std::time::Duration {
+        match self.cert_validity_secs {
+            0 => crate::pki::NODE_VALIDITY,
+            secs => std::time::Duration::from_secs(secs),
+        }
+    }
 }
 
 /// Any record of the store.

@@ -1,8 +1,13 @@
-//! A multi-process test bed of `bosun` managers on loopback, each with its own port and data
-//! root: start, join, kill (SIGKILL), pause (SIGSTOP), resume and restart managers, and reach
-//! each through the manager API with its own certificate. Every process is killed on drop.
+//! A multi-process test bed of `bosun` managers, each with its own data root, either on
+//! loopback (own port each) or in a [`lab::Lab`] (own network namespace and address each):
+//! start, join, kill (SIGKILL), pause (SIGSTOP), resume and restart managers, and reach each
+//! through the manager API with its own certificate. Every process is killed on drop, then the
+//! lab is torn down.
 
 #![allow(dead_code)]
+
+pub mod history;
+pub mod lab;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -31,6 +36,8 @@ pub struct Bed {
     _dir: tempfile::TempDir,
     /// The managers, in join order (raft id = index + 1).
     pub members: Vec<Member>,
+    /// The network lab the managers run in, if not on loopback.
+    pub lab: Option<lab::Lab>,
 }
 
 fn free_port() -> u16 {
@@ -56,16 +63,47 @@ impl Bed {
             bin: bin.to_path_buf(),
             _dir: dir,
             members,
+            lab: None,
         }
+    }
+
+    /// A bed of `n` not-yet-started managers, each in its own namespace of a new lab,
+    /// listening on its lab address.
+    pub fn new_in_lab(bin: &Path, n: usize) -> Self {
+        let lab = lab::Lab::new(n);
+        let mut bed = Bed::new(bin, n);
+        for (i, member) in bed.members.iter_mut().enumerate() {
+            member.addr = format!("{}:4242", lab.addr(i));
+        }
+        bed.lab = Some(lab);
+        bed
+    }
+
+    /// A bed of `n` managers in one cluster, each in its own lab namespace.
+    pub fn cluster_in_lab(bin: &Path, n: usize) -> Self {
+        let mut bed = Bed::new_in_lab(bin, n);
+        bed.init();
+        for i in 1..n {
+            bed.join(i);
+        }
+        bed
+    }
+
+    /// The lab (panics on a loopback bed).
+    pub fn lab(&mut self) -> &mut lab::Lab {
+        self.lab.as_mut().expect("a bed in a lab")
     }
 
     /// Runs `bosun <args>` for member `i`, returning (success, stdout, stderr).
     pub fn bosun(&self, i: usize, args: &[&str]) -> (bool, String, String) {
-        let output = Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        command
             .args(args)
-            .env("BOSUN_DATA_ROOT", &self.members[i].root)
-            .output()
-            .expect("run bosun");
+            .env("BOSUN_DATA_ROOT", &self.members[i].root);
+        let output = match &self.lab {
+            Some(lab) => lab.output(i, command),
+            None => command.output().expect("run bosun"),
+        };
         (
             output.status.success(),
             String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -82,22 +120,34 @@ impl Bed {
 
     /// `cluster init` on member 0.
     pub fn init(&mut self) {
+        self.init_with(&[]);
+    }
+
+    /// `cluster init <extra>` on member 0.
+    pub fn init_with(&mut self, extra: &[&str]) {
         let addr = self.members[0].addr.clone();
-        let (ok, out, err) = self.bosun(
-            0,
-            &[
-                "cluster",
-                "init",
-                "--listen-addr",
-                &addr,
-                "--advertise-addr",
-                &addr,
-            ],
-        );
+        let mut args = vec![
+            "cluster",
+            "init",
+            "--listen-addr",
+            &addr,
+            "--advertise-addr",
+            &addr,
+        ];
+        args.extend_from_slice(extra);
+        let (ok, out, err) = self.bosun(0, &args);
         if self.members[0].root.join("cluster/manager.pid").exists() {
             self.record_pid(0);
         }
         assert!(ok, "init failed: {out}{err}");
+    }
+
+    /// The end of member `i`'s manager log.
+    pub fn log(&self, i: usize) -> String {
+        let text = std::fs::read_to_string(self.members[i].root.join("cluster/manager.log"))
+            .unwrap_or_default();
+        let start = text.len().saturating_sub(4000);
+        text.get(start..).unwrap_or(&text).to_owned()
     }
 
     /// The join token of `role`, asked of member `via`.
@@ -126,7 +176,11 @@ impl Bed {
         if self.members[i].root.join("cluster/manager.pid").exists() {
             self.record_pid(i);
         }
-        assert!(ok, "join of member {i} failed: {out}{err}");
+        assert!(
+            ok,
+            "join of member {i} failed: {out}{err}\nmanager log:\n{}",
+            self.log(i)
+        );
     }
 
     /// A bed of `n` managers in one cluster.
@@ -154,7 +208,7 @@ impl Bed {
             let _ = child.wait();
         } else if let Some(pid) = self.members[i].pid {
             let deadline = Instant::now() + Duration::from_secs(5);
-            while kill(Pid::from_raw(pid as i32), None).is_ok() && Instant::now() < deadline {
+            while !gone(pid) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
@@ -168,13 +222,16 @@ impl Bed {
             .append(true)
             .open(self.members[i].root.join("cluster/manager.log"))
             .expect("log file");
-        let child = Command::new(&self.bin)
+        let mut command = Command::new(&self.bin);
+        command
             .args(["manager"])
             .env("BOSUN_DATA_ROOT", &self.members[i].root)
             .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .expect("start bosun manager");
+            .stderr(log);
+        let child = match &self.lab {
+            Some(lab) => lab.spawn(i, command),
+            None => command.spawn().expect("start bosun manager"),
+        };
         self.members[i].pid = Some(child.id());
         self.members[i].child = Some(child);
     }
@@ -192,4 +249,48 @@ impl Drop for Bed {
             self.kill(i);
         }
     }
+}
+
+/// Whether process `pid` has exited (a zombie counts as exited).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_none_or(|(_, rest)| rest.trim_start().starts_with('Z')),
+    }
+}
+
+/// Waits until member `i`'s manager process exits by itself; false on timeout.
+pub fn wait_gone(bed: &Bed, i: usize, timeout: Duration) -> bool {
+    let Some(pid) = bed.members[i].pid else {
+        return true;
+    };
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if gone(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A pseudo-random number below `n` (xorshift seeded from the clock), for picking victims.
+pub fn random_below(n: usize) -> usize {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0);
+    let mut x = STATE.load(Ordering::Relaxed);
+    if x == 0 {
+        x = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0x9e37_79b9)
+            | 1;
+    }
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    STATE.store(x, Ordering::Relaxed);
+    (x % n.max(1) as u64) as usize
 }
