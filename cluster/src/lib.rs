@@ -6,6 +6,7 @@
 //! transport. [`sim`] drives several nodes over a simulated, faulty network.
 
 pub mod agent;
+pub mod compose;
 pub mod manager;
 pub mod pki;
 pub mod raft;

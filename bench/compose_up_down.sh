@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# `bosun up -d` / `down` of 10 and 50 independent services and of a 10-deep depends_on chain,
+# a no-op `up`, and `down` of 10 services whose processes ignore SIGTERM (grace period 2 s);
+# side by side with docker-compose when it is installed (on its own busybox image).
+# Runs as root with its own temporary roots and cgroup parent; never touches /var/lib/bosun.
+# Usage: bench/compose_up_down.sh [path/to/bosun]   (default: target/release/bosun)
+set -euo pipefail
+
+bosun=${1:-target/release/bosun}
+[ "$(id -u)" = 0 ] || { echo "error: run as root" >&2; exit 1; }
+[ -x "$bosun" ] || { echo "error: no bosun binary at $bosun (cargo build --release)" >&2; exit 1; }
+bosun=$(realpath "$bosun")
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+tmp=$(mktemp -d)
+parent=bosun-bench-$$
+export BOSUN_DATA_ROOT=$tmp/data BOSUN_RUN_ROOT=$tmp/run BOSUN_CGROUP_PARENT=$parent
+unset BOSUN_HOST
+
+cleanup() {
+    set +e
+    for dir in "$tmp"/p-*; do
+        [ -d "$dir" ] && (cd "$dir" && "$bosun" down -v -t 0 --progress quiet >/dev/null 2>&1)
+    done
+    if [ -f "$tmp/run/bosun.pid" ]; then
+        kill "$(cat "$tmp/run/bosun.pid")" 2>/dev/null
+        sleep 0.5
+    fi
+    rm -rf "$tmp"
+    for hierarchy in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
+        [ -d "$hierarchy$parent" ] && find "$hierarchy$parent" -depth -type d -exec rmdir {} \; 2>/dev/null
+    done
+    true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$here/scripts/build-test-images.sh" "$tmp/images" >/dev/null
+"$bosun" image import "$tmp/images/busybox.tar" busybox:test --change 'CMD ["sh"]' >/dev/null
+
+# compose file generators: independent N services, a chain of N, N SIGTERM-ignoring services.
+independent() {
+    echo "services:"
+    for i in $(seq 1 "$1"); do
+        printf '  s%s:\n    image: %s\n    command: ["sleep", "1000"]\n    init: true\n' "$i" "$2"
+    done
+}
+chain() {
+    echo "services:"
+    for i in $(seq 1 "$1"); do
+        printf '  s%s:\n    image: %s\n    command: ["sleep", "1000"]\n    init: true\n' "$i" "$2"
+        [ "$i" -gt 1 ] && printf '    depends_on: [s%s]\n' "$((i - 1))"
+    done
+    true
+}
+stubborn() {
+    echo "services:"
+    for i in $(seq 1 "$1"); do
+        printf '  s%s:\n    image: %s\n    command: ["sh", "-c", "trap \\"\\" TERM; while true; do sleep 1; done"]\n    stop_grace_period: 2s\n' "$i" "$2"
+    done
+}
+
+seconds() { # command... → elapsed seconds on stdout
+    local start end
+    start=$(date +%s.%N)
+    "$@" >/dev/null 2>&1
+    end=$(date +%s.%N)
+    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
+}
+
+row() { # tool label up noop down
+    printf '| %-14s | %-34s | %8s | %8s | %8s |\n' "$1" "$2" "$3" "$4" "$5"
+}
+
+run_bosun() { # label generator n
+    local dir=$tmp/p-$1
+    mkdir -p "$dir"
+    "$2" "$3" busybox:test >"$dir/compose.yaml"
+    cd "$dir"
+    local up noop down
+    up=$(seconds "$bosun" -p "b$1" up -d --progress quiet)
+    noop=$(seconds "$bosun" -p "b$1" up -d --progress quiet)
+    down=$(seconds "$bosun" -p "b$1" down --progress quiet)
+    cd - >/dev/null
+    row bosun "$1" "$up" "$noop" "$down"
+}
+
+run_compose() { # label generator n
+    command -v docker-compose >/dev/null && docker info >/dev/null 2>&1 || return 0
+    local dir=$tmp/d-$1
+    mkdir -p "$dir"
+    "$2" "$3" busybox >"$dir/docker-compose.yml"
+    cd "$dir"
+    local up noop down
+    up=$(seconds docker-compose -p "b$1" up -d)
+    noop=$(seconds docker-compose -p "b$1" up -d)
+    down=$(seconds docker-compose -p "b$1" down)
+    cd - >/dev/null
+    row docker-compose "$1" "$up" "$noop" "$down"
+}
+
+echo "bosun: $bosun ($("$bosun" version --short 2>/dev/null || echo unknown)); $(nproc) CPUs; $(date -u +%FT%TZ)"
+row tool case "up -d s" "no-op s" "down s"
+row -------------- ---------------------------------- -------- -------- --------
+for spec in "10-independent independent 10" "50-independent independent 50" \
+    "10-deep-chain chain 10" "10-ignoring-sigterm stubborn 10"; do
+    set -- $spec
+    run_bosun "$1" "$2" "$3"
+    run_compose "$1" "$2" "$3"
+done

@@ -1,0 +1,275 @@
+//! [`AgentBackend`]: the orchestrator's synchronous [`Backend`] over the agent's gRPC API.
+//!
+//! The executor calls it from plain threads, several at once; each call blocks that thread on
+//! the tokio runtime's handle (never a runtime worker: `Handle::block_on` must not run there).
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::time::Duration;
+
+use orchestrator::compose::{
+    Backend, BackendError, ContainerSpec, ContainerStatus, NetworkSpec, Observed, VolumeSpec,
+    labels,
+};
+use tokio::runtime::Handle;
+
+use super::client::ComposeClient;
+use super::{observe, translate};
+use crate::agent::ClientError;
+use crate::agent::proto;
+
+/// The local agent as the compose executor's backend.
+#[derive(Debug, Clone)]
+pub struct AgentBackend {
+    handle: Handle,
+    client: ComposeClient,
+}
+
+fn failed(err: ClientError) -> BackendError {
+    BackendError::new(err.to_string())
+}
+
+fn status_failed(status: tonic::Status) -> BackendError {
+    BackendError::new(status.message().to_string())
+}
+
+impl AgentBackend {
+    /// A backend calling `client` on the runtime behind `handle`.
+    pub fn new(handle: Handle, client: ComposeClient) -> Self {
+        Self { handle, client }
+    }
+
+    /// The client, for calls outside the `Backend` trait.
+    pub fn client(&self) -> &ComposeClient {
+        &self.client
+    }
+
+    /// Runs a future to completion on the runtime, from a thread that is not a runtime worker.
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Every container of `project` (stopped ones and one-offs included).
+    pub fn project_containers(
+        &self,
+        project: &str,
+    ) -> Result<Vec<proto::ContainerSummary>, BackendError> {
+        let mut client = self.client.containers.clone();
+        let request = proto::ListRequest {
+            all: true,
+            filters: vec![format!("label={}={project}", labels::PROJECT)],
+        };
+        self.block_on(async move { client.list(request).await })
+            .map(|r| r.into_inner().containers)
+            .map_err(status_failed)
+    }
+
+    /// The names of the anonymous volumes.
+    fn anonymous_volumes(&self) -> Result<(Vec<proto::Volume>, BTreeSet<String>), BackendError> {
+        let mut client = self.client.volumes.clone();
+        let volumes = self
+            .block_on(async move { client.list(proto::VolumeListRequest::default()).await })
+            .map_err(status_failed)?
+            .into_inner()
+            .volumes;
+        let anonymous = volumes
+            .iter()
+            .filter(|v| v.anonymous)
+            .map(|v| v.name.clone())
+            .collect();
+        Ok((volumes, anonymous))
+    }
+}
+
+impl Backend for AgentBackend {
+    fn observe(&self, project: &str) -> Result<Observed, BackendError> {
+        let containers = self.project_containers(project)?;
+        let (volumes, anonymous) = self.anonymous_volumes()?;
+        let mut networks_client = self.client.networks.clone();
+        let networks = self
+            .block_on(async move {
+                networks_client
+                    .list(proto::NetworkListRequest::default())
+                    .await
+            })
+            .map_err(status_failed)?
+            .into_inner()
+            .networks;
+        let mut images_client = self.client.images.clone();
+        let images = self
+            .block_on(async move { images_client.list(proto::ImageListRequest::default()).await })
+            .map_err(status_failed)?
+            .into_inner()
+            .images;
+        Ok(Observed {
+            containers: containers
+                .iter()
+                .map(|c| observe::container(c, &anonymous))
+                .collect(),
+            networks: networks.iter().map(observe::network).collect(),
+            volumes: volumes
+                .iter()
+                .filter(|v| !v.anonymous)
+                .map(observe::volume)
+                .collect(),
+            images: observe::images(&images),
+        })
+    }
+
+    fn create_network(&self, spec: &NetworkSpec) -> Result<(), BackendError> {
+        let definition = &spec.definition;
+        let ipam = definition.ipam.as_ref().and_then(|i| i.config.first());
+        let request = proto::NetworkCreateRequest {
+            name: spec.name.clone(),
+            driver: definition.driver.clone().unwrap_or_default(),
+            internal: definition.internal,
+            labels: spec.labels.clone().into_iter().collect(),
+            subnet: ipam.and_then(|c| c.subnet.clone()).unwrap_or_default(),
+            gateway: ipam.and_then(|c| c.gateway.clone()).unwrap_or_default(),
+            ip_range: ipam.and_then(|c| c.ip_range.clone()).unwrap_or_default(),
+            enable_ipv6: definition.enable_ipv6.unwrap_or(false),
+            if_not_exists: true,
+            ..Default::default()
+        };
+        let mut client = self.client.networks.clone();
+        self.block_on(async move { client.create(request).await })
+            .map(drop)
+            .map_err(status_failed)
+    }
+
+    fn remove_network(&self, name: &str) -> Result<(), BackendError> {
+        let request = proto::NetworkRef {
+            network: name.to_string(),
+        };
+        let mut client = self.client.networks.clone();
+        self.block_on(async move { client.remove(request).await })
+            .map(drop)
+            .map_err(status_failed)
+    }
+
+    fn create_volume(&self, spec: &VolumeSpec) -> Result<(), BackendError> {
+        let definition = &spec.definition;
+        let request = proto::VolumeCreateRequest {
+            name: spec.name.clone(),
+            driver: definition.driver.clone().unwrap_or_default(),
+            labels: spec.labels.clone().into_iter().collect(),
+            options: definition.driver_opts.clone().into_iter().collect(),
+        };
+        let mut client = self.client.volumes.clone();
+        self.block_on(async move { client.create(request).await })
+            .map(drop)
+            .map_err(status_failed)
+    }
+
+    fn remove_volume(&self, name: &str) -> Result<(), BackendError> {
+        let request = proto::VolumeRemoveRequest {
+            name: name.to_string(),
+            force: false,
+        };
+        let mut client = self.client.volumes.clone();
+        self.block_on(async move { client.remove(request).await })
+            .map(drop)
+            .map_err(status_failed)
+    }
+
+    fn pull_image(&self, image: &str) -> Result<(), BackendError> {
+        let request = proto::PullRequest {
+            reference: image.to_string(),
+            ..Default::default()
+        };
+        let mut client = self.client.images.clone();
+        self.block_on(async move {
+            let mut stream = client.pull(request).await?.into_inner();
+            while let Some(progress) = stream.message().await? {
+                if progress.done {
+                    return Ok(());
+                }
+            }
+            Err(tonic::Status::unknown(format!(
+                "the pull of {} ended before it completed",
+                image
+            )))
+        })
+        .map_err(status_failed)
+    }
+
+    fn create_container(&self, spec: &ContainerSpec) -> Result<(), BackendError> {
+        let config =
+            translate::container_config(spec).map_err(|e| BackendError::new(e.to_string()))?;
+        let request = proto::CreateRequest {
+            name: spec.name.clone(),
+            config: Some(config),
+            auto_remove: false,
+        };
+        let mut client = self.client.containers.clone();
+        self.block_on(async move { client.create(request).await })
+            .map(drop)
+            .map_err(status_failed)
+    }
+
+    fn start_container(&self, name: &str) -> Result<(), BackendError> {
+        let request = proto::ContainerRef {
+            container: name.to_string(),
+        };
+        let mut client = self.client.containers.clone();
+        self.block_on(async move {
+            match client.start(request).await {
+                Ok(_) => Ok(()),
+                // Start only takes created containers; an exited one (stopped by `stop`, or a
+                // one-shot that completed) starts again through Restart.
+                Err(status) if status.message().contains("is exited") => {
+                    let request = proto::StopRequest {
+                        container: name.to_string(),
+                        timeout: Some(0),
+                    };
+                    client.restart(request).await.map(drop)
+                }
+                Err(status) => Err(status),
+            }
+        })
+        .map_err(status_failed)
+    }
+
+    fn stop_container(&self, name: &str, timeout: Duration) -> Result<(), BackendError> {
+        let request = proto::StopRequest {
+            container: name.to_string(),
+            timeout: Some(timeout.as_secs()),
+        };
+        let mut client = self.client.containers.clone();
+        self.block_on(async move { client.stop(request).await })
+            .map(drop)
+            .map_err(status_failed)
+    }
+
+    fn remove_container(&self, name: &str, anonymous_volumes: bool) -> Result<(), BackendError> {
+        let request = proto::RemoveRequest {
+            container: name.to_string(),
+            force: false,
+            volumes: anonymous_volumes,
+        };
+        let mut client = self.client.containers.clone();
+        self.block_on(async move { client.remove(request).await })
+            .map(drop)
+            .map_err(status_failed)
+    }
+
+    fn rename_container(&self, from: &str, to: &str) -> Result<(), BackendError> {
+        let client = self.client.clone();
+        self.block_on(async move { client.rename(from, to).await })
+            .map_err(failed)
+    }
+
+    fn container_status(&self, name: &str) -> Result<ContainerStatus, BackendError> {
+        let request = proto::ContainerRef {
+            container: name.to_string(),
+        };
+        let mut client = self.client.containers.clone();
+        let summary = self
+            .block_on(async move { client.inspect(request).await })
+            .map_err(status_failed)?
+            .into_inner()
+            .summary
+            .unwrap_or_default();
+        Ok(observe::status(&summary))
+    }
+}

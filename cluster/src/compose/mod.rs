@@ -1,0 +1,16 @@
+//! Compose on the local agent: the orchestrator's [`Backend`](orchestrator::compose::Backend)
+//! implemented over the agent's gRPC API.
+//!
+//! - [`client`]: one channel to the agent and the generated clients of its four services;
+//! - [`translate`]: a compose service (as planned) → the agent's `ContainerConfig`, and the
+//!   warnings for keys the agent cannot honour;
+//! - [`observe`]: the agent's listings → the planner's [`Observed`](orchestrator::compose::Observed);
+//! - [`backend`]: [`AgentBackend`], the synchronous `Backend` the executor's threads call.
+
+pub mod backend;
+pub mod client;
+pub mod observe;
+pub mod translate;
+
+pub use backend::AgentBackend;
+pub use client::ComposeClient;

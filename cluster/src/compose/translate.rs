@@ -1,0 +1,308 @@
+//! A planned container ([`ContainerSpec`]: the compose service plus its resolved names) → the
+//! agent's [`ContainerConfig`](proto::ContainerConfig).
+//!
+//! Keys the agent cannot honour are never dropped silently: [`unsupported`] lists them as
+//! warnings (the CLI prints them before acting), and a mount type the agent does not know is
+//! an error.
+
+use std::str::FromStr;
+
+use compose_spec::model::{Service, VolumeType};
+use nix::sys::signal::Signal;
+use orchestrator::compose::{ContainerSpec, labels};
+
+use crate::agent::proto;
+
+mod mounts;
+mod network;
+
+/// Why a service cannot become a container configuration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("service {service}: {message}")]
+pub struct TranslateError {
+    /// The service.
+    pub service: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl TranslateError {
+    fn new(service: &str, message: impl Into<String>) -> Self {
+        Self {
+            service: service.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The agent configuration of one planned container.
+pub fn container_config(spec: &ContainerSpec) -> Result<proto::ContainerConfig, TranslateError> {
+    let service = &spec.definition;
+    let name = spec.service.as_str();
+    let mut config = proto::ContainerConfig {
+        image: spec.image.clone(),
+        labels: spec.labels.clone().into_iter().collect(),
+        working_dir: service.working_dir.clone().unwrap_or_default(),
+        user: service.user.clone().unwrap_or_default(),
+        hostname: service.hostname.clone().unwrap_or_default(),
+        domainname: service.domainname.clone().unwrap_or_default(),
+        cap_add: service.cap_add.clone(),
+        cap_drop: service.cap_drop.clone(),
+        privileged: service.privileged,
+        read_only: service.read_only,
+        init: service.init.unwrap_or(false),
+        tty: service.tty,
+        stdin_open: service.stdin_open,
+        group_add: service.group_add.clone(),
+        dns: service.dns.clone(),
+        dns_search: service.dns_search.clone(),
+        dns_options: service.dns_opt.clone(),
+        sysctls: service.sysctls.clone().into_iter().collect(),
+        cpuset_cpus: service.cpuset.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    if let Some(entrypoint) = &service.entrypoint {
+        config.entrypoint = entrypoint.clone();
+        config.has_entrypoint = true;
+    }
+    if let Some(command) = &service.command {
+        config.cmd = command.clone();
+        config.has_cmd = true;
+    }
+    config.env = service
+        .environment
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={v}")))
+        .collect();
+    config.extra_hosts = service
+        .extra_hosts
+        .iter()
+        .flat_map(|(host, ips)| ips.iter().map(move |ip| format!("{host}:{ip}")))
+        .collect();
+    config.ulimits = service
+        .ulimits
+        .iter()
+        .map(|(name, limit)| {
+            let soft = u64::try_from(limit.soft)
+                .map_err(|_| TranslateError::new(name, format!("negative ulimit {name}")))?;
+            let hard = u64::try_from(limit.hard)
+                .map_err(|_| TranslateError::new(name, format!("negative ulimit {name}")))?;
+            Ok(proto::Ulimit {
+                name: name.clone(),
+                soft,
+                hard,
+            })
+        })
+        .collect::<Result<_, TranslateError>>()?;
+    config.no_new_privileges = service.security_opt.iter().any(|o| {
+        matches!(
+            o.as_str(),
+            "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
+        )
+    });
+    if let Some(restart) = &service.restart {
+        config.restart = restart.to_string();
+    }
+    if let Some(signal) = &service.stop_signal {
+        config.stop_signal = signal_number(signal)
+            .ok_or_else(|| TranslateError::new(name, format!("unknown stop_signal {signal}")))?;
+    }
+    if let Some(grace) = &service.stop_grace_period {
+        config.stop_timeout = Some(grace.as_std().as_secs());
+    }
+    if let Some(check) = &service.healthcheck {
+        config.healthcheck = Some(healthcheck(check));
+    }
+    resources(service, &mut config);
+    logging(service, &mut config);
+    config.pull_policy = pull_policy(service).to_string();
+    if let Some(shm) = &service.shm_size {
+        config.shm_size = u64::try_from(shm.bytes()).unwrap_or(0);
+    }
+    network::apply(spec, &mut config)?;
+    mounts::apply(spec, &mut config)?;
+    Ok(config)
+}
+
+/// A signal name (`SIGTERM`, `TERM`) or number.
+pub fn signal_number(text: &str) -> Option<i32> {
+    if let Ok(number) = text.parse::<i32>() {
+        return Some(number);
+    }
+    let upper = text.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
+    Signal::from_str(&full).ok().map(|s| s as i32)
+}
+
+fn healthcheck(check: &compose_spec::model::Healthcheck) -> proto::Healthcheck {
+    let nanos = |d: &Option<compose_spec::model::Duration>| {
+        d.as_ref()
+            .map(|d| u64::try_from(d.as_std().as_nanos()).unwrap_or(u64::MAX))
+            .unwrap_or(0)
+    };
+    let test = if check.is_disabled() {
+        vec!["NONE".to_string()]
+    } else {
+        check.test.clone().unwrap_or_default()
+    };
+    proto::Healthcheck {
+        test,
+        interval: nanos(&check.interval),
+        timeout: nanos(&check.timeout),
+        retries: check
+            .retries
+            .map(|r| u32::try_from(r).unwrap_or(u32::MAX))
+            .unwrap_or(0),
+        start_period: nanos(&check.start_period),
+    }
+}
+
+/// `deploy.resources.limits` over `mem_limit` / `cpus` / `pids_limit`.
+fn resources(service: &Service, config: &mut proto::ContainerConfig) {
+    let limits = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.resources.as_ref())
+        .and_then(|r| r.limits.as_ref());
+    let memory = limits
+        .and_then(|l| l.memory)
+        .or(service.mem_limit)
+        .map(|m| m.bytes());
+    config.memory = memory.unwrap_or(0);
+    if let Some(swap) = service.memswap_limit {
+        config.memory_swap = swap.bytes();
+    }
+    let cpus = limits.and_then(|l| l.cpus).or(service.cpus);
+    config.nano_cpus = cpus.map(|c| (c * 1e9) as i64).unwrap_or(0);
+    config.pids_limit = limits
+        .and_then(|l| l.pids)
+        .or(service.pids_limit)
+        .unwrap_or(0);
+    config.cpu_shares = service
+        .cpu_shares
+        .and_then(|s| u64::try_from(s).ok())
+        .unwrap_or(0);
+}
+
+/// `logging.options` max-size / max-file of the json-file and local drivers.
+fn logging(service: &Service, config: &mut proto::ContainerConfig) {
+    let Some(logging) = &service.logging else {
+        return;
+    };
+    if let Some(size) = logging.options.get("max-size")
+        && let Ok(size) = compose_spec::model::ByteSize::parse(size)
+    {
+        config.log_max_size = u64::try_from(size.bytes()).unwrap_or(0);
+    }
+    if let Some(files) = logging.options.get("max-file")
+        && let Ok(files) = files.parse()
+    {
+        config.log_max_files = files;
+    }
+}
+
+fn pull_policy(service: &Service) -> &'static str {
+    use compose_spec::model::PullPolicy;
+    match service.pull_policy {
+        Some(PullPolicy::Always) => "always",
+        Some(PullPolicy::Never | PullPolicy::Build) => "never",
+        _ if service.build.is_some() => "never",
+        _ => "missing",
+    }
+}
+
+/// Warnings for the keys of `service` that the agent does not honour, one per key.
+pub fn unsupported(name: &str, service: &Service) -> Vec<String> {
+    let mut found: Vec<&str> = Vec::new();
+    let mut check = |set: bool, key: &'static str| {
+        if set {
+            found.push(key);
+        }
+    };
+    check(!service.secrets.is_empty(), "secrets");
+    check(!service.configs.is_empty(), "configs");
+    check(!service.devices.is_empty(), "devices");
+    check(!service.gpus.is_empty(), "gpus");
+    check(!service.volumes_from.is_empty(), "volumes_from");
+    check(!service.links.is_empty(), "links");
+    check(!service.external_links.is_empty(), "external_links");
+    check(service.ipc.is_some(), "ipc");
+    check(service.pid.is_some(), "pid");
+    check(service.uts.is_some(), "uts");
+    check(service.userns_mode.is_some(), "userns_mode");
+    check(service.cgroup_parent.is_some(), "cgroup_parent");
+    check(service.cgroup.is_some(), "cgroup");
+    check(service.runtime.is_some(), "runtime");
+    check(service.mem_reservation.is_some(), "mem_reservation");
+    check(service.mem_swappiness.is_some(), "mem_swappiness");
+    check(service.oom_score_adj.is_some(), "oom_score_adj");
+    check(service.oom_kill_disable, "oom_kill_disable");
+    check(service.blkio_config.is_some(), "blkio_config");
+    check(service.cpu_quota.is_some(), "cpu_quota");
+    check(service.cpu_period.is_some(), "cpu_period");
+    check(service.cpu_rt_period.is_some(), "cpu_rt_period");
+    check(service.cpu_rt_runtime.is_some(), "cpu_rt_runtime");
+    check(
+        !service.device_cgroup_rules.is_empty(),
+        "device_cgroup_rules",
+    );
+    check(!service.storage_opt.is_empty(), "storage_opt");
+    check(!service.post_start.is_empty(), "post_start");
+    check(!service.pre_stop.is_empty(), "pre_stop");
+    check(
+        service
+            .security_opt
+            .iter()
+            .any(|o| !o.starts_with("no-new-privileges")),
+        "security_opt (other than no-new-privileges)",
+    );
+    check(
+        service.logging.as_ref().is_some_and(|l| {
+            l.driver
+                .as_deref()
+                .is_some_and(|d| !matches!(d, "json-file" | "local"))
+        }),
+        "logging.driver (logs are kept by the agent)",
+    );
+    check(
+        service.volumes.iter().any(|v| {
+            !matches!(
+                v.kind,
+                VolumeType::Bind | VolumeType::Volume | VolumeType::Tmpfs
+            )
+        }),
+        "volumes of type npipe, cluster or image",
+    );
+    check(
+        service
+            .healthcheck
+            .as_ref()
+            .is_some_and(|h| h.start_interval.is_some()),
+        "healthcheck.start_interval",
+    );
+    found
+        .into_iter()
+        .map(|key| format!("service {name}: {key} is not supported by bosun and is ignored"))
+        .collect()
+}
+
+/// The DNS names of a container on its networks: its service name, before the network's own
+/// aliases.
+pub fn service_aliases(spec: &ContainerSpec) -> Vec<String> {
+    let mut names = vec![spec.service.clone()];
+    if spec
+        .labels
+        .get(labels::ONEOFF)
+        .is_some_and(|v| v == labels::TRUE)
+    {
+        names.clear();
+    }
+    names
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,120 @@
+//! Mounts of a planned container: named volumes (by engine name), anonymous volumes (carried
+//! over from the container it replaces, else new), binds and tmpfs.
+
+use compose_spec::model::VolumeType;
+use compose_spec::model::volume_mount::ServiceVolume;
+use orchestrator::compose::ContainerSpec;
+
+use super::TranslateError;
+use crate::agent::proto;
+
+/// Appends the service's `volumes` and `tmpfs` to the configuration's mounts.
+pub(super) fn apply(
+    spec: &ContainerSpec,
+    config: &mut proto::ContainerConfig,
+) -> Result<(), TranslateError> {
+    for volume in &spec.definition.volumes {
+        config.mounts.push(mount(spec, volume)?);
+    }
+    for entry in &spec.definition.tmpfs {
+        config.mounts.push(tmpfs_entry(&spec.service, entry)?);
+    }
+    Ok(())
+}
+
+fn mount(spec: &ContainerSpec, volume: &ServiceVolume) -> Result<proto::Mount, TranslateError> {
+    let mut wire = proto::Mount {
+        target: volume.target.clone(),
+        read_only: volume.read_only,
+        ..Default::default()
+    };
+    match volume.kind {
+        VolumeType::Volume => {
+            wire.r#type = "volume".into();
+            wire.source = match &volume.source {
+                Some(key) => spec.volumes.get(key).cloned().ok_or_else(|| {
+                    TranslateError::new(
+                        &spec.service,
+                        format!("volume {key} is not defined in the project"),
+                    )
+                })?,
+                // Empty: the agent makes a new anonymous volume.
+                None => spec
+                    .carried_volumes
+                    .get(&volume.target)
+                    .cloned()
+                    .unwrap_or_default(),
+            };
+            if let Some(options) = &volume.volume {
+                wire.no_copy = options.nocopy;
+                wire.subpath = options.subpath.clone().unwrap_or_default();
+            }
+        }
+        VolumeType::Bind => {
+            wire.r#type = "bind".into();
+            wire.source = volume.source.clone().ok_or_else(|| {
+                TranslateError::new(
+                    &spec.service,
+                    format!("bind mount at {} has no source", volume.target),
+                )
+            })?;
+            match &volume.bind {
+                Some(options) => {
+                    wire.create_host_path = options.create_host_path;
+                    if let Some(propagation) = options.propagation {
+                        wire.propagation = propagation.as_str().to_string();
+                    }
+                }
+                // The short syntax creates a missing host directory, as Compose does.
+                None => wire.create_host_path = true,
+            }
+        }
+        VolumeType::Tmpfs => {
+            wire.r#type = "tmpfs".into();
+            if let Some(options) = &volume.tmpfs {
+                wire.tmpfs_size = options
+                    .size
+                    .map(|s| u64::try_from(s.bytes()).unwrap_or(0))
+                    .unwrap_or(0);
+                wire.tmpfs_mode = options.mode.map(|m| m.0).unwrap_or(0);
+            }
+        }
+        other => {
+            return Err(TranslateError::new(
+                &spec.service,
+                format!(
+                    "mounts of type {} are not supported (at {})",
+                    other.as_str(),
+                    volume.target
+                ),
+            ));
+        }
+    }
+    Ok(wire)
+}
+
+/// A `tmpfs:` entry: `/path[:size=64m,mode=1777]`.
+fn tmpfs_entry(service: &str, entry: &str) -> Result<proto::Mount, TranslateError> {
+    let (target, options) = entry.split_once(':').unwrap_or((entry, ""));
+    let mut wire = proto::Mount {
+        r#type: "tmpfs".into(),
+        target: target.to_string(),
+        ..Default::default()
+    };
+    for option in options.split(',').filter(|o| !o.is_empty()) {
+        let bad = || TranslateError::new(service, format!("invalid tmpfs option {option:?}"));
+        match option.split_once('=') {
+            Some(("size", size)) => {
+                let size = compose_spec::model::ByteSize::parse(size).map_err(|_| bad())?;
+                wire.tmpfs_size = u64::try_from(size.bytes()).map_err(|_| bad())?;
+            }
+            Some(("mode", mode)) => {
+                wire.tmpfs_mode = u32::from_str_radix(mode, 8).map_err(|_| bad())?;
+            }
+            _ if option == "ro" => wire.read_only = true,
+            _ if matches!(option, "rw" | "noexec" | "nosuid" | "nodev" | "exec") => {}
+            _ => return Err(bad()),
+        }
+    }
+    Ok(wire)
+}

@@ -1,0 +1,81 @@
+//! `bosun down`: stop and remove the project's containers (reverse dependency order, each level
+//! in parallel), its networks and, with `-v`, its volumes; `--rmi` removes images too.
+
+use std::collections::BTreeSet;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+use cluster::agent::proto;
+use orchestrator::compose::resources::image_of;
+use orchestrator::compose::{DownOptions, plan_down};
+
+use super::Globals;
+use super::session::Session;
+use crate::cli::project::ProjectArgs;
+
+/// Arguments of `bosun down`.
+#[derive(Debug, Args)]
+pub struct DownArgs {
+    /// Common compose options.
+    #[command(flatten)]
+    pub globals: Globals,
+    /// Remove containers for services not defined in the compose file.
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Remove named volumes declared in the volumes section and anonymous volumes attached to
+    /// containers.
+    #[arg(short = 'v', long)]
+    pub volumes: bool,
+    /// Remove images used by services: "local" only those without a custom tag, "all" every
+    /// one.
+    #[arg(long, value_parser = ["local", "all"])]
+    pub rmi: Option<String>,
+    /// Specify a shutdown timeout in seconds.
+    #[arg(short = 't', long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
+/// Runs `bosun down`.
+pub fn run(project: &ProjectArgs, args: DownArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open(project)?;
+    let options = DownOptions {
+        volumes: args.volumes,
+        remove_orphans: args.remove_orphans,
+        timeout: args.timeout.map(Duration::from_secs),
+    };
+    let plan = plan_down(session.project(), &session.observe()?, &options)?;
+    if session.apply(&plan, &args.globals, None)?.is_none() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(which) = &args.rmi {
+        remove_images(&session, which == "all");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Removes the services' images (`all`) or only those named after the project (built ones).
+fn remove_images(session: &Session, all: bool) {
+    let project = session.project();
+    let images: BTreeSet<String> = project
+        .services
+        .iter()
+        .filter(|(_, s)| all || s.image.is_none())
+        .map(|(name, s)| image_of(&project.name, name, s))
+        .collect();
+    for image in images {
+        let mut client = session.backend().client().images.clone();
+        let request = proto::ImageRemoveRequest {
+            image: image.clone(),
+            force: false,
+        };
+        match session
+            .agent
+            .block_on(async move { client.remove(request).await })
+        {
+            Ok(_) => eprintln!(" ✔ remove image {image}"),
+            Err(status) if status.code() == tonic::Code::NotFound => {}
+            Err(status) => eprintln!("warning: cannot remove image {image}: {}", status.message()),
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! `bosun exec`: a command in a running service container, its output streamed, its exit code
+//! returned. (The agent's exec has no stdin: `-i`/`-T` are accepted for compatibility.)
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Args;
+use cluster::agent::proto;
+use cluster::agent::proto::exec_output::Item;
+use orchestrator::compose::labels;
+
+use super::session::Session;
+use crate::cli::project::ProjectArgs;
+
+/// Arguments of `bosun exec`.
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Detached mode: run the command in the background.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Set environment variables.
+    #[arg(short, long, value_name = "KEY=VAL")]
+    pub env: Vec<String>,
+    /// Run the command as this user.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Path to the workdir directory for this command.
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Index of the container if the service has multiple replicas.
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// Disable pseudo-TTY allocation (always the case).
+    #[arg(short = 'T', long = "no-TTY")]
+    pub no_tty: bool,
+    /// Keep STDIN open (not supported: the command gets no input).
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// The service.
+    pub service: String,
+    /// The command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// Runs `bosun exec`.
+pub fn run(project: &ProjectArgs, args: ExecArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open(project)?;
+    session.check_services(std::slice::from_ref(&args.service))?;
+    let containers = session.containers(std::slice::from_ref(&args.service), false, false)?;
+    let container = containers
+        .iter()
+        .find(|c| c.labels.get(labels::CONTAINER_NUMBER) == Some(&args.index.to_string()))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "service {} is not running container #{}",
+                args.service,
+                args.index
+            )
+        })?;
+    let request = proto::ExecRequest {
+        container: container.id.clone(),
+        args: args.command.clone(),
+        env: args.env.clone(),
+        user: args.user.clone().unwrap_or_default(),
+        working_dir: args.workdir.clone().unwrap_or_default(),
+    };
+    let code = exec(&session, request, args.detach)?;
+    Ok(ExitCode::from(
+        u8::try_from(code.clamp(0, 255)).unwrap_or(1),
+    ))
+}
+
+/// Runs an exec, streaming its output unless `detach`; returns its exit code.
+pub fn exec(session: &Session, request: proto::ExecRequest, detach: bool) -> anyhow::Result<i32> {
+    let mut client = session.backend().client().containers.clone();
+    session.agent.block_on(async move {
+        let mut stream = client.exec(request).await?.into_inner();
+        if detach {
+            return Ok(0);
+        }
+        while let Some(output) = stream.message().await? {
+            match output.item {
+                Some(Item::Stdout(bytes)) => {
+                    let mut out = std::io::stdout().lock();
+                    out.write_all(&bytes)?;
+                    out.flush()?;
+                }
+                Some(Item::Stderr(bytes)) => {
+                    let mut err = std::io::stderr().lock();
+                    err.write_all(&bytes)?;
+                    err.flush()?;
+                }
+                Some(Item::ExitCode(code)) => return Ok(code),
+                None => {}
+            }
+        }
+        anyhow::bail!("the exec ended without an exit code")
+    })
+}

@@ -1,0 +1,408 @@
+//! Lifecycle commands over the project's existing containers: `start`, `stop`, `restart`,
+//! `kill`, `rm`, `pause`, `unpause`, plus `pull`, `push` and `scale`.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use cluster::agent::proto;
+use cluster::compose::translate::signal_number;
+use orchestrator::compose::graph::ServiceGraph;
+use orchestrator::compose::{PlanOptions, plan};
+use tokio::task::JoinSet;
+
+use super::Globals;
+use super::session::Session;
+use crate::cli::project::ProjectArgs;
+
+/// Services to act on.
+#[derive(Debug, Args)]
+pub struct ServicesArgs {
+    /// Services (all when none).
+    pub services: Vec<String>,
+}
+
+/// Arguments of `stop` and `restart`.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Specify a shutdown timeout in seconds.
+    #[arg(short = 't', long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Services (all when none).
+    pub services: Vec<String>,
+}
+
+/// Arguments of `kill`.
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal to send to the container.
+    #[arg(short, long, default_value = "SIGKILL")]
+    pub signal: String,
+    /// Remove containers for services not defined in the compose file.
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Services (all when none).
+    pub services: Vec<String>,
+}
+
+/// Arguments of `rm`.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Don't ask to confirm removal (Bosun never asks).
+    #[arg(short, long)]
+    pub force: bool,
+    /// Stop the containers, if required, before removing.
+    #[arg(short, long)]
+    pub stop: bool,
+    /// Remove any anonymous volumes attached to containers.
+    #[arg(short, long)]
+    pub volumes: bool,
+    /// Services (all when none).
+    pub services: Vec<String>,
+}
+
+/// Arguments of `pull` and `push`.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Ignore images that fail, only warn.
+    #[arg(long, alias = "ignore-push-failures")]
+    pub ignore_pull_failures: bool,
+    /// Pull without printing progress information.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Services (all when none).
+    pub services: Vec<String>,
+}
+
+/// Arguments of `scale`.
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// Common compose options.
+    #[command(flatten)]
+    pub globals: Globals,
+    /// Don't start linked services.
+    #[arg(long)]
+    pub no_deps: bool,
+    /// SERVICE=REPLICAS pairs.
+    #[arg(required = true, value_name = "SERVICE=REPLICAS")]
+    pub scale: Vec<String>,
+}
+
+type Call = fn(
+    proto::agent_client::AgentClient<tonic::transport::Channel>,
+    String,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<(), tonic::Status>> + Send>,
+>;
+
+/// Runs `call` on every listed container at once; prints one line per container.
+fn each(
+    session: &Session,
+    containers: Vec<proto::ContainerSummary>,
+    verb: &str,
+    call: Call,
+) -> anyhow::Result<()> {
+    let client = session.backend().client().containers.clone();
+    let results = session.agent.block_on(async move {
+        let mut calls = JoinSet::new();
+        for c in containers {
+            let client = client.clone();
+            calls.spawn(async move { (c.name.clone(), call(client, c.id).await) });
+        }
+        let mut results = Vec::new();
+        while let Some(Ok(done)) = calls.join_next().await {
+            results.push(done);
+        }
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+        results
+    });
+    let mut failed = Vec::new();
+    for (name, result) in results {
+        match result {
+            Ok(()) => eprintln!(" ✔ Container {name}  {verb}"),
+            Err(status) => {
+                eprintln!(" ✘ Container {name}  {}", status.message());
+                failed.push(name);
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("failed on {}", failed.join(", "))
+    }
+}
+
+fn open(project: &ProjectArgs, services: &[String]) -> anyhow::Result<Session> {
+    let session = Session::open(project)?;
+    session.check_services(services)?;
+    Ok(session)
+}
+
+/// Runs `bosun start`: stopped containers start, dependencies first.
+pub fn start(project: &ProjectArgs, args: ServicesArgs) -> anyhow::Result<ExitCode> {
+    let session = open(project, &args.services)?;
+    let graph = ServiceGraph::new(session.project())?;
+    for service in graph.order() {
+        if !args.services.is_empty() && !args.services.contains(service) {
+            continue;
+        }
+        let stopped: Vec<proto::ContainerSummary> = session
+            .containers(std::slice::from_ref(service), true, false)?
+            .into_iter()
+            .filter(|c| c.state == "exited" || c.state == "created")
+            .collect();
+        let (created, exited): (Vec<_>, Vec<_>) =
+            stopped.into_iter().partition(|c| c.state == "created");
+        each(&session, created, "Started", |mut client, id| {
+            Box::pin(async move {
+                client
+                    .start(proto::ContainerRef { container: id })
+                    .await
+                    .map(drop)
+            })
+        })?;
+        // The agent starts an exited container again through Restart.
+        each(&session, exited, "Started", |mut client, id| {
+            Box::pin(async move {
+                let request = proto::StopRequest {
+                    container: id,
+                    timeout: Some(0),
+                };
+                client.restart(request).await.map(drop)
+            })
+        })?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun stop`: every container at once, each with its grace period.
+pub fn stop(project: &ProjectArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
+    let session = open(project, &args.services)?;
+    let containers = session.containers(&args.services, false, false)?;
+    stop_or_restart(&session, containers, args.timeout, false)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun restart`.
+pub fn restart(project: &ProjectArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
+    let session = open(project, &args.services)?;
+    let containers = session.containers(&args.services, true, false)?;
+    stop_or_restart(&session, containers, args.timeout, true)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stop_or_restart(
+    session: &Session,
+    containers: Vec<proto::ContainerSummary>,
+    timeout: Option<u64>,
+    restart: bool,
+) -> anyhow::Result<()> {
+    let client = session.backend().client().containers.clone();
+    let results = session.agent.block_on(async move {
+        let mut calls = JoinSet::new();
+        for c in containers {
+            let mut client = client.clone();
+            let request = proto::StopRequest {
+                container: c.id.clone(),
+                timeout,
+            };
+            calls.spawn(async move {
+                let result = if restart {
+                    client.restart(request).await.map(drop)
+                } else {
+                    client.stop(request).await.map(drop)
+                };
+                (c.name, result)
+            });
+        }
+        let mut results = Vec::new();
+        while let Some(Ok(done)) = calls.join_next().await {
+            results.push(done);
+        }
+        results.sort_by(|a, b| a.0.cmp(&b.0));
+        results
+    });
+    let verb = if restart { "Restarted" } else { "Stopped" };
+    let mut failed = Vec::new();
+    for (name, result) in results {
+        match result {
+            Ok(()) => eprintln!(" ✔ Container {name}  {verb}"),
+            Err(status) => {
+                eprintln!(" ✘ Container {name}  {}", status.message());
+                failed.push(name);
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("failed on {}", failed.join(", "))
+    }
+}
+
+/// Runs `bosun kill`.
+pub fn kill(project: &ProjectArgs, args: KillArgs) -> anyhow::Result<ExitCode> {
+    let session = open(project, &args.services)?;
+    let signal =
+        signal_number(&args.signal).with_context(|| format!("invalid signal {:?}", args.signal))?;
+    let containers = session.containers(&args.services, false, false)?;
+    let client = session.backend().client().containers.clone();
+    let results = session.agent.block_on(async move {
+        let mut results = Vec::new();
+        for c in containers {
+            let mut client = client.clone();
+            let request = proto::KillRequest {
+                container: c.id.clone(),
+                signal,
+            };
+            results.push((c.name, client.kill(request).await.map(drop)));
+        }
+        results
+    });
+    for (name, result) in results {
+        match result {
+            Ok(()) => eprintln!(" ✔ Container {name}  Killed"),
+            Err(status) => anyhow::bail!("cannot kill {name}: {}", status.message()),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun rm`: stopped containers (running ones too with `--stop`).
+pub fn rm(project: &ProjectArgs, args: RmArgs) -> anyhow::Result<ExitCode> {
+    let session = open(project, &args.services)?;
+    if args.stop {
+        let running = session.containers(&args.services, false, false)?;
+        stop_or_restart(&session, running, None, false)?;
+    }
+    let stopped: Vec<proto::ContainerSummary> = session
+        .containers(&args.services, true, false)?
+        .into_iter()
+        .filter(|c| c.state == "exited" || c.state == "created")
+        .collect();
+    if stopped.is_empty() {
+        eprintln!("No stopped containers");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let call: Call = if args.volumes {
+        |mut client, id| {
+            Box::pin(async move {
+                let request = proto::RemoveRequest {
+                    container: id,
+                    force: false,
+                    volumes: true,
+                };
+                client.remove(request).await.map(drop)
+            })
+        }
+    } else {
+        |mut client, id| {
+            Box::pin(async move {
+                let request = proto::RemoveRequest {
+                    container: id,
+                    force: false,
+                    volumes: false,
+                };
+                client.remove(request).await.map(drop)
+            })
+        }
+    };
+    each(&session, stopped, "Removed", call)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun pause` (`pause`) or `bosun unpause`.
+pub fn pause(project: &ProjectArgs, args: ServicesArgs, pause: bool) -> anyhow::Result<ExitCode> {
+    let session = open(project, &args.services)?;
+    let containers = session.containers(&args.services, false, false)?;
+    if pause {
+        each(&session, containers, "Paused", |mut client, id| {
+            Box::pin(async move {
+                client
+                    .pause(proto::ContainerRef { container: id })
+                    .await
+                    .map(drop)
+            })
+        })?;
+    } else {
+        each(&session, containers, "Unpaused", |mut client, id| {
+            Box::pin(async move {
+                client
+                    .unpause(proto::ContainerRef { container: id })
+                    .await
+                    .map(drop)
+            })
+        })?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun pull` (`pull`) or `bosun push`: the services' images, one after the other.
+pub fn pull(project: &ProjectArgs, args: PullArgs, pull: bool) -> anyhow::Result<ExitCode> {
+    let session = open(project, &args.services)?;
+    let mut images: Vec<String> = session
+        .project()
+        .services
+        .iter()
+        .filter(|(name, _)| args.services.is_empty() || args.services.contains(name))
+        .filter_map(|(_, s)| s.image.clone())
+        .collect();
+    images.sort();
+    images.dedup();
+    for image in images {
+        let mut client = session.backend().client().images.clone();
+        let reference = image.clone();
+        let result = session.agent.block_on(async move {
+            let mut stream = if pull {
+                let request = proto::PullRequest {
+                    reference,
+                    ..Default::default()
+                };
+                client.pull(request).await?.into_inner()
+            } else {
+                let request = proto::PushRequest {
+                    reference,
+                    ..Default::default()
+                };
+                client.push(request).await?.into_inner()
+            };
+            while let Some(progress) = stream.message().await? {
+                if progress.done {
+                    return Ok(progress.result);
+                }
+            }
+            Err(tonic::Status::unknown(
+                "the transfer ended before it completed",
+            ))
+        });
+        let verb = if pull { "Pulled" } else { "Pushed" };
+        match result {
+            Ok(_) if args.quiet => {}
+            Ok(result) => eprintln!(" ✔ {image}  {verb} {result}"),
+            Err(status) if args.ignore_pull_failures => {
+                eprintln!("warning: {image}: {}", status.message());
+            }
+            Err(status) => anyhow::bail!("{image}: {}", status.message()),
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun scale SERVICE=N…`.
+pub fn scale(project: &ProjectArgs, args: ScaleArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open(project)?;
+    let scale = super::up::parse_scale(&args.scale)?;
+    let services: Vec<String> = scale.keys().cloned().collect();
+    session.check_services(&services)?;
+    let options = PlanOptions {
+        services,
+        no_deps: args.no_deps,
+        scale,
+        ..PlanOptions::default()
+    };
+    let desired = session.desired()?;
+    let plan = plan(&desired, &session.observe()?, &options)?;
+    session.apply(&plan, &args.globals, None)?;
+    Ok(ExitCode::SUCCESS)
+}

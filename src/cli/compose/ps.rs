@@ -1,0 +1,408 @@
+//! Read-only views of projects: `ps`, `ls`, `top`, `port`, `images`.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use clap::Args;
+use cluster::agent::proto;
+use orchestrator::compose::labels;
+
+use super::session::{Agent, Session};
+use crate::cli::project::ProjectArgs;
+
+/// Arguments of `bosun ps`.
+#[derive(Debug, Args)]
+pub struct PsArgs {
+    /// Show all stopped containers too.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Display services.
+    #[arg(long)]
+    pub services: bool,
+    /// Format the output: table or json.
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+    /// Services (all when none).
+    pub names: Vec<String>,
+}
+
+/// Arguments of `bosun ls`.
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Show all stopped projects too.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only display project names.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Format the output: table or json.
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+}
+
+/// Arguments of `bosun top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Services (all when none).
+    pub services: Vec<String>,
+}
+
+/// Arguments of `bosun port`.
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    /// tcp or udp.
+    #[arg(long, default_value = "tcp")]
+    pub protocol: String,
+    /// Index of the container if the service has multiple replicas.
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// The service.
+    pub service: String,
+    /// The container port.
+    pub private_port: u32,
+}
+
+/// Arguments of `bosun images`.
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Only display IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Services (all when none).
+    pub services: Vec<String>,
+}
+
+fn label<'c>(c: &'c proto::ContainerSummary, key: &str) -> &'c str {
+    c.labels.get(key).map_or("", String::as_str)
+}
+
+/// `Up (healthy)`, `Exited (1)`, `Created`, ….
+pub fn status(c: &proto::ContainerSummary) -> String {
+    let mut text = match c.state.as_str() {
+        "running" => "Up".to_string(),
+        "exited" => format!("Exited ({})", c.exit_code),
+        "paused" => "Up (Paused)".to_string(),
+        other => {
+            let mut chars = other.chars();
+            chars
+                .next()
+                .map(|f| f.to_uppercase().chain(chars).collect())
+                .unwrap_or_default()
+        }
+    };
+    if !c.health.is_empty() && c.state == "running" {
+        text.push_str(&format!(" ({})", c.health));
+    }
+    text
+}
+
+/// `0.0.0.0:8080->80/tcp, 53/udp`.
+pub fn ports(c: &proto::ContainerSummary) -> String {
+    c.ports
+        .iter()
+        .map(|p| {
+            let protocol = if p.protocol.is_empty() {
+                "tcp"
+            } else {
+                &p.protocol
+            };
+            if p.host_port == 0 {
+                format!("{}/{protocol}", p.container_port)
+            } else {
+                let ip = if p.host_ip.is_empty() {
+                    "0.0.0.0"
+                } else {
+                    &p.host_ip
+                };
+                format!("{ip}:{}->{}/{protocol}", p.host_port, p.container_port)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Prints rows as left-aligned columns.
+pub fn table(rows: &[Vec<String>]) {
+    let mut widths = Vec::new();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if widths.len() <= i {
+                widths.push(0);
+            }
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    for row in rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}   ", width = widths[i]));
+            }
+        }
+        println!("{}", line.trim_end());
+    }
+}
+
+/// Runs `bosun ps`.
+pub fn ps(project: &ProjectArgs, args: PsArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open(project)?;
+    session.check_services(&args.names)?;
+    if args.services {
+        for name in session.project().services.keys() {
+            if args.names.is_empty() || args.names.contains(name) {
+                println!("{name}");
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let containers = session.containers(&args.names, args.all, true)?;
+    if args.quiet {
+        for c in &containers {
+            println!("{}", c.id);
+        }
+    } else if args.format == "json" {
+        for c in &containers {
+            let line = serde_json::json!({
+                "ID": c.id, "Name": c.name, "Image": c.image, "Command": c.command.join(" "),
+                "Project": label(c, labels::PROJECT), "Service": label(c, labels::SERVICE),
+                "State": c.state, "Health": c.health, "ExitCode": c.exit_code,
+                "Status": status(c), "Ports": ports(c),
+                "Publishers": c.ports.iter().map(|p| serde_json::json!({
+                    "URL": p.host_ip, "TargetPort": p.container_port,
+                    "PublishedPort": p.host_port, "Protocol": p.protocol})).collect::<Vec<_>>(),
+            });
+            println!("{line}");
+        }
+    } else {
+        let mut rows = vec![
+            ["NAME", "IMAGE", "COMMAND", "SERVICE", "STATUS", "PORTS"]
+                .map(String::from)
+                .to_vec(),
+        ];
+        for c in &containers {
+            let command = c.command.join(" ");
+            let command = if command.chars().count() > 20 {
+                format!("\"{}…\"", command.chars().take(19).collect::<String>())
+            } else {
+                format!("\"{command}\"")
+            };
+            rows.push(vec![
+                c.name.clone(),
+                c.image.clone(),
+                command,
+                label(c, labels::SERVICE).to_string(),
+                status(c),
+                ports(c),
+            ]);
+        }
+        table(&rows);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun ls`: projects found from the labels of the node's containers.
+pub fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
+    let agent = Agent::connect()?;
+    let mut client = agent.backend.client().containers.clone();
+    let request = proto::ListRequest {
+        all: true,
+        filters: vec![format!("label={}", labels::PROJECT)],
+    };
+    let containers = agent
+        .block_on(async move { client.list(request).await })?
+        .into_inner()
+        .containers;
+    let mut projects: BTreeMap<String, (BTreeMap<String, usize>, String)> = BTreeMap::new();
+    for c in &containers {
+        let entry = projects
+            .entry(label(c, labels::PROJECT).to_string())
+            .or_default();
+        *entry.0.entry(c.state.clone()).or_default() += 1;
+        entry.1 = label(c, labels::CONFIG_FILES).to_string();
+    }
+    projects.retain(|_, (states, _)| args.all || states.contains_key("running"));
+    let describe = |states: &BTreeMap<String, usize>| {
+        states
+            .iter()
+            .map(|(state, n)| format!("{state}({n})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if args.quiet {
+        for name in projects.keys() {
+            println!("{name}");
+        }
+    } else if args.format == "json" {
+        let list: Vec<serde_json::Value> = projects
+            .iter()
+            .map(|(name, (states, files))| {
+                serde_json::json!({"Name": name, "Status": describe(states), "ConfigFiles": files})
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(list));
+    } else {
+        let mut rows = vec![
+            ["NAME", "STATUS", "CONFIG FILES"]
+                .map(String::from)
+                .to_vec(),
+        ];
+        for (name, (states, files)) in &projects {
+            rows.push(vec![name.clone(), describe(states), files.clone()]);
+        }
+        table(&rows);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun top`.
+pub fn top(project: &ProjectArgs, args: TopArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open(project)?;
+    session.check_services(&args.services)?;
+    for c in session.containers(&args.services, false, false)? {
+        let mut client = session.backend().client().containers.clone();
+        let request = proto::ContainerRef {
+            container: c.id.clone(),
+        };
+        let top = session
+            .agent
+            .block_on(async move { client.top(request).await })?
+            .into_inner();
+        println!("{}", c.name);
+        let mut rows = vec![top.titles.clone()];
+        rows.extend(top.processes.into_iter().map(|p| p.values));
+        table(&rows);
+        println!();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun port`.
+pub fn port(project: &ProjectArgs, args: PortArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open(project)?;
+    session.check_services(std::slice::from_ref(&args.service))?;
+    let containers = session.containers(std::slice::from_ref(&args.service), false, false)?;
+    let container = containers
+        .iter()
+        .find(|c| label(c, labels::CONTAINER_NUMBER) == args.index.to_string())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "service {} has no running container number {}",
+                args.service,
+                args.index
+            )
+        })?;
+    let binding = container
+        .ports
+        .iter()
+        .find(|p| {
+            let protocol = if p.protocol.is_empty() {
+                "tcp"
+            } else {
+                &p.protocol
+            };
+            p.container_port == args.private_port && protocol == args.protocol
+        })
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no port {}/{} published by {}",
+                args.private_port,
+                args.protocol,
+                container.name
+            )
+        })?;
+    let ip = if binding.host_ip.is_empty() {
+        "0.0.0.0"
+    } else {
+        &binding.host_ip
+    };
+    println!("{ip}:{}", binding.host_port);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `bosun images`.
+pub fn images(project: &ProjectArgs, args: ImagesArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open(project)?;
+    session.check_services(&args.services)?;
+    let containers = session.containers(&args.services, true, false)?;
+    if args.quiet {
+        let mut ids: Vec<&str> = containers.iter().map(|c| c.image_id.as_str()).collect();
+        ids.dedup();
+        for id in ids {
+            println!("{id}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = vec![
+        ["CONTAINER", "REPOSITORY", "TAG", "IMAGE ID"]
+            .map(String::from)
+            .to_vec(),
+    ];
+    for c in &containers {
+        let (repository, tag) = split_reference(&c.image);
+        let id = c.image_id.strip_prefix("sha256:").unwrap_or(&c.image_id);
+        rows.push(vec![
+            c.name.clone(),
+            repository.to_string(),
+            tag.to_string(),
+            id.chars().take(12).collect(),
+        ]);
+    }
+    table(&rows);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `registry:5000/app:1` → (`registry:5000/app`, `1`); no tag → `latest`.
+pub fn split_reference(reference: &str) -> (&str, &str) {
+    let name_start = reference.rfind('/').map_or(0, |i| i + 1);
+    match reference[name_start..].rfind(':') {
+        Some(i) => (
+            &reference[..name_start + i],
+            &reference[name_start + i + 1..],
+        ),
+        None => (reference, "latest"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_split_at_the_tag() {
+        assert_eq!(split_reference("redis:7"), ("redis", "7"));
+        assert_eq!(split_reference("busybox"), ("busybox", "latest"));
+        assert_eq!(
+            split_reference("host:5000/app"),
+            ("host:5000/app", "latest")
+        );
+        assert_eq!(split_reference("host:5000/app:v1"), ("host:5000/app", "v1"));
+    }
+
+    #[test]
+    fn status_and_ports_read_like_docker() {
+        let c = proto::ContainerSummary {
+            state: "running".into(),
+            health: "healthy".into(),
+            ports: vec![proto::PortBinding {
+                host_port: 8080,
+                container_port: 80,
+                protocol: "tcp".into(),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        assert_eq!(status(&c), "Up (healthy)");
+        assert_eq!(ports(&c), "0.0.0.0:8080->80/tcp");
+        let exited = proto::ContainerSummary {
+            state: "exited".into(),
+            exit_code: 3,
+            ..Default::default()
+        };
+        assert_eq!(status(&exited), "Exited (3)");
+    }
+}

@@ -1,0 +1,193 @@
+//! A compose command's session: the loaded project, a tokio runtime and the agent backend.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use cluster::agent::proto;
+use cluster::compose::{AgentBackend, translate};
+use compose_spec::loader::Loaded;
+use compose_spec::model::Project;
+use orchestrator::compose::{
+    Backend, Desired, ExecuteOptions, Observed, Plan, Report, execute, labels,
+};
+use tokio::runtime::Runtime;
+
+use super::Globals;
+use super::connect::connect;
+use super::progress::Printer;
+use crate::cli::project::ProjectArgs;
+
+/// The runtime and the backend, without a project (`bosun ls`).
+pub struct Agent {
+    /// The runtime the backend's calls run on (kept alive with it).
+    pub runtime: Runtime,
+    /// The agent.
+    pub backend: AgentBackend,
+}
+
+impl Agent {
+    /// Starts a runtime and connects to the agent.
+    pub fn connect() -> anyhow::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let client = runtime.block_on(connect())?;
+        let backend = AgentBackend::new(runtime.handle().clone(), client);
+        Ok(Self { runtime, backend })
+    }
+
+    /// Runs a future on the runtime from the main thread.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+}
+
+/// A loaded project and the agent.
+pub struct Session {
+    /// The agent.
+    pub agent: Agent,
+    /// The project as loaded.
+    pub loaded: Loaded,
+}
+
+impl Session {
+    /// Loads the project (every enabled service) and connects to the agent.
+    pub fn open(project: &ProjectArgs) -> anyhow::Result<Self> {
+        let loaded = project.load(&[], true)?;
+        let agent = Agent::connect()?;
+        Ok(Self { agent, loaded })
+    }
+
+    /// The project.
+    pub fn project(&self) -> &Project {
+        &self.loaded.project
+    }
+
+    /// The project name.
+    pub fn name(&self) -> &str {
+        &self.loaded.project.name
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &AgentBackend {
+        &self.agent.backend
+    }
+
+    /// The desired state, located where the project was loaded from.
+    pub fn desired(&self) -> anyhow::Result<Desired<'_>> {
+        let files = self
+            .loaded
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        Ok(Desired::new(&self.loaded.project)?
+            .located(self.loaded.project_directory.display().to_string(), files))
+    }
+
+    /// Prints a warning for every key of the named services (all when empty) that the agent
+    /// does not honour.
+    pub fn warn_unsupported(&self, services: &[String]) {
+        for (name, service) in &self.project().services {
+            if services.is_empty() || services.contains(name) {
+                for warning in translate::unsupported(name, service) {
+                    eprintln!("warning: {warning}");
+                }
+            }
+        }
+    }
+
+    /// The observed state of the project.
+    pub fn observe(&self) -> anyhow::Result<Observed> {
+        Ok(self.backend().observe(self.name())?)
+    }
+
+    /// The project's containers: service containers of the named services (all when empty),
+    /// one-offs too when asked, stopped ones too when `all`, sorted by name.
+    pub fn containers(
+        &self,
+        services: &[String],
+        all: bool,
+        oneoffs: bool,
+    ) -> anyhow::Result<Vec<proto::ContainerSummary>> {
+        self.agent
+            .block_on(self.list_containers(services, all, oneoffs))
+    }
+
+    /// [`Session::containers`], from async code.
+    pub async fn list_containers(
+        &self,
+        services: &[String],
+        all: bool,
+        oneoffs: bool,
+    ) -> anyhow::Result<Vec<proto::ContainerSummary>> {
+        let mut client = self.backend().client().containers.clone();
+        let request = proto::ListRequest {
+            all: true,
+            filters: vec![format!("label={}={}", labels::PROJECT, self.name())],
+        };
+        let listed = client.list(request).await?.into_inner().containers;
+        let mut found: Vec<proto::ContainerSummary> = listed
+            .into_iter()
+            .filter(|c| all || c.state == "running" || c.state == "paused")
+            .filter(|c| {
+                oneoffs
+                    || c.labels
+                        .get(labels::ONEOFF)
+                        .is_none_or(|v| v != labels::TRUE)
+            })
+            .filter(|c| {
+                services.is_empty()
+                    || c.labels
+                        .get(labels::SERVICE)
+                        .is_some_and(|s| services.contains(s))
+            })
+            .collect();
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
+
+    /// Checks that every named service exists (enabled or disabled by a profile).
+    pub fn check_services(&self, services: &[String]) -> anyhow::Result<()> {
+        let project = self.project();
+        for name in services {
+            if !project.services.contains_key(name) && !project.disabled_services.contains_key(name)
+            {
+                anyhow::bail!("no such service: {name}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Prints the plan's warnings, then either prints the plan (`--dry-run`) or executes it
+    /// with progress. Returns `None` on a dry run.
+    pub fn apply(
+        &self,
+        plan: &Plan,
+        globals: &Globals,
+        wait_timeout: Option<Duration>,
+    ) -> anyhow::Result<Option<Report>> {
+        if globals.dry_run {
+            print!("{plan}");
+            return Ok(None);
+        }
+        for warning in plan.warnings() {
+            eprintln!("warning: {warning}");
+        }
+        let options = ExecuteOptions {
+            parallelism: usize::try_from(globals.parallel.max(0)).unwrap_or(0),
+            wait_timeout: wait_timeout.unwrap_or(ExecuteOptions::default().wait_timeout),
+            ..ExecuteOptions::default()
+        };
+        let mut printer = Printer::new(&globals.progress, plan);
+        let result = execute(plan, self.backend(), &options, |event| printer.event(event));
+        printer.finish();
+        let report = result?;
+        for warning in &report.warnings {
+            eprintln!("warning: {warning}");
+        }
+        Ok(Some(report))
+    }
+}

@@ -1,0 +1,211 @@
+//! `bosun up` and `bosun create`: plan the project against what runs, show or execute the
+//! plan, then (`up`) wait for the services (`--wait`) or attach to their logs.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use orchestrator::compose::{PlanOptions, plan};
+
+use super::Globals;
+use super::attach::{self, AttachOptions};
+use super::session::Session;
+use super::wait::wait_ready;
+use crate::cli::project::ProjectArgs;
+
+/// The options `up` and `create` share.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Common compose options.
+    #[command(flatten)]
+    pub globals: Globals,
+    /// Recreate containers even if their configuration and image have not changed.
+    #[arg(long, conflicts_with = "no_recreate")]
+    pub force_recreate: bool,
+    /// If containers already exist, do not recreate them.
+    #[arg(long)]
+    pub no_recreate: bool,
+    /// Recreate dependent containers.
+    #[arg(long)]
+    pub always_recreate_deps: bool,
+    /// Recreate anonymous volumes instead of retrieving data from the previous containers.
+    #[arg(short = 'V', long)]
+    pub renew_anon_volumes: bool,
+    /// Remove containers for services not defined in the compose file.
+    #[arg(long)]
+    pub remove_orphans: bool,
+    /// Scale SERVICE to NUM instances (overrides `scale` in the compose file).
+    #[arg(long, value_name = "SERVICE=NUM")]
+    pub scale: Vec<String>,
+    /// Services (all when none).
+    pub services: Vec<String>,
+}
+
+/// Arguments of `bosun up`.
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// What `create` takes.
+    #[command(flatten)]
+    pub create: CreateArgs,
+    /// Detached mode: run containers in the background.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Wait for services to be running and healthy (implies detached mode).
+    #[arg(long)]
+    pub wait: bool,
+    /// Maximum duration in seconds to wait for the project to be running and healthy.
+    #[arg(long, value_name = "SECONDS")]
+    pub wait_timeout: Option<u64>,
+    /// Don't start the services after creating them.
+    #[arg(long)]
+    pub no_start: bool,
+    /// Don't start linked services.
+    #[arg(long)]
+    pub no_deps: bool,
+    /// Stop all containers if any container was stopped (attached mode).
+    #[arg(long, conflicts_with = "detach")]
+    pub abort_on_container_exit: bool,
+    /// Return the exit code of the selected service container (implies
+    /// --abort-on-container-exit).
+    #[arg(long, value_name = "SERVICE", conflicts_with = "detach")]
+    pub exit_code_from: Option<String>,
+    /// Restrict attaching to these services.
+    #[arg(long, value_name = "SERVICE")]
+    pub attach: Vec<String>,
+    /// Do not attach (stream logs) to these services.
+    #[arg(long, value_name = "SERVICE")]
+    pub no_attach: Vec<String>,
+    /// Show timestamps.
+    #[arg(long)]
+    pub timestamps: bool,
+    /// Don't print the prefix in logs.
+    #[arg(long)]
+    pub no_log_prefix: bool,
+    /// Use this timeout in seconds for container shutdown.
+    #[arg(short = 't', long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+}
+
+/// `--scale SERVICE=NUM` values.
+pub fn parse_scale(values: &[String]) -> anyhow::Result<BTreeMap<String, u64>> {
+    values
+        .iter()
+        .map(|v| {
+            let (service, count) = v
+                .split_once('=')
+                .with_context(|| format!("invalid --scale value {v:?}: use SERVICE=NUM"))?;
+            let count = count
+                .parse()
+                .with_context(|| format!("invalid --scale value {v:?}: use SERVICE=NUM"))?;
+            Ok((service.to_string(), count))
+        })
+        .collect()
+}
+
+fn plan_options(args: &CreateArgs) -> anyhow::Result<PlanOptions> {
+    Ok(PlanOptions {
+        services: args.services.clone(),
+        force_recreate: args.force_recreate,
+        no_recreate: args.no_recreate,
+        always_recreate_deps: args.always_recreate_deps,
+        renew_anon_volumes: args.renew_anon_volumes,
+        remove_orphans: args.remove_orphans,
+        scale: parse_scale(&args.scale)?,
+        ..PlanOptions::default()
+    })
+}
+
+/// Runs `bosun create`.
+pub fn create(project: &ProjectArgs, args: CreateArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open(project)?;
+    let mut options = plan_options(&args)?;
+    options.no_start = true;
+    converge(&session, &options, &args.globals, None)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Plans and applies; returns whether anything was executed (false on a dry run).
+fn converge(
+    session: &Session,
+    options: &PlanOptions,
+    globals: &Globals,
+    wait_timeout: Option<Duration>,
+) -> anyhow::Result<bool> {
+    session.check_services(&options.services)?;
+    session.warn_unsupported(&options.services);
+    let desired = session.desired()?;
+    let observed = session.observe()?;
+    let plan = plan(&desired, &observed, options)?;
+    Ok(session.apply(&plan, globals, wait_timeout)?.is_some())
+}
+
+/// Runs `bosun up`.
+pub fn up(project: &ProjectArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
+    let session = Session::open(project)?;
+    let mut options = plan_options(&args.create)?;
+    options.no_deps = args.no_deps;
+    options.no_start = args.no_start;
+    options.timeout = args.timeout.map(Duration::from_secs);
+    let wait_timeout = args.wait_timeout.map(Duration::from_secs);
+    if !converge(&session, &options, &args.create.globals, wait_timeout)? {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.wait {
+        wait_ready(
+            &session,
+            &args.create.services,
+            wait_timeout.unwrap_or(Duration::from_secs(300)),
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.detach || args.no_start {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let services: Vec<String> = if args.attach.is_empty() {
+        session
+            .project()
+            .services
+            .iter()
+            .filter(|(name, _)| {
+                args.create.services.is_empty() || args.create.services.contains(name)
+            })
+            .filter(|(_, s)| s.attach != Some(false))
+            .map(|(name, _)| name.clone())
+            .filter(|name| !args.no_attach.contains(name))
+            .collect()
+    } else {
+        args.attach.clone()
+    };
+    attach::run(
+        &session,
+        &AttachOptions {
+            services,
+            abort_on_exit: args.abort_on_container_exit || args.exit_code_from.is_some(),
+            exit_code_from: args.exit_code_from.clone(),
+            timestamps: args.timestamps,
+            prefix: !args.no_log_prefix,
+            timeout: options.timeout,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scale_values_parse() {
+        let parsed = parse_scale(&["web=3".to_string(), "db=0".to_string()]).unwrap();
+        assert_eq!(
+            parsed,
+            BTreeMap::from([("web".into(), 3), ("db".into(), 0)])
+        );
+        let err = parse_scale(&["web".to_string()]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid --scale value \"web\": use SERVICE=NUM"
+        );
+    }
+}

@@ -1,0 +1,411 @@
+//! End-to-end: `bosun up` / `down` and the compose commands with the real binary, agent and
+//! containers (run as root). Each test has its own data root, run root, cgroup parent and
+//! project name; the project is taken down and the agent stopped even when the test fails.
+
+#![allow(clippy::unwrap_used)]
+
+mod teardown;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
+
+/// The test images, built once per test binary.
+fn images() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("bosun-compose-images-{}", std::process::id()));
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-test-images.sh");
+        let out = Command::new(script).arg(&dir).output().unwrap();
+        assert!(
+            out.status.success(),
+            "build-test-images.sh: {}",
+            text(&out.stderr)
+        );
+        dir
+    })
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// One test's roots, project directory and agent.
+struct Env {
+    tmp: tempfile::TempDir,
+    project: String,
+    cgroup_parent: String,
+}
+
+impl Env {
+    fn new(compose: &str) -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let id = tmp
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches('.')
+            .to_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "");
+        let env = Env {
+            project: format!("t{}", &id[id.len().saturating_sub(6)..]),
+            cgroup_parent: format!("bosun-composetest-{id}"),
+            tmp,
+        };
+        std::fs::create_dir_all(env.dir()).unwrap();
+        env.write(compose);
+        let busybox = images().join("busybox.tar");
+        env.ok_raw(&[
+            "image",
+            "import",
+            busybox.to_str().unwrap(),
+            "busybox:test",
+            "--change",
+            "CMD [\"sh\"]",
+        ]);
+        env
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.tmp.path().join("project")
+    }
+
+    fn write(&self, compose: &str) {
+        std::fs::write(self.dir().join("compose.yaml"), compose).unwrap();
+    }
+
+    fn run_root(&self) -> PathBuf {
+        self.tmp.path().join("run")
+    }
+
+    fn raw(&self, args: &[&str]) -> Output {
+        Command::new(BOSUN)
+            .current_dir(self.dir())
+            .env("BOSUN_DATA_ROOT", self.tmp.path().join("data"))
+            .env("BOSUN_RUN_ROOT", self.run_root())
+            .env("BOSUN_CGROUP_PARENT", &self.cgroup_parent)
+            .env_remove("BOSUN_HOST")
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn ok_raw(&self, args: &[&str]) -> String {
+        let out = self.raw(args);
+        assert!(
+            out.status.success(),
+            "bosun {args:?}: {}",
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    }
+
+    /// A project command: `bosun -p <project> <args>`.
+    fn bosun(&self, args: &[&str]) -> Output {
+        let mut all = vec!["-p", self.project.as_str()];
+        all.extend_from_slice(args);
+        self.raw(&all)
+    }
+
+    /// Runs and expects success; returns (stdout, stderr).
+    fn ok(&self, args: &[&str]) -> (String, String) {
+        let out = self.bosun(args);
+        assert!(
+            out.status.success(),
+            "bosun {args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        (text(&out.stdout), text(&out.stderr))
+    }
+
+    /// `ps -a --format json` as (name, state) pairs.
+    fn ps(&self) -> Vec<(String, String)> {
+        let (out, _) = self.ok(&["ps", "-a", "--format", "json"]);
+        out.lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                (
+                    v["Name"].as_str().unwrap().to_string(),
+                    v["State"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.ps().into_iter().map(|(n, _)| n).collect()
+    }
+
+    fn name(&self, service: &str, n: u32) -> String {
+        format!("{}-{service}-{n}", self.project)
+    }
+
+    fn agent_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.run_root().join("bosun.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(pid) = self.agent_pid() {
+            let _ = self.bosun(&["down", "-v", "--remove-orphans", "-t", "1"]);
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while kill(Pid::from_raw(pid), None).is_ok() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        teardown::after_agent(&self.tmp.path().join("data"), &self.cgroup_parent);
+    }
+}
+
+const TWO: &str = r#"
+services:
+  web:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+  db:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+"#;
+
+#[test]
+fn up_noop_and_down() {
+    let env = Env::new(TWO);
+    env.ok(&["up", "-d"]);
+    let mut ps = env.ps();
+    ps.sort();
+    assert_eq!(
+        ps,
+        [
+            (env.name("db", 1), "running".to_string()),
+            (env.name("web", 1), "running".to_string())
+        ]
+    );
+    // Nothing changed: zero actions.
+    let (plan, _) = env.ok(&["up", "-d", "--dry-run"]);
+    assert_eq!(plan, "");
+    let (_, progress) = env.ok(&["up", "-d", "--progress", "plain"]);
+    assert!(!progress.contains('✔'), "no-op up acted: {progress}");
+    // Stopped containers start again, through `up` and through `start`.
+    env.ok(&["stop", "-t", "1"]);
+    assert!(env.ps().iter().all(|(_, state)| state == "exited"));
+    let (plan, _) = env.ok(&["up", "-d", "--dry-run"]);
+    assert!(
+        plan.contains(&format!("start container {}", env.name("web", 1))),
+        "{plan}"
+    );
+    env.ok(&["up", "-d"]);
+    assert!(env.ps().iter().all(|(_, state)| state == "running"));
+    env.ok(&["stop", "-t", "1", "db"]);
+    env.ok(&["start", "db"]);
+    assert!(env.ps().iter().all(|(_, state)| state == "running"));
+    let (ls, _) = env.ok(&["ls"]);
+    assert!(ls.contains(&env.project), "{ls}");
+    env.ok(&["down", "-t", "1"]);
+    assert!(env.names().is_empty());
+}
+
+#[test]
+fn recreate_shows_the_reason_and_orphans_are_removed_on_request() {
+    let env = Env::new(TWO);
+    env.ok(&["up", "-d"]);
+    env.write(&TWO.replace(
+        "    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n  db:",
+        "    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n    environment:\n      MODE: blue\n  db:",
+    ));
+    let (plan, _) = env.ok(&["up", "-d", "--dry-run"]);
+    assert!(
+        plan.contains(&format!("create container {}", env.name("web", 1))),
+        "{plan}"
+    );
+    assert!(
+        plan.contains("recreate:") && plan.contains("environment"),
+        "{plan}"
+    );
+    assert!(
+        !plan.contains(&env.name("db", 1)),
+        "db is unchanged: {plan}"
+    );
+    let (_, progress) = env.ok(&["up", "-d", "--progress", "plain"]);
+    assert!(progress.contains("recreate:"), "{progress}");
+    let (out, _) = env.ok(&["exec", "web", "sh", "-c", "echo $MODE"]);
+    assert_eq!(out, "blue\n");
+
+    // db leaves the file: an orphan, warned about, then removed on request.
+    env.write("services:\n  web:\n    image: busybox:test\n    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n    environment:\n      MODE: blue\n");
+    let (_, warn) = env.ok(&["up", "-d"]);
+    assert!(
+        warn.contains("orphan") && warn.contains(&env.name("db", 1)),
+        "{warn}"
+    );
+    assert!(env.names().contains(&env.name("db", 1)));
+    env.ok(&["up", "-d", "--remove-orphans"]);
+    assert_eq!(env.names(), [env.name("web", 1)]);
+}
+
+#[test]
+fn scale_up_and_down_removes_the_highest_numbers() {
+    let env = Env::new(TWO);
+    env.ok(&["up", "-d", "--scale", "web=3"]);
+    let mut names = env.names();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            env.name("db", 1),
+            env.name("web", 1),
+            env.name("web", 2),
+            env.name("web", 3)
+        ]
+    );
+    env.ok(&["up", "-d", "--scale", "web=1"]);
+    let mut names = env.names();
+    names.sort();
+    assert_eq!(names, [env.name("db", 1), env.name("web", 1)]);
+}
+
+const CONDITIONS: &str = r#"
+services:
+  init:
+    image: busybox:test
+    command: ["sh", "-c", "echo ready > /shared/flag"]
+    volumes: ["shared:/shared"]
+  db:
+    image: busybox:test
+    command: ["sh", "-c", "sleep 2; touch /tmp/up; sleep 1000"]
+    stop_grace_period: 1s
+    healthcheck:
+      test: ["CMD", "test", "-f", "/tmp/up"]
+      interval: 500ms
+      retries: 20
+  cache:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+  app:
+    image: busybox:test
+    command: ["sh", "-c", "cat /shared/flag; sleep 1000"]
+    volumes: ["shared:/shared"]
+    stop_grace_period: 1s
+    depends_on:
+      init: {condition: service_completed_successfully}
+      db: {condition: service_healthy}
+      cache: {condition: service_started}
+volumes:
+  shared:
+"#;
+
+#[test]
+fn depends_on_conditions_and_wait() {
+    let env = Env::new(CONDITIONS);
+    env.ok(&["up", "-d", "--wait", "--wait-timeout", "60"]);
+    let states: std::collections::BTreeMap<String, String> = env.ps().into_iter().collect();
+    assert_eq!(states[&env.name("init", 1)], "exited");
+    assert_eq!(states[&env.name("db", 1)], "running");
+    assert_eq!(states[&env.name("app", 1)], "running");
+    // app started only once init had written the flag.
+    let (logs, _) = env.ok(&["logs", "--no-log-prefix", "app"]);
+    assert_eq!(logs, "ready\n");
+    let (ps, _) = env.ok(&["ps", "db"]);
+    assert!(ps.contains("(healthy)"), "{ps}");
+}
+
+#[test]
+fn a_failed_required_dependency_names_the_dependency() {
+    let env = Env::new(
+        "services:\n  init:\n    image: busybox:test\n    command: [\"false\"]\n  app:\n    image: busybox:test\n    command: [\"sleep\", \"1000\"]\n    depends_on:\n      init: {condition: service_completed_successfully}\n",
+    );
+    let out = env.bosun(&["up", "-d", "--progress", "plain"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("init") && err.contains("exited (1)"), "{err}");
+    assert!(
+        !env.ps()
+            .iter()
+            .any(|(n, s)| n == &env.name("app", 1) && s == "running")
+    );
+}
+
+#[test]
+fn run_rm_prints_output_and_leaves_nothing() {
+    let env = Env::new(TWO);
+    let out = env.bosun(&[
+        "run",
+        "--rm",
+        "-e",
+        "WHO=run",
+        "web",
+        "sh",
+        "-c",
+        "echo hello $WHO; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hello run\n");
+    let (all, _) = env.ok(&["ps", "-a", "-q"]);
+    assert_eq!(all, "", "the one-off container was removed");
+}
+
+const DATA: &str = r#"
+services:
+  store:
+    image: busybox:test
+    command: ["sh", "-c", "echo up >> /data/log; sleep 1000"]
+    stop_grace_period: 1s
+    volumes: ["data:/data"]
+volumes:
+  data:
+"#;
+
+#[test]
+fn named_volume_data_survives_down_up_orphans_and_recreate() {
+    let env = Env::new(DATA);
+    for _ in 0..20 {
+        env.ok(&["up", "-d"]);
+        env.ok(&["down", "-t", "1"]);
+    }
+    env.ok(&["up", "-d"]);
+    let count = |env: &Env| -> usize {
+        let (log, _) = env.ok(&["exec", "store", "cat", "/data/log"]);
+        log.lines().count()
+    };
+    assert_eq!(count(&env), 21);
+    // An orphan is removed: the volume stays.
+    env.write(&DATA.replace("services:\n", "services:\n  other:\n    image: busybox:test\n    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n    volumes: [\"data:/data\"]\n"));
+    env.ok(&["up", "-d"]);
+    env.write(DATA);
+    env.ok(&["up", "-d", "--remove-orphans"]);
+    assert_eq!(count(&env), 21);
+    // A recreate keeps it.
+    env.write(&DATA.replace("stop_grace_period: 1s", "stop_grace_period: 2s"));
+    env.ok(&["up", "-d"]);
+    assert_eq!(count(&env), 22);
+    // down without -v keeps it; down -v removes it.
+    env.ok(&["down", "-t", "1"]);
+    let volume = format!("{}_data", env.project);
+    assert!(
+        env.ok_raw(&["volume", "ls", "-q"])
+            .lines()
+            .any(|l| l == volume)
+    );
+    env.ok(&["down", "-v"]);
+    assert!(
+        !env.ok_raw(&["volume", "ls", "-q"])
+            .lines()
+            .any(|l| l == volume)
+    );
+}
