@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Lists the kernel objects and processes of Bosun's that exist on this machine, one per line:
+# bridges and veths (bsn-*, bv*), nftables tables (bosun*), network namespaces, overlay mounts of
+# container rootfs, cgroup groups (bosun-*) and live shim / container-setup processes.
+# scripts/test.sh takes this list before and after the suite and fails on anything new.
+set -uo pipefail
+
+ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^(bsn-|bv)' | sed 's/^/link /'
+nft list tables 2>/dev/null | awk '{print $3}' | grep '^bosun' | sed 's/^/nft /'
+ip netns list 2>/dev/null | awk '{print $1}' | sed 's/^/netns /'
+awk '$3 == "overlay" && $2 ~ /\/containers\/[0-9a-f]+\/rootfs\// {print "mount " $2}' /proc/mounts
+for hierarchy in /sys/fs/cgroup /sys/fs/cgroup/*; do
+    [ -d "$hierarchy" ] || continue
+    ls "$hierarchy" 2>/dev/null | grep '^bosun-' | sed "s|^|cgroup $hierarchy/|"
+done
+ps -eo stat=,args= | awk '$1 !~ /^Z/ && ($2 ~ /shim$/ || $3 == "shim" || $3 == "container-setup") {print "process " $0}'
+exit 0
