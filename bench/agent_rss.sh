@@ -3,6 +3,7 @@
 # serving a few requests and containers. Runs as root with its own temporary roots.
 # Usage: bench/agent_rss.sh [path/to/bosun]   (default: target/release/bosun)
 set -euo pipefail
+. "$(dirname "$0")/cleanup.sh"
 
 bosun=${1:-target/release/bosun}
 [ -x "$bosun" ] || { echo "error: no bosun binary at $bosun (cargo build --release)" >&2; exit 1; }
@@ -18,6 +19,7 @@ cleanup() {
         kill "$(cat "$tmp/run/bosun.pid")" 2>/dev/null || true
         sleep 0.5
     fi
+    remove_networks "$tmp/data"
     rm -rf "$tmp"
     for hierarchy in /sys/fs/cgroup/*/; do
         [ -d "$hierarchy$BOSUN_CGROUP_PARENT" ] && find "$hierarchy$BOSUN_CGROUP_PARENT" -depth -type d -exec rmdir {} \; 2>/dev/null

@@ -5,6 +5,7 @@
 # Runs as root with its own temporary roots and cgroup parent; never touches /var/lib/bosun.
 # Usage: bench/compose_up_down.sh [path/to/bosun]   (default: target/release/bosun)
 set -euo pipefail
+. "$(dirname "$0")/cleanup.sh"
 
 bosun=${1:-target/release/bosun}
 [ "$(id -u)" = 0 ] || { echo "error: run as root" >&2; exit 1; }
@@ -26,6 +27,7 @@ cleanup() {
         kill "$(cat "$tmp/run/bosun.pid")" 2>/dev/null
         sleep 0.5
     fi
+    remove_networks "$tmp/data"
     rm -rf "$tmp"
     for hierarchy in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
         [ -d "$hierarchy$parent" ] && find "$hierarchy$parent" -depth -type d -exec rmdir {} \; 2>/dev/null

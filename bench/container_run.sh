@@ -6,6 +6,7 @@
 # /run/bosun. Installs runc (and hyperfine, when apt can) if missing.
 # Usage: bench/container_run.sh [path/to/bosun] [runs]   (defaults: target/release/bosun, 30)
 set -euo pipefail
+. "$(dirname "$0")/cleanup.sh"
 
 bosun=${1:-target/release/bosun}
 runs=${2:-30}
@@ -38,6 +39,7 @@ cleanup() {
     fi
     runc --root "$runc_root" delete -f "$runc_id" >/dev/null 2>&1
     if [ -n "${crun_ok:-}" ]; then crun --root "$tmp/crun-state" delete -f "$runc_id" >/dev/null 2>&1; fi
+    remove_networks "$tmp/data"
     rm -rf "$tmp"
     for hierarchy in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
         [ -d "$hierarchy$parent" ] && find "$hierarchy$parent" -depth -type d -exec rmdir {} \; 2>/dev/null
@@ -79,9 +81,12 @@ fi
 for _ in $(seq 1 50); do [ -S "$tmp/run/bosun.sock" ] && break; sleep 0.1; done
 agent_pid=$(cat "$tmp/run/bosun.pid")
 
-names=(bosun runc)
+# `bosun` joins the default bridge network as a user's run does (veth, address, firewall);
+# `bosun-nonet` has a network namespace with only loopback, as the runc bundle has.
+names=(bosun bosun-nonet runc)
 cmds=(
     "$bosun container -H $host run --rm --rootfs $rootfs true"
+    "$bosun container -H $host run --rm --network none --rootfs $rootfs true"
     "runc --root $runc_root run -b $tmp/bundle $runc_id"
 )
 if [ -n "$crun_ok" ]; then
@@ -128,7 +133,7 @@ stats() {
 }
 
 declare -A median
-printf '%-8s %10s %10s %10s %12s\n' tool "median ms" "p90 ms" "mean ms" "median/runc"
+printf '%-12s %10s %10s %10s %12s\n' tool "median ms" "p90 ms" "mean ms" "median/runc"
 for i in "${!names[@]}"; do
     measure "${cmds[$i]}" "$tmp/${names[$i]}.times"
 done
@@ -136,7 +141,7 @@ runc_median=$(stats "$tmp/runc.times" | cut -d' ' -f1)
 for i in "${!names[@]}"; do
     read -r m p a < <(stats "$tmp/${names[$i]}.times")
     median[${names[$i]}]=$m
-    printf '%-8s %10s %10s %10s %12s\n' "${names[$i]}" "$m" "$p" "$a" \
+    printf '%-12s %10s %10s %10s %12s\n' "${names[$i]}" "$m" "$p" "$a" \
         "$(awk -v m="$m" -v r="$runc_median" 'BEGIN { printf "%.2f", m / r }')"
 done
 echo

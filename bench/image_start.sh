@@ -6,6 +6,7 @@
 # Runs as root with its own temporary roots and cgroup parent.
 # Usage: bench/image_start.sh [path/to/bosun] [runs]   (defaults: target/release/bosun, 30)
 set -euo pipefail
+. "$(dirname "$0")/cleanup.sh"
 
 bosun=${1:-target/release/bosun}
 runs=${2:-30}
@@ -28,6 +29,7 @@ cleanup() {
         kill "$(cat "$tmp/run/bosun.pid")" 2>/dev/null
         sleep 0.5
     fi
+    remove_networks "$tmp/data"
     rm -rf "$tmp"
     for hierarchy in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
         [ -d "$hierarchy$parent" ] && find "$hierarchy$parent" -depth -type d -exec rmdir {} \; 2>/dev/null

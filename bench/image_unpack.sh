@@ -5,6 +5,7 @@
 # Runs as root with its own temporary roots; never touches /var/lib/bosun or /run/bosun.
 # Usage: bench/image_unpack.sh [path/to/bosun] [layer MB] [runs]   (defaults: target/release/bosun, 256, 3)
 set -euo pipefail
+. "$(dirname "$0")/cleanup.sh"
 
 bosun=${1:-target/release/bosun}
 size_mb=${2:-256}
@@ -23,6 +24,7 @@ cleanup() {
     done
     [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null
     sleep 0.3
+    for data in "$tmp"/data-*; do [ -d "$data" ] && remove_networks "$data"; done
     rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -102,7 +104,7 @@ measure() { # name, command...
         "$@" >/dev/null 2>"$tmp/err" || { echo "error: $name failed:" >&2; cat "$tmp/err" >&2; exit 1; }
         t1=$(now)
         times+=("$(echo "$t1 - $t0" | bc -l)")
-        kill "$(cat "$BOSUN_RUN_ROOT/bosun.pid")"; sleep 0.2; rm -rf "$BOSUN_DATA_ROOT"
+        kill "$(cat "$BOSUN_RUN_ROOT/bosun.pid")"; sleep 0.2; remove_networks "$BOSUN_DATA_ROOT"; rm -rf "$BOSUN_DATA_ROOT"
     done
     local t
     t=$(printf '%s\n' "${times[@]}" | best)
