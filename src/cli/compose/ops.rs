@@ -116,21 +116,7 @@ fn each(
         results.sort_by(|a, b| a.0.cmp(&b.0));
         results
     });
-    let mut failed = Vec::new();
-    for (name, result) in results {
-        match result {
-            Ok(()) => eprintln!(" ✔ Container {name}  {verb}"),
-            Err(status) => {
-                eprintln!(" ✘ Container {name}  {}", status.message());
-                failed.push(name);
-            }
-        }
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!("failed on {}", failed.join(", "))
-    }
+    report(results, verb)
 }
 
 fn open(project: &ProjectArgs, services: &[String]) -> anyhow::Result<Session> {
@@ -224,21 +210,7 @@ fn stop_or_restart(
         results
     });
     let verb = if restart { "Restarted" } else { "Stopped" };
-    let mut failed = Vec::new();
-    for (name, result) in results {
-        match result {
-            Ok(()) => eprintln!(" ✔ Container {name}  {verb}"),
-            Err(status) => {
-                eprintln!(" ✘ Container {name}  {}", status.message());
-                failed.push(name);
-            }
-        }
-    }
-    if failed.is_empty() {
-        Ok(())
-    } else {
-        anyhow::bail!("failed on {}", failed.join(", "))
-    }
+    report(results, verb)
 }
 
 /// Runs `bosun kill`.
@@ -405,4 +377,24 @@ pub fn scale(project: &ProjectArgs, args: ScaleArgs) -> anyhow::Result<ExitCode>
     let plan = plan(&desired, &session.observe()?, &options)?;
     session.apply(&plan, &args.globals, None)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints one line per container (`✔ Container web-1  Stopped` or the agent's error) and fails
+/// naming every container the call failed on.
+fn report(results: Vec<(String, Result<(), tonic::Status>)>, verb: &str) -> anyhow::Result<()> {
+    let mut failed = Vec::new();
+    for (name, result) in results {
+        match result {
+            Ok(()) => eprintln!(" ✔ Container {name}  {verb}"),
+            Err(status) => {
+                eprintln!(" ✘ Container {name}  {}", status.message());
+                failed.push(name);
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("failed on {}", failed.join(", "))
+    }
 }
