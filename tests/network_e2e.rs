@@ -266,10 +266,19 @@ fn static_address_and_connect_disconnect_while_running() {
         "name=extra",
     ]);
     assert!(ls.contains("\"Name\":\"extra\""), "{ls}");
+    // A connection outlives a restart of the container, alias included.
+    lab.ok(&["container", "restart", "-t", "1", "pinned"]);
+    let out = lab.exec_until("peer", "nc -w 2 pin 80 </dev/null");
+    assert_eq!(out.trim(), "from-pinned");
     lab.ok(&["network", "disconnect", "extra", "pinned"]);
     let (_, links) = lab.exec("pinned", "ip -o link");
     assert!(!links.contains("eth1"), "{links}");
     let (ok, _) = lab.exec("peer", "nc -w 2 pin 80 </dev/null | grep from-pinned");
     assert!(!ok, "reached after disconnect");
+    // And so does a disconnection.
+    lab.ok(&["container", "restart", "-t", "1", "pinned"]);
+    lab.exec_until("pinned", "ip -o -4 addr show eth0 | grep -q 10.77.0.50");
+    let (_, links) = lab.exec("pinned", "ip -o link");
+    assert!(!links.contains("eth1"), "{links}");
     lab.finish();
 }

@@ -7,8 +7,9 @@ use std::io::Write;
 use std::path::Path;
 
 use super::{Runtime, etc_files};
+use crate::atomic::write_atomic;
 use crate::network::{AttachRequest, Endpoint, Netns, NetworkError, mode};
-use crate::spec::{ContainerSpec, DnsConfig, NetworkNamespace};
+use crate::spec::{ContainerSpec, DnsConfig, NetworkAttachment, NetworkNamespace};
 
 /// The default network, whose containers use the host's resolvers.
 pub const DEFAULT_NETWORK: &str = "bridge";
@@ -91,6 +92,36 @@ impl Runtime {
             Err(NetworkError::NotAttached { .. }) => Ok(()),
             Err(err) => Err(err.into()),
         }
+    }
+
+    /// Records in the container's spec that it joins network `network` with `attachment` at
+    /// its next starts (`None`: that it no longer does), so that `network connect` and
+    /// `disconnect` of a running container outlive its restart, as with Docker. Only for a
+    /// container with a namespace of its own.
+    pub fn record_attachment(
+        &self,
+        id: &str,
+        network: &str,
+        attachment: Option<NetworkAttachment>,
+    ) -> crate::Result<()> {
+        let mut spec = self.spec(id)?;
+        if spec.network.namespace != NetworkNamespace::Own {
+            return Ok(());
+        }
+        let target = self.networks.inspect(network)?.id;
+        let networks = &self.networks;
+        spec.network.attachments.retain(|a| {
+            networks
+                .inspect(&a.network)
+                .map_or(a.network != network, |rec| rec.id != target)
+        });
+        spec.network.attachments.extend(attachment);
+        let text = serde_json::to_vec_pretty(&spec).map_err(|e| crate::Error::Io {
+            op: "encode",
+            path: self.container_dir(id).join("config.json"),
+            source: std::io::Error::other(e),
+        })?;
+        write_atomic(&self.container_dir(id).join("config.json"), &text)
     }
 
     /// The container's current endpoints, with their network's name.

@@ -9,6 +9,7 @@ pub mod filter;
 use std::sync::Arc;
 
 use engine::network::{AttachRequest, Netns, NetworkError, NetworkRecord};
+use engine::spec::NetworkAttachment;
 use tonic::{Code, Request, Response, Status};
 
 use super::dns::{DNS_PORT, DnsServers, upstream};
@@ -62,6 +63,16 @@ pub fn status(err: NetworkError) -> Status {
 }
 
 /// Runs a blocking network call on the blocking pool.
+/// Runs a runtime call on the blocking pool; its error becomes an internal status.
+async fn engine_blocking<T: Send + 'static>(
+    f: impl FnOnce() -> engine::Result<T> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Status::internal(format!("container task failed: {e}")))?
+        .map_err(|e| Status::internal(e.to_string()))
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, NetworkError> + Send + 'static,
 ) -> Result<T, Status> {
@@ -237,12 +248,20 @@ impl NetworksApi for NetworksService {
             };
         let mac = Some(attachment.mac_address.clone()).filter(|m| !m.is_empty());
         let nets = self.engine();
+        let runtime = self.node.runtime().clone();
         let network = attachment.network.clone();
         let aliases = attachment.aliases.clone();
+        let kept = NetworkAttachment {
+            network: network.clone(),
+            aliases: aliases.clone(),
+            ipv4,
+            mac: mac.clone(),
+        };
+        let (attach_nets, attach_id, attach_network) = (nets.clone(), id.clone(), network.clone());
         let (ep, rec) = blocking(move || {
             let netns = Netns::of_pid(pid)?;
             let req = AttachRequest {
-                container_id: id,
+                container_id: attach_id,
                 container_name: name,
                 aliases,
                 ipv4,
@@ -250,8 +269,17 @@ impl NetworksApi for NetworksService {
                 ports: Vec::new(),
                 netns: &netns,
             };
-            let ep = nets.attach_with_v6(&network, &req, ipv6)?;
-            Ok((ep, nets.inspect(&network)?))
+            let ep = attach_nets.attach_with_v6(&attach_network, &req, ipv6)?;
+            Ok((ep, attach_nets.inspect(&attach_network)?))
+        })
+        .await?;
+        // Joined again at every start, like the networks the container was created with.
+        engine_blocking(move || {
+            let recorded = runtime.record_attachment(&id, &network, Some(kept));
+            if recorded.is_err() {
+                let _ = nets.detach(&network, &id);
+            }
+            recorded
         })
         .await?;
         tracing::info!(network = %rec.name, container = %ep.container_name, ip = %ep.ipv4, "container connected");
@@ -273,8 +301,17 @@ impl NetworksApi for NetworksService {
             Err(err) => return Err(err.into()),
         };
         let nets = self.engine();
+        let runtime = self.node.runtime().clone();
         let network = rec.id.clone();
-        blocking(move || nets.detach(&network, &id)).await?;
+        let detach_id = id.clone();
+        let detach_network = network.clone();
+        blocking(move || nets.detach(&detach_network, &detach_id)).await?;
+        // A container that is gone (force) has no spec left to update.
+        engine_blocking(move || match runtime.spec(&id) {
+            Ok(_) => runtime.record_attachment(&id, &network, None),
+            Err(_) => Ok(()),
+        })
+        .await?;
         tracing::info!(network = %rec.name, container = %req.container, "container disconnected");
         Ok(Response::new(proto::Empty {}))
     }
