@@ -5,7 +5,8 @@
 #     to its address over the bridge vs through a published port (nftables DNAT), and the ratio;
 #   - TCP connections per second, direct vs published, and the ratio;
 #   - embedded DNS lookup latency: N lookups of a container name from another container.
-# Clients and servers are busybox nc; the connection rate counts whole connect/answer/close
+# Servers are busybox nc in containers, the throughput sender is python3 on the host side;
+# the connection rate counts whole connect/answer/close
 # rounds done by one shell loop, so it is a lower bound shaped by process start-up.
 # Usage: bench/network_paths.sh [path/to/bosun] [lookups]   (defaults: target/release/bosun, 200)
 set -euo pipefail
@@ -53,8 +54,16 @@ now() { date +%s.%N; }
 throughput() { # addr port -> MB/s
     local start end
     start=$(now)
-    in_ns sh -c "head -c 536870912 /dev/zero | busybox nc -w 5 $1 $2" ||
-        { echo "error: no sink at $1:$2" >&2; exit 1; }
+    # The sender is python3: busybox's nc client returns at once without sending a piped stream.
+    in_ns python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
+chunk = bytes(1 << 20)
+for _ in range(512):
+    s.sendall(chunk)
+s.shutdown(socket.SHUT_WR)
+s.recv(1)
+' "$1" "$2" || { echo "error: no sink at $1:$2" >&2; exit 1; }
     end=$(now)
     echo "512 / ($end - $start)" | bc -l
 }

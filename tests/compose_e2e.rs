@@ -342,6 +342,20 @@ fn a_failed_required_dependency_names_the_dependency() {
 }
 
 #[test]
+fn an_unhealthy_dependency_is_named_with_its_last_health_output() {
+    let env = Env::new(
+        "services:\n  db:\n    image: busybox:test\n    command: [\"sleep\", \"1000\"]\n    init: true\n    healthcheck:\n      test: [\"CMD-SHELL\", \"echo db is not ready; exit 1\"]\n      interval: 1s\n      retries: 1\n  app:\n    image: busybox:test\n    command: [\"sleep\", \"1000\"]\n    depends_on:\n      db: {condition: service_healthy}\n",
+    );
+    let out = env.bosun(&["up", "-d", "--progress", "plain"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("db") && err.contains("last health check output: db is not ready"),
+        "{err}"
+    );
+}
+
+#[test]
 fn run_rm_prints_output_and_leaves_nothing() {
     let env = Env::new(TWO);
     let out = env.bosun(&[

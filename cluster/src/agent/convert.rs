@@ -226,6 +226,12 @@ pub fn summary(
         } else {
             String::new()
         },
+        health_output: record
+            .health
+            .as_ref()
+            .and_then(|h| h.log.last())
+            .map(|probe| probe.output.clone())
+            .unwrap_or_default(),
         restart_count: record.restart.restart_count,
         labels: meta.labels.clone().into_iter().collect(),
         image: meta.image.clone(),

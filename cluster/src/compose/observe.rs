@@ -58,7 +58,7 @@ pub fn status(summary: &proto::ContainerSummary) -> ContainerStatus {
         state,
         health: health.map(|status| Health {
             status,
-            last_output: String::new(),
+            last_output: summary.health_output.clone(),
         }),
     }
 }
