@@ -86,9 +86,12 @@ fn dns_returns_every_replica_and_follows_the_containers() {
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "stopped replica {} still answered: {out}\n{}",
+            "stopped replica {} still answered: {out}\n{}\nclient: {}\nagent log:\n{}",
             ips[1],
-            lab.ok(&["network", "inspect", "app_default"])
+            lab.ok(&["network", "inspect", "app_default"]),
+            lab.exec("client", "ip -o addr; ip route; cat /etc/resolv.conf")
+                .1,
+            std::fs::read_to_string(lab.tmp.path().join("run/agent.log")).unwrap_or_default()
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     };
