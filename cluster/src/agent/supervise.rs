@@ -110,7 +110,9 @@ impl Node {
     async fn supervise_run(self: &Arc<Self>, id: &str) -> Result<bool, AgentError> {
         let runtime = self.runtime().clone();
         let i = id.to_string();
-        let checked = blocking(move || Ok(has_check(&runtime.spec(&i)?))).await?;
+        // The run this supervision watches, known by its init's pid.
+        let (checked, watched_pid) =
+            blocking(move || Ok((has_check(&runtime.spec(&i)?), runtime.state(&i)?.pid))).await?;
         let stop = Arc::new(AtomicBool::new(false));
         if checked {
             let (runtime, i, stop) = (self.runtime().clone(), id.to_string(), Arc::clone(&stop));
@@ -124,7 +126,16 @@ impl Node {
         stop.store(true, Ordering::Relaxed);
         waited?;
         let (runtime, i) = (self.runtime().clone(), id.to_string());
-        if let Err(err) = blocking(move || Ok(runtime.release_network(&i)?)).await {
+        // Only the exited run's endpoints go back: when the container was started again
+        // meanwhile (a restart), its new run has a new pid and its endpoints stay.
+        let release = move || {
+            let record = runtime.state(&i)?;
+            if !record.state.is_alive() && record.pid == watched_pid {
+                runtime.release_network(&i)?;
+            }
+            Ok(())
+        };
+        if let Err(err) = blocking(release).await {
             tracing::warn!(container = %id, cause = %err, "cannot release the networks");
         }
         if self.meta(id)?.auto_remove {
