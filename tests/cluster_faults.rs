@@ -17,52 +17,12 @@ use std::time::{Duration, Instant};
 
 use cluster::manager::ManagerClient;
 use cluster::store::{Batch, Blob, Command, Meta, Record, Service, ServiceMode};
-use testbed::Bed;
 use testbed::history::{self, Op, Outcome};
 use testbed::lab::{Lab, in_netns, leftovers};
+use testbed::{Bed, config, leader_index, write_within};
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_bosun"))
-}
-
-fn config(id: &str) -> Batch {
-    Batch::new(
-        0,
-        vec![Command::Create(Record::Config(Blob {
-            meta: Meta {
-                id: id.to_owned(),
-                ..Meta::default()
-            },
-            name: id.to_owned(),
-            data: id.as_bytes().to_vec(),
-        }))],
-    )
-}
-
-/// Retries a write until it succeeds or `within` passes; returns the time it took.
-async fn write_within(client: &ManagerClient, id: &str, within: Duration) -> Duration {
-    let start = Instant::now();
-    loop {
-        match client.write(&config(id)).await {
-            Ok(_) => return start.elapsed(),
-            Err(err) if start.elapsed() > within => panic!("write {id} failed: {err}"),
-            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-}
-
-/// The leader (bed index) as member `via` reports it.
-async fn leader_index(bed: &Bed, via: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(status) = bed.client(via).status().await
-            && status.leader != 0
-        {
-            return status.leader as usize - 1;
-        }
-        assert!(Instant::now() < deadline, "no leader seen by member {via}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Waits until every member in `members` answers a linearizable read of the state hash with

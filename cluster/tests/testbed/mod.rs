@@ -294,3 +294,46 @@ pub fn random_below(n: usize) -> usize {
     STATE.store(x, Ordering::Relaxed);
     (x % n.max(1) as u64) as usize
 }
+
+/// A batch creating one config record named `id` (the tests' unit of write).
+pub fn config(id: &str) -> cluster::store::Batch {
+    use cluster::store::{Batch, Blob, Command, Meta, Record};
+    Batch::new(
+        0,
+        vec![Command::Create(Record::Config(Blob {
+            meta: Meta {
+                id: id.to_owned(),
+                ..Meta::default()
+            },
+            name: id.to_owned(),
+            data: id.as_bytes().to_vec(),
+        }))],
+    )
+}
+
+/// Retries writing [`config`] `id` until it succeeds or `within` passes; returns the time it
+/// took.
+pub async fn write_within(client: &ManagerClient, id: &str, within: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        match client.write(&config(id)).await {
+            Ok(_) => return start.elapsed(),
+            Err(err) if start.elapsed() > within => panic!("write {id} failed: {err}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// The leader (bed index) as member `via` reports it.
+pub async fn leader_index(bed: &Bed, via: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(status) = bed.client(via).status().await
+            && status.leader != 0
+        {
+            return status.leader as usize - 1;
+        }
+        assert!(Instant::now() < deadline, "no leader seen by member {via}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
