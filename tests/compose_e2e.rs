@@ -5,10 +5,10 @@
 #![allow(clippy::unwrap_used)]
 
 mod teardown;
+mod test_images;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -16,21 +16,7 @@ use nix::unistd::Pid;
 
 const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
 
-/// The test images, built once per test binary.
-fn images() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("bosun-compose-images-{}", std::process::id()));
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-test-images.sh");
-        let out = Command::new(script).arg(&dir).output().unwrap();
-        assert!(
-            out.status.success(),
-            "build-test-images.sh: {}",
-            text(&out.stderr)
-        );
-        dir
-    })
-}
+use test_images::dir as images;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

@@ -6,6 +6,7 @@
 
 mod image_env;
 mod teardown;
+mod test_images;
 
 use image_env::{Env, Registry, text};
 use serde_json::Value;

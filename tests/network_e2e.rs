@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod network_env;
+mod test_images;
 
 use network_env::{IMAGE, Lab};
 

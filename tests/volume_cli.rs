@@ -5,6 +5,7 @@
 
 mod image_env;
 mod teardown;
+mod test_images;
 
 use image_env::Env;
 use serde_json::Value;

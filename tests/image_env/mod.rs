@@ -7,7 +7,6 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -16,26 +15,7 @@ use nix::unistd::Pid;
 pub const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
 pub const REGISTRY: &str = "/usr/bin/docker-registry";
 
-/// The directory holding `busybox.tar`, built once per test binary.
-pub fn images_dir() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-test-images.sh");
-        let out = Command::new("sh")
-            .arg(script)
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "build-test-images: {}",
-            text(&out.stderr)
-        );
-        dir
-    })
-    .path()
-}
+pub use super::test_images::dir as images_dir;
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()

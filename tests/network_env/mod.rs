@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -21,26 +20,7 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// The directory holding `busybox.tar`, built once per test binary.
-fn images_dir() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-test-images.sh");
-        let out = Command::new("sh")
-            .arg(script)
-            .arg(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "build-test-images: {}",
-            text(&out.stderr)
-        );
-        dir
-    })
-    .path()
-}
+use super::test_images::dir as images_dir;
 
 /// Runs a command, returns (success, stdout + stderr).
 pub fn sh(args: &[&str]) -> (bool, String) {
