@@ -71,16 +71,21 @@ impl Env {
         self.tmp.path().join("run")
     }
 
-    fn raw(&self, args: &[&str]) -> Output {
-        Command::new(BOSUN)
+    /// `bosun <args>` in the project directory with this test's roots.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BOSUN);
+        command
             .current_dir(self.dir())
             .env("BOSUN_DATA_ROOT", self.tmp.path().join("data"))
             .env("BOSUN_RUN_ROOT", self.run_root())
             .env("BOSUN_CGROUP_PARENT", &self.cgroup_parent)
             .env_remove("BOSUN_HOST")
-            .args(args)
-            .output()
-            .unwrap()
+            .args(args);
+        command
+    }
+
+    fn raw(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 
     fn ok_raw(&self, args: &[&str]) -> String {
@@ -408,4 +413,88 @@ fn named_volume_data_survives_down_up_orphans_and_recreate() {
             .lines()
             .any(|l| l == volume)
     );
+}
+
+#[test]
+fn events_dry_run_before_the_command_and_rm_confirmation() {
+    let env = Env::new(TWO);
+    // `--dry-run` before the command plans and changes nothing.
+    let (plan, _) = env.ok(&["--dry-run", "up", "-d"]);
+    assert!(
+        plan.contains(&format!("create container {}", env.name("web", 1))),
+        "{plan}"
+    );
+    assert!(
+        env.names().is_empty(),
+        "a dry run created {:?}",
+        env.names()
+    );
+
+    // `events --json` follows the project's events: restart `web` until the follower has
+    // shown a start (it has subscribed by then), then a stop must show a die.
+    env.ok(&["up", "-d"]);
+    let mut events = env
+        .command(&["-p", &env.project, "events", "--json", "web"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<serde_json::Value>();
+    let stdout = events.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = tx.send(serde_json::from_str(&line.unwrap()).unwrap());
+        }
+    });
+    let mut seen = Vec::new();
+    let wait_for = |action: &str, seen: &mut Vec<serde_json::Value>| {
+        while let Ok(e) = rx.recv_timeout(Duration::from_secs(3)) {
+            seen.push(e.clone());
+            if e["action"] == action {
+                return true;
+            }
+        }
+        false
+    };
+    let mut subscribed = false;
+    for _ in 0..10 {
+        env.ok(&["restart", "-t", "0", "web"]);
+        if wait_for("start", &mut seen) {
+            subscribed = true;
+            break;
+        }
+    }
+    assert!(subscribed, "no start event in {seen:?}");
+    env.ok(&["--dry-run", "stop", "web"]);
+    assert!(env.ps().iter().all(|(_, state)| state == "running"));
+    env.ok(&["stop", "-t", "1", "web"]);
+    assert!(wait_for("die", &mut seen), "no die event in {seen:?}");
+    kill(Pid::from_raw(events.id() as i32), Signal::SIGINT).unwrap();
+    assert!(events.wait().unwrap().success());
+    reader.join().unwrap();
+    // Only the asked service's container, named in every line.
+    for e in &seen {
+        assert_eq!(e["service"], "web", "{e}");
+        assert_eq!(e["attributes"]["name"], env.name("web", 1).as_str(), "{e}");
+    }
+
+    // `rm` asks first; without a yes nothing is removed.
+    let mut rm = env
+        .command(&["-p", &env.project, "rm", "web"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    rm.stdin.take().unwrap().write_all(b"n\n").unwrap();
+    let out = rm.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(
+        text(&out.stderr).contains(&format!("Going to remove {}", env.name("web", 1))),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(env.names().contains(&env.name("web", 1)));
+    env.ok(&["rm", "-f", "web"]);
+    assert!(!env.names().contains(&env.name("web", 1)));
 }

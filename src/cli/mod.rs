@@ -43,8 +43,6 @@ pub enum Command {
     Completion(completion::CompletionArgs),
     /// Manage containers (as `docker container`).
     Container(container::ContainerArgs),
-    /// Stream the node's container events (as `docker events`; same as `bosun container events`).
-    Events(container::ContainerArgs),
     /// Run the node agent (the daemon that owns this node's containers).
     Agent(agent::AgentArgs),
     /// Manage the cluster (as `docker swarm`).
@@ -85,14 +83,16 @@ pub fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    if cli.project.has_execution_options() && !matches!(cli.command, Command::Compose(_)) {
+        anyhow::bail!(
+            "--dry-run, --parallel and --progress before the command apply to compose commands only"
+        );
+    }
     match cli.command {
         Command::Config(args) => config::run(&cli.project, &args),
         Command::Version(args) => version::run(&args),
         Command::Completion(args) => completion::run(&args, &mut Cli::command()),
         Command::Container(args) => container::run(args),
-        Command::Events(args) => container::run(container::ContainerArgs {
-            args: std::iter::once("events".into()).chain(args.args).collect(),
-        }),
         Command::Agent(args) => agent::run(args),
         Command::Cluster(args) => cluster::run(args),
         Command::Node(args) => node::run(args),
@@ -144,18 +144,61 @@ mod tests {
     }
 
     #[test]
-    fn top_level_events_is_the_container_command() {
+    fn top_level_events_is_the_project_command() {
         let cli = parse(
-            ["bosun", "events", "--format", "json"]
+            ["bosun", "events", "--json", "web"]
                 .iter()
                 .map(OsString::from)
                 .collect(),
         )
         .expect("parses");
         match cli.command {
-            Command::Events(args) => assert_eq!(args.args, ["--format", "json"]),
+            Command::Compose(compose::ComposeCommand::Events(args)) => {
+                assert!(args.json);
+                assert_eq!(args.services, ["web"]);
+            }
             other => panic!("parsed as {other:?}"),
         }
+    }
+
+    #[test]
+    fn execution_options_are_taken_before_the_command_too() {
+        let cli = parse(
+            [
+                "bosun",
+                "--dry-run",
+                "--progress",
+                "plain",
+                "--parallel",
+                "2",
+                "up",
+                "-d",
+            ]
+            .iter()
+            .map(OsString::from)
+            .collect(),
+        )
+        .expect("parses");
+        assert!(cli.project.dry_run);
+        let Command::Compose(compose::ComposeCommand::Up(up)) = cli.command else {
+            panic!("not up")
+        };
+        let merged = up.create.globals.merged(&cli.project);
+        assert!(merged.dry_run);
+        assert_eq!((merged.parallel, merged.progress.as_str()), (2, "plain"));
+    }
+
+    #[test]
+    fn execution_options_are_refused_for_engine_commands() {
+        let cli = parse(
+            ["bosun", "--dry-run", "volume", "ls"]
+                .iter()
+                .map(OsString::from)
+                .collect(),
+        )
+        .expect("parses");
+        let err = run(cli).expect_err("refused");
+        assert!(err.to_string().contains("compose commands only"), "{err}");
     }
 
     #[test]

@@ -9,7 +9,7 @@ use compose_spec::env::Environment;
 use compose_spec::loader::{LoadOptions, Loaded};
 
 /// Options shared by every project command.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ProjectArgs {
     /// Compose configuration file (repeatable; later files override earlier ones).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
@@ -31,9 +31,32 @@ pub struct ProjectArgs {
     /// Working directory of the project (default: the directory of the first compose file).
     #[arg(long = "project-directory", value_name = "DIR")]
     pub project_directory: Option<PathBuf>,
+    /// Print the plan with the reason of every action and change nothing (compose commands).
+    #[arg(long = "dry-run", id = "top_dry_run")]
+    pub dry_run: bool,
+    /// Most actions run at once, -1 or 0 for no limit (compose commands).
+    #[arg(
+        long = "parallel",
+        id = "top_parallel",
+        allow_hyphen_values = true,
+        value_name = "N"
+    )]
+    pub parallel: Option<i64>,
+    /// How progress is shown (compose commands).
+    #[arg(
+        long = "progress",
+        id = "top_progress",
+        value_parser = ["auto", "tty", "plain", "quiet", "json"]
+    )]
+    pub progress: Option<String>,
 }
 
 impl ProjectArgs {
+    /// Whether any of the compose-only execution options was given before the command.
+    pub fn has_execution_options(&self) -> bool {
+        self.dry_run || self.parallel.is_some() || self.progress.is_some()
+    }
+
     /// Loads the project these options select, for the given services (all when empty).
     pub fn load(&self, services: &[String], interpolate: bool) -> anyhow::Result<Loaded> {
         let working_dir = std::env::current_dir().context("cannot read the current directory")?;

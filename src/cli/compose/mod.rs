@@ -9,6 +9,7 @@
 mod attach;
 mod connect;
 mod down;
+mod events;
 mod exec;
 mod logs;
 mod ops;
@@ -78,6 +79,8 @@ pub enum ComposeCommand {
     Port(ps::PortArgs),
     /// List the images the project's containers use.
     Images(ps::ImagesArgs),
+    /// Receive real time events from the project's containers.
+    Events(events::EventsArgs),
     /// Block until the project's containers stop, then print their exit codes.
     Wait(wait::WaitArgs),
     /// Pull the project's images.
@@ -109,10 +112,30 @@ pub fn run(project: &ProjectArgs, command: ComposeCommand) -> anyhow::Result<Exi
         ComposeCommand::Top(args) => ps::top(project, args),
         ComposeCommand::Port(args) => ps::port(project, args),
         ComposeCommand::Images(args) => ps::images(project, args),
+        ComposeCommand::Events(args) => events::run(project, args),
         ComposeCommand::Wait(args) => wait::run(project, args),
         ComposeCommand::Pull(args) => ops::pull(project, args, true),
         ComposeCommand::Push(args) => ops::pull(project, args, false),
         ComposeCommand::Scale(args) => ops::scale(project, args),
+    }
+}
+
+impl Globals {
+    /// These options with the ones given before the command (`bosun --dry-run up`) merged
+    /// in: a flag given in either place counts; a value given after the command wins.
+    pub fn merged(&self, top: &ProjectArgs) -> Self {
+        let defaults = quiet();
+        Self {
+            parallel: match top.parallel {
+                Some(n) if self.parallel == defaults.parallel => n,
+                _ => self.parallel,
+            },
+            dry_run: self.dry_run || top.dry_run,
+            progress: match &top.progress {
+                Some(p) if self.progress == "auto" => p.clone(),
+                _ => self.progress.clone(),
+            },
+        }
     }
 }
 

@@ -48,7 +48,7 @@ pub struct KillArgs {
 /// Arguments of `rm`.
 #[derive(Debug, Args)]
 pub struct RmArgs {
-    /// Don't ask to confirm removal (Bosun never asks).
+    /// Don't ask to confirm removal.
     #[arg(short, long)]
     pub force: bool,
     /// Stop the containers, if required, before removing.
@@ -95,6 +95,18 @@ type Call = fn(
     Box<dyn std::future::Future<Output = Result<(), tonic::Status>> + Send>,
 >;
 
+/// On a dry run (`bosun --dry-run stop`), prints what would be done to each container and
+/// returns true; the caller then changes nothing.
+fn dry_run(session: &Session, containers: &[proto::ContainerSummary], verb: &str) -> bool {
+    if !session.dry_run(None) {
+        return false;
+    }
+    for c in containers {
+        eprintln!("DRY-RUN MODE -  Container {}  {verb}", c.name);
+    }
+    true
+}
+
 /// Runs `call` on every listed container at once; prints one line per container.
 fn each(
     session: &Session,
@@ -102,6 +114,9 @@ fn each(
     verb: &str,
     call: Call,
 ) -> anyhow::Result<()> {
+    if dry_run(session, &containers, verb) {
+        return Ok(());
+    }
     let client = session.backend().client().containers.clone();
     let results = session.agent.block_on(async move {
         let mut calls = JoinSet::new();
@@ -184,6 +199,10 @@ fn stop_or_restart(
     timeout: Option<u64>,
     restart: bool,
 ) -> anyhow::Result<()> {
+    let verb = if restart { "Restarted" } else { "Stopped" };
+    if dry_run(session, &containers, verb) {
+        return Ok(());
+    }
     let client = session.backend().client().containers.clone();
     let results = session.agent.block_on(async move {
         let mut calls = JoinSet::new();
@@ -209,7 +228,6 @@ fn stop_or_restart(
         results.sort_by(|a, b| a.0.cmp(&b.0));
         results
     });
-    let verb = if restart { "Restarted" } else { "Stopped" };
     report(results, verb)
 }
 
@@ -219,6 +237,9 @@ pub fn kill(project: &ProjectArgs, args: KillArgs) -> anyhow::Result<ExitCode> {
     let signal =
         signal_number(&args.signal).with_context(|| format!("invalid signal {:?}", args.signal))?;
     let containers = session.containers(&args.services, false, false)?;
+    if dry_run(&session, &containers, "Killed") {
+        return Ok(ExitCode::SUCCESS);
+    }
     let client = session.backend().client().containers.clone();
     let results = session.agent.block_on(async move {
         let mut results = Vec::new();
@@ -256,6 +277,13 @@ pub fn rm(project: &ProjectArgs, args: RmArgs) -> anyhow::Result<ExitCode> {
     if stopped.is_empty() {
         eprintln!("No stopped containers");
         return Ok(ExitCode::SUCCESS);
+    }
+    if !args.force && !session.dry_run(None) {
+        let names: Vec<&str> = stopped.iter().map(|c| c.name.as_str()).collect();
+        let question = format!("Going to remove {}\nAre you sure?", names.join(", "));
+        if !crate::cli::image::confirm(&question)? {
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     let call: Call = if args.volumes {
         |mut client, id| {
@@ -322,21 +350,25 @@ pub fn pull(project: &ProjectArgs, args: PullArgs, pull: bool) -> anyhow::Result
         .collect();
     images.sort();
     images.dedup();
+    let verb = if pull { "Pulled" } else { "Pushed" };
     for image in images {
+        if session.dry_run(None) {
+            eprintln!("DRY-RUN MODE -  {image}  {verb}");
+            continue;
+        }
+        let auth = crate::cli::image::credentials(&image)?;
         let mut client = session.backend().client().images.clone();
         let reference = image.clone();
         let result = session.agent.block_on(async move {
             let mut stream = if pull {
                 let request = proto::PullRequest {
                     reference,
+                    auth,
                     ..Default::default()
                 };
                 client.pull(request).await?.into_inner()
             } else {
-                let request = proto::PushRequest {
-                    reference,
-                    ..Default::default()
-                };
+                let request = proto::PushRequest { reference, auth };
                 client.push(request).await?.into_inner()
             };
             while let Some(progress) = stream.message().await? {
@@ -348,7 +380,6 @@ pub fn pull(project: &ProjectArgs, args: PullArgs, pull: bool) -> anyhow::Result
                 "the transfer ended before it completed",
             ))
         });
-        let verb = if pull { "Pulled" } else { "Pushed" };
         match result {
             Ok(_) if args.quiet => {}
             Ok(result) => eprintln!(" ✔ {image}  {verb} {result}"),

@@ -50,6 +50,8 @@ pub struct Session {
     pub agent: Agent,
     /// The project as loaded.
     pub loaded: Loaded,
+    /// The options given before the command (`--dry-run`, `--parallel`, `--progress`).
+    top: ProjectArgs,
 }
 
 impl Session {
@@ -57,7 +59,16 @@ impl Session {
     pub fn open(project: &ProjectArgs) -> anyhow::Result<Self> {
         let loaded = project.load(&[], true)?;
         let agent = Agent::connect()?;
-        Ok(Self { agent, loaded })
+        Ok(Self {
+            agent,
+            loaded,
+            top: project.clone(),
+        })
+    }
+
+    /// Whether this is a dry run: `--dry-run` before the command, or in `globals` after it.
+    pub fn dry_run(&self, globals: Option<&Globals>) -> bool {
+        self.top.dry_run || globals.is_some_and(|g| g.dry_run)
     }
 
     /// The project.
@@ -169,6 +180,7 @@ impl Session {
         globals: &Globals,
         wait_timeout: Option<Duration>,
     ) -> anyhow::Result<Option<Report>> {
+        let globals = &globals.merged(&self.top);
         if globals.dry_run {
             print!("{plan}");
             return Ok(None);

@@ -17,6 +17,7 @@ use cluster::agent::images_client;
 use super::container::connect::{HostArg, connect_with, run_words};
 
 pub use ops::confirm;
+pub use transfer::credentials;
 
 /// `bosun image`: the raw words, parsed by [`ImageCli`].
 #[derive(Debug, Args)]

@@ -152,7 +152,7 @@ pub async fn save(client: &mut ImagesClient<Channel>, args: SaveArgs) -> anyhow:
 }
 
 /// The stored credentials for the registry of `reference`.
-fn credentials(reference: &str) -> anyhow::Result<Option<proto::RegistryAuth>> {
+pub fn credentials(reference: &str) -> anyhow::Result<Option<proto::RegistryAuth>> {
     let image = ImageRef::parse(reference)?;
     Ok(AuthStore::default_location()?.for_request(image.registry())?)
 }
