@@ -76,16 +76,21 @@ fn dns_returns_every_replica_and_follows_the_containers() {
     for ip in &ips {
         assert!(out.contains(ip.as_str()), "{ip} missing: {out}");
     }
-    // A stopped replica leaves the network's records, which the DNS server answers from (the
-    // live lookup after the stop is not asserted here: under heavy machine load it has timed
-    // out intermittently, see the issue notes).
-    lab.ok(&["container", "stop", "-t", "1", "app-svc-2"]);
-    let doc: serde_json::Value =
-        serde_json::from_str(&lab.ok(&["network", "inspect", "app_default"])).unwrap();
-    let on_network = doc[0]["Containers"].to_string();
+    // A stopped replica drops out at once, and the others still answer. The replica stopped is
+    // the one whose host-side veth has the lowest MAC: a bridge without an address of its own
+    // would have carried that MAC and changed it at the stop, leaving the client's ARP entry
+    // for the gateway (the DNS server) pointing nowhere for half a minute or more.
+    let victim = (1..=3)
+        .map(|n| format!("app-svc-{n}"))
+        .min_by_key(|name| lab.host_veth_mac(name))
+        .unwrap();
+    let stopped = lab.ip(&victim, "app_default");
+    let kept: Vec<&String> = ips.iter().filter(|ip| **ip != stopped).collect();
+    lab.ok(&["container", "stop", "-t", "1", &victim]);
+    let (ok, out) = lab.exec("client", "nslookup svc");
     assert!(
-        !on_network.contains("app-svc-2") && on_network.contains("app-svc-3"),
-        "{on_network}"
+        ok && kept.iter().all(|ip| out.contains(ip.as_str())) && !out.contains(&stopped),
+        "after stopping {victim} ({stopped}): {out}"
     );
     lab.finish();
 }
@@ -101,9 +106,15 @@ fn published_ports_from_loopback_outside_and_hairpin() {
         &server("web"),
     );
     // A UDP echo server in the container's namespace (busybox has none).
+    // The interpreter itself, not a launcher (a launcher's child would outlive its kill).
+    let python = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    let python = String::from_utf8(python.stdout).unwrap().trim().to_string();
     let pid = lab.pid("web").to_string();
     let mut udp = std::process::Command::new("nsenter")
-        .args(["-t", &pid, "-n", "python3", "-c"])
+        .args(["-t", &pid, "-n", &python, "-c"])
         .arg("import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('0.0.0.0',53))\nwhile True:\n d,a=s.recvfrom(64)\n s.sendto(b'udp-'+d,a)")
         .spawn()
         .unwrap();
@@ -124,13 +135,22 @@ fn published_ports_from_loopback_outside_and_hairpin() {
     let (_, out) = lab.exec("web", "nc -w 2 192.0.2.1 8080 </dev/null");
     assert_eq!(out.trim(), "from-web");
     let ask_udp = "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(3)\ns.sendto(b'ping',(ADDR,5353))\nprint(s.recvfrom(64)[0].decode())";
+    // The UDP server may still be starting on a loaded machine: the first ask is retried.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     for (outside, addr) in [(false, "'127.0.0.1'"), (true, "'192.0.2.1'")] {
         let script = ask_udp.replace("ADDR", addr);
-        let (ok, out) = if outside {
-            lab.try_out(&["python3", "-c", &script])
-        } else {
-            lab.try_host(&["python3", "-c", &script])
+        let ask = || {
+            if outside {
+                lab.try_out(&["python3", "-c", &script])
+            } else {
+                lab.try_host(&["python3", "-c", &script])
+            }
         };
+        let (mut ok, mut out) = ask();
+        while !(ok && out.trim() == "udp-ping") && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            (ok, out) = ask();
+        }
         assert!(ok && out.trim() == "udp-ping", "udp via {addr}: {out}");
     }
     let _ = udp.kill();
@@ -274,5 +294,80 @@ fn static_address_and_connect_disconnect_while_running() {
     lab.exec_until("pinned", "ip -o -4 addr show eth0 | grep -q 10.77.0.50");
     let (_, links) = lab.exec("pinned", "ip -o link");
     assert!(!links.contains("eth1"), "{links}");
+    lab.finish();
+}
+
+#[test]
+fn ipv6_published_ports_masquerade_and_isolation() {
+    if !std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        eprintln!("note: IPv6 is disabled on this host; the IPv6 end-to-end test is skipped");
+        return;
+    }
+    let lab = Lab::new();
+    lab.image();
+    lab.ipv6_outside();
+    // An IPv6 server outside, run by the interpreter itself (a launcher's child would
+    // outlive its kill).
+    let python = std::process::Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    let python = String::from_utf8(python.stdout).unwrap().trim().to_string();
+    let mut outside_server = std::process::Command::new("nsenter")
+        .arg(format!("--net=/run/netns/{}", lab.outside))
+        .args([&python, "-c"])
+        .arg("import socket\ns=socket.socket(socket.AF_INET6)\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ns.bind(('::',9006))\ns.listen()\nwhile True:\n c,a=s.accept()\n c.sendall(b'outside6 '+a[0].encode()+b'\\n')\n c.close()")
+        .spawn()
+        .unwrap();
+    lab.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:70::/64",
+        "dual",
+    ]);
+    lab.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:71::/64",
+        "apart",
+    ]);
+    lab.run(
+        "web6",
+        &["--network", "dual", "-p", "8086:80"],
+        &server("web6"),
+    );
+    lab.run("near", &["--network", "dual"], IDLE);
+    lab.run("far", &["--network", "apart"], IDLE);
+    // Published on the host's IPv6 address, for a client outside (the first exchange over
+    // the fresh links is retried while their link-local addresses are tentative).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (_, out) = lab.try_out(&["busybox", "nc", "-w", "2", "2001:db8::1", "8086"]);
+        if out.trim() == "from-web6" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "published over IPv6: {out}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // Out over IPv6 through the host; by name over IPv6 within the network; not across.
+    let out = lab.exec_until("web6", "nc -w 3 2001:db8::2 9006 </dev/null");
+    assert_eq!(
+        out.trim(),
+        "outside6 2001:db8::1",
+        "masqueraded to the host's address"
+    );
+    let (ok, out) = lab.exec("near", "ping -6 -c1 -W2 web6");
+    assert!(ok && out.contains("fd00:70::"), "{out}");
+    let (ok, _) = lab.exec("far", "ping -6 -c1 -W1 fd00:70::2");
+    assert!(!ok, "IPv6 across networks");
+    let _ = outside_server.kill();
+    let _ = outside_server.wait();
     lab.finish();
 }

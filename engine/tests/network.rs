@@ -116,6 +116,8 @@ fn published_ports_answer_from_loopback_outside_and_hairpin() {
         let client = outside(lab);
         create(&lab.nets, "web");
         let c1 = netns();
+        let table = lab.nets.table().to_string();
+        let handle = table_handle("ip", &table);
         let e1 = attach(
             &lab.nets,
             "web",
@@ -123,6 +125,11 @@ fn published_ports_answer_from_loopback_outside_and_hairpin() {
             &c1,
             &["8080:80", "127.0.0.1:5353:53/udp", "9000-9001:7000-7001"],
         );
+        // The endpoint's rules were added to the table, not the table replaced.
+        assert_eq!(table_handle("ip", &table), handle);
+        let tagged = format!("comment \"{}\"", e1.host_ifname);
+        let listing = nft(&["list", "table", "ip", &table]);
+        assert_eq!(listing.matches(&tagged).count(), 4, "{listing}");
         let _tcp = tcp_server(&c1, 80, "web");
         let _udp = udp_server(&c1, 53, "dns");
         let _range = tcp_server(&c1, 7001, "range");
@@ -176,10 +183,13 @@ fn published_ports_answer_from_loopback_outside_and_hairpin() {
         );
         assert_eq!(leftover_links(), before);
         assert_eq!(lab.nets.inspect("web").unwrap().endpoints.len(), 1);
-        // Rules go with the endpoint.
+        // Rules go with the endpoint, alone.
         lab.nets.detach("web", "c1").unwrap();
         assert!(tcp_ask(&client, "192.0.2.1:8080").is_err());
-        assert!(!nft(&["list", "table", "ip", lab.nets.table()]).contains(&e1.ipv4.to_string()));
+        let listing = nft(&["list", "table", "ip", &table]);
+        assert!(!listing.contains(&e1.ipv4.to_string()), "{listing}");
+        assert!(listing.contains("masquerade"), "{listing}");
+        assert_eq!(table_handle("ip", &table), handle);
         drop(client);
         Links::open().unwrap().delete("labhost").unwrap();
     });
@@ -444,5 +454,153 @@ fn ipv6_networks_address_containers_and_keep_networks_apart() {
             )
             .unwrap_err();
         assert!(err.to_string().contains("has no IPv6"), "{err}");
+    });
+}
+
+#[test]
+fn the_gateway_keeps_its_mac_as_ports_come_and_go() {
+    run(|lab| {
+        let rec = create(&lab.nets, "steady");
+        let bridge_mac = || {
+            Links::open()
+                .unwrap()
+                .find(&rec.bridge)
+                .unwrap()
+                .unwrap()
+                .mac
+        };
+        let fixed = bridge_mac();
+        assert_eq!(fixed, engine::network::record::bridge_mac(&rec.id).to_vec());
+        let _gateway_server = tcp_server(&lab.host, 7000, "gateway");
+        let gateway = format!("{}:7000", rec.gateway);
+        let c1 = netns();
+        let e1 = attach(&lab.nets, "steady", "c1", &c1, &[]);
+        let seen = format!("gateway saw {}", e1.ipv4);
+        assert_eq!(tcp_ask(&c1, &gateway), Ok(seen.clone()));
+        // A port with a MAC lower than any other joins, then leaves: a bridge without an
+        // address of its own would take that MAC and give it back, and c1's cached entry for
+        // the gateway would point at a MAC nobody answers to.
+        let mut links = Links::open().unwrap();
+        let low = links.create_veth("lablow", "lablowpeer", 1500).unwrap();
+        links.set_mac(low, &[0, 0, 0, 0, 0, 1]).unwrap();
+        links
+            .set_master(
+                low,
+                Links::open()
+                    .unwrap()
+                    .find(&rec.bridge)
+                    .unwrap()
+                    .unwrap()
+                    .index,
+            )
+            .unwrap();
+        links.up(low).unwrap();
+        assert_eq!(bridge_mac(), fixed, "a lower port joined");
+        assert_eq!(tcp_ask(&c1, &gateway), Ok(seen.clone()));
+        links.delete("lablow").unwrap();
+        assert_eq!(bridge_mac(), fixed, "the lowest port left");
+        assert_eq!(tcp_ask(&c1, &gateway), Ok(seen.clone()));
+        // Containers coming and going, and a restore, leave it too.
+        let c2 = netns();
+        attach(&lab.nets, "steady", "c2", &c2, &[]);
+        lab.nets.detach("steady", "c2").unwrap();
+        lab.nets.restore().unwrap();
+        assert_eq!(bridge_mac(), fixed, "after attach, detach and restore");
+        assert_eq!(tcp_ask(&c1, &gateway), Ok(seen));
+    });
+}
+
+#[test]
+fn ipv6_is_masqueraded_published_isolated_and_passes_a_forward_drop_policy() {
+    if !std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        eprintln!("note: IPv6 is disabled on this host; the IPv6 firewall test is skipped");
+        return;
+    }
+    run(|lab| {
+        // What ip6tables-nft leaves on a host whose Docker manages IPv6: FORWARD drops.
+        let script = "add table ip6 filter\nadd chain ip6 filter FORWARD { type filter hook forward priority 0; policy drop; }\n";
+        let mut child = std::process::Command::new("nft")
+            .args(["-f", "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), script.as_bytes()).unwrap();
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success());
+        let client = outside(lab);
+        outside_v6(&client);
+        let _outside_server = tcp_server6(&client, 9000, "outside");
+        let v6_net = |name: &str, subnet: &str, internal: bool| {
+            lab.nets
+                .create(&CreateNetwork {
+                    name: name.into(),
+                    internal,
+                    enable_ipv6: true,
+                    subnet_v6: Some(subnet.parse().unwrap()),
+                    ..Default::default()
+                })
+                .unwrap()
+        };
+        v6_net("dual", "fd00:66::/64", false);
+        v6_net("closed", "fd00:67::/64", true);
+        v6_net("other", "fd00:68::/64", false);
+        let forwarding = std::fs::read_to_string("/proc/sys/net/ipv6/conf/all/forwarding");
+        assert_eq!(forwarding.unwrap().trim(), "1");
+        let (c1, c2, c3) = (netns(), netns(), netns());
+        let e1 = attach(
+            &lab.nets,
+            "dual",
+            "c1",
+            &c1,
+            &["8080:80", "127.0.0.1:8081:81"],
+        );
+        attach(&lab.nets, "closed", "c2", &c2, &[]);
+        attach(&lab.nets, "other", "c3", &c3, &[]);
+        assert_eq!(e1.ipv6, Some("fd00:66::2".parse().unwrap()));
+        let _web = tcp_server6(&c1, 80, "web");
+        // Published on the host's IPv6 addresses, from outside (source kept) and hairpin. The
+        // first exchange over the links just made may be lost while their link-local addresses
+        // are still tentative: it is retried for a few seconds.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let mut published = tcp_ask(&client, "[2001:db8::1]:8080");
+        while published.is_err() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            published = tcp_ask(&client, "[2001:db8::1]:8080");
+        }
+        assert_eq!(published, Ok("web saw 2001:db8::2".into()));
+        assert_eq!(
+            tcp_ask(&c1, "[2001:db8::1]:8080"),
+            Ok("web saw fd00:66::1".into())
+        );
+        // A port bound to an IPv4 address is not published over IPv6.
+        assert!(tcp_ask(&client, "[2001:db8::1]:8081").is_err());
+        // Out through the host's address; not from an internal network.
+        assert_eq!(
+            tcp_ask(&c1, "[2001:db8::2]:9000"),
+            Ok("outside saw 2001:db8::1".into())
+        );
+        let (_, route) = cmd_in(&c2, &["ip", "-6", "route", "show", "default"]);
+        assert_eq!(route.trim(), "");
+        assert!(tcp_ask(&c2, "[2001:db8::2]:9000").is_err());
+        // Forwarding is on, yet the networks stay apart.
+        assert!(tcp_ask(&c3, "[fd00:66::2]:80").is_err(), "across networks");
+        // The rules go with the endpoint and the networks; their FORWARD chain keeps its own.
+        lab.nets.detach_all("c1").unwrap();
+        assert!(tcp_ask(&client, "[2001:db8::1]:8080").is_err());
+        let listing = nft(&["list", "table", "ip6", lab.nets.table()]);
+        assert!(!listing.contains("fd00:66::2"), "{listing}");
+        lab.nets.detach_all("c2").unwrap();
+        lab.nets.detach_all("c3").unwrap();
+        for name in ["dual", "closed", "other"] {
+            lab.nets.remove(name).unwrap();
+        }
+        let chain = nft(&["list", "chain", "ip6", "filter", "FORWARD"]);
+        assert!(
+            chain.contains("policy drop") && !chain.contains("bsn-"),
+            "{chain}"
+        );
+        nft(&["delete", "table", "ip6", "filter"]);
+        drop(client);
+        Links::open().unwrap().delete("labhost").unwrap();
     });
 }

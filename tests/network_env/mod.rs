@@ -239,6 +239,56 @@ impl Lab {
         cidr.split('/').next().unwrap().to_string()
     }
 
+    /// Gives the link to the outside IPv6 too: host 2001:db8::1/64, outside 2001:db8::2/64
+    /// (without duplicate address detection; default route via the host).
+    pub fn ipv6_outside(&self) {
+        self.host(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8::1/64",
+            "dev",
+            "labhost",
+            "nodad",
+        ]);
+        self.out(&[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8::2/64",
+            "dev",
+            "labpeer",
+            "nodad",
+        ]);
+        self.out(&["ip", "-6", "route", "add", "default", "via", "2001:db8::1"]);
+    }
+
+    /// The MAC address of the host-side veth of a running container's `eth0`.
+    pub fn host_veth_mac(&self, container: &str) -> String {
+        let pid = self.pid(container).to_string();
+        let (ok, link) = sh(&[
+            "nsenter", "-t", &pid, "-n", "ip", "-o", "link", "show", "eth0",
+        ]);
+        assert!(ok, "{container}: {link}");
+        let peer = link
+            .split_once("@if")
+            .and_then(|(_, rest)| rest.split(':').next())
+            .unwrap_or_else(|| panic!("{container}: no veth peer in {link}"))
+            .to_string();
+        let links = self.host(&["ip", "-o", "link", "show"]);
+        let line = links
+            .lines()
+            .find(|l| l.split(':').next() == Some(peer.as_str()))
+            .unwrap_or_else(|| panic!("{container}: no host link {peer} in {links}"));
+        line.split("link/ether ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("{container}: no MAC in {line}"))
+            .to_string()
+    }
+
     /// The host pid of a running container's init.
     pub fn pid(&self, container: &str) -> i32 {
         let doc: serde_json::Value =

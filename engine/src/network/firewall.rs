@@ -1,13 +1,20 @@
 //! The firewall ruleset, computed purely from the network records: masquerade for outbound
 //! traffic, published ports (DNAT from outside, from the host itself, and hairpin), isolation
-//! between networks and of internal networks. [`super::nft`] installs it as the `bosun` table.
+//! between networks and of internal networks. [`super::nft`] installs the IPv4 rules as the
+//! data root's `ip` table and, when a network has IPv6, the [`v6`] rules as its `ip6` table.
+//!
+//! The rules of a published port carry a tag naming their endpoint (its host-side veth), so an
+//! attach appends them and a detach deletes them alone; the whole table is rebuilt only when
+//! networks come or go and when the agent starts.
+
+pub mod v6;
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net};
 
-use super::record::NetworkRecord;
+use super::record::{Endpoint, NetworkRecord};
 
 /// A condition of a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,10 +27,10 @@ pub enum Match {
     OifNot(String),
     /// Input interface is not this name.
     IifNot(String),
-    /// Source address in the subnet.
-    Saddr(Ipv4Net),
-    /// Destination address in the subnet.
-    Daddr(Ipv4Net),
+    /// Source address in the subnet (of the table's family).
+    Saddr(IpNet),
+    /// Destination address in the subnet (of the table's family).
+    Daddr(IpNet),
     /// The destination is an address of this host.
     DaddrLocal,
     /// Layer 4 protocol number.
@@ -45,8 +52,8 @@ pub enum Action {
     Drop,
     /// Source NAT to the output interface's address.
     Masquerade,
-    /// Destination NAT.
-    Dnat(Ipv4Addr, u16),
+    /// Destination NAT (to an address of the table's family).
+    Dnat(IpAddr, u16),
     /// Jump to a chain of the table.
     Jump(&'static str),
 }
@@ -60,6 +67,9 @@ pub struct Rule {
     pub matches: Vec<Match>,
     /// The verdict or statement.
     pub action: Action,
+    /// The endpoint the rule belongs to (its host-side veth), for rules that come and go with
+    /// one endpoint; `None` for rules of the networks.
+    pub tag: Option<String>,
 }
 
 /// A chain's hook type.
@@ -89,7 +99,34 @@ fn rule(chain: &'static str, matches: Vec<Match>, action: Action) -> Rule {
         chain,
         matches,
         action,
+        tag: None,
     }
+}
+
+/// The chain published ports are in (jumped to for traffic to a local address).
+pub const PORTS_CHAIN: &str = "ports";
+
+/// The IPv4 DNAT rules of one endpoint's published ports, tagged with its host-side veth.
+pub fn endpoint_rules(ep: &Endpoint) -> Vec<Rule> {
+    use Match::*;
+    ep.ports
+        .iter()
+        .map(|p| {
+            let mut m = Vec::new();
+            if let Some(ip) = p.host_ip {
+                m.push(Daddr(IpNet::from(Ipv4Net::from(ip))));
+            }
+            m.extend([L4Proto(p.protocol.number()), Dport(p.host_port)]);
+            Rule {
+                tag: Some(ep.host_ifname.clone()),
+                ..rule(
+                    PORTS_CHAIN,
+                    m,
+                    Action::Dnat(IpAddr::V4(ep.ipv4), p.container_port),
+                )
+            }
+        })
+        .collect()
 }
 
 /// The whole ruleset for these networks (empty when there are none).
@@ -98,7 +135,6 @@ pub fn ruleset(networks: &[NetworkRecord]) -> Vec<Rule> {
     if networks.is_empty() {
         return Vec::new();
     }
-    let all_bridges = format!("{}*", super::BRIDGE_PREFIX);
     let loopback = Ipv4Net::new(Ipv4Addr::new(127, 0, 0, 0), 8).expect("valid prefix length");
     let mut rules = vec![
         rule("prerouting", vec![DaddrLocal], Action::Jump("ports")),
@@ -107,53 +143,55 @@ pub fn ruleset(networks: &[NetworkRecord]) -> Vec<Rule> {
     for net in networks {
         let b = &net.bridge;
         for ep in net.endpoints.values() {
-            for p in &ep.ports {
-                let mut m = Vec::new();
-                if let Some(ip) = p.host_ip {
-                    m.push(Daddr(Ipv4Net::from(ip)));
-                }
-                m.extend([L4Proto(p.protocol.number()), Dport(p.host_port)]);
-                rules.push(rule("ports", m, Action::Dnat(ep.ipv4, p.container_port)));
-            }
+            rules.extend(endpoint_rules(ep));
         }
         // Published ports reached from the host's loopback, and hairpin.
         rules.push(rule(
             "postrouting",
-            vec![Oif(b.clone()), Saddr(loopback)],
+            vec![Oif(b.clone()), Saddr(loopback.into())],
             Action::Masquerade,
         ));
         rules.push(rule(
             "postrouting",
-            vec![Oif(b.clone()), Dnatted, Saddr(net.subnet)],
+            vec![Oif(b.clone()), Dnatted, Saddr(net.subnet.into())],
             Action::Masquerade,
         ));
         if !net.internal {
             rules.push(rule(
                 "postrouting",
-                vec![Saddr(net.subnet), OifNot(b.clone())],
+                vec![Saddr(net.subnet.into()), OifNot(b.clone())],
                 Action::Masquerade,
             ));
         }
-        // Isolation from the other networks, and of internal networks from everything.
-        rules.push(rule(
-            "forward",
-            vec![Iif(b.clone()), Oif(all_bridges.clone()), OifNot(b.clone())],
-            Action::Drop,
-        ));
-        if net.internal {
-            rules.push(rule(
-                "forward",
-                vec![Iif(b.clone()), OifNot(b.clone())],
-                Action::Drop,
-            ));
-            rules.push(rule(
-                "forward",
-                vec![Oif(b.clone()), IifNot(b.clone())],
-                Action::Drop,
-            ));
-        }
+        rules.extend(isolation(net));
     }
     rules.extend(forward_accepts(networks));
+    rules
+}
+
+/// Isolation of a network from the other networks, and of an internal network from everything
+/// (interface rules, the same in both families).
+fn isolation(net: &NetworkRecord) -> Vec<Rule> {
+    use Match::*;
+    let b = &net.bridge;
+    let all_bridges = format!("{}*", super::BRIDGE_PREFIX);
+    let mut rules = vec![rule(
+        "forward",
+        vec![Iif(b.clone()), Oif(all_bridges), OifNot(b.clone())],
+        Action::Drop,
+    )];
+    if net.internal {
+        rules.push(rule(
+            "forward",
+            vec![Iif(b.clone()), OifNot(b.clone())],
+            Action::Drop,
+        ));
+        rules.push(rule(
+            "forward",
+            vec![Oif(b.clone()), IifNot(b.clone())],
+            Action::Drop,
+        ));
+    }
     rules
 }
 
@@ -188,8 +226,10 @@ impl fmt::Display for Rule {
                 Match::Oif(n) => write!(f, " oifname {n}")?,
                 Match::IifNot(n) => write!(f, " iifname != {n}")?,
                 Match::OifNot(n) => write!(f, " oifname != {n}")?,
-                Match::Saddr(n) => write!(f, " ip saddr {n}")?,
-                Match::Daddr(n) => write!(f, " ip daddr {n}")?,
+                Match::Saddr(IpNet::V4(n)) => write!(f, " ip saddr {n}")?,
+                Match::Daddr(IpNet::V4(n)) => write!(f, " ip daddr {n}")?,
+                Match::Saddr(IpNet::V6(n)) => write!(f, " ip6 saddr {n}")?,
+                Match::Daddr(IpNet::V6(n)) => write!(f, " ip6 daddr {n}")?,
                 Match::DaddrLocal => write!(f, " fib daddr type local")?,
                 Match::L4Proto(p) => write!(f, " l4proto {p}")?,
                 Match::Dport(p) => write!(f, " dport {p}")?,
@@ -201,98 +241,12 @@ impl fmt::Display for Rule {
             Action::Accept => write!(f, " accept"),
             Action::Drop => write!(f, " drop"),
             Action::Masquerade => write!(f, " masquerade"),
-            Action::Dnat(ip, port) => write!(f, " dnat to {ip}:{port}"),
+            Action::Dnat(IpAddr::V4(ip), port) => write!(f, " dnat to {ip}:{port}"),
+            Action::Dnat(IpAddr::V6(ip), port) => write!(f, " dnat to [{ip}]:{port}"),
             Action::Jump(c) => write!(f, " jump {c}"),
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-
-    use super::*;
-    use crate::network::ports::{PortMapping, Protocol};
-    use crate::network::record::Endpoint;
-
-    fn network(bridge: &str, subnet: &str, internal: bool) -> NetworkRecord {
-        let subnet: Ipv4Net = subnet.parse().unwrap();
-        NetworkRecord {
-            id: format!("{}{}", &bridge[4..], "0".repeat(56)),
-            name: bridge.to_string(),
-            driver: "bridge".into(),
-            internal,
-            labels: BTreeMap::new(),
-            subnet,
-            gateway: subnet.hosts().next().unwrap(),
-            ip_range: None,
-            subnet_v6: None,
-            gateway_v6: None,
-            mtu: 1500,
-            bridge: bridge.to_string(),
-            created: 0,
-            endpoints: BTreeMap::new(),
-        }
-    }
-
-    #[test]
-    fn no_networks_no_rules() {
-        assert!(ruleset(&[]).is_empty());
-    }
-
-    #[test]
-    fn golden_ruleset() {
-        let mut web = network("bsn-aaaaaaaa", "10.1.0.0/24", false);
-        web.endpoints.insert(
-            "c1".into(),
-            Endpoint {
-                container_id: "c1".into(),
-                container_name: "web".into(),
-                aliases: vec![],
-                ipv4: "10.1.0.2".parse().unwrap(),
-                ipv6: None,
-                mac: "02:42:0a:01:00:02".into(),
-                ifname: "eth0".into(),
-                host_ifname: "bv000000000001".into(),
-                ports: vec![
-                    PortMapping {
-                        protocol: Protocol::Tcp,
-                        host_ip: None,
-                        host_port: 8080,
-                        container_port: 80,
-                    },
-                    PortMapping {
-                        protocol: Protocol::Udp,
-                        host_ip: Some("127.0.0.1".parse().unwrap()),
-                        host_port: 5353,
-                        container_port: 53,
-                    },
-                ],
-            },
-        );
-        let db = network("bsn-bbbbbbbb", "10.2.0.0/24", true);
-        let got: Vec<String> = ruleset(&[web, db]).iter().map(|r| r.to_string()).collect();
-        let want = [
-            "prerouting: fib daddr type local jump ports",
-            "output: fib daddr type local jump ports",
-            "ports: l4proto 6 dport 8080 dnat to 10.1.0.2:80",
-            "ports: ip daddr 127.0.0.1/32 l4proto 17 dport 5353 dnat to 10.1.0.2:53",
-            "postrouting: oifname bsn-aaaaaaaa ip saddr 127.0.0.0/8 masquerade",
-            "postrouting: oifname bsn-aaaaaaaa ct status dnat ip saddr 10.1.0.0/24 masquerade",
-            "postrouting: ip saddr 10.1.0.0/24 oifname != bsn-aaaaaaaa masquerade",
-            "forward: iifname bsn-aaaaaaaa oifname bsn-* oifname != bsn-aaaaaaaa drop",
-            "postrouting: oifname bsn-bbbbbbbb ip saddr 127.0.0.0/8 masquerade",
-            "postrouting: oifname bsn-bbbbbbbb ct status dnat ip saddr 10.2.0.0/24 masquerade",
-            "forward: iifname bsn-bbbbbbbb oifname bsn-* oifname != bsn-bbbbbbbb drop",
-            "forward: iifname bsn-bbbbbbbb oifname != bsn-bbbbbbbb drop",
-            "forward: oifname bsn-bbbbbbbb iifname != bsn-bbbbbbbb drop",
-            "forward: iifname bsn-aaaaaaaa accept",
-            "forward: oifname bsn-aaaaaaaa ct state established,related accept",
-            "forward: oifname bsn-aaaaaaaa ct status dnat accept",
-            "forward: iifname bsn-bbbbbbbb accept",
-            "forward: oifname bsn-bbbbbbbb ct state established,related accept",
-            "forward: oifname bsn-bbbbbbbb ct status dnat accept",
-        ];
-        assert_eq!(got, want);
-    }
-}
+mod tests;

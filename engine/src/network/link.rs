@@ -1,22 +1,20 @@
 //! Links, addresses and routes through rtnetlink: bridges, veth pairs, moving a veth end into a
-//! container's namespace, addresses, the default route, and reading the host's routes.
+//! container's namespace; addresses, the default route, and reading the host's routes are in
+//! [`addr`].
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+mod addr;
+
 use std::os::fd::RawFd;
 
-use ipnet::Ipv4Net;
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL};
-use netlink_packet_route::address::{
-    AddressAttribute, AddressFlags, AddressHeaderFlags, AddressMessage,
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL, NLM_F_REQUEST, NetlinkHeader, NetlinkMessage,
+    NetlinkPayload,
 };
+use netlink_packet_route::RouteNetlinkMessage;
 use netlink_packet_route::link::{
     InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth, LinkAttribute,
     LinkFlags, LinkInfo, LinkMessage,
 };
-use netlink_packet_route::route::{
-    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
-};
-use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::netlink::Netlink;
 use super::{Result, nl_err};
@@ -42,10 +40,44 @@ pub struct Links {
     nl: Netlink,
 }
 
+fn link_of(msg: RouteNetlinkMessage) -> Option<Link> {
+    let RouteNetlinkMessage::NewLink(l) = msg else {
+        return None;
+    };
+    let mut link = Link {
+        index: l.header.index,
+        name: String::new(),
+        mtu: 0,
+        mac: Vec::new(),
+        up: l.header.flags.contains(LinkFlags::Up),
+    };
+    for attr in l.attributes {
+        match attr {
+            LinkAttribute::IfName(n) => link.name = n,
+            LinkAttribute::Mtu(m) => link.mtu = m,
+            LinkAttribute::Address(a) => link.mac = a,
+            _ => {}
+        }
+    }
+    Some(link)
+}
+
 fn with_index(index: u32, attributes: Vec<LinkAttribute>) -> LinkMessage {
     let mut msg = LinkMessage::default();
     msg.header.index = index;
     msg.attributes = attributes;
+    msg
+}
+
+/// The loopback device's index, the same in every network namespace.
+const LOOPBACK_INDEX: u32 = 1;
+
+fn request_msg(inner: RouteNetlinkMessage, flags: u16) -> NetlinkMessage<RouteNetlinkMessage> {
+    let mut msg = NetlinkMessage::new(
+        NetlinkHeader::default(),
+        NetlinkPayload::InnerMessage(inner),
+    );
+    msg.header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
     msg
 }
 
@@ -72,36 +104,24 @@ impl Links {
             .nl
             .dump(RouteNetlinkMessage::GetLink(LinkMessage::default()))
             .map_err(nl_err("list links"))?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|m| match m {
-                RouteNetlinkMessage::NewLink(l) => Some(l),
-                _ => None,
-            })
-            .map(|l| {
-                let mut link = Link {
-                    index: l.header.index,
-                    name: String::new(),
-                    mtu: 0,
-                    mac: Vec::new(),
-                    up: l.header.flags.contains(LinkFlags::Up),
-                };
-                for attr in l.attributes {
-                    match attr {
-                        LinkAttribute::IfName(n) => link.name = n,
-                        LinkAttribute::Mtu(m) => link.mtu = m,
-                        LinkAttribute::Address(a) => link.mac = a,
-                        _ => {}
-                    }
-                }
-                link
-            })
-            .collect())
+        Ok(answers.into_iter().filter_map(link_of).collect())
     }
 
-    /// The link called `name`, if any.
+    /// The link called `name`, if any (one request, not a dump of every link).
     pub fn find(&mut self, name: &str) -> Result<Option<Link>> {
-        Ok(self.list()?.into_iter().find(|l| l.name == name))
+        let mut msg = NetlinkMessage::new(
+            NetlinkHeader::default(),
+            NetlinkPayload::InnerMessage(RouteNetlinkMessage::GetLink(with_index(
+                0,
+                vec![LinkAttribute::IfName(name.to_string())],
+            ))),
+        );
+        msg.header.flags = NLM_F_REQUEST | NLM_F_ACK;
+        match self.nl.exchange(msg) {
+            Ok(answers) => Ok(answers.into_iter().find_map(link_of)),
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(None),
+            Err(e) => Err(nl_err(format!("find link {name}"))(e)),
+        }
     }
 
     fn index(&mut self, name: &str) -> Result<u32> {
@@ -113,13 +133,31 @@ impl Links {
             })
     }
 
-    /// Creates a bridge (down) and returns its index.
+    /// Creates a bridge (down) with a random locally administered MAC address and returns its
+    /// index; see [`Links::create_bridge_with_mac`].
     pub fn create_bridge(&mut self, name: &str, mtu: u32) -> Result<u32> {
+        let mut mac = [0u8; 6];
+        let random = super::record::random_hex(6)
+            .map_err(nl_err(format!("create bridge {name}: read /dev/urandom")))?;
+        for (i, byte) in mac.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&random[2 * i..2 * i + 2], 16)
+                .expect("random_hex yields hex digits");
+        }
+        mac[0] = (mac[0] & 0xfc) | 0x02;
+        self.create_bridge_with_mac(name, mtu, mac)
+    }
+
+    /// Creates a bridge (down) with the MAC address `mac` and returns its index. A bridge
+    /// created without an address takes the lowest MAC of its ports and changes it whenever a
+    /// lower port joins or that port leaves; an address set here stays, so the neighbours'
+    /// ARP entries for the bridge's addresses (the gateway, the DNS server) stay true.
+    pub fn create_bridge_with_mac(&mut self, name: &str, mtu: u32, mac: [u8; 6]) -> Result<u32> {
         let msg = with_index(
             0,
             vec![
                 LinkAttribute::IfName(name.to_string()),
                 LinkAttribute::Mtu(mtu),
+                LinkAttribute::Address(mac.to_vec()),
                 LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]),
             ],
         );
@@ -129,6 +167,16 @@ impl Links {
             NLM_F_CREATE | NLM_F_EXCL,
         )?;
         self.index(name)
+    }
+
+    /// Sets the MAC address of link `index`. On a bridge this also pins the address: it no
+    /// longer follows its ports (setting the current address keeps it without a change).
+    pub fn set_mac(&mut self, index: u32, mac: &[u8]) -> Result<()> {
+        self.set(
+            format!("set the mac address of link {index}"),
+            index,
+            vec![LinkAttribute::Address(mac.to_vec())],
+        )
     }
 
     /// Creates a veth pair `host` ↔ `peer` with the given MTU; returns the host end's index.
@@ -157,6 +205,66 @@ impl Links {
             NLM_F_CREATE | NLM_F_EXCL,
         )?;
         self.index(host)
+    }
+
+    /// Creates the veth pair of an endpoint in one exchange: the host end `host` up, a port of
+    /// bridge `bridge` in hairpin mode; the peer created right inside the namespace `netns_fd`
+    /// under its final name `peer` with its MAC address (down: a veth end cannot come up before
+    /// its pair exists; [`Links::configure_endpoint`] brings it up).
+    pub fn create_endpoint_veth(
+        &mut self,
+        host: &str,
+        bridge: u32,
+        mtu: u32,
+        peer: &str,
+        mac: [u8; 6],
+        netns_fd: RawFd,
+    ) -> Result<()> {
+        let peer_msg = with_index(
+            0,
+            vec![
+                LinkAttribute::IfName(peer.to_string()),
+                LinkAttribute::Mtu(mtu),
+                LinkAttribute::Address(mac.to_vec()),
+                LinkAttribute::NetNsFd(netns_fd),
+            ],
+        );
+        let mut veth = with_index(
+            0,
+            vec![
+                LinkAttribute::IfName(host.to_string()),
+                LinkAttribute::Mtu(mtu),
+                LinkAttribute::Controller(bridge),
+                LinkAttribute::LinkInfo(vec![
+                    LinkInfo::Kind(InfoKind::Veth),
+                    LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
+                ]),
+            ],
+        );
+        veth.header.flags = LinkFlags::Up;
+        veth.header.change_mask = LinkFlags::Up;
+        let hairpin = with_index(
+            0,
+            vec![
+                LinkAttribute::IfName(host.to_string()),
+                LinkAttribute::LinkInfo(vec![
+                    LinkInfo::PortKind(InfoPortKind::Bridge),
+                    LinkInfo::PortData(InfoPortData::BridgePort(vec![
+                        InfoBridgePort::HairpinMode(true),
+                    ])),
+                ]),
+            ],
+        );
+        let mut msgs = [
+            request_msg(
+                RouteNetlinkMessage::NewLink(veth),
+                NLM_F_CREATE | NLM_F_EXCL,
+            ),
+            request_msg(RouteNetlinkMessage::NewLink(hairpin), 0),
+        ];
+        self.nl
+            .batch(&mut msgs, 2)
+            .map_err(nl_err(format!("create veth {host} into bridge {bridge}")))
     }
 
     fn set(&mut self, op: String, index: u32, attributes: Vec<LinkAttribute>) -> Result<()> {
@@ -249,109 +357,5 @@ impl Links {
             }
             other => other,
         }
-    }
-
-    /// Adds `addr/prefix` to link `index`.
-    pub fn add_address(&mut self, index: u32, addr: Ipv4Addr, prefix: u8) -> Result<()> {
-        let mut msg = AddressMessage::default();
-        msg.header.family = AddressFamily::Inet;
-        msg.header.prefix_len = prefix;
-        msg.header.index = index;
-        msg.attributes = vec![
-            AddressAttribute::Local(IpAddr::V4(addr)),
-            AddressAttribute::Address(IpAddr::V4(addr)),
-        ];
-        if prefix < 31 {
-            let net = Ipv4Net::new(addr, prefix).map_err(|e| super::NetworkError::Netlink {
-                op: format!("add address {addr}/{prefix}"),
-                source: std::io::Error::other(e),
-            })?;
-            msg.attributes
-                .push(AddressAttribute::Broadcast(net.broadcast()));
-        }
-        self.request(
-            format!("add address {addr}/{prefix} to link {index}"),
-            RouteNetlinkMessage::NewAddress(msg),
-            NLM_F_CREATE | NLM_F_EXCL,
-        )
-    }
-
-    /// Adds `addr/prefix` to link `index` without duplicate address detection (the address is
-    /// ours alone on the bridge, and DAD would hold it back for a second or two).
-    pub fn add_address_v6(&mut self, index: u32, addr: Ipv6Addr, prefix: u8) -> Result<()> {
-        let mut msg = AddressMessage::default();
-        msg.header.family = AddressFamily::Inet6;
-        msg.header.prefix_len = prefix;
-        msg.header.index = index;
-        msg.header.flags = AddressHeaderFlags::Nodad;
-        msg.attributes = vec![
-            AddressAttribute::Local(IpAddr::V6(addr)),
-            AddressAttribute::Address(IpAddr::V6(addr)),
-            AddressAttribute::Flags(AddressFlags::Nodad),
-        ];
-        self.request(
-            format!("add address {addr}/{prefix} to link {index}"),
-            RouteNetlinkMessage::NewAddress(msg),
-            NLM_F_CREATE | NLM_F_EXCL,
-        )
-    }
-
-    /// Adds the IPv6 default route via `gateway` in the main table.
-    pub fn add_default_route_v6(&mut self, gateway: Ipv6Addr) -> Result<()> {
-        let mut msg = RouteMessage::default();
-        msg.header.address_family = AddressFamily::Inet6;
-        msg.header.table = RouteHeader::RT_TABLE_MAIN;
-        msg.header.protocol = RouteProtocol::Boot;
-        msg.header.scope = RouteScope::Universe;
-        msg.header.kind = RouteType::Unicast;
-        msg.attributes = vec![RouteAttribute::Gateway(RouteAddress::Inet6(gateway))];
-        self.request(
-            format!("add default route via {gateway}"),
-            RouteNetlinkMessage::NewRoute(msg),
-            NLM_F_CREATE | NLM_F_EXCL,
-        )
-    }
-
-    /// Adds the default route via `gateway` in the main table.
-    pub fn add_default_route(&mut self, gateway: Ipv4Addr) -> Result<()> {
-        let mut msg = RouteMessage::default();
-        msg.header.address_family = AddressFamily::Inet;
-        msg.header.table = RouteHeader::RT_TABLE_MAIN;
-        msg.header.protocol = RouteProtocol::Boot;
-        msg.header.scope = RouteScope::Universe;
-        msg.header.kind = RouteType::Unicast;
-        msg.attributes = vec![RouteAttribute::Gateway(RouteAddress::Inet(gateway))];
-        self.request(
-            format!("add default route via {gateway}"),
-            RouteNetlinkMessage::NewRoute(msg),
-            NLM_F_CREATE | NLM_F_EXCL,
-        )
-    }
-
-    /// Every IPv4 destination routed in any table, except default routes.
-    pub fn routed_subnets(&mut self) -> Result<Vec<Ipv4Net>> {
-        let mut req = RouteMessage::default();
-        req.header.address_family = AddressFamily::Inet;
-        let answers = self
-            .nl
-            .dump(RouteNetlinkMessage::GetRoute(req))
-            .map_err(nl_err("list routes"))?;
-        Ok(answers
-            .into_iter()
-            .filter_map(|m| match m {
-                RouteNetlinkMessage::NewRoute(r) => Some(r),
-                _ => None,
-            })
-            .filter(|r| r.header.destination_prefix_length > 0)
-            .filter_map(|r| {
-                r.attributes.iter().find_map(|a| match a {
-                    RouteAttribute::Destination(RouteAddress::Inet(d)) => {
-                        Ipv4Net::new(*d, r.header.destination_prefix_length).ok()
-                    }
-                    _ => None,
-                })
-            })
-            .map(|n| n.trunc())
-            .collect())
     }
 }

@@ -15,7 +15,10 @@ use super::netns::Netns;
 use super::ports::{self, PortSpec};
 use super::record::{self, Endpoint, NetworkRecord};
 use super::store::Store;
-use super::{NetworkError, Result, firewall, nft, sysctl};
+use super::{NetworkError, Result, sysctl};
+
+mod plug;
+mod rules;
 
 /// What `network create` asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -105,15 +108,6 @@ impl Networks {
     /// The nftables table holding these networks' rules.
     pub fn table(&self) -> &str {
         &self.table
-    }
-
-    fn sync_firewall(&self, records: &[NetworkRecord]) -> Result<()> {
-        nft::apply(
-            &self.table,
-            !records.is_empty(),
-            &firewall::ruleset(records),
-        )?;
-        nft::sync_foreign_forward(&self.table, &firewall::forward_accepts(records))
     }
 
     /// Creates a network: record, bridge with the gateway address, firewall rules.
@@ -219,9 +213,20 @@ impl Networks {
     fn make_bridge(rec: &NetworkRecord) -> Result<()> {
         let mut links = Links::open()?;
         let index = match links.find(&rec.bridge)? {
-            Some(link) => link.index,
+            Some(link) => {
+                // A bridge made before its address was fixed: pin the address it has now, so
+                // that it stops following its ports without changing under running containers.
+                if link.mac.len() == 6 {
+                    links.set_mac(link.index, &link.mac)?;
+                }
+                link.index
+            }
             None => {
-                let index = links.create_bridge(&rec.bridge, rec.mtu)?;
+                let index = links.create_bridge_with_mac(
+                    &rec.bridge,
+                    rec.mtu,
+                    record::bridge_mac(&rec.id),
+                )?;
                 links.add_address(index, rec.gateway, rec.subnet.prefix_len())?;
                 if let (Some(subnet), Some(gateway)) = (rec.subnet_v6, rec.gateway_v6) {
                     sysctl::set(&format!("ipv6/conf/{}/disable_ipv6", rec.bridge), "0")
@@ -360,9 +365,16 @@ impl Networks {
         rec.endpoints.insert(ep.container_id.clone(), ep.clone());
         let mut updated: Vec<NetworkRecord> = all.into_iter().filter(|r| r.id != rec.id).collect();
         updated.push(rec.clone());
-        let result = Self::plug(&rec, &ep, &tag, mac_bytes, req.netns)
+        // The endpoint's own rules only; should the tables have been changed behind our back,
+        // they are rebuilt whole from the records.
+        let result = Self::plug(&rec, &ep, mac_bytes, req.netns)
             .and_then(|()| self.store.save(&rec))
-            .and_then(|()| self.sync_firewall(&updated));
+            .and_then(|()| {
+                self.add_endpoint_rules(&ep).or_else(|err| {
+                    tracing::warn!(network = %rec.name, cause = %err, "cannot add the endpoint's rules; rebuilding the tables");
+                    self.sync_firewall(&updated)
+                })
+            });
         if let Err(e) = result {
             let _ = Links::open().and_then(|mut l| l.delete(&ep.host_ifname));
             rec.endpoints.remove(&ep.container_id);
@@ -371,62 +383,6 @@ impl Networks {
             return Err(e);
         }
         Ok(ep)
-    }
-
-    fn plug(
-        rec: &NetworkRecord,
-        ep: &Endpoint,
-        tag: &str,
-        mac: [u8; 6],
-        netns: &Netns,
-    ) -> Result<()> {
-        let peer = format!("bvp{tag}");
-        let mut links = Links::open()?;
-        let bridge = links
-            .find(&rec.bridge)?
-            .ok_or_else(|| NetworkError::Netlink {
-                op: format!("find bridge {} of network {}", rec.bridge, rec.name),
-                source: std::io::Error::from_raw_os_error(libc::ENODEV),
-            })?;
-        let host = links.create_veth(&ep.host_ifname, &peer, rec.mtu)?;
-        links.set_master(host, bridge.index)?;
-        links.set_hairpin(host)?;
-        links.up(host)?;
-        let peer_index = links.find(&peer)?.map(|l| l.index).unwrap_or_default();
-        links.move_to_netns(peer_index, netns.raw_fd())?;
-        let (prefix, gateway, internal) = (rec.subnet.prefix_len(), rec.gateway, rec.internal);
-        let v6 = ep
-            .ipv6
-            .zip(rec.subnet_v6)
-            .map(|(ip, net)| (ip, net.prefix_len()));
-        let gateway_v6 = rec.gateway_v6;
-        netns.run(move || {
-            let mut links = Links::open()?;
-            links.up_by_name("lo")?;
-            let index = links.find(&peer)?.map(|l| l.index).unwrap_or_default();
-            links.rename(index, &ep.ifname, Some(mac))?;
-            links.add_address(index, ep.ipv4, prefix)?;
-            if let Some((ip, prefix)) = v6 {
-                sysctl::set(&format!("ipv6/conf/{}/disable_ipv6", ep.ifname), "0")?;
-                links.add_address_v6(index, ip, prefix)?;
-            }
-            links.up(index)?;
-            if !internal {
-                match links.add_default_route(gateway) {
-                    Err(NetworkError::Netlink { source, .. })
-                        if source.raw_os_error() == Some(libc::EEXIST) => {}
-                    other => other?,
-                }
-                if let (Some(_), Some(gw)) = (v6, gateway_v6) {
-                    match links.add_default_route_v6(gw) {
-                        Err(NetworkError::Netlink { source, .. })
-                            if source.raw_os_error() == Some(libc::EEXIST) => {}
-                        other => other?,
-                    }
-                }
-            }
-            Ok(())
-        })
     }
 
     /// Detaches a container from a network: its veth and its rules go.
@@ -441,7 +397,10 @@ impl Networks {
         };
         Links::open()?.delete(&ep.host_ifname)?;
         self.store.save(&rec)?;
-        self.sync_firewall(&self.store.list()?)
+        self.delete_endpoint_rules(&ep).or_else(|err| {
+            tracing::warn!(network = %rec.name, cause = %err, "cannot delete the endpoint's rules; rebuilding the tables");
+            self.sync_firewall(&self.store.list()?)
+        })
     }
 
     /// Detaches a container from every network (when it is removed or has exited).

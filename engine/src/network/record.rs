@@ -95,6 +95,20 @@ pub fn bridge_name(id: &str) -> String {
     format!("{}{}", super::BRIDGE_PREFIX, &id[..8.min(id.len())])
 }
 
+/// The fixed MAC address of a network's bridge, derived from the network id: `06` (locally
+/// administered, unicast, apart from the containers' `02:42` addresses) and the id's first five
+/// bytes.
+pub fn bridge_mac(id: &str) -> [u8; 6] {
+    let mut mac = [0x06, 0, 0, 0, 0, 0];
+    for (i, byte) in mac.iter_mut().enumerate().skip(1) {
+        *byte = id
+            .get(2 * (i - 1)..2 * i)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .unwrap_or_default();
+    }
+    mac
+}
+
 /// Docker's MAC derivation: `02:42` followed by the IPv4 address.
 pub fn mac_for(ip: Ipv4Addr) -> String {
     let o = ip.octets();
@@ -134,6 +148,21 @@ mod tests {
         let bridge = bridge_name(&id);
         assert_eq!(bridge.len(), 12);
         assert!(bridge.starts_with("bsn-") && id.starts_with(&bridge[4..]));
+    }
+
+    #[test]
+    fn bridge_macs_are_local_unicast_and_follow_the_id() {
+        assert_eq!(
+            bridge_mac("0a1b2c3d4e5f6a"),
+            [0x06, 0x0a, 0x1b, 0x2c, 0x3d, 0x4e]
+        );
+        assert_eq!(
+            bridge_mac("ffffffffff"),
+            [0x06, 0xff, 0xff, 0xff, 0xff, 0xff]
+        );
+        assert_eq!(bridge_mac(""), [0x06, 0, 0, 0, 0, 0]);
+        let mac = bridge_mac(&random_hex(32).unwrap());
+        assert_eq!(mac[0] & 0x03, 0x02, "locally administered unicast");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -134,6 +134,38 @@ pub fn outside(lab: &Lab) -> Netns {
     client
 }
 
+/// Gives the outside link IPv6 too: host 2001:db8::1/64, client 2001:db8::2/64 (default
+/// route via the host).
+pub fn outside_v6(client: &Netns) {
+    let host: Ipv6Addr = "2001:db8::1".parse().unwrap();
+    let mut links = Links::open().unwrap();
+    let index = links.find("labhost").unwrap().unwrap().index;
+    links.add_address_v6(index, host, 64).unwrap();
+    client
+        .run(move || {
+            let mut l = Links::open().unwrap();
+            let idx = l.find("labpeer").unwrap().unwrap().index;
+            l.add_address_v6(idx, "2001:db8::2".parse().unwrap(), 64)
+                .unwrap();
+            l.add_default_route_v6(host).unwrap();
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// The handle of nftables table `family name` in the calling thread's namespace (a table that
+/// is replaced gets a new one).
+pub fn table_handle(family: &str, name: &str) -> String {
+    let listing = nft(&["-a", "list", "table", family, name]);
+    listing
+        .lines()
+        .next()
+        .and_then(|l| l.split("# handle ").nth(1))
+        .unwrap_or_else(|| panic!("no table {family} {name}: {listing}"))
+        .trim()
+        .to_string()
+}
+
 /// A TCP or UDP server in a namespace answering `<name> saw <peer ip>`; stopped on drop.
 pub struct Server {
     stop: Arc<AtomicBool>,
@@ -154,8 +186,17 @@ fn enter(ns: &Netns) -> std::os::fd::OwnedFd {
     ns.as_fd().try_clone_to_owned().unwrap()
 }
 
-/// Serves TCP on `port` in `ns`.
+/// Serves TCP on `port` in `ns` (IPv4).
 pub fn tcp_server(ns: &Netns, port: u16, name: &'static str) -> Server {
+    serve_tcp(ns, SocketAddr::from(([0, 0, 0, 0], port)), name)
+}
+
+/// Serves TCP on `port` in `ns` (IPv6).
+pub fn tcp_server6(ns: &Netns, port: u16, name: &'static str) -> Server {
+    serve_tcp(ns, SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)), name)
+}
+
+fn serve_tcp(ns: &Netns, addr: SocketAddr, name: &'static str) -> Server {
     let fd = enter(ns);
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -163,7 +204,7 @@ pub fn tcp_server(ns: &Netns, port: u16, name: &'static str) -> Server {
     let thread = std::thread::spawn(move || {
         nix::sched::setns(&fd, CloneFlags::CLONE_NEWNET).unwrap();
         drop(fd);
-        let l = TcpListener::bind(("0.0.0.0", port)).unwrap();
+        let l = TcpListener::bind(addr).unwrap();
         l.set_nonblocking(true).unwrap();
         tx.send(()).unwrap();
         while !flag.load(Ordering::SeqCst) {

@@ -13,6 +13,7 @@ use tokio::sync::{Mutex, oneshot};
 use tokio::task::JoinHandle;
 
 use super::server::{Zone, serve};
+use super::upstream::Upstreams;
 use crate::agent::node::DEFAULT_NETWORK;
 
 /// The standard DNS port.
@@ -69,7 +70,7 @@ pub fn plan(running: &BTreeMap<String, Ipv4Addr>, records: &[NetworkRecord]) -> 
 #[derive(Debug)]
 pub struct DnsServers {
     networks: Networks,
-    upstreams: Arc<Vec<SocketAddr>>,
+    upstreams: Arc<Upstreams>,
     port: u16,
     runtime: Option<tokio::runtime::Runtime>,
     // An async mutex: starting and stopping servers awaits while the map is held, so that two
@@ -93,7 +94,7 @@ fn bind(
 impl DnsServers {
     /// Servers over `networks` forwarding other names to `upstreams`, listening on `port`
     /// (53 but in tests).
-    pub fn new(networks: Networks, upstreams: Vec<SocketAddr>, port: u16) -> Self {
+    pub fn new(networks: Networks, upstreams: Upstreams, port: u16) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("dns")

@@ -25,7 +25,7 @@ pub struct Zone {
     /// The network's id.
     pub network_id: String,
     /// The resolvers other names are forwarded to.
-    pub upstreams: Arc<Vec<SocketAddr>>,
+    pub upstreams: Arc<upstream::Upstreams>,
 }
 
 impl Zone {
@@ -60,7 +60,8 @@ impl Zone {
             Outcome::Ignore => None,
             Outcome::Forward => {
                 let tcp = transport == Transport::Tcp;
-                match upstream::forward(&self.upstreams, &query, tcp).await {
+                let servers = self.upstreams.current();
+                match upstream::forward(&servers, &query, tcp).await {
                     Some(answer) => Some(answer),
                     None => Some(servfail(&query)?),
                 }

@@ -97,7 +97,7 @@ async fn serves_live_names_forwards_the_rest_and_stops() {
     let zone = Zone {
         networks: Networks::new(dir.path()).unwrap(),
         network_id: rec.id.clone(),
-        upstreams: Arc::new(vec![upstream_addr]),
+        upstreams: Arc::new(super::upstream::Upstreams::fixed(vec![upstream_addr])),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(serve(udp, tcp, zone, async move {

@@ -1,12 +1,14 @@
 //! The host's resolvers, and relaying a query to them unchanged: the upstream's answer goes
-//! back to the container byte for byte (flags, EDNS, every record type).
+//! back to the container byte for byte (flags, EDNS, every record type). The resolvers are
+//! re-read from their file when it changes (a DHCP lease, a VPN, NetworkManager rewriting it).
 //!
 //! The servers run in the host's namespace, so loopback resolvers (systemd-resolved's
 //! 127.0.0.53, a local dnsmasq) are reachable too, unlike from inside a container.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -35,6 +37,61 @@ pub fn host_resolvers(path: &Path) -> Vec<SocketAddr> {
             tracing::warn!(path = %path.display(), cause = %err, "cannot read the host's resolvers: names outside the networks will not resolve");
             Vec::new()
         }
+    }
+}
+
+/// What identifies one version of a file: its modification time and size.
+type Stamp = (Option<SystemTime>, u64);
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok(), meta.len()))
+}
+
+/// The resolvers other names are relayed to: a fixed list, or the nameservers of a resolv.conf
+/// file, read again at the next query after the file changed (checked by its modification
+/// time and size, one `stat` per forwarded query).
+#[derive(Debug)]
+pub struct Upstreams {
+    path: Option<PathBuf>,
+    // A std mutex: held for a stat and a small read, never across an await.
+    cached: Mutex<(Option<Stamp>, Arc<Vec<SocketAddr>>)>,
+}
+
+impl Upstreams {
+    /// The nameservers of the resolv.conf at `path` (normally `/etc/resolv.conf`), read now
+    /// and whenever the file changes.
+    pub fn from_file(path: &Path) -> Self {
+        let stamp = stamp(path);
+        Self {
+            path: Some(path.to_path_buf()),
+            cached: Mutex::new((stamp, Arc::new(host_resolvers(path)))),
+        }
+    }
+
+    /// Always these servers.
+    pub fn fixed(servers: Vec<SocketAddr>) -> Self {
+        Self {
+            path: None,
+            cached: Mutex::new((None, Arc::new(servers))),
+        }
+    }
+
+    /// The servers now: re-read when the file changed since the last read.
+    pub fn current(&self) -> Arc<Vec<SocketAddr>> {
+        let mut cached = self
+            .cached
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(path) = &self.path {
+            let now = stamp(path);
+            if now != cached.0 {
+                let servers = host_resolvers(path);
+                tracing::info!(path = %path.display(), servers = ?servers, "dns: the host's resolvers changed");
+                *cached = (now, Arc::new(servers));
+            }
+        }
+        Arc::clone(&cached.1)
     }
 }
 
@@ -114,6 +171,27 @@ mod tests {
             .collect();
         assert_eq!(got, ["127.0.0.53:53", "10.0.0.2:53", "[2001:db8::1]:53"]);
         assert!(parse_resolv_conf("").is_empty());
+    }
+
+    #[test]
+    fn rereads_the_file_when_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("resolv.conf");
+        std::fs::write(&path, "nameserver 10.0.0.1\n").unwrap();
+        let upstreams = Upstreams::from_file(&path);
+        let addrs =
+            |u: &Upstreams| -> Vec<String> { u.current().iter().map(|a| a.to_string()).collect() };
+        assert_eq!(addrs(&upstreams), ["10.0.0.1:53"]);
+        // Another size, so the change shows even within the file system's time granularity.
+        std::fs::write(&path, "nameserver 10.0.0.2\nnameserver 10.0.0.3\n").unwrap();
+        assert_eq!(addrs(&upstreams), ["10.0.0.2:53", "10.0.0.3:53"]);
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            upstreams.current().is_empty(),
+            "a missing file names no resolvers"
+        );
+        let fixed = Upstreams::fixed(vec!["192.0.2.53:53".parse().unwrap()]);
+        assert_eq!(addrs(&fixed), ["192.0.2.53:53"]);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use super::node::{DEFAULT_NETWORK, Node};
 use super::proto::{self, networks_server::Networks as NetworksApi};
 use filter::NetworkFilters;
 
-/// The host's resolver configuration, read once at agent start.
+/// The host's resolver configuration, read at agent start and again whenever it changes.
 pub const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
 
 /// The network API over one node.
@@ -31,7 +31,7 @@ impl NetworksService {
     /// The service over `node`; starts the DNS servers of its networks (and keeps them in line
     /// with the records while the service lives). Call inside the tokio runtime.
     pub fn new(node: Arc<Node>) -> Self {
-        let upstreams = upstream::host_resolvers(std::path::Path::new(HOST_RESOLV_CONF));
+        let upstreams = upstream::Upstreams::from_file(std::path::Path::new(HOST_RESOLV_CONF));
         let dns = Arc::new(DnsServers::new(
             node.networks().clone(),
             upstreams,

@@ -1,6 +1,9 @@
 //! Encoding of [`Match`]es and [`Action`]s as nftables expressions (the same byte code `nft`
 //! generates for the equivalent rule text).
 
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 use netlink_packet_core::DefaultNla;
 use netlink_packet_netfilter::nftables::{
     Bitwise, Cmp, DataAttribute, ExpressionAttribute, Expressions, Immediate, ListAttribute, Meta,
@@ -24,6 +27,7 @@ const NFTA_FIB_F_DADDR: u32 = 1 << 1;
 const RTN_LOCAL: u32 = 2;
 const NFT_NAT_DNAT: u32 = 1;
 const NFPROTO_IPV4: u32 = 2;
+const NFPROTO_IPV6: u32 = 10;
 const IFNAMSIZ: usize = 16;
 
 fn be32(v: u32) -> Vec<u8> {
@@ -116,12 +120,27 @@ pub fn encode_match(m: &Match) -> Vec<Expr> {
         Match::IifNot(n) => vec![meta(MetaKey::Iifname), cmp(Operator::NotEqual, ifname(n))],
         Match::OifNot(n) => vec![meta(MetaKey::Oifname), cmp(Operator::NotEqual, ifname(n))],
         Match::Saddr(net) | Match::Daddr(net) => {
-            let offset = if matches!(m, Match::Saddr(_)) { 12 } else { 16 };
-            let mut v = vec![payload(PAYLOAD_NETWORK, offset, 4)];
-            if net.prefix_len() < 32 {
-                v.push(mask(4, net.netmask().octets().to_vec()));
+            let source = matches!(m, Match::Saddr(_));
+            // IPv4 header: saddr at 12, daddr at 16; IPv6 header: saddr at 8, daddr at 24.
+            let (offset, len, netmask, network) = match net {
+                IpNet::V4(n) => (
+                    if source { 12 } else { 16 },
+                    4,
+                    n.netmask().octets().to_vec(),
+                    n.network().octets().to_vec(),
+                ),
+                IpNet::V6(n) => (
+                    if source { 8 } else { 24 },
+                    16,
+                    n.netmask().octets().to_vec(),
+                    n.network().octets().to_vec(),
+                ),
+            };
+            let mut v = vec![payload(PAYLOAD_NETWORK, offset, len)];
+            if net.prefix_len() < net.max_prefix_len() {
+                v.push(mask(len, netmask));
             }
-            v.push(cmp(Operator::Equal, net.network().octets().to_vec()));
+            v.push(cmp(Operator::Equal, network));
             v
         }
         Match::DaddrLocal => vec![
@@ -168,22 +187,28 @@ pub fn encode_action(a: &Action) -> Vec<Expr> {
             VerdictAttribute::Chain(chain.to_string()),
         ])],
         Action::Masquerade => vec![other("masq", vec![])],
-        Action::Dnat(ip, port) => vec![
-            immediate(Register::Reg1, DataAttribute::Value(ip.octets().to_vec())),
-            immediate(
-                Register::Reg2,
-                DataAttribute::Value(port.to_be_bytes().to_vec()),
-            ),
-            // NFTA_NAT_TYPE = 1, FAMILY = 2, REG_ADDR_MIN = 3, REG_PROTO_MIN = 5
-            other(
-                "nat",
-                vec![
-                    (1, be32(NFT_NAT_DNAT)),
-                    (2, be32(NFPROTO_IPV4)),
-                    (3, be32(1)),
-                    (5, be32(2)),
-                ],
-            ),
-        ],
+        Action::Dnat(ip, port) => {
+            let (address, family) = match ip {
+                IpAddr::V4(a) => (a.octets().to_vec(), NFPROTO_IPV4),
+                IpAddr::V6(a) => (a.octets().to_vec(), NFPROTO_IPV6),
+            };
+            vec![
+                immediate(Register::Reg1, DataAttribute::Value(address)),
+                immediate(
+                    Register::Reg2,
+                    DataAttribute::Value(port.to_be_bytes().to_vec()),
+                ),
+                // NFTA_NAT_TYPE = 1, FAMILY = 2, REG_ADDR_MIN = 3, REG_PROTO_MIN = 5
+                other(
+                    "nat",
+                    vec![
+                        (1, be32(NFT_NAT_DNAT)),
+                        (2, be32(family)),
+                        (3, be32(1)),
+                        (5, be32(2)),
+                    ],
+                ),
+            ]
+        }
     }
 }
