@@ -3,11 +3,15 @@
 # a no-op `up`, and `down` of 10 services whose processes ignore SIGTERM (grace period 2 s);
 # side by side with docker-compose when it is installed (on its own busybox image).
 # Runs as root with its own temporary roots and cgroup parent; never touches /var/lib/bosun.
-# Usage: bench/compose_up_down.sh [path/to/bosun]   (default: target/release/bosun)
+# Each case runs `runs` times (default 3) on a fresh project; the median of each column is shown.
+# The page cache is flushed (`sync`) before the cases, so the image import's writeback does not
+# land on the first case's flushes.
+# Usage: bench/compose_up_down.sh [path/to/bosun] [runs]   (default: target/release/bosun, 3)
 set -euo pipefail
 . "$(dirname "$0")/cleanup.sh"
 
 bosun=${1:-target/release/bosun}
+runs=${2:-3}
 [ "$(id -u)" = 0 ] || { echo "error: run as root" >&2; exit 1; }
 [ -x "$bosun" ] || { echo "error: no bosun binary at $bosun (cargo build --release)" >&2; exit 1; }
 bosun=$(realpath "$bosun")
@@ -39,6 +43,7 @@ trap 'exit 130' INT TERM
 
 "$here/scripts/build-test-images.sh" "$tmp/images" >/dev/null
 "$bosun" image import "$tmp/images/busybox.tar" busybox:test --change 'CMD ["sh"]' >/dev/null
+sync
 
 # compose file generators: independent N services, a chain of N, N SIGTERM-ignoring services.
 independent() {
@@ -74,17 +79,24 @@ row() { # tool label up noop down
     printf '| %-14s | %-34s | %8s | %8s | %8s |\n' "$1" "$2" "$3" "$4" "$5"
 }
 
+median() { # numbers... → the median
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+        END { printf "%.3f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 run_bosun() { # label generator n
     local dir=$tmp/p-$1
     mkdir -p "$dir"
     "$2" "$3" busybox:test >"$dir/compose.yaml"
     cd "$dir"
-    local up noop down
-    up=$(seconds "$bosun" -p "b$1" up -d --progress quiet)
-    noop=$(seconds "$bosun" -p "b$1" up -d --progress quiet)
-    down=$(seconds "$bosun" -p "b$1" down --progress quiet)
+    local ups=() noops=() downs=() _
+    for _ in $(seq 1 "$runs"); do
+        ups+=("$(seconds "$bosun" -p "b$1" up -d --progress quiet)")
+        noops+=("$(seconds "$bosun" -p "b$1" up -d --progress quiet)")
+        downs+=("$(seconds "$bosun" -p "b$1" down --progress quiet)")
+    done
     cd - >/dev/null
-    row bosun "$1" "$up" "$noop" "$down"
+    row bosun "$1" "$(median "${ups[@]}")" "$(median "${noops[@]}")" "$(median "${downs[@]}")"
 }
 
 run_compose() { # label generator n
@@ -101,7 +113,7 @@ run_compose() { # label generator n
     row docker-compose "$1" "$up" "$noop" "$down"
 }
 
-echo "bosun: $bosun ($("$bosun" version --short 2>/dev/null || echo unknown)); $(nproc) CPUs; $(date -u +%FT%TZ)"
+echo "bosun: $bosun ($("$bosun" version --short 2>/dev/null || echo unknown)); $(nproc) CPUs; $(date -u +%FT%TZ); median of $runs runs"
 row tool case "up -d s" "no-op s" "down s"
 row -------------- ---------------------------------- -------- -------- --------
 for spec in "10-independent independent 10" "50-independent independent 50" \

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::follow::{Follower, POLL_INTERVAL};
-use crate::shim::{LogEntry, log_path, read_logs};
+use crate::process::pidfd::PidFd;
+use crate::shim::{LogEntry, log_path, read_logs, rotated_logs};
 use crate::state::StateStore;
 
 /// Which entries to read.
@@ -81,6 +82,9 @@ pub struct LogStream {
     state: StateStore,
     backlog: std::collections::VecDeque<LogEntry>,
     done: bool,
+    /// The shim of the run being followed (pid, handle): its exit, which comes right after the
+    /// exit record, ends the stream without waiting for the next poll.
+    shim: Option<(i32, Option<PidFd>)>,
 }
 
 impl LogStream {
@@ -89,7 +93,7 @@ impl LogStream {
         // The rotated files are read whole; the live file through the follower, so that every
         // entry is seen exactly once.
         let mut existing = Vec::new();
-        for file in crate::shim::rotated_logs(container_dir) {
+        for file in rotated_logs(container_dir) {
             let text = match std::fs::read_to_string(&file) {
                 Ok(t) => t,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
@@ -110,6 +114,7 @@ impl LogStream {
             follower,
             state: StateStore::new(PathBuf::from(container_dir)),
             done: false,
+            shim: None,
         })
     }
 
@@ -126,11 +131,9 @@ impl LogStream {
             }
             // Read the state before polling: an exit recorded before the poll means the poll
             // saw everything the container will ever write.
-            let alive = self
-                .state
-                .load()
-                .map(|r| r.state.is_alive())
-                .unwrap_or(false);
+            let record = self.state.load().ok();
+            let alive = record.as_ref().is_some_and(|r| r.state.is_alive());
+            let shim_pid = record.and_then(|r| r.shim_pid);
             for line in self.follower.poll()? {
                 let Ok(entry) = serde_json::from_str::<LogEntry>(&line) else {
                     continue;
@@ -150,10 +153,33 @@ impl LogStream {
                 self.done = true;
                 continue;
             }
-            if Instant::now() >= deadline {
+            let now = Instant::now();
+            if now >= deadline {
                 return Ok(None);
             }
-            std::thread::sleep(POLL_INTERVAL);
+            self.sleep(shim_pid, POLL_INTERVAL.min(deadline - now));
+        }
+    }
+
+    /// Sleeps `pause` for new entries, waking early when the shim `shim_pid` exits (the exit
+    /// is recorded by then).
+    fn sleep(&mut self, shim_pid: Option<i32>, pause: Duration) {
+        if let Some(pid) = shim_pid
+            && self
+                .shim
+                .as_ref()
+                .is_none_or(|(watched, _)| *watched != pid)
+        {
+            self.shim = Some((pid, PidFd::open(pid).ok()));
+        }
+        match &self.shim {
+            Some((_, Some(pidfd))) => {
+                if pidfd.wait_exit(pause) {
+                    // Gone: the next round reads its exit record; later rounds plainly sleep.
+                    self.shim = self.shim.take().map(|(pid, _)| (pid, None));
+                }
+            }
+            _ => std::thread::sleep(pause),
         }
     }
 

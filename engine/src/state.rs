@@ -3,6 +3,10 @@
 //! The record lives in the container's directory as `state.json`. Every write is atomic and every
 //! read-modify-write holds an exclusive `flock` on `state.lock`, because the shim (recording the
 //! exit) and the caller (recording a start or a pause) may update it at the same moment.
+//!
+//! Writes are [`Durability::Atomic`]: the file is flushed before its rename, the directory is
+//! not. A power loss may undo the last transition (the processes it describes are gone with the
+//! machine anyway) but never leaves a torn record; it saves one device flush per transition.
 
 use std::fs::{File, OpenOptions};
 use std::path::PathBuf;
@@ -11,7 +15,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 
-use crate::atomic::write_atomic;
+use crate::atomic::{Durability, write_with};
 
 /// Errors of state records and transitions.
 #[derive(Debug, thiserror::Error)]
@@ -173,7 +177,7 @@ impl StateStore {
     /// Writes the record atomically (no lock: only for the first write).
     pub fn save(&self, record: &StateRecord) -> Result<(), StateError> {
         let text = serde_json::to_vec_pretty(record).map_err(|e| self.err(e))?;
-        write_atomic(&self.path(), &text).map_err(|e| self.err(e))
+        write_with(&self.path(), &text, Durability::Atomic).map_err(|e| self.err(e))
     }
 
     /// Read-modify-write under the record's lock. `change` may refuse by returning an error.
@@ -185,6 +189,22 @@ impl StateStore {
         let mut record = self.load()?;
         let out = change(&mut record)?;
         self.save(&record)?;
+        Ok(out)
+    }
+
+    /// [`StateStore::update`] that writes only when `change` changed the record: a decision
+    /// that leaves everything as it was costs no flush.
+    pub fn update_if_changed<T>(
+        &self,
+        change: impl FnOnce(&mut StateRecord) -> Result<T, StateError>,
+    ) -> Result<T, StateError> {
+        let _lock = self.lock()?;
+        let before = self.load()?;
+        let mut record = before.clone();
+        let out = change(&mut record)?;
+        if record != before {
+            self.save(&record)?;
+        }
         Ok(out)
     }
 
@@ -304,6 +324,44 @@ mod tests {
             }
         );
         assert_eq!(store.load().unwrap(), exited);
+    }
+
+    #[test]
+    fn update_if_changed_writes_only_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::new(dir.path());
+        let rec = StateRecord {
+            id: "c1".into(),
+            state: ContainerState::Created,
+            pid: None,
+            shim_pid: None,
+            created_at: 1,
+            started_at: None,
+            finished_at: None,
+            health: None,
+            manually_stopped: false,
+            restart: Default::default(),
+        };
+        store.save(&rec).unwrap();
+        let inode = |p: &std::path::Path| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(p).unwrap().ino()
+        };
+        let first = inode(&store.path());
+        store.update_if_changed(|_| Ok(())).unwrap();
+        assert_eq!(
+            inode(&store.path()),
+            first,
+            "an unchanged record was rewritten"
+        );
+        store
+            .update_if_changed(|r| {
+                r.manually_stopped = true;
+                Ok(())
+            })
+            .unwrap();
+        assert!(store.load().unwrap().manually_stopped);
+        assert_ne!(inode(&store.path()), first, "a change was not written");
     }
 
     #[test]

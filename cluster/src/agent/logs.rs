@@ -94,12 +94,19 @@ async fn pump(
     }
 }
 
-/// Up to [`BATCH`] entries within about one [`SLICE`]; `true` when the stream has ended.
+/// Up to [`BATCH`] entries: those available at once, else the first ones written within about
+/// one [`SLICE`] (handed over as soon as they come); `true` when the stream has ended.
 fn next_slice(stream: &mut LogStream) -> Result<(Vec<LogEntry>, bool), super::AgentError> {
     let deadline = Instant::now() + SLICE;
     let mut out = Vec::new();
     while out.len() < BATCH {
-        let left = deadline.saturating_duration_since(Instant::now());
+        // Once something is in hand, only what is already there joins it: a line is not
+        // held back waiting for more.
+        let left = if out.is_empty() {
+            deadline.saturating_duration_since(Instant::now())
+        } else {
+            Duration::ZERO
+        };
         match stream.next_timeout(left) {
             Ok(Some(entry)) => out.push(entry),
             Ok(None) => return Ok((out, stream.is_done())),

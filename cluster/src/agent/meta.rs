@@ -119,8 +119,25 @@ impl MetaStore {
         })?;
         let text = serde_json::to_vec_pretty(meta)
             .map_err(|e| AgentError::Internal(format!("encode metadata of {}: {e}", meta.id)))?;
-        engine::atomic::write_atomic(&self.path(&meta.id), &text)?;
+        // Atomic, not durable: a power loss may lose a container created just before it,
+        // never leave a torn record.
+        engine::atomic::write_with(
+            &self.path(&meta.id),
+            &text,
+            engine::atomic::Durability::Atomic,
+        )?;
         Ok(())
+    }
+
+    /// Removes one record through the runtime's trash (unlinked in the background); a missing
+    /// record is not an error.
+    pub fn discard(&self, runtime: &engine::Runtime, id: &str) -> Result<(), AgentError> {
+        let path = self.path(id);
+        runtime.discard(&path).map_err(|source| AgentError::Io {
+            op: "remove",
+            path,
+            source,
+        })
     }
 
     /// Deletes one record; a missing record is not an error.

@@ -249,11 +249,32 @@ impl Node {
                     return Err(err);
                 }
             };
-            let saved = spec
+            let created = spec
                 .validate()
                 .map_err(|e| AgentError::from(engine::Error::from(e)))
-                .and_then(|()| store.save(&meta));
-            if let Err(err) = saved.and_then(|()| Ok(runtime.create(&meta.id, &spec)?)) {
+                .and_then(|()| {
+                    // The metadata record is flushed on a thread of its own while the engine
+                    // creates the container: two device flushes overlap instead of queueing.
+                    let (saved, created) = std::thread::scope(|scope| {
+                        let saving = scope.spawn(|| store.save(&meta));
+                        let created = runtime.create(&meta.id, &spec);
+                        let saved = saving.join().unwrap_or_else(|_| {
+                            Err(AgentError::Internal("saving metadata panicked".into()))
+                        });
+                        (saved, created)
+                    });
+                    match (saved, created) {
+                        (Ok(()), Ok(_)) => Ok(()),
+                        (Err(err), Ok(_)) => {
+                            if let Err(cause) = runtime.remove(&meta.id, true) {
+                                tracing::warn!(container = %meta.id, cause = %cause, "cannot remove a container whose metadata was not saved");
+                            }
+                            Err(err)
+                        }
+                        (_, Err(err)) => Err(err.into()),
+                    }
+                });
+            if let Err(err) = created {
                 let _ = store.delete(&meta.id);
                 prepare::discard_volumes(&runtime, &meta);
                 return Err(err);
@@ -380,7 +401,7 @@ impl Node {
             if volumes && let Some(meta) = &meta {
                 prepare::discard_volumes(&runtime, meta);
             }
-            store.delete(&i)
+            store.discard(&runtime, &i)
         })
         .await?;
         self.index().remove(id);

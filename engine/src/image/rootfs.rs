@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::ImageStore;
 use super::digest::Digest;
-use super::error::{ImageError, Result, write_record};
+use super::error::{ImageError, Result};
 
 /// The largest mount option string the kernel accepts (one page, with its terminating NUL).
 const MAX_MOUNT_DATA: usize = 4095;
@@ -89,7 +89,17 @@ impl ImageStore {
         if dir.exists() {
             return Err(rootfs_err(dir, "already exists"));
         }
-        {
+        // The record is written and flushed before the lock is taken (for the image as it
+        // resolves now), so that creations in parallel queue only for its rename. Should the
+        // image change meanwhile, the record is staged again under the lock.
+        let record_path = self.root.join("mounts").join(format!("{owner}.json"));
+        let early = self
+            .resolve(image)
+            .ok()
+            .and_then(|image| mount_record(owner, &image).ok())
+            .map(|data| atomic_err(crate::atomic::stage(&record_path, data)))
+            .transpose()?;
+        let data = {
             let _lock = self.db.lock()?;
             let image = self.resolve(image)?;
             if image.layers.is_empty() {
@@ -98,23 +108,21 @@ impl ImageStore {
                     format!("image {} has no layers", image.id.short()),
                 ));
             }
-            let record = MountRecord {
-                owner: owner.to_string(),
-                image: image.id.clone(),
-                layers: image.layers.iter().map(|l| l.chain_id.clone()).collect(),
+            let data = mount_record(owner, &image)?;
+            let staged = match early {
+                Some(staged) if staged.data() == data.as_slice() => staged,
+                _ => atomic_err(crate::atomic::stage(&record_path, data.clone()))?,
             };
-            let data = serde_json::to_vec_pretty(&record)
-                .map_err(|e| ImageError::json("rootfs record", e))?;
-            write_record(
-                &self.root.join("mounts").join(format!("{owner}.json")),
-                &data,
-            )?;
-            for sub in ["upper", "work", "merged"] {
-                let d = dir.join(sub);
-                fs::create_dir_all(&d).map_err(ImageError::io("create", &d))?;
-            }
-            write_record(&dir.join("lower.json"), &data)?;
+            atomic_err(staged.commit())?;
+            data
+        };
+        // The container's own copy needs no lock: only the record above tells the image's
+        // removal that the layers are in use.
+        for sub in ["upper", "work", "merged"] {
+            let d = dir.join(sub);
+            fs::create_dir_all(&d).map_err(ImageError::io("create", &d))?;
         }
+        write_rootfs_record(&dir.join("lower.json"), &data)?;
         self.mount_rootfs(dir)
     }
 
@@ -199,6 +207,38 @@ impl ImageStore {
             Err(e) => Err(ImageError::io("remove", record)(e)),
         }
     }
+}
+
+/// The mount record of `owner`'s rootfs made from `image`, encoded.
+fn mount_record(owner: &str, image: &super::ImageRecord) -> Result<Vec<u8>> {
+    let record = MountRecord {
+        owner: owner.to_string(),
+        image: image.id.clone(),
+        layers: image.layers.iter().map(|l| l.chain_id.clone()).collect(),
+    };
+    serde_json::to_vec_pretty(&record).map_err(|e| ImageError::json("rootfs record", e))
+}
+
+/// Writes a rootfs record with [`crate::atomic::Durability::Atomic`]: a power loss may lose the
+/// records of a container created just before it, never tear them.
+fn write_rootfs_record(path: &Path, data: &[u8]) -> Result<()> {
+    atomic_err(crate::atomic::write_with(
+        path,
+        data,
+        crate::atomic::Durability::Atomic,
+    ))
+}
+
+/// The engine's error of an atomic write as the store's error.
+fn atomic_err<T>(result: crate::Result<T>) -> Result<T> {
+    result.map_err(|e| match e {
+        crate::Error::Io { op, path, source } => ImageError::Io { op, path, source },
+        other => ImageError::Io {
+            op: "write",
+            path: PathBuf::new(),
+            source: std::io::Error::other(other.to_string()),
+        },
+    })
 }
 
 /// Whether `dir/merged` is a mount point (its device differs from `dir`'s).

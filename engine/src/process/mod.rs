@@ -3,6 +3,7 @@
 
 mod caps;
 mod fds;
+pub mod pidfd;
 mod signals;
 pub mod user;
 

@@ -10,7 +10,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::stat::Mode;
 
 use super::{Runtime, RuntimeError, check_id, conflict};
-use crate::atomic::write_atomic;
+use crate::atomic::{Durability, write_with};
 use crate::events::{Action, Event};
 use crate::shim::protocol::{Report, ShimConfig};
 use crate::spec::ContainerSpec;
@@ -25,13 +25,6 @@ impl Runtime {
     pub fn create(&self, id: &str, spec: &ContainerSpec) -> crate::Result<StateRecord> {
         check_id(id)?;
         spec.validate()?;
-        if spec.stdin {
-            return Err(RuntimeError::Unsupported {
-                id: id.to_string(),
-                what: "stdin",
-            }
-            .into());
-        }
         let dir = self.container_dir(id);
         if dir.exists() {
             return Err(RuntimeError::AlreadyExists(id.to_string()).into());
@@ -67,7 +60,6 @@ impl Runtime {
         let dir = self.container_dir(id);
         let run_dir = self.run_dir(id);
         let spec_text = serde_json::to_vec_pretty(spec).map_err(|e| create_err(id, e))?;
-        write_atomic(&dir.join("config.json"), &spec_text)?;
         let fifo = run_dir.join("exec.fifo");
         nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
             .map_err(|e| create_err(id, format!("mkfifo: {e}")))?;
@@ -124,9 +116,13 @@ impl Runtime {
                 create_err(id, format!("spawn shim {}: {e}", self.config.exe.display()))
             })?;
         if let Some(mut stdin) = child.stdin.take() {
-            serde_json::to_writer(&mut stdin, &config).map_err(|e| create_err(id, e))?;
-            stdin.flush().map_err(|e| create_err(id, e))?;
+            // One write: the shim reads its config in as few reads as the pipe allows.
+            let text = serde_json::to_vec(&config).map_err(|e| create_err(id, e))?;
+            stdin.write_all(&text).map_err(|e| create_err(id, e))?;
         }
+        // The spec record is flushed while the shim starts, sets up the cgroup and clones the
+        // container: the flush costs no time of its own on the way to `created`.
+        let saved = write_with(&dir.join("config.json"), &spec_text, Durability::Atomic);
         let mut out = String::new();
         if let Some(mut stdout) = child.stdout.take() {
             stdout
@@ -136,7 +132,16 @@ impl Runtime {
         // The launcher exits at once; the detached shim lives on.
         let _ = child.wait();
         match serde_json::from_str::<Report>(out.trim()) {
-            Ok(Report::Ok { .. }) => self.state(id),
+            Ok(Report::Ok { .. }) => match saved {
+                Ok(()) => self.state(id),
+                Err(err) => {
+                    // Without its spec the container cannot be managed: take it down again.
+                    if let Err(cause) = self.remove(id, true) {
+                        tracing::warn!(container = id, cause = %cause, "cannot remove a container whose spec was not saved");
+                    }
+                    Err(err)
+                }
+            },
             Ok(Report::Error { message }) => Err(create_err(id, message)),
             Err(_) => Err(create_err(
                 id,

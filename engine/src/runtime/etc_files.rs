@@ -134,7 +134,12 @@ pub fn write(
     let mut mounts = Vec::new();
     for (name, content) in files {
         let path = dir.join(name);
-        crate::atomic::write_atomic(&path, content.as_bytes())?;
+        // Derived from the spec and written again before every start: no flush needed.
+        crate::atomic::write_with(
+            &path,
+            content.as_bytes(),
+            crate::atomic::Durability::Volatile,
+        )?;
         mounts.push(Mount {
             kind: MountKind::Bind { source: path },
             target: Path::new("/etc").join(name),

@@ -24,7 +24,8 @@ impl Runtime {
     /// returned delay, then calls [`Runtime::restart`].
     pub fn restart_decision(&self, id: &str) -> crate::Result<Decision> {
         let policy = self.spec(id)?.restart;
-        Ok(self.store(id)?.update(|rec| {
+        // Most exits change no bookkeeping (policy `no`): nothing is written then.
+        Ok(self.store(id)?.update_if_changed(|rec| {
             let ContainerState::Exited { code, .. } = rec.state else {
                 return Ok(Decision::Stay);
             };

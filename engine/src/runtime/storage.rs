@@ -1,7 +1,10 @@
-//! A container's storage: the overlay rootfs made from its image, and its volume mounts turned
-//! into bind mounts of the volumes' directories (with the copy-up of the image content).
+//! A container's storage: the overlay rootfs made from its image, its volume mounts turned
+//! into bind mounts of the volumes' directories (with the copy-up of the image content), and
+//! the trash its files go to when it is removed.
 
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use super::Runtime;
 use crate::spec::{ContainerSpec, MountKind};
@@ -68,6 +71,94 @@ impl Runtime {
     }
 }
 
+/// Tells apart the trash entries of one process.
+static TRASHED: AtomicU64 = AtomicU64::new(0);
+
+impl Runtime {
+    fn trash_dir(&self) -> PathBuf {
+        self.config.data_root.join("trash")
+    }
+
+    /// Takes `path` (a file or a directory tree) out of sight at once with one rename into the
+    /// data root's trash, and deletes it on a background thread: unlinking files the disk has
+    /// flushed costs milliseconds each here (the device discards their blocks), which no
+    /// caller should wait for. What is in the trash is nobody's any more; what a process left
+    /// there when it ended is deleted by the next runtime. A missing `path` is not an error;
+    /// where no rename is possible, `path` is deleted in place.
+    pub fn discard(&self, path: &Path) -> std::io::Result<()> {
+        let trash = self.trash_dir();
+        std::fs::create_dir_all(&trash)?;
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let target = trash.join(format!(
+            "{}-{}-{}",
+            name.unwrap_or_default(),
+            std::process::id(),
+            TRASHED.fetch_add(1, Ordering::Relaxed)
+        ));
+        match std::fs::rename(path, &target) {
+            Ok(()) => {
+                delete_in_background(vec![target]);
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EXDEV) => remove_any(path),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes, in the background, whatever an earlier process left in the trash.
+    pub(super) fn sweep_trash(&self) {
+        let Ok(entries) = std::fs::read_dir(self.trash_dir()) else {
+            return;
+        };
+        let left: Vec<PathBuf> = entries.filter_map(|e| Some(e.ok()?.path())).collect();
+        if !left.is_empty() {
+            delete_in_background(left);
+        }
+    }
+}
+
+/// Deletes `paths` on a thread of their own (in place when no thread can be started).
+fn delete_in_background(paths: Vec<PathBuf>) {
+    let delete = |paths: &[PathBuf]| {
+        for path in paths {
+            if let Err(err) = remove_any(path) {
+                tracing::warn!(path = %path.display(), cause = %err, "cannot empty the trash");
+            }
+        }
+    };
+    let spawned = std::thread::Builder::new()
+        .name("bosun-trash".into())
+        .spawn({
+            let paths = paths.clone();
+            move || delete(&paths)
+        });
+    if spawned.is_err() {
+        delete(&paths);
+    }
+}
+
+/// Deletes a file or a directory tree; a tree is tried again when a file appeared in it
+/// meanwhile (a late log line). Missing is not an error.
+pub(super) fn remove_any(path: &Path) -> std::io::Result<()> {
+    let mut tries = 0;
+    loop {
+        let removed = match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_dir() => std::fs::remove_dir_all(path),
+            Ok(_) => std::fs::remove_file(path),
+            Err(e) => Err(e),
+        };
+        match removed {
+            Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) && tries < 5 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            other => return other,
+        }
+    }
+}
+
 /// `data/sub` for a relative `sub` without `..` that exists in the volume.
 fn volume_subpath(name: &str, data: &Path, sub: &Path) -> crate::Result<PathBuf> {
     let invalid = |why: &str| {
@@ -94,6 +185,21 @@ fn volume_subpath(name: &str, data: &Path, sub: &Path) -> crate::Result<PathBuf>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remove_any_takes_files_trees_and_missing_paths() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("record.json");
+        std::fs::write(&file, "{}").unwrap();
+        let tree = tmp.path().join("container");
+        std::fs::create_dir_all(tree.join("rootfs/upper")).unwrap();
+        std::fs::write(tree.join("rootfs/upper/f"), "x").unwrap();
+        for path in [&file, &tree, &tmp.path().join("missing")] {
+            remove_any(path).unwrap();
+            assert!(!path.exists(), "{}", path.display());
+        }
+        assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+    }
 
     #[test]
     fn subpaths_stay_inside_the_volume() {

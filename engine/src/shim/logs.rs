@@ -26,14 +26,29 @@ pub fn log_path(container_dir: &Path) -> PathBuf {
     container_dir.join("container.log")
 }
 
-/// The rotated log files of a container directory, oldest first (without the live one).
+/// The rotated log files of a container directory (`container.log.<n>`), oldest (highest n)
+/// first, without the live one.
 pub fn rotated_logs(container_dir: &Path) -> Vec<PathBuf> {
     let live = log_path(container_dir);
-    (1..1000)
-        .rev()
-        .map(|n| PathBuf::from(format!("{}.{n}", live.display())))
-        .filter(|p| p.exists())
-        .collect()
+    let Some(prefix) = live
+        .file_name()
+        .map(|n| format!("{}.", n.to_string_lossy()))
+    else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(container_dir) else {
+        return Vec::new();
+    };
+    let mut numbered: Vec<(u32, PathBuf)> = entries
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let name = e.file_name();
+            let n = name.to_str()?.strip_prefix(&prefix)?.parse().ok()?;
+            Some((n, e.path()))
+        })
+        .collect();
+    numbered.sort_by_key(|entry| std::cmp::Reverse(entry.0));
+    numbered.into_iter().map(|(_, path)| path).collect()
 }
 
 /// Reads every entry of a container's logs, oldest first, across rotated files.
@@ -146,6 +161,29 @@ impl LogWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rotated_logs_oldest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in [
+            "container.log",
+            "container.log.1",
+            "container.log.10",
+            "container.log.2",
+            "container.log.x",
+            "state.json",
+        ] {
+            std::fs::write(dir.path().join(name), "").unwrap();
+        }
+        let names: Vec<String> = rotated_logs(dir.path())
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["container.log.10", "container.log.2", "container.log.1"]
+        );
+    }
 
     #[test]
     fn lines_partial_lines_and_rotation() {

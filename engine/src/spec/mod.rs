@@ -139,7 +139,7 @@ pub struct ContainerSpec {
     /// Give the container a terminal (a pty of its own devpts) as stdio; its output is logged
     /// as stdout.
     pub tty: bool,
-    /// Keep stdin open (not supported by this runtime yet; rejected at create).
+    /// Keep stdin open: the shim holds it and serves attach connections (`run -i`).
     pub stdin: bool,
     /// The signal `stop` sends first (a number; 15 = SIGTERM by default).
     pub stop_signal: i32,
