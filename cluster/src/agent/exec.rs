@@ -19,8 +19,8 @@ use super::{AgentError, proto::ExecOutput};
 /// Output chunks buffered between the exec's pipes and the client.
 const EXEC_BUFFER: usize = 64;
 
-/// The engine exec for an API request.
-fn exec_spec(req: &proto::ExecRequest) -> Result<ExecSpec, AgentError> {
+/// The engine exec for an API request (without stdin or terminal: `ExecAttach` adds them).
+pub(super) fn exec_spec(req: &proto::ExecRequest) -> Result<ExecSpec, AgentError> {
     if req.args.is_empty() {
         return Err(AgentError::Invalid("exec: a command is required".into()));
     }
@@ -30,6 +30,8 @@ fn exec_spec(req: &proto::ExecRequest) -> Result<ExecSpec, AgentError> {
         user: (!req.user.is_empty()).then(|| req.user.clone()),
         cwd: (!req.working_dir.is_empty()).then(|| PathBuf::from(&req.working_dir)),
         stdin: false,
+        tty: false,
+        size: None,
     })
 }
 
@@ -152,6 +154,7 @@ mod tests {
             env: vec!["A=1".into()],
             user: "nobody".into(),
             working_dir: "/tmp".into(),
+            ..Default::default()
         };
         let spec = exec_spec(&req).unwrap();
         assert_eq!(spec.args, ["ls", "/"]);

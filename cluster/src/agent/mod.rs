@@ -5,6 +5,8 @@
 //! socket permissions); [`client::AgentClient`] is what the CLI talks through. Engine calls are
 //! synchronous and always run on tokio's blocking pool, never on a worker thread.
 
+pub mod attach;
+pub mod attach_client;
 pub mod client;
 pub mod convert;
 pub mod daemon;

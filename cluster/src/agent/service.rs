@@ -106,6 +106,40 @@ impl Agent for AgentService {
         Ok(Response::new(proto::PortResponse { ports }))
     }
 
+    type AttachStream = super::attach::OutputStream;
+
+    async fn attach(
+        &self,
+        request: Request<tonic::Streaming<proto::AttachInput>>,
+    ) -> Reply<Self::AttachStream> {
+        let mut inbound = request.into_inner();
+        match super::attach::first(&mut inbound).await? {
+            proto::attach_input::Item::Attach(req) => {
+                Ok(Response::new(self.node.attach(req, inbound).await?))
+            }
+            _ => Err(Status::invalid_argument(
+                "attach: the first message must be attach",
+            )),
+        }
+    }
+
+    type ExecAttachStream = super::attach::OutputStream;
+
+    async fn exec_attach(
+        &self,
+        request: Request<tonic::Streaming<proto::AttachInput>>,
+    ) -> Reply<Self::ExecAttachStream> {
+        let mut inbound = request.into_inner();
+        match super::attach::first(&mut inbound).await? {
+            proto::attach_input::Item::Exec(req) => {
+                Ok(Response::new(self.node.exec_attach(req, inbound).await?))
+            }
+            _ => Err(Status::invalid_argument(
+                "exec: the first message must be exec",
+            )),
+        }
+    }
+
     async fn pause(&self, request: Request<proto::ContainerRef>) -> Reply<proto::Empty> {
         self.node.pause(&request.into_inner().container).await?;
         Ok(Response::new(proto::Empty {}))

@@ -3,11 +3,16 @@
 //! capabilities, rlimits, no_new_privs), working directory and environment and execs the
 //! command. The helper waits and exits with the command's status.
 //!
+//! With a terminal, the helper opens it in the container's devpts once inside, sends the
+//! master side to the runtime over its stdout (a unix socket), and the process gets the
+//! terminal as its stdio and controlling terminal in a session of its own.
+//!
 //! The helper is non-dumpable while it works inside the container's namespaces, so no process
 //! of the container can open its `/proc/<pid>` entries; and it runs from the sealed copy of the
 //! binary anyway (see [`crate::sealed`]).
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
 
 use nix::fcntl::{OFlag, open};
 use nix::sched::{CloneFlags, setns};
@@ -48,10 +53,32 @@ pub(super) fn run() -> i32 {
         eprintln!("exec in container {}: {e}", config.id);
         return 126;
     }
+    let slave = if config.exec.tty {
+        match open_terminal(&config) {
+            Ok(slave) => Some(slave),
+            Err(e) => {
+                eprintln!("exec in container {}: {e}", config.id);
+                return 126;
+            }
+        }
+    } else {
+        None
+    };
     // SAFETY: the helper is single-threaded (just exec'd), so the child may run any code.
     match unsafe { fork() } {
-        Ok(ForkResult::Child) => std::process::exit(child(&config)),
-        Ok(ForkResult::Parent { child }) => wait(child),
+        Ok(ForkResult::Child) => {
+            if let Some(slave) = slave
+                && let Err(e) = attach_terminal(slave)
+            {
+                eprintln!("exec in container {}: {e}", config.id);
+                std::process::exit(126);
+            }
+            std::process::exit(child(&config))
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(slave);
+            wait(child)
+        }
         Err(e) => {
             eprintln!("exec in container {}: fork: {e}", config.id);
             126
@@ -149,6 +176,52 @@ fn child(config: &ExecConfig) -> i32 {
     }
     process::cloexec_from(3);
     fail(process::exec(&config.exec.args, &env))
+}
+
+/// Opens a terminal in the container's devpts (the helper is in its mount namespace now),
+/// sets its initial size, and sends the master side to the runtime; returns the slave side.
+fn open_terminal(config: &ExecConfig) -> Result<OwnedFd, SetupError> {
+    use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
+        .ctx(|| "open /dev/ptmx".to_string())?;
+    grantpt(&master).ctx(|| "grantpt".to_string())?;
+    unlockpt(&master).ctx(|| "unlockpt".to_string())?;
+    let name = ptsname_r(&master).ctx(|| "ptsname".to_string())?;
+    let slave = open(
+        name.as_str(),
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| format!("open {name}"))?;
+    if let Some((rows, cols)) = config.exec.size {
+        crate::shim::attach::set_window_size(master.as_fd(), rows, cols)
+            .ctx(|| "set the terminal size".to_string())?;
+    }
+    let out = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .ctx(|| "dup stdout".to_string())?;
+    crate::shim::fdpass::send_line(&UnixStream::from(out), "ok", Some(master.as_fd()))
+        .ctx(|| "send the terminal".to_string())?;
+    Ok(slave)
+}
+
+/// Makes the terminal the process's stdio and controlling terminal, in a new session.
+#[allow(unsafe_code)]
+fn attach_terminal(slave: OwnedFd) -> Result<(), SetupError> {
+    nix::unistd::setsid().ctx(|| "setsid".to_string())?;
+    for target in 0..3 {
+        // SAFETY: dup2 onto the standard descriptors, which this process owns.
+        if unsafe { libc::dup2(slave.as_raw_fd(), target) } < 0 {
+            return Err(std::io::Error::last_os_error()).ctx(|| "dup2 terminal".to_string());
+        }
+    }
+    drop(slave);
+    // SAFETY: TIOCSCTTY takes an int argument; fd 0 is the terminal just installed.
+    if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "set controlling terminal".to_string());
+    }
+    Ok(())
 }
 
 fn wait(child: Pid) -> i32 {

@@ -1,8 +1,12 @@
 //! Running an extra process in a running container (`exec`): the runtime starts the exec
 //! helper (the sealed binary re-exec'd) with pipes for the process's stdio, hands it the
-//! container's settings on the first line of its stdin, and returns the handle.
+//! container's settings on the first line of its stdin, and returns the handle. With a
+//! terminal, the helper opens it in the container's devpts and hands its master side back
+//! over its stdout (a unix socket then), so that the caller reads and writes the terminal.
 
 use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -29,6 +33,11 @@ pub struct ExecSpec {
     pub cwd: Option<PathBuf>,
     /// Keep the process's stdin open for the caller (otherwise it reads end of file).
     pub stdin: bool,
+    /// Give the process a terminal (its stdin, stdout and stderr); the caller gets the
+    /// master side as [`ExecProcess::tty`].
+    pub tty: bool,
+    /// The terminal's initial size (rows, columns).
+    pub size: Option<(u16, u16)>,
 }
 
 impl ExecSpec {
@@ -66,8 +75,11 @@ pub struct ExecProcess {
     pub stdin: Option<ChildStdin>,
     /// The process's stdout.
     pub stdout: Option<ChildStdout>,
-    /// The process's stderr.
+    /// The process's stderr (with a terminal: only the helper's own errors).
     pub stderr: Option<ChildStderr>,
+    /// The master side of the process's terminal, when [`ExecSpec::tty`] was set and the
+    /// helper got as far as opening it: the process's input and output.
+    pub tty: Option<OwnedFd>,
 }
 
 impl ExecProcess {
@@ -86,6 +98,54 @@ impl ExecProcess {
     /// Kills the process (its helper, which takes the process with it).
     pub fn kill(&mut self) -> std::io::Result<()> {
         self.child.kill()
+    }
+
+    /// A handle that kills the process from another thread, even while [`ExecProcess::wait`]
+    /// blocks; it can never signal another process that reused the pid.
+    pub fn killer(&self) -> std::io::Result<ExecKiller> {
+        ExecKiller::open(self.child.id())
+    }
+}
+
+/// Kills an exec's process through a pidfd of its helper (see [`ExecProcess::killer`]).
+#[derive(Debug)]
+pub struct ExecKiller(OwnedFd);
+
+impl ExecKiller {
+    #[allow(unsafe_code)]
+    fn open(pid: u32) -> std::io::Result<Self> {
+        use std::os::fd::FromRawFd;
+        // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1. The
+        // helper is our unreaped child, so the pid cannot have been reused yet.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the descriptor was just created for us and nothing else owns it.
+        Ok(Self(unsafe { OwnedFd::from_raw_fd(fd as i32) }))
+    }
+
+    /// Sends SIGKILL to the helper (a process already gone is not an error).
+    #[allow(unsafe_code)]
+    pub fn kill(&self) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd;
+        // SAFETY: pidfd_send_signal with a valid pidfd, a signal number, no siginfo, no flags.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.0.as_raw_fd(),
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+        match rc {
+            0 => Ok(()),
+            _ => match std::io::Error::last_os_error() {
+                e if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+                e => Err(e),
+            },
+        }
     }
 }
 
@@ -111,6 +171,36 @@ pub struct ExecOutput {
 }
 
 impl Runtime {
+    /// Connects to the attach socket of the container `id`: its stdin, its terminal's size
+    /// and its live output, as [`crate::shim::attach`] frames. Only a created or running
+    /// container with a terminal or an open stdin has one.
+    pub fn attach(&self, id: &str) -> crate::Result<UnixStream> {
+        let record = self.state(id)?;
+        if !record.state.is_alive() {
+            return Err(conflict(id, record.state, "attach"));
+        }
+        let spec = self.spec(id)?;
+        if !spec.tty && !spec.stdin {
+            return Err(RuntimeError::Unsupported {
+                id: id.to_string(),
+                what: "attaching without a terminal or an open stdin",
+            }
+            .into());
+        }
+        crate::shim::attach::connect(&self.run_dir(id)).map_err(|e| {
+            let state = self.state(id).map(|r| r.state).unwrap_or(record.state);
+            if state.is_alive() {
+                RuntimeError::Create {
+                    id: id.to_string(),
+                    message: format!("attach: {e}"),
+                }
+                .into()
+            } else {
+                conflict(id, state, "attach")
+            }
+        })
+    }
+
     /// Starts `exec` in the running container `id`; the caller reads and writes its pipes.
     pub fn exec_spawn(&self, id: &str, exec: &ExecSpec) -> crate::Result<ExecProcess> {
         if exec.args.is_empty() {
@@ -138,11 +228,19 @@ impl Runtime {
         };
         let mut line = serde_json::to_vec(&config).map_err(|e| exec_err(e.to_string()))?;
         line.push(b'\n');
+        // With a terminal, the helper's stdout is a socket that brings back the master side.
+        let (stdout, tty_socket) = if exec.tty {
+            let (ours, theirs) =
+                UnixStream::pair().map_err(|e| exec_err(format!("socketpair: {e}")))?;
+            (Stdio::from(OwnedFd::from(theirs)), Some(ours))
+        } else {
+            (Stdio::piped(), None)
+        };
         let mut child = Command::new(self.sealed.path())
             .arg(crate::entry::EXEC_COMMAND)
             .env_clear()
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| exec_err(format!("spawn exec helper: {e}")))?;
@@ -151,15 +249,25 @@ impl Runtime {
             pipe.write_all(&line)
                 .map_err(|e| exec_err(format!("send exec config: {e}")))?;
         }
-        if !exec.stdin {
+        if !exec.stdin || exec.tty {
             stdin = None;
         }
+        // The helper sends the master once the terminal is open, or exits (its reason on
+        // stderr, its code from wait): either way the socket answers.
+        let tty = match &tty_socket {
+            Some(sock) => crate::shim::fdpass::recv_line(sock)
+                .map_err(|e| exec_err(format!("receive the terminal: {e}")))?
+                .1
+                .pop(),
+            None => None,
+        };
         self.events
             .emit_or_warn(&Event::new(id, Action::ExecStart).with("execID", child.id()));
         Ok(ExecProcess {
             stdin,
             stdout: child.stdout.take(),
             stderr: child.stderr.take(),
+            tty,
             child,
         })
     }

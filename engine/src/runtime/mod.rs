@@ -25,15 +25,22 @@ use crate::cgroups::{AnyManager, CgroupManager, Layout, Stats};
 use crate::events::{Action, Event, EventLog};
 use crate::image::ImageStore;
 use crate::network::Networks;
+use crate::process::pidfd::PidFd;
 use crate::sealed::SealedExe;
 use crate::state::{ContainerState, StateRecord, StateStore, Transition};
 use crate::volume::VolumeStore;
 
 pub use etc_files::{FALLBACK_NAMESERVERS, hosts, resolv_conf};
 pub(crate) use exec::ExecConfig;
-pub use exec::{ExecOutput, ExecProcess, ExecSpec};
+pub use exec::{ExecKiller, ExecOutput, ExecProcess, ExecSpec};
 pub use net::DEFAULT_NETWORK;
 pub use top::{ProcessInfo, TOP_TITLES};
+
+/// The longest one sleep of [`Runtime::wait`] lasts before it checks its deadline again.
+const WAIT_SLICE: Duration = Duration::from_secs(1);
+
+/// How often [`Runtime::wait`] reads the record of a container whose shim is gone.
+const ORPHAN_POLL: Duration = Duration::from_millis(20);
 
 /// Errors of lifecycle operations.
 #[derive(Debug, thiserror::Error)]
@@ -156,7 +163,7 @@ impl Runtime {
             path: config.exe.clone(),
             source,
         })?;
-        Ok(Self {
+        let runtime = Self {
             events: EventLog::new(&config.data_root),
             images: ImageStore::open(&config.data_root)?,
             volumes: VolumeStore::open(&config.data_root)?,
@@ -164,7 +171,9 @@ impl Runtime {
             config,
             layout,
             sealed,
-        })
+        };
+        runtime.sweep_trash();
+        Ok(runtime)
     }
 
     /// The node's event log.
@@ -266,22 +275,44 @@ impl Runtime {
     }
 
     /// Waits until the container has exited and returns its final state.
+    ///
+    /// Event-driven: the shim records the exit and then exits, so the wait sleeps on a pidfd of
+    /// the shim and reads the record when it wakes. Only a shim that died without recording
+    /// anything (killed by hand) leaves the wait polling the record.
     pub fn wait(&self, id: &str, timeout: Option<Duration>) -> crate::Result<ContainerState> {
         let store = self.store(id)?;
         let deadline = timeout.map(|t| Instant::now() + t);
+        let mut shim: Option<(i32, Option<PidFd>)> = None;
         loop {
-            let state = store.load()?.state;
-            if !state.is_alive() {
-                return Ok(state);
+            let record = store.load()?;
+            if !record.state.is_alive() {
+                return Ok(record.state);
             }
-            if deadline.is_some_and(|d| Instant::now() > d) {
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
                 return Err(RuntimeError::Timeout {
                     id: id.to_string(),
                     action: "exit",
                 }
                 .into());
             }
-            std::thread::sleep(Duration::from_millis(5));
+            let slice = left.map_or(WAIT_SLICE, |l| l.min(WAIT_SLICE));
+            match (&shim, record.shim_pid) {
+                // A shim not watched yet (or a new one after a restart): open its pidfd, then
+                // read the record again, which closes the race with an exit meanwhile.
+                (None, Some(pid)) => shim = Some((pid, PidFd::open(pid).ok())),
+                (Some((watched, _)), Some(pid)) if *watched != pid => {
+                    shim = Some((pid, PidFd::open(pid).ok()));
+                }
+                (Some((_, Some(pidfd))), _) => {
+                    if pidfd.wait_exit(slice) {
+                        // Gone: whatever it recorded is read above; should it have recorded
+                        // nothing, the record is polled from now on.
+                        shim = Some((record.shim_pid.unwrap_or(0), None));
+                    }
+                }
+                _ => std::thread::sleep(slice.min(ORPHAN_POLL)),
+            }
         }
     }
 
@@ -365,62 +396,32 @@ impl Runtime {
             cgroup.kill_all(Signal::SIGKILL)?;
             self.wait(id, Some(Duration::from_secs(10)))?;
         }
-        // The shim writes its last records after the init is reaped: let it finish.
-        if let Some(shim) = self.state(id)?.shim_pid {
-            let deadline = Instant::now() + Duration::from_secs(2);
-            while process_lives(shim) && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
-            }
+        // The shim writes its last records after the init is reaped: let it finish. A zombie
+        // shim (re-parented to an init that does not reap) counts as finished.
+        if let Some(shim) = self.state(id)?.shim_pid
+            && let Ok(pidfd) = PidFd::open(shim)
+        {
+            pidfd.wait_exit(Duration::from_secs(2));
         }
         self.cgroup(id).remove()?;
         self.release_network(id)?;
         self.release_rootfs(id)?;
-        for dir in [self.run_dir(id), self.container_dir(id)] {
-            match remove_tree(&dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(source) => {
-                    return Err(crate::Error::Io {
-                        op: "remove",
-                        path: dir,
-                        source,
-                    });
-                }
-            }
-        }
+        // The run dir holds at most an unused fifo; the container's files go to the trash, so
+        // the container is gone as soon as the rename is done.
+        let run_dir = self.run_dir(id);
+        storage::remove_any(&run_dir).map_err(|source| crate::Error::Io {
+            op: "remove",
+            path: run_dir,
+            source,
+        })?;
+        let dir = self.container_dir(id);
+        self.discard(&dir).map_err(|source| crate::Error::Io {
+            op: "remove",
+            path: dir,
+            source,
+        })?;
         self.events.emit_or_warn(&Event::new(id, Action::Destroy));
         Ok(())
-    }
-}
-
-/// Whether process `pid` still runs. A zombie does not: the shim is re-parented away from the
-/// agent, and where that parent does not reap (an init that never waits) the exited shim stays
-/// a zombie that `kill(pid, 0)` still reaches.
-fn process_lives(pid: i32) -> bool {
-    if kill(Pid::from_raw(pid), None).is_err() {
-        return false;
-    }
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    // The state is the first field after the command name, which ends at the last ')'.
-    let state = stat
-        .rfind(')')
-        .and_then(|end| stat[end + 1..].split_whitespace().next());
-    !matches!(state, Some("Z" | "X") | None)
-}
-
-/// `remove_dir_all`, tried again when a file appeared meanwhile (a late log line).
-fn remove_tree(dir: &std::path::Path) -> std::io::Result<()> {
-    let mut tries = 0;
-    loop {
-        match std::fs::remove_dir_all(dir) {
-            Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) && tries < 5 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            other => return other,
-        }
     }
 }
 

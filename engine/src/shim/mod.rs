@@ -1,17 +1,20 @@
 //! The per-container monitor (`shim`): detached from the caller, it creates the cgroup, clones
 //! the container's init into new namespaces, copies its output into the log, reaps it and
 //! records the exit in the state record. The container therefore outlives whoever created it.
+//! A container with a terminal or an open stdin also gets an attach socket ([`attach`]) in its
+//! run directory, through which callers feed its stdin and read its output.
 
+pub mod attach;
 pub(crate) mod fdpass;
 mod logs;
 pub mod protocol;
+mod relay;
 mod spawn;
 
 use std::io::Write;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, setsid};
@@ -51,13 +54,35 @@ pub fn run() -> i32 {
     crate::entry::set_process_name(c"bosun-shim");
     crate::process::cloexec_from(3);
     let cgroup = AnyManager::for_layout(&config.layout, &config.cgroup_path);
-    match launch(&config, &cgroup) {
-        Ok(launched) => {
+    let launched = launch(&config, &cgroup).and_then(|launched| {
+        // Bound before the report, so that a caller may attach as soon as `create` returns.
+        let listener = if config.spec.tty || config.spec.stdin {
+            let bound = attach::bind(&config.run_dir).map_err(|e| {
+                format!(
+                    "listen on {}: {e}",
+                    attach::socket_path(&config.run_dir).display()
+                )
+            });
+            match bound {
+                Ok(l) => Some(l),
+                Err(message) => {
+                    let _ = kill(launched.pid, Signal::SIGKILL);
+                    let _ = waitpid(launched.pid, None);
+                    return Err(message);
+                }
+            }
+        } else {
+            None
+        };
+        Ok((launched, listener))
+    });
+    match launched {
+        Ok((launched, listener)) => {
             report(&Report::Ok {
                 pid: launched.pid.as_raw(),
             });
             detach_stdio();
-            supervise(&config, &cgroup, launched)
+            supervise(&config, &cgroup, launched, listener)
         }
         Err(message) => {
             let _ = cgroup.remove();
@@ -97,6 +122,8 @@ struct Launched {
     stderr: OwnedFd,
     /// The terminal's master side, when the container has one: read as stdout.
     tty: Option<OwnedFd>,
+    /// The write end of the container's stdin pipe (open stdin without a terminal).
+    stdin: Option<OwnedFd>,
 }
 
 fn launch(config: &ShimConfig, cgroup: &AnyManager) -> Result<Launched, String> {
@@ -117,7 +144,15 @@ fn launch(config: &ShimConfig, cgroup: &AnyManager) -> Result<Launched, String> 
         }
         (crate::spec::NetworkNamespace::Own, _) => spawn::NetNs::New,
     };
-    let child = spawn::clone_setup(std::path::Path::new("/proc/self/exe"), net)?;
+    // An open stdin without a terminal is a pipe whose write end the shim holds.
+    let (stdin_read, stdin_write) = if config.spec.stdin && !config.spec.tty {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+            .map_err(|e| format!("stdin pipe: {e}"))?;
+        (Some(r), Some(w))
+    } else {
+        (None, None)
+    };
+    let child = spawn::clone_setup(std::path::Path::new("/proc/self/exe"), net, stdin_read)?;
     let fail = |msg: String| {
         let _ = kill(child.pid, Signal::SIGKILL);
         let _ = waitpid(child.pid, None);
@@ -171,54 +206,32 @@ fn launch(config: &ShimConfig, cgroup: &AnyManager) -> Result<Launched, String> 
         stdout: child.stdout,
         stderr: child.stderr,
         tty,
+        stdin: stdin_write,
     })
 }
 
-/// Copies output to the log until both pipes close, then reaps the init and records its exit.
-fn supervise(config: &ShimConfig, cgroup: &AnyManager, launched: Launched) -> i32 {
-    let mut log = LogWriter::open(
+/// Relays the container's stdio until its output ends, then reaps the init and records its
+/// exit.
+fn supervise(
+    config: &ShimConfig,
+    cgroup: &AnyManager,
+    launched: Launched,
+    listener: Option<std::os::unix::net::UnixListener>,
+) -> i32 {
+    let log = LogWriter::open(
         &config.container_dir,
         config.spec.log_max_size,
         config.spec.log_max_files,
     )
     .ok();
-    let mut open = [Some(launched.stdout), Some(launched.stderr), launched.tty];
-    let mut buf = vec![0u8; 64 * 1024];
-    while open.iter().any(Option::is_some) {
-        let index: Vec<usize> = (0..open.len()).filter(|i| open[*i].is_some()).collect();
-        let mut polls: Vec<PollFd> = open
-            .iter()
-            .flatten()
-            .map(|fd| PollFd::new(fd.as_fd(), PollFlags::POLLIN))
-            .collect();
-        if poll(&mut polls, PollTimeout::NONE).is_err() {
-            continue;
-        }
-        let ready: Vec<usize> = index
-            .iter()
-            .zip(&polls)
-            .filter(|(_, p)| p.revents().is_some_and(|r| !r.is_empty()))
-            .map(|(i, _)| *i)
-            .collect();
-        drop(polls);
-        for i in ready {
-            // A terminal's master reads EIO once every slave is closed: that is its end.
-            let n = match &open[i] {
-                Some(fd) => nix::unistd::read(fd, &mut buf).unwrap_or(0),
-                None => continue,
-            };
-            if n == 0 {
-                open[i] = None;
-            } else if let Some(log) = log.as_mut() {
-                // A full disk must not block the container: the entry is dropped. Terminal
-                // output is one stream, logged as stdout.
-                let _ = log.feed(i % 2, &buf[..n]);
-            }
-        }
-    }
-    if let Some(log) = log.as_mut() {
-        let _ = log.flush_partial();
-    }
+    let stdio = relay::Stdio {
+        stdout: launched.stdout,
+        stderr: launched.stderr,
+        tty: launched.tty,
+        stdin: launched.stdin,
+        open_stdin: config.spec.stdin,
+    };
+    relay::Relay::new(stdio, listener, config.run_dir.clone(), log).run();
     let code = loop {
         match waitpid(launched.pid, None) {
             Ok(WaitStatus::Exited(_, code)) => break code,

@@ -28,16 +28,25 @@ pub(super) enum NetNs {
 }
 
 /// Clones a child in new mount, pid, uts and ipc namespaces and the network namespace `net`,
-/// running `exe` with the setup subcommand; its stdin is /dev/null, stdout and stderr pipes,
-/// fd 3 the sync socket.
+/// running `exe` with the setup subcommand; its stdin is `stdin` (/dev/null when `None`),
+/// stdout and stderr pipes, fd 3 the sync socket.
 #[allow(unsafe_code)]
-pub(super) fn clone_setup(exe: &Path, net: NetNs) -> Result<Child, String> {
+pub(super) fn clone_setup(
+    exe: &Path,
+    net: NetNs,
+    stdin: Option<OwnedFd>,
+) -> Result<Child, String> {
     let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let (sync_parent, sync_child) =
         std::os::unix::net::UnixStream::pair().map_err(|e| format!("socketpair: {e}"))?;
     let (sync_parent, sync_child): (OwnedFd, OwnedFd) = (sync_parent.into(), sync_child.into());
-    let null = std::fs::File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
+    let null: OwnedFd = match stdin {
+        Some(fd) => fd,
+        None => std::fs::File::open("/dev/null")
+            .map_err(|e| format!("open /dev/null: {e}"))?
+            .into(),
+    };
     let exe_c = CString::new(exe.as_os_str().as_encoded_bytes())
         .map_err(|_| "exe path has a NUL byte".to_string())?;
     let arg1 = CString::new(crate::entry::SETUP_COMMAND)

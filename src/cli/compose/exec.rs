@@ -1,15 +1,19 @@
 //! `bosun exec`: a command in a running service container, its output streamed, its exit code
-//! returned. (The agent's exec has no stdin: `-i`/`-T` are accepted for compatibility.)
+//! returned. As docker compose: stdin is forwarded (`-i` is the default) and the command gets a
+//! terminal when the CLI's stdin is one, unless `-T`.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Args;
+use cluster::agent::attach_client::{AttachClient, size};
 use cluster::agent::proto;
 use cluster::agent::proto::exec_output::Item;
 use orchestrator::compose::labels;
 
 use super::session::Session;
+use crate::cli::container::attach_io::{stdin_is_terminal, terminal_size};
+use crate::cli::container::exec::interactive;
 use crate::cli::project::ProjectArgs;
 
 /// Arguments of `bosun exec`.
@@ -30,10 +34,10 @@ pub struct ExecArgs {
     /// Index of the container if the service has multiple replicas.
     #[arg(long, default_value_t = 1)]
     pub index: u32,
-    /// Disable pseudo-TTY allocation (always the case).
+    /// Disable pseudo-TTY allocation (by default, a TTY is allocated when stdin is one).
     #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,
-    /// Keep STDIN open (not supported: the command gets no input).
+    /// Keep STDIN open (the default; accepted for compatibility).
     #[arg(short, long)]
     pub interactive: bool,
     /// The service.
@@ -64,8 +68,25 @@ pub fn run(project: &ProjectArgs, args: ExecArgs) -> anyhow::Result<ExitCode> {
         env: args.env.clone(),
         user: args.user.clone().unwrap_or_default(),
         working_dir: args.workdir.clone().unwrap_or_default(),
+        ..Default::default()
     };
-    let code = exec(&session, request, args.detach)?;
+    let code = if args.detach {
+        exec(&session, request, true)?
+    } else {
+        let tty = !args.no_tty && stdin_is_terminal();
+        let request = proto::ExecRequest {
+            tty,
+            stdin: true,
+            size: terminal_size()
+                .filter(|_| tty)
+                .map(|(rows, cols)| size(rows, cols)),
+            ..request
+        };
+        let mut sessions = AttachClient::new(session.backend().client().containers.clone());
+        session
+            .agent
+            .block_on(interactive(&mut sessions, request))?
+    };
     Ok(ExitCode::from(
         u8::try_from(code.clamp(0, 255)).unwrap_or(1),
     ))

@@ -1,6 +1,7 @@
 //! `bosun run`: a one-off container of a service (`<project>-<service>-run-<id>`), its
-//! dependencies brought up first unless `--no-deps`; attached, it streams the output and
-//! returns the command's exit code.
+//! dependencies brought up first unless `--no-deps`; attached, it forwards stdin (`-i` is the
+//! default, as docker compose), gives the command a terminal when the CLI's stdin is one
+//! (unless `-T`), streams the output and returns the command's exit code.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
@@ -18,9 +19,11 @@ use orchestrator::compose::resources::{Resources, image_of};
 use orchestrator::compose::spec::container_spec;
 use orchestrator::compose::{Plan, PlanOptions, labels, plan};
 
+use cluster::agent::attach_client::{AttachClient, size};
+
 use super::Globals;
-use super::logs::{Follower, Style};
 use super::session::Session;
+use crate::cli::container::attach_io::{self, Ended, Options, stdin_is_terminal, terminal_size};
 use crate::cli::project::ProjectArgs;
 
 /// Arguments of `bosun run`.
@@ -65,10 +68,10 @@ pub struct RunArgs {
     /// Assign a name to the container.
     #[arg(long)]
     pub name: Option<String>,
-    /// Disable pseudo-TTY allocation (always the case).
+    /// Disable pseudo-TTY allocation (by default, a TTY is allocated when stdin is one).
     #[arg(short = 'T', long = "no-TTY")]
     pub no_tty: bool,
-    /// Keep STDIN open (not supported: the command gets no input).
+    /// Keep STDIN open (the default; accepted for compatibility).
     #[arg(short, long)]
     pub interactive: bool,
     /// The service.
@@ -130,6 +133,73 @@ fn overridden(service: &Service, args: &RunArgs) -> anyhow::Result<Service> {
     Ok(service)
 }
 
+/// An attached one-off: created, attached (so that no output is missed), started; the CLI's
+/// stdin goes to the container until its end; returns the command's exit code.
+fn attached(
+    session: &Session,
+    request: proto::CreateRequest,
+    rm: bool,
+) -> anyhow::Result<ExitCode> {
+    let config = request.config.clone().unwrap_or_default();
+    let name = request.name.clone();
+    let mut client = session.backend().client().containers.clone();
+    let mut sessions = AttachClient::new(client.clone());
+    let code = session.agent.block_on(async {
+        let id = client.create(request).await?.into_inner().id;
+        let attach = proto::AttachRequest {
+            container: id.clone(),
+            close_stdin_on_detach: true,
+            size: terminal_size()
+                .filter(|_| config.tty)
+                .map(|(rows, cols)| size(rows, cols)),
+        };
+        let ran = async {
+            let (input, output) = sessions.attach(attach).await?;
+            client
+                .start(proto::ContainerRef {
+                    container: id.clone(),
+                })
+                .await?;
+            let options = Options {
+                tty: config.tty,
+                stdin: true,
+                close_on_eof: true,
+            };
+            // With a terminal, Ctrl-C reaches the container as a keystroke; without, it stops
+            // the container.
+            let detached = tokio::select! {
+                ended = attach_io::drive(input, output, options) => ended? == Ended::Detached,
+                _ = tokio::signal::ctrl_c(), if !config.tty => {
+                    let request = proto::StopRequest { container: id.clone(), timeout: None };
+                    let _ = client.stop(request).await;
+                    false
+                }
+            };
+            if detached {
+                return Ok(None);
+            }
+            let reference = proto::ContainerRef {
+                container: id.clone(),
+            };
+            anyhow::Ok(Some(client.wait(reference).await?.into_inner().exit_code))
+        }
+        .await;
+        if rm && !matches!(ran, Ok(None)) {
+            let request = proto::RemoveRequest {
+                container: id.clone(),
+                force: true,
+                volumes: true,
+            };
+            let _ = client.remove(request).await;
+        }
+        ran
+    });
+    let code = code.with_context(|| format!("cannot run {name}"))?;
+    Ok(ExitCode::from(
+        u8::try_from(code.unwrap_or(0).clamp(0, 255)).unwrap_or(1),
+    ))
+}
+
 fn suffix() -> String {
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -173,7 +243,7 @@ pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     if !plan.is_empty() && session.apply(&plan, &args.globals, None)?.is_none() {
         return Ok(ExitCode::SUCCESS);
     }
-    if args.globals.dry_run {
+    if session.dry_run(Some(&args.globals)) {
         println!("create and start a one-off container of {name}");
         return Ok(ExitCode::SUCCESS);
     }
@@ -193,13 +263,20 @@ pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| format!("{}-{name}-run-{}", session.name(), suffix()));
     spec.labels
         .insert(labels::ONEOFF.into(), labels::TRUE.into());
-    let config = translate::container_config(&spec)?;
+    let mut config = translate::container_config(&spec)?;
+    if !args.detach {
+        config.stdin_open = true;
+        config.tty = !args.no_tty && stdin_is_terminal();
+    }
     let request = proto::CreateRequest {
         name: spec.name.clone(),
         config: Some(config),
         auto_remove: args.rm && args.detach,
     };
     let mut client = session.backend().client().containers.clone();
+    if !args.detach {
+        return attached(&session, request, args.rm);
+    }
     let created = session.agent.block_on(async {
         let created = client.create(request).await?.into_inner();
         client
@@ -211,52 +288,6 @@ pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     });
     let created =
         created.map_err(|s| anyhow::anyhow!("cannot run {}: {}", spec.name, s.message()))?;
-    if args.detach {
-        println!("{}", created.name);
-        return Ok(ExitCode::SUCCESS);
-    }
-    let follower = Follower::new(Style::default());
-    let summary = proto::ContainerSummary {
-        id: created.id.clone(),
-        name: created.name.clone(),
-        ..Default::default()
-    };
-    let logs = proto::LogsRequest {
-        follow: true,
-        tail: -1,
-        stdout: true,
-        stderr: true,
-        ..Default::default()
-    };
-    let code = session.agent.block_on(async {
-        let interrupted = tokio::signal::ctrl_c();
-        tokio::select! {
-            _ = follower.stream(client.clone(), &summary, logs, 0) => {}
-            _ = interrupted => {
-                let request = proto::StopRequest { container: created.id.clone(), timeout: None };
-                let _ = client.stop(request).await;
-            }
-        }
-        let reference = proto::ContainerRef {
-            container: created.id.clone(),
-        };
-        let code = client
-            .wait(reference)
-            .await
-            .map(|r| r.into_inner().exit_code);
-        if args.rm {
-            let request = proto::RemoveRequest {
-                container: created.id.clone(),
-                force: true,
-                volumes: true,
-            };
-            let _ = client.remove(request).await;
-        }
-        code
-    });
-    let code =
-        code.map_err(|s| anyhow::anyhow!("cannot wait for {}: {}", created.name, s.message()))?;
-    Ok(ExitCode::from(
-        u8::try_from(code.clamp(0, 255)).unwrap_or(1),
-    ))
+    println!("{}", created.name);
+    Ok(ExitCode::SUCCESS)
 }

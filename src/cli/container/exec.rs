@@ -1,5 +1,5 @@
-//! `bosun container exec` (output streamed, the command's exit code returned) and
-//! `bosun container top`.
+//! `bosun container exec` (output streamed, the command's exit code returned; `-i` forwards
+//! stdin, `-t` gives the command a terminal) and `bosun container top`.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -7,9 +7,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use cluster::agent::AgentClient;
+use cluster::agent::attach_client::{AttachClient, size};
 use cluster::agent::proto::ExecRequest;
 use cluster::agent::proto::exec_output::Item;
 
+use super::attach_io::{self, Ended, Options, terminal_size};
+use super::connect::connect_with;
 use super::table;
 
 /// Arguments of `exec`.
@@ -24,6 +27,12 @@ pub struct ExecArgs {
     /// Working directory inside the container.
     #[arg(short = 'w', long = "workdir")]
     pub workdir: Option<String>,
+    /// Keep STDIN open and forward it to the command.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short = 't', long)]
+    pub tty: bool,
     /// Container name or id.
     #[arg(value_name = "CONTAINER")]
     pub container: String,
@@ -50,15 +59,30 @@ fn exit_code(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(255))
 }
 
-/// Runs `exec`: streams stdout and stderr, exits with the command's code.
-pub async fn exec(client: &mut AgentClient, args: ExecArgs) -> anyhow::Result<ExitCode> {
+/// Runs `exec`: streams stdout and stderr, exits with the command's code. `host` is the
+/// agent's address as given (`-H`), for the interactive session of `-i`/`-t`.
+pub async fn exec(
+    client: &mut AgentClient,
+    args: ExecArgs,
+    host: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let request = ExecRequest {
         container: args.container,
         args: args.command,
         env: args.env,
         user: args.user.unwrap_or_default(),
         working_dir: args.workdir.unwrap_or_default(),
+        tty: args.tty,
+        stdin: args.interactive,
+        size: terminal_size()
+            .filter(|_| args.tty)
+            .map(|(rows, cols)| size(rows, cols)),
     };
+    if args.tty || args.interactive {
+        let mut sessions = connect_with(host, AttachClient::connect).await?;
+        let code = interactive(&mut sessions, request).await?;
+        return Ok(exit_code(code));
+    }
     let mut stream = client.exec(request).await?;
     let (mut stdout, mut stderr) = (std::io::stdout(), std::io::stderr());
     while let Some(item) = stream.next().await? {
@@ -74,6 +98,24 @@ pub async fn exec(client: &mut AgentClient, args: ExecArgs) -> anyhow::Result<Ex
         }
     }
     anyhow::bail!("the exec ended without an exit code")
+}
+
+/// Runs an exec with its stdin and/or terminal wired to the CLI's; returns its exit code.
+pub(crate) async fn interactive(
+    sessions: &mut AttachClient,
+    request: ExecRequest,
+) -> anyhow::Result<i32> {
+    let options = Options {
+        tty: request.tty,
+        stdin: request.stdin,
+        close_on_eof: true,
+    };
+    let (input, output) = sessions.exec(request).await?;
+    match attach_io::drive(input, output, options).await? {
+        Ended::Exit(code) => Ok(code),
+        Ended::Detached => Ok(0),
+        Ended::Output => anyhow::bail!("the exec ended without an exit code"),
+    }
 }
 
 /// Runs `top`: the container's processes as a table.
@@ -109,6 +151,15 @@ mod tests {
         assert_eq!(args.workdir.as_deref(), Some("/tmp"));
         assert_eq!(args.container, "web");
         assert_eq!(args.command, ["ls", "-l", "-e"]);
+        assert!(!args.interactive && !args.tty);
+        let args = Wrap::try_parse_from(["exec", "-it", "web", "sh"])
+            .unwrap()
+            .exec;
+        assert!(args.interactive && args.tty);
+        assert_eq!(
+            (args.container.as_str(), args.command.as_slice()),
+            ("web", &["sh".to_string()][..])
+        );
         assert!(Wrap::try_parse_from(["exec", "web"]).is_err());
         assert_eq!(exit_code(3), ExitCode::from(3));
         assert_eq!(exit_code(-1), ExitCode::from(255));

@@ -4,9 +4,11 @@
 //! docker CLI's short flags (`rm -f`, `logs -f`, `ls -q`) do not collide with the project options
 //! that are global at the top level.
 
+mod attach;
+pub(crate) mod attach_io;
 pub(crate) mod connect;
 mod events;
-mod exec;
+pub(crate) mod exec;
 mod flags;
 mod health;
 mod inspect;
@@ -83,6 +85,8 @@ enum Sub {
     Stats(stats::StatsArgs),
     /// Execute a command in a running container.
     Exec(exec::ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container.
+    Attach(attach::AttachArgs),
     /// Display the running processes of a container.
     Top(exec::TopArgs),
     /// Restart one or more containers.
@@ -99,7 +103,7 @@ pub fn run(args: ContainerArgs) -> anyhow::Result<ExitCode> {
 async fn dispatch(cli: ContainerCli) -> anyhow::Result<ExitCode> {
     let mut client = connect_with(cli.agent.host.as_deref(), AgentClient::connect).await?;
     match cli.command {
-        Sub::Run(args) => run::run(&mut client, *args).await,
+        Sub::Run(args) => run::run(&mut client, *args, cli.agent.host.as_deref()).await,
         Sub::Create(args) => run::create(&mut client, *args).await,
         Sub::Start(args) => ops::start(&mut client, args).await,
         Sub::Port(args) => port::port(&mut client, args).await,
@@ -114,7 +118,8 @@ async fn dispatch(cli: ContainerCli) -> anyhow::Result<ExitCode> {
         Sub::Logs(args) => logs::run(&mut client, args).await,
         Sub::Inspect(args) => inspect::run(&mut client, args).await,
         Sub::Stats(args) => stats::run(&mut client, args).await,
-        Sub::Exec(args) => exec::exec(&mut client, args).await,
+        Sub::Exec(args) => exec::exec(&mut client, args, cli.agent.host.as_deref()).await,
+        Sub::Attach(args) => attach::run(&mut client, args, cli.agent.host.as_deref()).await,
         Sub::Top(args) => exec::top(&mut client, args).await,
         Sub::Restart(args) => ops::restart(&mut client, args).await,
         Sub::Events(args) => events::run(&mut client, args).await,

@@ -201,8 +201,13 @@ pub fn request(args: &RunArgs) -> anyhow::Result<CreateRequest> {
     })
 }
 
-/// Runs `run`. Failures before the container runs exit with 125, as docker does.
-pub async fn run(client: &mut AgentClient, args: RunArgs) -> anyhow::Result<ExitCode> {
+/// Runs `run`. Failures before the container runs exit with 125, as docker does. `host` is
+/// the agent's address as given (`-H`), for the interactive session of `-i`/`-t`.
+pub async fn run(
+    client: &mut AgentClient,
+    args: RunArgs,
+    host: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let request = match request(&args) {
         Ok(r) => r,
         Err(err) => return Ok(fail(&err)),
@@ -228,6 +233,9 @@ pub async fn run(client: &mut AgentClient, args: RunArgs) -> anyhow::Result<Exit
         since: None,
         until: None,
     };
+    if args.extra.interactive || args.extra.tty {
+        return super::attach::run_attached(client, &args, &id, host).await;
+    }
     let stream = client.logs(logs).await?;
     if let Err(err) = client.start(&id).await {
         if args.rm {
@@ -269,7 +277,7 @@ pub async fn create(client: &mut AgentClient, args: RunArgs) -> anyhow::Result<E
 
 /// Sends SIGINT and SIGTERM received by the CLI to the container (docker's sig-proxy); never
 /// returns unless the handlers cannot be installed.
-async fn forward_signals(mut client: AgentClient, id: &str) -> anyhow::Result<()> {
+pub(super) async fn forward_signals(mut client: AgentClient, id: &str) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
@@ -289,7 +297,7 @@ mod libc_signal {
     pub const SIGTERM: i32 = nix::sys::signal::Signal::SIGTERM as i32;
 }
 
-fn fail(err: &anyhow::Error) -> ExitCode {
+pub(super) fn fail(err: &anyhow::Error) -> ExitCode {
     crate::cli::report(err);
     ExitCode::from(125)
 }

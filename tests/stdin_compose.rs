@@ -1,0 +1,235 @@
+//! End-to-end: stdin and terminals of the compose `exec` and `run` (run as root), as docker
+//! compose: stdin forwarded by default, a terminal when the CLI's stdin is one unless `-T`.
+//! Each test has its own roots, cgroup parent and project; the project is taken down and the
+//! agent stopped even when the test fails.
+
+#![allow(clippy::unwrap_used)]
+
+mod teardown;
+mod test_images;
+
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
+
+const PROJECT: &str = r#"
+services:
+  web:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    network_mode: none
+"#;
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// One test's roots, project directory and agent.
+struct Env {
+    tmp: tempfile::TempDir,
+    project: String,
+    cgroup_parent: String,
+}
+
+impl Env {
+    fn new() -> Env {
+        let tmp = tempfile::tempdir().unwrap();
+        let id = tmp
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .trim_start_matches('.')
+            .to_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "");
+        let env = Env {
+            project: format!("s{}", &id[id.len().saturating_sub(6)..]),
+            cgroup_parent: format!("bosun-stdincompose-{id}"),
+            tmp,
+        };
+        std::fs::create_dir_all(env.dir()).unwrap();
+        std::fs::write(env.dir().join("compose.yaml"), PROJECT).unwrap();
+        let busybox = test_images::dir().join("busybox.tar");
+        let out = env
+            .command(&["image", "import", busybox.to_str().unwrap(), "busybox:test"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        env
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.tmp.path().join("project")
+    }
+
+    fn run_root(&self) -> PathBuf {
+        self.tmp.path().join("run")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BOSUN);
+        command
+            .current_dir(self.dir())
+            .env("BOSUN_DATA_ROOT", self.tmp.path().join("data"))
+            .env("BOSUN_RUN_ROOT", self.run_root())
+            .env("BOSUN_CGROUP_PARENT", &self.cgroup_parent)
+            .env_remove("BOSUN_HOST")
+            .args(args);
+        command
+    }
+
+    /// `bosun -p <project> <args>` with `input` on its stdin (then end of file).
+    fn with_input(&self, args: &[&str], input: &[u8]) -> Output {
+        let mut all = vec!["-p", self.project.as_str()];
+        all.extend_from_slice(args);
+        let mut child = self
+            .command(&all)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let input = input.to_vec();
+        let writer = std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        out
+    }
+
+    fn agent_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.run_root().join("bosun.pid"))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(pid) = self.agent_pid() {
+            let _ = self
+                .command(&[
+                    "-p",
+                    &self.project,
+                    "down",
+                    "-v",
+                    "--remove-orphans",
+                    "-t",
+                    "1",
+                ])
+                .output();
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while kill(Pid::from_raw(pid), None).is_ok() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        teardown::after_agent(&self.tmp.path().join("data"), &self.cgroup_parent);
+    }
+}
+
+fn code_and_out(out: &Output) -> (Option<i32>, String) {
+    (out.status.code(), text(&out.stdout))
+}
+
+#[test]
+fn compose_exec_and_run_forward_stdin() {
+    let env = Env::new();
+    let out = env.with_input(&["up", "-d"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = env.with_input(&["exec", "web", "cat"], b"x\n");
+    assert_eq!(
+        code_and_out(&out),
+        (Some(0), "x\n".into()),
+        "{}",
+        text(&out.stderr)
+    );
+    let script = "test -t 0 && echo tty || echo no tty; read a; exit $a";
+    let out = env.with_input(&["exec", "-T", "web", "sh", "-c", script], b"4\n");
+    assert_eq!(
+        code_and_out(&out),
+        (Some(4), "no tty\n".into()),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let big = vec![b'z'; 1 << 20];
+    let out = env.with_input(&["run", "--rm", "web", "sh", "-c", "cat | wc -c"], &big);
+    assert_eq!(
+        code_and_out(&out),
+        (Some(0), "1048576\n".into()),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = env.with_input(&["run", "--rm", "-T", "web", "sh", "-c", script], b"6\n");
+    assert_eq!(
+        code_and_out(&out),
+        (Some(6), "no tty\n".into()),
+        "{}",
+        text(&out.stderr)
+    );
+    // Only the service's own container is left: the one-offs were removed.
+    let out = env.with_input(&["ps", "-a", "-q"], b"");
+    assert_eq!(
+        text(&out.stdout).lines().count(),
+        1,
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn compose_exec_gets_a_terminal_when_stdin_is_one() {
+    let env = Env::new();
+    let out = env.with_input(&["up", "-d"], b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let slave = || Stdio::from(pty.slave.try_clone().unwrap());
+    let mut cli = env
+        .command(&[
+            "-p",
+            &env.project,
+            "exec",
+            "web",
+            "sh",
+            "-c",
+            "test -t 0 && echo tty; exit 2",
+        ])
+        .stdin(slave())
+        .stdout(slave())
+        .stderr(slave())
+        .spawn()
+        .unwrap();
+    let mut master = std::fs::File::from(pty.master);
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut buf = [0u8; 1024];
+    while !seen.contains("tty\r\n") && Instant::now() < deadline {
+        let mut fds = [nix::poll::PollFd::new(
+            master.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
+        if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap() == 0 {
+            continue;
+        }
+        match master.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(seen.contains("tty\r\n"), "{seen:?}");
+    assert_eq!(cli.wait().unwrap().code(), Some(2));
+}
