@@ -31,11 +31,7 @@ pub(super) enum NetNs {
 /// running `exe` with the setup subcommand; its stdin is `stdin` (/dev/null when `None`),
 /// stdout and stderr pipes, fd 3 the sync socket.
 #[allow(unsafe_code)]
-pub(super) fn clone_setup(
-    exe: &Path,
-    net: NetNs,
-    stdin: Option<OwnedFd>,
-) -> Result<Child, String> {
+pub(super) fn clone_setup(exe: &Path, net: NetNs, stdin: Option<OwnedFd>) -> Result<Child, String> {
     let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let (sync_parent, sync_child) =
