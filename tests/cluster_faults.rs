@@ -16,36 +16,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cluster::manager::ManagerClient;
-use cluster::store::{Batch, Blob, Command, Meta, Record, Service, ServiceMode};
-use testbed::history::{self, Op, Outcome};
+use cluster::store::{Batch, Command, Meta, NodeRole, Record, Service, ServiceMode};
+use testbed::history;
 use testbed::lab::{Lab, in_netns, leftovers};
-use testbed::{Bed, config, leader_index, write_within};
+use testbed::register::{append_client, create_register, read_register};
+use testbed::{Bed, config, converged, leader_index, write_within};
 
 fn bin() -> &'static Path {
     Path::new(env!("CARGO_BIN_EXE_bosun"))
-}
-
-/// Waits until every member in `members` answers a linearizable read of the state hash with
-/// the same hash; returns it.
-async fn converged(bed: &Bed, members: &[usize], within: Duration) -> String {
-    let deadline = Instant::now() + within;
-    loop {
-        let mut seen = Vec::new();
-        for &i in members {
-            match bed.client(i).read("hash").await {
-                Ok((hash, _)) => seen.push(String::from_utf8(hash).unwrap()),
-                Err(err) => seen.push(format!("error: {err}")),
-            }
-        }
-        if seen
-            .iter()
-            .all(|s| *s == seen[0] && !s.starts_with("error"))
-        {
-            return seen.swap_remove(0);
-        }
-        assert!(Instant::now() < deadline, "managers disagree: {seen:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 fn blocking<T>(f: impl FnOnce() -> T) -> T {
@@ -209,74 +187,10 @@ async fn five_managers_survive_leader_kill_partitions_and_a_pulled_link() {
     assert_eq!(leftovers(&tag), Vec::<String>::new());
 }
 
-const REGISTER: &str = "register";
-
-fn register_record(values: &[u64]) -> Record {
-    Record::Config(Blob {
-        meta: Meta {
-            id: REGISTER.to_owned(),
-            ..Meta::default()
-        },
-        name: REGISTER.to_owned(),
-        data: serde_json::to_vec(values).unwrap(),
-    })
-}
-
-/// The register's values and version, by a linearizable read.
-async fn read_register(client: &ManagerClient) -> Option<(Vec<u64>, u64)> {
-    let (data, _) = client.read(&format!("key:config/{REGISTER}")).await.ok()?;
-    let records: Vec<Record> = serde_json::from_slice(&data).ok()?;
-    match records.into_iter().next()? {
-        Record::Config(blob) => Some((serde_json::from_slice(&blob.data).ok()?, blob.meta.version)),
-        _ => None,
-    }
-}
-
-/// One client appending its own values to the register with compare-and-set until `stop`.
-async fn append_client(id: u64, clients: Vec<ManagerClient>, stop: Arc<AtomicBool>) -> Vec<Op> {
-    let mut history = Vec::new();
-    let mut seq = 0;
-    while !stop.load(Ordering::Relaxed) {
-        let client = &clients[testbed::random_below(clients.len())];
-        let Ok(Some((mut values, version))) =
-            tokio::time::timeout(Duration::from_secs(3), read_register(client)).await
-        else {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            continue;
-        };
-        seq += 1;
-        let value = id * 1_000_000 + seq;
-        values.push(value);
-        let batch = Batch::new(
-            0,
-            vec![Command::Update {
-                record: register_record(&values),
-                expected_version: version,
-            }],
-        );
-        let invoked = Instant::now();
-        let result = tokio::time::timeout(Duration::from_secs(5), client.write(&batch)).await;
-        let outcome = match result {
-            Ok(Ok(_)) => Outcome::Acked,
-            // A compare-and-set refused by the state machine changed nothing.
-            Ok(Err(err)) if err.to_string().contains("is at version") => Outcome::Refused,
-            _ => Outcome::Unknown,
-        };
-        history.push(Op {
-            value,
-            invoked,
-            completed: Instant::now(),
-            outcome,
-        });
-    }
-    history
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_nine_during_writes_loses_no_acknowledged_write() {
     let mut bed = blocking(|| Bed::cluster_in_lab(bin(), 5));
-    let create = Batch::new(0, vec![Command::Create(register_record(&[]))]);
-    bed.client(0).write(&create).await.unwrap();
+    bed.client(0).write(&create_register()).await.unwrap();
     let clients: Vec<ManagerClient> = (0..5).map(|i| bed.client(i)).collect();
     let stop = Arc::new(AtomicBool::new(false));
     let tasks: Vec<_> = (1..=3)
@@ -401,9 +315,11 @@ async fn membership_changes_keep_quorum_and_a_forced_rebuild_keeps_services() {
     assert_eq!(acked.len(), sent, "writes failed during the demotion");
     let status = bed.client(leader).status().await.unwrap();
     assert_eq!(status.members.len(), 4, "{status:?}");
-    assert!(blocking(|| testbed::wait_gone(
+    // The demoted manager's daemon carries on as a worker, with a worker certificate.
+    assert!(blocking(|| testbed::wait_certificate_role(
         &bed,
         victim,
+        NodeRole::Worker,
         Duration::from_secs(10)
     )));
     let (data, _) = bed.client(leader).read("kind:config").await.unwrap();

@@ -389,3 +389,39 @@ fn reads_complete_once_the_store_has_every_earlier_write() {
     let key = RecordKey::new(Kind::Volume, "v1");
     assert!(cluster.node(follower).store().get(&key).is_some());
 }
+
+#[test]
+fn a_read_on_a_leader_elected_just_now_completes_once_its_term_commits() {
+    let mut cluster = Cluster::new(3, 1_000);
+    let old = cluster.elect();
+    cluster.write(&volume("v1"));
+    let next = (1..=3).find(|id| *id != old).unwrap();
+    cluster.node(old).transfer_leader(next);
+    // Deliver messages one round at a time until `next` wins, before it commits anything.
+    let mut read = None;
+    for _ in 0..20 {
+        let mut outbox: Vec<Message> = Vec::new();
+        for node in cluster.nodes.values_mut() {
+            node.process_ready(&mut |msgs| outbox.extend(msgs)).unwrap();
+            let events = node.take_events();
+            cluster.events.entry(node.id()).or_default().extend(events);
+        }
+        for message in outbox {
+            let to = message.to;
+            cluster.node(to).step(message).unwrap();
+            if to == next && cluster.node(next).is_leader() && read.is_none() {
+                read = Some(cluster.node(next).read_index().unwrap());
+            }
+        }
+        if read.is_some() {
+            break;
+        }
+    }
+    let read = read.expect("leadership moved to the transferee");
+    cluster.tick(3);
+    assert!(
+        cluster.events[&next].contains(&Event::ReadReady(read)),
+        "{:?}",
+        cluster.events[&next]
+    );
+}

@@ -1,5 +1,6 @@
 //! `bosun cluster …`: create, join and leave a cluster, show join tokens and the cluster's
-//! status; and the hidden `bosun manager` daemon those commands start in the background.
+//! status; and the hidden `bosun manager` daemon those commands start in the background (the
+//! node's daemon: the manager role, or the worker role on a worker).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use cluster::manager::daemon::serve;
+use cluster::manager::node_daemon::{NodeExit, run_node};
 use cluster::manager::{Manager, bench, launch};
 
 /// Default data root.
@@ -104,7 +105,7 @@ struct JoinArgs {
     /// Address other nodes reach this node at (host:port).
     #[arg(long)]
     advertise_addr: Option<String>,
-    /// Address the manager API listens on (managers).
+    /// Address the manager API listens on (a manager, or a worker once promoted).
     #[arg(long, default_value = DEFAULT_ADDR)]
     listen_addr: String,
 }
@@ -171,6 +172,21 @@ fn start_and_wait(data_root: &Path, manager: &Manager) -> anyhow::Result<()> {
             }
         }
     })
+}
+
+/// Starts a worker's daemon (heartbeats; the manager role once promoted) and checks that it
+/// stays up.
+fn start_worker(data_root: &Path) -> anyhow::Result<()> {
+    let exe = std::env::current_exe().context("cannot find the bosun executable")?;
+    launch::spawn_background(&exe, data_root).context("cannot start the node daemon")?;
+    std::thread::sleep(Duration::from_millis(300));
+    if launch::running_pid(data_root).is_none() {
+        bail!(
+            "the node daemon exited at once (see {})",
+            launch::log_file(data_root).display()
+        );
+    }
+    Ok(())
 }
 
 /// Runs `bosun cluster`.
@@ -275,6 +291,7 @@ fn run_join(root: &Path, args: JoinArgs) -> anyhow::Result<ExitCode> {
         start_and_wait(root, &manager)?;
         println!("This node joined the cluster as a manager.");
     } else {
+        start_worker(root)?;
         println!("This node joined the cluster as a worker.");
     }
     Ok(ExitCode::SUCCESS)
@@ -300,28 +317,26 @@ fn run_leave(root: &Path, force: bool) -> anyhow::Result<ExitCode> {
             }
             Err(err) => eprintln!("warning: leaving without the cluster's consent: {err:#}"),
         }
-        launch::stop(root, Duration::from_secs(5));
     }
+    // A worker's daemon just stops; the managers mark the node down.
+    launch::stop(root, Duration::from_secs(5));
     manager.wipe()?;
     println!("Node left the cluster.");
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs the manager daemon in the foreground until SIGTERM/SIGINT or its removal.
+/// Runs the node daemon in the foreground until SIGTERM/SIGINT or the node's removal: the
+/// manager role on a manager, the worker role on a worker, switching on promotion/demotion.
 pub fn run_manager(args: ManagerArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let root = args.root.data_root;
-    let manager = Manager::open(&root)?;
+    Manager::open(&root)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let exit = runtime.block_on(async {
-        let listen = &manager.state().listen_addr;
-        let listener = tokio::net::TcpListener::bind(listen)
-            .await
-            .with_context(|| format!("cannot listen on {listen}"))?;
         let shutdown = async {
             use tokio::signal::unix::{SignalKind, signal};
             match signal(SignalKind::terminate()) {
@@ -336,9 +351,13 @@ pub fn run_manager(args: ManagerArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         };
-        anyhow::Ok(serve(&root, listener, shutdown).await?)
+        anyhow::Ok(run_node(&root, shutdown).await?)
     })?;
-    tracing::info!(?exit, "manager stopped");
+    if exit == NodeExit::Removed {
+        tracing::info!("node removed from the cluster: daemon stopped");
+    } else {
+        tracing::info!("daemon stopped");
+    }
     let _ = std::fs::remove_file(launch::pid_file(&root));
     Ok(ExitCode::SUCCESS)
 }

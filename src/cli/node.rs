@@ -3,11 +3,13 @@
 
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use cluster::manager::Manager;
-use cluster::store::{Node, Record};
+use cluster::manager::ManagerClient;
+use cluster::store::{Node, NodeRole, Record};
 
 use super::cluster::{DataRootArg, runtime};
 
@@ -34,6 +36,12 @@ enum NodeCommand {
         node: String,
     },
     /// Make a worker a manager.
+    ///
+    /// The worker's daemon takes the manager role in place: it gets a manager certificate and
+    /// a new raft id, the leader adds it to the managers, and its raft state fills from the
+    /// leader's snapshot. Waits until the node is a manager. A worker that is down is
+    /// refused; one that stops reporting midway stays marked and completes the promotion
+    /// when its daemon reports back (`bosun node demote` cancels it).
     Promote {
         /// Node id, id prefix or hostname.
         node: String,
@@ -43,14 +51,38 @@ enum NodeCommand {
         /// Node id, id prefix or hostname.
         node: String,
     },
-    /// Remove a node from the cluster.
+    /// Remove a node from the cluster (a worker once it is down, as `node ls` shows).
     Rm {
-        /// Remove a manager too.
+        /// Remove a manager, or a worker that is not down, too.
         #[arg(long)]
         force: bool,
         /// Node id, id prefix or hostname.
         node: String,
     },
+}
+
+/// How long `node promote` waits for the node to take the manager role.
+const PROMOTE_WAIT: Duration = Duration::from_secs(30);
+
+/// Waits until the node named `name` is a manager counted among the raft voters; its raft
+/// id, or `None` after [`PROMOTE_WAIT`].
+async fn wait_promoted(client: &ManagerClient, name: &str) -> anyhow::Result<Option<u64>> {
+    let deadline = Instant::now() + PROMOTE_WAIT;
+    while Instant::now() < deadline {
+        let (data, _) = client.read("kind:node").await?;
+        let raft_id = nodes(&data)?
+            .into_iter()
+            .find(|n| n.meta.id == name || n.meta.id.starts_with(name) || n.hostname == name)
+            .and_then(|n| n.raft_id);
+        if let Some(raft_id) = raft_id {
+            let status = client.status().await?;
+            if status.members.iter().any(|m| m.raft_id == raft_id) {
+                return Ok(Some(raft_id));
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(None)
 }
 
 fn nodes(data: &[u8]) -> anyhow::Result<Vec<Node>> {
@@ -92,6 +124,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
                     Some(m) if m.leader => "Leader",
                     Some(m) if m.reachable => "Reachable",
                     Some(_) => "Unreachable",
+                    None if node.desired_role == Some(NodeRole::Manager) => "Promoting",
                     None => "",
                 };
                 let marker = if node.meta.id == manager.state().node_id {
@@ -122,7 +155,13 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
         }
         NodeCommand::Promote { node } => {
             rt.block_on(client.change_role(&node, "manager"))?;
-            println!("Node {node} promoted to a manager.");
+            match rt.block_on(wait_promoted(&client, &node))? {
+                Some(raft_id) => println!("Node {node} promoted to a manager (raft id {raft_id})."),
+                None => anyhow::bail!(
+                    "node {node} is marked for promotion but has not taken the manager role within {} s; it will when its daemon reports back (`bosun node ls` shows it as Promoting; `bosun node demote {node}` cancels)",
+                    PROMOTE_WAIT.as_secs()
+                ),
+            }
         }
         NodeCommand::Demote { node } => {
             rt.block_on(client.change_role(&node, "worker"))?;

@@ -1,5 +1,6 @@
 //! Cluster administration on the leader: joins (token → certificate, raft id, membership),
-//! certificate renewal, demotion and removal under the membership guards, join tokens.
+//! certificate renewal, join tokens, the status answer, and the record lookups the other
+//! administrative handlers share.
 
 // tonic's handlers answer with `tonic::Status`, a large error type, by design.
 #![allow(clippy::result_large_err)]
@@ -8,8 +9,8 @@ use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use super::driver::{Query, StatusView};
+use super::proto;
 use super::proto::manager_client::ManagerClient as RawClient;
-use super::proto::{self, Empty};
 use super::service::{ManagerService, forwarded, require_manager, require_node, status_of};
 use crate::pki::{ClusterCa, JoinToken, ca_digest, new_secret, role_name};
 use crate::raft::MembershipChange;
@@ -20,7 +21,7 @@ use crate::store::{
 };
 
 /// `Some(client)` to forward to when this manager does not lead; `None` when it does.
-async fn leader_or_forward<T>(
+pub(super) async fn leader_or_forward<T>(
     service: &ManagerService,
     request: &Request<T>,
 ) -> Result<Option<RawClient<Channel>>, Status> {
@@ -37,12 +38,12 @@ async fn leader_or_forward<T>(
     }
 }
 
-fn decode_records(data: &[u8]) -> Result<Vec<Record>, Status> {
+pub(super) fn decode_records(data: &[u8]) -> Result<Vec<Record>, Status> {
     serde_json::from_slice(data)
         .map_err(|e| Status::internal(format!("cannot decode records: {e}")))
 }
 
-async fn cluster_info(service: &ManagerService) -> Result<ClusterInfo, Status> {
+pub(super) async fn cluster_info(service: &ManagerService) -> Result<ClusterInfo, Status> {
     let key = RecordKey::new(Kind::Cluster, ClusterInfo::ID);
     let (data, _) = service
         .raft
@@ -58,7 +59,7 @@ async fn cluster_info(service: &ManagerService) -> Result<ClusterInfo, Status> {
 }
 
 /// Finds a node by id, unique id prefix or hostname.
-async fn find_node(service: &ManagerService, name: &str) -> Result<Node, Status> {
+pub(super) async fn find_node(service: &ManagerService, name: &str) -> Result<Node, Status> {
     let (data, _) = service
         .raft
         .read(Query::Kind(Kind::Node))
@@ -156,12 +157,14 @@ pub(super) async fn join(
         raft_id,
         availability: Availability::Active,
         state: NodeState::Ready,
+        desired_role: None,
     })));
     service
         .raft
         .write(Batch::new(0, commands))
         .await
         .map_err(status_of)?;
+    service.liveness.heard(&id);
     if let Some(raft_id) = raft_id {
         service
             .raft
@@ -196,9 +199,12 @@ pub(super) async fn renew(
     request: Request<proto::RenewRequest>,
 ) -> Result<Response<proto::RenewResponse>, Status> {
     let caller = require_node(&request)?;
-    let node = find_node(service, &caller.node_id)
-        .await
-        .map_err(|_| Status::permission_denied(format!("node {} was removed", caller.node_id)))?;
+    let node = find_node(service, &caller.node_id).await.map_err(|_| {
+        Status::permission_denied(format!(
+            "node {} was removed from the cluster",
+            caller.node_id
+        ))
+    })?;
     let info = cluster_info(service).await?;
     let validity = info.cert_validity();
     let ca = ClusterCa {
@@ -214,96 +220,6 @@ pub(super) async fn renew(
         )
         .map_err(|e| Status::invalid_argument(e.to_string()))?;
     Ok(Response::new(proto::RenewResponse { cert_pem }))
-}
-
-/// Demotes a manager to a worker (promotion needs the node's agent and is refused).
-pub(super) async fn change_role(
-    service: &ManagerService,
-    request: Request<proto::ChangeRoleRequest>,
-) -> Result<Response<Empty>, Status> {
-    require_manager(&request)?;
-    if let Some(mut client) = leader_or_forward(service, &request).await? {
-        let inner = request.into_inner();
-        return client
-            .change_role(ManagerService::forward_request(inner))
-            .await;
-    }
-    let _guard = service.admin_lock.lock().await;
-    let request = request.into_inner();
-    let node = find_node(service, &request.node).await?;
-    match (request.role.as_str(), node.role) {
-        ("worker", NodeRole::Worker) | ("manager", NodeRole::Manager) => {
-            Ok(Response::new(Empty {}))
-        }
-        ("worker", NodeRole::Manager) => {
-            if let Some(raft_id) = node.raft_id {
-                service
-                    .raft
-                    .membership(MembershipChange::RemoveManager(raft_id))
-                    .await
-                    .map_err(status_of)?;
-            }
-            let version = node.meta.version;
-            let mut demoted = node;
-            demoted.role = NodeRole::Worker;
-            demoted.raft_id = None;
-            let command = Command::Update {
-                record: Record::Node(demoted),
-                expected_version: version,
-            };
-            service
-                .raft
-                .write(Batch::new(0, vec![command]))
-                .await
-                .map_err(status_of)?;
-            Ok(Response::new(Empty {}))
-        }
-        ("manager", NodeRole::Worker) => Err(Status::failed_precondition(format!(
-            "cannot promote node {}: a worker becomes a manager by joining with the manager token",
-            node.meta.id
-        ))),
-        (other, _) => Err(Status::invalid_argument(format!("unknown role {other:?}"))),
-    }
-}
-
-/// Removes a node; a manager only with `force`, after the membership guards.
-pub(super) async fn remove_node(
-    service: &ManagerService,
-    request: Request<proto::RemoveNodeRequest>,
-) -> Result<Response<Empty>, Status> {
-    require_manager(&request)?;
-    if let Some(mut client) = leader_or_forward(service, &request).await? {
-        let inner = request.into_inner();
-        return client
-            .remove_node(ManagerService::forward_request(inner))
-            .await;
-    }
-    let _guard = service.admin_lock.lock().await;
-    let request = request.into_inner();
-    let node = find_node(service, &request.node).await?;
-    if let Some(raft_id) = node.raft_id {
-        if !request.force {
-            return Err(Status::failed_precondition(format!(
-                "node {} is a manager: demote it first, or use --force",
-                node.meta.id
-            )));
-        }
-        service
-            .raft
-            .membership(MembershipChange::RemoveManager(raft_id))
-            .await
-            .map_err(status_of)?;
-    }
-    let command = Command::Delete {
-        key: RecordKey::new(Kind::Node, node.meta.id.clone()),
-        expected_version: None,
-    };
-    service
-        .raft
-        .write(Batch::new(0, vec![command]))
-        .await
-        .map_err(status_of)?;
-    Ok(Response::new(Empty {}))
 }
 
 /// Shows, or rotates and shows, the join token of a role.

@@ -33,6 +33,19 @@ pub struct Joined {
     pub seal_key: Option<Vec<u8>>,
 }
 
+/// What a promotion hands back to the worker that takes the manager role.
+#[derive(Debug, Clone)]
+pub struct Promoted {
+    /// The node's raft id (never used before in this cluster).
+    pub raft_id: u64,
+    /// The manager certificate and key to store.
+    pub identity: NodeIdentity,
+    /// Addresses of the managers by raft id.
+    pub managers: std::collections::BTreeMap<u64, String>,
+    /// The key that seals secrets at rest.
+    pub seal_key: Option<Vec<u8>>,
+}
+
 /// Converts a gRPC failure into a one-line error naming the manager.
 fn remote(addr: &str, status: tonic::Status) -> ManagerError {
     use std::error::Error as _;
@@ -41,6 +54,11 @@ fn remote(addr: &str, status: tonic::Status) -> ManagerError {
             addr: addr.to_owned(),
             message: error_chain(source),
         },
+        None if status.code() == tonic::Code::PermissionDenied
+            && status.message().ends_with("was removed from the cluster") =>
+        {
+            ManagerError::Removed(status.message().to_owned())
+        }
         _ => ManagerError::Remote(status.message().to_owned()),
     }
 }
@@ -178,6 +196,58 @@ impl ManagerClient {
             .map_err(|s| remote(&self.addr, s))?
             .into_inner()
             .token)
+    }
+
+    /// Reports this node alive (its daemon's heartbeat); answers with its record as the
+    /// leader holds it. A removed node gets [`ManagerError::Removed`].
+    pub async fn heartbeat(&self, node_id: &str) -> Result<proto::HeartbeatResponse, ManagerError> {
+        let mut request = Request::new(proto::HeartbeatRequest {
+            node_id: node_id.to_owned(),
+        });
+        request.set_timeout(std::time::Duration::from_secs(5));
+        Ok(self
+            .inner
+            .clone()
+            .heartbeat(request)
+            .await
+            .map_err(|s| remote(&self.addr, s))?
+            .into_inner())
+    }
+
+    /// Takes the manager role this node was marked for: returns its manager identity (for a
+    /// new key made here), its raft id, the managers' addresses and the seal key.
+    pub async fn promote(
+        &self,
+        node_id: &str,
+        current: &NodeIdentity,
+    ) -> Result<Promoted, ManagerError> {
+        let (key_pem, csr_pem) = new_key_and_csr()?;
+        let mut request = Request::new(proto::PromoteRequest {
+            node_id: node_id.to_owned(),
+            csr_pem,
+        });
+        request.set_timeout(std::time::Duration::from_secs(15));
+        let response = self
+            .inner
+            .clone()
+            .promote(request)
+            .await
+            .map_err(|s| remote(&self.addr, s))?
+            .into_inner();
+        Ok(Promoted {
+            raft_id: response.raft_id,
+            managers: response.managers.into_iter().collect(),
+            seal_key: (!response.seal_key.is_empty()).then_some(response.seal_key),
+            identity: NodeIdentity {
+                ca_pem: if response.ca_pem.is_empty() {
+                    current.ca_pem.clone()
+                } else {
+                    response.ca_pem
+                },
+                cert_pem: response.cert_pem,
+                key_pem,
+            },
+        })
     }
 
     /// Asks for a fresh certificate for a new key; returns the renewed identity.

@@ -3,8 +3,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tonic::transport::Server;
@@ -14,11 +13,8 @@ use super::peers::Peers;
 use super::proto::manager_server::ManagerServer;
 use super::service::ManagerService;
 use super::state::{LocalState, cluster_dir};
-use super::{ManagerClient, ManagerError, tls};
-use crate::pki::{
-    BACKDATE, ClusterCa, NODE_VALIDITY, NodeIdentity, new_key_and_csr, new_secret, renewal_at,
-    renewal_fraction,
-};
+use super::{ManagerClient, ManagerError, tls, workers};
+use crate::pki::{ClusterCa, NODE_VALIDITY, NodeIdentity, new_key_and_csr, new_secret};
 use crate::raft::{NodeConfig, RaftNode};
 use crate::store::{
     Availability, Batch, ClusterInfo, Command, Kind, Meta, Node, NodeRole, NodeState, Record,
@@ -56,6 +52,21 @@ fn refuse_if_member(data_root: &Path) -> Result<(), ManagerError> {
         )));
     }
     Ok(())
+}
+
+/// Writes `data` to `path`, readable by its owner only.
+fn write_private(path: &Path, data: &[u8]) -> Result<(), ManagerError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io(path))?;
+    file.write_all(data).map_err(io(path))?;
+    file.sync_all().map_err(io(path))
 }
 
 fn new_node_id() -> String {
@@ -102,7 +113,8 @@ impl Manager {
             key_pem,
         }
         .save(&dir)?;
-        SealKey::generate().save(&dir).map_err(seal_err)?;
+        let seal = SealKey::generate();
+        seal.save(&dir).map_err(seal_err)?;
         drop(RaftNode::bootstrap(NodeConfig::new(1), &dir, &[1])?);
         let info = ClusterInfo {
             meta: Meta {
@@ -127,20 +139,23 @@ impl Manager {
             raft_id: Some(1),
             availability: Availability::Active,
             state: NodeState::Ready,
+            desired_role: None,
         };
-        let batch = Batch::new(
+        let mut batch = Batch::new(
             0,
             vec![
                 Command::Create(Record::Cluster(info)),
                 Command::Create(Record::Node(node)),
             ],
         );
+        // The CA key is sealed before it touches the disk, as it is in the log.
+        seal.seal_batch(&mut batch);
         let path = dir.join(BOOTSTRAP_FILE);
         let data = batch.encode().map_err(|e| ManagerError::Decode {
             what: "bootstrap batch".into(),
             message: e.to_string(),
         })?;
-        std::fs::write(&path, data).map_err(io(&path))?;
+        write_private(&path, &data)?;
         let state = LocalState {
             node_id,
             role: NodeRole::Manager,
@@ -245,9 +260,10 @@ pub async fn serve(
         dir.clone(),
         manager.state.node_id.clone(),
     ));
-    let service = ManagerService::new(raft, client_config).with_seal_key(seal);
+    let service = ManagerService::new(raft.clone(), client_config).with_seal_key(seal);
+    let liveness = tokio::spawn(workers::watch_liveness(raft, service.liveness()));
     let incoming = tls::incoming(listener, tls::server_config_for(&certs, &identity)?);
-    let renewal = tokio::spawn(renew_certificates(
+    let renewal = tokio::spawn(super::renewal::renew_certificates(
         certs,
         dir.clone(),
         manager.state.advertise_addr.clone(),
@@ -264,6 +280,9 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming, stop)
         .await;
     renewal.abort();
+    // Its raft handle must go too, or the raft thread would outlive the server.
+    liveness.abort();
+    let _ = liveness.await;
     if let Err(err) = served {
         return Err(ManagerError::State(format!(
             "manager api server failed: {}",
@@ -283,56 +302,6 @@ pub async fn serve(
     match ended {
         Exit::Failed(message) => Err(ManagerError::State(message)),
         other => Ok(other),
-    }
-}
-
-/// Renews this node's certificate at a random point between 50 % and 80 % of its lifetime,
-/// through its own API (any manager with quorum signs), stores it and presents it from the
-/// next handshake on; open connections are left as they are. Retries until renewed.
-async fn renew_certificates(certs: Arc<tls::CertStore>, dir: PathBuf, addr: String) {
-    loop {
-        let identity = match NodeIdentity::load(&dir) {
-            Ok(identity) => identity,
-            Err(err) => {
-                tracing::error!(cause = %err, "cannot load the node certificate to renew it");
-                return;
-            }
-        };
-        let Ok(peer) = identity.identity() else {
-            tracing::error!("cannot read the node certificate to renew it");
-            return;
-        };
-        let issued = peer.not_before + BACKDATE.as_secs() as i64;
-        let at = renewal_at(
-            issued.min(peer.not_after),
-            peer.not_after,
-            renewal_fraction(fastrand::f64()),
-        );
-        let wait = at.duration_since(SystemTime::now()).unwrap_or_default();
-        tracing::debug!(in_secs = wait.as_secs(), "certificate renewal scheduled");
-        tokio::time::sleep(wait).await;
-        let mut delay = Duration::from_millis(500);
-        loop {
-            let renewed = async {
-                let client = ManagerClient::new(&addr, &identity)?;
-                let renewed = client.renew(&identity).await?;
-                renewed.save(&dir)?;
-                certs.replace(&renewed)?;
-                Ok::<_, ManagerError>(renewed)
-            };
-            match renewed.await {
-                Ok(renewed) => {
-                    let until = renewed.identity().map(|p| p.not_after).unwrap_or_default();
-                    tracing::info!(not_after = until, "node certificate renewed");
-                    break;
-                }
-                Err(err) => {
-                    tracing::warn!(cause = %err, "certificate renewal failed; retrying");
-                    tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(Duration::from_secs(30));
-                }
-            }
-        }
     }
 }
 

@@ -72,6 +72,8 @@ pub struct StatusView {
     pub state_hash: String,
     /// Address of the leader, if known.
     pub leader_addr: Option<String>,
+    /// The manager to hand leadership to (reachable, log furthest along), when this leads.
+    pub successor: Option<u64>,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, Refused>>;
@@ -86,6 +88,7 @@ enum Input {
     Status(oneshot::Sender<StatusView>),
     Unreachable(u64),
     Snapshot(u64, bool),
+    Transfer(u64),
 }
 
 /// A cloneable handle to the raft thread.
@@ -135,6 +138,13 @@ impl RaftHandle {
     pub fn step(&self, messages: Vec<Message>) -> Result<(), Refused> {
         self.tx
             .send(Input::Raft(messages))
+            .map_err(|_| Refused::Stopped)
+    }
+
+    /// Asks this node, if it leads, to hand leadership to manager `to`.
+    pub fn transfer_leader(&self, to: u64) -> Result<(), Refused> {
+        self.tx
+            .send(Input::Transfer(to))
             .map_err(|_| Refused::Stopped)
     }
 
@@ -335,6 +345,7 @@ impl Driver {
             }
             Input::Unreachable(id) => self.node.report_unreachable(id),
             Input::Snapshot(id, delivered) => self.node.report_snapshot(id, delivered),
+            Input::Transfer(to) => self.node.transfer_leader(to),
         }
     }
 
@@ -361,6 +372,7 @@ impl Driver {
             members,
             quorum_error: self.node.quorum_error(),
             state_hash: self.node.store().state_hash(),
+            successor: self.node.best_transferee(),
             status,
         }
     }

@@ -7,10 +7,18 @@ pub mod client;
 pub mod daemon;
 pub mod driver;
 pub mod launch;
+pub mod node_daemon;
 pub mod peers;
+mod renewal;
+mod roles;
 pub mod service;
 pub mod state;
 pub mod tls;
+pub mod worker;
+pub mod workers;
+
+#[cfg(test)]
+mod init_tests;
 
 /// The generated protobuf and gRPC code of `proto/manager.proto`.
 #[allow(missing_docs, clippy::all, clippy::unwrap_used)]
@@ -79,6 +87,9 @@ pub enum ManagerError {
     /// The data root is not in the state the command needs.
     #[error("{0}")]
     State(String),
+    /// This node is no longer part of the cluster.
+    #[error("{0}")]
+    Removed(String),
 }
 
 /// The full chain of an error's causes on one line.

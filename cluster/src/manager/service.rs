@@ -12,12 +12,13 @@ use rustls::ClientConfig;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use super::admin;
 use super::driver::{Query, RaftHandle, Refused};
 use super::proto::manager_client::ManagerClient as RawClient;
 use super::proto::manager_server::Manager as ManagerApi;
 use super::proto::{self, Empty};
 use super::tls::{self, PeerInfo};
+use super::workers::{self, Liveness};
+use super::{admin, roles};
 use crate::pki::PeerIdentity;
 use crate::raft::decode_message;
 use crate::store::{Batch, Kind, NodeRole, RecordKey};
@@ -40,6 +41,8 @@ pub struct ManagerService {
     pub(super) admin_lock: tokio::sync::Mutex<()>,
     /// The key sealing secrets at rest, handed to joining managers.
     pub(super) seal_key: Option<crate::store::SealKey>,
+    /// When the workers last reported (used while this manager leads).
+    pub(super) liveness: Arc<Liveness>,
 }
 
 /// Maps a refusal of the raft thread to a gRPC status.
@@ -98,7 +101,13 @@ impl ManagerService {
             clients: std::sync::Mutex::new(HashMap::new()),
             admin_lock: tokio::sync::Mutex::new(()),
             seal_key: None,
+            liveness: Arc::new(Liveness::default()),
         }
+    }
+
+    /// The workers' liveness record, for the task that marks silent workers down.
+    pub fn liveness(&self) -> Arc<Liveness> {
+        self.liveness.clone()
     }
 
     /// The service with the key that seals secrets, handed to managers that join.
@@ -267,14 +276,14 @@ impl ManagerApi for ManagerService {
         &self,
         request: Request<proto::ChangeRoleRequest>,
     ) -> Result<Response<Empty>, Status> {
-        admin::change_role(self, request).await
+        roles::change_role(self, request).await
     }
 
     async fn remove_node(
         &self,
         request: Request<proto::RemoveNodeRequest>,
     ) -> Result<Response<Empty>, Status> {
-        admin::remove_node(self, request).await
+        roles::remove_node(self, request).await
     }
 
     async fn join_token(
@@ -282,5 +291,19 @@ impl ManagerApi for ManagerService {
         request: Request<proto::JoinTokenRequest>,
     ) -> Result<Response<proto::JoinTokenResponse>, Status> {
         admin::join_token(self, request).await
+    }
+
+    async fn heartbeat(
+        &self,
+        request: Request<proto::HeartbeatRequest>,
+    ) -> Result<Response<proto::HeartbeatResponse>, Status> {
+        workers::heartbeat(self, request).await
+    }
+
+    async fn promote(
+        &self,
+        request: Request<proto::PromoteRequest>,
+    ) -> Result<Response<proto::PromoteResponse>, Status> {
+        workers::promote(self, request).await
     }
 }

@@ -132,6 +132,10 @@ pub struct Node {
     pub availability: Availability,
     /// Observed liveness.
     pub state: NodeState,
+    /// The role an operator asked for, until the node has taken it (`node promote` sets
+    /// `manager`; the node's daemon completes the change). Absent from older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_role: Option<NodeRole>,
 }
 
 /// How many tasks a service runs.

@@ -8,6 +8,12 @@
 
 pub mod history;
 pub mod lab;
+pub mod register;
+mod waits;
+
+// Each test binary includes the bed and uses part of it.
+#[allow(unused_imports)]
+pub use waits::{converged, wait_certificate_role};
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -181,6 +187,40 @@ impl Bed {
             "join of member {i} failed: {out}{err}\nmanager log:\n{}",
             self.log(i)
         );
+    }
+
+    /// Joins member `i` as a worker through member 0: its daemon runs the worker role
+    /// (heartbeats), and the manager role once promoted.
+    pub fn join_worker(&mut self, i: usize) {
+        let token = self.token(0, "worker");
+        let (addr, target) = (self.members[i].addr.clone(), self.members[0].addr.clone());
+        let (ok, out, err) = self.bosun(
+            i,
+            &[
+                "cluster",
+                "join",
+                "--token",
+                &token,
+                &target,
+                "--listen-addr",
+                &addr,
+            ],
+        );
+        if self.members[i].root.join("cluster/manager.pid").exists() {
+            self.record_pid(i);
+        }
+        assert!(
+            ok,
+            "worker join of member {i} failed: {out}{err}\ndaemon log:\n{}",
+            self.log(i)
+        );
+    }
+
+    /// The node id of member `i`.
+    pub fn node_id(&self, i: usize) -> String {
+        cluster::manager::LocalState::load(&self.members[i].root)
+            .expect("local state")
+            .node_id
     }
 
     /// A bed of `n` managers in one cluster.

@@ -50,6 +50,9 @@ pub struct RaftNode {
     pending: BTreeMap<u64, (u64, PendingKind)>,
     /// Reads sent to raft, awaiting their ReadState.
     reads_requested: BTreeSet<u64>,
+    /// Reads this leader holds back until it has committed an entry of its term (raft-rs
+    /// drops a ReadIndex before that without a word).
+    reads_deferred: Vec<u64>,
     /// Reads confirmed at an index, awaiting the store to apply it.
     reads_confirmed: Vec<(u64, u64)>,
     next_read: u64,
@@ -105,6 +108,7 @@ impl RaftNode {
             heard: BTreeMap::new(),
             pending: BTreeMap::new(),
             reads_requested: BTreeSet::new(),
+            reads_deferred: Vec::new(),
             reads_confirmed: Vec::new(),
             next_read: 1,
             leader: None,
@@ -205,6 +209,22 @@ impl RaftNode {
         Ok(self.raw.campaign()?)
     }
 
+    /// Hands leadership to manager `to` (it campaigns once its log is up to date); proposals
+    /// are dropped until the transfer completes or times out after an election timeout.
+    pub fn transfer_leader(&mut self, to: u64) {
+        self.raw.transfer_leader(to);
+    }
+
+    /// The reachable manager, other than this one, whose log matches the leader's furthest:
+    /// the one to hand leadership to.
+    pub fn best_transferee(&self) -> Option<u64> {
+        let progress = self.raw.raft.prs();
+        self.reachable()
+            .into_iter()
+            .filter(|id| *id != self.config.id)
+            .max_by_key(|id| progress.get(*id).map(|p| p.matched).unwrap_or_default())
+    }
+
     /// Tells raft a peer could not be reached.
     pub fn report_unreachable(&mut self, id: u64) {
         self.raw.report_unreachable(id);
@@ -299,12 +319,32 @@ impl RaftNode {
         }
         let id = self.next_read;
         self.next_read += 1;
+        if self.is_leader() && !self.raw.raft.commit_to_current_term() {
+            self.reads_deferred.push(id);
+        } else {
+            self.send_read(id);
+        }
+        Ok(ReadId(id))
+    }
+
+    fn send_read(&mut self, id: u64) {
         self.reads_requested.insert(id);
         // The context must be unique cluster-wide: the leader merges requests by context.
         let mut context = self.config.id.to_le_bytes().to_vec();
         context.extend_from_slice(&id.to_le_bytes());
         self.raw.read_index(context);
-        Ok(ReadId(id))
+    }
+
+    /// Sends the reads held back once this leader has committed an entry of its term.
+    fn send_deferred_reads(&mut self) {
+        if !self.reads_deferred.is_empty()
+            && self.is_leader()
+            && self.raw.raft.commit_to_current_term()
+        {
+            for id in std::mem::take(&mut self.reads_deferred) {
+                self.send_read(id);
+            }
+        }
     }
 
     /// Takes the events produced so far.

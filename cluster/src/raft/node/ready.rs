@@ -16,6 +16,7 @@ impl RaftNode {
     /// appends are handed over before the local fsync (raft thesis 10.2.1), every other message
     /// only after the entries, HardState and snapshot it depends on are durable.
     pub fn process_ready(&mut self, send: &mut impl FnMut(Vec<Message>)) -> Result<(), NodeError> {
+        self.send_deferred_reads();
         if !self.raw.has_ready() {
             return Ok(());
         }
@@ -113,7 +114,15 @@ impl RaftNode {
             }
         }
         if leader != self.leader {
-            for id in std::mem::take(&mut self.reads_requested) {
+            let requested = std::mem::take(&mut self.reads_requested);
+            // Reads held back by this node as leader stay: they are sent once its term
+            // commits, whenever they were asked.
+            let deferred = if leader == Some(self.config.id) {
+                Vec::new()
+            } else {
+                std::mem::take(&mut self.reads_deferred)
+            };
+            for id in requested.into_iter().chain(deferred) {
                 self.events.push(Event::ReadFailed(ReadId(id)));
             }
             self.leader = leader;
