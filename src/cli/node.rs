@@ -64,8 +64,8 @@ enum NodeCommand {
 /// How long `node promote` waits for the node to take the manager role.
 const PROMOTE_WAIT: Duration = Duration::from_secs(30);
 
-/// Waits until the node named `name` is a manager counted among the raft voters; its raft
-/// id, or `None` after [`PROMOTE_WAIT`].
+/// Waits until the node named `name` is a raft voter that the managers hear from (it has
+/// stored its manager identity and runs raft); its raft id, or `None` after [`PROMOTE_WAIT`].
 async fn wait_promoted(client: &ManagerClient, name: &str) -> anyhow::Result<Option<u64>> {
     let deadline = Instant::now() + PROMOTE_WAIT;
     while Instant::now() < deadline {
@@ -76,7 +76,12 @@ async fn wait_promoted(client: &ManagerClient, name: &str) -> anyhow::Result<Opt
             .and_then(|n| n.raft_id);
         if let Some(raft_id) = raft_id {
             let status = client.status().await?;
-            if status.members.iter().any(|m| m.raft_id == raft_id) {
+            // Reachable: the leader hears from it, so it runs raft with its new identity.
+            if status
+                .members
+                .iter()
+                .any(|m| m.raft_id == raft_id && m.reachable)
+            {
                 return Ok(Some(raft_id));
             }
         }
