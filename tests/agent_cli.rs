@@ -4,133 +4,22 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod container_env;
 mod teardown;
 
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
-
-/// One test's roots, rootfs, cgroup parent and agent.
-struct Env {
-    tmp: tempfile::TempDir,
-    cgroup_parent: String,
-}
-
-impl Env {
-    fn new() -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let bin = tmp.path().join("rootfs/bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-        let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
-        for applet in String::from_utf8_lossy(&list.stdout).lines() {
-            if applet != "busybox" {
-                symlink("busybox", bin.join(applet)).unwrap();
-            }
-        }
-        let cgroup_parent = format!(
-            "bosun-clitest-{}",
-            tmp.path()
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .trim_start_matches('.')
-        );
-        Env { tmp, cgroup_parent }
-    }
-
-    fn rootfs(&self) -> String {
-        self.tmp.path().join("rootfs").display().to_string()
-    }
-
-    fn run_root(&self) -> PathBuf {
-        self.tmp.path().join("run")
-    }
-
-    fn host(&self) -> String {
-        format!("unix://{}/bosun.sock", self.run_root().display())
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BOSUN);
-        cmd.env("BOSUN_DATA_ROOT", self.tmp.path().join("data"))
-            .env("BOSUN_RUN_ROOT", self.run_root())
-            .env("BOSUN_CGROUP_PARENT", &self.cgroup_parent)
-            .env_remove("BOSUN_HOST")
-            .arg("container")
-            .arg("-H")
-            .arg(self.host())
-            .args(args);
-        cmd
-    }
-
-    fn bosun(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Runs and expects success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.bosun(args);
-        assert!(
-            out.status.success(),
-            "bosun {args:?}: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
-    fn agent_pid(&self) -> Option<i32> {
-        std::fs::read_to_string(self.run_root().join("bosun.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(pid) = self.agent_pid() {
-            let ids = self.bosun(&["ls", "-aq", "--no-trunc"]);
-            for id in text(&ids.stdout).lines() {
-                let _ = self.bosun(&["rm", "-f", id]);
-            }
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-            wait_gone(pid);
-        }
-        // The agent made the default network: its bridge and rules go with the test.
-        teardown::after_agent(&self.tmp.path().join("data"), &self.cgroup_parent);
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn alive(pid: i32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .contains(") Z ")
-}
-
-fn wait_gone(pid: i32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while alive(pid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+use container_env::{Env, alive, text, wait_gone};
 
 #[test]
 fn run_ls_logs_stop_rm() {
-    let env = Env::new();
+    let env = Env::new("clitest");
     let rootfs = env.rootfs();
     // The first command starts the agent.
     let out = env.bosun(&[
@@ -216,7 +105,7 @@ fn run_ls_logs_stop_rm() {
 
 #[test]
 fn agent_sigkill_leaves_containers_running_and_readopted() {
-    let env = Env::new();
+    let env = Env::new("clitest");
     let rootfs = env.rootfs();
     env.ok(&[
         "run",
@@ -282,7 +171,7 @@ impl Drop for User {
 
 #[test]
 fn user_without_the_group_is_refused() {
-    let env = Env::new();
+    let env = Env::new("clitest");
     env.ok(&["ls"]);
     // Let the user reach the socket file itself: only its mode and the server may refuse.
     for dir in [env.tmp.path(), env.run_root().as_path()] {
@@ -321,7 +210,7 @@ fn inspect(env: &Env, container: &str) -> serde_json::Value {
 
 #[test]
 fn on_failure_restarts_with_backoff_up_to_the_limit() {
-    let env = Env::new();
+    let env = Env::new("clitest");
     let rootfs = env.rootfs();
     env.ok(&[
         "run",
@@ -387,7 +276,7 @@ fn on_failure_restarts_with_backoff_up_to_the_limit() {
 
 #[test]
 fn healthcheck_goes_from_starting_to_healthy() {
-    let env = Env::new();
+    let env = Env::new("clitest");
     let rootfs = env.rootfs();
     env.ok(&[
         "run",
@@ -425,7 +314,7 @@ fn healthcheck_goes_from_starting_to_healthy() {
 
 #[test]
 fn agent_start_brings_back_always_and_unless_stopped_containers() {
-    let env = Env::new();
+    let env = Env::new("clitest");
     let rootfs = env.rootfs();
     let run = |name: &str, policy: &str| {
         env.ok(&[
@@ -470,7 +359,7 @@ fn agent_start_brings_back_always_and_unless_stopped_containers() {
 
 #[test]
 fn exec_top_and_restart() {
-    let env = Env::new();
+    let env = Env::new("clitest");
     let rootfs = env.rootfs();
     env.ok(&[
         "run", "-d", "--name", "box", "-e", "BASE=1", "--rootfs", &rootfs, "sleep", "1000",
@@ -520,7 +409,7 @@ fn exec_top_and_restart() {
 
 #[test]
 fn events_show_history_and_follow_until_interrupted() {
-    let env = Env::new();
+    let env = Env::new("clitest");
     let rootfs = env.rootfs();
     let start = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

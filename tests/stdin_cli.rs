@@ -5,73 +5,23 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod container_env;
 mod teardown;
+
+use container_env::{Env, text, wait_gone};
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
-
 /// How long a test waits for something that should happen at once (a bound against hangs).
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// One test's roots, busybox rootfs, cgroup parent and agent.
-struct Env {
-    tmp: tempfile::TempDir,
-    cgroup_parent: String,
-}
-
 impl Env {
-    fn new() -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let bin = tmp.path().join("rootfs/bin");
-        std::fs::create_dir_all(&bin).unwrap();
-        std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
-        let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
-        for applet in String::from_utf8_lossy(&list.stdout).lines() {
-            if applet != "busybox" {
-                symlink("busybox", bin.join(applet)).unwrap();
-            }
-        }
-        let cgroup_parent = format!(
-            "bosun-stdintest-{}",
-            tmp.path()
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .trim_start_matches('.')
-        );
-        Env { tmp, cgroup_parent }
-    }
-
-    fn rootfs(&self) -> String {
-        self.tmp.path().join("rootfs").display().to_string()
-    }
-
-    fn run_root(&self) -> PathBuf {
-        self.tmp.path().join("run")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BOSUN);
-        cmd.env("BOSUN_DATA_ROOT", self.tmp.path().join("data"))
-            .env("BOSUN_RUN_ROOT", self.run_root())
-            .env("BOSUN_CGROUP_PARENT", &self.cgroup_parent)
-            .env_remove("BOSUN_HOST")
-            .arg("container")
-            .arg("-H")
-            .arg(format!("unix://{}/bosun.sock", self.run_root().display()))
-            .args(args);
-        cmd
-    }
-
     /// `run --network none --rootfs <busybox> <words>` with the given flags before it.
     fn run_args<'a>(
         &'a self,
@@ -105,24 +55,6 @@ impl Env {
         out
     }
 
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.command(args).output().unwrap();
-        assert!(
-            out.status.success(),
-            "bosun {args:?}: {}",
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-
-    fn agent_pid(&self) -> Option<i32> {
-        std::fs::read_to_string(self.run_root().join("bosun.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
-
     /// Waits until `logs name` shows `want`.
     fn wait_logs(&self, name: &str, want: &str) {
         let deadline = Instant::now() + PATIENCE;
@@ -142,45 +74,13 @@ impl Env {
     }
 }
 
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(pid) = self.agent_pid() {
-            let ids = self.command(&["ls", "-aq", "--no-trunc"]).output().unwrap();
-            for id in text(&ids.stdout).lines() {
-                let _ = self.command(&["rm", "-f", id]).output();
-            }
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-            wait_gone(pid);
-        }
-        teardown::after_agent(&self.tmp.path().join("data"), &self.cgroup_parent);
-    }
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn alive(pid: i32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .contains(") Z ")
-}
-
-fn wait_gone(pid: i32) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while alive(pid) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn code_and_out(out: &Output) -> (Option<i32>, String) {
     (out.status.code(), text(&out.stdout))
 }
 
 #[test]
 fn run_i_feeds_stdin_and_its_end_closes_it() {
-    let env = Env::new();
+    let env = Env::new("stdintest");
     let rootfs = env.rootfs();
     let out = env.with_input(&env.run_args(&rootfs, &["-i"], &["cat"]), b"hi\n");
     assert_eq!(
@@ -235,7 +135,7 @@ fn run_i_feeds_stdin_and_its_end_closes_it() {
 
 #[test]
 fn exec_i_feeds_stdin_and_returns_the_exit_code() {
-    let env = Env::new();
+    let env = Env::new("stdintest");
     let rootfs = env.rootfs();
     env.ok(&env.run_args(&rootfs, &["-d", "--name", "box"], &["sleep", "1000"]));
     let out = env.with_input(&["exec", "-i", "box", "cat"], b"x\n");
@@ -280,7 +180,7 @@ fn exec_i_feeds_stdin_and_returns_the_exit_code() {
 
 #[test]
 fn t_gives_a_terminal_inside() {
-    let env = Env::new();
+    let env = Env::new("stdintest");
     let rootfs = env.rootfs();
     let probe = "test -t 0 && test -t 1 && echo tty || echo no tty";
     let out = env.with_input(
@@ -360,7 +260,7 @@ impl Terminal {
 
 #[test]
 fn it_follows_the_cli_terminal_and_restores_it() {
-    let env = Env::new();
+    let env = Env::new("stdintest");
     let rootfs = env.rootfs();
     env.ok(&env.run_args(&rootfs, &["-d", "--name", "box"], &["sleep", "1000"]));
     let mut term = Terminal::open(33, 77);
@@ -405,7 +305,7 @@ fn it_follows_the_cli_terminal_and_restores_it() {
 
 #[test]
 fn the_container_stdin_closes_when_the_cli_dies() {
-    let env = Env::new();
+    let env = Env::new("stdintest");
     let rootfs = env.rootfs();
     let script = "echo ready; cat >/dev/null; echo stdin closed; sleep 1000";
     let mut cli = env
@@ -432,7 +332,7 @@ fn the_container_stdin_closes_when_the_cli_dies() {
 
 #[test]
 fn a_detached_i_container_keeps_its_stdin_across_an_agent_restart() {
-    let env = Env::new();
+    let env = Env::new("stdintest");
     let rootfs = env.rootfs();
     let script = "read x; echo got $x; exit 3";
     env.ok(&env.run_args(
@@ -466,7 +366,7 @@ fn a_detached_i_container_keeps_its_stdin_across_an_agent_restart() {
 
 #[test]
 fn run_it_sizes_the_container_terminal_and_attach_detaches_with_ctrl_p_ctrl_q() {
-    let env = Env::new();
+    let env = Env::new("stdintest");
     let rootfs = env.rootfs();
     let mut term = Terminal::open(21, 61);
     let mut cli = env
