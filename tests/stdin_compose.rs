@@ -5,19 +5,16 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod compose_env;
 mod teardown;
 mod test_images;
 
+use compose_env::{Env, text};
+
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
-
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-
-const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
 
 const PROJECT: &str = r#"
 services:
@@ -28,64 +25,7 @@ services:
     network_mode: none
 "#;
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// One test's roots, project directory and agent.
-struct Env {
-    tmp: tempfile::TempDir,
-    project: String,
-    cgroup_parent: String,
-}
-
 impl Env {
-    fn new() -> Env {
-        let tmp = tempfile::tempdir().unwrap();
-        let id = tmp
-            .path()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .trim_start_matches('.')
-            .to_lowercase()
-            .replace(|c: char| !c.is_ascii_alphanumeric(), "");
-        let env = Env {
-            project: format!("s{}", &id[id.len().saturating_sub(6)..]),
-            cgroup_parent: format!("bosun-stdincompose-{id}"),
-            tmp,
-        };
-        std::fs::create_dir_all(env.dir()).unwrap();
-        std::fs::write(env.dir().join("compose.yaml"), PROJECT).unwrap();
-        let busybox = test_images::dir().join("busybox.tar");
-        let out = env
-            .command(&["image", "import", busybox.to_str().unwrap(), "busybox:test"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        env
-    }
-
-    fn dir(&self) -> PathBuf {
-        self.tmp.path().join("project")
-    }
-
-    fn run_root(&self) -> PathBuf {
-        self.tmp.path().join("run")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BOSUN);
-        command
-            .current_dir(self.dir())
-            .env("BOSUN_DATA_ROOT", self.tmp.path().join("data"))
-            .env("BOSUN_RUN_ROOT", self.run_root())
-            .env("BOSUN_CGROUP_PARENT", &self.cgroup_parent)
-            .env_remove("BOSUN_HOST")
-            .args(args);
-        command
-    }
-
     /// `bosun -p <project> <args>` with `input` on its stdin (then end of file).
     fn with_input(&self, args: &[&str], input: &[u8]) -> Output {
         let mut all = vec!["-p", self.project.as_str()];
@@ -106,38 +46,6 @@ impl Env {
         writer.join().unwrap();
         out
     }
-
-    fn agent_pid(&self) -> Option<i32> {
-        std::fs::read_to_string(self.run_root().join("bosun.pid"))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        if let Some(pid) = self.agent_pid() {
-            let _ = self
-                .command(&[
-                    "-p",
-                    &self.project,
-                    "down",
-                    "-v",
-                    "--remove-orphans",
-                    "-t",
-                    "1",
-                ])
-                .output();
-            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while kill(Pid::from_raw(pid), None).is_ok() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-        teardown::after_agent(&self.tmp.path().join("data"), &self.cgroup_parent);
-    }
 }
 
 fn code_and_out(out: &Output) -> (Option<i32>, String) {
@@ -146,7 +54,7 @@ fn code_and_out(out: &Output) -> (Option<i32>, String) {
 
 #[test]
 fn compose_exec_and_run_forward_stdin() {
-    let env = Env::new();
+    let env = Env::new(PROJECT);
     let out = env.with_input(&["up", "-d"], b"");
     assert!(out.status.success(), "{}", text(&out.stderr));
 
@@ -193,7 +101,7 @@ fn compose_exec_and_run_forward_stdin() {
 
 #[test]
 fn compose_exec_gets_a_terminal_when_stdin_is_one() {
-    let env = Env::new();
+    let env = Env::new(PROJECT);
     let out = env.with_input(&["up", "-d"], b"");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let pty = nix::pty::openpty(None, None).unwrap();
