@@ -11,7 +11,7 @@
 //! of the container can open its `/proc/<pid>` entries; and it runs from the sealed copy of the
 //! binary anyway (see [`crate::sealed`]).
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
 use nix::fcntl::{OFlag, open};
@@ -20,6 +20,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid};
 
+use super::setup::attach_terminal;
 use crate::cgroups::{AnyManager, CgroupManager};
 use crate::process;
 use crate::runtime::ExecConfig;
@@ -204,24 +205,6 @@ fn open_terminal(config: &ExecConfig) -> Result<OwnedFd, SetupError> {
     crate::shim::fdpass::send_line(&UnixStream::from(out), "ok", Some(master.as_fd()))
         .ctx(|| "send the terminal".to_string())?;
     Ok(slave)
-}
-
-/// Makes the terminal the process's stdio and controlling terminal, in a new session.
-#[allow(unsafe_code)]
-fn attach_terminal(slave: OwnedFd) -> Result<(), SetupError> {
-    nix::unistd::setsid().ctx(|| "setsid".to_string())?;
-    for target in 0..3 {
-        // SAFETY: dup2 onto the standard descriptors, which this process owns.
-        if unsafe { libc::dup2(slave.as_raw_fd(), target) } < 0 {
-            return Err(std::io::Error::last_os_error()).ctx(|| "dup2 terminal".to_string());
-        }
-    }
-    drop(slave);
-    // SAFETY: TIOCSCTTY takes an int argument; fd 0 is the terminal just installed.
-    if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
-        return Err(std::io::Error::last_os_error()).ctx(|| "set controlling terminal".to_string());
-    }
-    Ok(())
 }
 
 fn wait(child: Pid) -> i32 {

@@ -112,7 +112,7 @@ fn open_pty() -> Result<Pty, SetupError> {
 
 /// Makes the terminal the process's stdio and controlling terminal, in a new session.
 #[allow(unsafe_code)]
-fn attach_terminal(slave: OwnedFd) -> Result<(), SetupError> {
+pub(super) fn attach_terminal(slave: OwnedFd) -> Result<(), SetupError> {
     nix::unistd::setsid().ctx(|| "setsid".to_string())?;
     for target in 0..3 {
         // SAFETY: dup2 onto the standard descriptors, which this process owns.
