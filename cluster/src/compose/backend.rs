@@ -173,8 +173,12 @@ impl Backend for AgentBackend {
     }
 
     fn pull_image(&self, image: &str) -> Result<(), BackendError> {
+        // The credentials `bosun login` stored for the image's registry, as `bosun pull` sends.
+        let auth = crate::agent::registry::auth::for_image(image)
+            .map_err(|e| BackendError::new(e.to_string()))?;
         let request = proto::PullRequest {
             reference: image.to_string(),
+            auth,
             ..Default::default()
         };
         let mut client = self.client.images.clone();

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Args;
 use cluster::agent::proto::{self, images_client::ImagesClient};
-use cluster::agent::registry::auth::AuthStore;
+use cluster::agent::registry::auth;
 use engine::image::ImageRef;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -153,8 +153,7 @@ pub async fn save(client: &mut ImagesClient<Channel>, args: SaveArgs) -> anyhow:
 
 /// The stored credentials for the registry of `reference`.
 pub fn credentials(reference: &str) -> anyhow::Result<Option<proto::RegistryAuth>> {
-    let image = ImageRef::parse(reference)?;
-    Ok(AuthStore::default_location()?.for_request(image.registry())?)
+    Ok(auth::for_image(reference)?)
 }
 
 /// Shows a progress stream; returns the final message's result.

@@ -39,6 +39,25 @@ pub enum AuthFileError {
     /// Neither `$BOSUN_CONFIG` nor `$HOME` is set.
     #[error("cannot find the configuration directory: set BOSUN_CONFIG or HOME")]
     NoHome,
+    /// The image reference names no registry that can be looked up.
+    #[error("invalid image reference {reference:?}: {reason}")]
+    BadReference {
+        /// The reference as given.
+        reference: String,
+        /// Why it does not parse.
+        reason: String,
+    },
+}
+
+/// The credentials `bosun login` stored (in this user's default credential file) for the
+/// registry of image `reference`; `None` for an anonymous pull or push.
+pub fn for_image(reference: &str) -> Result<Option<proto::RegistryAuth>, AuthFileError> {
+    let image =
+        engine::image::ImageRef::parse(reference).map_err(|e| AuthFileError::BadReference {
+            reference: reference.to_string(),
+            reason: e.to_string(),
+        })?;
+    AuthStore::default_location()?.for_request(image.registry())
 }
 
 /// One registry's credentials.
@@ -184,6 +203,16 @@ impl AuthStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bad_image_reference_is_named() {
+        let err = for_image("Not A Reference").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid image reference \"Not A Reference\""),
+            "{err}"
+        );
+    }
 
     #[test]
     fn set_get_remove_with_private_mode() {
