@@ -227,6 +227,35 @@ impl Manager {
     }
 }
 
+/// Environment variable: the raft election timeout of this manager (default 1s).
+pub const ELECTION_TIMEOUT_ENV: &str = "BOSUN_RAFT_ELECTION_TIMEOUT";
+/// Environment variable: the leader's heartbeat interval on this manager (default 100ms).
+pub const HEARTBEAT_ENV: &str = "BOSUN_RAFT_HEARTBEAT";
+
+/// This manager's raft settings: the defaults, with the election timeout and heartbeat
+/// interval taken from [`ELECTION_TIMEOUT_ENV`] and [`HEARTBEAT_ENV`] when set (`1500ms`, `2s`).
+fn node_config(raft_id: u64) -> Result<NodeConfig, ManagerError> {
+    let defaults = NodeConfig::new(raft_id);
+    let read = |name: &str, default: Duration| -> Result<Duration, ManagerError> {
+        match std::env::var(name) {
+            Ok(text) if !text.is_empty() => humantime::parse_duration(&text)
+                .map_err(|e| ManagerError::State(format!("{name}={text:?}: {e}"))),
+            _ => Ok(default),
+        }
+    };
+    let election = read(
+        ELECTION_TIMEOUT_ENV,
+        defaults.tick_interval * defaults.election_ticks as u32,
+    )?;
+    let heartbeat = read(
+        HEARTBEAT_ENV,
+        defaults.tick_interval * defaults.heartbeat_ticks as u32,
+    )?;
+    defaults
+        .with_timing(election, heartbeat)
+        .map_err(ManagerError::State)
+}
+
 /// Runs the manager of `data_root` on `listener` until `shutdown` resolves or this manager
 /// is removed from the cluster. Returns how the raft loop ended.
 pub async fn serve(
@@ -239,7 +268,7 @@ pub async fn serve(
     let dir = cluster_dir(data_root);
     let identity = NodeIdentity::load(&dir)?;
     let certs = tls::CertStore::new(&identity)?;
-    let node = RaftNode::open(NodeConfig::new(raft_id), &dir)?;
+    let node = RaftNode::open(node_config(raft_id)?, &dir)?;
     let client_config = tls::client_config_for(&certs, &identity)?;
     let runtime = tokio::runtime::Handle::current();
     let peer_config = client_config.clone();

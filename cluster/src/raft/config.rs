@@ -51,6 +51,28 @@ impl NodeConfig {
         }
     }
 
+    /// These settings with the election timeout and heartbeat interval given in wall-clock
+    /// time, rounded to whole ticks: the heartbeat must be at least one tick and the election
+    /// timeout at least three heartbeats (followers must not time out between two beats).
+    pub fn with_timing(mut self, election: Duration, heartbeat: Duration) -> Result<Self, String> {
+        let ticks = |d: Duration| (d.as_nanos() / self.tick_interval.as_nanos().max(1)) as usize;
+        let (election_ticks, heartbeat_ticks) = (ticks(election), ticks(heartbeat));
+        if heartbeat_ticks == 0 {
+            return Err(format!(
+                "heartbeat interval {heartbeat:?} is shorter than one raft tick ({:?})",
+                self.tick_interval
+            ));
+        }
+        if election_ticks < 3 * heartbeat_ticks {
+            return Err(format!(
+                "election timeout {election:?} must be at least three heartbeat intervals ({heartbeat:?})"
+            ));
+        }
+        self.election_ticks = election_ticks;
+        self.heartbeat_ticks = heartbeat_ticks;
+        Ok(self)
+    }
+
     /// The raft-rs configuration, with check_quorum and pre_vote on, resuming at `applied`.
     pub(crate) fn to_raft(&self, applied: u64) -> raft::Config {
         let mut config = raft::Config::new(self.id);
@@ -87,6 +109,24 @@ mod tests {
         let raft = config.to_raft(0);
         assert!(raft.check_quorum && raft.pre_vote);
         raft.validate().unwrap();
+    }
+
+    #[test]
+    fn timing_in_wall_clock_time() {
+        let ms = Duration::from_millis;
+        let config = NodeConfig::new(1).with_timing(ms(3000), ms(200)).unwrap();
+        assert_eq!((config.election_ticks, config.heartbeat_ticks), (150, 10));
+        config.to_raft(0).validate().unwrap();
+        let cases = [
+            (ms(1000), ms(5), "shorter than one raft tick"),
+            (ms(250), ms(100), "at least three heartbeat intervals"),
+        ];
+        for (election, heartbeat, want) in cases {
+            let err = NodeConfig::new(1)
+                .with_timing(election, heartbeat)
+                .unwrap_err();
+            assert!(err.contains(want), "{err}");
+        }
     }
 
     #[test]
