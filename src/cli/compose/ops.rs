@@ -88,12 +88,8 @@ pub struct ScaleArgs {
     pub scale: Vec<String>,
 }
 
-type Call = fn(
-    proto::agent_client::AgentClient<tonic::transport::Channel>,
-    String,
-) -> std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<(), tonic::Status>> + Send>,
->;
+/// The containers API, as each per-container call gets it.
+type Client = proto::agent_client::AgentClient<tonic::transport::Channel>;
 
 /// On a dry run (`bosun --dry-run stop`), prints what would be done to each container and
 /// returns true; the caller then changes nothing.
@@ -107,13 +103,18 @@ fn dry_run(session: &Session, containers: &[proto::ContainerSummary], verb: &str
     true
 }
 
-/// Runs `call` on every listed container at once; prints one line per container.
-fn each(
+/// Runs `call` (with a client and the container's id) on every listed container at once;
+/// prints one line per container.
+fn each<F, Fut>(
     session: &Session,
     containers: Vec<proto::ContainerSummary>,
     verb: &str,
-    call: Call,
-) -> anyhow::Result<()> {
+    call: F,
+) -> anyhow::Result<()>
+where
+    F: Fn(Client, String) -> Fut,
+    Fut: Future<Output = Result<(), tonic::Status>> + Send + 'static,
+{
     if dry_run(session, &containers, verb) {
         return Ok(());
     }
@@ -121,8 +122,8 @@ fn each(
     let results = session.agent.block_on(async move {
         let mut calls = JoinSet::new();
         for c in containers {
-            let client = client.clone();
-            calls.spawn(async move { (c.name.clone(), call(client, c.id).await) });
+            let call = call(client.clone(), c.id);
+            calls.spawn(async move { (c.name, call.await) });
         }
         let mut results = Vec::new();
         while let Some(Ok(done)) = calls.join_next().await {
@@ -155,23 +156,17 @@ pub fn start(project: &ProjectArgs, args: ServicesArgs) -> anyhow::Result<ExitCo
             .collect();
         let (created, exited): (Vec<_>, Vec<_>) =
             stopped.into_iter().partition(|c| c.state == "created");
-        each(&session, created, "Started", |mut client, id| {
-            Box::pin(async move {
-                client
-                    .start(proto::ContainerRef { container: id })
-                    .await
-                    .map(drop)
-            })
+        each(&session, created, "Started", |mut client, id| async move {
+            let request = proto::ContainerRef { container: id };
+            client.start(request).await.map(drop)
         })?;
         // The agent starts an exited container again through Restart.
-        each(&session, exited, "Started", |mut client, id| {
-            Box::pin(async move {
-                let request = proto::StopRequest {
-                    container: id,
-                    timeout: Some(0),
-                };
-                client.restart(request).await.map(drop)
-            })
+        each(&session, exited, "Started", |mut client, id| async move {
+            let request = proto::StopRequest {
+                container: id,
+                timeout: Some(0),
+            };
+            client.restart(request).await.map(drop)
         })?;
     }
     Ok(ExitCode::SUCCESS)
@@ -200,35 +195,22 @@ fn stop_or_restart(
     restart: bool,
 ) -> anyhow::Result<()> {
     let verb = if restart { "Restarted" } else { "Stopped" };
-    if dry_run(session, &containers, verb) {
-        return Ok(());
-    }
-    let client = session.backend().client().containers.clone();
-    let results = session.agent.block_on(async move {
-        let mut calls = JoinSet::new();
-        for c in containers {
-            let mut client = client.clone();
+    each(
+        session,
+        containers,
+        verb,
+        move |mut client, id| async move {
             let request = proto::StopRequest {
-                container: c.id.clone(),
+                container: id,
                 timeout,
             };
-            calls.spawn(async move {
-                let result = if restart {
-                    client.restart(request).await.map(drop)
-                } else {
-                    client.stop(request).await.map(drop)
-                };
-                (c.name, result)
-            });
-        }
-        let mut results = Vec::new();
-        while let Some(Ok(done)) = calls.join_next().await {
-            results.push(done);
-        }
-        results.sort_by(|a, b| a.0.cmp(&b.0));
-        results
-    });
-    report(results, verb)
+            if restart {
+                client.restart(request).await.map(drop)
+            } else {
+                client.stop(request).await.map(drop)
+            }
+        },
+    )
 }
 
 /// Runs `bosun kill`.
@@ -237,28 +219,18 @@ pub fn kill(project: &ProjectArgs, args: KillArgs) -> anyhow::Result<ExitCode> {
     let signal =
         signal_number(&args.signal).with_context(|| format!("invalid signal {:?}", args.signal))?;
     let containers = session.containers(&args.services, false, false)?;
-    if dry_run(&session, &containers, "Killed") {
-        return Ok(ExitCode::SUCCESS);
-    }
-    let client = session.backend().client().containers.clone();
-    let results = session.agent.block_on(async move {
-        let mut results = Vec::new();
-        for c in containers {
-            let mut client = client.clone();
+    each(
+        &session,
+        containers,
+        "Killed",
+        move |mut client, id| async move {
             let request = proto::KillRequest {
-                container: c.id.clone(),
+                container: id,
                 signal,
             };
-            results.push((c.name, client.kill(request).await.map(drop)));
-        }
-        results
-    });
-    for (name, result) in results {
-        match result {
-            Ok(()) => eprintln!(" ✔ Container {name}  Killed"),
-            Err(status) => anyhow::bail!("cannot kill {name}: {}", status.message()),
-        }
-    }
+            client.kill(request).await.map(drop)
+        },
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -285,30 +257,20 @@ pub fn rm(project: &ProjectArgs, args: RmArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let call: Call = if args.volumes {
-        |mut client, id| {
-            Box::pin(async move {
-                let request = proto::RemoveRequest {
-                    container: id,
-                    force: false,
-                    volumes: true,
-                };
-                client.remove(request).await.map(drop)
-            })
-        }
-    } else {
-        |mut client, id| {
-            Box::pin(async move {
-                let request = proto::RemoveRequest {
-                    container: id,
-                    force: false,
-                    volumes: false,
-                };
-                client.remove(request).await.map(drop)
-            })
-        }
-    };
-    each(&session, stopped, "Removed", call)?;
+    let volumes = args.volumes;
+    each(
+        &session,
+        stopped,
+        "Removed",
+        move |mut client, id| async move {
+            let request = proto::RemoveRequest {
+                container: id,
+                force: false,
+                volumes,
+            };
+            client.remove(request).await.map(drop)
+        },
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -316,25 +278,20 @@ pub fn rm(project: &ProjectArgs, args: RmArgs) -> anyhow::Result<ExitCode> {
 pub fn pause(project: &ProjectArgs, args: ServicesArgs, pause: bool) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
     let containers = session.containers(&args.services, false, false)?;
-    if pause {
-        each(&session, containers, "Paused", |mut client, id| {
-            Box::pin(async move {
-                client
-                    .pause(proto::ContainerRef { container: id })
-                    .await
-                    .map(drop)
-            })
-        })?;
-    } else {
-        each(&session, containers, "Unpaused", |mut client, id| {
-            Box::pin(async move {
-                client
-                    .unpause(proto::ContainerRef { container: id })
-                    .await
-                    .map(drop)
-            })
-        })?;
-    }
+    let verb = if pause { "Paused" } else { "Unpaused" };
+    each(
+        &session,
+        containers,
+        verb,
+        move |mut client, id| async move {
+            let request = proto::ContainerRef { container: id };
+            if pause {
+                client.pause(request).await.map(drop)
+            } else {
+                client.unpause(request).await.map(drop)
+            }
+        },
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 
