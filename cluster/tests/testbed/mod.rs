@@ -165,34 +165,18 @@ impl Bed {
 
     /// Joins member `i` as a manager through member 0.
     pub fn join(&mut self, i: usize) {
-        let token = self.token(0, "manager");
-        let (addr, target) = (self.members[i].addr.clone(), self.members[0].addr.clone());
-        let (ok, out, err) = self.bosun(
-            i,
-            &[
-                "cluster",
-                "join",
-                "--token",
-                &token,
-                &target,
-                "--listen-addr",
-                &addr,
-            ],
-        );
-        if self.members[i].root.join("cluster/manager.pid").exists() {
-            self.record_pid(i);
-        }
-        assert!(
-            ok,
-            "join of member {i} failed: {out}{err}\nmanager log:\n{}",
-            self.log(i)
-        );
+        self.join_as(i, "manager");
     }
 
     /// Joins member `i` as a worker through member 0: its daemon runs the worker role
     /// (heartbeats), and the manager role once promoted.
     pub fn join_worker(&mut self, i: usize) {
-        let token = self.token(0, "worker");
+        self.join_as(i, "worker");
+    }
+
+    /// Joins member `i` through member 0 with the join token of `role`.
+    fn join_as(&mut self, i: usize, role: &str) {
+        let token = self.token(0, role);
         let (addr, target) = (self.members[i].addr.clone(), self.members[0].addr.clone());
         let (ok, out, err) = self.bosun(
             i,
@@ -211,7 +195,9 @@ impl Bed {
         }
         assert!(
             ok,
-            "worker join of member {i} failed: {out}{err}\ndaemon log:\n{}",
+            "{role} join of member {i} failed: {out}{err}
+daemon log:
+{}",
             self.log(i)
         );
     }
