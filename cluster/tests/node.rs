@@ -425,3 +425,40 @@ fn a_read_on_a_leader_elected_just_now_completes_once_its_term_commits() {
         cluster.events[&next]
     );
 }
+
+#[test]
+fn a_follower_read_sent_to_a_leader_that_died_completes_through_the_next_leader() {
+    let mut cluster = Cluster::new(3, 1_000);
+    let old = cluster.elect();
+    cluster.write(&volume("v1"));
+    let follower = (1..=3).find(|id| *id != old).unwrap();
+    // The follower still knows the old leader: its request goes there and is lost.
+    cluster.cut.insert(old);
+    let read = cluster.node(follower).read_index().unwrap();
+    cluster.tick(20);
+    let new = cluster.leader().expect("the majority elects a new leader");
+    assert_ne!(new, old);
+    let events = &cluster.events[&follower];
+    assert!(events.contains(&Event::ReadReady(read)), "{events:?}");
+    assert!(!events.contains(&Event::ReadFailed(read)), "{events:?}");
+    let key = RecordKey::new(Kind::Volume, "v1");
+    assert!(cluster.node(follower).store().get(&key).is_some());
+}
+
+#[test]
+fn a_read_no_leader_confirms_fails_after_a_few_election_timeouts() {
+    let mut cluster = Cluster::new(3, 1_000);
+    let leader = cluster.elect();
+    let follower = (1..=3).find(|id| *id != leader).unwrap();
+    cluster.cut.insert(follower);
+    let read = cluster.node(follower).read_index().unwrap();
+    cluster.tick(10);
+    assert!(
+        !cluster.events[&follower].contains(&Event::ReadFailed(read)),
+        "failed before its time"
+    );
+    cluster.tick(100);
+    let events = &cluster.events[&follower];
+    assert!(events.contains(&Event::ReadFailed(read)), "{events:?}");
+    assert!(!events.contains(&Event::ReadReady(read)), "{events:?}");
+}

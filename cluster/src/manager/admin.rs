@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status};
 use super::driver::{Query, StatusView};
 use super::proto;
 use super::proto::manager_client::ManagerClient as RawClient;
-use super::service::{ManagerService, forwarded, require_manager, require_node, status_of};
+use super::service::{ManagerService, Need, forwarded, status_of};
 use crate::pki::{ClusterCa, JoinToken, ca_digest, new_secret, role_name};
 use crate::raft::MembershipChange;
 use crate::raft::membership::{failures_tolerated, quorum};
@@ -126,7 +126,10 @@ pub(super) async fn join(
             "invalid join token: it matches none of this cluster's current join tokens",
         ));
     };
-    let id = node_id();
+    // Node ids are never reused: a removed node's certificates stay refused.
+    let id = std::iter::repeat_with(node_id)
+        .find(|id| !info.removed_nodes.contains(id))
+        .expect("an endless stream of random ids holds one not yet removed");
     let ca = ClusterCa {
         cert_pem: info.ca_cert_pem.clone(),
         key_pem: info.ca_key_pem.clone(),
@@ -158,6 +161,7 @@ pub(super) async fn join(
         availability: Availability::Active,
         state: NodeState::Ready,
         desired_role: None,
+        demoted_at_ms: None,
     })));
     service
         .raft
@@ -198,7 +202,7 @@ pub(super) async fn renew(
     service: &ManagerService,
     request: Request<proto::RenewRequest>,
 ) -> Result<Response<proto::RenewResponse>, Status> {
-    let caller = require_node(&request)?;
+    let caller = service.authorize(&request, Need::Node).await?;
     let node = find_node(service, &caller.node_id).await.map_err(|_| {
         Status::permission_denied(format!(
             "node {} was removed from the cluster",
@@ -227,7 +231,7 @@ pub(super) async fn join_token(
     service: &ManagerService,
     request: Request<proto::JoinTokenRequest>,
 ) -> Result<Response<proto::JoinTokenResponse>, Status> {
-    require_manager(&request)?;
+    service.authorize(&request, Need::Manager).await?;
     let role = crate::pki::parse_role(&request.get_ref().role).ok_or_else(|| {
         Status::invalid_argument(format!(
             "unknown role {:?}: expected worker or manager",

@@ -127,6 +127,7 @@ impl Manager {
             manager_secret: new_secret(),
             next_raft_id: 2,
             cert_validity_secs: validity.as_secs().max(1),
+            removed_nodes: Default::default(),
         };
         let node = Node {
             meta: Meta {
@@ -140,6 +141,7 @@ impl Manager {
             availability: Availability::Active,
             state: NodeState::Ready,
             desired_role: None,
+            demoted_at_ms: None,
         };
         let mut batch = Batch::new(
             0,
@@ -381,6 +383,7 @@ async fn demote_others(raft: &driver::RaftHandle, self_id: &str) -> Result<(), d
                 node.role = NodeRole::Worker;
                 node.raft_id = None;
                 node.state = NodeState::Down;
+                node.demoted_at_ms = Some(super::roles::now_ms());
                 Some(Command::Update {
                     record: Record::Node(node),
                     expected_version: version,

@@ -2,79 +2,19 @@
 //! the transport, proposes, serves linearizable reads, and hands outgoing messages to the
 //! peers. It never runs on a tokio worker; async callers talk to it through [`RaftHandle`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::mpsc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, mpsc};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use raft::eraftpb::{Message, MessageType};
 use tokio::sync::{oneshot, watch};
 
 use super::peers::Peers;
-use crate::raft::{
-    Event, MembershipChange, NoQuorum, NodeStatus, ProposeError, RaftNode, ReadId, Ticket,
-    WriteError,
-};
-use crate::store::{Batch, Kind, Node, Record, RecordKey, SealKey};
+use super::roster::Roster;
+use crate::raft::{Event, MembershipChange, ProposeError, RaftNode, ReadId, Ticket};
+use crate::store::{Batch, Kind, Record, SealKey};
 
-/// What a read asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Query {
-    /// Every record.
-    All,
-    /// Every record of one kind.
-    Kind(Kind),
-    /// One record.
-    Key(RecordKey),
-    /// The state hash.
-    Hash,
-}
-
-/// Why the raft thread did not do what was asked.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum Refused {
-    /// Another manager leads; the request should go there.
-    #[error("not the leader: manager {leader} is")]
-    NotLeader {
-        /// Its raft id.
-        leader: u64,
-        /// Its address, if known.
-        addr: Option<String>,
-    },
-    /// Too few managers reachable.
-    #[error(transparent)]
-    NoQuorum(#[from] NoQuorum),
-    /// The proposal was refused before reaching the log.
-    #[error(transparent)]
-    Propose(ProposeError),
-    /// The proposal reached the log but did not succeed.
-    #[error(transparent)]
-    Write(#[from] WriteError),
-    /// A leadership change interrupted a read.
-    #[error("read interrupted by a leadership change; retry")]
-    ReadInterrupted,
-    /// The raft thread has stopped.
-    #[error("the manager's raft loop has stopped")]
-    Stopped,
-}
-
-/// A manager's view of the cluster.
-#[derive(Debug, Clone)]
-pub struct StatusView {
-    /// Raft status of this node.
-    pub status: NodeStatus,
-    /// Managers heard from within an election timeout.
-    pub reachable: BTreeSet<u64>,
-    /// Node records of the managers, by raft id.
-    pub members: BTreeMap<u64, Option<Node>>,
-    /// Set when writes would be refused for lack of quorum.
-    pub quorum_error: Option<NoQuorum>,
-    /// State hash of the store.
-    pub state_hash: String,
-    /// Address of the leader, if known.
-    pub leader_addr: Option<String>,
-    /// The manager to hand leadership to (reachable, log furthest along), when this leads.
-    pub successor: Option<u64>,
-}
+pub use super::view::{Query, Refused, StatusView};
 
 type Reply<T> = oneshot::Sender<Result<T, Refused>>;
 /// A read waiting for its ReadIndex: the query and where to answer.
@@ -95,6 +35,7 @@ enum Input {
 #[derive(Clone)]
 pub struct RaftHandle {
     tx: mpsc::Sender<Input>,
+    roster: watch::Receiver<Arc<Roster>>,
 }
 
 impl std::fmt::Debug for RaftHandle {
@@ -123,6 +64,11 @@ impl RaftHandle {
     /// A linearizable read: json of the matching records (or the hash) and the applied index.
     pub async fn read(&self, query: Query) -> Result<(Vec<u8>, u64), Refused> {
         self.ask(|reply| Input::Read(query, reply)).await
+    }
+
+    /// The callers the applied store knows, as of the last entry applied: a local read.
+    pub fn roster(&self) -> Arc<Roster> {
+        self.roster.borrow().clone()
     }
 
     /// This node's view, without any consensus round.
@@ -182,7 +128,8 @@ pub fn spawn(
     peers: impl FnOnce(RaftHandle) -> Peers,
 ) -> std::io::Result<(RaftHandle, watch::Receiver<Exit>)> {
     let (tx, rx) = mpsc::channel();
-    let handle = RaftHandle { tx };
+    let (roster_tx, roster) = watch::channel(Arc::new(Roster::from_store(node.store())));
+    let handle = RaftHandle { tx, roster };
     let peers = peers(handle.clone());
     let (exit_tx, exit_rx) = watch::channel(Exit::Running);
     std::thread::Builder::new()
@@ -197,6 +144,7 @@ pub fn spawn(
                 seed,
                 addrs_at: u64::MAX,
                 seal,
+                roster: roster_tx,
             };
             let exit = driver.run(rx);
             let _ = exit_tx.send(exit);
@@ -213,6 +161,7 @@ struct Driver {
     seed: BTreeMap<u64, String>,
     addrs_at: u64,
     seal: Option<SealKey>,
+    roster: watch::Sender<Arc<Roster>>,
 }
 
 fn now_ms() -> u64 {
@@ -239,6 +188,7 @@ impl Driver {
                 Err(mpsc::RecvTimeoutError::Disconnected) => return Exit::Stopped,
             }
             if Instant::now() >= next_tick {
+                self.cancel_abandoned_reads();
                 self.node.tick();
                 next_tick += interval;
                 if next_tick < Instant::now() {
@@ -269,7 +219,7 @@ impl Driver {
         Ok(())
     }
 
-    /// Keeps the raft id → address map in step with the store's node records.
+    /// Keeps the raft id → address map and the roster in step with the store's records.
     fn refresh_addrs(&mut self) {
         let applied = self.node.status().applied;
         if applied == self.addrs_at {
@@ -287,6 +237,26 @@ impl Driver {
                 }),
         );
         self.addrs = addrs;
+        let roster = Roster::from_store(self.node.store());
+        self.roster.send_if_modified(|current| {
+            let changed = **current != roster;
+            if changed {
+                *current = Arc::new(roster);
+            }
+            changed
+        });
+    }
+
+    /// Drops the reads whose callers stopped waiting (their request timed out).
+    fn cancel_abandoned_reads(&mut self) {
+        let node = &mut self.node;
+        self.reads.retain(|id, (_, reply)| {
+            let open = !reply.is_closed();
+            if !open {
+                node.cancel_read(*id);
+            }
+            open
+        });
     }
 
     fn refuse(&self, err: ProposeError) -> Refused {
@@ -394,7 +364,11 @@ impl Driver {
                 }
                 Event::ReadFailed(id) => {
                     if let Some((_, reply)) = self.reads.remove(&id) {
-                        let _ = reply.send(Err(Refused::ReadInterrupted));
+                        let refused = match self.node.quorum_error() {
+                            Some(no) => Refused::NoQuorum(no),
+                            None => Refused::ReadInterrupted,
+                        };
+                        let _ = reply.send(Err(refused));
                     }
                 }
                 Event::LeaderChanged { leader, term } => {

@@ -11,9 +11,11 @@ pub mod node_daemon;
 pub mod peers;
 mod renewal;
 mod roles;
+pub mod roster;
 pub mod service;
 pub mod state;
 pub mod tls;
+mod view;
 pub mod worker;
 pub mod workers;
 

@@ -1,5 +1,6 @@
-//! Role changes on the leader: demoting a manager, marking a worker for promotion (its daemon
-//! completes it, see [`super::workers`]), removing a node — under the membership guards. When
+//! Role changes on the leader: demoting a manager (which revokes its manager certificates),
+//! marking a worker for promotion (its daemon completes it, see [`super::workers`]), removing
+//! a node (its id joins the removed ones for good) — under the membership guards. When
 //! the leader itself is to leave the managers, it first hands leadership to another manager
 //! and the request goes there.
 
@@ -11,10 +12,10 @@ use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use super::admin::{find_node, leader_or_forward};
+use super::admin::{cluster_info, find_node, leader_or_forward};
 use super::proto::manager_client::ManagerClient as RawClient;
 use super::proto::{self, Empty};
-use super::service::{ManagerService, require_manager, status_of};
+use super::service::{ManagerService, Need, status_of};
 use crate::raft::MembershipChange;
 use crate::store::{Batch, Command, Kind, Node, NodeRole, NodeState, Record, RecordKey};
 
@@ -69,7 +70,7 @@ pub(super) async fn change_role(
     service: &ManagerService,
     request: Request<proto::ChangeRoleRequest>,
 ) -> Result<Response<Empty>, Status> {
-    require_manager(&request)?;
+    service.authorize(&request, Need::Manager).await?;
     if let Some(mut client) = leader_or_forward(service, &request).await? {
         let inner = request.into_inner();
         return client
@@ -112,6 +113,8 @@ pub(super) async fn change_role(
             demoted.role = NodeRole::Worker;
             demoted.raft_id = None;
             demoted.desired_role = None;
+            // Revokes the manager certificates issued to it so far.
+            demoted.demoted_at_ms = Some(now_ms());
             write_node(service, demoted).await
         }
         ("manager", NodeRole::Worker) if node.state == NodeState::Down => {
@@ -150,7 +153,7 @@ pub(super) async fn remove_node(
     service: &ManagerService,
     request: Request<proto::RemoveNodeRequest>,
 ) -> Result<Response<Empty>, Status> {
-    require_manager(&request)?;
+    service.authorize(&request, Need::Manager).await?;
     if let Some(mut client) = leader_or_forward(service, &request).await? {
         let inner = request.into_inner();
         return client
@@ -189,14 +192,33 @@ pub(super) async fn remove_node(
             super::workers::DOWN_AFTER.as_secs()
         )));
     }
-    let command = Command::Delete {
-        key: RecordKey::new(Kind::Node, node.meta.id.clone()),
-        expected_version: None,
-    };
+    // The record goes and the id joins the removed ones in one entry: from then on every
+    // manager refuses the node's certificates.
+    let mut info = cluster_info(service).await?;
+    let version = info.meta.version;
+    info.removed_nodes.insert(node.meta.id.clone());
+    let commands = vec![
+        Command::Delete {
+            key: RecordKey::new(Kind::Node, node.meta.id.clone()),
+            expected_version: None,
+        },
+        Command::Update {
+            record: Record::Cluster(info),
+            expected_version: version,
+        },
+    ];
     service
         .raft
-        .write(Batch::new(0, vec![command]))
+        .write(Batch::new(0, commands))
         .await
         .map_err(status_of)?;
     Ok(Response::new(Empty {}))
+}
+
+/// Now on this manager's clock, milliseconds since the Unix epoch.
+pub(super) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
 }

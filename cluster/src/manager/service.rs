@@ -1,5 +1,6 @@
-//! The manager's gRPC service: authenticates callers by their certificate's role, forwards
-//! writes a follower receives to the leader, and answers no-quorum at once.
+//! The manager's gRPC service: authenticates callers by their certificate and by what the
+//! store says of them now (a removed node and a demoted node's manager certificate are
+//! refused), forwards writes a follower receives to the leader, and answers no-quorum at once.
 
 // tonic's handlers answer with `tonic::Status`, a large error type, by design.
 #![allow(clippy::result_large_err)]
@@ -16,6 +17,7 @@ use super::driver::{Query, RaftHandle, Refused};
 use super::proto::manager_client::ManagerClient as RawClient;
 use super::proto::manager_server::Manager as ManagerApi;
 use super::proto::{self, Empty};
+use super::roster::Standing;
 use super::tls::{self, PeerInfo};
 use super::workers::{self, Liveness};
 use super::{admin, roles};
@@ -63,20 +65,34 @@ pub(crate) fn status_of(refused: Refused) -> Status {
     }
 }
 
-/// The caller's identity, refused unless it is a manager of this cluster.
-pub(crate) fn require_manager<T>(request: &Request<T>) -> Result<PeerIdentity, Status> {
-    let identity = require_node(request)?;
-    if identity.role != NodeRole::Manager {
-        return Err(Status::permission_denied(format!(
-            "node {} has a worker certificate: workers cannot call the manager api",
-            identity.node_id
-        )));
-    }
-    Ok(identity)
+/// What a call needs of its caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Any node of the cluster (heartbeats, renewal, promotion).
+    Node,
+    /// A manager: the manager api.
+    Manager,
+    /// A manager sending raft messages. The store catches up through these very messages,
+    /// so a caller the store does not know yet (or knows as a worker, its promotion not yet
+    /// applied) is let through; raft itself drops messages from non-members.
+    Raft,
 }
 
-/// The caller's identity, refused unless it presented a certificate of this cluster.
-pub(crate) fn require_node<T>(request: &Request<T>) -> Result<PeerIdentity, Status> {
+/// The refusal of a node removed from the cluster (clients map it to a removed node).
+fn removed(node: &str) -> Status {
+    Status::permission_denied(format!("node {node} was removed from the cluster"))
+}
+
+/// The refusal of a worker calling a manager-only api with a manager certificate.
+fn demoted(node: &str) -> Status {
+    Status::permission_denied(format!(
+        "node {node} was demoted to a worker: workers cannot call the manager api"
+    ))
+}
+
+/// The caller's certificate identity, refused unless it presented a certificate of this
+/// cluster.
+fn certificate<T>(request: &Request<T>) -> Result<PeerIdentity, Status> {
     request
         .extensions()
         .get::<PeerInfo>()
@@ -86,6 +102,18 @@ pub(crate) fn require_node<T>(request: &Request<T>) -> Result<PeerIdentity, Stat
                 "a node certificate of this cluster is required (join the cluster first)",
             )
         })
+}
+
+/// `identity`, refused unless its certificate names the manager role where `need` asks for
+/// a manager.
+fn certificate_role(identity: PeerIdentity, need: Need) -> Result<PeerIdentity, Status> {
+    if need != Need::Node && identity.role != NodeRole::Manager {
+        return Err(Status::permission_denied(format!(
+            "node {} has a worker certificate: workers cannot call the manager api",
+            identity.node_id
+        )));
+    }
+    Ok(identity)
 }
 
 pub(super) fn forwarded<T>(request: &Request<T>) -> bool {
@@ -114,6 +142,51 @@ impl ManagerService {
     pub fn with_seal_key(mut self, key: Option<crate::store::SealKey>) -> Self {
         self.seal_key = key;
         self
+    }
+
+    /// The caller's identity, checked against its certificate and then against the store
+    /// as applied here: a removed node is refused everywhere, a demoted node's manager
+    /// certificate is refused where `need` asks for a manager. The check is a local lookup;
+    /// only a caller the local store does not know (or knows only as a worker) makes it
+    /// catch up with a linearizable read first, as it may lag behind the leader.
+    pub(crate) async fn authorize<T>(
+        &self,
+        request: &Request<T>,
+        need: Need,
+    ) -> Result<PeerIdentity, Status> {
+        let identity = certificate(request)?;
+        let standing = self.raft.roster().standing(&identity);
+        if standing == Standing::Removed {
+            return Err(removed(&identity.node_id));
+        }
+        let identity = certificate_role(identity, need)?;
+        match (standing, need) {
+            (Standing::Member | Standing::Uninitialized, _) => Ok(identity),
+            (Standing::Removed, _) => Err(removed(&identity.node_id)),
+            (Standing::Demoted, Need::Manager | Need::Raft) => Err(demoted(&identity.node_id)),
+            (Standing::Demoted | Standing::WorkerInStore, Need::Node) => Ok(identity),
+            (Standing::WorkerInStore | Standing::Unknown, Need::Raft) => Ok(identity),
+            (Standing::WorkerInStore | Standing::Unknown, _) => {
+                let key = RecordKey::new(Kind::Node, identity.node_id.clone());
+                tokio::time::timeout(READ_TIMEOUT, self.raft.read(Query::Key(key)))
+                    .await
+                    .map_err(|_| {
+                        Status::unavailable(format!(
+                            "cannot check node {} against the cluster state: no leader answered; retry",
+                            identity.node_id
+                        ))
+                    })?
+                    .map_err(status_of)?;
+                match self.raft.roster().standing(&identity) {
+                    Standing::Member | Standing::Uninitialized => Ok(identity),
+                    Standing::Removed | Standing::Unknown => Err(removed(&identity.node_id)),
+                    Standing::Demoted | Standing::WorkerInStore if need == Need::Node => {
+                        Ok(identity)
+                    }
+                    Standing::Demoted | Standing::WorkerInStore => Err(demoted(&identity.node_id)),
+                }
+            }
+        }
     }
 
     pub(super) fn client(&self, addr: &str) -> Result<RawClient<Channel>, Status> {
@@ -194,7 +267,7 @@ fn parse_query(query: &str) -> Result<Query, Status> {
 #[tonic::async_trait]
 impl ManagerApi for ManagerService {
     async fn raft(&self, request: Request<proto::RaftBatch>) -> Result<Response<Empty>, Status> {
-        require_manager(&request)?;
+        self.authorize(&request, Need::Raft).await?;
         let mut messages = Vec::new();
         for bytes in &request.get_ref().messages {
             messages
@@ -222,7 +295,7 @@ impl ManagerApi for ManagerService {
         &self,
         request: Request<proto::WriteRequest>,
     ) -> Result<Response<proto::WriteResponse>, Status> {
-        require_manager(&request)?;
+        self.authorize(&request, Need::Manager).await?;
         let batch = Batch::decode(&request.get_ref().batch)
             .map_err(|e| Status::invalid_argument(format!("invalid batch: {e}")))?;
         match self.raft.write(batch).await {
@@ -242,7 +315,7 @@ impl ManagerApi for ManagerService {
         &self,
         request: Request<proto::ReadRequest>,
     ) -> Result<Response<proto::ReadResponse>, Status> {
-        require_manager(&request)?;
+        self.authorize(&request, Need::Manager).await?;
         let query = parse_query(&request.get_ref().query)?;
         let read = tokio::time::timeout(READ_TIMEOUT, self.raft.read(query))
             .await
@@ -257,7 +330,7 @@ impl ManagerApi for ManagerService {
         &self,
         request: Request<Empty>,
     ) -> Result<Response<proto::StatusResponse>, Status> {
-        require_manager(&request)?;
+        self.authorize(&request, Need::Manager).await?;
         let view = self.raft.status().await.map_err(status_of)?;
         let is_leader = view.status.leader == Some(view.status.id);
         if !is_leader

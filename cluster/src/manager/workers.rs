@@ -14,7 +14,7 @@ use tonic::{Request, Response, Status};
 use super::admin::{cluster_info, decode_records, leader_or_forward};
 use super::driver::{Query, RaftHandle, Refused, StatusView};
 use super::proto;
-use super::service::{ManagerService, forwarded, require_node, status_of};
+use super::service::{ManagerService, Need, forwarded, status_of};
 use crate::pki::{ClusterCa, role_name};
 use crate::raft::MembershipChange;
 use crate::store::{Batch, Command, Kind, Node, NodeRole, NodeState, Record, RecordKey};
@@ -78,8 +78,12 @@ impl Liveness {
 
 /// The node a worker request speaks for: the certificate's, unless a manager forwarded the
 /// request on a worker's behalf (then the id in the request).
-fn caller_node<T>(request: &Request<T>, claimed: &str) -> Result<String, Status> {
-    let identity = require_node(request)?;
+async fn caller_node<T>(
+    service: &ManagerService,
+    request: &Request<T>,
+    claimed: &str,
+) -> Result<String, Status> {
+    let identity = service.authorize(request, Need::Node).await?;
     if forwarded(request) && identity.role == NodeRole::Manager && !claimed.is_empty() {
         return Ok(claimed.to_owned());
     }
@@ -124,7 +128,7 @@ pub(super) async fn heartbeat(
     service: &ManagerService,
     request: Request<proto::HeartbeatRequest>,
 ) -> Result<Response<proto::HeartbeatResponse>, Status> {
-    let node_id = caller_node(&request, &request.get_ref().node_id)?;
+    let node_id = caller_node(service, &request, &request.get_ref().node_id).await?;
     if let Some(mut client) = leader_or_forward(service, &request).await? {
         let inner = proto::HeartbeatRequest { node_id };
         return client
@@ -161,7 +165,7 @@ pub(super) async fn promote(
     service: &ManagerService,
     request: Request<proto::PromoteRequest>,
 ) -> Result<Response<proto::PromoteResponse>, Status> {
-    let node_id = caller_node(&request, &request.get_ref().node_id)?;
+    let node_id = caller_node(service, &request, &request.get_ref().node_id).await?;
     if let Some(mut client) = leader_or_forward(service, &request).await? {
         let mut inner = request.into_inner();
         inner.node_id = node_id;

@@ -136,6 +136,11 @@ pub struct Node {
     /// `manager`; the node's daemon completes the change). Absent from older records.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desired_role: Option<NodeRole>,
+    /// Leader-stamped time of the node's last demotion, milliseconds since the Unix epoch:
+    /// the manager certificates it was issued before then are revoked. Absent from older
+    /// records and from nodes never demoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demoted_at_ms: Option<u64>,
 }
 
 /// How many tasks a service runs.
@@ -257,6 +262,10 @@ pub struct ClusterInfo {
     /// Validity of the node certificates the managers issue, in seconds; 0 for the default.
     #[serde(default)]
     pub cert_validity_secs: u64,
+    /// Ids of the nodes removed from the cluster: their certificates are refused everywhere,
+    /// and node ids are never reused. Absent from older records.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub removed_nodes: std::collections::BTreeSet<String>,
 }
 
 impl ClusterInfo {

@@ -240,6 +240,7 @@ mod tests {
             manager_secret: "m".into(),
             next_raft_id: 2,
             cert_validity_secs: 0,
+            removed_nodes: Default::default(),
         });
         key.seal_record(&mut record);
         let Record::Cluster(info) = &record else {

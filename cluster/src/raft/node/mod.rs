@@ -2,6 +2,7 @@
 //! ticks and messages. Synchronous; a transport calls [`RaftNode::step`] with received
 //! messages, [`RaftNode::tick`] on a timer, and [`RaftNode::process_ready`] after either.
 
+mod reads;
 mod ready;
 mod types;
 
@@ -48,11 +49,8 @@ pub struct RaftNode {
     heard: BTreeMap<u64, u64>,
     /// Proposals of this node awaiting their entry, by log index.
     pending: BTreeMap<u64, (u64, PendingKind)>,
-    /// Reads sent to raft, awaiting their ReadState.
-    reads_requested: BTreeSet<u64>,
-    /// Reads this leader holds back until it has committed an entry of its term (raft-rs
-    /// drops a ReadIndex before that without a word).
-    reads_deferred: Vec<u64>,
+    /// Reads not yet confirmed at an index, by read id (see [`reads`]).
+    reads_open: BTreeMap<u64, reads::OpenRead>,
     /// Reads confirmed at an index, awaiting the store to apply it.
     reads_confirmed: Vec<(u64, u64)>,
     next_read: u64,
@@ -107,8 +105,7 @@ impl RaftNode {
             ticks: 0,
             heard: BTreeMap::new(),
             pending: BTreeMap::new(),
-            reads_requested: BTreeSet::new(),
-            reads_deferred: Vec::new(),
+            reads_open: BTreeMap::new(),
             reads_confirmed: Vec::new(),
             next_read: 1,
             leader: None,
@@ -304,47 +301,6 @@ impl RaftNode {
         };
         self.pending.insert(ticket.index, (ticket.term, kind));
         ticket
-    }
-
-    /// Starts a linearizable read (ReadIndex). Completes with [`Event::ReadReady`] once the
-    /// local store reflects every write committed before this call.
-    pub fn read_index(&mut self) -> Result<ReadId, ProposeError> {
-        if !self.is_leader() && self.leader().is_none() {
-            let voters = self.voters().len();
-            membership::check_quorum(self.reachable().len(), voters)?;
-            return Err(ProposeError::NoLeader);
-        }
-        if self.is_leader() {
-            membership::check_quorum(self.reachable().len(), self.voters().len())?;
-        }
-        let id = self.next_read;
-        self.next_read += 1;
-        if self.is_leader() && !self.raw.raft.commit_to_current_term() {
-            self.reads_deferred.push(id);
-        } else {
-            self.send_read(id);
-        }
-        Ok(ReadId(id))
-    }
-
-    fn send_read(&mut self, id: u64) {
-        self.reads_requested.insert(id);
-        // The context must be unique cluster-wide: the leader merges requests by context.
-        let mut context = self.config.id.to_le_bytes().to_vec();
-        context.extend_from_slice(&id.to_le_bytes());
-        self.raw.read_index(context);
-    }
-
-    /// Sends the reads held back once this leader has committed an entry of its term.
-    fn send_deferred_reads(&mut self) {
-        if !self.reads_deferred.is_empty()
-            && self.is_leader()
-            && self.raw.raft.commit_to_current_term()
-        {
-            for id in std::mem::take(&mut self.reads_deferred) {
-                self.send_read(id);
-            }
-        }
     }
 
     /// Takes the events produced so far.

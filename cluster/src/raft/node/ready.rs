@@ -5,7 +5,7 @@ use raft::eraftpb::{
     ConfChange, ConfChangeSingle, ConfChangeType, ConfChangeV2, Entry, EntryType, Message,
 };
 
-use super::types::{Event, NodeError, ReadId, Ticket, WriteError};
+use super::types::{Event, NodeError, Ticket, WriteError};
 use super::{PendingKind, RaftNode};
 use crate::raft::codec;
 use crate::raft::storage::LogWriter;
@@ -16,7 +16,7 @@ impl RaftNode {
     /// appends are handed over before the local fsync (raft thesis 10.2.1), every other message
     /// only after the entries, HardState and snapshot it depends on are durable.
     pub fn process_ready(&mut self, send: &mut impl FnMut(Vec<Message>)) -> Result<(), NodeError> {
-        self.send_deferred_reads();
+        self.pump_reads();
         if !self.raw.has_ready() {
             return Ok(());
         }
@@ -48,12 +48,7 @@ impl RaftNode {
             self.raw.mut_store().commit(writer)?;
         }
         for state in ready.take_read_states() {
-            let Some(id) = read_context_id(self.config.id, &state.request_ctx) else {
-                continue;
-            };
-            if self.reads_requested.remove(&id) {
-                self.reads_confirmed.push((id, state.index));
-            }
+            self.read_confirmed(&state.request_ctx, state.index);
         }
 
         let persisted = ready.take_persisted_messages();
@@ -114,17 +109,7 @@ impl RaftNode {
             }
         }
         if leader != self.leader {
-            let requested = std::mem::take(&mut self.reads_requested);
-            // Reads held back by this node as leader stay: they are sent once its term
-            // commits, whenever they were asked.
-            let deferred = if leader == Some(self.config.id) {
-                Vec::new()
-            } else {
-                std::mem::take(&mut self.reads_deferred)
-            };
-            for id in requested.into_iter().chain(deferred) {
-                self.events.push(Event::ReadFailed(ReadId(id)));
-            }
+            self.reads_on_leader_change();
             self.leader = leader;
             self.events.push(Event::LeaderChanged {
                 leader,
@@ -249,26 +234,4 @@ impl RaftNode {
         };
         self.events.push(Event::Proposal { ticket, outcome });
     }
-
-    /// Emits reads whose index the store has reached.
-    fn release_reads(&mut self) {
-        let applied = self.raw.store().applied();
-        let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reads_confirmed)
-            .into_iter()
-            .partition(|(_, index)| *index <= applied);
-        self.reads_confirmed = waiting;
-        self.events.extend(
-            ready
-                .into_iter()
-                .map(|(id, _)| Event::ReadReady(ReadId(id))),
-        );
-    }
-}
-
-/// The read id in a ReadIndex context made by node `node` (its id, then the read id).
-fn read_context_id(node: u64, context: &[u8]) -> Option<u64> {
-    let (owner, id) = context.split_at_checked(8)?;
-    let owner = u64::from_le_bytes(owner.try_into().ok()?);
-    let id = u64::from_le_bytes(id.try_into().ok()?);
-    (owner == node).then_some(id)
 }
