@@ -9,7 +9,9 @@ mod support_net;
 use std::net::Ipv4Addr;
 
 use engine::network::link::Links;
-use engine::network::{AttachRequest, CreateNetwork, Netns, NetworkError, Networks, dns};
+use engine::network::{
+    AttachRequest, CreateNetwork, Netns, NetworkError, Networks, PortProxy, ProxyPort, dns,
+};
 use support_net::*;
 
 fn create(nets: &Networks, name: &str) -> engine::network::NetworkRecord {
@@ -602,5 +604,81 @@ fn ipv6_is_masqueraded_published_isolated_and_passes_a_forward_drop_policy() {
         nft(&["delete", "table", "ip6", "filter"]);
         drop(client);
         Links::open().unwrap().delete("labhost").unwrap();
+    });
+}
+
+/// A proxy that records what it is asked to serve, and can be told to fail.
+#[derive(Debug, Default)]
+struct RecordingProxy {
+    calls: std::sync::Mutex<Vec<Vec<String>>>,
+    fail: std::sync::atomic::AtomicBool,
+}
+
+impl PortProxy for RecordingProxy {
+    fn serve(&self, ports: &[ProxyPort]) -> Result<(), NetworkError> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(ports.iter().map(|p| p.to_string()).collect());
+        match ports.first() {
+            Some(p) if self.fail.load(std::sync::atomic::Ordering::SeqCst) => {
+                Err(NetworkError::Publish {
+                    port: p.listen.to_string(),
+                    source: std::io::Error::from_raw_os_error(libc::EADDRINUSE),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn the_proxy_is_handed_the_ports_dnat_cannot_serve() {
+    if !std::path::Path::new("/proc/sys/net/ipv6").exists() {
+        eprintln!("note: IPv6 is disabled on this host; the proxy hand-over test is skipped");
+        return;
+    }
+    run(|lab| {
+        create(&lab.nets, "plain");
+        let (c1, c2, c3) = (netns(), netns(), netns());
+        let e1 = attach(&lab.nets, "plain", "c1", &c1, &["[::1]:8080:80", "8079:79"]);
+        // Installed later (as at agent start), it serves what the records already hold.
+        let proxy = std::sync::Arc::new(RecordingProxy::default());
+        lab.nets.set_proxy(proxy.clone()).unwrap();
+        let e2 = attach(&lab.nets, "plain", "c2", &c2, &["[::]:8082:82/udp"]);
+        lab.nets.detach("plain", "c1").unwrap();
+        let one = format!("[::1]:8080/tcp -> {}:80", e1.ipv4);
+        let two = format!("[::]:8082/udp -> {}:82", e2.ipv4);
+        assert_eq!(
+            *proxy.calls.lock().unwrap(),
+            [vec![one.clone()], vec![one, two.clone()], vec![two.clone()]]
+        );
+        // A port the proxy cannot serve fails the attach, and nothing of it stays.
+        proxy.fail.store(true, std::sync::atomic::Ordering::SeqCst);
+        let err = lab
+            .nets
+            .attach(
+                "plain",
+                &AttachRequest {
+                    container_id: "c3".into(),
+                    container_name: "ctr-c3".into(),
+                    aliases: vec![],
+                    ipv4: None,
+                    mac: None,
+                    ports: vec!["[::1]:9090:90".parse().unwrap()],
+                    netns: &c3,
+                },
+            )
+            .unwrap_err();
+        assert!(err.to_string().starts_with("cannot publish port "), "{err}");
+        assert!(
+            !lab.nets
+                .inspect("plain")
+                .unwrap()
+                .endpoints
+                .contains_key("c3")
+        );
+        proxy.fail.store(false, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(proxy.calls.lock().unwrap().last(), Some(&vec![two]));
     });
 }

@@ -16,6 +16,16 @@ use nix::unistd::Pid;
 pub const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
 pub const IMAGE: &str = "busybox:test";
 
+/// The python interpreter itself, not a launcher (a launcher's child would outlive its
+/// kill).
+pub fn python() -> String {
+    let out = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .unwrap();
+    text(&out.stdout).trim().to_string()
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -263,6 +273,37 @@ impl Lab {
             "nodad",
         ]);
         self.out(&["ip", "-6", "route", "add", "default", "via", "2001:db8::1"]);
+    }
+
+    /// Makes sure the host namespace's loopback has `::1` (a host whose IPv6 is disabled by
+    /// default gives a new namespace none), turning IPv6 on in both test namespaces and saying
+    /// so when it had to. Returns false when the kernel has no IPv6 at all.
+    pub fn ipv6_loopback(&self) -> bool {
+        if !Path::new("/proc/sys/net/ipv6").exists() {
+            return false;
+        }
+        let has = |lab: &Lab| {
+            lab.host(&["ip", "-6", "addr", "show", "lo"])
+                .contains("::1")
+        };
+        if !has(self) {
+            eprintln!("note: IPv6 is off in the test namespaces; turning it on there");
+            for ns in [&self.ns, &self.outside] {
+                for conf in ["all", "default", "lo"] {
+                    let setting = format!("net.ipv6.conf.{conf}.disable_ipv6=0");
+                    let (ok, out) = Self::in_ns(ns, &["sysctl", "-qw", &setting]);
+                    assert!(ok, "{ns}: {setting}: {out}");
+                }
+            }
+        }
+        has(self)
+    }
+
+    /// Stops the agent (SIGTERM; containers keep running); the next `bosun` command starts it
+    /// again.
+    pub fn restart_agent(&self) {
+        self.stop_agent();
+        self.ok(&["container", "ls"]);
     }
 
     /// The MAC address of the host-side veth of a running container's `eth0`.

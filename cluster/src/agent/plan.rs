@@ -4,7 +4,7 @@
 //! functions of the request and the image; the node applies the result.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 
 use engine::image::{ImageRecord, ImageStore};
@@ -207,10 +207,16 @@ pub fn port(b: &proto::PortBinding) -> Result<PortSpec, AgentError> {
             )));
         }
     };
-    let host_ip = if b.host_ip.is_empty() {
+    // IPv6 addresses come bare (`::1`) or, as written in a port specification, in brackets.
+    let bare = b
+        .host_ip
+        .strip_prefix('[')
+        .and_then(|ip| ip.strip_suffix(']'))
+        .unwrap_or(&b.host_ip);
+    let host_ip = if bare.is_empty() {
         None
     } else {
-        Some(b.host_ip.parse::<Ipv4Addr>().map_err(|_| {
+        Some(bare.parse::<IpAddr>().map_err(|_| {
             AgentError::Invalid(format!("invalid host address {:?} for a port", b.host_ip))
         })?)
     };
@@ -243,6 +249,19 @@ pub fn port(b: &proto::PortBinding) -> Result<PortSpec, AgentError> {
         container_ports: (first, last),
         protocol,
     })
+}
+
+/// The API form of a port specification (`-p`), as [`port`] reads it back.
+pub fn spec_binding(spec: &PortSpec) -> proto::PortBinding {
+    let single = |(first, last): (u16, u16)| if first == last { 0 } else { last.into() };
+    proto::PortBinding {
+        host_ip: spec.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
+        host_port: spec.host_ports.map_or(0, |(first, _)| first.into()),
+        host_port_end: spec.host_ports.map_or(0, single),
+        container_port: spec.container_ports.0.into(),
+        container_port_end: single(spec.container_ports),
+        protocol: spec.protocol.to_string(),
+    }
 }
 
 /// The API form of a published port as bound.
@@ -466,6 +485,37 @@ mod tests {
             },
         ] {
             assert!(port(&bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn port_specifications_travel_with_ipv6_host_addresses() {
+        for text in [
+            "80",
+            "8080:80/udp",
+            "127.0.0.1::80",
+            "[::1]:8080:80",
+            "[2001:db8::1]:8080:80/udp",
+            "[::]:9000-9001:80-81",
+        ] {
+            let spec: PortSpec = text.parse().unwrap();
+            assert_eq!(port(&spec_binding(&spec)).unwrap(), spec, "{text}");
+        }
+        let bracketed = port(&proto::PortBinding {
+            host_ip: "[::1]".into(),
+            container_port: 80,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(bracketed.host_ip, Some("::1".parse().unwrap()));
+        for bad in ["[::1", "zz::1", "::1]"] {
+            let err = port(&proto::PortBinding {
+                host_ip: bad.into(),
+                container_port: 80,
+                ..Default::default()
+            })
+            .unwrap_err();
+            assert!(err.to_string().contains(bad), "{err}");
         }
     }
 

@@ -14,6 +14,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::{IpNet, Ipv4Net};
 
+use super::ports::Listen;
 use super::record::{Endpoint, NetworkRecord};
 
 /// A condition of a rule.
@@ -31,6 +32,8 @@ pub enum Match {
     Saddr(IpNet),
     /// Destination address in the subnet (of the table's family).
     Daddr(IpNet),
+    /// Destination address outside the subnet (of the table's family).
+    DaddrNot(IpNet),
     /// The destination is an address of this host.
     DaddrLocal,
     /// Layer 4 protocol number.
@@ -106,14 +109,16 @@ fn rule(chain: &'static str, matches: Vec<Match>, action: Action) -> Rule {
 /// The chain published ports are in (jumped to for traffic to a local address).
 pub const PORTS_CHAIN: &str = "ports";
 
-/// The IPv4 DNAT rules of one endpoint's published ports, tagged with its host-side veth.
+/// The IPv4 DNAT rules of one endpoint's published ports (those on IPv4 addresses), tagged
+/// with its host-side veth.
 pub fn endpoint_rules(ep: &Endpoint) -> Vec<Rule> {
     use Match::*;
     ep.ports
         .iter()
-        .map(|p| {
+        .filter_map(|p| Some((p, p.on_v4()?)))
+        .map(|(p, listen)| {
             let mut m = Vec::new();
-            if let Some(ip) = p.host_ip {
+            if let Listen::Only(ip) = listen {
                 m.push(Daddr(IpNet::from(Ipv4Net::from(ip))));
             }
             m.extend([L4Proto(p.protocol.number()), Dport(p.host_port)]);
@@ -228,6 +233,8 @@ impl fmt::Display for Rule {
                 Match::OifNot(n) => write!(f, " oifname != {n}")?,
                 Match::Saddr(IpNet::V4(n)) => write!(f, " ip saddr {n}")?,
                 Match::Daddr(IpNet::V4(n)) => write!(f, " ip daddr {n}")?,
+                Match::DaddrNot(IpNet::V4(n)) => write!(f, " ip daddr != {n}")?,
+                Match::DaddrNot(IpNet::V6(n)) => write!(f, " ip6 daddr != {n}")?,
                 Match::Saddr(IpNet::V6(n)) => write!(f, " ip6 saddr {n}")?,
                 Match::Daddr(IpNet::V6(n)) => write!(f, " ip6 daddr {n}")?,
                 Match::DaddrLocal => write!(f, " fib daddr type local")?,

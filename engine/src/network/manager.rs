@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use ipnet::{Ipv4Net, Ipv6Net};
 
@@ -13,11 +14,15 @@ use super::ipam6::{self, Ipam6};
 use super::link::Links;
 use super::netns::Netns;
 use super::ports::{self, PortSpec};
+use super::proxy::PortProxy;
 use super::record::{self, Endpoint, NetworkRecord};
 use super::store::Store;
 use super::{NetworkError, Result, sysctl};
+use addresses::addresses;
 
+mod addresses;
 mod plug;
+mod proxied;
 mod rules;
 
 /// What `network create` asks for.
@@ -70,6 +75,8 @@ pub struct AttachRequest<'a> {
 pub struct Networks {
     store: Store,
     table: String,
+    /// Who serves the ports DNAT cannot (shared by every clone; none in the engine alone).
+    proxy: Arc<Mutex<Option<Arc<dyn PortProxy>>>>,
 }
 
 fn invalid(network: &str, message: impl Into<String>) -> NetworkError {
@@ -92,6 +99,7 @@ impl Networks {
         Ok(Self {
             store: Store::open(data_root)?,
             table: super::table_name(data_root),
+            proxy: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -266,7 +274,8 @@ impl Networks {
         for rec in &all {
             Self::make_bridge(rec)?;
         }
-        self.sync_firewall(&all)
+        self.sync_firewall(&all)?;
+        self.serve_proxied(&all)
     }
 
     /// Attaches a container: veth pair, address, MAC, MTU, default route (non-internal
@@ -292,46 +301,7 @@ impl Networks {
                 network: rec.name.clone(),
             });
         }
-        let used = rec.used_addresses();
-        let ipv4 = match req.ipv4 {
-            Some(a) => {
-                rec.ipam()
-                    .check(a, &used)
-                    .map_err(|e| invalid(&rec.name, e.to_string()))?;
-                a
-            }
-            None => rec.ipam().allocate(&used).ok_or_else(|| {
-                NetworkError::Exhausted(format!(
-                    "no available IPv4 addresses on network {}",
-                    rec.name
-                ))
-            })?,
-        };
-        let ipv6 = match (rec.subnet_v6.zip(rec.gateway_v6), static_v6) {
-            (None, None) => None,
-            (None, Some(a)) => {
-                return Err(invalid(
-                    &rec.name,
-                    format!("address {a}: the network has no IPv6"),
-                ));
-            }
-            (Some((subnet, gateway)), wanted) => {
-                let plan = Ipam6 { subnet, gateway };
-                let used = rec.endpoints.values().filter_map(|e| e.ipv6).collect();
-                Some(match wanted {
-                    Some(a) => {
-                        plan.check(a, &used).map_err(|m| invalid(&rec.name, m))?;
-                        a
-                    }
-                    None => plan.allocate(&used).ok_or_else(|| {
-                        NetworkError::Exhausted(format!(
-                            "no available IPv6 addresses on network {}",
-                            rec.name
-                        ))
-                    })?,
-                })
-            }
-        };
+        let (ipv4, ipv6) = addresses(&rec, req.ipv4, static_v6)?;
         let mac = req.mac.clone().unwrap_or_else(|| record::mac_for(ipv4));
         let mac_bytes = record::parse_mac(&mac)
             .ok_or_else(|| invalid(&rec.name, format!("invalid mac address {mac:?}")))?;
@@ -340,7 +310,12 @@ impl Networks {
             .flat_map(|r| r.endpoints.values())
             .flat_map(|e| e.ports.iter().copied())
             .collect();
-        let ports = ports::resolve(&req.ports, &taken, &mut ports::host_port_free)?;
+        let ports = ports::resolve(
+            &req.ports,
+            &taken,
+            ipv6.is_some(),
+            &mut ports::host_port_free,
+        )?;
         let in_use: Vec<&str> = all
             .iter()
             .filter_map(|r| r.endpoints.get(&req.container_id))
@@ -374,12 +349,15 @@ impl Networks {
                     tracing::warn!(network = %rec.name, cause = %err, "cannot add the endpoint's rules; rebuilding the tables");
                     self.sync_firewall(&updated)
                 })
-            });
+            })
+            .and_then(|()| self.serve_proxied(&updated));
         if let Err(e) = result {
             let _ = Links::open().and_then(|mut l| l.delete(&ep.host_ifname));
             rec.endpoints.remove(&ep.container_id);
             let _ = self.store.save(&rec);
-            let _ = self.sync_firewall(&self.store.list().unwrap_or_default());
+            let left = self.store.list().unwrap_or_default();
+            let _ = self.sync_firewall(&left);
+            let _ = self.serve_proxied(&left);
             return Err(e);
         }
         Ok(ep)
@@ -400,7 +378,13 @@ impl Networks {
         self.delete_endpoint_rules(&ep).or_else(|err| {
             tracing::warn!(network = %rec.name, cause = %err, "cannot delete the endpoint's rules; rebuilding the tables");
             self.sync_firewall(&self.store.list()?)
-        })
+        })?;
+        if !ep.ports.is_empty()
+            && let Err(err) = self.serve_proxied(&self.store.list()?)
+        {
+            tracing::warn!(network = %rec.name, cause = %err, "cannot update the published ports served in user space");
+        }
+        Ok(())
     }
 
     /// Detaches a container from every network (when it is removed or has exited).

@@ -21,6 +21,7 @@ pub mod netlink;
 pub mod netns;
 pub mod nft;
 pub mod ports;
+pub mod proxy;
 pub mod record;
 pub mod store;
 mod sysctl;
@@ -31,6 +32,7 @@ pub use manager::{AttachRequest, CreateNetwork, Networks};
 pub use mode::NetworkMode;
 pub use netns::Netns;
 pub use ports::{PortMapping, PortSpec, Protocol};
+pub use proxy::{PortProxy, ProxyPort};
 pub use record::{Endpoint, NetworkRecord};
 
 /// The nftables table Bosun owns for the default data root; see [`table_name`].
@@ -86,6 +88,15 @@ pub enum NetworkError {
     /// A published port is already taken.
     #[error("port {0} is already allocated")]
     PortInUse(String),
+    /// A published port cannot be bound on the host (not an address of this host, an address
+    /// family the host lacks, ...).
+    #[error("cannot publish port {port}: {source}")]
+    Publish {
+        /// The host side, `[::1]:8080/tcp`.
+        port: String,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A port specification does not parse.
     #[error("invalid port specification {spec:?}: {message}")]
     BadPort {

@@ -8,6 +8,7 @@ use cluster::agent::proto;
 use orchestrator::compose::labels;
 
 use super::session::{Agent, Session};
+use crate::cli::container::port::host_side;
 use crate::cli::project::ProjectArgs;
 
 /// Arguments of `bosun ps`.
@@ -99,7 +100,7 @@ pub fn status(c: &proto::ContainerSummary) -> String {
     text
 }
 
-/// `0.0.0.0:8080->80/tcp, 53/udp`.
+/// `0.0.0.0:8080->80/tcp, [::1]:8081->81/tcp, 53/udp`.
 pub fn ports(c: &proto::ContainerSummary) -> String {
     c.ports
         .iter()
@@ -112,12 +113,7 @@ pub fn ports(c: &proto::ContainerSummary) -> String {
             if p.host_port == 0 {
                 format!("{}/{protocol}", p.container_port)
             } else {
-                let ip = if p.host_ip.is_empty() {
-                    "0.0.0.0"
-                } else {
-                    &p.host_ip
-                };
-                format!("{ip}:{}->{}/{protocol}", p.host_port, p.container_port)
+                format!("{}->{}/{protocol}", host_side(p), p.container_port)
             }
         })
         .collect::<Vec<_>>()
@@ -315,12 +311,7 @@ pub fn port(project: &ProjectArgs, args: PortArgs) -> anyhow::Result<ExitCode> {
                 container.name
             )
         })?;
-    let ip = if binding.host_ip.is_empty() {
-        "0.0.0.0"
-    } else {
-        &binding.host_ip
-    };
-    println!("{ip}:{}", binding.host_port);
+    println!("{}", host_side(binding));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -388,16 +379,25 @@ mod tests {
         let c = proto::ContainerSummary {
             state: "running".into(),
             health: "healthy".into(),
-            ports: vec![proto::PortBinding {
-                host_port: 8080,
-                container_port: 80,
-                protocol: "tcp".into(),
-                ..Default::default()
-            }],
+            ports: vec![
+                proto::PortBinding {
+                    host_port: 8080,
+                    container_port: 80,
+                    protocol: "tcp".into(),
+                    ..Default::default()
+                },
+                proto::PortBinding {
+                    host_ip: "::1".into(),
+                    host_port: 8081,
+                    container_port: 81,
+                    protocol: "udp".into(),
+                    ..Default::default()
+                },
+            ],
             ..Default::default()
         };
         assert_eq!(status(&c), "Up (healthy)");
-        assert_eq!(ports(&c), "0.0.0.0:8080->80/tcp");
+        assert_eq!(ports(&c), "0.0.0.0:8080->80/tcp, [::1]:8081->81/udp");
         let exited = proto::ContainerSummary {
             state: "exited".into(),
             exit_code: 3,

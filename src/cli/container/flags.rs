@@ -288,48 +288,11 @@ pub fn parse_tmpfs(spec: &str) -> anyhow::Result<Mount> {
     Ok(mount)
 }
 
-fn port_range(text: &str, spec: &str) -> anyhow::Result<(u32, u32)> {
-    let parse = |t: &str| {
-        t.parse::<u16>()
-            .ok()
-            .filter(|p| *p > 0)
-            .map(u32::from)
-            .with_context(|| format!("invalid port {t:?} in {spec:?}"))
-    };
-    match text.split_once('-') {
-        Some((a, b)) => Ok((parse(a)?, parse(b)?)),
-        None => Ok((parse(text)?, 0)),
-    }
-}
-
-/// `-p [ip:][host_port[-end]:]container_port[-end][/tcp|udp]`.
+/// `-p [ip:][host_port[-end]:]container_port[-end][/tcp|udp]`, IPv6 addresses in brackets
+/// (`[::1]:8080:80`), read as the engine reads port specifications.
 pub fn parse_publish(spec: &str) -> anyhow::Result<Vec<PortBinding>> {
-    let (addr, protocol) = match spec.rsplit_once('/') {
-        Some((a, p)) if matches!(p, "tcp" | "udp") => (a, p),
-        Some((_, p)) => bail!("invalid port {spec:?}: unknown protocol {p:?}"),
-        None => (spec, "tcp"),
-    };
-    let parts: Vec<&str> = addr.split(':').collect();
-    let (host_ip, host, container) = match parts.as_slice() {
-        [c] => ("", "", *c),
-        [h, c] => ("", *h, *c),
-        [ip, h, c] => (*ip, *h, *c),
-        _ => bail!("invalid port {spec:?}: use [ip:][host_port:]container_port[/proto]"),
-    };
-    let (container_port, container_port_end) = port_range(container, spec)?;
-    let (host_port, host_port_end) = if host.is_empty() {
-        (0, 0)
-    } else {
-        port_range(host, spec)?
-    };
-    Ok(vec![PortBinding {
-        host_ip: host_ip.into(),
-        host_port,
-        host_port_end,
-        container_port,
-        container_port_end,
-        protocol: protocol.into(),
-    }])
+    let spec: engine::network::PortSpec = spec.parse()?;
+    Ok(vec![cluster::agent::plan::spec_binding(&spec)])
 }
 
 /// `--ulimit name=soft[:hard]`.

@@ -29,37 +29,29 @@ pub struct RenameArgs {
     pub new_name: String,
 }
 
-/// `80/tcp -> 0.0.0.0:8080` lines, as docker prints them.
+/// The host side of a binding, `0.0.0.0:8080` or, for IPv6, `[::1]:8080`.
+pub fn host_side(p: &PortBinding) -> String {
+    match p.host_ip.as_str() {
+        "" => format!("0.0.0.0:{}", p.host_port),
+        ip if ip.contains(':') => format!("[{ip}]:{}", p.host_port),
+        ip => format!("{ip}:{}", p.host_port),
+    }
+}
+
+/// `80/tcp -> 0.0.0.0:8080` lines (`80/tcp -> [::1]:8080` for IPv6), as docker prints them.
 pub fn lines(ports: &[PortBinding], only: Option<(u32, &str)>) -> Vec<String> {
     ports
         .iter()
         .filter(|p| only.is_none_or(|(n, proto)| p.container_port == n && p.protocol == proto))
-        .map(|p| {
-            let ip = if p.host_ip.is_empty() {
-                "0.0.0.0"
-            } else {
-                &p.host_ip
-            };
-            format!(
-                "{}/{} -> {ip}:{}",
-                p.container_port, p.protocol, p.host_port
-            )
-        })
+        .map(|p| format!("{}/{} -> {}", p.container_port, p.protocol, host_side(p)))
         .collect()
 }
 
-/// The PORTS column of `ls`: `0.0.0.0:8080->80/tcp, …`.
+/// The PORTS column of `ls`: `0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, …`.
 pub fn column(ports: &[PortBinding]) -> String {
     ports
         .iter()
-        .map(|p| {
-            let ip = if p.host_ip.is_empty() {
-                "0.0.0.0"
-            } else {
-                &p.host_ip
-            };
-            format!("{ip}:{}->{}/{}", p.host_port, p.container_port, p.protocol)
-        })
+        .map(|p| format!("{}->{}/{}", host_side(p), p.container_port, p.protocol))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -115,10 +107,21 @@ mod tests {
                 protocol: "udp".into(),
                 ..Default::default()
             },
+            PortBinding {
+                host_ip: "::1".into(),
+                host_port: 8443,
+                container_port: 443,
+                protocol: "tcp".into(),
+                ..Default::default()
+            },
         ];
         assert_eq!(
             lines(&ports, None),
-            ["80/tcp -> 0.0.0.0:8080", "53/udp -> 127.0.0.1:5353"]
+            [
+                "80/tcp -> 0.0.0.0:8080",
+                "53/udp -> 127.0.0.1:5353",
+                "443/tcp -> [::1]:8443"
+            ]
         );
         assert_eq!(
             lines(&ports, Some((53, "udp"))),
@@ -127,7 +130,7 @@ mod tests {
         assert!(lines(&ports, Some((53, "tcp"))).is_empty());
         assert_eq!(
             column(&ports),
-            "0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp"
+            "0.0.0.0:8080->80/tcp, 127.0.0.1:5353->53/udp, [::1]:8443->443/tcp"
         );
     }
 }

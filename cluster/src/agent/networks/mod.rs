@@ -1,6 +1,7 @@
 //! The `Networks` gRPC service: create, list, inspect, remove and prune the node's networks, and
 //! connect or disconnect running containers. It owns the node's embedded DNS servers, which
-//! follow the networks it creates and removes.
+//! follow the networks it creates and removes, and installs the userland proxy serving the
+//! published ports DNAT cannot ([`super::proxy`]).
 
 pub mod client;
 pub mod convert;
@@ -15,6 +16,7 @@ use tonic::{Code, Request, Response, Status};
 use super::dns::{DNS_PORT, DnsServers, upstream};
 use super::node::{DEFAULT_NETWORK, Node};
 use super::proto::{self, networks_server::Networks as NetworksApi};
+use super::proxy::PortProxies;
 use filter::NetworkFilters;
 
 /// The host's resolver configuration, read at agent start and again whenever it changes.
@@ -25,12 +27,19 @@ pub const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
 pub struct NetworksService {
     node: Arc<Node>,
     dns: Arc<DnsServers>,
+    proxies: Arc<PortProxies>,
 }
 
 impl NetworksService {
     /// The service over `node`; starts the DNS servers of its networks (and keeps them in line
-    /// with the records while the service lives). Call inside the tokio runtime.
+    /// with the records while the service lives) and the proxies of the ports DNAT cannot
+    /// serve (which then follow every attach and detach). Call inside the tokio runtime.
     pub fn new(node: Arc<Node>) -> Self {
+        let proxies = Arc::new(PortProxies::new(tokio::runtime::Handle::current()));
+        // Binding is quick and there is nothing to close yet: fine on this thread.
+        if let Err(err) = node.networks().set_proxy(proxies.clone()) {
+            tracing::warn!(cause = %err, "cannot update the published ports served in user space");
+        }
         let upstreams = upstream::Upstreams::from_file(std::path::Path::new(HOST_RESOLV_CONF));
         let dns = Arc::new(DnsServers::new(
             node.networks().clone(),
@@ -38,7 +47,12 @@ impl NetworksService {
             DNS_PORT,
         ));
         dns.spawn_reconciler();
-        Self { node, dns }
+        Self { node, dns, proxies }
+    }
+
+    /// The node's port proxies.
+    pub fn proxies(&self) -> &Arc<PortProxies> {
+        &self.proxies
     }
 
     /// The node's DNS servers.
@@ -55,7 +69,9 @@ pub fn status(err: NetworkError) -> Status {
             Code::AlreadyExists
         }
         NetworkError::InUse { .. } | NetworkError::PortInUse(_) => Code::FailedPrecondition,
-        NetworkError::Invalid { .. } | NetworkError::BadPort { .. } => Code::InvalidArgument,
+        NetworkError::Invalid { .. }
+        | NetworkError::BadPort { .. }
+        | NetworkError::Publish { .. } => Code::InvalidArgument,
         NetworkError::Exhausted(_) => Code::ResourceExhausted,
         _ => Code::Internal,
     };

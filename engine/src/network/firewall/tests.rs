@@ -153,6 +153,38 @@ fn endpoint_rules_are_tagged_with_their_veth() {
 }
 
 #[test]
+fn each_family_gets_the_ports_on_its_addresses() {
+    let ep = published(
+        "000000000003",
+        "10.1.0.2",
+        Some("fd00:1::2"),
+        vec![
+            tcp(Some("0.0.0.0"), 1, 10),
+            tcp(Some("::"), 1, 10),
+            tcp(Some("::1"), 2, 20),
+            tcp(Some("2001:db8::1"), 3, 30),
+            tcp(Some("192.0.2.1"), 4, 40),
+        ],
+    );
+    let shown = |rules: Vec<Rule>| rules.iter().map(|r| r.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        shown(endpoint_rules(&ep)),
+        [
+            "ports: l4proto 6 dport 1 dnat to 10.1.0.2:10",
+            "ports: ip daddr 192.0.2.1/32 l4proto 6 dport 4 dnat to 10.1.0.2:40",
+        ]
+    );
+    // `::1` is left to the proxy.
+    assert_eq!(
+        shown(v6::endpoint_rules(&ep)),
+        [
+            "ports: l4proto 6 dport 1 dnat to [fd00:1::2]:10",
+            "ports: ip6 daddr 2001:db8::1/128 l4proto 6 dport 3 dnat to [fd00:1::2]:30",
+        ]
+    );
+}
+
+#[test]
 fn golden_ruleset_v6() {
     assert!(v6::ruleset(&[network("bsn-aaaaaaaa", "10.1.0.0/24", false)]).is_empty());
     let mut web = network("bsn-aaaaaaaa", "10.1.0.0/24", false);
@@ -176,7 +208,7 @@ fn golden_ruleset_v6() {
         .collect();
     let want = [
         "prerouting: fib daddr type local jump ports",
-        "output: fib daddr type local jump ports",
+        "output: ip6 daddr != ::1/128 fib daddr type local jump ports",
         "ports: l4proto 6 dport 8080 dnat to [fd00:1::2]:80",
         "postrouting: oifname bsn-aaaaaaaa ct status dnat ip6 saddr fd00:1::/64 masquerade",
         "postrouting: ip6 saddr fd00:1::/64 oifname != bsn-aaaaaaaa masquerade",

@@ -119,8 +119,12 @@ pub fn encode_match(m: &Match) -> Vec<Expr> {
         Match::Oif(n) => vec![meta(MetaKey::Oifname), cmp(Operator::Equal, ifname(n))],
         Match::IifNot(n) => vec![meta(MetaKey::Iifname), cmp(Operator::NotEqual, ifname(n))],
         Match::OifNot(n) => vec![meta(MetaKey::Oifname), cmp(Operator::NotEqual, ifname(n))],
-        Match::Saddr(net) | Match::Daddr(net) => {
+        Match::Saddr(net) | Match::Daddr(net) | Match::DaddrNot(net) => {
             let source = matches!(m, Match::Saddr(_));
+            let op = match m {
+                Match::DaddrNot(_) => Operator::NotEqual,
+                _ => Operator::Equal,
+            };
             // IPv4 header: saddr at 12, daddr at 16; IPv6 header: saddr at 8, daddr at 24.
             let (offset, len, netmask, network) = match net {
                 IpNet::V4(n) => (
@@ -140,7 +144,7 @@ pub fn encode_match(m: &Match) -> Vec<Expr> {
             if net.prefix_len() < net.max_prefix_len() {
                 v.push(mask(len, netmask));
             }
-            v.push(cmp(Operator::Equal, network));
+            v.push(cmp(op, network));
             v
         }
         Match::DaddrLocal => vec![
