@@ -6,77 +6,19 @@
 #![allow(clippy::unwrap_used)]
 
 mod container_env;
+mod stdin_env;
 mod teardown;
 
 use container_env::{Env, text, wait_gone};
+use stdin_env::{PATIENCE, Terminal, code_and_out};
 
-use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
-use std::process::{Child, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd};
+use std::process::{Child, Stdio};
+use std::time::Instant;
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-
-/// How long a test waits for something that should happen at once (a bound against hangs).
-const PATIENCE: Duration = Duration::from_secs(20);
-
-impl Env {
-    /// `run --network none --rootfs <busybox> <words>` with the given flags before it.
-    fn run_args<'a>(
-        &'a self,
-        rootfs: &'a str,
-        flags: &[&'a str],
-        words: &[&'a str],
-    ) -> Vec<&'a str> {
-        let mut args = vec!["run"];
-        args.extend_from_slice(flags);
-        args.extend_from_slice(&["--network", "none", "--rootfs", rootfs]);
-        args.extend_from_slice(words);
-        args
-    }
-
-    /// Runs the command with `input` on its stdin (then end of file).
-    fn with_input(&self, args: &[&str], input: &[u8]) -> Output {
-        let mut child = self
-            .command(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let input = input.to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(&input);
-        });
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap();
-        out
-    }
-
-    /// Waits until `logs name` shows `want`.
-    fn wait_logs(&self, name: &str, want: &str) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            // The container may not be there yet.
-            let out = self.command(&["logs", name]).output().unwrap();
-            let logs = text(&out.stdout);
-            if logs.contains(want) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "logs of {name}: {logs:?}, want {want:?}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-fn code_and_out(out: &Output) -> (Option<i32>, String) {
-    (out.status.code(), text(&out.stdout))
-}
 
 #[test]
 fn run_i_feeds_stdin_and_its_end_closes_it() {
@@ -203,59 +145,27 @@ fn t_gives_a_terminal_inside() {
         "{}",
         text(&out.stderr)
     );
+    // With -i as well, the CLI's stdin must be a terminal, as docker requires.
     let out = env.with_input(
         &["exec", "-it", "box", "sh", "-c", "read a; exit $a"],
         b"3\n",
     );
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(
+        (out.status.code(), text(&out.stderr)),
+        (Some(1), "error: the input device is not a TTY\n".into())
+    );
+    let mut term = Terminal::open(24, 80);
+    let mut cli = env
+        .command(&["exec", "-it", "box", "sh", "-c", "read a; exit $a"])
+        .stdin(term.stdio())
+        .stdout(term.stdio())
+        .stderr(term.stdio())
+        .spawn()
+        .unwrap();
+    term.master.write_all(b"3\n").unwrap();
+    assert_eq!(cli.wait().unwrap().code(), Some(3));
     let out = env.with_input(&["exec", "box", "sh", "-c", probe], b"");
     assert_eq!(code_and_out(&out), (Some(0), "no tty\n".into()));
-}
-
-/// A pseudo-terminal for the CLI: the test holds the master, the CLI gets the slave.
-struct Terminal {
-    master: std::fs::File,
-    slave: OwnedFd,
-}
-
-impl Terminal {
-    fn open(rows: u16, cols: u16) -> Terminal {
-        let pty = nix::pty::openpty(None, None).unwrap();
-        engine::shim::attach::set_window_size(pty.master.as_fd(), rows, cols).unwrap();
-        Terminal {
-            master: std::fs::File::from(pty.master),
-            slave: pty.slave,
-        }
-    }
-
-    fn stdio(&self) -> Stdio {
-        Stdio::from(self.slave.try_clone().unwrap())
-    }
-
-    /// Reads from the master until `want` has been seen; returns everything read.
-    fn read_until(&mut self, want: &str) -> String {
-        let mut seen = String::new();
-        let mut buf = [0u8; 4096];
-        let deadline = Instant::now() + PATIENCE;
-        while !seen.contains(want) {
-            assert!(
-                Instant::now() < deadline,
-                "terminal showed {seen:?}, want {want:?}"
-            );
-            let mut fds = [nix::poll::PollFd::new(
-                self.master.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )];
-            if nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16)).unwrap() == 0 {
-                continue;
-            }
-            match self.master.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => seen.push_str(&String::from_utf8_lossy(&buf[..n])),
-            }
-        }
-        seen
-    }
 }
 
 #[test]

@@ -1,42 +1,59 @@
 //! Interactive sessions on the node: `Attach` to a container's attach socket (held by its
-//! shim, so that its stdin outlives the agent) and `ExecAttach`, an exec with stdin and/or a
-//! terminal. The caller's messages become stdin, end of stdin and resizes; the output streams
-//! back. Blocking I/O runs on threads of its own, never on a runtime worker.
+//! shim, so that its stdin outlives the agent), and the session machinery it shares with
+//! `ExecAttach` ([`super::attach_exec`]). The caller's messages become stdin, end of stdin and
+//! resizes; the output streams back. A caller that detaches (its detach keys) leaves the
+//! process running with its stdin open, and its output stream ends. Blocking I/O runs on
+//! threads of its own, never on a runtime worker.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 
-use engine::shim::attach::{Frame, FrameReader, set_window_size};
+use engine::logs::LogQuery;
+use engine::shim::attach::{Frame, FrameReader};
 use tokio::sync::{mpsc, oneshot};
+use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
 
 use super::AgentError;
+use super::logs::LogOptions;
 use super::node::{Node, blocking};
 use super::proto::{self, AttachInput, ExecOutput, attach_input, exec_output::Item};
 
 /// Output chunks buffered between the container and the caller.
-const OUTPUT_BUFFER: usize = 64;
+pub(super) const OUTPUT_BUFFER: usize = 64;
 
 /// Input chunks buffered between the caller and the container.
-const INPUT_BUFFER: usize = 16;
+pub(super) const INPUT_BUFFER: usize = 16;
 
 /// The output stream of an interactive session.
 pub type OutputStream = ReceiverStream<Result<ExecOutput, Status>>;
 
 /// What the caller sent after the first message.
 #[derive(Debug, PartialEq, Eq)]
-enum Input {
+pub(super) enum Input {
     Data(Vec<u8>),
     Close,
     Resize(u16, u16),
+    Detach,
+}
+
+/// How the caller's side of a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// The caller ended its input, and the output has ended.
+    Done,
+    /// The caller went away without a word.
+    Gone,
+    /// The caller detached.
+    Detached,
 }
 
 fn input(message: AttachInput) -> Option<Input> {
     match message.item? {
         attach_input::Item::Stdin(data) => Some(Input::Data(data)),
         attach_input::Item::CloseStdin(true) => Some(Input::Close),
+        attach_input::Item::Detach(true) => Some(Input::Detach),
         attach_input::Item::Resize(size) => {
             let (rows, cols) = cells(&size);
             Some(Input::Resize(rows, cols))
@@ -46,7 +63,7 @@ fn input(message: AttachInput) -> Option<Input> {
 }
 
 /// A terminal size as the kernel takes it (saturating at `u16::MAX`).
-fn cells(size: &proto::TerminalSize) -> (u16, u16) {
+pub(super) fn cells(size: &proto::TerminalSize) -> (u16, u16) {
     let clamp = |n: u32| u16::try_from(n).unwrap_or(u16::MAX);
     (clamp(size.rows), clamp(size.cols))
 }
@@ -60,33 +77,65 @@ pub async fn first(inbound: &mut Streaming<AttachInput>) -> Result<attach_input:
         .ok_or_else(|| Status::invalid_argument("attach: the first message must open the session"))
 }
 
-/// Forwards the caller's input to `deliver` until the caller ends its input (`Ok(true)` once
-/// `output_done` fires), goes away or `output_done` fires (`Ok(false)`).
-async fn relay_input(
+/// Forwards the caller's input to `deliver` until the caller ends its input (then once
+/// `output_done` fires), goes away, detaches (the detach is delivered too) or `output_done`
+/// fires.
+pub(super) async fn relay_input(
     mut inbound: Streaming<AttachInput>,
     deliver: mpsc::Sender<Input>,
     mut output_done: oneshot::Receiver<()>,
-) -> bool {
+) -> Outcome {
     loop {
         tokio::select! {
             message = inbound.message() => match message {
                 Ok(Some(m)) => {
-                    if let Some(i) = input(m)
-                        && deliver.send(i).await.is_err()
-                    {
-                        return false;
+                    let Some(i) = input(m) else { continue };
+                    let detach = i == Input::Detach;
+                    if deliver.send(i).await.is_err() {
+                        return Outcome::Gone;
+                    }
+                    if detach {
+                        return Outcome::Detached;
                     }
                 }
                 // A clean end of the caller's messages: the session lasts until the output ends.
                 Ok(None) => {
                     let _ = output_done.await;
-                    return true;
+                    return Outcome::Done;
                 }
-                Err(_) => return false,
+                Err(_) => return Outcome::Gone,
             },
-            _ = &mut output_done => return true,
+            _ = &mut output_done => return Outcome::Done,
         }
     }
+}
+
+/// The output stream of a session: `rx` until it ends or the caller detaches (`detached`
+/// fires; dropped unfired, it never ends the stream).
+pub(super) fn until_detached(
+    mut rx: mpsc::Receiver<Result<ExecOutput, Status>>,
+    detached: oneshot::Receiver<()>,
+) -> OutputStream {
+    let (tx, out) = mpsc::channel(OUTPUT_BUFFER);
+    tokio::spawn(async move {
+        let detached = async move {
+            if detached.await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::pin!(detached);
+        loop {
+            let item = tokio::select! {
+                item = rx.recv() => item,
+                () = &mut detached => return,
+            };
+            let Some(item) = item else { return };
+            if tx.send(item).await.is_err() {
+                return;
+            }
+        }
+    });
+    ReceiverStream::new(out)
 }
 
 impl Node {
@@ -99,7 +148,22 @@ impl Node {
     ) -> Result<OutputStream, AgentError> {
         let id = self.resolve(&request.container)?;
         let runtime = self.runtime().clone();
-        let sock = blocking(move || Ok(runtime.attach(&id)?)).await?;
+        let i = id.clone();
+        let attached = blocking(move || match runtime.attach(&i) {
+            Ok(sock) => Ok(Some(sock)),
+            // A container whose shim has no attach socket: its output from now on, through
+            // its log files.
+            Err(_)
+                if !runtime.has_attach_socket(&i)
+                    && runtime.state(&i).is_ok_and(|r| r.state.is_alive()) =>
+            {
+                Ok(None)
+            }
+            Err(err) => Err(err.into()),
+        });
+        let Some(sock) = attached.await? else {
+            return Ok(self.follow_output(id));
+        };
         let io = |e: std::io::Error| AgentError::Internal(format!("attach: {e}"));
         let mut opening = Vec::new();
         if request.close_stdin_on_detach {
@@ -120,97 +184,49 @@ impl Node {
         });
         let (input_tx, input_rx) = mpsc::channel(INPUT_BUFFER);
         std::thread::spawn(move || write_frames(sock, input_rx));
+        let (detached_tx, detached_rx) = oneshot::channel();
         tokio::spawn(async move {
-            if !relay_input(inbound, input_tx, done_rx).await {
+            match relay_input(inbound, input_tx, done_rx).await {
                 // The caller is gone: closing the connection ends the reader, and the shim
                 // closes the container's stdin if the session asked for it.
-                let _ = control.shutdown(std::net::Shutdown::Both);
+                Outcome::Gone => {
+                    let _ = control.shutdown(std::net::Shutdown::Both);
+                }
+                // The writer closes the connection once the detach is written.
+                Outcome::Detached => {
+                    let _ = detached_tx.send(());
+                }
+                Outcome::Done => {}
             }
         });
-        Ok(ReceiverStream::new(rx))
+        Ok(until_detached(rx, detached_rx))
     }
 
-    /// Starts the exec of `request` with its stdin and/or terminal wired to the session;
-    /// the output streams back, then the exit code.
-    pub async fn exec_attach(
-        &self,
-        request: proto::ExecRequest,
-        inbound: Streaming<AttachInput>,
-    ) -> Result<OutputStream, AgentError> {
-        let id = self.resolve(&request.container)?;
-        let mut spec = super::exec::exec_spec(&request)?;
-        spec.stdin = request.stdin;
-        spec.tty = request.tty;
-        spec.size = request.size.as_ref().map(cells);
-        let runtime = self.runtime().clone();
-        let mut process = blocking(move || Ok(runtime.exec_spawn(&id, &spec)?)).await?;
-        let killer = process.killer().ok();
+    /// The output of container `id` from now on, read from its log files until it exits.
+    fn follow_output(&self, id: String) -> OutputStream {
+        let options = LogOptions {
+            follow: true,
+            query: LogQuery {
+                tail: Some(0),
+                ..LogQuery::default()
+            },
+        };
+        let mut entries = super::logs::stream_from(self.runtime().clone(), id, options);
         let (tx, rx) = mpsc::channel(OUTPUT_BUFFER);
-        let mut pumps = Vec::new();
-        let mut sink: Option<Box<dyn Write + Send>> = process
-            .stdin
-            .take()
-            .map(|p| Box::new(p) as Box<dyn Write + Send>);
-        let mut resize: Option<OwnedFd> = None;
-        if let Some(master) = process.tty.take() {
-            let dup = |fd: &OwnedFd| fd.try_clone().map(std::fs::File::from);
-            let io = |e: std::io::Error| AgentError::Internal(format!("exec: terminal: {e}"));
-            if request.stdin {
-                sink = Some(Box::new(dup(&master).map_err(io)?));
-            }
-            let out = dup(&master).map_err(io)?;
-            resize = Some(master);
-            let tx = tx.clone();
-            pumps.push(std::thread::spawn(move || pump(out, &tx, Item::Stdout)));
-        }
-        for (pipe, wrap) in [
-            (
-                process
-                    .stdout
-                    .take()
-                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
-                Item::Stdout as fn(Vec<u8>) -> Item,
-            ),
-            (
-                process
-                    .stderr
-                    .take()
-                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
-                Item::Stderr,
-            ),
-        ] {
-            if let Some(pipe) = pipe {
-                let tx = tx.clone();
-                pumps.push(std::thread::spawn(move || pump(pipe, &tx, wrap)));
-            }
-        }
-        let (input_tx, input_rx) = mpsc::channel(INPUT_BUFFER);
-        let tty = resize.is_some();
-        std::thread::spawn(move || write_process(sink, resize, tty, input_rx));
-        let (done_tx, done_rx) = oneshot::channel();
         tokio::spawn(async move {
-            // A terminal whose caller went away is hung up: its process is killed.
-            if !relay_input(inbound, input_tx, done_rx).await
-                && tty
-                && let Some(killer) = &killer
-            {
-                let _ = killer.kill();
+            while let Some(entry) = entries.next().await {
+                let item = entry.map(|e| ExecOutput {
+                    item: Some(match e.stream.as_str() {
+                        "stderr" => Item::Stderr(e.line),
+                        _ => Item::Stdout(e.line),
+                    }),
+                });
+                if tx.send(item).await.is_err() {
+                    return;
+                }
             }
         });
-        tokio::task::spawn_blocking(move || {
-            for pump in pumps {
-                let _ = pump.join();
-            }
-            let last = match process.wait() {
-                Ok(code) => Ok(ExecOutput {
-                    item: Some(Item::ExitCode(code)),
-                }),
-                Err(err) => Err(Status::internal(format!("exec: wait: {err}"))),
-            };
-            let _ = done_tx.send(());
-            let _ = tx.blocking_send(last);
-        });
-        Ok(ReceiverStream::new(rx))
+        ReceiverStream::new(rx)
     }
 }
 
@@ -252,68 +268,15 @@ fn write_frames(mut sock: UnixStream, mut input: mpsc::Receiver<Input>) {
             Input::Data(data) => Frame::Stdin(data),
             Input::Close => Frame::CloseStdin,
             Input::Resize(rows, cols) => Frame::Resize { rows, cols },
+            Input::Detach => Frame::Detach,
         };
         if sock.write_all(&frame.encode()).is_err() {
             return;
         }
     }
-}
-
-/// Writes the caller's input to an exec's stdin pipe or terminal and applies resizes; the
-/// end of input closes the pipe, or types the end-of-file character on a terminal.
-fn write_process(
-    mut sink: Option<Box<dyn Write + Send>>,
-    terminal: Option<OwnedFd>,
-    tty: bool,
-    mut input: mpsc::Receiver<Input>,
-) {
-    while let Some(i) = input.blocking_recv() {
-        match i {
-            Input::Data(data) => {
-                if let Some(s) = sink.as_mut()
-                    && s.write_all(&data).is_err()
-                {
-                    sink = None;
-                }
-            }
-            Input::Close if tty => {
-                if let Some(s) = sink.as_mut() {
-                    let _ = s.write_all(&[4]);
-                }
-            }
-            Input::Close => sink = None,
-            Input::Resize(rows, cols) => {
-                if let Some(fd) = &terminal {
-                    let _ = set_window_size(fd.as_fd(), rows, cols);
-                }
-            }
-        }
-    }
-}
-
-/// Sends everything read from `pipe` as `wrap`ped chunks until end of file (or, on a
-/// terminal, EIO once the process and its children closed it) or a gone caller.
-fn pump(
-    mut pipe: impl Read,
-    tx: &mpsc::Sender<Result<ExecOutput, Status>>,
-    wrap: fn(Vec<u8>) -> Item,
-) {
-    let mut buf = vec![0u8; 8192];
-    loop {
-        match pipe.read(&mut buf) {
-            Ok(0) => return,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
-            Ok(n) => {
-                let item = ExecOutput {
-                    item: Some(wrap(buf[..n].to_vec())),
-                };
-                if tx.blocking_send(Ok(item)).is_err() {
-                    return;
-                }
-            }
-        }
-    }
+    // The input has ended (the caller detached, went away or ended a finished session):
+    // the shim drops this caller.
+    let _ = sock.shutdown(std::net::Shutdown::Both);
 }
 
 #[cfg(test)]
@@ -333,6 +296,7 @@ mod tests {
                 Some(Input::Close),
             ),
             (msg(attach_input::Item::CloseStdin(false)), None),
+            (msg(attach_input::Item::Detach(true)), Some(Input::Detach)),
             (
                 msg(attach_input::Item::Resize(proto::TerminalSize {
                     rows: 50,

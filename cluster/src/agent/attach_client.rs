@@ -47,6 +47,11 @@ impl SessionInput {
         self.send(Item::CloseStdin(true)).await
     }
 
+    /// Detaches: the process keeps running with its stdin open, and the output ends.
+    pub async fn detach(&self) -> Result<(), ClientError> {
+        self.send(Item::Detach(true)).await
+    }
+
     /// Tells the process's terminal its new size.
     pub async fn resize(&self, rows: u16, cols: u16) -> Result<(), ClientError> {
         self.send(Item::Resize(size(rows, cols))).await

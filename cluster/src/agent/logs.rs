@@ -7,6 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use engine::Runtime;
 use engine::logs::{LogQuery, LogStream};
 use engine::shim::LogEntry;
 use tokio::sync::mpsc;
@@ -46,9 +47,18 @@ pub fn stream(
     id: String,
     options: LogOptions,
 ) -> ReceiverStream<Result<proto::LogEntry, Status>> {
+    stream_from(node.runtime().clone(), id, options)
+}
+
+/// As [`stream`], from the engine's `runtime` directly.
+pub fn stream_from(
+    runtime: Runtime,
+    id: String,
+    options: LogOptions,
+) -> ReceiverStream<Result<proto::LogEntry, Status>> {
     let (tx, rx) = mpsc::channel(BATCH);
     tokio::spawn(async move {
-        if let Err(status) = pump(&node, &id, options, &tx).await {
+        if let Err(status) = pump(runtime, &id, options, &tx).await {
             let _ = tx.send(Err(status)).await;
         }
     });
@@ -68,12 +78,11 @@ async fn send_all(
 }
 
 async fn pump(
-    node: &Node,
+    runtime: Runtime,
     id: &str,
     options: LogOptions,
     tx: &mpsc::Sender<Result<proto::LogEntry, Status>>,
 ) -> Result<(), Status> {
-    let runtime = node.runtime().clone();
     let id = id.to_string();
     if !options.follow {
         let entries = blocking(move || Ok(runtime.logs_query(&id, &options.query)?)).await?;

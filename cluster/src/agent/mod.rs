@@ -7,6 +7,7 @@
 
 pub mod attach;
 pub mod attach_client;
+pub mod attach_exec;
 pub mod client;
 pub mod convert;
 pub mod daemon;
@@ -28,6 +29,7 @@ pub mod node;
 pub mod peer;
 pub mod plan;
 pub mod prepare;
+pub mod proxy;
 pub mod registry;
 pub mod server;
 pub mod service;

@@ -171,21 +171,14 @@ pub struct ExecOutput {
 }
 
 impl Runtime {
-    /// Connects to the attach socket of the container `id`: its stdin, its terminal's size
-    /// and its live output, as [`crate::shim::attach`] frames. Only a created or running
-    /// container with a terminal or an open stdin has one.
+    /// Connects to the attach socket of the container `id`: its live output and, with a
+    /// terminal or an open stdin, its stdin and its terminal's size, as
+    /// [`crate::shim::attach`] frames. Every created or running container has one (but one
+    /// whose shim predates it: then the error names the missing socket).
     pub fn attach(&self, id: &str) -> crate::Result<UnixStream> {
         let record = self.state(id)?;
         if !record.state.is_alive() {
             return Err(conflict(id, record.state, "attach"));
-        }
-        let spec = self.spec(id)?;
-        if !spec.tty && !spec.stdin {
-            return Err(RuntimeError::Unsupported {
-                id: id.to_string(),
-                what: "attaching without a terminal or an open stdin",
-            }
-            .into());
         }
         crate::shim::attach::connect(&self.run_dir(id)).map_err(|e| {
             let state = self.state(id).map(|r| r.state).unwrap_or(record.state);
@@ -199,6 +192,12 @@ impl Runtime {
                 conflict(id, state, "attach")
             }
         })
+    }
+
+    /// Whether the container `id` has an attach socket (its shim serves one; a shim of a
+    /// release from before every container had one does not).
+    pub fn has_attach_socket(&self, id: &str) -> bool {
+        crate::shim::attach::socket_path(&self.run_dir(id)).exists()
     }
 
     /// Starts `exec` in the running container `id`; the caller reads and writes its pipes.

@@ -37,6 +37,9 @@ pub enum Frame {
     Stdout(Vec<u8>),
     /// Shim → caller: the container's standard error.
     Stderr(Vec<u8>),
+    /// Caller → shim: the caller detaches (its detach keys): the end of this connection does
+    /// not close the container's stdin, whatever [`Frame::CloseStdinOnDetach`] asked.
+    Detach,
 }
 
 /// A frame that cannot be decoded.
@@ -64,6 +67,7 @@ impl Frame {
             Frame::Resize { .. } => 4,
             Frame::Stdout(_) => 5,
             Frame::Stderr(_) => 6,
+            Frame::Detach => 7,
         }
     }
 
@@ -72,7 +76,7 @@ impl Frame {
         let resize;
         let payload: &[u8] = match self {
             Frame::Stdin(b) | Frame::Stdout(b) | Frame::Stderr(b) => b,
-            Frame::CloseStdin | Frame::CloseStdinOnDetach => &[],
+            Frame::CloseStdin | Frame::CloseStdinOnDetach | Frame::Detach => &[],
             Frame::Resize { rows, cols } => {
                 let [r0, r1] = rows.to_be_bytes();
                 let [c0, c1] = cols.to_be_bytes();
@@ -110,7 +114,8 @@ impl Frame {
             },
             5 => Frame::Stdout(payload.to_vec()),
             6 => Frame::Stderr(payload.to_vec()),
-            2..=4 => return Err(bad()),
+            7 if payload.is_empty() => Frame::Detach,
+            2..=4 | 7 => return Err(bad()),
             other => return Err(FrameError::Kind(other)),
         })
     }
@@ -230,6 +235,7 @@ mod tests {
             Frame::Stdout(Vec::new()),
             Frame::Stderr(vec![0xff; 3]),
             Frame::CloseStdin,
+            Frame::Detach,
         ];
         let mut bytes = Vec::new();
         for f in &frames {

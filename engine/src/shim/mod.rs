@@ -1,8 +1,8 @@
 //! The per-container monitor (`shim`): detached from the caller, it creates the cgroup, clones
 //! the container's init into new namespaces, copies its output into the log, reaps it and
 //! records the exit in the state record. The container therefore outlives whoever created it.
-//! A container with a terminal or an open stdin also gets an attach socket ([`attach`]) in its
-//! run directory, through which callers feed its stdin and read its output.
+//! Every container also gets an attach socket ([`attach`]) in its run directory, through which
+//! callers read its output live and, with a terminal or an open stdin, feed its stdin.
 
 pub mod attach;
 pub(crate) mod fdpass;
@@ -56,25 +56,20 @@ pub fn run() -> i32 {
     let cgroup = AnyManager::for_layout(&config.layout, &config.cgroup_path);
     let launched = launch(&config, &cgroup).and_then(|launched| {
         // Bound before the report, so that a caller may attach as soon as `create` returns.
-        let listener = if config.spec.tty || config.spec.stdin {
-            let bound = attach::bind(&config.run_dir).map_err(|e| {
-                format!(
-                    "listen on {}: {e}",
-                    attach::socket_path(&config.run_dir).display()
-                )
-            });
-            match bound {
-                Ok(l) => Some(l),
-                Err(message) => {
-                    let _ = kill(launched.pid, Signal::SIGKILL);
-                    let _ = waitpid(launched.pid, None);
-                    return Err(message);
-                }
+        let bound = attach::bind(&config.run_dir).map_err(|e| {
+            format!(
+                "listen on {}: {e}",
+                attach::socket_path(&config.run_dir).display()
+            )
+        });
+        match bound {
+            Ok(listener) => Ok((launched, Some(listener))),
+            Err(message) => {
+                let _ = kill(launched.pid, Signal::SIGKILL);
+                let _ = waitpid(launched.pid, None);
+                Err(message)
             }
-        } else {
-            None
-        };
-        Ok((launched, listener))
+        }
     });
     match launched {
         Ok((launched, listener)) => {

@@ -1,8 +1,10 @@
 //! The shim's I/O loop: copies the container's output into its log and to every caller
 //! attached through the attach socket, and the callers' input into the container's stdin
-//! (a pipe, or the terminal). Nothing here blocks on a caller: a caller that does not read
-//! holds the container's output back only while it is connected, and a caller that goes
-//! away is dropped.
+//! (a pipe, or the terminal). Nothing here blocks on a caller for long: while the container's
+//! stdin is open (an interactive session), a caller that does not read holds its output back
+//! only while it is connected; a caller that only watches the output and falls more than
+//! [`MAX_PENDING`] bytes behind is disconnected, so the container never waits for it; a caller
+//! that goes away is dropped.
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -141,7 +143,7 @@ impl Relay {
 
     /// Polls every descriptor that has work; returns the ready ones.
     fn wait(&self) -> Option<Vec<(Slot, PollFlags)>> {
-        let held = self.clients.iter().any(|c| c.out.len() >= MAX_PENDING);
+        let held = self.interactive() && self.clients.iter().any(|c| c.out.len() >= MAX_PENDING);
         let mut slots = Vec::new();
         let mut polls = Vec::new();
         if !held {
@@ -219,10 +221,19 @@ impl Relay {
         } else {
             Frame::Stdout(data.to_vec())
         };
+        let interactive = self.interactive();
         for client in &mut self.clients {
             frame.encode_into(&mut client.out);
             client.flush();
+            if !interactive && client.out.len() >= MAX_PENDING {
+                client.gone = true;
+            }
         }
+    }
+
+    /// Callers can feed the container's stdin: their output is worth holding the container for.
+    fn interactive(&self) -> bool {
+        !matches!(self.sink, Sink::None)
     }
 
     fn accept(&mut self) {
@@ -282,6 +293,7 @@ impl Relay {
             }
             Frame::CloseStdin => self.end_input(),
             Frame::CloseStdinOnDetach => self.clients[k].close_on_detach = true,
+            Frame::Detach => self.clients[k].close_on_detach = false,
             Frame::Resize { rows, cols } => {
                 if let Some(master) = &self.outputs[2] {
                     let _ = set_window_size(master.as_fd(), rows, cols);

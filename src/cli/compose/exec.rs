@@ -13,6 +13,7 @@ use orchestrator::compose::labels;
 
 use super::session::Session;
 use crate::cli::container::attach_io::{stdin_is_terminal, terminal_size};
+use crate::cli::container::detach_keys::DetachKeys;
 use crate::cli::container::exec::interactive;
 use crate::cli::project::ProjectArgs;
 
@@ -85,7 +86,7 @@ pub fn run(project: &ProjectArgs, args: ExecArgs) -> anyhow::Result<ExitCode> {
         let mut sessions = AttachClient::new(session.backend().client().containers.clone());
         session
             .agent
-            .block_on(interactive(&mut sessions, request))?
+            .block_on(interactive(&mut sessions, request, DetachKeys::default()))?
     };
     Ok(ExitCode::from(
         u8::try_from(code.clamp(0, 255)).unwrap_or(1),

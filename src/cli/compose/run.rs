@@ -24,6 +24,7 @@ use cluster::agent::attach_client::{AttachClient, size};
 use super::Globals;
 use super::session::Session;
 use crate::cli::container::attach_io::{self, Ended, Options, stdin_is_terminal, terminal_size};
+use crate::cli::container::detach_keys::DetachKeys;
 use crate::cli::project::ProjectArgs;
 
 /// Arguments of `bosun run`.
@@ -162,6 +163,7 @@ fn attached(
                 .await?;
             let options = Options {
                 tty: config.tty,
+                detach_keys: DetachKeys::default(),
                 stdin: true,
                 close_on_eof: true,
             };

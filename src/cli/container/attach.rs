@@ -1,19 +1,23 @@
-//! `bosun container attach`: the CLI's stdin, stdout and stderr joined to a running
-//! container's (one started with `-i` and/or `-t`); Ctrl-P Ctrl-Q detaches from a terminal and
-//! leaves the container running; otherwise the command ends with the container, with its exit
-//! code. Also the attached half of `run -i/-t`.
+//! `bosun container attach`: the CLI joined to a running container. Its output streams live
+//! from now on; with an open stdin (`-i`), the CLI's stdin goes to the container's; with a
+//! terminal, the detach keys (Ctrl-P Ctrl-Q unless `--detach-keys`) leave it running.
+//! Otherwise the command ends with the container, with its exit code. Signals the CLI
+//! receives go to the container (`--sig-proxy`). Also the attached half of `run` with `-i`
+//! or `-t` and of `start -a`.
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 
-use clap::Args;
+use clap::{ArgAction, Args};
 use cluster::agent::AgentClient;
 use cluster::agent::attach_client::{AttachClient, size};
 use cluster::agent::proto::AttachRequest;
 
-use super::attach_io::{self, Ended, Options, terminal_size};
+use super::attach_io::{self, Ended, Options, check_tty, terminal_size};
+use super::attach_signals::SignalProxy;
 use super::connect::connect_with;
+use super::detach_keys::DetachKeys;
 use super::run::RunArgs;
 
 /// Arguments of `attach`.
@@ -22,9 +26,39 @@ pub struct AttachArgs {
     /// Do not attach STDIN.
     #[arg(long = "no-stdin")]
     pub no_stdin: bool,
+    /// Override the key sequence for detaching a container (e.g. ctrl-p,ctrl-q, ctrl-a,x).
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Proxy all received signals to the process (--sig-proxy=false to leave it alone).
+    #[arg(long = "sig-proxy", value_name = "BOOL", action = ArgAction::Set,
+          default_value_t = true, num_args = 0..=1, default_missing_value = "true",
+          require_equals = true)]
+    pub sig_proxy: bool,
     /// Container name or id.
     #[arg(value_name = "CONTAINER")]
     pub container: String,
+}
+
+/// How the CLI joins a container.
+#[derive(Debug, Clone)]
+pub(super) struct Session {
+    /// The container's id.
+    pub id: String,
+    /// The container has a terminal.
+    pub tty: bool,
+    /// Forward the CLI's stdin.
+    pub stdin: bool,
+    /// The container's stdin closes when the CLI's input ends or the CLI goes away (a
+    /// session that started the container: `run -i`, `start -a -i`).
+    pub close_stdin: bool,
+    /// Send the signals the CLI receives to the container.
+    pub sig_proxy: bool,
+    /// The keys that detach from a terminal.
+    pub detach_keys: DetachKeys,
+    /// Start the (created) container once attached, so that no output is missed.
+    pub start: bool,
+    /// Remove the container once it has exited (a foreground `run --rm`).
+    pub rm: bool,
 }
 
 /// Runs `attach`. `host` is the agent's address as given (`-H`).
@@ -33,37 +67,35 @@ pub async fn run(
     args: AttachArgs,
     host: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
+    let detach_keys = DetachKeys::from_flag(args.detach_keys.as_deref())?;
     let inspected = client.inspect(&args.container).await?;
     let summary = inspected.summary.unwrap_or_default();
-    if summary.state != "running" {
-        anyhow::bail!("you cannot attach to a stopped container, start it first");
+    match summary.state.as_str() {
+        "running" => {}
+        "paused" => anyhow::bail!("you cannot attach to a paused container, unpause it first"),
+        _ => anyhow::bail!("you cannot attach to a stopped container, start it first"),
     }
-    let spec: serde_json::Value = serde_json::from_str(&inspected.spec_json).unwrap_or_default();
-    let tty = spec.get("tty").and_then(serde_json::Value::as_bool) == Some(true);
-    let mut sessions = connect_with(host, AttachClient::connect).await?;
-    let request = AttachRequest {
-        container: summary.id.clone(),
-        close_stdin_on_detach: false,
-        size: terminal_size()
-            .filter(|_| tty)
-            .map(|(rows, cols)| size(rows, cols)),
-    };
-    let (input, output) = sessions.attach(request).await?;
-    let options = Options {
+    let (tty, open_stdin) = terminal_and_stdin(&inspected.spec_json);
+    let stdin = !args.no_stdin && open_stdin;
+    check_tty(stdin, tty)?;
+    let session = Session {
+        id: summary.id,
         tty,
-        stdin: !args.no_stdin,
-        close_on_eof: false,
+        stdin,
+        close_stdin: false,
+        sig_proxy: args.sig_proxy,
+        detach_keys,
+        start: false,
+        rm: false,
     };
-    match attach_io::drive(input, output, options).await? {
-        Ended::Detached => {
-            println!();
-            Ok(ExitCode::SUCCESS)
-        }
-        Ended::Output | Ended::Exit(_) => {
-            let code = client.wait(&summary.id).await?.exit_code;
-            Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
-        }
-    }
+    attached(client, host, &session).await
+}
+
+/// Whether the container of `spec_json` has a terminal and an open stdin.
+pub(super) fn terminal_and_stdin(spec_json: &str) -> (bool, bool) {
+    let spec: serde_json::Value = serde_json::from_str(spec_json).unwrap_or_default();
+    let flag = |key: &str| spec.get(key).and_then(serde_json::Value::as_bool) == Some(true);
+    (flag("tty"), flag("stdin"))
 }
 
 /// A foreground run with stdin and/or a terminal: attached before the start, so that no
@@ -75,49 +107,76 @@ pub(super) async fn run_attached(
     id: &str,
     host: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let tty = args.extra.tty;
-    let session = async {
+    let session = Session {
+        id: id.to_string(),
+        tty: args.extra.tty,
+        stdin: args.extra.interactive,
+        close_stdin: args.extra.interactive,
+        sig_proxy: args.sig_proxy,
+        detach_keys: DetachKeys::from_flag(args.detach_keys.as_deref())?,
+        start: true,
+        rm: args.rm,
+    };
+    attached(client, host, &session).await
+}
+
+/// Joins the CLI to the container of `session` (starting it if asked) until the container's
+/// output ends, then returns its exit code; or until the user detaches (success, the
+/// container keeps running).
+pub(super) async fn attached(
+    client: &mut AgentClient,
+    host: Option<&str>,
+    session: &Session,
+) -> anyhow::Result<ExitCode> {
+    let id = session.id.as_str();
+    let proxy = session
+        .sig_proxy
+        .then(|| SignalProxy::install(session.tty))
+        .transpose()?;
+    let opening = async {
         let mut sessions = connect_with(host, AttachClient::connect).await?;
         let request = AttachRequest {
             container: id.to_string(),
-            close_stdin_on_detach: args.extra.interactive,
+            close_stdin_on_detach: session.close_stdin,
             size: terminal_size()
-                .filter(|_| tty)
+                .filter(|_| session.tty)
                 .map(|(rows, cols)| size(rows, cols)),
         };
         let opened = sessions.attach(request).await?;
-        client.start(id).await?;
+        if session.start {
+            client.start(id).await?;
+        }
         anyhow::Ok(opened)
     };
-    let (input, output) = match session.await {
+    let (input, output) = match opening.await {
         Ok(s) => s,
-        Err(err) => {
-            if args.rm {
+        Err(err) if session.start => {
+            if session.rm {
                 let _ = client.remove_with_volumes(id, true, true).await;
             }
             return Ok(super::run::fail(&err));
         }
+        Err(err) => return Err(err),
     };
     let options = Options {
-        tty,
-        stdin: args.extra.interactive,
-        close_on_eof: true,
+        tty: session.tty,
+        detach_keys: session.detach_keys.clone(),
+        stdin: session.stdin,
+        close_on_eof: session.close_stdin,
     };
-    // With a terminal, Ctrl-C reaches the container as a keystroke; without, as a signal.
-    let ended = if tty {
-        attach_io::drive(input, output, options).await
-    } else {
-        tokio::select! {
+    let ended = match proxy {
+        Some(proxy) => tokio::select! {
             ended = attach_io::drive(input, output, options) => ended,
-            signal = super::run::forward_signals(client.clone(), id) => signal.map(|()| Ended::Output),
-        }
+            () = proxy.forward(client.clone(), id) => Ok(Ended::Output),
+        },
+        None => attach_io::drive(input, output, options).await,
     };
     if ended.as_ref().is_ok_and(|e| *e == Ended::Detached) {
         println!();
         return Ok(ExitCode::SUCCESS);
     }
     let waited = client.wait(id).await;
-    if args.rm {
+    if session.rm {
         client
             .remove_with_volumes(id, true, true)
             .await
@@ -145,8 +204,37 @@ mod tests {
         let args = Wrap::try_parse_from(["attach", "--no-stdin", "web"])
             .unwrap()
             .attach;
-        assert!(args.no_stdin);
+        assert!(args.no_stdin && args.sig_proxy);
         assert_eq!(args.container, "web");
+        assert_eq!(args.detach_keys, None);
         assert!(Wrap::try_parse_from(["attach"]).is_err());
+        let args = Wrap::try_parse_from([
+            "attach",
+            "--sig-proxy=false",
+            "--detach-keys",
+            "ctrl-a,x",
+            "web",
+        ])
+        .unwrap()
+        .attach;
+        assert!(!args.sig_proxy);
+        assert_eq!(args.detach_keys.as_deref(), Some("ctrl-a,x"));
+        let args = Wrap::try_parse_from(["attach", "--sig-proxy", "web"])
+            .unwrap()
+            .attach;
+        assert!(args.sig_proxy);
+    }
+
+    #[test]
+    fn terminal_and_stdin_from_the_spec() {
+        let cases = [
+            (r#"{"tty":true,"stdin":true}"#, (true, true)),
+            (r#"{"tty":false,"stdin":true}"#, (false, true)),
+            ("{}", (false, false)),
+            ("not json", (false, false)),
+        ];
+        for (spec, want) in cases {
+            assert_eq!(terminal_and_stdin(spec), want, "{spec}");
+        }
     }
 }

@@ -12,14 +12,15 @@ use cluster::agent::proto::exec_output::Item;
 use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
 use tokio::sync::{mpsc, oneshot};
 
-/// Ctrl-P then Ctrl-Q detaches from a session with a terminal (docker's default keys).
-const DETACH_KEYS: [u8; 2] = [0x10, 0x11];
+use super::detach_keys::DetachKeys;
 
 /// How a session is driven.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Options {
     /// The process has a terminal: raw mode, resizes, detach keys.
     pub tty: bool,
+    /// The keys that detach from a session with a terminal.
+    pub detach_keys: DetachKeys,
     /// Forward the CLI's stdin.
     pub stdin: bool,
     /// The end of the CLI's stdin closes the process's (not for `attach`, as docker: a
@@ -82,25 +83,23 @@ pub(crate) fn stdin_is_terminal() -> bool {
     std::io::stdin().is_terminal()
 }
 
-/// Splits `data` at the detach keys (`prev` is the last byte of the previous chunk): the bytes
-/// to send before them, and whether they were typed.
-fn split_detach(prev: Option<u8>, data: &[u8]) -> (&[u8], bool) {
-    if prev == Some(DETACH_KEYS[0]) && data.first() == Some(&DETACH_KEYS[1]) {
-        return (&[], true);
+/// Refuses a session with stdin and a terminal when the CLI's stdin is not a terminal, as
+/// docker does.
+pub(crate) fn check_tty(stdin: bool, tty: bool) -> anyhow::Result<()> {
+    if stdin && tty && !stdin_is_terminal() {
+        anyhow::bail!("the input device is not a TTY");
     }
-    match data.windows(2).position(|w| w == DETACH_KEYS) {
-        Some(i) => (&data[..i], true),
-        None => (data, false),
-    }
+    Ok(())
 }
 
-/// Reads the CLI's stdin on a thread of its own (a blocking read must not hold the runtime).
-fn read_stdin(detach_keys: bool) -> mpsc::Receiver<Chunk> {
+/// Reads the CLI's stdin on a thread of its own (a blocking read must not hold the runtime);
+/// with `detach_keys`, their sequence ends the input with [`Chunk::Detach`].
+fn read_stdin(detach_keys: Option<DetachKeys>) -> mpsc::Receiver<Chunk> {
     let (tx, rx) = mpsc::channel(16);
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin();
         let mut buf = vec![0u8; 32 * 1024];
-        let mut prev = None;
+        let mut matcher = detach_keys.map(|k| k.matcher());
         loop {
             let n = match stdin.read(&mut buf) {
                 Ok(0) => break,
@@ -108,20 +107,15 @@ fn read_stdin(detach_keys: bool) -> mpsc::Receiver<Chunk> {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(_) => break,
             };
-            let data = &buf[..n];
-            if detach_keys {
-                let (before, detach) = split_detach(prev, data);
-                prev = data.last().copied();
-                if detach {
-                    // A Ctrl-P that ended the previous chunk has been sent already.
-                    if !before.is_empty() {
-                        let _ = tx.blocking_send(Chunk::Data(before.to_vec()));
-                    }
-                    let _ = tx.blocking_send(Chunk::Detach);
-                    return;
-                }
+            let (data, detach) = match matcher.as_mut() {
+                Some(m) => m.feed(&buf[..n]),
+                None => (buf[..n].to_vec(), false),
+            };
+            if !data.is_empty() && tx.blocking_send(Chunk::Data(data)).is_err() {
+                return;
             }
-            if tx.blocking_send(Chunk::Data(data.to_vec())).is_err() {
+            if detach {
+                let _ = tx.blocking_send(Chunk::Detach);
                 return;
             }
         }
@@ -159,6 +153,20 @@ async fn forward_stdin(
     }
 }
 
+/// How long a detach waits for the agent to end the output (an agent from before detaching
+/// existed ignores the message).
+const DETACH_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Tells the agent that the user detached (so that the process keeps running and keeps its
+/// stdin), then waits for the output to end, which says the agent has it.
+async fn detach(input: &SessionInput, output: &mut SessionOutput) {
+    if input.detach().await.is_err() {
+        return;
+    }
+    let drained = async { while let Ok(Some(_)) = output.next().await {} };
+    let _ = tokio::time::timeout(DETACH_WAIT, drained).await;
+}
+
 /// Drives a session until its output ends, the exec exits or the user detaches.
 pub(crate) async fn drive(
     input: SessionInput,
@@ -174,7 +182,7 @@ pub(crate) async fn drive(
     let (detach_tx, mut detached) = oneshot::channel();
     // Without stdin the sender stays here, so that `detached` never fires.
     let _unused = if options.stdin {
-        let chunks = read_stdin(options.tty);
+        let chunks = read_stdin(options.tty.then(|| options.detach_keys.clone()));
         tokio::spawn(forward_stdin(
             input.clone(),
             chunks,
@@ -211,31 +219,13 @@ pub(crate) async fn drive(
                 }
             }
             typed = &mut detached, if !input_done => match typed {
-                Ok(()) => return Ok(Ended::Detached),
+                Ok(()) => {
+                    detach(&input, &mut output).await;
+                    return Ok(Ended::Detached);
+                }
                 // The input has ended: only the output is left.
                 Err(_) => input_done = true,
             },
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn detach_keys_split_the_input() {
-        // (last byte of the previous chunk, chunk, bytes sent, detached)
-        type Case = (Option<u8>, &'static [u8], &'static [u8], bool);
-        let cases: [Case; 5] = [
-            (None, b"abc", b"abc", false),
-            (None, b"ab\x10\x11cd", b"ab", true),
-            (Some(0x10), b"\x11rest", b"", true),
-            (None, b"\x10", b"\x10", false),
-            (Some(0x10), b"x\x11", b"x\x11", false),
-        ];
-        for (prev, data, before, detach) in cases {
-            assert_eq!(split_detach(prev, data), (before, detach), "{data:?}");
         }
     }
 }

@@ -11,8 +11,9 @@ use cluster::agent::attach_client::{AttachClient, size};
 use cluster::agent::proto::ExecRequest;
 use cluster::agent::proto::exec_output::Item;
 
-use super::attach_io::{self, Ended, Options, terminal_size};
+use super::attach_io::{self, Ended, Options, check_tty, terminal_size};
 use super::connect::connect_with;
+use super::detach_keys::DetachKeys;
 use super::table;
 
 /// Arguments of `exec`.
@@ -33,6 +34,9 @@ pub struct ExecArgs {
     /// Allocate a pseudo-TTY.
     #[arg(short = 't', long)]
     pub tty: bool,
+    /// Override the key sequence for detaching from the command (e.g. ctrl-p,ctrl-q).
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Container name or id.
     #[arg(value_name = "CONTAINER")]
     pub container: String,
@@ -66,6 +70,8 @@ pub async fn exec(
     args: ExecArgs,
     host: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
+    let detach_keys = DetachKeys::from_flag(args.detach_keys.as_deref())?;
+    check_tty(args.interactive, args.tty)?;
     let request = ExecRequest {
         container: args.container,
         args: args.command,
@@ -80,7 +86,7 @@ pub async fn exec(
     };
     if args.tty || args.interactive {
         let mut sessions = connect_with(host, AttachClient::connect).await?;
-        let code = interactive(&mut sessions, request).await?;
+        let code = interactive(&mut sessions, request, detach_keys).await?;
         return Ok(exit_code(code));
     }
     let mut stream = client.exec(request).await?;
@@ -100,13 +106,16 @@ pub async fn exec(
     anyhow::bail!("the exec ended without an exit code")
 }
 
-/// Runs an exec with its stdin and/or terminal wired to the CLI's; returns its exit code.
+/// Runs an exec with its stdin and/or terminal wired to the CLI's; returns its exit code (0
+/// when the user detached with `detach_keys`).
 pub(crate) async fn interactive(
     sessions: &mut AttachClient,
     request: ExecRequest,
+    detach_keys: DetachKeys,
 ) -> anyhow::Result<i32> {
     let options = Options {
         tty: request.tty,
+        detach_keys,
         stdin: request.stdin,
         close_on_eof: true,
     };
@@ -151,7 +160,7 @@ mod tests {
         assert_eq!(args.workdir.as_deref(), Some("/tmp"));
         assert_eq!(args.container, "web");
         assert_eq!(args.command, ["ls", "-l", "-e"]);
-        assert!(!args.interactive && !args.tty);
+        assert!(!args.interactive && !args.tty && args.detach_keys.is_none());
         let args = Wrap::try_parse_from(["exec", "-it", "web", "sh"])
             .unwrap()
             .exec;

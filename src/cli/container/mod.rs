@@ -6,7 +6,9 @@
 
 mod attach;
 pub(crate) mod attach_io;
+mod attach_signals;
 pub(crate) mod connect;
+pub(crate) mod detach_keys;
 mod events;
 pub(crate) mod exec;
 mod flags;
@@ -15,7 +17,7 @@ mod inspect;
 mod logs;
 mod ls;
 mod ops;
-mod port;
+pub(crate) mod port;
 mod run;
 mod stats;
 pub(crate) mod table;
@@ -56,7 +58,7 @@ enum Sub {
     /// Create a new container (not started).
     Create(Box<run::RunArgs>),
     /// Start one or more created or stopped containers.
-    Start(ops::Targets),
+    Start(ops::StartArgs),
     /// List port mappings of a container.
     Port(port::PortArgs),
     /// Rename a container.
@@ -105,7 +107,7 @@ async fn dispatch(cli: ContainerCli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Sub::Run(args) => run::run(&mut client, *args, cli.agent.host.as_deref()).await,
         Sub::Create(args) => run::create(&mut client, *args).await,
-        Sub::Start(args) => ops::start(&mut client, args).await,
+        Sub::Start(args) => ops::start(&mut client, args, cli.agent.host.as_deref()).await,
         Sub::Port(args) => port::port(&mut client, args).await,
         Sub::Rename(args) => port::rename(&mut client, args).await,
         Sub::Ls(args) => ls::run(&mut client, args).await,

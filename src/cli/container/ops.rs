@@ -1,6 +1,7 @@
-//! The commands that act on a list of containers: stop, restart, kill, rm, pause, unpause,
-//! wait.
+//! The commands that act on a list of containers: start, stop, restart, kill, rm, pause,
+//! unpause, wait.
 //! Each target is tried in turn; failures are reported one line each and make the exit code 1.
+//! `start -a` joins the CLI to the one container it starts instead (see [`super::attach`]).
 
 use std::future::Future;
 use std::process::ExitCode;
@@ -8,11 +9,31 @@ use std::process::ExitCode;
 use clap::Args;
 use cluster::agent::{AgentClient, ClientError};
 
+use super::attach::{Session, attached, terminal_and_stdin};
+use super::attach_io::check_tty;
+use super::detach_keys::DetachKeys;
 use super::units::parse_signal;
 
 /// Containers to act on.
 #[derive(Debug, Args)]
 pub struct Targets {
+    /// Container names or ids.
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+/// Arguments of `start`.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Attach STDOUT/STDERR and forward signals.
+    #[arg(short = 'a', long)]
+    pub attach: bool,
+    /// Attach the container's STDIN.
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Override the key sequence for detaching a container (e.g. ctrl-p,ctrl-q).
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Container names or ids.
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -134,8 +155,15 @@ pub async fn rm(client: &mut AgentClient, args: RmArgs) -> anyhow::Result<ExitCo
     .await
 }
 
-/// `bosun container start`.
-pub async fn start(client: &mut AgentClient, args: Targets) -> anyhow::Result<ExitCode> {
+/// `bosun container start`. `host` is the agent's address as given (`-H`), for `-a`/`-i`.
+pub async fn start(
+    client: &mut AgentClient,
+    args: StartArgs,
+    host: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    if args.attach || args.interactive {
+        return start_attached(client, args, host).await;
+    }
     each(
         client,
         &args.containers,
@@ -143,6 +171,36 @@ pub async fn start(client: &mut AgentClient, args: Targets) -> anyhow::Result<Ex
         echo,
     )
     .await
+}
+
+/// `start -a [-i]`: attached before the start (stdin too with `-i`), then as `attach` until
+/// the container exits, with its exit code.
+async fn start_attached(
+    client: &mut AgentClient,
+    args: StartArgs,
+    host: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let [container] = args.containers.as_slice() else {
+        anyhow::bail!("you cannot start and attach multiple containers at once");
+    };
+    let detach_keys = DetachKeys::from_flag(args.detach_keys.as_deref())?;
+    let inspected = client.inspect(container).await?;
+    let summary = inspected.summary.unwrap_or_default();
+    let (tty, open_stdin) = terminal_and_stdin(&inspected.spec_json);
+    let stdin = args.interactive && open_stdin;
+    check_tty(stdin, tty)?;
+    let session = Session {
+        id: summary.id,
+        tty,
+        stdin,
+        close_stdin: stdin,
+        sig_proxy: true,
+        detach_keys,
+        // A running container is only attached to, as docker does.
+        start: summary.state != "running",
+        rm: false,
+    };
+    attached(client, host, &session).await
 }
 
 /// `bosun container pause`.

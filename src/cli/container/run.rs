@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{ArgAction, Args};
 use cluster::agent::AgentClient;
 use cluster::agent::proto::{ContainerConfig, CreateRequest, LogsRequest};
 
+use super::attach_io::check_tty;
+use super::attach_signals::SignalProxy;
+use super::detach_keys::DetachKeys;
 use super::flags::ExtraArgs;
 use super::health::PolicyArgs;
 use super::units::{parse_signal, parse_size, parse_swap};
@@ -76,6 +79,14 @@ pub struct RunArgs {
     /// Timeout (in seconds) to stop a container.
     #[arg(long = "stop-timeout")]
     pub stop_timeout: Option<u64>,
+    /// Override the key sequence for detaching a container (e.g. ctrl-p,ctrl-q, ctrl-a,x).
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
+    /// Proxy received signals to the process (--sig-proxy=false to leave it alone).
+    #[arg(long = "sig-proxy", value_name = "BOOL", action = ArgAction::Set,
+          default_value_t = true, num_args = 0..=1, default_missing_value = "true",
+          require_equals = true)]
+    pub sig_proxy: bool,
     /// Restart policy and healthcheck.
     #[command(flatten)]
     pub policy: PolicyArgs,
@@ -208,6 +219,16 @@ pub async fn run(
     args: RunArgs,
     host: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
+    if let Err(err) = DetachKeys::from_flag(args.detach_keys.as_deref()) {
+        return Ok(fail(&err));
+    }
+    // As docker: a refused terminal exits with 1, not 125.
+    if !args.detach
+        && let Err(err) = check_tty(args.extra.interactive, args.extra.tty)
+    {
+        crate::cli::report(&err);
+        return Ok(ExitCode::FAILURE);
+    }
     let request = match request(&args) {
         Ok(r) => r,
         Err(err) => return Ok(fail(&err)),
@@ -236,6 +257,10 @@ pub async fn run(
     if args.extra.interactive || args.extra.tty {
         return super::attach::run_attached(client, &args, &id, host).await;
     }
+    let proxy = args
+        .sig_proxy
+        .then(|| SignalProxy::install(false))
+        .transpose()?;
     let stream = client.logs(logs).await?;
     if let Err(err) = client.start(&id).await {
         if args.rm {
@@ -243,9 +268,12 @@ pub async fn run(
         }
         return Ok(fail(&err.into()));
     }
-    let printed = tokio::select! {
-        printed = super::logs::print(stream, false) => printed,
-        signal = forward_signals(client.clone(), &id) => signal,
+    let printed = match proxy {
+        Some(proxy) => tokio::select! {
+            printed = super::logs::print(stream, false) => printed,
+            () = proxy.forward(client.clone(), &id) => Ok(()),
+        },
+        None => super::logs::print(stream, false).await,
     };
     let waited = client.wait(&id).await;
     if args.rm {
@@ -275,28 +303,7 @@ pub async fn create(client: &mut AgentClient, args: RunArgs) -> anyhow::Result<E
     }
 }
 
-/// Sends SIGINT and SIGTERM received by the CLI to the container (docker's sig-proxy); never
-/// returns unless the handlers cannot be installed.
-pub(super) async fn forward_signals(mut client: AgentClient, id: &str) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut int = signal(SignalKind::interrupt())?;
-    let mut term = signal(SignalKind::terminate())?;
-    loop {
-        let number = tokio::select! {
-            _ = int.recv() => libc_signal::SIGINT,
-            _ = term.recv() => libc_signal::SIGTERM,
-        };
-        if let Err(err) = client.kill(id, number).await {
-            eprintln!("error: cannot forward the signal: {err}");
-        }
-    }
-}
-
-mod libc_signal {
-    pub const SIGINT: i32 = nix::sys::signal::Signal::SIGINT as i32;
-    pub const SIGTERM: i32 = nix::sys::signal::Signal::SIGTERM as i32;
-}
-
+/// Reports a failure before the container runs; exits with 125, as docker does.
 pub(super) fn fail(err: &anyhow::Error) -> ExitCode {
     crate::cli::report(err);
     ExitCode::from(125)

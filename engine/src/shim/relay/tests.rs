@@ -103,3 +103,69 @@ fn a_caller_that_asked_closes_stdin_by_going_away() {
         ("stdout", "bye\n")
     );
 }
+
+#[test]
+fn a_caller_that_detaches_leaves_stdin_open() {
+    let echo = start();
+    let mut first = attach::connect(echo.dir.path()).unwrap();
+    let mut frames = Frame::Stdin(b"one\n".to_vec()).encode();
+    Frame::CloseStdinOnDetach.encode_into(&mut frames);
+    Frame::Detach.encode_into(&mut frames);
+    first.write_all(&frames).unwrap();
+    drop(first);
+    let mut second = attach::connect(echo.dir.path()).unwrap();
+    let mut frames = Frame::Stdin(b"two\n".to_vec()).encode();
+    Frame::CloseStdin.encode_into(&mut frames);
+    second.write_all(&frames).unwrap();
+    echo.echo.join().unwrap();
+    echo.relay.join().unwrap();
+    let logged: Vec<String> = read_logs(echo.dir.path())
+        .unwrap()
+        .into_iter()
+        .map(|e| e.log)
+        .collect();
+    assert_eq!(logged, ["one\n", "two\n"]);
+}
+
+#[test]
+fn a_watcher_that_does_not_read_never_holds_a_plain_container_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = || nix::unistd::pipe().unwrap();
+    let ((out_r, out_w), (err_r, err_w)) = (pipe(), pipe());
+    let listener = attach::bind(dir.path()).unwrap();
+    let log = LogWriter::open(dir.path(), 0, 1).ok();
+    let stdio = Stdio {
+        stdout: out_r,
+        stderr: err_r,
+        tty: None,
+        stdin: None,
+        open_stdin: false,
+    };
+    let relay = Relay::new(stdio, Some(listener), dir.path().to_path_buf(), log);
+    let relay = std::thread::spawn(move || relay.run());
+    let watcher = attach::connect(dir.path()).unwrap();
+    let line = [b"x".repeat(1023), b"\n".to_vec()].concat();
+    let writes = 3 << 10;
+    // The container writes 3 MiB while the watcher reads nothing: it must still finish.
+    let container = std::thread::spawn(move || {
+        let mut output = std::fs::File::from(out_w);
+        for _ in 0..writes {
+            output.write_all(&line).unwrap();
+        }
+        drop(err_w);
+    });
+    container.join().unwrap();
+    relay.join().unwrap();
+    let logged: usize = read_logs(dir.path())
+        .unwrap()
+        .iter()
+        .map(|e| e.log.len())
+        .sum();
+    assert_eq!(logged, writes * 1024, "the log has everything");
+    let seen = output(watcher);
+    assert!(
+        seen.len() < writes * 1024,
+        "the watcher fell behind and was let go ({} bytes seen)",
+        seen.len()
+    );
+}
