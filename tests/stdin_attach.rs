@@ -8,6 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod container_env;
+mod piped;
 mod stdin_env;
 mod teardown;
 

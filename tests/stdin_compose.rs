@@ -6,12 +6,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod compose_env;
+mod piped;
 mod teardown;
 mod test_images;
 
 use compose_env::{Env, text};
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::fd::AsFd;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
@@ -30,21 +31,7 @@ impl Env {
     fn with_input(&self, args: &[&str], input: &[u8]) -> Output {
         let mut all = vec!["-p", self.project.as_str()];
         all.extend_from_slice(args);
-        let mut child = self
-            .command(&all)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
-        let input = input.to_vec();
-        let writer = std::thread::spawn(move || {
-            let _ = stdin.write_all(&input);
-        });
-        let out = child.wait_with_output().unwrap();
-        writer.join().unwrap();
-        out
+        piped::with_input(self.command(&all), input)
     }
 }
 

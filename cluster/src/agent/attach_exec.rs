@@ -98,12 +98,7 @@ impl Node {
             for pump in pumps {
                 let _ = pump.join();
             }
-            let last = match process.wait() {
-                Ok(code) => Ok(ExecOutput {
-                    item: Some(Item::ExitCode(code)),
-                }),
-                Err(err) => Err(Status::internal(format!("exec: wait: {err}"))),
-            };
+            let last = super::exec::exit_output(&mut process);
             let _ = done_tx.send(());
             let _ = tx.blocking_send(last);
         });

@@ -93,13 +93,7 @@ impl Node {
             for pump in pumps {
                 let _ = pump.join();
             }
-            let last = match process.wait() {
-                Ok(code) => Ok(ExecOutput {
-                    item: Some(Item::ExitCode(code)),
-                }),
-                Err(err) => Err(Status::internal(format!("exec: wait: {err}"))),
-            };
-            let _ = tx.blocking_send(last);
+            let _ = tx.blocking_send(exit_output(&mut process));
         });
         Ok(ReceiverStream::new(rx))
     }
@@ -139,6 +133,20 @@ impl Node {
         self.supervise(id.clone());
         tracing::info!(container = %id, "restarted");
         Ok(())
+    }
+}
+
+/// Waits for an exec'd process and gives its exit code as the stream's last item.
+// The item type of the output stream, as tonic streams it.
+#[allow(clippy::result_large_err)]
+pub(super) fn exit_output(
+    process: &mut engine::runtime::ExecProcess,
+) -> Result<ExecOutput, Status> {
+    match process.wait() {
+        Ok(code) => Ok(ExecOutput {
+            item: Some(Item::ExitCode(code)),
+        }),
+        Err(err) => Err(Status::internal(format!("exec: wait: {err}"))),
     }
 }
 
