@@ -1,7 +1,8 @@
 //! A certificate is only as good as its node's current record: a demoted manager's old
 //! certificate loses the manager api and the raft transport at once, a removed node's
-//! certificates lose every api; and a linearizable read made right after the leader is
-//! killed answers with the latest acknowledged write. Each manager is a real `bosun` process.
+//! certificates lose every api; a manager cannot send raft messages in another manager's
+//! name; and a linearizable read made right after the leader is killed answers with the
+//! latest acknowledged write. Each manager is a real `bosun` process.
 
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
@@ -14,8 +15,10 @@ use std::time::Duration;
 
 use cluster::manager::proto::RaftBatch;
 use cluster::manager::proto::manager_client::ManagerClient as RawClient;
-use cluster::manager::{ManagerClient, tls};
+use cluster::manager::{LocalState, ManagerClient, tls};
 use cluster::pki::NodeIdentity;
+use cluster::raft::encode_message;
+use cluster::raft::eraftpb::{Message, MessageType};
 use cluster::store::{NodeRole, Record};
 use testbed::{Bed, config, converged, leader_index};
 
@@ -34,12 +37,41 @@ fn identity(bed: &Bed, i: usize) -> NodeIdentity {
 
 /// Sends an empty raft batch to `addr` as `identity`: the raft transport's answer.
 async fn raft_call(addr: &str, identity: &NodeIdentity) -> Result<(), String> {
+    raft_batch(addr, identity, &[]).await
+}
+
+/// Sends `messages` in one raft batch to `addr` as `identity`: the raft transport's answer.
+async fn raft_batch(
+    addr: &str,
+    identity: &NodeIdentity,
+    messages: &[Message],
+) -> Result<(), String> {
     let channel = tls::channel(addr, tls::client_config(identity).unwrap(), true).unwrap();
+    let messages = messages.iter().map(encode_message).collect();
     RawClient::new(channel)
-        .raft(RaftBatch { messages: vec![] })
+        .raft(RaftBatch { messages })
         .await
         .map(|_| ())
         .map_err(|status| status.message().to_owned())
+}
+
+/// Member `i`'s raft id.
+fn raft_id(bed: &Bed, i: usize) -> u64 {
+    LocalState::load(&bed.members[i].root)
+        .unwrap()
+        .raft_id
+        .unwrap()
+}
+
+/// A heartbeat response from raft id `from` to `to` with no term: a leader notes the peer as
+/// active, a follower ignores it.
+fn heartbeat_response(from: u64, to: u64) -> Message {
+    Message {
+        msg_type: MessageType::MsgHeartbeatResponse as i32,
+        from,
+        to,
+        ..Message::default()
+    }
 }
 
 /// Every api a node certificate can call, through `addr` as `identity`: the errors, by api.
@@ -138,6 +170,53 @@ async fn a_demoted_managers_old_certificate_is_refused_and_a_removed_node_is_loc
     let (data, _) = bed.client(0).read("kind:node").await.unwrap();
     let records: Vec<Record> = serde_json::from_slice(&data).unwrap();
     assert_eq!(records.len(), 2, "{records:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_cannot_send_raft_messages_in_another_managers_name() {
+    let bed = blocking(|| Bed::cluster(bin(), 3));
+    let sender = 1;
+    let certificate = identity(&bed, sender);
+    let (sender_id, sender_raft) = (bed.node_id(sender), raft_id(&bed, sender));
+    for target in [0, 2] {
+        let addr = &bed.members[target].addr;
+        let to = raft_id(&bed, target);
+        for claimed in [0, 2] {
+            let (claimed_id, claimed_raft) = (bed.node_id(claimed), raft_id(&bed, claimed));
+            let forged = heartbeat_response(claimed_raft, to);
+            let refused = raft_batch(addr, &certificate, &[forged.clone(), forged.clone()])
+                .await
+                .unwrap_err();
+            assert_eq!(
+                refused,
+                format!(
+                    "node {sender_id} (raft id {sender_raft}) cannot send raft messages as raft id \
+                     {claimed_raft}: it is the raft id of node {claimed_id}"
+                ),
+                "to member {target}"
+            );
+            // Mixed with its own messages, the forged one is dropped and the rest delivered.
+            let own = heartbeat_response(sender_raft, to);
+            raft_batch(addr, &certificate, &[forged, own])
+                .await
+                .unwrap_or_else(|e| panic!("own message to member {target}: {e}"));
+        }
+    }
+    // The cluster kept serving, with the sender among its managers.
+    for i in 0..3 {
+        let id = format!("after-forged-raft-{i}");
+        bed.client(i).write(&config(&id)).await.unwrap();
+    }
+    converged(&bed, &[0, 1, 2], Duration::from_secs(10)).await;
+    let log: String = [0, 2]
+        .map(|i| std::fs::read_to_string(bed.members[i].root.join("cluster/manager.log")).unwrap())
+        .concat();
+    assert!(
+        log.contains(&format!(
+            "node {sender_id} (raft id {sender_raft}) cannot send raft messages as raft id"
+        )),
+        "no warning logged:\n{log}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -12,6 +12,7 @@ pub mod peers;
 mod renewal;
 mod roles;
 pub mod roster;
+mod sender;
 pub mod service;
 pub mod state;
 pub mod tls;

@@ -1,7 +1,8 @@
 //! Who may call this manager, as the applied store says now: the nodes with their roles, the
 //! nodes removed from the cluster, and when each node was last demoted. The raft thread
 //! rebuilds it whenever the store applies something and publishes it, so checking a caller
-//! is a local lookup with no raft round trip.
+//! is a local lookup with no raft round trip. It also says which node each raft id belongs
+//! to, so the raft transport can refuse a message sent in another manager's name.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -16,6 +17,22 @@ struct Member {
     demoted_at_ms: Option<u64>,
 }
 
+/// Whether a caller may send raft messages with a given `from` raft id, as the applied store
+/// says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The store assigns the raft id to the caller.
+    Own,
+    /// The store has not handed the raft id out yet (or holds nothing yet): the caller may
+    /// have joined or been promoted a moment ago, and the store lags behind the leader.
+    Fresh,
+    /// The store assigns the raft id to another node, named here.
+    Foreign(String),
+    /// The raft id was handed out and no node holds it any more: it belonged to a manager
+    /// since removed or demoted (raft ids are never reused).
+    Retired,
+}
+
 /// The callers the applied store knows.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Roster {
@@ -24,6 +41,10 @@ pub struct Roster {
     initialized: bool,
     members: HashMap<String, Member>,
     removed: BTreeSet<String>,
+    /// The node each raft id belongs to.
+    raft_owners: HashMap<u64, String>,
+    /// The first raft id not handed out yet (0 while the store is empty).
+    next_raft_id: u64,
 }
 
 /// What the roster says of a caller.
@@ -50,10 +71,17 @@ impl Roster {
     /// The roster of `store` as applied.
     pub fn from_store(store: &Store) -> Self {
         let cluster = store.get(&RecordKey::new(Kind::Cluster, ClusterInfo::ID));
-        let removed = match cluster {
-            Some(Record::Cluster(info)) => info.removed_nodes.clone(),
-            _ => BTreeSet::new(),
+        let (removed, next_raft_id) = match cluster {
+            Some(Record::Cluster(info)) => (info.removed_nodes.clone(), info.next_raft_id),
+            _ => (BTreeSet::new(), 0),
         };
+        let raft_owners = store
+            .iter_kind(Kind::Node)
+            .filter_map(|record| match record {
+                Record::Node(node) => node.raft_id.map(|id| (id, node.meta.id.clone())),
+                _ => None,
+            })
+            .collect();
         let members = store
             .iter_kind(Kind::Node)
             .filter_map(|record| match record {
@@ -71,6 +99,27 @@ impl Roster {
             initialized: cluster.is_some(),
             members,
             removed,
+            raft_owners,
+            next_raft_id,
+        }
+    }
+
+    /// The raft id the store assigns to node `node_id`, if any.
+    pub fn raft_id_of(&self, node_id: &str) -> Option<u64> {
+        self.raft_owners
+            .iter()
+            .find_map(|(raft_id, owner)| (owner == node_id).then_some(*raft_id))
+    }
+
+    /// Whether node `caller` may send raft messages as raft id `from`. Only an id the store
+    /// assigns to no node and has not handed out yet is open to any caller: the store may not
+    /// have applied the caller's join or promotion yet.
+    pub fn claim(&self, caller: &str, from: u64) -> Claim {
+        match self.raft_owners.get(&from) {
+            Some(owner) if owner == caller => Claim::Own,
+            Some(owner) => Claim::Foreign(owner.clone()),
+            None if !self.initialized || from >= self.next_raft_id => Claim::Fresh,
+            None => Claim::Retired,
         }
     }
 

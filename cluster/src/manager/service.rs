@@ -1,6 +1,7 @@
 //! The manager's gRPC service: authenticates callers by their certificate and by what the
 //! store says of them now (a removed node and a demoted node's manager certificate are
-//! refused), forwards writes a follower receives to the leader, and answers no-quorum at once.
+//! refused), checks that the raft messages a manager sends carry its own raft id, forwards
+//! writes a follower receives to the leader, and answers no-quorum at once.
 
 // tonic's handlers answer with `tonic::Status`, a large error type, by design.
 #![allow(clippy::result_large_err)]
@@ -18,6 +19,7 @@ use super::proto::manager_client::ManagerClient as RawClient;
 use super::proto::manager_server::Manager as ManagerApi;
 use super::proto::{self, Empty};
 use super::roster::Standing;
+use super::sender::{self, ForeignSenders};
 use super::tls::{self, PeerInfo};
 use super::workers::{self, Liveness};
 use super::{admin, roles};
@@ -45,6 +47,8 @@ pub struct ManagerService {
     pub(super) seal_key: Option<crate::store::SealKey>,
     /// When the workers last reported (used while this manager leads).
     pub(super) liveness: Arc<Liveness>,
+    /// The raft messages dropped because they were sent in another node's name.
+    foreign_senders: ForeignSenders,
 }
 
 /// Maps a refusal of the raft thread to a gRPC status.
@@ -74,7 +78,8 @@ pub(crate) enum Need {
     Manager,
     /// A manager sending raft messages. The store catches up through these very messages,
     /// so a caller the store does not know yet (or knows as a worker, its promotion not yet
-    /// applied) is let through; raft itself drops messages from non-members.
+    /// applied) is let through; each message must still come from a raft id the store gives
+    /// the caller or has not handed out yet (see [`sender`]).
     Raft,
 }
 
@@ -130,12 +135,19 @@ impl ManagerService {
             admin_lock: tokio::sync::Mutex::new(()),
             seal_key: None,
             liveness: Arc::new(Liveness::default()),
+            foreign_senders: ForeignSenders::default(),
         }
     }
 
     /// The workers' liveness record, for the task that marks silent workers down.
     pub fn liveness(&self) -> Arc<Liveness> {
         self.liveness.clone()
+    }
+
+    /// How many raft messages this manager dropped because their `from` was not the raft id
+    /// of the node that sent them.
+    pub fn foreign_raft_messages(&self) -> u64 {
+        self.foreign_senders.dropped()
     }
 
     /// The service with the key that seals secrets, handed to managers that join.
@@ -267,13 +279,20 @@ fn parse_query(query: &str) -> Result<Query, Status> {
 #[tonic::async_trait]
 impl ManagerApi for ManagerService {
     async fn raft(&self, request: Request<proto::RaftBatch>) -> Result<Response<Empty>, Status> {
-        self.authorize(&request, Need::Raft).await?;
+        let caller = self.authorize(&request, Need::Raft).await?.node_id;
         let mut messages = Vec::new();
         for bytes in &request.get_ref().messages {
             messages
                 .push(decode_message(bytes).map_err(|e| Status::invalid_argument(e.to_string()))?);
         }
-        self.raft.step(messages).map_err(status_of)?;
+        let roster = self.raft.roster();
+        let screened = sender::screen(&roster, &caller, messages);
+        self.foreign_senders
+            .record(&roster, &caller, &screened.dropped);
+        if let Some(refused) = sender::refusal(&roster, &caller, &screened) {
+            return Err(refused);
+        }
+        self.raft.step(screened.kept).map_err(status_of)?;
         Ok(Response::new(Empty {}))
     }
 
