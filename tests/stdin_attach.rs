@@ -29,6 +29,46 @@ fn signal(cli: &std::process::Child, sig: Signal) {
     kill(Pid::from_raw(cli.id() as i32), sig).unwrap();
 }
 
+/// A CLI process whose output the test reads as it comes.
+struct Watched {
+    cli: std::process::Child,
+    stdout: std::process::ChildStdout,
+    fd: std::os::fd::OwnedFd,
+}
+
+impl Watched {
+    /// Starts `bosun <args>` with no stdin, reading its stdout as it comes.
+    fn start(env: &Env, args: &[&str]) -> Watched {
+        let mut cli = env
+            .command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = cli.stdout.take().unwrap();
+        let fd = stdout.as_fd().try_clone_to_owned().unwrap();
+        Watched { cli, stdout, fd }
+    }
+
+    /// What it printed until `want` appeared.
+    fn until(&mut self, want: &str) -> String {
+        read_until(&mut self.stdout, self.fd.as_fd(), want)
+    }
+
+    /// Signals the CLI as a user's shell would.
+    fn signal(&self, sig: Signal) {
+        signal(&self.cli, sig);
+    }
+
+    /// Waits for the CLI to end: its status and the rest of its stderr.
+    fn finish(self) -> std::process::Output {
+        let Watched { cli, stdout, fd } = self;
+        drop((stdout, fd));
+        cli.wait_with_output().unwrap()
+    }
+}
+
 /// Waits until `exec name cat path` succeeds; returns what it printed.
 fn wait_file(env: &Env, name: &str, path: &str) -> String {
     let deadline = Instant::now() + PATIENCE;
@@ -55,22 +95,13 @@ fn attach_streams_a_plain_container_from_now_on_and_ends_with_its_code() {
                   i=0; while :; do i=$((i+1)); echo tick$i; sleep 0.1; done";
     env.ok(&env.run_args(&rootfs, &["-d", "--name", "plain"], &["sh", "-c", script]));
     env.wait_logs("plain", "tick2\n");
-    let mut cli = env
-        .command(&["attach", "--no-stdin", "plain"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = cli.stdout.take().unwrap();
-    let fd = stdout.as_fd().try_clone_to_owned().unwrap();
+    let mut cli = Watched::start(&env, &["attach", "--no-stdin", "plain"]);
     // Live output: the ticks written from now on.
-    let shown = read_until(&mut stdout, fd.as_fd(), "tick");
+    let shown = cli.until("tick");
     // The signal reaches the container through the attached CLI (sig-proxy is on by default).
-    signal(&cli, Signal::SIGUSR1);
-    let rest = read_until(&mut stdout, fd.as_fd(), "after\n");
-    drop((stdout, fd));
-    let out = cli.wait_with_output().unwrap();
+    cli.signal(Signal::SIGUSR1);
+    let rest = cli.until("after\n");
+    let out = cli.finish();
     let shown = shown + &rest;
     assert!(
         !shown.contains("before"),
@@ -116,20 +147,11 @@ fn attach_follows_the_logs_of_a_container_without_an_attach_socket() {
     let sockets = attach_sockets(&env.run_root());
     assert_eq!(sockets.len(), 1, "{sockets:?}");
     std::fs::remove_file(&sockets[0]).unwrap();
-    let mut cli = env
-        .command(&["attach", "old"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = cli.stdout.take().unwrap();
-    let fd = stdout.as_fd().try_clone_to_owned().unwrap();
-    let shown = read_until(&mut stdout, fd.as_fd(), "tick");
-    signal(&cli, Signal::SIGUSR1);
-    let shown = shown + &read_until(&mut stdout, fd.as_fd(), "after\n");
-    drop((stdout, fd));
-    let out = cli.wait_with_output().unwrap();
+    let mut cli = Watched::start(&env, &["attach", "old"]);
+    let shown = cli.until("tick");
+    cli.signal(Signal::SIGUSR1);
+    let shown = shown + &cli.until("after\n");
+    let out = cli.finish();
     let err = text(&out.stderr);
     assert!(
         !shown.contains("before"),
@@ -207,39 +229,28 @@ fn sig_proxy_forwards_signals_unless_turned_off() {
                   trap 'echo got-term; exit 3' TERM; echo ready; \
                   while :; do sleep 0.1; done";
     // A foreground run passes the CLI's signals on; the container's trap decides.
-    let mut cli = env
-        .command(&env.run_args(&rootfs, &["--rm"], &["sh", "-c", script]))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = cli.stdout.take().unwrap();
-    let fd = stdout.as_fd().try_clone_to_owned().unwrap();
-    read_until(&mut stdout, fd.as_fd(), "ready\n");
-    signal(&cli, Signal::SIGUSR2);
-    let shown = read_until(&mut stdout, fd.as_fd(), "got-usr2\n");
-    drop((stdout, fd));
-    let status = cli.wait().unwrap();
+    let mut cli = Watched::start(
+        &env,
+        &env.run_args(&rootfs, &["--rm"], &["sh", "-c", script]),
+    );
+    cli.until("ready\n");
+    cli.signal(Signal::SIGUSR2);
+    let shown = cli.until("got-usr2\n");
+    let status = cli.finish().status;
     assert_eq!((status.code(), shown.as_str()), (Some(7), "got-usr2\n"));
 
     // With --sig-proxy=false, Ctrl-C ends the CLI and leaves the container alone.
-    let mut cli = env
-        .command(&env.run_args(
+    let mut cli = Watched::start(
+        &env,
+        &env.run_args(
             &rootfs,
             &["--sig-proxy=false", "--name", "alone"],
             &["sh", "-c", script],
-        ))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = cli.stdout.take().unwrap();
-    let fd = stdout.as_fd().try_clone_to_owned().unwrap();
-    read_until(&mut stdout, fd.as_fd(), "ready\n");
-    signal(&cli, Signal::SIGINT);
-    assert_eq!(cli.wait().unwrap().signal(), Some(Signal::SIGINT as i32));
+        ),
+    );
+    cli.until("ready\n");
+    cli.signal(Signal::SIGINT);
+    assert_eq!(cli.finish().status.signal(), Some(Signal::SIGINT as i32));
     // The container's first handled signal ends it: SIGTERM sent now, not the SIGINT.
     env.ok(&["kill", "-s", "TERM", "alone"]);
     assert_eq!(env.ok(&["wait", "alone"]), "3\n");

@@ -150,7 +150,7 @@ impl Roster {
 }
 
 #[cfg(test)]
-mod tests {
+pub(in crate::manager) mod tests {
     use super::*;
     use crate::store::{Availability, Meta, Node, NodeState};
 
@@ -173,8 +173,9 @@ mod tests {
         })
     }
 
-    fn store() -> Store {
-        let info = ClusterInfo {
+    /// The cluster record of a test store: `next_raft_id` and the removed node ids.
+    pub(in crate::manager) fn cluster_info(next_raft_id: u64, removed: &[&str]) -> ClusterInfo {
+        ClusterInfo {
             meta: Meta {
                 id: ClusterInfo::ID.to_owned(),
                 ..Meta::default()
@@ -183,10 +184,14 @@ mod tests {
             ca_key_pem: String::new(),
             worker_secret: String::new(),
             manager_secret: String::new(),
-            next_raft_id: 2,
+            next_raft_id,
             cert_validity_secs: 0,
-            removed_nodes: ["gone".to_owned()].into(),
-        };
+            removed_nodes: removed.iter().map(|id| (*id).to_owned()).collect(),
+        }
+    }
+
+    fn store() -> Store {
+        let info = cluster_info(2, &["gone"]);
         Store::from_records([
             Record::Cluster(info),
             node("boss", NodeRole::Manager, None),

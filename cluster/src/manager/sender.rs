@@ -123,7 +123,7 @@ impl ForeignSenders {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::{Availability, ClusterInfo, Meta, Node, NodeRole, NodeState, Record, Store};
+    use crate::store::{Availability, Meta, Node, NodeRole, NodeState, Record, Store};
 
     fn manager(id: &str, raft_id: Option<u64>) -> Record {
         Record::Node(Node {
@@ -149,19 +149,7 @@ mod tests {
     /// Managers `one` (raft id 1) and `three` (3); raft id 2 was removed, `four` was demoted
     /// from raft id 4; ids from 5 on were never handed out.
     fn roster() -> Roster {
-        let info = ClusterInfo {
-            meta: Meta {
-                id: ClusterInfo::ID.to_owned(),
-                ..Meta::default()
-            },
-            ca_cert_pem: String::new(),
-            ca_key_pem: String::new(),
-            worker_secret: String::new(),
-            manager_secret: String::new(),
-            next_raft_id: 5,
-            cert_validity_secs: 0,
-            removed_nodes: ["two".to_owned()].into(),
-        };
+        let info = super::super::roster::tests::cluster_info(5, &["two"]);
         Roster::from_store(&Store::from_records([
             Record::Cluster(info),
             manager("one", Some(1)),
