@@ -43,14 +43,32 @@ pub(super) fn decode_records(data: &[u8]) -> Result<Vec<Record>, Status> {
         .map_err(|e| Status::internal(format!("cannot decode records: {e}")))
 }
 
-pub(super) async fn cluster_info(service: &ManagerService) -> Result<ClusterInfo, Status> {
-    let key = RecordKey::new(Kind::Cluster, ClusterInfo::ID);
+/// The record at `key`, read linearizably; `None` when there is none.
+pub(super) async fn read_record(
+    service: &ManagerService,
+    key: RecordKey,
+) -> Result<Option<Record>, Status> {
     let (data, _) = service
         .raft
         .read(Query::Key(key))
         .await
         .map_err(status_of)?;
-    match decode_records(&data)?.pop() {
+    Ok(decode_records(&data)?.pop())
+}
+
+/// Proposes `commands` as one batch and waits until it is committed and applied.
+pub(super) async fn commit(service: &ManagerService, commands: Vec<Command>) -> Result<(), Status> {
+    service
+        .raft
+        .write(Batch::new(0, commands))
+        .await
+        .map(drop)
+        .map_err(status_of)
+}
+
+pub(super) async fn cluster_info(service: &ManagerService) -> Result<ClusterInfo, Status> {
+    let key = RecordKey::new(Kind::Cluster, ClusterInfo::ID);
+    match read_record(service, key).await? {
         Some(Record::Cluster(info)) => Ok(info),
         _ => Err(Status::unavailable(
             "the cluster is still initializing; retry shortly",
@@ -163,11 +181,7 @@ pub(super) async fn join(
         desired_role: None,
         demoted_at_ms: None,
     })));
-    service
-        .raft
-        .write(Batch::new(0, commands))
-        .await
-        .map_err(status_of)?;
+    commit(service, commands).await?;
     service.liveness.heard(&id);
     if let Some(raft_id) = raft_id {
         service
@@ -258,11 +272,7 @@ pub(super) async fn join_token(
             record: Record::Cluster(info.clone()),
             expected_version: version,
         };
-        service
-            .raft
-            .write(Batch::new(0, vec![command]))
-            .await
-            .map_err(status_of)?;
+        commit(service, vec![command]).await?;
     }
     let token = JoinToken {
         ca_digest: ca_digest(&info.ca_cert_pem).map_err(|e| Status::internal(e.to_string()))?,

@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
-use super::admin::{cluster_info, find_node, leader_or_forward};
+use super::admin::{cluster_info, commit, find_node, leader_or_forward};
 use super::proto::manager_client::ManagerClient as RawClient;
 use super::proto::{self, Empty};
 use super::service::{ManagerService, Need, status_of};
 use crate::raft::MembershipChange;
-use crate::store::{Batch, Command, Kind, Node, NodeRole, NodeState, Record, RecordKey};
+use crate::store::{Command, Kind, Node, NodeRole, NodeState, Record, RecordKey};
 
 /// How long the leader waits for another manager to take over before it leaves.
 const HANDOFF_WAIT: Duration = Duration::from_secs(3);
@@ -139,11 +139,7 @@ async fn write_node(service: &ManagerService, node: Node) -> Result<Response<Emp
         record: Record::Node(node),
         expected_version: version,
     };
-    service
-        .raft
-        .write(Batch::new(0, vec![command]))
-        .await
-        .map_err(status_of)?;
+    commit(service, vec![command]).await?;
     Ok(Response::new(Empty {}))
 }
 
@@ -207,11 +203,7 @@ pub(super) async fn remove_node(
             expected_version: version,
         },
     ];
-    service
-        .raft
-        .write(Batch::new(0, commands))
-        .await
-        .map_err(status_of)?;
+    commit(service, commands).await?;
     Ok(Response::new(Empty {}))
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use tonic::{Request, Response, Status};
 
-use super::admin::{cluster_info, decode_records, leader_or_forward};
+use super::admin::{cluster_info, commit, leader_or_forward, read_record};
 use super::driver::{Query, RaftHandle, Refused, StatusView};
 use super::proto;
 use super::service::{ManagerService, Need, forwarded, status_of};
@@ -93,12 +93,7 @@ async fn caller_node<T>(
 /// The node record `id`, or the refusal a removed node gets.
 async fn own_record(service: &ManagerService, id: &str) -> Result<Node, Status> {
     let key = RecordKey::new(Kind::Node, id);
-    let (data, _) = service
-        .raft
-        .read(Query::Key(key))
-        .await
-        .map_err(status_of)?;
-    match decode_records(&data)?.pop() {
+    match read_record(service, key).await? {
         Some(Record::Node(node)) => Ok(node),
         _ => Err(Status::permission_denied(format!(
             "node {id} was removed from the cluster"
@@ -191,11 +186,7 @@ pub(super) async fn promote(
                 },
                 update(promoted),
             ];
-            service
-                .raft
-                .write(Batch::new(0, commands))
-                .await
-                .map_err(status_of)?;
+            commit(service, commands).await?;
             raft_id
         }
         _ => {

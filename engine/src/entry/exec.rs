@@ -20,7 +20,7 @@ use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, getpid};
 
-use super::setup::attach_terminal;
+use super::setup::{Pty, attach_terminal, open_pty};
 use crate::cgroups::{AnyManager, CgroupManager};
 use crate::process;
 use crate::runtime::ExecConfig;
@@ -182,18 +182,7 @@ fn child(config: &ExecConfig) -> i32 {
 /// Opens a terminal in the container's devpts (the helper is in its mount namespace now),
 /// sets its initial size, and sends the master side to the runtime; returns the slave side.
 fn open_terminal(config: &ExecConfig) -> Result<OwnedFd, SetupError> {
-    use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
-    let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-        .ctx(|| "open /dev/ptmx".to_string())?;
-    grantpt(&master).ctx(|| "grantpt".to_string())?;
-    unlockpt(&master).ctx(|| "unlockpt".to_string())?;
-    let name = ptsname_r(&master).ctx(|| "ptsname".to_string())?;
-    let slave = open(
-        name.as_str(),
-        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .ctx(|| format!("open {name}"))?;
+    let Pty { master, slave } = open_pty()?;
     if let Some((rows, cols)) = config.exec.size {
         crate::shim::attach::set_window_size(master.as_fd(), rows, cols)
             .ctx(|| "set the terminal size".to_string())?;

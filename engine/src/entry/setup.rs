@@ -86,12 +86,15 @@ fn fail(mut sync: UnixStream, message: &str) -> i32 {
 }
 
 /// A terminal opened in the container's own devpts.
-struct Pty {
-    master: OwnedFd,
-    slave: OwnedFd,
+pub(super) struct Pty {
+    /// The master side, for the shim or the agent.
+    pub(super) master: OwnedFd,
+    /// The slave side, the process's stdio.
+    pub(super) slave: OwnedFd,
 }
 
-fn open_pty() -> Result<Pty, SetupError> {
+/// Opens a terminal in the devpts of the mount namespace the caller is in.
+pub(super) fn open_pty() -> Result<Pty, SetupError> {
     use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .ctx(|| "open /dev/ptmx".to_string())?;

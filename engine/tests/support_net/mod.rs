@@ -126,7 +126,8 @@ pub fn outside(lab: &Lab) -> Netns {
             let idx = l.find("labpeer").unwrap().unwrap().index;
             l.add_address(idx, Ipv4Addr::new(192, 0, 2, 2), 24).unwrap();
             l.up(idx).unwrap();
-            l.add_default_route(Ipv4Addr::new(192, 0, 2, 1)).unwrap();
+            l.add_default_route(Ipv4Addr::new(192, 0, 2, 1).into())
+                .unwrap();
             Ok(())
         })
         .unwrap();
@@ -147,7 +148,7 @@ pub fn outside_v6(client: &Netns) {
             let idx = l.find("labpeer").unwrap().unwrap().index;
             l.add_address_v6(idx, "2001:db8::2".parse().unwrap(), 64)
                 .unwrap();
-            l.add_default_route_v6(host).unwrap();
+            l.add_default_route(host.into()).unwrap();
             Ok(())
         })
         .unwrap();

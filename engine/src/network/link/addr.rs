@@ -14,7 +14,7 @@ use netlink_packet_route::route::{
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::{LOOPBACK_INDEX, Links, request_msg, with_index};
-use crate::network::{Result, nl_err};
+use crate::network::{NetworkError, Result, nl_err};
 
 fn address_v4(index: u32, addr: Ipv4Addr, prefix: u8) -> Result<AddressMessage> {
     let mut msg = AddressMessage::default();
@@ -106,36 +106,37 @@ impl Links {
         )
     }
 
-    /// Adds the IPv6 default route via `gateway` in the main table.
-    pub fn add_default_route_v6(&mut self, gateway: Ipv6Addr) -> Result<()> {
+    /// Adds the default route of `gateway`'s family via `gateway` in the main table; a
+    /// default route that is already there is left as it is.
+    pub fn add_default_route(&mut self, gateway: IpAddr) -> Result<()> {
         let mut msg = RouteMessage::default();
-        msg.header.address_family = AddressFamily::Inet6;
+        (msg.header.address_family, msg.attributes) = match gateway {
+            IpAddr::V4(gw) => (
+                AddressFamily::Inet,
+                vec![RouteAttribute::Gateway(RouteAddress::Inet(gw))],
+            ),
+            IpAddr::V6(gw) => (
+                AddressFamily::Inet6,
+                vec![RouteAttribute::Gateway(RouteAddress::Inet6(gw))],
+            ),
+        };
         msg.header.table = RouteHeader::RT_TABLE_MAIN;
         msg.header.protocol = RouteProtocol::Boot;
         msg.header.scope = RouteScope::Universe;
         msg.header.kind = RouteType::Unicast;
-        msg.attributes = vec![RouteAttribute::Gateway(RouteAddress::Inet6(gateway))];
-        self.request(
+        let added = self.request(
             format!("add default route via {gateway}"),
             RouteNetlinkMessage::NewRoute(msg),
             NLM_F_CREATE | NLM_F_EXCL,
-        )
-    }
-
-    /// Adds the default route via `gateway` in the main table.
-    pub fn add_default_route(&mut self, gateway: Ipv4Addr) -> Result<()> {
-        let mut msg = RouteMessage::default();
-        msg.header.address_family = AddressFamily::Inet;
-        msg.header.table = RouteHeader::RT_TABLE_MAIN;
-        msg.header.protocol = RouteProtocol::Boot;
-        msg.header.scope = RouteScope::Universe;
-        msg.header.kind = RouteType::Unicast;
-        msg.attributes = vec![RouteAttribute::Gateway(RouteAddress::Inet(gateway))];
-        self.request(
-            format!("add default route via {gateway}"),
-            RouteNetlinkMessage::NewRoute(msg),
-            NLM_F_CREATE | NLM_F_EXCL,
-        )
+        );
+        match added {
+            Err(NetworkError::Netlink { source, .. })
+                if source.raw_os_error() == Some(libc::EEXIST) =>
+            {
+                Ok(())
+            }
+            other => other,
+        }
     }
 
     /// Every IPv4 destination routed in any table, except default routes.

@@ -52,17 +52,9 @@ impl Networks {
             }
             links.configure_endpoint(index, (ep.ipv4, prefix), v6)?;
             if !internal {
-                match links.add_default_route(gateway) {
-                    Err(NetworkError::Netlink { source, .. })
-                        if source.raw_os_error() == Some(libc::EEXIST) => {}
-                    other => other?,
-                }
+                links.add_default_route(gateway.into())?;
                 if let (Some(_), Some(gw)) = (v6, gateway_v6) {
-                    match links.add_default_route_v6(gw) {
-                        Err(NetworkError::Netlink { source, .. })
-                            if source.raw_os_error() == Some(libc::EEXIST) => {}
-                        other => other?,
-                    }
+                    links.add_default_route(gw.into())?;
                 }
             }
             Ok(())
