@@ -48,13 +48,30 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 
 /// Writes `data` to `path` atomically, flushing as much as `durability` asks.
 pub fn write_with(path: &Path, data: &[u8], durability: Durability) -> Result<()> {
+    write_mode(path, data, durability, 0o644)
+}
+
+/// [`write_with`] for records only root may read (a container's environment, secrets): the
+/// file is mode 0600 from its creation on.
+pub fn write_private(path: &Path, data: &[u8], durability: Durability) -> Result<()> {
+    write_mode(path, data, durability, 0o600)
+}
+
+fn write_mode(path: &Path, data: &[u8], durability: Durability, mode: u32) -> Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut file = File::create(&tmp).map_err(io("create", &tmp))?;
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(&tmp)
+        .map_err(io("create", &tmp))?;
     file.write_all(data).map_err(io("write", &tmp))?;
     if durability != Durability::Volatile {
         file.sync_all().map_err(io("fsync", &tmp))?;

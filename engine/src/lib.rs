@@ -11,6 +11,7 @@ pub mod cgroups;
 pub mod entry;
 pub mod error;
 pub mod events;
+pub mod failpoint;
 pub mod follow;
 pub mod health;
 pub mod image;

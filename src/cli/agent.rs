@@ -63,6 +63,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
 
 fn foreground(config: AgentConfig) -> anyhow::Result<ExitCode> {
     init_logging();
+    engine::failpoint::setup_from_env();
     let daemon = Daemon::prepare(config).context("cannot start the bosun agent")?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

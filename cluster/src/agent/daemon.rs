@@ -116,13 +116,8 @@ impl Daemon {
     /// Takes the data root's lock, writes the pid file, opens the engine (re-adopting the
     /// containers found) and binds the socket. Blocking.
     pub fn prepare(config: AgentConfig) -> Result<Daemon, DaemonError> {
-        std::fs::create_dir_all(&config.data_root).map_err(io("create", &config.data_root))?;
-        if !config.run_root.exists() {
-            std::fs::create_dir_all(&config.run_root).map_err(io("create", &config.run_root))?;
-            // Group members must be able to reach the socket inside.
-            std::fs::set_permissions(&config.run_root, std::fs::Permissions::from_mode(0o711))
-                .map_err(io("chmod", &config.run_root))?;
-        }
+        let group = socket_group();
+        close_roots(&config, group)?;
         let lock_path = config.lock_file();
         let lock_file = OpenOptions::new()
             .create(true)
@@ -147,7 +142,7 @@ impl Daemon {
             tracing::error!(cause = %err, "cannot prepare the networks: containers on them will fail to start");
         }
 
-        let (listener, policy) = bind_socket(&config.socket())?;
+        let (listener, policy) = bind_socket(&config.socket(), group)?;
         Ok(Daemon {
             config,
             node,
@@ -179,18 +174,17 @@ impl Daemon {
     }
 }
 
-/// Binds the socket (replacing a stale one: the caller holds the lock) as root:bosun 0660, or
-/// root:root when the group does not exist.
-fn bind_socket(path: &Path) -> Result<(std::os::unix::net::UnixListener, PeerPolicy), DaemonError> {
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => return Err(io("remove stale socket", path)(source)),
-    }
-    let listener = std::os::unix::net::UnixListener::bind(path).map_err(io("bind", path))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(SOCKET_MODE))
-        .map_err(io("chmod", path))?;
-    let group = match Group::from_name(SOCKET_GROUP) {
+/// Mode of the data root: closed to everybody but root. Containers leave files there that
+/// other users must never reach: setuid binaries in volumes and rootfs layers, environments
+/// with secrets in their configs, their logs.
+const DATA_ROOT_MODE: u32 = 0o700;
+
+/// Mode of the run root: root, and the socket group may pass through to the socket.
+const RUN_ROOT_MODE: u32 = 0o710;
+
+/// The socket group's id, when the group exists.
+fn socket_group() -> Option<Gid> {
+    match Group::from_name(SOCKET_GROUP) {
         Ok(Some(group)) => Some(group.gid),
         Ok(None) => {
             tracing::warn!(
@@ -203,7 +197,43 @@ fn bind_socket(path: &Path) -> Result<(std::os::unix::net::UnixListener, PeerPol
             tracing::warn!(group = SOCKET_GROUP, cause = %err, "cannot look up the group: the agent socket stays root-only");
             None
         }
-    };
+    }
+}
+
+/// Creates the roots, or closes existing ones (an install made before the roots were closed
+/// gets the same modes): the data root root-only, the run root root and `group` only.
+fn close_roots(config: &AgentConfig, group: Option<Gid>) -> Result<(), DaemonError> {
+    for (dir, mode, gid) in [
+        (&config.data_root, DATA_ROOT_MODE, None),
+        (&config.run_root, RUN_ROOT_MODE, group),
+    ] {
+        std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+        nix::unistd::chown(
+            dir.as_path(),
+            Some(Uid::from_raw(0)),
+            Some(gid.unwrap_or(Gid::from_raw(0))),
+        )
+        .map_err(|e| io("chown", dir)(e.into()))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+            .map_err(io("chmod", dir))?;
+    }
+    Ok(())
+}
+
+/// Binds the socket (replacing a stale one: the caller holds the lock) as root:`group` 0660, or
+/// root:root when the group does not exist.
+fn bind_socket(
+    path: &Path,
+    group: Option<Gid>,
+) -> Result<(std::os::unix::net::UnixListener, PeerPolicy), DaemonError> {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => return Err(io("remove stale socket", path)(source)),
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path).map_err(io("bind", path))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(SOCKET_MODE))
+        .map_err(io("chmod", path))?;
     nix::unistd::chown(
         path,
         Some(Uid::from_raw(0)),

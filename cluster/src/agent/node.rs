@@ -53,14 +53,20 @@ where
 }
 
 impl Node {
-    /// Opens the node over `runtime`, whose roots are `data_root` and `run_root`: loads the
-    /// metadata, adopts engine containers that have none, and drops metadata whose container is
-    /// gone. Blocking; call before serving.
+    /// Opens the node over `runtime`, whose roots are `data_root` and `run_root`: finishes or
+    /// removes what an agent that died half-way left (see [`Runtime::recover`]), loads the
+    /// metadata, removes engine containers that have none (their create never returned) and
+    /// drops metadata whose container is gone, with its anonymous volumes. Blocking; call
+    /// before serving.
     pub fn open(
         runtime: Runtime,
         data_root: &Path,
         run_root: &Path,
     ) -> Result<Arc<Node>, AgentError> {
+        let recovered = runtime.recover()?;
+        if recovered != engine::runtime::Recovered::default() {
+            tracing::warn!(removed = ?recovered.removed, started = ?recovered.started, "recovered from an unfinished run");
+        }
         let store = MetaStore::new(data_root);
         let mut index: BTreeMap<String, Meta> = BTreeMap::new();
         let engine_ids = runtime.list()?;
@@ -68,14 +74,16 @@ impl Node {
             if engine_ids.contains(&meta.id) {
                 index.insert(meta.id.clone(), meta);
             } else {
+                prepare::discard_volumes(&runtime, &meta);
                 store.delete(&meta.id)?;
             }
         }
         for id in engine_ids {
-            if let std::collections::btree_map::Entry::Vacant(slot) = index.entry(id.clone()) {
-                let meta = Meta::new(id.clone(), names::short_id(&id).to_string());
-                store.save(&meta)?;
-                slot.insert(meta);
+            if !index.contains_key(&id) {
+                // The agent records a container before its create returns: one without a
+                // record was never handed to anybody.
+                tracing::warn!(container = %id, "removing a container whose create did not finish");
+                runtime.remove(&id, true)?;
             }
         }
         tracing::info!(containers = index.len(), "adopted containers");
@@ -264,7 +272,10 @@ impl Node {
                         (saved, created)
                     });
                     match (saved, created) {
-                        (Ok(()), Ok(_)) => Ok(()),
+                        (Ok(()), Ok(_)) => {
+                            engine::failpoint!("agent-created");
+                            Ok(())
+                        }
                         (Err(err), Ok(_)) => {
                             if let Err(cause) = runtime.remove(&meta.id, true) {
                                 tracing::warn!(container = %meta.id, cause = %cause, "cannot remove a container whose metadata was not saved");

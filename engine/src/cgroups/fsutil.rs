@@ -56,7 +56,14 @@ pub fn read_keyed(path: &Path, key: &str) -> Result<u64, CgroupError> {
 
 /// Reads a `cgroup.procs` file.
 pub fn read_pids(path: &Path) -> Result<Vec<Pid>, CgroupError> {
-    let text = read(path)?;
+    // A group removed meanwhile (its last process exited and the shim removed it) is empty.
+    let text = match read(path) {
+        Ok(text) => text,
+        Err(CgroupError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(Vec::new());
+        }
+        Err(err) => return Err(err),
+    };
     text.lines()
         .map(|l| {
             l.trim()

@@ -52,7 +52,16 @@ impl V2Manager {
     }
 
     fn populated(&self) -> Result<bool, CgroupError> {
-        Ok(fsutil::read_keyed(&self.dir().join("cgroup.events"), "populated")? == 1)
+        match fsutil::read_keyed(&self.dir().join("cgroup.events"), "populated") {
+            Ok(n) => Ok(n == 1),
+            // Removed meanwhile (by the shim, once its container exited): empty.
+            Err(CgroupError::Io { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                Ok(false)
+            }
+            Err(err) => Err(err),
+        }
     }
 
     /// Enables the wanted controllers that `dir` offers in its `cgroup.subtree_control`.

@@ -141,9 +141,12 @@ fn prepare(message: &SetupMessage) -> Result<(OwnedFd, User, Option<Pty>), Setup
         .clone()
         .unwrap_or_else(|| message.id.chars().take(12).collect());
     nix::unistd::sethostname(&hostname).ctx(|| format!("set hostname {hostname}"))?;
+    // Held open (read and write: the open does not wait for a writer, and the read below never
+    // sees an end of file) from before the container counts as created until the release byte
+    // is read: `start` tells a released setup by the fifo having no reader.
     let fifo = open(
         &message.fifo,
-        OFlag::O_PATH | OFlag::O_CLOEXEC,
+        OFlag::O_RDWR | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
     .ctx(|| format!("open {}", message.fifo.display()))?;
@@ -161,15 +164,14 @@ fn prepare(message: &SetupMessage) -> Result<(OwnedFd, User, Option<Pty>), Setup
     Ok((fifo, user, pty))
 }
 
-/// Blocks until `start` opens the fifo for reading, then tells it we are going.
+/// Blocks until `start` writes the release byte into the fifo.
 fn wait_for_start(fifo: &OwnedFd) -> Result<(), SetupError> {
-    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
-    let file = open(
-        path.as_str(),
-        OFlag::O_WRONLY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .ctx(|| "open exec fifo".to_string())?;
-    nix::unistd::write(&file, b"0").ctx(|| "write exec fifo".to_string())?;
-    Ok(())
+    let mut byte = [0u8; 1];
+    loop {
+        match nix::unistd::read(fifo, &mut byte) {
+            Ok(1) => return Ok(()),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e).ctx(|| "read exec fifo".to_string()),
+        }
+    }
 }

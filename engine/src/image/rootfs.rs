@@ -175,6 +175,14 @@ impl ImageStore {
         Ok(merged)
     }
 
+    /// The owners of every rootfs record (the containers whose rootfs hold image layers).
+    pub fn rootfs_owners(&self) -> Result<Vec<String>> {
+        Ok(mount_records(&self.root.join("mounts"))?
+            .into_iter()
+            .map(|r| r.owner)
+            .collect())
+    }
+
     /// Unmounts a rootfs (the upper directory is kept). Not mounted is not an error.
     pub fn unmount_rootfs(&self, dir: &Path) -> Result<()> {
         let merged = dir.join("merged");

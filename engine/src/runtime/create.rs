@@ -1,23 +1,26 @@
 //! Creating and starting containers: spawning the shim and releasing the entrypoint.
 
 use std::io::{Read, Write};
-use std::os::fd::AsFd;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
 use nix::fcntl::{OFlag, open};
-use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::stat::Mode;
 
 use super::{Runtime, RuntimeError, check_id, conflict};
-use crate::atomic::{Durability, write_with};
+use crate::atomic::{Durability, write_private};
 use crate::events::{Action, Event};
 use crate::shim::protocol::{Report, ShimConfig};
 use crate::spec::ContainerSpec;
-use crate::state::{ContainerState, StateRecord, Transition};
+use crate::state::{ContainerState, StateRecord, StateStore, Transition};
 
 /// How long `start` waits for the setup to be ready at the fifo.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often `start` tries the fifo again while the setup is not holding it yet.
+const RELEASE_RETRY: Duration = Duration::from_millis(5);
 
 impl Runtime {
     /// Creates the container: namespaces, cgroup, rootfs and process are set up and the
@@ -31,15 +34,12 @@ impl Runtime {
         }
         let run_dir = self.run_dir(id);
         for d in [&dir, &run_dir] {
-            std::fs::create_dir_all(d).map_err(|source| crate::Error::Io {
-                op: "create",
-                path: d.clone(),
-                source,
-            })?;
+            create_private_dir(d)?;
         }
-        let result = self
-            .prepare_rootfs(id, spec)
-            .and_then(|()| self.spawn_shim(id, spec));
+        let result = self.prepare_rootfs(id, spec).and_then(|()| {
+            crate::failpoint!("create-rootfs-ready");
+            self.spawn_shim(id, spec)
+        });
         match &result {
             Ok(_) => self.events.emit_or_warn(&Event::new(id, Action::Create)),
             Err(_) => {
@@ -61,7 +61,13 @@ impl Runtime {
         let run_dir = self.run_dir(id);
         let spec_text = serde_json::to_vec_pretty(spec).map_err(|e| create_err(id, e))?;
         let fifo = run_dir.join("exec.fifo");
-        nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o622))
+        // A fifo left by a create or restart that died half-way is replaced.
+        match std::fs::remove_file(&fifo) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(create_err(id, format!("remove {}: {e}", fifo.display()))),
+        }
+        nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600))
             .map_err(|e| create_err(id, format!("mkfifo: {e}")))?;
         // The generated /etc files go first, so that the user's mounts may still replace them.
         let mut effective = spec.clone();
@@ -120,9 +126,10 @@ impl Runtime {
             let text = serde_json::to_vec(&config).map_err(|e| create_err(id, e))?;
             stdin.write_all(&text).map_err(|e| create_err(id, e))?;
         }
+        crate::failpoint!("create-shim-spawned");
         // The spec record is flushed while the shim starts, sets up the cgroup and clones the
         // container: the flush costs no time of its own on the way to `created`.
-        let saved = write_with(&dir.join("config.json"), &spec_text, Durability::Atomic);
+        let saved = write_private(&dir.join("config.json"), &spec_text, Durability::Atomic);
         let mut out = String::new();
         if let Some(mut stdout) = child.stdout.take() {
             stdout
@@ -154,29 +161,40 @@ impl Runtime {
     }
 
     /// Releases the entrypoint of a created container.
+    ///
+    /// Crash-consistent: the release is one byte written into the exec fifo, which the setup
+    /// holds open until it has read it. Should a caller die between the release and the
+    /// `running` record, the fifo has no reader left, and the next `start` (or
+    /// [`Runtime::recover`]) only completes the record.
     pub fn start(&self, id: &str) -> crate::Result<()> {
         let store = self.store(id)?;
-        let state = store.load()?.state;
-        if state != ContainerState::Created {
-            return Err(conflict(id, state, "start"));
-        }
-        if let Some(pid) = store.load()?.pid {
-            self.connect(id, &self.spec(id)?, pid)?;
+        let record = store.load()?;
+        if record.state != ContainerState::Created {
+            return Err(conflict(id, record.state, "start"));
         }
         let fifo_path = self.run_dir(id).join("exec.fifo");
-        let fifo = open(
-            &fifo_path,
-            OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .map_err(|e| create_err(id, format!("open {}: {e}", fifo_path.display())))?;
+        if let Some(pid) = record.pid {
+            if released(&fifo_path)? {
+                tracing::info!(
+                    container = id,
+                    "the entrypoint was released by a start that did not finish: recording it"
+                );
+                return self.record_started(id, &store);
+            }
+            self.connect(id, &self.spec(id)?, pid)?;
+        }
+        crate::failpoint!("start-connected");
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
-            let _ = poll(&mut fds, PollTimeout::from(50u8));
-            let mut byte = [0u8; 1];
-            if let Ok(1) = nix::unistd::read(&fifo, &mut byte) {
-                break;
+            match release(&fifo_path) {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) => {
+                    return Err(create_err(
+                        id,
+                        format!("release {}: {e}", fifo_path.display()),
+                    ));
+                }
             }
             if !store.load()?.state.is_alive() {
                 return Err(create_err(id, "the container exited before it started"));
@@ -188,8 +206,15 @@ impl Runtime {
                 }
                 .into());
             }
+            std::thread::sleep(RELEASE_RETRY);
         }
-        let _ = std::fs::remove_file(&fifo_path);
+        crate::failpoint!("start-released");
+        self.record_started(id, &store)
+    }
+
+    /// Records that the entrypoint of a created container was released.
+    pub(super) fn record_started(&self, id: &str, store: &StateStore) -> crate::Result<()> {
+        let _ = std::fs::remove_file(self.run_dir(id).join("exec.fifo"));
         // The entrypoint may already have exited and been recorded; that is not an error.
         self.events.emit_or_warn(&Event::new(id, Action::Start));
         match store.transition(Transition::Start, "start") {
@@ -209,6 +234,61 @@ impl Runtime {
         })?;
         serde_json::from_slice(&text)
             .map_err(|e| create_err(id, format!("{}: {e}", path.display())))
+    }
+}
+
+/// Creates a directory (and its parents) only root may enter.
+pub(super) fn create_private_dir(dir: &Path) -> crate::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let io = |op: &'static str| {
+        move |source| crate::Error::Io {
+            op,
+            path: dir.to_path_buf(),
+            source,
+        }
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io("create"))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io("chmod"))
+}
+
+/// Writes the release byte into the exec fifo. `Ok(false)`: nobody holds the fifo yet.
+fn release(fifo: &Path) -> std::io::Result<bool> {
+    match open(
+        fifo,
+        OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        Ok(fd) => {
+            nix::unistd::write(&fd, b"0")?;
+            Ok(true)
+        }
+        Err(Errno::ENXIO) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Whether the setup of a `created` container has already been released: its fifo is gone or
+/// nobody holds it any more. The setup opens the fifo before it reports the container created
+/// and closes it once it has read the release byte, so for a created container "nobody holds
+/// it" can only mean "released".
+pub(super) fn released(fifo: &Path) -> crate::Result<bool> {
+    match open(
+        fifo,
+        OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) {
+        // Held: not released. Opening and closing without writing releases nothing.
+        Ok(_) => Ok(false),
+        Err(Errno::ENXIO) | Err(Errno::ENOENT) => Ok(true),
+        Err(e) => Err(crate::Error::Io {
+            op: "open",
+            path: fifo.to_path_buf(),
+            source: e.into(),
+        }),
     }
 }
 

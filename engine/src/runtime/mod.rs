@@ -10,6 +10,7 @@ mod exec;
 mod health;
 mod logs;
 mod net;
+mod recover;
 mod restart;
 mod storage;
 mod top;
@@ -34,6 +35,7 @@ pub use etc_files::{FALLBACK_NAMESERVERS, hosts, resolv_conf};
 pub(crate) use exec::ExecConfig;
 pub use exec::{ExecKiller, ExecOutput, ExecProcess, ExecSpec};
 pub use net::DEFAULT_NETWORK;
+pub use recover::Recovered;
 pub use top::{ProcessInfo, TOP_TITLES};
 
 /// The longest one sleep of [`Runtime::wait`] lasts before it checks its deadline again.
@@ -338,7 +340,12 @@ impl Runtime {
         let state = match self.wait(id, Some(grace.unwrap_or(spec.stop_grace_period))) {
             Ok(state) => state,
             Err(_) => {
-                self.kill(id, Signal::SIGKILL)?;
+                // It may have exited since the wait gave up: that is what stop wants.
+                if let Err(err) = self.kill(id, Signal::SIGKILL)
+                    && self.state(id)?.state.is_alive()
+                {
+                    return Err(err);
+                }
                 self.cgroup(id).kill_all(Signal::SIGKILL)?;
                 self.wait(id, Some(Duration::from_secs(10)))?
             }

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::{Runtime, etc_files};
-use crate::atomic::write_atomic;
+use crate::atomic::{Durability, write_private};
 use crate::network::{AttachRequest, Endpoint, Netns, NetworkError, mode};
 use crate::spec::{ContainerSpec, DnsConfig, NetworkAttachment, NetworkNamespace};
 
@@ -121,7 +121,11 @@ impl Runtime {
             path: self.container_dir(id).join("config.json"),
             source: std::io::Error::other(e),
         })?;
-        write_atomic(&self.container_dir(id).join("config.json"), &text)
+        write_private(
+            &self.container_dir(id).join("config.json"),
+            &text,
+            Durability::Durable,
+        )
     }
 
     /// The container's current endpoints, with their network's name.

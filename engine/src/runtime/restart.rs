@@ -54,11 +54,7 @@ impl Runtime {
         self.cgroup(id).remove()?;
         let run_dir = self.run_dir(id);
         let _ = std::fs::remove_dir_all(&run_dir);
-        std::fs::create_dir_all(&run_dir).map_err(|source| crate::Error::Io {
-            op: "create",
-            path: run_dir.clone(),
-            source,
-        })?;
+        super::create::create_private_dir(&run_dir)?;
         self.release_network(id)?;
         self.prepare_rootfs(id, &spec)?;
         self.spawn_shim(id, &spec)?;

@@ -77,11 +77,22 @@ pub struct LogWriter {
     pending: [Vec<u8>; 2],
 }
 
+/// Opens a log file for appending; a new one is mode 0600: what a container prints may hold
+/// secrets only root may read.
+fn open_log(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+}
+
 impl LogWriter {
     /// Opens (appending) the live log in `container_dir`.
     pub fn open(container_dir: &Path, max_size: u64, max_files: u32) -> std::io::Result<Self> {
         let path = log_path(container_dir);
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = open_log(&path)?;
         let size = file.metadata()?.len();
         Ok(Self {
             path,
@@ -149,10 +160,7 @@ impl LogWriter {
             }
             std::fs::rename(&self.path, name(1))?;
         }
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = open_log(&self.path)?;
         self.size = 0;
         Ok(())
     }

@@ -23,14 +23,34 @@ impl Networks {
                 op: format!("find bridge {} of network {}", rec.bridge, rec.name),
                 source: std::io::Error::from_raw_os_error(libc::ENODEV),
             })?;
-        links.create_endpoint_veth(
-            &ep.host_ifname,
-            bridge.index,
-            rec.mtu,
-            &ep.ifname,
-            mac,
-            netns.raw_fd(),
-        )?;
+        let create = |links: &mut Links| {
+            links.create_endpoint_veth(
+                &ep.host_ifname,
+                bridge.index,
+                rec.mtu,
+                &ep.ifname,
+                mac,
+                netns.raw_fd(),
+            )
+        };
+        match create(&mut links) {
+            Err(NetworkError::Netlink { source, .. })
+                if source.raw_os_error() == Some(libc::EEXIST) =>
+            {
+                // A start that died between creating the pair and recording the endpoint left
+                // its container end behind under the same name: reclaim it (deleting one end
+                // of a veth deletes the pair).
+                let stale = ep.ifname.clone();
+                tracing::warn!(container = %ep.container_id, link = %stale, "replacing a link left by an unfinished start");
+                netns.run(move || Links::open()?.delete(&stale))?;
+                // A new socket: the failed batch may have left the answer to its second
+                // request unread on the old one.
+                links = Links::open()?;
+                create(&mut links)?;
+            }
+            other => other?,
+        }
+        crate::failpoint!("network-plugged");
         let (prefix, gateway, internal) = (rec.subnet.prefix_len(), rec.gateway, rec.internal);
         let v6 = ep
             .ipv6
