@@ -124,6 +124,26 @@ impl Error {
         }
     }
 
+    /// This error placed where the file it failed to read was named: an [`Error::Io`] becomes
+    /// `cannot read {what} {file}: {problem}` of `kind` at `mark` and `path` (the key naming the
+    /// file, or none for a file named on the command line); other errors are returned as they
+    /// are, since they carry their own location.
+    pub fn reading(self, kind: ErrorKind, what: &str, mark: Option<Mark>, path: KeyPath) -> Self {
+        match self {
+            Error::Io { path: file, source } => Error::invalid(
+                kind,
+                mark,
+                path,
+                format!(
+                    "cannot read {what} {}: {}",
+                    file.display(),
+                    describe_io(&source)
+                ),
+            ),
+            other => other,
+        }
+    }
+
     /// The diagnostic, if this is a user input error.
     pub fn diagnostic(&self) -> Option<&Diagnostic> {
         match self {

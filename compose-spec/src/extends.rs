@@ -36,7 +36,7 @@ type ServiceRef = (PathBuf, String);
 /// (`extends cycle: web -> base -> web`), [`ErrorKind::UndefinedReference`] for an unknown
 /// service or a file that cannot be read, [`ErrorKind::Schema`] for an `extends` without a
 /// service name. `load`'s own errors are passed on, except I/O errors (reported as undefined
-/// references at `services.<name>.extends`).
+/// references at `services.<name>.extends.file`).
 pub fn resolve_extends(
     doc: &mut Node,
     file: &Path,
@@ -193,11 +193,15 @@ impl Resolver<'_> {
         if self.docs.contains_key(file) {
             return Ok(());
         }
+        let (mark, path) = match extends.get("file") {
+            Some(named) => (named.mark.clone(), path.clone().key("file")),
+            None => (extends.mark.clone(), path.clone()),
+        };
         let doc = (self.load)(file).map_err(|err| match err {
             Error::Io { path: read, source } => Error::invalid(
                 ErrorKind::UndefinedReference,
-                Some(extends.mark.clone()),
-                path.clone(),
+                Some(mark),
+                path,
                 format!(
                     "cannot read extended file {}: {}",
                     self.display(&read),

@@ -9,6 +9,8 @@
 //! The hash is the SHA-256 of the canonical JSON, so it is stable across runs and machines for the
 //! same project directory.
 
+use std::path::Path;
+
 use sha2::{Digest, Sha256};
 
 use crate::model::{Project, Service};
@@ -63,16 +65,26 @@ pub fn service_hash(project: &Project, name: &str) -> Option<String> {
 }
 
 /// A resource definition with the digest of its file's current contents, so that editing the
-/// file changes the hash (an unreadable file contributes its error instead).
+/// file changes the hash (an unreadable file, or one that is not a regular file such as a
+/// device or a fifo, contributes its error instead). The file is streamed through the digest,
+/// never held in memory, and opened without blocking ([`crate::read::open_regular`]).
 fn with_file_digest(mut definition: serde_json::Value, file: Option<&str>) -> serde_json::Value {
     if let (Some(file), Some(map)) = (file, definition.as_object_mut()) {
-        let digest = match std::fs::read(file) {
-            Ok(bytes) => hex::encode(Sha256::digest(&bytes)),
+        let digest = match file_digest(Path::new(file)) {
+            Ok(digest) => digest,
             Err(e) => format!("unreadable: {}", e.kind()),
         };
         map.insert("file_digest".to_string(), serde_json::Value::String(digest));
     }
     definition
+}
+
+/// The hex SHA-256 of the regular file at `path`.
+fn file_digest(path: &Path) -> std::io::Result<String> {
+    let mut file = crate::read::open_regular(path)?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    Ok(hex::encode(hasher.finalize()))
 }
 
 /// The hash of every service, in name order.

@@ -12,7 +12,7 @@
 //! 6. [`profiles`] selects services, [`model`] gives the typed form, [`normalize`] the canonical
 //!    form, [`validate`] the semantic checks, [`hash`] the per-service config hash.
 //!
-//! [`loader`] runs the stages in order.
+//! [`loader`] runs the stages in order; every file is read through [`read`], within bounds.
 
 pub mod discovery;
 pub mod dotenv;
@@ -28,6 +28,7 @@ pub mod normalize;
 pub mod path;
 pub mod paths;
 pub mod profiles;
+pub mod read;
 pub mod render;
 pub mod schema;
 pub mod validate;

@@ -10,7 +10,9 @@ use crate::error::{Error, ErrorKind, Result, Warning};
 use crate::model::{self, Project};
 use crate::path::KeyPath;
 use crate::yaml::{self, Mark, Node, Value};
-use crate::{dotenv, extends, interpolate, merge, normalize, paths, profiles, schema, validate};
+use crate::{
+    dotenv, extends, interpolate, merge, normalize, paths, profiles, read, schema, validate,
+};
 
 /// What to load and how.
 #[derive(Debug, Clone, Default)]
@@ -53,12 +55,14 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         working_dir: options.project.working_dir.clone(),
     };
     let mut include_stack = Vec::new();
-    let mut doc = loader.load_project_files(
-        &found.files,
-        &found.project_directory,
-        &found.environment,
-        &mut include_stack,
-    )?;
+    let mut doc = loader
+        .load_project_files(
+            &found.files,
+            &found.project_directory,
+            &found.environment,
+            &mut include_stack,
+        )
+        .map_err(|e| e.reading(ErrorKind::Discovery, "compose file", None, KeyPath::root()))?;
     let all_profiles = collect_profiles(&doc);
     let disabled = profiles::select(&mut doc, &found.profiles, &options.services)?;
     let top_level_name = doc.get("name").and_then(Node::as_str).map(str::to_string);
@@ -161,8 +165,8 @@ impl Loader {
 
     /// One file: parsed, interpolated, schema-checked; several YAML documents are merged.
     fn read_document(&mut self, file: &Path, env: &Environment) -> Result<Node> {
-        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
         let shown: Arc<Path> = Arc::from(Path::new(&self.display(file)));
+        let text = read::text(file, read::Role::Compose, shown.clone())?;
         let mut merged: Option<Node> = None;
         for mut doc in yaml::parse(&text, shown.clone())? {
             if doc.is_null() {
@@ -257,20 +261,31 @@ impl Loader {
             // The include's env files fill in what the including project's environment does
             // not already set: the shell (and the main `.env`) win, as they do over `.env`.
             let mut included_env = env.clone();
+            // A file that cannot be read is reported at the key that names it.
+            let located = |e: Error, key: &str, what: &str| {
+                let (mark, path) = match entry.get(key) {
+                    Some(node) => (node.mark.clone(), path.clone().key(key)),
+                    None => (entry.mark.clone(), path.clone()),
+                };
+                e.reading(ErrorKind::Discovery, what, Some(mark), path)
+            };
             for env_file in &spec.env_files {
-                let values = dotenv::read(env_file, &|k: &str| env.get(k).map(str::to_string))?;
+                let values = dotenv::read(env_file, &|k: &str| env.get(k).map(str::to_string))
+                    .map_err(|e| located(e, "env_file", "env file"))?;
                 for (k, v) in values {
                     if env.get(&k).is_none() {
                         included_env.set(k, v);
                     }
                 }
             }
-            let included = self.load_project_files(
-                &spec.files,
-                &spec.project_directory,
-                &included_env,
-                include_stack,
-            )?;
+            let included = self
+                .load_project_files(
+                    &spec.files,
+                    &spec.project_directory,
+                    &included_env,
+                    include_stack,
+                )
+                .map_err(|e| located(e, "path", "included file"))?;
             add_included(map, included)?;
         }
         Ok(())

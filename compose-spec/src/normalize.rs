@@ -164,7 +164,16 @@ fn resolve_environment(name: &str, service: &mut Service, context: &Context<'_>)
                 format!("unsupported env_file format \"{format_name}\": expected dotenv or raw"),
             )
         })?;
-        for (k, v) in dotenv::read_format(&path, format, &lookup)? {
+        let values = dotenv::read_format(&path, format, &lookup).map_err(|e| {
+            let key = KeyPath::root()
+                .key("services")
+                .key(name)
+                .key("env_file")
+                .index(i);
+            let mark = context.document.closest_mark(&key).clone();
+            e.reading(ErrorKind::EnvFile, "env file", Some(mark), key)
+        })?;
+        for (k, v) in values {
             merged.insert(k, Some(v));
         }
     }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 use super::name::discovery_error;
 use crate::dotenv;
 use crate::env::Environment;
-use crate::error::Result;
+use crate::error::{ErrorKind, Result};
+use crate::path::KeyPath;
 
 /// The variable that turns off reading the default `.env` file.
 pub const COMPOSE_DISABLE_ENV_FILE: &str = "COMPOSE_DISABLE_ENV_FILE";
@@ -67,7 +68,8 @@ pub(super) fn load(
     if files.is_empty() {
         return Ok(());
     }
-    let vars = dotenv::read_files(files, &|name| env.get(name).map(str::to_owned))?;
+    let vars = dotenv::read_files(files, &|name| env.get(name).map(str::to_owned))
+        .map_err(|e| e.reading(ErrorKind::Discovery, "env file", None, KeyPath::root()))?;
     for (name, value) in vars {
         env.set_default(name, value);
     }

@@ -28,6 +28,7 @@ use indexmap::IndexMap;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::path::KeyPath;
+use crate::read;
 
 /// The variables read from an env file, in the order they were first defined.
 pub type Vars = IndexMap<String, String>;
@@ -130,7 +131,8 @@ pub fn read_files(paths: &[PathBuf], lookup: &dyn Fn(&str) -> Option<String>) ->
     Ok(vars)
 }
 
-/// The text of `path`; a directory is refused by name rather than with an opaque I/O error.
+/// The text of `path`, read within the bounds of an env file ([`crate::read`]); a directory is
+/// refused by name rather than with an I/O error.
 fn read_source(path: &Path) -> Result<String> {
     if path.is_dir() {
         return Err(Error::invalid(
@@ -140,7 +142,7 @@ fn read_source(path: &Path) -> Result<String> {
             format!("env file {} is a directory", path.display()),
         ));
     }
-    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+    read::text(path, read::Role::Env, Arc::from(path))
 }
 
 /// `source` without a leading UTF-8 byte order mark.

@@ -258,7 +258,7 @@ fn unknown_service_or_file() {
     let (kind, message, line) = failure(&file);
     assert_eq!((kind, line), (ErrorKind::UndefinedReference, 3));
     assert!(
-        message.starts_with("services.web.extends: cannot read extended file gone.yaml: "),
+        message.starts_with("services.web.extends.file: cannot read extended file gone.yaml: "),
         "{message}"
     );
 }
