@@ -78,7 +78,11 @@ fn walk(
             for (key, value) in map.iter_mut() {
                 if matches!(
                     value.value,
-                    Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_)
+                    Value::Null
+                        | Value::Bool(_)
+                        | Value::Int(_)
+                        | Value::BigInt(_)
+                        | Value::Float(_)
                 ) {
                     continue;
                 }
@@ -89,6 +93,6 @@ fn walk(
             }
             Ok(())
         }
-        Value::Null | Value::Bool(_) | Value::Int(_) | Value::Float(_) => Ok(()),
+        Value::Null | Value::Bool(_) | Value::Int(_) | Value::BigInt(_) | Value::Float(_) => Ok(()),
     }
 }

@@ -257,7 +257,7 @@ fn kind_name(value: &Value) -> &'static str {
     match value {
         Value::Null => "null",
         Value::Bool(_) => "boolean",
-        Value::Int(_) | Value::Float(_) => "number",
+        Value::Int(_) | Value::BigInt(_) | Value::Float(_) => "number",
         Value::String(_) => "string",
         Value::Seq(_) => "sequence",
         Value::Map(_) => "mapping",

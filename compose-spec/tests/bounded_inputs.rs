@@ -5,10 +5,10 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use compose_spec::Result;
 use compose_spec::discovery::ProjectOptions;
 use compose_spec::env::Environment;
 use compose_spec::loader::{self, LoadOptions, Loaded};
+use compose_spec::{Result, render};
 
 struct Project {
     dir: tempfile::TempDir,
@@ -193,4 +193,29 @@ fn byte_order_marks_are_skipped() {
     let loaded = project.load().expect("loads");
     let web = &loaded.project.services["web"];
     assert_eq!(web.environment["A"].as_deref(), Some("1"));
+}
+#[test]
+fn big_integers_are_printed_exactly() {
+    let project = Project::new(
+        "services:\n  web:\n    image: a\n    environment:\n      A: 18446744073709551616\n      \
+         B: 18446744073709551615\n      C: -9223372036854775809\n    labels:\n      \
+         x: 123456789012345678901234567890\n",
+    );
+    let loaded = project.load().expect("loads");
+    let web = &loaded.project.services["web"];
+    assert_eq!(
+        web.environment["A"].as_deref(),
+        Some("18446744073709551616")
+    );
+    assert_eq!(
+        web.environment["B"].as_deref(),
+        Some("18446744073709551615")
+    );
+    assert_eq!(
+        web.environment["C"].as_deref(),
+        Some("-9223372036854775809")
+    );
+    assert_eq!(web.labels["x"], "123456789012345678901234567890");
+    let text = render::to_yaml(&loaded.project, loaded.dollars).expect("renders");
+    assert!(text.contains("A: \"18446744073709551616\""), "{text}");
 }

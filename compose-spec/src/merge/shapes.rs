@@ -12,6 +12,7 @@ pub(crate) fn scalar_text(node: &Node) -> Option<String> {
     match &node.value {
         Value::String(s) => Some(s.clone()),
         Value::Int(i) => Some(i.to_string()),
+        Value::BigInt(digits) => Some(digits.clone()),
         Value::Float(f) => Some(f.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         Value::Null | Value::Seq(_) | Value::Map(_) => None,
@@ -92,7 +93,7 @@ pub(super) fn names_to_map(node: Node, default: NameDefault, path: &KeyPath) -> 
 /// `dns: 8.8.8.8` → `dns: [8.8.8.8]`; sequences and other shapes are returned as they are.
 pub(super) fn to_seq(node: Node, _path: &KeyPath) -> Result<Node> {
     match node.value {
-        Value::String(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+        Value::String(_) | Value::Int(_) | Value::BigInt(_) | Value::Float(_) | Value::Bool(_) => {
             let mark = node.mark.clone();
             Ok(Node::new(
                 Value::Seq(vec![Node { tag: None, ..node }]),

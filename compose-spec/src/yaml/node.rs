@@ -56,6 +56,9 @@ pub enum Value {
     Bool(bool),
     /// An integer.
     Int(i64),
+    /// An integer outside the range of `i64`, as its decimal digits with a `-` sign when
+    /// negative: kept as text so that it is never rounded through a float.
+    BigInt(String),
     /// A floating point number.
     Float(f64),
     /// A string (quoted, or a plain scalar that is no other type).
@@ -165,13 +168,17 @@ impl Node {
         &node.mark
     }
 
-    /// The value as JSON (tags and marks dropped; floats that JSON cannot hold become null).
+    /// The value as JSON (tags and marks dropped; floats that JSON cannot hold become null; an
+    /// integer beyond `u64` becomes a string of its digits, exact where a JSON number could not be).
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match &self.value {
             Value::Null => J::Null,
             Value::Bool(b) => J::Bool(*b),
             Value::Int(i) => J::from(*i),
+            Value::BigInt(digits) => digits
+                .parse::<u64>()
+                .map_or_else(|_| J::String(digits.clone()), J::from),
             Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
             Value::String(s) => J::String(s.clone()),
             Value::Seq(s) => J::Array(s.iter().map(Node::to_json).collect()),
@@ -185,9 +192,10 @@ impl Node {
         let value = match value {
             J::Null => Value::Null,
             J::Bool(b) => Value::Bool(*b),
-            J::Number(n) => match n.as_i64() {
-                Some(i) => Value::Int(i),
-                None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            J::Number(n) => match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) => Value::Int(i),
+                (None, Some(u)) => Value::BigInt(u.to_string()),
+                (None, None) => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
             J::String(s) => Value::String(s.clone()),
             J::Array(a) => Value::Seq(a.iter().map(|v| Node::from_json(v, mark)).collect()),

@@ -99,7 +99,7 @@ pub(super) fn resolve(text: &str, style: TScalarStyle, tag: NodeTag) -> Result<V
         NodeTag::Scalar(wanted) => {
             let value = resolve_plain(text);
             match (wanted, value) {
-                (ScalarTag::Int, v @ Value::Int(_))
+                (ScalarTag::Int, v @ (Value::Int(_) | Value::BigInt(_)))
                 | (ScalarTag::Bool, v @ Value::Bool(_))
                 | (ScalarTag::Float, v @ Value::Float(_))
                 | (ScalarTag::Null, v @ Value::Null) => Ok(v),
@@ -140,15 +140,18 @@ fn string(text: &str) -> Value {
 }
 
 /// A number with a leading digit or sign: digit separators `_` are dropped, then an integer
-/// (decimal, `0x`, `0o`, `0b`, or octal with a leading `0`), then a float.
+/// (decimal, `0x`, `0o`, `0b`, or octal with a leading `0`), then a float. An integer beyond
+/// `i64` is kept exactly ([`Value::BigInt`]), where Go's `yaml.v3` would round it to a float.
 fn resolve_number(text: &str) -> Value {
     let plain: String = text.chars().filter(|&c| c != '_').collect();
     if let Some(int) = parse_go_int(&plain) {
         return match i64::try_from(int) {
             Ok(i) => Value::Int(i),
-            #[allow(clippy::cast_precision_loss)] // beyond i64: the nearest float
-            Err(_) => Value::Float(int as f64),
+            Err(_) => Value::BigInt(int.to_string()),
         };
+    }
+    if let Some(digits) = big_decimal(&plain) {
+        return Value::BigInt(digits);
     }
     match plain.parse::<f64>() {
         Ok(f) if is_yaml_float(&plain) => Value::Float(f),
@@ -183,6 +186,19 @@ fn parse_go_int(text: &str) -> Option<i128> {
     Some(value)
 }
 
+/// A decimal integer too long for [`parse_go_int`] (`[-+]?[1-9][0-9]*`), as its digits with a
+/// `-` sign when negative.
+fn big_decimal(text: &str) -> Option<String> {
+    let (sign, digits) = match text.as_bytes().first()? {
+        b'-' => ("-", &text[1..]),
+        b'+' => ("", &text[1..]),
+        _ => ("", text),
+    };
+    let decimal = digits.starts_with(|c: char| matches!(c, '1'..='9'))
+        && digits.bytes().all(|b| b.is_ascii_digit());
+    decimal.then(|| format!("{sign}{digits}"))
+}
+
 /// `^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`
 fn is_yaml_float(text: &str) -> bool {
     let rest = text.strip_prefix(['-', '+']).unwrap_or(text);
@@ -206,6 +222,7 @@ pub(super) fn key_text(value: &Value) -> Option<String> {
         Value::Null => "null".to_owned(),
         Value::Bool(b) => b.to_string(),
         Value::Int(i) => i.to_string(),
+        Value::BigInt(digits) => digits.clone(),
         Value::Float(f) => f.to_string(),
         Value::String(s) => s.clone(),
         Value::Seq(_) | Value::Map(_) => return None,
@@ -245,9 +262,21 @@ mod tests {
             ("-9223372036854775808", Value::Int(i64::MIN)),
             (
                 "9223372036854775808",
-                Value::Float(9_223_372_036_854_775_808.0),
+                Value::BigInt("9223372036854775808".into()),
             ),
-            ("99999999999999999999", Value::Float(1e20)),
+            ("0xFFFF_FFFF_FFFF_FFFF", Value::BigInt(u64::MAX.to_string())),
+            (
+                "99999999999999999999",
+                Value::BigInt("99999999999999999999".into()),
+            ),
+            (
+                "-9223372036854775809",
+                Value::BigInt("-9223372036854775809".into()),
+            ),
+            (
+                "+18446744073709551616",
+                Value::BigInt("18446744073709551616".into()),
+            ),
             ("1.5", Value::Float(1.5)),
             ("1e3", Value::Float(1000.0)),
             ("-.5", Value::Float(-0.5)),
