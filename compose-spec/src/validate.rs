@@ -23,6 +23,14 @@ use crate::model::{DeployMode, Project, Service, VolumeType};
 use crate::path::KeyPath;
 use crate::yaml::Node;
 
+/// The most containers one service may ask for (`scale`, `deploy.replicas`, `--scale`).
+///
+/// A compose project runs on one host, where a Linux bridge holds at most 1024 ports
+/// (`BR_MAX_PORTS`), so a service on a bridge network cannot have more containers than that
+/// anyway; the bound also keeps a plan (one step per container) small. Docker Compose has no
+/// such limit: it tries to create the containers one by one until the engine fails.
+pub const MAX_SCALE: u64 = 1024;
+
 /// Checks a normalized project; `document` is the merged tree it was read from (for lines).
 pub fn validate(project: &Project, document: &Node) -> Result<()> {
     let check = Checker { project, document };
@@ -160,6 +168,20 @@ impl Checker<'_> {
             }
         }
         let scale = service.scale.unwrap_or(1);
+        if scale > MAX_SCALE {
+            let key = match self.document.at(&path.clone().key("scale")) {
+                Some(_) => path.clone().key("scale"),
+                None => path.clone().key("deploy").key("replicas"),
+            };
+            return Err(self.error(
+                ErrorKind::InvalidValue,
+                key,
+                format!(
+                    "{scale} containers is more than the {MAX_SCALE} a service may have on one \
+                     host"
+                ),
+            ));
+        }
         if let Some(container_name) = &service.container_name
             && scale > 1
         {

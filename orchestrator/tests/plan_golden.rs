@@ -9,10 +9,11 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::{PROJECT, digest, fake, golden, load_project, plan_up, run, up};
+use compose_spec::validate::MAX_SCALE;
 use orchestrator::compose::labels;
 use orchestrator::compose::{
-    Backend, ContainerState, ContainerStatus, DownOptions, ObservedContainer, PlanOptions,
-    plan_down,
+    Backend, ContainerState, ContainerStatus, Desired, DownOptions, ObservedContainer, PlanOptions,
+    plan, plan_down,
 };
 
 fn defaults() -> PlanOptions {
@@ -170,6 +171,28 @@ fn scale_up_and_down() {
         ..defaults()
     };
     golden("scale-down", &plan_up(&fake, &project, &fewer).to_string());
+}
+
+#[test]
+fn a_scale_beyond_the_limit_is_refused_before_anything_is_planned() {
+    let fake = fake();
+    let project = load_project("chain.yaml", &[]);
+    let desired = Desired::new(&project).unwrap();
+    let observed = fake.observe(&project.name).unwrap();
+    let options = |n: u64| PlanOptions {
+        scale: BTreeMap::from([("worker".to_string(), n)]),
+        ..defaults()
+    };
+    let started = std::time::Instant::now();
+    let err = plan(&desired, &observed, &options(99_999_999_999)).unwrap_err();
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(
+        err.to_string(),
+        "service worker cannot be scaled to 99999999999 containers: a service may have at most \
+         1024 on one host"
+    );
+    let plan = plan(&desired, &observed, &options(MAX_SCALE)).unwrap();
+    assert!(plan.to_string().contains("worker-1024"), "{plan}");
 }
 
 #[test]

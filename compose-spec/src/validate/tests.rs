@@ -160,3 +160,27 @@ fn valid_combinations_pass() {
         assert_eq!(error_of(yaml), None, "{what}");
     }
 }
+
+#[test]
+fn scale_is_bounded_per_service() {
+    let cases: &[(&str, Option<&str>)] = &[
+        (
+            "services:\n  web:\n    image: a\n    deploy:\n      replicas: 18446744073709551615\n",
+            Some(
+                "compose.yaml:5:17: services.web.deploy.replicas: 18446744073709551615 containers \
+                 is more than the 1024 a service may have on one host",
+            ),
+        ),
+        (
+            "services:\n  web:\n    image: a\n    scale: 100000000\n",
+            Some(
+                "compose.yaml:4:12: services.web.scale: 100000000 containers is more than the \
+                 1024 a service may have on one host",
+            ),
+        ),
+        ("services:\n  web:\n    image: a\n    scale: 1024\n", None),
+    ];
+    for (yaml, want) in cases {
+        assert_eq!(error_of(yaml).as_deref(), *want, "{yaml}");
+    }
+}

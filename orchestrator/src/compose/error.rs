@@ -29,6 +29,19 @@ pub enum PlanError {
         /// The scale asked for.
         scale: u64,
     },
+    /// More containers than a service may have on one host
+    /// ([`compose_spec::validate::MAX_SCALE`]).
+    #[error(
+        "service {service} cannot be scaled to {scale} containers: a service may have at most {max} on one host"
+    )]
+    ScaleTooLarge {
+        /// The service.
+        service: String,
+        /// The scale asked for.
+        scale: u64,
+        /// The limit.
+        max: u64,
+    },
     /// An external network does not exist.
     #[error("network {name} declared as external, but could not be found")]
     ExternalNetworkMissing {

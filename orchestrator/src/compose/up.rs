@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use compose_spec::model::Service;
+use compose_spec::validate::MAX_SCALE;
 
 use crate::compose::action::{Action, AwaitSpec};
 use crate::compose::decide::{Decision, RecreatePolicy, ServiceContext, anonymous_targets, decide};
@@ -83,6 +84,13 @@ pub fn plan(
             .get(name)
             .copied()
             .unwrap_or_else(|| service.replicas());
+        if scale > MAX_SCALE {
+            return Err(PlanError::ScaleTooLarge {
+                service: name.to_string(),
+                scale,
+                max: MAX_SCALE,
+            });
+        }
         if let Some(container_name) = &service.container_name
             && scale > 1
         {
