@@ -44,6 +44,7 @@ pub fn run(project: &ProjectArgs, args: DownArgs) -> anyhow::Result<ExitCode> {
         remove_orphans: args.remove_orphans,
         timeout: args.timeout.map(Duration::from_secs),
     };
+    let _lock = session.lock()?;
     let plan = plan_down(session.project(), &session.observe()?, &options)?;
     if session.apply(&plan, &args.globals, None)?.is_none() {
         return Ok(ExitCode::SUCCESS);

@@ -11,6 +11,7 @@ mod connect;
 mod down;
 mod events;
 mod exec;
+mod lock;
 mod logs;
 mod ops;
 mod progress;

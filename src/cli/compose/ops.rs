@@ -351,8 +351,8 @@ pub fn pull(project: &ProjectArgs, args: PullArgs, pull: bool) -> anyhow::Result
 
 /// Runs `bosun scale SERVICE=N…`.
 pub fn scale(project: &ProjectArgs, args: ScaleArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(project)?;
     let scale = super::up::parse_scale(&args.scale)?;
+    let session = Session::open(project)?;
     let services: Vec<String> = scale.keys().cloned().collect();
     session.check_services(&services)?;
     let options = PlanOptions {
@@ -361,6 +361,7 @@ pub fn scale(project: &ProjectArgs, args: ScaleArgs) -> anyhow::Result<ExitCode>
         scale,
         ..PlanOptions::default()
     };
+    let _lock = session.lock()?;
     let desired = session.desired()?;
     let plan = plan(&desired, &session.observe()?, &options)?;
     session.apply(&plan, &args.globals, None)?;

@@ -222,6 +222,9 @@ pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     session.warn_unsupported(std::slice::from_ref(&name));
     let desired = session.desired()?;
+    // The dependencies and the resources are set up under the project's lock; the one-off
+    // container has a name of its own and runs (attached, maybe for long) without it.
+    let lock = session.lock()?;
     if !args.no_deps {
         let graph = ServiceGraph::new(session.project())?;
         let mut deps = graph.with_dependencies(std::slice::from_ref(&name));
@@ -245,6 +248,7 @@ pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     if !plan.is_empty() && session.apply(&plan, &args.globals, None)?.is_none() {
         return Ok(ExitCode::SUCCESS);
     }
+    drop(lock);
     if session.dry_run(Some(&args.globals)) {
         println!("create and start a one-off container of {name}");
         return Ok(ExitCode::SUCCESS);

@@ -13,7 +13,8 @@ use orchestrator::compose::{
 use tokio::runtime::Runtime;
 
 use super::Globals;
-use super::connect::connect;
+use super::connect::{connect, socket};
+use super::lock::{self, ProjectLock};
 use super::progress::Printer;
 use crate::cli::project::ProjectArgs;
 
@@ -69,6 +70,12 @@ impl Session {
     /// Whether this is a dry run: `--dry-run` before the command, or in `globals` after it.
     pub fn dry_run(&self, globals: Option<&Globals>) -> bool {
         self.top.dry_run || globals.is_some_and(|g| g.dry_run)
+    }
+
+    /// Takes the project's lock ([`lock`]) for a command that changes the project, waiting
+    /// while another command holds it; the lock is held until the guard is dropped.
+    pub fn lock(&self) -> anyhow::Result<ProjectLock> {
+        lock::lock(&lock::lock_path(&socket()?, self.name()), self.name())
     }
 
     /// The project.

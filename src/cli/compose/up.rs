@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use compose_spec::validate::MAX_SCALE;
 use orchestrator::compose::{PlanOptions, plan};
 
 use super::Globals;
@@ -88,7 +89,8 @@ pub struct UpArgs {
     pub timeout: Option<u64>,
 }
 
-/// `--scale SERVICE=NUM` values.
+/// `--scale SERVICE=NUM` values (and `bosun scale`'s), each at most
+/// [`MAX_SCALE`] so that nothing is planned for an impossible count.
 pub fn parse_scale(values: &[String]) -> anyhow::Result<BTreeMap<String, u64>> {
     values
         .iter()
@@ -96,9 +98,15 @@ pub fn parse_scale(values: &[String]) -> anyhow::Result<BTreeMap<String, u64>> {
             let (service, count) = v
                 .split_once('=')
                 .with_context(|| format!("invalid --scale value {v:?}: use SERVICE=NUM"))?;
-            let count = count
+            let count: u64 = count
                 .parse()
                 .with_context(|| format!("invalid --scale value {v:?}: use SERVICE=NUM"))?;
+            if count > MAX_SCALE {
+                anyhow::bail!(
+                    "invalid --scale value {v:?}: a service may have at most {MAX_SCALE} \
+                     containers on one host"
+                );
+            }
             Ok((service.to_string(), count))
         })
         .collect()
@@ -126,7 +134,8 @@ pub fn create(project: &ProjectArgs, args: CreateArgs) -> anyhow::Result<ExitCod
     Ok(ExitCode::SUCCESS)
 }
 
-/// Plans and applies; returns whether anything was executed (false on a dry run).
+/// Plans and applies under the project's lock; returns whether anything was executed (false on
+/// a dry run). The lock is released before `up` attaches or waits.
 fn converge(
     session: &Session,
     options: &PlanOptions,
@@ -135,6 +144,7 @@ fn converge(
 ) -> anyhow::Result<bool> {
     session.check_services(&options.services)?;
     session.warn_unsupported(&options.services);
+    let _lock = session.lock()?;
     let desired = session.desired()?;
     let observed = session.observe()?;
     let plan = plan(&desired, &observed, options)?;
@@ -207,5 +217,17 @@ mod tests {
             err.to_string(),
             "invalid --scale value \"web\": use SERVICE=NUM"
         );
+    }
+
+    #[test]
+    fn scale_values_are_bounded() {
+        let err = parse_scale(&["a=99999999999".to_string()]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid --scale value \"a=99999999999\": a service may have at most 1024 \
+             containers on one host"
+        );
+        let parsed = parse_scale(&["a=1024".to_string()]).unwrap();
+        assert_eq!(parsed, BTreeMap::from([("a".into(), 1024)]));
     }
 }
