@@ -10,6 +10,7 @@ mod image;
 mod login;
 mod network;
 mod node;
+mod pipe;
 mod project;
 mod version;
 mod volume;
@@ -88,6 +89,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             "--dry-run, --parallel and --progress before the command apply to compose commands only"
         );
     }
+    if matches!(cli.command, Command::Agent(_) | Command::Manager(_)) {
+        pipe::keep_running_on_closed_stdout();
+    }
     match cli.command {
         Command::Config(args) => config::run(&cli.project, &args),
         Command::Version(args) => version::run(&args),
@@ -106,8 +110,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Prints `error: <what>` and its causes, one per line.
+/// Prints `error: <what>` and its causes, one per line; a write to a closed stdout ends the
+/// process quietly instead (see [`pipe`]).
 pub fn report(err: &anyhow::Error) {
+    if pipe::is_broken_pipe(err) {
+        pipe::exit_if_stdout_closed();
+    }
     eprintln!("error: {err}");
     for cause in err.chain().skip(1) {
         eprintln!("  caused by: {cause}");
@@ -127,9 +135,11 @@ pub fn exit_for_clap_error(err: clap::Error) -> ExitCode {
     ExitCode::from(code)
 }
 
-/// A bug must still end in one line, not a backtrace.
+/// A bug must still end in one line, not a backtrace; a print to a closed stdout (which
+/// panics in `print!`) ends the process quietly instead (see [`pipe`]).
 pub fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
+        pipe::exit_if_stdout_closed();
         eprintln!("error: internal error (please report this bug): {info}");
     }));
 }
