@@ -152,6 +152,33 @@ fn legacy_archive(tag: &str, layers: &[Vec<u8>], gz: bool) -> (Vec<u8>, Digest) 
     (b.into_inner().unwrap(), id)
 }
 
+/// An archive whose manifest lists nothing is refused by what it lacks, not as a missing file.
+fn empty_manifests_are_named() -> TestResult {
+    let env = Env::new();
+    let cases = [
+        (
+            tar_of(&[E::File("manifest.json", b"[]")]),
+            "manifest.json lists no image",
+        ),
+        (
+            tar_of(&[E::File(
+                "index.json",
+                br#"{"schemaVersion":2,"manifests":[]}"#,
+            )]),
+            "index.json lists no image manifest",
+        ),
+        (
+            tar_of(&[E::File("other.txt", b"x")]),
+            "neither index.json nor manifest.json found",
+        ),
+    ];
+    for (archive, want) in cases {
+        let err = env.store.load(&mut &archive[..]).unwrap_err();
+        assert!(err.to_string().contains(want), "{want}: got {err}");
+    }
+    Ok(())
+}
+
 fn legacy_and_oci_layout_archives() -> TestResult {
     let env = Env::new();
     let (legacy, id) = legacy_archive("old:style", &[busybox_tar()], true);
@@ -493,6 +520,7 @@ fn main() {
             "legacy_and_oci_layout_archives",
             legacy_and_oci_layout_archives,
         ),
+        ("empty_manifests_are_named", empty_manifests_are_named),
         ("layer_dedup_and_whiteouts", layer_dedup_and_whiteouts),
         ("hostile_tar_corpus", hostile_tar_corpus),
         ("many_layers_fit_one_mount", many_layers_fit_one_mount),

@@ -1,6 +1,7 @@
 //! The command line: argument definitions (clap), dispatch, and error rendering.
 
 mod agent;
+mod agent_lost;
 mod cluster;
 mod completion;
 mod compose;
@@ -116,10 +117,15 @@ pub fn report(err: &anyhow::Error) {
     if pipe::is_broken_pipe(err) {
         pipe::exit_if_stdout_closed();
     }
-    eprintln!("error: {err}");
+    eprintln!("error: {}", agent_lost::text(err.as_ref()));
     for cause in err.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        eprintln!("  caused by: {}", agent_lost::text(cause));
     }
+}
+
+/// Prints `error: <what>` for one failed item of a command that goes on with the others.
+pub fn report_item(err: &(dyn std::error::Error + 'static)) {
+    eprintln!("error: {}", agent_lost::text(err));
 }
 
 /// Help and version go to stdout with success; usage errors print one clap error and exit 1.

@@ -192,7 +192,7 @@ async fn inspect(client: &mut VolumesClient<Channel>, args: Names) -> anyhow::Re
         match client.inspect(proto::VolumeRef { name }).await {
             Ok(v) => docs.push(to_json(&v.into_inner())),
             Err(status) => {
-                eprintln!("error: {}", status.message());
+                crate::cli::report_item(&status);
                 failed = true;
             }
         }
@@ -215,7 +215,7 @@ async fn rm(client: &mut VolumesClient<Channel>, args: RmArgs) -> anyhow::Result
         match client.remove(request).await {
             Ok(_) => println!("{name}"),
             Err(status) => {
-                eprintln!("error: {}", status.message());
+                crate::cli::report_item(&status);
                 failed = true;
             }
         }

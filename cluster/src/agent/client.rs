@@ -12,7 +12,7 @@ use super::proto::{self, agent_client};
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     /// The socket does not answer.
-    #[error("cannot connect to the bosun agent at {}: {source}", path.display())]
+    #[error("{}", connect_message(path, source))]
     Connect {
         /// The socket path.
         path: PathBuf,
@@ -56,6 +56,38 @@ impl ClientError {
             _ => None,
         }
     }
+}
+
+/// The log of an agent the CLI started in the background on the run root holding `socket`
+/// (its output goes to `agent.log` beside the socket).
+pub fn background_log(socket: &Path) -> PathBuf {
+    socket
+        .parent()
+        .unwrap_or_else(|| Path::new("/"))
+        .join("agent.log")
+}
+
+/// Why the socket did not answer: refused permission is said as such; anything else means no
+/// agent serves the socket, and names where a background agent logs.
+fn connect_message(path: &Path, source: &std::io::Error) -> String {
+    if source.kind() == std::io::ErrorKind::PermissionDenied {
+        return format!(
+            "cannot connect to the bosun agent at {}: {source} (root or group bosun is needed)",
+            path.display()
+        );
+    }
+    format!(
+        "the bosun agent at {} is not running or not reachable ({source}); an agent started in \
+         the background logs to {}",
+        path.display(),
+        background_log(path).display()
+    )
+}
+
+/// Whether `status` was made on this side because the connection failed or broke (the agent
+/// is gone), rather than returned by the agent: only the former carries a transport cause.
+pub fn is_transport_failure(status: &tonic::Status) -> bool {
+    std::error::Error::source(status).is_some()
 }
 
 /// Parses a `-H` value: `unix:///path` or an absolute path.

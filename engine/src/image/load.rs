@@ -225,6 +225,11 @@ impl ImageStore {
             let index = self.read_staged(staged, "index.json")?;
             let mut manifests = Vec::new();
             collect_manifests(self, &index, &mut manifests, 0)?;
+            if manifests.is_empty() {
+                return Err(bad(
+                    "index.json lists no image manifest for this platform: expected at least one",
+                ));
+            }
             for (digest, media_type, mut names) in manifests {
                 let manifest = self.blobs.read(&digest)?;
                 let parsed: Value = serde_json::from_slice(&manifest)
@@ -303,6 +308,10 @@ impl ImageStore {
                     names: names.iter().map(ImageRef::familiar).collect(),
                 });
             }
+        } else if staged.files.contains_key("manifest.json") {
+            return Err(bad(
+                "manifest.json lists no image: expected at least one entry with Config and Layers",
+            ));
         } else {
             return Err(bad("neither index.json nor manifest.json found"));
         }

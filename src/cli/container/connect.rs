@@ -65,6 +65,7 @@ where
         Some(h) => parse_host(h)?,
         None => config.socket(),
     };
+    crate::cli::agent_lost::remember(&socket);
     match connect(&socket).await {
         Ok(client) => Ok(client),
         Err(err) if err.no_agent() && socket == config.socket() => {

@@ -121,7 +121,7 @@ pub async fn run(client: &mut AgentClient, args: InspectArgs) -> anyhow::Result<
         match client.inspect(container).await {
             Ok(response) => docs.push(document(&response)?),
             Err(err) => {
-                eprintln!("error: {err}");
+                crate::cli::report_item(&err);
                 failed = true;
             }
         }

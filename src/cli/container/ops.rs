@@ -91,7 +91,7 @@ where
         match op(client.clone(), container.clone()).await {
             Ok(value) => ok(container, value),
             Err(err) => {
-                eprintln!("error: {err}");
+                crate::cli::report_item(&err);
                 failed = true;
             }
         }

@@ -71,7 +71,7 @@ pub async fn inspect(
         match client.inspect(proto::ImageRef { image }).await {
             Ok(r) => docs.push(serde_json::from_str::<Value>(&r.into_inner().json)?),
             Err(status) => {
-                eprintln!("error: {}", status.message());
+                crate::cli::report_item(&status);
                 failed = true;
             }
         }
@@ -116,7 +116,7 @@ pub async fn rm(client: &mut ImagesClient<Channel>, args: RmArgs) -> anyhow::Res
                 }
             }
             Err(status) => {
-                eprintln!("error: {}", status.message());
+                crate::cli::report_item(&status);
                 failed = true;
             }
         }

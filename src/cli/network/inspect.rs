@@ -71,7 +71,7 @@ pub async fn run(client: &mut NetworksClient, args: InspectArgs) -> anyhow::Resu
         match client.inspect(name).await {
             Ok(n) => docs.push(document(&n)),
             Err(err) => {
-                eprintln!("error: {err}");
+                crate::cli::report_item(&err);
                 failed = true;
             }
         }

@@ -67,7 +67,7 @@ pub async fn rm(client: &mut NetworksClient, args: RmArgs) -> anyhow::Result<Exi
             Ok(()) => println!("{name}"),
             Err(err) if args.force && err.code() == Some(tonic::Code::NotFound) => {}
             Err(err) => {
-                eprintln!("error: {err}");
+                crate::cli::report_item(&err);
                 failed = true;
             }
         }
