@@ -114,6 +114,7 @@ pub fn container_config(spec: &ContainerSpec) -> Result<proto::ContainerConfig, 
         config.healthcheck = Some(healthcheck(check));
     }
     resources(service, &mut config);
+    check_resources(name, &config)?;
     logging(service, &mut config);
     config.pull_policy = pull_policy(service).to_string();
     if let Some(shm) = &service.shm_size {
@@ -186,6 +187,23 @@ fn resources(service: &Service, config: &mut proto::ContainerConfig) {
         .cpu_shares
         .and_then(|s| u64::try_from(s).ok())
         .unwrap_or(0);
+}
+
+/// Checks the service's resource limits with Docker's bounds (as the agent checks them), so
+/// `up` can refuse them, naming the service, before it creates anything.
+pub fn check_limits(name: &str, service: &Service) -> Result<(), TranslateError> {
+    let mut config = proto::ContainerConfig {
+        cpuset_cpus: service.cpuset.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    resources(service, &mut config);
+    check_resources(name, &config)
+}
+
+fn check_resources(name: &str, config: &proto::ContainerConfig) -> Result<(), TranslateError> {
+    crate::agent::convert::resources(config)
+        .map(drop)
+        .map_err(|e| TranslateError::new(name, e.to_string()))
 }
 
 /// `logging.options` max-size / max-file of the json-file and local drivers.

@@ -3,6 +3,7 @@
 //! A [`ContainerSpec`] is written to the container's directory at create time and read back by the
 //! re-exec'd setup process, so it is the single source of truth for what runs.
 
+mod cpuset;
 mod mounts;
 mod names;
 mod network;
@@ -21,7 +22,7 @@ use crate::restart::RestartPolicy;
 pub use mounts::{Mount, MountKind};
 pub use names::{DnsConfig, HostEntry};
 pub use network::{NetworkAttachment, NetworkConfig, NetworkNamespace};
-pub use resources::{DEFAULT_CPU_PERIOD, Resources};
+pub use resources::{DEFAULT_CPU_PERIOD, LimitError, MAX_PIDS, MIN_MEMORY, Resources};
 pub use security::{
     Capabilities, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, Rlimit,
     check_sysctl, rlimit_resource,
@@ -57,14 +58,9 @@ pub enum SpecError {
     /// An rlimit name is unknown.
     #[error("unknown rlimit {0:?}")]
     UnknownRlimit(String),
-    /// The memory+swap limit is below the memory limit.
-    #[error("memory+swap limit {swap} must be at least the memory limit {memory}")]
-    SwapBelowMemory {
-        /// The memory limit in bytes.
-        memory: i64,
-        /// The memory+swap limit in bytes.
-        swap: i64,
-    },
+    /// A resource limit is out of bounds.
+    #[error(transparent)]
+    Limit(#[from] LimitError),
     /// A volume subpath is unusable.
     #[error("volume {volume}: subpath {}: {reason}", subpath.display())]
     BadSubpath {
@@ -258,7 +254,7 @@ impl ContainerSpec {
         for key in self.sysctls.keys() {
             security::check_sysctl(key)?;
         }
-        self.resources.validate()
+        Ok(self.resources.validate()?)
     }
 
     /// The environment the entrypoint sees: `PATH` (defaulted) followed by the spec's entries,

@@ -221,6 +221,7 @@ pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("no such service: {name}");
     };
     session.warn_unsupported(std::slice::from_ref(&name));
+    session.check_limits(std::slice::from_ref(&name))?;
     let desired = session.desired()?;
     // The dependencies and the resources are set up under the project's lock; the one-off
     // container has a name of its own and runs (attached, maybe for long) without it.

@@ -117,6 +117,17 @@ impl Session {
         }
     }
 
+    /// Refuses resource limits out of Docker's bounds in the named services (all when empty),
+    /// naming the service, before anything is created.
+    pub fn check_limits(&self, services: &[String]) -> anyhow::Result<()> {
+        for (name, service) in &self.project().services {
+            if services.is_empty() || services.contains(name) {
+                translate::check_limits(name, service)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The observed state of the project.
     pub fn observe(&self) -> anyhow::Result<Observed> {
         Ok(self.backend().observe(self.name())?)

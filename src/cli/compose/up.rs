@@ -144,6 +144,7 @@ fn converge(
 ) -> anyhow::Result<bool> {
     session.check_services(&options.services)?;
     session.warn_unsupported(&options.services);
+    session.check_limits(&options.services)?;
     let _lock = session.lock()?;
     let desired = session.desired()?;
     let observed = session.observe()?;

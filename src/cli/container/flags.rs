@@ -158,9 +158,13 @@ impl ExtraArgs {
                 other => bail!("unsupported --security-opt {other:?}: only no-new-privileges"),
             };
         }
-        if let Some(s) = &self.shm_size {
-            config.shm_size = u64::try_from(parse_size(s)?).unwrap_or(0);
-        }
+        // parse_size never returns a negative size.
+        config.shm_size = u64::try_from(super::run::flag(
+            self.shm_size.as_deref(),
+            "--shm-size",
+            parse_size,
+        )?)
+        .unwrap_or(0);
         config.cpuset_cpus = self.cpuset_cpus.clone().unwrap_or_default();
         config.domainname = self.domainname.clone().unwrap_or_default();
         config.pull_policy = self.pull.clone();

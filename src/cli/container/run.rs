@@ -14,7 +14,7 @@ use super::attach_signals::SignalProxy;
 use super::detach_keys::DetachKeys;
 use super::flags::ExtraArgs;
 use super::health::PolicyArgs;
-use super::units::{parse_signal, parse_size, parse_swap};
+use super::units::{parse_cpus, parse_signal, parse_size, parse_swap};
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
@@ -44,14 +44,14 @@ pub struct RunArgs {
     #[arg(long)]
     pub init: bool,
     /// Memory limit (e.g. 512m, 1g).
-    #[arg(short = 'm', long)]
+    #[arg(short = 'm', long, allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// Memory plus swap limit; -1 for unlimited swap.
     #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
-    /// Number of CPUs.
-    #[arg(long)]
-    pub cpus: Option<f64>,
+    /// Number of CPUs (e.g. 1.5).
+    #[arg(long, allow_hyphen_values = true)]
+    pub cpus: Option<String>,
     /// CPU shares (relative weight).
     #[arg(short = 'c', long = "cpu-shares")]
     pub cpu_shares: Option<u64>,
@@ -168,23 +168,9 @@ pub fn request(args: &RunArgs) -> anyhow::Result<CreateRequest> {
         working_dir: args.workdir.clone().unwrap_or_default(),
         user: args.user.clone().unwrap_or_default(),
         hostname: args.hostname.clone().unwrap_or_default(),
-        memory: args
-            .memory
-            .as_deref()
-            .map(parse_size)
-            .transpose()?
-            .unwrap_or(0),
-        memory_swap: args
-            .memory_swap
-            .as_deref()
-            .map(parse_swap)
-            .transpose()?
-            .unwrap_or(0),
-        nano_cpus: match args.cpus {
-            Some(c) if c.is_finite() && c > 0.0 => (c * 1e9) as i64,
-            Some(c) => bail!("invalid --cpus {c}: must be a positive number"),
-            None => 0,
-        },
+        memory: flag(args.memory.as_deref(), "-m, --memory", parse_size)?,
+        memory_swap: flag(args.memory_swap.as_deref(), "--memory-swap", parse_swap)?,
+        nano_cpus: flag(args.cpus.as_deref(), "--cpus", parse_cpus)?,
         cpu_shares: args.cpu_shares.unwrap_or(0),
         pids_limit: args.pids_limit.filter(|&n| n > 0).unwrap_or(0),
         cap_add: args.cap_add.clone(),
@@ -204,12 +190,28 @@ pub fn request(args: &RunArgs) -> anyhow::Result<CreateRequest> {
         ..Default::default()
     };
     args.extra.apply(&mut config)?;
+    // Docker's bounds, before anything is created (the agent checks them again).
+    cluster::agent::convert::resources(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(CreateRequest {
         name: args.name.clone().unwrap_or_default(),
         config: Some(config),
         // A foreground run removes the container itself, after its output and exit code are in.
         auto_remove: args.rm && args.detach,
     })
+}
+
+/// Parses an optional flag value with `parse`; 0 (unset on the wire) when absent. A bad value
+/// is worded as the docker CLI words it.
+pub(super) fn flag(
+    value: Option<&str>,
+    name: &str,
+    parse: impl Fn(&str) -> anyhow::Result<i64>,
+) -> anyhow::Result<i64> {
+    match value {
+        None => Ok(0),
+        Some(text) => parse(text)
+            .map_err(|e| anyhow::anyhow!("invalid argument \"{text}\" for \"{name}\" flag: {e}")),
+    }
 }
 
 /// Runs `run`. Failures before the container runs exit with 125, as docker does. `host` is
@@ -400,7 +402,8 @@ mod tests {
             ),
             (
                 &["-m", "lots", "--rootfs", "/r", "true"],
-                "invalid size \"lots\": expected e.g. 512m or 1g",
+                "invalid argument \"lots\" for \"-m, --memory\" flag: invalid size: 'lots' \
+                 (expected a number with an optional unit b, k, m, g, t or p, e.g. 512m)",
             ),
         ];
         for (words, want) in cases {

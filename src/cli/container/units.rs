@@ -2,38 +2,114 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use nix::sys::signal::Signal;
 
-/// Parses a size as `docker run -m` does: a number with an optional `b`, `k`, `m`, `g` (or
-/// `kb`, `mib`, ...) suffix, in binary units.
+/// Parses a size as `docker run -m` does (go-units `RAMInBytes`): digits with an optional
+/// fraction, an optional space, then an optional `k`, `m`, `g`, `t` or `p` (binary units), `i`
+/// and `b`, case-insensitive. Anything else, a negative number included, is Docker's
+/// `invalid size: '<text>'`; a size beyond what a signed 64-bit byte count holds is refused too.
 pub fn parse_size(text: &str) -> anyhow::Result<i64> {
-    let lower = text.trim().to_ascii_lowercase();
-    let split = lower
+    let invalid = || {
+        anyhow::anyhow!(
+            "invalid size: '{text}' (expected a number with an optional unit b, k, m, g, t or p, \
+             e.g. 512m)"
+        )
+    };
+    let lower = text.to_ascii_lowercase();
+    let digits_end = lower
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(lower.len());
-    let (number, unit) = lower.split_at(split);
-    let value: f64 = number
-        .parse()
-        .with_context(|| format!("invalid size {text:?}: expected e.g. 512m or 1g"))?;
-    let factor: f64 = match unit.trim_end_matches('b').trim_end_matches('i') {
-        "" => 1.0,
-        "k" => 1024.0,
-        "m" => 1024.0 * 1024.0,
-        "g" => 1024.0 * 1024.0 * 1024.0,
-        "t" => 1024.0_f64.powi(4),
-        _ => bail!("invalid size {text:?}: unknown unit {unit:?}"),
+    let (number, rest) = lower.split_at(digits_end);
+    let well_formed = match number.split_once('.') {
+        Some((whole, fraction)) => {
+            !whole.is_empty() && !fraction.is_empty() && !fraction.contains('.')
+        }
+        None => !number.is_empty(),
     };
-    Ok((value * factor) as i64)
+    if !well_formed {
+        return Err(invalid());
+    }
+    let value: f64 = number.parse().map_err(|_| invalid())?;
+    let unit = rest.strip_prefix(' ').unwrap_or(rest);
+    let unit = unit.strip_suffix('b').unwrap_or(unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let power = match unit {
+        "" => 0,
+        "k" => 1,
+        "m" => 2,
+        "g" => 3,
+        "t" => 4,
+        "p" => 5,
+        _ => return Err(invalid()),
+    };
+    let bytes = value * 1024f64.powi(power);
+    if bytes >= i64::MAX as f64 {
+        bail!("invalid size: '{text}': larger than the 8 EiB a byte count can hold");
+    }
+    Ok(bytes as i64)
 }
 
 /// Parses `--memory-swap`: a size, or `-1` for unlimited swap.
 pub fn parse_swap(text: &str) -> anyhow::Result<i64> {
-    if text.trim() == "-1" {
+    if text == "-1" {
         Ok(-1)
     } else {
         parse_size(text)
     }
+}
+
+/// Parses `--cpus` into nano-CPUs as the docker CLI does: an exact decimal (`1.5`, `2`, `1e-2`)
+/// whose value in billionths is whole, else `value is too precise`.
+pub fn parse_cpus(text: &str) -> anyhow::Result<i64> {
+    let invalid = || anyhow::anyhow!("failed to parse {text} as a rational number");
+    let (mantissa, exponent) = match text.to_ascii_lowercase().split_once('e') {
+        Some((m, e)) => (m.to_string(), e.parse::<i32>().map_err(|_| invalid())?),
+        None => (text.to_string(), 0),
+    };
+    let (negative, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => (true, m.to_string()),
+        None => (
+            false,
+            mantissa.strip_prefix('+').unwrap_or(&mantissa).to_string(),
+        ),
+    };
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((&mantissa, ""));
+    if whole.is_empty() && fraction.is_empty()
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return Err(invalid());
+    }
+    // value = digits × 10^(exponent − fraction digits); nanos = value × 10^9.
+    let digits = format!("{whole}{fraction}");
+    let digits = digits.trim_start_matches('0');
+    let shift = i64::from(exponent) - fraction.len() as i64 + 9;
+    let too_large = || anyhow::anyhow!("value {text} is too large");
+    let mut nanos: i128 = if digits.is_empty() {
+        0
+    } else {
+        digits.parse().map_err(|_| too_large())?
+    };
+    if shift >= 0 {
+        for _ in 0..shift {
+            nanos = nanos.checked_mul(10).ok_or_else(too_large)?;
+            if nanos > i128::from(i64::MAX) {
+                return Err(too_large());
+            }
+        }
+    } else {
+        for _ in 0..-shift {
+            if nanos % 10 != 0 {
+                bail!("value is too precise");
+            }
+            nanos /= 10;
+        }
+    }
+    let nanos = i64::try_from(nanos).map_err(|_| too_large())?;
+    Ok(if negative { -nanos } else { nanos })
 }
 
 /// Parses a signal by number or name (`9`, `KILL`, `SIGKILL`, `sigterm`).
@@ -115,14 +191,57 @@ mod tests {
             ("1.5g", 3 << 29),
             ("512MB", 512 << 20),
             ("2MiB", 2 << 20),
+            ("10 m", 10 << 20),
+            ("1.5k", 1536),
         ];
         for (text, want) in cases {
             assert_eq!(parse_size(text).unwrap(), want, "{text}");
         }
-        for bad in ["", "x", "12q"] {
-            assert!(parse_size(bad).is_err(), "{bad}");
+        for bad in ["", "x", "12q", "-5", ".5m", "1.", "1.2.3", " 1", "1bi"] {
+            let err = parse_size(bad).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("invalid size: '{bad}' (expected")),
+                "{err}"
+            );
         }
+        assert!(
+            parse_size("99999999999999999999g")
+                .unwrap_err()
+                .to_string()
+                .contains("larger than")
+        );
         assert_eq!(parse_swap("-1").unwrap(), -1);
+        assert!(parse_swap("-2").is_err());
+    }
+
+    #[test]
+    fn cpus() {
+        let cases = [
+            ("1", 1_000_000_000),
+            ("1.5", 1_500_000_000),
+            ("0.01", 10_000_000),
+            ("1e9", 1_000_000_000_000_000_000),
+            ("2.5e-1", 250_000_000),
+            ("0.000000001", 1),
+            ("-1", -1_000_000_000),
+            ("0", 0),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse_cpus(text).unwrap(), want, "{text}");
+        }
+        assert_eq!(
+            parse_cpus("0.0000000001").unwrap_err().to_string(),
+            "value is too precise"
+        );
+        for bad in ["", "x", "1.2.3", "e5", "1e", "--1"] {
+            assert!(parse_cpus(bad).is_err(), "{bad}");
+        }
+        assert!(
+            parse_cpus("1e19")
+                .unwrap_err()
+                .to_string()
+                .contains("too large")
+        );
     }
 
     #[test]

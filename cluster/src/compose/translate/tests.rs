@@ -168,6 +168,50 @@ fn bad_values_are_errors_naming_the_service() {
 }
 
 #[test]
+fn limits_out_of_dockers_bounds_are_refused_naming_the_service() {
+    let cases = [
+        (
+            json!({"mem_limit": "1"}),
+            "Minimum memory limit allowed is 6MB",
+        ),
+        (
+            json!({"mem_limit": -5}),
+            "Minimum memory limit allowed is 6MB",
+        ),
+        (
+            json!({"deploy": {"resources": {"limits": {"memory": "1k"}}}}),
+            "Minimum memory limit allowed is 6MB",
+        ),
+        (json!({"cpus": 0.0000001}), "Range of CPUs is from 0.01 to"),
+        (
+            json!({"deploy": {"resources": {"limits": {"cpus": "1000000000"}}}}),
+            "Range of CPUs is from 0.01 to",
+        ),
+        (
+            json!({"mem_limit": "64m", "memswap_limit": "32m"}),
+            "Minimum memoryswap limit should be larger than memory limit",
+        ),
+        (
+            json!({"pids_limit": 99999999}),
+            "invalid pids limit 99999999",
+        ),
+        (json!({"cpuset": "0-"}), "Invalid value 0- for cpuset cpus"),
+    ];
+    for (mut service, want) in cases {
+        service["image"] = json!("busybox");
+        let spec = spec(service);
+        let err = check_limits("web", &spec.definition)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with(&format!("service web: {want}")), "{err}");
+        let err = container_config(&spec).unwrap_err().to_string();
+        assert!(err.starts_with(&format!("service web: {want}")), "{err}");
+    }
+    let fine = spec(json!({"image": "busybox", "mem_limit": "64m", "cpus": 0.5}));
+    assert_eq!(check_limits("web", &fine.definition), Ok(()));
+}
+
+#[test]
 fn unsupported_keys_are_warned_about() {
     let service = spec(json!({"image": "busybox", "ipc": "host", "links": ["db"],
                               "security_opt": ["no-new-privileges"]}))
