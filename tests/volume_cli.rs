@@ -105,3 +105,129 @@ fn in_use_volume_and_image_are_not_removed_and_data_survives() {
     assert_eq!(env.ok("volume", &["rm", "kept"]), "kept\n");
     env.ok("image", &["rm", "busybox:test"]);
 }
+
+#[test]
+fn local_driver_options_bind_a_host_directory_and_mount_a_tmpfs() {
+    let env = Env::new();
+    env.import_busybox("busybox:test");
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("hostfile"), "from host\n").unwrap();
+    let device = format!("device={}", host.path().display());
+    env.ok(
+        "volume",
+        &[
+            "create",
+            "-o",
+            "type=none",
+            "-o",
+            "o=bind",
+            "-o",
+            &device,
+            "hostvol",
+        ],
+    );
+    let out = env.ok(
+        "container",
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            "hostvol:/data",
+            "busybox:test",
+            "sh",
+            "-c",
+            "cat /data/hostfile; echo written > /data/new",
+        ],
+    );
+    assert_eq!(out, "from host\n");
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("new")).unwrap(),
+        "written\n"
+    );
+
+    env.ok(
+        "volume",
+        &[
+            "create",
+            "-o",
+            "type=tmpfs",
+            "-o",
+            "device=tmpfs",
+            "-o",
+            "o=size=1m,uid=1000",
+            "tv",
+        ],
+    );
+    let out = env.ok(
+        "container",
+        &[
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "-v",
+            "tv:/scratch",
+            "busybox:test",
+            "sh",
+            "-c",
+            "grep ' /scratch ' /proc/mounts; stat -c %u /scratch",
+        ],
+    );
+    assert!(
+        out.starts_with("tmpfs /scratch tmpfs ") && out.contains("size=1024k"),
+        "{out}"
+    );
+    assert!(out.ends_with("\n1000\n"), "{out}");
+    // The tmpfs lived in the container's mount namespace only: nothing is left on the host.
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mountinfo.contains("/volumes/tv/"),
+        "a tmpfs volume mount leaked: {mountinfo}"
+    );
+
+    let refusals = [
+        (vec!["-o", "foo=bar"], "invalid option \"foo\""),
+        (
+            vec!["-o", "type=nfs", "-o", "device=:/export"],
+            "unsupported volume type \"nfs\"",
+        ),
+        (
+            vec![
+                "-o",
+                "type=none",
+                "-o",
+                "o=bind",
+                "-o",
+                "device=/nonexistent/dir",
+            ],
+            "device /nonexistent/dir: no such directory on the host to bind",
+        ),
+        (
+            vec![
+                "-o",
+                "type=tmpfs",
+                "-o",
+                "device=tmpfs",
+                "-o",
+                "o=size=1m,exec=yes",
+            ],
+            "invalid tmpfs option \"exec=yes\"",
+        ),
+    ];
+    for (flags, want) in refusals {
+        let mut args = vec!["create"];
+        args.extend(flags.iter().copied());
+        args.push("refused");
+        let err = env.fails("volume", &args);
+        assert!(err.contains(want), "{flags:?}: want {want:?}, got {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    assert_eq!(env.ok("volume", &["ls", "-q"]), "hostvol\ntv\n");
+    env.ok("volume", &["rm", "hostvol", "tv"]);
+    assert!(
+        host.path().join("hostfile").exists(),
+        "rm deleted the host directory"
+    );
+}

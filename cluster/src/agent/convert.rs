@@ -289,7 +289,7 @@ fn mounts(spec: &ContainerSpec) -> Vec<proto::Mount> {
                         .map(|p| p.display().to_string())
                         .unwrap_or_default(),
                 ),
-                MountKind::Tmpfs { size, mode } => {
+                MountKind::Tmpfs { size, mode, .. } => {
                     ("tmpfs", String::new(), *size, *mode, false, String::new())
                 }
             };

@@ -116,7 +116,7 @@ pub fn volume_status(err: VolumeError) -> Status {
     let code = match &err {
         VolumeError::NotFound(_) => Code::NotFound,
         VolumeError::InUse(_) => Code::FailedPrecondition,
-        VolumeError::InvalidName(_) => Code::InvalidArgument,
+        VolumeError::InvalidName(_) | VolumeError::BadOption(_) => Code::InvalidArgument,
         _ => Code::Internal,
     };
     Status::new(code, err.to_string())

@@ -108,6 +108,7 @@ pub fn mount(m: &proto::Mount) -> Result<Mount, AgentError> {
             } else {
                 m.tmpfs_mode
             },
+            options: Vec::new(),
         },
         "volume" => {
             if !m.source.is_empty() && !engine::volume::valid_name(&m.source) {

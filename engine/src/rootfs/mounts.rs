@@ -115,17 +115,31 @@ pub(super) fn user_mount(
             "volume {name} at {} was not resolved to a directory",
             m.target.display()
         ))),
-        MountKind::Tmpfs { size, mode } => {
+        MountKind::Tmpfs {
+            size,
+            mode,
+            options,
+        } => {
             std::fs::create_dir_all(&target).ctx(|| format!("create {}", target.display()))?;
             let mut data = format!("mode={mode:o}");
             if *size > 0 {
                 data.push_str(&format!(",size={size}"));
             }
+            for option in options {
+                data.push(',');
+                data.push_str(option);
+            }
             let mut flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
             if m.read_only {
                 flags |= MsFlags::MS_RDONLY;
             }
-            mount(None, &target, Some("tmpfs"), flags, Some(&data))
+            mount(
+                Some(Path::new("tmpfs")),
+                &target,
+                Some("tmpfs"),
+                flags,
+                Some(&data),
+            )
         }
     }
 }

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::Runtime;
-use crate::spec::{ContainerSpec, MountKind};
+use crate::spec::{ContainerSpec, MountKind, SpecError};
+use crate::volume::LocalMount;
 
 impl Runtime {
     /// The directory of a container's image rootfs (`upper/`, `work/`, `merged/`).
@@ -46,7 +47,9 @@ impl Runtime {
 
     /// Replaces every volume mount of `spec` by a bind mount of the volume's directory (or
     /// of a subpath inside it), copying the image's content at the target into an empty
-    /// volume first unless the mount says `no_copy`.
+    /// volume first unless the mount says `no_copy`. A volume with driver options becomes
+    /// what they ask for (see [`LocalMount`]): a bind of the host device, or a tmpfs of the
+    /// container's own.
     pub(super) fn resolve_volumes(&self, spec: &mut ContainerSpec) -> crate::Result<()> {
         let rootfs = spec.rootfs.clone();
         for m in &mut spec.mounts {
@@ -58,9 +61,32 @@ impl Runtime {
             else {
                 continue;
             };
-            let data = self
-                .volumes
-                .prepare_mount(name, &rootfs, &m.target, *no_copy)?;
+            let data = match self.volumes.local_mount(name)? {
+                LocalMount::Directory => self
+                    .volumes
+                    .prepare_mount(name, &rootfs, &m.target, *no_copy)?,
+                LocalMount::Bind { device, read_only } => {
+                    m.read_only |= read_only;
+                    device
+                }
+                LocalMount::Tmpfs { data, read_only } => {
+                    if subpath.is_some() {
+                        return Err(SpecError::BadSubpath {
+                            volume: name.clone(),
+                            subpath: subpath.clone().unwrap_or_default(),
+                            reason: "a tmpfs volume has no subpaths".into(),
+                        }
+                        .into());
+                    }
+                    m.read_only |= read_only;
+                    m.kind = MountKind::Tmpfs {
+                        size: 0,
+                        mode: 0o1777,
+                        options: data,
+                    };
+                    continue;
+                }
+            };
             let source = match subpath {
                 None => data,
                 Some(sub) => volume_subpath(name, &data, sub)?,

@@ -31,6 +31,10 @@ pub enum MountKind {
         size: u64,
         /// Permission bits of the root directory (e.g. 0o1777).
         mode: u32,
+        /// More tmpfs mount data (`uid=1000`, `nr_inodes=…`), from a tmpfs volume's options;
+        /// later entries win over `mode` and `size`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        options: Vec<String>,
     },
 }
 

@@ -7,6 +7,7 @@
 //! Docker's copy-up), unless `nocopy` is asked.
 
 mod copy;
+mod options;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -17,6 +18,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 pub use copy::copy_tree;
+pub use options::LocalMount;
 
 /// Errors of the volume store.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +50,9 @@ pub enum VolumeError {
         /// The parse error.
         reason: String,
     },
+    /// A driver option the local driver does not take.
+    #[error("{0}")]
+    BadOption(String),
     /// The copy-up into the volume failed.
     #[error("copy image content at {target} into volume {name}: {reason}")]
     CopyUp {
@@ -78,7 +83,7 @@ pub struct Volume {
     pub mountpoint: PathBuf,
     /// User labels.
     pub labels: BTreeMap<String, String>,
-    /// Driver options (recorded, not interpreted by the local driver).
+    /// Driver options: `type`, `device` and `o`, as Docker's local driver (see [`LocalMount`]).
     pub options: BTreeMap<String, String>,
     /// When it was created (RFC 3339).
     pub created_at: String,
@@ -138,6 +143,14 @@ impl VolumeStore {
         }
         if let Ok(existing) = self.inspect(&name) {
             return Ok(existing);
+        }
+        if let LocalMount::Bind { device, .. } = LocalMount::parse(&options)?
+            && !device.is_dir()
+        {
+            return Err(VolumeError::BadOption(format!(
+                "device {}: no such directory on the host to bind",
+                device.display()
+            )));
         }
         let data = self.root.join(&name).join("_data");
         fs::create_dir_all(&data).map_err(io("create", &data))?;
@@ -229,6 +242,11 @@ impl VolumeStore {
             report.space_reclaimed += size;
         }
         Ok(report)
+    }
+
+    /// What the volume's options ask to mount (its own directory when it has none).
+    pub fn local_mount(&self, name: &str) -> Result<LocalMount> {
+        LocalMount::parse(&self.inspect(name)?.options)
     }
 
     /// Returns the host directory to bind-mount for `name` at `target` in a container whose
