@@ -182,6 +182,12 @@ const DATA_ROOT_MODE: u32 = 0o700;
 /// Mode of the run root: root, and the socket group may pass through to the socket.
 const RUN_ROOT_MODE: u32 = 0o710;
 
+/// The run root's directory of the compose commands' project locks.
+pub const COMPOSE_LOCKS: &str = "compose-locks";
+
+/// Mode of the lock directory: root and the socket group may create lock files.
+const LOCKS_MODE: u32 = 0o770;
+
 /// The socket group's id, when the group exists.
 fn socket_group() -> Option<Gid> {
     match Group::from_name(SOCKET_GROUP) {
@@ -217,6 +223,17 @@ fn close_roots(config: &AgentConfig, group: Option<Gid>) -> Result<(), DaemonErr
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
             .map_err(io("chmod", dir))?;
     }
+    // The compose commands' per-project locks: root and the socket group create them.
+    let locks = config.run_root.join(COMPOSE_LOCKS);
+    std::fs::create_dir_all(&locks).map_err(io("create", &locks))?;
+    nix::unistd::chown(
+        locks.as_path(),
+        Some(Uid::from_raw(0)),
+        Some(group.unwrap_or(Gid::from_raw(0))),
+    )
+    .map_err(|e| io("chown", &locks)(e.into()))?;
+    std::fs::set_permissions(&locks, std::fs::Permissions::from_mode(LOCKS_MODE))
+        .map_err(io("chmod", &locks))?;
     Ok(())
 }
 

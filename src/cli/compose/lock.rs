@@ -14,8 +14,9 @@ use anyhow::Context;
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
-/// The directory of the lock files, beside the agent's socket.
-const LOCK_DIR: &str = "compose-locks";
+/// The directory of the lock files, beside the agent's socket (the agent creates it writable
+/// by its socket group).
+const LOCK_DIR: &str = cluster::agent::daemon::COMPOSE_LOCKS;
 
 /// A held project lock; dropping it releases the lock.
 pub struct ProjectLock {
@@ -42,6 +43,12 @@ pub fn lock(path: &Path, project: &str) -> anyhow::Result<ProjectLock> {
         .truncate(false)
         .write(true)
         .open(path)
+        // A member of the socket group may not write a lock file root made; a lock needs no
+        // write access.
+        .or_else(|err| match err.kind() {
+            std::io::ErrorKind::PermissionDenied => File::open(path),
+            _ => Err(err),
+        })
         .with_context(|| format!("cannot open the project lock {}", path.display()))?;
     let file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
         Ok(lock) => return Ok(ProjectLock { _lock: lock }),
