@@ -1,24 +1,28 @@
 #!/usr/bin/env bash
 # `bosun up -d` / `down` of 10 and 50 independent services and of a 10-deep depends_on chain,
 # a no-op `up`, and `down` of 10 services whose processes ignore SIGTERM (grace period 2 s);
-# side by side with docker-compose when it is installed (on its own busybox image).
+# side by side with docker-compose when it is installed and a Docker daemon answers, on the same
+# busybox tree (scripts/build-test-images.sh) imported into Docker under a tag of the bench's own
+# (removed at the end); otherwise "docker-compose: skipped: <reason>" and bosun alone.
+# A command that fails stops the script with an error naming it (bench/common.sh): no figure is
+# printed for a failure.
 # Runs as root with its own temporary roots and cgroup parent; never touches /var/lib/bosun.
 # Each case runs `runs` times (default 3) on a fresh project; the median of each column is shown.
 # The page cache is flushed (`sync`) before the cases, so the image import's writeback does not
 # land on the first case's flushes.
 # Usage: bench/compose_up_down.sh [path/to/bosun] [runs]   (default: target/release/bosun, 3)
 set -euo pipefail
-. "$(dirname "$0")/cleanup.sh"
+. "$(dirname "$0")/common.sh"
 
 bosun=${1:-target/release/bosun}
 runs=${2:-3}
 [ "$(id -u)" = 0 ] || { echo "error: run as root" >&2; exit 1; }
 [ -x "$bosun" ] || { echo "error: no bosun binary at $bosun (cargo build --release)" >&2; exit 1; }
 bosun=$(realpath "$bosun")
-here=$(cd "$(dirname "$0")/.." && pwd)
 
 tmp=$(mktemp -d)
 parent=bosun-bench-$$
+docker_image=bosun-bench-busybox:$$
 export BOSUN_DATA_ROOT=$tmp/data BOSUN_RUN_ROOT=$tmp/run BOSUN_CGROUP_PARENT=$parent
 unset BOSUN_HOST
 
@@ -27,22 +31,28 @@ cleanup() {
     for dir in "$tmp"/p-*; do
         [ -d "$dir" ] && (cd "$dir" && "$bosun" down -v -t 0 --progress quiet >/dev/null 2>&1)
     done
+    if [ -z "$compose_skip" ]; then
+        for dir in "$tmp"/d-*; do
+            [ -d "$dir" ] && (cd "$dir" && docker-compose -p "b${dir##*/d-}" down -v -t 0 >/dev/null 2>&1)
+        done
+        docker image rm -f "$docker_image" >/dev/null 2>&1
+    fi
     if [ -f "$tmp/run/bosun.pid" ]; then
         kill "$(cat "$tmp/run/bosun.pid")" 2>/dev/null
         sleep 0.5
     fi
     remove_networks "$tmp/data"
     rm -rf "$tmp"
-    for hierarchy in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
-        [ -d "$hierarchy$parent" ] && find "$hierarchy$parent" -depth -type d -exec rmdir {} \; 2>/dev/null
-    done
-    true
+    remove_cgroups "$parent"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+compose_skip=$(compose_problem)
+bench_trap cleanup
 
-"$here/scripts/build-test-images.sh" "$tmp/images" >/dev/null
-"$bosun" image import "$tmp/images/busybox.tar" busybox:test --change 'CMD ["sh"]' >/dev/null
+test_images "$tmp/images"
+checked "$bosun" image import "$tmp/images/busybox.tar" busybox:test --change 'CMD ["sh"]' >/dev/null
+if [ -z "$compose_skip" ]; then
+    checked docker import --change 'CMD ["sh"]' "$tmp/images/busybox.tar" "$docker_image" >/dev/null
+fi
 sync
 
 # compose file generators: independent N services, a chain of N, N SIGTERM-ignoring services.
@@ -67,12 +77,8 @@ stubborn() {
     done
 }
 
-seconds() { # command... → elapsed seconds on stdout
-    local start end
-    start=$(date +%s.%N)
-    "$@" >/dev/null 2>&1
-    end=$(date +%s.%N)
-    awk -v a="$start" -v b="$end" 'BEGIN { printf "%.3f", b - a }'
+seconds() { # → the last `timed` command's wall time in seconds, 3 decimals
+    awk -v us="$elapsed_us" 'BEGIN { printf "%.3f", us / 1e6 }'
 }
 
 row() { # tool label up noop down
@@ -91,29 +97,40 @@ run_bosun() { # label generator n
     cd "$dir"
     local ups=() noops=() downs=() _
     for _ in $(seq 1 "$runs"); do
-        ups+=("$(seconds "$bosun" -p "b$1" up -d --progress quiet)")
-        noops+=("$(seconds "$bosun" -p "b$1" up -d --progress quiet)")
-        downs+=("$(seconds "$bosun" -p "b$1" down --progress quiet)")
+        timed "$bosun" -p "b$1" up -d --progress quiet
+        ups+=("$(seconds)")
+        timed "$bosun" -p "b$1" up -d --progress quiet
+        noops+=("$(seconds)")
+        timed "$bosun" -p "b$1" down --progress quiet
+        downs+=("$(seconds)")
     done
     cd - >/dev/null
     row bosun "$1" "$(median "${ups[@]}")" "$(median "${noops[@]}")" "$(median "${downs[@]}")"
 }
 
 run_compose() { # label generator n
-    command -v docker-compose >/dev/null && docker info >/dev/null 2>&1 || return 0
+    [ -z "$compose_skip" ] || return 0
     local dir=$tmp/d-$1
     mkdir -p "$dir"
-    "$2" "$3" busybox >"$dir/docker-compose.yml"
+    "$2" "$3" "$docker_image" >"$dir/docker-compose.yml"
     cd "$dir"
     local up noop down
-    up=$(seconds docker-compose -p "b$1" up -d)
-    noop=$(seconds docker-compose -p "b$1" up -d)
-    down=$(seconds docker-compose -p "b$1" down)
+    timed docker-compose -p "b$1" up -d
+    up=$(seconds)
+    timed docker-compose -p "b$1" up -d
+    noop=$(seconds)
+    timed docker-compose -p "b$1" down
+    down=$(seconds)
     cd - >/dev/null
     row docker-compose "$1" "$up" "$noop" "$down"
 }
 
 echo "bosun: $bosun ($("$bosun" version --short 2>/dev/null || echo unknown)); $(nproc) CPUs; $(date -u +%FT%TZ); median of $runs runs"
+if [ -n "$compose_skip" ]; then
+    skip_peer docker-compose "$compose_skip"
+else
+    echo "docker-compose: $(docker-compose version --short 2>/dev/null), image $docker_image (the same busybox.tar)"
+fi
 row tool case "up -d s" "no-op s" "down s"
 row -------------- ---------------------------------- -------- -------- --------
 for spec in "10-independent independent 10" "50-independent independent 50" \
