@@ -3,18 +3,18 @@
 # against the same busybox tree given as a plain directory rootfs:
 # `bosun container run --rm busybox:bench true` vs `bosun container run --rm --rootfs DIR true`,
 # side by side with hyperfine. Prints both and the difference of the medians (target < 5 ms).
-# Runs as root with its own temporary roots and cgroup parent.
+# Runs as root with its own temporary roots and cgroup parent. Each command runs once, checked,
+# before hyperfine: a failure stops the script with an error naming it (bench/common.sh).
 # Usage: bench/image_start.sh [path/to/bosun] [runs]   (defaults: target/release/bosun, 30)
 set -euo pipefail
-. "$(dirname "$0")/cleanup.sh"
+. "$(dirname "$0")/common.sh"
 
 bosun=${1:-target/release/bosun}
 runs=${2:-30}
 [ "$(id -u)" = 0 ] || { echo "error: run as root" >&2; exit 1; }
 [ -x "$bosun" ] || { echo "error: no bosun binary at $bosun (cargo build --release)" >&2; exit 1; }
-command -v hyperfine >/dev/null || apt-get install -y hyperfine >/dev/null
+command -v hyperfine >/dev/null || checked apt-get install -y hyperfine >/dev/null
 bosun=$(realpath "$bosun")
-here=$(dirname "$(realpath "$0")")
 
 tmp=$(mktemp -d)
 parent=bosun-bench-$$
@@ -31,22 +31,22 @@ cleanup() {
     fi
     remove_networks "$tmp/data"
     rm -rf "$tmp"
-    for hierarchy in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
-        [ -d "$hierarchy$parent" ] && find "$hierarchy$parent" -depth -type d -exec rmdir {} \; 2>/dev/null
-    done
-    true
+    remove_cgroups "$parent"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_trap cleanup
 
-sh "$here/../scripts/build-test-images.sh" "$tmp/images" >/dev/null
-mkdir -p "$tmp/rootfs"
-tar -C "$tmp/rootfs" -xf "$tmp/images/busybox.tar"
-"$bosun" image -H "$host" import "$tmp/images/busybox.tar" busybox:bench >/dev/null
+test_images "$tmp/images"
+busybox_rootfs "$tmp/images/busybox.tar" "$tmp/rootfs"
+checked "$bosun" image -H "$host" import "$tmp/images/busybox.tar" busybox:bench >/dev/null
+image_cmd="$bosun container -H $host run --rm busybox:bench true"
+rootfs_cmd="$bosun container -H $host run --rm --rootfs $tmp/rootfs true"
+# shellcheck disable=SC2086 # the command lines are split into words on purpose
+checked $image_cmd >/dev/null
+# shellcheck disable=SC2086
+checked $rootfs_cmd >/dev/null
 
 echo "machine: $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-hyperfine -N --warmup 3 --runs "$runs" --export-json "$tmp/start.json" \
-    -n image "$bosun container -H $host run --rm busybox:bench true" \
-    -n rootfs "$bosun container -H $host run --rm --rootfs $tmp/rootfs true"
+checked hyperfine -N --warmup 3 --runs "$runs" --export-json "$tmp/start.json" \
+    -n image "$image_cmd" -n rootfs "$rootfs_cmd"
 jq -r '.results[] | "\(.command): median \(.median * 1000 | . * 10 | round / 10) ms, mean \(.mean * 1000 | . * 10 | round / 10) ms"' "$tmp/start.json"
 jq -r '"image start extra (median): \((.results[0].median - .results[1].median) * 1000 | . * 10 | round / 10) ms"' "$tmp/start.json"

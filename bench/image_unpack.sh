@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Unpack throughput of the image store: `bosun image load` of a docker-save archive (plain and
 # gzip layers) and `bosun image pull` from a local docker-registry, each into an empty store,
-# in MB/s of uncompressed layer content (best of N runs).
+# in MB/s of uncompressed layer content (best of N runs). Without /usr/bin/docker-registry the
+# pull case is reported "skipped: <reason>". A command that fails stops the script with an error
+# naming it (bench/common.sh) instead of printing a figure.
 # Runs as root with its own temporary roots; never touches /var/lib/bosun or /run/bosun.
 # Usage: bench/image_unpack.sh [path/to/bosun] [layer MB] [runs]   (defaults: target/release/bosun, 256, 3)
 set -euo pipefail
-. "$(dirname "$0")/cleanup.sh"
+. "$(dirname "$0")/common.sh"
 
 bosun=${1:-target/release/bosun}
 size_mb=${2:-256}
 runs=${3:-3}
 [ "$(id -u)" = 0 ] || { echo "error: run as root" >&2; exit 1; }
 [ -x "$bosun" ] || { echo "error: no bosun binary at $bosun (cargo build --release)" >&2; exit 1; }
-[ -x /usr/bin/docker-registry ] || { echo "error: docker-registry missing (scripts/install-deps.sh)" >&2; exit 1; }
+registry_skip=
+[ -x /usr/bin/docker-registry ] || registry_skip="/usr/bin/docker-registry is not installed (scripts/install-deps.sh)"
 bosun=$(realpath "$bosun")
 
 tmp=$(mktemp -d)
@@ -27,21 +30,18 @@ cleanup() {
     for data in "$tmp"/data-*; do [ -d "$data" ] && remove_networks "$data"; done
     rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_trap cleanup
 
 # One store per step: `store NAME` exports its roots.
 store() {
     export BOSUN_DATA_ROOT=$tmp/data-$1 BOSUN_RUN_ROOT=$tmp/run-$1 BOSUN_CGROUP_PARENT=bosun-bench-$$
 }
 
-now() { date +%s.%N; }
-
-# A rootfs of busybox plus $size_mb MB of incompressible-ish files in 1 MB pieces, spread
-# over directories like a real image.
+# A rootfs of the busybox tree (scripts/build-test-images.sh) plus $size_mb MB of
+# incompressible-ish files in 1 MB pieces, spread over directories like a real image.
 root=$tmp/rootfs
-mkdir -p "$root/bin"
-cp "$(command -v busybox)" "$root/bin/busybox"
+test_images "$tmp/images"
+busybox_rootfs "$tmp/images/busybox.tar" "$root"
 for i in $(seq 1 "$size_mb"); do
     d=$root/data/$((i % 16))
     mkdir -p "$d"
@@ -49,8 +49,8 @@ for i in $(seq 1 "$size_mb"); do
 done
 
 store src
-"$bosun" image import "$root" bench/unpack:plain >/dev/null
-"$bosun" image save -o "$tmp/plain.tar" bench/unpack:plain
+checked "$bosun" image import "$root" bench/unpack:plain >/dev/null
+checked "$bosun" image save -o "$tmp/plain.tar" bench/unpack:plain
 # The same image with a gzip layer, as registries serve them: an OCI layout archive.
 mkdir -p "$tmp/gz" && tar -C "$tmp/gz" -xf "$tmp/plain.tar"
 layer=$(jq -r '.[0].Layers[0]' "$tmp/gz/manifest.json")
@@ -75,8 +75,9 @@ unpacked=$(du -sb "$root" | cut -f1)
 
 # A registry with the image pushed (gzip layers are what registries usually hold; this push
 # sends the plain layer, as stored).
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$tmp/registry.yml" <<CONF
+registry_up() {
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    cat >"$tmp/registry.yml" <<CONF
 version: 0.1
 log:
   level: error
@@ -86,11 +87,16 @@ storage:
 http:
   addr: 127.0.0.1:$port
 CONF
-/usr/bin/docker-registry serve "$tmp/registry.yml" >/dev/null 2>&1 &
-registry_pid=$!
-for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
-"$bosun" image tag bench/unpack:plain "127.0.0.1:$port/bench/unpack:plain"
-"$bosun" image push -q "127.0.0.1:$port/bench/unpack:plain" >/dev/null
+    /usr/bin/docker-registry serve "$tmp/registry.yml" >"$tmp/registry.log" 2>&1 &
+    registry_pid=$!
+    local _
+    for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null && break; sleep 0.1; done
+    curl -sf "http://127.0.0.1:$port/v2/" >/dev/null \
+        || die "docker-registry does not answer at 127.0.0.1:$port: $(tail -n 3 "$tmp/registry.log")"
+    checked "$bosun" image tag bench/unpack:plain "127.0.0.1:$port/bench/unpack:plain"
+    checked "$bosun" image push -q "127.0.0.1:$port/bench/unpack:plain" >/dev/null
+}
+[ -n "$registry_skip" ] || registry_up
 
 best() { sort -g | head -1; }
 measure() { # name, command...
@@ -98,12 +104,9 @@ measure() { # name, command...
     local times=()
     for r in $(seq 1 "$runs"); do
         store "$name-$r"
-        "$bosun" image ls -q >/dev/null   # the agent starts outside the timing
-        local t0 t1
-        t0=$(now)
-        "$@" >/dev/null 2>"$tmp/err" || { echo "error: $name failed:" >&2; cat "$tmp/err" >&2; exit 1; }
-        t1=$(now)
-        times+=("$(echo "$t1 - $t0" | bc -l)")
+        checked "$bosun" image ls -q >/dev/null   # the agent starts outside the timing
+        timed "$@"
+        times+=("$(echo "$elapsed_us / 1000000" | bc -l)")
         kill "$(cat "$BOSUN_RUN_ROOT/bosun.pid")"; sleep 0.2; remove_networks "$BOSUN_DATA_ROOT"; rm -rf "$BOSUN_DATA_ROOT"
     done
     local t
@@ -115,4 +118,8 @@ echo "machine: $(nproc) cpus, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 echo "image: one layer, $((unpacked / 1000000)) MB uncompressed ($(find "$root/data" -type f | wc -l) files), best of $runs"
 measure "load (plain layer)" "$bosun" image load -i "$tmp/plain.tar"
 measure "load (gzip layer)" "$bosun" image load -i "$tmp/gzip.tar"
-measure "pull (plain, local registry)" "$bosun" image pull "127.0.0.1:$port/bench/unpack:plain"
+if [ -n "$registry_skip" ]; then
+    skip_peer "pull (plain, local registry)" "$registry_skip"
+else
+    measure "pull (plain, local registry)" "$bosun" image pull "127.0.0.1:$port/bench/unpack:plain"
+fi
