@@ -3,9 +3,11 @@
 # with `--network none`, on a user network, and on a user network with two published ports,
 # inside a network namespace of the bench's own (the host's links and tables are untouched).
 # Prints median, p90 and mean per case and each network case's median minus the `none` one; the
-# cases take turns run after run.
+# cases take turns run after run. A command that fails stops the script with an error naming it
+# (bench/common.sh) instead of printing a time.
 # Usage: bench/network_attach.sh [path/to/bosun] [runs]   (defaults: target/release/bosun, 30)
 set -euo pipefail
+. "$(dirname "$0")/common.sh"
 
 bosun=${1:-target/release/bosun}
 runs=${2:-30}
@@ -28,26 +30,20 @@ cleanup() {
         sleep 1
     fi
     ip netns del "$ns" 2>/dev/null
-    for hierarchy in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
-        [ -d "$hierarchy$BOSUN_CGROUP_PARENT" ] && find "$hierarchy$BOSUN_CGROUP_PARENT" -depth -type d -exec rmdir {} \; 2>/dev/null
-    done
+    remove_cgroups "$BOSUN_CGROUP_PARENT"
     rm -rf "$tmp"
-    true
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_trap cleanup
 
-ip netns add "$ns"
-in_ns ip link set lo up
+checked ip netns add "$ns"
+checked in_ns ip link set lo up
+test_images "$tmp/images"
 rootfs=$tmp/rootfs
-mkdir -p "$rootfs/bin"
-cp "$(command -v busybox)" "$rootfs/bin/busybox"
-ln -s busybox "$rootfs/bin/true"
-ln -s busybox "$rootfs/bin/sh"
+busybox_rootfs "$tmp/images/busybox.tar" "$rootfs"
 
-b agent >/dev/null
-for _ in $(seq 1 50); do [ -S "$tmp/run/bosun.sock" ] && break; sleep 0.1; done
-b network create benchnet >/dev/null
+checked b agent >/dev/null
+wait_for_socket "$tmp/run/bosun.sock"
+checked b network create benchnet >/dev/null
 
 names=(none network network+ports)
 cmds=(
@@ -58,15 +54,15 @@ cmds=(
 
 # The cases take turns, run after run, so that a change of machine load touches them alike.
 measure() {
-    local _ i start end
-    for _ in 1 2 3; do for i in "${!cmds[@]}"; do ${cmds[$i]} >/dev/null; done; done
+    local _ i
+    # shellcheck disable=SC2086 # the command lines are split into words on purpose
+    for _ in 1 2 3; do for i in "${!cmds[@]}"; do checked ${cmds[$i]} >/dev/null; done; done
     for i in "${!cmds[@]}"; do : >"$tmp/$i.times"; done
     for _ in $(seq 1 "$runs"); do
         for i in "${!cmds[@]}"; do
-            start=${EPOCHREALTIME/[.,]/}
-            ${cmds[$i]} >/dev/null
-            end=${EPOCHREALTIME/[.,]/}
-            echo "$(( end - start ))" | awk '{ print $1 / 1000 }' >>"$tmp/$i.times"
+            # shellcheck disable=SC2086
+            timed ${cmds[$i]}
+            echo "$elapsed_us" | awk '{ print $1 / 1000 }' >>"$tmp/$i.times"
         done
     done
 }
