@@ -29,7 +29,7 @@ unset BOSUN_HOST
 cleanup() {
     set +e
     for dir in "$tmp"/p-*; do
-        [ -d "$dir" ] && (cd "$dir" && "$bosun" down -v -t 0 --progress quiet >/dev/null 2>&1)
+        [ -d "$dir" ] && (cd "$dir" && "$bosun" -p "b${dir##*/p-}" down -v -t 0 --progress quiet >/dev/null 2>&1)
     done
     if [ -z "$compose_skip" ]; then
         for dir in "$tmp"/d-*; do
