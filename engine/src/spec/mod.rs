@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::health::HealthConfig;
 use crate::restart::RestartPolicy;
 
-pub use mounts::{Mount, MountKind};
+pub use mounts::{Mount, MountKind, is_root_target};
 pub use names::{DnsConfig, HostEntry};
 pub use network::{NetworkAttachment, NetworkConfig, NetworkNamespace};
 pub use resources::{DEFAULT_CPU_PERIOD, LimitError, MAX_PIDS, MIN_MEMORY, Resources};
@@ -46,6 +46,9 @@ pub enum SpecError {
     /// A mount target is not absolute.
     #[error("mount target {0} must be an absolute path")]
     RelativeMountTarget(PathBuf),
+    /// A mount target is the container's root.
+    #[error("invalid mount config: destination can't be '/' (mount target {0})")]
+    RootMountTarget(PathBuf),
     /// An environment entry is not `KEY=VALUE`.
     #[error("environment entry {0:?} is not KEY=VALUE")]
     BadEnv(String),
@@ -228,6 +231,9 @@ impl ContainerSpec {
         if let Some(m) = self.mounts.iter().find(|m| !m.target.is_absolute()) {
             return Err(SpecError::RelativeMountTarget(m.target.clone()));
         }
+        if let Some(m) = self.mounts.iter().find(|m| is_root_target(&m.target)) {
+            return Err(SpecError::RootMountTarget(m.target.clone()));
+        }
         if let Some(h) = &self.hostname {
             let ok = !h.is_empty()
                 && h.len() <= 64
@@ -377,6 +383,19 @@ mod tests {
                     ..ok.clone()
                 },
                 Err(SpecError::BadPropagation("sideways".into())),
+            ),
+            (
+                ContainerSpec {
+                    mounts: vec![Mount {
+                        kind: MountKind::Bind {
+                            source: "/srv".into(),
+                        },
+                        target: "/a/..".into(),
+                        read_only: false,
+                    }],
+                    ..ok.clone()
+                },
+                Err(SpecError::RootMountTarget("/a/..".into())),
             ),
         ];
         for (spec, want) in cases {

@@ -1,6 +1,6 @@
 //! Extra mounts of a container: host bind mounts, volumes and tmpfs.
 
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -49,4 +49,34 @@ pub struct Mount {
     /// Mount read-only.
     #[serde(default)]
     pub read_only: bool,
+}
+
+/// Whether `target` names the container's root once `.` and `..` are applied lexically (`/`,
+/// `//`, `/a/..`): a mount there would replace the whole rootfs and, for a bind, write the
+/// container's `dev`, `proc` and `sys` into the host directory. Docker refuses it too.
+pub fn is_root_target(target: &Path) -> bool {
+    let mut depth = 0usize;
+    for component in target.components() {
+        match component {
+            Component::Normal(_) => depth += 1,
+            Component::ParentDir => depth = depth.saturating_sub(1),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    target.has_root() && depth == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_targets_are_recognised_after_lexical_cleaning() {
+        for root in ["/", "//", "/.", "/..", "/a/..", "/./"] {
+            assert!(is_root_target(Path::new(root)), "{root}");
+        }
+        for other in ["/a", "/a/../b", "/..a", "a/.."] {
+            assert!(!is_root_target(Path::new(other)), "{other}");
+        }
+    }
 }

@@ -205,6 +205,7 @@ pub fn parse_volume(spec: &str) -> anyhow::Result<Mount> {
     if !target.starts_with('/') {
         bail!("invalid volume {spec:?}: the container path must be absolute");
     }
+    refuse_root(target, "volume", spec)?;
     let mut mount = Mount {
         r#type: if source.starts_with('/') {
             "bind"
@@ -231,6 +232,14 @@ pub fn parse_volume(spec: &str) -> anyhow::Result<Mount> {
         }
     }
     Ok(mount)
+}
+
+/// Refuses a mount over the container's root, as Docker does.
+fn refuse_root(target: &str, what: &str, spec: &str) -> anyhow::Result<()> {
+    if engine::spec::is_root_target(std::path::Path::new(target)) {
+        bail!("invalid {what} {spec:?}: destination can't be '/'");
+    }
+    Ok(())
 }
 
 /// `--mount type=…,source=…,target=…,readonly,volume-nocopy,volume-subpath=…,
@@ -266,12 +275,14 @@ pub fn parse_mount(spec: &str) -> anyhow::Result<Mount> {
     if mount.target.is_empty() {
         bail!("invalid --mount {spec:?}: target is required");
     }
+    refuse_root(&mount.target, "--mount", spec)?;
     Ok(mount)
 }
 
 /// `--tmpfs /path[:size=64m,mode=1777]`.
 pub fn parse_tmpfs(spec: &str) -> anyhow::Result<Mount> {
     let (target, opts) = spec.split_once(':').unwrap_or((spec, ""));
+    refuse_root(target, "--tmpfs", spec)?;
     let mut mount = Mount {
         r#type: "tmpfs".into(),
         target: target.into(),
@@ -340,6 +351,19 @@ mod tests {
         assert!(parse_volume("data:/c:ro,nocopy").unwrap().no_copy);
         assert!(parse_volume("data:rel").is_err());
         assert!(parse_volume("a:/b:zz").is_err());
+    }
+
+    #[test]
+    fn the_root_is_no_mount_destination() {
+        let err = parse_volume("/srv/data:/").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid volume \"/srv/data:/\": destination can't be '/'"
+        );
+        assert!(parse_volume("/srv/data://").is_err());
+        assert!(parse_mount("type=bind,source=/srv,target=/a/..").is_err());
+        assert!(parse_tmpfs("/").is_err());
+        assert!(parse_volume("/srv/data:/data").is_ok());
     }
 
     #[test]

@@ -19,6 +19,19 @@ pub(super) fn apply(
     for entry in &spec.definition.tmpfs {
         config.mounts.push(tmpfs_entry(&spec.service, entry)?);
     }
+    if let Some(m) = config
+        .mounts
+        .iter()
+        .find(|m| engine::spec::is_root_target(std::path::Path::new(&m.target)))
+    {
+        return Err(TranslateError::new(
+            &spec.service,
+            format!(
+                "invalid mount config for type {:?}: destination can't be '/' (target {:?})",
+                m.r#type, m.target
+            ),
+        ));
+    }
     Ok(())
 }
 

@@ -165,6 +165,14 @@ fn bad_values_are_errors_naming_the_service() {
         err.to_string(),
         "service web: invalid tmpfs option \"bogus\""
     );
+    let err = container_config(&spec(
+        json!({"image": "busybox", "volumes": ["/srv/data:/"]}),
+    ))
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "service web: invalid mount config for type \"bind\": destination can't be '/' (target \"/\")"
+    );
 }
 
 #[test]
