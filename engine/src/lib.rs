@@ -22,6 +22,7 @@ pub mod restart;
 pub mod rootfs;
 pub mod runtime;
 pub mod sealed;
+pub mod seccomp;
 pub mod shim;
 pub mod spec;
 pub mod state;

@@ -1,6 +1,6 @@
 //! `exec` inside a running container: this helper joins the container's cgroup and every one
 //! of its namespaces, then forks the process, which takes the container's identity (user,
-//! capabilities, rlimits, no_new_privs), working directory and environment and execs the
+//! capabilities, rlimits, no_new_privs, seccomp filter), working directory and environment and execs the
 //! command. The helper waits and exits with the command's status.
 //!
 //! With a terminal, the helper opens it in the container's devpts once inside, sends the

@@ -1,6 +1,6 @@
 //! Capability sets of the entrypoint.
 
-use caps::{CapSet, CapsHashSet};
+use caps::{CapSet, Capability, CapsHashSet};
 
 use crate::sys::SetupError;
 
@@ -32,4 +32,43 @@ pub(super) fn set_process(set: &CapsHashSet, root: bool) -> Result<(), SetupErro
             .map_err(|e| err("set permitted capabilities", e))?;
     }
     Ok(())
+}
+
+/// The capabilities of `wanted` that a process with `bounding` as its bounding set can grant,
+/// and those it cannot, sorted by name (a node agent started with a reduced bounding set can
+/// only hand out what it has).
+pub fn grantable(wanted: &CapsHashSet, bounding: &CapsHashSet) -> (CapsHashSet, Vec<Capability>) {
+    let granted = wanted.intersection(bounding).copied().collect();
+    let mut missing: Vec<Capability> = wanted.difference(bounding).copied().collect();
+    missing.sort_by_key(|c| c.to_string());
+    (granted, missing)
+}
+
+/// This process's bounding set (empty if it cannot be read).
+pub fn own_bounding() -> CapsHashSet {
+    caps::read(None, CapSet::Bounding).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_what_the_bounding_set_holds_is_granted() {
+        let wanted: CapsHashSet = [
+            Capability::CAP_CHOWN,
+            Capability::CAP_SYS_RESOURCE,
+            Capability::CAP_SYS_ADMIN,
+        ]
+        .into();
+        let bounding: CapsHashSet = [Capability::CAP_CHOWN, Capability::CAP_KILL].into();
+        let (granted, missing) = grantable(&wanted, &bounding);
+        assert_eq!(granted, [Capability::CAP_CHOWN].into());
+        assert_eq!(
+            missing,
+            [Capability::CAP_SYS_ADMIN, Capability::CAP_SYS_RESOURCE]
+        );
+        let (all, none) = grantable(&wanted, &caps::all());
+        assert_eq!((all, none), (wanted, vec![]));
+    }
 }

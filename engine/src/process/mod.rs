@@ -15,6 +15,7 @@ use nix::unistd::{Gid, Uid, execve, setgid, setgroups, setuid};
 use crate::spec::ContainerSpec;
 use crate::sys::{Context, SetupError};
 
+pub use caps::{grantable, own_bounding};
 pub use fds::{cloexec_from, open_fds};
 pub use signals::reset_signals;
 pub use user::User;
@@ -58,7 +59,10 @@ fn outside(cwd: &Path) -> SetupError {
     ))
 }
 
-/// Applies rlimits, switches to `user`, sets the capability sets and no_new_privs.
+/// Applies rlimits, switches to `user`, sets the capability sets (those of the spec's that
+/// this process's bounding set holds), no_new_privs and the seccomp filter, in runc's order:
+/// without no_new_privs the filter needs CAP_SYS_ADMIN, so it goes in before the capabilities
+/// are dropped; otherwise last, after no_new_privs.
 pub fn finalize(spec: &ContainerSpec, user: &User) -> Result<(), SetupError> {
     for (name, limit) in &spec.rlimits {
         let resource =
@@ -66,10 +70,18 @@ pub fn finalize(spec: &ContainerSpec, user: &User) -> Result<(), SetupError> {
         nix::sys::resource::setrlimit(resource, limit.soft, limit.hard)
             .ctx(|| format!("set rlimit {name}"))?;
     }
-    let set = spec
+    let wanted = spec
         .capabilities
         .resolve()
         .map_err(|e| SetupError::Invalid(e.to_string()))?;
+    let (set, _) = caps::grantable(&wanted, &caps::own_bounding());
+    let filters = spec
+        .seccomp
+        .programs(spec.capabilities.privileged, &set)
+        .map_err(|e| SetupError::Invalid(e.to_string()))?;
+    if !spec.no_new_privileges {
+        crate::seccomp::install(&filters).map_err(|e| SetupError::Invalid(e.to_string()))?;
+    }
     caps::limit_bounding(&set)?;
     let groups: Vec<Gid> = user.groups.iter().copied().map(Gid::from_raw).collect();
     setgroups(&groups).ctx(|| "set supplementary groups".to_string())?;
@@ -78,6 +90,7 @@ pub fn finalize(spec: &ContainerSpec, user: &User) -> Result<(), SetupError> {
     caps::set_process(&set, user.uid == 0)?;
     if spec.no_new_privileges {
         nix::sys::prctl::set_no_new_privs().ctx(|| "set no_new_privs".to_string())?;
+        crate::seccomp::install(&filters).map_err(|e| SetupError::Invalid(e.to_string()))?;
     }
     Ok(())
 }

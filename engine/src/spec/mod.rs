@@ -79,6 +79,9 @@ pub enum SpecError {
         "invalid mount propagation {0:?}: use private, rprivate, shared, rshared, slave or rslave"
     )]
     BadPropagation(String),
+    /// The seccomp profile is unusable.
+    #[error(transparent)]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     /// The hostname is not a valid host name.
     #[error("invalid hostname {0:?}")]
     BadHostname(String),
@@ -109,6 +112,8 @@ pub struct ContainerSpec {
     pub capabilities: Capabilities,
     /// Set the no_new_privs bit before running the entrypoint.
     pub no_new_privileges: bool,
+    /// The seccomp filter (Docker's default profile unless set; none when privileged).
+    pub seccomp: crate::seccomp::Seccomp,
     /// Resource limits (ulimits), by lower-case name without `RLIMIT_` (e.g. `nofile`).
     pub rlimits: BTreeMap<String, Rlimit>,
     /// Namespaced sysctls (`net.*`, `kernel.shm*`, ...).
@@ -171,6 +176,7 @@ impl Default for ContainerSpec {
             domainname: None,
             capabilities: Capabilities::default(),
             no_new_privileges: false,
+            seccomp: crate::seccomp::Seccomp::default(),
             rlimits: BTreeMap::new(),
             sysctls: BTreeMap::new(),
             read_only_root: false,
@@ -253,7 +259,10 @@ impl ContainerSpec {
         {
             return Err(SpecError::ForbiddenSysctl(key.clone()));
         }
-        self.capabilities.resolve()?;
+        let caps = self.capabilities.resolve()?;
+        if let crate::seccomp::Seccomp::Profile(_) = &self.seccomp {
+            self.seccomp.programs(self.capabilities.privileged, &caps)?;
+        }
         for name in self.rlimits.keys() {
             security::rlimit_resource(name)?;
         }

@@ -8,6 +8,7 @@ pub mod init;
 pub mod logs_events;
 pub mod restart;
 pub mod sealed;
+pub mod seccomp;
 pub mod tty;
 pub mod usage;
 pub mod v2;
@@ -55,5 +56,25 @@ pub fn all() -> Vec<Case> {
         ),
         ("tty_output_is_logged", tty::terminal_output_is_logged),
         ("cgroup_v2_layout_lifecycle", v2::container_lifecycle_on_v2),
+        (
+            "seccomp_default_profile_blocks_user_namespaces",
+            seccomp::default_profile_blocks_user_namespaces,
+        ),
+        (
+            "seccomp_unconfined_and_privileged_have_no_filter",
+            seccomp::unconfined_and_privileged_have_no_filter,
+        ),
+        (
+            "seccomp_custom_profile_is_honoured",
+            seccomp::a_custom_profile_is_honoured,
+        ),
+        (
+            "seccomp_exec_gets_the_filter",
+            seccomp::exec_gets_the_filter,
+        ),
+        (
+            "capabilities_the_creator_lacks_are_left_out",
+            seccomp::capabilities_the_creator_lacks_are_left_out,
+        ),
     ]
 }
