@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use engine::health::{HealthConfig, HealthTest};
 use engine::network::NetworkRecord;
+use engine::seccomp::Seccomp;
 use engine::spec::{Capabilities, ContainerSpec, MountKind, Resources};
 use engine::{ContainerState, StateRecord};
 
@@ -110,6 +111,7 @@ pub fn spec_with_image(
         spec.masked_paths.clear();
         spec.readonly_paths.clear();
     }
+    spec.seccomp = seccomp(&config.seccomp_profile)?;
     spec.read_only_root = config.read_only;
     if config.stop_signal != 0 {
         spec.stop_signal = config.stop_signal;
@@ -124,6 +126,41 @@ pub fn spec_with_image(
         .map_err(|e: engine::restart::PolicyError| AgentError::Invalid(e.to_string()))?;
     spec.healthcheck = config.healthcheck.as_ref().map(healthcheck).transpose()?;
     Ok(spec)
+}
+
+/// The seccomp setting of an API configuration: Docker's default profile, none, or a profile
+/// in Docker's JSON format.
+fn seccomp(profile: &str) -> Result<Seccomp, AgentError> {
+    match profile.trim() {
+        "" => Ok(Seccomp::Default),
+        "unconfined" => Ok(Seccomp::Unconfined),
+        text => engine::seccomp::parse_docker_profile(text)
+            .map(Seccomp::Profile)
+            .map_err(|e| AgentError::Invalid(e.to_string())),
+    }
+}
+
+/// Warnings for the capabilities a configuration asks for that this agent cannot grant, its
+/// own bounding set lacking them: the container gets the others, and a line names these.
+pub fn capability_warnings(config: &proto::ContainerConfig) -> Vec<String> {
+    let asked = Capabilities {
+        add: config.cap_add.clone(),
+        drop: config.cap_drop.clone(),
+        privileged: config.privileged,
+    };
+    let Ok(wanted) = asked.resolve() else {
+        return Vec::new();
+    };
+    let (_, missing) = engine::process::grantable(&wanted, &engine::process::own_bounding());
+    if missing.is_empty() {
+        return Vec::new();
+    }
+    let names: Vec<String> = missing.iter().map(ToString::to_string).collect();
+    vec![format!(
+        "the agent's bounding set lacks {}: the container runs without {}",
+        names.join(", "),
+        if missing.len() == 1 { "it" } else { "them" }
+    )]
 }
 
 /// The engine healthcheck for an API one; zero durations and retries take the defaults.
@@ -343,6 +380,59 @@ mod tests {
             args: vec!["sh".into()],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn capabilities_outside_the_agents_bounding_set_are_named() {
+        let privileged = proto::ContainerConfig {
+            privileged: true,
+            ..config()
+        };
+        let add = proto::ContainerConfig {
+            cap_add: vec!["NET_ADMIN".into()],
+            ..config()
+        };
+        // The bounding set is per thread: reduce it on a thread of this test's own.
+        let warnings = std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    caps::drop(
+                        None,
+                        caps::CapSet::Bounding,
+                        caps::Capability::CAP_NET_ADMIN,
+                    )
+                    .unwrap();
+                    [
+                        capability_warnings(&config()),
+                        capability_warnings(&add),
+                        capability_warnings(&privileged),
+                    ]
+                })
+                .join()
+                .unwrap()
+        });
+        let [defaults, add, privileged] = warnings;
+        assert_eq!(defaults, Vec::<String>::new());
+        assert_eq!(
+            add,
+            ["the agent's bounding set lacks CAP_NET_ADMIN: the container runs without it"]
+        );
+        assert_eq!(privileged.len(), 1);
+        assert!(privileged[0].contains("CAP_NET_ADMIN, "), "{privileged:?}");
+    }
+
+    #[test]
+    fn seccomp_settings_decode() {
+        assert!(matches!(seccomp(""), Ok(Seccomp::Default)));
+        assert!(matches!(seccomp("unconfined"), Ok(Seccomp::Unconfined)));
+        let custom = seccomp(r#"{"defaultAction": "SCMP_ACT_ALLOW"}"#).unwrap();
+        assert!(matches!(custom, Seccomp::Profile(_)));
+        let err = seccomp(r#"{"defaultAction": "SCMP_ACT_NEVER"}"#).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown seccomp action \"SCMP_ACT_NEVER\""),
+            "{err}"
+        );
     }
 
     #[test]

@@ -31,6 +31,7 @@ pub mod plan;
 pub mod prepare;
 pub mod proxy;
 pub mod registry;
+pub mod security_opt;
 pub mod server;
 pub mod service;
 pub mod supervise;

@@ -65,7 +65,11 @@ impl Agent for AgentService {
             .node
             .create(&req.name, &config, req.auto_remove)
             .await?;
-        Ok(Response::new(proto::CreateResponse { id, name }))
+        let warnings = super::convert::capability_warnings(&config);
+        for warning in &warnings {
+            tracing::warn!(container = %id, "{warning}");
+        }
+        Ok(Response::new(proto::CreateResponse { id, name, warnings }))
     }
 
     async fn start(&self, request: Request<proto::ContainerRef>) -> Reply<proto::Empty> {

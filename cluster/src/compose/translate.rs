@@ -94,12 +94,14 @@ pub fn container_config(spec: &ContainerSpec) -> Result<proto::ContainerConfig, 
             })
         })
         .collect::<Result<_, TranslateError>>()?;
-    config.no_new_privileges = service.security_opt.iter().any(|o| {
-        matches!(
-            o.as_str(),
-            "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
-        )
-    });
+    let supported: Vec<String> = service
+        .security_opt
+        .iter()
+        .filter(|o| crate::agent::security_opt::is_supported(o))
+        .cloned()
+        .collect();
+    crate::agent::security_opt::apply(&supported, &mut config)
+        .map_err(|e| TranslateError::new(name, e.to_string()))?;
     if let Some(restart) = &service.restart {
         config.restart = restart.to_string();
     }
@@ -275,8 +277,8 @@ pub fn unsupported(name: &str, service: &Service) -> Vec<String> {
         service
             .security_opt
             .iter()
-            .any(|o| !o.starts_with("no-new-privileges")),
-        "security_opt (other than no-new-privileges)",
+            .any(|o| !crate::agent::security_opt::is_supported(o)),
+        "security_opt (other than no-new-privileges and seccomp)",
     );
     check(
         service.logging.as_ref().is_some_and(|l| {

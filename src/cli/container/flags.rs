@@ -72,7 +72,8 @@ pub struct ExtraArgs {
     /// Add additional groups to join.
     #[arg(long = "group-add")]
     pub group_add: Vec<String>,
-    /// Security options (only no-new-privileges[:true|false]).
+    /// Security options: no-new-privileges[:true|false], seccomp=unconfined or
+    /// seccomp=PROFILE.json (Docker's profile format).
     #[arg(long = "security-opt")]
     pub security_opts: Vec<String>,
     /// Size of /dev/shm (e.g. 64m).
@@ -151,13 +152,7 @@ impl ExtraArgs {
             .collect::<anyhow::Result<_>>()?;
         config.sysctls = parse_pairs(&self.sysctls, "sysctl", false)?;
         config.group_add = self.group_add.clone();
-        for opt in &self.security_opts {
-            config.no_new_privileges = match opt.as_str() {
-                "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true" => true,
-                "no-new-privileges:false" | "no-new-privileges=false" => false,
-                other => bail!("unsupported --security-opt {other:?}: only no-new-privileges"),
-            };
-        }
+        cluster::agent::security_opt::apply(&self.security_opts, config)?;
         // parse_size never returns a negative size.
         config.shm_size = u64::try_from(super::run::flag(
             self.shm_size.as_deref(),

@@ -239,6 +239,7 @@ pub async fn run(
         Ok(c) => c,
         Err(err) => return Ok(fail(&err.into())),
     };
+    warn(&created.warnings);
     let id = created.id;
     if args.detach {
         if let Err(err) = client.start(&id).await {
@@ -298,10 +299,18 @@ pub async fn create(client: &mut AgentClient, args: RunArgs) -> anyhow::Result<E
     request.auto_remove = args.rm;
     match client.create(request).await {
         Ok(c) => {
+            warn(&c.warnings);
             println!("{}", c.id);
             Ok(ExitCode::SUCCESS)
         }
         Err(err) => Ok(fail(&err.into())),
+    }
+}
+
+/// Prints the agent's warnings about a new container on stderr, as docker does.
+fn warn(warnings: &[String]) {
+    for warning in warnings {
+        eprintln!("WARNING: {warning}");
     }
 }
 
