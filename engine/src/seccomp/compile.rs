@@ -72,7 +72,7 @@ fn rule_map<'a>(rules: impl Iterator<Item = &'a Rule>) -> Result<RuleMap, Seccom
             .map(condition)
             .collect::<Result<Vec<_>, _>>()?;
         for nr in rule.names.iter().filter_map(|n| syscalls::number(n)) {
-            let entry = map.entry(nr).or_insert_with(Vec::new);
+            let entry = map.entry(nr).or_default();
             if conditions.is_empty() {
                 unconditional.insert(nr);
             } else if !unconditional.contains(&nr) {

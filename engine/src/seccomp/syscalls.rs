@@ -141,9 +141,9 @@ mod tests {
 
     #[test]
     fn names_map_to_libc_numbers() {
-        assert_eq!(number("read"), Some(libc::SYS_read as i64));
-        assert_eq!(number("clone3"), Some(libc::SYS_clone3 as i64));
-        assert_eq!(number("unshare"), Some(libc::SYS_unshare as i64));
+        assert_eq!(number("read"), Some(libc::SYS_read));
+        assert_eq!(number("clone3"), Some(libc::SYS_clone3));
+        assert_eq!(number("unshare"), Some(libc::SYS_unshare));
         assert_eq!(number("_llseek"), None);
         assert_eq!(number("SYS_read"), None);
     }
