@@ -127,12 +127,13 @@ const TABLE: &[(&str, i64)] = table! {
     SYS_waitid SYS_write SYS_writev
 };
 
-/// The number of the system call `name` on this architecture, if it has one.
+/// The number of the system call `name` on this architecture, if it has one (the table is
+/// sorted by name, so a binary search finds it).
 pub fn number(name: &str) -> Option<i64> {
     TABLE
-        .iter()
-        .find(|(sys, _)| sys.strip_prefix("SYS_") == Some(name))
-        .map(|&(_, nr)| nr)
+        .binary_search_by(|(sys, _)| sys.trim_start_matches("SYS_").cmp(name))
+        .ok()
+        .map(|at| TABLE[at].1)
 }
 
 #[cfg(test)]
@@ -146,5 +147,7 @@ mod tests {
         assert_eq!(number("unshare"), Some(libc::SYS_unshare));
         assert_eq!(number("_llseek"), None);
         assert_eq!(number("SYS_read"), None);
+        assert!(TABLE.windows(2).all(|w| w[0].0 < w[1].0), "sorted by name");
+        assert!(TABLE.iter().all(|&(sys, nr)| number(&sys[4..]) == Some(nr)));
     }
 }
