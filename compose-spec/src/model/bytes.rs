@@ -29,32 +29,49 @@ impl ByteSize {
         if let Ok(n) = trimmed.parse::<i64>() {
             return Ok(Self(n));
         }
-        let number_end = trimmed
-            .find(|c: char| !c.is_ascii_digit() && c != '.')
-            .unwrap_or(trimmed.len());
-        let (number, unit) = trimmed.split_at(number_end);
-        if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
-            return Err(error());
-        }
-        let number: f64 = number.parse().map_err(|_| error())?;
-        let unit = unit.strip_prefix(' ').unwrap_or(unit).to_ascii_lowercase();
-        let unit = unit.strip_suffix('b').unwrap_or(&unit);
-        let unit = unit.strip_suffix('i').unwrap_or(unit);
-        let power = match unit {
-            "" => 0,
-            "k" => 1,
-            "m" => 2,
-            "g" => 3,
-            "t" => 4,
-            "p" => 5,
-            _ => return Err(error()),
-        };
-        let bytes = number * 1024f64.powi(power);
-        if bytes >= i64::MAX as f64 {
-            return Err(error());
-        }
-        Ok(Self(bytes as i64))
+        ram_in_bytes(trimmed).map(Self).map_err(|_| error())
     }
+}
+
+/// Why [`ram_in_bytes`] refused a size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SizeError {
+    /// Not a number with an optional unit.
+    Invalid,
+    /// More bytes than a signed 64-bit count holds.
+    TooLarge,
+}
+
+/// Parses a size as Docker does (go-units `RAMInBytes`): digits with an optional fraction, an
+/// optional space, then an optional `k`, `m`, `g`, `t` or `p` (powers of 1024) followed by an
+/// optional `i` and `b`, in any case (`512m`, `1GiB`, `1.5g`, `10 m`). No sign, no surrounding
+/// space.
+pub fn ram_in_bytes(text: &str) -> Result<i64, SizeError> {
+    let number_end = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(number_end);
+    if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
+        return Err(SizeError::Invalid);
+    }
+    let number: f64 = number.parse().map_err(|_| SizeError::Invalid)?;
+    let unit = unit.strip_prefix(' ').unwrap_or(unit).to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let power = match unit {
+        "" => 0,
+        "k" => 1,
+        "m" => 2,
+        "g" => 3,
+        "t" => 4,
+        "p" => 5,
+        _ => return Err(SizeError::Invalid),
+    };
+    let bytes = number * 1024f64.powi(power);
+    if bytes >= i64::MAX as f64 {
+        return Err(SizeError::TooLarge);
+    }
+    Ok(bytes as i64)
 }
 
 impl fmt::Display for ByteSize {

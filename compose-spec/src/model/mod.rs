@@ -48,7 +48,7 @@ mod roundtrip_tests;
 
 pub use blkio::{BlkioConfig, BlkioLimit, BlkioWeight};
 pub use build::Build;
-pub use bytes::ByteSize;
+pub use bytes::{ByteSize, SizeError, ram_in_bytes};
 pub use depends_on::{DependsOn, DependsOnCondition};
 pub use deploy::{
     Deploy, DeployMode, DiscreteResourceSpec, EndpointMode, GenericResource, Placement,

@@ -16,38 +16,13 @@ pub fn parse_size(text: &str) -> anyhow::Result<i64> {
              e.g. 512m)"
         )
     };
-    let lower = text.to_ascii_lowercase();
-    let digits_end = lower
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(lower.len());
-    let (number, rest) = lower.split_at(digits_end);
-    let well_formed = match number.split_once('.') {
-        Some((whole, fraction)) => {
-            !whole.is_empty() && !fraction.is_empty() && !fraction.contains('.')
+    match compose_spec::model::ram_in_bytes(text) {
+        Ok(bytes) => Ok(bytes),
+        Err(compose_spec::model::SizeError::TooLarge) => {
+            bail!("invalid size: '{text}': larger than the 8 EiB a byte count can hold")
         }
-        None => !number.is_empty(),
-    };
-    if !well_formed {
-        return Err(invalid());
+        Err(compose_spec::model::SizeError::Invalid) => Err(invalid()),
     }
-    let value: f64 = number.parse().map_err(|_| invalid())?;
-    let unit = rest.strip_prefix(' ').unwrap_or(rest);
-    let unit = unit.strip_suffix('b').unwrap_or(unit);
-    let unit = unit.strip_suffix('i').unwrap_or(unit);
-    let power = match unit {
-        "" => 0,
-        "k" => 1,
-        "m" => 2,
-        "g" => 3,
-        "t" => 4,
-        "p" => 5,
-        _ => return Err(invalid()),
-    };
-    let bytes = value * 1024f64.powi(power);
-    if bytes >= i64::MAX as f64 {
-        bail!("invalid size: '{text}': larger than the 8 EiB a byte count can hold");
-    }
-    Ok(bytes as i64)
 }
 
 /// Parses `--memory-swap`: a size, or `-1` for unlimited swap.
