@@ -3,7 +3,8 @@
 # and tools already present are not fetched again.
 set -euo pipefail
 
-apt_packages=(busybox-static iproute2 nftables protobuf-compiler docker-registry)
+# busybox-static and redis-server are what the test and example images are built from.
+apt_packages=(busybox-static redis-server iproute2 nftables protobuf-compiler docker-registry)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -186,7 +186,10 @@ impl Runtime {
         crate::failpoint!("start-connected");
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            match release(&fifo_path) {
+            // The start event goes out before the byte: whatever the entrypoint does (its exit
+            // included) is logged after it.
+            let announce = || self.events.emit_or_warn(&Event::new(id, Action::Start));
+            match release(&fifo_path, announce) {
                 Ok(true) => break,
                 Ok(false) => {}
                 Err(e) => {
@@ -209,14 +212,20 @@ impl Runtime {
             std::thread::sleep(RELEASE_RETRY);
         }
         crate::failpoint!("start-released");
-        self.record_started(id, &store)
+        self.record_transition(id, &store)
     }
 
-    /// Records that the entrypoint of a created container was released.
+    /// Records that the entrypoint of a created container was released by a start that died
+    /// before recording it.
     pub(super) fn record_started(&self, id: &str, store: &StateStore) -> crate::Result<()> {
+        self.events.emit_or_warn(&Event::new(id, Action::Start));
+        self.record_transition(id, store)
+    }
+
+    /// Records the `running` state (the fifo is no longer needed).
+    fn record_transition(&self, id: &str, store: &StateStore) -> crate::Result<()> {
         let _ = std::fs::remove_file(self.run_dir(id).join("exec.fifo"));
         // The entrypoint may already have exited and been recorded; that is not an error.
-        self.events.emit_or_warn(&Event::new(id, Action::Start));
         match store.transition(Transition::Start, "start") {
             Ok(_) => Ok(()),
             Err(_) if !store.load()?.state.is_alive() => Ok(()),
@@ -256,13 +265,15 @@ pub(super) fn create_private_dir(dir: &Path) -> crate::Result<()> {
 }
 
 /// Writes the release byte into the exec fifo. `Ok(false)`: nobody holds the fifo yet.
-fn release(fifo: &Path) -> std::io::Result<bool> {
+/// Calls `before` once the setup is known to hold the fifo, just before the byte is written.
+fn release(fifo: &Path, before: impl FnOnce()) -> std::io::Result<bool> {
     match open(
         fifo,
         OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
     ) {
         Ok(fd) => {
+            before();
             nix::unistd::write(&fd, b"0")?;
             Ok(true)
         }
