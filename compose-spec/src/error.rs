@@ -32,8 +32,11 @@ pub enum ErrorKind {
     Conflict,
     /// A value has the right type but invalid contents (port, volume, duration, size syntax …).
     InvalidValue,
-    /// No compose file was found, or a project name is invalid.
+    /// A compose file or env file could not be read, or a project name is invalid.
     Discovery,
+    /// No compose file was given and none of the default names exists in the working directory
+    /// or its parents: a command that only needs the project's name may go on without one.
+    NoConfigFile,
 }
 
 /// One user-facing problem, located as precisely as the input allows.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use compose_spec::discovery::ProjectOptions;
+use compose_spec::discovery::{COMPOSE_PROJECT_NAME, ProjectOptions, is_valid_project_name};
 use compose_spec::env::Environment;
 use compose_spec::loader::{LoadOptions, Loaded};
 
@@ -55,6 +55,27 @@ impl ProjectArgs {
     /// Whether any of the compose-only execution options was given before the command.
     pub fn has_execution_options(&self) -> bool {
         self.dry_run || self.parallel.is_some() || self.progress.is_some()
+    }
+
+    /// The project a command may act on without a compose file: `-p`, else
+    /// `COMPOSE_PROJECT_NAME` from the environment; `None` when neither names one.
+    pub fn name_without_file(&self) -> anyhow::Result<Option<String>> {
+        let named = self
+            .project_name
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or_else(|| std::env::var(COMPOSE_PROJECT_NAME).ok())
+            .filter(|n| !n.is_empty());
+        let Some(name) = named else {
+            return Ok(None);
+        };
+        if !is_valid_project_name(&name) {
+            anyhow::bail!(
+                "invalid project name {name:?}: must consist only of lowercase alphanumeric \
+                 characters, hyphens, and underscores as well as start with a letter or number"
+            );
+        }
+        Ok(Some(name))
     }
 
     /// Loads the project these options select, for the given services (all when empty).

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::name::discovery_error;
 use crate::env::Environment;
-use crate::error::{Result, Warning};
+use crate::error::{Error, ErrorKind, Result, Warning};
 use crate::path::KeyPath;
 
 /// The default compose file names, in order of preference.
@@ -80,12 +80,17 @@ pub(super) fn search(start: &Path, warnings: &mut Vec<Warning>) -> Result<Vec<Pa
         ));
         return Ok(files);
     }
-    Err(discovery_error(format!(
+    Err(no_config_file(format!(
         "no configuration file provided: none of {} found in {} or its parents \
          (use -f FILE or COMPOSE_FILE)",
         DEFAULT_FILE_NAMES.join(", "),
         start.display()
     )))
+}
+
+/// The error of a search that found no compose file ([`ErrorKind::NoConfigFile`]).
+fn no_config_file(message: String) -> Error {
+    Error::invalid(ErrorKind::NoConfigFile, None, KeyPath::root(), message)
 }
 
 /// The first of `names` that is a file in `dir`, with a warning when several are.

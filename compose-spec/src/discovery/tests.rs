@@ -118,7 +118,9 @@ fn searches_parent_directories_and_reads_both_env_files() {
 fn no_file_anywhere_is_an_error() {
     let dir = tree(&[("sub/readme.txt", "")]);
     let opts = options(&dir.path().join("sub"), &[]);
-    let message = error(&opts);
+    let err = discover(&opts).expect_err("no file");
+    assert_eq!(err.kind(), ErrorKind::NoConfigFile, "{err}");
+    let message = err.to_string();
     assert!(
         message.starts_with("no configuration file provided: none of compose.yaml, compose.yml, "),
         "{message}"

@@ -20,6 +20,7 @@ pub mod diff;
 pub mod down;
 pub mod error;
 pub mod execute;
+pub mod from_labels;
 pub mod graph;
 pub mod labels;
 pub mod observed;
@@ -39,6 +40,7 @@ pub use desired::Desired;
 pub use down::plan_down;
 pub use error::{ActionFailure, BackendError, ExecuteError, PlanError};
 pub use execute::{ExecuteOptions, Report, execute};
+pub use from_labels::project_from_labels;
 pub use observed::{
     ContainerState, ContainerStatus, Health, HealthStatus, Mount, MountSource, Observed,
     ObservedContainer, ObservedNetwork, ObservedVolume,

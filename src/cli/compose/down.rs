@@ -38,7 +38,7 @@ pub struct DownArgs {
 
 /// Runs `bosun down`.
 pub fn run(project: &ProjectArgs, args: DownArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(project)?;
+    let session = Session::open_existing(project)?;
     let options = DownOptions {
         volumes: args.volumes,
         remove_orphans: args.remove_orphans,

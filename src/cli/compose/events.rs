@@ -119,7 +119,7 @@ async fn project_containers(
 
 /// Runs `events`: prints the project's events until Ctrl-C or the agent ends the stream.
 pub fn run(project: &ProjectArgs, args: EventsArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(project)?;
+    let session = Session::open_existing(project)?;
     session.check_services(&args.services)?;
     let mut client = session.backend().client().containers.clone();
     let follow = async {

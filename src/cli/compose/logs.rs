@@ -60,7 +60,7 @@ pub struct Style {
 
 /// Runs `bosun logs`.
 pub fn run(project: &ProjectArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(project)?;
+    let session = Session::open_existing(project)?;
     session.check_services(&args.services)?;
     let tail = match args.tail.as_str() {
         "all" | "-1" => -1,

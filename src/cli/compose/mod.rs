@@ -1,8 +1,10 @@
 //! The compose commands (`bosun up`, `down`, `ps`, `logs`, …): a compose project converged on
 //! the local agent through the orchestrator's planner and executor.
 //!
-//! Every command loads the project with the top-level project options, connects to the agent
-//! (starting it in the background when the default socket has none) and acts through
+//! Every command loads the project with the top-level project options (a command that acts on
+//! the existing containers — `ps`, `logs`, `stop`, `down`, … — rebuilds it from their labels
+//! when no compose file is found and `-p` or `COMPOSE_PROJECT_NAME` names it), connects to the
+//! agent (starting it in the background when the default socket has none) and acts through
 //! [`AgentBackend`]; the executor's threads block on the runtime's handle, so the command's own
 //! logic runs on the main thread, outside the runtime.
 

@@ -135,8 +135,10 @@ where
     report(results, verb)
 }
 
+/// Opens the project (from its containers' labels when there is no compose file) and checks
+/// the named services.
 fn open(project: &ProjectArgs, services: &[String]) -> anyhow::Result<Session> {
-    let session = Session::open(project)?;
+    let session = Session::open_existing(project)?;
     session.check_services(services)?;
     Ok(session)
 }
@@ -297,7 +299,8 @@ pub fn pause(project: &ProjectArgs, args: ServicesArgs, pause: bool) -> anyhow::
 
 /// Runs `bosun pull` (`pull`) or `bosun push`: the services' images, one after the other.
 pub fn pull(project: &ProjectArgs, args: PullArgs, pull: bool) -> anyhow::Result<ExitCode> {
-    let session = open(project, &args.services)?;
+    let session = Session::open(project)?;
+    session.check_services(&args.services)?;
     let mut images: Vec<String> = session
         .project()
         .services

@@ -146,7 +146,7 @@ pub fn table(rows: &[Vec<String>]) {
 
 /// Runs `bosun ps`.
 pub fn ps(project: &ProjectArgs, args: PsArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(project)?;
+    let session = Session::open_existing(project)?;
     session.check_services(&args.names)?;
     if args.services {
         for name in session.project().services.keys() {
@@ -257,7 +257,7 @@ pub fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `bosun top`.
 pub fn top(project: &ProjectArgs, args: TopArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(project)?;
+    let session = Session::open_existing(project)?;
     session.check_services(&args.services)?;
     for c in session.containers(&args.services, false, false)? {
         let mut client = session.backend().client().containers.clone();
@@ -279,7 +279,7 @@ pub fn top(project: &ProjectArgs, args: TopArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `bosun port`.
 pub fn port(project: &ProjectArgs, args: PortArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(project)?;
+    let session = Session::open_existing(project)?;
     session.check_services(std::slice::from_ref(&args.service))?;
     let containers = session.containers(std::slice::from_ref(&args.service), false, false)?;
     let container = containers
@@ -317,7 +317,7 @@ pub fn port(project: &ProjectArgs, args: PortArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `bosun images`.
 pub fn images(project: &ProjectArgs, args: ImagesArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(project)?;
+    let session = Session::open_existing(project)?;
     session.check_services(&args.services)?;
     let containers = session.containers(&args.services, true, false)?;
     if args.quiet {

@@ -5,10 +5,13 @@ use std::time::Duration;
 use anyhow::Context;
 use cluster::agent::proto;
 use cluster::compose::{AgentBackend, translate};
+use compose_spec::ErrorKind;
+use compose_spec::env::Environment;
 use compose_spec::loader::Loaded;
 use compose_spec::model::Project;
+use compose_spec::render::Dollars;
 use orchestrator::compose::{
-    Backend, Desired, ExecuteOptions, Observed, Plan, Report, execute, labels,
+    Backend, Desired, ExecuteOptions, Observed, Plan, Report, execute, labels, project_from_labels,
 };
 use tokio::runtime::Runtime;
 
@@ -60,6 +63,52 @@ impl Session {
     pub fn open(project: &ProjectArgs) -> anyhow::Result<Self> {
         let loaded = project.load(&[], true)?;
         let agent = Agent::connect()?;
+        Ok(Self {
+            agent,
+            loaded,
+            top: project.clone(),
+        })
+    }
+
+    /// Opens the project for a command that acts on its existing containers (`stop`, `down`,
+    /// `logs`, …): loaded as [`Session::open`] does or, when no compose file is found and the
+    /// project is named (`-p`, `COMPOSE_PROJECT_NAME`), rebuilt from the labels of its
+    /// containers, networks and volumes ([`project_from_labels`]), as Compose does.
+    pub fn open_existing(project: &ProjectArgs) -> anyhow::Result<Self> {
+        let err = match project.load(&[], true) {
+            Ok(loaded) => {
+                return Ok(Self {
+                    agent: Agent::connect()?,
+                    loaded,
+                    top: project.clone(),
+                });
+            }
+            Err(err) => err,
+        };
+        let no_file = err
+            .downcast_ref::<compose_spec::Error>()
+            .is_some_and(|e| e.kind() == ErrorKind::NoConfigFile);
+        let name = if no_file {
+            project.name_without_file()?
+        } else {
+            None
+        };
+        let Some(name) = name else {
+            return Err(err);
+        };
+        let agent = Agent::connect()?;
+        let observed = agent.backend.observe(&name)?;
+        let project_directory =
+            std::env::current_dir().context("cannot read the current directory")?;
+        let loaded = Loaded {
+            project: project_from_labels(&name, &observed),
+            warnings: Vec::new(),
+            all_profiles: Vec::new(),
+            files: Vec::new(),
+            project_directory,
+            environment: Environment::default(),
+            dollars: Dollars::Escaped,
+        };
         Ok(Self {
             agent,
             loaded,

@@ -70,7 +70,7 @@ pub fn wait_ready(session: &Session, services: &[String], timeout: Duration) -> 
 
 /// Runs `bosun wait`.
 pub fn run(project: &ProjectArgs, args: WaitArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(project)?;
+    let session = Session::open_existing(project)?;
     session.check_services(&args.services)?;
     let containers = session.containers(&args.services, true, false)?;
     let client = session.backend().client().containers.clone();

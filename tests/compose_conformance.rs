@@ -1,0 +1,383 @@
+//! End-to-end: behaving as Compose does where Compose's own end-to-end tests say how, with the
+//! real binary, agent and containers (run as root). Each test names the Compose test it follows;
+//! the scenarios are ours.
+//!
+//! - A command that acts on the existing project (`ps`, `logs -f`, `wait`, `down`, `restart`,
+//!   `stop`, `start`, …) works without the compose file when `-p` names the project, from its
+//!   containers' labels; one that needs the model (`up`, `run`, …) still says no file was found.
+
+#![allow(clippy::unwrap_used)]
+
+mod compose_env;
+mod teardown;
+mod test_images;
+
+use compose_env::{Env, text};
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A directory of this test with no compose file in it or its parents.
+fn elsewhere(env: &Env) -> PathBuf {
+    let dir = env.tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `bosun -p <project> <args>` run from [`elsewhere`].
+fn command_elsewhere(env: &Env, args: &[&str]) -> Command {
+    let mut all = vec!["-p", env.project.as_str()];
+    all.extend_from_slice(args);
+    let mut command = env.command(&all);
+    command.current_dir(elsewhere(env));
+    command
+}
+
+fn elsewhere_raw(env: &Env, args: &[&str]) -> Output {
+    command_elsewhere(env, args).output().unwrap()
+}
+
+/// Runs from [`elsewhere`] and expects success; returns (stdout, stderr).
+fn elsewhere_ok(env: &Env, args: &[&str]) -> (String, String) {
+    let out = elsewhere_raw(env, args);
+    assert!(
+        out.status.success(),
+        "bosun -p {} {args:?} (no compose file): {}{}",
+        env.project,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    (text(&out.stdout), text(&out.stderr))
+}
+
+/// A command started in the background whose stdout is collected as it comes.
+struct Background {
+    child: Child,
+    output: Arc<Mutex<String>>,
+}
+
+impl Background {
+    fn start(mut command: Command) -> Background {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdout = child.stdout.take().unwrap();
+        let output = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&output);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&text(&buf[..n]));
+            }
+        });
+        Background { child, output }
+    }
+
+    fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Waits until the output contains `needle`.
+    fn expect(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        while !self.output().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "no {needle:?} within {timeout:?} in:\n{}",
+                self.output()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The (name, state) of the project's containers, one-offs included, as `ps -a` lists them.
+fn ps_all(env: &Env) -> Vec<(String, String)> {
+    let (out, _) = env.ok(&["ps", "-a", "--format", "json"]);
+    out.lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["Name"].as_str().unwrap().to_string(),
+                v["State"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+const PS: &str = r#"
+services:
+  web:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+  db:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+"#;
+
+/// Follows Compose's TestPs: `ps` by project name, where there is no compose file; a command
+/// that needs the model still says that no file was found.
+#[test]
+fn ps_by_project_name_without_the_file() {
+    let env = Env::new(PS);
+    env.ok(&["up", "-d"]);
+    let (out, _) = elsewhere_ok(&env, &["ps", "-a", "--format", "json"]);
+    let mut names: Vec<String> = out
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["Name"].as_str().unwrap().to_string()
+        })
+        .collect();
+    names.sort();
+    assert_eq!(names, [env.name("db", 1), env.name("web", 1)]);
+    let (services, _) = elsewhere_ok(&env, &["ps", "--services"]);
+    assert_eq!(services.lines().collect::<Vec<_>>(), ["db", "web"]);
+    let (quiet, _) = elsewhere_ok(&env, &["ps", "-q", "web"]);
+    assert_eq!(quiet.lines().count(), 1, "{quiet}");
+
+    for needs_the_model in [&["up", "-d"][..], &["run", "web", "true"], &["config"]] {
+        let out = elsewhere_raw(&env, needs_the_model);
+        assert!(!out.status.success(), "{needs_the_model:?} worked");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("no configuration file provided"),
+            "{needs_the_model:?}: {err}"
+        );
+    }
+    // Without a name, there is nothing to act on either.
+    let mut unnamed = env.command(&["ps"]);
+    let out = unnamed.current_dir(elsewhere(&env)).output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no configuration file provided"));
+}
+
+const LOGS: &str = r#"
+services:
+  ping:
+    image: busybox:test
+    command: ["sh", "-c", "while true; do echo ping; sleep 0.2; done"]
+    stop_grace_period: 1s
+  hello:
+    image: busybox:test
+    command: ["sh", "-c", "echo hello; sleep 1000"]
+    stop_grace_period: 1s
+"#;
+
+/// Follows Compose's TestLocalComposeLogsFollow: `logs -f` by project name follows the
+/// containers that exist and those that appear later.
+#[test]
+fn logs_follow_by_project_name_without_the_file() {
+    let env = Env::new(LOGS);
+    env.ok(&["up", "-d", "ping"]);
+    let follow = Background::start(command_elsewhere(&env, &["logs", "-f"]));
+    follow.expect(
+        &format!("{} ", env.name("ping", 1)),
+        Duration::from_secs(15),
+    );
+    env.ok(&["up", "-d"]);
+    follow.expect(
+        &format!("{} ", env.name("hello", 1)),
+        Duration::from_secs(15),
+    );
+    env.ok(&["up", "-d", "--scale", "ping=2", "ping"]);
+    follow.expect(
+        &format!("{} ", env.name("ping", 2)),
+        Duration::from_secs(15),
+    );
+}
+
+const INFINITY: &str = r#"
+services:
+  infinity:
+    image: busybox:test
+    command: ["sleep", "infinity"]
+    stop_grace_period: 1s
+"#;
+
+/// Follows Compose's TestWaitOnInfinity: `wait` by project name blocks while the service runs,
+/// and ends with its exit code once it stops.
+#[test]
+fn wait_by_project_name_without_the_file() {
+    let env = Env::new(INFINITY);
+    env.ok(&["up", "-d"]);
+    let mut waiting = Background::start(command_elsewhere(&env, &["wait", "infinity"]));
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(
+        waiting.child.try_wait().unwrap().is_none(),
+        "wait ended while the service runs: {}",
+        waiting.output()
+    );
+    elsewhere_ok(&env, &["kill", "infinity"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = waiting.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "wait did not end after the kill");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    // The reader may still be copying the last bytes.
+    std::thread::sleep(Duration::from_millis(200));
+    let output = waiting.output();
+    assert_eq!(
+        output.trim_end(),
+        format!("{} 137", env.name("infinity", 1))
+    );
+    assert_eq!(status.code(), Some(137), "{output}");
+}
+
+const DOWN: &str = r#"
+services:
+  web:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    networks: [front, back]
+    volumes: ["data:/data"]
+  db:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    networks: [back]
+networks:
+  front: {}
+  back: {}
+volumes:
+  data: {}
+"#;
+
+/// The names of the networks or volumes (`what`) that start with the project's prefix.
+fn listed(env: &Env, what: &str) -> Vec<String> {
+    let prefix = format!("{}_", env.project);
+    let mut names: Vec<String> = env
+        .ok_raw(&[what, "ls", "--format", "json"])
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["Name"].as_str().unwrap().to_string()
+        })
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Follows Compose's TestDownComposefileInParentFolder: `down` by project name, away from the
+/// compose file, removes the containers and the networks the project created; its named
+/// volumes go only with `-v`.
+#[test]
+fn down_by_project_name_without_the_file() {
+    let env = Env::new(DOWN);
+    env.ok(&["up", "-d"]);
+    let networks = [
+        format!("{}_back", env.project),
+        format!("{}_front", env.project),
+    ];
+    assert_eq!(listed(&env, "network"), networks);
+    assert_eq!(listed(&env, "volume"), [format!("{}_data", env.project)]);
+
+    let (_, progress) = elsewhere_ok(&env, &["down", "-t", "1"]);
+    assert!(
+        progress.contains(&format!("remove container {}", env.name("web", 1))),
+        "{progress}"
+    );
+    assert!(ps_all(&env).is_empty(), "{:?}", ps_all(&env));
+    assert!(
+        listed(&env, "network").is_empty(),
+        "{:?}",
+        listed(&env, "network")
+    );
+    assert_eq!(
+        listed(&env, "volume"),
+        [format!("{}_data", env.project)],
+        "a named volume stays without -v"
+    );
+
+    env.ok(&["up", "-d"]);
+    elsewhere_ok(&env, &["down", "-v", "-t", "1"]);
+    assert!(ps_all(&env).is_empty());
+    assert!(listed(&env, "network").is_empty());
+    assert!(
+        listed(&env, "volume").is_empty(),
+        "{:?}",
+        listed(&env, "volume")
+    );
+}
+
+const RESTART: &str = r#"
+services:
+  test:
+    image: busybox:test
+    profiles: [test]
+    command: ["sh", "-c", "echo started; sleep 1000"]
+    stop_grace_period: 1s
+  other:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+"#;
+
+/// Follows Compose's TestRestartWithProfiles: a service of a profile, brought up with
+/// `--profile`, is restarted (and stopped, started, paused) by project name without the file.
+#[test]
+fn lifecycle_by_project_name_without_the_file() {
+    let env = Env::new(RESTART);
+    env.ok(&["--profile", "test", "up", "-d"]);
+    let test = env.name("test", 1);
+
+    let (_, progress) = elsewhere_ok(&env, &["restart", "-t", "1", "test"]);
+    assert!(
+        progress.contains(&format!("Container {test}  Restarted")),
+        "{progress}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (logs, _) = elsewhere_ok(&env, &["logs", "test"]);
+        if logs.matches("started").count() == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not started again: {logs}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    elsewhere_ok(&env, &["stop", "-t", "1", "test"]);
+    let state = |name: &str| {
+        ps_all(&env)
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s)
+    };
+    assert_eq!(state(&test).as_deref(), Some("exited"));
+    assert_eq!(state(&env.name("other", 1)).as_deref(), Some("running"));
+    elsewhere_ok(&env, &["start", "test"]);
+    assert_eq!(state(&test).as_deref(), Some("running"));
+    elsewhere_ok(&env, &["pause", "other"]);
+    assert_eq!(state(&env.name("other", 1)).as_deref(), Some("paused"));
+    elsewhere_ok(&env, &["unpause", "other"]);
+    assert_eq!(state(&env.name("other", 1)).as_deref(), Some("running"));
+    let out = elsewhere_raw(&env, &["stop", "nosuch"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("no such service: nosuch"),
+        "{}",
+        text(&out.stderr)
+    );
+}
