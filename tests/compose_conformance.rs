@@ -5,6 +5,8 @@
 //! - A command that acts on the existing project (`ps`, `logs -f`, `wait`, `down`, `restart`,
 //!   `stop`, `start`, …) works without the compose file when `-p` names the project, from its
 //!   containers' labels; one that needs the model (`up`, `run`, …) still says no file was found.
+//! - A service named on the command line (`up web`, `run web`) is enabled even when none of its
+//!   profiles is active, and a service switched off by profiles is never an orphan.
 
 #![allow(clippy::unwrap_used)]
 
@@ -380,4 +382,111 @@ fn lifecycle_by_project_name_without_the_file() {
         "{}",
         text(&out.stderr)
     );
+}
+
+const PROFILES: &str = r#"
+services:
+  main:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+  profiled-service:
+    image: busybox:test
+    profiles: [test-profile]
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    depends_on: [helper]
+  helper:
+    image: busybox:test
+    profiles: [other-profile]
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+"#;
+
+/// Follows Compose's TestUpProfile and TestActiveProfileViaTargetedService: `up` of a service
+/// whose profile is not active starts it (with what it needs) and nothing else; a later `up`
+/// of the active profiles neither counts it as an orphan nor removes it.
+#[test]
+fn up_of_a_named_profiled_service_enables_it() {
+    let env = Env::new(PROFILES);
+    env.ok(&["up", "-d", "profiled-service"]);
+    let mut ps = ps_all(&env);
+    ps.sort();
+    assert_eq!(
+        ps,
+        [
+            (env.name("helper", 1), "running".to_string()),
+            (env.name("profiled-service", 1), "running".to_string()),
+        ]
+    );
+
+    let (_, progress) = env.ok(&["up", "-d", "--remove-orphans"]);
+    assert!(!progress.contains("orphan"), "{progress}");
+    let mut ps = ps_all(&env);
+    ps.sort();
+    assert_eq!(
+        ps,
+        [
+            (env.name("helper", 1), "running".to_string()),
+            (env.name("main", 1), "running".to_string()),
+            (env.name("profiled-service", 1), "running".to_string()),
+        ],
+        "a service switched off by profiles is not an orphan"
+    );
+    let out = env.bosun(&["up", "-d", "nosuch"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no such service: nosuch"));
+}
+
+const RUN_ENV_FILE: &str = r#"
+services:
+  serviceA:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+  serviceC:
+    image: busybox:test
+    profiles: [test]
+    env_file: ./run.env
+"#;
+
+/// Follows Compose's TestRunEnvFile: `run` of a service whose profile is not active runs it,
+/// with its env_file.
+#[test]
+fn run_of_a_named_profiled_service_enables_it() {
+    let env = Env::new(RUN_ENV_FILE);
+    std::fs::write(env.dir().join("run.env"), "FOO=BAR_FROM_ENV_FILE\n").unwrap();
+    let (out, _) = env.ok(&["run", "--rm", "-T", "serviceC", "env"]);
+    assert!(out.contains("FOO=BAR_FROM_ENV_FILE"), "{out}");
+    assert!(ps_all(&env).is_empty(), "{:?}", ps_all(&env));
+}
+
+const ORPHANS: &str = r#"
+services:
+  test:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+  orphan:
+    image: busybox:test
+    profiles: [run]
+    command: ["echo", "hello"]
+"#;
+
+/// Follows Compose's TestRemoveOrphans: `run` of a profiled service leaves its one-off
+/// container, which `up` does not take for an orphan, and `down --remove-orphans` removes it.
+#[test]
+fn run_of_a_profiled_service_is_no_orphan() {
+    let env = Env::new(ORPHANS);
+    let (out, _) = env.ok(&["run", "-T", "orphan"]);
+    assert!(out.contains("hello"), "{out}");
+    let run_prefix = format!("{}-orphan-run-", env.project);
+    let has_run = |ps: &[(String, String)]| ps.iter().any(|(n, _)| n.starts_with(&run_prefix));
+    assert!(has_run(&ps_all(&env)), "{:?}", ps_all(&env));
+
+    let (_, progress) = env.ok(&["up", "-d"]);
+    assert!(!progress.contains("orphan"), "{progress}");
+    assert!(has_run(&ps_all(&env)), "{:?}", ps_all(&env));
+    env.ok(&["down", "--remove-orphans", "-t", "1"]);
+    assert!(ps_all(&env).is_empty(), "{:?}", ps_all(&env));
 }

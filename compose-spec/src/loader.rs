@@ -22,6 +22,10 @@ pub struct LoadOptions {
     /// Services named on the command line: they are enabled with their dependencies whatever
     /// their profiles. Empty means all services of the active profiles.
     pub services: Vec<String>,
+    /// Services named on the command line of a command that acts on them (`up web`,
+    /// `run web`): enabled with their dependencies whatever their profiles, in addition to the
+    /// services of the active profiles, which stay enabled.
+    pub enabled: Vec<String>,
     /// Substitute `${VAR}` references (`--no-interpolate` turns this off).
     pub interpolate: bool,
 }
@@ -64,7 +68,12 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         )
         .map_err(|e| e.reading(ErrorKind::Discovery, "compose file", None, KeyPath::root()))?;
     let all_profiles = collect_profiles(&doc);
-    let disabled = profiles::select(&mut doc, &found.profiles, &options.services)?;
+    let disabled = profiles::select_enabling(
+        &mut doc,
+        &found.profiles,
+        &options.services,
+        &options.enabled,
+    )?;
     let top_level_name = doc.get("name").and_then(Node::as_str).map(str::to_string);
     let name = discovery::project_name(
         options.project.project_name.as_deref(),

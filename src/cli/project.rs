@@ -80,6 +80,22 @@ impl ProjectArgs {
 
     /// Loads the project these options select, for the given services (all when empty).
     pub fn load(&self, services: &[String], interpolate: bool) -> anyhow::Result<Loaded> {
+        self.load_with(services, &[], interpolate)
+    }
+
+    /// Loads the project with the services of the active profiles enabled, and the `enabled`
+    /// ones (named on the command line of `up`, `run`, …) with what they need, whatever their
+    /// profiles, as Compose does.
+    pub fn load_enabling(&self, enabled: &[String]) -> anyhow::Result<Loaded> {
+        self.load_with(&[], enabled, true)
+    }
+
+    fn load_with(
+        &self,
+        services: &[String],
+        enabled: &[String],
+        interpolate: bool,
+    ) -> anyhow::Result<Loaded> {
         let working_dir = std::env::current_dir().context("cannot read the current directory")?;
         let environment: Environment = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -95,6 +111,7 @@ impl ProjectArgs {
                 environment,
             },
             services: services.to_vec(),
+            enabled: enabled.to_vec(),
             interpolate,
         };
         let loaded = compose_spec::loader::load(&options)?;

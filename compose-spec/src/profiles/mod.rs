@@ -5,7 +5,9 @@
 //! services are named on the command line, the selection is exactly those services and every
 //! service they need, transitively (`depends_on`, `links`, `volumes_from`,
 //! `network_mode: service:x`, `ipc`, `pid`, `uts`, `cgroup`), whatever their profiles; every
-//! other service is disabled, as Compose does for `config web` or `up web`.
+//! other service is disabled, as Compose does for `config web`. A command that acts on the
+//! services it names (`up web`, `run web`) enables them and what they need in addition to the
+//! services of the active profiles ([`select_enabling`]).
 //!
 //! As in Compose, an enabled service that needs a disabled service is an error, unless the need
 //! is a `depends_on` entry with `required: false`: that entry is kept and simply has nothing to
@@ -29,18 +31,33 @@ use crate::yaml::{Map, Node};
 /// Errors: a requested service that does not exist (`no such service: foo`), or an enabled
 /// service that needs a disabled one (see the module documentation).
 pub fn select(doc: &mut Node, active: &[String], requested: &[String]) -> Result<Map> {
+    select_enabling(doc, active, requested, &[])
+}
+
+/// [`select`], with the `enabled` services (named on the command line of a command that acts
+/// on them: `up web`, `run web`) and those they need enabled too, whatever their profiles, in
+/// addition to what `active` and `requested` enable — as Compose enables a service named on
+/// its command line.
+///
+/// Errors: those of [`select`], and an `enabled` service that does not exist.
+pub fn select_enabling(
+    doc: &mut Node,
+    active: &[String],
+    requested: &[String],
+    enabled: &[String],
+) -> Result<Map> {
     let services = doc
         .as_map_mut()
         .and_then(|m| m.get_mut("services"))
         .and_then(Node::as_map_mut);
     let Some(services) = services else {
         // No services at all (`services:` absent or empty): nothing to select from.
-        return match requested.first() {
+        return match requested.iter().chain(enabled).next() {
             Some(name) => Err(no_such_service(name)),
             None => Ok(Map::default()),
         };
     };
-    let enabled = enabled_services(services, active, requested)?;
+    let enabled = enabled_services(services, active, requested, enabled)?;
     check_needs(services, &enabled)?;
 
     let mut disabled = Map::default();
@@ -59,13 +76,14 @@ fn enabled_services(
     services: &Map,
     active: &[String],
     requested: &[String],
+    named: &[String],
 ) -> Result<IndexSet<String>> {
     let mut enabled: IndexSet<String> = services
         .iter()
         .filter(|(_, service)| requested.is_empty() && profiles_active(service, active))
         .map(|(name, _)| name.clone())
         .collect();
-    for name in requested {
+    for name in requested.iter().chain(named) {
         if !services.contains_key(name) {
             return Err(no_such_service(name));
         }

@@ -104,6 +104,28 @@ fn selects_services_by_profiles_and_requests() {
 }
 
 #[test]
+fn a_named_service_is_enabled_with_its_needs_beside_the_active_profiles() {
+    let mut selected = doc(project());
+    let disabled = select_enabling(
+        &mut selected,
+        &strings(&["cache"]),
+        &[],
+        &strings(&["debug"]),
+    )
+    .expect("selects");
+    let services = selected.get("services").and_then(Node::as_map).unwrap();
+    assert_eq!(names(services), ["web", "db", "cache", "debug"]);
+    assert_eq!(
+        names(&disabled),
+        ["tool", "helper", "deep", "linked", "data", "net", "ipc"]
+    );
+
+    let mut unknown = doc(project());
+    let err = select_enabling(&mut unknown, &[], &[], &strings(&["foo"])).unwrap_err();
+    assert_eq!(err.to_string(), "no such service: foo");
+}
+
+#[test]
 fn an_unknown_requested_service_is_an_error() {
     let mut doc = doc(project());
     let err = select(&mut doc, &[], &strings(&["web", "foo"])).unwrap_err();

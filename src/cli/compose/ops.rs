@@ -299,7 +299,7 @@ pub fn pause(project: &ProjectArgs, args: ServicesArgs, pause: bool) -> anyhow::
 
 /// Runs `bosun pull` (`pull`) or `bosun push`: the services' images, one after the other.
 pub fn pull(project: &ProjectArgs, args: PullArgs, pull: bool) -> anyhow::Result<ExitCode> {
-    let session = Session::open(project)?;
+    let session = Session::open_enabling(project, &args.services)?;
     session.check_services(&args.services)?;
     let mut images: Vec<String> = session
         .project()
@@ -355,8 +355,8 @@ pub fn pull(project: &ProjectArgs, args: PullArgs, pull: bool) -> anyhow::Result
 /// Runs `bosun scale SERVICE=N…`.
 pub fn scale(project: &ProjectArgs, args: ScaleArgs) -> anyhow::Result<ExitCode> {
     let scale = super::up::parse_scale(&args.scale)?;
-    let session = Session::open(project)?;
     let services: Vec<String> = scale.keys().cloned().collect();
+    let session = Session::open_enabling(project, &services)?;
     session.check_services(&services)?;
     let options = PlanOptions {
         services,

@@ -61,7 +61,13 @@ pub struct Session {
 impl Session {
     /// Loads the project (every enabled service) and connects to the agent.
     pub fn open(project: &ProjectArgs) -> anyhow::Result<Self> {
-        let loaded = project.load(&[], true)?;
+        Self::open_enabling(project, &[])
+    }
+
+    /// [`Session::open`], with the `services` named on the command line (`up web`, `run web`)
+    /// enabled with what they need even when none of their profiles is active.
+    pub fn open_enabling(project: &ProjectArgs, services: &[String]) -> anyhow::Result<Self> {
+        let loaded = project.load_enabling(services)?;
         let agent = Agent::connect()?;
         Ok(Self {
             agent,

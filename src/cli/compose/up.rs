@@ -127,7 +127,7 @@ fn plan_options(args: &CreateArgs) -> anyhow::Result<PlanOptions> {
 
 /// Runs `bosun create`.
 pub fn create(project: &ProjectArgs, args: CreateArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(project)?;
+    let session = Session::open_enabling(project, &args.services)?;
     let mut options = plan_options(&args)?;
     options.no_start = true;
     converge(&session, &options, &args.globals, None)?;
@@ -154,7 +154,7 @@ fn converge(
 
 /// Runs `bosun up`.
 pub fn up(project: &ProjectArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(project)?;
+    let session = Session::open_enabling(project, &args.create.services)?;
     let mut options = plan_options(&args.create)?;
     options.no_deps = args.no_deps;
     options.no_start = args.no_start;
