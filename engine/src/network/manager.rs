@@ -205,8 +205,13 @@ impl Networks {
         };
         let mut all = existing;
         all.push(rec.clone());
-        let result = Self::make_bridge(&rec)
-            .and_then(|()| self.store.save(&rec))
+        // The record first: should the process die before the bridge is made, the next agent's
+        // restore makes it from the record; the other way round it would leave a bridge nobody
+        // knows of.
+        let result = self
+            .store
+            .save(&rec)
+            .and_then(|()| Self::make_bridge(&rec))
             .and_then(|()| self.sync_firewall(&all));
         if let Err(e) = result {
             let _ = Links::open().and_then(|mut l| l.delete(&rec.bridge));
