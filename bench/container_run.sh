@@ -89,11 +89,13 @@ wait_for_socket "$tmp/run/bosun.sock"
 agent_pid=$(cat "$tmp/run/bosun.pid")
 
 # `bosun` joins the default bridge network as a user's run does (veth, address, firewall);
-# `bosun-nonet` has a network namespace with only loopback, as the runc bundle has.
-names=(bosun bosun-nonet)
+# `bosun-nonet` has a network namespace with only loopback, as the runc bundle has;
+# `bosun-noseccomp` is `bosun-nonet` without the default seccomp filter (what the filter costs).
+names=(bosun bosun-nonet bosun-noseccomp)
 cmds=(
     "$bosun container -H $host run --rm --rootfs $rootfs true"
     "$bosun container -H $host run --rm --network none --rootfs $rootfs true"
+    "$bosun container -H $host run --rm --network none --security-opt seccomp=unconfined --rootfs $rootfs true"
 )
 if [ -z "$runc_skip" ]; then
     names+=(runc)
@@ -145,7 +147,7 @@ stats() {
 }
 
 declare -A median
-printf '%-12s %10s %10s %10s %12s\n' tool "median ms" "p90 ms" "mean ms" "median/runc"
+printf '%-16s %10s %10s %10s %12s\n' tool "median ms" "p90 ms" "mean ms" "median/runc"
 for i in "${!names[@]}"; do
     measure "${cmds[$i]}" "$tmp/${names[$i]}.times"
 done
@@ -154,7 +156,7 @@ runc_median=
 for i in "${!names[@]}"; do
     read -r m p a < <(stats "$tmp/${names[$i]}.times")
     median[${names[$i]}]=$m
-    printf '%-12s %10s %10s %10s %12s\n' "${names[$i]}" "$m" "$p" "$a" \
+    printf '%-16s %10s %10s %10s %12s\n' "${names[$i]}" "$m" "$p" "$a" \
         "$(awk -v m="$m" -v r="$runc_median" 'BEGIN { if (r == "") print "-"; else printf "%.2f", m / r }')"
 done
 echo
