@@ -108,20 +108,6 @@ impl Drop for Background {
     }
 }
 
-/// The (name, state) of the project's containers, one-offs included, as `ps -a` lists them.
-fn ps_all(env: &Env) -> Vec<(String, String)> {
-    let (out, _) = env.ok(&["ps", "-a", "--format", "json"]);
-    out.lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (
-                v["Name"].as_str().unwrap().to_string(),
-                v["State"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 const PS: &str = r#"
 services:
   web:
@@ -301,7 +287,7 @@ fn down_by_project_name_without_the_file() {
         progress.contains(&format!("remove container {}", env.name("web", 1))),
         "{progress}"
     );
-    assert!(ps_all(&env).is_empty(), "{:?}", ps_all(&env));
+    assert!(env.ps().is_empty(), "{:?}", env.ps());
     assert!(
         listed(&env, "network").is_empty(),
         "{:?}",
@@ -315,7 +301,7 @@ fn down_by_project_name_without_the_file() {
 
     env.ok(&["up", "-d"]);
     elsewhere_ok(&env, &["down", "-v", "-t", "1"]);
-    assert!(ps_all(&env).is_empty());
+    assert!(env.ps().is_empty());
     assert!(listed(&env, "network").is_empty());
     assert!(
         listed(&env, "volume").is_empty(),
@@ -362,7 +348,7 @@ fn lifecycle_by_project_name_without_the_file() {
 
     elsewhere_ok(&env, &["stop", "-t", "1", "test"]);
     let state = |name: &str| {
-        ps_all(&env)
+        env.ps()
             .into_iter()
             .find(|(n, _)| n == name)
             .map(|(_, s)| s)
@@ -410,7 +396,7 @@ services:
 fn up_of_a_named_profiled_service_enables_it() {
     let env = Env::new(PROFILES);
     env.ok(&["up", "-d", "profiled-service"]);
-    let mut ps = ps_all(&env);
+    let mut ps = env.ps();
     ps.sort();
     assert_eq!(
         ps,
@@ -422,7 +408,7 @@ fn up_of_a_named_profiled_service_enables_it() {
 
     let (_, progress) = env.ok(&["up", "-d", "--remove-orphans"]);
     assert!(!progress.contains("orphan"), "{progress}");
-    let mut ps = ps_all(&env);
+    let mut ps = env.ps();
     ps.sort();
     assert_eq!(
         ps,
@@ -458,7 +444,7 @@ fn run_of_a_named_profiled_service_enables_it() {
     std::fs::write(env.dir().join("run.env"), "FOO=BAR_FROM_ENV_FILE\n").unwrap();
     let (out, _) = env.ok(&["run", "--rm", "-T", "serviceC", "env"]);
     assert!(out.contains("FOO=BAR_FROM_ENV_FILE"), "{out}");
-    assert!(ps_all(&env).is_empty(), "{:?}", ps_all(&env));
+    assert!(env.ps().is_empty(), "{:?}", env.ps());
 }
 
 const ORPHANS: &str = r#"
@@ -482,11 +468,11 @@ fn run_of_a_profiled_service_is_no_orphan() {
     assert!(out.contains("hello"), "{out}");
     let run_prefix = format!("{}-orphan-run-", env.project);
     let has_run = |ps: &[(String, String)]| ps.iter().any(|(n, _)| n.starts_with(&run_prefix));
-    assert!(has_run(&ps_all(&env)), "{:?}", ps_all(&env));
+    assert!(has_run(&env.ps()), "{:?}", env.ps());
 
     let (_, progress) = env.ok(&["up", "-d"]);
     assert!(!progress.contains("orphan"), "{progress}");
-    assert!(has_run(&ps_all(&env)), "{:?}", ps_all(&env));
+    assert!(has_run(&env.ps()), "{:?}", env.ps());
     env.ok(&["down", "--remove-orphans", "-t", "1"]);
-    assert!(ps_all(&env).is_empty(), "{:?}", ps_all(&env));
+    assert!(env.ps().is_empty(), "{:?}", env.ps());
 }
