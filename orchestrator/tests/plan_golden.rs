@@ -183,9 +183,8 @@ fn a_scale_beyond_the_limit_is_refused_before_anything_is_planned() {
         scale: BTreeMap::from([("worker".to_string(), n)]),
         ..defaults()
     };
-    let started = std::time::Instant::now();
+    // Refused before any per-container step is made: planning them would not end.
     let err = plan(&desired, &observed, &options(99_999_999_999)).unwrap_err();
-    assert!(started.elapsed() < std::time::Duration::from_secs(2));
     assert_eq!(
         err.to_string(),
         "service worker cannot be scaled to 99999999999 containers: a service may have at most \

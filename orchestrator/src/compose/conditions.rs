@@ -1,13 +1,13 @@
 //! Waiting for a `depends_on` condition: polls the dependency's containers through the backend
-//! until they meet it, fail it for good, or the timeout passes.
+//! until they meet it, fail it for good, or the timeout passes, on the caller's clock.
 
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use compose_spec::model::DependsOnCondition;
 
 use crate::compose::action::{AwaitSpec, condition_text};
 use crate::compose::backend::Backend;
+use crate::compose::clock::Clock;
 use crate::compose::observed::{ContainerState, ContainerStatus, HealthStatus};
 
 /// Where one container stands against a condition.
@@ -67,8 +67,9 @@ pub fn await_dependency(
     backend: &dyn Backend,
     timeout: Duration,
     poll: Duration,
+    clock: &dyn Clock,
 ) -> Result<Option<String>, String> {
-    let deadline = Instant::now() + timeout;
+    let deadline = clock.now() + timeout;
     let failure = loop {
         let mut pending = None;
         let mut failed = None;
@@ -101,7 +102,7 @@ pub fn await_dependency(
         let Some(now) = pending else {
             return Ok(None);
         };
-        if Instant::now() >= deadline {
+        if clock.now() >= deadline {
             break format!(
                 "timed out after {:?} waiting for dependency {} {}: {now}",
                 timeout,
@@ -109,7 +110,7 @@ pub fn await_dependency(
                 condition_text(spec.condition)
             );
         }
-        thread::sleep(poll.min(deadline.saturating_duration_since(Instant::now())));
+        clock.sleep(poll.min(deadline.saturating_duration_since(clock.now())));
     };
     if spec.required {
         Err(failure)

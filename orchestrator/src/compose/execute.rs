@@ -13,6 +13,7 @@ use petgraph::visit::Dfs;
 
 use crate::compose::action::Action;
 use crate::compose::backend::Backend;
+use crate::compose::clock::{Clock, SystemClock};
 use crate::compose::conditions::await_dependency;
 use crate::compose::error::{ActionFailure, ExecuteError};
 use crate::compose::plan::{Plan, StepId};
@@ -57,11 +58,23 @@ enum State {
     Skipped,
 }
 
-/// Runs `plan` against `backend`; `events` hears about every step as it starts and ends.
+/// Runs `plan` against `backend` on the real clock; `events` hears about every step as it
+/// starts and ends.
 pub fn execute(
     plan: &Plan,
     backend: &dyn Backend,
     options: &ExecuteOptions,
+    events: impl FnMut(Progress),
+) -> Result<Report, ExecuteError> {
+    execute_with_clock(plan, backend, options, &SystemClock, events)
+}
+
+/// [`execute`] with the clock the waits (`depends_on` conditions) read and sleep on.
+pub fn execute_with_clock(
+    plan: &Plan,
+    backend: &dyn Backend,
+    options: &ExecuteOptions,
+    clock: &dyn Clock,
     mut events: impl FnMut(Progress),
 ) -> Result<Report, ExecuteError> {
     let graph = plan.graph();
@@ -99,8 +112,9 @@ pub fn execute(
                 let sender = sender.clone();
                 scope.spawn(move || {
                     let action = &plan.step(id).action;
-                    let outcome = catch_unwind(AssertUnwindSafe(|| run(action, backend, options)))
-                        .unwrap_or_else(|_| Err("the backend panicked".to_string()));
+                    let outcome =
+                        catch_unwind(AssertUnwindSafe(|| run(action, backend, options, clock)))
+                            .unwrap_or_else(|_| Err("the backend panicked".to_string()));
                     // The receiver lives until every worker is done.
                     let _ = sender.send((id, outcome));
                 });
@@ -165,6 +179,7 @@ fn run(
     action: &Action,
     backend: &dyn Backend,
     options: &ExecuteOptions,
+    clock: &dyn Clock,
 ) -> Result<Option<String>, String> {
     let done = match action {
         Action::CreateNetwork(spec) => backend.create_network(spec),
@@ -181,7 +196,13 @@ fn run(
         } => backend.remove_container(name, *anonymous_volumes),
         Action::RenameContainer { from, to } => backend.rename_container(from, to),
         Action::AwaitDependency(spec) => {
-            return await_dependency(spec, backend, options.wait_timeout, options.poll_interval);
+            return await_dependency(
+                spec,
+                backend,
+                options.wait_timeout,
+                options.poll_interval,
+                clock,
+            );
         }
     };
     done.map(|()| None).map_err(|e| e.to_string())

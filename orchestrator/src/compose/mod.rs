@@ -13,6 +13,7 @@
 
 pub mod action;
 pub mod backend;
+pub mod clock;
 pub mod conditions;
 pub mod decide;
 pub mod desired;
@@ -36,10 +37,11 @@ pub mod up;
 
 pub use action::{Action, AwaitSpec, ContainerSpec, NetworkSpec, VolumeSpec};
 pub use backend::Backend;
+pub use clock::{Clock, SystemClock};
 pub use desired::Desired;
 pub use down::plan_down;
 pub use error::{ActionFailure, BackendError, ExecuteError, PlanError};
-pub use execute::{ExecuteOptions, Report, execute};
+pub use execute::{ExecuteOptions, Report, execute, execute_with_clock};
 pub use from_labels::project_from_labels;
 pub use observed::{
     ContainerState, ContainerStatus, Health, HealthStatus, Mount, MountSource, Observed,

@@ -401,3 +401,53 @@ impl Backend for FakeBackend {
         Ok(status)
     }
 }
+
+/// A [`Clock`](crate::compose::Clock) that moves only when slept on: a wait of a minute takes
+/// no time, and the test reads how far the clock went and how often it was slept on.
+#[derive(Debug)]
+pub struct ManualClock {
+    start: Instant,
+    slept: Mutex<(Duration, usize)>,
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ManualClock {
+    /// A clock at an arbitrary instant that has not moved yet.
+    pub fn new() -> Self {
+        Self {
+            start: Instant::now(),
+            slept: Mutex::new((Duration::ZERO, 0)),
+        }
+    }
+
+    fn slept(&self) -> MutexGuard<'_, (Duration, usize)> {
+        self.slept.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How far the clock has moved.
+    pub fn elapsed(&self) -> Duration {
+        self.slept().0
+    }
+
+    /// How many times it was slept on.
+    pub fn sleeps(&self) -> usize {
+        self.slept().1
+    }
+}
+
+impl crate::compose::Clock for ManualClock {
+    fn now(&self) -> Instant {
+        self.start + self.elapsed()
+    }
+
+    fn sleep(&self, duration: Duration) {
+        let mut slept = self.slept();
+        slept.0 += duration;
+        slept.1 += 1;
+    }
+}
