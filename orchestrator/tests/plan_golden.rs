@@ -1,6 +1,6 @@
 //! Golden tests of the planner: a project and an observed state (made by applying an earlier
 //! plan to the fake backend, then changing the world) → the plan text with its reasons.
-//! `BLESS=1 cargo test -p orchestrator --test plan_golden` rewrites tests/data/golden/.
+//! `BOSUN_BLESS=1 cargo test -p orchestrator --test plan_golden` rewrites tests/data/golden/.
 
 #![allow(clippy::unwrap_used)]
 

@@ -118,14 +118,14 @@ pub fn run(fake: &FakeBackend, plan: &Plan) {
     execute(plan, fake, &options, |_| {}).unwrap_or_else(|e| panic!("{e}\nplan:\n{plan}"));
 }
 
-/// Compares `text` with tests/data/golden/`name`.txt; `BLESS=1` rewrites the file.
+/// Compares `text` with tests/data/golden/`name`.txt; `BOSUN_BLESS=1` rewrites the file.
 pub fn golden(name: &str, text: &str) {
     let path = data("golden").join(format!("{name}.txt"));
-    if std::env::var_os("BLESS").is_some() {
+    if std::env::var_os("BOSUN_BLESS").is_some() {
         std::fs::write(&path, text).unwrap();
         return;
     }
     let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with BLESS=1 to create it)", path.display()));
+        .unwrap_or_else(|e| panic!("{}: {e} (run with BOSUN_BLESS=1 to create it)", path.display()));
     assert_eq!(text, want, "plan differs from {}", path.display());
 }
