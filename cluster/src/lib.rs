@@ -1,5 +1,5 @@
 //! Everything that talks over a network: the node agent and its gRPC API, the Raft managers
-//! and their replicated store, the dispatcher, and the cluster CA.
+//! and their replicated store, node membership, and the cluster CA.
 //!
 //! The consensus core is synchronous: [`raft::RaftNode`] wraps raft-rs with durable storage
 //! and the [`store::Store`] state machine, driven by logical ticks and messages handed in by a

@@ -1,4 +1,6 @@
-//! Desired-state logic: compose planning (graph, plan, executor) and swarm logic (tasks,
-//! scheduler, supervisors), pure where it can be, talking to the world through traits.
+//! Desired-state logic for compose projects: the desired and observed models, the planner (a
+//! dependency graph of actions, each with its reason), and the executor that runs a plan through
+//! the [`compose::Backend`] trait on a clock the caller hands in. Nothing here touches the
+//! kernel, the network or the wall clock itself.
 
 pub mod compose;

@@ -1,5 +1,5 @@
 //! Time as the executor's waits see it. The caller hands it in — the real clock in the CLI, a
-//! [`crate::compose::testing::ManualClock`] in tests — so that nothing in this crate reads the
+//! manual one (`testing::ManualClock`) in tests — so that nothing in this crate reads the
 //! wall clock or sleeps on its own, and a test of a timeout asserts what was polled, not how
 //! long it took.
 
