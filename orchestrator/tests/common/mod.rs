@@ -125,7 +125,11 @@ pub fn golden(name: &str, text: &str) {
         std::fs::write(&path, text).unwrap();
         return;
     }
-    let want = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with BOSUN_BLESS=1 to create it)", path.display()));
+    let want = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run with BOSUN_BLESS=1 to create it)",
+            path.display()
+        )
+    });
     assert_eq!(text, want, "plan differs from {}", path.display());
 }
