@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Lists the kernel objects and processes of Bosun's that exist on this machine, one per line:
 # bridges and veths (bsn-*, bv*), nftables tables (bosun*), network namespaces, overlay mounts of
-# container rootfs, cgroup groups (bosun-*), live shim / container-setup processes, and
+# container rootfs, cgroup groups (bosun-*), live shim / container-setup / agent processes, and
 # temporary directories (tempfile's .tmp* under $TMPDIR) that tests must remove.
 # scripts/test.sh takes this list before and after the suite and fails on anything new.
 set -uo pipefail
@@ -15,5 +15,6 @@ for hierarchy in /sys/fs/cgroup /sys/fs/cgroup/*; do
     ls "$hierarchy" 2>/dev/null | grep '^bosun-' | sed "s|^|cgroup $hierarchy/|"
 done
 ps -eo stat=,args= | awk '$1 !~ /^Z/ && ($2 ~ /shim$/ || $3 == "shim" || $3 == "container-setup") {print "process " $0}'
+ps -eo stat=,args= | awk '$1 !~ /^Z/ && $2 ~ /bosun$/ && $3 == "agent" && $4 == "--foreground" {print "process " $0}'
 ls -A "${TMPDIR:-/tmp}" 2>/dev/null | grep '^\.tmp' | sed 's/^/tmpdir /'
 exit 0
