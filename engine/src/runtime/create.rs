@@ -265,42 +265,43 @@ pub(super) fn create_private_dir(dir: &Path) -> crate::Result<()> {
 }
 
 /// Writes the release byte into the exec fifo. `Ok(false)`: nobody holds the fifo yet.
-/// Calls `before` once the setup is known to hold the fifo, just before the byte is written.
-fn release(fifo: &Path, before: impl FnOnce()) -> std::io::Result<bool> {
+/// Opens the exec fifo for writing without waiting: `None` when nobody holds it for reading
+/// (the setup has not opened it yet, or has read its release byte and closed it) or it is gone.
+fn open_writer(fifo: &Path) -> std::io::Result<Option<std::os::fd::OwnedFd>> {
     match open(
         fifo,
         OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
         Mode::empty(),
     ) {
-        Ok(fd) => {
-            before();
-            nix::unistd::write(&fd, b"0")?;
-            Ok(true)
-        }
-        Err(Errno::ENXIO) => Ok(false),
+        Ok(fd) => Ok(Some(fd)),
+        Err(Errno::ENXIO) | Err(Errno::ENOENT) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Writes the release byte into the exec fifo, calling `before` once the setup is known to
+/// hold the fifo, just before the byte is written. `Ok(false)`: nobody holds the fifo yet.
+fn release(fifo: &Path, before: impl FnOnce()) -> std::io::Result<bool> {
+    let Some(fd) = open_writer(fifo)? else {
+        return Ok(false);
+    };
+    before();
+    nix::unistd::write(&fd, b"0")?;
+    Ok(true)
 }
 
 /// Whether the setup of a `created` container has already been released: its fifo is gone or
 /// nobody holds it any more. The setup opens the fifo before it reports the container created
 /// and closes it once it has read the release byte, so for a created container "nobody holds
-/// it" can only mean "released".
+/// it" can only mean "released". Opening and closing without writing releases nothing.
 pub(super) fn released(fifo: &Path) -> crate::Result<bool> {
-    match open(
-        fifo,
-        OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
-        // Held: not released. Opening and closing without writing releases nothing.
-        Ok(_) => Ok(false),
-        Err(Errno::ENXIO) | Err(Errno::ENOENT) => Ok(true),
-        Err(e) => Err(crate::Error::Io {
+    open_writer(fifo)
+        .map(|held| held.is_none())
+        .map_err(|source| crate::Error::Io {
             op: "open",
             path: fifo.to_path_buf(),
-            source: e.into(),
-        }),
-    }
+            source,
+        })
 }
 
 fn create_err(id: &str, message: impl ToString) -> crate::Error {

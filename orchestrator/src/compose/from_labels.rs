@@ -52,36 +52,43 @@ pub fn project_from_labels(name: &str, observed: &Observed) -> Project {
         ..Project::default()
     };
     for network in &observed.networks {
-        if network.labels.get(labels::PROJECT).map(String::as_str) != Some(name) {
-            continue;
+        if let Some(key) = project_key(&network.labels, labels::NETWORK, &network.name, name) {
+            let definition = model::Network {
+                name: Some(network.name.clone()),
+                ..model::Network::default()
+            };
+            project.networks.insert(key, definition);
         }
-        let key = network
-            .labels
-            .get(labels::NETWORK)
-            .cloned()
-            .unwrap_or_else(|| network.name.clone());
-        let definition = model::Network {
-            name: Some(network.name.clone()),
-            ..model::Network::default()
-        };
-        project.networks.insert(key, definition);
     }
     for volume in &observed.volumes {
-        if volume.labels.get(labels::PROJECT).map(String::as_str) != Some(name) {
-            continue;
+        if let Some(key) = project_key(&volume.labels, labels::VOLUME, &volume.name, name) {
+            let definition = model::Volume {
+                name: Some(volume.name.clone()),
+                ..model::Volume::default()
+            };
+            project.volumes.insert(key, definition);
         }
-        let key = volume
-            .labels
-            .get(labels::VOLUME)
-            .cloned()
-            .unwrap_or_else(|| volume.name.clone());
-        let definition = model::Volume {
-            name: Some(volume.name.clone()),
-            ..model::Volume::default()
-        };
-        project.volumes.insert(key, definition);
     }
     project
+}
+
+/// The key a project resource (network or volume) had in its compose file: its `key_label`,
+/// else its name; `None` when the resource is not `project`'s.
+fn project_key(
+    resource_labels: &BTreeMap<String, String>,
+    key_label: &str,
+    resource_name: &str,
+    project: &str,
+) -> Option<String> {
+    if resource_labels.get(labels::PROJECT).map(String::as_str) != Some(project) {
+        return None;
+    }
+    Some(
+        resource_labels
+            .get(key_label)
+            .cloned()
+            .unwrap_or_else(|| resource_name.to_string()),
+    )
 }
 
 /// The `depends_on` entries of a [`labels::DEPENDS_ON`] label (`db:service_healthy:true,…`)
