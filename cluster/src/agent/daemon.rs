@@ -207,11 +207,15 @@ fn socket_group() -> Option<Gid> {
 }
 
 /// Creates the roots, or closes existing ones (an install made before the roots were closed
-/// gets the same modes): the data root root-only, the run root root and `group` only.
+/// gets the same modes): the data root root-only, the run root root and `group` only, its lock
+/// directory writable by both.
 fn close_roots(config: &AgentConfig, group: Option<Gid>) -> Result<(), DaemonError> {
+    // The compose commands' per-project locks: root and the socket group create them.
+    let locks = config.run_root.join(COMPOSE_LOCKS);
     for (dir, mode, gid) in [
         (&config.data_root, DATA_ROOT_MODE, None),
         (&config.run_root, RUN_ROOT_MODE, group),
+        (&locks, LOCKS_MODE, group),
     ] {
         std::fs::create_dir_all(dir).map_err(io("create", dir))?;
         nix::unistd::chown(
@@ -223,17 +227,6 @@ fn close_roots(config: &AgentConfig, group: Option<Gid>) -> Result<(), DaemonErr
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
             .map_err(io("chmod", dir))?;
     }
-    // The compose commands' per-project locks: root and the socket group create them.
-    let locks = config.run_root.join(COMPOSE_LOCKS);
-    std::fs::create_dir_all(&locks).map_err(io("create", &locks))?;
-    nix::unistd::chown(
-        locks.as_path(),
-        Some(Uid::from_raw(0)),
-        Some(group.unwrap_or(Gid::from_raw(0))),
-    )
-    .map_err(|e| io("chown", &locks)(e.into()))?;
-    std::fs::set_permissions(&locks, std::fs::Permissions::from_mode(LOCKS_MODE))
-        .map_err(io("chmod", &locks))?;
     Ok(())
 }
 
