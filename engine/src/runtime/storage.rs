@@ -61,10 +61,11 @@ impl Runtime {
             else {
                 continue;
             };
-            let data = match self.volumes.local_mount(name)? {
+            let volume = self.volumes.inspect(name)?;
+            let data = match LocalMount::parse(&volume.options)? {
                 LocalMount::Directory => self
                     .volumes
-                    .prepare_mount(name, &rootfs, &m.target, *no_copy)?,
+                    .prepare_volume_mount(&volume, &rootfs, &m.target, *no_copy)?,
                 LocalMount::Bind { device, read_only } => {
                     m.read_only |= read_only;
                     device

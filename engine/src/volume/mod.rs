@@ -244,11 +244,6 @@ impl VolumeStore {
         Ok(report)
     }
 
-    /// What the volume's options ask to mount (its own directory when it has none).
-    pub fn local_mount(&self, name: &str) -> Result<LocalMount> {
-        LocalMount::parse(&self.inspect(name)?.options)
-    }
-
     /// Returns the host directory to bind-mount for `name` at `target` in a container whose
     /// rootfs is `rootfs`. If the volume is empty and `nocopy` is false, the content the rootfs
     /// has at `target` (symlinks resolved inside the rootfs) is copied in first, with owners
@@ -260,8 +255,20 @@ impl VolumeStore {
         target: &Path,
         nocopy: bool,
     ) -> Result<PathBuf> {
-        let volume = self.inspect(name)?;
-        let data = volume.mountpoint;
+        self.prepare_volume_mount(&self.inspect(name)?, rootfs, target, nocopy)
+    }
+
+    /// [`VolumeStore::prepare_mount`] of a volume already inspected (the container start path
+    /// reads each volume's record once).
+    pub fn prepare_volume_mount(
+        &self,
+        volume: &Volume,
+        rootfs: &Path,
+        target: &Path,
+        nocopy: bool,
+    ) -> Result<PathBuf> {
+        let name = volume.name.as_str();
+        let data = volume.mountpoint.clone();
         if nocopy {
             return Ok(data);
         }
