@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use agent::daemon::{Daemon, shutdown_signal};
+use agent::{AgentClient, AgentConfig, launch};
 use anyhow::Context;
 use clap::Args;
-use cluster::agent::daemon::{Daemon, shutdown_signal};
-use cluster::agent::{AgentClient, AgentConfig, launch};
 
 /// Default data root.
 const DATA_ROOT: &str = "/var/lib/bosun";

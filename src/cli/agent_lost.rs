@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use cluster::agent::client::{ClientError, background_log, is_transport_failure};
+use agent::client::{ClientError, background_log, is_transport_failure};
 
 /// The agent socket this command talks to (one per command).
 static SOCKET: OnceLock<PathBuf> = OnceLock::new();

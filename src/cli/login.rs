@@ -5,11 +5,11 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
+use agent::proto;
+use agent::registry::auth::{AuthStore, Credential, registry_key};
+use agent::registry::{Settings, check_login};
 use anyhow::Context;
 use clap::Args;
-use cluster::agent::proto;
-use cluster::agent::registry::auth::{AuthStore, Credential, registry_key};
-use cluster::agent::registry::{Settings, check_login};
 
 /// Docker Hub, the default registry.
 const DEFAULT_REGISTRY: &str = "docker.io";

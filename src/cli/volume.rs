@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+use agent::images_client;
+use agent::proto::{self, volumes_client::VolumesClient};
 use clap::{Args, Parser, Subcommand};
-use cluster::agent::images_client;
-use cluster::agent::proto::{self, volumes_client::VolumesClient};
 use tonic::transport::Channel;
 
 use super::container::connect::{HostArg, connect_with, run_words};

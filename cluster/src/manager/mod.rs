@@ -23,11 +23,8 @@ pub mod workers;
 #[cfg(test)]
 mod init_tests;
 
-/// The generated protobuf and gRPC code of `proto/manager.proto`.
-#[allow(missing_docs, clippy::all, clippy::unwrap_used)]
-pub mod proto {
-    tonic::include_proto!("bosun.manager.v1");
-}
+/// The generated protobuf and gRPC code of the managers' API (`api/proto/manager.proto`).
+pub use api::manager as proto;
 
 pub use client::ManagerClient;
 pub use daemon::{Manager, serve};

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use cluster::agent::proto;
+use agent::proto;
 use orchestrator::compose::labels;
 use tokio::task::JoinSet;
 

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use cluster::agent::client::parse_host;
-use cluster::compose::ComposeClient;
+use agent::client::parse_host;
+use agent::compose::ComposeClient;
 
 use crate::cli::agent::default_config;
 use crate::cli::container::connect::connect_with;

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use agent::proto;
 use clap::Args;
-use cluster::agent::proto;
 use orchestrator::compose::resources::image_of;
 use orchestrator::compose::{DownOptions, plan_down};
 

@@ -9,8 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::process::ExitCode;
 
+use agent::proto;
 use clap::Args;
-use cluster::agent::proto;
 use orchestrator::compose::labels;
 use serde_json::json;
 

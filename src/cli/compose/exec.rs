@@ -5,10 +5,10 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use agent::attach_client::{AttachClient, size};
+use agent::proto;
+use agent::proto::exec_output::Item;
 use clap::Args;
-use cluster::agent::attach_client::{AttachClient, size};
-use cluster::agent::proto;
-use cluster::agent::proto::exec_output::Item;
 use orchestrator::compose::labels;
 
 use super::session::Session;

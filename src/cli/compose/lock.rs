@@ -16,7 +16,7 @@ use nix::fcntl::{Flock, FlockArg};
 
 /// The directory of the lock files, beside the agent's socket (the agent creates it writable
 /// by its socket group).
-const LOCK_DIR: &str = cluster::agent::daemon::COMPOSE_LOCKS;
+const LOCK_DIR: &str = agent::daemon::COMPOSE_LOCKS;
 
 /// A held project lock; dropping it releases the lock.
 pub struct ProjectLock {

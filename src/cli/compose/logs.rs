@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use agent::proto;
+use agent::proto::agent_client::AgentClient;
 use anyhow::Context;
 use clap::Args;
-use cluster::agent::proto;
-use cluster::agent::proto::agent_client::AgentClient;
 use orchestrator::compose::labels;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;

@@ -3,10 +3,10 @@
 
 use std::process::ExitCode;
 
+use agent::compose::translate::signal_number;
+use agent::proto;
 use anyhow::Context;
 use clap::Args;
-use cluster::agent::proto;
-use cluster::compose::translate::signal_number;
 use orchestrator::compose::graph::ServiceGraph;
 use orchestrator::compose::{PlanOptions, plan};
 use tokio::task::JoinSet;

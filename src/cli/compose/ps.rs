@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
+use agent::proto;
 use clap::Args;
-use cluster::agent::proto;
 use orchestrator::compose::labels;
 
 use super::session::{Agent, Session};

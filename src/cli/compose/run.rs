@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use agent::compose::translate;
+use agent::proto;
 use anyhow::Context;
 use clap::Args;
-use cluster::agent::proto;
-use cluster::compose::translate;
 use compose_spec::model::port::parse_port;
 use compose_spec::model::volume_mount::parse_volume;
 use compose_spec::model::{Service, VolumeType};
@@ -19,7 +19,7 @@ use orchestrator::compose::resources::{Resources, image_of};
 use orchestrator::compose::spec::container_spec;
 use orchestrator::compose::{Plan, PlanOptions, labels, plan};
 
-use cluster::agent::attach_client::{AttachClient, size};
+use agent::attach_client::{AttachClient, size};
 
 use super::Globals;
 use super::session::Session;

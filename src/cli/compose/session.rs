@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use agent::compose::{AgentBackend, translate};
+use agent::proto;
 use anyhow::Context;
-use cluster::agent::proto;
-use cluster::compose::{AgentBackend, translate};
 use compose_spec::ErrorKind;
 use compose_spec::env::Environment;
 use compose_spec::loader::Loaded;

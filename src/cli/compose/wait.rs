@@ -4,8 +4,8 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use agent::proto;
 use clap::Args;
-use cluster::agent::proto;
 
 use super::session::Session;
 use crate::cli::project::ProjectArgs;

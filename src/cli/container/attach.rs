@@ -9,10 +9,10 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use agent::AgentClient;
+use agent::attach_client::{AttachClient, size};
+use agent::proto::AttachRequest;
 use clap::{ArgAction, Args};
-use cluster::agent::AgentClient;
-use cluster::agent::attach_client::{AttachClient, size};
-use cluster::agent::proto::AttachRequest;
 
 use super::attach_io::{self, Ended, Options, check_tty, terminal_size};
 use super::attach_signals::SignalProxy;

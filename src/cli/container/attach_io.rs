@@ -6,9 +6,9 @@
 use std::io::{IsTerminal, Read, Write};
 use std::os::fd::AsFd;
 
+use agent::attach_client::{SessionInput, SessionOutput};
+use agent::proto::exec_output::Item;
 use anyhow::Context;
-use cluster::agent::attach_client::{SessionInput, SessionOutput};
-use cluster::agent::proto::exec_output::Item;
 use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
 use tokio::sync::{mpsc, oneshot};
 

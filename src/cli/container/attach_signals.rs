@@ -6,7 +6,7 @@
 use nix::sys::signal::Signal;
 use tokio::signal::unix::{SignalKind, signal};
 
-use cluster::agent::AgentClient;
+use agent::AgentClient;
 
 /// The signals proxied to the container (those a user sends to a foreground command; never
 /// the ones the CLI needs for itself, such as SIGWINCH, SIGCHLD or SIGPIPE).

@@ -8,10 +8,10 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use agent::client::{ClientError, parse_host};
+use agent::launch;
 use anyhow::Context;
 use clap::{Args, Parser};
-use cluster::agent::client::{ClientError, parse_host};
-use cluster::agent::launch;
 
 use crate::cli::agent::default_config;
 

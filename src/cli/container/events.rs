@@ -4,10 +4,10 @@
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use agent::AgentClient;
+use agent::proto::Event;
 use anyhow::bail;
 use clap::Args;
-use cluster::agent::AgentClient;
-use cluster::agent::proto::Event;
 
 use super::units::rfc3339;
 

@@ -4,12 +4,12 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use agent::AgentClient;
+use agent::attach_client::{AttachClient, size};
+use agent::proto::ExecRequest;
+use agent::proto::exec_output::Item;
 use anyhow::Context;
 use clap::Args;
-use cluster::agent::AgentClient;
-use cluster::agent::attach_client::{AttachClient, size};
-use cluster::agent::proto::ExecRequest;
-use cluster::agent::proto::exec_output::Item;
 
 use super::attach_io::{self, Ended, Options, check_tty, terminal_size};
 use super::connect::connect_with;

@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 
+use agent::proto::{ContainerConfig, Mount, NetworkAttachment, PortBinding, Ulimit};
 use anyhow::{Context, bail};
 use clap::Args;
-use cluster::agent::proto::{ContainerConfig, Mount, NetworkAttachment, PortBinding, Ulimit};
 
 use super::units::parse_size;
 
@@ -152,7 +152,7 @@ impl ExtraArgs {
             .collect::<anyhow::Result<_>>()?;
         config.sysctls = parse_pairs(&self.sysctls, "sysctl", false)?;
         config.group_add = self.group_add.clone();
-        cluster::agent::security_opt::apply(&self.security_opts, config)?;
+        agent::security_opt::apply(&self.security_opts, config)?;
         // parse_size never returns a negative size.
         config.shm_size = u64::try_from(super::run::flag(
             self.shm_size.as_deref(),
@@ -302,7 +302,7 @@ pub fn parse_tmpfs(spec: &str) -> anyhow::Result<Mount> {
 /// (`[::1]:8080:80`), read as the engine reads port specifications.
 pub fn parse_publish(spec: &str) -> anyhow::Result<Vec<PortBinding>> {
     let spec: engine::network::PortSpec = spec.parse()?;
-    Ok(vec![cluster::agent::plan::spec_binding(&spec)])
+    Ok(vec![agent::plan::spec_binding(&spec)])
 }
 
 /// `--ulimit name=soft[:hard]`.

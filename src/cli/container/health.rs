@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use agent::proto::Healthcheck;
 use anyhow::bail;
 use clap::Args;
-use cluster::agent::proto::Healthcheck;
 
 /// The restart and healthcheck flags of `run`.
 #[derive(Debug, Default, Args)]

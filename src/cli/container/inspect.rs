@@ -3,9 +3,9 @@
 
 use std::process::ExitCode;
 
+use agent::AgentClient;
+use agent::proto::InspectResponse;
 use clap::Args;
-use cluster::agent::AgentClient;
-use cluster::agent::proto::InspectResponse;
 use serde_json::{Value, json};
 
 use super::units::rfc3339;
@@ -136,7 +136,7 @@ pub async fn run(client: &mut AgentClient, args: InspectArgs) -> anyhow::Result<
 
 #[cfg(test)]
 mod tests {
-    use cluster::agent::proto::ContainerSummary;
+    use agent::proto::ContainerSummary;
 
     use super::*;
 

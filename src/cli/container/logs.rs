@@ -3,11 +3,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use agent::AgentClient;
+use agent::client::LogStream;
+use agent::proto::LogsRequest;
 use anyhow::bail;
 use clap::Args;
-use cluster::agent::AgentClient;
-use cluster::agent::client::LogStream;
-use cluster::agent::proto::LogsRequest;
 
 /// Arguments of `logs`.
 #[derive(Debug, Args)]

@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
+use agent::AgentClient;
+use agent::names::short_id;
+use agent::proto::ContainerSummary;
 use clap::Args;
-use cluster::agent::AgentClient;
-use cluster::agent::names::short_id;
-use cluster::agent::proto::ContainerSummary;
 
 use super::table;
 use super::units::{human_duration, rfc3339, since};

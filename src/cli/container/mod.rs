@@ -26,8 +26,8 @@ mod units;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+use agent::AgentClient;
 use clap::{Args, Parser, Subcommand};
-use cluster::agent::AgentClient;
 
 use connect::{HostArg, connect_with, run_words};
 

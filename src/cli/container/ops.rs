@@ -6,8 +6,8 @@
 use std::future::Future;
 use std::process::ExitCode;
 
+use agent::{AgentClient, ClientError};
 use clap::Args;
-use cluster::agent::{AgentClient, ClientError};
 
 use super::attach::{Session, attached, terminal_and_stdin};
 use super::attach_io::check_tty;

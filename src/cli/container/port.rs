@@ -2,10 +2,10 @@
 
 use std::process::ExitCode;
 
+use agent::AgentClient;
+use agent::proto::PortBinding;
 use anyhow::bail;
 use clap::Args;
-use cluster::agent::AgentClient;
-use cluster::agent::proto::PortBinding;
 
 /// Arguments of `port`.
 #[derive(Debug, Args)]

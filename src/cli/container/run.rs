@@ -4,10 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use agent::AgentClient;
+use agent::proto::{ContainerConfig, CreateRequest, LogsRequest};
 use anyhow::{Context, bail};
 use clap::{ArgAction, Args};
-use cluster::agent::AgentClient;
-use cluster::agent::proto::{ContainerConfig, CreateRequest, LogsRequest};
 
 use super::attach_io::check_tty;
 use super::attach_signals::SignalProxy;
@@ -191,7 +191,7 @@ pub fn request(args: &RunArgs) -> anyhow::Result<CreateRequest> {
     };
     args.extra.apply(&mut config)?;
     // Docker's bounds, before anything is created (the agent checks them again).
-    cluster::agent::convert::resources(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    agent::convert::resources(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(CreateRequest {
         name: args.name.clone().unwrap_or_default(),
         config: Some(config),

@@ -4,10 +4,10 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use agent::AgentClient;
+use agent::names::short_id;
+use agent::proto::StatsResponse;
 use clap::Args;
-use cluster::agent::AgentClient;
-use cluster::agent::names::short_id;
-use cluster::agent::proto::StatsResponse;
 
 use super::table;
 use super::units::format_bytes;

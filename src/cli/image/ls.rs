@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
+use agent::proto::{self, images_client::ImagesClient};
 use clap::Args;
-use cluster::agent::proto::{self, images_client::ImagesClient};
 use serde_json::Value;
 use tonic::transport::Channel;
 

@@ -11,8 +11,8 @@ mod transfer;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+use agent::images_client;
 use clap::{Args, Parser, Subcommand};
-use cluster::agent::images_client;
 
 use super::container::connect::{HostArg, connect_with, run_words};
 

@@ -4,9 +4,9 @@ use std::io::{BufRead, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
+use agent::proto::{self, images_client::ImagesClient};
 use anyhow::Context;
 use clap::Args;
-use cluster::agent::proto::{self, images_client::ImagesClient};
 use serde_json::Value;
 use tonic::transport::Channel;
 

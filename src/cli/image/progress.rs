@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::io::IsTerminal;
 
-use cluster::agent::proto::ImageProgress;
+use agent::proto::ImageProgress;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Shows progress messages as they arrive.

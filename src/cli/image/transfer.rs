@@ -4,10 +4,10 @@
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
 
+use agent::proto::{self, images_client::ImagesClient};
+use agent::registry::auth;
 use anyhow::Context;
 use clap::Args;
-use cluster::agent::proto::{self, images_client::ImagesClient};
-use cluster::agent::registry::auth;
 use engine::image::ImageRef;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;

@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 use std::process::ExitCode;
 
+use agent::networks::client::NetworksClient;
+use agent::proto::NetworkCreateRequest;
 use anyhow::bail;
 use clap::Args;
-use cluster::agent::networks::client::NetworksClient;
-use cluster::agent::proto::NetworkCreateRequest;
 
 /// Arguments of `create`.
 #[derive(Debug, Args)]

@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
+use agent::networks::client::NetworksClient;
+use agent::proto::Network;
 use clap::Args;
-use cluster::agent::networks::client::NetworksClient;
-use cluster::agent::proto::Network;
 
 use crate::cli::container::table;
 

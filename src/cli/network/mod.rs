@@ -11,8 +11,8 @@ mod ops;
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+use agent::networks::client::NetworksClient;
 use clap::{Args, Parser, Subcommand};
-use cluster::agent::networks::client::NetworksClient;
 
 use super::container::connect::{HostArg, connect_with, run_words};
 

@@ -3,9 +3,9 @@
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
+use agent::networks::client::NetworksClient;
+use agent::proto::NetworkAttachment;
 use clap::Args;
-use cluster::agent::networks::client::NetworksClient;
-use cluster::agent::proto::NetworkAttachment;
 
 /// Arguments of `rm`.
 #[derive(Debug, Args)]

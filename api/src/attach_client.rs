@@ -8,8 +8,8 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::transport::Channel;
 
-use super::client::{ClientError, channel};
-use super::proto::{self, AttachInput, agent_client, attach_input::Item};
+use crate::agent::{self as proto, AttachInput, agent_client, attach_input::Item};
+use crate::client::{ClientError, channel};
 
 /// Input messages buffered towards the agent.
 const INPUT_BUFFER: usize = 16;

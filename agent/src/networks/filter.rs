@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use engine::network::NetworkRecord;
 
-use crate::agent::node::DEFAULT_NETWORK;
+use crate::node::DEFAULT_NETWORK;
 
 /// Parsed filters.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

@@ -11,7 +11,7 @@ use compose_spec::model::{Service, VolumeType};
 use nix::sys::signal::Signal;
 use orchestrator::compose::{ContainerSpec, labels};
 
-use crate::agent::proto;
+use crate::proto;
 
 mod mounts;
 mod network;
@@ -97,10 +97,10 @@ pub fn container_config(spec: &ContainerSpec) -> Result<proto::ContainerConfig, 
     let supported: Vec<String> = service
         .security_opt
         .iter()
-        .filter(|o| crate::agent::security_opt::is_supported(o))
+        .filter(|o| crate::security_opt::is_supported(o))
         .cloned()
         .collect();
-    crate::agent::security_opt::apply(&supported, &mut config)
+    crate::security_opt::apply(&supported, &mut config)
         .map_err(|e| TranslateError::new(name, e.to_string()))?;
     if let Some(restart) = &service.restart {
         config.restart = restart.to_string();
@@ -203,7 +203,7 @@ pub fn check_limits(name: &str, service: &Service) -> Result<(), TranslateError>
 }
 
 fn check_resources(name: &str, config: &proto::ContainerConfig) -> Result<(), TranslateError> {
-    crate::agent::convert::resources(config)
+    crate::convert::resources(config)
         .map(drop)
         .map_err(|e| TranslateError::new(name, e.to_string()))
 }
@@ -277,7 +277,7 @@ pub fn unsupported(name: &str, service: &Service) -> Vec<String> {
         service
             .security_opt
             .iter()
-            .any(|o| !crate::agent::security_opt::is_supported(o)),
+            .any(|o| !crate::security_opt::is_supported(o)),
         "security_opt (other than no-new-privileges and seccomp)",
     );
     check(

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use tokio::net::UnixStream;
 use tonic::transport::{Channel, Endpoint, Uri};
 
-use super::proto::{self, agent_client};
+use crate::agent::{self as proto, agent_client};
 
 /// Errors of talking to the agent.
 #[derive(Debug, thiserror::Error)]

@@ -11,10 +11,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
-use cluster::agent::AgentClient;
-use cluster::agent::daemon::{Daemon, DaemonError};
-use cluster::agent::peer::PeerPolicy;
-use cluster::agent::proto::{CreateRequest, LogsRequest};
+use agent::AgentClient;
+use agent::daemon::{Daemon, DaemonError};
+use agent::peer::PeerPolicy;
+use agent::proto::{CreateRequest, LogsRequest};
 use libtest_mimic::{Arguments, Failed, Trial};
 use support::Env;
 use tonic::Code;
@@ -267,7 +267,7 @@ fn engine_calls_do_not_block_and_errors_do_not_kill() -> TestResult {
             (
                 c.create(CreateRequest {
                     name: String::new(),
-                    config: Some(cluster::agent::proto::ContainerConfig {
+                    config: Some(agent::proto::ContainerConfig {
                         args: vec![],
                         ..env.config("")
                     }),

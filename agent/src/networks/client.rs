@@ -4,8 +4,8 @@ use std::path::Path;
 
 use tonic::transport::Channel;
 
-use crate::agent::client::{ClientError, channel};
-use crate::agent::proto::{self, networks_client};
+use crate::client::{ClientError, channel};
+use crate::proto::{self, networks_client};
 
 /// A connection to one agent's network API.
 #[derive(Debug, Clone)]

@@ -5,9 +5,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use cluster::agent::AgentClient;
-use cluster::agent::peer::PeerPolicy;
-use cluster::agent::proto::{
+use agent::AgentClient;
+use agent::peer::PeerPolicy;
+use agent::proto::{
     ContainerConfig, CreateRequest, LogsRequest, Mount, NetworkAttachment, PortBinding,
 };
 use engine::image::{ImportOptions, ImportSource};

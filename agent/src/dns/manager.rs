@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 
 use super::server::{Zone, serve};
 use super::upstream::Upstreams;
-use crate::agent::node::DEFAULT_NETWORK;
+use crate::node::DEFAULT_NETWORK;
 
 /// The standard DNS port.
 pub const DNS_PORT: u16 = 53;

@@ -15,8 +15,8 @@ use tokio::runtime::Handle;
 
 use super::client::ComposeClient;
 use super::{observe, translate};
-use crate::agent::ClientError;
-use crate::agent::proto;
+use crate::ClientError;
+use crate::proto;
 
 /// The local agent as the compose executor's backend.
 #[derive(Debug, Clone)]
@@ -174,7 +174,7 @@ impl Backend for AgentBackend {
 
     fn pull_image(&self, image: &str) -> Result<(), BackendError> {
         // The credentials `bosun login` stored for the image's registry, as `bosun pull` sends.
-        let auth = crate::agent::registry::auth::for_image(image)
+        let auth = crate::registry::auth::for_image(image)
             .map_err(|e| BackendError::new(e.to_string()))?;
         let request = proto::PullRequest {
             reference: image.to_string(),

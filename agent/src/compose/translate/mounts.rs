@@ -6,7 +6,7 @@ use compose_spec::model::volume_mount::ServiceVolume;
 use orchestrator::compose::ContainerSpec;
 
 use super::TranslateError;
-use crate::agent::proto;
+use crate::proto;
 
 /// Appends the service's `volumes` and `tmpfs` to the configuration's mounts.
 pub(super) fn apply(

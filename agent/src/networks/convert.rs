@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use engine::network::{CreateNetwork, NetworkRecord};
 
-use crate::agent::proto;
+use crate::proto;
 
 /// Docker's rule for network names: a letter or digit, then letters, digits, `_`, `.`, `-`.
 pub fn check_name(name: &str) -> Result<(), String> {

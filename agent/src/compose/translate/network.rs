@@ -4,7 +4,7 @@ use compose_spec::model::{Protocol, ServicePort};
 use orchestrator::compose::{ContainerSpec, labels};
 
 use super::{TranslateError, service_aliases};
-use crate::agent::proto;
+use crate::proto;
 
 /// Sets `network_mode`, `networks` and `ports`.
 pub(super) fn apply(

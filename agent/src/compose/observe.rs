@@ -9,7 +9,7 @@ use orchestrator::compose::{
     ObservedNetwork, ObservedVolume,
 };
 
-use crate::agent::proto;
+use crate::proto;
 
 /// A listed container as the planner sees it; `anonymous` names the anonymous volumes.
 pub fn container(

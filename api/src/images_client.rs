@@ -4,9 +4,9 @@ use std::path::Path;
 
 use tonic::transport::Channel;
 
-use super::client::{ClientError, channel};
-use super::proto::images_client::ImagesClient;
-use super::proto::volumes_client::VolumesClient;
+use crate::agent::images_client::ImagesClient;
+use crate::agent::volumes_client::VolumesClient;
+use crate::client::{ClientError, channel};
 
 /// The image API client for the agent at `socket`.
 pub async fn images(socket: &Path) -> Result<ImagesClient<Channel>, ClientError> {

@@ -1,4 +1,5 @@
-//! The node agent: the daemon that owns this node's engine and serves its local gRPC API.
+//! The node agent: the daemon that owns this node's engine and serves its local gRPC API
+//! (defined in the `api` crate), and [`compose`], the compose executor's backend over it.
 //!
 //! [`server::serve`] runs the API on a unix listener until a shutdown future resolves;
 //! [`daemon`] adds what a long-lived `bosun agent` needs around it (roots, pid file, lock,
@@ -6,9 +7,8 @@
 //! synchronous and always run on tokio's blocking pool, never on a worker thread.
 
 pub mod attach;
-pub mod attach_client;
 pub mod attach_exec;
-pub mod client;
+pub mod compose;
 pub mod convert;
 pub mod daemon;
 pub mod dns;
@@ -17,7 +17,6 @@ pub mod events;
 pub mod exec;
 pub mod filter;
 pub mod images;
-pub mod images_client;
 pub mod images_filter;
 mod images_stream;
 pub mod launch;
@@ -37,20 +36,10 @@ pub mod service;
 pub mod supervise;
 pub mod volumes;
 
-/// The generated protobuf messages and gRPC service of `proto/agent.proto`.
-#[allow(missing_docs, clippy::all, clippy::unwrap_used)]
-pub mod proto {
-    tonic::include_proto!("bosun.agent.v1");
-}
-
-pub use client::{AgentClient, ClientError};
+pub use api::agent as proto;
+pub use api::{API_VERSION, SOCKET_NAME, attach_client, client, images_client};
+pub use api::{AgentClient, ClientError};
 pub use daemon::{AgentConfig, DaemonError};
 pub use error::AgentError;
 pub use node::Node;
 pub use server::serve;
-
-/// The API version the agent speaks.
-pub const API_VERSION: &str = "1";
-
-/// The socket's file name inside the run root.
-pub const SOCKET_NAME: &str = "bosun.sock";

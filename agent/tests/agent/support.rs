@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cluster::agent::peer::PeerPolicy;
-use cluster::agent::{AgentClient, AgentConfig, Node, serve};
+use agent::peer::PeerPolicy;
+use agent::{AgentClient, AgentConfig, Node, serve};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -124,8 +124,8 @@ impl Env {
     }
 
     /// A container config running `script` with sh, with a loopback-only network.
-    pub fn config(&self, script: &str) -> cluster::agent::proto::ContainerConfig {
-        cluster::agent::proto::ContainerConfig {
+    pub fn config(&self, script: &str) -> agent::proto::ContainerConfig {
+        agent::proto::ContainerConfig {
             rootfs: self.rootfs(),
             args: vec!["sh".into(), "-c".into(), script.into()],
             network_mode: "none".into(),

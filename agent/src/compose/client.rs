@@ -5,8 +5,8 @@ use std::path::Path;
 
 use tonic::transport::Channel;
 
-use crate::agent::client::{ClientError, channel};
-use crate::agent::proto::{
+use crate::client::{ClientError, channel};
+use crate::proto::{
     self, agent_client::AgentClient, images_client::ImagesClient, networks_client::NetworksClient,
     volumes_client::VolumesClient,
 };

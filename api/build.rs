@@ -1,5 +1,5 @@
-//! Generates the gRPC code of the crate's APIs from `proto/*.proto` (the node agent's local
-//! API and the managers' API).
+//! Generates the gRPC code of Bosun's APIs from `proto/*.proto`: the node agent's local API and
+//! the managers' API.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");

@@ -108,7 +108,7 @@ impl Filters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::agent::proto;
+    use crate::proto;
 
     fn c(id: &str, name: &str, state: &str, code: i32) -> ContainerSummary {
         ContainerSummary {

@@ -1,0 +1,34 @@
+//! Bosun's wire API, apart from the daemons that serve it.
+//!
+//! - [`agent`]: the generated messages and gRPC services of the node agent's local API
+//!   (`proto/agent.proto`, `images.proto`, `volumes.proto`, `networks.proto`).
+//! - [`manager`]: the generated messages and gRPC services of the managers (`proto/manager.proto`).
+//! - [`client`], [`images_client`], [`attach_client`]: the agent's typed client over its unix
+//!   socket, as the CLI and the compose backend use it.
+//!
+//! Wire types stop at the edges: the agent decodes them into engine types in its service
+//! handlers, and the CLI renders them; no decision reads a proto field's text.
+
+pub mod attach_client;
+pub mod client;
+pub mod images_client;
+
+/// The generated protobuf messages and gRPC services of the node agent's API.
+#[allow(missing_docs, clippy::all, clippy::unwrap_used)]
+pub mod agent {
+    tonic::include_proto!("bosun.agent.v1");
+}
+
+/// The generated protobuf messages and gRPC services of the managers' API.
+#[allow(missing_docs, clippy::all, clippy::unwrap_used)]
+pub mod manager {
+    tonic::include_proto!("bosun.manager.v1");
+}
+
+pub use client::{AgentClient, ClientError};
+
+/// The API version the agent speaks.
+pub const API_VERSION: &str = "1";
+
+/// The socket's file name inside the run root.
+pub const SOCKET_NAME: &str = "bosun.sock";
