@@ -7,7 +7,6 @@
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../cluster/tests/testbed/mod.rs"]
 mod testbed;
 
 use std::path::Path;
@@ -15,8 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cluster::manager::ManagerClient;
-use cluster::store::{Batch, Command, Meta, NodeRole, Record, Service, ServiceMode};
+use cluster_manager::ManagerClient;
+use cluster_state::{Batch, Command, Meta, NodeRole, Record, Service, ServiceMode};
 use testbed::history;
 use testbed::lab::{Lab, in_netns, leftovers};
 use testbed::register::{append_client, create_register, read_register};

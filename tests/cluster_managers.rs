@@ -4,14 +4,13 @@
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../cluster/tests/testbed/mod.rs"]
 mod testbed;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use cluster::manager::ManagerClient;
-use cluster::store::{Batch, Blob, Command, Meta, Record};
+use cluster_manager::ManagerClient;
+use cluster_state::{Batch, Blob, Command, Meta, Record};
 use nix::sys::signal::Signal;
 use testbed::{Bed, config, leader_index, write_within};
 
@@ -156,7 +155,7 @@ async fn wrong_token_foreign_ca_and_worker_certificates_are_refused() {
 
     // A manager certificate of the other cluster is refused by TLS.
     let theirs_identity =
-        cluster::pki::NodeIdentity::load(&theirs.members[0].root.join("cluster")).unwrap();
+        cluster_manager::pki::NodeIdentity::load(&theirs.members[0].root.join("cluster")).unwrap();
     let stranger = ManagerClient::new(&addr, &theirs_identity).unwrap();
     assert!(stranger.status().await.is_err());
 
@@ -308,7 +307,7 @@ async fn converged_hashes(bed: &Bed, n: usize) {
 
 fn not_after(bed: &Bed, i: usize) -> i64 {
     let dir = bed.members[i].root.join("cluster");
-    let identity = cluster::pki::NodeIdentity::load(&dir).unwrap();
+    let identity = cluster_manager::pki::NodeIdentity::load(&dir).unwrap();
     identity.identity().unwrap().not_after
 }
 

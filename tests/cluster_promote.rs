@@ -7,7 +7,6 @@
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../cluster/tests/testbed/mod.rs"]
 mod testbed;
 
 use std::path::Path;
@@ -15,9 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cluster::manager::ManagerClient;
-use cluster::pki::NodeIdentity;
-use cluster::store::{Node, NodeRole, NodeState, Record};
+use cluster_manager::ManagerClient;
+use cluster_manager::pki::NodeIdentity;
+use cluster_state::{Node, NodeRole, NodeState, Record};
 use testbed::history;
 use testbed::lab::leftovers;
 use testbed::register::{append_client, create_register, read_register};

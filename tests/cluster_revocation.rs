@@ -7,19 +7,18 @@
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
 
-#[path = "../cluster/tests/testbed/mod.rs"]
 mod testbed;
 
 use std::path::Path;
 use std::time::Duration;
 
-use cluster::manager::proto::RaftBatch;
-use cluster::manager::proto::manager_client::ManagerClient as RawClient;
-use cluster::manager::{LocalState, ManagerClient, tls};
-use cluster::pki::NodeIdentity;
-use cluster::raft::encode_message;
-use cluster::raft::eraftpb::{Message, MessageType};
-use cluster::store::{NodeRole, Record};
+use cluster_manager::pki::NodeIdentity;
+use cluster_manager::proto::RaftBatch;
+use cluster_manager::proto::manager_client::ManagerClient as RawClient;
+use cluster_manager::{LocalState, ManagerClient, tls};
+use cluster_raft::encode_message;
+use cluster_raft::eraftpb::{Message, MessageType};
+use cluster_state::{NodeRole, Record};
 use testbed::{Bed, config, converged, leader_index};
 
 fn bin() -> &'static Path {

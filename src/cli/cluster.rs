@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
-use cluster::manager::node_daemon::{NodeExit, run_node};
-use cluster::manager::{Manager, bench, launch};
+use cluster_manager::node_daemon::{NodeExit, run_node};
+use cluster_manager::{Manager, bench, launch};
 
 /// Default data root.
 const DATA_ROOT: &str = "/var/lib/bosun";

@@ -7,9 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use cluster::manager::Manager;
-use cluster::manager::ManagerClient;
-use cluster::store::{Node, NodeRole, Record};
+use cluster_manager::Manager;
+use cluster_manager::ManagerClient;
+use cluster_state::{Node, NodeRole, Record};
 
 use super::cluster::{DataRootArg, runtime};
 

@@ -1,4 +1,4 @@
-//! The agent's listings → the planner's [`Observed`]: containers by the project label, every
+//! The agent's listings → the planner's [`Observed`](orchestrator::compose::Observed): containers by the project label, every
 //! network and volume (so external ones can be found), and the local images under every name a
 //! compose file may use for them.
 

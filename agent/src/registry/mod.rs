@@ -24,7 +24,7 @@ pub use push::push;
 
 use super::proto;
 
-/// The environment variable listing registries (host[:port], comma separated) the agent may
+/// The environment variable listing registries (host\[:port\], comma separated) the agent may
 /// reach over plain HTTP.
 pub const INSECURE_ENV: &str = "BOSUN_INSECURE_REGISTRIES";
 
@@ -90,7 +90,7 @@ impl Settings {
         Self { insecure }
     }
 
-    /// Whether `registry` (host[:port]) is spoken to over plain HTTP: a loopback registry, or
+    /// Whether `registry` (host\[:port\]) is spoken to over plain HTTP: a loopback registry, or
     /// one listed (with or without its port).
     pub fn plain_http(&self, registry: &str) -> bool {
         let host = host_of(registry);
@@ -180,7 +180,7 @@ fn progress(id: &str, status: &str, current: u64, total: u64) -> proto::ImagePro
     }
 }
 
-/// Checks the credentials against `registry` (host[:port]) the way a pull would use them.
+/// Checks the credentials against `registry` (host\[:port\]) the way a pull would use them.
 pub async fn check_login(
     settings: &Settings,
     registry: &str,

@@ -1,0 +1,294 @@
+//! The managers' side of worker daemons: heartbeats (liveness and the node's own record),
+//! marking silent workers down, and completing a promotion the operator asked for (manager
+//! certificate, a never-used raft id, the conf change that adds the node).
+
+// tonic's handlers answer with `tonic::Status`, a large error type, by design.
+#![allow(clippy::result_large_err)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tonic::{Request, Response, Status};
+
+use super::admin::{cluster_info, commit, leader_or_forward, read_record};
+use super::driver::{Query, RaftHandle, Refused, StatusView};
+use super::proto;
+use super::service::{ManagerService, Need, forwarded, status_of};
+use crate::pki::{ClusterCa, role_name};
+use cluster_raft::MembershipChange;
+use cluster_state::{Batch, Command, Kind, Node, NodeRole, NodeState, Record, RecordKey};
+
+/// How often a worker's daemon reports itself.
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
+/// A worker silent this long is marked down by the leader.
+pub const DOWN_AFTER: Duration = Duration::from_secs(5);
+
+/// When the leader last heard from each worker. A std mutex: held only to read or update
+/// the map, never across an await.
+#[derive(Debug)]
+pub struct Liveness {
+    inner: std::sync::Mutex<LivenessInner>,
+}
+
+#[derive(Debug)]
+struct LivenessInner {
+    heard: HashMap<String, Instant>,
+    /// When this manager last became leader: a worker not heard since counts from then, so
+    /// a new leader gives every worker a full [`DOWN_AFTER`] before marking it down.
+    since: Instant,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Liveness {
+            inner: std::sync::Mutex::new(LivenessInner {
+                heard: HashMap::new(),
+                since: Instant::now(),
+            }),
+        }
+    }
+}
+
+impl Liveness {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LivenessInner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Records a sign of life from `node`.
+    pub fn heard(&self, node: &str) {
+        self.lock().heard.insert(node.to_owned(), Instant::now());
+    }
+
+    /// Starts counting afresh (this manager just became leader).
+    fn reset(&self) {
+        let mut inner = self.lock();
+        inner.heard.clear();
+        inner.since = Instant::now();
+    }
+
+    /// How long `node` has been silent.
+    fn silent_for(&self, node: &str) -> Duration {
+        let inner = self.lock();
+        inner.heard.get(node).unwrap_or(&inner.since).elapsed()
+    }
+}
+
+/// The node a worker request speaks for: the certificate's, unless a manager forwarded the
+/// request on a worker's behalf (then the id in the request).
+async fn caller_node<T>(
+    service: &ManagerService,
+    request: &Request<T>,
+    claimed: &str,
+) -> Result<String, Status> {
+    let identity = service.authorize(request, Need::Node).await?;
+    if forwarded(request) && identity.role == NodeRole::Manager && !claimed.is_empty() {
+        return Ok(claimed.to_owned());
+    }
+    Ok(identity.node_id)
+}
+
+/// The node record `id`, or the refusal a removed node gets.
+async fn own_record(service: &ManagerService, id: &str) -> Result<Node, Status> {
+    let key = RecordKey::new(Kind::Node, id);
+    match read_record(service, key).await? {
+        Some(Record::Node(node)) => Ok(node),
+        _ => Err(Status::permission_denied(format!(
+            "node {id} was removed from the cluster"
+        ))),
+    }
+}
+
+/// Addresses of the current managers by raft id.
+fn manager_addrs(view: &StatusView) -> BTreeMap<u64, String> {
+    view.members
+        .iter()
+        .filter_map(|(raft_id, node)| node.as_ref().map(|n| (*raft_id, n.addr.clone())))
+        .collect()
+}
+
+fn update(node: Node) -> Command {
+    let version = node.meta.version;
+    Command::Update {
+        record: Record::Node(node),
+        expected_version: version,
+    }
+}
+
+/// A worker's daemon reports itself: the leader notes it alive (marking it ready again if it
+/// was down) and answers with the node's record and the managers' addresses.
+pub(super) async fn heartbeat(
+    service: &ManagerService,
+    request: Request<proto::HeartbeatRequest>,
+) -> Result<Response<proto::HeartbeatResponse>, Status> {
+    let node_id = caller_node(service, &request, &request.get_ref().node_id).await?;
+    if let Some(mut client) = leader_or_forward(service, &request).await? {
+        let inner = proto::HeartbeatRequest { node_id };
+        return client
+            .heartbeat(ManagerService::forward_request(inner))
+            .await;
+    }
+    service.liveness.heard(&node_id);
+    let node = own_record(service, &node_id).await?;
+    if node.state == NodeState::Down {
+        let mut ready = node.clone();
+        ready.state = NodeState::Ready;
+        // A concurrent change of the record wins; the next heartbeat tries again.
+        match service.raft.write(Batch::new(0, vec![update(ready)])).await {
+            Ok(_) => tracing::info!(node = %node_id, "node is ready again"),
+            Err(refused) => {
+                tracing::debug!(node = %node_id, cause = %refused, "cannot mark node ready");
+            }
+        }
+    }
+    let view = service.raft.status().await.map_err(status_of)?;
+    Ok(Response::new(proto::HeartbeatResponse {
+        role: role_name(node.role).to_owned(),
+        raft_id: node.raft_id.unwrap_or_default(),
+        promote: node.role == NodeRole::Manager || node.desired_role == Some(NodeRole::Manager),
+        managers: manager_addrs(&view).into_iter().collect(),
+    }))
+}
+
+/// A worker marked for promotion takes the manager role: it gets a manager certificate and
+/// the next raft id (never one used before), its record becomes a manager's, and the leader
+/// adds it through a conf change. Asked again (the worker lost the answer), it answers with
+/// the same raft id, adding the node if the conf change did not happen.
+pub(super) async fn promote(
+    service: &ManagerService,
+    request: Request<proto::PromoteRequest>,
+) -> Result<Response<proto::PromoteResponse>, Status> {
+    let node_id = caller_node(service, &request, &request.get_ref().node_id).await?;
+    if let Some(mut client) = leader_or_forward(service, &request).await? {
+        let mut inner = request.into_inner();
+        inner.node_id = node_id;
+        return client.promote(ManagerService::forward_request(inner)).await;
+    }
+    let _guard = service.admin_lock.lock().await;
+    let node = own_record(service, &node_id).await?;
+    let info = cluster_info(service).await?;
+    let raft_id = match (node.role, node.raft_id) {
+        (NodeRole::Manager, Some(raft_id)) => raft_id,
+        (NodeRole::Worker, _) if node.desired_role == Some(NodeRole::Manager) => {
+            let raft_id = info.next_raft_id;
+            let mut next = info.clone();
+            next.next_raft_id += 1;
+            let mut promoted = node.clone();
+            promoted.role = NodeRole::Manager;
+            promoted.raft_id = Some(raft_id);
+            promoted.desired_role = None;
+            let commands = vec![
+                Command::Update {
+                    record: Record::Cluster(next),
+                    expected_version: info.meta.version,
+                },
+                update(promoted),
+            ];
+            commit(service, commands).await?;
+            raft_id
+        }
+        _ => {
+            return Err(Status::failed_precondition(format!(
+                "node {node_id} is not marked for promotion (run `bosun node promote` on a manager)"
+            )));
+        }
+    };
+    let view = service.raft.status().await.map_err(status_of)?;
+    if !view.status.voters.contains(&raft_id) {
+        add_manager(&service.raft, raft_id).await?;
+    }
+    let ca = ClusterCa {
+        cert_pem: info.ca_cert_pem.clone(),
+        key_pem: info.ca_key_pem.clone(),
+    };
+    let cert_pem = ca
+        .sign(
+            &request.get_ref().csr_pem,
+            &node_id,
+            NodeRole::Manager,
+            info.cert_validity(),
+        )
+        .map_err(|e| Status::invalid_argument(e.to_string()))?;
+    tracing::info!(node = %node_id, raft_id, "worker promoted to manager");
+    let view = service.raft.status().await.map_err(status_of)?;
+    Ok(Response::new(proto::PromoteResponse {
+        raft_id,
+        cert_pem,
+        ca_pem: info.ca_cert_pem,
+        managers: manager_addrs(&view).into_iter().collect(),
+        seal_key: service
+            .seal_key
+            .as_ref()
+            .map(|key| key.to_bytes())
+            .unwrap_or_default(),
+    }))
+}
+
+/// Proposes adding manager `raft_id`, retrying while another membership change is in flight.
+async fn add_manager(raft: &RaftHandle, raft_id: u64) -> Result<(), Status> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match raft.membership(MembershipChange::AddManager(raft_id)).await {
+            Ok(_) => return Ok(()),
+            Err(Refused::Propose(cluster_raft::ProposeError::MembershipBusy))
+            | Err(Refused::Write(cluster_raft::WriteError::MembershipDropped))
+                if Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(refused) => return Err(status_of(refused)),
+        }
+    }
+}
+
+/// While this manager leads, marks down every worker silent for [`DOWN_AFTER`]; runs until
+/// the raft thread stops.
+pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
+    let mut leading = false;
+    loop {
+        tokio::time::sleep(HEARTBEAT_INTERVAL).await;
+        let view = match raft.status().await {
+            Ok(view) => view,
+            Err(_) => return,
+        };
+        let leads = view.status.leader == Some(view.status.id);
+        if leads && !leading {
+            liveness.reset();
+        }
+        leading = leads;
+        if !leads {
+            continue;
+        }
+        // A read lost to a leadership change never answers: bounded, like every call here.
+        let read = tokio::time::timeout(DOWN_AFTER, raft.read(Query::Kind(Kind::Node))).await;
+        let Ok(Ok((data, _))) = read else {
+            continue;
+        };
+        let Ok(records) = serde_json::from_slice::<Vec<Record>>(&data) else {
+            continue;
+        };
+        let silent: Vec<Command> = records
+            .into_iter()
+            .filter_map(|record| match record {
+                Record::Node(node)
+                    if node.raft_id.is_none()
+                        && node.state == NodeState::Ready
+                        && liveness.silent_for(&node.meta.id) >= DOWN_AFTER =>
+                {
+                    tracing::info!(node = %node.meta.id, "no heartbeat: node is down");
+                    let mut down = node;
+                    down.state = NodeState::Down;
+                    Some(update(down))
+                }
+                _ => None,
+            })
+            .collect();
+        for command in silent {
+            // One batch per node: a node that changed meanwhile does not hold up the others.
+            let write = raft.write(Batch::new(0, vec![command]));
+            let _ = tokio::time::timeout(DOWN_AFTER, write).await;
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! Typed records of the cluster store: nodes, services, tasks, networks, volumes, secrets and
+//! configs, each carrying the same versioned metadata.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The kind of a record; one table of the store per kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    /// A machine in the cluster.
+    Node,
+    /// A replicated or global service.
+    Service,
+    /// One scheduled instance of a service.
+    Task,
+    /// An overlay or bridge network.
+    Network,
+    /// A named volume.
+    Volume,
+    /// A secret (its payload is opaque bytes).
+    Secret,
+    /// A config file (its payload is opaque bytes).
+    Config,
+    /// The cluster-wide settings (one record): CA and join secrets.
+    Cluster,
+}
+
+impl Kind {
+    /// Every kind, in table order.
+    pub const ALL: [Kind; 8] = [
+        Kind::Node,
+        Kind::Service,
+        Kind::Task,
+        Kind::Network,
+        Kind::Volume,
+        Kind::Secret,
+        Kind::Config,
+        Kind::Cluster,
+    ];
+
+    /// The lower-case name of the kind, as used in keys and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Node => "node",
+            Kind::Service => "service",
+            Kind::Task => "task",
+            Kind::Network => "network",
+            Kind::Volume => "volume",
+            Kind::Secret => "secret",
+            Kind::Config => "config",
+            Kind::Cluster => "cluster",
+        }
+    }
+
+    /// Whether records of this kind carry a user-visible name that must be unique.
+    pub fn has_unique_name(self) -> bool {
+        !matches!(self, Kind::Node | Kind::Task | Kind::Cluster)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Metadata every record carries. `version`, `created_at_ms` and `updated_at_ms` are set by
+/// the apply step from the committed entry, never by the proposer.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Meta {
+    /// Identifier, chosen by the leader when it builds the proposal.
+    pub id: String,
+    /// Raft index of the entry that last wrote this record.
+    pub version: u64,
+    /// Leader-stamped time of creation, milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+    /// Leader-stamped time of the last update, milliseconds since the Unix epoch.
+    pub updated_at_ms: u64,
+    /// Free-form labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Role of a node in the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeRole {
+    /// Runs tasks only.
+    Worker,
+    /// Takes part in Raft and may lead.
+    Manager,
+}
+
+/// Scheduling availability of a node, set by the operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Availability {
+    /// New tasks may be scheduled here.
+    Active,
+    /// No new tasks; running tasks stay.
+    Pause,
+    /// No tasks; running tasks are moved away.
+    Drain,
+}
+
+/// Liveness of a node as seen by the managers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeState {
+    /// Heartbeats arrive.
+    Ready,
+    /// Heartbeats stopped.
+    Down,
+}
+
+/// A machine in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    /// Record metadata.
+    pub meta: Meta,
+    /// Host name reported by the node.
+    pub hostname: String,
+    /// Address other nodes reach it at.
+    pub addr: String,
+    /// Worker or manager.
+    pub role: NodeRole,
+    /// Raft id when the node is a manager; raft ids are never reused.
+    pub raft_id: Option<u64>,
+    /// Operator-set availability.
+    pub availability: Availability,
+    /// Observed liveness.
+    pub state: NodeState,
+    /// The role an operator asked for, until the node has taken it (`node promote` sets
+    /// `manager`; the node's daemon completes the change). Absent from older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub desired_role: Option<NodeRole>,
+    /// Leader-stamped time of the node's last demotion, milliseconds since the Unix epoch:
+    /// the manager certificates it was issued before then are revoked. Absent from older
+    /// records and from nodes never demoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub demoted_at_ms: Option<u64>,
+}
+
+/// How many tasks a service runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServiceMode {
+    /// A fixed number of replicas.
+    Replicated {
+        /// Desired replica count.
+        replicas: u64,
+    },
+    /// One task per eligible node.
+    Global,
+}
+
+/// A service: the desired state that the orchestrator turns into tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    /// Record metadata.
+    pub meta: Meta,
+    /// Unique service name.
+    pub name: String,
+    /// Image reference.
+    pub image: String,
+    /// Replicated or global.
+    pub mode: ServiceMode,
+    /// Environment of the containers.
+    pub env: BTreeMap<String, String>,
+    /// Names of the networks the tasks attach to.
+    pub networks: Vec<String>,
+}
+
+/// State of a task, desired or observed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskState {
+    /// Created, not yet assigned.
+    New,
+    /// Assigned to a node.
+    Assigned,
+    /// Running on its node.
+    Running,
+    /// Stopped on purpose.
+    Shutdown,
+    /// Exited with an error.
+    Failed,
+}
+
+/// One instance of a service on one node.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// Record metadata.
+    pub meta: Meta,
+    /// Id of the owning service.
+    pub service_id: String,
+    /// Replica slot (1-based) for replicated services, 0 for global ones.
+    pub slot: u64,
+    /// Node the task is assigned to.
+    pub node_id: Option<String>,
+    /// What the managers want.
+    pub desired_state: TaskState,
+    /// What the node last reported.
+    pub state: TaskState,
+    /// Last status message reported by the node.
+    pub message: String,
+}
+
+/// A network.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Network {
+    /// Record metadata.
+    pub meta: Meta,
+    /// Unique network name.
+    pub name: String,
+    /// Driver name (`overlay`, `bridge`).
+    pub driver: String,
+    /// Subnet in CIDR notation, if fixed.
+    pub subnet: Option<String>,
+}
+
+/// A named volume.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Volume {
+    /// Record metadata.
+    pub meta: Meta,
+    /// Unique volume name.
+    pub name: String,
+    /// Driver name.
+    pub driver: String,
+}
+
+/// A secret or config payload with its name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blob {
+    /// Record metadata.
+    pub meta: Meta,
+    /// Unique name within its kind.
+    pub name: String,
+    /// Opaque payload.
+    pub data: Vec<u8>,
+}
+
+/// Cluster-wide settings, replicated so that every manager can admit nodes: the root CA
+/// (certificate and key) and the current join secret of each role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterInfo {
+    /// Record metadata (the id is always [`ClusterInfo::ID`]).
+    pub meta: Meta,
+    /// The root CA certificate, PEM.
+    pub ca_cert_pem: String,
+    /// The root CA private key, PEM.
+    pub ca_key_pem: String,
+    /// Secret of the worker join token.
+    pub worker_secret: String,
+    /// Secret of the manager join token.
+    pub manager_secret: String,
+    /// The raft id the next manager gets; raft ids are never reused.
+    pub next_raft_id: u64,
+    /// Validity of the node certificates the managers issue, in seconds; 0 for the default.
+    #[serde(default)]
+    pub cert_validity_secs: u64,
+    /// Ids of the nodes removed from the cluster: their certificates are refused everywhere,
+    /// and node ids are never reused. Absent from older records.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub removed_nodes: std::collections::BTreeSet<String>,
+}
+
+/// Validity of node certificates when the cluster sets none (90 days).
+pub const DEFAULT_CERT_VALIDITY: std::time::Duration =
+    std::time::Duration::from_secs(90 * 24 * 3600);
+
+impl ClusterInfo {
+    /// The id of the one cluster record.
+    pub const ID: &'static str = "cluster";
+
+    /// Validity of the node certificates issued now.
+    pub fn cert_validity(&self) -> std::time::Duration {
+        match self.cert_validity_secs {
+            0 => DEFAULT_CERT_VALIDITY,
+            secs => std::time::Duration::from_secs(secs),
+        }
+    }
+}
+
+/// Any record of the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Record {
+    /// A node.
+    Node(Node),
+    /// A service.
+    Service(Service),
+    /// A task.
+    Task(Task),
+    /// A network.
+    Network(Network),
+    /// A volume.
+    Volume(Volume),
+    /// A secret.
+    Secret(Blob),
+    /// A config.
+    Config(Blob),
+    /// The cluster settings.
+    Cluster(ClusterInfo),
+}
+
+impl Record {
+    /// The kind of this record.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Record::Node(_) => Kind::Node,
+            Record::Service(_) => Kind::Service,
+            Record::Task(_) => Kind::Task,
+            Record::Network(_) => Kind::Network,
+            Record::Volume(_) => Kind::Volume,
+            Record::Secret(_) => Kind::Secret,
+            Record::Config(_) => Kind::Config,
+            Record::Cluster(_) => Kind::Cluster,
+        }
+    }
+
+    /// The metadata of this record.
+    pub fn meta(&self) -> &Meta {
+        match self {
+            Record::Node(r) => &r.meta,
+            Record::Service(r) => &r.meta,
+            Record::Task(r) => &r.meta,
+            Record::Network(r) => &r.meta,
+            Record::Volume(r) => &r.meta,
+            Record::Secret(r) | Record::Config(r) => &r.meta,
+            Record::Cluster(r) => &r.meta,
+        }
+    }
+
+    /// Mutable metadata of this record.
+    pub fn meta_mut(&mut self) -> &mut Meta {
+        match self {
+            Record::Node(r) => &mut r.meta,
+            Record::Service(r) => &mut r.meta,
+            Record::Task(r) => &mut r.meta,
+            Record::Network(r) => &mut r.meta,
+            Record::Volume(r) => &mut r.meta,
+            Record::Secret(r) | Record::Config(r) => &mut r.meta,
+            Record::Cluster(r) => &mut r.meta,
+        }
+    }
+
+    /// The unique user-visible name, for kinds that have one.
+    pub fn name(&self) -> Option<&str> {
+        match self {
+            Record::Service(r) => Some(&r.name),
+            Record::Network(r) => Some(&r.name),
+            Record::Volume(r) => Some(&r.name),
+            Record::Secret(r) | Record::Config(r) => Some(&r.name),
+            Record::Node(_) | Record::Task(_) | Record::Cluster(_) => None,
+        }
+    }
+
+    /// The key of this record in the store.
+    pub fn key(&self) -> RecordKey {
+        RecordKey {
+            kind: self.kind(),
+            id: self.meta().id.clone(),
+        }
+    }
+}
+
+/// Where a record lives: its kind and id.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RecordKey {
+    /// Record kind.
+    pub kind: Kind,
+    /// Record id.
+    pub id: String,
+}
+
+impl RecordKey {
+    /// A key from its parts.
+    pub fn new(kind: Kind, id: impl Into<String>) -> Self {
+        RecordKey {
+            kind,
+            id: id.into(),
+        }
+    }
+}
+
+impl fmt::Display for RecordKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.kind, self.id)
+    }
+}
