@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use engine::health::{HealthConfig, HealthTest};
+use engine::health::{HealthConfig, HealthStatus, HealthTest};
 use engine::network::NetworkRecord;
 use engine::seccomp::Seccomp;
 use engine::spec::{Capabilities, ContainerSpec, MountKind, Resources};
@@ -212,6 +212,25 @@ pub fn resources(config: &proto::ContainerConfig) -> Result<Resources, AgentErro
     Ok(r)
 }
 
+/// The wire form of an engine container state.
+fn wire_state(state: ContainerState) -> proto::ContainerState {
+    match state {
+        ContainerState::Created => proto::ContainerState::Created,
+        ContainerState::Running => proto::ContainerState::Running,
+        ContainerState::Paused => proto::ContainerState::Paused,
+        ContainerState::Exited { .. } => proto::ContainerState::Exited,
+    }
+}
+
+/// The wire form of a container's health (`None` while no probe has run: starting).
+fn wire_health(status: Option<HealthStatus>) -> proto::Health {
+    match status {
+        None | Some(HealthStatus::Starting) => proto::Health::Starting,
+        Some(HealthStatus::Healthy) => proto::Health::Healthy,
+        Some(HealthStatus::Unhealthy) => proto::Health::Unhealthy,
+    }
+}
+
 /// The listed form of a container; `networks` are the node's networks (its endpoints are
 /// looked up there).
 pub fn summary(
@@ -228,7 +247,7 @@ pub fn summary(
         id: meta.id.clone(),
         name: meta.name.clone(),
         command: spec.map(|s| s.args.clone()).unwrap_or_default(),
-        state: record.state.name().to_string(),
+        state: wire_state(record.state) as i32,
         exit_code,
         oom_killed,
         created_at: record.created_at,
@@ -240,13 +259,9 @@ pub fn summary(
             .unwrap_or_default(),
         auto_remove: meta.auto_remove,
         health: if spec.is_some_and(has_check) {
-            record
-                .health
-                .as_ref()
-                .map_or("starting", |h| h.status.name())
-                .to_string()
+            wire_health(record.health.as_ref().map(|h| h.status)) as i32
         } else {
-            String::new()
+            proto::Health::None as i32
         },
         health_output: record
             .health

@@ -3,7 +3,7 @@
 //! match when any does, except labels, which must all match (as Docker).
 
 use super::AgentError;
-use super::proto::ContainerSummary;
+use super::proto::{ContainerState, ContainerSummary};
 
 const STATES: [&str; 4] = ["created", "running", "paused", "exited"];
 
@@ -12,7 +12,7 @@ const STATES: [&str; 4] = ["created", "running", "paused", "exited"];
 pub struct Filters {
     ids: Vec<String>,
     names: Vec<String>,
-    statuses: Vec<String>,
+    statuses: Vec<ContainerState>,
     exit_codes: Vec<i32>,
     labels: Vec<(String, Option<String>)>,
     ancestors: Vec<String>,
@@ -48,7 +48,9 @@ impl Filters {
             match key {
                 "id" => out.ids.push(value.to_string()),
                 "name" => out.names.push(value.trim_start_matches('/').to_string()),
-                "status" if STATES.contains(&value) => out.statuses.push(value.to_string()),
+                "status" if let Some(state) = ContainerState::from_docker_name(value) => {
+                    out.statuses.push(state)
+                }
                 "status" => {
                     return Err(AgentError::Invalid(format!(
                         "invalid filter status={value}: use one of {}",
@@ -83,9 +85,9 @@ impl Filters {
         };
         any(&self.ids, &|v| c.id.starts_with(v))
             && any(&self.names, &|v| c.name.contains(v))
-            && any(&self.statuses, &|v| c.state == v)
+            && (self.statuses.is_empty() || self.statuses.contains(&c.state()))
             && (self.exit_codes.is_empty()
-                || (c.state == "exited" && self.exit_codes.contains(&c.exit_code)))
+                || (c.state() == ContainerState::Exited && self.exit_codes.contains(&c.exit_code)))
             && self.labels.iter().all(|(k, v)| match (c.labels.get(k), v) {
                 (Some(have), Some(want)) => have == want,
                 (Some(_), None) => true,
@@ -114,7 +116,7 @@ mod tests {
         ContainerSummary {
             id: id.into(),
             name: name.into(),
-            state: state.into(),
+            state: ContainerState::from_docker_name(state).map_or(0, |s| s as i32),
             exit_code: code,
             ..Default::default()
         }

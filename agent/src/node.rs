@@ -496,9 +496,7 @@ impl Node {
         })
         .await?;
         let show_stopped = all || filters.selects_state();
-        out.retain(|c| {
-            (show_stopped || c.state == "running" || c.state == "paused") && filters.matches(c)
-        });
+        out.retain(|c| (show_stopped || c.is_alive()) && filters.matches(c));
         out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
         Ok(out)
     }

@@ -45,7 +45,10 @@ impl VolumesService {
             .list(true, &[])
             .await?
             .into_iter()
-            .map(|c| (c.id, (c.name, c.state == "running" || c.state == "paused")))
+            .map(|c| {
+                let alive = c.is_alive();
+                (c.id, (c.name, alive))
+            })
             .collect())
     }
 }

@@ -12,6 +12,7 @@
 pub mod attach_client;
 pub mod client;
 pub mod images_client;
+mod state;
 
 /// The generated protobuf messages and gRPC services of the node agent's API.
 #[allow(missing_docs, clippy::all, clippy::unwrap_used)]
@@ -28,7 +29,7 @@ pub mod manager {
 pub use client::{AgentClient, ClientError};
 
 /// The API version the agent speaks.
-pub const API_VERSION: &str = "1";
+pub const API_VERSION: &str = "2";
 
 /// The socket's file name inside the run root.
 pub const SOCKET_NAME: &str = "bosun.sock";

@@ -38,21 +38,20 @@ pub fn container(
 
 /// The run state and health of a listed container.
 pub fn status(summary: &proto::ContainerSummary) -> ContainerStatus {
-    let state = match summary.state.as_str() {
-        "created" => ContainerState::Created,
-        "running" => ContainerState::Running,
-        "paused" => ContainerState::Paused,
-        "restarting" => ContainerState::Restarting,
-        "exited" | "stopped" => ContainerState::Exited {
+    let state = match summary.state() {
+        proto::ContainerState::Created => ContainerState::Created,
+        proto::ContainerState::Running => ContainerState::Running,
+        proto::ContainerState::Paused => ContainerState::Paused,
+        proto::ContainerState::Exited => ContainerState::Exited {
             code: summary.exit_code,
         },
-        _ => ContainerState::Dead,
+        proto::ContainerState::Unspecified => ContainerState::Dead,
     };
-    let health = match summary.health.as_str() {
-        "starting" => Some(HealthStatus::Starting),
-        "healthy" => Some(HealthStatus::Healthy),
-        "unhealthy" => Some(HealthStatus::Unhealthy),
-        _ => None,
+    let health = match summary.health() {
+        proto::Health::Starting => Some(HealthStatus::Starting),
+        proto::Health::Healthy => Some(HealthStatus::Healthy),
+        proto::Health::Unhealthy => Some(HealthStatus::Unhealthy),
+        proto::Health::None => None,
     };
     ContainerStatus {
         state,
@@ -180,9 +179,9 @@ mod tests {
         let summary = proto::ContainerSummary {
             id: "abc".into(),
             name: "demo-web-1".into(),
-            state: "exited".into(),
+            state: proto::ContainerState::Exited as i32,
             exit_code: 3,
-            health: "unhealthy".into(),
+            health: proto::Health::Unhealthy as i32,
             image_id: "sha256:bb".into(),
             mounts: vec![
                 proto::Mount {

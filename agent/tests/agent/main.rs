@@ -71,7 +71,7 @@ fn lifecycle_over_the_api() -> TestResult {
         assert_eq!(created.id.len(), 64);
         let listed = c.list(true, vec![]).await.unwrap();
         assert_eq!(listed.len(), 1);
-        assert_eq!(listed[0].state, "created");
+        assert_eq!(listed[0].state().docker_name(), "created");
 
         c.start("job").await.unwrap();
         let waited = c.wait(&created.id[..12]).await.unwrap();
@@ -87,7 +87,7 @@ fn lifecycle_over_the_api() -> TestResult {
         );
         let all = c.list(true, vec!["exited=3".into()]).await.unwrap();
         assert_eq!(
-            (all.len(), all[0].state.as_str(), all[0].exit_code),
+            (all.len(), all[0].state().docker_name(), all[0].exit_code),
             (1, "exited", 3)
         );
         assert_eq!(
@@ -121,7 +121,12 @@ fn stop_kill_pause_stats() -> TestResult {
         let a = c.create(create(&env, "a", "sleep 1000")).await.unwrap();
         c.start("a").await.unwrap();
         c.pause("a").await.unwrap();
-        assert_eq!(c.list(false, vec![]).await.unwrap()[0].state, "paused");
+        assert_eq!(
+            c.list(false, vec![]).await.unwrap()[0]
+                .state()
+                .docker_name(),
+            "paused"
+        );
         let refused = c.pause("a").await.unwrap_err();
         assert_eq!(refused.code(), Some(Code::FailedPrecondition), "{refused}");
         c.unpause("a").await.unwrap();
@@ -131,7 +136,10 @@ fn stop_kill_pause_stats() -> TestResult {
         // sh as PID 1 ignores SIGTERM: stop kills it after the 1 s grace period.
         let started = Instant::now();
         let stopped = c.stop("a", Some(1)).await.unwrap();
-        assert_eq!((stopped.state.as_str(), stopped.exit_code), ("exited", 137));
+        assert_eq!(
+            (stopped.state().docker_name(), stopped.exit_code),
+            ("exited", 137)
+        );
         assert!(
             started.elapsed() >= Duration::from_millis(900),
             "{:?}",
@@ -411,7 +419,7 @@ fn daemon_lock_socket_and_readoption() -> TestResult {
             (
                 listed[0].id.as_str(),
                 listed[0].name.as_str(),
-                listed[0].state.as_str()
+                listed[0].state().docker_name()
             ),
             (id.as_str(), "survivor", "running")
         );

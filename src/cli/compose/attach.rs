@@ -114,7 +114,9 @@ async fn watch(session: &Session, options: &AttachOptions) -> End {
             continue;
         };
         if options.abort_on_exit
-            && let Some(c) = containers.iter().find(|c| c.state == "exited")
+            && let Some(c) = containers
+                .iter()
+                .find(|c| c.state() == proto::ContainerState::Exited)
         {
             return End::Exited(c.name.clone(), c.exit_code);
         }
@@ -127,7 +129,7 @@ async fn watch(session: &Session, options: &AttachOptions) -> End {
         let mut live = false;
         for c in attached {
             any = true;
-            live |= matches!(c.state.as_str(), "running" | "paused" | "restarting");
+            live |= c.is_alive();
         }
         if any && !live {
             return End::AllExited;

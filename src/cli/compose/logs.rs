@@ -242,7 +242,7 @@ impl Follower {
             self.width_for(&containers);
             for c in containers {
                 let finished = tasks.get(&c.id).is_none_or(JoinHandle::is_finished);
-                let live = c.state == "running" || c.state == "paused" || first;
+                let live = c.is_alive() || first;
                 if !finished || (!live && seen.contains_key(&c.id)) {
                     continue;
                 }

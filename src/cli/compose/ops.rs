@@ -154,10 +154,11 @@ pub fn start(project: &ProjectArgs, args: ServicesArgs) -> anyhow::Result<ExitCo
         let stopped: Vec<proto::ContainerSummary> = session
             .containers(std::slice::from_ref(service), true, false)?
             .into_iter()
-            .filter(|c| c.state == "exited" || c.state == "created")
+            .filter(|c| c.state().is_stopped())
             .collect();
-        let (created, exited): (Vec<_>, Vec<_>) =
-            stopped.into_iter().partition(|c| c.state == "created");
+        let (created, exited): (Vec<_>, Vec<_>) = stopped
+            .into_iter()
+            .partition(|c| c.state() == proto::ContainerState::Created);
         each(&session, created, "Started", |mut client, id| async move {
             let request = proto::ContainerRef { container: id };
             client.start(request).await.map(drop)
@@ -246,7 +247,7 @@ pub fn rm(project: &ProjectArgs, args: RmArgs) -> anyhow::Result<ExitCode> {
     let stopped: Vec<proto::ContainerSummary> = session
         .containers(&args.services, true, false)?
         .into_iter()
-        .filter(|c| c.state == "exited" || c.state == "created")
+        .filter(|c| c.state().is_stopped())
         .collect();
     if stopped.is_empty() {
         eprintln!("No stopped containers");

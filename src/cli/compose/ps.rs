@@ -82,20 +82,15 @@ fn label<'c>(c: &'c proto::ContainerSummary, key: &str) -> &'c str {
 
 /// `Up (healthy)`, `Exited (1)`, `Created`, ….
 pub fn status(c: &proto::ContainerSummary) -> String {
-    let mut text = match c.state.as_str() {
-        "running" => "Up".to_string(),
-        "exited" => format!("Exited ({})", c.exit_code),
-        "paused" => "Up (Paused)".to_string(),
-        other => {
-            let mut chars = other.chars();
-            chars
-                .next()
-                .map(|f| f.to_uppercase().chain(chars).collect())
-                .unwrap_or_default()
-        }
+    let mut text = match c.state() {
+        proto::ContainerState::Running => "Up".to_string(),
+        proto::ContainerState::Exited => format!("Exited ({})", c.exit_code),
+        proto::ContainerState::Paused => "Up (Paused)".to_string(),
+        proto::ContainerState::Created => "Created".to_string(),
+        proto::ContainerState::Unspecified => "Unknown".to_string(),
     };
-    if !c.health.is_empty() && c.state == "running" {
-        text.push_str(&format!(" ({})", c.health));
+    if c.health() != proto::Health::None && c.state() == proto::ContainerState::Running {
+        text.push_str(&format!(" ({})", c.health().docker_name()));
     }
     text
 }
@@ -166,7 +161,7 @@ pub fn ps(project: &ProjectArgs, args: PsArgs) -> anyhow::Result<ExitCode> {
             let line = serde_json::json!({
                 "ID": c.id, "Name": c.name, "Image": c.image, "Command": c.command.join(" "),
                 "Project": label(c, labels::PROJECT), "Service": label(c, labels::SERVICE),
-                "State": c.state, "Health": c.health, "ExitCode": c.exit_code,
+                "State": c.state().docker_name(), "Health": c.health().docker_name(), "ExitCode": c.exit_code,
                 "Status": status(c), "Ports": ports(c),
                 "Publishers": c.ports.iter().map(|p| serde_json::json!({
                     "URL": p.host_ip, "TargetPort": p.container_port,
@@ -218,7 +213,10 @@ pub fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
         let entry = projects
             .entry(label(c, labels::PROJECT).to_string())
             .or_default();
-        *entry.0.entry(c.state.clone()).or_default() += 1;
+        *entry
+            .0
+            .entry(c.state().docker_name().to_string())
+            .or_default() += 1;
         entry.1 = label(c, labels::CONFIG_FILES).to_string();
     }
     projects.retain(|_, (states, _)| args.all || states.contains_key("running"));
@@ -377,8 +375,8 @@ mod tests {
     #[test]
     fn status_and_ports_read_like_docker() {
         let c = proto::ContainerSummary {
-            state: "running".into(),
-            health: "healthy".into(),
+            state: proto::ContainerState::Running as i32,
+            health: proto::Health::Healthy as i32,
             ports: vec![
                 proto::PortBinding {
                     host_port: 8080,
@@ -399,7 +397,7 @@ mod tests {
         assert_eq!(status(&c), "Up (healthy)");
         assert_eq!(ports(&c), "0.0.0.0:8080->80/tcp, [::1]:8081->81/udp");
         let exited = proto::ContainerSummary {
-            state: "exited".into(),
+            state: proto::ContainerState::Exited as i32,
             exit_code: 3,
             ..Default::default()
         };

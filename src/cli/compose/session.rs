@@ -215,7 +215,7 @@ impl Session {
         let listed = client.list(request).await?.into_inner().containers;
         let mut found: Vec<proto::ContainerSummary> = listed
             .into_iter()
-            .filter(|c| all || c.state == "running" || c.state == "paused")
+            .filter(|c| all || c.is_alive())
             .filter(|c| {
                 oneoffs
                     || c.labels

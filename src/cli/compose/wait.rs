@@ -22,11 +22,14 @@ pub struct WaitArgs {
 
 /// Where one container stands for `--wait`: `Ok(true)` ready, `Ok(false)` not yet.
 fn ready(c: &proto::ContainerSummary) -> Result<bool, String> {
-    match (c.state.as_str(), c.health.as_str()) {
-        ("exited", _) if c.exit_code == 0 => Ok(true),
-        ("exited", _) => Err(format!("container {} exited ({})", c.name, c.exit_code)),
-        (_, "unhealthy") => Err(format!("container {} is unhealthy", c.name)),
-        ("running", "" | "healthy") => Ok(true),
+    use proto::Health;
+    match (c.state(), c.health()) {
+        (proto::ContainerState::Exited, _) if c.exit_code == 0 => Ok(true),
+        (proto::ContainerState::Exited, _) => {
+            Err(format!("container {} exited ({})", c.name, c.exit_code))
+        }
+        (_, Health::Unhealthy) => Err(format!("container {} is unhealthy", c.name)),
+        (proto::ContainerState::Running, Health::None | Health::Healthy) => Ok(true),
         _ => Ok(false),
     }
 }
@@ -44,11 +47,10 @@ pub fn wait_ready(session: &Session, services: &[String], timeout: Duration) -> 
                 Ok(false) => pending.push(format!(
                     "{} ({}{})",
                     c.name,
-                    c.state,
-                    if c.health.is_empty() {
-                        String::new()
-                    } else {
-                        format!(", {}", c.health)
+                    c.state().docker_name(),
+                    match c.health() {
+                        proto::Health::None => String::new(),
+                        health => format!(", {}", health.docker_name()),
                     }
                 )),
                 Err(why) => anyhow::bail!("{why}"),
@@ -124,8 +126,8 @@ mod tests {
     fn container(state: &str, health: &str, exit_code: i32) -> proto::ContainerSummary {
         proto::ContainerSummary {
             name: "demo-web-1".into(),
-            state: state.into(),
-            health: health.into(),
+            state: proto::ContainerState::from_docker_name(state).map_or(0, |s| s as i32),
+            health: proto::Health::from_docker_name(health) as i32,
             exit_code,
             ..Default::default()
         }

@@ -11,7 +11,7 @@ use anyhow::Context;
 
 use agent::AgentClient;
 use agent::attach_client::{AttachClient, size};
-use agent::proto::AttachRequest;
+use agent::proto::{AttachRequest, ContainerState};
 use clap::{ArgAction, Args};
 
 use super::attach_io::{self, Ended, Options, check_tty, terminal_size};
@@ -70,9 +70,11 @@ pub async fn run(
     let detach_keys = DetachKeys::from_flag(args.detach_keys.as_deref())?;
     let inspected = client.inspect(&args.container).await?;
     let summary = inspected.summary.unwrap_or_default();
-    match summary.state.as_str() {
-        "running" => {}
-        "paused" => anyhow::bail!("you cannot attach to a paused container, unpause it first"),
+    match summary.state() {
+        ContainerState::Running => {}
+        ContainerState::Paused => {
+            anyhow::bail!("you cannot attach to a paused container, unpause it first")
+        }
         _ => anyhow::bail!("you cannot attach to a stopped container, start it first"),
     }
     let (tty, open_stdin) = terminal_and_stdin(&inspected.spec_json);

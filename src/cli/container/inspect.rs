@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use agent::AgentClient;
-use agent::proto::InspectResponse;
+use agent::proto::{ContainerState, Health, InspectResponse};
 use clap::Args;
 use serde_json::{Value, json};
 
@@ -41,9 +41,9 @@ pub fn document(response: &InspectResponse) -> anyhow::Result<Value> {
         "Path": s.command.first().cloned().unwrap_or_default(),
         "Args": s.command.iter().skip(1).collect::<Vec<_>>(),
         "State": {
-            "Status": s.state,
-            "Running": s.state == "running" || s.state == "paused",
-            "Paused": s.state == "paused",
+            "Status": s.state().docker_name(),
+            "Running": s.is_alive(),
+            "Paused": s.state() == ContainerState::Paused,
             "OOMKilled": s.oom_killed,
             "Pid": s.pid,
             "ExitCode": s.exit_code,
@@ -107,8 +107,8 @@ pub fn document(response: &InspectResponse) -> anyhow::Result<Value> {
             },
         },
     });
-    if !s.health.is_empty() {
-        doc["State"]["Health"] = json!({ "Status": s.health });
+    if s.health() != Health::None {
+        doc["State"]["Health"] = json!({ "Status": s.health().docker_name() });
     }
     Ok(doc)
 }
@@ -147,7 +147,7 @@ mod tests {
             summary: Some(ContainerSummary {
                 id: "abc".into(),
                 name: "web".into(),
-                state: "exited".into(),
+                state: ContainerState::Exited as i32,
                 exit_code: 2,
                 command: spec.args.clone(),
                 ..Default::default()
@@ -173,8 +173,8 @@ mod tests {
         };
         let response = InspectResponse {
             summary: Some(ContainerSummary {
-                state: "running".into(),
-                health: "healthy".into(),
+                state: ContainerState::Running as i32,
+                health: Health::Healthy as i32,
                 restart_count: 2,
                 ..Default::default()
             }),

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use agent::AgentClient;
 use agent::names::short_id;
-use agent::proto::ContainerSummary;
+use agent::proto::{ContainerState, ContainerSummary, Health};
 use clap::Args;
 
 use super::table;
@@ -33,17 +33,21 @@ pub struct LsArgs {
 
 /// The STATUS column: `Up 5 seconds`, `Up 5 seconds (healthy)`, `Exited (0) 3 seconds ago`, `Created`.
 pub fn status_text(c: &ContainerSummary) -> String {
-    match c.state.as_str() {
-        "running" => match c.health.as_str() {
-            "" => format!("Up {}", human_duration(since(c.started_at))),
-            "starting" => format!(
+    match c.state() {
+        ContainerState::Running => match c.health() {
+            Health::None => format!("Up {}", human_duration(since(c.started_at))),
+            Health::Starting => format!(
                 "Up {} (health: starting)",
                 human_duration(since(c.started_at))
             ),
-            health => format!("Up {} ({health})", human_duration(since(c.started_at))),
+            health => format!(
+                "Up {} ({})",
+                human_duration(since(c.started_at)),
+                health.docker_name()
+            ),
         },
-        "paused" => format!("Up {} (Paused)", human_duration(since(c.started_at))),
-        "exited" => format!(
+        ContainerState::Paused => format!("Up {} (Paused)", human_duration(since(c.started_at))),
+        ContainerState::Exited => format!(
             "Exited ({}) {} ago",
             c.exit_code,
             human_duration(since(c.finished_at))
@@ -96,7 +100,7 @@ pub async fn run(client: &mut AgentClient, args: LsArgs) -> anyhow::Result<ExitC
                 "Command": command_text(c, true),
                 "CreatedAt": rfc3339(c.created_at),
                 "RunningFor": human_duration(since(c.created_at)) + " ago",
-                "State": c.state,
+                "State": c.state().docker_name(),
                 "Status": status_text(c),
                 "ExitCode": c.exit_code,
             });
@@ -138,7 +142,7 @@ mod tests {
     #[test]
     fn status_and_command() {
         let exited = ContainerSummary {
-            state: "exited".into(),
+            state: ContainerState::Exited as i32,
             exit_code: 3,
             finished_at: engine::state::now_nanos(),
             command: vec!["sh".into(), "-c".into(), "echo hello world and more".into()],
@@ -151,7 +155,7 @@ mod tests {
             "\"sh -c echo hello world and more\""
         );
         let created = ContainerSummary {
-            state: "created".into(),
+            state: ContainerState::Created as i32,
             ..Default::default()
         };
         assert_eq!(status_text(&created), "Created");
@@ -163,9 +167,9 @@ mod tests {
         ];
         for (health, want) in cases {
             let running = ContainerSummary {
-                state: "running".into(),
+                state: ContainerState::Running as i32,
                 started_at: engine::state::now_nanos(),
-                health: health.into(),
+                health: Health::from_docker_name(health) as i32,
                 ..Default::default()
             };
             assert_eq!(status_text(&running), want, "{health}");

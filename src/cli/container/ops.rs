@@ -186,6 +186,8 @@ async fn start_attached(
     let detach_keys = DetachKeys::from_flag(args.detach_keys.as_deref())?;
     let inspected = client.inspect(container).await?;
     let summary = inspected.summary.unwrap_or_default();
+    // A running container is only attached to, as docker does.
+    let start = summary.state() != agent::proto::ContainerState::Running;
     let (tty, open_stdin) = terminal_and_stdin(&inspected.spec_json);
     let stdin = args.interactive && open_stdin;
     check_tty(stdin, tty)?;
@@ -196,8 +198,7 @@ async fn start_attached(
         close_stdin: stdin,
         sig_proxy: true,
         detach_keys,
-        // A running container is only attached to, as docker does.
-        start: summary.state != "running",
+        start,
         rm: false,
     };
     attached(client, host, &session).await
