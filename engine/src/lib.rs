@@ -15,6 +15,7 @@ pub mod failpoint;
 pub mod follow;
 pub mod health;
 pub mod image;
+pub(crate) mod inroot;
 pub mod logs;
 pub mod network;
 pub mod process;
