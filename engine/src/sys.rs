@@ -22,6 +22,9 @@ pub enum SetupError {
     /// The request cannot be satisfied (bad user, unsafe path, ...).
     #[error("{0}")]
     Invalid(String),
+    /// A path inside the rootfs could not be resolved or created.
+    #[error(transparent)]
+    InRoot(#[from] crate::inroot::InRootError),
 }
 
 /// Attaches a description to a low-level error.

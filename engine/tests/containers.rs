@@ -9,7 +9,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use engine::cgroups::{CgroupManager, V2Manager};
-use engine::spec::Resources;
+use engine::spec::{Mount, MountKind, Resources};
 use engine::{ContainerState, RuntimeError};
 use libtest_mimic::{Arguments, Failed, Trial};
 use nix::sys::signal::Signal;
@@ -62,6 +62,57 @@ fn pid1_hostname_and_own_mounts() -> TestResult {
         !lines.iter().any(|l| l.contains(" /work")),
         "host mounts visible: {out}"
     );
+    Ok(())
+}
+
+/// A bind of a directory (read-only, with a propagation mode), a bind of a file and a tmpfs,
+/// each through a rootfs symlink to a host directory: every target is resolved inside the
+/// rootfs, and nothing is created or mounted in the host directory.
+fn user_mounts_resolve_inside_the_rootfs() -> TestResult {
+    let env = Env::new();
+    let outside = env.tmp.path().canonicalize()?.join("outside");
+    std::fs::create_dir(&outside)?;
+    std::os::unix::fs::symlink(&outside, env.rootfs().join("escape"))?;
+    let src_dir = env.tmp.path().join("src-dir");
+    std::fs::create_dir(&src_dir)?;
+    std::fs::write(src_dir.join("hello"), "hi\n")?;
+    let src_file = env.tmp.path().join("src-file");
+    std::fs::write(&src_file, "file\n")?;
+    let mut spec = env.spec(
+        "cat /escape/data/hello; cat /escape/deep/file.txt; \
+         touch /escape/data/x 2>/dev/null && echo writable || echo ro; \
+         touch /escape/tmp/y && echo tmpfs",
+    );
+    let bind = |source: &std::path::Path, target: &str, read_only| Mount {
+        kind: MountKind::Bind {
+            source: source.to_path_buf(),
+        },
+        target: target.into(),
+        read_only,
+    };
+    spec.mounts.push(bind(&src_dir, "/escape/data", true));
+    spec.mounts
+        .push(bind(&src_file, "/escape/deep/file.txt", false));
+    spec.mounts.push(Mount {
+        kind: MountKind::Tmpfs {
+            size: 1 << 20,
+            mode: 0o1777,
+            options: Vec::new(),
+        },
+        target: "/escape/tmp".into(),
+        read_only: false,
+    });
+    spec.bind_propagation
+        .insert("/escape/data".into(), "rprivate".into());
+    let (state, out) = env.run("c1", &spec);
+    assert_eq!(state, exited(0), "{out}");
+    assert_eq!(out, "hi\nfile\nro\ntmpfs\n");
+    assert_eq!(std::fs::read_dir(&outside)?.count(), 0, "created outside");
+    let inside = env.rootfs().join(outside.strip_prefix("/")?);
+    assert!(inside.join("data").is_dir() && inside.join("deep/file.txt").is_file());
+    let host_mounts = std::fs::read_to_string("/proc/self/mountinfo")?;
+    assert!(!host_mounts.contains(&outside.display().to_string()));
+    assert!(!src_dir.join("x").exists());
     Ok(())
 }
 
@@ -364,6 +415,10 @@ fn main() {
     let tests: Vec<Case> = vec![
         ("pid1_hostname_and_own_mounts", pid1_hostname_and_own_mounts),
         ("masked_and_readonly_paths", masked_and_readonly_paths),
+        (
+            "user_mounts_resolve_inside_the_rootfs",
+            user_mounts_resolve_inside_the_rootfs,
+        ),
         ("default_capabilities", default_capabilities),
         ("no_leaked_fds", no_leaked_fds),
         ("user_by_name_and_cwd", user_by_name_and_cwd),

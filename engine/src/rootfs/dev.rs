@@ -1,13 +1,16 @@
 //! /dev as a fresh tmpfs with the standard device nodes, pts, shm and mqueue.
 
-use std::os::unix::fs::symlink;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::Path;
 
+use nix::fcntl::{OFlag, openat};
 use nix::mount::MsFlags;
-use nix::sys::stat::{Mode, SFlag, makedev, mknod};
+use nix::sys::stat::{Mode, SFlag, makedev, mkdirat, mknodat};
+use nix::unistd::symlinkat;
 
-use super::mount;
+use super::mount_at;
 use super::mounts::target_dir;
+use crate::inroot::Root;
 use crate::sys::{Context, SetupError};
 
 /// The character devices every container gets: name, major, minor.
@@ -21,33 +24,38 @@ pub(crate) const DEVICES: [(&str, u64, u64); 6] = [
 ];
 
 /// Mounts /dev and fills it.
-pub(super) fn populate(root: &Path, shm_size: u64) -> Result<(), SetupError> {
-    let dev = target_dir(root, "/dev")?;
+pub(super) fn populate(root: &Root, shm_size: u64) -> Result<(), SetupError> {
+    let dev_path = Path::new("/dev");
+    let target = target_dir(root, dev_path)?;
     let flags = MsFlags::MS_NOSUID | MsFlags::MS_STRICTATIME;
-    mount(
+    mount_at(
         None,
-        &dev,
+        target.as_fd(),
+        dev_path,
         Some("tmpfs"),
         flags,
         Some("mode=755,size=65536k"),
     )?;
+    // Everything below is made relative to the fresh tmpfs.
+    let dev = root.open_dir(dev_path)?;
     for (name, major, minor) in DEVICES {
-        let path = dev.join(name);
-        mknod(
-            &path,
+        let shown = || dev_path.join(name).display().to_string();
+        mknodat(
+            &dev,
+            name,
             SFlag::S_IFCHR,
             Mode::from_bits_truncate(0o666),
             makedev(major, minor),
         )
-        .ctx(|| format!("mknod {}", path.display()))?;
+        .ctx(|| format!("mknod {}", shown()))?;
         // mknod applies the umask; the nodes must be world-usable.
         nix::sys::stat::fchmodat(
-            nix::fcntl::AT_FDCWD,
-            &path,
+            &dev,
+            name,
             Mode::from_bits_truncate(0o666),
             nix::sys::stat::FchmodatFlags::FollowSymlink,
         )
-        .ctx(|| format!("chmod {}", path.display()))?;
+        .ctx(|| format!("chmod {}", shown()))?;
     }
     let links = [
         ("pts/ptmx", "ptmx"),
@@ -57,29 +65,43 @@ pub(super) fn populate(root: &Path, shm_size: u64) -> Result<(), SetupError> {
         ("/proc/self/fd/2", "stderr"),
     ];
     for (target, name) in links {
-        symlink(target, dev.join(name)).ctx(|| format!("symlink {}", dev.join(name).display()))?;
+        symlinkat(target, &dev, name)
+            .ctx(|| format!("symlink {}", dev_path.join(name).display()))?;
     }
-    let pts = dev.join("pts");
-    std::fs::create_dir(&pts).ctx(|| format!("create {}", pts.display()))?;
+    let pts = subdir(&dev, dev_path, "pts")?;
     let pts_flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
-    mount(
+    mount_at(
         None,
-        &pts,
+        pts.as_fd(),
+        &dev_path.join("pts"),
         Some("devpts"),
         pts_flags,
         Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
     )?;
-    let shm = dev.join("shm");
-    std::fs::create_dir(&shm).ctx(|| format!("create {}", shm.display()))?;
+    let shm = subdir(&dev, dev_path, "shm")?;
     let safe = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    mount(
+    mount_at(
         None,
-        &shm,
+        shm.as_fd(),
+        &dev_path.join("shm"),
         Some("tmpfs"),
         safe,
         Some(&format!("mode=1777,size={shm_size}")),
     )?;
-    let mqueue = dev.join("mqueue");
-    std::fs::create_dir(&mqueue).ctx(|| format!("create {}", mqueue.display()))?;
-    mount(None, &mqueue, Some("mqueue"), safe, None)
+    let mqueue = subdir(&dev, dev_path, "mqueue")?;
+    let shown = dev_path.join("mqueue");
+    mount_at(None, mqueue.as_fd(), &shown, Some("mqueue"), safe, None)
+}
+
+/// Creates the directory `name` in `dev` (the descriptor of `shown`) and opens it.
+fn subdir(dev: &OwnedFd, shown: &Path, name: &str) -> Result<OwnedFd, SetupError> {
+    let what = || shown.join(name).display().to_string();
+    mkdirat(dev, name, Mode::from_bits_truncate(0o777)).ctx(|| format!("create {}", what()))?;
+    openat(
+        dev,
+        name,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .ctx(|| format!("open {}", what()))
 }

@@ -4,18 +4,17 @@
 mod dev;
 mod mask;
 mod mounts;
-mod resolve;
 
+use std::os::fd::BorrowedFd;
 use std::path::Path;
 
 use nix::mount::{MntFlags, MsFlags, umount2};
 use nix::unistd::{chdir, pivot_root};
 
 use crate::cgroups::Layout;
+use crate::inroot::{Root, fd_path};
 use crate::spec::ContainerSpec;
 use crate::sys::{Context, SetupError};
-
-pub use resolve::resolve_in_root;
 
 /// Mounts `source` on `target` (a thin wrapper naming the target in errors).
 pub(crate) fn mount(
@@ -33,6 +32,28 @@ pub(crate) fn mount(
                 str::to_string
             ),
             target.display()
+        )
+    })
+}
+
+/// Mounts `source` on what `target` refers to, through its `/proc/self/fd` path (never a path
+/// walked again by name); `shown`, the path in the container, names it in errors.
+pub(crate) fn mount_at(
+    source: Option<&Path>,
+    target: BorrowedFd<'_>,
+    shown: &Path,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), SetupError> {
+    nix::mount::mount(source, &fd_path(target), fstype, flags, data).ctx(|| {
+        format!(
+            "mount {} on {}",
+            fstype.map_or_else(
+                || source.map_or_else(String::new, |s| s.display().to_string()),
+                str::to_string
+            ),
+            shown.display()
         )
     })
 }
@@ -57,12 +78,15 @@ pub fn prepare(spec: &ContainerSpec, layout: &Layout) -> Result<(), SetupError> 
         None,
     )?;
     mount(None, root, None, MsFlags::MS_PRIVATE, None)?;
+    // Opened after the bind, so that what is mounted below lands on the new root's mount.
+    let in_root = Root::open(root)?;
     for m in &spec.mounts {
-        mounts::user_mount(root, m, spec.bind_propagation.get(&m.target))?;
+        mounts::user_mount(&in_root, m, spec.bind_propagation.get(&m.target))?;
     }
-    mounts::proc(root)?;
-    dev::populate(root, spec.shm_size)?;
-    mounts::sys(root, layout)?;
+    mounts::proc(&in_root)?;
+    dev::populate(&in_root, spec.shm_size)?;
+    mounts::sys(&in_root, layout)?;
+    drop(in_root);
     pivot(root)?;
     for (key, value) in &spec.sysctls {
         let path = Path::new("/proc/sys").join(key.replace('.', "/"));

@@ -1,11 +1,14 @@
-//! The standard kernel filesystems of a container and its extra mounts.
+//! The standard kernel filesystems of a container and its extra mounts. Every target is
+//! resolved inside the rootfs (see [`crate::inroot`]) and mounted through its descriptor.
 
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::mount::MsFlags;
 
-use super::{mount, resolve_in_root};
+use super::mount_at;
 use crate::cgroups::Layout;
+use crate::inroot::Root;
 use crate::spec::{Mount, MountKind};
 use crate::sys::{Context, SetupError};
 
@@ -14,28 +17,42 @@ const SAFE: MsFlags = MsFlags::MS_NOSUID
     .union(MsFlags::MS_NODEV)
     .union(MsFlags::MS_NOEXEC);
 
-/// Resolves `path` inside `root` and creates it as a directory.
-pub(super) fn target_dir(root: &Path, path: &str) -> Result<PathBuf, SetupError> {
-    let target = resolve_in_root(root, Path::new(path))?;
-    std::fs::create_dir_all(&target).ctx(|| format!("create {}", target.display()))?;
-    Ok(target)
+/// Creates `path` as a directory inside the root; returns its descriptor.
+pub(super) fn target_dir(root: &Root, path: &Path) -> Result<OwnedFd, SetupError> {
+    Ok(root.mkdir_all(path)?)
 }
 
 /// A fresh procfs of the container's pid namespace.
-pub(super) fn proc(root: &Path) -> Result<(), SetupError> {
-    mount(None, &target_dir(root, "/proc")?, Some("proc"), SAFE, None)
+pub(super) fn proc(root: &Root) -> Result<(), SetupError> {
+    let path = Path::new("/proc");
+    let target = target_dir(root, path)?;
+    mount_at(None, target.as_fd(), path, Some("proc"), SAFE, None)
 }
 
 /// sysfs read-only, and the container's cgroups read-only under it.
-pub(super) fn sys(root: &Path, layout: &Layout) -> Result<(), SetupError> {
-    let sys = target_dir(root, "/sys")?;
-    mount(None, &sys, Some("sysfs"), SAFE | MsFlags::MS_RDONLY, None)?;
-    let cg = sys.join("fs/cgroup");
+pub(super) fn sys(root: &Root, layout: &Layout) -> Result<(), SetupError> {
+    let sys = Path::new("/sys");
+    let target = target_dir(root, sys)?;
+    mount_at(
+        None,
+        target.as_fd(),
+        sys,
+        Some("sysfs"),
+        SAFE | MsFlags::MS_RDONLY,
+        None,
+    )?;
+    // Looked up again: below the sysfs just mounted.
+    let cg = Path::new("/sys/fs/cgroup");
     let ro = SAFE | MsFlags::MS_RDONLY;
     match layout {
-        Layout::V2 { .. } => mount(None, &cg, Some("cgroup2"), ro, None),
+        Layout::V2 { .. } => {
+            let target = root.open_dir(cg)?;
+            mount_at(None, target.as_fd(), cg, Some("cgroup2"), ro, None)
+        }
         Layout::V1 { controllers } | Layout::Hybrid { controllers, .. } => {
-            mount(None, &cg, Some("tmpfs"), SAFE, Some("mode=755"))?;
+            let target = root.open_dir(cg)?;
+            let mode = Some("mode=755");
+            mount_at(None, target.as_fd(), cg, Some("tmpfs"), SAFE, mode)?;
             let mut hierarchies: Vec<&PathBuf> = controllers.values().collect();
             hierarchies.sort();
             hierarchies.dedup();
@@ -50,64 +67,53 @@ pub(super) fn sys(root: &Path, layout: &Layout) -> Result<(), SetupError> {
                     .map(PathBuf::from)
                     .unwrap_or_else(|| PathBuf::from(opts.join(",")));
                 let dir = cg.join(name);
-                std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
-                mount(None, &dir, Some("cgroup"), ro, Some(&opts.join(",")))?;
+                let target = target_dir(root, &dir)?;
+                let opts = opts.join(",");
+                mount_at(None, target.as_fd(), &dir, Some("cgroup"), ro, Some(&opts))?;
             }
             if matches!(layout, Layout::Hybrid { .. }) {
                 let dir = cg.join("unified");
-                std::fs::create_dir_all(&dir).ctx(|| format!("create {}", dir.display()))?;
-                mount(None, &dir, Some("cgroup2"), ro, None)?;
+                let target = target_dir(root, &dir)?;
+                mount_at(None, target.as_fd(), &dir, Some("cgroup2"), ro, None)?;
             }
-            mount(
-                None,
-                &cg,
-                None,
-                MsFlags::MS_REMOUNT | SAFE | MsFlags::MS_RDONLY,
-                Some("mode=755"),
-            )
+            // The tmpfs itself, looked up again now that it is mounted.
+            let target = root.open_dir(cg)?;
+            let flags = MsFlags::MS_REMOUNT | SAFE | MsFlags::MS_RDONLY;
+            mount_at(None, target.as_fd(), cg, None, flags, mode)
         }
     }
 }
 
 /// One extra mount from the spec, with the bind propagation mode asked for.
 pub(super) fn user_mount(
-    root: &Path,
+    root: &Root,
     m: &Mount,
     propagation: Option<&String>,
 ) -> Result<(), SetupError> {
-    let target = resolve_in_root(root, &m.target)?;
+    let path = m.target.as_path();
     match &m.kind {
         MountKind::Bind { source } => {
             let meta =
                 std::fs::metadata(source).ctx(|| format!("bind source {}", source.display()))?;
-            if meta.is_dir() {
-                std::fs::create_dir_all(&target).ctx(|| format!("create {}", target.display()))?;
+            let target = if meta.is_dir() {
+                root.mkdir_all(path)?
             } else {
-                if let Some(parent) = target.parent() {
-                    std::fs::create_dir_all(parent)
-                        .ctx(|| format!("create {}", parent.display()))?;
-                }
-                if !target.exists() {
-                    std::fs::File::create(&target)
-                        .ctx(|| format!("create {}", target.display()))?;
-                }
-            }
-            mount(
-                Some(source),
-                &target,
-                None,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None,
-            )?;
+                root.create_file(path)?
+            };
+            let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+            mount_at(Some(source), target.as_fd(), path, None, flags, None)?;
+            // Remounts act on the bind just made: the target is looked up again to reach it.
             if m.read_only {
+                let target = root.open_path(path)?;
                 let flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
-                mount(None, &target, None, flags, None)?;
+                mount_at(None, target.as_fd(), path, None, flags, None)?;
             }
             if let Some(mode) = propagation {
                 let flags = crate::spec::propagation_flags(mode).ok_or_else(|| {
                     SetupError::Invalid(format!("invalid mount propagation {mode:?}"))
                 })?;
-                mount(None, &target, None, flags, None)?;
+                let target = root.open_path(path)?;
+                mount_at(None, target.as_fd(), path, None, flags, None)?;
             }
             Ok(())
         }
@@ -120,7 +126,7 @@ pub(super) fn user_mount(
             mode,
             options,
         } => {
-            std::fs::create_dir_all(&target).ctx(|| format!("create {}", target.display()))?;
+            let target = root.mkdir_all(path)?;
             let mut data = format!("mode={mode:o}");
             if *size > 0 {
                 data.push_str(&format!(",size={size}"));
@@ -133,9 +139,10 @@ pub(super) fn user_mount(
             if m.read_only {
                 flags |= MsFlags::MS_RDONLY;
             }
-            mount(
+            mount_at(
                 Some(Path::new("tmpfs")),
-                &target,
+                target.as_fd(),
+                path,
                 Some("tmpfs"),
                 flags,
                 Some(&data),

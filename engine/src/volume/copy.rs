@@ -10,7 +10,8 @@ use nix::sys::stat::{Mode, SFlag, UtimensatFlags, mknod, utimensat};
 use nix::sys::time::TimeSpec;
 
 /// Copies the content of `src` into the existing directory `dst`, then gives `dst` the owner
-/// and mode of `src`. Symlinks are copied as symlinks, never followed; sockets are skipped.
+/// and mode of `src`. Symlinks below `src` are copied as symlinks, never followed; sockets are
+/// skipped.
 pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
     for entry in fs::read_dir(src)? {
         let entry = entry?;
@@ -41,7 +42,8 @@ pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
         }
         copy_metadata(&meta, &to)?;
     }
-    copy_metadata(&fs::symlink_metadata(src)?, dst)
+    // `src` itself is followed: it may be a descriptor's `/proc/self/fd` path.
+    copy_metadata(&fs::metadata(src)?, dst)
 }
 
 fn copy_metadata(meta: &fs::Metadata, to: &Path) -> io::Result<()> {

@@ -12,10 +12,14 @@ mod options;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
+
+use crate::inroot::{Root, fd_path};
 
 pub use copy::copy_tree;
 pub use options::LocalMount;
@@ -284,10 +288,14 @@ impl VolumeStore {
         if !empty {
             return Ok(data);
         }
-        let source =
-            crate::rootfs::resolve_in_root(rootfs, target).map_err(|e| copy_err(e.to_string()))?;
-        if fs::symlink_metadata(&source).is_ok_and(|m| m.is_dir()) {
-            copy_tree(&source, &data).map_err(|e| copy_err(e.to_string()))?;
+        let root = Root::open(rootfs).map_err(|e| copy_err(e.to_string()))?;
+        match root.open_dir(target) {
+            // Copied from the directory the descriptor holds, not from a path walked again.
+            Ok(source) => {
+                copy_tree(&fd_path(source.as_fd()), &data).map_err(|e| copy_err(e.to_string()))?
+            }
+            Err(e) if matches!(e.errno(), Errno::ENOENT | Errno::ENOTDIR) => {}
+            Err(e) => return Err(copy_err(e.to_string())),
         }
         Ok(data)
     }
