@@ -2,31 +2,39 @@
 //!
 //! No entry can write outside the layer directory: paths are cleaned lexically and any `..`
 //! that climbs above the root rejects the layer; parent directories are resolved inside the
-//! layer (a symlink is followed as if the layer were the root, never onto the host); the final
-//! component is never followed (an existing entry is replaced, files are created with
-//! `O_EXCL`); hard links must point at a non-directory inside the layer. Character and block
+//! layer (a symlink is followed as if the layer were the root, never onto the host, see
+//! [`crate::inroot`]) and every entry is made with `*at` calls relative to its parent's
+//! descriptor; the final component is never followed (an existing entry is replaced, files are
+//! created with `O_EXCL`); hard links must point at a non-directory inside the layer. Character and block
 //! devices are not created (the runtime gives containers their own /dev), except the 0:0
 //! character device overlayfs uses as a whiteout. Whiteouts are converted to overlayfs form:
 //! `.wh.name` becomes a 0:0 character device, `.wh..wh..opq` the `trusted.overlay.opaque`
 //! attribute of its directory.
 
 use std::ffi::OsStr;
-use std::fs::{self, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use nix::sys::stat::{Mode, SFlag, UtimensatFlags, makedev, mknod, utimensat};
+use nix::dir::{Dir, Type};
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag, openat};
+use nix::sys::stat::{
+    FchmodatFlags, FileStat, Mode, SFlag, UtimensatFlags, fchmodat, fstatat, futimens, makedev,
+    mkdirat, mknodat, utimensat,
+};
 use nix::sys::time::TimeSpec;
+use nix::unistd::{Gid, Uid, UnlinkatFlags, fchownat, linkat, symlinkat, unlinkat};
 use tar::EntryType;
+use xattr::FileExt;
 
 use super::compress::decompress;
 use super::digest::{Digest, HashingReader};
 use super::error::{ImageError, Result};
+use crate::inroot::{Root, fd_path};
 
-/// How many symlinks are followed resolving one path (the kernel's limit).
-const MAX_LINKS: usize = 40;
 /// The prefix of whiteout entries.
 const WHITEOUT: &str = ".wh.";
 /// The opaque-directory marker.
@@ -50,6 +58,7 @@ pub fn extract_layer(reader: impl Read, dest: &Path, layer: &str) -> Result<Extr
         layer: layer.to_string(),
         reason,
     };
+    let root = Root::open(dest).map_err(|e| bad(e.to_string()))?;
     let (_, plain) = decompress(reader).map_err(|e| bad(format!("decompress: {e}")))?;
     let mut archive = tar::Archive::new(HashingReader::new(plain));
     let mut skipped_devices = 0;
@@ -66,15 +75,15 @@ pub fn extract_layer(reader: impl Read, dest: &Path, layer: &str) -> Result<Extr
         else {
             continue;
         };
-        match unpack_entry(&mut entry, dest, &rel) {
-            Ok(Unpacked::Dir(path)) => dir_times.push((path, mtime(&entry))),
+        match unpack_entry(&mut entry, &root, &rel) {
+            Ok(Unpacked::Dir) => dir_times.push((rel, mtime(&entry))),
             Ok(Unpacked::SkippedDevice) => skipped_devices += 1,
             Ok(Unpacked::Other) => {}
             Err(e) => return Err(bad(format!("entry {shown:?}: {e}"))),
         }
     }
     for (dir, time) in dir_times.iter().rev() {
-        set_mtime(dir, *time).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+        set_dir_mtime(&root, dir, *time).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
     }
     let (diff_id, tar_size) = archive
         .into_inner()
@@ -88,7 +97,7 @@ pub fn extract_layer(reader: impl Read, dest: &Path, layer: &str) -> Result<Extr
 }
 
 enum Unpacked {
-    Dir(PathBuf),
+    Dir,
     SkippedDevice,
     Other,
 }
@@ -111,59 +120,76 @@ fn clean(path: &Path) -> Result<Option<PathBuf>, ()> {
     Ok(Some(parts.iter().collect()))
 }
 
-fn unpack_entry<R: Read>(
-    entry: &mut tar::Entry<R>,
-    root: &Path,
-    rel: &Path,
-) -> io::Result<Unpacked> {
+/// The parent directory of the cleaned entry path `rel`, resolved (and created) inside the
+/// layer, and the entry's name in it.
+fn parent_of<'a>(root: &Root, rel: &'a Path) -> io::Result<(OwnedFd, &'a OsStr)> {
     let name = rel
         .file_name()
-        .ok_or_else(|| io::Error::other("entry has no file name"))?
-        .to_os_string();
-    let parent = resolve_dir(root, rel.parent().unwrap_or(Path::new("")))?;
+        .ok_or_else(|| io::Error::other("entry has no file name"))?;
+    let parent = root.mkdir_all(rel.parent().unwrap_or(Path::new("")))?;
+    Ok((parent, name))
+}
+
+fn unpack_entry<R: Read>(
+    entry: &mut tar::Entry<R>,
+    root: &Root,
+    rel: &Path,
+) -> io::Result<Unpacked> {
+    let (parent, name) = parent_of(root, rel)?;
     let name_str = name.to_string_lossy();
     if name_str == OPAQUE {
-        xattr::set(&parent, "trusted.overlay.opaque", b"y")?;
+        // xattrs need a readable descriptor of the directory itself.
+        let dir = openat(
+            &parent,
+            ".",
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )?;
+        File::from(dir).set_xattr("trusted.overlay.opaque", b"y")?;
         return Ok(Unpacked::Other);
     }
     if let Some(hidden) = name_str.strip_prefix(WHITEOUT) {
         if hidden.is_empty() || hidden.starts_with(WHITEOUT) {
             return Ok(Unpacked::Other);
         }
-        let target = parent.join(hidden);
-        remove_existing(&target)?;
-        mknod(&target, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))?;
+        remove_existing(&parent, OsStr::new(hidden))?;
+        mknodat(
+            &parent,
+            hidden,
+            SFlag::S_IFCHR,
+            Mode::empty(),
+            makedev(0, 0),
+        )?;
         return Ok(Unpacked::Other);
     }
-    let dest = parent.join(&name);
     let header = entry.header();
     let kind = header.entry_type();
     let (uid, gid) = (header.uid().unwrap_or(0), header.gid().unwrap_or(0));
     let mode = header.mode()? & 0o7777;
     match kind {
         EntryType::Directory => {
-            let is_dir = fs::symlink_metadata(&dest).is_ok_and(|m| m.is_dir());
+            let is_dir = lstat_at(&parent, name)?.is_some_and(|st| is_kind(&st, SFlag::S_IFDIR));
             if !is_dir {
-                remove_existing(&dest)?;
-                fs::create_dir(&dest)?;
+                remove_existing(&parent, name)?;
+                mkdirat(&parent, name, Mode::from_bits_truncate(0o777))?;
             }
         }
         EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-            remove_existing(&dest)?;
-            let mut file = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&dest)?;
-            io::copy(entry, &mut file)?;
+            remove_existing(&parent, name)?;
+            let flags = OFlag::O_WRONLY
+                | OFlag::O_CREAT
+                | OFlag::O_EXCL
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_CLOEXEC;
+            let fd = openat(&parent, name, flags, Mode::from_bits_truncate(0o600))?;
+            io::copy(entry, &mut File::from(fd))?;
         }
         EntryType::Symlink => {
             let target = entry
                 .link_name()?
                 .ok_or_else(|| io::Error::other("symlink without a target"))?;
-            remove_existing(&dest)?;
-            std::os::unix::fs::symlink(&target, &dest)?;
+            remove_existing(&parent, name)?;
+            symlinkat(target.as_ref(), &parent, name)?;
         }
         EntryType::Link => {
             let target = entry
@@ -172,25 +198,29 @@ fn unpack_entry<R: Read>(
             let target_rel = clean(&target)
                 .map_err(|()| io::Error::other("hard link target escapes the layer directory"))?
                 .ok_or_else(|| io::Error::other("hard link to the layer root"))?;
-            let target_name = target_rel
-                .file_name()
-                .ok_or_else(|| io::Error::other("hard link target has no file name"))?;
-            let target_parent = resolve_dir(root, target_rel.parent().unwrap_or(Path::new("")))?;
-            let source = target_parent.join(target_name);
-            let meta = fs::symlink_metadata(&source)?;
-            if meta.is_dir() {
+            let (target_parent, target_name) = parent_of(root, &target_rel)?;
+            let source = lstat_at(&target_parent, target_name)?
+                .ok_or_else(|| io::Error::from(io::ErrorKind::NotFound))?;
+            if is_kind(&source, SFlag::S_IFDIR) {
                 return Err(io::Error::other("hard link to a directory"));
             }
-            if source == dest {
+            let same_dir = same_file(&fstat_fd(&target_parent)?, &fstat_fd(&parent)?);
+            if same_dir && target_name == name {
                 return Ok(Unpacked::Other);
             }
-            remove_existing(&dest)?;
-            fs::hard_link(&source, &dest)?;
+            remove_existing(&parent, name)?;
+            linkat(&target_parent, target_name, &parent, name, AtFlags::empty())?;
             return Ok(Unpacked::Other);
         }
         EntryType::Fifo => {
-            remove_existing(&dest)?;
-            mknod(&dest, SFlag::S_IFIFO, Mode::from_bits_truncate(0o600), 0)?;
+            remove_existing(&parent, name)?;
+            mknodat(
+                &parent,
+                name,
+                SFlag::S_IFIFO,
+                Mode::from_bits_truncate(0o600),
+                0,
+            )?;
         }
         EntryType::Char | EntryType::Block => {
             let whiteout = kind == EntryType::Char
@@ -199,31 +229,46 @@ fn unpack_entry<R: Read>(
             if !whiteout {
                 return Ok(Unpacked::SkippedDevice);
             }
-            remove_existing(&dest)?;
-            mknod(&dest, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))?;
+            remove_existing(&parent, name)?;
+            mknodat(&parent, name, SFlag::S_IFCHR, Mode::empty(), makedev(0, 0))?;
             return Ok(Unpacked::Other);
         }
         _ => return Ok(Unpacked::Other),
     }
-    std::os::unix::fs::lchown(&dest, Some(uid as u32), Some(gid as u32))?;
+    fchownat(
+        &parent,
+        name,
+        Some(Uid::from_raw(uid as u32)),
+        Some(Gid::from_raw(gid as u32)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )?;
     if kind != EntryType::Symlink {
-        // After chown, which clears set-id bits.
-        fs::set_permissions(&dest, fs::Permissions::from_mode(mode))?;
+        // After chown, which clears set-id bits. The entry was just made here and is not a
+        // symlink, so following the name does not leave the parent.
+        fchmodat(
+            &parent,
+            name,
+            Mode::from_bits_truncate(mode),
+            FchmodatFlags::FollowSymlink,
+        )?;
         if let Some(exts) = entry.pax_extensions()? {
+            // The parent by its descriptor, the name not followed (lsetxattr).
+            let path = fd_path(parent.as_fd()).join(name);
             for ext in exts.flatten() {
                 let Ok(key) = ext.key() else { continue };
                 if let Some(attr) = key.strip_prefix("SCHILY.xattr.")
                     && (attr.starts_with("user.") || attr == "security.capability")
                 {
-                    xattr::set(&dest, attr, ext.value_bytes())?;
+                    xattr::set(&path, attr, ext.value_bytes())?;
                 }
             }
         }
     }
     if kind == EntryType::Directory {
-        return Ok(Unpacked::Dir(dest));
+        return Ok(Unpacked::Dir);
     }
-    set_mtime(&dest, mtime(entry))?;
+    let t = TimeSpec::new(mtime(entry), 0);
+    utimensat(&parent, name, &t, &t, UtimensatFlags::NoFollowSymlink)?;
     Ok(Unpacked::Other)
 }
 
@@ -236,82 +281,79 @@ fn mtime<R: Read>(entry: &tar::Entry<R>) -> i64 {
         .unwrap_or(0)
 }
 
-fn set_mtime(path: &Path, secs: i64) -> io::Result<()> {
+/// Sets the mtime of the directory entry `rel` once the layer is complete. An entry that a
+/// later one replaced with something else than a directory is left alone.
+fn set_dir_mtime(root: &Root, rel: &Path, secs: i64) -> io::Result<()> {
+    let (parent, name) = parent_of(root, rel)?;
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    let dir = match openat(&parent, name, flags, Mode::empty()) {
+        Ok(dir) => dir,
+        Err(Errno::ELOOP | Errno::ENOTDIR) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
     let t = TimeSpec::new(secs, 0);
-    utimensat(
-        nix::fcntl::AT_FDCWD,
-        path,
-        &t,
-        &t,
-        UtimensatFlags::NoFollowSymlink,
-    )
-    .map_err(io::Error::from)
+    futimens(&dir, &t, &t)?;
+    Ok(())
 }
 
-/// Removes whatever is at `path`, a directory with its content; a symlink is removed, never
-/// followed.
-fn remove_existing(path: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(path) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(e),
-        Ok(m) if m.is_dir() => fs::remove_dir_all(path),
-        Ok(_) => fs::remove_file(path),
+/// The status of `name` in `dir`, not following a symlink; `None` if there is nothing.
+fn lstat_at(dir: &OwnedFd, name: &OsStr) -> io::Result<Option<FileStat>> {
+    match fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(e.into()),
     }
 }
 
-/// Resolves the directory `rel` inside `root` as if `root` were `/`: symlinks are followed
-/// inside the root, `..` stops at it, missing directories are created. Returns a host path
-/// whose every component below `root` is a real directory.
-pub(crate) fn resolve_dir(root: &Path, rel: &Path) -> io::Result<PathBuf> {
-    let mut pending: Vec<PathBuf> = parts(rel);
-    pending.reverse();
-    let mut current: Vec<PathBuf> = Vec::new();
-    let mut links = 0;
-    while let Some(part) = pending.pop() {
-        if part.as_os_str() == ".." {
-            current.pop();
-            continue;
-        }
-        let host: PathBuf = root.join(current.iter().collect::<PathBuf>()).join(&part);
-        match fs::symlink_metadata(&host) {
-            Ok(m) if m.file_type().is_symlink() => {
-                links += 1;
-                if links > MAX_LINKS {
-                    return Err(io::Error::other("too many levels of symbolic links"));
-                }
-                let target = fs::read_link(&host)?;
-                if target.is_absolute() {
-                    current.clear();
-                }
-                let mut more = parts(&target);
-                more.reverse();
-                pending.extend(more);
-            }
-            Ok(m) if m.is_dir() => current.push(part),
-            Ok(_) => {
-                return Err(io::Error::other(format!(
-                    "{} is not a directory",
-                    host.display()
-                )));
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir(&host)?;
-                current.push(part);
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(root.join(current.iter().collect::<PathBuf>()))
+fn fstat_fd(fd: &OwnedFd) -> io::Result<FileStat> {
+    Ok(nix::sys::stat::fstat(fd)?)
 }
 
-fn parts(path: &Path) -> Vec<PathBuf> {
-    path.components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(PathBuf::from(n)),
-            Component::ParentDir => Some(PathBuf::from("..")),
-            _ => None,
-        })
-        .collect()
+fn is_kind(st: &FileStat, kind: SFlag) -> bool {
+    SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == kind
+}
+
+fn same_file(a: &FileStat, b: &FileStat) -> bool {
+    (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+}
+
+/// Removes whatever is at `name` in `dir`, a directory with its content; a symlink is removed,
+/// never followed.
+fn remove_existing(dir: &OwnedFd, name: &OsStr) -> io::Result<()> {
+    match lstat_at(dir, name)? {
+        None => Ok(()),
+        Some(st) if is_kind(&st, SFlag::S_IFDIR) => {
+            let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+            let sub = openat(dir, name, flags, Mode::empty())?;
+            empty_dir(sub)?;
+            Ok(unlinkat(dir, name, UnlinkatFlags::RemoveDir)?)
+        }
+        Some(_) => Ok(unlinkat(dir, name, UnlinkatFlags::NoRemoveDir)?),
+    }
+}
+
+/// Removes the content of the directory `dir`, depth first, relative to descriptors.
+fn empty_dir(dir: OwnedFd) -> io::Result<()> {
+    let handle = dir.try_clone()?;
+    let mut listing = Dir::from_fd(handle)?;
+    let mut names = Vec::new();
+    for entry in listing.iter() {
+        let entry = entry?;
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            names.push((OsStr::from_bytes(name).to_os_string(), entry.file_type()));
+        }
+    }
+    drop(listing);
+    for (name, kind) in names {
+        match kind {
+            Some(Type::Directory) => remove_existing(&dir, &name)?,
+            Some(_) => unlinkat(&dir, name.as_os_str(), UnlinkatFlags::NoRemoveDir)?,
+            // The file system did not say: look.
+            None => remove_existing(&dir, &name)?,
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -335,17 +377,47 @@ mod tests {
         }
     }
 
+    /// One tar entry: path, type, content or link target, mtime.
+    fn append(tar: &mut tar::Builder<Vec<u8>>, path: &str, kind: EntryType, data: &str, t: u64) {
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(kind);
+        header.set_mode(0o755);
+        header.set_mtime(t);
+        if matches!(kind, EntryType::Symlink | EntryType::Link) {
+            header.set_link_name(data).unwrap();
+            header.set_size(0);
+            tar.append_data(&mut header, path, io::empty()).unwrap();
+        } else {
+            header.set_size(data.len() as u64);
+            tar.append_data(&mut header, path, data.as_bytes()).unwrap();
+        }
+    }
+
     #[test]
-    fn resolve_dir_stays_inside_the_root() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().join("root");
-        fs::create_dir(&root).unwrap();
-        std::os::unix::fs::symlink("/etc", root.join("abs")).unwrap();
-        std::os::unix::fs::symlink("../../..", root.join("up")).unwrap();
-        let got = resolve_dir(&root, Path::new("abs/x")).unwrap();
-        assert_eq!(got, root.join("etc/x"));
-        let got = resolve_dir(&root, Path::new("up/y")).unwrap();
-        assert_eq!(got, root.join("y"));
-        assert!(root.join("etc/x").is_dir() && root.join("y").is_dir());
+    fn entries_are_made_relative_to_their_parent() {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+        let mut tar = tar::Builder::new(Vec::new());
+        append(&mut tar, "d/", EntryType::Directory, "", 1000);
+        append(&mut tar, "d/sub/f", EntryType::Regular, "one", 1);
+        append(&mut tar, "l", EntryType::Symlink, "/d", 1);
+        append(&mut tar, "l/g", EntryType::Regular, "two", 1);
+        append(&mut tar, "d/h", EntryType::Link, "d/g", 1);
+        append(&mut tar, "d/g", EntryType::Link, "d/g", 1);
+        append(&mut tar, "d/sub", EntryType::Regular, "replaced", 1);
+        append(&mut tar, "d/.wh.h", EntryType::Regular, "", 1);
+        let tar = tar.into_inner().unwrap();
+
+        let tmp = tempfile::tempdir().unwrap();
+        let dest = tmp.path();
+        extract_layer(&tar[..], dest, "test").unwrap();
+        let d = dest.join("d");
+        assert_eq!(std::fs::read_to_string(d.join("g")).unwrap(), "two");
+        assert_eq!(std::fs::read_to_string(d.join("sub")).unwrap(), "replaced");
+        let whiteout = std::fs::symlink_metadata(d.join("h")).unwrap();
+        assert!(whiteout.file_type().is_char_device() && whiteout.rdev() == 0);
+        assert_eq!(std::fs::read_link(dest.join("l")).unwrap(), Path::new("/d"));
+        let meta = std::fs::metadata(&d).unwrap();
+        assert_eq!((meta.mtime(), meta.mode() & 0o7777), (1000, 0o755));
     }
 }
