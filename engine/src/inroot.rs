@@ -62,6 +62,14 @@ pub enum InRootError {
         /// The path being resolved, as given.
         path: PathBuf,
     },
+    /// The path has no final name to make an entry of (`/`, or it ends in `..`).
+    #[error("{path} in {root} names no entry")]
+    NoName {
+        /// The root directory.
+        root: PathBuf,
+        /// The path, as given.
+        path: PathBuf,
+    },
     /// A system call failed resolving or creating `path`.
     #[error("{op} {path} in {root}: {source}")]
     Sys {
@@ -82,6 +90,7 @@ impl InRootError {
         match self {
             Self::OpenRoot { source, .. } | Self::Sys { source, .. } => *source,
             Self::TooManyLinks { .. } => Errno::ELOOP,
+            Self::NoName { .. } => Errno::EINVAL,
         }
     }
 }
@@ -151,6 +160,23 @@ impl Root {
     pub fn mkdir_all(&self, path: &Path) -> Result<OwnedFd, InRootError> {
         self.mkdir_parts(split(path))
             .map_err(|e| self.error("create directory", path, e))
+    }
+
+    /// For making the entry `path` with `*at` calls: creates the missing parent directories of
+    /// `path` like [`Root::mkdir_all`] and returns the parent's descriptor with the entry's
+    /// final name, which is not resolved (the caller decides whether to follow it).
+    pub fn mkdir_parent<'p>(&self, path: &'p Path) -> Result<(OwnedFd, &'p OsStr), InRootError> {
+        let name = match path.components().next_back() {
+            Some(Component::Normal(name)) => name,
+            _ => {
+                return Err(InRootError::NoName {
+                    root: self.path.clone(),
+                    path: path.to_path_buf(),
+                });
+            }
+        };
+        let parent = path.parent().unwrap_or(Path::new(""));
+        Ok((self.mkdir_all(parent)?, name))
     }
 
     /// A mount target for a file: opens `path` if it exists (of any type, following symlinks
@@ -279,6 +305,7 @@ impl Root {
         Err(Errno::ENOENT)
     }
 
+    /// [`Root::mkdir_all`] of split components, failing with a bare errno.
     fn mkdir_parts(&self, mut parts: Vec<OsString>) -> Step<OwnedFd> {
         let mut links = 0;
         for _ in 0..MAX_STEPS {
@@ -303,6 +330,7 @@ impl Root {
         Err(Errno::ELOOP)
     }
 
+    /// [`Root::create_file`] of split components, failing with a bare errno.
     fn create_file_parts(&self, mut parts: Vec<OsString>) -> Step<OwnedFd> {
         let mut links = 0;
         for _ in 0..MAX_STEPS {
@@ -377,10 +405,12 @@ pub fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
+/// Whether a status is a directory's.
 fn is_dir(st: &FileStat) -> bool {
     SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR
 }
 
+/// The errno of an I/O error (`EIO` if it has none).
 fn errno_of(e: std::io::Error) -> Errno {
     e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)
 }
@@ -578,6 +608,12 @@ mod tests {
             let err = r.mkdir_all(Path::new("file/sub")).unwrap_err();
             assert_eq!(err.errno(), Errno::ENOTDIR, "walk={walk}");
             assert!(!root.join("nope").exists());
+            for input in ["/", "dir/..", ""] {
+                let err = r.mkdir_parent(Path::new(input)).unwrap_err();
+                assert!(matches!(err, InRootError::NoName { .. }), "{input}: {err}");
+            }
+            let (parent, name) = r.mkdir_parent(Path::new("/made/x")).unwrap();
+            assert_eq!((host(&parent), name), (root.join("made"), OsStr::new("x")));
         }
     }
 
@@ -676,9 +712,15 @@ mod tests {
         // Where `a` as a symlink resolves inside the root.
         let link_side = root.join(outside.strip_prefix("/").unwrap());
         for i in 0..RACE_ITERATIONS {
-            let got = match i % 3 {
+            let got = match i % 5 {
                 0 => r.create_file(Path::new("/a/file")),
                 1 => r.mkdir_all(Path::new("a/dir/sub")),
+                2 => r.create_file(Path::new("a/dir/../dotdot")),
+                // As extraction makes an entry: relative to its parent's descriptor.
+                3 => r.mkdir_parent(Path::new("a/entry")).map(|(parent, name)| {
+                    let flags = OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+                    openat(&parent, name, flags, Mode::from_bits_truncate(0o600)).unwrap()
+                }),
                 _ => r.open_path(Path::new("a/canary")),
             };
             let Ok(fd) = got else {

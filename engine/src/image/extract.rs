@@ -123,11 +123,7 @@ fn clean(path: &Path) -> Result<Option<PathBuf>, ()> {
 /// The parent directory of the cleaned entry path `rel`, resolved (and created) inside the
 /// layer, and the entry's name in it.
 fn parent_of<'a>(root: &Root, rel: &'a Path) -> io::Result<(OwnedFd, &'a OsStr)> {
-    let name = rel
-        .file_name()
-        .ok_or_else(|| io::Error::other("entry has no file name"))?;
-    let parent = root.mkdir_all(rel.parent().unwrap_or(Path::new("")))?;
-    Ok((parent, name))
+    Ok(root.mkdir_parent(rel)?)
 }
 
 fn unpack_entry<R: Read>(
