@@ -342,7 +342,12 @@ impl Node {
         let id = self.resolve(reference)?;
         let runtime = self.runtime.clone();
         let i = id.clone();
-        blocking(move || Ok(runtime.start(&i)?)).await?;
+        // As docker's: an exited container runs again (a new init with the same spec).
+        blocking(move || match runtime.state(&i)?.state {
+            ContainerState::Exited { .. } => Ok(runtime.restart(&i, None)?),
+            _ => Ok(runtime.start(&i)?),
+        })
+        .await?;
         self.supervise(id.clone());
         tracing::info!(container = %id, "started");
         Ok(())

@@ -8,8 +8,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use orchestrator::compose::{
-    Backend, BackendError, ContainerSpec, ContainerStatus, NetworkSpec, Observed, VolumeSpec,
-    labels,
+    Backend, BackendError, BackendErrorKind, ContainerSpec, ContainerStatus, NetworkSpec, Observed,
+    VolumeSpec, labels,
 };
 use tokio::runtime::Handle;
 
@@ -26,11 +26,29 @@ pub struct AgentBackend {
 }
 
 fn failed(err: ClientError) -> BackendError {
-    BackendError::new(err.to_string())
+    let kind = match err.code() {
+        Some(code) => kind_of(code),
+        None => BackendErrorKind::Unavailable,
+    };
+    BackendError::new(kind, err.to_string())
 }
 
 fn status_failed(status: tonic::Status) -> BackendError {
-    BackendError::new(status.message().to_string())
+    BackendError::new(kind_of(status.code()), status.message())
+}
+
+/// The kind of failure a gRPC code stands for.
+fn kind_of(code: tonic::Code) -> BackendErrorKind {
+    use tonic::Code;
+    match code {
+        Code::NotFound => BackendErrorKind::NotFound,
+        Code::AlreadyExists | Code::FailedPrecondition | Code::Aborted => {
+            BackendErrorKind::Conflict
+        }
+        Code::InvalidArgument | Code::OutOfRange => BackendErrorKind::Invalid,
+        Code::Unavailable | Code::DeadlineExceeded => BackendErrorKind::Unavailable,
+        _ => BackendErrorKind::Other,
+    }
 }
 
 impl AgentBackend {
@@ -175,7 +193,7 @@ impl Backend for AgentBackend {
     fn pull_image(&self, image: &str) -> Result<(), BackendError> {
         // The credentials `bosun login` stored for the image's registry, as `bosun pull` sends.
         let auth = crate::registry::auth::for_image(image)
-            .map_err(|e| BackendError::new(e.to_string()))?;
+            .map_err(|e| BackendError::other(e.to_string()))?;
         let request = proto::PullRequest {
             reference: image.to_string(),
             auth,
@@ -199,7 +217,7 @@ impl Backend for AgentBackend {
 
     fn create_container(&self, spec: &ContainerSpec) -> Result<(), BackendError> {
         let config =
-            translate::container_config(spec).map_err(|e| BackendError::new(e.to_string()))?;
+            translate::container_config(spec).map_err(|e| BackendError::other(e.to_string()))?;
         let request = proto::CreateRequest {
             name: spec.name.clone(),
             config: Some(config),
@@ -217,19 +235,8 @@ impl Backend for AgentBackend {
         };
         let mut client = self.client.containers.clone();
         self.block_on(async move {
-            match client.start(request).await {
-                Ok(_) => Ok(()),
-                // Start only takes created containers; an exited one (stopped by `stop`, or a
-                // one-shot that completed) starts again through Restart.
-                Err(status) if status.message().contains("is exited") => {
-                    let request = proto::StopRequest {
-                        container: name.to_string(),
-                        timeout: Some(0),
-                    };
-                    client.restart(request).await.map(drop)
-                }
-                Err(status) => Err(status),
-            }
+            // An exited container (stopped by `stop`, or a one-shot that completed) runs again.
+            client.start(request).await.map(drop)
         })
         .map_err(status_failed)
     }

@@ -72,20 +72,44 @@ pub enum PlanError {
     },
 }
 
+/// What kind of failure a backend call met, from the backend's own error codes (never from
+/// its message's text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendErrorKind {
+    /// The object named does not exist.
+    NotFound,
+    /// The object exists already, or is in a state that does not allow the call.
+    Conflict,
+    /// The request was refused as invalid.
+    Invalid,
+    /// The backend could not be reached or is not ready.
+    Unavailable,
+    /// Any other failure.
+    Other,
+}
+
 /// A failed backend call.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 #[error("{message}")]
 pub struct BackendError {
+    /// What kind of failure it was.
+    pub kind: BackendErrorKind,
     /// What went wrong, one line.
     pub message: String,
 }
 
 impl BackendError {
-    /// An error with this message.
-    pub fn new(message: impl Into<String>) -> Self {
+    /// An error of `kind` with this message.
+    pub fn new(kind: BackendErrorKind, message: impl Into<String>) -> Self {
         Self {
+            kind,
             message: message.into(),
         }
+    }
+
+    /// An error of no particular kind with this message.
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::new(BackendErrorKind::Other, message)
     }
 }
 

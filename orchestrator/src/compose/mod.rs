@@ -40,7 +40,7 @@ pub use backend::Backend;
 pub use clock::{Clock, SystemClock};
 pub use desired::Desired;
 pub use down::plan_down;
-pub use error::{ActionFailure, BackendError, ExecuteError, PlanError};
+pub use error::{ActionFailure, BackendError, BackendErrorKind, ExecuteError, PlanError};
 pub use execute::{ExecuteOptions, Report, execute, execute_with_clock};
 pub use from_labels::project_from_labels;
 pub use observed::{

@@ -12,7 +12,7 @@ use compose_spec::model::VolumeType;
 
 use crate::compose::action::{ContainerSpec, NetworkSpec, VolumeSpec};
 use crate::compose::backend::Backend;
-use crate::compose::error::BackendError;
+use crate::compose::error::{BackendError, BackendErrorKind};
 use crate::compose::observed::{
     ContainerState, ContainerStatus, Mount, MountSource, Observed, ObservedContainer,
     ObservedNetwork, ObservedVolume,
@@ -148,7 +148,7 @@ impl FakeBackend {
             started,
             ended: Instant::now(),
         });
-        result.map_err(BackendError::new)
+        result.map_err(BackendError::other)
     }
 }
 
@@ -393,7 +393,9 @@ impl Backend for FakeBackend {
     fn container_status(&self, name: &str) -> Result<ContainerStatus, BackendError> {
         let mut world = self.lock();
         let next = world.pending.get_mut(name).and_then(VecDeque::pop_front);
-        let container = world.container(name).map_err(BackendError::new)?;
+        let container = world
+            .container(name)
+            .map_err(|m| BackendError::new(BackendErrorKind::NotFound, m))?;
         if let Some(next) = next {
             container.status = next;
         }
