@@ -5,6 +5,7 @@
 //! - [`manager`]: the generated messages and gRPC services of the managers (`proto/manager.proto`).
 //! - [`client`], [`images_client`], [`attach_client`]: the agent's typed client over its unix
 //!   socket, as the CLI and the compose backend use it.
+//! - [`Reason`]: typed refusals a manager marks its errors with.
 //!
 //! Wire types stop at the edges: the agent decodes them into engine types in its service
 //! handlers, and the CLI renders them; no decision reads a proto field's text.
@@ -12,6 +13,7 @@
 pub mod attach_client;
 pub mod client;
 pub mod images_client;
+mod reason;
 mod state;
 
 /// The generated protobuf messages and gRPC services of the node agent's API.
@@ -27,6 +29,7 @@ pub mod manager {
 }
 
 pub use client::{AgentClient, ClientError};
+pub use reason::Reason;
 
 /// The API version the agent speaks.
 pub const API_VERSION: &str = "2";

@@ -217,12 +217,9 @@ pub(super) async fn renew(
     request: Request<proto::RenewRequest>,
 ) -> Result<Response<proto::RenewResponse>, Status> {
     let caller = service.authorize(&request, Need::Node).await?;
-    let node = find_node(service, &caller.node_id).await.map_err(|_| {
-        Status::permission_denied(format!(
-            "node {} was removed from the cluster",
-            caller.node_id
-        ))
-    })?;
+    let node = find_node(service, &caller.node_id)
+        .await
+        .map_err(|_| super::service::removed(&caller.node_id))?;
     let info = cluster_info(service).await?;
     let validity = info.cert_validity();
     let ca = ClusterCa {

@@ -54,9 +54,7 @@ fn remote(addr: &str, status: tonic::Status) -> ManagerError {
             addr: addr.to_owned(),
             message: error_chain(source),
         },
-        None if status.code() == tonic::Code::PermissionDenied
-            && status.message().ends_with("was removed from the cluster") =>
-        {
+        None if api::Reason::of(&status) == Some(api::Reason::Removed) => {
             ManagerError::Removed(status.message().to_owned())
         }
         _ => ManagerError::Remote(status.message().to_owned()),

@@ -54,9 +54,10 @@ pub struct ManagerService {
 /// Maps a refusal of the raft thread to a gRPC status.
 pub(crate) fn status_of(refused: Refused) -> Status {
     match &refused {
-        Refused::NoQuorum(_) | Refused::Stopped | Refused::ReadInterrupted => {
-            Status::unavailable(refused.to_string())
+        Refused::NoQuorum(_) => {
+            api::Reason::NoQuorum.mark(Status::unavailable(refused.to_string()))
         }
+        Refused::Stopped | Refused::ReadInterrupted => Status::unavailable(refused.to_string()),
         Refused::NotLeader { .. } => Status::unavailable(refused.to_string()),
         Refused::Propose(cluster_raft::ProposeError::Membership(_)) => {
             Status::failed_precondition(refused.to_string())
@@ -84,8 +85,10 @@ pub(crate) enum Need {
 }
 
 /// The refusal of a node removed from the cluster (clients map it to a removed node).
-fn removed(node: &str) -> Status {
-    Status::permission_denied(format!("node {node} was removed from the cluster"))
+pub(crate) fn removed(node: &str) -> Status {
+    api::Reason::Removed.mark(Status::permission_denied(format!(
+        "node {node} was removed from the cluster"
+    )))
 }
 
 /// The refusal of a worker calling a manager-only api with a manager certificate.
@@ -234,13 +237,15 @@ impl ManagerService {
     /// The answer when forwarding to the leader failed: the no-quorum error if this manager
     /// sees too few managers, otherwise the transport failure.
     pub(super) async fn forward_failed(&self, leader: &str, status: Status) -> Status {
-        if status.code() != tonic::Code::Unavailable || status.message().starts_with("no quorum") {
+        if status.code() != tonic::Code::Unavailable
+            || api::Reason::of(&status) == Some(api::Reason::NoQuorum)
+        {
             return status;
         }
         if let Ok(view) = self.raft.status().await
             && let Some(no) = view.quorum_error
         {
-            return Status::unavailable(no.to_string());
+            return api::Reason::NoQuorum.mark(Status::unavailable(no.to_string()));
         }
         Status::unavailable(format!("leader {leader} unreachable: {}", status.message()))
     }

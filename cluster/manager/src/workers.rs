@@ -95,9 +95,7 @@ async fn own_record(service: &ManagerService, id: &str) -> Result<Node, Status> 
     let key = RecordKey::new(Kind::Node, id);
     match read_record(service, key).await? {
         Some(Record::Node(node)) => Ok(node),
-        _ => Err(Status::permission_denied(format!(
-            "node {id} was removed from the cluster"
-        ))),
+        _ => Err(super::service::removed(id)),
     }
 }
 
