@@ -2,5 +2,9 @@
 //! dependency graph of actions, each with its reason), and the executor that runs a plan through
 //! the [`compose::Backend`] trait on a clock the caller hands in. Nothing here touches the
 //! kernel, the network or the wall clock itself.
+//!
+//! And the same for services across a cluster ([`swarm`]): reconcilers per service mode and a
+//! scheduler over store snapshots, with the time handed in.
 
 pub mod compose;
+pub mod swarm;

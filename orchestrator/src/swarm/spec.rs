@@ -1,0 +1,169 @@
+//! What a service asks for: the container of each task, where tasks may go, how they are
+//! restarted, and how many run.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::swarm::constraint::{Constraint, Spread};
+use crate::swarm::container::{Healthcheck, Mount, PublishedPort, Ulimit};
+use crate::swarm::mode::Mode;
+use crate::swarm::node::Node;
+use crate::swarm::resources::ResourceRequirements;
+use crate::swarm::restart::RestartPolicy;
+
+/// Where a service's tasks may go and how they spread.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Placement {
+    /// Every one must hold on the node.
+    pub constraints: Vec<Constraint>,
+    /// Spread over label values, outermost first (nested, as Swarm does).
+    pub preferences: Vec<Spread>,
+    /// Tasks of the service on one node at most; unlimited when absent.
+    pub max_replicas_per_node: Option<u64>,
+}
+
+impl Placement {
+    /// The first constraint `node` does not meet.
+    pub fn unmet_constraint(&self, node: &Node) -> Option<&Constraint> {
+        self.constraints.iter().find(|c| !c.matches(node))
+    }
+}
+
+/// The desired state of a service's tasks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceSpec {
+    /// Image reference (pinned to a digest by the managers).
+    pub image: String,
+    /// Overrides the image's entrypoint.
+    pub entrypoint: Option<Vec<String>>,
+    /// Overrides the image's command: the arguments after the entrypoint.
+    pub command: Option<Vec<String>>,
+    /// Environment, `NAME` → value.
+    pub env: BTreeMap<String, String>,
+    /// User (`name`, `uid`, `uid:gid`).
+    pub user: Option<String>,
+    /// Working directory.
+    pub workdir: Option<String>,
+    /// Container host name.
+    pub hostname: Option<String>,
+    /// Labels of the service itself.
+    pub labels: BTreeMap<String, String>,
+    /// Labels of its containers.
+    pub container_labels: BTreeMap<String, String>,
+    /// Mounts.
+    pub mounts: Vec<Mount>,
+    /// Healthcheck overriding the image's.
+    pub healthcheck: Option<Healthcheck>,
+    /// Signal that stops the container (`SIGTERM` when absent).
+    pub stop_signal: Option<String>,
+    /// Time between the stop signal and SIGKILL (10 s when absent).
+    pub stop_grace_period: Option<Duration>,
+    /// Run an init process as PID 1.
+    pub init: Option<bool>,
+    /// Root filesystem mounted read-only.
+    pub read_only: bool,
+    /// Capabilities added to the default set.
+    pub cap_add: Vec<String>,
+    /// Capabilities dropped from the default set.
+    pub cap_drop: Vec<String>,
+    /// Namespaced kernel parameters.
+    pub sysctls: BTreeMap<String, String>,
+    /// Resource limits of the processes.
+    pub ulimits: Vec<Ulimit>,
+    /// Limits and reservations.
+    pub resources: ResourceRequirements,
+    /// Published ports.
+    pub ports: Vec<PublishedPort>,
+    /// Restart policy.
+    pub restart_policy: RestartPolicy,
+    /// Placement.
+    pub placement: Placement,
+    /// How many tasks.
+    pub mode: Mode,
+}
+
+impl Default for ServiceSpec {
+    fn default() -> Self {
+        Self {
+            image: String::new(),
+            entrypoint: None,
+            command: None,
+            env: BTreeMap::new(),
+            user: None,
+            workdir: None,
+            hostname: None,
+            labels: BTreeMap::new(),
+            container_labels: BTreeMap::new(),
+            mounts: Vec::new(),
+            healthcheck: None,
+            stop_signal: None,
+            stop_grace_period: None,
+            init: None,
+            read_only: false,
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+            sysctls: BTreeMap::new(),
+            ulimits: Vec::new(),
+            resources: ResourceRequirements::default(),
+            ports: Vec::new(),
+            restart_policy: RestartPolicy::default(),
+            placement: Placement::default(),
+            mode: Mode::Replicated { replicas: 1 },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::swarm::node::tests::node;
+
+    #[test]
+    fn a_minimal_spec_reads_from_json_with_defaults() {
+        let spec: ServiceSpec = serde_json::from_str(
+            r#"{"image":"nginx","placement":{"constraints":["node.role==worker"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(spec.mode, Mode::Replicated { replicas: 1 });
+        assert_eq!(spec.restart_policy, RestartPolicy::default());
+        assert_eq!(
+            spec.placement.constraints[0].to_string(),
+            "node.role==worker"
+        );
+        let back: ServiceSpec =
+            serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
+        assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn invalid_constraints_do_not_deserialize() {
+        let err = serde_json::from_str::<ServiceSpec>(
+            r#"{"image":"nginx","placement":{"constraints":["node.zone==a"]}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("unknown key \"node.zone\""),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_first_unmet_constraint_is_named() {
+        let placement = Placement {
+            constraints: vec![
+                "node.role==worker".parse().unwrap(),
+                "node.labels.zone==east".parse().unwrap(),
+            ],
+            ..Placement::default()
+        };
+        let n = node("n1");
+        assert_eq!(
+            placement.unmet_constraint(&n).map(ToString::to_string),
+            Some("node.labels.zone==east".to_string())
+        );
+    }
+}
