@@ -20,12 +20,17 @@ mod task;
 mod task_state;
 mod time;
 
+mod apply;
+mod reconcile;
+
+pub use apply::apply_reconciliation;
 pub use constraint::{Constraint, ConstraintError, ConstraintKey, Spread};
 pub use container::{Healthcheck, Mount, MountKind, Protocol, PublishMode, PublishedPort, Ulimit};
 pub use ids::{NodeId, ServiceId, TaskId};
 pub use mode::Mode;
 pub use node::{Availability, Node, NodeRole, NodeStatus, Platform};
 pub use reasons::{CreateReason, ShutdownReason};
+pub use reconcile::{Reconciliation, Shutdown, TaskCreation, reconcile};
 pub use resources::{Bytes, Cpus, NANO_CPUS_PER_CPU, ResourceRequirements, Resources};
 pub use restart::{RestartCondition, RestartHistory, RestartPolicy, RestartRecord, SlotRestarts};
 pub use service::{Service, UpdateState, UpdateStatus};

@@ -42,6 +42,8 @@ pub enum ShutdownReason {
     Superseded,
     /// The job's spec changed: the job runs again with the new one.
     JobSpecChanged,
+    /// The service's mode changed (replicated ↔ global): its slots are gone.
+    ModeChanged,
 }
 
 impl fmt::Display for ShutdownReason {
@@ -59,6 +61,7 @@ impl fmt::Display for ShutdownReason {
             }
             ShutdownReason::Superseded => f.write_str("a newer task of the slot runs"),
             ShutdownReason::JobSpecChanged => f.write_str("the job's spec changed"),
+            ShutdownReason::ModeChanged => f.write_str("the service's mode changed"),
         }
     }
 }

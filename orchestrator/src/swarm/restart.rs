@@ -91,8 +91,7 @@ impl RestartHistory {
         match policy.window {
             None => all,
             Some(window) => {
-                let start = now.before(window);
-                let first = all.partition_point(|at| *at <= start);
+                let first = all.partition_point(|at| !in_window(*at, window, now));
                 &all[first..]
             }
         }
@@ -125,8 +124,7 @@ impl RestartHistory {
     pub fn prune(&mut self, policy: &RestartPolicy, now: Timestamp) {
         for slot in &mut self.slots {
             if let Some(window) = policy.window {
-                let start = now.before(window);
-                slot.at.retain(|at| *at > start);
+                slot.at.retain(|at| in_window(*at, window, now));
             }
             let keep = usize::try_from(policy.max_attempts.unwrap_or(0)).unwrap_or(usize::MAX);
             if slot.at.len() > keep {
@@ -141,6 +139,12 @@ impl RestartHistory {
     pub fn retain_slots(&mut self, mut keep: impl FnMut(&TaskSlot) -> bool) {
         self.slots.retain(|slot| keep(&slot.slot));
     }
+}
+
+/// Whether a restart at `at` counts in the `window` that ends at `now`: it is less than
+/// `window` old.
+fn in_window(at: Timestamp, window: Duration, now: Timestamp) -> bool {
+    now.since(at) < window
 }
 
 /// What to do with a slot whose current task stopped while it should run.
@@ -188,9 +192,7 @@ pub(crate) fn decide(
         let counted = history.counted(slot, policy, now);
         if u64::try_from(counted.len()).unwrap_or(u64::MAX) >= max {
             let until = match (policy.window, counted.first()) {
-                (Some(window), Some(oldest)) => {
-                    Some(oldest.after(window).after(Duration::from_millis(1)))
-                }
+                (Some(window), Some(oldest)) => Some(oldest.after(window)),
                 (Some(_), None) => Some(now),
                 (None, _) => None,
             };
@@ -300,7 +302,7 @@ mod tests {
                 Timestamp(30_000)
             ),
             RestartDecision::Exhausted {
-                until: Some(Timestamp(70_001))
+                until: Some(Timestamp(70_000))
             }
         );
         // Once the first attempt left the window, one more is allowed.
@@ -312,7 +314,7 @@ mod tests {
                 TaskState::Failed,
                 Timestamp(30_000),
                 false,
-                Timestamp(70_001)
+                Timestamp(70_000)
             ),
             RestartDecision::Restart { .. }
         ));

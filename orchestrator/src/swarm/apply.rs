@@ -1,0 +1,49 @@
+//! How decisions are committed: the reference for the store's apply step, used by the tests
+//! and the simulation, and by the cluster side on its own copies of the records. Applying is
+//! deterministic given the ids and the time the leader stamped.
+
+use std::collections::HashMap;
+
+use crate::swarm::ids::TaskId;
+use crate::swarm::reconcile::Reconciliation;
+use crate::swarm::restart::RestartHistory;
+use crate::swarm::service::Service;
+use crate::swarm::task::{DesiredState, Task};
+use crate::swarm::task_state::TaskState;
+use crate::swarm::time::Timestamp;
+
+/// Commits `reconciliation` (computed for `service` from `tasks` and `history`): shutdowns,
+/// removals, then creations with ids from `next_id`; restarts go into `history`.
+pub fn apply_reconciliation(
+    service: &Service,
+    tasks: &mut Vec<Task>,
+    history: &mut RestartHistory,
+    reconciliation: &Reconciliation,
+    now: Timestamp,
+    mut next_id: impl FnMut() -> TaskId,
+) {
+    let index: HashMap<TaskId, usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id.clone(), i))
+        .collect();
+    for shutdown in &reconciliation.shutdowns {
+        let Some(task) = index.get(&shutdown.task).and_then(|&i| tasks.get_mut(i)) else {
+            continue;
+        };
+        task.desired_state = DesiredState::Shutdown;
+        task.shutdown_reason = Some(shutdown.reason.clone());
+        if shutdown.orphaned && task.status.state.advance(TaskState::Orphaned).is_ok() {
+            task.status.message = shutdown.reason.to_string();
+            task.status.timestamp = now;
+        }
+    }
+    if !reconciliation.removals.is_empty() {
+        let removed: std::collections::HashSet<&TaskId> = reconciliation.removals.iter().collect();
+        tasks.retain(|t| !removed.contains(&t.id));
+    }
+    for creation in &reconciliation.creations {
+        tasks.push(creation.clone().into_task(next_id(), service, now));
+    }
+    history.apply(&reconciliation.restarts, &service.spec.restart_policy, now);
+}
