@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use crate::swarm::ids::TaskId;
 use crate::swarm::reconcile::Reconciliation;
 use crate::swarm::restart::RestartHistory;
+use crate::swarm::schedule::Schedule;
 use crate::swarm::service::Service;
 use crate::swarm::task::{DesiredState, Task};
 use crate::swarm::task_state::TaskState;
@@ -46,4 +47,39 @@ pub fn apply_reconciliation(
         tasks.push(creation.clone().into_task(next_id(), service, now));
     }
     history.apply(&reconciliation.restarts, &service.spec.restart_policy, now);
+}
+
+/// Commits `schedule`: assigned tasks get their node and the state `assigned`; tasks that
+/// cannot be placed stay `pending` with the reason as their message.
+pub fn apply_schedule(tasks: &mut [Task], schedule: &Schedule, now: Timestamp) {
+    let index: HashMap<&TaskId, usize> =
+        tasks.iter().enumerate().map(|(i, t)| (&t.id, i)).collect();
+    let assigned: Vec<(usize, _)> = schedule
+        .assignments
+        .iter()
+        .filter_map(|a| index.get(&a.task).map(|&i| (i, a.node.clone())))
+        .collect();
+    let unplaced: Vec<(usize, String)> = schedule
+        .unplaced
+        .iter()
+        .filter_map(|u| index.get(&u.task).map(|&i| (i, u.reason.to_string())))
+        .collect();
+    for (i, node) in assigned {
+        let task = &mut tasks[i];
+        if task.is_unassigned() && task.status.state.advance(TaskState::Assigned).is_ok() {
+            task.node = Some(node);
+            task.status.message = "assigned".to_string();
+            task.status.timestamp = now;
+        }
+    }
+    for (i, reason) in unplaced {
+        let task = &mut tasks[i];
+        if task.status.state == TaskState::New {
+            task.status.state = TaskState::Pending;
+            task.status.timestamp = now;
+        }
+        if task.status.state == TaskState::Pending {
+            task.status.message = reason;
+        }
+    }
 }

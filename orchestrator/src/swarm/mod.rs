@@ -22,8 +22,9 @@ mod time;
 
 mod apply;
 mod reconcile;
+mod schedule;
 
-pub use apply::apply_reconciliation;
+pub use apply::{apply_reconciliation, apply_schedule};
 pub use constraint::{Constraint, ConstraintError, ConstraintKey, Spread};
 pub use container::{Healthcheck, Mount, MountKind, Protocol, PublishMode, PublishedPort, Ulimit};
 pub use ids::{NodeId, ServiceId, TaskId};
@@ -33,6 +34,10 @@ pub use reasons::{CreateReason, ShutdownReason};
 pub use reconcile::{Reconciliation, Shutdown, TaskCreation, reconcile};
 pub use resources::{Bytes, Cpus, NANO_CPUS_PER_CPU, ResourceRequirements, Resources};
 pub use restart::{RestartCondition, RestartHistory, RestartPolicy, RestartRecord, SlotRestarts};
+pub use schedule::{
+    Assignment, FAILURE_WINDOW, FilterFailure, NoSuitableNode, ReasonParseError, Schedule,
+    Unplaced, schedule,
+};
 pub use service::{Service, UpdateState, UpdateStatus};
 pub use spec::{Placement, ServiceSpec};
 pub use task::{DesiredState, Replaces, Task, TaskSlot, TaskStatus};
