@@ -21,6 +21,7 @@ mod task_state;
 mod time;
 
 mod apply;
+mod rebalance;
 mod reconcile;
 mod schedule;
 
@@ -31,6 +32,7 @@ pub use ids::{NodeId, ServiceId, TaskId};
 pub use mode::Mode;
 pub use node::{Availability, Node, NodeRole, NodeStatus, Platform};
 pub use reasons::{CreateReason, ShutdownReason};
+pub use rebalance::rebalance;
 pub use reconcile::{Reconciliation, Shutdown, TaskCreation, reconcile};
 pub use resources::{Bytes, Cpus, NANO_CPUS_PER_CPU, ResourceRequirements, Resources};
 pub use restart::{RestartCondition, RestartHistory, RestartPolicy, RestartRecord, SlotRestarts};

@@ -24,6 +24,8 @@ use crate::swarm::service::Service;
 use crate::swarm::task::{DesiredState, Replaces, Task, TaskSlot, TaskStatus};
 use crate::swarm::time::Timestamp;
 
+pub(crate) use pass::{Fitness, fitness};
+
 /// A task to create (without its id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskCreation {
