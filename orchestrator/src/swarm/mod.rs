@@ -5,9 +5,26 @@
 //! Nothing here reads the clock, draws random ids or does I/O: the caller passes
 //! [`Timestamp`]s in and stamps ids on the tasks it creates, so that every decision is a value
 //! that can be committed through Raft, replayed and tested.
+//!
+//! How the leader's loop drives it, on each change of the store (or at a requested time):
+//!
+//! 1. For each service: [`reconcile`] with the service's tasks, every node (with the status
+//!    the heartbeats gave it) and the service's stored [`RestartHistory`] → a
+//!    [`Reconciliation`]. Commit it as one batch: each [`TaskCreation`] becomes a task with an
+//!    id the leader picks ([`TaskCreation::into_task`]); each [`Shutdown`] sets the desired
+//!    state (and, when `orphaned`, the observed state); removals delete; restarts are added to
+//!    the history ([`RestartHistory::apply`]). Run it again at `requeue_at`.
+//! 2. For each replicated service at rest: [`rebalance`] → creations committed the same way.
+//! 3. [`schedule`] with every node and every task → a [`Schedule`]: commit the assignments
+//!    (node and state `assigned`) and the pending reasons; run it again at `retry_at`.
+//! 4. Node reports move a task's observed state only forward ([`TaskState::advance`]).
+//!
+//! [`apply_reconciliation`] and [`apply_schedule`] are the reference for those commits, on a
+//! plain list of tasks.
 
 mod constraint;
 mod container;
+mod error;
 mod ids;
 mod mode;
 mod node;
@@ -28,6 +45,7 @@ mod schedule;
 pub use apply::{apply_reconciliation, apply_schedule};
 pub use constraint::{Constraint, ConstraintError, ConstraintKey, Spread};
 pub use container::{Healthcheck, Mount, MountKind, Protocol, PublishMode, PublishedPort, Ulimit};
+pub use error::SwarmError;
 pub use ids::{NodeId, ServiceId, TaskId};
 pub use mode::Mode;
 pub use node::{Availability, Node, NodeRole, NodeStatus, Platform};

@@ -1,5 +1,5 @@
 //! Reconcilers: one service, its tasks, the nodes and the time → what to create, shut down
-//! and forget ([`Reconciliation`]). One file per mode; [`slot`] holds what they share (a slot's
+//! and forget ([`Reconciliation`]). One file per mode; `slot.rs` holds what they share (a slot's
 //! replacements, restarts and lost tasks).
 //!
 //! Creations carry no id: the leader stamps one on each when it builds the proposal

@@ -1,9 +1,9 @@
 //! The scheduler: assigns unassigned tasks to nodes through a filter → rank pipeline (after
 //! nomad's `scheduler/feasible/stack.go`).
 //!
-//! Filters ([`filter`]): node ready and active, placement constraints, then resources (the
+//! Filters (`filter.rs`): node ready and active, placement constraints, then resources (the
 //! reservation against what the node reported minus what its active tasks reserve), host-mode
-//! published ports, max replicas per node. Rank ([`tree`]): spread preferences over label
+//! published ports, max replicas per node. Rank (`tree.rs`): spread preferences over label
 //! values, then fewer recent failures of the service on the node, fewer tasks of the service,
 //! fewer tasks overall. Tasks are batched per (service, spec version), so the static filters
 //! and the spread tree are computed once per batch. A task that fits nowhere gets one exact
