@@ -15,7 +15,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use cluster_manager::ManagerClient;
-use cluster_state::{Batch, Command, Meta, NodeRole, Record, Service, ServiceMode};
+use cluster_state::{Batch, Command, NodeRole, Record, Service};
+use orchestrator::swarm;
 use testbed::history;
 use testbed::lab::{Lab, in_netns, leftovers};
 use testbed::register::{append_client, create_register, read_register};
@@ -232,17 +233,18 @@ async fn membership_changes_keep_quorum_and_a_forced_rebuild_keeps_services() {
     let mut bed = blocking(|| Bed::cluster_in_lab(bin(), 5));
     let service = Batch::new(
         0,
-        vec![Command::Create(Record::Service(Service {
-            meta: Meta {
-                id: "svc1".to_owned(),
-                ..Meta::default()
-            },
-            name: "web".to_owned(),
-            image: "busybox".to_owned(),
-            mode: ServiceMode::Replicated { replicas: 3 },
-            env: Default::default(),
-            networks: Vec::new(),
-        }))],
+        vec![Command::Create(Record::Service(Service::new(
+            swarm::Service::new(
+                swarm::ServiceId("svc1".to_owned()),
+                "web",
+                swarm::ServiceSpec {
+                    image: "busybox".to_owned(),
+                    mode: swarm::Mode::Replicated { replicas: 3 },
+                    ..swarm::ServiceSpec::default()
+                },
+                swarm::Timestamp(0),
+            ),
+        )))],
     );
     bed.client(0).write(&service).await.unwrap();
 

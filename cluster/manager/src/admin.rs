@@ -180,6 +180,8 @@ pub(super) async fn join(
         state: NodeState::Ready,
         desired_role: None,
         demoted_at_ms: None,
+        platform: Default::default(),
+        resources: Default::default(),
     })));
     commit(service, commands).await?;
     service.liveness.heard(&id);

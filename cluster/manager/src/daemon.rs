@@ -142,6 +142,8 @@ impl Manager {
             state: NodeState::Ready,
             desired_role: None,
             demoted_at_ms: None,
+            platform: Default::default(),
+            resources: Default::default(),
         };
         let mut batch = Batch::new(
             0,

@@ -170,6 +170,8 @@ pub(crate) mod tests {
             state: NodeState::Ready,
             desired_role: None,
             demoted_at_ms,
+            platform: Default::default(),
+            resources: Default::default(),
         })
     }
 

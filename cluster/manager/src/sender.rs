@@ -143,6 +143,8 @@ mod tests {
             state: NodeState::Ready,
             desired_role: None,
             demoted_at_ms: None,
+            platform: Default::default(),
+            resources: Default::default(),
         })
     }
 

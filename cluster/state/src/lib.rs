@@ -20,7 +20,7 @@ pub use apply::ApplyError;
 pub use command::{Batch, Command};
 pub use records::{
     Availability, Blob, ClusterInfo, DEFAULT_CERT_VALIDITY, Kind, Meta, Network, Node, NodeRole,
-    NodeState, Record, RecordKey, Service, ServiceMode, Task, TaskState, Volume,
+    NodeState, Record, RecordKey, Service, Task, Volume,
 };
 pub use seal::{SealError, SealKey};
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use orchestrator::swarm;
 use serde::{Deserialize, Serialize};
 
 /// The kind of a record; one table of the store per kind.
@@ -141,71 +142,87 @@ pub struct Node {
     /// records and from nodes never demoted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub demoted_at_ms: Option<u64>,
+    /// Operating system and architecture the node reported.
+    #[serde(default)]
+    pub platform: swarm::Platform,
+    /// CPU and memory the node reported as available to tasks.
+    #[serde(default)]
+    pub resources: swarm::Resources,
 }
 
-/// How many tasks a service runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ServiceMode {
-    /// A fixed number of replicas.
-    Replicated {
-        /// Desired replica count.
-        replicas: u64,
-    },
-    /// One task per eligible node.
-    Global,
+impl Node {
+    /// The node as the swarm logic sees it (its labels are the record's labels).
+    pub fn to_swarm(&self) -> swarm::Node {
+        swarm::Node {
+            id: swarm::NodeId(self.meta.id.clone()),
+            hostname: self.hostname.clone(),
+            role: match self.role {
+                NodeRole::Worker => swarm::NodeRole::Worker,
+                NodeRole::Manager => swarm::NodeRole::Manager,
+            },
+            labels: self.meta.labels.clone(),
+            platform: self.platform.clone(),
+            availability: match self.availability {
+                Availability::Active => swarm::Availability::Active,
+                Availability::Pause => swarm::Availability::Pause,
+                Availability::Drain => swarm::Availability::Drain,
+            },
+            status: match self.state {
+                NodeState::Ready => swarm::NodeStatus::Ready,
+                NodeState::Down => swarm::NodeStatus::Down,
+            },
+            resources: self.resources,
+        }
+    }
 }
 
-/// A service: the desired state that the orchestrator turns into tasks.
+/// A service: its swarm definition (spec, versions, update status) and the restart history
+/// the control loop keeps for its slots (in the store, so that a new leader continues it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
-    /// Record metadata.
+    /// Record metadata (`meta.id` is the service's id).
     pub meta: Meta,
-    /// Unique service name.
-    pub name: String,
-    /// Image reference.
-    pub image: String,
-    /// Replicated or global.
-    pub mode: ServiceMode,
-    /// Environment of the containers.
-    pub env: BTreeMap<String, String>,
-    /// Names of the networks the tasks attach to.
-    pub networks: Vec<String>,
+    /// The service.
+    pub service: swarm::Service,
+    /// Recent restarts per slot.
+    #[serde(default)]
+    pub restarts: swarm::RestartHistory,
 }
 
-/// State of a task, desired or observed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TaskState {
-    /// Created, not yet assigned.
-    New,
-    /// Assigned to a node.
-    Assigned,
-    /// Running on its node.
-    Running,
-    /// Stopped on purpose.
-    Shutdown,
-    /// Exited with an error.
-    Failed,
+impl Service {
+    /// The record of a new service (its id becomes the record's id).
+    pub fn new(service: swarm::Service) -> Self {
+        Service {
+            meta: Meta {
+                id: service.id.as_str().to_owned(),
+                ..Meta::default()
+            },
+            service,
+            restarts: swarm::RestartHistory::default(),
+        }
+    }
 }
 
-/// One instance of a service on one node.
+/// One task of a service: a single run of its spec on one node, never reused.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Task {
-    /// Record metadata.
+    /// Record metadata (`meta.id` is the task's id).
     pub meta: Meta,
-    /// Id of the owning service.
-    pub service_id: String,
-    /// Replica slot (1-based) for replicated services, 0 for global ones.
-    pub slot: u64,
-    /// Node the task is assigned to.
-    pub node_id: Option<String>,
-    /// What the managers want.
-    pub desired_state: TaskState,
-    /// What the node last reported.
-    pub state: TaskState,
-    /// Last status message reported by the node.
-    pub message: String,
+    /// The task.
+    pub task: swarm::Task,
+}
+
+impl Task {
+    /// The record of a new task (its id becomes the record's id).
+    pub fn new(task: swarm::Task) -> Self {
+        Task {
+            meta: Meta {
+                id: task.id.as_str().to_owned(),
+                ..Meta::default()
+            },
+            task,
+        }
+    }
 }
 
 /// A network.
@@ -351,7 +368,7 @@ impl Record {
     /// The unique user-visible name, for kinds that have one.
     pub fn name(&self) -> Option<&str> {
         match self {
-            Record::Service(r) => Some(&r.name),
+            Record::Service(r) => Some(&r.service.name),
             Record::Network(r) => Some(&r.name),
             Record::Volume(r) => Some(&r.name),
             Record::Secret(r) | Record::Config(r) => Some(&r.name),

@@ -10,14 +10,19 @@ fn meta(id: &str) -> Meta {
 }
 
 fn service(id: &str, name: &str, replicas: u64) -> Record {
-    Record::Service(Service {
-        meta: meta(id),
-        name: name.to_owned(),
+    use orchestrator::swarm;
+    let spec = swarm::ServiceSpec {
         image: "nginx:1".to_owned(),
-        mode: ServiceMode::Replicated { replicas },
-        env: Default::default(),
-        networks: vec![],
-    })
+        mode: swarm::Mode::Replicated { replicas },
+        ..swarm::ServiceSpec::default()
+    };
+    let now = swarm::Timestamp(0);
+    Record::Service(Service::new(swarm::Service::new(
+        swarm::ServiceId(id.to_owned()),
+        name,
+        spec,
+        now,
+    )))
 }
 
 fn secret(id: &str, name: &str) -> Record {
@@ -58,7 +63,10 @@ fn update_keeps_creation_time_and_bumps_version() {
     let Some(Record::Service(svc)) = store.get(&RecordKey::new(Kind::Service, "s1")) else {
         panic!("service missing");
     };
-    assert_eq!(svc.mode, ServiceMode::Replicated { replicas: 5 });
+    assert_eq!(
+        svc.service.spec.mode,
+        orchestrator::swarm::Mode::Replicated { replicas: 5 }
+    );
     assert_eq!(
         (
             svc.meta.version,
