@@ -233,7 +233,7 @@ async fn membership_changes_keep_quorum_and_a_forced_rebuild_keeps_services() {
     let mut bed = blocking(|| Bed::cluster_in_lab(bin(), 5));
     let service = Batch::new(
         0,
-        vec![Command::Create(Record::Service(Service::new(
+        vec![Command::Create(Record::Service(Box::new(Service::new(
             swarm::Service::new(
                 swarm::ServiceId("svc1".to_owned()),
                 "web",
@@ -244,7 +244,7 @@ async fn membership_changes_keep_quorum_and_a_forced_rebuild_keeps_services() {
                 },
                 swarm::Timestamp(0),
             ),
-        )))],
+        ))))],
     );
     bed.client(0).write(&service).await.unwrap();
 

@@ -308,10 +308,10 @@ impl ClusterInfo {
 pub enum Record {
     /// A node.
     Node(Node),
-    /// A service.
-    Service(Service),
-    /// A task.
-    Task(Task),
+    /// A service (boxed: a spec is large).
+    Service(Box<Service>),
+    /// A task (boxed: it carries its spec).
+    Task(Box<Task>),
     /// A network.
     Network(Network),
     /// A volume.

@@ -17,12 +17,12 @@ fn service(id: &str, name: &str, replicas: u64) -> Record {
         ..swarm::ServiceSpec::default()
     };
     let now = swarm::Timestamp(0);
-    Record::Service(Service::new(swarm::Service::new(
+    Record::Service(Box::new(Service::new(swarm::Service::new(
         swarm::ServiceId(id.to_owned()),
         name,
         spec,
         now,
-    )))
+    ))))
 }
 
 fn secret(id: &str, name: &str) -> Record {
