@@ -476,3 +476,108 @@ fn run_of_a_profiled_service_is_no_orphan() {
     env.ok(&["down", "--remove-orphans", "-t", "1"]);
     assert!(env.ps().is_empty(), "{:?}", env.ps());
 }
+
+const DEPENDENCIES: &str = r#"
+services:
+  db:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+  api:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    depends_on:
+      db:
+        condition: service_started
+        restart: true
+  web:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    depends_on:
+      api:
+        condition: service_started
+        restart: true
+  worker:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    depends_on: [db]
+"#;
+
+/// The state of each container of the project, by name.
+fn states(env: &Env) -> std::collections::BTreeMap<String, String> {
+    env.ps().into_iter().collect()
+}
+
+/// Follows Compose's TestStartStopWithDependencies and TestStartSingleServiceAndDependency:
+/// `start SERVICE` also starts what it depends on, dependencies first.
+#[test]
+fn start_of_a_service_starts_its_dependencies() {
+    let env = Env::new(DEPENDENCIES);
+    env.ok(&["up", "-d"]);
+    env.ok(&["stop", "-t", "1"]);
+    assert!(
+        states(&env).values().all(|s| s == "exited"),
+        "{:?}",
+        states(&env)
+    );
+
+    let (_, progress) = env.ok(&["start", "web"]);
+    let state = states(&env);
+    for service in ["db", "api", "web"] {
+        assert_eq!(
+            state[&env.name(service, 1)],
+            "running",
+            "{service}: {progress}"
+        );
+    }
+    assert_eq!(
+        state[&env.name("worker", 1)],
+        "exited",
+        "worker is not a dependency of web"
+    );
+    let line = |service: &str| {
+        progress
+            .find(&format!("Container {}  Started", env.name(service, 1)))
+            .unwrap_or_else(|| panic!("no Started line for {service}: {progress}"))
+    };
+    assert!(
+        line("db") < line("api") && line("api") < line("web"),
+        "{progress}"
+    );
+}
+
+/// Follows Compose's TestRestartWithDependencies: `restart SERVICE` also restarts the services
+/// that declared `depends_on: {SERVICE: {restart: true}}`, transitively, and only those;
+/// `--no-deps` restarts the named service alone.
+#[test]
+fn restart_of_a_service_restarts_the_dependents_that_asked() {
+    let env = Env::new(DEPENDENCIES);
+    env.ok(&["up", "-d"]);
+
+    let (_, progress) = env.ok(&["restart", "-t", "1", "db"]);
+    let restarted = |service: &str| {
+        progress.contains(&format!("Container {}  Restarted", env.name(service, 1)))
+    };
+    assert!(
+        restarted("db") && restarted("api") && restarted("web"),
+        "{progress}"
+    );
+    assert!(!restarted("worker"), "{progress}");
+    let position = |service: &str| {
+        progress
+            .find(&format!("Container {}  Restarted", env.name(service, 1)))
+            .unwrap()
+    };
+    assert!(position("db") < position("api") && position("api") < position("web"));
+    assert!(states(&env).values().all(|s| s == "running"));
+
+    let (_, progress) = env.ok(&["restart", "-t", "1", "--no-deps", "db"]);
+    assert!(progress.contains(&format!("Container {}  Restarted", env.name("db", 1))));
+    assert!(
+        !progress.contains(&env.name("api", 1)),
+        "--no-deps restarts db alone: {progress}"
+    );
+}

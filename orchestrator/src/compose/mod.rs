@@ -24,6 +24,7 @@ pub mod execute;
 pub mod from_labels;
 pub mod graph;
 pub mod labels;
+pub mod lifecycle;
 pub mod observed;
 pub mod options;
 pub mod orphans;

@@ -67,7 +67,7 @@ pub enum ComposeCommand {
     /// Stop the project's containers.
     Stop(ops::StopArgs),
     /// Restart the project's containers.
-    Restart(ops::StopArgs),
+    Restart(ops::RestartArgs),
     /// Send a signal to the project's containers.
     Kill(ops::KillArgs),
     /// Remove the project's stopped containers.

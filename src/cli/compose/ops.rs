@@ -8,7 +8,7 @@ use agent::proto;
 use anyhow::Context;
 use clap::Args;
 use orchestrator::compose::graph::ServiceGraph;
-use orchestrator::compose::{PlanOptions, plan};
+use orchestrator::compose::{PlanOptions, lifecycle, plan};
 use tokio::task::JoinSet;
 
 use super::Globals;
@@ -28,6 +28,19 @@ pub struct StopArgs {
     /// Specify a shutdown timeout in seconds.
     #[arg(short = 't', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Services (all when none).
+    pub services: Vec<String>,
+}
+
+/// Arguments of `restart`.
+#[derive(Debug, Args)]
+pub struct RestartArgs {
+    /// Specify a shutdown timeout in seconds.
+    #[arg(short = 't', long, value_name = "SECONDS")]
+    pub timeout: Option<u64>,
+    /// Don't restart dependent services.
+    #[arg(long)]
+    pub no_deps: bool,
     /// Services (all when none).
     pub services: Vec<String>,
 }
@@ -143,33 +156,20 @@ fn open(project: &ProjectArgs, services: &[String]) -> anyhow::Result<Session> {
     Ok(session)
 }
 
-/// Runs `bosun start`: stopped containers start, dependencies first.
+/// Runs `bosun start`: the stopped containers of the named services and of everything they
+/// depend on start, dependencies first (an exited container runs again).
 pub fn start(project: &ProjectArgs, args: ServicesArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
     let graph = ServiceGraph::new(session.project())?;
-    for service in graph.order() {
-        if !args.services.is_empty() && !args.services.contains(service) {
-            continue;
-        }
+    for service in lifecycle::start_order(&graph, &args.services) {
         let stopped: Vec<proto::ContainerSummary> = session
-            .containers(std::slice::from_ref(service), true, false)?
+            .containers(std::slice::from_ref(&service), true, false)?
             .into_iter()
             .filter(|c| c.state().is_stopped())
             .collect();
-        let (created, exited): (Vec<_>, Vec<_>) = stopped
-            .into_iter()
-            .partition(|c| c.state() == proto::ContainerState::Created);
-        each(&session, created, "Started", |mut client, id| async move {
+        each(&session, stopped, "Started", |mut client, id| async move {
             let request = proto::ContainerRef { container: id };
             client.start(request).await.map(drop)
-        })?;
-        // The agent starts an exited container again through Restart.
-        each(&session, exited, "Started", |mut client, id| async move {
-            let request = proto::StopRequest {
-                container: id,
-                timeout: Some(0),
-            };
-            client.restart(request).await.map(drop)
         })?;
     }
     Ok(ExitCode::SUCCESS)
@@ -183,11 +183,16 @@ pub fn stop(project: &ProjectArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `bosun restart`.
-pub fn restart(project: &ProjectArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
+/// Runs `bosun restart`: the named services' containers and those of the services that
+/// declared `restart: true` on them, service by service in dependency order.
+pub fn restart(project: &ProjectArgs, args: RestartArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
-    let containers = session.containers(&args.services, true, false)?;
-    stop_or_restart(&session, containers, args.timeout, true)?;
+    let graph = ServiceGraph::new(session.project())?;
+    let order = lifecycle::restart_order(session.project(), &graph, &args.services, args.no_deps);
+    for service in order {
+        let containers = session.containers(std::slice::from_ref(&service), true, false)?;
+        stop_or_restart(&session, containers, args.timeout, true)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
