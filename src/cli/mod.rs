@@ -217,6 +217,37 @@ mod tests {
         assert!(err.to_string().contains("compose commands only"), "{err}");
     }
 
+    /// Follows the Compose gap where project options leaked into every command's help: they
+    /// belong to the compose commands (and the top level), not to `cluster`, `node`, ….
+    #[test]
+    fn project_options_stay_out_of_other_commands_help() {
+        use clap::CommandFactory;
+        let mut top = Cli::command();
+        top.build();
+        let help = |path: &[&str]| {
+            let mut command = top.clone();
+            for name in path {
+                command = command
+                    .find_subcommand(name)
+                    .unwrap_or_else(|| panic!("no subcommand {name}"))
+                    .clone();
+            }
+            command.render_long_help().to_string()
+        };
+        for path in [
+            &["cluster"][..],
+            &["node"],
+            &["volume"],
+            &["container"],
+            &["network"],
+        ] {
+            let text = help(path);
+            assert!(!text.contains("--profile"), "{path:?}: {text}");
+            assert!(!text.contains("--project-name"), "{path:?}: {text}");
+        }
+        assert!(top.render_long_help().to_string().contains("--profile"));
+    }
+
     #[test]
     fn compose_prefix_is_accepted() {
         let args = normalize_args(["bosun", "compose", "config"].iter().map(OsString::from));

@@ -18,12 +18,7 @@ pub struct ProjectArgs {
     #[arg(short = 'p', long = "project-name", value_name = "NAME")]
     pub project_name: Option<String>,
     /// Profile to enable (repeatable).
-    #[arg(
-        long = "profile",
-        id = "profile",
-        global = true,
-        value_name = "PROFILE"
-    )]
+    #[arg(long = "profile", id = "profile", value_name = "PROFILE")]
     pub profiles: Vec<String>,
     /// Environment file to read instead of .env (repeatable).
     #[arg(long = "env-file", value_name = "PATH")]
