@@ -581,3 +581,42 @@ fn restart_of_a_service_restarts_the_dependents_that_asked() {
         "--no-deps restarts db alone: {progress}"
     );
 }
+
+/// Follows Compose's TestPortRange: a published range for one container port gives each
+/// replica of a scaled service its own free port of the range.
+#[test]
+fn scaled_replicas_take_free_ports_of_a_published_range() {
+    let env = Env::new(
+        r#"
+services:
+  web:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    ports: ["127.0.0.1:26005-26015:80"]
+    scale: 5
+"#,
+    );
+    env.ok(&["up", "-d"]);
+    let (out, _) = env.ok(&["ps", "--format", "json"]);
+    let mut ports: Vec<u64> = out
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .flat_map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line).unwrap();
+            row["Publishers"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|p| p["PublishedPort"].as_u64().unwrap())
+        })
+        .collect();
+    ports.sort();
+    ports.dedup();
+    assert_eq!(ports.len(), 5, "five distinct host ports: {out}");
+    assert!(
+        ports.iter().all(|p| (26005..=26015).contains(p)),
+        "{ports:?}"
+    );
+}

@@ -238,7 +238,9 @@ pub fn port(b: &proto::PortBinding) -> Result<PortSpec, AgentError> {
         };
         Some((h, end))
     };
-    if last < first || host_ports.is_some_and(|(a, z)| z < a || z - a != last - first) {
+    // A host range for one container port is the ports it may take one of (`-p 8000-8010:80`).
+    let mismatched = |(a, z): (u16, u16)| z < a || (last > first && z - a != last - first);
+    if last < first || host_ports.is_some_and(mismatched) {
         return Err(AgentError::Invalid(format!(
             "invalid port range {}-{} -> {}-{}",
             b.host_port, b.host_port_end, b.container_port, b.container_port_end
@@ -487,6 +489,19 @@ mod tests {
         ] {
             assert!(port(&bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_host_range_for_one_container_port_is_a_choice() {
+        let spec = port(&proto::PortBinding {
+            host_port: 6005,
+            host_port_end: 6015,
+            container_port: 80,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(spec.host_ports, Some((6005, 6015)));
+        assert_eq!(spec.container_ports, (80, 80));
     }
 
     #[test]

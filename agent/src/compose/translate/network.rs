@@ -89,19 +89,15 @@ fn port(service: &str, port: &ServicePort) -> Result<proto::PortBinding, Transla
             return Err(TranslateError::new(service, "sctp ports are not supported"));
         }
     };
-    let container_port = u32::from(port.target);
-    // A host range maps onto a container range of the same length.
-    let container_port_end = if host_port_end > host_port && host_port != 0 {
-        container_port + (host_port_end - host_port)
-    } else {
-        0
-    };
+    // The loader gives each container port its own entry; a published range left on one is
+    // the host ports it may take one of (Compose's `"6005-6015:80"`: each replica of a scaled
+    // service gets a free port of the range).
     Ok(proto::PortBinding {
         host_ip: port.host_ip.clone().unwrap_or_default(),
         host_port,
         host_port_end,
-        container_port,
-        container_port_end,
+        container_port: u32::from(port.target),
+        container_port_end: 0,
         protocol: protocol.to_string(),
     })
 }
