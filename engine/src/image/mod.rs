@@ -10,11 +10,12 @@
 //!
 //! Sources are [`ImageStore::import`] (a tar or directory as a one-layer image),
 //! [`ImageStore::load`] (`docker save` archives and OCI layouts) and [`ImageStore::save`] writes
-//! them back; registry pulls register through [`ImageStore::add_pulled`]. Containers get an overlayfs rootfs from [`ImageStore::create_rootfs`]. Nothing
+//! them back; registry pulls register through [`ImageStore::add_pulled`], image builds through [`ImageStore::add_built`]. Containers get an overlayfs rootfs from [`ImageStore::create_rootfs`]. Nothing
 //! is reference-counted: [`ImageStore::prune`] sweeps the layers and blobs that no image and no
 //! rootfs needs. Every change to the database holds one exclusive lock.
 
 mod blobs;
+mod built;
 mod change;
 mod compress;
 mod db;
@@ -39,6 +40,7 @@ use std::time::SystemTime;
 use oci_spec::image::ImageConfiguration;
 
 pub use blobs::{BlobStore, BlobWriter};
+pub use built::BuiltLayer;
 pub use change::{Change, apply_changes, parse_change};
 pub use compress::{Compression, decompress};
 pub use db::{ImageRecord, LayerRef};

@@ -126,6 +126,49 @@ impl ImageStore {
         self.mount_rootfs(dir)
     }
 
+    /// Prepares a rootfs for `owner` from a stack of unpacked layers (ChainIDs, bottom first)
+    /// that need not belong to any image yet, as an image build does between its steps, in
+    /// `dir` (created, must not exist yet), and mounts it. The record keeps the layers from
+    /// being swept until [`ImageStore::remove_rootfs`]. Returns the mount point.
+    pub fn create_rootfs_from_layers(
+        &self,
+        owner: &str,
+        layers: &[Digest],
+        dir: &Path,
+    ) -> Result<PathBuf> {
+        check_owner(owner)?;
+        if dir.exists() {
+            return Err(rootfs_err(dir, "already exists"));
+        }
+        let Some(top) = layers.last() else {
+            return Err(rootfs_err(dir, "no layers to mount"));
+        };
+        for chain in layers {
+            if self.layers.get(chain)?.is_none() {
+                return Err(rootfs_err(dir, format!("layer {chain} is not unpacked")));
+            }
+        }
+        let record = MountRecord {
+            owner: owner.to_string(),
+            image: top.clone(),
+            layers: layers.to_vec(),
+        };
+        let data =
+            serde_json::to_vec_pretty(&record).map_err(|e| ImageError::json("rootfs record", e))?;
+        let record_path = self.root.join("mounts").join(format!("{owner}.json"));
+        {
+            let _lock = self.db.lock()?;
+            let staged = atomic_err(crate::atomic::stage(&record_path, data.clone()))?;
+            atomic_err(staged.commit())?;
+        }
+        for sub in ["upper", "work", "merged"] {
+            let d = dir.join(sub);
+            fs::create_dir_all(&d).map_err(ImageError::io("create", &d))?;
+        }
+        write_rootfs_record(&dir.join("lower.json"), &data)?;
+        self.mount_rootfs(dir)
+    }
+
     /// Mounts a prepared rootfs if it is not mounted (after a reboot, say); returns the mount
     /// point.
     pub fn mount_rootfs(&self, dir: &Path) -> Result<PathBuf> {
