@@ -107,12 +107,27 @@ struct Scan<'a, 'v, V: Vars + ?Sized> {
     text: &'a str,
     escape: char,
     vars: &'v V,
+    /// Quotes are ordinary characters and escapes other than `\$` are kept.
+    raw: bool,
 }
 
 impl Lexer {
     /// A lexer with `escape` as the escape character.
     pub fn new(escape: char) -> Self {
         Self { escape }
+    }
+
+    /// Expands only the variables of `text` (here-document content): quotes are kept, and of
+    /// the escapes only the one before `$` is removed.
+    pub fn expand_raw<V: Vars + ?Sized>(&self, text: &str, vars: &V) -> Result<String, LexError> {
+        let mut scan = Scan {
+            chars: text.chars().peekable(),
+            text,
+            escape: self.escape,
+            vars,
+            raw: true,
+        };
+        scan.until(None, &mut Words::default())
     }
 
     /// Expands `text` into one string: quotes removed, variables substituted.
@@ -136,6 +151,7 @@ impl Lexer {
             text,
             escape: self.escape,
             vars,
+            raw: false,
         };
         let mut words = Words::default();
         let result = scan.until(None, &mut words)?;
@@ -166,6 +182,21 @@ impl<V: Vars + ?Sized> Scan<'_, '_, V> {
                 break;
             }
             match c {
+                '\'' | '"' if self.raw => {
+                    self.chars.next();
+                    words.add_raw_char(c);
+                    result.push(c);
+                }
+                c if self.raw && c == self.escape => {
+                    self.chars.next();
+                    match self.chars.peek().copied() {
+                        Some('$') => {
+                            self.chars.next();
+                            result.push('$');
+                        }
+                        _ => result.push(c),
+                    }
+                }
                 '\'' => {
                     let s = self.single_quoted()?;
                     words.add_raw_string(&s);
@@ -417,6 +448,15 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 20, "{checked}");
+    }
+
+    #[test]
+    fn raw_expansion_keeps_quotes_and_escapes() {
+        let env = vars(&[("A", "x")]);
+        let got = Lexer::default()
+            .expand_raw("echo \"$A\" '${A}' \\n \\$A\n", &env)
+            .unwrap();
+        assert_eq!(got, "echo \"x\" 'x' \\n $A\n");
     }
 
     #[test]

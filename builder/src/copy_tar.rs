@@ -1,0 +1,193 @@
+//! Writes the plan of a COPY or ADD as a layer tar: missing parent directories are added
+//! (0755, owned like the copy), the entries follow in path order, archives are extracted in
+//! place.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::copy::{Entry, EntryKind};
+use crate::error::{BuildError, Result};
+use crate::layers::lookup;
+
+/// Writes `entries` over the image made of `diffs`; returns the number of tar entries.
+pub fn write_plan(
+    entries: &[Entry],
+    diffs: &[PathBuf],
+    owner: (u32, u32),
+    out: &mut dyn Write,
+) -> Result<usize> {
+    let mut by_path: BTreeMap<PathBuf, &Entry> = BTreeMap::new();
+    for e in entries {
+        by_path.insert(e.dest.clone(), e);
+    }
+    let mut parents: BTreeMap<PathBuf, Entry> = BTreeMap::new();
+    for dest in by_path.keys() {
+        let mut p = dest.parent();
+        while let Some(dir) = p {
+            if dir == Path::new("/") || by_path.contains_key(dir) || parents.contains_key(dir) {
+                break;
+            }
+            if lookup(diffs, dir).is_some() {
+                break;
+            }
+            parents.insert(
+                dir.to_path_buf(),
+                Entry {
+                    dest: dir.to_path_buf(),
+                    kind: EntryKind::Dir,
+                    mode: 0o755,
+                    uid: owner.0,
+                    gid: owner.1,
+                    mtime: 0,
+                },
+            );
+            p = dir.parent();
+        }
+    }
+    let mut all: Vec<&Entry> = by_path.values().copied().chain(parents.values()).collect();
+    all.sort_by(|a, b| a.dest.cmp(&b.dest));
+    let mut b = tar::Builder::new(out);
+    let mut count = 0;
+    for e in all {
+        count += write_entry(&mut b, e)?;
+    }
+    if count > 0 {
+        b.finish().map_err(BuildError::io("write layer", "COPY"))?;
+    }
+    Ok(count)
+}
+
+fn rel(dest: &Path) -> PathBuf {
+    dest.strip_prefix("/").unwrap_or(dest).to_path_buf()
+}
+
+fn header(e: &Entry, kind: tar::EntryType, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_entry_type(kind);
+    h.set_mode(e.mode);
+    h.set_uid(u64::from(e.uid));
+    h.set_gid(u64::from(e.gid));
+    h.set_mtime(e.mtime);
+    h.set_size(size);
+    h
+}
+
+fn write_entry<W: Write>(b: &mut tar::Builder<W>, e: &Entry) -> Result<usize> {
+    let path = rel(&e.dest);
+    let io = |err| BuildError::io("write layer entry", &e.dest)(err);
+    match &e.kind {
+        EntryKind::Dir => {
+            let mut h = header(e, tar::EntryType::Directory, 0);
+            b.append_data(&mut h, &path, std::io::empty()).map_err(io)?;
+        }
+        EntryKind::Data(d) => {
+            let mut h = header(e, tar::EntryType::Regular, d.len() as u64);
+            b.append_data(&mut h, &path, d.as_slice()).map_err(io)?;
+        }
+        EntryKind::Symlink(t) => {
+            let mut h = header(e, tar::EntryType::Symlink, 0);
+            b.append_link(&mut h, &path, t).map_err(io)?;
+        }
+        EntryKind::File(host) => {
+            let f = crate::layers::open(host)?;
+            let len = f.metadata().map_err(BuildError::io("stat", host))?.len();
+            let mut h = header(e, tar::EntryType::Regular, len);
+            b.append_data(&mut h, &path, f).map_err(io)?;
+        }
+        EntryKind::Archive(host) => return extract_into(b, e, host, &path),
+    }
+    Ok(1)
+}
+
+/// Copies the members of an archive under `prefix`.
+fn extract_into<W: Write>(
+    b: &mut tar::Builder<W>,
+    e: &Entry,
+    host: &Path,
+    prefix: &Path,
+) -> Result<usize> {
+    let bad = |what: String| BuildError::Invalid(format!("ADD {}: {what}", host.display()));
+    let file = crate::layers::open(host)?;
+    let (_, plain) = engine::image::decompress(file).map_err(|err| bad(err.to_string()))?;
+    let mut archive = tar::Archive::new(plain);
+    let mut count = 0;
+    for member in archive.entries().map_err(|err| bad(err.to_string()))? {
+        let mut member = member.map_err(|err| bad(err.to_string()))?;
+        let name = member
+            .path()
+            .map_err(|err| bad(err.to_string()))?
+            .into_owned();
+        let inside = crate::ignore::clean(&format!("/{}", name.display()));
+        let target = prefix.join(inside.trim_start_matches('/'));
+        let mut h = member.header().clone();
+        if e.uid != 0 || e.gid != 0 {
+            h.set_uid(u64::from(e.uid));
+            h.set_gid(u64::from(e.gid));
+        }
+        let kind = h.entry_type();
+        if kind.is_symlink() || kind.is_hard_link() {
+            let link = member
+                .link_name()
+                .map_err(|err| bad(err.to_string()))?
+                .ok_or_else(|| bad(format!("{}: link without a target", name.display())))?
+                .into_owned();
+            let link = if kind.is_hard_link() {
+                prefix.join(link.strip_prefix("/").unwrap_or(&link))
+            } else {
+                link
+            };
+            b.append_link(&mut h, &target, &link)
+                .map_err(BuildError::io("write layer entry", &target))?;
+        } else {
+            b.append_data(&mut h, &target, &mut member)
+                .map_err(BuildError::io("write layer entry", &target))?;
+        }
+        count += 1;
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents_are_added_only_where_missing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("usr")).expect("mkdir");
+        let e = Entry {
+            dest: PathBuf::from("/usr/local/app/file"),
+            kind: EntryKind::Data(b"hi".to_vec()),
+            mode: 0o600,
+            uid: 7,
+            gid: 8,
+            mtime: 0,
+        };
+        let mut out = Vec::new();
+        let n = write_plan(&[e], &[dir.path().to_path_buf()], (7, 8), &mut out).expect("tar");
+        assert_eq!(n, 3);
+        let mut a = tar::Archive::new(out.as_slice());
+        let got: Vec<(String, u64, u32)> = a
+            .entries()
+            .expect("entries")
+            .map(|m| {
+                let m = m.expect("entry");
+                let h = m.header();
+                (
+                    m.path().expect("path").display().to_string(),
+                    h.uid().expect("uid"),
+                    h.mode().expect("mode"),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("usr/local".to_string(), 7, 0o755),
+                ("usr/local/app".to_string(), 7, 0o755),
+                ("usr/local/app/file".to_string(), 7, 0o600),
+            ]
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! Which stages a build needs: the target (`--target` or the last stage) and, transitively,
+//! the stages it starts FROM or copies and mounts from (`--from=name|index`). Stage names
+//! are case-insensitive.
+
+use crate::error::{BuildError, Result};
+use crate::lex::Lexer;
+use crate::parse::{Dockerfile, Instruction};
+
+/// What a stage starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Base {
+    /// `FROM scratch`.
+    Scratch,
+    /// An earlier stage (its index).
+    Stage(usize),
+    /// An image reference.
+    Image(String),
+}
+
+/// The plan of one stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagePlan {
+    /// Its index in the Dockerfile.
+    pub index: usize,
+    /// `AS name`, lower case.
+    pub name: Option<String>,
+    /// What it starts from.
+    pub base: Base,
+}
+
+impl StagePlan {
+    /// The name shown in progress (`name` or `stage-<index>`).
+    pub fn display(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("stage-{}", self.index))
+    }
+}
+
+/// Finds a stage by name or index among the first `before` stages.
+pub fn find_stage(plans: &[StagePlan], reference: &str, before: usize) -> Option<usize> {
+    let lower = reference.to_ascii_lowercase();
+    if let Some(i) = plans[..before]
+        .iter()
+        .position(|p| p.name.as_deref() == Some(lower.as_str()))
+    {
+        return Some(i);
+    }
+    reference.parse::<usize>().ok().filter(|i| *i < before)
+}
+
+/// The stages' plans and the indexes to build, in order.
+pub fn plan(
+    df: &Dockerfile,
+    lexer: &Lexer,
+    meta: &[(String, String)],
+    target: Option<&str>,
+) -> Result<(Vec<StagePlan>, Vec<usize>)> {
+    let mut plans: Vec<StagePlan> = Vec::new();
+    for (index, stage) in df.stages.iter().enumerate() {
+        let Instruction::From { image, name, .. } = &stage.from.kind else {
+            return Err(BuildError::Invalid(
+                "a stage does not start with FROM".into(),
+            ));
+        };
+        let image = lexer
+            .word(image, meta)
+            .map_err(|e| BuildError::from(e).at(stage.from.line, &stage.from.source))?;
+        if image.is_empty() {
+            return Err(
+                BuildError::Invalid("base name (FROM) should not be blank".into())
+                    .at(stage.from.line, &stage.from.source),
+            );
+        }
+        let base = if image.eq_ignore_ascii_case("scratch") {
+            Base::Scratch
+        } else if let Some(i) = plans
+            .iter()
+            .position(|p| p.name.as_deref() == Some(image.to_ascii_lowercase().as_str()))
+        {
+            Base::Stage(i)
+        } else {
+            Base::Image(image)
+        };
+        plans.push(StagePlan {
+            index,
+            name: name.as_ref().map(|n| n.to_ascii_lowercase()),
+            base,
+        });
+    }
+    let target = match target {
+        None => plans.len() - 1,
+        Some(t) => plans
+            .iter()
+            .position(|p| p.name.as_deref() == Some(t.to_ascii_lowercase().as_str()))
+            .ok_or_else(|| BuildError::Invalid(format!("target stage {t:?} could not be found")))?,
+    };
+    let mut needed = vec![false; plans.len()];
+    let mut stack = vec![target];
+    while let Some(i) = stack.pop() {
+        if std::mem::replace(&mut needed[i], true) {
+            continue;
+        }
+        if let Base::Stage(j) = plans[i].base {
+            stack.push(j);
+        }
+        for instr in &df.stages[i].instructions {
+            for from in from_flags(&instr.kind) {
+                let from = lexer.word(&from, meta).unwrap_or(from);
+                if let Some(j) = find_stage(&plans, &from, i) {
+                    stack.push(j);
+                }
+            }
+        }
+    }
+    let order = (0..plans.len()).filter(|i| needed[*i]).collect();
+    Ok((plans, order))
+}
+
+/// The `--from` values of COPY, ADD and RUN mounts.
+fn from_flags(kind: &Instruction) -> Vec<String> {
+    match kind {
+        Instruction::Copy(c) | Instruction::Add(c) => c
+            .flags
+            .iter()
+            .filter(|f| f.name == "from")
+            .filter_map(|f| f.value.clone())
+            .collect(),
+        Instruction::Run { flags, .. } => flags
+            .iter()
+            .filter(|f| f.name == "mount")
+            .filter_map(|f| f.value.as_deref())
+            .flat_map(|v| v.split(','))
+            .filter_map(|kv| kv.strip_prefix("from="))
+            .map(str::to_string)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse;
+
+    #[test]
+    fn only_needed_stages_in_order() {
+        let df = parse(
+            "ARG BASE=busybox\nFROM ${BASE} AS Base\nFROM scratch AS unused\nFROM base AS build\n\
+             RUN --mount=type=bind,from=tools,target=/t true\nFROM busybox AS tools\n\
+             FROM scratch\nCOPY --from=build /x /x\nCOPY --from=0 /y /y\n",
+        )
+        .expect("parse");
+        let meta = vec![("BASE".to_string(), "busybox:1".to_string())];
+        let (plans, order) = plan(&df, &Lexer::default(), &meta, None).expect("plan");
+        assert_eq!(plans[0].base, Base::Image("busybox:1".into()));
+        assert_eq!(plans[2].base, Base::Stage(0));
+        assert_eq!(plans[4].base, Base::Scratch);
+        assert_eq!(order, [0, 2, 4]);
+        let (_, order) = plan(&df, &Lexer::default(), &meta, Some("BUILD")).expect("plan");
+        assert_eq!(order, [0, 2]);
+        assert!(plan(&df, &Lexer::default(), &meta, Some("nope")).is_err());
+    }
+}
