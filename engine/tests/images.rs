@@ -13,7 +13,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use engine::ContainerState;
-use engine::image::{Digest, ImageError, ImageStore, Removed, extract_layer};
+use engine::image::{BuiltLayer, Digest, ImageError, ImageRef, ImageStore, Removed, extract_layer};
 use engine::spec::ContainerSpec;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::json;
@@ -230,6 +230,67 @@ fn legacy_and_oci_layout_archives() -> TestResult {
         "ID=oci\n"
     );
     env.store.remove_rootfs("oci", &dir)?;
+    Ok(())
+}
+
+fn built_images_and_layer_stack_rootfs() -> TestResult {
+    let env = Env::new();
+    let base = env.import_busybox("bb:1", &[]);
+    let chains: Vec<Digest> = base.layers.iter().map(|l| l.chain_id.clone()).collect();
+    let dir = env.data_root().join("build-rootfs");
+    let merged = env
+        .store
+        .create_rootfs_from_layers("step-1", &chains, &dir)?;
+    assert!(merged.join("bin/busybox").exists());
+    fs::write(merged.join("new-file"), "x")?;
+    assert_eq!(env.store.rootfs_owners()?, vec!["step-1".to_string()]);
+    assert!(
+        env.store
+            .create_rootfs_from_layers(
+                "step-2",
+                &[Digest::of(b"absent")],
+                &env.data_root().join("r2")
+            )
+            .is_err(),
+        "a layer that is not unpacked"
+    );
+    env.store.remove_rootfs("step-1", &dir)?;
+    assert!(!dir.exists() && env.store.rootfs_owners()?.is_empty());
+    let layer = &base.layers[0];
+    let config = json!({
+        "architecture": "amd64",
+        "os": "linux",
+        "config": {"Cmd": ["sh"], "Healthcheck": {"Test": ["NONE"]}},
+        "rootfs": {"type": "layers", "diff_ids": [layer.diff_id.to_string()]},
+        "history": [{"created_by": "built"}],
+    });
+    let built = env.store.add_built(
+        &serde_json::to_vec(&config)?,
+        &[BuiltLayer {
+            blob: layer.blob.clone(),
+            media_type: layer.media_type.clone(),
+        }],
+        &[ImageRef::parse("built:1")?],
+    )?;
+    assert_eq!(env.store.resolve("built:1")?.id, built.id);
+    assert_eq!(
+        built.layers[0].chain_id, layer.chain_id,
+        "the layer is shared"
+    );
+    let raw: serde_json::Value = serde_json::from_slice(&env.store.blobs().read(&built.id)?)?;
+    assert_eq!(
+        raw["config"]["Healthcheck"]["Test"][0], "NONE",
+        "the config is stored as given"
+    );
+    let missing = env.store.add_built(
+        &serde_json::to_vec(&config)?,
+        &[BuiltLayer {
+            blob: Digest::of(b"absent"),
+            media_type: layer.media_type.clone(),
+        }],
+        &[],
+    );
+    assert!(missing.is_err());
     Ok(())
 }
 
@@ -522,6 +583,10 @@ fn main() {
         ),
         ("empty_manifests_are_named", empty_manifests_are_named),
         ("layer_dedup_and_whiteouts", layer_dedup_and_whiteouts),
+        (
+            "built_images_and_layer_stack_rootfs",
+            built_images_and_layer_stack_rootfs,
+        ),
         ("hostile_tar_corpus", hostile_tar_corpus),
         ("many_layers_fit_one_mount", many_layers_fit_one_mount),
         (
