@@ -17,8 +17,21 @@ pub fn write_plan(
     owner: (u32, u32),
     out: &mut dyn Write,
 ) -> Result<usize> {
+    // Destinations are resolved through the image's symbolic links (`/lib` → `/usr/lib`).
+    let resolved: Vec<Entry> = entries
+        .iter()
+        .map(|e| Entry {
+            dest: match e.kind {
+                EntryKind::Dir | EntryKind::Archive(_) => {
+                    crate::layers::resolve_all(diffs, &e.dest)
+                }
+                _ => crate::layers::resolve_parents(diffs, &e.dest),
+            },
+            ..e.clone()
+        })
+        .collect();
     let mut by_path: BTreeMap<PathBuf, &Entry> = BTreeMap::new();
-    for e in entries {
+    for e in &resolved {
         by_path.insert(e.dest.clone(), e);
     }
     let mut parents: BTreeMap<PathBuf, Entry> = BTreeMap::new();

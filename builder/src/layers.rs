@@ -100,6 +100,55 @@ pub fn lookup(diffs: &[PathBuf], path: &Path) -> Option<(PathBuf, Metadata)> {
     None
 }
 
+/// `path` with the symbolic links among its parent directories resolved inside the image
+/// (as a container would see it); the last component is left as it is.
+pub fn resolve_parents(diffs: &[PathBuf], path: &Path) -> PathBuf {
+    let mut pending: Vec<std::ffi::OsString> = components(path);
+    pending.reverse();
+    let mut done = PathBuf::from("/");
+    let mut hops = 0;
+    while let Some(part) = pending.pop() {
+        if part == ".." {
+            done.pop();
+            continue;
+        }
+        if pending.is_empty() {
+            done.push(part);
+            break;
+        }
+        let candidate = done.join(&part);
+        let link = match lookup(diffs, &candidate) {
+            Some((host, meta)) if meta.file_type().is_symlink() && hops < 40 => {
+                std::fs::read_link(&host).ok()
+            }
+            _ => None,
+        };
+        let Some(target) = link else {
+            done = candidate;
+            continue;
+        };
+        hops += 1;
+        if target.is_absolute() {
+            done = PathBuf::from("/");
+        }
+        for c in target.components().rev() {
+            match c {
+                Component::Normal(n) => pending.push(n.to_os_string()),
+                Component::ParentDir => pending.push("..".into()),
+                _ => {}
+            }
+        }
+    }
+    done
+}
+
+/// `path` with every symbolic link resolved inside the image, the last component included.
+pub fn resolve_all(diffs: &[PathBuf], path: &Path) -> PathBuf {
+    let mut out = resolve_parents(diffs, &path.join("x"));
+    out.pop();
+    out
+}
+
 /// Reads a file of the image through the stack (`None` when absent).
 pub fn read_file(diffs: &[PathBuf], path: &Path) -> Option<String> {
     let (host, meta) = lookup(diffs, path)?;
@@ -188,5 +237,26 @@ mod tests {
         assert!(lookup(&diffs, Path::new("/etc/b")).is_none());
         assert!(lookup(&diffs, Path::new("etc/../etc")).is_some_and(|(_, m)| m.is_dir()));
         assert!(lookup(&diffs, Path::new("/nope")).is_none());
+    }
+
+    #[test]
+    fn parents_resolve_through_symlinks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("l");
+        std::fs::create_dir_all(root.join("usr/lib")).expect("mkdir");
+        std::os::unix::fs::symlink("usr/lib", root.join("lib")).expect("symlink");
+        std::os::unix::fs::symlink("/usr", root.join("u")).expect("symlink");
+        let diffs = vec![root];
+        let r = |p: &str| resolve_parents(&diffs, Path::new(p));
+        assert_eq!(r("/lib/x.so"), Path::new("/usr/lib/x.so"));
+        assert_eq!(r("/u/lib/x"), Path::new("/usr/lib/x"));
+        assert_eq!(r("/lib"), Path::new("/lib"), "the last component stays");
+        assert_eq!(
+            resolve_all(&diffs, Path::new("/lib")),
+            Path::new("/usr/lib")
+        );
+        assert_eq!(r("/new/dir/f"), Path::new("/new/dir/f"));
+        std::os::unix::fs::symlink("../usr/lib", diffs[0].join("usr/up")).expect("symlink");
+        assert_eq!(r("/usr/up/f"), Path::new("/usr/lib/f"));
     }
 }

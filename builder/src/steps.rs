@@ -227,8 +227,10 @@ impl<'a> Session<'a> {
             format!("{workdir}/{raw_dest}")
         };
         let slash = raw_dest.ends_with('/') || raw_dest == "." || raw_dest.ends_with("/.");
-        let dest = PathBuf::from(crate::ignore::clean(&dest_text));
-        let existing_dir = lookup(&diffs, &dest).is_some_and(|(_, m)| m.is_dir());
+        let dest =
+            crate::layers::resolve_parents(&diffs, Path::new(&crate::ignore::clean(&dest_text)));
+        let existing_dir = lookup(&diffs, &crate::layers::resolve_all(&diffs, &dest))
+            .is_some_and(|(_, m)| m.is_dir());
         let from_layers = match &from {
             Some(f) => Some(self.source_snapshot(f, stage)?.snapshot.layers),
             None => None,
@@ -310,7 +312,8 @@ impl<'a> Session<'a> {
             // A directory that exists keeps its mode and owner.
             entries.retain(|e| {
                 !(e.kind == EntryKind::Dir
-                    && lookup(&diffs, &e.dest).is_some_and(|(_, m)| m.is_dir()))
+                    && lookup(&diffs, &crate::layers::resolve_all(&diffs, &e.dest))
+                        .is_some_and(|(_, m)| m.is_dir()))
             });
         }
         let checksum = crate::copy::checksum(&entries)?;
