@@ -2,6 +2,8 @@
 //! COPY and ADD as layers written directly), the image registered in the engine's store.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime};
 
 use engine::Runtime;
@@ -51,10 +53,16 @@ pub(crate) struct Session<'a> {
     pub context: PathBuf,
     pub plans: Vec<StagePlan>,
     pub results: Vec<Option<Done>>,
-    pub events: &'a mut dyn FnMut(&Event),
-    pub cached: usize,
-    pub executed: usize,
+    /// The progress callback, shared by the stages that run in parallel.
+    pub events: Mutex<&'a mut (dyn FnMut(&Event) + Send)>,
+    pub cached: AtomicUsize,
+    pub executed: AtomicUsize,
+    /// Set when a stage failed: the others stop before their next step.
+    pub failed: AtomicBool,
 }
+
+/// The callback type of [`Builder::build`].
+pub type EventSink<'a> = &'a mut (dyn FnMut(&Event) + Send);
 
 /// Now, as the image config writes times.
 pub(crate) fn now() -> String {
@@ -107,8 +115,9 @@ impl Builder {
         &self.cache
     }
 
-    /// Builds the image `options` describe; `events` receives the progress.
-    pub fn build(&self, options: &BuildOptions, events: &mut dyn FnMut(&Event)) -> Result<Built> {
+    /// Builds the image `options` describe; `events` receives the progress. Stages that do
+    /// not depend on each other are built in parallel.
+    pub fn build(&self, options: &BuildOptions, events: EventSink<'_>) -> Result<Built> {
         let context = options.context.clone();
         if !context.is_dir() {
             return Err(BuildError::Invalid(format!(
@@ -162,26 +171,69 @@ impl Builder {
             context,
             results: vec![None; plans.len()],
             plans,
-            events,
-            cached: 0,
-            executed: 0,
+            events: Mutex::new(events),
+            cached: AtomicUsize::new(0),
+            executed: AtomicUsize::new(0),
+            failed: AtomicBool::new(false),
         };
-        for index in order {
-            let done = session.stage(&df, index, &meta)?;
-            session.results[index] = Some(done);
+        let mut pending = order;
+        while !pending.is_empty() {
+            // A wave: the stages whose dependencies are all built.
+            let (wave, rest): (Vec<usize>, Vec<usize>) = pending.iter().partition(|&&i| {
+                crate::stages::dependencies(&df, &session.plans, &session.lexer, &meta, i)
+                    .iter()
+                    .all(|d| session.results[*d].is_some() || !pending.contains(d))
+            });
+            if wave.is_empty() {
+                return Err(BuildError::Invalid(
+                    "the stages depend on each other in a cycle".into(),
+                ));
+            }
+            let outcomes: Vec<(usize, Result<Done>)> = std::thread::scope(|scope| {
+                let (session, df, meta) = (&session, &df, &meta);
+                let handles: Vec<_> = wave
+                    .iter()
+                    .map(|&i| (i, scope.spawn(move || session.stage(df, i, meta))))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|(i, h)| {
+                        let result = h.join().unwrap_or_else(|_| {
+                            Err(BuildError::Invalid(format!(
+                                "the build of stage {i} panicked"
+                            )))
+                        });
+                        (i, result)
+                    })
+                    .collect()
+            });
+            let mut first_error = None;
+            for (i, outcome) in outcomes {
+                match outcome {
+                    Ok(done) => session.results[i] = Some(done),
+                    Err(e) if first_error.is_none() && !matches!(e, BuildError::Cancelled) => {
+                        first_error = Some(e)
+                    }
+                    Err(_) => {}
+                }
+            }
+            if let Some(e) = first_error {
+                return Err(e);
+            }
+            pending = rest;
         }
         let done = session.results[target]
             .take()
             .ok_or_else(|| BuildError::Invalid("the target stage was not built".into()))?;
         let image = self.write_image(done.snapshot, options, &names)?;
-        (session.events)(&Event::Written {
+        session.emit(&Event::Written {
             id: image.id.to_string(),
             tags: names.iter().map(ImageRef::familiar).collect(),
         });
         Ok(Built {
             image,
-            cached_steps: session.cached,
-            executed_steps: session.executed,
+            cached_steps: session.cached.load(Ordering::Relaxed),
+            executed_steps: session.executed.load(Ordering::Relaxed),
         })
     }
 
@@ -268,6 +320,12 @@ fn global_args(df: &Dockerfile) -> Vec<(String, Option<String>)> {
 }
 
 impl Session<'_> {
+    /// Sends a progress event.
+    pub(crate) fn emit(&self, event: &Event) {
+        let mut sink = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        (*sink)(event);
+    }
+
     /// The snapshot of a `--from` source: an earlier stage's result or an image.
     pub(crate) fn source_snapshot(&self, reference: &str, before: usize) -> Result<Done> {
         if let Some(i) = crate::stages::find_stage(&self.plans, reference, before) {
@@ -278,7 +336,7 @@ impl Session<'_> {
         self.builder.image_snapshot(reference, self.options.pull)
     }
 
-    fn stage(&mut self, df: &Dockerfile, index: usize, meta: &[(String, String)]) -> Result<Done> {
+    fn stage(&self, df: &Dockerfile, index: usize, meta: &[(String, String)]) -> Result<Done> {
         let plan = self.plans[index].clone();
         let stage = &df.stages[index];
         let from = &stage.from;
@@ -318,24 +376,30 @@ impl Session<'_> {
             text,
         };
         let first = step_ref(1, one_line(&from.source));
-        (self.events)(&Event::Started(first.clone()));
-        (self.events)(&Event::Finished {
+        self.emit(&Event::Started(first.clone()));
+        self.emit(&Event::Finished {
             step: first,
             elapsed: std::time::Duration::ZERO,
         });
         let mut scope = Scope::new(meta.to_vec(), self.options.build_args.clone());
         for (n, instr) in instructions.iter().enumerate() {
+            if self.failed.load(Ordering::Relaxed) {
+                return Err(BuildError::Cancelled);
+            }
             let step = step_ref(n + 2, one_line(&instr.source));
-            (self.events)(&Event::Started(step.clone()));
+            self.emit(&Event::Started(step.clone()));
             let started = Instant::now();
             let cached = self
                 .step(index, instr, &mut snapshot, &mut key, &mut scope, &step)
-                .map_err(|e| e.at(instr.line, &instr.source))?;
+                .map_err(|e| {
+                    self.failed.store(true, Ordering::Relaxed);
+                    e.at(instr.line, &instr.source)
+                })?;
             if cached {
-                self.cached += 1;
-                (self.events)(&Event::Cached(step));
+                self.cached.fetch_add(1, Ordering::Relaxed);
+                self.emit(&Event::Cached(step));
             } else {
-                (self.events)(&Event::Finished {
+                self.emit(&Event::Finished {
                     step,
                     elapsed: started.elapsed(),
                 });
@@ -346,7 +410,7 @@ impl Session<'_> {
 
     /// Runs one instruction; returns whether it came from the cache.
     fn step(
-        &mut self,
+        &self,
         stage: usize,
         instr: &Instr,
         snapshot: &mut Snapshot,
@@ -397,7 +461,7 @@ impl Session<'_> {
         }
         let created_by = prepared.created_by(&instr.source);
         let layer = self.execute(prepared, snapshot, step)?;
-        self.executed += 1;
+        self.executed.fetch_add(1, Ordering::Relaxed);
         snapshot.config.history.push(History {
             created: Some(now()),
             created_by: Some(created_by),

@@ -49,6 +49,9 @@ pub enum BuildError {
     /// The image store failed.
     #[error(transparent)]
     Image(#[from] engine::image::ImageError),
+    /// The step did not run because another stage of the build failed.
+    #[error("cancelled: another stage failed")]
+    Cancelled,
     /// The container engine failed.
     #[error(transparent)]
     Engine(#[from] engine::Error),

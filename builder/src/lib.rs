@@ -27,7 +27,7 @@ pub mod steps;
 pub mod url;
 pub mod users;
 
-pub use build::Builder;
+pub use build::{Builder, EventSink};
 pub use error::{BuildError, Result};
 pub use options::{BuildOptions, Built, Puller};
 pub use progress::{Event, StepRef, Stream};

@@ -101,20 +101,33 @@ pub fn plan(
         if std::mem::replace(&mut needed[i], true) {
             continue;
         }
-        if let Base::Stage(j) = plans[i].base {
-            stack.push(j);
-        }
-        for instr in &df.stages[i].instructions {
-            for from in from_flags(&instr.kind) {
-                let from = lexer.word(&from, meta).unwrap_or(from);
-                if let Some(j) = find_stage(&plans, &from, i) {
-                    stack.push(j);
-                }
-            }
-        }
+        stack.extend(dependencies(df, &plans, lexer, meta, i));
     }
     let order = (0..plans.len()).filter(|i| needed[*i]).collect();
     Ok((plans, order))
+}
+
+/// The stages stage `index` needs built first (its base and its `--from` sources).
+pub fn dependencies(
+    df: &Dockerfile,
+    plans: &[StagePlan],
+    lexer: &Lexer,
+    meta: &[(String, String)],
+    index: usize,
+) -> Vec<usize> {
+    let mut out = Vec::new();
+    if let Base::Stage(j) = plans[index].base {
+        out.push(j);
+    }
+    for instr in &df.stages[index].instructions {
+        for from in from_flags(&instr.kind) {
+            let from = lexer.word(&from, meta).unwrap_or(from);
+            if let Some(j) = find_stage(plans, &from, index) {
+                out.push(j);
+            }
+        }
+    }
+    out
 }
 
 /// The `--from` values of COPY, ADD and RUN mounts.

@@ -329,7 +329,7 @@ impl<'a> Session<'a> {
 
     /// Runs a prepared step on top of the snapshot; returns its layer (`None`: no change).
     pub(crate) fn execute(
-        &mut self,
+        &self,
         prepared: Prepared<'a>,
         snapshot: &Snapshot,
         step: &StepRef,
@@ -358,9 +358,8 @@ impl<'a> Session<'a> {
                         request.mounts.push(m);
                     }
                 }
-                let events = &mut self.events;
                 let mut output = |stream, line: &str| {
-                    events(&Event::Output {
+                    self.emit(&Event::Output {
                         step: step.clone(),
                         stream,
                         line: line.to_string(),

@@ -555,6 +555,29 @@ fn run_network_and_mounts() -> TestResult {
     Ok(())
 }
 
+fn independent_stages_run_in_parallel() -> TestResult {
+    let bed = Bed::new();
+    // Each stage waits (up to 10 s) for the other's mark in a shared cache mount: both
+    // succeed only when they run at the same time.
+    let wait = |me: &str, other: &str| {
+        format!(
+            "RUN --mount=type=cache,id=rendezvous,target=/c touch /c/{me} && \\\n    \
+             for i in $(seq 100); do [ -e /c/{other} ] && break; sleep 0.1; done && \\\n    \
+             test -e /c/{other} && echo {me} > /{me}\n"
+        )
+    };
+    let dockerfile = format!(
+        "FROM bb:1 AS a\n{}FROM bb:1 AS b\n{}FROM bb:1\nCOPY --from=a /a /a\nCOPY --from=b /b /b\n",
+        wait("a", "b"),
+        wait("b", "a")
+    );
+    bed.build("par:1", &dockerfile);
+    let (_, out) = bed.run("par:1", "cat /a /b");
+    assert_eq!(out, "a\nb\n");
+    bed.assert_clean();
+    Ok(())
+}
+
 fn main() {
     if let Some(code) = engine::entry::dispatch_from_env() {
         std::process::exit(code);
@@ -572,6 +595,10 @@ fn main() {
         ("failing_run_names_the_line", failing_run_names_the_line),
         ("add_archive_and_errors", add_archive_and_errors),
         ("run_network_and_mounts", run_network_and_mounts),
+        (
+            "independent_stages_run_in_parallel",
+            independent_stages_run_in_parallel,
+        ),
     ];
     let trials = tests.into_iter().map(|(n, f)| Trial::test(n, f)).collect();
     libtest_mimic::run(&args, trials).exit();
