@@ -58,11 +58,31 @@ pub fn plan(
 ) -> Result<(Vec<StagePlan>, Vec<usize>)> {
     let mut plans: Vec<StagePlan> = Vec::new();
     for (index, stage) in df.stages.iter().enumerate() {
-        let Instruction::From { image, name, .. } = &stage.from.kind else {
+        let Instruction::From { image, name, flags } = &stage.from.kind else {
             return Err(BuildError::Invalid(
                 "a stage does not start with FROM".into(),
             ));
         };
+        let at = |e: BuildError| e.at(stage.from.line, &stage.from.source);
+        for flag in flags {
+            let value = flag.value.clone().unwrap_or_default();
+            match flag.name.as_str() {
+                "platform" => {
+                    let wanted = lexer.word(&value, meta).map_err(|e| at(e.into()))?;
+                    let host = crate::platform::platform();
+                    if wanted != host && wanted != "linux" {
+                        return Err(at(BuildError::Unsupported(format!(
+                            "FROM --platform={wanted} (this builder builds for {host} only)"
+                        ))));
+                    }
+                }
+                other => {
+                    return Err(at(BuildError::Invalid(format!(
+                        "unknown flag --{other} for FROM"
+                    ))));
+                }
+            }
+        }
         let image = lexer
             .word(image, meta)
             .map_err(|e| BuildError::from(e).at(stage.from.line, &stage.from.source))?;
@@ -173,5 +193,20 @@ mod tests {
         let (_, order) = plan(&df, &Lexer::default(), &meta, Some("BUILD")).expect("plan");
         assert_eq!(order, [0, 2]);
         assert!(plan(&df, &Lexer::default(), &meta, Some("nope")).is_err());
+        let host = crate::platform::platform();
+        let meta = crate::platform::platform_args();
+        let ok = parse("FROM --platform=$BUILDPLATFORM busybox\n").expect("parse");
+        assert!(plan(&ok, &Lexer::default(), &meta, None).is_ok());
+        let other = if host == "linux/arm64" {
+            "linux/amd64"
+        } else {
+            "linux/arm64"
+        };
+        let bad = parse(&format!("FROM --platform={other} busybox\n")).expect("parse");
+        let err = plan(&bad, &Lexer::default(), &meta, None).expect_err("another platform");
+        assert!(
+            err.to_string().contains("line 1") && err.to_string().contains("not supported"),
+            "{err}"
+        );
     }
 }
