@@ -638,3 +638,105 @@ pub fn split_words(text: &str, escape: char) -> Vec<String> {
     }
     words
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_heredocs_and_forms() {
+        let text = "# syntax=docker/dockerfile:1\n\
+                    ARG BASE=busybox\n\
+                    FROM $BASE AS build\n\
+                    \n\
+                    RUN echo a \\\n    && echo b\n\
+                    RUN <<EOF\n\
+                    echo one\n\
+                    EOF\n\
+                    RUN <<'RAW' cat > /f\n\
+                    $NOT_EXPANDED\n\
+                    RAW\n\
+                    COPY --chown=1:2 <<conf /etc/app.conf\n\
+                    x=1\n\
+                    conf\n\
+                    ENV LEGACY some value\n\
+                    ONBUILD RUN echo later\n\
+                    CMD [\"a\", \"b\"]\n";
+        let df = parse(text).expect("parse");
+        assert_eq!(df.syntax.as_deref(), Some("docker/dockerfile:1"));
+        assert_eq!(df.global_args[0].line, 2);
+        let s = &df.stages[0];
+        assert_eq!(s.from.line, 3);
+        let lines: Vec<usize> = s.instructions.iter().map(|i| i.line).collect();
+        assert_eq!(lines, [5, 7, 10, 13, 16, 17, 18]);
+        assert_eq!(
+            s.instructions[0].kind,
+            Instruction::Run {
+                flags: vec![],
+                command: CommandForm::Shell("echo a     && echo b".into()),
+                heredocs: vec![],
+            }
+        );
+        let Instruction::Run {
+            heredocs, command, ..
+        } = &s.instructions[2].kind
+        else {
+            panic!("RUN");
+        };
+        assert_eq!(command, &CommandForm::Shell(" cat > /f".into()));
+        assert_eq!(
+            heredocs,
+            &[HereDoc {
+                delimiter: "RAW".into(),
+                content: "$NOT_EXPANDED\n".into(),
+                expand: false,
+            }]
+        );
+        let Instruction::Copy(copy) = &s.instructions[3].kind else {
+            panic!("COPY");
+        };
+        assert_eq!(copy.dest, "/etc/app.conf");
+        assert!(
+            matches!(&copy.sources[0], CopySource::HereDoc(h) if h.delimiter == "conf" && h.content == "x=1\n")
+        );
+        assert_eq!(
+            s.instructions[4].kind,
+            Instruction::Env(vec![("LEGACY".into(), "some value".into())])
+        );
+        assert_eq!(
+            s.instructions[5].kind,
+            Instruction::Onbuild("RUN echo later".into())
+        );
+        assert_eq!(
+            s.instructions[6].kind,
+            Instruction::Cmd(CommandForm::Exec(vec!["a".into(), "b".into()]))
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let err = parse("FROM busybox\nRUN ok\nFROB x\n").expect_err("unknown instruction");
+        assert_eq!(err.line, 3, "{err}");
+        assert!(parse("RUN before from\n").is_err());
+        let err = parse("FROM a\nENV =x\n").expect_err("empty key");
+        assert_eq!(err.line, 2);
+    }
+
+    #[test]
+    fn escape_directive_and_words() {
+        let df = parse("# escape=`\nFROM a\nRUN echo a `\n  b\n").expect("parse");
+        assert_eq!(df.escape, '`');
+        assert_eq!(
+            df.stages[0].instructions[0].kind,
+            Instruction::Run {
+                flags: vec![],
+                command: CommandForm::Shell("echo a   b".into()),
+                heredocs: vec![],
+            }
+        );
+        assert_eq!(
+            split_words(r#"a="x y" b='1 2' c\ d"#, '\\'),
+            [r#"a="x y""#, "b='1 2'", r"c\ d"]
+        );
+    }
+}
