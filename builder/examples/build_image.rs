@@ -4,8 +4,13 @@
 //!
 //! ```text
 //! build_image --data-root D --run-root R [--cgroup-parent P] --import TAR REF
-//! build_image --data-root D --run-root R [--cgroup-parent P] [--no-cache] [-q] [-t TAG] CONTEXT
+//! build_image --data-root D --run-root R [--cgroup-parent P] [--no-cache] [-q] [-t TAG]
+//!             [--repeat N [--change FILE]] CONTEXT
 //! ```
+//!
+//! With `--repeat N` the build runs N times in this one process (as in a long-lived agent)
+//! and the median time is printed (`median_ms=…`); `--change FILE` writes new content to FILE
+//! before each of them.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,6 +37,7 @@ fn run() -> Result<(), String> {
     let (mut data_root, mut run_root, mut parent) = (None, None, None);
     let (mut import, mut options, mut quiet) = (None, BuildOptions::default(), false);
     let mut context = None;
+    let (mut repeat, mut change) = (0usize, None::<PathBuf>);
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
         match arg.as_str() {
@@ -45,6 +51,12 @@ fn run() -> Result<(), String> {
             "--no-cache" => options.no_cache = true,
             "-q" => quiet = true,
             "-t" => options.tags.push(value(&arg)?),
+            "--repeat" => {
+                repeat = value(&arg)?
+                    .parse()
+                    .map_err(|_| "--repeat needs a number".to_string())?
+            }
+            "--change" => change = Some(PathBuf::from(value(&arg)?)),
             other if !other.starts_with('-') => context = Some(PathBuf::from(other)),
             other => return Err(format!("unknown option {other}")),
         }
@@ -71,6 +83,27 @@ fn run() -> Result<(), String> {
     }
     options.context = context.ok_or("a build context is required")?;
     let builder = Builder::new(runtime).map_err(|e| e.to_string())?;
+    if repeat > 0 {
+        let mut times = Vec::with_capacity(repeat);
+        for n in 0..repeat {
+            if let Some(file) = &change {
+                let stamp = format!("{n} {:?}\n", std::time::SystemTime::now());
+                std::fs::write(file, stamp).map_err(|e| format!("{}: {e}", file.display()))?;
+            }
+            let started = std::time::Instant::now();
+            builder
+                .build(&options, &mut |_| {})
+                .map_err(|e| e.to_string())?;
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        times.sort_by(f64::total_cmp);
+        println!(
+            "median_ms={:.1} min_ms={:.1}",
+            times[times.len() / 2],
+            times[0]
+        );
+        return Ok(());
+    }
     let built = builder
         .build(&options, &mut |event| {
             if quiet {

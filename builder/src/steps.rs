@@ -263,7 +263,6 @@ impl<'a> Session<'a> {
         };
         let mut paths = Vec::new();
         let mut docs = Vec::new();
-        let mut wildcard = false;
         for source in &def.sources {
             match source {
                 CopySource::Path(p) => {
@@ -276,7 +275,6 @@ impl<'a> Session<'a> {
                         )));
                     }
                     let p = word(p)?;
-                    wildcard |= crate::pattern::has_wildcard(&p);
                     paths.extend(root.resolve(&p)?);
                 }
                 CopySource::HereDoc(h) => {
@@ -289,7 +287,7 @@ impl<'a> Session<'a> {
                 }
             }
         }
-        let several = paths.len() + docs.len() > 1 || wildcard && paths.len() > 1;
+        let several = paths.len() + docs.len() > 1;
         if several && !slash && !existing_dir {
             return Err(BuildError::Invalid(format!(
                 "when using {keyword} with more than one source file, the destination must be a directory and end with a /"
