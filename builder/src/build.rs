@@ -75,7 +75,8 @@ pub(crate) fn one_line(source: &str) -> String {
 }
 
 impl Builder {
-    /// A builder over `runtime` (its image store and data root).
+    /// A builder over `runtime` (its image store and data root). Removes what builder
+    /// processes that died left behind (step containers, mounts, temporary files).
     pub fn new(runtime: Runtime) -> Result<Self> {
         let data_root = runtime
             .images()
@@ -84,6 +85,7 @@ impl Builder {
             .map(Path::to_path_buf)
             .ok_or_else(|| BuildError::Invalid("the image store has no data root".into()))?;
         let cache = Cache::open(&data_root)?;
+        crate::recover::sweep(&runtime, &data_root);
         Ok(Self {
             runtime,
             data_root,

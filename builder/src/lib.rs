@@ -43,6 +43,7 @@ pub mod parse;
 pub mod pattern;
 pub mod platform;
 pub mod progress;
+pub mod recover;
 pub mod run;
 pub mod stages;
 pub mod steps;

@@ -578,6 +578,30 @@ fn independent_stages_run_in_parallel() -> TestResult {
     Ok(())
 }
 
+fn leftovers_of_a_dead_builder_are_removed() -> TestResult {
+    let bed = Bed::new();
+    // What a builder killed during a step leaves: a mounted step rootfs named after its pid.
+    let dead_pid = 999_999_999;
+    let owner = format!("build-{dead_pid}-0");
+    let dir = bed.env.data_root().join("build/work").join(&owner);
+    let record = bed.env.store.resolve("bb:1")?;
+    let chains: Vec<_> = record.layers.iter().map(|l| l.chain_id.clone()).collect();
+    bed.env
+        .store
+        .create_rootfs_from_layers(&owner, &chains, &dir)?;
+    std::fs::create_dir_all(bed.env.data_root().join(format!("build/tmp/{dead_pid}-3")))?;
+    assert_eq!(mounts_under(bed.env.tmp.path()).len(), 1);
+    Builder::new(bed.runtime.clone())?;
+    bed.assert_clean();
+    assert!(
+        !bed.env
+            .data_root()
+            .join(format!("build/tmp/{dead_pid}-3"))
+            .exists()
+    );
+    Ok(())
+}
+
 fn main() {
     if let Some(code) = engine::entry::dispatch_from_env() {
         std::process::exit(code);
@@ -595,6 +619,10 @@ fn main() {
         ("failing_run_names_the_line", failing_run_names_the_line),
         ("add_archive_and_errors", add_archive_and_errors),
         ("run_network_and_mounts", run_network_and_mounts),
+        (
+            "leftovers_of_a_dead_builder_are_removed",
+            leftovers_of_a_dead_builder_are_removed,
+        ),
         (
             "independent_stages_run_in_parallel",
             independent_stages_run_in_parallel,
