@@ -620,3 +620,59 @@ services:
         "{ports:?}"
     );
 }
+
+/// Follows Compose's TestStartStopMultipleFiles: with two files sharing a project, a command
+/// given one file acts on that file's services only; the other file's containers (orphans of
+/// this model) are left alone.
+#[test]
+fn lifecycle_commands_keep_to_the_services_of_the_given_file() {
+    let env = Env::new(
+        r#"
+services:
+  svc-a:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+"#,
+    );
+    std::fs::write(
+        env.dir().join("other.yaml"),
+        r#"
+services:
+  svc-b:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+"#,
+    )
+    .unwrap();
+    env.ok(&["up", "-d"]);
+    env.ok(&["-f", "other.yaml", "up", "-d"]);
+    let a = env.name("svc-a", 1);
+    let b = env.name("svc-b", 1);
+
+    let (_, progress) = env.ok(&["-f", "compose.yaml", "stop", "-t", "1"]);
+    assert!(
+        progress.contains(&format!("Container {a}  Stopped")),
+        "{progress}"
+    );
+    assert!(!progress.contains(&b), "{progress}");
+    let state = states(&env);
+    assert_eq!(
+        (state[&a].as_str(), state[&b].as_str()),
+        ("exited", "running")
+    );
+
+    env.ok(&["-f", "compose.yaml", "kill"]);
+    env.ok(&["-f", "other.yaml", "pause"]);
+    let state = states(&env);
+    assert_eq!(
+        (state[&a].as_str(), state[&b].as_str()),
+        ("exited", "paused")
+    );
+    env.ok(&["-f", "other.yaml", "unpause"]);
+    env.ok(&["-f", "compose.yaml", "rm", "-f"]);
+    let state = states(&env);
+    assert!(!state.contains_key(&a), "{state:?}");
+    assert_eq!(state[&b], "running");
+}

@@ -178,7 +178,7 @@ pub fn start(project: &ProjectArgs, args: ServicesArgs) -> anyhow::Result<ExitCo
 /// Runs `bosun stop`: every container at once, each with its grace period.
 pub fn stop(project: &ProjectArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
-    let containers = session.containers(&args.services, false, false)?;
+    let containers = session.containers(&session.scope(&args.services), false, false)?;
     stop_or_restart(&session, containers, args.timeout, false)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -226,7 +226,7 @@ pub fn kill(project: &ProjectArgs, args: KillArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
     let signal =
         signal_number(&args.signal).with_context(|| format!("invalid signal {:?}", args.signal))?;
-    let containers = session.containers(&args.services, false, false)?;
+    let containers = session.containers(&session.scope(&args.services), false, false)?;
     each(
         &session,
         containers,
@@ -246,11 +246,11 @@ pub fn kill(project: &ProjectArgs, args: KillArgs) -> anyhow::Result<ExitCode> {
 pub fn rm(project: &ProjectArgs, args: RmArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
     if args.stop {
-        let running = session.containers(&args.services, false, false)?;
+        let running = session.containers(&session.scope(&args.services), false, false)?;
         stop_or_restart(&session, running, None, false)?;
     }
     let stopped: Vec<proto::ContainerSummary> = session
-        .containers(&args.services, true, false)?
+        .containers(&session.scope(&args.services), true, false)?
         .into_iter()
         .filter(|c| c.state().is_stopped())
         .collect();
@@ -285,7 +285,7 @@ pub fn rm(project: &ProjectArgs, args: RmArgs) -> anyhow::Result<ExitCode> {
 /// Runs `bosun pause` (`pause`) or `bosun unpause`.
 pub fn pause(project: &ProjectArgs, args: ServicesArgs, pause: bool) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
-    let containers = session.containers(&args.services, false, false)?;
+    let containers = session.containers(&session.scope(&args.services), false, false)?;
     let verb = if pause { "Paused" } else { "Unpaused" };
     each(
         &session,

@@ -233,6 +233,18 @@ impl Session {
         Ok(found)
     }
 
+    /// The services a lifecycle command acts on: the named ones, or with none named every
+    /// service of the model, so that `-f one.yaml stop` leaves the containers of another
+    /// file's services (orphans of this model) alone, as Compose does. A project rebuilt
+    /// from its containers' labels has every labelled service in its model.
+    pub fn scope(&self, services: &[String]) -> Vec<String> {
+        if services.is_empty() {
+            self.project().services.keys().cloned().collect()
+        } else {
+            services.to_vec()
+        }
+    }
+
     /// Checks that every named service exists (enabled or disabled by a profile).
     pub fn check_services(&self, services: &[String]) -> anyhow::Result<()> {
         let project = self.project();
