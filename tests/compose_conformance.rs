@@ -676,3 +676,65 @@ services:
     assert!(!state.contains_key(&a), "{state:?}");
     assert_eq!(state[&b], "running");
 }
+
+/// Follows Compose's TestEnvPriority, TestEnvPriorityComposeEnvFile and TestLocalComposeExec:
+/// a bare `-e NAME` on `run` and `exec` takes NAME's value from the shell, else from the
+/// project's `.env` / `--env-file`; a bare name set nowhere is left out (never passed as the
+/// literal line `NAME`).
+#[test]
+fn bare_env_names_on_run_and_exec_resolve_like_compose() {
+    let env = Env::new(
+        r#"
+services:
+  app:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+"#,
+    );
+    std::fs::write(env.dir().join(".env"), "WHEREAMI=Env File\n").unwrap();
+    std::fs::write(env.dir().join("other.env"), "WHEREAMI=Other File\n").unwrap();
+    let run = |extra: &[&str], shell: Option<&str>| {
+        let mut args = vec!["-p", env.project.as_str()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&[
+            "run", "--rm", "-e", "WHEREAMI", "-e", "NOWHERE", "app", "env",
+        ]);
+        let mut command = env.command(&args);
+        command.env_remove("NOWHERE");
+        match shell {
+            Some(value) => command.env("WHEREAMI", value),
+            None => command.env_remove("WHEREAMI"),
+        };
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let from_dotenv = run(&[], None);
+    assert!(from_dotenv.contains("WHEREAMI=Env File"), "{from_dotenv}");
+    assert!(!from_dotenv.contains("NOWHERE"), "{from_dotenv}");
+    let from_file = run(&["--env-file", "other.env"], None);
+    assert!(from_file.contains("WHEREAMI=Other File"), "{from_file}");
+    let from_shell = run(&[], Some("shell"));
+    assert!(from_shell.contains("WHEREAMI=shell"), "{from_shell}");
+
+    env.ok(&["up", "-d"]);
+    let out = env
+        .command(&[
+            "-p",
+            env.project.as_str(),
+            "exec",
+            "-T",
+            "-e",
+            "FOO",
+            "app",
+            "env",
+        ])
+        .env("FOO", "BAR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines = text(&out.stdout);
+    assert!(lines.lines().any(|l| l == "FOO=BAR"), "{lines}");
+    assert!(!lines.lines().any(|l| l == "FOO"), "{lines}");
+}

@@ -66,7 +66,7 @@ pub fn run(project: &ProjectArgs, args: ExecArgs) -> anyhow::Result<ExitCode> {
     let request = proto::ExecRequest {
         container: container.id.clone(),
         args: args.command.clone(),
-        env: args.env.clone(),
+        env: session.resolve_env(&args.env),
         user: args.user.clone().unwrap_or_default(),
         working_dir: args.workdir.clone().unwrap_or_default(),
         ..Default::default()

@@ -83,7 +83,7 @@ pub struct RunArgs {
 }
 
 /// The service definition with the command line's overrides.
-fn overridden(service: &Service, args: &RunArgs) -> anyhow::Result<Service> {
+fn overridden(service: &Service, args: &RunArgs, session: &Session) -> anyhow::Result<Service> {
     let mut service = service.clone();
     if !args.command.is_empty() {
         service.command = Some(args.command.clone());
@@ -96,7 +96,7 @@ fn overridden(service: &Service, args: &RunArgs) -> anyhow::Result<Service> {
             Some((k, v)) => service.environment.insert(k.into(), Some(v.into())),
             None => service
                 .environment
-                .insert(pair.clone(), std::env::var(pair).ok()),
+                .insert(pair.clone(), session.variable(pair)),
         };
     }
     for pair in &args.label {
@@ -241,7 +241,7 @@ pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    let service = overridden(definition, &args)?;
+    let service = overridden(definition, &args, &session)?;
     let observed = session.observe()?;
     let mut resources = Resources::find(&desired, [&service], &observed)?;
     let mut plan = Plan::new();

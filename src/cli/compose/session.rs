@@ -245,6 +245,28 @@ impl Session {
         }
     }
 
+    /// The value of a variable named bare on the command line (`-e NAME`), as Compose resolves
+    /// it: the shell's, else the project's `.env` / `--env-file` / `COMPOSE_ENV_FILES`.
+    pub fn variable(&self, name: &str) -> Option<String> {
+        self.loaded
+            .environment
+            .get(name)
+            .map(str::to_owned)
+            .or_else(|| std::env::var(name).ok())
+    }
+
+    /// `-e` pairs with the bare names resolved by [`Session::variable`]; a bare name that is
+    /// set nowhere is left out.
+    pub fn resolve_env(&self, pairs: &[String]) -> Vec<String> {
+        pairs
+            .iter()
+            .filter_map(|pair| match pair.split_once('=') {
+                Some(_) => Some(pair.clone()),
+                None => self.variable(pair).map(|value| format!("{pair}={value}")),
+            })
+            .collect()
+    }
+
     /// Checks that every named service exists (enabled or disabled by a profile).
     pub fn check_services(&self, services: &[String]) -> anyhow::Result<()> {
         let project = self.project();
