@@ -738,3 +738,43 @@ services:
     assert!(lines.lines().any(|l| l == "FOO=BAR"), "{lines}");
     assert!(!lines.lines().any(|l| l == "FOO"), "{lines}");
 }
+
+/// Follows Compose's TestUnusedMissingEnvFile: a service's missing env_file fails only the
+/// commands that act on that service, naming the file; the rest of the project works.
+#[test]
+fn a_missing_env_file_fails_only_the_commands_of_its_service() {
+    let env = Env::new(
+        r#"
+services:
+  serviceA:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+  serviceB:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    env_file: ./not-there.env
+"#,
+    );
+    env.ok(&["up", "-d", "serviceA"]);
+    env.ok(&["ps"]);
+    env.ok(&["logs"]);
+    env.ok(&["exec", "-T", "serviceA", "true"]);
+    env.ok(&["scale", "serviceA=2"]);
+    env.ok(&["config", "--hash", "serviceA"]);
+    assert_eq!(env.ps().len(), 2);
+
+    for args in [
+        &["up", "-d"][..],
+        &["run", "--rm", "serviceB", "true"],
+        &["config"],
+    ] {
+        let out = env.bosun(args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("services.serviceB.env_file[0]") && err.contains("not-there.env"),
+            "{args:?}: {err}"
+        );
+    }
+}

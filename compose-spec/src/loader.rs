@@ -1,6 +1,6 @@
 //! Runs the loading stages in order: files → documents → one merged document → typed project.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -47,6 +47,25 @@ pub struct Loaded {
     pub environment: Environment,
     /// How to write `$` when rendering this project so that the output loads back to it.
     pub dollars: crate::render::Dollars,
+    /// Services whose `env_file` could not be read, with the error (file, line, key): a
+    /// command that acts on one of them fails with it ([`Loaded::check_env_files`]); the
+    /// others work, as in Compose.
+    pub env_file_errors: BTreeMap<String, String>,
+}
+
+impl Loaded {
+    /// The error of the first of `services` (every enabled service when empty) whose
+    /// `env_file` could not be read.
+    pub fn check_env_files(&self, services: &[String]) -> std::result::Result<(), String> {
+        let mut wanted = services.iter().map(String::as_str).collect::<Vec<_>>();
+        if wanted.is_empty() {
+            wanted = self.project.services.keys().map(String::as_str).collect();
+        }
+        match wanted.iter().find_map(|s| self.env_file_errors.get(*s)) {
+            Some(error) => Err(error.clone()),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Loads, validates and normalizes a compose project.
@@ -105,7 +124,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         environment: &found.environment,
         document: &doc,
     };
-    normalize::normalize(&mut project, &context)?;
+    let env_file_errors = normalize::normalize(&mut project, &context)?;
     validate::validate(&project, &doc)?;
     Ok(Loaded {
         project,
@@ -114,6 +133,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         files: found.files,
         project_directory: found.project_directory,
         environment: found.environment,
+        env_file_errors,
         dollars: if options.interpolate {
             crate::render::Dollars::Escaped
         } else {

@@ -43,13 +43,22 @@ impl Context<'_> {
 /// The name of the network services join when they name none.
 pub const DEFAULT_NETWORK: &str = "default";
 
-/// Brings `project` into canonical form.
-pub fn normalize(project: &mut Project, context: &Context<'_>) -> Result<()> {
+/// Brings `project` into canonical form. A service whose `env_file` cannot be read does not
+/// stop the project from loading: its error is returned by service name, for the commands
+/// that act on that service to report (as Compose does, so that `up -d other` still works).
+pub fn normalize(project: &mut Project, context: &Context<'_>) -> Result<BTreeMap<String, String>> {
+    let mut env_file_errors = BTreeMap::new();
     for (name, service) in project.services.iter_mut() {
+        if let Err(err) = resolve_environment(name, service, context) {
+            env_file_errors.insert(name.clone(), err.to_string());
+        }
         normalize_service(name, service, context)?;
         service.profiles.clear();
     }
     for (name, service) in project.disabled_services.iter_mut() {
+        if let Err(err) = resolve_environment(name, service, context) {
+            env_file_errors.insert(name.clone(), err.to_string());
+        }
         normalize_service(name, service, context)?;
     }
     let uses_default = project
@@ -94,7 +103,7 @@ pub fn normalize(project: &mut Project, context: &Context<'_>) -> Result<()> {
             config.external,
         ));
     }
-    Ok(())
+    Ok(env_file_errors)
 }
 
 /// `name` when given; the key itself for external resources; otherwise `<project>_<key>`.
@@ -107,7 +116,6 @@ fn resource_name(project: &str, key: &str, name: Option<String>, external: bool)
 }
 
 fn normalize_service(name: &str, service: &mut Service, context: &Context<'_>) -> Result<()> {
-    resolve_environment(name, service, context)?;
     if service.networks.is_empty() && service.network_mode.is_none() {
         service.networks.insert(DEFAULT_NETWORK.to_string(), None);
     }

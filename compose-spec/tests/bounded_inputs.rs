@@ -54,8 +54,9 @@ impl Project {
             "took {:?}",
             started.elapsed()
         );
+        // An unreadable env_file is reported to the commands that use its service.
         let message = match result {
-            Ok(_) => panic!("loaded"),
+            Ok(loaded) => loaded.check_env_files(&[]).expect_err("loaded"),
             Err(e) => e.to_string(),
         };
         assert!(!message.contains('\n'), "{message}");

@@ -65,11 +65,20 @@ pub fn run(project: &ProjectArgs, args: &ConfigArgs) -> anyhow::Result<ExitCode>
     } else if args.profiles {
         lines(loaded.all_profiles.iter())
     } else if let Some(selection) = &args.hash {
+        let selected: Vec<String> = match selection.trim() {
+            "*" => Vec::new(),
+            names => names.split(',').map(|s| s.trim().to_string()).collect(),
+        };
+        loaded
+            .check_env_files(&selected)
+            .map_err(|message| anyhow::anyhow!(message))?;
         let mut out = String::new();
         for (name, hash) in render::hashes(project, selection)? {
             out.push_str(&format!("{name} {hash}\n"));
         }
         out
+    } else if let Err(message) = loaded.check_env_files(&[]) {
+        anyhow::bail!(message)
     } else if args.format == "json" {
         render::to_json(project, loaded.dollars)?
     } else {

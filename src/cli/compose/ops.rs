@@ -364,6 +364,7 @@ pub fn scale(project: &ProjectArgs, args: ScaleArgs) -> anyhow::Result<ExitCode>
     let services: Vec<String> = scale.keys().cloned().collect();
     let session = Session::open_enabling(project, &services)?;
     session.check_services(&services)?;
+    session.check_env_files(&services)?;
     let options = PlanOptions {
         services,
         no_deps: args.no_deps,

@@ -216,6 +216,7 @@ fn suffix() -> String {
 /// Runs `bosun run`.
 pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open_enabling(project, std::slice::from_ref(&args.service))?;
+    session.check_env_files(std::slice::from_ref(&args.service))?;
     let name = args.service.clone();
     let Some(definition) = session.project().services.get(&name) else {
         anyhow::bail!("no such service: {name}");

@@ -10,6 +10,7 @@ use compose_spec::env::Environment;
 use compose_spec::loader::Loaded;
 use compose_spec::model::Project;
 use compose_spec::render::Dollars;
+use orchestrator::compose::graph::ServiceGraph;
 use orchestrator::compose::{
     Backend, Desired, ExecuteOptions, Observed, Plan, Report, execute, labels, project_from_labels,
 };
@@ -113,6 +114,7 @@ impl Session {
             files: Vec::new(),
             project_directory,
             environment: Environment::default(),
+            env_file_errors: Default::default(),
             dollars: Dollars::Escaped,
         };
         Ok(Self {
@@ -265,6 +267,23 @@ impl Session {
                 None => self.variable(pair).map(|value| format!("{pair}={value}")),
             })
             .collect()
+    }
+
+    /// Fails with the env_file error of any of `services` (every enabled service when none is
+    /// named) or of what they depend on: a command that creates their containers needs their
+    /// environment; commands on other services are not held up by it.
+    pub fn check_env_files(&self, services: &[String]) -> anyhow::Result<()> {
+        let wanted: Vec<String> = if services.is_empty() {
+            Vec::new()
+        } else {
+            ServiceGraph::new(self.project())?
+                .with_dependencies(services)
+                .into_iter()
+                .collect()
+        };
+        self.loaded
+            .check_env_files(&wanted)
+            .map_err(|message| anyhow::anyhow!(message))
     }
 
     /// Checks that every named service exists (enabled or disabled by a profile).

@@ -143,6 +143,7 @@ fn converge(
     wait_timeout: Option<Duration>,
 ) -> anyhow::Result<bool> {
     session.check_services(&options.services)?;
+    session.check_env_files(&options.services)?;
     session.warn_unsupported(&options.services);
     session.check_limits(&options.services)?;
     let _lock = session.lock()?;
