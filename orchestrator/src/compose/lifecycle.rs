@@ -14,12 +14,12 @@ pub fn start_order(graph: &ServiceGraph, services: &[String]) -> Vec<String> {
         return graph.order().to_vec();
     }
     let wanted = graph.with_dependencies(services);
-    graph
-        .order()
-        .iter()
-        .filter(|s| wanted.contains(*s))
-        .cloned()
-        .collect()
+    in_order(graph, |s| wanted.contains(s))
+}
+
+/// The services `wanted` picks, in the graph's dependency order.
+fn in_order(graph: &ServiceGraph, wanted: impl Fn(&String) -> bool) -> Vec<String> {
+    graph.order().iter().filter(|s| wanted(s)).cloned().collect()
 }
 
 /// The services `restart` acts on, dependencies first: the named ones (every service when
@@ -49,12 +49,7 @@ pub fn restart_order(
             }
         }
     }
-    graph
-        .order()
-        .iter()
-        .filter(|s| wanted.contains(*s))
-        .cloned()
-        .collect()
+    in_order(graph, |s| wanted.contains(s))
 }
 
 #[cfg(test)]
