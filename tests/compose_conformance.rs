@@ -778,3 +778,38 @@ services:
         );
     }
 }
+
+/// Follows Compose's TestLocalComposeExecOneOff: `exec` on a service with no running service
+/// container runs in the service's running one-off container (`run -d`).
+#[test]
+fn exec_falls_back_to_a_running_one_off_container() {
+    let env = Env::new(
+        r#"
+services:
+  simple:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+"#,
+    );
+    env.ok(&["run", "-d", "simple"]);
+    let (out, _) = env.ok(&["exec", "-T", "simple", "echo", "from-the-one-off"]);
+    assert_eq!(out.trim(), "from-the-one-off");
+
+    env.ok(&["up", "-d"]);
+    let (out, _) = env.ok(&["exec", "-T", "simple", "hostname"]);
+    let (ps, _) = env.ok(&["ps", "--format", "json"]);
+    let service = ps
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|c| c["Name"] == env.name("simple", 1).as_str())
+        .unwrap();
+    let id = service["ID"].as_str().unwrap();
+    assert!(
+        id.starts_with(out.trim()),
+        "with a service container running, exec uses it: {out} vs {id}"
+    );
+    let out = env.bosun(&["exec", "-T", "--index", "2", "simple", "true"]);
+    assert!(!out.status.success(), "there is no container #2");
+    env.ok(&["down", "--remove-orphans"]);
+}

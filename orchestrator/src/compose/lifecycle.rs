@@ -19,7 +19,12 @@ pub fn start_order(graph: &ServiceGraph, services: &[String]) -> Vec<String> {
 
 /// The services `wanted` picks, in the graph's dependency order.
 fn in_order(graph: &ServiceGraph, wanted: impl Fn(&String) -> bool) -> Vec<String> {
-    graph.order().iter().filter(|s| wanted(s)).cloned().collect()
+    graph
+        .order()
+        .iter()
+        .filter(|s| wanted(s))
+        .cloned()
+        .collect()
 }
 
 /// The services `restart` acts on, dependencies first: the named ones (every service when

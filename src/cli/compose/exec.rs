@@ -52,17 +52,29 @@ pub struct ExecArgs {
 pub fn run(project: &ProjectArgs, args: ExecArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open(project)?;
     session.check_services(std::slice::from_ref(&args.service))?;
-    let containers = session.containers(std::slice::from_ref(&args.service), false, false)?;
-    let container = containers
-        .iter()
-        .find(|c| c.labels.get(labels::CONTAINER_NUMBER) == Some(&args.index.to_string()))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "service {} is not running container #{}",
-                args.service,
-                args.index
-            )
-        })?;
+    let containers = session.containers(std::slice::from_ref(&args.service), false, true)?;
+    let is_oneoff = |c: &&proto::ContainerSummary| {
+        c.labels
+            .get(labels::ONEOFF)
+            .is_some_and(|v| v == labels::TRUE)
+    };
+    // The service container of that index; as Compose, a running one-off container of the
+    // service (`run -d`) when the service has none running.
+    let (oneoffs, services): (Vec<_>, Vec<_>) = containers.iter().partition(is_oneoff);
+    let container = if services.is_empty() {
+        oneoffs.first().copied()
+    } else {
+        services
+            .into_iter()
+            .find(|c| c.labels.get(labels::CONTAINER_NUMBER) == Some(&args.index.to_string()))
+    };
+    let container = container.ok_or_else(|| {
+        anyhow::anyhow!(
+            "service {} is not running container #{}",
+            args.service,
+            args.index
+        )
+    })?;
     let request = proto::ExecRequest {
         container: container.id.clone(),
         args: args.command.clone(),
