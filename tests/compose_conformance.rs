@@ -813,3 +813,29 @@ services:
     assert!(!out.status.success(), "there is no container #2");
     env.ok(&["down", "--remove-orphans"]);
 }
+
+/// Follows Compose's TestExec: a detached `run` keeps the container's stdin open, so
+/// `run -d SERVICE cat` keeps running (and can be exec'd into).
+#[test]
+fn a_detached_run_keeps_stdin_open() {
+    let env = Env::new(
+        r#"
+services:
+  test:
+    image: busybox:test
+    stop_grace_period: 1s
+"#,
+    );
+    let (name, _) = env.ok(&["run", "-d", "test", "cat"]);
+    let name = name.trim().to_string();
+    // With stdin closed, cat ends as soon as it starts and exec finds nothing running.
+    let (out, _) = env.ok(&["exec", "-T", "test", "echo", "alive"]);
+    assert_eq!(out.trim(), "alive");
+    let state = states(&env);
+    assert_eq!(
+        state.get(&name).map(String::as_str),
+        Some("running"),
+        "{state:?}"
+    );
+    env.ok(&["down", "--remove-orphans"]);
+}

@@ -272,8 +272,10 @@ pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     spec.labels
         .insert(labels::ONEOFF.into(), labels::TRUE.into());
     let mut config = translate::container_config(&spec)?;
+    // Stdin stays open even detached (`-i` is the default, as Compose's): `run -d svc cat`
+    // keeps running.
+    config.stdin_open = true;
     if !args.detach {
-        config.stdin_open = true;
         config.tty = !args.no_tty && stdin_is_terminal();
     }
     let request = proto::CreateRequest {
