@@ -839,3 +839,44 @@ services:
     );
     env.ok(&["down", "--remove-orphans"]);
 }
+
+/// Follows Compose's TestRemoveOrphans (environment side): `COMPOSE_IGNORE_ORPHANS` silences
+/// the orphan warning of `up`, `COMPOSE_REMOVE_ORPHANS` removes the orphans as
+/// `--remove-orphans` does.
+#[test]
+fn orphan_environment_variables_act_as_compose() {
+    let env = Env::new(
+        r#"
+services:
+  kept:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+"#,
+    );
+    std::fs::write(
+        env.dir().join("old.yaml"),
+        "services:\n  gone:\n    image: busybox:test\n    command: [\"sleep\", \"1000\"]\n    stop_grace_period: 1s\n",
+    )
+    .unwrap();
+    env.ok(&["-f", "old.yaml", "up", "-d"]);
+    let up = |vars: &[(&str, &str)]| {
+        let mut command = env.command(&["-p", env.project.as_str(), "up", "-d"]);
+        command
+            .env_remove("COMPOSE_IGNORE_ORPHANS")
+            .env_remove("COMPOSE_REMOVE_ORPHANS");
+        for (k, v) in vars {
+            command.env(k, v);
+        }
+        let out = command.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    let gone = env.name("gone", 1);
+    assert!(up(&[]).contains("orphan"), "warned without the variables");
+    let quiet = up(&[("COMPOSE_IGNORE_ORPHANS", "true")]);
+    assert!(!quiet.contains("orphan"), "{quiet}");
+    assert!(states(&env).contains_key(&gone));
+    up(&[("COMPOSE_REMOVE_ORPHANS", "1")]);
+    assert!(!states(&env).contains_key(&gone), "{:?}", states(&env));
+}

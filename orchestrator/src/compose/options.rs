@@ -20,6 +20,8 @@ pub struct PlanOptions {
     pub renew_anon_volumes: bool,
     /// `--remove-orphans`: remove containers of services no longer in the project.
     pub remove_orphans: bool,
+    /// `COMPOSE_IGNORE_ORPHANS`: neither remove orphans nor warn about them.
+    pub ignore_orphans: bool,
     /// `--scale SERVICE=N`, over `scale` / `deploy.replicas`.
     pub scale: BTreeMap<String, u64>,
     /// `-t`: the grace period of stops, over each service's `stop_grace_period`.

@@ -44,13 +44,15 @@ pub fn plan(
     let selected = select(&graph, desired, options)?;
     let explicit: BTreeSet<&str> = options.services.iter().map(String::as_str).collect();
     let mut plan = Plan::new();
-    orphans::plan_orphans(
-        project,
-        observed,
-        options.remove_orphans,
-        options.timeout,
-        &mut plan,
-    );
+    if options.remove_orphans || !options.ignore_orphans {
+        orphans::plan_orphans(
+            project,
+            observed,
+            options.remove_orphans,
+            options.timeout,
+            &mut plan,
+        );
+    }
 
     let order: Vec<&str> = graph
         .order()

@@ -21,7 +21,7 @@ pub struct DownArgs {
     #[command(flatten)]
     pub globals: Globals,
     /// Remove containers for services not defined in the compose file.
-    #[arg(long)]
+    #[arg(long, env = "COMPOSE_REMOVE_ORPHANS", value_parser = clap::builder::BoolishValueParser::new())]
     pub remove_orphans: bool,
     /// Remove named volumes declared in the volumes section and anonymous volumes attached to
     /// containers.

@@ -35,7 +35,7 @@ pub struct CreateArgs {
     #[arg(short = 'V', long)]
     pub renew_anon_volumes: bool,
     /// Remove containers for services not defined in the compose file.
-    #[arg(long)]
+    #[arg(long, env = "COMPOSE_REMOVE_ORPHANS", value_parser = clap::builder::BoolishValueParser::new())]
     pub remove_orphans: bool,
     /// Scale SERVICE to NUM instances (overrides `scale` in the compose file).
     #[arg(long, value_name = "SERVICE=NUM")]
@@ -120,6 +120,8 @@ fn plan_options(args: &CreateArgs) -> anyhow::Result<PlanOptions> {
         always_recreate_deps: args.always_recreate_deps,
         renew_anon_volumes: args.renew_anon_volumes,
         remove_orphans: args.remove_orphans,
+        ignore_orphans: std::env::var("COMPOSE_IGNORE_ORPHANS")
+            .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
         scale: parse_scale(&args.scale)?,
         ..PlanOptions::default()
     })
