@@ -3,6 +3,7 @@
 //! - [`agent`]: the generated messages and gRPC services of the node agent's local API
 //!   (`proto/agent.proto`, `images.proto`, `volumes.proto`, `networks.proto`).
 //! - [`manager`]: the generated messages and gRPC services of the managers (`proto/manager.proto`).
+//! - [`dispatcher`]: the session between a node and the managers (`proto/dispatcher.proto`).
 //! - [`client`], [`images_client`], [`attach_client`]: the agent's typed client over its unix
 //!   socket, as the CLI and the compose backend use it.
 //! - [`Reason`]: typed refusals a manager marks its errors with.
@@ -20,6 +21,13 @@ mod state;
 #[allow(missing_docs, clippy::all, clippy::unwrap_used)]
 pub mod agent {
     tonic::include_proto!("bosun.agent.v1");
+}
+
+/// The generated protobuf messages and gRPC services of the dispatcher: assignments to
+/// nodes and task status reports (`proto/dispatcher.proto`).
+#[allow(missing_docs, clippy::all, clippy::unwrap_used)]
+pub mod dispatcher {
+    tonic::include_proto!("bosun.dispatcher.v1");
 }
 
 /// The generated protobuf messages and gRPC services of the managers' API.

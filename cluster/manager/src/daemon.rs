@@ -3,11 +3,16 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
 use tonic::transport::Server;
 
+use super::dispatcher::proto::dispatcher_server::DispatcherServer;
+use super::dispatcher::sets::AllSets;
+use super::dispatcher::{self, DispatcherService};
 use super::driver::{self, Exit};
 use super::peers::Peers;
 use super::proto::manager_server::ManagerServer;
@@ -293,8 +298,14 @@ pub async fn serve(
         dir.clone(),
         manager.state.node_id.clone(),
     ));
-    let service = ManagerService::new(raft.clone(), client_config).with_seal_key(seal);
-    let liveness = tokio::spawn(workers::watch_liveness(raft, service.liveness()));
+    let service = Arc::new(ManagerService::new(raft.clone(), client_config).with_seal_key(seal));
+    let liveness = tokio::spawn(workers::watch_liveness(raft.clone(), service.liveness()));
+    let (sets_tx, sets) = watch::channel(Arc::new(AllSets::new()));
+    let hub = tokio::spawn(dispatcher::hub::run(raft, sets_tx));
+    let (reports, reports_rx) = mpsc::channel(1024);
+    let batcher = tokio::spawn(dispatcher::batch::run(service.clone(), reports_rx));
+    let (sessions_stop, sessions_stopped) = watch::channel(false);
+    let dispatcher = DispatcherService::new(service.clone(), sets, reports, sessions_stopped);
     let incoming = tls::incoming(listener, tls::server_config_for(&certs, &identity)?);
     let renewal = tokio::spawn(super::renewal::renew_certificates(
         certs,
@@ -307,15 +318,20 @@ pub async fn serve(
             () = shutdown => {}
             _ = exit_watch.wait_for(|e| *e != Exit::Running) => {}
         }
+        // Assignment streams never end by themselves: end them, so the server can stop.
+        let _ = sessions_stop.send(true);
     };
     let served = Server::builder()
-        .add_service(ManagerServer::new(service))
+        .add_service(ManagerServer::from_arc(service))
+        .add_service(DispatcherServer::new(dispatcher))
         .serve_with_incoming_shutdown(incoming, stop)
         .await;
     renewal.abort();
-    // Its raft handle must go too, or the raft thread would outlive the server.
-    liveness.abort();
-    let _ = liveness.await;
+    // Their raft handles must go too, or the raft thread would outlive the server.
+    for task in [liveness, hub, batcher] {
+        task.abort();
+        let _ = task.await;
+    }
     if let Err(err) = served {
         return Err(ManagerError::State(format!(
             "manager api server failed: {}",

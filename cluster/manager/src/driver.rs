@@ -25,6 +25,7 @@ enum Input {
     Propose(Batch, Reply<u64>),
     Membership(MembershipChange, Reply<u64>),
     Read(Query, Reply<(Vec<u8>, u64)>),
+    LocalRead(Query, oneshot::Sender<(Vec<u8>, u64)>),
     Status(oneshot::Sender<StatusView>),
     Unreachable(u64),
     Snapshot(u64, bool),
@@ -36,6 +37,7 @@ enum Input {
 pub struct RaftHandle {
     tx: mpsc::Sender<Input>,
     roster: watch::Receiver<Arc<Roster>>,
+    applied: watch::Receiver<u64>,
 }
 
 impl std::fmt::Debug for RaftHandle {
@@ -64,6 +66,23 @@ impl RaftHandle {
     /// A linearizable read: json of the matching records (or the hash) and the applied index.
     pub async fn read(&self, query: Query) -> Result<(Vec<u8>, u64), Refused> {
         self.ask(|reply| Input::Read(query, reply)).await
+    }
+
+    /// The records matching `query` in the store as applied on this manager, with its
+    /// applied index: no consensus round, so it answers without a quorum and may lag the
+    /// leader (the dispatcher serves assignments this way).
+    pub async fn local_read(&self, query: Query) -> Result<(Vec<u8>, u64), Refused> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::LocalRead(query, reply))
+            .map_err(|_| Refused::Stopped)?;
+        rx.await.map_err(|_| Refused::Stopped)
+    }
+
+    /// The index of the last entry applied to this manager's store, changing as entries
+    /// apply.
+    pub fn applied(&self) -> watch::Receiver<u64> {
+        self.applied.clone()
     }
 
     /// The callers the applied store knows, as of the last entry applied: a local read.
@@ -129,7 +148,12 @@ pub fn spawn(
 ) -> std::io::Result<(RaftHandle, watch::Receiver<Exit>)> {
     let (tx, rx) = mpsc::channel();
     let (roster_tx, roster) = watch::channel(Arc::new(Roster::from_store(node.store())));
-    let handle = RaftHandle { tx, roster };
+    let (applied_tx, applied) = watch::channel(node.status().applied);
+    let handle = RaftHandle {
+        tx,
+        roster,
+        applied,
+    };
     let peers = peers(handle.clone());
     let (exit_tx, exit_rx) = watch::channel(Exit::Running);
     std::thread::Builder::new()
@@ -145,6 +169,7 @@ pub fn spawn(
                 addrs_at: u64::MAX,
                 seal,
                 roster: roster_tx,
+                applied: applied_tx,
             };
             let exit = driver.run(rx);
             let _ = exit_tx.send(exit);
@@ -162,6 +187,7 @@ struct Driver {
     addrs_at: u64,
     seal: Option<SealKey>,
     roster: watch::Sender<Arc<Roster>>,
+    applied: watch::Sender<u64>,
 }
 
 fn now_ms() -> u64 {
@@ -226,6 +252,7 @@ impl Driver {
             return;
         }
         self.addrs_at = applied;
+        self.applied.send_replace(applied);
         let mut addrs = self.seed.clone();
         addrs.extend(
             self.node
@@ -310,6 +337,9 @@ impl Driver {
                     let _ = reply.send(Err(self.refuse(err)));
                 }
             },
+            Input::LocalRead(query, reply) => {
+                let _ = reply.send(self.answer(&query));
+            }
             Input::Status(reply) => {
                 let _ = reply.send(self.status());
             }

@@ -5,6 +5,7 @@ mod admin;
 pub mod bench;
 pub mod client;
 pub mod daemon;
+pub mod dispatcher;
 pub mod driver;
 pub mod launch;
 pub mod node_daemon;
