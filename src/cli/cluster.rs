@@ -115,6 +115,14 @@ struct JoinArgs {
 pub struct ManagerArgs {
     #[command(flatten)]
     root: DataRootArg,
+    /// The run root of this node's agent, whose socket (`bosun.sock`) runs the node's tasks.
+    #[arg(
+        long,
+        env = "BOSUN_RUN_ROOT",
+        default_value = "/run/bosun",
+        value_name = "DIR"
+    )]
+    run_root: PathBuf,
 }
 
 /// A runtime for the short-lived commands.
@@ -330,6 +338,7 @@ fn run_leave(root: &Path, force: bool) -> anyhow::Result<ExitCode> {
 pub fn run_manager(args: ManagerArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let root = args.root.data_root;
+    let socket = args.run_root.join(api::SOCKET_NAME);
     Manager::open(&root)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -351,7 +360,7 @@ pub fn run_manager(args: ManagerArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         };
-        anyhow::Ok(run_node(&root, shutdown).await?)
+        anyhow::Ok(run_node(&root, socket, shutdown).await?)
     })?;
     if exit == NodeExit::Removed {
         tracing::info!("node removed from the cluster: daemon stopped");

@@ -17,6 +17,7 @@ pub mod roster;
 mod sender;
 pub mod service;
 pub mod state;
+pub mod tasks;
 pub mod tls;
 mod view;
 pub mod worker;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use tokio::net::TcpListener;
@@ -34,17 +34,28 @@ pub enum NodeExit {
 }
 
 /// Runs the node at `data_root` until `shutdown` resolves or the node is removed, switching
-/// between the worker and manager roles as the cluster decides.
+/// between the worker and manager roles as the cluster decides. Whatever its role, the node
+/// runs the tasks assigned to it on the agent listening on `agent_socket` (see
+/// [`crate::tasks`]); they keep running when the daemon stops.
 pub async fn run_node(
     data_root: &Path,
+    agent_socket: PathBuf,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<NodeExit, ManagerError> {
     let (stop_tx, stop) = watch::channel(false);
+    let signal_stop = stop_tx.clone();
     let signal = tokio::spawn(async move {
         shutdown.await;
-        let _ = stop_tx.send(true);
+        let _ = signal_stop.send(true);
     });
+    let tasks = tokio::spawn(crate::tasks::run(
+        data_root.to_path_buf(),
+        agent_socket,
+        stop.clone(),
+    ));
     let result = roles(data_root, stop).await;
+    let _ = stop_tx.send(true);
+    let _ = tasks.await;
     signal.abort();
     result
 }

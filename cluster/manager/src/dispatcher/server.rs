@@ -62,39 +62,53 @@ fn description(request: &proto::SessionRequest) -> (Platform, Resources) {
     )
 }
 
-/// Writes the node's platform and resources to its record when they differ from it.
+/// Attempts at recording a node's description (its record may be missing from a manager
+/// that just joined, or change under the write).
+const DESCRIBE_ATTEMPTS: u32 = 20;
+
+/// Writes the node's platform and resources to its record when they differ from it,
+/// retrying for a while; gives up quietly (the next session tries again).
 async fn describe_node(
     manager: Arc<ManagerService>,
     node: NodeId,
     platform: Platform,
     resources: Resources,
 ) {
-    let key = RecordKey::new(Kind::Node, node.as_str());
-    let record = match read_record(&manager, key).await {
-        Ok(Some(Record::Node(record))) => record,
-        Ok(_) => return,
-        Err(status) => {
-            tracing::debug!(%node, cause = %status.message(), "cannot read the node record");
-            return;
+    for _ in 0..DESCRIBE_ATTEMPTS {
+        match describe_once(&manager, &node, &platform, resources).await {
+            Ok(()) => return,
+            Err(status) => {
+                tracing::debug!(%node, cause = %status.message(), "cannot record the node's resources yet");
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
         }
+    }
+}
+
+async fn describe_once(
+    manager: &ManagerService,
+    node: &NodeId,
+    platform: &Platform,
+    resources: Resources,
+) -> Result<(), Status> {
+    let key = RecordKey::new(Kind::Node, node.as_str());
+    let Some(Record::Node(record)) = read_record(manager, key).await? else {
+        return Err(Status::not_found(format!("no record of node {node}")));
     };
-    if record.platform == platform && record.resources == resources {
-        return;
+    if record.platform == *platform && record.resources == resources {
+        return Ok(());
     }
     let version = record.meta.version;
     let mut described = record;
-    described.platform = platform;
+    described.platform = platform.clone();
     described.resources = resources;
     let command = Command::Update {
         record: Record::Node(described),
         expected_version: version,
     };
-    match batch::write(&manager, cluster_state::Batch::new(0, vec![command])).await {
-        Ok(()) => tracing::info!(%node, "node platform and resources recorded"),
-        Err(status) => {
-            tracing::debug!(%node, cause = %status.message(), "cannot record the node's resources");
-        }
-    }
+    batch::write(manager, cluster_state::Batch::new(0, vec![command])).await?;
+    tracing::info!(%node, "node platform and resources recorded");
+    Ok(())
 }
 
 /// The first message of a session: the node's whole set.

@@ -1,0 +1,164 @@
+//! A recording fake of the agent for the runner's tests: containers in memory, every call
+//! logged, images that can be made to fail their pull, and exits caused by the test.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use api::agent as proto;
+
+use crate::tasks::engine::{EngineError, TaskContainer, TaskEngine};
+use crate::tasks::machine::Found;
+use crate::tasks::translate::TASK_ID;
+
+#[derive(Debug, Clone)]
+pub(crate) struct Container {
+    pub(crate) name: String,
+    pub(crate) task: String,
+    pub(crate) running: bool,
+    pub(crate) exit: Option<i32>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub(crate) containers: BTreeMap<String, Container>,
+    pub(crate) calls: Vec<String>,
+    pub(crate) bad_images: BTreeSet<String>,
+    next: u32,
+}
+
+/// The fake agent. A std mutex: never held across an await.
+#[derive(Debug, Default)]
+pub(crate) struct FakeEngine {
+    pub(crate) state: Mutex<State>,
+}
+
+impl FakeEngine {
+    pub(crate) fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("fake state")
+    }
+
+    /// Makes container `id` exit with `code`.
+    pub(crate) fn exit(&self, id: &str, code: i32) {
+        if let Some(c) = self.lock().containers.get_mut(id) {
+            c.running = false;
+            c.exit = Some(code);
+        }
+    }
+
+    pub(crate) fn calls(&self) -> Vec<String> {
+        self.lock().calls.clone()
+    }
+
+    fn call(&self, text: String) {
+        self.lock().calls.push(text);
+    }
+}
+
+fn missing(id: &str) -> EngineError {
+    EngineError::NotFound(format!("no such container: {id}"))
+}
+
+#[tonic::async_trait]
+impl TaskEngine for FakeEngine {
+    async fn ensure_image(&self, image: &str) -> Result<(), EngineError> {
+        self.call(format!("pull {image}"));
+        if self.lock().bad_images.contains(image) {
+            return Err(EngineError::Refused(format!("pull {image}: not found")));
+        }
+        Ok(())
+    }
+
+    async fn create(&self, request: proto::CreateRequest) -> Result<String, EngineError> {
+        self.call(format!("create {}", request.name));
+        let task = request
+            .config
+            .and_then(|c| c.labels.get(TASK_ID).cloned())
+            .unwrap_or_default();
+        let mut state = self.lock();
+        if state.containers.values().any(|c| c.name == request.name) {
+            return Err(EngineError::Refused(format!(
+                "name {} in use",
+                request.name
+            )));
+        }
+        state.next += 1;
+        let id = format!("c{}", state.next);
+        state.containers.insert(
+            id.clone(),
+            Container {
+                name: request.name,
+                task,
+                running: false,
+                exit: None,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn find(&self, name: &str) -> Result<Option<String>, EngineError> {
+        Ok(self
+            .lock()
+            .containers
+            .iter()
+            .find(|(_, c)| c.name == name)
+            .map(|(id, _)| id.clone()))
+    }
+
+    async fn start(&self, id: &str) -> Result<(), EngineError> {
+        self.call(format!("start {id}"));
+        let mut state = self.lock();
+        let c = state.containers.get_mut(id).ok_or_else(|| missing(id))?;
+        c.running = true;
+        Ok(())
+    }
+
+    async fn wait(&self, id: &str) -> Result<i32, EngineError> {
+        loop {
+            {
+                let state = self.lock();
+                let c = state.containers.get(id).ok_or_else(|| missing(id))?;
+                if let Some(code) = c.exit {
+                    return Ok(code);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    async fn stop(&self, id: &str) -> Result<(), EngineError> {
+        self.call(format!("stop {id}"));
+        let mut state = self.lock();
+        let c = state.containers.get_mut(id).ok_or_else(|| missing(id))?;
+        if c.running {
+            c.running = false;
+            c.exit = Some(143);
+        }
+        Ok(())
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        self.call(format!("remove {id}"));
+        self.lock()
+            .containers
+            .remove(id)
+            .map(drop)
+            .ok_or_else(|| missing(id))
+    }
+
+    async fn task_containers(&self) -> Result<Vec<TaskContainer>, EngineError> {
+        Ok(self
+            .lock()
+            .containers
+            .iter()
+            .map(|(id, c)| TaskContainer {
+                task_id: c.task.clone(),
+                found: match (c.running, c.exit) {
+                    (true, _) => Found::Running(id.clone()),
+                    (false, Some(code)) => Found::Exited(id.clone(), code),
+                    (false, None) => Found::Created(id.clone()),
+                },
+            })
+            .collect())
+    }
+}

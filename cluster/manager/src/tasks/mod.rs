@@ -1,0 +1,42 @@
+//! The node side of tasks: every cluster node (managers too) runs the tasks the managers
+//! assign to it on its own agent.
+//!
+//! - `session`: the node's session with a manager's dispatcher: the assignment stream (its
+//!   set saved under the data root, so the node keeps its tasks while no manager answers),
+//!   and status reports sent back in batches.
+//! - `runner`: one actor per assigned task; adopts the containers a previous node daemon
+//!   left (by their task label) and removes those of tasks no longer assigned.
+//! - `actor` and [`machine`]: a task's life as a pure state machine (preparing → starting →
+//!   running → complete | failed, rejected on a failed pull or create, shutdown when asked),
+//!   and the actor that makes its calls on the agent.
+//! - [`translate`]: the container's name, labels and config from the task's spec.
+//! - [`engine`]: the agent calls, behind a trait.
+//!
+//! Left out for now: `--stop-on-disconnect` (a node stopping its own tasks after a long cut
+//! from the managers) — a node keeps its tasks running however long it is cut off.
+
+mod actor;
+pub mod describe;
+pub mod engine;
+#[cfg(test)]
+mod fake;
+pub mod machine;
+mod runner;
+mod session;
+mod store;
+pub mod translate;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+pub use engine::{AgentEngine, EngineError, TaskEngine};
+pub use runner::Runner;
+
+/// Runs the tasks of the node at `data_root` on the agent listening on `agent_socket`, until
+/// `stop` turns true. Containers keep running when it stops.
+pub async fn run(data_root: PathBuf, agent_socket: PathBuf, stop: watch::Receiver<bool>) {
+    let engine = Arc::new(AgentEngine::new(agent_socket));
+    session::run(data_root, engine, stop).await;
+}

@@ -1,0 +1,257 @@
+//! The node's tasks: one actor per assigned task, started, updated and unassigned as the
+//! assignment set changes. A new actor adopts the container the node already has for its
+//! task (found by the task label), so a restarted node daemon never runs a task twice; a
+//! task container whose task is in no set and has no actor is removed.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, watch};
+
+use crate::dispatcher::StatusReport;
+use crate::dispatcher::sets::NodeSet;
+use crate::tasks::actor::{self, Order};
+use crate::tasks::engine::TaskEngine;
+use crate::tasks::machine::Found;
+use orchestrator::swarm::{NodeId, TaskId};
+
+/// The actors of one node.
+pub struct Runner<E> {
+    engine: Arc<E>,
+    node: NodeId,
+    actors: BTreeMap<TaskId, watch::Sender<Order>>,
+    reports: mpsc::UnboundedSender<StatusReport>,
+}
+
+impl<E: TaskEngine> Runner<E> {
+    /// A runner on `engine` for node `node`, reporting into `reports`.
+    pub fn new(engine: Arc<E>, node: NodeId, reports: mpsc::UnboundedSender<StatusReport>) -> Self {
+        Runner {
+            engine,
+            node,
+            actors: BTreeMap::new(),
+            reports,
+        }
+    }
+
+    /// The tasks that have an actor.
+    pub fn tasks(&self) -> BTreeSet<TaskId> {
+        self.actors.keys().cloned().collect()
+    }
+
+    /// Makes the actors follow `set`: new tasks get one (adopting their container), changed
+    /// ones get the new assignment, gone ones are unassigned. False when the agent could not
+    /// be listed (new tasks then wait for the next call; nothing is started blind).
+    pub async fn apply(&mut self, set: &NodeSet) -> bool {
+        // Actors that ended (their task unassigned and cleaned up) are forgotten.
+        self.actors.retain(|_, orders| !orders.is_closed());
+        let containers = match self.engine.task_containers().await {
+            Ok(list) => list,
+            // A node without tasks may run no agent at all: only say so loudly when it matters.
+            Err(err) if set.is_empty() && self.actors.is_empty() => {
+                tracing::debug!(cause = %err, "cannot list the node's task containers");
+                return false;
+            }
+            Err(err) => {
+                tracing::warn!(cause = %err, "cannot list the node's task containers");
+                return false;
+            }
+        };
+        let mut found: BTreeMap<String, Found> = BTreeMap::new();
+        for c in containers {
+            found.insert(c.task_id, c.found);
+        }
+        for (id, orders) in &self.actors {
+            if !set.contains_key(id) {
+                orders.send_if_modified(|order| {
+                    let changed = *order != Order::Unassigned;
+                    *order = Order::Unassigned;
+                    changed
+                });
+            }
+        }
+        for (id, assignment) in set {
+            let order = Order::Assigned(Box::new(assignment.clone()));
+            if let Some(orders) = self.actors.get(id) {
+                orders.send_if_modified(|current| {
+                    let changed = *current != order;
+                    *current = order.clone();
+                    changed
+                });
+                continue;
+            }
+            let (tx, rx) = watch::channel(order);
+            tokio::spawn(actor::run(
+                self.engine.clone(),
+                self.node.clone(),
+                found.remove(id.as_str()),
+                rx,
+                self.reports.clone(),
+            ));
+            self.actors.insert(id.clone(), tx);
+        }
+        // Containers of tasks this node no longer knows at all (unassigned while the daemon
+        // was down).
+        for (task, stray) in found {
+            let id = TaskId(task.clone());
+            if self.actors.contains_key(&id) || set.contains_key(&id) {
+                continue;
+            }
+            let (Found::Created(id) | Found::Running(id) | Found::Exited(id, _)) = stray;
+            tracing::info!(%task, container = %id, "removing the container of a task no longer assigned");
+            let engine = self.engine.clone();
+            tokio::spawn(async move {
+                if let Err(err) = engine.stop(&id).await {
+                    tracing::debug!(container = %id, cause = %err, "stop before removal failed");
+                }
+                if let Err(err) = engine.remove(&id).await {
+                    tracing::warn!(container = %id, cause = %err, "cannot remove a stray task container");
+                }
+            });
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatcher::Assignment;
+    use crate::tasks::fake::FakeEngine;
+    use orchestrator::swarm::{DesiredState, ServiceSpec, TaskSlot, TaskState};
+    use std::time::Duration;
+
+    fn assignment(id: &str, slot: u64, image: &str) -> Assignment {
+        Assignment {
+            task_id: id.into(),
+            service_id: "s1".into(),
+            service_name: "web".into(),
+            slot: TaskSlot::Slot(slot),
+            desired_state: DesiredState::Running,
+            finished: false,
+            spec_version: 1,
+            spec: ServiceSpec {
+                image: image.into(),
+                ..ServiceSpec::default()
+            },
+        }
+    }
+
+    fn set(list: &[Assignment]) -> NodeSet {
+        list.iter()
+            .map(|a| (a.task_id.clone(), a.clone()))
+            .collect()
+    }
+
+    /// Collects reports until task `id` reaches `state`.
+    async fn until(
+        rx: &mut mpsc::UnboundedReceiver<StatusReport>,
+        id: &str,
+        state: TaskState,
+    ) -> StatusReport {
+        let wait = async {
+            loop {
+                let r = rx.recv().await.expect("reports");
+                if r.task_id.as_str() == id && r.status.state == state {
+                    return r;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(5), wait)
+            .await
+            .unwrap_or_else(|_| panic!("task {id} never reported {state}"))
+    }
+
+    async fn eventually(what: &str, check: impl Fn() -> bool) {
+        for _ in 0..500 {
+            if check() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("never: {what}");
+    }
+
+    #[tokio::test]
+    async fn tasks_run_exit_shut_down_and_are_rejected_on_a_bad_pull() {
+        let engine = Arc::new(FakeEngine::default());
+        engine.lock().bad_images.insert("bad:1".into());
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut runner = Runner::new(engine.clone(), "n1".into(), tx);
+        let a = assignment("t1", 1, "busybox");
+        let b = assignment("t2", 2, "bad:1");
+        assert!(runner.apply(&set(&[a.clone(), b])).await);
+        until(&mut rx, "t1", TaskState::Running).await;
+        let rejected = until(&mut rx, "t2", TaskState::Rejected).await;
+        assert_eq!(
+            rejected.status.error.as_deref(),
+            Some("pull bad:1: not found")
+        );
+        assert!(engine.calls().contains(&"create web.1.t1".to_owned()));
+        assert!(!engine.calls().iter().any(|c| c.contains("web.2.t2")));
+
+        let mut down = a.clone();
+        down.desired_state = DesiredState::Shutdown;
+        runner.apply(&set(&[down])).await;
+        until(&mut rx, "t1", TaskState::Shutdown).await;
+        eventually("t1's container removed", || {
+            engine.lock().containers.is_empty()
+        })
+        .await;
+        let calls = engine.calls();
+        let stop = calls.iter().position(|c| c == "stop c1").expect("stopped");
+        let remove = calls
+            .iter()
+            .position(|c| c == "remove c1")
+            .expect("removed");
+        assert!(stop < remove);
+    }
+
+    #[tokio::test]
+    async fn exits_report_their_code_and_finished_containers_go_with_the_task() {
+        let engine = Arc::new(FakeEngine::default());
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut runner = Runner::new(engine.clone(), "n1".into(), tx);
+        runner.apply(&set(&[assignment("t1", 1, "busybox")])).await;
+        until(&mut rx, "t1", TaskState::Running).await;
+        engine.exit("c1", 3);
+        let failed = until(&mut rx, "t1", TaskState::Failed).await;
+        assert_eq!(failed.status.exit_code, Some(3));
+        assert_eq!(engine.lock().containers.len(), 1, "kept as history");
+        runner.apply(&NodeSet::new()).await;
+        eventually("the finished container removed", || {
+            engine.lock().containers.is_empty()
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_new_runner_adopts_containers_and_removes_strays() {
+        let engine = Arc::new(FakeEngine::default());
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let a = assignment("t1", 1, "busybox");
+        let mut first = Runner::new(engine.clone(), "n1".into(), tx.clone());
+        first
+            .apply(&set(&[a.clone(), assignment("t2", 2, "busybox")]))
+            .await;
+        until(&mut rx, "t1", TaskState::Running).await;
+        until(&mut rx, "t2", TaskState::Running).await;
+        // The node daemon restarts: its actors go, the containers stay.
+        drop(first);
+        let mut second = Runner::new(engine.clone(), "n1".into(), tx);
+        // Meanwhile t2 was unassigned.
+        second.apply(&set(&[a])).await;
+        until(&mut rx, "t1", TaskState::Running).await;
+        eventually("t2's stray container removed", || {
+            engine.lock().containers.len() == 1
+        })
+        .await;
+        let creates = engine
+            .calls()
+            .iter()
+            .filter(|c| c.starts_with("create web.1.t1"))
+            .count();
+        assert_eq!(creates, 1, "t1 adopted, not created again");
+        assert_eq!(second.tasks().len(), 1);
+    }
+}
