@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod agents;
 pub mod history;
 pub mod lab;
 pub mod register;
@@ -34,6 +35,8 @@ pub struct Member {
     /// Its current process id.
     pub pid: Option<u32>,
     child: Option<Child>,
+    /// The node's agent, once [`Bed::start_agents`] started one.
+    pub agent: Option<agents::NodeAgent>,
 }
 
 /// The bed.
@@ -63,6 +66,7 @@ impl Bed {
                 addr: format!("127.0.0.1:{}", free_port()),
                 pid: None,
                 child: None,
+                agent: None,
             })
             .collect();
         Bed {
@@ -106,6 +110,7 @@ impl Bed {
         command
             .args(args)
             .env("BOSUN_DATA_ROOT", &self.members[i].root);
+        self.agent_env(i, &mut command);
         let output = match &self.lab {
             Some(lab) => lab.output(i, command),
             None => command.output().expect("run bosun"),
@@ -254,6 +259,7 @@ daemon log:
             .env("BOSUN_DATA_ROOT", &self.members[i].root)
             .stdout(log.try_clone().expect("log file"))
             .stderr(log);
+        self.agent_env(i, &mut command);
         let child = match &self.lab {
             Some(lab) => lab.spawn(i, command),
             None => command.spawn().expect("start bosun manager"),
@@ -273,6 +279,9 @@ impl Drop for Bed {
     fn drop(&mut self) {
         for i in 0..self.members.len() {
             self.kill(i);
+        }
+        for i in 0..self.members.len() {
+            self.stop_agent(i);
         }
     }
 }
