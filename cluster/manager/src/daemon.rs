@@ -301,11 +301,13 @@ pub async fn serve(
     let service = Arc::new(ManagerService::new(raft.clone(), client_config).with_seal_key(seal));
     let liveness = tokio::spawn(workers::watch_liveness(raft.clone(), service.liveness()));
     let (sets_tx, sets) = watch::channel(Arc::new(AllSets::new()));
+    let (led_tx, led) = watch::channel(false);
+    let leader = tokio::spawn(dispatcher::hub::watch_leader(raft.clone(), led_tx));
     let hub = tokio::spawn(dispatcher::hub::run(raft, sets_tx));
     let (reports, reports_rx) = mpsc::channel(1024);
     let batcher = tokio::spawn(dispatcher::batch::run(service.clone(), reports_rx));
     let (sessions_stop, sessions_stopped) = watch::channel(false);
-    let dispatcher = DispatcherService::new(service.clone(), sets, reports, sessions_stopped);
+    let dispatcher = DispatcherService::new(service.clone(), sets, reports, sessions_stopped, led);
     let incoming = tls::incoming(listener, tls::server_config_for(&certs, &identity)?);
     let renewal = tokio::spawn(super::renewal::renew_certificates(
         certs,
@@ -328,7 +330,7 @@ pub async fn serve(
         .await;
     renewal.abort();
     // Their raft handles must go too, or the raft thread would outlive the server.
-    for task in [liveness, hub, batcher] {
+    for task in [liveness, leader, hub, batcher] {
         task.abort();
         let _ = task.await;
     }

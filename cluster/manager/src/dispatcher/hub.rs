@@ -46,3 +46,24 @@ pub(crate) async fn run(raft: RaftHandle, sets: watch::Sender<Arc<AllSets>>) {
         }
     }
 }
+
+/// How often a manager checks that it still follows a leader with a quorum.
+pub const LEADER_CHECK: Duration = Duration::from_secs(1);
+
+/// Publishes into `led` whether this manager knows a leader and sees a quorum, checked every
+/// [`LEADER_CHECK`], until the raft thread stops. Sessions end, and new ones are refused,
+/// while it does not: its store may then lag without bound, and nodes keep their saved sets.
+pub(crate) async fn watch_leader(raft: RaftHandle, led: watch::Sender<bool>) {
+    loop {
+        let Ok(view) = raft.status().await else {
+            return;
+        };
+        let leads = view.status.leader.is_some() && view.quorum_error.is_none();
+        led.send_if_modified(|current| {
+            let changed = *current != leads;
+            *current = leads;
+            changed
+        });
+        tokio::time::sleep(LEADER_CHECK).await;
+    }
+}

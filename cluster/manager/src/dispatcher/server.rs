@@ -5,6 +5,7 @@
 #![allow(clippy::result_large_err)]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_stream::wrappers::ReceiverStream;
@@ -14,13 +15,18 @@ use crate::admin::read_record;
 use crate::dispatcher::assignment::StatusReport;
 use crate::dispatcher::batch::{self, Pending};
 use crate::dispatcher::proto::{self, dispatcher_server::Dispatcher};
-use crate::dispatcher::sets::{AllSets, NodeSet, increment};
+use crate::dispatcher::sets::{AllSets, Increment, NodeSet, increment};
 use crate::service::{ManagerService, Need};
 use cluster_state::{Command, Kind, Record, RecordKey};
 use orchestrator::swarm::{NodeId, Platform, Resources};
 
 /// Messages a session buffers before it waits for its node to read.
 const STREAM_BUFFER: usize = 16;
+/// A session with no change sends an empty increment this often, so that the node can tell
+/// a quiet manager from a lost one.
+pub const SESSION_BEAT: Duration = Duration::from_secs(2);
+/// A session ends when its manager has followed no leader with a quorum this long.
+pub const LEADERLESS_GRACE: Duration = Duration::from_secs(3);
 
 /// The dispatcher of one manager.
 pub struct DispatcherService {
@@ -28,22 +34,26 @@ pub struct DispatcherService {
     sets: watch::Receiver<Arc<AllSets>>,
     reports: mpsc::Sender<Pending>,
     stop: watch::Receiver<bool>,
+    led: watch::Receiver<bool>,
 }
 
 impl DispatcherService {
     /// A dispatcher over `manager`, serving the sets the hub publishes in `sets`, sending
-    /// reports to the batcher on `reports`; its streams end when `stop` turns true.
+    /// reports to the batcher on `reports`; its streams end when `stop` turns true, or when
+    /// `led` (this manager follows a leader with a quorum) stays false too long.
     pub(crate) fn new(
         manager: Arc<ManagerService>,
         sets: watch::Receiver<Arc<AllSets>>,
         reports: mpsc::Sender<Pending>,
         stop: watch::Receiver<bool>,
+        led: watch::Receiver<bool>,
     ) -> Self {
         DispatcherService {
             manager,
             sets,
             reports,
             stop,
+            led,
         }
     }
 }
@@ -79,7 +89,7 @@ async fn describe_node(
             Ok(()) => return,
             Err(status) => {
                 tracing::debug!(%node, cause = %status.message(), "cannot record the node's resources yet");
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
             }
         }
     }
@@ -122,15 +132,44 @@ fn complete(set: &NodeSet) -> proto::AssignmentsMessage {
     }
 }
 
-/// Streams `node`'s set into `tx`: complete, then an increment per change, until the node
-/// goes away, the hub stops, or the manager stops.
+/// The watches a session follows.
+struct Watches {
+    sets: watch::Receiver<Arc<AllSets>>,
+    stop: watch::Receiver<bool>,
+    led: watch::Receiver<bool>,
+}
+
+/// What woke a session up.
+enum Wake {
+    Changed,
+    Beat,
+    End,
+}
+
+/// Resolves once `led` has stayed false for [`LEADERLESS_GRACE`].
+async fn leaderless(led: &mut watch::Receiver<bool>) {
+    loop {
+        if led.wait_for(|l| !*l).await.is_err() {
+            return;
+        }
+        let regained = tokio::time::timeout(LEADERLESS_GRACE, led.wait_for(|l| *l)).await;
+        match regained {
+            Err(_) | Ok(Err(_)) => return,
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+/// Streams `node`'s set into `tx`: complete, then an increment per change (an empty one
+/// every [`SESSION_BEAT`] when nothing changes), until the node goes away, the hub stops,
+/// this manager stops or loses its leader.
 async fn session(
     node: NodeId,
-    mut sets: watch::Receiver<Arc<AllSets>>,
-    mut stop: watch::Receiver<bool>,
+    mut watches: Watches,
     tx: mpsc::Sender<Result<proto::AssignmentsMessage, Status>>,
 ) {
-    let mut sent: NodeSet = sets
+    let mut sent: NodeSet = watches
+        .sets
         .borrow_and_update()
         .get(&node)
         .cloned()
@@ -140,20 +179,37 @@ async fn session(
     }
     let mut sequence = 1;
     loop {
-        tokio::select! {
-            changed = sets.changed() => if changed.is_err() { return },
-            _ = stop.wait_for(|s| *s) => return,
-            () = tx.closed() => return,
-        }
-        let next: NodeSet = sets
-            .borrow_and_update()
-            .get(&node)
-            .cloned()
-            .unwrap_or_default();
-        let change = increment(&sent, &next);
-        if change.is_empty() {
-            continue;
-        }
+        let wake = tokio::select! {
+            changed = watches.sets.changed() => match changed {
+                Ok(()) => Wake::Changed,
+                Err(_) => Wake::End,
+            },
+            () = tokio::time::sleep(SESSION_BEAT) => Wake::Beat,
+            () = stopping(&mut watches.stop) => Wake::End,
+            () = leaderless(&mut watches.led) => Wake::End,
+            () = tx.closed() => Wake::End,
+        };
+        let change = match wake {
+            Wake::End => {
+                tracing::info!(%node, "assignment session closed");
+                return;
+            }
+            Wake::Beat => Increment::default(),
+            Wake::Changed => {
+                let next: NodeSet = watches
+                    .sets
+                    .borrow_and_update()
+                    .get(&node)
+                    .cloned()
+                    .unwrap_or_default();
+                let change = increment(&sent, &next);
+                if change.is_empty() {
+                    continue;
+                }
+                sent = next;
+                change
+            }
+        };
         let message = proto::AssignmentsMessage {
             kind: proto::MessageKind::Incremental as i32,
             sequence: sequence + 1,
@@ -165,8 +221,11 @@ async fn session(
             return;
         }
         sequence += 1;
-        sent = next;
     }
+}
+
+async fn stopping(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 #[tonic::async_trait]
@@ -179,6 +238,11 @@ impl Dispatcher for DispatcherService {
     ) -> Result<Response<Self::AssignmentsStream>, Status> {
         let identity = self.manager.authorize(&request, Need::Node).await?;
         let node = NodeId(identity.node_id);
+        if !*self.led.borrow() {
+            return Err(Status::unavailable(
+                "this manager follows no leader with a quorum; keep the saved assignments",
+            ));
+        }
         let (platform, resources) = description(request.get_ref());
         tokio::spawn(describe_node(
             self.manager.clone(),
@@ -188,7 +252,12 @@ impl Dispatcher for DispatcherService {
         ));
         tracing::info!(%node, "assignment session opened");
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
-        tokio::spawn(session(node, self.sets.clone(), self.stop.clone(), tx));
+        let watches = Watches {
+            sets: self.sets.clone(),
+            stop: self.stop.clone(),
+            led: self.led.clone(),
+        };
+        tokio::spawn(session(node, watches, tx));
         Ok(Response::new(ReceiverStream::new(rx)))
     }
 

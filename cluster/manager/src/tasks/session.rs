@@ -5,9 +5,10 @@
 //!
 //! The loop is a small state machine, [`Link`]: connecting to the manager at a position of
 //! the address list, or streaming from one with the sequence of the last set applied. A gap
-//! in the sequence, a broken stream or a silent manager sends it back to connecting (to the
-//! next manager), and the next stream starts with a complete set. While no manager answers
-//! the node keeps running the set it has.
+//! in the sequence, a broken stream or a manager silent for six seconds (managers beat every
+//! two) sends it back to connecting (to the next manager), and the next stream starts with a
+//! complete set. A manager that follows no leader with a quorum ends its sessions and refuses
+//! new ones; while no manager serves, the node keeps running the set it has.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +40,10 @@ const RECONNECT: Duration = Duration::from_millis(500);
 const OPEN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often the set is applied again when the agent could not be reached.
 const REAPPLY: Duration = Duration::from_secs(1);
+/// A stream silent this long (a manager beats every two seconds) is given up.
+const SILENCE: Duration = Duration::from_secs(6);
+/// Time allowed for a batch of reports to be committed.
+const REPORT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Which manager the node talks to.
 enum Link {
@@ -175,7 +180,7 @@ pub async fn run<E: TaskEngine>(
             } => {
                 let message = tokio::select! {
                     () = stopping(&mut stop) => None,
-                    message = stream.message() => Some(message),
+                    message = tokio::time::timeout(SILENCE, stream.message()) => Some(message),
                     () = tokio::time::sleep(REAPPLY), if !applied => {
                         if let Some(set) = &set {
                             applied = runner.apply(set).await;
@@ -186,8 +191,13 @@ pub async fn run<E: TaskEngine>(
                 };
                 let Some(message) = message else { break };
                 let message = match message {
-                    Ok(Some(message)) => message,
-                    Ok(None) | Err(_) => {
+                    Ok(Ok(Some(message))) => message,
+                    Err(_) => {
+                        tracing::info!("assignment stream silent; reconnecting");
+                        link = Link::Connecting(at + 1);
+                        continue;
+                    }
+                    Ok(Ok(None) | Err(_)) => {
                         tracing::info!("assignment stream ended; reconnecting");
                         link = Link::Connecting(at + 1);
                         continue;
@@ -313,7 +323,9 @@ async fn report(
         let batch = proto::StatusBatch {
             updates: sent.iter().filter_map(StatusReport::to_proto).collect(),
         };
-        match client.report_status(batch).await {
+        let mut request = tonic::Request::new(batch);
+        request.set_timeout(REPORT_TIMEOUT);
+        match client.report_status(request).await {
             Ok(_) => {
                 for r in sent {
                     if pending.get(&r.task_id) == Some(&r) {
