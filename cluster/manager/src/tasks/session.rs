@@ -229,6 +229,15 @@ pub async fn run<E: TaskEngine>(
                         continue;
                     }
                 };
+                // A beat (an empty increment) changes nothing.
+                if set.as_ref() == Some(&new_set) {
+                    link = Link::Streaming {
+                        at,
+                        stream,
+                        sequence: next,
+                    };
+                    continue;
+                }
                 if let Err(err) = store::save(&data_root, &new_set) {
                     tracing::warn!(cause = %err, "cannot save the assignments");
                 }
