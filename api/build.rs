@@ -1,5 +1,5 @@
 //! Generates the gRPC code of Bosun's APIs from `proto/*.proto`: the node agent's local API,
-//! the managers' API and the dispatcher between nodes and managers.
+//! the managers' API, their services API, and the dispatcher between nodes and managers.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
@@ -14,5 +14,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     tonic_build::configure().compile(&["proto/manager.proto"], &["proto"])?;
     tonic_build::configure().compile(&["proto/dispatcher.proto"], &["proto"])?;
+    tonic_build::configure().compile(&["proto/services.proto"], &["proto"])?;
     Ok(())
 }

@@ -4,6 +4,8 @@
 //!   (`proto/agent.proto`, `images.proto`, `volumes.proto`, `networks.proto`).
 //! - [`manager`]: the generated messages and gRPC services of the managers (`proto/manager.proto`).
 //! - [`dispatcher`]: the session between a node and the managers (`proto/dispatcher.proto`).
+//! - [`services`]: the managers' services API: services, tasks, node scheduling settings
+//!   (`proto/services.proto`).
 //! - [`client`], [`images_client`], [`attach_client`]: the agent's typed client over its unix
 //!   socket, as the CLI and the compose backend use it.
 //! - [`Reason`]: typed refusals a manager marks its errors with.
@@ -34,6 +36,12 @@ pub mod dispatcher {
 #[allow(missing_docs, clippy::all, clippy::unwrap_used)]
 pub mod manager {
     tonic::include_proto!("bosun.manager.v1");
+}
+
+/// The generated protobuf messages and gRPC services of the managers' services API.
+#[allow(missing_docs, clippy::all, clippy::unwrap_used)]
+pub mod services {
+    tonic::include_proto!("bosun.services.v1");
 }
 
 pub use client::{AgentClient, ClientError};

@@ -17,6 +17,7 @@ use super::driver::{self, Exit};
 use super::peers::Peers;
 use super::proto::manager_server::ManagerServer;
 use super::service::ManagerService;
+use super::services::{ServicesApi, ServicesServer};
 use super::state::{LocalState, cluster_dir};
 use super::{ManagerClient, ManagerError, tls, workers};
 use crate::pki::{ClusterCa, NODE_VALIDITY, NodeIdentity, new_key_and_csr, new_secret};
@@ -303,6 +304,8 @@ pub async fn serve(
     let (sets_tx, sets) = watch::channel(Arc::new(AllSets::new()));
     let (led_tx, led) = watch::channel(false);
     let leader = tokio::spawn(dispatcher::hub::watch_leader(raft.clone(), led_tx));
+    let services = ServicesServer::new(ServicesApi::new(service.clone()));
+    let control = tokio::spawn(super::control::run(raft.clone(), service.liveness()));
     let hub = tokio::spawn(dispatcher::hub::run(raft, sets_tx));
     let (reports, reports_rx) = mpsc::channel(1024);
     let batcher = tokio::spawn(dispatcher::batch::run(service.clone(), reports_rx));
@@ -326,11 +329,12 @@ pub async fn serve(
     let served = Server::builder()
         .add_service(ManagerServer::from_arc(service))
         .add_service(DispatcherServer::new(dispatcher))
+        .add_service(services)
         .serve_with_incoming_shutdown(incoming, stop)
         .await;
     renewal.abort();
     // Their raft handles must go too, or the raft thread would outlive the server.
-    for task in [liveness, leader, hub, batcher] {
+    for task in [liveness, leader, hub, batcher, control] {
         task.abort();
         let _ = task.await;
     }

@@ -32,12 +32,24 @@ enum Input {
     Transfer(u64),
 }
 
+/// Where this manager stands, as of the raft thread's last step: what it applied and whether
+/// it leads. The leader's control loop wakes on its changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// Index of the last entry applied to the store.
+    pub applied: u64,
+    /// Whether this manager is the leader.
+    pub leader: bool,
+    /// The raft term.
+    pub term: u64,
+}
+
 /// A cloneable handle to the raft thread.
 #[derive(Clone)]
 pub struct RaftHandle {
     tx: mpsc::Sender<Input>,
     roster: watch::Receiver<Arc<Roster>>,
-    applied: watch::Receiver<u64>,
+    progress: watch::Receiver<Progress>,
 }
 
 impl std::fmt::Debug for RaftHandle {
@@ -79,15 +91,15 @@ impl RaftHandle {
         rx.await.map_err(|_| Refused::Stopped)
     }
 
-    /// The index of the last entry applied to this manager's store, changing as entries
-    /// apply.
-    pub fn applied(&self) -> watch::Receiver<u64> {
-        self.applied.clone()
-    }
 
     /// The callers the applied store knows, as of the last entry applied: a local read.
     pub fn roster(&self) -> Arc<Roster> {
         self.roster.borrow().clone()
+    }
+
+    /// A watch of what this manager applied and whether it leads.
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.clone()
     }
 
     /// This node's view, without any consensus round.
@@ -148,11 +160,11 @@ pub fn spawn(
 ) -> std::io::Result<(RaftHandle, watch::Receiver<Exit>)> {
     let (tx, rx) = mpsc::channel();
     let (roster_tx, roster) = watch::channel(Arc::new(Roster::from_store(node.store())));
-    let (applied_tx, applied) = watch::channel(node.status().applied);
+    let (progress_tx, progress) = watch::channel(Progress::default());
     let handle = RaftHandle {
         tx,
         roster,
-        applied,
+        progress,
     };
     let peers = peers(handle.clone());
     let (exit_tx, exit_rx) = watch::channel(Exit::Running);
@@ -169,7 +181,7 @@ pub fn spawn(
                 addrs_at: u64::MAX,
                 seal,
                 roster: roster_tx,
-                applied: applied_tx,
+                progress: progress_tx,
             };
             let exit = driver.run(rx);
             let _ = exit_tx.send(exit);
@@ -187,7 +199,7 @@ struct Driver {
     addrs_at: u64,
     seal: Option<SealKey>,
     roster: watch::Sender<Arc<Roster>>,
-    applied: watch::Sender<u64>,
+    progress: watch::Sender<Progress>,
 }
 
 fn now_ms() -> u64 {
@@ -228,6 +240,7 @@ impl Driver {
             if self.process_events() {
                 return Exit::Removed;
             }
+            self.publish_progress();
         }
     }
 
@@ -252,7 +265,6 @@ impl Driver {
             return;
         }
         self.addrs_at = applied;
-        self.applied.send_replace(applied);
         let mut addrs = self.seed.clone();
         addrs.extend(
             self.node
@@ -270,6 +282,21 @@ impl Driver {
             if changed {
                 *current = Arc::new(roster);
             }
+            changed
+        });
+    }
+
+    /// Tells the watchers of [`RaftHandle::progress`] what changed.
+    fn publish_progress(&self) {
+        let status = self.node.status();
+        let now = Progress {
+            applied: status.applied,
+            leader: status.leader == Some(status.id),
+            term: status.term,
+        };
+        self.progress.send_if_modified(|current| {
+            let changed = *current != now;
+            *current = now;
             changed
         });
     }

@@ -4,6 +4,7 @@
 mod admin;
 pub mod bench;
 pub mod client;
+pub mod control;
 pub mod daemon;
 pub mod dispatcher;
 pub mod driver;
@@ -16,6 +17,7 @@ mod roles;
 pub mod roster;
 mod sender;
 pub mod service;
+pub mod services;
 pub mod state;
 pub mod tasks;
 pub mod tls;
@@ -31,7 +33,7 @@ pub use api::manager as proto;
 
 pub use client::ManagerClient;
 pub use daemon::{Manager, serve};
-pub use driver::{Query, RaftHandle, Refused, StatusView};
+pub use driver::{Progress, Query, RaftHandle, Refused, StatusView};
 pub use state::LocalState;
 
 /// Errors of the manager.

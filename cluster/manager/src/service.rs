@@ -219,6 +219,13 @@ impl ManagerService {
         Ok(client)
     }
 
+    /// A channel to the manager at `addr`, with this manager's certificate (for the other
+    /// APIs served beside this one).
+    pub(crate) fn channel(&self, addr: &str) -> Result<Channel, Status> {
+        tls::channel(addr, self.client_config.clone(), true)
+            .map_err(|e| Status::internal(e.to_string()))
+    }
+
     /// Where to forward a request refused with `refused`, or the status to answer with.
     pub(super) async fn forward_target<T>(
         &self,

@@ -62,6 +62,11 @@ impl Liveness {
         self.lock().heard.insert(node.to_owned(), Instant::now());
     }
 
+    /// Whether `node` reported at or after `since`.
+    pub fn heard_since(&self, node: &str, since: Instant) -> bool {
+        self.lock().heard.get(node).is_some_and(|at| *at >= since)
+    }
+
     /// Starts counting afresh (this manager just became leader).
     fn reset(&self) {
         let mut inner = self.lock();

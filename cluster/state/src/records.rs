@@ -187,6 +187,10 @@ pub struct Service {
     /// Recent restarts per slot.
     #[serde(default)]
     pub restarts: swarm::RestartHistory,
+    /// How many times an update was forced (`service update --force`); each forced update
+    /// also gives the service a new spec version, so every task is replaced.
+    #[serde(default)]
+    pub force_update: u64,
 }
 
 impl Service {
@@ -199,6 +203,7 @@ impl Service {
             },
             service,
             restarts: swarm::RestartHistory::default(),
+            force_update: 0,
         }
     }
 }

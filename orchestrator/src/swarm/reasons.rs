@@ -44,6 +44,12 @@ pub enum ShutdownReason {
     JobSpecChanged,
     /// The service's mode changed (replicated ↔ global): its slots are gone.
     ModeChanged,
+    /// The service's spec changed (or an update was forced): a task of the new spec version
+    /// replaces it.
+    Updated {
+        /// The service's new spec version.
+        version: u64,
+    },
 }
 
 impl fmt::Display for ShutdownReason {
@@ -62,6 +68,9 @@ impl fmt::Display for ShutdownReason {
             ShutdownReason::Superseded => f.write_str("a newer task of the slot runs"),
             ShutdownReason::JobSpecChanged => f.write_str("the job's spec changed"),
             ShutdownReason::ModeChanged => f.write_str("the service's mode changed"),
+            ShutdownReason::Updated { version } => {
+                write!(f, "the service was updated to spec version {version}")
+            }
         }
     }
 }

@@ -20,7 +20,7 @@ pub const DEBOUNCE: Duration = Duration::from_millis(50);
 /// Recomputes the sets into `sets` whenever the store applies entries, until the raft
 /// thread stops.
 pub(crate) async fn run(raft: RaftHandle, sets: watch::Sender<Arc<AllSets>>) {
-    let mut applied = raft.applied();
+    let mut applied = raft.progress();
     loop {
         let read = async {
             let (services, _) = raft.local_read(Query::Kind(Kind::Service)).await?;

@@ -1,0 +1,88 @@
+//! Turns the tasks a pass ended with into store commands, grouped in one batch per service:
+//! creations, guarded updates and guarded deletions of its tasks. A batch that creates tasks
+//! (or changes the restart history) also rewrites the service record at the version the pass
+//! read, so that every decision about a service is made on its latest spec: a batch decided
+//! before a concurrent scale, update or removal is refused whole.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use cluster_state::{Command, Kind, Record, RecordKey};
+use orchestrator::swarm::{self, RestartHistory, ServiceId, TaskId};
+
+use super::plan::Snapshot;
+
+#[derive(Default)]
+struct Group {
+    commands: Vec<Command>,
+    creates: bool,
+}
+
+/// The batches that take the store from `snapshot` to `tasks` and `histories`.
+pub(super) fn batches(
+    snapshot: &Snapshot,
+    tasks: &[swarm::Task],
+    histories: &BTreeMap<ServiceId, RestartHistory>,
+) -> Vec<Vec<Command>> {
+    let before: HashMap<&TaskId, &cluster_state::Task> =
+        snapshot.tasks.iter().map(|r| (&r.task.id, r)).collect();
+    let mut groups: BTreeMap<ServiceId, Group> = BTreeMap::new();
+    let mut kept: HashSet<&TaskId> = HashSet::new();
+    for task in tasks {
+        kept.insert(&task.id);
+        let group = groups.entry(task.service_id.clone()).or_default();
+        match before.get(&task.id) {
+            None => {
+                group.creates = true;
+                group.commands.push(Command::Create(Record::Task(Box::new(
+                    cluster_state::Task::new(task.clone()),
+                ))));
+            }
+            Some(record) if record.task != *task => {
+                let mut updated = (*record).clone();
+                updated.task = task.clone();
+                group.commands.push(Command::Update {
+                    expected_version: record.meta.version,
+                    record: Record::Task(Box::new(updated)),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    for record in &snapshot.tasks {
+        if !kept.contains(&record.task.id) {
+            groups
+                .entry(record.task.service_id.clone())
+                .or_default()
+                .commands
+                .push(Command::Delete {
+                    key: RecordKey::new(Kind::Task, record.meta.id.clone()),
+                    expected_version: Some(record.meta.version),
+                });
+        }
+    }
+    for record in &snapshot.services {
+        let history = histories.get(&record.service.id);
+        let history_changed = history.is_some_and(|h| *h != record.restarts);
+        let Some(group) = groups.get_mut(&record.service.id) else {
+            continue;
+        };
+        if group.creates || history_changed {
+            let mut updated = record.clone();
+            if let Some(history) = history {
+                updated.restarts = history.clone();
+            }
+            group.commands.insert(
+                0,
+                Command::Update {
+                    expected_version: record.meta.version,
+                    record: Record::Service(Box::new(updated)),
+                },
+            );
+        }
+    }
+    groups
+        .into_values()
+        .filter(|g| !g.commands.is_empty())
+        .map(|g| g.commands)
+        .collect()
+}

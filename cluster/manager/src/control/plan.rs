@@ -1,0 +1,169 @@
+//! One pass of the leader's control loop as a function: a snapshot of the store and the time
+//! in, the batches to commit and the time to run again out. Everything the pass decides is
+//! computed on plain values with the pure swarm logic ([`swarm::reconcile`],
+//! [`swarm::rebalance`], [`swarm::schedule`]), then turned into guarded store commands.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use cluster_state::{Command, Record};
+use orchestrator::swarm::{
+    self, DesiredState, Reconciliation, ServiceId, Shutdown, ShutdownReason, TaskId, Timestamp,
+};
+
+use super::diff;
+
+/// Rebalance moves proposed per service and pass: a bounded number at a time.
+pub const MAX_MOVES: usize = 2;
+
+/// What a pass reads: the services and tasks as stored (with their versions), and every node
+/// as the swarm logic sees it (liveness already resolved by the leader).
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Service records.
+    pub services: Vec<cluster_state::Service>,
+    /// Task records.
+    pub tasks: Vec<cluster_state::Task>,
+    /// Nodes.
+    pub nodes: Vec<swarm::Node>,
+}
+
+impl Snapshot {
+    /// The snapshot of `records`, with each node's liveness given by `status`.
+    pub fn from_records(
+        records: Vec<Record>,
+        status: impl Fn(&cluster_state::Node) -> swarm::NodeStatus,
+    ) -> Self {
+        let mut snapshot = Snapshot::default();
+        for record in records {
+            match record {
+                Record::Service(service) => snapshot.services.push(*service),
+                Record::Task(task) => snapshot.tasks.push(*task),
+                Record::Node(node) => {
+                    let mut view = node.to_swarm();
+                    view.status = status(&node);
+                    snapshot.nodes.push(view);
+                }
+                _ => {}
+            }
+        }
+        snapshot
+    }
+}
+
+/// What a pass decided.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Batches to commit, each on its own (one per service whose records change).
+    pub batches: Vec<Vec<Command>>,
+    /// Run again at this time even if the store does not change (a restart delay ends, a
+    /// restart held back by max attempts becomes possible).
+    pub wake_at: Option<Timestamp>,
+}
+
+fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// Decides one pass at `now`, naming new tasks with `next_id`.
+///
+/// For each service: tasks of an older spec version are shut down (a replace-all update;
+/// jobs handle their own versions), then the service is reconciled and, when that changed
+/// nothing, rebalanced. Tasks of removed services are shut down and forgotten once stopped,
+/// never placed, or lost with their node. Then every unassigned task is scheduled.
+pub fn plan(snapshot: &Snapshot, now: Timestamp, mut next_id: impl FnMut() -> TaskId) -> Plan {
+    let mut tasks: Vec<swarm::Task> = snapshot.tasks.iter().map(|r| r.task.clone()).collect();
+    let mut histories = BTreeMap::new();
+    let mut wake_at = None;
+    for record in &snapshot.services {
+        let service = &record.service;
+        let mut history = record.restarts.clone();
+        if !service.spec.mode.is_job() {
+            let outdated = outdated(service, &tasks);
+            swarm::apply_reconciliation(
+                service,
+                &mut tasks,
+                &mut history,
+                &outdated,
+                now,
+                &mut next_id,
+            );
+        }
+        let reconciliation = swarm::reconcile(service, &tasks, &snapshot.nodes, &history, now);
+        wake_at = earliest(wake_at, reconciliation.requeue_at);
+        let at_rest = reconciliation.is_empty();
+        swarm::apply_reconciliation(
+            service,
+            &mut tasks,
+            &mut history,
+            &reconciliation,
+            now,
+            &mut next_id,
+        );
+        if at_rest {
+            let moves = swarm::rebalance(service, &tasks, &snapshot.nodes, MAX_MOVES, now);
+            swarm::apply_reconciliation(
+                service,
+                &mut tasks,
+                &mut history,
+                &moves,
+                now,
+                &mut next_id,
+            );
+        }
+        histories.insert(service.id.clone(), history);
+    }
+    forget_orphans(snapshot, &mut tasks);
+    let schedule = swarm::schedule(&snapshot.nodes, &tasks, now);
+    wake_at = earliest(wake_at, schedule.retry_at);
+    swarm::apply_schedule(&mut tasks, &schedule, now);
+    Plan {
+        batches: diff::batches(snapshot, &tasks, &histories),
+        wake_at,
+    }
+}
+
+/// Shutdowns of `service`'s tasks made from an older spec version.
+fn outdated(service: &swarm::Service, tasks: &[swarm::Task]) -> Reconciliation {
+    let shutdowns = tasks
+        .iter()
+        .filter(|t| {
+            t.service_id == service.id
+                && t.is_desired_running()
+                && t.spec_version < service.spec_version
+        })
+        .map(|t| Shutdown {
+            task: t.id.clone(),
+            reason: ShutdownReason::Updated {
+                version: service.spec_version,
+            },
+            orphaned: false,
+        })
+        .collect();
+    Reconciliation {
+        shutdowns,
+        ..Reconciliation::default()
+    }
+}
+
+/// Tasks whose service is gone: wanted shut down; forgotten once stopped, never placed, or
+/// on a node that is down or gone (no report will come).
+fn forget_orphans(snapshot: &Snapshot, tasks: &mut Vec<swarm::Task>) {
+    let services: HashSet<&ServiceId> = snapshot.services.iter().map(|s| &s.service.id).collect();
+    let nodes: HashMap<&swarm::NodeId, &swarm::Node> =
+        snapshot.nodes.iter().map(|n| (&n.id, n)).collect();
+    tasks.retain_mut(|task| {
+        if services.contains(&task.service_id) {
+            return true;
+        }
+        task.desired_state = DesiredState::Shutdown;
+        let lost = task
+            .node
+            .as_ref()
+            .is_some_and(|n| nodes.get(n).is_none_or(|node| node.is_down()));
+        !(task.is_removable() || lost)
+    });
+}

@@ -1,0 +1,168 @@
+//! A client of the services API, for the CLI and the tests: typed answers, one-line errors.
+
+use tonic::transport::Channel;
+
+use super::proto::{self, services_client::ServicesClient as RawClient};
+use crate::pki::NodeIdentity;
+use crate::{ManagerError, error_chain, tls};
+
+/// A service with its task counts, as the managers answer.
+#[derive(Debug, Clone)]
+pub struct ServiceInfo {
+    /// The store record.
+    pub record: cluster_state::Service,
+    /// Tasks running.
+    pub running: u64,
+    /// Tasks wanted running.
+    pub desired: u64,
+    /// Tasks completed (jobs).
+    pub completed: u64,
+}
+
+/// Tasks with the names of their services and nodes.
+#[derive(Debug, Clone, Default)]
+pub struct TaskList {
+    /// The task records.
+    pub tasks: Vec<cluster_state::Task>,
+    /// Host names by node id.
+    pub node_names: std::collections::HashMap<String, String>,
+    /// Service names by service id.
+    pub service_names: std::collections::HashMap<String, String>,
+}
+
+/// A connection to one manager's services API.
+#[derive(Debug, Clone)]
+pub struct ServicesClient {
+    inner: RawClient<Channel>,
+    addr: String,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(what: &str, data: &[u8]) -> Result<T, ManagerError> {
+    serde_json::from_slice(data).map_err(|e| ManagerError::Decode {
+        what: what.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+fn info(answer: proto::ServiceInfo) -> Result<ServiceInfo, ManagerError> {
+    Ok(ServiceInfo {
+        record: decode("service", &answer.record)?,
+        running: answer.running,
+        desired: answer.desired,
+        completed: answer.completed,
+    })
+}
+
+impl ServicesClient {
+    /// A client of the manager at `addr`, authenticated with `identity` (a manager's).
+    pub fn new(addr: &str, identity: &NodeIdentity) -> Result<Self, ManagerError> {
+        let channel = tls::channel(addr, tls::client_config(identity)?, true)?;
+        Ok(ServicesClient {
+            inner: RawClient::new(channel),
+            addr: addr.to_owned(),
+        })
+    }
+
+    fn remote(&self, status: tonic::Status) -> ManagerError {
+        use std::error::Error as _;
+        match status.source() {
+            Some(source) if status.code() == tonic::Code::Unavailable => {
+                ManagerError::Unreachable {
+                    addr: self.addr.clone(),
+                    message: error_chain(source),
+                }
+            }
+            _ => ManagerError::Remote(status.message().to_owned()),
+        }
+    }
+
+    /// Creates a service; its record.
+    pub async fn create(
+        &self,
+        request: proto::CreateServiceRequest,
+    ) -> Result<cluster_state::Service, ManagerError> {
+        let reply = self
+            .inner
+            .clone()
+            .create_service(request)
+            .await
+            .map_err(|s| self.remote(s))?;
+        decode("service", &reply.into_inner().record)
+    }
+
+    /// Updates a service; its new record.
+    pub async fn update(
+        &self,
+        request: proto::UpdateServiceRequest,
+    ) -> Result<cluster_state::Service, ManagerError> {
+        let reply = self
+            .inner
+            .clone()
+            .update_service(request)
+            .await
+            .map_err(|s| self.remote(s))?;
+        decode("service", &reply.into_inner().record)
+    }
+
+    /// Removes a service.
+    pub async fn remove(&self, service: &str) -> Result<(), ManagerError> {
+        self.inner
+            .clone()
+            .remove_service(proto::ServiceRef {
+                service: service.to_owned(),
+            })
+            .await
+            .map_err(|s| self.remote(s))?;
+        Ok(())
+    }
+
+    /// Every service.
+    pub async fn list(&self) -> Result<Vec<ServiceInfo>, ManagerError> {
+        let reply = self
+            .inner
+            .clone()
+            .list_services(proto::Empty {})
+            .await
+            .map_err(|s| self.remote(s))?;
+        reply.into_inner().services.into_iter().map(info).collect()
+    }
+
+    /// One service.
+    pub async fn inspect(&self, service: &str) -> Result<ServiceInfo, ManagerError> {
+        let reply = self
+            .inner
+            .clone()
+            .inspect_service(proto::ServiceRef {
+                service: service.to_owned(),
+            })
+            .await
+            .map_err(|s| self.remote(s))?;
+        info(reply.into_inner())
+    }
+
+    /// Tasks matching `request`.
+    pub async fn tasks(&self, request: proto::ListTasksRequest) -> Result<TaskList, ManagerError> {
+        let reply = self
+            .inner
+            .clone()
+            .list_tasks(request)
+            .await
+            .map_err(|s| self.remote(s))?
+            .into_inner();
+        Ok(TaskList {
+            tasks: decode("tasks", &reply.tasks)?,
+            node_names: reply.node_names,
+            service_names: reply.service_names,
+        })
+    }
+
+    /// Changes a node's availability or labels.
+    pub async fn update_node(&self, request: proto::UpdateNodeRequest) -> Result<(), ManagerError> {
+        self.inner
+            .clone()
+            .update_node(request)
+            .await
+            .map_err(|s| self.remote(s))?;
+        Ok(())
+    }
+}

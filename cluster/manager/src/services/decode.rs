@@ -1,0 +1,564 @@
+//! Decodes a service spec as the user wrote it ([`proto::SpecRequest`]) into the swarm's
+//! [`ServiceSpec`], validating it on the way: every mistake is one [`SpecError`] line.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use orchestrator::swarm::{
+    Constraint, Healthcheck, Mode, Mount, MountKind, NANO_CPUS_PER_CPU, Protocol, PublishMode,
+    PublishedPort, RestartCondition, ServiceSpec, Spread,
+};
+
+use super::proto;
+
+/// A spec field that does not decode.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    /// No image.
+    #[error("an image is required")]
+    NoImage,
+    /// A service name that is not allowed.
+    #[error(
+        "invalid service name {0:?}: use 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit"
+    )]
+    Name(String),
+    /// An unknown mode.
+    #[error("unknown mode {0:?}: expected replicated, global, replicated-job or global-job")]
+    Mode(String),
+    /// `--replicas` on a mode without replicas.
+    #[error("--replicas can only be used with replicated or replicated-job mode, not {0}")]
+    ReplicasWithoutSlots(&'static str),
+    /// `--max-concurrent` on a mode other than replicated-job.
+    #[error("--max-concurrent can only be used with replicated-job mode, not {0}")]
+    MaxConcurrent(&'static str),
+    /// A malformed value of a flag.
+    #[error("invalid {flag} {value:?}: {why}")]
+    Value {
+        /// The flag.
+        flag: &'static str,
+        /// What was given.
+        value: String,
+        /// What is expected.
+        why: String,
+    },
+    /// A placement constraint or preference.
+    #[error(transparent)]
+    Constraint(#[from] orchestrator::swarm::ConstraintError),
+    /// Two flags that exclude each other.
+    #[error("{0} and {1} cannot be used together")]
+    Conflict(&'static str, &'static str),
+}
+
+fn invalid(flag: &'static str, value: &str, why: impl Into<String>) -> SpecError {
+    SpecError::Value {
+        flag,
+        value: value.to_owned(),
+        why: why.into(),
+    }
+}
+
+/// The mode's name, as `--mode` spells it.
+pub fn mode_name(mode: &Mode) -> &'static str {
+    match mode {
+        Mode::Replicated { .. } => "replicated",
+        Mode::Global => "global",
+        Mode::ReplicatedJob { .. } => "replicated-job",
+        Mode::GlobalJob => "global-job",
+    }
+}
+
+/// A service name: given, or the image's last path component without tag or digest.
+pub fn service_name(given: &str, image: &str) -> Result<String, SpecError> {
+    let name = if given.is_empty() {
+        let base = image.rsplit('/').next().unwrap_or(image);
+        let base = base.split('@').next().unwrap_or(base);
+        base.split(':').next().unwrap_or(base).to_owned()
+    } else {
+        given.to_owned()
+    };
+    let valid = !name.is_empty()
+        && name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+    if valid {
+        Ok(name)
+    } else {
+        Err(SpecError::Name(name))
+    }
+}
+
+fn mode(spec: &proto::SpecRequest) -> Result<Mode, SpecError> {
+    let replicas = spec.replicas.as_ref().map(|c| c.value);
+    let max_concurrent = spec.max_concurrent.as_ref().map(|c| c.value);
+    let mode = match spec.mode.as_str() {
+        "" | "replicated" => Mode::Replicated {
+            replicas: replicas.unwrap_or(1),
+        },
+        "global" => Mode::Global,
+        "replicated-job" => {
+            let total = replicas.unwrap_or(1);
+            Mode::ReplicatedJob {
+                total_completions: total,
+                max_concurrent: max_concurrent.unwrap_or(total).max(1),
+            }
+        }
+        "global-job" => Mode::GlobalJob,
+        other => return Err(SpecError::Mode(other.to_owned())),
+    };
+    if replicas.is_some() && !mode.is_replicated() {
+        return Err(SpecError::ReplicasWithoutSlots(mode_name(&mode)));
+    }
+    if max_concurrent.is_some() && !matches!(mode, Mode::ReplicatedJob { .. }) {
+        return Err(SpecError::MaxConcurrent(mode_name(&mode)));
+    }
+    Ok(mode)
+}
+
+/// `NAME=VALUE` pairs into a map (`--env`).
+pub fn env_pairs(
+    flag: &'static str,
+    items: &[String],
+) -> Result<BTreeMap<String, String>, SpecError> {
+    let mut map = BTreeMap::new();
+    for item in items {
+        match item.split_once('=') {
+            Some((name, value)) if !name.is_empty() => {
+                map.insert(name.to_owned(), value.to_owned());
+            }
+            _ => return Err(invalid(flag, item, "expected NAME=VALUE")),
+        }
+    }
+    Ok(map)
+}
+
+/// `KEY=VALUE` or `KEY` (empty value) pairs into a map (`--label`).
+pub fn label_pairs(
+    flag: &'static str,
+    items: &[String],
+) -> Result<BTreeMap<String, String>, SpecError> {
+    let mut map = BTreeMap::new();
+    for item in items {
+        let (key, value) = item.split_once('=').unwrap_or((item.as_str(), ""));
+        if key.is_empty() {
+            return Err(invalid(flag, item, "expected KEY=VALUE or KEY"));
+        }
+        map.insert(key.to_owned(), value.to_owned());
+    }
+    Ok(map)
+}
+
+fn duration(flag: &'static str, text: &str) -> Result<Option<Duration>, SpecError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    humantime::parse_duration(text)
+        .map(Some)
+        .map_err(|e| invalid(flag, text, e.to_string()))
+}
+
+/// CPUs as a decimal (`0.5`, `2`) into nano-CPUs.
+pub fn nano_cpus(flag: &'static str, text: &str) -> Result<u64, SpecError> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    let bad = || invalid(flag, text, "expected a number of CPUs such as 0.5 or 2");
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    if (whole.is_empty() && fraction.is_empty())
+        || fraction.len() > 9
+        || !whole
+            .chars()
+            .chain(fraction.chars())
+            .all(|c| c.is_ascii_digit())
+    {
+        return Err(bad());
+    }
+    let whole: u64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| bad())?
+    };
+    let padded = format!("{fraction:0<9}");
+    let fraction: u64 = padded.parse().map_err(|_| bad())?;
+    whole
+        .checked_mul(NANO_CPUS_PER_CPU)
+        .and_then(|n| n.checked_add(fraction))
+        .ok_or_else(bad)
+}
+
+/// A size (`512m`, `2GiB`) in bytes.
+pub fn bytes(flag: &'static str, text: &str) -> Result<u64, SpecError> {
+    if text.is_empty() {
+        return Ok(0);
+    }
+    compose_spec::model::ram_in_bytes(text)
+        .ok()
+        .and_then(|b| u64::try_from(b).ok())
+        .ok_or_else(|| invalid(flag, text, "expected a size such as 512m or 2g"))
+}
+
+fn options(flag: &'static str, text: &str) -> Result<Vec<(String, String)>, SpecError> {
+    text.split(',')
+        .map(|part| {
+            let (key, value) = part.split_once('=').unwrap_or((part, ""));
+            if key.is_empty() {
+                Err(invalid(
+                    flag,
+                    text,
+                    "expected comma-separated KEY=VALUE options",
+                ))
+            } else {
+                Ok((key.trim().to_ascii_lowercase(), value.trim().to_owned()))
+            }
+        })
+        .collect()
+}
+
+fn flag_value(flag: &'static str, text: &str, value: &str) -> Result<bool, SpecError> {
+    match value {
+        "" | "1" | "true" => Ok(true),
+        "0" | "false" => Ok(false),
+        _ => Err(invalid(
+            flag,
+            text,
+            format!("{value:?} is not true or false"),
+        )),
+    }
+}
+
+/// A `--mount` value.
+pub fn mount(text: &str) -> Result<Mount, SpecError> {
+    const FLAG: &str = "--mount";
+    let mut kind = "volume".to_owned();
+    let (mut source, mut target, mut read_only) = (None, None, false);
+    let (mut driver, mut no_copy, mut size, mut mode) = (None, false, None, None);
+    for (key, value) in options(FLAG, text)? {
+        match key.as_str() {
+            "type" => kind = value,
+            "source" | "src" => source = Some(value),
+            "target" | "destination" | "dst" => target = Some(value),
+            "readonly" | "ro" => read_only = flag_value(FLAG, text, &value)?,
+            "volume-driver" => driver = Some(value),
+            "volume-nocopy" => no_copy = flag_value(FLAG, text, &value)?,
+            "tmpfs-size" => size = Some(bytes(FLAG, &value)?),
+            "tmpfs-mode" => {
+                mode = Some(
+                    u32::from_str_radix(&value, 8)
+                        .map_err(|_| invalid(FLAG, text, "tmpfs-mode is octal, such as 1777"))?,
+                )
+            }
+            other => return Err(invalid(FLAG, text, format!("unknown option {other:?}"))),
+        }
+    }
+    let target = target
+        .filter(|t| t.starts_with('/'))
+        .ok_or_else(|| invalid(FLAG, text, "target=/absolute/path is required"))?;
+    let kind = match kind.as_str() {
+        "bind" => MountKind::Bind {
+            source: source
+                .filter(|s| s.starts_with('/'))
+                .ok_or_else(|| invalid(FLAG, text, "a bind mount needs source=/absolute/path"))?,
+        },
+        "volume" => MountKind::Volume {
+            source: source.filter(|s| !s.is_empty()),
+            driver,
+            no_copy,
+        },
+        "tmpfs" => MountKind::Tmpfs {
+            size_bytes: size,
+            mode,
+        },
+        other => {
+            return Err(invalid(
+                FLAG,
+                text,
+                format!("unknown type {other:?}: expected bind, volume or tmpfs"),
+            ));
+        }
+    };
+    Ok(Mount {
+        target,
+        read_only,
+        kind,
+    })
+}
+
+fn port(text: &str, value: &str) -> Result<u16, SpecError> {
+    value
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| invalid("--publish", text, format!("{value:?} is not a port")))
+}
+
+fn protocol(text: &str, value: &str) -> Result<Protocol, SpecError> {
+    match value {
+        "" | "tcp" => Ok(Protocol::Tcp),
+        "udp" => Ok(Protocol::Udp),
+        "sctp" => Ok(Protocol::Sctp),
+        other => Err(invalid(
+            "--publish",
+            text,
+            format!("unknown protocol {other:?}"),
+        )),
+    }
+}
+
+/// A `--publish` value: `mode=host,target=80,published=8080,protocol=udp` or `8080:80/udp`.
+pub fn publish(text: &str) -> Result<PublishedPort, SpecError> {
+    const FLAG: &str = "--publish";
+    if !text.contains('=') {
+        let (ports, proto) = text.split_once('/').unwrap_or((text, ""));
+        let (published, target) = match ports.split_once(':') {
+            Some((published, target)) => (Some(port(text, published)?), port(text, target)?),
+            None => (None, port(text, ports)?),
+        };
+        return Ok(PublishedPort {
+            target,
+            published,
+            protocol: protocol(text, proto)?,
+            mode: PublishMode::Ingress,
+        });
+    }
+    let (mut target, mut published) = (None, None);
+    let (mut proto, mut mode) = (Protocol::Tcp, PublishMode::Ingress);
+    for (key, value) in options(FLAG, text)? {
+        match key.as_str() {
+            "target" => target = Some(port(text, &value)?),
+            "published" => published = Some(port(text, &value)?),
+            "protocol" => proto = protocol(text, &value)?,
+            "mode" => {
+                mode = match value.as_str() {
+                    "host" => PublishMode::Host,
+                    "ingress" => PublishMode::Ingress,
+                    other => {
+                        return Err(invalid(
+                            FLAG,
+                            text,
+                            format!("unknown mode {other:?}: expected host or ingress"),
+                        ));
+                    }
+                }
+            }
+            other => return Err(invalid(FLAG, text, format!("unknown option {other:?}"))),
+        }
+    }
+    Ok(PublishedPort {
+        target: target.ok_or_else(|| invalid(FLAG, text, "target=PORT is required"))?,
+        published,
+        protocol: proto,
+        mode,
+    })
+}
+
+fn restart_condition(text: &str) -> Result<Option<RestartCondition>, SpecError> {
+    match text {
+        "" => Ok(None),
+        "none" => Ok(Some(RestartCondition::None)),
+        "on-failure" => Ok(Some(RestartCondition::OnFailure)),
+        "any" => Ok(Some(RestartCondition::Any)),
+        other => Err(invalid(
+            "--restart-condition",
+            other,
+            "expected none, on-failure or any",
+        )),
+    }
+}
+
+fn healthcheck(spec: &proto::SpecRequest) -> Result<Option<Healthcheck>, SpecError> {
+    if spec.no_healthcheck {
+        if !spec.health_cmd.is_empty() {
+            return Err(SpecError::Conflict("--no-healthcheck", "--health-cmd"));
+        }
+        return Ok(Some(Healthcheck {
+            test: vec!["NONE".to_owned()],
+            interval: None,
+            timeout: None,
+            retries: None,
+            start_period: None,
+        }));
+    }
+    let tuned = !spec.health_interval.is_empty()
+        || !spec.health_timeout.is_empty()
+        || spec.health_retries.is_some()
+        || !spec.health_start_period.is_empty();
+    if spec.health_cmd.is_empty() && !tuned {
+        return Ok(None);
+    }
+    let retries = match &spec.health_retries {
+        Some(count) => Some(
+            u32::try_from(count.value)
+                .map_err(|_| invalid("--health-retries", &count.value.to_string(), "too large"))?,
+        ),
+        None => None,
+    };
+    Ok(Some(Healthcheck {
+        test: if spec.health_cmd.is_empty() {
+            Vec::new()
+        } else {
+            vec!["CMD-SHELL".to_owned(), spec.health_cmd.clone()]
+        },
+        interval: duration("--health-interval", &spec.health_interval)?,
+        timeout: duration("--health-timeout", &spec.health_timeout)?,
+        retries,
+        start_period: duration("--health-start-period", &spec.health_start_period)?,
+    }))
+}
+
+fn non_empty(text: &str) -> Option<String> {
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// Decodes and validates `spec`.
+pub fn spec(spec: &proto::SpecRequest) -> Result<ServiceSpec, SpecError> {
+    if spec.image.trim().is_empty() {
+        return Err(SpecError::NoImage);
+    }
+    let mut out = ServiceSpec {
+        image: spec.image.trim().to_owned(),
+        mode: mode(spec)?,
+        ..ServiceSpec::default()
+    };
+    if !spec.entrypoint.trim().is_empty() {
+        out.entrypoint = Some(
+            spec.entrypoint
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        );
+    }
+    if !spec.args.is_empty() {
+        out.command = Some(spec.args.clone());
+    }
+    out.env = env_pairs("--env", &spec.env)?;
+    out.labels = label_pairs("--label", &spec.labels)?;
+    out.container_labels = label_pairs("--container-label", &spec.container_labels)?;
+    out.mounts = spec
+        .mounts
+        .iter()
+        .map(|m| mount(m))
+        .collect::<Result<_, _>>()?;
+    out.ports = spec
+        .publish
+        .iter()
+        .map(|p| publish(p))
+        .collect::<Result<_, _>>()?;
+    out.placement.constraints = spec
+        .constraints
+        .iter()
+        .map(|c| c.parse::<Constraint>())
+        .collect::<Result<_, _>>()?;
+    out.placement.preferences = spec
+        .placement_prefs
+        .iter()
+        .map(|p| p.parse::<Spread>())
+        .collect::<Result<_, _>>()?;
+    out.placement.max_replicas_per_node = spec.max_replicas_per_node.as_ref().map(|c| c.value);
+    let resources = &mut out.resources;
+    resources.reservations.nano_cpus = nano_cpus("--reserve-cpu", &spec.reserve_cpu)?;
+    resources.reservations.memory_bytes = bytes("--reserve-memory", &spec.reserve_memory)?;
+    resources.limits.nano_cpus = nano_cpus("--limit-cpu", &spec.limit_cpu)?;
+    resources.limits.memory_bytes = bytes("--limit-memory", &spec.limit_memory)?;
+    let policy = &mut out.restart_policy;
+    if let Some(condition) = restart_condition(&spec.restart_condition)? {
+        policy.condition = condition;
+    }
+    if let Some(delay) = duration("--restart-delay", &spec.restart_delay)? {
+        policy.delay = delay;
+    }
+    policy.max_attempts = spec.restart_max_attempts.as_ref().map(|c| c.value);
+    policy.window = duration("--restart-window", &spec.restart_window)?;
+    out.healthcheck = healthcheck(spec)?;
+    out.user = non_empty(&spec.user);
+    out.workdir = non_empty(&spec.workdir);
+    out.hostname = non_empty(&spec.hostname);
+    out.stop_grace_period = duration("--stop-grace-period", &spec.stop_grace_period)?;
+    out.stop_signal = non_empty(&spec.stop_signal);
+    out.init = spec.init.then_some(true);
+    out.read_only = spec.read_only;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(image: &str) -> proto::SpecRequest {
+        proto::SpecRequest {
+            image: image.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn flags_decode_into_the_spec() {
+        let mut r = request("nginx:1.27");
+        r.replicas = Some(proto::Count { value: 6 });
+        r.env = vec!["A=1".into(), "B=".into()];
+        r.constraints = vec!["node.labels.zone==east".into()];
+        r.reserve_cpu = "0.5".into();
+        r.reserve_memory = "2g".into();
+        r.publish = vec![
+            "mode=host,target=80,published=8080".into(),
+            "53:53/udp".into(),
+        ];
+        r.mounts = vec!["type=bind,source=/srv,target=/data,readonly".into()];
+        r.restart_delay = "2s".into();
+        r.health_cmd = "true".into();
+        let spec = spec(&r).unwrap();
+        assert_eq!(spec.mode, Mode::Replicated { replicas: 6 });
+        assert_eq!(spec.env["B"], "");
+        assert_eq!(spec.resources.reservations.nano_cpus, 500_000_000);
+        assert_eq!(spec.resources.reservations.memory_bytes, 2 << 30);
+        assert_eq!(spec.ports[0].host_port(), Some((8080, Protocol::Tcp)));
+        assert_eq!(spec.ports[1].protocol, Protocol::Udp);
+        assert!(spec.mounts[0].read_only);
+        assert_eq!(spec.restart_policy.delay, Duration::from_secs(2));
+        assert_eq!(spec.healthcheck.unwrap().test, ["CMD-SHELL", "true"]);
+        assert_eq!(
+            service_name("", "registry:5000/team/nginx:1.27").unwrap(),
+            "nginx"
+        );
+    }
+
+    #[test]
+    fn mistakes_are_one_clear_line() {
+        type Change = Box<dyn Fn(&mut proto::SpecRequest)>;
+        let cases: Vec<(Change, &str)> = vec![
+            (
+                Box::new(|r| {
+                    r.mode = "global".into();
+                    r.replicas = Some(proto::Count { value: 2 });
+                }),
+                "--replicas can only be used with replicated or replicated-job mode, not global",
+            ),
+            (
+                Box::new(|r| r.mode = "daemonset".into()),
+                "unknown mode \"daemonset\": expected replicated, global, replicated-job or global-job",
+            ),
+            (
+                Box::new(|r| r.constraints = vec!["zone=east".into()]),
+                "invalid constraint \"zone=east\": expected KEY==VALUE or KEY!=VALUE",
+            ),
+            (
+                Box::new(|r| r.reserve_memory = "lots".into()),
+                "invalid --reserve-memory \"lots\": expected a size such as 512m or 2g",
+            ),
+            (
+                Box::new(|r| r.max_concurrent = Some(proto::Count { value: 2 })),
+                "--max-concurrent can only be used with replicated-job mode, not replicated",
+            ),
+            (Box::new(|r| r.image = " ".into()), "an image is required"),
+        ];
+        for (change, message) in cases {
+            let mut r = request("nginx");
+            change(&mut r);
+            assert_eq!(spec(&r).unwrap_err().to_string(), message);
+        }
+        assert_eq!(
+            service_name("-web", "nginx").unwrap_err().to_string(),
+            "invalid service name \"-web\": use 1 to 63 letters, digits, '_', '.' or '-', starting with a letter or digit"
+        );
+    }
+}

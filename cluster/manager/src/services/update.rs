@@ -1,0 +1,210 @@
+//! `service update` as a typed change ([`ServiceUpdate`], decoded from the request) and its
+//! effect on a service: a new spec, and a new spec version when more than the replica count
+//! changed or the update is forced (every task is then replaced).
+
+use std::collections::BTreeMap;
+
+use orchestrator::swarm::{Constraint, Mode, ServiceSpec, Timestamp};
+
+use super::decode::{self, SpecError, mode_name};
+use super::proto;
+
+/// A change to a service.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServiceUpdate {
+    /// New replica count (replicated) or total completions (replicated job).
+    pub replicas: Option<u64>,
+    /// New max concurrent tasks (replicated job).
+    pub max_concurrent: Option<u64>,
+    /// New image.
+    pub image: Option<String>,
+    /// Variables set.
+    pub env_add: BTreeMap<String, String>,
+    /// Variables removed.
+    pub env_rm: Vec<String>,
+    /// Service labels set.
+    pub label_add: BTreeMap<String, String>,
+    /// Service labels removed.
+    pub label_rm: Vec<String>,
+    /// Constraints added.
+    pub constraint_add: Vec<Constraint>,
+    /// Constraints removed.
+    pub constraint_rm: Vec<Constraint>,
+    /// Replace every task even if nothing else changes.
+    pub force: bool,
+}
+
+impl ServiceUpdate {
+    /// Decodes the request's changes.
+    pub fn decode(request: &proto::UpdateServiceRequest) -> Result<Self, SpecError> {
+        let parse = |items: &[String]| {
+            items
+                .iter()
+                .map(|c| c.parse::<Constraint>())
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(ServiceUpdate {
+            replicas: request.replicas.as_ref().map(|c| c.value),
+            max_concurrent: request.max_concurrent.as_ref().map(|c| c.value),
+            image: Some(request.image.trim().to_owned()).filter(|i| !i.is_empty()),
+            env_add: decode::env_pairs("--env-add", &request.env_add)?,
+            env_rm: request.env_rm.clone(),
+            label_add: decode::label_pairs("--label-add", &request.label_add)?,
+            label_rm: request.label_rm.clone(),
+            constraint_add: parse(&request.constraint_add)?,
+            constraint_rm: parse(&request.constraint_rm)?,
+            force: request.force,
+        })
+    }
+
+    /// The spec after this change.
+    pub fn apply(&self, current: &ServiceSpec) -> Result<ServiceSpec, SpecError> {
+        let mut spec = current.clone();
+        if let Some(replicas) = self.replicas {
+            spec.mode = match spec.mode {
+                Mode::Replicated { .. } => Mode::Replicated { replicas },
+                Mode::ReplicatedJob { max_concurrent, .. } => Mode::ReplicatedJob {
+                    total_completions: replicas,
+                    max_concurrent,
+                },
+                other => return Err(SpecError::ReplicasWithoutSlots(mode_name(&other))),
+            };
+        }
+        if let Some(max) = self.max_concurrent {
+            spec.mode = match spec.mode {
+                Mode::ReplicatedJob {
+                    total_completions, ..
+                } => Mode::ReplicatedJob {
+                    total_completions,
+                    max_concurrent: max.max(1),
+                },
+                other => return Err(SpecError::MaxConcurrent(mode_name(&other))),
+            };
+        }
+        if let Some(image) = &self.image {
+            spec.image = image.clone();
+        }
+        for name in &self.env_rm {
+            spec.env.remove(name);
+        }
+        spec.env.extend(self.env_add.clone());
+        for key in &self.label_rm {
+            spec.labels.remove(key);
+        }
+        spec.labels.extend(self.label_add.clone());
+        let constraints = &mut spec.placement.constraints;
+        constraints.retain(|c| !self.constraint_rm.contains(c));
+        for constraint in &self.constraint_add {
+            if !constraints.contains(constraint) {
+                constraints.push(constraint.clone());
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// Whether going from `old` to `new` changes the tasks (anything but the replica count and
+/// the job's concurrency): then the service gets a new spec version and its tasks are
+/// replaced.
+pub fn changes_tasks(old: &ServiceSpec, new: &ServiceSpec) -> bool {
+    let mut same_mode = new.clone();
+    same_mode.mode = old.mode;
+    same_mode != *old
+}
+
+/// `record` after `update` at `now`: the new spec, a new spec version (the old spec kept as
+/// the previous one) when the tasks change or the update is forced, and the force counter.
+pub fn updated(
+    record: &cluster_state::Service,
+    update: &ServiceUpdate,
+    now: Timestamp,
+) -> Result<cluster_state::Service, SpecError> {
+    let mut next = record.clone();
+    let spec = update.apply(&record.service.spec)?;
+    if update.force || changes_tasks(&record.service.spec, &spec) {
+        next.service.previous_spec = Some(record.service.spec.clone());
+        next.service.spec_version += 1;
+    }
+    if update.force {
+        next.force_update += 1;
+    }
+    next.service.spec = spec;
+    next.service.updated_at = now;
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orchestrator::swarm::{Service, ServiceId};
+
+    fn record(mode: Mode) -> cluster_state::Service {
+        let spec = ServiceSpec {
+            image: "nginx".into(),
+            mode,
+            ..ServiceSpec::default()
+        };
+        cluster_state::Service::new(Service::new(
+            ServiceId::from("s1"),
+            "web",
+            spec,
+            Timestamp(0),
+        ))
+    }
+
+    #[test]
+    fn scaling_keeps_the_spec_version_other_changes_and_force_bump_it() {
+        let web = record(Mode::Replicated { replicas: 1 });
+        let scale = ServiceUpdate {
+            replicas: Some(5),
+            ..ServiceUpdate::default()
+        };
+        let scaled = updated(&web, &scale, Timestamp(1)).unwrap();
+        assert_eq!(scaled.service.spec.mode, Mode::Replicated { replicas: 5 });
+        assert_eq!(scaled.service.spec_version, 1);
+
+        let image = ServiceUpdate {
+            image: Some("nginx:2".into()),
+            env_add: [("A".to_owned(), "1".to_owned())].into(),
+            ..ServiceUpdate::default()
+        };
+        let changed = updated(&scaled, &image, Timestamp(2)).unwrap();
+        assert_eq!(changed.service.spec_version, 2);
+        assert_eq!(
+            changed
+                .service
+                .previous_spec
+                .as_ref()
+                .map(|s| s.image.as_str()),
+            Some("nginx")
+        );
+        let forced = updated(
+            &changed,
+            &ServiceUpdate {
+                force: true,
+                ..ServiceUpdate::default()
+            },
+            Timestamp(3),
+        )
+        .unwrap();
+        assert_eq!((forced.service.spec_version, forced.force_update), (3, 1));
+    }
+
+    #[test]
+    fn replicas_of_a_global_service_are_refused() {
+        let global = record(Mode::Global);
+        let err = updated(
+            &global,
+            &ServiceUpdate {
+                replicas: Some(3),
+                ..ServiceUpdate::default()
+            },
+            Timestamp(1),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "--replicas can only be used with replicated or replicated-job mode, not global"
+        );
+    }
+}

@@ -1,0 +1,137 @@
+//! The writing calls of the services API, on the leader: create, update and remove a service.
+//! Each reads the store, decides, and commits one guarded batch; an update that lost a race
+//! with another write is decided again on the new state.
+
+// tonic's handlers answer with `tonic::Status`, a large error type, by design.
+#![allow(clippy::result_large_err)]
+
+use tonic::{Response, Status};
+
+use super::decode::{self, SpecError};
+use super::lookup::contents;
+use super::proto;
+use super::update::{ServiceUpdate, updated};
+use crate::control;
+use crate::driver::Refused;
+use crate::service::{ManagerService, status_of};
+use cluster_raft::WriteError;
+use cluster_state::{ApplyError, Batch, Command, Kind, Record, RecordKey};
+use orchestrator::swarm::{self, DesiredState, ServiceId};
+
+/// Attempts of a read-decide-write that keeps losing races.
+const ATTEMPTS: usize = 5;
+
+fn bad_spec(err: SpecError) -> Status {
+    Status::invalid_argument(err.to_string())
+}
+
+fn record_reply(record: &cluster_state::Service) -> Result<Response<proto::ServiceReply>, Status> {
+    let record = serde_json::to_vec(record)
+        .map_err(|e| Status::internal(format!("cannot encode the service: {e}")))?;
+    Ok(Response::new(proto::ServiceReply { record }))
+}
+
+/// Whether `refused` says the records changed since they were read (decide again).
+fn raced(refused: &Refused) -> bool {
+    matches!(
+        refused,
+        Refused::Write(WriteError::Refused(
+            ApplyError::VersionMismatch { .. } | ApplyError::NotFound(_)
+        ))
+    )
+}
+
+async fn commit(manager: &ManagerService, commands: Vec<Command>) -> Result<u64, Refused> {
+    manager.raft.write(Batch::new(0, commands)).await
+}
+
+/// Creates a service.
+pub(super) async fn create(
+    manager: &ManagerService,
+    request: proto::CreateServiceRequest,
+) -> Result<Response<proto::ServiceReply>, Status> {
+    let wire = request.spec.unwrap_or_default();
+    let spec = decode::spec(&wire).map_err(bad_spec)?;
+    let name = decode::service_name(&request.name, &spec.image).map_err(bad_spec)?;
+    let id = ServiceId(control::new_task_id().0);
+    let mut service = swarm::Service::new(id, name.clone(), spec, control::now());
+    service.rebalance = !request.no_rebalance;
+    let record = cluster_state::Service::new(service);
+    let create = Command::Create(Record::Service(Box::new(record.clone())));
+    match commit(manager, vec![create]).await {
+        Ok(_) => {
+            tracing::info!(service = %name, id = %record.meta.id, "service created");
+            record_reply(&record)
+        }
+        Err(Refused::Write(WriteError::Refused(ApplyError::NameInUse { .. }))) => Err(
+            Status::already_exists(format!("service {name} already exists")),
+        ),
+        Err(refused) => Err(status_of(refused)),
+    }
+}
+
+/// Changes a service's spec.
+pub(super) async fn update(
+    manager: &ManagerService,
+    request: proto::UpdateServiceRequest,
+) -> Result<Response<proto::ServiceReply>, Status> {
+    let change = ServiceUpdate::decode(&request).map_err(bad_spec)?;
+    for _ in 0..ATTEMPTS {
+        let store = contents(manager).await?;
+        let current = store.service(&request.service)?;
+        let next = updated(current, &change, control::now()).map_err(bad_spec)?;
+        let command = Command::Update {
+            expected_version: current.meta.version,
+            record: Record::Service(Box::new(next.clone())),
+        };
+        match commit(manager, vec![command]).await {
+            Ok(_) => return record_reply(&next),
+            Err(refused) if raced(&refused) => continue,
+            Err(refused) => return Err(status_of(refused)),
+        }
+    }
+    Err(Status::aborted(format!(
+        "service {} kept changing; retry",
+        request.service
+    )))
+}
+
+/// Removes a service: in one batch its record goes and every task of it is wanted shut
+/// down; the control loop forgets the tasks once their nodes report them stopped.
+pub(super) async fn remove(
+    manager: &ManagerService,
+    request: proto::ServiceRef,
+) -> Result<Response<proto::Empty>, Status> {
+    for _ in 0..ATTEMPTS {
+        let store = contents(manager).await?;
+        let service = store.service(&request.service)?;
+        let mut commands = vec![Command::Delete {
+            key: RecordKey::new(Kind::Service, service.meta.id.clone()),
+            expected_version: Some(service.meta.version),
+        }];
+        for task in store
+            .tasks
+            .iter()
+            .filter(|t| t.task.service_id == service.service.id && t.task.is_desired_running())
+        {
+            let mut stopping = task.clone();
+            stopping.task.desired_state = DesiredState::Shutdown;
+            commands.push(Command::Update {
+                expected_version: task.meta.version,
+                record: Record::Task(Box::new(stopping)),
+            });
+        }
+        match commit(manager, commands).await {
+            Ok(_) => {
+                tracing::info!(service = %service.service.name, "service removed");
+                return Ok(Response::new(proto::Empty {}));
+            }
+            Err(refused) if raced(&refused) => continue,
+            Err(refused) => return Err(status_of(refused)),
+        }
+    }
+    Err(Status::aborted(format!(
+        "service {} kept changing; retry",
+        request.service
+    )))
+}
