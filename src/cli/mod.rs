@@ -13,6 +13,7 @@ mod network;
 mod node;
 mod pipe;
 mod project;
+mod service;
 mod version;
 mod volume;
 
@@ -51,6 +52,8 @@ pub enum Command {
     Cluster(cluster::ClusterArgs),
     /// Manage cluster nodes.
     Node(node::NodeArgs),
+    /// Manage replicated and global services of the cluster (as `docker service`).
+    Service(service::ServiceArgs),
     /// Manage networks (as `docker network`).
     Network(network::NetworkArgs),
     /// Manage images (as `docker image`).
@@ -101,6 +104,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agent(args) => agent::run(args),
         Command::Cluster(args) => cluster::run(args),
         Command::Node(args) => node::run(args),
+        Command::Service(args) => service::run(args),
         Command::Network(args) => network::run(args),
         Command::Image(args) => image::run(args),
         Command::Volume(args) => volume::run(args),

@@ -1,5 +1,5 @@
-//! `bosun node …`: list, inspect, demote, promote and remove cluster nodes; and the table of
-//! `bosun cluster status`.
+//! `bosun node …`: list, inspect, demote, promote, update and remove cluster nodes, list the
+//! tasks on a node; and the table of `bosun cluster status`.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use cluster_manager::Manager;
 use cluster_manager::ManagerClient;
+use cluster_manager::services::proto;
 use cluster_state::{Node, NodeRole, Record};
 
 use super::cluster::{DataRootArg, runtime};
@@ -48,6 +49,30 @@ enum NodeCommand {
     },
     /// Make a manager a worker (refused if quorum would be lost or it is the last manager).
     Demote {
+        /// Node id, id prefix or hostname.
+        node: String,
+    },
+    /// List the tasks on a node (this node by default).
+    Ps {
+        /// Node id, id prefix or hostname.
+        node: Option<String>,
+        /// Filter: desired-state=running|shutdown.
+        #[arg(short = 'f', long = "filter")]
+        filter: Vec<String>,
+        #[command(flatten)]
+        output: super::service::ps::TaskOutput,
+    },
+    /// Change a node's availability or labels.
+    Update {
+        /// active (takes tasks), pause (takes no new tasks) or drain (its tasks move away).
+        #[arg(long, value_parser = ["active", "pause", "drain"])]
+        availability: Option<String>,
+        /// Add or change a label (KEY=VALUE).
+        #[arg(long)]
+        label_add: Vec<String>,
+        /// Remove a label.
+        #[arg(long)]
+        label_rm: Vec<String>,
         /// Node id, id prefix or hostname.
         node: String,
     },
@@ -167,6 +192,42 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
                     PROMOTE_WAIT.as_secs()
                 ),
             }
+        }
+        NodeCommand::Ps {
+            node,
+            filter,
+            output,
+        } => {
+            let request = super::service::task_filter(
+                &filter,
+                proto::ListTasksRequest {
+                    node: node.unwrap_or_else(|| manager.state().node_id.clone()),
+                    ..Default::default()
+                },
+            )?;
+            let list = rt.block_on(manager.services_client()?.tasks(request))?;
+            super::service::ps::print(&list, &output);
+        }
+        NodeCommand::Update {
+            availability,
+            label_add,
+            label_rm,
+            node,
+        } => {
+            let availability = match availability.as_deref() {
+                Some("active") => proto::AvailabilityChange::AvailabilityActive,
+                Some("pause") => proto::AvailabilityChange::AvailabilityPause,
+                Some("drain") => proto::AvailabilityChange::AvailabilityDrain,
+                _ => proto::AvailabilityChange::AvailabilityUnchanged,
+            };
+            let request = proto::UpdateNodeRequest {
+                node: node.clone(),
+                availability: availability as i32,
+                label_add,
+                label_rm,
+            };
+            rt.block_on(manager.services_client()?.update_node(request))?;
+            println!("{node}");
         }
         NodeCommand::Demote { node } => {
             rt.block_on(client.change_role(&node, "worker"))?;

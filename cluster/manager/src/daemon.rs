@@ -230,6 +230,12 @@ impl Manager {
         ManagerClient::new(&self.state.advertise_addr, &identity)
     }
 
+    /// A client of this node's services API, authenticated with this node's certificate.
+    pub fn services_client(&self) -> Result<crate::services::ServicesClient, ManagerError> {
+        let identity = NodeIdentity::load(&cluster_dir(&self.data_root))?;
+        crate::services::ServicesClient::new(&self.state.advertise_addr, &identity)
+    }
+
     /// Deletes this node's cluster state (after leaving).
     pub fn wipe(self) -> Result<(), ManagerError> {
         let dir = cluster_dir(&self.data_root);

@@ -18,10 +18,10 @@ mod logs;
 mod ls;
 mod ops;
 pub(crate) mod port;
-mod run;
+pub(crate) mod run;
 mod stats;
 pub(crate) mod table;
-mod units;
+pub(crate) mod units;
 
 use std::ffi::OsString;
 use std::process::ExitCode;

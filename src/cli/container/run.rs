@@ -107,7 +107,7 @@ pub struct RunArgs {
 }
 
 /// Reads an env file: `KEY=VALUE` lines, `KEY` alone takes the current value, `#` comments.
-fn read_env_file(path: &Path) -> anyhow::Result<Vec<String>> {
+pub(crate) fn read_env_file(path: &Path) -> anyhow::Result<Vec<String>> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read env file {}", path.display()))?;
     Ok(text
@@ -119,7 +119,7 @@ fn read_env_file(path: &Path) -> anyhow::Result<Vec<String>> {
 }
 
 /// `KEY=VALUE` as is; `KEY` from the current environment (dropped when unset).
-fn env_entry(entry: &str) -> Option<String> {
+pub(crate) fn env_entry(entry: &str) -> Option<String> {
     if entry.contains('=') {
         Some(entry.to_string())
     } else {

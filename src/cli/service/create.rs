@@ -1,0 +1,199 @@
+//! `bosun service create` and its flags: collected as the user typed them into the request;
+//! the manager decodes and validates them.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use cluster_manager::services::proto;
+
+use crate::cli::container::run::{env_entry, read_env_file};
+
+/// Flags of the spec (`service create`).
+#[derive(Debug, Args)]
+pub struct SpecFlags {
+    /// Service mode: replicated, global, replicated-job or global-job.
+    #[arg(long, default_value = "replicated")]
+    pub mode: String,
+    /// Number of tasks (replicated), or completions (replicated-job).
+    #[arg(long)]
+    pub replicas: Option<u64>,
+    /// Job tasks running at the same time (replicated-job; default: --replicas).
+    #[arg(long)]
+    pub max_concurrent: Option<u64>,
+    /// Set an environment variable (NAME=VALUE, or NAME to take it from here).
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file.
+    #[arg(long)]
+    pub env_file: Vec<PathBuf>,
+    /// Service label (KEY=VALUE).
+    #[arg(short = 'l', long = "label")]
+    pub label: Vec<String>,
+    /// Container label (KEY=VALUE).
+    #[arg(long)]
+    pub container_label: Vec<String>,
+    /// Mount: type=bind|volume|tmpfs,source=…,target=…[,readonly].
+    #[arg(long)]
+    pub mount: Vec<String>,
+    /// Publish a port: mode=host,target=80,published=8080[,protocol=udp] or 8080:80.
+    #[arg(short = 'p', long)]
+    pub publish: Vec<String>,
+    /// Placement constraint (node.labels.zone==east).
+    #[arg(long)]
+    pub constraint: Vec<String>,
+    /// Placement preference (spread=node.labels.zone).
+    #[arg(long)]
+    pub placement_pref: Vec<String>,
+    /// Tasks of the service on one node at most.
+    #[arg(long)]
+    pub replicas_max_per_node: Option<u64>,
+    /// CPUs set aside on the node for each task (0.5).
+    #[arg(long, default_value = "")]
+    pub reserve_cpu: String,
+    /// Memory set aside on the node for each task (512m).
+    #[arg(long, default_value = "")]
+    pub reserve_memory: String,
+    /// CPU limit of each task.
+    #[arg(long, default_value = "")]
+    pub limit_cpu: String,
+    /// Memory limit of each task.
+    #[arg(long, default_value = "")]
+    pub limit_memory: String,
+    /// Restart when: none, on-failure or any (default any).
+    #[arg(long, default_value = "")]
+    pub restart_condition: String,
+    /// Delay between restarts (default 5s).
+    #[arg(long, default_value = "")]
+    pub restart_delay: String,
+    /// Restarts at most (within --restart-window when set).
+    #[arg(long)]
+    pub restart_max_attempts: Option<u64>,
+    /// Window the restart attempts are counted in.
+    #[arg(long, default_value = "")]
+    pub restart_window: String,
+    /// Healthcheck command (run with /bin/sh -c).
+    #[arg(long, default_value = "")]
+    pub health_cmd: String,
+    /// Time between healthchecks.
+    #[arg(long, default_value = "")]
+    pub health_interval: String,
+    /// Time a healthcheck may take.
+    #[arg(long, default_value = "")]
+    pub health_timeout: String,
+    /// Failures in a row that make a task unhealthy.
+    #[arg(long)]
+    pub health_retries: Option<u64>,
+    /// Time after start before failures count.
+    #[arg(long, default_value = "")]
+    pub health_start_period: String,
+    /// Disable the image's healthcheck.
+    #[arg(long)]
+    pub no_healthcheck: bool,
+    /// User (name, uid, uid:gid).
+    #[arg(short = 'u', long, default_value = "")]
+    pub user: String,
+    /// Working directory.
+    #[arg(short = 'w', long, default_value = "")]
+    pub workdir: String,
+    /// Container host name.
+    #[arg(long, default_value = "")]
+    pub hostname: String,
+    /// Overrides the image's entrypoint.
+    #[arg(long, default_value = "")]
+    pub entrypoint: String,
+    /// Time to wait after the stop signal before killing (default 10s).
+    #[arg(long, default_value = "")]
+    pub stop_grace_period: String,
+    /// Signal that stops the container.
+    #[arg(long, default_value = "")]
+    pub stop_signal: String,
+    /// Run an init process as PID 1.
+    #[arg(long)]
+    pub init: bool,
+    /// Mount the root filesystem read-only.
+    #[arg(long)]
+    pub read_only: bool,
+}
+
+/// Arguments of `service create`.
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Service name (default: the image's name).
+    #[arg(long, default_value = "")]
+    pub name: String,
+    /// Leave this service out of rebalancing.
+    #[arg(long)]
+    pub no_rebalance: bool,
+    /// Return at once instead of waiting for the tasks to run.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Print the service id only.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub spec: SpecFlags,
+    /// Image, then the command and its arguments.
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub image_and_args: Vec<String>,
+}
+
+fn count(value: Option<u64>) -> Option<proto::Count> {
+    value.map(|value| proto::Count { value })
+}
+
+/// The request for these arguments (env files read and bare names resolved here, where the
+/// user's environment is).
+pub fn request(args: &CreateArgs) -> anyhow::Result<proto::CreateServiceRequest> {
+    let flags = &args.spec;
+    let mut env = Vec::new();
+    for file in &flags.env_file {
+        env.extend(read_env_file(file)?);
+    }
+    env.extend(flags.env.iter().filter_map(|e| env_entry(e)));
+    let (image, rest) = args
+        .image_and_args
+        .split_first()
+        .ok_or_else(|| anyhow::anyhow!("an image is required"))?;
+    let spec = proto::SpecRequest {
+        image: image.clone(),
+        args: rest.to_vec(),
+        entrypoint: flags.entrypoint.clone(),
+        env,
+        mode: flags.mode.clone(),
+        replicas: count(flags.replicas),
+        max_concurrent: count(flags.max_concurrent),
+        labels: flags.label.clone(),
+        container_labels: flags.container_label.clone(),
+        mounts: flags.mount.clone(),
+        publish: flags.publish.clone(),
+        constraints: flags.constraint.clone(),
+        placement_prefs: flags.placement_pref.clone(),
+        max_replicas_per_node: count(flags.replicas_max_per_node),
+        reserve_cpu: flags.reserve_cpu.clone(),
+        reserve_memory: flags.reserve_memory.clone(),
+        limit_cpu: flags.limit_cpu.clone(),
+        limit_memory: flags.limit_memory.clone(),
+        restart_condition: flags.restart_condition.clone(),
+        restart_delay: flags.restart_delay.clone(),
+        restart_max_attempts: count(flags.restart_max_attempts),
+        restart_window: flags.restart_window.clone(),
+        health_cmd: flags.health_cmd.clone(),
+        health_interval: flags.health_interval.clone(),
+        health_timeout: flags.health_timeout.clone(),
+        health_retries: count(flags.health_retries),
+        health_start_period: flags.health_start_period.clone(),
+        no_healthcheck: flags.no_healthcheck,
+        user: flags.user.clone(),
+        workdir: flags.workdir.clone(),
+        hostname: flags.hostname.clone(),
+        stop_grace_period: flags.stop_grace_period.clone(),
+        stop_signal: flags.stop_signal.clone(),
+        init: flags.init,
+        read_only: flags.read_only,
+    };
+    Ok(proto::CreateServiceRequest {
+        name: args.name.clone(),
+        spec: Some(spec),
+        no_rebalance: args.no_rebalance,
+    })
+}

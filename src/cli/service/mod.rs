@@ -1,0 +1,247 @@
+//! `bosun service …`: create, list, inspect, scale, update and remove replicated and global
+//! services, and list their tasks (as `docker service`). Talks to this node's manager; the
+//! manager decodes, validates and forwards writes to the leader.
+
+mod create;
+mod ls;
+pub(crate) mod ps;
+mod wait;
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use cluster_manager::Manager;
+use cluster_manager::services::proto::{self, DesiredStateFilter};
+
+use super::cluster::{DataRootArg, runtime};
+pub use create::CreateArgs;
+use ps::TaskOutput;
+
+/// Arguments of `bosun service`.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    #[command(flatten)]
+    root: DataRootArg,
+    #[command(subcommand)]
+    command: ServiceCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum ServiceCommand {
+    /// Create a service.
+    Create(Box<CreateArgs>),
+    /// List the services.
+    #[command(alias = "list")]
+    Ls {
+        /// Print service ids only.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Output format: table or json (one object per line).
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
+    },
+    /// List the tasks of services.
+    Ps {
+        /// Services (name, id or id prefix).
+        #[arg(required = true)]
+        services: Vec<String>,
+        /// Filter: desired-state=running|shutdown, node=NODE.
+        #[arg(short = 'f', long = "filter")]
+        filter: Vec<String>,
+        #[command(flatten)]
+        output: TaskOutput,
+    },
+    /// Show services' records as json.
+    Inspect {
+        /// Services (name, id or id prefix).
+        #[arg(required = true)]
+        services: Vec<String>,
+    },
+    /// Change the replica count of services (SERVICE=REPLICAS).
+    Scale {
+        /// SERVICE=REPLICAS pairs.
+        #[arg(required = true)]
+        pairs: Vec<String>,
+        /// Return at once instead of waiting for the tasks to run.
+        #[arg(short = 'd', long)]
+        detach: bool,
+    },
+    /// Remove services (their tasks are stopped).
+    #[command(alias = "remove")]
+    Rm {
+        /// Services (name, id or id prefix).
+        #[arg(required = true)]
+        services: Vec<String>,
+    },
+    /// Change a service (tasks are replaced when more than the replica count changes).
+    Update(UpdateArgs),
+}
+
+/// Arguments of `service update`.
+#[derive(Debug, Args)]
+struct UpdateArgs {
+    /// Number of tasks (replicated), or completions (replicated-job).
+    #[arg(long)]
+    replicas: Option<u64>,
+    /// Job tasks running at the same time (replicated-job).
+    #[arg(long)]
+    max_concurrent: Option<u64>,
+    /// New image.
+    #[arg(long, default_value = "")]
+    image: String,
+    /// Add or change an environment variable (NAME=VALUE).
+    #[arg(long)]
+    env_add: Vec<String>,
+    /// Remove an environment variable.
+    #[arg(long)]
+    env_rm: Vec<String>,
+    /// Add or change a service label (KEY=VALUE).
+    #[arg(long)]
+    label_add: Vec<String>,
+    /// Remove a service label.
+    #[arg(long)]
+    label_rm: Vec<String>,
+    /// Add a placement constraint.
+    #[arg(long)]
+    constraint_add: Vec<String>,
+    /// Remove a placement constraint.
+    #[arg(long)]
+    constraint_rm: Vec<String>,
+    /// Replace every task even if nothing changed.
+    #[arg(long)]
+    force: bool,
+    /// Return at once instead of waiting for the tasks to run.
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Service (name, id or id prefix).
+    service: String,
+}
+
+fn count(value: Option<u64>) -> Option<proto::Count> {
+    value.map(|value| proto::Count { value })
+}
+
+/// The `--filter` values of `service ps` and `node ps` as a request.
+pub(crate) fn task_filter(
+    filters: &[String],
+    mut request: proto::ListTasksRequest,
+) -> anyhow::Result<proto::ListTasksRequest> {
+    for filter in filters {
+        match filter.split_once('=') {
+            Some(("desired-state", "running")) => {
+                request.desired_state = DesiredStateFilter::DesiredRunning as i32
+            }
+            Some(("desired-state", "shutdown")) => {
+                request.desired_state = DesiredStateFilter::DesiredShutdown as i32
+            }
+            Some(("node", node)) => request.node = node.to_owned(),
+            _ => anyhow::bail!(
+                "invalid filter {filter:?}: expected desired-state=running|shutdown or node=NODE"
+            ),
+        }
+    }
+    Ok(request)
+}
+
+/// Runs `bosun service`.
+pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
+    let manager = Manager::open(&args.root.data_root)?;
+    let rt = runtime()?;
+    let _context = rt.enter();
+    let client = manager.services_client()?;
+    match args.command {
+        ServiceCommand::Create(create) => {
+            let request = create::request(&create)?;
+            let record = rt.block_on(client.create(request))?;
+            if create.quiet || create.detach {
+                println!("{}", record.meta.id);
+            } else {
+                println!("{}", record.meta.id);
+                rt.block_on(wait::converge(&client, &record.meta.id))?;
+            }
+        }
+        ServiceCommand::Ls { quiet, format } => {
+            let services = rt.block_on(client.list())?;
+            ls::print(&services, quiet, &format);
+        }
+        ServiceCommand::Ps {
+            services,
+            filter,
+            output,
+        } => {
+            let mut all = cluster_manager::services::client::TaskList::default();
+            for service in services {
+                let request = task_filter(
+                    &filter,
+                    proto::ListTasksRequest {
+                        service,
+                        ..Default::default()
+                    },
+                )?;
+                let list = rt.block_on(client.tasks(request))?;
+                all.tasks.extend(list.tasks);
+                all.node_names.extend(list.node_names);
+                all.service_names.extend(list.service_names);
+            }
+            ps::print(&all, &output);
+        }
+        ServiceCommand::Inspect { services } => {
+            let mut records = Vec::new();
+            for service in services {
+                records.push(rt.block_on(client.inspect(&service))?.record);
+            }
+            println!("{}", serde_json::to_string_pretty(&records)?);
+        }
+        ServiceCommand::Scale { pairs, detach } => {
+            let mut scaled = Vec::new();
+            for pair in &pairs {
+                let Some((service, replicas)) = pair.split_once('=') else {
+                    anyhow::bail!("invalid scale {pair:?}: expected SERVICE=REPLICAS");
+                };
+                let replicas: u64 = replicas.parse().map_err(|_| {
+                    anyhow::anyhow!("invalid scale {pair:?}: {replicas:?} is not a number")
+                })?;
+                let request = proto::UpdateServiceRequest {
+                    service: service.to_owned(),
+                    replicas: count(Some(replicas)),
+                    ..Default::default()
+                };
+                rt.block_on(client.update(request))?;
+                println!("{service} scaled to {replicas}");
+                scaled.push(service.to_owned());
+            }
+            if !detach {
+                for service in scaled {
+                    rt.block_on(wait::converge(&client, &service))?;
+                }
+            }
+        }
+        ServiceCommand::Rm { services } => {
+            for service in services {
+                rt.block_on(client.remove(&service))?;
+                println!("{service}");
+            }
+        }
+        ServiceCommand::Update(update) => {
+            let request = proto::UpdateServiceRequest {
+                service: update.service.clone(),
+                replicas: count(update.replicas),
+                max_concurrent: count(update.max_concurrent),
+                image: update.image.clone(),
+                env_add: update.env_add.clone(),
+                env_rm: update.env_rm.clone(),
+                label_add: update.label_add.clone(),
+                label_rm: update.label_rm.clone(),
+                constraint_add: update.constraint_add.clone(),
+                constraint_rm: update.constraint_rm.clone(),
+                force: update.force,
+            };
+            rt.block_on(client.update(request))?;
+            println!("{}", update.service);
+            if !update.detach {
+                rt.block_on(wait::converge(&client, &update.service))?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
