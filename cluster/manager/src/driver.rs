@@ -27,6 +27,7 @@ enum Input {
     Read(Query, Reply<(Vec<u8>, u64)>),
     LocalRead(Query, oneshot::Sender<(Vec<u8>, u64)>),
     Status(oneshot::Sender<StatusView>),
+    Reachable(oneshot::Sender<std::collections::BTreeSet<u64>>),
     Unreachable(u64),
     Snapshot(u64, bool),
     Transfer(u64),
@@ -107,6 +108,16 @@ impl RaftHandle {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Input::Status(reply))
+            .map_err(|_| Refused::Stopped)?;
+        rx.await.map_err(|_| Refused::Stopped)
+    }
+
+    /// The managers raft heard from within an election timeout (this one included): the
+    /// cheap part of [`RaftHandle::status`].
+    pub async fn reachable(&self) -> Result<std::collections::BTreeSet<u64>, Refused> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::Reachable(reply))
             .map_err(|_| Refused::Stopped)?;
         rx.await.map_err(|_| Refused::Stopped)
     }
@@ -370,6 +381,9 @@ impl Driver {
             Input::Status(reply) => {
                 let _ = reply.send(self.status());
             }
+            Input::Reachable(reply) => {
+                let _ = reply.send(self.node.reachable());
+            }
             Input::Unreachable(id) => self.node.report_unreachable(id),
             Input::Snapshot(id, delivered) => self.node.report_snapshot(id, delivered),
             Input::Transfer(to) => self.node.transfer_leader(to),
@@ -445,6 +459,10 @@ impl Driver {
             Query::Hash => return (store.state_hash().into_bytes(), applied),
             Query::All => store.iter().cloned().collect(),
             Query::Kind(kind) => store.iter_kind(*kind).cloned().collect(),
+            Query::Kinds(kinds) => kinds
+                .iter()
+                .flat_map(|kind| store.iter_kind(*kind).cloned())
+                .collect(),
             Query::Key(key) => store.get(key).into_iter().cloned().collect(),
         };
         if let Some(key) = &self.seal {

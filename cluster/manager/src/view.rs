@@ -13,6 +13,8 @@ pub enum Query {
     All,
     /// Every record of one kind.
     Kind(Kind),
+    /// Every record of these kinds, as of one moment.
+    Kinds(Vec<Kind>),
     /// One record.
     Key(RecordKey),
     /// The state hash.

@@ -245,3 +245,73 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct ServiceCli {
+        #[command(flatten)]
+        args: ServiceArgs,
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        ServiceCli::command().debug_assert();
+    }
+
+    #[test]
+    fn create_collects_flags_and_the_command_after_the_image() {
+        let cli = ServiceCli::try_parse_from([
+            "service",
+            "create",
+            "-d",
+            "--name",
+            "web",
+            "--replicas",
+            "3",
+            "-e",
+            "A=1",
+            "--constraint",
+            "node.labels.zone==east",
+            "nginx",
+            "nginx",
+            "-g",
+            "daemon off;",
+        ])
+        .unwrap();
+        let ServiceCommand::Create(create) = cli.args.command else {
+            panic!("not a create");
+        };
+        let request = create::request(&create).unwrap();
+        let spec = request.spec.unwrap();
+        assert_eq!(request.name, "web");
+        assert_eq!(spec.image, "nginx");
+        assert_eq!(spec.args, ["nginx", "-g", "daemon off;"]);
+        assert_eq!(spec.replicas.map(|c| c.value), Some(3));
+        assert_eq!(spec.env, ["A=1"]);
+        assert_eq!(spec.constraints, ["node.labels.zone==east"]);
+    }
+
+    #[test]
+    fn task_filters_map_to_the_request() {
+        let request = task_filter(
+            &["desired-state=shutdown".into(), "node=n1".into()],
+            proto::ListTasksRequest::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            request.desired_state,
+            DesiredStateFilter::DesiredShutdown as i32
+        );
+        assert_eq!(request.node, "n1");
+        let err = task_filter(&["state=x".into()], proto::ListTasksRequest::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid filter \"state=x\": expected desired-state=running|shutdown or node=NODE"
+        );
+    }
+}

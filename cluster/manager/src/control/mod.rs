@@ -131,9 +131,8 @@ async fn lead(
     let leading_since = Instant::now();
     loop {
         let mut next = Instant::now() + RESYNC;
-        let reachable = match raft.status().await {
-            Ok(view) => view.reachable,
-            Err(_) => return,
+        let Ok(reachable) = raft.reachable().await else {
+            return;
         };
         let view = LivenessView {
             now: Instant::now(),

@@ -4,13 +4,13 @@
 use std::future::Future;
 use std::time::Duration;
 
-use cluster_state::{Batch, Command, Record};
+use cluster_state::{Batch, Command, Kind, Record};
 
 use crate::driver::{Query, RaftHandle, Refused};
 
 /// The store as the control loop uses it.
 pub trait StoreView: Sync {
-    /// Every record, as of a linearizable read.
+    /// Every node, service and task record, as of one linearizable read.
     fn snapshot(&self) -> impl Future<Output = Result<Vec<Record>, Refused>> + Send;
     /// Proposes `commands` as one batch; resolves once applied (with the index) or refused.
     fn commit(&self, commands: Vec<Command>) -> impl Future<Output = Result<u64, Refused>> + Send;
@@ -33,9 +33,13 @@ impl RaftStore {
 
 impl StoreView for RaftStore {
     async fn snapshot(&self) -> Result<Vec<Record>, Refused> {
-        let (data, _) = tokio::time::timeout(self.timeout, self.raft.read(Query::All))
-            .await
-            .map_err(|_| Refused::ReadInterrupted)??;
+        let (data, _) = tokio::time::timeout(
+            self.timeout,
+            self.raft
+                .read(Query::Kinds(vec![Kind::Node, Kind::Service, Kind::Task])),
+        )
+        .await
+        .map_err(|_| Refused::ReadInterrupted)??;
         // The raft thread encodes what it stores: a failure here is a bug, not input; the
         // pass is tried again.
         serde_json::from_slice(&data).map_err(|e| {

@@ -8,7 +8,7 @@ use tonic::Status;
 
 use crate::driver::Query;
 use crate::service::{ManagerService, status_of};
-use cluster_state::{Node, Record, Service, Task};
+use cluster_state::{Kind, Node, Record, Service, Task};
 
 /// The store's services, tasks and nodes as of one linearizable read.
 pub(super) struct Contents {
@@ -19,7 +19,11 @@ pub(super) struct Contents {
 
 /// Reads the store.
 pub(super) async fn contents(manager: &ManagerService) -> Result<Contents, Status> {
-    let (data, _) = manager.raft.read(Query::All).await.map_err(status_of)?;
+    let (data, _) = manager
+        .raft
+        .read(Query::Kinds(vec![Kind::Node, Kind::Service, Kind::Task]))
+        .await
+        .map_err(status_of)?;
     let records: Vec<Record> = serde_json::from_slice(&data)
         .map_err(|e| Status::internal(format!("cannot decode records: {e}")))?;
     let mut contents = Contents {
