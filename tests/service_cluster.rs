@@ -457,3 +457,182 @@ async fn the_leader_killed_during_a_scale_to_20_leaves_exactly_20_tasks_none_dou
         expected
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_without_detach_fails_with_the_reason_a_task_cannot_be_placed() {
+    let bed = blocking(|| Bed::cluster_in_lab(bin(), 3));
+    let (ok, out, err) = blocking(|| {
+        bed.bosun(
+            1,
+            &[
+                "service",
+                "create",
+                "--name",
+                "nowhere",
+                "--constraint",
+                "node.role==worker",
+                "busybox",
+            ],
+        )
+    });
+    assert!(!ok, "{out}{err}");
+    assert!(out.contains("overall progress: 0 out of 1 tasks"), "{out}");
+    assert_eq!(
+        err.trim(),
+        "error: task nowhere.1 cannot be placed: no suitable node (3 nodes: constraint node.role==worker not met on 3)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarts_wait_their_delay_and_max_attempts_count_across_a_leader_failover() {
+    let mut bed = blocking(|| Bed::cluster_in_lab(bin(), 3));
+    let leader = leader_index(&bed, 0).await;
+    let via = (leader + 1) % 3;
+    bosun(
+        &bed,
+        via,
+        &[
+            "service",
+            "create",
+            "-d",
+            "--name",
+            "flaky",
+            "--restart-condition",
+            "on-failure",
+            "--restart-delay",
+            "2s",
+            "--restart-max-attempts",
+            "1",
+            "busybox",
+        ],
+    );
+    let first = wait_tasks(&bed, via, "flaky", Duration::from_secs(10), |t| {
+        assigned(t, 1)
+    })
+    .await;
+    let first_id = text(wanted(&first)[0], "ID").to_owned();
+    // The node reports the task failed (written into the store, as its report would).
+    report(
+        &bed,
+        via,
+        |t| t.id.as_str() == first_id,
+        |t| {
+            t.status.state = TaskState::Failed;
+            t.status.error = Some("exit status 1".to_owned());
+            t.status.timestamp = orchestrator::swarm::Timestamp(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis() as u64,
+            );
+        },
+    )
+    .await;
+    let failed_at = Instant::now();
+    let restarted = |t: &[Value]| {
+        wanted(t)
+            .iter()
+            .any(|w| text(w, "ID") != first_id && !text(w, "NodeID").is_empty())
+    };
+    let tasks = wait_tasks(&bed, via, "flaky", Duration::from_secs(10), restarted).await;
+    assert!(
+        failed_at.elapsed() >= Duration::from_millis(1500),
+        "restarted before its delay: {:?} {tasks:#?}",
+        failed_at.elapsed()
+    );
+    let second_id = wanted(&tasks)
+        .iter()
+        .find(|w| text(w, "ID") != first_id)
+        .map(|w| text(w, "ID").to_owned())
+        .unwrap();
+
+    // A new leader counts the restart the old one decided: the second failure is the last.
+    blocking(|| bed.kill(leader));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while leader_index(&bed, via).await == leader {
+        assert!(Instant::now() < deadline, "no new leader");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    report(
+        &bed,
+        via,
+        |t| t.id.as_str() == second_id,
+        |t| {
+            t.status.state = TaskState::Failed;
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let tasks = ps(&bed, via, "flaky");
+    assert_eq!(tasks.len(), 2, "no third task: {tasks:#?}");
+    let inspect = bosun(&bed, via, &["service", "inspect", "flaky"]);
+    let records: Value = serde_json::from_str(&inspect).unwrap();
+    let restarts = records[0]["restarts"]["slots"][0]["at"].as_array().unwrap();
+    assert_eq!(restarts.len(), 1, "{inspect}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replicated_job_runs_to_its_completions_a_few_at_a_time() {
+    let bed = blocking(|| Bed::cluster_in_lab(bin(), 3));
+    bosun(
+        &bed,
+        0,
+        &[
+            "service",
+            "create",
+            "-d",
+            "--name",
+            "batch",
+            "--mode",
+            "replicated-job",
+            "--replicas",
+            "5",
+            "--max-concurrent",
+            "2",
+            "busybox",
+            "true",
+        ],
+    );
+    let active = |t: &[Value]| {
+        wanted(t)
+            .iter()
+            .filter(|w| text(w, "CurrentState").starts_with("Assigned"))
+            .count()
+    };
+    let mut completed = 0;
+    while completed < 5 {
+        let tasks = wait_tasks(&bed, 1, "batch", Duration::from_secs(10), |t| {
+            active(t) == 2.min(5 - completed)
+        })
+        .await;
+        assert!(active(&tasks) <= 2, "{tasks:#?}");
+        // The nodes report the assigned tasks complete (written into the store).
+        report(
+            &bed,
+            1,
+            |t| t.status.state == TaskState::Assigned,
+            |t| {
+                t.status.state = TaskState::Complete;
+                t.status.exit_code = Some(0);
+            },
+        )
+        .await;
+        completed += 2.min(5 - completed);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ls = bosun(&bed, 2, &["service", "ls", "--format", "json"]);
+        let line: Value = serde_json::from_str(ls.trim()).unwrap();
+        if text(&line, "Replicas") == "0/5 (5/5 completed)" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{line}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        ps(&bed, 2, "batch").len(),
+        5,
+        "no task beyond the five completions"
+    );
+}
