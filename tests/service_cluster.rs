@@ -449,6 +449,13 @@ async fn the_leader_killed_during_a_scale_to_20_leaves_exactly_20_tasks_none_dou
     assert!(assigned(&later, 20), "{later:#?}");
     let slots: BTreeSet<&str> = wanted(&tasks).iter().map(|t| text(t, "Name")).collect();
     let expected: BTreeSet<String> = (1..=20).map(|n| format!("web.{n}")).collect();
+    // The new leader spreads what it places over the two managers left, evenly.
+    let spread = per_node(&later);
+    let live: Vec<usize> = (0..3)
+        .filter(|i| *i != leader)
+        .map(|i| spread.get(&bed.node_id(i)).copied().unwrap_or(0))
+        .collect();
+    assert!(live[0].abs_diff(live[1]) <= 1, "{spread:?}");
     assert_eq!(
         slots
             .into_iter()
