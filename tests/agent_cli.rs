@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod container_env;
-mod teardown;
+use testkit::teardown;
 
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;

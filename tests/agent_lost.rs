@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod container_env;
-mod teardown;
+use testkit::teardown;
 
 use std::process::Stdio;
 use std::time::Duration;

@@ -11,7 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod compose_env;
-mod teardown;
+use testkit::teardown;
 mod test_images;
 
 use compose_env::{Env, text};

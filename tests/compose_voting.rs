@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod teardown;
+use testkit::teardown;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-mod teardown;
+use testkit::teardown;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod container_env;
-mod teardown;
+use testkit::teardown;
 
 use container_env::{Env, text};
 

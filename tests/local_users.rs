@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod compose_env;
-mod teardown;
+use testkit::teardown;
 mod test_images;
 
 use std::os::unix::fs::PermissionsExt;

@@ -10,7 +10,7 @@
 mod container_env;
 mod piped;
 mod stdin_env;
-mod teardown;
+use testkit::teardown;
 
 use container_env::{Env, text};
 use stdin_env::{PATIENCE, Terminal, code_and_out, read_until};

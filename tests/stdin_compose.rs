@@ -7,7 +7,7 @@
 
 mod compose_env;
 mod piped;
-mod teardown;
+use testkit::teardown;
 mod test_images;
 
 use compose_env::{Env, text};

@@ -4,9 +4,6 @@
 
 #![allow(clippy::unwrap_used, missing_docs)]
 
-#[path = "../../engine/tests/support_image/mod.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -16,7 +13,7 @@ use engine::cgroups::AnyManager;
 use engine::spec::ContainerSpec;
 use engine::{ContainerState, Runtime, RuntimeConfig};
 use libtest_mimic::{Arguments, Failed, Trial};
-use support::{Env, mounts_under};
+use testkit::image::{self as support, Env, mounts_under};
 
 type TestResult = Result<(), Failed>;
 type Case = (&'static str, fn() -> TestResult);

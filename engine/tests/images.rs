@@ -4,9 +4,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "support_image/mod.rs"]
-mod support;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -17,7 +14,7 @@ use engine::image::{BuiltLayer, Digest, ImageError, ImageRef, ImageStore, Remove
 use engine::spec::ContainerSpec;
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::json;
-use support::{E, Env, busybox_tar, gzip, mounts_under, tar_of};
+use testkit::image::{E, Env, busybox_tar, gzip, mounts_under, tar_of};
 
 type TestResult = Result<(), Failed>;
 type Case = (&'static str, fn() -> TestResult);

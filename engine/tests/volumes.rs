@@ -3,9 +3,6 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "support_image/mod.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -15,7 +12,7 @@ use engine::ContainerState;
 use engine::spec::{ContainerSpec, Mount, MountKind};
 use engine::volume::{VolumeError, VolumeStore};
 use libtest_mimic::{Arguments, Failed, Trial};
-use support::{E, Env, mounts_under, tar_of};
+use testkit::image::{E, Env, mounts_under, tar_of};
 
 type TestResult = Result<(), Failed>;
 type Case = (&'static str, fn() -> TestResult);

@@ -16,8 +16,7 @@ use nix::unistd::Pid;
 
 use super::Bed;
 
-#[path = "../teardown/mod.rs"]
-mod teardown;
+use testkit::teardown;
 
 /// A node's agent.
 pub struct NodeAgent {

@@ -92,7 +92,6 @@ impl RaftHandle {
         rx.await.map_err(|_| Refused::Stopped)
     }
 
-
     /// The callers the applied store knows, as of the last entry applied: a local read.
     pub fn roster(&self) -> Arc<Roster> {
         self.roster.borrow().clone()

@@ -329,5 +329,4 @@ pub fn clean_path(path: &str) -> String {
 }
 
 #[cfg(test)]
-#[path = "volume_mount_tests.rs"]
 mod tests;

@@ -1,0 +1,11 @@
+//! Test support shared by the workspace's test binaries, in one place instead of files
+//! included into each by path. Dev-only: no product crate depends on it.
+//!
+//! - [`image`]: tar builders (including hostile raw entries), a busybox image tar, and a
+//!   per-test engine environment (own data root, run root and cgroup parent) that unmounts and
+//!   removes everything even when a test fails.
+//! - [`teardown`]: what a test's agent made in the kernel (networks, their bridges and
+//!   nftables table, mounts under its data root, cgroups) removed after the agent stopped.
+
+pub mod image;
+pub mod teardown;
