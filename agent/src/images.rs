@@ -1,6 +1,7 @@
 //! The `Images` service: the node's image store over the API. Store calls run on the blocking
 //! pool; archives stream in (`Load`) and out (`Save`) in chunks; pulls and pushes report
-//! progress per layer and end with a message that has `done` set.
+//! progress per layer and end with a message that has `done` set; builds stream their steps
+//! ([`super::build`]).
 
 use std::sync::Arc;
 
@@ -287,6 +288,20 @@ impl Images for ImagesService {
             image,
             platform,
             req.auth,
+        )))
+    }
+
+    type BuildStream = ReceiverStream<super::build::Progress>;
+
+    async fn build(&self, request: Request<proto::BuildRequest>) -> Reply<Self::BuildStream> {
+        let caller = super::peer::caller(&request).ok_or_else(|| {
+            Status::permission_denied("build refused: the caller's credentials are unavailable")
+        })?;
+        let options = super::build::options(request.into_inner(), &caller)?;
+        Ok(Response::new(super::build::run(
+            self.node.clone(),
+            self.registries.clone(),
+            options,
         )))
     }
 

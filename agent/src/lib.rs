@@ -6,8 +6,10 @@
 //! socket permissions); [`client::AgentClient`] is what the CLI talks through. Engine calls are
 //! synchronous and always run on tokio's blocking pool, never on a worker thread.
 
+pub mod access;
 pub mod attach;
 pub mod attach_exec;
+pub mod build;
 pub mod compose;
 pub mod convert;
 pub mod daemon;

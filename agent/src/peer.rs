@@ -57,6 +57,19 @@ impl PeerPolicy {
     }
 }
 
+/// The credentials of a request's peer (`None` when the transport has none).
+pub fn caller<T>(request: &Request<T>) -> Option<crate::access::Caller> {
+    let cred = request
+        .extensions()
+        .get::<UdsConnectInfo>()
+        .and_then(|info| info.peer_cred)?;
+    Some(crate::access::Caller {
+        uid: cred.uid(),
+        gid: cred.gid(),
+        groups: cred.pid().map(supplementary_groups).unwrap_or_default(),
+    })
+}
+
 /// The supplementary groups of a live process, from `/proc/<pid>/status` (empty when gone).
 fn supplementary_groups(pid: i32) -> Vec<u32> {
     let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {

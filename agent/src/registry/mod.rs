@@ -8,6 +8,7 @@
 pub mod auth;
 mod platform;
 mod pull;
+mod puller;
 mod push;
 
 use std::net::IpAddr;
@@ -20,6 +21,7 @@ use oci_client::secrets::RegistryAuth;
 
 pub use platform::{Platform, select_manifest};
 pub use pull::pull;
+pub use puller::RegistryPuller;
 pub use push::push;
 
 use super::proto;

@@ -3,6 +3,8 @@
 //! The words after `image` are parsed here (as for `bosun container`), so that docker's short
 //! flags (`ls -q`, `rm -f`, `load -i`) do not collide with the global project options.
 
+pub mod build;
+pub mod build_progress;
 mod ls;
 mod ops;
 mod progress;
@@ -41,6 +43,8 @@ struct ImageCli {
 
 #[derive(Debug, Subcommand)]
 enum Sub {
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
     /// Import the contents from a tarball or directory to create a filesystem image.
     Import(ops::ImportArgs),
     /// Load images from a tar archive (docker save, OCI layout) or STDIN.
@@ -75,6 +79,7 @@ pub fn run(args: ImageArgs) -> anyhow::Result<ExitCode> {
 async fn dispatch(cli: ImageCli) -> anyhow::Result<ExitCode> {
     let mut client = connect_with(cli.agent.host.as_deref(), images_client::images).await?;
     match cli.command {
+        Sub::Build(args) => build::build(&mut client, args).await,
         Sub::Import(args) => ops::import(&mut client, args).await,
         Sub::Load(args) => transfer::load(&mut client, args).await,
         Sub::Save(args) => transfer::save(&mut client, args).await,
@@ -145,6 +150,12 @@ mod tests {
             Sub::Import(a) if a.changes.len() == 1 && a.reference.as_deref() == Some("app:1")
         ));
         assert!(parse(&["tag", "only-one"]).is_err());
+        assert!(matches!(
+            parse(&["build", "-t", "a:1", "-t", "b", "-f", "-", "--build-arg", "X=1", "-q", "."])
+                .unwrap()
+                .command,
+            Sub::Build(b) if b.tags == ["a:1", "b"] && b.file.as_deref() == Some("-") && b.quiet
+        ));
     }
 
     #[test]
