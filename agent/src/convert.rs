@@ -164,7 +164,7 @@ pub fn capability_warnings(config: &proto::ContainerConfig) -> Vec<String> {
 }
 
 /// The engine healthcheck for an API one; zero durations and retries take the defaults.
-fn healthcheck(h: &proto::Healthcheck) -> Result<HealthConfig, AgentError> {
+pub(crate) fn healthcheck(h: &proto::Healthcheck) -> Result<HealthConfig, AgentError> {
     let defaults = HealthConfig::default();
     let or = |nanos: u64, default: Duration| {
         if nanos == 0 {

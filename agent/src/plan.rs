@@ -15,7 +15,7 @@ use super::AgentError;
 use super::proto;
 
 /// The defaults an image's configuration gives a container.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ImageDefaults {
     /// `Entrypoint`.
     pub entrypoint: Vec<String>,
@@ -31,6 +31,8 @@ pub struct ImageDefaults {
     pub exposed_ports: Vec<String>,
     /// `Volumes` keys, container paths.
     pub volumes: Vec<String>,
+    /// `Healthcheck` (Docker's extension of the OCI config, written by `HEALTHCHECK`).
+    pub healthcheck: Option<proto::Healthcheck>,
 }
 
 impl ImageDefaults {
@@ -40,6 +42,11 @@ impl ImageDefaults {
         let Some(c) = config.config().as_ref() else {
             return Ok(Self::default());
         };
+        // The OCI types drop Docker's extensions: read the healthcheck from the raw config.
+        let raw = store.blobs().read(&image.id).map_err(engine::Error::from)?;
+        let healthcheck = serde_json::from_slice::<serde_json::Value>(&raw)
+            .ok()
+            .and_then(|doc| image_healthcheck(&doc["config"]["Healthcheck"]));
         let list = |v: &Option<Vec<String>>| v.clone().unwrap_or_default();
         Ok(Self {
             entrypoint: list(c.entrypoint()),
@@ -49,8 +56,29 @@ impl ImageDefaults {
             user: c.user().clone().unwrap_or_default(),
             exposed_ports: list(c.exposed_ports()),
             volumes: list(c.volumes()),
+            healthcheck,
         })
     }
+}
+
+/// A healthcheck in Docker's image config form (`Test`, durations in nanoseconds), if any.
+pub fn image_healthcheck(value: &serde_json::Value) -> Option<proto::Healthcheck> {
+    let test: Vec<String> = value["Test"]
+        .as_array()?
+        .iter()
+        .filter_map(|t| t.as_str().map(str::to_string))
+        .collect();
+    if test.is_empty() {
+        return None;
+    }
+    let nanos = |key: &str| value[key].as_u64().unwrap_or(0);
+    Some(proto::Healthcheck {
+        test,
+        interval: nanos("Interval"),
+        timeout: nanos("Timeout"),
+        retries: u32::try_from(nanos("Retries")).unwrap_or(u32::MAX),
+        start_period: nanos("StartPeriod"),
+    })
 }
 
 /// The command line: `args` when given; else the entrypoint (the request's when it has one,
@@ -372,6 +400,20 @@ mod tests {
             volumes: vec!["/data".into(), "/cache".into()],
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn the_image_healthcheck_is_read_from_docker_config_form() {
+        let doc = serde_json::json!({
+            "Test": ["CMD-SHELL", "test -f /ready"],
+            "Interval": 1_000_000_000u64,
+            "Retries": 5,
+        });
+        let h = image_healthcheck(&doc).expect("a healthcheck");
+        assert_eq!(h.test, ["CMD-SHELL", "test -f /ready"]);
+        assert_eq!((h.interval, h.timeout, h.retries), (1_000_000_000, 0, 5));
+        assert_eq!(image_healthcheck(&serde_json::Value::Null), None);
+        assert_eq!(image_healthcheck(&serde_json::json!({"Test": []})), None);
     }
 
     #[test]

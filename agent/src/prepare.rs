@@ -60,6 +60,12 @@ pub fn prepare(
         let defaults = ImageDefaults::of(runtime.images(), &record)?;
         let rootfs = runtime.image_rootfs_path(&meta.id);
         let mut spec = convert::spec_with_image(config, &defaults, &rootfs.to_string_lossy())?;
+        // The image's HEALTHCHECK applies unless the request has its own (or disables it).
+        if config.healthcheck.is_none()
+            && let Some(check) = &defaults.healthcheck
+        {
+            spec.healthcheck = Some(convert::healthcheck(check)?);
+        }
         spec.image = Some(record.id.to_string());
         meta.image = config.image.clone();
         meta.image_id = record.id.to_string();
