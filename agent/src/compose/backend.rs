@@ -5,24 +5,37 @@
 
 use std::collections::BTreeSet;
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use orchestrator::compose::{
-    Backend, BackendError, BackendErrorKind, ContainerSpec, ContainerStatus, NetworkSpec, Observed,
-    VolumeSpec, labels,
+    Backend, BackendError, BackendErrorKind, BuildSpec, ContainerSpec, ContainerStatus,
+    NetworkSpec, Observed, VolumeSpec, labels,
 };
 use tokio::runtime::Handle;
 
 use super::client::ComposeClient;
-use super::{observe, translate};
+use super::{build, observe, translate};
 use crate::ClientError;
 use crate::proto;
 
+/// Where a build's progress goes: called with the service and each progress message.
+pub type BuildOutput = Arc<dyn Fn(&str, &proto::BuildProgress) + Send + Sync>;
+
 /// The local agent as the compose executor's backend.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct AgentBackend {
     handle: Handle,
     client: ComposeClient,
+    build_output: Option<BuildOutput>,
+}
+
+impl std::fmt::Debug for AgentBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentBackend")
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
 }
 
 fn failed(err: ClientError) -> BackendError {
@@ -54,7 +67,17 @@ fn kind_of(code: tonic::Code) -> BackendErrorKind {
 impl AgentBackend {
     /// A backend calling `client` on the runtime behind `handle`.
     pub fn new(handle: Handle, client: ComposeClient) -> Self {
-        Self { handle, client }
+        Self {
+            handle,
+            client,
+            build_output: None,
+        }
+    }
+
+    /// Sends the progress of the builds this backend runs to `output`.
+    pub fn with_build_output(mut self, output: BuildOutput) -> Self {
+        self.build_output = Some(output);
+        self
     }
 
     /// The client, for calls outside the `Backend` trait.
@@ -213,6 +236,33 @@ impl Backend for AgentBackend {
             )))
         })
         .map_err(status_failed)
+    }
+
+    fn build_image(&self, spec: &BuildSpec) -> Result<(), BackendError> {
+        let request = build::build_request(spec)
+            .map_err(|e| BackendError::new(BackendErrorKind::Invalid, e.to_string()))?;
+        let mut client = self.client.images.clone();
+        let output = self.build_output.clone();
+        let service = spec.service.clone();
+        self.block_on(async move {
+            let mut stream = client.build(request).await?.into_inner();
+            while let Some(progress) = stream.message().await? {
+                if let Some(output) = &output {
+                    output(&service, &progress);
+                }
+                match progress.event {
+                    Some(proto::build_progress::Event::Written(_)) => return Ok(()),
+                    Some(proto::build_progress::Event::Failed(failure)) => {
+                        return Err(tonic::Status::failed_precondition(failure.message));
+                    }
+                    _ => {}
+                }
+            }
+            Err(tonic::Status::unknown(format!(
+                "the build of {service} ended before it completed"
+            )))
+        })
+        .map_err(|status| BackendError::new(BackendErrorKind::Other, status.message()))
     }
 
     fn create_container(&self, spec: &ContainerSpec) -> Result<(), BackendError> {

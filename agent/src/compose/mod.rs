@@ -4,10 +4,13 @@
 //! - [`client`]: one channel to the agent and the generated clients of its four services;
 //! - [`translate`]: a compose service (as planned) → the agent's `ContainerConfig`, and the
 //!   warnings for keys the agent cannot honour;
+//! - [`build`]: a planned build (`build:`) → the agent's `BuildRequest`, unsupported keys
+//!   refused by name;
 //! - [`observe`]: the agent's listings → the planner's [`Observed`](orchestrator::compose::Observed);
 //! - [`backend`]: [`AgentBackend`], the synchronous `Backend` the executor's threads call.
 
 pub mod backend;
+pub mod build;
 pub mod client;
 pub mod observe;
 pub mod translate;

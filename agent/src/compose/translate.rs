@@ -27,7 +27,7 @@ pub struct TranslateError {
 }
 
 impl TranslateError {
-    fn new(service: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(service: &str, message: impl Into<String>) -> Self {
         Self {
             service: service.to_string(),
             message: message.into(),

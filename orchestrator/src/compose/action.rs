@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use compose_spec::model::{DependsOnCondition, Network, Service, Volume};
+use compose_spec::model::{Build, DependsOnCondition, Network, Service, Volume};
 use serde::Serialize;
 
 /// One backend call.
@@ -30,6 +30,8 @@ pub enum Action {
         /// The image reference.
         image: String,
     },
+    /// Build a service's image.
+    BuildImage(Box<BuildSpec>),
     /// Create a container (it is not started).
     CreateContainer(Box<ContainerSpec>),
     /// Start a container.
@@ -76,6 +78,7 @@ impl Action {
             | Self::StopContainer { name, .. }
             | Self::RemoveContainer { name, .. } => name,
             Self::PullImage { image } => image,
+            Self::BuildImage(spec) => &spec.image,
             Self::RenameContainer { from, .. } => from,
             Self::AwaitDependency(spec) => &spec.dependency,
         }
@@ -90,6 +93,13 @@ impl fmt::Display for Action {
             Self::CreateVolume(spec) => write!(f, "create volume {}", spec.name),
             Self::RemoveVolume { name } => write!(f, "remove volume {name}"),
             Self::PullImage { image } => write!(f, "pull image {image}"),
+            Self::BuildImage(spec) => {
+                write!(f, "build image {} for service {}", spec.image, spec.service)?;
+                if spec.no_cache {
+                    f.write_str(" without cache")?;
+                }
+                Ok(())
+            }
             Self::CreateContainer(spec) => {
                 write!(f, "create container {}", spec.name)?;
                 if !spec.carried_volumes.is_empty() {
@@ -188,6 +198,27 @@ pub struct ContainerSpec {
     pub volumes: BTreeMap<String, String>,
     /// Anonymous volumes of the replaced container to mount again: container path → volume.
     pub carried_volumes: BTreeMap<String, String>,
+}
+
+/// An image to build for a service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuildSpec {
+    /// The service.
+    pub service: String,
+    /// The image name (`<project>-<service>` unless `image:` is set).
+    pub image: String,
+    /// Every tag to give it: the image name first, then `build.tags`.
+    pub tags: Vec<String>,
+    /// The service's `build:` section (its context absolute).
+    pub definition: Build,
+    /// Build arguments, command-line values over `build.args`.
+    pub args: BTreeMap<String, String>,
+    /// Build secrets: id → file.
+    pub secrets: BTreeMap<String, String>,
+    /// Use no cached step.
+    pub no_cache: bool,
+    /// Pull the base images again.
+    pub pull: bool,
 }
 
 /// A `depends_on` condition to wait for.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::compose::action::{ContainerSpec, NetworkSpec, VolumeSpec};
+use crate::compose::action::{BuildSpec, ContainerSpec, NetworkSpec, VolumeSpec};
 use crate::compose::error::BackendError;
 use crate::compose::observed::{ContainerStatus, Observed};
 
@@ -22,6 +22,8 @@ pub trait Backend: Sync {
     fn remove_volume(&self, name: &str) -> Result<(), BackendError>;
     /// Pulls an image.
     fn pull_image(&self, image: &str) -> Result<(), BackendError>;
+    /// Builds a service's image and tags it.
+    fn build_image(&self, spec: &BuildSpec) -> Result<(), BackendError>;
     /// Creates a container (not started), with the anonymous volumes it carries over.
     fn create_container(&self, spec: &ContainerSpec) -> Result<(), BackendError>;
     /// Starts a container.

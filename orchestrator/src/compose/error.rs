@@ -64,6 +64,14 @@ pub enum PlanError {
         /// Why it cannot be pulled (`pull_policy is never`, `must be built`).
         why: String,
     },
+    /// A service's `build:` cannot be planned.
+    #[error("service {service}: {message}")]
+    Build {
+        /// The service.
+        service: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A config hash could not be computed.
     #[error("cannot compute the config hash of service {service}")]
     Hash {

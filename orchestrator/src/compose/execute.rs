@@ -187,6 +187,7 @@ fn run(
         Action::CreateVolume(spec) => backend.create_volume(spec),
         Action::RemoveVolume { name } => backend.remove_volume(name),
         Action::PullImage { image } => backend.pull_image(image),
+        Action::BuildImage(spec) => backend.build_image(spec),
         Action::CreateContainer(spec) => backend.create_container(spec),
         Action::StartContainer { name } => backend.start_container(name),
         Action::StopContainer { name, timeout } => backend.stop_container(name, *timeout),

@@ -13,6 +13,7 @@
 
 pub mod action;
 pub mod backend;
+pub mod build;
 pub mod clock;
 pub mod conditions;
 pub mod decide;
@@ -36,8 +37,9 @@ pub mod spec;
 pub mod testing;
 pub mod up;
 
-pub use action::{Action, AwaitSpec, ContainerSpec, NetworkSpec, VolumeSpec};
+pub use action::{Action, AwaitSpec, BuildSpec, ContainerSpec, NetworkSpec, VolumeSpec};
 pub use backend::Backend;
+pub use build::{BuildFlags, BuildPolicy, builds_of, plan_builds};
 pub use clock::{Clock, SystemClock};
 pub use desired::Desired;
 pub use down::plan_down;

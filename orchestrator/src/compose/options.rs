@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::compose::build::{BuildFlags, BuildPolicy};
+
 /// The options of `up` (and `create`) that shape the plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanOptions {
@@ -28,6 +30,10 @@ pub struct PlanOptions {
     pub timeout: Option<Duration>,
     /// `--no-start` (`create`): create containers without starting them.
     pub no_start: bool,
+    /// `--build` / `--no-build`: when services with `build:` are built.
+    pub build: BuildPolicy,
+    /// The options of those builds.
+    pub build_flags: BuildFlags,
 }
 
 /// The options of `down`.

@@ -1,7 +1,7 @@
 //! `plan`: the steps that converge a project's containers to its definition (`up`).
 //!
 //! Steps are emitted in phases so the text form reads top to bottom: orphans, missing networks
-//! and volumes, pulls, stops (dependents before their dependencies), renames/creates/removals
+//! and volumes, builds and pulls, stops (dependents before their dependencies), renames/creates/removals
 //! (dependencies first), then dependency waits and starts.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,6 +10,7 @@ use compose_spec::model::Service;
 use compose_spec::validate::MAX_SCALE;
 
 use crate::compose::action::{Action, AwaitSpec};
+use crate::compose::build::{BuildPolicy, build_spec, should_build};
 use crate::compose::decide::{Decision, RecreatePolicy, ServiceContext, anonymous_targets, decide};
 use crate::compose::desired::Desired;
 use crate::compose::error::PlanError;
@@ -143,7 +144,10 @@ pub fn plan(
         let creates = found
             .iter()
             .any(|d| matches!(d, Decision::Recreate(..) | Decision::Create(_)));
-        if creates && !observed.images.contains_key(&image) {
+        if creates
+            && !observed.images.contains_key(&image)
+            && !should_build(service, &image, observed, options.build)
+        {
             check_pullable(name, &image, service)?;
         }
         images.insert(name, image);
@@ -157,7 +161,25 @@ pub fn plan(
         let creates = decisions[name]
             .iter()
             .any(|d| matches!(d, Decision::Recreate(..) | Decision::Create(_)));
-        if creates && !observed.images.contains_key(image) && !pulls.contains_key(image) {
+        if pulls.contains_key(image) {
+            continue;
+        }
+        let service = &project.services[name];
+        if should_build(service, image, observed, options.build)
+            && let Some(spec) = build_spec(desired, name, service, &options.build_flags)?
+        {
+            let why = if !observed.images.contains_key(image) {
+                "image not present locally"
+            } else if options.build == BuildPolicy::Always {
+                "--build"
+            } else {
+                "pull_policy is build"
+            };
+            let step = plan.add(Action::BuildImage(Box::new(spec)), why, []);
+            pulls.insert(image, step);
+            continue;
+        }
+        if creates && !observed.images.contains_key(image) {
             let step = plan.add(
                 Action::PullImage {
                     image: image.to_string(),

@@ -9,6 +9,7 @@
 //! logic runs on the main thread, outside the runtime.
 
 mod attach;
+mod build;
 mod connect;
 mod down;
 mod events;
@@ -92,6 +93,8 @@ pub enum ComposeCommand {
     Push(ops::PullArgs),
     /// Scale services.
     Scale(ops::ScaleArgs),
+    /// Build the images of the project's services that have `build:`.
+    Build(build::BuildArgs),
 }
 
 /// Runs a compose command.
@@ -120,6 +123,7 @@ pub fn run(project: &ProjectArgs, command: ComposeCommand) -> anyhow::Result<Exi
         ComposeCommand::Pull(args) => ops::pull(project, args, true),
         ComposeCommand::Push(args) => ops::pull(project, args, false),
         ComposeCommand::Scale(args) => ops::scale(project, args),
+        ComposeCommand::Build(args) => build::run(project, args),
     }
 }
 
@@ -197,6 +201,14 @@ mod tests {
             panic!("not exec")
         };
         assert_eq!(exec.command, ["redis-cli", "-n", "1"]);
+        assert!(matches!(
+            command(&["build", "--no-cache", "--build-arg", "A=1", "-q", "web"]),
+            ComposeCommand::Build(b) if b.no_cache && b.quiet && b.services == ["web"]
+        ));
+        let ComposeCommand::Up(up) = command(&["up", "--build", "-d"]) else {
+            panic!("not up")
+        };
+        assert!(up.create.build && !up.create.no_build);
         assert!(matches!(command(&["ps", "-aq"]), ComposeCommand::Ps(p) if p.all && p.quiet));
         assert!(
             matches!(command(&["logs", "-f", "--tail", "5"]), ComposeCommand::Logs(l) if l.follow && l.tail == "5")

@@ -8,10 +8,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use compose_spec::validate::MAX_SCALE;
-use orchestrator::compose::{PlanOptions, plan};
+use orchestrator::compose::{BuildPolicy, PlanOptions, builds_of, plan};
 
 use super::Globals;
 use super::attach::{self, AttachOptions};
+use super::build::show_builds;
 use super::session::Session;
 use super::wait::wait_ready;
 use crate::cli::project::ProjectArgs;
@@ -37,6 +38,12 @@ pub struct CreateArgs {
     /// Remove containers for services not defined in the compose file.
     #[arg(long, env = "COMPOSE_REMOVE_ORPHANS", value_parser = clap::builder::BoolishValueParser::new())]
     pub remove_orphans: bool,
+    /// Build the images of services with `build:` before starting them.
+    #[arg(long, conflicts_with = "no_build")]
+    pub build: bool,
+    /// Don't build an image, even if it's missing.
+    #[arg(long)]
+    pub no_build: bool,
     /// Scale SERVICE to NUM instances (overrides `scale` in the compose file).
     #[arg(long, value_name = "SERVICE=NUM")]
     pub scale: Vec<String>,
@@ -123,13 +130,21 @@ fn plan_options(args: &CreateArgs) -> anyhow::Result<PlanOptions> {
         ignore_orphans: std::env::var("COMPOSE_IGNORE_ORPHANS")
             .is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes")),
         scale: parse_scale(&args.scale)?,
+        build: if args.build {
+            BuildPolicy::Always
+        } else if args.no_build {
+            BuildPolicy::Never
+        } else {
+            BuildPolicy::Missing
+        },
         ..PlanOptions::default()
     })
 }
 
 /// Runs `bosun create`.
 pub fn create(project: &ProjectArgs, args: CreateArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open_enabling(project, &args.services)?;
+    let mut session = Session::open_enabling(project, &args.services)?;
+    show_builds(&mut session, args.globals.progress == "quiet");
     let mut options = plan_options(&args)?;
     options.no_start = true;
     converge(&session, &options, &args.globals, None)?;
@@ -137,7 +152,9 @@ pub fn create(project: &ProjectArgs, args: CreateArgs) -> anyhow::Result<ExitCod
 }
 
 /// Plans and applies under the project's lock; returns whether anything was executed (false on
-/// a dry run). The lock is released before `up` attaches or waits.
+/// a dry run). The lock is released before `up` attaches or waits. Builds run first; the plan
+/// is then made again, so that the containers whose image a build changed are recreated (and
+/// only those).
 fn converge(
     session: &Session,
     options: &PlanOptions,
@@ -151,13 +168,24 @@ fn converge(
     let _lock = session.lock()?;
     let desired = session.desired()?;
     let observed = session.observe()?;
-    let plan = plan(&desired, &observed, options)?;
+    let mut plan = plan(&desired, &observed, options)?;
+    let builds = builds_of(&plan);
+    if !builds.is_empty() && !session.dry_run(Some(globals)) {
+        session.apply(&builds, globals, wait_timeout)?;
+        let observed = session.observe()?;
+        let built = PlanOptions {
+            build: BuildPolicy::Never,
+            ..options.clone()
+        };
+        plan = orchestrator::compose::plan(&desired, &observed, &built)?;
+    }
     Ok(session.apply(&plan, globals, wait_timeout)?.is_some())
 }
 
 /// Runs `bosun up`.
 pub fn up(project: &ProjectArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open_enabling(project, &args.create.services)?;
+    let mut session = Session::open_enabling(project, &args.create.services)?;
+    show_builds(&mut session, args.create.globals.progress == "quiet");
     let mut options = plan_options(&args.create)?;
     options.no_deps = args.no_deps;
     options.no_start = args.no_start;

@@ -1,0 +1,87 @@
+//! `bosun build`: the project's images built by the agent (one build per service with
+//! `build:`, independent builds in parallel), and the progress of the builds `up` runs.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+
+use clap::Args;
+use orchestrator::compose::{BuildFlags, plan_builds};
+
+use super::Globals;
+use super::session::Session;
+use crate::cli::image::build::key_values;
+use crate::cli::image::build_progress::{Mode, Renderer};
+use crate::cli::project::ProjectArgs;
+
+/// Arguments of `bosun build`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Common compose options.
+    #[command(flatten)]
+    pub globals: Globals,
+    /// Do not use the cache when building the images.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Pull the base images again even when present.
+    #[arg(long)]
+    pub pull: bool,
+    /// A build-time variable for every service (KEY=VALUE, or KEY from the environment).
+    #[arg(long = "build-arg", value_name = "KEY[=VALUE]")]
+    pub build_args: Vec<String>,
+    /// Show no build output.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Services (every service with `build:` when none).
+    pub services: Vec<String>,
+}
+
+/// The build flags of `--no-cache`, `--pull` and `--build-arg` words.
+pub fn flags(no_cache: bool, pull: bool, build_args: &[String]) -> anyhow::Result<BuildFlags> {
+    Ok(BuildFlags {
+        no_cache,
+        pull,
+        args: key_values(build_args, "--build-arg", true)?,
+    })
+}
+
+/// Shows the steps of the builds the session's backend runs on stderr, each line prefixed
+/// with its service; nothing (but a failing step's output) when `quiet`.
+pub fn show_builds(session: &mut Session, quiet: bool) {
+    let mode = if quiet { Mode::Quiet } else { Mode::Plain };
+    let renderers: Mutex<BTreeMap<String, Renderer<std::io::Stderr>>> = Mutex::default();
+    let output = Arc::new(
+        move |service: &str, progress: &agent::proto::BuildProgress| {
+            let mut renderers = renderers.lock().unwrap_or_else(|e| e.into_inner());
+            let renderer = renderers
+                .entry(service.to_string())
+                .or_insert_with(|| Renderer::stderr(mode, format!("{service} | ")));
+            renderer.event(progress);
+            if let Some(agent::proto::build_progress::Event::Failed(failure)) = &progress.event {
+                renderer.failed(failure);
+            }
+        },
+    );
+    let backend = session.agent.backend.clone().with_build_output(output);
+    session.agent.backend = backend;
+}
+
+/// Runs `bosun build`.
+pub fn run(project: &ProjectArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
+    let mut session = Session::open_enabling(project, &args.services)?;
+    session.check_services(&args.services)?;
+    show_builds(&mut session, args.quiet);
+    let flags = flags(args.no_cache, args.pull, &args.build_args)?;
+    let desired = session.desired()?;
+    let plan = plan_builds(&desired, &args.services, &flags)?;
+    let globals = if args.quiet {
+        Globals {
+            progress: "quiet".into(),
+            ..args.globals.clone()
+        }
+    } else {
+        args.globals.clone()
+    };
+    session.apply(&plan, &globals, None)?;
+    Ok(ExitCode::SUCCESS)
+}
