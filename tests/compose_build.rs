@@ -2,8 +2,8 @@
 //! `up --build` of three built services (one multi-stage with `COPY --from`, one from
 //! `dockerfile_inline` with `args`), a HEALTHCHECK from a Dockerfile gating
 //! `depends_on: service_healthy`, a second `up --build` that builds from the cache and
-//! recreates nothing, a changed copied file that recreates only its service, and `bosun build`
-//! of one service.
+//! recreates nothing, a changed copied file that recreates only its service, `bosun build`
+//! of one service, `run` building its service's missing image and `up --no-build`.
 
 #![allow(clippy::unwrap_used)]
 
@@ -174,7 +174,14 @@ fn build_one_service_and_no_build() {
         !images.contains(&format!("{}-api", env.project)),
         "only the named service: {images}"
     );
-    // `up` builds only what is missing (api and web); tools keeps the image just built.
+    // `run` builds the missing image of its service first.
+    let (out, stderr) = env.ok(&["run", "--rm", "-T", "api", "cat", "/msg.txt"]);
+    assert_eq!(out, "api v1\n", "{stderr}");
+    assert!(
+        stderr.contains("api | [stage-0 2/4] COPY msg.txt /msg.txt"),
+        "{stderr}"
+    );
+    // `up` builds only what is missing (web); tools and api keep the images just built.
     let (_, stderr) = env.ok(&["up", "-d"]);
     assert!(
         !stderr.contains("tools |"),

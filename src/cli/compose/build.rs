@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use clap::Args;
-use orchestrator::compose::{BuildFlags, plan_builds};
+use orchestrator::compose::build::should_build;
+use orchestrator::compose::resources::image_of;
+use orchestrator::compose::{BuildFlags, BuildPolicy, plan_builds};
 
 use super::Globals;
 use super::session::Session;
@@ -45,6 +47,21 @@ pub fn flags(no_cache: bool, pull: bool, build_args: &[String]) -> anyhow::Resul
     })
 }
 
+/// Builds the image of service `name` when it has `build:` and its image is missing (`run`).
+pub fn build_missing(session: &Session, name: &str, globals: &Globals) -> anyhow::Result<()> {
+    let Some(service) = session.project().services.get(name) else {
+        return Ok(());
+    };
+    let image = image_of(session.name(), name, service);
+    if !should_build(service, &image, &session.observe()?, BuildPolicy::Missing) {
+        return Ok(());
+    }
+    let desired = session.desired()?;
+    let plan = plan_builds(&desired, &[name.to_string()], &BuildFlags::default())?;
+    session.apply(&plan, globals, None)?;
+    Ok(())
+}
+
 /// Shows the steps of the builds the session's backend runs on stderr, each line prefixed
 /// with its service; nothing (but a failing step's output) when `quiet`.
 pub fn show_builds(session: &mut Session, quiet: bool) {
@@ -70,11 +87,12 @@ pub fn show_builds(session: &mut Session, quiet: bool) {
 pub fn run(project: &ProjectArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_enabling(project, &args.services)?;
     session.check_services(&args.services)?;
-    show_builds(&mut session, args.quiet);
+    let quiet = args.quiet || session.globals(&args.globals).progress == "quiet";
+    show_builds(&mut session, quiet);
     let flags = flags(args.no_cache, args.pull, &args.build_args)?;
     let desired = session.desired()?;
     let plan = plan_builds(&desired, &args.services, &flags)?;
-    let globals = if args.quiet {
+    let globals = if quiet {
         Globals {
             progress: "quiet".into(),
             ..args.globals.clone()

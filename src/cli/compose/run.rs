@@ -215,8 +215,10 @@ fn suffix() -> String {
 
 /// Runs `bosun run`.
 pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open_enabling(project, std::slice::from_ref(&args.service))?;
+    let mut session = Session::open_enabling(project, std::slice::from_ref(&args.service))?;
     session.check_env_files(std::slice::from_ref(&args.service))?;
+    let quiet = session.globals(&args.globals).progress == "quiet";
+    super::build::show_builds(&mut session, quiet);
     let name = args.service.clone();
     let Some(definition) = session.project().services.get(&name) else {
         anyhow::bail!("no such service: {name}");
@@ -241,6 +243,9 @@ pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::SUCCESS);
             }
         }
+    }
+    if !session.dry_run(Some(&args.globals)) {
+        super::build::build_missing(&session, &name, &args.globals)?;
     }
     let service = overridden(definition, &args, &session)?;
     let observed = session.observe()?;

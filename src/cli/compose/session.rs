@@ -129,6 +129,11 @@ impl Session {
         self.top.dry_run || globals.is_some_and(|g| g.dry_run)
     }
 
+    /// `globals` with the options given before the command merged in.
+    pub fn globals(&self, globals: &Globals) -> Globals {
+        globals.merged(&self.top)
+    }
+
     /// Takes the project's lock ([`lock`]) for a command that changes the project, waiting
     /// while another command holds it; the lock is held until the guard is dropped.
     pub fn lock(&self) -> anyhow::Result<ProjectLock> {
