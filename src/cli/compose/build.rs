@@ -2,15 +2,18 @@
 //! `build:`, independent builds in parallel), and the progress of the builds `up` runs.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use clap::Args;
+use indicatif::MultiProgress;
 use orchestrator::compose::build::should_build;
 use orchestrator::compose::resources::image_of;
 use orchestrator::compose::{BuildFlags, BuildPolicy, plan_builds};
 
 use super::Globals;
+use super::progress::is_tty;
 use super::session::Session;
 use crate::cli::image::build::key_values;
 use crate::cli::image::build_progress::{Mode, Renderer};
@@ -62,17 +65,53 @@ pub fn build_missing(session: &Session, name: &str, globals: &Globals) -> anyhow
     Ok(())
 }
 
-/// Shows the steps of the builds the session's backend runs on stderr, each line prefixed
-/// with its service; nothing (but a failing step's output) when `quiet`.
-pub fn show_builds(session: &mut Session, quiet: bool) {
-    let mode = if quiet { Mode::Quiet } else { Mode::Plain };
-    let renderers: Mutex<BTreeMap<String, Renderer<std::io::Stderr>>> = Mutex::default();
+/// Writes whole lines above the executor's spinners (or straight to stderr without them).
+struct Lines {
+    bars: Option<MultiProgress>,
+    pending: Vec<u8>,
+}
+
+impl Write for Lines {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.pending.extend_from_slice(data);
+        while let Some(end) = self.pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.pending.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line[..end]);
+            match &self.bars {
+                Some(bars) => bars.println(text)?,
+                None => eprintln!("{text}"),
+            }
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Shows the steps of the builds the session's backend runs on stderr, one line per step
+/// prefixed with its service, above the executor's spinners on a terminal; nothing (but a
+/// failing step's output) with `--progress quiet|json` or `quiet`.
+pub fn show_builds(session: &mut Session, globals: &Globals, quiet: bool) {
+    let progress = session.globals(globals).progress;
+    let mode = if quiet || progress == "quiet" || progress == "json" {
+        Mode::Quiet
+    } else {
+        Mode::Plain
+    };
+    let bars = is_tty(&progress).then(|| session.bars.clone());
+    let renderers: Mutex<BTreeMap<String, Renderer<Lines>>> = Mutex::default();
     let output = Arc::new(
         move |service: &str, progress: &agent::proto::BuildProgress| {
             let mut renderers = renderers.lock().unwrap_or_else(|e| e.into_inner());
-            let renderer = renderers
-                .entry(service.to_string())
-                .or_insert_with(|| Renderer::stderr(mode, format!("{service} | ")));
+            let renderer = renderers.entry(service.to_string()).or_insert_with(|| {
+                let lines = Lines {
+                    bars: bars.clone(),
+                    pending: Vec::new(),
+                };
+                Renderer::new(mode, lines, format!("{service} | "))
+            });
             renderer.event(progress);
             if let Some(agent::proto::build_progress::Event::Failed(failure)) = &progress.event {
                 renderer.failed(failure);
@@ -88,7 +127,7 @@ pub fn run(project: &ProjectArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_enabling(project, &args.services)?;
     session.check_services(&args.services)?;
     let quiet = args.quiet || session.globals(&args.globals).progress == "quiet";
-    show_builds(&mut session, quiet);
+    show_builds(&mut session, &args.globals, args.quiet);
     let flags = flags(args.no_cache, args.pull, &args.build_args)?;
     let desired = session.desired()?;
     let plan = plan_builds(&desired, &args.services, &flags)?;

@@ -25,21 +25,26 @@ pub struct Printer<'p> {
     running: HashMap<StepId, ProgressBar>,
 }
 
+/// Whether `--progress <mode>` draws live spinners (`tty`, or `auto` on a terminal).
+pub fn is_tty(mode: &str) -> bool {
+    mode == "tty" || mode == "auto" && std::io::stderr().is_terminal()
+}
+
 impl<'p> Printer<'p> {
-    /// A printer for `--progress <mode>` over `plan`.
-    pub fn new(mode: &str, plan: &'p Plan) -> Self {
+    /// A printer for `--progress <mode>` over `plan`, drawing its spinners on `bars` (which
+    /// other output, such as build steps, prints above).
+    pub fn new(mode: &str, plan: &'p Plan, bars: MultiProgress) -> Self {
         let mode = match mode {
-            "tty" => Mode::Tty,
             "plain" => Mode::Plain,
             "quiet" => Mode::Quiet,
             "json" => Mode::Json,
-            _ if std::io::stderr().is_terminal() => Mode::Tty,
+            _ if is_tty(mode) => Mode::Tty,
             _ => Mode::Plain,
         };
         Self {
             mode,
             plan,
-            bars: MultiProgress::new(),
+            bars,
             running: HashMap::new(),
         }
     }

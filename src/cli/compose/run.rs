@@ -217,8 +217,7 @@ fn suffix() -> String {
 pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_enabling(project, std::slice::from_ref(&args.service))?;
     session.check_env_files(std::slice::from_ref(&args.service))?;
-    let quiet = session.globals(&args.globals).progress == "quiet";
-    super::build::show_builds(&mut session, quiet);
+    super::build::show_builds(&mut session, &args.globals, false);
     let name = args.service.clone();
     let Some(definition) = session.project().services.get(&name) else {
         anyhow::bail!("no such service: {name}");

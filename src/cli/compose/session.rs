@@ -57,6 +57,8 @@ pub struct Session {
     pub loaded: Loaded,
     /// The options given before the command (`--dry-run`, `--parallel`, `--progress`).
     top: ProjectArgs,
+    /// Where the executor's spinners are drawn (build output prints above them).
+    pub bars: indicatif::MultiProgress,
 }
 
 impl Session {
@@ -74,6 +76,7 @@ impl Session {
             agent,
             loaded,
             top: project.clone(),
+            bars: indicatif::MultiProgress::new(),
         })
     }
 
@@ -88,6 +91,7 @@ impl Session {
                     agent: Agent::connect()?,
                     loaded,
                     top: project.clone(),
+                    bars: indicatif::MultiProgress::new(),
                 });
             }
             Err(err) => err,
@@ -121,6 +125,7 @@ impl Session {
             agent,
             loaded,
             top: project.clone(),
+            bars: indicatif::MultiProgress::new(),
         })
     }
 
@@ -324,7 +329,7 @@ impl Session {
             wait_timeout: wait_timeout.unwrap_or(ExecuteOptions::default().wait_timeout),
             ..ExecuteOptions::default()
         };
-        let mut printer = Printer::new(&globals.progress, plan);
+        let mut printer = Printer::new(&globals.progress, plan, self.bars.clone());
         let result = execute(plan, self.backend(), &options, |event| printer.event(event));
         printer.finish();
         let report = result?;

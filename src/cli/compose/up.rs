@@ -144,8 +144,7 @@ fn plan_options(args: &CreateArgs) -> anyhow::Result<PlanOptions> {
 /// Runs `bosun create`.
 pub fn create(project: &ProjectArgs, args: CreateArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_enabling(project, &args.services)?;
-    let quiet = session.globals(&args.globals).progress == "quiet";
-    show_builds(&mut session, quiet);
+    show_builds(&mut session, &args.globals, false);
     let mut options = plan_options(&args)?;
     options.no_start = true;
     converge(&session, &options, &args.globals, None)?;
@@ -186,8 +185,7 @@ fn converge(
 /// Runs `bosun up`.
 pub fn up(project: &ProjectArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_enabling(project, &args.create.services)?;
-    let quiet = session.globals(&args.create.globals).progress == "quiet";
-    show_builds(&mut session, quiet);
+    show_builds(&mut session, &args.create.globals, false);
     let mut options = plan_options(&args.create)?;
     options.no_deps = args.no_deps;
     options.no_start = args.no_start;
