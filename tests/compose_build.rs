@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod compose_env;
-mod teardown;
+use testkit::teardown;
 mod test_images;
 
 use compose_env::{Env, text};

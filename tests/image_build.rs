@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod image_env;
-mod teardown;
+use testkit::teardown;
 mod test_images;
 
 use std::io::Write;

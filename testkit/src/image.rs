@@ -1,7 +1,12 @@
 //! Helpers for the image and volume tests: tar builders (including hostile raw entries), a
 //! busybox image, and a per-test environment that unmounts and cleans up even on failure.
 
-#![allow(clippy::unwrap_used, clippy::new_without_default, missing_docs, dead_code)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::new_without_default,
+    missing_docs,
+    dead_code
+)]
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
