@@ -1,0 +1,176 @@
+//! Services end to end: 3 managers and 2 workers, each node with its own `bosun agent` and
+//! node daemon in its own network namespace and data root. `bosun service create` on a
+//! manager goes through the services API, the leader's control loop places the tasks, the
+//! dispatcher streams them to the nodes, and the nodes run them as real containers and report
+//! them running; scaling down stops and removes containers, removing the service removes the
+//! rest. Needs root.
+
+// Test helpers unwrap like the tests they serve.
+#![allow(clippy::unwrap_used)]
+
+mod testbed;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use testbed::Bed;
+use testbed::lab::leftovers;
+
+const IMAGE: &str = "busybox:svc";
+/// Time allowed for the cluster to converge.
+const WITHIN: Duration = Duration::from_secs(60);
+
+fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_bosun"))
+}
+
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// Runs `bosun <args>` on member `i`; panics with the output unless it succeeds.
+fn bosun(bed: &Bed, i: usize, args: &[&str]) -> String {
+    let (ok, out, err) = blocking(|| bed.bosun(i, args));
+    assert!(ok, "bosun {args:?} failed: {out}{err}");
+    format!("{out}{err}")
+}
+
+/// The running containers of service `name` on each node, by member index.
+fn running_per_node(bed: &Bed, name: &str) -> BTreeMap<usize, usize> {
+    let mut counts = BTreeMap::new();
+    for i in 0..bed.members.len() {
+        let n = blocking(|| bed.containers(i))
+            .into_iter()
+            .filter(|c| {
+                c.labels
+                    .get("com.docker.swarm.service.name")
+                    .map(String::as_str)
+                    == Some(name)
+                    && c.state == api::agent::ContainerState::Running as i32
+            })
+            .count();
+        if n > 0 {
+            counts.insert(i, n);
+        }
+    }
+    counts
+}
+
+/// Every container of service `name` on any node, running or not.
+fn all_containers(bed: &Bed, name: &str) -> usize {
+    (0..bed.members.len())
+        .map(|i| {
+            blocking(|| bed.containers(i))
+                .into_iter()
+                .filter(|c| {
+                    c.labels
+                        .get("com.docker.swarm.service.name")
+                        .map(String::as_str)
+                        == Some(name)
+                })
+                .count()
+        })
+        .sum()
+}
+
+fn logs(bed: &Bed) -> String {
+    (0..bed.members.len())
+        .map(|i| format!("--- node {i} daemon:\n{}", bed.log(i)))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Polls until `done` holds of the running containers per node; returns them.
+async fn wait_running(
+    bed: &Bed,
+    name: &str,
+    done: impl Fn(&BTreeMap<usize, usize>) -> bool,
+) -> BTreeMap<usize, usize> {
+    let deadline = Instant::now() + WITHIN;
+    loop {
+        let counts = running_per_node(bed, name);
+        if done(&counts) {
+            return counts;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never converged: {counts:?}\n{}",
+            logs(bed)
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_service_runs_its_replicas_as_containers_spread_over_the_nodes() {
+    let (tag, dir) = {
+        let mut bed = blocking(|| {
+            let mut bed = Bed::new_in_lab(bin(), 5);
+            bed.start_agents();
+            bed.init();
+            bed.join(1);
+            bed.join(2);
+            bed.join_worker(3);
+            bed.join_worker(4);
+            bed.import_busybox(IMAGE);
+            bed
+        });
+        let tag = bed.lab().tag().to_owned();
+        let dir = bed.dir().to_path_buf();
+
+        // Without --detach, create waits until every task runs on its node.
+        let out = bosun(
+            &bed,
+            1,
+            &[
+                "service",
+                "create",
+                "--name",
+                "web",
+                "--replicas",
+                "6",
+                IMAGE,
+                "sleep",
+                "3600",
+            ],
+        );
+        assert!(out.contains("6 out of 6"), "{out}");
+        let spread = wait_running(&bed, "web", |c| c.values().sum::<usize>() == 6).await;
+        assert!(spread.len() >= 3, "spread over the nodes: {spread:?}");
+        assert!(
+            spread.values().all(|n| *n <= 2),
+            "at most 2 per node: {spread:?}"
+        );
+
+        // Scaling down stops and removes the extra containers; the rest keep running.
+        bosun(&bed, 2, &["service", "scale", "web=2", "--detach"]);
+        wait_running(&bed, "web", |c| c.values().sum::<usize>() == 2).await;
+        let deadline = Instant::now() + WITHIN;
+        while all_containers(&bed, "web") > 2 {
+            assert!(Instant::now() < deadline, "stopped containers kept");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+
+        // Removing the service removes its containers everywhere.
+        bosun(&bed, 0, &["service", "rm", "web"]);
+        let deadline = Instant::now() + WITHIN;
+        while all_containers(&bed, "web") > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "containers left after rm\n{}",
+                logs(&bed)
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        blocking(|| drop(bed));
+        (tag, dir)
+    };
+    assert_eq!(leftovers(&tag), Vec::<String>::new());
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    let dir = dir.display().to_string();
+    assert!(
+        !mounts.lines().any(|l| l.contains(&dir)),
+        "mounts left under {dir}"
+    );
+}
