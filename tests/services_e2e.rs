@@ -174,3 +174,107 @@ async fn a_service_runs_its_replicas_as_containers_spread_over_the_nodes() {
         "mounts left under {dir}"
     );
 }
+
+/// Task ids of the running containers of service `name` on member `i`.
+fn running_tasks(bed: &Bed, i: usize, name: &str) -> Vec<String> {
+    blocking(|| bed.containers(i))
+        .into_iter()
+        .filter(|c| {
+            c.labels
+                .get("com.docker.swarm.service.name")
+                .map(String::as_str)
+                == Some(name)
+                && c.state == api::agent::ContainerState::Running as i32
+        })
+        .filter_map(|c| c.labels.get("com.docker.swarm.task.id").cloned())
+        .collect()
+}
+
+/// A worker cut off from the cluster: the managers mark it down and its replicas run on the
+/// other nodes; when its link comes back, the copies it kept running (moved away meanwhile)
+/// are stopped, so no slot runs twice at rest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lost_worker_s_replicas_run_elsewhere_and_its_stale_copies_stop_when_it_returns() {
+    let (tag, dir) = {
+        let mut bed = blocking(|| {
+            let mut bed = Bed::new_in_lab(bin(), 5);
+            bed.start_agents();
+            bed.init();
+            bed.join(1);
+            bed.join(2);
+            bed.join_worker(3);
+            bed.join_worker(4);
+            bed.import_busybox(IMAGE);
+            bed
+        });
+        let tag = bed.lab().tag().to_owned();
+        let dir = bed.dir().to_path_buf();
+        bosun(
+            &bed,
+            0,
+            &[
+                "service",
+                "create",
+                "--name",
+                "web",
+                "--replicas",
+                "5",
+                "--no-rebalance",
+                IMAGE,
+                "sleep",
+                "3600",
+            ],
+        );
+        wait_running(&bed, "web", |c| c.values().sum::<usize>() == 5).await;
+        let stale = running_tasks(&bed, 4, "web");
+        assert!(
+            !stale.is_empty(),
+            "the worker runs a replica: {:?}",
+            running_per_node(&bed, "web")
+        );
+
+        // The worker's link goes down: its tasks get replacements on the others.
+        blocking(|| bed.lab().set_link(4, false));
+        let lost = Instant::now();
+        wait_running(&bed, "web", |c| {
+            c.iter()
+                .filter(|(i, _)| **i != 4)
+                .map(|(_, n)| n)
+                .sum::<usize>()
+                == 5
+        })
+        .await;
+        eprintln!(
+            "replicas of the lost worker running elsewhere after {:?}",
+            lost.elapsed()
+        );
+        // Cut off, the worker keeps what it runs (quorum loss never stops tasks).
+        assert_eq!(running_tasks(&bed, 4, "web"), stale);
+
+        // Back on the network, it stops the copies that were moved away.
+        blocking(|| bed.lab().set_link(4, true));
+        let deadline = Instant::now() + WITHIN;
+        while running_tasks(&bed, 4, "web")
+            .iter()
+            .any(|t| stale.contains(t))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "stale copies still run\n{}",
+                logs(&bed)
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        let counts = running_per_node(&bed, "web");
+        assert_eq!(counts.values().sum::<usize>(), 5, "{counts:?}");
+        blocking(|| drop(bed));
+        (tag, dir)
+    };
+    assert_eq!(leftovers(&tag), Vec::<String>::new());
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
+    let dir = dir.display().to_string();
+    assert!(
+        !mounts.lines().any(|l| l.contains(&dir)),
+        "mounts left under {dir}"
+    );
+}
