@@ -290,7 +290,8 @@ async fn unmet_constraints_and_reservations_stay_pending_with_the_reason_until_a
     let tasks = wait_tasks(&bed, 0, "east", Duration::from_secs(10), |t| assigned(t, 1)).await;
     assert_eq!(text(wanted(&tasks)[0], "NodeID"), east);
 
-    // No node has reported resources yet: a reservation fits nowhere.
+    // A reservation larger than any node's memory (the nodes report what this machine has)
+    // fits nowhere.
     bosun(
         &bed,
         2,
@@ -301,7 +302,7 @@ async fn unmet_constraints_and_reservations_stay_pending_with_the_reason_until_a
             "--name",
             "big",
             "--reserve-memory",
-            "2g",
+            "4t",
             "busybox",
         ],
     );
@@ -310,10 +311,10 @@ async fn unmet_constraints_and_reservations_stay_pending_with_the_reason_until_a
         0,
         "big",
         Duration::from_secs(10),
-        pending("no suitable node (3 nodes: insufficient memory for a 2GiB reservation on 3)"),
+        pending("no suitable node (3 nodes: insufficient memory for a 4TiB reservation on 3)"),
     )
     .await;
-    // Node 1 reports 4 CPUs and 8 GiB (written into its record, as its heartbeat would).
+    // Node 1 reports 4 CPUs and 8 TiB (written into its record, as its session would).
     let roomy = bed.node_id(1);
     let client = bed.client(0);
     let (data, _) = client.read(&format!("key:node/{roomy}")).await.unwrap();
@@ -322,7 +323,7 @@ async fn unmet_constraints_and_reservations_stay_pending_with_the_reason_until_a
         panic!("no record of node {roomy}");
     };
     node.resources.nano_cpus = 4_000_000_000;
-    node.resources.memory_bytes = 8 << 30;
+    node.resources.memory_bytes = 8 << 40;
     let version = node.meta.version;
     client
         .write(&Batch::new(

@@ -1,8 +1,8 @@
 //! Tasks on a real cluster: 3 managers and 2 workers, each node with its own `bosun agent`
 //! and node daemon in its own network namespace and data root. The tasks are written into
-//! the store directly, assigned to nodes (node set, state `assigned`) as the leader's control
-//! loop does once it lands; the node daemons then run them as real containers through the
-//! dispatcher. Needs root.
+//! the store directly, assigned to chosen nodes (node set, state `assigned`, as the leader's
+//! control loop does), so that each lands where the test wants it; the node daemons then run
+//! them as real containers through the dispatcher. Needs root.
 
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
@@ -152,13 +152,27 @@ async fn assigned_tasks_run_report_stop_and_survive_quorum_loss_and_daemon_resta
             .filter_map(|m| m.agent.as_ref().map(|a| a.cgroup_parent.clone()))
             .collect();
         let ids: Vec<String> = (0..5).map(|i| bed.node_id(i)).collect();
-        let service = Record::Service(Box::new(Service::new(swarm::Service::new(
+        let sleep = ["sleep", "3600"];
+        // The leader's control loop governs the service too: five replicas (the five slots
+        // written below), no restarts and no rebalancing, so that it leaves these tasks to
+        // the test; a slot the test shuts down gets a replacement running the service's spec.
+        let mut service = swarm::Service::new(
             "s1".into(),
             "web",
-            ServiceSpec::default(),
+            ServiceSpec {
+                image: IMAGE.into(),
+                command: Some(sleep.iter().map(|s| (*s).to_owned()).collect()),
+                mode: swarm::Mode::Replicated { replicas: 5 },
+                restart_policy: swarm::RestartPolicy {
+                    condition: swarm::RestartCondition::None,
+                    ..swarm::RestartPolicy::default()
+                },
+                ..ServiceSpec::default()
+            },
             Timestamp(0),
-        ))));
-        let sleep = ["sleep", "3600"];
+        );
+        service.rebalance = false;
+        let service = Record::Service(Box::new(Service::new(service)));
         let batch = Batch::new(
             0,
             vec![
