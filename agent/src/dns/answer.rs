@@ -199,6 +199,7 @@ mod tests {
             bridge: "bsn-abababab".into(),
             created: 0,
             endpoints,
+            overlay: None,
         }
     }
 

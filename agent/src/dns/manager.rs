@@ -257,6 +257,7 @@ mod tests {
             bridge: "bsn-x".into(),
             created: 0,
             endpoints: Default::default(),
+            overlay: None,
         }
     }
 

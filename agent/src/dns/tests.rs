@@ -29,6 +29,7 @@ fn record() -> NetworkRecord {
         bridge: "bsn-cdcdcdcd".into(),
         created: 0,
         endpoints: BTreeMap::new(),
+        overlay: None,
     }
 }
 

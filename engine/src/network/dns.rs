@@ -108,6 +108,7 @@ mod tests {
             bridge: "bsn-00000000".into(),
             created: 0,
             endpoints: Default::default(),
+            overlay: None,
         };
         for e in [
             ep("aaaaaaaaaaaa1111", "app-web-1", &["web"], 2),

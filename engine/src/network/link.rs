@@ -1,8 +1,13 @@
 //! Links, addresses and routes through rtnetlink: bridges, veth pairs, moving a veth end into a
 //! container's namespace; addresses, the default route, and reading the host's routes are in
-//! [`addr`].
+//! [`addr`]; VXLAN devices in [`vxlan`], their forwarding and neighbour entries in [`fdb`].
 
 mod addr;
+mod fdb;
+mod vxlan;
+
+pub use fdb::{FLOOD_MAC, fdb_message, neighbour_message};
+pub use vxlan::{VxlanSpec, vxlan_message};
 
 use std::os::fd::RawFd;
 

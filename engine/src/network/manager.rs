@@ -19,8 +19,10 @@ use super::record::{self, Endpoint, NetworkRecord};
 use super::store::Store;
 use super::{NetworkError, Result, sysctl};
 use addresses::addresses;
+pub use overlay::OverlayRequest;
 
 mod addresses;
+mod overlay;
 mod plug;
 mod proxied;
 mod rules;
@@ -46,8 +48,10 @@ pub struct CreateNetwork {
     pub subnet_v6: Option<Ipv6Net>,
     /// The IPv6 gateway (the subnet's first host address when `None`).
     pub gateway_v6: Option<Ipv6Addr>,
-    /// MTU (1500 when `None`).
+    /// MTU (1500 when `None`; on an overlay, its underlay's less the VXLAN overhead).
     pub mtu: Option<u32>,
+    /// Make an overlay network (driver `overlay`) rather than a bridge network.
+    pub overlay: Option<OverlayRequest>,
 }
 
 /// What attaching one container to one network asks for.
@@ -118,7 +122,8 @@ impl Networks {
         &self.table
     }
 
-    /// Creates a network: record, bridge with the gateway address, firewall rules.
+    /// Creates a network: record, bridge with the gateway address (and, for an overlay, its VXLAN
+    /// device enslaved to the bridge), firewall rules.
     pub fn create(&self, req: &CreateNetwork) -> Result<NetworkRecord> {
         let _lock = self.store.lock()?;
         let existing = self.store.list()?;
@@ -127,6 +132,9 @@ impl Networks {
         }
         if existing.iter().any(|r| r.name == req.name) {
             return Err(NetworkError::AlreadyExists(req.name.clone()));
+        }
+        if req.overlay.is_some() && req.enable_ipv6 {
+            return Err(invalid(&req.name, "overlay networks are IPv4 only for now"));
         }
         let subnet = match req.subnet {
             Some(s) => {
@@ -187,11 +195,37 @@ impl Networks {
         } else {
             None
         };
+        let bridge = record::bridge_name(&id);
+        let (overlay, mtu) = match &req.overlay {
+            Some(o) => {
+                let (config, mtu) = overlay::plan(&req.name, &bridge, o, req.mtu)?;
+                if let Some(other) = existing.iter().find(|r| {
+                    r.overlay
+                        .as_ref()
+                        .is_some_and(|c| (c.vni, c.port) == (config.vni, config.port))
+                }) {
+                    return Err(invalid(
+                        &req.name,
+                        format!(
+                            "vni {} on port {} is taken by network {}",
+                            config.vni, config.port, other.name
+                        ),
+                    ));
+                }
+                (Some(config), mtu)
+            }
+            None => (None, req.mtu.unwrap_or(1500)),
+        };
         let rec = NetworkRecord {
-            bridge: record::bridge_name(&id),
+            bridge,
             id,
             name: req.name.clone(),
-            driver: "bridge".into(),
+            driver: if overlay.is_some() {
+                "overlay"
+            } else {
+                "bridge"
+            }
+            .into(),
             internal: req.internal,
             labels: req.labels.clone(),
             subnet: plan.subnet,
@@ -199,9 +233,10 @@ impl Networks {
             ip_range: plan.ip_range,
             subnet_v6: v6.map(|p| p.subnet),
             gateway_v6: v6.map(|p| p.gateway),
-            mtu: req.mtu.unwrap_or(1500),
+            mtu,
             created: now(),
             endpoints: BTreeMap::new(),
+            overlay,
         };
         let mut all = existing;
         all.push(rec.clone());
@@ -214,7 +249,7 @@ impl Networks {
             .and_then(|()| Self::make_bridge(&rec))
             .and_then(|()| self.sync_firewall(&all));
         if let Err(e) = result {
-            let _ = Links::open().and_then(|mut l| l.delete(&rec.bridge));
+            let _ = Self::delete_links(&rec);
             let _ = self.store.delete(&rec.id);
             all.pop();
             let _ = self.sync_firewall(&all);
@@ -250,6 +285,7 @@ impl Networks {
             }
         };
         links.up(index)?;
+        Self::make_vxlan(rec, &mut links, index)?;
         if !rec.internal {
             sysctl::set("ipv4/ip_forward", "1")?;
         }
@@ -266,9 +302,19 @@ impl Networks {
                 containers: rec.endpoints.keys().cloned().collect::<Vec<_>>().join(", "),
             });
         }
-        Links::open()?.delete(&rec.bridge)?;
+        Self::delete_links(&rec)?;
         self.store.delete(&rec.id)?;
         self.sync_firewall(&self.store.list()?)
+    }
+
+    /// Deletes the links of a network: its VXLAN device (with every forwarding and neighbour
+    /// entry on it), then its bridge.
+    fn delete_links(rec: &NetworkRecord) -> Result<()> {
+        let mut links = Links::open()?;
+        if let Some(config) = &rec.overlay {
+            links.delete(&config.vxlan)?;
+        }
+        links.delete(&rec.bridge)
     }
 
     /// Rebuilds the kernel side from the records (after an agent restart): bridges that are
@@ -300,6 +346,12 @@ impl Networks {
         let _lock = self.store.lock()?;
         let all = self.store.list()?;
         let mut rec = self.store.find(network)?;
+        if rec.overlay.as_ref().is_some_and(|o| !o.attachable) {
+            return Err(invalid(
+                &rec.name,
+                "the overlay is not attachable: only networks created with --attachable take standalone containers",
+            ));
+        }
         if rec.endpoints.contains_key(&req.container_id) {
             return Err(NetworkError::AlreadyAttached {
                 container: req.container_id.clone(),

@@ -1,5 +1,6 @@
-//! Container networking on one node: bridge networks with IPAM, veth attachments into container
-//! network namespaces, and firewall rules (masquerade, published ports, isolation) in an nftables
+//! Container networking on one node: bridge networks with IPAM, overlay networks (a bridge and a
+//! VXLAN device whose remote endpoints are programmed explicitly, [`overlay`]), veth attachments
+//! into container network namespaces, and firewall rules (masquerade, published ports, isolation) in an nftables
 //! table of Bosun's own.
 //!
 //! Everything talks netlink from Rust ([`netlink`] for links, addresses and routes; [`nft`] for
@@ -7,8 +8,8 @@
 //! `<data_root>/networks/` ([`store`]); the kernel state (bridges, veths, the `bosun` table) is
 //! derived from them, so [`Networks::restore`] can rebuild it after an agent restart.
 //!
-//! Kernel objects carry recognisable names: bridges `bsn-<8 hex>`, host-side veths `bv<12 hex>`,
-//! the nftables table `bosun`.
+//! Kernel objects carry recognisable names: bridges `bsn-<8 hex>`, VXLAN devices
+//! `bsn-<8 hex>-vx`, host-side veths `bv<12 hex>`, the nftables table `bosun`.
 
 pub mod dns;
 pub mod firewall;
@@ -20,6 +21,7 @@ pub mod mode;
 pub mod netlink;
 pub mod netns;
 pub mod nft;
+pub mod overlay;
 pub mod ports;
 pub mod proxy;
 pub mod record;
@@ -28,9 +30,10 @@ mod sysctl;
 
 use std::path::PathBuf;
 
-pub use manager::{AttachRequest, CreateNetwork, Networks};
+pub use manager::{AttachRequest, CreateNetwork, Networks, OverlayRequest};
 pub use mode::NetworkMode;
 pub use netns::Netns;
+pub use overlay::{OverlayConfig, Peer};
 pub use ports::{PortMapping, PortSpec, Protocol};
 pub use proxy::{PortProxy, ProxyPort};
 pub use record::{Endpoint, NetworkRecord};

@@ -120,6 +120,7 @@ mod tests {
             bridge: "bsn-aaaaaaaa".into(),
             created: 0,
             endpoints: BTreeMap::from([(ep.container_id.clone(), ep)]),
+            overlay: None,
         };
         proxied(&[rec]).iter().map(|p| p.to_string()).collect()
     }

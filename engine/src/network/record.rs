@@ -8,6 +8,7 @@ use ipnet::{Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use super::ipam::Ipam;
+use super::overlay::OverlayConfig;
 use super::ports::PortMapping;
 
 /// One network.
@@ -17,7 +18,7 @@ pub struct NetworkRecord {
     pub id: String,
     /// The user's name (compose: `<project>_<name>`).
     pub name: String,
-    /// Always `bridge` for now.
+    /// `bridge` or `overlay`.
     pub driver: String,
     /// No traffic leaves the network (no masquerade, no default route in containers).
     pub internal: bool,
@@ -43,6 +44,9 @@ pub struct NetworkRecord {
     pub created: u64,
     /// Attached containers by container id.
     pub endpoints: BTreeMap<String, Endpoint>,
+    /// The VXLAN side of an overlay network; `None` for a bridge network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlay: Option<OverlayConfig>,
 }
 
 /// One container's attachment to a network.
@@ -79,9 +83,18 @@ impl NetworkRecord {
         }
     }
 
-    /// Addresses held by endpoints.
+    /// Addresses held by endpoints, and on an overlay by its remote peers too (so that no
+    /// local container is given a remote one's address).
     pub fn used_addresses(&self) -> BTreeSet<Ipv4Addr> {
-        self.endpoints.values().map(|e| e.ipv4).collect()
+        let peers = self
+            .overlay
+            .iter()
+            .flat_map(|o| o.peers.iter().map(|p| p.ip));
+        self.endpoints
+            .values()
+            .map(|e| e.ipv4)
+            .chain(peers)
+            .collect()
     }
 
     /// The 12-character short id.

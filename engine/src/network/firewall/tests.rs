@@ -23,6 +23,7 @@ fn network(bridge: &str, subnet: &str, internal: bool) -> NetworkRecord {
         bridge: bridge.to_string(),
         created: 0,
         endpoints: BTreeMap::new(),
+        overlay: None,
     }
 }
 
