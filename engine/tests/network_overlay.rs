@@ -1,0 +1,164 @@
+//! Overlay integration tests (root): two nodes — the lab's host namespace and a second one
+//! joined to it by a veth (192.0.2.1 ↔ 192.0.2.2) — each with an overlay of the same VNI and
+//! subnet, a container on each, and the peers programmed by hand.
+
+#![allow(clippy::unwrap_used)]
+
+mod support_net;
+
+use std::net::Ipv4Addr;
+
+use engine::network::link::{FLOOD_MAC, Links};
+use engine::network::{
+    AttachRequest, CreateNetwork, Netns, NetworkError, Networks, OverlayRequest, Peer,
+};
+use support_net::*;
+
+const NODE_A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const NODE_B: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+
+fn overlay(nets: &Networks, underlay: Ipv4Addr) -> engine::network::NetworkRecord {
+    nets.create(&CreateNetwork {
+        name: "ov".into(),
+        subnet: Some("10.77.0.0/24".parse().unwrap()),
+        overlay: Some(OverlayRequest {
+            vni: Some(4242),
+            port: None,
+            underlay: Some(underlay),
+            attachable: true,
+        }),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn attach(nets: &Networks, id: &str, ip: [u8; 4], ns: &Netns) -> engine::network::Endpoint {
+    nets.attach(
+        "ov",
+        &AttachRequest {
+            container_id: id.into(),
+            container_name: id.into(),
+            aliases: vec![],
+            ipv4: Some(Ipv4Addr::from(ip)),
+            mac: None,
+            ports: vec![],
+            netns: ns,
+        },
+    )
+    .unwrap()
+}
+
+fn peer_of(ep: &engine::network::Endpoint, node: Ipv4Addr) -> Peer {
+    Peer {
+        ip: ep.ipv4,
+        mac: ep.mac.clone(),
+        node,
+    }
+}
+
+fn mac(text: &str) -> [u8; 6] {
+    engine::network::record::parse_mac(text).unwrap()
+}
+
+#[test]
+fn containers_on_two_nodes_talk_over_vxlan_until_their_peers_are_withdrawn() {
+    run(|lab| {
+        let node_b = outside(lab);
+        let dir_b = tempfile::tempdir().unwrap();
+        let nets_b = Networks::new(dir_b.path()).unwrap();
+        let rec_a = overlay(&lab.nets, NODE_A);
+        let rec_b = node_b.run(|| Ok(overlay(&nets_b, NODE_B))).unwrap();
+        let ov = rec_a.overlay.clone().unwrap();
+        assert_eq!(
+            (rec_a.driver.as_str(), ov.vni, ov.port),
+            ("overlay", 4242, 4789)
+        );
+        assert_eq!(ov.vxlan, format!("{}-vx", rec_a.bridge));
+        assert_eq!(rec_a.mtu, 1450, "underlay 1500 less 50");
+        // Same VNI and port twice in one namespace: refused, nothing made.
+        let clash = lab.nets.create(&CreateNetwork {
+            name: "ov2".into(),
+            subnet: Some("10.78.0.0/24".parse().unwrap()),
+            overlay: rec_a.overlay.as_ref().map(|o| OverlayRequest {
+                vni: Some(o.vni),
+                port: None,
+                underlay: Some(NODE_A),
+                attachable: false,
+            }),
+            ..Default::default()
+        });
+        assert!(
+            matches!(clash, Err(NetworkError::Invalid { .. })),
+            "{clash:?}"
+        );
+        // An underlay address that is not the node's: refused.
+        let foreign = lab.nets.create(&CreateNetwork {
+            name: "ov3".into(),
+            subnet: Some("10.79.0.0/24".parse().unwrap()),
+            overlay: Some(OverlayRequest {
+                vni: Some(9),
+                underlay: Some(NODE_B),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        assert!(
+            format!("{foreign:?}").contains("not an address of this node"),
+            "{foreign:?}"
+        );
+
+        let (c1, c2) = (netns(), netns());
+        let e1 = attach(&lab.nets, "c1", [10, 77, 0, 11], &c1);
+        let e2 = node_b
+            .run(|| Ok(attach(&nets_b, "c2", [10, 77, 0, 22], &c2)))
+            .unwrap();
+        let (_, link) = cmd_in(&c1, &["ip", "-o", "link", "show", "eth0"]);
+        assert!(link.contains("mtu 1450"), "{link}");
+        let server = tcp_server(&c2, 80, "c2");
+        let ask = || tcp_ask(&c1, &format!("{}:80", e2.ipv4));
+        assert!(ask().is_err(), "reached before any peer was programmed");
+
+        lab.nets.set_peers("ov", &[peer_of(&e2, NODE_B)]).unwrap();
+        node_b
+            .run(|| nets_b.set_peers("ov", &[peer_of(&e1, NODE_A)]).map(|_| ()))
+            .unwrap();
+        assert_eq!(ask(), Ok("c2 saw 10.77.0.11".into()));
+        let mut links = Links::open().unwrap();
+        let vx = links.find(&ov.vxlan).unwrap().unwrap().index;
+        let mut fdb = links.fdb_entries(vx).unwrap();
+        fdb.sort();
+        assert_eq!(fdb, vec![(FLOOD_MAC, NODE_B), (mac(&e2.mac), NODE_B)]);
+        let (_, neigh) = cmd_in(&lab.host, &["ip", "neigh", "show", "dev", &ov.vxlan]);
+        assert!(
+            neigh.contains("10.77.0.22") && neigh.contains(&e2.mac) && neigh.contains("PERMANENT"),
+            "{neigh}"
+        );
+        assert_eq!(
+            lab.nets.inspect("ov").unwrap().overlay.unwrap().peers,
+            vec![peer_of(&e2, NODE_B)]
+        );
+
+        // Withdrawn on A: its entries go, and the path with them.
+        lab.nets.set_peers("ov", &[]).unwrap();
+        assert_eq!(links.fdb_entries(vx).unwrap(), vec![]);
+        let (_, neigh) = cmd_in(&lab.host, &["ip", "neigh", "show", "dev", &ov.vxlan]);
+        assert!(!neigh.contains("10.77.0.22"), "{neigh}");
+        cmd_in(&c1, &["ip", "neigh", "flush", "all"]);
+        assert!(ask().is_err(), "reached after the peer was withdrawn");
+        drop(server);
+
+        lab.nets.detach("ov", "c1").unwrap();
+        node_b
+            .run(|| {
+                nets_b.detach("ov", "c2")?;
+                nets_b.remove(&rec_b.id)?;
+                assert_eq!(leftover_links(), vec!["labpeer".to_string()]);
+                assert!(!nft(&["list", "tables"]).contains("bosun"));
+                Ok(())
+            })
+            .unwrap();
+        lab.nets.remove("ov").unwrap();
+        assert!(links.find(&ov.vxlan).unwrap().is_none());
+        Links::open().unwrap().delete("labhost").unwrap();
+    });
+}
