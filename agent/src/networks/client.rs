@@ -66,6 +66,19 @@ impl NetworksClient {
         Ok(())
     }
 
+    /// Sets the remote endpoints of an overlay network; returns the updated network.
+    pub async fn set_peers(
+        &mut self,
+        network: &str,
+        peers: Vec<proto::OverlayPeer>,
+    ) -> Result<proto::Network, ClientError> {
+        let request = proto::NetworkPeersRequest {
+            network: network.to_string(),
+            peers,
+        };
+        Ok(self.inner.set_peers(request).await?.into_inner())
+    }
+
     /// Disconnects a container from a network.
     pub async fn disconnect_container(
         &mut self,

@@ -3,7 +3,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use engine::network::{CreateNetwork, NetworkRecord};
+use engine::network::{CreateNetwork, NetworkRecord, OverlayRequest, Peer};
 
 use crate::proto;
 
@@ -31,12 +31,23 @@ fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<Option<T>, Stri
 /// The engine request for a create request (checked for what the API can tell alone).
 pub fn create_request(req: &proto::NetworkCreateRequest) -> Result<CreateNetwork, String> {
     check_name(&req.name)?;
-    if !matches!(req.driver.as_str(), "" | "bridge") {
-        return Err(format!(
-            "network driver {:?} is not supported: use bridge",
-            req.driver
-        ));
-    }
+    let overlay = match req.driver.as_str() {
+        "" | "bridge" => {
+            if let Some(key) = req.options.keys().next() {
+                return Err(format!("option {key:?} is not one of the bridge driver"));
+            }
+            if req.attachable {
+                return Err("--attachable is for overlay networks".into());
+            }
+            None
+        }
+        "overlay" => Some(overlay_request(req)?),
+        other => {
+            return Err(format!(
+                "network driver {other:?} is not supported: use bridge or overlay"
+            ));
+        }
+    };
     if req.subnet.is_empty() && (!req.gateway.is_empty() || !req.ip_range.is_empty()) {
         return Err("a gateway or ip range needs a subnet".into());
     }
@@ -63,6 +74,63 @@ pub fn create_request(req: &proto::NetworkCreateRequest) -> Result<CreateNetwork
         subnet_v6: parse("IPv6 subnet", &req.subnet_v6)?,
         gateway_v6: parse::<Ipv6Addr>("IPv6 gateway", &req.gateway_v6)?,
         mtu,
+        overlay,
+    })
+}
+
+/// The overlay options of a create request: `vni`, `vxlan.port`, `underlay`.
+fn overlay_request(req: &proto::NetworkCreateRequest) -> Result<OverlayRequest, String> {
+    let mut out = OverlayRequest {
+        attachable: req.attachable,
+        ..Default::default()
+    };
+    for (key, value) in &req.options {
+        match key.as_str() {
+            "vni" => out.vni = parse("vni", value)?,
+            "vxlan.port" => out.port = parse("vxlan port", value)?,
+            "underlay" => out.underlay = parse("underlay address", value)?,
+            other => {
+                return Err(format!(
+                    "option {other:?} is not one of the overlay driver (vni, vxlan.port, underlay)"
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The engine peers of a set-peers request.
+pub fn peers(list: &[proto::OverlayPeer]) -> Result<Vec<Peer>, String> {
+    list.iter()
+        .map(|p| {
+            let ip = parse::<Ipv4Addr>("peer address", &p.ip)?.ok_or("a peer needs its address")?;
+            let node = parse::<Ipv4Addr>("peer node address", &p.node)?
+                .ok_or_else(|| format!("peer {ip}: needs its node's underlay address"))?;
+            Ok(Peer {
+                ip,
+                mac: p.mac.clone(),
+                node,
+            })
+        })
+        .collect()
+}
+
+fn overlay_info(rec: &NetworkRecord) -> Option<proto::OverlayInfo> {
+    rec.overlay.as_ref().map(|o| proto::OverlayInfo {
+        vni: o.vni,
+        port: u32::from(o.port),
+        underlay: o.underlay.to_string(),
+        vxlan: o.vxlan.clone(),
+        attachable: o.attachable,
+        peers: o
+            .peers
+            .iter()
+            .map(|p| proto::OverlayPeer {
+                ip: p.ip.to_string(),
+                mac: p.mac.clone(),
+                node: p.node.to_string(),
+            })
+            .collect(),
     })
 }
 
@@ -125,6 +193,7 @@ pub fn network(rec: &NetworkRecord) -> proto::Network {
         created: rfc3339(rec.created),
         endpoints,
         containers,
+        overlay: overlay_info(rec),
     }
 }
 
@@ -167,10 +236,40 @@ mod tests {
         let cases = [
             (
                 proto::NetworkCreateRequest {
-                    driver: "overlay".into(),
+                    driver: "macvlan".into(),
                     ..base.clone()
                 },
-                "driver \"overlay\"",
+                "driver \"macvlan\"",
+            ),
+            (
+                proto::NetworkCreateRequest {
+                    options: [("vni".to_string(), "7".to_string())].into(),
+                    ..base.clone()
+                },
+                "not one of the bridge driver",
+            ),
+            (
+                proto::NetworkCreateRequest {
+                    driver: "overlay".into(),
+                    options: [("parent".to_string(), "eth0".to_string())].into(),
+                    ..base.clone()
+                },
+                "not one of the overlay driver",
+            ),
+            (
+                proto::NetworkCreateRequest {
+                    driver: "overlay".into(),
+                    options: [("vxlan.port".to_string(), "70000".to_string())].into(),
+                    ..base.clone()
+                },
+                "invalid vxlan port",
+            ),
+            (
+                proto::NetworkCreateRequest {
+                    attachable: true,
+                    ..base.clone()
+                },
+                "--attachable is for overlay",
             ),
             (
                 proto::NetworkCreateRequest {
@@ -210,6 +309,60 @@ mod tests {
         ];
         for (req, want) in cases {
             let err = create_request(&req).unwrap_err();
+            assert!(err.contains(want), "{err}");
+        }
+    }
+
+    #[test]
+    fn overlay_requests_read_their_options() {
+        let req = create_request(&proto::NetworkCreateRequest {
+            name: "ov".into(),
+            driver: "overlay".into(),
+            attachable: true,
+            options: [
+                ("vni".to_string(), "4242".to_string()),
+                ("vxlan.port".to_string(), "4790".to_string()),
+                ("underlay".to_string(), "192.0.2.1".to_string()),
+            ]
+            .into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            req.overlay,
+            Some(OverlayRequest {
+                vni: Some(4242),
+                port: Some(4790),
+                underlay: Some(Ipv4Addr::new(192, 0, 2, 1)),
+                attachable: true,
+            })
+        );
+        let plain = create_request(&proto::NetworkCreateRequest {
+            name: "ov".into(),
+            driver: "overlay".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(plain.overlay, Some(OverlayRequest::default()));
+    }
+
+    #[test]
+    fn peers_parse_or_say_what_is_wrong() {
+        let peer = |ip: &str, mac: &str, node: &str| proto::OverlayPeer {
+            ip: ip.into(),
+            mac: mac.into(),
+            node: node.into(),
+        };
+        let got = peers(&[peer("10.9.0.3", "02:42:0a:09:00:03", "192.0.2.2")]).unwrap();
+        assert_eq!(got[0].ip, Ipv4Addr::new(10, 9, 0, 3));
+        assert_eq!(got[0].node, Ipv4Addr::new(192, 0, 2, 2));
+        assert_eq!(got[0].mac, "02:42:0a:09:00:03");
+        for (bad, want) in [
+            (peer("", "m", "192.0.2.2"), "needs its address"),
+            (peer("10.9.0.x", "m", "192.0.2.2"), "invalid peer address"),
+            (peer("10.9.0.3", "m", ""), "needs its node"),
+        ] {
+            let err = peers(&[bad]).unwrap_err();
             assert!(err.contains(want), "{err}");
         }
     }

@@ -331,4 +331,18 @@ impl NetworksApi for NetworksService {
         tracing::info!(network = %rec.name, container = %req.container, "container disconnected");
         Ok(Response::new(proto::Empty {}))
     }
+
+    async fn set_peers(
+        &self,
+        request: Request<proto::NetworkPeersRequest>,
+    ) -> Reply<proto::Network> {
+        let req = request.into_inner();
+        let peers = convert::peers(&req.peers).map_err(Status::invalid_argument)?;
+        let nets = self.engine();
+        let network = req.network.clone();
+        let rec = blocking(move || nets.set_peers(&network, &peers)).await?;
+        let count = rec.overlay.as_ref().map_or(0, |o| o.peers.len());
+        tracing::info!(network = %rec.name, peers = count, "overlay peers set");
+        Ok(Response::new(convert::network(&rec)))
+    }
 }

@@ -11,7 +11,7 @@ use clap::Args;
 /// Arguments of `create`.
 #[derive(Debug, Args)]
 pub struct CreateArgs {
-    /// Driver to manage the network (only bridge).
+    /// Driver to manage the network: bridge, or overlay (a VXLAN segment across nodes).
     #[arg(short = 'd', long, default_value = "bridge")]
     pub driver: String,
     /// Subnet in CIDR form (once for IPv4, once more for IPv6).
@@ -26,13 +26,17 @@ pub struct CreateArgs {
     /// Restrict external access to the network.
     #[arg(long)]
     pub internal: bool,
+    /// Overlays: let standalone containers join.
+    #[arg(long)]
+    pub attachable: bool,
     /// Enable IPv6 networking.
     #[arg(long)]
     pub ipv6: bool,
     /// Set metadata on the network (key=value).
     #[arg(long = "label", value_name = "LABEL")]
     pub labels: Vec<String>,
-    /// Driver options: mtu=N (also com.docker.network.driver.mtu=N).
+    /// Driver options: mtu=N (also com.docker.network.driver.mtu=N); on overlays also vni=N,
+    /// vxlan.port=N and underlay=ADDR.
     #[arg(short = 'o', long = "opt", value_name = "OPT")]
     pub opts: Vec<String>,
     /// The network name.
@@ -45,6 +49,7 @@ pub fn request(args: &CreateArgs) -> anyhow::Result<NetworkCreateRequest> {
         name: args.name.clone(),
         driver: args.driver.clone(),
         internal: args.internal,
+        attachable: args.attachable,
         enable_ipv6: args.ipv6,
         ip_range: args.ip_range.clone().unwrap_or_default(),
         ..Default::default()
@@ -84,6 +89,14 @@ pub fn request(args: &CreateArgs) -> anyhow::Result<NetworkCreateRequest> {
                     .parse()
                     .map_err(|_| anyhow::anyhow!("invalid mtu {n:?}"))?;
             }
+            Some((key @ ("vni" | "vxlan.port" | "underlay"), value))
+                if args.driver == "overlay" =>
+            {
+                req.options.insert(key.to_string(), value.to_string());
+            }
+            _ if args.driver == "overlay" => bail!(
+                "unsupported overlay option {opt:?}: use mtu=N, vni=N, vxlan.port=N or underlay=ADDR"
+            ),
             _ => bail!("unsupported network option {opt:?}: only mtu=N is supported"),
         }
     }
@@ -101,6 +114,33 @@ pub async fn run(client: &mut NetworksClient, args: CreateArgs) -> anyhow::Resul
 mod tests {
     use super::*;
 
+    #[test]
+    fn overlay_options_reach_the_request() {
+        let req = request(&CreateArgs {
+            driver: "overlay".into(),
+            attachable: true,
+            ..args(
+                &["10.9.0.0/24"],
+                &[],
+                &[
+                    "vni=4242",
+                    "vxlan.port=4790",
+                    "underlay=192.0.2.1",
+                    "mtu=1400",
+                ],
+            )
+        })
+        .unwrap();
+        assert_eq!(req.driver, "overlay");
+        assert!(req.attachable);
+        assert_eq!(req.mtu, 1400);
+        let get = |k: &str| req.options.get(k).map(String::as_str);
+        assert_eq!(
+            (get("vni"), get("vxlan.port"), get("underlay")),
+            (Some("4242"), Some("4790"), Some("192.0.2.1"))
+        );
+    }
+
     fn args(subnets: &[&str], gateways: &[&str], opts: &[&str]) -> CreateArgs {
         CreateArgs {
             driver: "bridge".into(),
@@ -108,6 +148,7 @@ mod tests {
             gateways: gateways.iter().map(|s| s.to_string()).collect(),
             ip_range: None,
             internal: false,
+            attachable: false,
             ipv6: true,
             labels: vec!["tier=db".into(), "flag".into()],
             opts: opts.iter().map(|s| s.to_string()).collect(),
@@ -144,6 +185,14 @@ mod tests {
                 "unsupported network option",
             ),
             (args(&[], &[], &["mtu=big"]), "invalid mtu"),
+            (args(&[], &[], &["vni=7"]), "only mtu=N"),
+            (
+                CreateArgs {
+                    driver: "overlay".into(),
+                    ..args(&[], &[], &["parent=eth0"])
+                },
+                "unsupported overlay option",
+            ),
         ] {
             assert!(
                 request(&a).unwrap_err().to_string().contains(want),

@@ -45,7 +45,7 @@ pub fn document(n: &Network) -> Value {
             )
         })
         .collect();
-    json!({
+    let mut doc = json!({
         "Name": n.name,
         "Id": n.id,
         "Created": n.created,
@@ -54,13 +54,26 @@ pub fn document(n: &Network) -> Value {
         "EnableIPv6": !n.subnet_v6.is_empty(),
         "IPAM": { "Driver": "default", "Config": config },
         "Internal": n.internal,
+        "Attachable": n.overlay.as_ref().is_some_and(|o| o.attachable),
         "Containers": containers,
         "Options": {
             "com.docker.network.bridge.name": n.bridge,
             "com.docker.network.driver.mtu": n.mtu.to_string(),
         },
         "Labels": n.labels,
-    })
+    });
+    if let Some(o) = &n.overlay {
+        doc["Options"]["com.docker.network.driver.overlay.vxlanid_list"] = json!(o.vni.to_string());
+        doc["Options"]["vxlan.port"] = json!(o.port.to_string());
+        doc["Options"]["underlay"] = json!(o.underlay);
+        doc["Options"]["vxlan.device"] = json!(o.vxlan);
+        doc["Peers"] = o
+            .peers
+            .iter()
+            .map(|p| json!({ "IP": p.ip, "MacAddress": p.mac, "Node": p.node }))
+            .collect();
+    }
+    doc
 }
 
 /// Runs `inspect`: a JSON array; exits 1 when a network is missing (after printing the others).

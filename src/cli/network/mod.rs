@@ -7,6 +7,7 @@ mod create;
 mod inspect;
 mod ls;
 mod ops;
+mod peers;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -54,6 +55,8 @@ enum Sub {
     Connect(ops::ConnectArgs),
     /// Disconnect a container from a network.
     Disconnect(ops::DisconnectArgs),
+    /// Set the remote endpoints of an overlay network on this node.
+    Peers(peers::PeersArgs),
 }
 
 /// Runs `bosun network …`.
@@ -71,6 +74,7 @@ async fn dispatch(cli: NetworkCli) -> anyhow::Result<ExitCode> {
         Sub::Prune(args) => ops::prune(&mut client, args).await,
         Sub::Connect(args) => ops::connect(&mut client, args).await,
         Sub::Disconnect(args) => ops::disconnect(&mut client, args).await,
+        Sub::Peers(args) => peers::run(&mut client, args).await,
     }
 }
 
@@ -127,5 +131,33 @@ mod tests {
             )
         );
         assert!(parse(&["rm"]).is_err(), "rm needs a network");
+        let cli = parse(&[
+            "peers",
+            "--peer",
+            "192.0.2.2=10.9.0.3/02:42:0a:09:00:03,192.0.2.3=10.9.0.4/02:42:0a:09:00:04",
+            "--peer",
+            "192.0.2.4=10.9.0.5/02:42:0a:09:00:05",
+            "ov",
+        ])
+        .unwrap();
+        let Sub::Peers(p) = cli.command else {
+            panic!("not peers")
+        };
+        assert_eq!(
+            (p.peers.len(), p.network.as_str(), p.none),
+            (3, "ov", false)
+        );
+        assert!(parse(&["peers", "--none", "--peer", "a=b/c", "ov"]).is_err());
+        let cli = parse(&[
+            "create",
+            "--driver",
+            "overlay",
+            "--attachable",
+            "-o",
+            "vni=7",
+            "ov",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Sub::Create(c) if c.attachable && c.driver == "overlay"));
     }
 }
