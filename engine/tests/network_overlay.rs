@@ -1,6 +1,7 @@
 //! Overlay integration tests (root): two nodes — the lab's host namespace and a second one
 //! joined to it by a veth (192.0.2.1 ↔ 192.0.2.2) — each with an overlay of the same VNI and
-//! subnet, a container on each, and the peers programmed by hand.
+//! subnet, a container on each, and the peers programmed by hand; restore after the VXLAN device
+//! is lost.
 
 #![allow(clippy::unwrap_used)]
 
@@ -137,6 +138,19 @@ fn containers_on_two_nodes_talk_over_vxlan_until_their_peers_are_withdrawn() {
             lab.nets.inspect("ov").unwrap().overlay.unwrap().peers,
             vec![peer_of(&e2, NODE_B)]
         );
+
+        // An agent restart finds the device gone (say): restore makes it and its entries again.
+        links.delete(&ov.vxlan).unwrap();
+        assert!(ask().is_err(), "reached without the vxlan device");
+        lab.nets.restore().unwrap();
+        let vx = links.find(&ov.vxlan).unwrap().unwrap().index;
+        let mut fdb = links.fdb_entries(vx).unwrap();
+        fdb.sort();
+        assert_eq!(fdb, vec![(FLOOD_MAC, NODE_B), (mac(&e2.mac), NODE_B)]);
+        assert_eq!(ask(), Ok("c2 saw 10.77.0.11".into()));
+        // Restoring again with everything in place changes nothing.
+        lab.nets.restore().unwrap();
+        assert_eq!(links.fdb_entries(vx).unwrap().len(), 2);
 
         // Withdrawn on A: its entries go, and the path with them.
         lab.nets.set_peers("ov", &[]).unwrap();
