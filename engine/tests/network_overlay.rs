@@ -108,6 +108,23 @@ fn containers_on_two_nodes_talk_over_vxlan_until_their_peers_are_withdrawn() {
             "{foreign:?}"
         );
 
+        // No underlay address given and no default route to take one from: refused.
+        let unplaced = lab.nets.create(&CreateNetwork {
+            name: "ov4".into(),
+            subnet: Some("10.80.0.0/24".parse().unwrap()),
+            overlay: Some(OverlayRequest::default()),
+            ..Default::default()
+        });
+        assert!(
+            format!("{unplaced:?}").contains("no IPv4 default route"),
+            "{unplaced:?}"
+        );
+        assert_eq!(
+            lab.nets.list().unwrap().len(),
+            1,
+            "a refused create left a record"
+        );
+
         let (c1, c2) = (netns(), netns());
         let e1 = attach(&lab.nets, "c1", [10, 77, 0, 11], &c1);
         let e2 = node_b

@@ -12,7 +12,7 @@ use netlink_packet_route::route::{RouteAttribute, RouteHeader, RouteMessage};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::{Link, Links, with_index};
-use crate::network::{NetworkError, Result, nl_err};
+use crate::network::{Result, nl_err};
 
 /// What a VXLAN device is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,9 +103,10 @@ impl Links {
         }
     }
 
-    /// The first IPv4 address of the link the main table's default route leaves by: the
-    /// underlay address of a node that was given none.
-    pub fn default_route_address(&mut self) -> Result<Ipv4Addr> {
+    /// The first IPv4 address of the link the main table's default route leaves by (the
+    /// underlay address of a node that was given none); `None` without a default route or
+    /// without an address on its link.
+    pub fn default_route_address(&mut self) -> Result<Option<Ipv4Addr>> {
         let mut req = RouteMessage::default();
         req.header.address_family = AddressFamily::Inet;
         let routes = self
@@ -124,18 +125,16 @@ impl Links {
             }
             _ => None,
         });
-        let missing = || NetworkError::Netlink {
-            op: "find this node's underlay address: no IPv4 default route; give one".into(),
-            source: std::io::Error::from_raw_os_error(libc::ENETUNREACH),
+        let Some(oif) = oif else {
+            return Ok(None);
         };
-        let oif = oif.ok_or_else(missing)?;
         let mut req = AddressMessage::default();
         req.header.family = AddressFamily::Inet;
         let answers = self
             .nl
             .dump(RouteNetlinkMessage::GetAddress(req))
             .map_err(nl_err("list addresses"))?;
-        answers
+        Ok(answers
             .into_iter()
             .filter_map(|m| match m {
                 RouteNetlinkMessage::NewAddress(a) if a.header.index == oif => Some(a),
@@ -146,8 +145,7 @@ impl Links {
                     AddressAttribute::Local(IpAddr::V4(l)) => Some(l),
                     _ => None,
                 })
-            })
-            .ok_or_else(missing)
+            }))
     }
 }
 

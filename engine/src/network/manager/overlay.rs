@@ -47,7 +47,12 @@ pub(super) fn plan(
     let mut links = Links::open()?;
     let underlay = match req.underlay {
         Some(a) => a,
-        None => links.default_route_address()?,
+        None => links.default_route_address()?.ok_or_else(|| {
+            invalid(
+                name,
+                "no IPv4 default route to take this node's underlay address from: give the address",
+            )
+        })?,
     };
     let link = links.link_of_address(underlay)?.ok_or_else(|| {
         invalid(
