@@ -193,3 +193,64 @@ fn containers_on_two_nodes_talk_over_vxlan_until_their_peers_are_withdrawn() {
         Links::open().unwrap().delete("labhost").unwrap();
     });
 }
+
+#[test]
+fn an_internal_overlay_gives_no_default_route_and_no_masquerade() {
+    run(|lab| {
+        let _node_b = outside(lab);
+        let rec = lab
+            .nets
+            .create(&CreateNetwork {
+                name: "ovi".into(),
+                internal: true,
+                subnet: Some("10.81.0.0/24".parse().unwrap()),
+                overlay: Some(OverlayRequest {
+                    vni: Some(77),
+                    port: Some(4790),
+                    underlay: Some(NODE_A),
+                    attachable: true,
+                }),
+                ..Default::default()
+            })
+            .unwrap();
+        let ov = rec.overlay.clone().unwrap();
+        assert_eq!((ov.vni, ov.port, rec.internal), (77, 4790, true));
+        let (_, details) = cmd_in(&lab.host, &["ip", "-d", "link", "show", &ov.vxlan]);
+        assert!(
+            details.contains("vxlan id 77")
+                && details.contains("dstport 4790")
+                && details.contains("nolearning")
+                && details.contains("proxy")
+                && details.contains(&format!("master {}", rec.bridge)),
+            "{details}"
+        );
+        let c1 = netns();
+        lab.nets
+            .attach(
+                "ovi",
+                &AttachRequest {
+                    container_id: "c1".into(),
+                    container_name: "c1".into(),
+                    aliases: vec![],
+                    ipv4: None,
+                    mac: None,
+                    ports: vec![],
+                    netns: &c1,
+                },
+            )
+            .unwrap();
+        let (_, route) = cmd_in(&c1, &["ip", "route", "show", "default"]);
+        assert!(route.trim().is_empty(), "{route}");
+        let ruleset = nft(&["list", "table", "ip", lab.nets.table()]);
+        assert!(ruleset.contains(&rec.bridge), "{ruleset}");
+        assert!(
+            !ruleset.lines().any(|l| l.contains("10.81.0.0/24")
+                && l.contains("masquerade")
+                && l.contains("!=")),
+            "{ruleset}"
+        );
+        lab.nets.detach("ovi", "c1").unwrap();
+        lab.nets.remove("ovi").unwrap();
+        Links::open().unwrap().delete("labhost").unwrap();
+    });
+}
