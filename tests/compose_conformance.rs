@@ -880,3 +880,23 @@ services:
     up(&[("COMPOSE_REMOVE_ORPHANS", "1")]);
     assert!(!states(&env).contains_key(&gone), "{:?}", states(&env));
 }
+
+/// Follows Compose's `down SERVICE…`: only the named services' containers go; the network the
+/// others still use stays, and a later `down` takes the rest.
+#[test]
+fn down_of_named_services_takes_only_their_containers() {
+    let env = Env::new(DEPENDENCIES);
+    env.ok(&["up", "-d"]);
+    let (_, progress) = env.ok(&["down", "-t", "1", "web", "worker"]);
+    let state = states(&env);
+    assert!(!state.contains_key(&env.name("web", 1)), "{state:?}");
+    assert!(!state.contains_key(&env.name("worker", 1)), "{state:?}");
+    assert_eq!(state[&env.name("api", 1)], "running", "{progress}");
+    assert_eq!(state[&env.name("db", 1)], "running");
+    assert!(!progress.contains("remove network"), "{progress}");
+    let out = env.bosun(&["down", "nosuch"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no such service: nosuch"));
+    env.ok(&["down", "-t", "1"]);
+    assert!(states(&env).is_empty());
+}

@@ -234,7 +234,7 @@ proptest! {
         let fake = fake();
         run(&fake, &plan_on(&fake, &before, &PlanOptions::default()));
         mutate(&fake, &mutations);
-        let down = DownOptions { volumes: options.renew_anon_volumes, remove_orphans: true, timeout: None };
+        let down = DownOptions { volumes: options.renew_anon_volumes, remove_orphans: true, timeout: None, services: Vec::new() };
         let observed = fake.observe(PROJECT).unwrap();
         let anonymous: Vec<String> = observed.containers.iter()
             .filter(|c| !c.is_oneoff())

@@ -30,18 +30,26 @@ pub fn plan_down(
     services.extend(project.services.clone());
     let graph = ServiceGraph::of(&services)?;
     let mut plan = Plan::new();
-    let mut removals = orphans::plan_orphans(
-        project,
-        observed,
-        options.remove_orphans,
-        options.timeout,
-        &mut plan,
-    );
+    let whole = options.services.is_empty();
+    let mut removals = if whole {
+        orphans::plan_orphans(
+            project,
+            observed,
+            options.remove_orphans,
+            options.timeout,
+            &mut plan,
+        )
+    } else {
+        Vec::new()
+    };
 
     let mut by_service: BTreeMap<&str, Vec<&ObservedContainer>> = BTreeMap::new();
     for container in observed.project_containers(&project.name) {
         match container.service() {
-            Some(service) if services.contains_key(service) => {
+            Some(service)
+                if services.contains_key(service)
+                    && (whole || options.services.iter().any(|s| s == service)) =>
+            {
                 by_service.entry(service).or_default().push(container);
             }
             _ => {}
@@ -86,7 +94,7 @@ pub fn plan_down(
         }
         stops.insert(name.as_str(), own);
     }
-    if options.remove_orphans {
+    if whole && options.remove_orphans {
         let orphans = orphans::orphans(project, observed);
         removed.extend(orphans.into_iter().zip(removals.drain(..)));
     }
@@ -108,10 +116,12 @@ pub fn plan_down(
             .map(|c| c.name.as_str())
             .collect();
         if !users.is_empty() {
-            plan.warn(format!(
-                "network {name} is kept: still used by {}",
-                users.join(", ")
-            ));
+            if whole {
+                plan.warn(format!(
+                    "network {name} is kept: still used by {}",
+                    users.join(", ")
+                ));
+            }
             continue;
         }
         let after = removed
@@ -140,10 +150,12 @@ pub fn plan_down(
                 .map(|c| c.name.as_str())
                 .collect();
             if !users.is_empty() {
-                plan.warn(format!(
-                    "volume {name} is kept: still used by {}",
-                    users.join(", ")
-                ));
+                if whole {
+                    plan.warn(format!(
+                        "volume {name} is kept: still used by {}",
+                        users.join(", ")
+                    ));
+                }
                 continue;
             }
             let after = removed

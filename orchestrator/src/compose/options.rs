@@ -45,6 +45,9 @@ pub struct DownOptions {
     pub remove_orphans: bool,
     /// `-t`: the grace period of stops, over each service's `stop_grace_period`.
     pub timeout: Option<Duration>,
+    /// `down SERVICE…`: only these services' containers (all when empty); networks and
+    /// volumes still used by the others stay, without a warning, and orphans are left alone.
+    pub services: Vec<String>,
 }
 
 /// The grace period when neither `-t` nor `stop_grace_period` says.

@@ -34,15 +34,19 @@ pub struct DownArgs {
     /// Specify a shutdown timeout in seconds.
     #[arg(short = 't', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
+    /// Services to take down (all when none); networks and volumes others use stay.
+    pub services: Vec<String>,
 }
 
 /// Runs `bosun down`.
 pub fn run(project: &ProjectArgs, args: DownArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open_existing(project)?;
+    session.check_services(&args.services)?;
     let options = DownOptions {
         volumes: args.volumes,
         remove_orphans: args.remove_orphans,
         timeout: args.timeout.map(Duration::from_secs),
+        services: args.services.clone(),
     };
     let _lock = session.lock()?;
     let plan = plan_down(session.project(), &session.observe()?, &options)?;
