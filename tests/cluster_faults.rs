@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod testbed;
+use testbed::{bin, blocking};
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -21,14 +21,6 @@ use testbed::history;
 use testbed::lab::{Lab, in_netns, leftovers};
 use testbed::register::{append_client, create_register, read_register};
 use testbed::{Bed, config, converged, leader_index, write_within};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_bosun"))
-}
-
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
-}
 
 /// Whether a TCP connection from node `from`'s namespace reaches `to` within a second.
 fn connects(lab: &Lab, from: usize, to: std::net::SocketAddr) -> bool {

@@ -5,18 +5,14 @@
 #![allow(clippy::unwrap_used)]
 
 mod testbed;
+use testbed::bin;
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cluster_manager::ManagerClient;
 use cluster_state::{Batch, Blob, Command, Meta, Record};
 use nix::sys::signal::Signal;
 use testbed::{Bed, config, leader_index, write_within};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_bosun"))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_managers_fail_over_refuse_without_quorum_and_agree_after_restart() {

@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod testbed;
+use testbed::{bin, blocking};
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -21,14 +21,6 @@ use testbed::history;
 use testbed::lab::leftovers;
 use testbed::register::{append_client, create_register, read_register};
 use testbed::{Bed, converged, leader_index, write_within};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_bosun"))
-}
-
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
-}
 
 /// The node record `id` as manager `via` reads it, if it exists.
 async fn node_record(bed: &Bed, via: usize, id: &str) -> Option<Node> {

@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod testbed;
+use testbed::{bin, blocking};
 
-use std::path::Path;
 use std::time::Duration;
 
 use cluster_manager::pki::NodeIdentity;
@@ -20,14 +20,6 @@ use cluster_raft::encode_message;
 use cluster_raft::eraftpb::{Message, MessageType};
 use cluster_state::{NodeRole, Record};
 use testbed::{Bed, config, converged, leader_index};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_bosun"))
-}
-
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
-}
 
 /// Member `i`'s identity as its files hold it now.
 fn identity(bed: &Bed, i: usize) -> NodeIdentity {

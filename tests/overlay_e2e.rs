@@ -9,9 +9,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod testbed;
+use testbed::bin;
 
 use std::io::Write as _;
-use std::path::Path;
 use std::process::{Command, Stdio};
 
 use testbed::Bed;
@@ -21,10 +21,6 @@ const IMAGE: &str = "busybox:overlay";
 const SUBNET: &str = "10.77.0.0/24";
 const VNI: &str = "4242";
 const COUNTERS: &str = "bosunovtest";
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_bosun"))
-}
 
 /// `bosun <args>` on node `i`; panics with its output when it fails.
 fn ok(bed: &Bed, i: usize, args: &[&str]) -> String {

@@ -11,23 +11,15 @@
 #![allow(clippy::unwrap_used)]
 
 mod testbed;
+use testbed::{bin, blocking};
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cluster_state::{Batch, Command, Record};
 use orchestrator::swarm::TaskState;
 use serde_json::Value;
 use testbed::{Bed, leader_index, random_below};
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_bosun"))
-}
-
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
-}
 
 /// Runs `bosun <args>` on member `i`; panics with the output unless it succeeds.
 fn bosun(bed: &Bed, i: usize, args: &[&str]) -> String {

@@ -9,9 +9,9 @@
 #![allow(clippy::unwrap_used)]
 
 mod testbed;
+use testbed::{bin, blocking};
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use testbed::Bed;
@@ -20,14 +20,6 @@ use testbed::lab::leftovers;
 const IMAGE: &str = "busybox:svc";
 /// Time allowed for the cluster to converge.
 const WITHIN: Duration = Duration::from_secs(60);
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_bosun"))
-}
-
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
-}
 
 /// Runs `bosun <args>` on member `i`; panics with the output unless it succeeds.
 fn bosun(bed: &Bed, i: usize, args: &[&str]) -> String {

@@ -8,8 +8,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod testbed;
+use testbed::{bin, blocking};
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cluster_state::{Batch, Command, Record, Service, Task};
@@ -20,14 +20,6 @@ use testbed::lab::leftovers;
 const IMAGE: &str = "busybox:tasks";
 /// Time allowed for a task to reach a state.
 const WITHIN: Duration = Duration::from_secs(30);
-
-fn bin() -> &'static Path {
-    Path::new(env!("CARGO_BIN_EXE_bosun"))
-}
-
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    tokio::task::block_in_place(f)
-}
 
 /// A task of service `s1` in `slot`, assigned to `node`, running `command` in `image`.
 fn task(id: &str, slot: u64, node: &str, image: &str, command: &[&str]) -> Task {

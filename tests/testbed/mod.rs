@@ -16,6 +16,16 @@ mod waits;
 #[allow(unused_imports)]
 pub use waits::{converged, wait_certificate_role};
 
+/// The `bosun` binary under test.
+pub fn bin() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_bosun"))
+}
+
+/// Runs blocking test-bed work (processes, waits) from a multi-threaded tokio test.
+pub fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
