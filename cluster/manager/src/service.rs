@@ -38,8 +38,9 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct ManagerService {
     pub(super) raft: RaftHandle,
     client_config: Arc<ClientConfig>,
-    /// Clients to other managers by address. A std mutex: it is never held across an await.
-    clients: std::sync::Mutex<HashMap<String, RawClient<Channel>>>,
+    /// Channels to other managers by address, shared by the clients of every API served
+    /// beside this one. A std mutex: it is never held across an await.
+    channels: std::sync::Mutex<HashMap<String, Channel>>,
     /// Serializes joins and membership changes on this manager: each reads the cluster record
     /// and then writes it, so two must not interleave. A tokio mutex: held across awaits.
     pub(super) admin_lock: tokio::sync::Mutex<()>,
@@ -134,7 +135,7 @@ impl ManagerService {
         ManagerService {
             raft,
             client_config,
-            clients: std::sync::Mutex::new(HashMap::new()),
+            channels: std::sync::Mutex::new(HashMap::new()),
             admin_lock: tokio::sync::Mutex::new(()),
             seal_key: None,
             liveness: Arc::new(Liveness::default()),
@@ -205,25 +206,23 @@ impl ManagerService {
     }
 
     pub(super) fn client(&self, addr: &str) -> Result<RawClient<Channel>, Status> {
-        let mut clients = self
-            .clients
+        Ok(RawClient::new(self.channel(addr)?))
+    }
+
+    /// The channel to the manager at `addr`, with this manager's certificate: one per address
+    /// (it connects lazily and reconnects by itself), shared by the clients of every API.
+    pub(crate) fn channel(&self, addr: &str) -> Result<Channel, Status> {
+        let mut channels = self
+            .channels
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(client) = clients.get(addr) {
-            return Ok(client.clone());
+        if let Some(channel) = channels.get(addr) {
+            return Ok(channel.clone());
         }
         let channel = tls::channel(addr, self.client_config.clone(), true)
             .map_err(|e| Status::internal(e.to_string()))?;
-        let client = RawClient::new(channel);
-        clients.insert(addr.to_owned(), client.clone());
-        Ok(client)
-    }
-
-    /// A channel to the manager at `addr`, with this manager's certificate (for the other
-    /// APIs served beside this one).
-    pub(crate) fn channel(&self, addr: &str) -> Result<Channel, Status> {
-        tls::channel(addr, self.client_config.clone(), true)
-            .map_err(|e| Status::internal(e.to_string()))
+        channels.insert(addr.to_owned(), channel.clone());
+        Ok(channel)
     }
 
     /// Where to forward a request refused with `refused`, or the status to answer with.

@@ -15,7 +15,6 @@ mod read;
 pub mod update;
 mod write;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use tonic::transport::Channel;
@@ -32,30 +31,16 @@ pub use proto::services_server::ServicesServer;
 /// The services API of one manager.
 pub struct ServicesApi {
     manager: Arc<ManagerService>,
-    /// Clients of the other managers by address. A std mutex: never held across an await.
-    clients: std::sync::Mutex<HashMap<String, RawClient<Channel>>>,
 }
 
 impl ServicesApi {
     /// The API over `manager`'s raft thread, authentication and forwarding.
     pub fn new(manager: Arc<ManagerService>) -> Self {
-        ServicesApi {
-            manager,
-            clients: std::sync::Mutex::new(HashMap::new()),
-        }
+        ServicesApi { manager }
     }
 
     fn client(&self, addr: &str) -> Result<RawClient<Channel>, Status> {
-        let mut clients = self
-            .clients
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(client) = clients.get(addr) {
-            return Ok(client.clone());
-        }
-        let client = RawClient::new(self.manager.channel(addr)?);
-        clients.insert(addr.to_owned(), client.clone());
-        Ok(client)
+        Ok(RawClient::new(self.manager.channel(addr)?))
     }
 
     /// Checks the caller, then `None` when this manager leads (handle here) or the client
