@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use testbed::Bed;
-use testbed::lab::leftovers;
 
 const IMAGE: &str = "busybox:svc";
 /// Time allowed for the cluster to converge.
@@ -97,17 +96,7 @@ async fn wait_running(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_service_runs_its_replicas_as_containers_spread_over_the_nodes() {
     let (tag, dir) = {
-        let mut bed = blocking(|| {
-            let mut bed = Bed::new_in_lab(bin(), 5);
-            bed.start_agents();
-            bed.init();
-            bed.join(1);
-            bed.join(2);
-            bed.join_worker(3);
-            bed.join_worker(4);
-            bed.import_busybox(IMAGE);
-            bed
-        });
+        let mut bed = blocking(|| Bed::managers_and_workers_with_agents(bin(), IMAGE));
         let tag = bed.lab().tag().to_owned();
         let dir = bed.dir().to_path_buf();
 
@@ -158,13 +147,7 @@ async fn a_service_runs_its_replicas_as_containers_spread_over_the_nodes() {
         blocking(|| drop(bed));
         (tag, dir)
     };
-    assert_eq!(leftovers(&tag), Vec::<String>::new());
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
-    let dir = dir.display().to_string();
-    assert!(
-        !mounts.lines().any(|l| l.contains(&dir)),
-        "mounts left under {dir}"
-    );
+    testbed::agents::assert_nothing_left(&tag, &dir);
 }
 
 /// Task ids of the running containers of service `name` on member `i`.
@@ -188,17 +171,7 @@ fn running_tasks(bed: &Bed, i: usize, name: &str) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_lost_worker_s_replicas_run_elsewhere_and_its_stale_copies_stop_when_it_returns() {
     let (tag, dir) = {
-        let mut bed = blocking(|| {
-            let mut bed = Bed::new_in_lab(bin(), 5);
-            bed.start_agents();
-            bed.init();
-            bed.join(1);
-            bed.join(2);
-            bed.join_worker(3);
-            bed.join_worker(4);
-            bed.import_busybox(IMAGE);
-            bed
-        });
+        let mut bed = blocking(|| Bed::managers_and_workers_with_agents(bin(), IMAGE));
         let tag = bed.lab().tag().to_owned();
         let dir = bed.dir().to_path_buf();
         bosun(
@@ -262,11 +235,5 @@ async fn a_lost_worker_s_replicas_run_elsewhere_and_its_stale_copies_stop_when_i
         blocking(|| drop(bed));
         (tag, dir)
     };
-    assert_eq!(leftovers(&tag), Vec::<String>::new());
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
-    let dir = dir.display().to_string();
-    assert!(
-        !mounts.lines().any(|l| l.contains(&dir)),
-        "mounts left under {dir}"
-    );
+    testbed::agents::assert_nothing_left(&tag, &dir);
 }

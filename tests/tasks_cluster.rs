@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use cluster_state::{Batch, Command, Record, Service, Task};
 use orchestrator::swarm::{self, DesiredState, ServiceSpec, TaskSlot, TaskState, Timestamp};
 use testbed::Bed;
-use testbed::lab::leftovers;
 
 const IMAGE: &str = "busybox:tasks";
 /// Time allowed for a task to reach a state.
@@ -125,17 +124,7 @@ async fn shut_down(bed: &Bed, id: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn assigned_tasks_run_report_stop_and_survive_quorum_loss_and_daemon_restarts() {
     let (tag, dir, cgroups) = {
-        let mut bed = blocking(|| {
-            let mut bed = Bed::new_in_lab(bin(), 5);
-            bed.start_agents();
-            bed.init();
-            bed.join(1);
-            bed.join(2);
-            bed.join_worker(3);
-            bed.join_worker(4);
-            bed.import_busybox(IMAGE);
-            bed
-        });
+        let mut bed = blocking(|| Bed::managers_and_workers_with_agents(bin(), IMAGE));
         let tag = bed.lab().tag().to_owned();
         let dir = bed.dir().to_path_buf();
         let cgroups: Vec<String> = bed
@@ -321,13 +310,7 @@ async fn assigned_tasks_run_report_stop_and_survive_quorum_loss_and_daemon_resta
         (tag, dir, cgroups)
     };
     // Nothing of the bed is left in the kernel.
-    assert_eq!(leftovers(&tag), Vec::<String>::new());
-    let mounts = std::fs::read_to_string("/proc/mounts").unwrap();
-    let dir = dir.display().to_string();
-    assert!(
-        !mounts.lines().any(|l| l.contains(&dir)),
-        "mounts left under {dir}"
-    );
+    testbed::agents::assert_nothing_left(&tag, &dir);
     for parent in cgroups {
         for hierarchy in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
             assert!(

@@ -71,6 +71,20 @@ impl Bed {
         }
     }
 
+    /// Three managers and two workers in their own lab, each with its own agent holding the
+    /// busybox image as `image`: the bed of the multi-node tests that run real containers.
+    pub fn managers_and_workers_with_agents(bin: &Path, image: &str) -> Bed {
+        let mut bed = Bed::new_in_lab(bin, 5);
+        bed.start_agents();
+        bed.init();
+        bed.join(1);
+        bed.join(2);
+        bed.join_worker(3);
+        bed.join_worker(4);
+        bed.import_busybox(image);
+        bed
+    }
+
     /// Starts every member's agent; call before the members start their cluster daemons.
     pub fn start_agents(&mut self) {
         for i in 0..self.members.len() {
@@ -212,4 +226,16 @@ impl Bed {
         teardown::unmount_below(&agent.run_root);
         teardown::remove_cgroups(&agent.cgroup_parent);
     }
+}
+
+/// Asserts that a dropped bed left nothing behind: no lab namespace, link or rule tagged `tag`,
+/// and no mount under its directory `dir`.
+pub fn assert_nothing_left(tag: &str, dir: &Path) {
+    assert_eq!(super::lab::leftovers(tag), Vec::<String>::new());
+    let mounts = std::fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let dir = dir.display().to_string();
+    assert!(
+        !mounts.lines().any(|l| l.contains(&dir)),
+        "mounts left under {dir}"
+    );
 }
