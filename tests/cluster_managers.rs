@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use cluster_manager::ManagerClient;
 use cluster_state::{Batch, Blob, Command, Meta, Record};
 use nix::sys::signal::Signal;
-use testbed::{Bed, config, leader_index, write_within};
+use testbed::{Bed, config, leader_index, status_until, write_within};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_managers_fail_over_refuse_without_quorum_and_agree_after_restart() {
@@ -181,9 +181,14 @@ async fn membership_guards_and_force_new_cluster() {
     write_within(&bed.client(0), "before", Duration::from_secs(5)).await;
     // With one manager down, removing another would leave 1 of 2: refused.
     bed.kill(2);
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let status = bed.client(0).status().await.unwrap();
-    assert_eq!(status.tolerates, 0, "{status:?}");
+    let status = status_until(
+        &bed,
+        0,
+        "manager 2 seen down",
+        Duration::from_secs(10),
+        |s| s.tolerates == 0,
+    )
+    .await;
     let target = status
         .members
         .iter()

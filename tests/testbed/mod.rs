@@ -14,7 +14,7 @@ mod waits;
 
 // Each test binary includes the bed and uses part of it.
 #[allow(unused_imports)]
-pub use waits::{converged, wait_certificate_role};
+pub use waits::{converged, status_until, wait_certificate_role};
 
 /// The `bosun` binary under test.
 pub fn bin() -> &'static Path {

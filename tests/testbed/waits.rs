@@ -51,3 +51,25 @@ pub async fn converged(bed: &Bed, members: &[usize], within: Duration) -> String
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Polls member `i`'s cluster status until `done` holds for it; returns that status, or panics
+/// naming `what` with the last status seen after `within`.
+pub async fn status_until(
+    bed: &Bed,
+    i: usize,
+    what: &str,
+    within: Duration,
+    done: impl Fn(&cluster_manager::proto::StatusResponse) -> bool,
+) -> cluster_manager::proto::StatusResponse {
+    let deadline = Instant::now() + within;
+    loop {
+        let last = bed.client(i).status().await;
+        if let Ok(status) = &last {
+            if done(status) {
+                return status.clone();
+            }
+        }
+        assert!(Instant::now() < deadline, "{what}: last status {last:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -82,19 +82,39 @@ pub fn forwards_and_reaps() -> TestResult {
     spec.init = true;
     env.start("reaped", &spec);
     env.start("control", &env.spec(script));
-    std::thread::sleep(Duration::from_millis(800));
-    let with_init = process_states(&env, "reaped")?;
-    let without = process_states(&env, "control")?;
-    assert!(
-        without
+    // Once the orphan has exited (a zombie under the plain `sleep`), the init must have reaped
+    // its own, at the latest a moment later.
+    let zombie = |states: &[(String, String)]| {
+        states
             .iter()
-            .any(|(comm, state)| comm == "sleep" && state == "Z"),
-        "the control container has no zombie: {without:?}"
-    );
-    assert!(
-        with_init.iter().all(|(_, state)| state != "Z"),
-        "zombie left with init: {with_init:?}"
-    );
+            .any(|(comm, state)| comm == "sleep" && state == "Z")
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let without = process_states(&env, "control")?;
+        if zombie(&without) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the control container has no zombie: {without:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let with_init = loop {
+        let states = process_states(&env, "reaped")?;
+        // Reaped: only the main `sleep 30` is left, and no zombie.
+        let sleeps = states.iter().filter(|(comm, _)| comm == "sleep").count();
+        if sleeps == 1 && states.iter().all(|(_, state)| state != "Z") {
+            break states;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "orphan not reaped by the init: {states:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(
         with_init.iter().any(|(comm, _)| comm == "bosun-init"),
         "{with_init:?}"
