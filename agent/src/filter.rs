@@ -2,8 +2,11 @@
 //! `ancestor=`, `network=`, `volume=`. Different keys must all match; several values of one key
 //! match when any does, except labels, which must all match (as Docker).
 
+use engine::ContainerState;
+use engine::spec::MountKind;
+
 use super::AgentError;
-use super::proto::{ContainerState, ContainerSummary};
+use super::summary::ContainerSummary;
 
 const STATES: [&str; 4] = ["created", "running", "paused", "exited"];
 
@@ -12,7 +15,8 @@ const STATES: [&str; 4] = ["created", "running", "paused", "exited"];
 pub struct Filters {
     ids: Vec<String>,
     names: Vec<String>,
-    statuses: Vec<ContainerState>,
+    /// State names, as [`ContainerState::name`] gives them.
+    statuses: Vec<&'static str>,
     exit_codes: Vec<i32>,
     labels: Vec<(String, Option<String>)>,
     ancestors: Vec<String>,
@@ -48,7 +52,7 @@ impl Filters {
             match key {
                 "id" => out.ids.push(value.to_string()),
                 "name" => out.names.push(value.trim_start_matches('/').to_string()),
-                "status" if let Some(state) = ContainerState::from_docker_name(value) => {
+                "status" if let Some(state) = STATES.iter().find(|s| **s == value) => {
                     out.statuses.push(state)
                 }
                 "status" => {
@@ -85,9 +89,9 @@ impl Filters {
         };
         any(&self.ids, &|v| c.id.starts_with(v))
             && any(&self.names, &|v| c.name.contains(v))
-            && (self.statuses.is_empty() || self.statuses.contains(&c.state()))
+            && (self.statuses.is_empty() || self.statuses.contains(&c.state.name()))
             && (self.exit_codes.is_empty()
-                || (c.state() == ContainerState::Exited && self.exit_codes.contains(&c.exit_code)))
+                || matches!(c.state, ContainerState::Exited { code, .. } if self.exit_codes.contains(&code)))
             && self.labels.iter().all(|(k, v)| match (c.labels.get(k), v) {
                 (Some(have), Some(want)) => have == want,
                 (Some(_), None) => true,
@@ -96,13 +100,17 @@ impl Filters {
             && any(&self.ancestors, &|v| is_ancestor(c, v))
             && any(&self.networks, &|v| {
                 c.networks.iter().any(|n| {
-                    n.network == v || (!n.network_id.is_empty() && n.network_id.starts_with(v))
+                    n.network == v
+                        || n.network_id
+                            .as_ref()
+                            .is_some_and(|id| !id.is_empty() && id.starts_with(v))
                 })
             })
             && any(&self.volumes, &|v| {
-                c.mounts
-                    .iter()
-                    .any(|m| (m.r#type == "volume" && m.source == v) || m.target == v)
+                c.mounts.iter().any(|m| {
+                    matches!(&m.kind, MountKind::Volume { name, .. } if name == v)
+                        || m.target.as_os_str() == v
+                })
             })
     }
 }
@@ -110,15 +118,40 @@ impl Filters {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto;
+    use crate::summary::Endpoint;
+    use engine::spec::Mount;
 
     fn c(id: &str, name: &str, state: &str, code: i32) -> ContainerSummary {
+        let state = match state {
+            "created" => ContainerState::Created,
+            "running" => ContainerState::Running,
+            "paused" => ContainerState::Paused,
+            _ => ContainerState::Exited {
+                code,
+                oom_killed: false,
+            },
+        };
         ContainerSummary {
             id: id.into(),
             name: name.into(),
-            state: ContainerState::from_docker_name(state).map_or(0, |s| s as i32),
-            exit_code: code,
-            ..Default::default()
+            command: Vec::new(),
+            state,
+            created_at: 0,
+            started_at: None,
+            finished_at: None,
+            pid: None,
+            rootfs: None,
+            auto_remove: false,
+            health: None,
+            health_output: String::new(),
+            restart_count: 0,
+            labels: Default::default(),
+            image: String::new(),
+            image_id: String::new(),
+            ports: Vec::new(),
+            networks: Vec::new(),
+            mounts: Vec::new(),
+            bind_propagation: Default::default(),
         }
     }
 
@@ -156,19 +189,23 @@ mod tests {
         .into();
         web.image = "busybox".into();
         web.image_id = format!("sha256:{}", "ab12".repeat(16));
-        web.networks = vec![proto::Endpoint {
+        web.networks = vec![Endpoint {
             network: "shop_default".into(),
-            network_id: "9f".repeat(32),
-            ..Default::default()
+            network_id: Some("9f".repeat(32)),
+            aliases: Vec::new(),
+            attached: None,
         }];
-        web.mounts = vec![proto::Mount {
-            r#type: "volume".into(),
-            source: "shop_data".into(),
+        web.mounts = vec![Mount {
+            kind: MountKind::Volume {
+                name: "shop_data".into(),
+                subpath: None,
+                no_copy: false,
+            },
             target: "/data".into(),
-            ..Default::default()
+            read_only: false,
         }];
         let plain = c("def", "job", "running", 0);
-        let cases: [(&[&str], bool); 13] = [
+        let cases: [(&[&str], bool); 14] = [
             (&["label=tier"], true),
             (&["label=tier=front"], true),
             (&["label=tier=back"], false),
@@ -185,6 +222,7 @@ mod tests {
             (&["network=9f9f"], true),
             (&["volume=shop_data"], true),
             (&["volume=other"], false),
+            (&["volume=/data"], true),
         ];
         for (filters, want) in cases {
             let f =

@@ -16,13 +16,12 @@ use engine::{ContainerState, Runtime};
 use nix::sys::signal::Signal;
 
 use super::AgentError;
-use super::convert;
 use super::filter::Filters;
 use super::meta::{Meta, MetaStore};
 use super::names;
-use super::plan;
 use super::prepare::{self, Mode};
-use super::proto;
+use super::request::{ContainerRequest, NetworkMode};
+use super::summary::{ContainerSummary, StatsSample};
 
 /// The default network's name.
 pub const DEFAULT_NETWORK: &str = "bridge";
@@ -212,39 +211,34 @@ impl Node {
     }
 
     /// Creates a container; returns its id and name.
-    pub async fn create(
-        &self,
-        name: &str,
-        config: &proto::ContainerConfig,
-        auto_remove: bool,
-    ) -> Result<(String, String), AgentError> {
-        if !name.is_empty() {
-            names::check_name(name)?;
-        }
-        let mode = match config.network_mode.as_str() {
-            "host" => Mode::Host,
-            "none" => Mode::None,
-            other => match other.strip_prefix("container:") {
-                Some(target) => Mode::Container(self.resolve(target)?),
-                None => Mode::Networks,
-            },
+    pub async fn create(&self, request: &ContainerRequest) -> Result<(String, String), AgentError> {
+        let config = &request.config;
+        let mode = match &config.network_mode {
+            NetworkMode::Host => Mode::Host,
+            NetworkMode::None => Mode::None,
+            NetworkMode::Container(target) => Mode::Container(self.resolve(target)?),
+            NetworkMode::Unspecified | NetworkMode::Default | NetworkMode::Network(_) => {
+                Mode::Networks
+            }
         };
         let id = names::new_id();
         let mut meta = {
             let mut index = self.index();
-            let name = if name.is_empty() {
-                names::generate_name(|n| index.values().any(|m| m.name == n))
-            } else if let Some(other) = index.values().find(|m| m.name == name) {
-                return Err(AgentError::NameInUse {
-                    name: name.to_string(),
-                    id: other.id.clone(),
-                });
-            } else {
-                name.to_string()
+            let name = match &request.name {
+                None => names::generate_name(|n| index.values().any(|m| m.name == n)),
+                Some(name) => {
+                    if let Some(other) = index.values().find(|m| &m.name == name) {
+                        return Err(AgentError::NameInUse {
+                            name: name.clone(),
+                            id: other.id.clone(),
+                        });
+                    }
+                    name.clone()
+                }
             };
             let mut meta = Meta::new(id.clone(), name);
-            meta.auto_remove = auto_remove;
-            meta.labels = plan::labels(&config.labels);
+            meta.auto_remove = request.auto_remove;
+            meta.labels = config.labels.clone();
             index.insert(id.clone(), meta.clone());
             meta
         };
@@ -332,7 +326,10 @@ impl Node {
     }
 
     /// The container's published ports with the host ports actually bound.
-    pub async fn ports(&self, reference: &str) -> Result<Vec<proto::PortBinding>, AgentError> {
+    pub async fn ports(
+        &self,
+        reference: &str,
+    ) -> Result<Vec<engine::network::PortMapping>, AgentError> {
         Ok(self.inspect(reference).await?.0.ports)
     }
 
@@ -358,7 +355,7 @@ impl Node {
         &self,
         reference: &str,
         timeout: Option<Duration>,
-    ) -> Result<proto::ContainerSummary, AgentError> {
+    ) -> Result<ContainerSummary, AgentError> {
         let id = self.resolve(reference)?;
         let runtime = self.runtime.clone();
         let i = id.clone();
@@ -445,7 +442,7 @@ impl Node {
     }
 
     /// The container's summary.
-    pub async fn summary(&self, id: &str) -> Result<proto::ContainerSummary, AgentError> {
+    pub async fn summary(&self, id: &str) -> Result<ContainerSummary, AgentError> {
         Ok(self.inspect_id(id).await?.0)
     }
 
@@ -453,7 +450,7 @@ impl Node {
     pub async fn inspect(
         &self,
         reference: &str,
-    ) -> Result<(proto::ContainerSummary, engine::ContainerSpec), AgentError> {
+    ) -> Result<(ContainerSummary, engine::ContainerSpec), AgentError> {
         let id = self.resolve(reference)?;
         self.inspect_id(&id).await
     }
@@ -461,7 +458,7 @@ impl Node {
     async fn inspect_id(
         &self,
         id: &str,
-    ) -> Result<(proto::ContainerSummary, engine::ContainerSpec), AgentError> {
+    ) -> Result<(ContainerSummary, engine::ContainerSpec), AgentError> {
         let meta = self.meta(id)?;
         let runtime = self.runtime.clone();
         blocking(move || {
@@ -469,7 +466,7 @@ impl Node {
             let spec = runtime.spec(&meta.id)?;
             let networks = runtime.networks().list().unwrap_or_default();
             Ok((
-                convert::summary(&meta, &record, Some(&spec), &networks),
+                ContainerSummary::new(&meta, &record, Some(&spec), &networks),
                 spec,
             ))
         })
@@ -481,9 +478,8 @@ impl Node {
     pub async fn list(
         &self,
         all: bool,
-        filters: &[String],
-    ) -> Result<Vec<proto::ContainerSummary>, AgentError> {
-        let filters = Filters::parse(filters)?;
+        filters: &Filters,
+    ) -> Result<Vec<ContainerSummary>, AgentError> {
         let metas: Vec<Meta> = self.index().values().cloned().collect();
         let runtime = self.runtime.clone();
         let mut out = blocking(move || {
@@ -495,24 +491,32 @@ impl Node {
                     continue;
                 };
                 let spec = runtime.spec(&meta.id).ok();
-                out.push(convert::summary(&meta, &record, spec.as_ref(), &networks));
+                out.push(ContainerSummary::new(
+                    &meta,
+                    &record,
+                    spec.as_ref(),
+                    &networks,
+                ));
             }
             Ok(out)
         })
         .await?;
         let show_stopped = all || filters.selects_state();
-        out.retain(|c| (show_stopped || c.is_alive()) && filters.matches(c));
+        out.retain(|c| (show_stopped || c.runs()) && filters.matches(c));
         out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
         Ok(out)
     }
 
     /// A resource usage sample of a live container.
-    pub async fn stats(&self, reference: &str) -> Result<proto::StatsResponse, AgentError> {
+    pub async fn stats(&self, reference: &str) -> Result<StatsSample, AgentError> {
         let id = self.resolve(reference)?;
         let runtime = self.runtime.clone();
         blocking(move || {
             let stats = runtime.stats(&id)?;
-            Ok(convert::stats(&stats, engine::state::now_nanos()))
+            Ok(StatsSample {
+                stats,
+                read_at: engine::state::now_nanos(),
+            })
         })
         .await
     }

@@ -1,18 +1,18 @@
 //! What a container is made of beyond the plain process settings: the image's defaults
 //! (command, environment, working directory, user, exposed ports, volumes) merged with the
-//! request, the volume mounts it needs, its network mode and its published ports. Pure
-//! functions of the request and the image; the node applies the result.
+//! request, the anonymous volumes it needs, its networks and its published ports. Pure
+//! functions of the (decoded) request and the image; the node applies the result.
 
-use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
+use std::time::Duration;
 
+use engine::health::{HealthConfig, HealthTest};
 use engine::image::{ImageRecord, ImageStore};
 use engine::network::{PortSpec, Protocol};
 use engine::spec::{Mount, MountKind, NetworkAttachment};
 
 use super::AgentError;
-use super::proto;
+use super::request::{Command, NetworkMode};
 
 /// The defaults an image's configuration gives a container.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,7 +32,7 @@ pub struct ImageDefaults {
     /// `Volumes` keys, container paths.
     pub volumes: Vec<String>,
     /// `Healthcheck` (Docker's extension of the OCI config, written by `HEALTHCHECK`).
-    pub healthcheck: Option<proto::Healthcheck>,
+    pub healthcheck: Option<DockerHealthcheck>,
 }
 
 impl ImageDefaults {
@@ -61,8 +61,46 @@ impl ImageDefaults {
     }
 }
 
+/// A healthcheck in Docker's form, as an image config or a request gives it: zero durations
+/// and retries stand for the defaults, and the test is not checked yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DockerHealthcheck {
+    /// `["CMD", arg...]`, `["CMD-SHELL", line]` or `["NONE"]`.
+    pub test: Vec<String>,
+    /// Time between probes (zero = the default).
+    pub interval: Duration,
+    /// Probe timeout (zero = the default).
+    pub timeout: Duration,
+    /// Consecutive failures before unhealthy (zero = the default).
+    pub retries: u32,
+    /// Grace period after start (zero = the default).
+    pub start_period: Duration,
+}
+
+impl DockerHealthcheck {
+    /// The engine healthcheck; zero durations and retries take the defaults.
+    pub fn config(&self) -> Result<HealthConfig, AgentError> {
+        let defaults = HealthConfig::default();
+        let or = |given: Duration, default: Duration| {
+            if given.is_zero() { default } else { given }
+        };
+        Ok(HealthConfig {
+            test: HealthTest::from_docker(&self.test).map_err(AgentError::Invalid)?,
+            interval: or(self.interval, defaults.interval),
+            timeout: or(self.timeout, defaults.timeout),
+            retries: if self.retries == 0 {
+                defaults.retries
+            } else {
+                self.retries
+            },
+            start_period: or(self.start_period, defaults.start_period),
+            start_interval: defaults.start_interval,
+        })
+    }
+}
+
 /// A healthcheck in Docker's image config form (`Test`, durations in nanoseconds), if any.
-pub fn image_healthcheck(value: &serde_json::Value) -> Option<proto::Healthcheck> {
+pub fn image_healthcheck(value: &serde_json::Value) -> Option<DockerHealthcheck> {
     let test: Vec<String> = value["Test"]
         .as_array()?
         .iter()
@@ -72,33 +110,30 @@ pub fn image_healthcheck(value: &serde_json::Value) -> Option<proto::Healthcheck
         return None;
     }
     let nanos = |key: &str| value[key].as_u64().unwrap_or(0);
-    Some(proto::Healthcheck {
+    Some(DockerHealthcheck {
         test,
-        interval: nanos("Interval"),
-        timeout: nanos("Timeout"),
+        interval: Duration::from_nanos(nanos("Interval")),
+        timeout: Duration::from_nanos(nanos("Timeout")),
         retries: u32::try_from(nanos("Retries")).unwrap_or(u32::MAX),
-        start_period: nanos("StartPeriod"),
+        start_period: Duration::from_nanos(nanos("StartPeriod")),
     })
 }
 
 /// The command line: `args` when given; else the entrypoint (the request's when it has one,
 /// else the image's) followed by the cmd (the request's; else the image's unless the
 /// entrypoint was overridden, as Docker does).
-pub fn command(config: &proto::ContainerConfig, image: &ImageDefaults) -> Vec<String> {
-    if !config.args.is_empty() {
-        return config.args.clone();
+pub fn command(command: &Command, image: &ImageDefaults) -> Vec<String> {
+    if !command.args.is_empty() {
+        return command.args.clone();
     }
-    let entrypoint = if config.has_entrypoint {
-        config.entrypoint.clone()
-    } else {
-        image.entrypoint.clone()
-    };
-    let cmd = if config.has_cmd {
-        config.cmd.clone()
-    } else if config.has_entrypoint {
-        Vec::new()
-    } else {
-        image.cmd.clone()
+    let entrypoint = command
+        .entrypoint
+        .clone()
+        .unwrap_or_else(|| image.entrypoint.clone());
+    let cmd = match (&command.cmd, &command.entrypoint) {
+        (Some(cmd), _) => cmd.clone(),
+        (None, Some(_)) => Vec::new(),
+        (None, None) => image.cmd.clone(),
     };
     entrypoint.into_iter().chain(cmd).collect()
 }
@@ -113,55 +148,6 @@ pub fn merge_env(image: &[String], request: &[String]) -> Vec<String> {
         .collect();
     out.extend(request.iter().cloned());
     out
-}
-
-/// The engine mount for an API mount. A volume mount without a source gets an empty name: the
-/// node creates an anonymous volume for it.
-pub fn mount(m: &proto::Mount) -> Result<Mount, AgentError> {
-    let kind = match m.r#type.as_str() {
-        "bind" | "" => {
-            let source = PathBuf::from(&m.source);
-            if !source.is_absolute() {
-                return Err(AgentError::Invalid(format!(
-                    "bind mount source {:?} must be an absolute path",
-                    m.source
-                )));
-            }
-            MountKind::Bind { source }
-        }
-        "tmpfs" => MountKind::Tmpfs {
-            size: m.tmpfs_size,
-            mode: if m.tmpfs_mode == 0 {
-                0o1777
-            } else {
-                m.tmpfs_mode
-            },
-            options: Vec::new(),
-        },
-        "volume" => {
-            if !m.source.is_empty() && !engine::volume::valid_name(&m.source) {
-                return Err(AgentError::Invalid(format!(
-                    "invalid volume name {:?}: use [a-zA-Z0-9][a-zA-Z0-9_.-]+",
-                    m.source
-                )));
-            }
-            MountKind::Volume {
-                name: m.source.clone(),
-                subpath: (!m.subpath.is_empty()).then(|| PathBuf::from(&m.subpath)),
-                no_copy: m.no_copy,
-            }
-        }
-        other => {
-            return Err(AgentError::Invalid(format!(
-                "unknown mount type {other:?}: use bind, volume or tmpfs"
-            )));
-        }
-    };
-    Ok(Mount {
-        kind,
-        target: PathBuf::from(&m.target),
-        read_only: m.read_only,
-    })
 }
 
 /// Anonymous volume mounts for the image's `VOLUME` paths no requested mount covers.
@@ -185,26 +171,27 @@ pub fn image_volumes(image: &ImageDefaults, mounts: &[Mount]) -> Vec<Mount> {
         .collect()
 }
 
-/// The published ports of the request, plus (with `publish_all`) every port the image
-/// exposes that is not published yet, to random host ports.
+/// The requested published ports, plus (with `publish_all`) every port the image exposes
+/// that is not published yet, to random host ports.
 pub fn ports(
-    config: &proto::ContainerConfig,
+    requested: &[PortSpec],
+    publish_all: bool,
     image: &ImageDefaults,
 ) -> Result<Vec<PortSpec>, AgentError> {
-    let mut out = Vec::new();
-    for b in &config.ports {
-        out.push(port(b)?);
-    }
-    if config.publish_all {
+    let mut out = requested.to_vec();
+    if publish_all {
         for exposed in &image.exposed_ports {
-            let (number, proto) = exposed.split_once('/').unwrap_or((exposed, "tcp"));
-            let spec = port(&proto::PortBinding {
-                container_port: number.parse().map_err(|_| {
-                    AgentError::Invalid(format!("image exposes an invalid port {exposed:?}"))
-                })?,
-                protocol: proto.to_string(),
-                ..Default::default()
+            let (number, protocol_name) = exposed.split_once('/').unwrap_or((exposed, "tcp"));
+            let number: u32 = number.parse().map_err(|_| {
+                AgentError::Invalid(format!("image exposes an invalid port {exposed:?}"))
             })?;
+            let port = port_number(number, "container port")?;
+            let spec = PortSpec {
+                host_ip: None,
+                host_ports: None,
+                container_ports: (port, port),
+                protocol: protocol(protocol_name)?,
+            };
             let covered = out.iter().any(|p| {
                 p.protocol == spec.protocol
                     && p.container_ports.0 <= spec.container_ports.0
@@ -218,136 +205,41 @@ pub fn ports(
     Ok(out)
 }
 
-fn port_number(value: u32, what: &str) -> Result<u16, AgentError> {
+/// A port number, 1-65535; `what` names it in the error.
+pub fn port_number(value: u32, what: &str) -> Result<u16, AgentError> {
     u16::try_from(value)
         .ok()
         .filter(|p| *p > 0)
         .ok_or_else(|| AgentError::Invalid(format!("invalid {what} {value}: use 1-65535")))
 }
 
-/// The engine form of one published port.
-pub fn port(b: &proto::PortBinding) -> Result<PortSpec, AgentError> {
-    let protocol = match b.protocol.as_str() {
-        "" | "tcp" => Protocol::Tcp,
-        "udp" => Protocol::Udp,
-        other => {
-            return Err(AgentError::Invalid(format!(
-                "invalid protocol {other:?}: use tcp or udp"
-            )));
-        }
-    };
-    // IPv6 addresses come bare (`::1`) or, as written in a port specification, in brackets.
-    let bare = b
-        .host_ip
-        .strip_prefix('[')
-        .and_then(|ip| ip.strip_suffix(']'))
-        .unwrap_or(&b.host_ip);
-    let host_ip = if bare.is_empty() {
-        None
-    } else {
-        Some(bare.parse::<IpAddr>().map_err(|_| {
-            AgentError::Invalid(format!("invalid host address {:?} for a port", b.host_ip))
-        })?)
-    };
-    let first = port_number(b.container_port, "container port")?;
-    let last = if b.container_port_end == 0 {
-        first
-    } else {
-        port_number(b.container_port_end, "container port")?
-    };
-    let host_ports = if b.host_port == 0 {
-        None
-    } else {
-        let h = port_number(b.host_port, "host port")?;
-        let end = if b.host_port_end == 0 {
-            h.saturating_add(last - first.min(last))
-        } else {
-            port_number(b.host_port_end, "host port")?
-        };
-        Some((h, end))
-    };
-    // A host range for one container port is the ports it may take one of (`-p 8000-8010:80`).
-    let mismatched = |(a, z): (u16, u16)| z < a || (last > first && z - a != last - first);
-    if last < first || host_ports.is_some_and(mismatched) {
-        return Err(AgentError::Invalid(format!(
-            "invalid port range {}-{} -> {}-{}",
-            b.host_port, b.host_port_end, b.container_port, b.container_port_end
-        )));
-    }
-    Ok(PortSpec {
-        host_ip,
-        host_ports,
-        container_ports: (first, last),
-        protocol,
-    })
-}
-
-/// The API form of a port specification (`-p`), as [`port`] reads it back.
-pub fn spec_binding(spec: &PortSpec) -> proto::PortBinding {
-    let single = |(first, last): (u16, u16)| if first == last { 0 } else { last.into() };
-    proto::PortBinding {
-        host_ip: spec.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-        host_port: spec.host_ports.map_or(0, |(first, _)| first.into()),
-        host_port_end: spec.host_ports.map_or(0, single),
-        container_port: spec.container_ports.0.into(),
-        container_port_end: single(spec.container_ports),
-        protocol: spec.protocol.to_string(),
+/// A port's protocol: `tcp` (also when empty) or `udp`.
+pub fn protocol(text: &str) -> Result<Protocol, AgentError> {
+    match text {
+        "" | "tcp" => Ok(Protocol::Tcp),
+        "udp" => Ok(Protocol::Udp),
+        other => Err(AgentError::Invalid(format!(
+            "invalid protocol {other:?}: use tcp or udp"
+        ))),
     }
 }
 
-/// The API form of a published port as bound.
-pub fn binding(m: &engine::network::PortMapping) -> proto::PortBinding {
-    proto::PortBinding {
-        host_ip: m.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
-        host_port: m.host_port.into(),
-        container_port: m.container_port.into(),
-        protocol: m.protocol.to_string(),
-        ..Default::default()
-    }
-}
-
-/// The networks a container's own namespace joins: the request's list, or the mode's network
-/// (`""` and `bridge` mean the default network).
+/// The networks a container's own namespace joins: the listed ones, with the mode's network
+/// first when it is not listed (`Unspecified` and `default` mean the default network; with
+/// networks listed, `Unspecified` adds nothing). Modes without an own namespace join none.
 pub fn attachments(
-    config: &proto::ContainerConfig,
+    networks: &[NetworkAttachment],
+    mode: &NetworkMode,
     default_network: &str,
-) -> Result<Vec<NetworkAttachment>, AgentError> {
-    let mut out = Vec::new();
-    for n in &config.networks {
-        let ipv4 = if n.ipv4_address.is_empty() {
-            None
-        } else {
-            Some(n.ipv4_address.parse::<Ipv4Addr>().map_err(|_| {
-                AgentError::Invalid(format!(
-                    "invalid IPv4 address {:?} on network {}",
-                    n.ipv4_address, n.network
-                ))
-            })?)
-        };
-        if out
-            .iter()
-            .any(|a: &NetworkAttachment| a.network == n.network)
-        {
-            return Err(AgentError::Invalid(format!(
-                "network {} is listed twice",
-                n.network
-            )));
-        }
-        out.push(NetworkAttachment {
-            network: n.network.clone(),
-            aliases: n.aliases.clone(),
-            ipv4,
-            mac: (!n.mac_address.is_empty()).then(|| n.mac_address.clone()),
-        });
-    }
-    let mode_network = match config.network_mode.as_str() {
-        "" | "default" => default_network,
-        other => other,
+) -> Vec<NetworkAttachment> {
+    let mode_network = match mode {
+        NetworkMode::Host | NetworkMode::None | NetworkMode::Container(_) => return Vec::new(),
+        NetworkMode::Unspecified if !networks.is_empty() => return networks.to_vec(),
+        NetworkMode::Unspecified | NetworkMode::Default => default_network,
+        NetworkMode::Network(name) => name,
     };
+    let mut out = networks.to_vec();
     if !out.iter().any(|a| a.network == mode_network) {
-        if !config.networks.is_empty() && config.network_mode.is_empty() {
-            return Ok(out);
-        }
         out.insert(
             0,
             NetworkAttachment {
@@ -358,33 +250,7 @@ pub fn attachments(
             },
         );
     }
-    Ok(out)
-}
-
-/// `name:ip` entries (`--add-host`) as the engine's host entries.
-pub fn extra_hosts(entries: &[String]) -> Result<Vec<engine::spec::HostEntry>, AgentError> {
-    entries
-        .iter()
-        .map(|e| {
-            let (name, ip) = e.split_once(':').ok_or_else(|| {
-                AgentError::Invalid(format!("invalid extra host {e:?}: use name:ip"))
-            })?;
-            if ip.parse::<std::net::IpAddr>().is_err() || name.is_empty() {
-                return Err(AgentError::Invalid(format!(
-                    "invalid extra host {e:?}: use name:ip"
-                )));
-            }
-            Ok(engine::spec::HostEntry {
-                name: name.to_string(),
-                ip: ip.to_string(),
-            })
-        })
-        .collect()
-}
-
-/// Labels as a sorted map.
-pub fn labels(labels: &std::collections::HashMap<String, String>) -> BTreeMap<String, String> {
-    labels.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    out
 }
 
 #[cfg(test)]
@@ -402,6 +268,10 @@ mod tests {
         }
     }
 
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
     #[test]
     fn the_image_healthcheck_is_read_from_docker_config_form() {
         let doc = serde_json::json!({
@@ -411,51 +281,58 @@ mod tests {
         });
         let h = image_healthcheck(&doc).expect("a healthcheck");
         assert_eq!(h.test, ["CMD-SHELL", "test -f /ready"]);
-        assert_eq!((h.interval, h.timeout, h.retries), (1_000_000_000, 0, 5));
+        assert_eq!(
+            (h.interval, h.timeout, h.retries),
+            (Duration::from_secs(1), Duration::ZERO, 5)
+        );
+        let config = h.config().unwrap();
+        assert_eq!(config.test, HealthTest::CmdShell("test -f /ready".into()));
+        assert_eq!(config.timeout, HealthConfig::default().timeout);
         assert_eq!(image_healthcheck(&serde_json::Value::Null), None);
         assert_eq!(image_healthcheck(&serde_json::json!({"Test": []})), None);
+        let bad = image_healthcheck(&serde_json::json!({"Test": ["CMD"]})).unwrap();
+        assert_eq!(
+            bad.config().unwrap_err().to_string(),
+            "invalid healthcheck test [\"CMD\"]"
+        );
     }
 
     #[test]
     fn command_table() {
-        let base = proto::ContainerConfig::default();
         let cases = [
-            (base.clone(), vec!["/entry", "serve", "--fast"]),
+            (Command::default(), vec!["/entry", "serve", "--fast"]),
             (
-                proto::ContainerConfig {
-                    cmd: vec!["sh".into()],
-                    has_cmd: true,
-                    ..base.clone()
+                Command {
+                    cmd: Some(strings(&["sh"])),
+                    ..Command::default()
                 },
                 vec!["/entry", "sh"],
             ),
             (
-                proto::ContainerConfig {
-                    entrypoint: vec!["/bin/x".into()],
-                    has_entrypoint: true,
-                    ..base.clone()
+                Command {
+                    entrypoint: Some(strings(&["/bin/x"])),
+                    ..Command::default()
                 },
                 vec!["/bin/x"],
             ),
             (
-                proto::ContainerConfig {
-                    has_entrypoint: true,
-                    cmd: vec!["ls".into()],
-                    has_cmd: true,
-                    ..base.clone()
+                Command {
+                    entrypoint: Some(Vec::new()),
+                    cmd: Some(strings(&["ls"])),
+                    ..Command::default()
                 },
                 vec!["ls"],
             ),
             (
-                proto::ContainerConfig {
-                    args: vec!["true".into()],
-                    ..base.clone()
+                Command {
+                    args: strings(&["true"]),
+                    ..Command::default()
                 },
                 vec!["true"],
             ),
         ];
-        for (config, want) in cases {
-            assert_eq!(command(&config, &image()), want, "{config:?}");
+        for (given, want) in cases {
+            assert_eq!(command(&given, &image()), want, "{given:?}");
         }
     }
 
@@ -469,15 +346,15 @@ mod tests {
 
     #[test]
     fn image_volumes_skip_mounted_paths() {
-        let mounted = vec![
-            mount(&proto::Mount {
-                r#type: "volume".into(),
-                source: "db".into(),
-                target: "/data".into(),
-                ..Default::default()
-            })
-            .unwrap(),
-        ];
+        let mounted = vec![Mount {
+            kind: MountKind::Volume {
+                name: "db".into(),
+                subpath: None,
+                no_copy: false,
+            },
+            target: "/data".into(),
+            read_only: false,
+        }];
         let extra = image_volumes(&image(), &mounted);
         assert_eq!(extra.len(), 1);
         assert_eq!(extra[0].target, PathBuf::from("/cache"));
@@ -486,134 +363,62 @@ mod tests {
 
     #[test]
     fn ports_and_publish_all() {
-        let config = proto::ContainerConfig {
-            ports: vec![proto::PortBinding {
-                host_port: 8080,
-                container_port: 80,
-                ..Default::default()
-            }],
-            publish_all: true,
-            ..Default::default()
-        };
-        let got = ports(&config, &image()).unwrap();
+        let requested: PortSpec = "8080:80".parse().unwrap();
+        let got = ports(std::slice::from_ref(&requested), true, &image()).unwrap();
         assert_eq!(got.len(), 2, "80/tcp is published once: {got:?}");
-        assert_eq!(got[0].host_ports, Some((8080, 8080)));
+        assert_eq!(got[0], requested);
         assert_eq!(
             (got[1].container_ports, got[1].protocol),
             ((53, 53), Protocol::Udp)
         );
         assert_eq!(got[1].host_ports, None);
-        let range = port(&proto::PortBinding {
-            host_port: 9000,
-            container_port: 80,
-            container_port_end: 81,
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!(range.host_ports, Some((9000, 9001)));
-        for bad in [
-            proto::PortBinding {
-                container_port: 0,
-                ..Default::default()
-            },
-            proto::PortBinding {
-                container_port: 80,
-                protocol: "sctp".into(),
-                ..Default::default()
-            },
-            proto::PortBinding {
-                host_port: 9000,
-                host_port_end: 9005,
-                container_port: 80,
-                container_port_end: 81,
-                ..Default::default()
-            },
+        assert_eq!(
+            ports(std::slice::from_ref(&requested), false, &image()).unwrap(),
+            [requested]
+        );
+        for (exposed, want) in [
+            ("http/tcp", "image exposes an invalid port \"http/tcp\""),
+            ("70000/tcp", "invalid container port 70000: use 1-65535"),
+            ("80/sctp", "invalid protocol \"sctp\": use tcp or udp"),
         ] {
-            assert!(port(&bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn a_host_range_for_one_container_port_is_a_choice() {
-        let spec = port(&proto::PortBinding {
-            host_port: 6005,
-            host_port_end: 6015,
-            container_port: 80,
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!(spec.host_ports, Some((6005, 6015)));
-        assert_eq!(spec.container_ports, (80, 80));
-    }
-
-    #[test]
-    fn port_specifications_travel_with_ipv6_host_addresses() {
-        for text in [
-            "80",
-            "8080:80/udp",
-            "127.0.0.1::80",
-            "[::1]:8080:80",
-            "[2001:db8::1]:8080:80/udp",
-            "[::]:9000-9001:80-81",
-        ] {
-            let spec: PortSpec = text.parse().unwrap();
-            assert_eq!(port(&spec_binding(&spec)).unwrap(), spec, "{text}");
-        }
-        let bracketed = port(&proto::PortBinding {
-            host_ip: "[::1]".into(),
-            container_port: 80,
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!(bracketed.host_ip, Some("::1".parse().unwrap()));
-        for bad in ["[::1", "zz::1", "::1]"] {
-            let err = port(&proto::PortBinding {
-                host_ip: bad.into(),
-                container_port: 80,
-                ..Default::default()
-            })
-            .unwrap_err();
-            assert!(err.to_string().contains(bad), "{err}");
+            let image = ImageDefaults {
+                exposed_ports: vec![exposed.into()],
+                ..ImageDefaults::default()
+            };
+            assert_eq!(
+                ports(&[], true, &image).unwrap_err().to_string(),
+                want,
+                "{exposed}"
+            );
         }
     }
 
     #[test]
     fn attachments_table() {
         let att = |mode: &str, nets: &[&str]| {
-            let config = proto::ContainerConfig {
-                network_mode: mode.into(),
-                networks: nets
-                    .iter()
-                    .map(|n| proto::NetworkAttachment {
-                        network: n.to_string(),
-                        ..Default::default()
-                    })
-                    .collect(),
-                ..Default::default()
-            };
-            attachments(&config, "bridge")
-                .unwrap()
+            let networks: Vec<NetworkAttachment> = nets
+                .iter()
+                .map(|n| NetworkAttachment {
+                    network: n.to_string(),
+                    aliases: Vec::new(),
+                    ipv4: None,
+                    mac: None,
+                })
+                .collect();
+            attachments(&networks, &NetworkMode::parse(mode), "bridge")
                 .into_iter()
                 .map(|a| a.network)
                 .collect::<Vec<_>>()
         };
         assert_eq!(att("", &[]), ["bridge"]);
+        assert_eq!(att("default", &[]), ["bridge"]);
         assert_eq!(att("bridge", &[]), ["bridge"]);
         assert_eq!(att("app", &[]), ["app"]);
         assert_eq!(att("", &["front", "back"]), ["front", "back"]);
+        assert_eq!(att("default", &["front"]), ["bridge", "front"]);
         assert_eq!(att("back", &["front", "back"]), ["front", "back"]);
         assert_eq!(att("db", &["front"]), ["db", "front"]);
-    }
-
-    #[test]
-    fn extra_hosts_parse() {
-        let hosts = extra_hosts(&["db:10.0.0.5".into(), "v6:::1".into()]).unwrap();
-        assert_eq!(
-            (hosts[0].name.as_str(), hosts[0].ip.as_str()),
-            ("db", "10.0.0.5")
-        );
-        assert_eq!(hosts[1].ip, "::1");
-        assert!(extra_hosts(&["nocolon".into()]).is_err());
-        assert!(extra_hosts(&["db:notanip".into()]).is_err());
+        assert_eq!(att("host", &["front"]), Vec::<String>::new());
+        assert_eq!(att("none", &[]), Vec::<String>::new());
     }
 }

@@ -2,22 +2,20 @@
 //! that come first: the image looked up, bind sources checked (or created), named volumes
 //! created on first use and anonymous volumes made. Blocking; runs on the blocking pool.
 
-use std::path::Path;
-
 use engine::Runtime;
 use engine::image::ImageError;
 use engine::spec::{ContainerSpec, MountKind, NetworkConfig, NetworkNamespace};
 
 use super::AgentError;
-use super::convert;
 use super::meta::{Meta, NetworkPlan};
 use super::plan::{self, ImageDefaults};
-use super::proto;
+use super::request::{ContainerConfig, MountRequest, RootSource};
+use super::spec;
 
 /// Label set on the anonymous volumes a container creates.
 pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
 
-/// How the request's `network_mode` reads, container references resolved.
+/// The request's network mode as the namespace it gives, container references resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     /// Own namespace joining networks (the default network when none is named).
@@ -36,47 +34,51 @@ pub enum Mode {
 pub fn prepare(
     runtime: &Runtime,
     meta: &mut Meta,
-    config: &proto::ContainerConfig,
+    config: &ContainerConfig,
     mode: &Mode,
 ) -> Result<ContainerSpec, AgentError> {
-    let (mut spec, image) = if config.image.is_empty() {
-        (convert::spec_from_config(config)?, None)
-    } else {
-        if !config.rootfs.is_empty() {
-            return Err(AgentError::Invalid(
-                "give an image or a rootfs directory, not both".into(),
-            ));
-        }
-        let record = match runtime.images().resolve(&config.image) {
-            Ok(r) => r,
-            Err(ImageError::NotFound(_)) => {
-                return Err(AgentError::Invalid(format!(
-                    "image {} not found",
-                    config.image
-                )));
+    let (mut spec, image) = match &config.root {
+        RootSource::Rootfs(rootfs) => (
+            spec::with_image(config, &ImageDefaults::default(), rootfs)?,
+            None,
+        ),
+        RootSource::Image(reference) => {
+            let record = match runtime.images().resolve(reference) {
+                Ok(r) => r,
+                Err(ImageError::NotFound(_)) => {
+                    return Err(AgentError::Invalid(format!("image {reference} not found")));
+                }
+                Err(e) => return Err(engine::Error::from(e).into()),
+            };
+            let defaults = ImageDefaults::of(runtime.images(), &record)?;
+            let rootfs = runtime.image_rootfs_path(&meta.id);
+            let mut spec = spec::with_image(config, &defaults, &rootfs)?;
+            // The image's HEALTHCHECK applies unless the request has its own (or disables it).
+            if config.healthcheck.is_none()
+                && let Some(check) = &defaults.healthcheck
+            {
+                spec.healthcheck = Some(check.config()?);
             }
-            Err(e) => return Err(engine::Error::from(e).into()),
-        };
-        let defaults = ImageDefaults::of(runtime.images(), &record)?;
-        let rootfs = runtime.image_rootfs_path(&meta.id);
-        let mut spec = convert::spec_with_image(config, &defaults, &rootfs.to_string_lossy())?;
-        // The image's HEALTHCHECK applies unless the request has its own (or disables it).
-        if config.healthcheck.is_none()
-            && let Some(check) = &defaults.healthcheck
-        {
-            spec.healthcheck = Some(convert::healthcheck(check)?);
+            spec.image = Some(record.id.to_string());
+            meta.image = reference.clone();
+            meta.image_id = record.id.to_string();
+            (spec, Some(defaults))
         }
-        spec.image = Some(record.id.to_string());
-        meta.image = config.image.clone();
-        meta.image_id = record.id.to_string();
-        (spec, Some(defaults))
     };
-    check_binds(&spec, config)?;
-    let ports = plan::ports(config, image.as_ref().unwrap_or(&ImageDefaults::default()))?;
+    check_binds(&spec, &config.mounts)?;
+    let ports = plan::ports(
+        &config.ports,
+        config.publish_all,
+        image.as_ref().unwrap_or(&ImageDefaults::default()),
+    )?;
     let (namespace, attachments) = match mode {
         Mode::Networks => (
             NetworkNamespace::Own,
-            plan::attachments(config, engine::runtime::DEFAULT_NETWORK)?,
+            plan::attachments(
+                &config.networks,
+                &config.network_mode,
+                engine::runtime::DEFAULT_NETWORK,
+            ),
         ),
         Mode::None => (NetworkNamespace::Own, Vec::new()),
         Mode::Host => (NetworkNamespace::Host, Vec::new()),
@@ -106,7 +108,7 @@ pub fn prepare(
             Err(e) => return Err(engine::Error::from(e).into()),
         }
     }
-    meta.network_mode = config.network_mode.clone();
+    meta.network_mode = config.network_mode.to_string();
     meta.networks = attachments
         .iter()
         .map(|a| NetworkPlan {
@@ -132,8 +134,9 @@ pub fn prepare(
     Ok(spec)
 }
 
-/// Bind sources must exist; with `create_host_path` a missing one is made as a directory.
-fn check_binds(spec: &ContainerSpec, config: &proto::ContainerConfig) -> Result<(), AgentError> {
+/// Bind sources must exist; a missing one whose mount asks for `create_host_path` is made as
+/// a directory.
+fn check_binds(spec: &ContainerSpec, requested: &[MountRequest]) -> Result<(), AgentError> {
     for m in &spec.mounts {
         let MountKind::Bind { source } = &m.kind else {
             continue;
@@ -141,10 +144,10 @@ fn check_binds(spec: &ContainerSpec, config: &proto::ContainerConfig) -> Result<
         if source.exists() {
             continue;
         }
-        let create = config
-            .mounts
-            .iter()
-            .any(|c| Path::new(&c.source) == source && c.create_host_path);
+        let create = requested.iter().any(|r| {
+            r.create_host_path
+                && matches!(&r.mount.kind, MountKind::Bind { source: s } if s == source)
+        });
         if !create {
             return Err(AgentError::Invalid(format!(
                 "bind source path does not exist: {}",

@@ -1,5 +1,6 @@
-//! The gRPC service: decodes each request, calls the [`Node`], encodes the answer. A failed
-//! request becomes a status for that request alone.
+//! The gRPC service: decodes each request into the agent's types ([`super::decode`]), calls
+//! the [`Node`], encodes the answer ([`super::convert`]). The wire types stop here. A failed
+//! request becomes a status for that request alone (bad input: `invalid argument`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +9,11 @@ use nix::sys::signal::Signal;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use super::filter::Filters;
 use super::logs::{self, LogOptions};
 use super::node::Node;
 use super::proto::{self, agent_server::Agent};
-use super::{API_VERSION, AgentError};
+use super::{API_VERSION, AgentError, convert, decode, spec};
 
 /// The agent's API over one node.
 #[derive(Debug, Clone)]
@@ -57,15 +59,9 @@ impl Agent for AgentService {
     }
 
     async fn create(&self, request: Request<proto::CreateRequest>) -> Reply<proto::CreateResponse> {
-        let req = request.into_inner();
-        let config = req
-            .config
-            .ok_or_else(|| AgentError::Invalid("create: missing container config".into()))?;
-        let (id, name) = self
-            .node
-            .create(&req.name, &config, req.auto_remove)
-            .await?;
-        let warnings = super::convert::capability_warnings(&config);
+        let req = decode::create(request.into_inner())?;
+        let (id, name) = self.node.create(&req).await?;
+        let warnings = spec::capability_warnings(&req.config.capabilities);
         for warning in &warnings {
             tracing::warn!(container = %id, "{warning}");
         }
@@ -80,9 +76,8 @@ impl Agent for AgentService {
     async fn stop(&self, request: Request<proto::StopRequest>) -> Reply<proto::ContainerSummary> {
         let req = request.into_inner();
         let timeout = req.timeout.map(Duration::from_secs);
-        Ok(Response::new(
-            self.node.stop(&req.container, timeout).await?,
-        ))
+        let summary = self.node.stop(&req.container, timeout).await?;
+        Ok(Response::new(convert::summary(summary)))
     }
 
     async fn kill(&self, request: Request<proto::KillRequest>) -> Reply<proto::Empty> {
@@ -107,7 +102,9 @@ impl Agent for AgentService {
 
     async fn port(&self, request: Request<proto::ContainerRef>) -> Reply<proto::PortResponse> {
         let ports = self.node.ports(&request.into_inner().container).await?;
-        Ok(Response::new(proto::PortResponse { ports }))
+        Ok(Response::new(proto::PortResponse {
+            ports: ports.iter().map(convert::binding).collect(),
+        }))
     }
 
     type AttachStream = super::attach::OutputStream;
@@ -168,8 +165,11 @@ impl Agent for AgentService {
 
     async fn list(&self, request: Request<proto::ListRequest>) -> Reply<proto::ListResponse> {
         let req = request.into_inner();
-        let containers = self.node.list(req.all, &req.filters).await?;
-        Ok(Response::new(proto::ListResponse { containers }))
+        let filters = Filters::parse(&req.filters)?;
+        let containers = self.node.list(req.all, &filters).await?;
+        Ok(Response::new(proto::ListResponse {
+            containers: containers.into_iter().map(convert::summary).collect(),
+        }))
     }
 
     async fn inspect(
@@ -180,7 +180,7 @@ impl Agent for AgentService {
         let spec_json = serde_json::to_string(&spec)
             .map_err(|e| AgentError::Internal(format!("encode spec of {}: {e}", summary.id)))?;
         Ok(Response::new(proto::InspectResponse {
-            summary: Some(summary),
+            summary: Some(convert::summary(summary)),
             spec_json,
         }))
     }
@@ -210,9 +210,8 @@ impl Agent for AgentService {
     }
 
     async fn stats(&self, request: Request<proto::ContainerRef>) -> Reply<proto::StatsResponse> {
-        Ok(Response::new(
-            self.node.stats(&request.into_inner().container).await?,
-        ))
+        let sample = self.node.stats(&request.into_inner().container).await?;
+        Ok(Response::new(convert::stats(&sample)))
     }
 
     type ExecStream = ReceiverStream<Result<proto::ExecOutput, Status>>;

@@ -10,8 +10,8 @@ use engine::ContainerState;
 use engine::restart::{Decision, start_on_agent_start};
 
 use super::AgentError;
-use super::convert::has_check;
 use super::node::{Node, blocking};
+use super::summary::has_check;
 
 /// What the agent does with a container it finds when it starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -42,11 +42,11 @@ impl VolumesService {
     async fn containers(&self) -> Result<BTreeMap<String, (String, bool)>, Status> {
         Ok(self
             .node
-            .list(true, &[])
+            .list(true, &super::filter::Filters::default())
             .await?
             .into_iter()
             .map(|c| {
-                let alive = c.is_alive();
+                let alive = c.runs();
                 (c.id, (c.name, alive))
             })
             .collect())

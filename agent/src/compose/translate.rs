@@ -203,7 +203,7 @@ pub fn check_limits(name: &str, service: &Service) -> Result<(), TranslateError>
 }
 
 fn check_resources(name: &str, config: &proto::ContainerConfig) -> Result<(), TranslateError> {
-    crate::convert::resources(config)
+    crate::decode::resources(config)
         .map(drop)
         .map_err(|e| TranslateError::new(name, e.to_string()))
 }
