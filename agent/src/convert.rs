@@ -1,9 +1,10 @@
-//! The agent's results onto the wire: container summaries, stats samples and ports, encoded
-//! once at the service edge (requests go the other way in [`crate::decode`]).
+//! The agent's results onto the wire: container summaries, stats samples, processes and
+//! ports, encoded once at the service edge (requests go the other way in [`crate::decode`]).
 
 use engine::ContainerState;
 use engine::health::HealthStatus;
 use engine::network::{PortMapping, PortSpec};
+use engine::runtime::{ProcessInfo, TOP_TITLES};
 use engine::spec::MountKind;
 
 use super::proto;
@@ -144,6 +145,19 @@ pub fn stats(sample: &StatsSample) -> proto::StatsResponse {
         oom_kills: s.oom_kills,
         cpu_throttled_periods: s.cpu_throttled_periods,
         read_at: sample.read_at,
+    }
+}
+
+/// The wire form of a container's processes, under `ps -ef`'s titles.
+pub fn top(processes: &[ProcessInfo]) -> proto::TopResponse {
+    proto::TopResponse {
+        titles: TOP_TITLES.iter().map(|t| t.to_string()).collect(),
+        processes: processes
+            .iter()
+            .map(|p| proto::TopRow {
+                values: p.columns().to_vec(),
+            })
+            .collect(),
     }
 }
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::runtime::TOP_TITLES;
+use engine::runtime::ProcessInfo;
 use engine::{ExecSpec, RuntimeError};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -98,20 +98,11 @@ impl Node {
         Ok(ReceiverStream::new(rx))
     }
 
-    /// The container's processes as `ps -ef` columns.
-    pub async fn top(&self, reference: &str) -> Result<proto::TopResponse, AgentError> {
+    /// The container's processes, with `ps -ef`'s columns.
+    pub async fn top(&self, reference: &str) -> Result<Vec<ProcessInfo>, AgentError> {
         let id = self.resolve(reference)?;
         let runtime = self.runtime().clone();
-        let processes = blocking(move || Ok(runtime.top(&id)?)).await?;
-        Ok(proto::TopResponse {
-            titles: TOP_TITLES.iter().map(|t| t.to_string()).collect(),
-            processes: processes
-                .iter()
-                .map(|p| proto::TopRow {
-                    values: p.columns().to_vec(),
-                })
-                .collect(),
-        })
+        blocking(move || Ok(runtime.top(&id)?)).await
     }
 
     /// Stops the container if it runs, then starts it again under supervision.

@@ -221,9 +221,8 @@ impl Agent for AgentService {
     }
 
     async fn top(&self, request: Request<proto::ContainerRef>) -> Reply<proto::TopResponse> {
-        Ok(Response::new(
-            self.node.top(&request.into_inner().container).await?,
-        ))
+        let processes = self.node.top(&request.into_inner().container).await?;
+        Ok(Response::new(convert::top(&processes)))
     }
 
     async fn restart(&self, request: Request<proto::StopRequest>) -> Reply<proto::Empty> {
