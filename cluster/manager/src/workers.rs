@@ -135,11 +135,9 @@ pub(super) async fn heartbeat(
     }
     service.liveness.heard(&node_id);
     let node = own_record(service, &node_id).await?;
-    if node.state == NodeState::Down {
-        let mut ready = node.clone();
-        ready.state = NodeState::Ready;
+    if let Some(ready) = marked_ready(&node) {
         // A concurrent change of the record wins; the next heartbeat tries again.
-        match service.raft.write(Batch::new(0, vec![update(ready)])).await {
+        match service.raft.write(Batch::new(0, vec![ready])).await {
             Ok(_) => tracing::info!(node = %node_id, "node is ready again"),
             Err(refused) => {
                 tracing::debug!(node = %node_id, cause = %refused, "cannot mark node ready");
@@ -246,6 +244,40 @@ async fn add_manager(raft: &RaftHandle, raft_id: u64) -> Result<(), Status> {
     }
 }
 
+/// The updates that mark down every ready worker in `records` silent for `down_after` or
+/// longer (`silent_for` says how long a node has been silent), one command per node.
+pub fn marked_down(
+    records: Vec<Record>,
+    silent_for: impl Fn(&str) -> Duration,
+    down_after: Duration,
+) -> Vec<Command> {
+    records
+        .into_iter()
+        .filter_map(|record| match record {
+            Record::Node(node)
+                if node.raft_id.is_none()
+                    && node.state == NodeState::Ready
+                    && silent_for(&node.meta.id) >= down_after =>
+            {
+                tracing::info!(node = %node.meta.id, "no heartbeat: node is down");
+                let mut down = node;
+                down.state = NodeState::Down;
+                Some(update(down))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The update that marks `node` ready again when it reports while marked down.
+pub fn marked_ready(node: &Node) -> Option<Command> {
+    (node.state == NodeState::Down).then(|| {
+        let mut ready = node.clone();
+        ready.state = NodeState::Ready;
+        update(ready)
+    })
+}
+
 /// While this manager leads, marks down every worker silent for [`DOWN_AFTER`]; runs until
 /// the raft thread stops.
 pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
@@ -272,22 +304,7 @@ pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
         let Ok(records) = serde_json::from_slice::<Vec<Record>>(&data) else {
             continue;
         };
-        let silent: Vec<Command> = records
-            .into_iter()
-            .filter_map(|record| match record {
-                Record::Node(node)
-                    if node.raft_id.is_none()
-                        && node.state == NodeState::Ready
-                        && liveness.silent_for(&node.meta.id) >= DOWN_AFTER =>
-                {
-                    tracing::info!(node = %node.meta.id, "no heartbeat: node is down");
-                    let mut down = node;
-                    down.state = NodeState::Down;
-                    Some(update(down))
-                }
-                _ => None,
-            })
-            .collect();
+        let silent = marked_down(records, |node| liveness.silent_for(node), DOWN_AFTER);
         for command in silent {
             // One batch per node: a node that changed meanwhile does not hold up the others.
             let write = raft.write(Batch::new(0, vec![command]));

@@ -71,6 +71,19 @@ pub struct PassOutcome {
     pub wake_at: Option<Timestamp>,
 }
 
+/// The decision step of a pass, pure: the store's records as read, each node's liveness
+/// (`status`), the leader's time and a source of task ids in; the guarded batches to commit
+/// and the time to run again out. [`pass`] wraps it between the read and the commits; a
+/// simulation calls it directly.
+pub fn decide(
+    records: Vec<cluster_state::Record>,
+    status: impl Fn(&cluster_state::Node) -> orchestrator::swarm::NodeStatus,
+    now: Timestamp,
+    next_id: impl FnMut() -> TaskId,
+) -> Plan {
+    plan::plan(&Snapshot::from_records(records, status), now, next_id)
+}
+
 /// Runs one pass against `store`: read, decide, commit. A refused batch does not stop the
 /// others; a refusal that concerns the whole manager (not the leader, no quorum, stopped)
 /// ends the pass with that refusal.
@@ -81,8 +94,7 @@ pub async fn pass<S: StoreView>(
     next_id: impl FnMut() -> TaskId,
 ) -> Result<PassOutcome, Refused> {
     let records = store.snapshot().await?;
-    let snapshot = Snapshot::from_records(records, status);
-    let plan = plan::plan(&snapshot, now, next_id);
+    let plan = decide(records, status, now, next_id);
     let mut outcome = PassOutcome {
         wake_at: plan.wake_at,
         ..PassOutcome::default()
