@@ -47,7 +47,7 @@ pub struct Promoted {
 }
 
 /// Converts a gRPC failure into a one-line error naming the manager.
-fn remote(addr: &str, status: tonic::Status) -> ManagerError {
+pub(crate) fn remote(addr: &str, status: tonic::Status) -> ManagerError {
     use std::error::Error as _;
     match status.source() {
         Some(source) if status.code() == tonic::Code::Unavailable => ManagerError::Unreachable {
@@ -56,6 +56,9 @@ fn remote(addr: &str, status: tonic::Status) -> ManagerError {
         },
         None if api::Reason::of(&status) == Some(api::Reason::Removed) => {
             ManagerError::Removed(status.message().to_owned())
+        }
+        _ if api::Reason::of(&status) == Some(api::Reason::NoQuorum) => {
+            ManagerError::NoQuorum(status.message().to_owned())
         }
         _ => ManagerError::Remote(status.message().to_owned()),
     }

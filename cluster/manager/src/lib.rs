@@ -61,6 +61,10 @@ pub enum ManagerError {
     /// A manager answered with an error.
     #[error("{0}")]
     Remote(String),
+    /// Too few managers are reachable to commit a change (the manager marked its answer
+    /// with [`api::Reason::NoQuorum`]); nothing was written.
+    #[error("{0}")]
+    NoQuorum(String),
     /// A manager could not be reached.
     #[error("cannot reach manager at {addr}: {message}")]
     Unreachable {

@@ -4,7 +4,7 @@ use tonic::transport::Channel;
 
 use super::proto::{self, services_client::ServicesClient as RawClient};
 use crate::pki::NodeIdentity;
-use crate::{ManagerError, error_chain, tls};
+use crate::{ManagerError, tls};
 
 /// A service with its task counts, as the managers answer.
 #[derive(Debug, Clone)]
@@ -64,16 +64,7 @@ impl ServicesClient {
     }
 
     fn remote(&self, status: tonic::Status) -> ManagerError {
-        use std::error::Error as _;
-        match status.source() {
-            Some(source) if status.code() == tonic::Code::Unavailable => {
-                ManagerError::Unreachable {
-                    addr: self.addr.clone(),
-                    message: error_chain(source),
-                }
-            }
-            _ => ManagerError::Remote(status.message().to_owned()),
-        }
+        crate::client::remote(&self.addr, status)
     }
 
     /// Creates a service; its record.
