@@ -10,6 +10,7 @@ pub mod agents;
 pub mod history;
 pub mod lab;
 pub mod register;
+pub mod services;
 mod waits;
 
 // Each test binary includes the bed and uses part of it.
