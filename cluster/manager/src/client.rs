@@ -205,7 +205,7 @@ impl ManagerClient {
         let mut request = Request::new(proto::HeartbeatRequest {
             node_id: node_id.to_owned(),
         });
-        request.set_timeout(std::time::Duration::from_secs(5));
+        request.set_timeout(crate::workers::HEARTBEAT_TIMEOUT);
         Ok(self
             .inner
             .clone()

@@ -20,9 +20,15 @@ use cluster_raft::MembershipChange;
 use cluster_state::{Batch, Command, Kind, Node, NodeRole, NodeState, Record, RecordKey};
 
 /// How often a worker's daemon reports itself.
-pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(1);
-/// A worker silent this long is marked down by the leader.
-pub const DOWN_AFTER: Duration = Duration::from_secs(5);
+pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
+/// A heartbeat not answered within this time fails, and the worker moves to the next
+/// manager: short enough that a worker whose manager died or was cut off reaches another
+/// well within [`DOWN_AFTER`].
+pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(1);
+/// A worker silent this long (six heartbeats) is marked down by the leader.
+pub const DOWN_AFTER: Duration = Duration::from_secs(3);
+/// How often the leader looks for silent workers.
+const WATCH_EVERY: Duration = Duration::from_millis(250);
 
 /// When the leader last heard from each worker. A std mutex: held only to read or update
 /// the map, never across an await.
@@ -283,7 +289,7 @@ pub fn marked_ready(node: &Node) -> Option<Command> {
 pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
     let mut leading = false;
     loop {
-        tokio::time::sleep(HEARTBEAT_INTERVAL).await;
+        tokio::time::sleep(WATCH_EVERY).await;
         let view = match raft.status().await {
             Ok(view) => view,
             Err(_) => return,
