@@ -4,7 +4,8 @@
 //! - Quorum loss: two of the three managers gone, every task keeps running on every node and
 //!   writes are refused with the typed no-quorum reason; with the managers back, the cluster
 //!   is at rest again with exactly one running task per slot.
-//! - The leader killed during a scale to 20: the new leader finishes the scale, and the
+//! - The leader killed during a scale to 20: the new leader finishes the scale and, once the
+//!   dead manager's grace is over, runs its replicas on the other nodes; with it back, the
 //!   cluster rests at exactly 20 running containers, one per slot.
 //!
 //! Needs root.
@@ -18,8 +19,13 @@ use testbed::{Bed, bin, blocking, leader_index, random_below};
 
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeSet;
+
 use cluster_manager::ManagerError;
-use cluster_manager::services::proto::{Count, UpdateServiceRequest};
+use cluster_manager::services::proto::{
+    Count, DesiredStateFilter, ListTasksRequest, UpdateServiceRequest,
+};
+use orchestrator::swarm::TaskState;
 
 const IMAGE: &str = "busybox:svc";
 /// Time allowed for the cluster to converge.
@@ -150,6 +156,53 @@ async fn without_a_quorum_every_task_keeps_running_writes_are_refused_and_the_cl
     testbed::agents::assert_nothing_left(&tag, &dir);
 }
 
+/// Whether the store wants `n` tasks of `name`, in `n` slots, each reported running on a node
+/// other than member `dead`'s; otherwise what it wants.
+async fn running_without(
+    bed: &Bed,
+    via: usize,
+    name: &str,
+    n: usize,
+    dead: usize,
+) -> Result<(), String> {
+    let list = bed
+        .services(via)
+        .tasks(ListTasksRequest {
+            service: name.to_owned(),
+            node: String::new(),
+            desired_state: DesiredStateFilter::DesiredRunning as i32,
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    let dead = bed.node_id(dead);
+    let slots: BTreeSet<String> = list
+        .tasks
+        .iter()
+        .map(|t| format!("{:?}", t.task.slot))
+        .collect();
+    let elsewhere = list.tasks.iter().all(|t| {
+        t.task.status.state == TaskState::Running
+            && t.task
+                .node
+                .as_ref()
+                .is_some_and(|node| node.as_str() != dead)
+    });
+    if list.tasks.len() == n && slots.len() == n && elsewhere {
+        return Ok(());
+    }
+    let tasks: Vec<String> = list
+        .tasks
+        .iter()
+        .map(|t| {
+            format!(
+                "{:?} on {:?}: {}",
+                t.task.slot, t.task.node, t.task.status.state
+            )
+        })
+        .collect();
+    Err(format!("the store wants {tasks:?}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_leader_killed_during_a_scale_to_20_leaves_exactly_20_running_one_per_slot() {
     let (tag, dir) = {
@@ -192,8 +245,18 @@ async fn the_leader_killed_during_a_scale_to_20_leaves_exactly_20_running_one_pe
         .await;
         assert_ne!(new_leader, leader);
 
-        // The old leader's node comes back (its daemon runs the tasks it was given); the
-        // cluster rests at exactly 20 running tasks, one per slot, none doubled.
+        // The dead manager's node is down once raft has not heard from it for its grace: its
+        // replicas run on the other nodes.
+        wait_until(
+            &bed,
+            "20 replicas running on the live nodes",
+            WITHIN,
+            || running_without(&bed, via, "web", 20, leader),
+        )
+        .await;
+
+        // The old leader's node comes back and stops its stale copies; the cluster rests at
+        // exactly 20 running tasks, one per slot, none doubled.
         blocking(|| bed.restart(leader));
         let running = wait_until(&bed, "20 replicas at rest", WITHIN, || {
             bed.one_running_per_slot(via, "web", 20)

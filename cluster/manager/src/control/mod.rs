@@ -20,6 +20,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -141,16 +142,23 @@ async fn lead(
     term: u64,
 ) {
     let leading_since = Instant::now();
+    // When each manager was last reachable while this manager led.
+    let mut last_reachable: BTreeMap<u64, Instant> = BTreeMap::new();
     loop {
         let mut next = Instant::now() + RESYNC;
         let Ok(reachable) = raft.reachable().await else {
             return;
         };
+        let seen = Instant::now();
+        for raft_id in &reachable {
+            last_reachable.insert(*raft_id, seen);
+        }
         let view = LivenessView {
-            now: Instant::now(),
+            now: seen,
             leading_since,
             grace: DOWN_AFTER,
             reachable: &reachable,
+            last_reachable: &last_reachable,
             heard_since: |node: &str, since: Instant| liveness.heard_since(node, since),
         };
         let started = now();

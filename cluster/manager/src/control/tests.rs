@@ -366,7 +366,7 @@ async fn tasks_that_fit_nowhere_stay_pending_with_the_exact_reason() {
 }
 
 #[test]
-fn workers_silent_since_a_leader_change_are_unknown_during_their_grace() {
+fn silent_workers_and_unreachable_managers_are_unknown_during_their_grace() {
     let start = Instant::now();
     let reachable: BTreeSet<u64> = [1].into();
     let Record::Node(worker) = node("w1", None) else {
@@ -375,19 +375,24 @@ fn workers_silent_since_a_leader_change_are_unknown_during_their_grace() {
     let Record::Node(manager) = node("m2", Some(2)) else {
         unreachable!()
     };
+    let last_reachable: BTreeMap<u64, Instant> = [(1, start), (2, start)].into();
     let view = |now, heard: bool| LivenessView {
         now,
         leading_since: start,
         grace: Duration::from_secs(5),
         reachable: &reachable,
+        last_reachable: &last_reachable,
         heard_since: move |_: &str, _: Instant| heard,
     };
     assert_eq!(view(start, false).status(&worker), NodeStatus::Unknown);
     assert_eq!(view(start, true).status(&worker), NodeStatus::Ready);
     let later = start + Duration::from_secs(6);
     assert_eq!(view(later, false).status(&worker), NodeStatus::Ready);
-    // A manager raft does not hear from is unknown, whatever its record says.
-    assert_eq!(view(later, true).status(&manager), NodeStatus::Unknown);
+    // A manager raft does not hear from is unknown during its grace, whatever its record
+    // says, then down.
+    let soon = start + Duration::from_secs(4);
+    assert_eq!(view(soon, true).status(&manager), NodeStatus::Unknown);
+    assert_eq!(view(later, true).status(&manager), NodeStatus::Down);
     let mut down = worker.clone();
     down.state = NodeState::Down;
     assert_eq!(view(later, true).status(&down), NodeStatus::Down);

@@ -82,6 +82,8 @@ pub struct World {
     heal_at: BTreeMap<(usize, Fault), Tick>,
     /// The leader's record of when it heard each worker.
     heard: BTreeMap<String, Tick>,
+    /// The leader's record of when it last saw each manager reachable (by raft id).
+    last_reachable: BTreeMap<u64, Tick>,
     control_outstanding: usize,
     control_next: Tick,
     control_read: u64,
@@ -148,6 +150,7 @@ impl World {
             nodes: (0..NODES).map(|i| SimNode::new(&format!("n{i}"))).collect(),
             heal_at: BTreeMap::new(),
             heard: BTreeMap::new(),
+            last_reachable: BTreeMap::new(),
             control_outstanding: 0,
             control_next: 0,
             control_read: 0,
@@ -195,6 +198,11 @@ impl World {
     /// Each node's liveness as the leader sees it now (the control loop's view).
     pub fn status_of(&self) -> impl Fn(&cluster_state::Node) -> NodeStatus + '_ {
         let reachable = self.reachable();
+        let last_reachable: BTreeMap<u64, Instant> = self
+            .last_reachable
+            .iter()
+            .map(|(id, t)| (*id, self.instant(*t)))
+            .collect();
         let now = self.instant(self.now);
         let leading_since = self.instant(self.raft.leading_since);
         move |node| {
@@ -203,6 +211,7 @@ impl World {
                 leading_since,
                 grace: DOWN_AFTER,
                 reachable: &reachable,
+                last_reachable: &last_reachable,
                 heard_since: |id: &str, since: Instant| {
                     self.heard
                         .get(id)
@@ -334,6 +343,7 @@ impl World {
         self.raft.election_at = None;
         self.raft.catch_up(leader);
         self.heard.clear();
+        self.last_reachable.clear();
         self.control_next = self.now;
         self.control_read = 0;
         self.control_outstanding = 0;
@@ -371,6 +381,7 @@ impl World {
             if !self.manager_up(m) {
                 continue;
             }
+            self.last_reachable.insert(m as u64 + 1, self.now);
             self.raft.last_led.insert(m, self.now);
             let fresh = !self.raft.applied.contains_key(&m);
             if m != leader && (fresh || self.rng.chance(0.3)) {
