@@ -213,7 +213,7 @@ impl Backend for AgentBackend {
             .map_err(status_failed)
     }
 
-    fn pull_image(&self, image: &str) -> Result<(), BackendError> {
+    fn pull_image(&self, image: &str) -> Result<String, BackendError> {
         // The credentials `bosun login` stored for the image's registry, as `bosun pull` sends.
         let auth = crate::registry::auth::for_image(image)
             .map_err(|e| BackendError::other(e.to_string()))?;
@@ -224,18 +224,36 @@ impl Backend for AgentBackend {
         };
         let mut client = self.client.images.clone();
         self.block_on(async move {
-            let mut stream = client.pull(request).await?.into_inner();
-            while let Some(progress) = stream.message().await? {
-                if progress.done {
-                    return Ok(());
-                }
-            }
-            Err(tonic::Status::unknown(format!(
-                "the pull of {} ended before it completed",
-                image
-            )))
+            let stream = client.pull(request).await?.into_inner();
+            transferred(stream, "pull", image).await
         })
         .map_err(status_failed)
+    }
+
+    fn push_image(&self, image: &str) -> Result<String, BackendError> {
+        let auth = crate::registry::auth::for_image(image)
+            .map_err(|e| BackendError::other(e.to_string()))?;
+        let request = proto::PushRequest {
+            reference: image.to_string(),
+            auth,
+        };
+        let mut client = self.client.images.clone();
+        self.block_on(async move {
+            let stream = client.push(request).await?.into_inner();
+            transferred(stream, "push", image).await
+        })
+        .map_err(status_failed)
+    }
+
+    fn remove_image(&self, image: &str) -> Result<(), BackendError> {
+        let request = proto::ImageRemoveRequest {
+            image: image.to_string(),
+            force: false,
+        };
+        let mut client = self.client.images.clone();
+        self.block_on(async move { client.remove(request).await })
+            .map(drop)
+            .map_err(status_failed)
     }
 
     fn build_image(&self, spec: &BuildSpec) -> Result<(), BackendError> {
@@ -291,13 +309,55 @@ impl Backend for AgentBackend {
         .map_err(status_failed)
     }
 
-    fn stop_container(&self, name: &str, timeout: Duration) -> Result<(), BackendError> {
+    fn stop_container(&self, name: &str, timeout: Option<Duration>) -> Result<(), BackendError> {
         let request = proto::StopRequest {
             container: name.to_string(),
-            timeout: Some(timeout.as_secs()),
+            timeout: timeout.map(|t| t.as_secs()),
         };
         let mut client = self.client.containers.clone();
         self.block_on(async move { client.stop(request).await })
+            .map(drop)
+            .map_err(status_failed)
+    }
+
+    fn restart_container(&self, name: &str, timeout: Option<Duration>) -> Result<(), BackendError> {
+        let request = proto::StopRequest {
+            container: name.to_string(),
+            timeout: timeout.map(|t| t.as_secs()),
+        };
+        let mut client = self.client.containers.clone();
+        self.block_on(async move { client.restart(request).await })
+            .map(drop)
+            .map_err(status_failed)
+    }
+
+    fn kill_container(&self, name: &str, signal: i32) -> Result<(), BackendError> {
+        let request = proto::KillRequest {
+            container: name.to_string(),
+            signal,
+        };
+        let mut client = self.client.containers.clone();
+        self.block_on(async move { client.kill(request).await })
+            .map(drop)
+            .map_err(status_failed)
+    }
+
+    fn pause_container(&self, name: &str) -> Result<(), BackendError> {
+        let request = proto::ContainerRef {
+            container: name.to_string(),
+        };
+        let mut client = self.client.containers.clone();
+        self.block_on(async move { client.pause(request).await })
+            .map(drop)
+            .map_err(status_failed)
+    }
+
+    fn unpause_container(&self, name: &str) -> Result<(), BackendError> {
+        let request = proto::ContainerRef {
+            container: name.to_string(),
+        };
+        let mut client = self.client.containers.clone();
+        self.block_on(async move { client.unpause(request).await })
             .map(drop)
             .map_err(status_failed)
     }
@@ -333,4 +393,21 @@ impl Backend for AgentBackend {
             .unwrap_or_default();
         Ok(observe::status(&summary))
     }
+}
+
+/// Follows an image transfer (`what`: pull or push) to its end; returns the final message's
+/// result (the image id of a pull, the manifest digest of a push).
+async fn transferred(
+    mut stream: tonic::Streaming<proto::ImageProgress>,
+    what: &str,
+    image: &str,
+) -> Result<String, tonic::Status> {
+    while let Some(progress) = stream.message().await? {
+        if progress.done {
+            return Ok(progress.result);
+        }
+    }
+    Err(tonic::Status::unknown(format!(
+        "the {what} of {image} ended before it completed"
+    )))
 }

@@ -20,16 +20,29 @@ pub trait Backend: Sync {
     fn create_volume(&self, spec: &VolumeSpec) -> Result<(), BackendError>;
     /// Removes a volume.
     fn remove_volume(&self, name: &str) -> Result<(), BackendError>;
-    /// Pulls an image.
-    fn pull_image(&self, image: &str) -> Result<(), BackendError>;
+    /// Pulls an image; returns the image's id.
+    fn pull_image(&self, image: &str) -> Result<String, BackendError>;
+    /// Pushes an image to its registry; returns the pushed manifest's digest.
+    fn push_image(&self, image: &str) -> Result<String, BackendError>;
+    /// Removes an image (its tag; the image itself once nothing else uses it).
+    fn remove_image(&self, image: &str) -> Result<(), BackendError>;
     /// Builds a service's image and tags it.
     fn build_image(&self, spec: &BuildSpec) -> Result<(), BackendError>;
     /// Creates a container (not started), with the anonymous volumes it carries over.
     fn create_container(&self, spec: &ContainerSpec) -> Result<(), BackendError>;
     /// Starts a container.
     fn start_container(&self, name: &str) -> Result<(), BackendError>;
-    /// Stops a container: its stop signal, SIGKILL after `timeout`.
-    fn stop_container(&self, name: &str, timeout: Duration) -> Result<(), BackendError>;
+    /// Stops a container: its stop signal, SIGKILL after `timeout` (the container's own stop
+    /// timeout when `None`).
+    fn stop_container(&self, name: &str, timeout: Option<Duration>) -> Result<(), BackendError>;
+    /// Stops a container as [`Backend::stop_container`] does, then starts it again.
+    fn restart_container(&self, name: &str, timeout: Option<Duration>) -> Result<(), BackendError>;
+    /// Sends signal number `signal` to a container's main process.
+    fn kill_container(&self, name: &str, signal: i32) -> Result<(), BackendError>;
+    /// Freezes every process of a container.
+    fn pause_container(&self, name: &str) -> Result<(), BackendError>;
+    /// Thaws a paused container.
+    fn unpause_container(&self, name: &str) -> Result<(), BackendError>;
     /// Removes a container, and its anonymous volumes when asked.
     fn remove_container(&self, name: &str, anonymous_volumes: bool) -> Result<(), BackendError>;
     /// Renames a container.

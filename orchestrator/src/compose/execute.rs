@@ -186,11 +186,11 @@ fn run(
         Action::RemoveNetwork { name } => backend.remove_network(name),
         Action::CreateVolume(spec) => backend.create_volume(spec),
         Action::RemoveVolume { name } => backend.remove_volume(name),
-        Action::PullImage { image } => backend.pull_image(image),
+        Action::PullImage { image } => backend.pull_image(image).map(drop),
         Action::BuildImage(spec) => backend.build_image(spec),
         Action::CreateContainer(spec) => backend.create_container(spec),
         Action::StartContainer { name } => backend.start_container(name),
-        Action::StopContainer { name, timeout } => backend.stop_container(name, *timeout),
+        Action::StopContainer { name, timeout } => backend.stop_container(name, Some(*timeout)),
         Action::RemoveContainer {
             name,
             anonymous_volumes,

@@ -128,6 +128,15 @@ impl FakeBackend {
         op: String,
         apply: impl FnOnce(&mut World) -> Result<T, String>,
     ) -> Result<T, BackendError> {
+        self.call_with(op, |w| apply(w).map_err(BackendError::other))
+    }
+
+    /// [`FakeBackend::call`] for an `apply` that chooses the kind of its failure.
+    fn call_with<T>(
+        &self,
+        op: String,
+        apply: impl FnOnce(&mut World) -> Result<T, BackendError>,
+    ) -> Result<T, BackendError> {
         let started = Instant::now();
         {
             let mut world = self.lock();
@@ -140,7 +149,7 @@ impl FakeBackend {
         let mut world = self.lock();
         world.in_flight -= 1;
         let result = match world.failures.get(&op).cloned() {
-            Some(message) => Err(message),
+            Some(message) => Err(BackendError::other(message)),
             None => apply(&mut world),
         };
         world.calls.push(Call {
@@ -148,7 +157,7 @@ impl FakeBackend {
             started,
             ended: Instant::now(),
         });
-        result.map_err(BackendError::other)
+        result
     }
 }
 
@@ -245,14 +254,42 @@ impl Backend for FakeBackend {
         })
     }
 
-    fn pull_image(&self, image: &str) -> Result<(), BackendError> {
+    fn pull_image(&self, image: &str) -> Result<String, BackendError> {
         self.call(format!("pull {image}"), |w| {
             let digest = w
                 .registry
                 .get(image)
                 .cloned()
                 .ok_or_else(|| format!("pull access denied for {image}"))?;
-            w.observed.images.insert(image.to_string(), digest);
+            w.observed.images.insert(image.to_string(), digest.clone());
+            Ok(digest)
+        })
+    }
+
+    fn push_image(&self, image: &str) -> Result<String, BackendError> {
+        self.call(format!("push {image}"), |w| {
+            let digest = w
+                .observed
+                .images
+                .get(image)
+                .cloned()
+                .ok_or_else(|| format!("no such image: {image}"))?;
+            w.registry.insert(image.to_string(), digest.clone());
+            Ok(digest)
+        })
+    }
+
+    fn remove_image(&self, image: &str) -> Result<(), BackendError> {
+        self.call_with(format!("remove image {image}"), |w| {
+            if !w.observed.images.contains_key(image) {
+                let message = format!("no such image: {image}");
+                return Err(BackendError::new(BackendErrorKind::NotFound, message));
+            }
+            if let Some(user) = w.observed.containers.iter().find(|c| c.image == image) {
+                let message = format!("image {image} is in use by {}", user.name);
+                return Err(BackendError::new(BackendErrorKind::Conflict, message));
+            }
+            w.observed.images.remove(image);
             Ok(())
         })
     }
@@ -366,13 +403,60 @@ impl Backend for FakeBackend {
         })
     }
 
-    fn stop_container(&self, name: &str, _timeout: Duration) -> Result<(), BackendError> {
+    fn stop_container(&self, name: &str, _timeout: Option<Duration>) -> Result<(), BackendError> {
         self.call(format!("stop {name}"), |w| {
             let container = w.container(name)?;
             if container.status.state.is_up() {
                 container.status = ContainerStatus::new(ContainerState::Exited { code: 0 });
             }
             w.pending.remove(name);
+            Ok(())
+        })
+    }
+
+    fn restart_container(
+        &self,
+        name: &str,
+        _timeout: Option<Duration>,
+    ) -> Result<(), BackendError> {
+        self.call(format!("restart {name}"), |w| {
+            w.container(name)?.status = ContainerStatus::new(ContainerState::Running);
+            w.pending.remove(name);
+            Ok(())
+        })
+    }
+
+    fn kill_container(&self, name: &str, signal: i32) -> Result<(), BackendError> {
+        self.call(format!("kill {name} {signal}"), |w| {
+            let container = w.container(name)?;
+            if !container.status.state.is_up() {
+                return Err(format!("container {name} is not running"));
+            }
+            // As a shell reports a death by signal.
+            container.status = ContainerStatus::new(ContainerState::Exited { code: 128 + signal });
+            w.pending.remove(name);
+            Ok(())
+        })
+    }
+
+    fn pause_container(&self, name: &str) -> Result<(), BackendError> {
+        self.call(format!("pause {name}"), |w| {
+            let container = w.container(name)?;
+            if container.status.state != ContainerState::Running {
+                return Err(format!("container {name} is not running"));
+            }
+            container.status.state = ContainerState::Paused;
+            Ok(())
+        })
+    }
+
+    fn unpause_container(&self, name: &str) -> Result<(), BackendError> {
+        self.call(format!("unpause {name}"), |w| {
+            let container = w.container(name)?;
+            if container.status.state != ContainerState::Paused {
+                return Err(format!("container {name} is not paused"));
+            }
+            container.status.state = ContainerState::Running;
             Ok(())
         })
     }
