@@ -5,7 +5,9 @@
 //!   project and the observed state to a [`Plan`], a DAG of atomic [`Action`]s each with its
 //!   reason;
 //! - [`execute`](execute::execute): runs a plan against a [`Backend`] with all the parallelism
-//!   the DAG allows, streaming [`Progress`] events.
+//!   the DAG allows, streaming [`Progress`] events;
+//! - [`ops`]: the commands over existing containers (`start`, `stop`, `restart`, `kill`, `rm`,
+//!   `pause`, `unpause`) as batches of one operation, run through the same [`Backend`].
 //!
 //! Identity is kept in labels with Compose's keys ([`labels`]); each container also records
 //! the canonical JSON of the service definition it was made from
@@ -25,8 +27,8 @@ pub mod execute;
 pub mod from_labels;
 pub mod graph;
 pub mod labels;
-pub mod lifecycle;
 pub mod observed;
+pub mod ops;
 pub mod options;
 pub mod orphans;
 pub mod plan;

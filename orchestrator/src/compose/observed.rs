@@ -162,6 +162,12 @@ impl ContainerState {
     pub fn is_up(self) -> bool {
         matches!(self, Self::Running | Self::Paused | Self::Restarting)
     }
+
+    /// Whether the container is stopped (created and never started, or exited): what `start`
+    /// starts and `rm` removes.
+    pub fn is_stopped(self) -> bool {
+        matches!(self, Self::Created | Self::Exited { .. })
+    }
 }
 
 impl fmt::Display for ContainerState {

@@ -1,14 +1,12 @@
 //! `bosun down`: stop and remove the project's containers (reverse dependency order, each level
 //! in parallel), its networks and, with `-v`, its volumes; `--rmi` removes images too.
 
-use std::collections::BTreeSet;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use agent::proto;
 use clap::Args;
-use orchestrator::compose::resources::image_of;
-use orchestrator::compose::{DownOptions, plan_down};
+use orchestrator::compose::ops::images_to_remove;
+use orchestrator::compose::{Backend, BackendErrorKind, DownOptions, plan_down};
 
 use super::Globals;
 use super::session::Session;
@@ -59,28 +57,14 @@ pub fn run(project: &ProjectArgs, args: DownArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Removes the services' images (`all`) or only those named after the project (built ones).
+/// Removes the services' images (`all`) or only those named after the project (built ones);
+/// an image already gone is passed over, any other failure is a warning.
 fn remove_images(session: &Session, all: bool) {
-    let project = session.project();
-    let images: BTreeSet<String> = project
-        .services
-        .iter()
-        .filter(|(_, s)| all || s.image.is_none())
-        .map(|(name, s)| image_of(&project.name, name, s))
-        .collect();
-    for image in images {
-        let mut client = session.backend().client().images.clone();
-        let request = proto::ImageRemoveRequest {
-            image: image.clone(),
-            force: false,
-        };
-        match session
-            .agent
-            .block_on(async move { client.remove(request).await })
-        {
-            Ok(_) => eprintln!(" ✔ remove image {image}"),
-            Err(status) if status.code() == tonic::Code::NotFound => {}
-            Err(status) => eprintln!("warning: cannot remove image {image}: {}", status.message()),
+    for image in images_to_remove(session.project(), all) {
+        match session.backend().remove_image(&image) {
+            Ok(()) => eprintln!(" ✔ remove image {image}"),
+            Err(err) if err.kind == BackendErrorKind::NotFound => {}
+            Err(err) => eprintln!("warning: cannot remove image {image}: {err}"),
         }
     }
 }

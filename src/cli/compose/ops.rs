@@ -1,15 +1,16 @@
 //! Lifecycle commands over the project's existing containers: `start`, `stop`, `restart`,
-//! `kill`, `rm`, `pause`, `unpause`, plus `pull`, `push` and `scale`.
+//! `kill`, `rm`, `pause`, `unpause`, plus `pull`, `push` and `scale`. What each acts on, and in
+//! what order, is decided in [`orchestrator::compose::ops`]; here are the arguments, the
+//! session and the printing.
 
 use std::process::ExitCode;
+use std::time::Duration;
 
 use agent::compose::translate::signal_number;
-use agent::proto;
 use anyhow::Context;
 use clap::Args;
-use orchestrator::compose::graph::ServiceGraph;
-use orchestrator::compose::{PlanOptions, lifecycle, plan};
-use tokio::task::JoinSet;
+use orchestrator::compose::ops::{self, Batch, Outcome};
+use orchestrator::compose::{Backend, PlanOptions, plan};
 
 use super::Globals;
 use super::session::Session;
@@ -101,51 +102,21 @@ pub struct ScaleArgs {
     pub scale: Vec<String>,
 }
 
-/// The containers API, as each per-container call gets it.
-type Client = proto::agent_client::AgentClient<tonic::transport::Channel>;
-
-/// On a dry run (`bosun --dry-run stop`), prints what would be done to each container and
-/// returns true; the caller then changes nothing.
-fn dry_run(session: &Session, containers: &[proto::ContainerSummary], verb: &str) -> bool {
-    if !session.dry_run(None) {
-        return false;
-    }
-    for c in containers {
-        eprintln!("DRY-RUN MODE -  Container {}  {verb}", c.name);
-    }
-    true
-}
-
-/// Runs `call` (with a client and the container's id) on every listed container at once;
-/// prints one line per container.
-fn each<F, Fut>(
-    session: &Session,
-    containers: Vec<proto::ContainerSummary>,
-    verb: &str,
-    call: F,
-) -> anyhow::Result<()>
-where
-    F: Fn(Client, String) -> Fut,
-    Fut: Future<Output = Result<(), tonic::Status>> + Send + 'static,
-{
-    if dry_run(session, &containers, verb) {
-        return Ok(());
-    }
-    let client = session.backend().client().containers.clone();
-    let results = session.agent.block_on(async move {
-        let mut calls = JoinSet::new();
-        for c in containers {
-            let call = call(client.clone(), c.id);
-            calls.spawn(async move { (c.name, call.await) });
+/// Runs the batches one after the other, every container of a batch at once, printing one
+/// line per container; stops after a batch that failed on some container. On a dry run
+/// (`bosun --dry-run stop`) prints what would be done to each container instead.
+fn run(session: &Session, batches: &[Batch]) -> anyhow::Result<()> {
+    for batch in batches {
+        let word = batch.op.done_word();
+        if session.dry_run(None) {
+            for name in &batch.containers {
+                eprintln!("DRY-RUN MODE -  Container {name}  {word}");
+            }
+            continue;
         }
-        let mut results = Vec::new();
-        while let Some(Ok(done)) = calls.join_next().await {
-            results.push(done);
-        }
-        results.sort_by(|a, b| a.0.cmp(&b.0));
-        results
-    });
-    report(results, verb)
+        report(ops::run_batch(session.backend(), batch), word)?;
+    }
+    Ok(())
 }
 
 /// Opens the project (from its containers' labels when there is no compose file) and checks
@@ -160,26 +131,22 @@ fn open(project: &ProjectArgs, services: &[String]) -> anyhow::Result<Session> {
 /// depend on start, dependencies first (an exited container runs again).
 pub fn start(project: &ProjectArgs, args: ServicesArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
-    let graph = ServiceGraph::new(session.project())?;
-    for service in lifecycle::start_order(&graph, &args.services) {
-        let stopped: Vec<proto::ContainerSummary> = session
-            .containers(std::slice::from_ref(&service), true, false)?
-            .into_iter()
-            .filter(|c| c.state().is_stopped())
-            .collect();
-        each(&session, stopped, "Started", |mut client, id| async move {
-            let request = proto::ContainerRef { container: id };
-            client.start(request).await.map(drop)
-        })?;
-    }
+    let batches = ops::start(session.project(), &session.observe()?, &args.services)?;
+    run(&session, &batches)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `bosun stop`: every container at once, each with its grace period.
 pub fn stop(project: &ProjectArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
-    let containers = session.containers(&session.scope(&args.services), false, false)?;
-    stop_or_restart(&session, containers, args.timeout, false)?;
+    let timeout = args.timeout.map(Duration::from_secs);
+    let batch = ops::stop(
+        session.project(),
+        &session.observe()?,
+        &args.services,
+        timeout,
+    );
+    run(&session, &[batch])?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -187,38 +154,15 @@ pub fn stop(project: &ProjectArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
 /// declared `restart: true` on them, service by service in dependency order.
 pub fn restart(project: &ProjectArgs, args: RestartArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
-    let graph = ServiceGraph::new(session.project())?;
-    let order = lifecycle::restart_order(session.project(), &graph, &args.services, args.no_deps);
-    for service in order {
-        let containers = session.containers(std::slice::from_ref(&service), true, false)?;
-        stop_or_restart(&session, containers, args.timeout, true)?;
-    }
+    let batches = ops::restart(
+        session.project(),
+        &session.observe()?,
+        &args.services,
+        args.no_deps,
+        args.timeout.map(Duration::from_secs),
+    )?;
+    run(&session, &batches)?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn stop_or_restart(
-    session: &Session,
-    containers: Vec<proto::ContainerSummary>,
-    timeout: Option<u64>,
-    restart: bool,
-) -> anyhow::Result<()> {
-    let verb = if restart { "Restarted" } else { "Stopped" };
-    each(
-        session,
-        containers,
-        verb,
-        move |mut client, id| async move {
-            let request = proto::StopRequest {
-                container: id,
-                timeout,
-            };
-            if restart {
-                client.restart(request).await.map(drop)
-            } else {
-                client.stop(request).await.map(drop)
-            }
-        },
-    )
 }
 
 /// Runs `bosun kill`.
@@ -226,19 +170,13 @@ pub fn kill(project: &ProjectArgs, args: KillArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
     let signal =
         signal_number(&args.signal).with_context(|| format!("invalid signal {:?}", args.signal))?;
-    let containers = session.containers(&session.scope(&args.services), false, false)?;
-    each(
-        &session,
-        containers,
-        "Killed",
-        move |mut client, id| async move {
-            let request = proto::KillRequest {
-                container: id,
-                signal,
-            };
-            client.kill(request).await.map(drop)
-        },
-    )?;
+    let batch = ops::kill(
+        session.project(),
+        &session.observe()?,
+        &args.services,
+        signal,
+    );
+    run(&session, &[batch])?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -246,60 +184,42 @@ pub fn kill(project: &ProjectArgs, args: KillArgs) -> anyhow::Result<ExitCode> {
 pub fn rm(project: &ProjectArgs, args: RmArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
     if args.stop {
-        let running = session.containers(&session.scope(&args.services), false, false)?;
-        stop_or_restart(&session, running, None, false)?;
+        let batch = ops::stop(session.project(), &session.observe()?, &args.services, None);
+        run(&session, &[batch])?;
     }
-    let stopped: Vec<proto::ContainerSummary> = session
-        .containers(&session.scope(&args.services), true, false)?
-        .into_iter()
-        .filter(|c| c.state().is_stopped())
-        .collect();
-    if stopped.is_empty() {
+    let batch = ops::remove(
+        session.project(),
+        &session.observe()?,
+        &args.services,
+        args.volumes,
+    );
+    if batch.is_empty() {
         eprintln!("No stopped containers");
         return Ok(ExitCode::SUCCESS);
     }
     if !args.force && !session.dry_run(None) {
-        let names: Vec<&str> = stopped.iter().map(|c| c.name.as_str()).collect();
-        let question = format!("Going to remove {}\nAre you sure?", names.join(", "));
+        let question = format!(
+            "Going to remove {}\nAre you sure?",
+            batch.containers.join(", ")
+        );
         if !crate::cli::image::confirm(&question)? {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let volumes = args.volumes;
-    each(
-        &session,
-        stopped,
-        "Removed",
-        move |mut client, id| async move {
-            let request = proto::RemoveRequest {
-                container: id,
-                force: false,
-                volumes,
-            };
-            client.remove(request).await.map(drop)
-        },
-    )?;
+    run(&session, &[batch])?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `bosun pause` (`pause`) or `bosun unpause`.
 pub fn pause(project: &ProjectArgs, args: ServicesArgs, pause: bool) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
-    let containers = session.containers(&session.scope(&args.services), false, false)?;
-    let verb = if pause { "Paused" } else { "Unpaused" };
-    each(
-        &session,
-        containers,
-        verb,
-        move |mut client, id| async move {
-            let request = proto::ContainerRef { container: id };
-            if pause {
-                client.pause(request).await.map(drop)
-            } else {
-                client.unpause(request).await.map(drop)
-            }
-        },
-    )?;
+    let observed = session.observe()?;
+    let batch = if pause {
+        ops::pause(session.project(), &observed, &args.services)
+    } else {
+        ops::unpause(session.project(), &observed, &args.services)
+    };
+    run(&session, &[batch])?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -307,52 +227,23 @@ pub fn pause(project: &ProjectArgs, args: ServicesArgs, pause: bool) -> anyhow::
 pub fn pull(project: &ProjectArgs, args: PullArgs, pull: bool) -> anyhow::Result<ExitCode> {
     let session = Session::open_enabling(project, &args.services)?;
     session.check_services(&args.services)?;
-    let mut images: Vec<String> = session
-        .project()
-        .services
-        .iter()
-        .filter(|(name, _)| args.services.is_empty() || args.services.contains(name))
-        .filter_map(|(_, s)| s.image.clone())
-        .collect();
-    images.sort();
-    images.dedup();
     let verb = if pull { "Pulled" } else { "Pushed" };
-    for image in images {
+    for image in ops::images_to_transfer(session.project(), &args.services) {
         if session.dry_run(None) {
             eprintln!("DRY-RUN MODE -  {image}  {verb}");
             continue;
         }
-        let auth = crate::cli::image::credentials(&image)?;
-        let mut client = session.backend().client().images.clone();
-        let reference = image.clone();
-        let result = session.agent.block_on(async move {
-            let mut stream = if pull {
-                let request = proto::PullRequest {
-                    reference,
-                    auth,
-                    ..Default::default()
-                };
-                client.pull(request).await?.into_inner()
-            } else {
-                let request = proto::PushRequest { reference, auth };
-                client.push(request).await?.into_inner()
-            };
-            while let Some(progress) = stream.message().await? {
-                if progress.done {
-                    return Ok(progress.result);
-                }
-            }
-            Err(tonic::Status::unknown(
-                "the transfer ended before it completed",
-            ))
-        });
+        let backend = session.backend();
+        let result = if pull {
+            backend.pull_image(&image)
+        } else {
+            backend.push_image(&image)
+        };
         match result {
             Ok(_) if args.quiet => {}
             Ok(result) => eprintln!(" ✔ {image}  {verb} {result}"),
-            Err(status) if args.ignore_pull_failures => {
-                eprintln!("warning: {image}: {}", status.message());
-            }
-            Err(status) => anyhow::bail!("{image}: {}", status.message()),
+            Err(err) if args.ignore_pull_failures => eprintln!("warning: {image}: {err}"),
+            Err(err) => anyhow::bail!("{image}: {err}"),
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -380,14 +271,14 @@ pub fn scale(project: &ProjectArgs, args: ScaleArgs) -> anyhow::Result<ExitCode>
 
 /// Prints one line per container (`✔ Container web-1  Stopped` or the agent's error) and fails
 /// naming every container the call failed on.
-fn report(results: Vec<(String, Result<(), tonic::Status>)>, verb: &str) -> anyhow::Result<()> {
+fn report(outcomes: Vec<Outcome>, word: &str) -> anyhow::Result<()> {
     let mut failed = Vec::new();
-    for (name, result) in results {
+    for Outcome { container, result } in outcomes {
         match result {
-            Ok(()) => eprintln!(" ✔ Container {name}  {verb}"),
-            Err(status) => {
-                eprintln!(" ✘ Container {name}  {}", status.message());
-                failed.push(name);
+            Ok(()) => eprintln!(" ✔ Container {container}  {word}"),
+            Err(err) => {
+                eprintln!(" ✘ Container {container}  {err}");
+                failed.push(container);
             }
         }
     }

@@ -15,6 +15,7 @@ use compose_spec::model::port::parse_port;
 use compose_spec::model::volume_mount::parse_volume;
 use compose_spec::model::{Service, VolumeType};
 use orchestrator::compose::graph::ServiceGraph;
+use orchestrator::compose::ops::run_dependencies;
 use orchestrator::compose::resources::{Resources, image_of};
 use orchestrator::compose::spec::container_spec;
 use orchestrator::compose::{Plan, PlanOptions, labels, plan};
@@ -230,11 +231,10 @@ pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     let lock = session.lock()?;
     if !args.no_deps {
         let graph = ServiceGraph::new(session.project())?;
-        let mut deps = graph.with_dependencies(std::slice::from_ref(&name));
-        deps.remove(&name);
+        let deps = run_dependencies(&graph, &name);
         if !deps.is_empty() {
             let options = PlanOptions {
-                services: deps.into_iter().collect(),
+                services: deps,
                 ..PlanOptions::default()
             };
             let plan = plan(&desired, &session.observe()?, &options)?;

@@ -245,18 +245,6 @@ impl Session {
         Ok(found)
     }
 
-    /// The services a lifecycle command acts on: the named ones, or with none named every
-    /// service of the model, so that `-f one.yaml stop` leaves the containers of another
-    /// file's services (orphans of this model) alone, as Compose does. A project rebuilt
-    /// from its containers' labels has every labelled service in its model.
-    pub fn scope(&self, services: &[String]) -> Vec<String> {
-        if services.is_empty() {
-            self.project().services.keys().cloned().collect()
-        } else {
-            services.to_vec()
-        }
-    }
-
     /// The value of a variable named bare on the command line (`-e NAME`), as Compose resolves
     /// it: the shell's, else the project's `.env` / `--env-file` / `COMPOSE_ENV_FILES`.
     pub fn variable(&self, name: &str) -> Option<String> {

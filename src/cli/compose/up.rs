@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use compose_spec::validate::MAX_SCALE;
+use orchestrator::compose::ops::attached_services;
 use orchestrator::compose::{BuildPolicy, PlanOptions, builds_of, plan};
 
 use super::Globals;
@@ -205,21 +206,12 @@ pub fn up(project: &ProjectArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
     if args.detach || args.no_start {
         return Ok(ExitCode::SUCCESS);
     }
-    let services: Vec<String> = if args.attach.is_empty() {
-        session
-            .project()
-            .services
-            .iter()
-            .filter(|(name, _)| {
-                args.create.services.is_empty() || args.create.services.contains(name)
-            })
-            .filter(|(_, s)| s.attach != Some(false))
-            .map(|(name, _)| name.clone())
-            .filter(|name| !args.no_attach.contains(name))
-            .collect()
-    } else {
-        args.attach.clone()
-    };
+    let services = attached_services(
+        session.project(),
+        &args.create.services,
+        &args.attach,
+        &args.no_attach,
+    );
     attach::run(
         &session,
         &AttachOptions {

@@ -19,7 +19,6 @@ use clap::{Args, Parser, Subcommand};
 use super::container::connect::{HostArg, connect_with, run_words};
 
 pub use ops::confirm;
-pub use transfer::credentials;
 
 /// `bosun image`: the raw words, parsed by [`ImageCli`].
 #[derive(Debug, Args)]

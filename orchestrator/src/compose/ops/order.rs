@@ -1,7 +1,8 @@
 //! Which services the lifecycle commands act on, and in what order, as Compose decides it:
 //! `start` brings the named services up with everything they depend on; `restart` takes the
 //! named services down and up again together with the services that declared
-//! `depends_on: {SERVICE: {restart: true}}` on them. Both act in dependency order.
+//! `depends_on: {SERVICE: {restart: true}}` on them. Both act in dependency order. `run` brings
+//! up what its service depends on.
 
 use compose_spec::model::Project;
 
@@ -15,6 +16,14 @@ pub fn start_order(graph: &ServiceGraph, services: &[String]) -> Vec<String> {
     }
     let wanted = graph.with_dependencies(services);
     in_order(graph, |s| wanted.contains(s))
+}
+
+/// The services `run SERVICE` brings up before its one-off container: everything `service`
+/// depends on, transitively, itself left out (sorted).
+pub fn run_dependencies(graph: &ServiceGraph, service: &str) -> Vec<String> {
+    let mut deps = graph.with_dependencies(&[service.to_string()]);
+    deps.remove(service);
+    deps.into_iter().collect()
 }
 
 /// The services `wanted` picks, in the graph's dependency order.
@@ -95,6 +104,17 @@ mod tests {
         assert!(pos("db") < pos("api") && pos("cache") < pos("api") && pos("api") < pos("web"));
         assert_eq!(start_order(&g, &strings(&["lone"])), strings(&["lone"]));
         assert_eq!(start_order(&g, &[]).len(), 6);
+    }
+
+    #[test]
+    fn run_brings_up_what_the_service_depends_on_not_itself() {
+        let p = project();
+        let g = ServiceGraph::new(&p).unwrap();
+        assert_eq!(
+            run_dependencies(&g, "web"),
+            strings(&["api", "cache", "db"])
+        );
+        assert!(run_dependencies(&g, "lone").is_empty());
     }
 
     #[test]
