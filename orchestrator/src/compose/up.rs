@@ -1,8 +1,11 @@
 //! `plan`: the steps that converge a project's containers to its definition (`up`).
 //!
-//! Steps are emitted in phases so the text form reads top to bottom: orphans, missing networks
-//! and volumes, builds and pulls, stops (dependents before their dependencies), renames/creates/removals
-//! (dependencies first), then dependency waits and starts.
+//! Planning runs in phases, each its own function: the services in play ([`select`]), the
+//! diff of desired against observed (`decide_all`: every container's fate), then the steps
+//! in the order the text form reads top to bottom: orphans, missing networks and volumes,
+//! builds and pulls (`emit_images`), stops (`emit_stops`: dependents before their
+//! dependencies), renames/creates/removals (`emit_containers`: dependencies first), then
+//! dependency waits and starts (`emit_starts`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,19 +25,57 @@ use crate::compose::plan::{Plan, StepId};
 use crate::compose::resources::{Resource, Resources, check_pullable, image_of};
 use crate::compose::spec::{container_name, container_spec};
 
-/// The steps one service contributes, for the steps of other services to wait on.
-#[derive(Debug, Default)]
-struct Emitted {
-    stops: Vec<StepId>,
-    creates: Vec<StepId>,
-    starts: Vec<StepId>,
-}
-
 /// A container to start: its name, the steps it waits for, and why.
 type PendingStart = (String, Vec<StepId>, String);
 
+/// What every phase reads: the inputs and the services in play.
+struct Scope<'p> {
+    desired: &'p Desired<'p>,
+    observed: &'p Observed,
+    options: &'p PlanOptions,
+    graph: &'p ServiceGraph,
+    /// The selected services, dependencies first.
+    order: Vec<&'p str>,
+}
+
+impl<'p> Scope<'p> {
+    fn service(&self, name: &str) -> &'p Service {
+        &self.desired.project.services[name]
+    }
+}
+
+/// What the decision phase found for each selected service.
+struct Decided<'p> {
+    /// Every existing or wanted container's fate.
+    decisions: BTreeMap<&'p str, Vec<Decision<'p>>>,
+    /// The image each service runs.
+    images: BTreeMap<&'p str, String>,
+}
+
+impl Decided<'_> {
+    /// Whether the service gets a new container (created or recreated).
+    fn creates(&self, name: &str) -> bool {
+        self.decisions[name]
+            .iter()
+            .any(|d| matches!(d, Decision::Recreate(..) | Decision::Create(_)))
+    }
+}
+
+/// The stop steps of the stop phase.
+#[derive(Default)]
+struct Stops<'p> {
+    /// The stop step of each container stopped.
+    of_container: BTreeMap<&'p str, StepId>,
+    /// The stop steps of each service.
+    of_service: BTreeMap<&'p str, Vec<StepId>>,
+}
+
 /// Plans `up`: what to create, recreate (and why), start, scale down and remove so that the
 /// observed state matches `desired`. Pure: the same inputs give the same plan.
+///
+/// The phases run in the order the plan reads: orphans, then (once every container's fate
+/// is decided) missing networks and volumes, builds and pulls, stops, renames/creates/
+/// removals, then dependency waits and starts.
 pub fn plan(
     desired: &Desired<'_>,
     observed: &Observed,
@@ -43,7 +84,6 @@ pub fn plan(
     let project = desired.project;
     let graph = ServiceGraph::new(project)?;
     let selected = select(&graph, desired, options)?;
-    let explicit: BTreeSet<&str> = options.services.iter().map(String::as_str).collect();
     let mut plan = Plan::new();
     if options.remove_orphans || !options.ignore_orphans {
         orphans::plan_orphans(
@@ -54,20 +94,44 @@ pub fn plan(
             &mut plan,
         );
     }
-
-    let order: Vec<&str> = graph
-        .order()
-        .iter()
-        .map(String::as_str)
-        .filter(|s| selected.contains(*s))
-        .collect();
+    let scope = Scope {
+        desired,
+        observed,
+        options,
+        graph: &graph,
+        order: graph
+            .order()
+            .iter()
+            .map(String::as_str)
+            .filter(|s| selected.contains(*s))
+            .collect(),
+    };
     let mut resources = Resources::find(
         desired,
-        order.iter().map(|s| &project.services[*s]),
+        scope.order.iter().map(|s| scope.service(s)),
         observed,
     )?;
+    let decided = decide_all(&scope, &resources, &existing(&scope, &selected))?;
+    resources.emit(desired, &mut plan);
+    let pulls = emit_images(&scope, &decided, &mut plan)?;
+    let stops = emit_stops(&scope, &decided, &mut plan);
+    let starts = emit_containers(&scope, &decided, &resources, &pulls, &stops, &mut plan);
+    if !options.no_start {
+        emit_starts(&scope, &decided, starts, &mut plan);
+    }
+    Ok(plan)
+}
+
+/// The existing service containers (one-offs left out) of each selected service.
+fn existing<'p>(
+    scope: &Scope<'p>,
+    selected: &BTreeSet<String>,
+) -> BTreeMap<&'p str, Vec<&'p ObservedContainer>> {
     let mut by_service: BTreeMap<&str, Vec<&ObservedContainer>> = BTreeMap::new();
-    for container in observed.project_containers(&project.name) {
+    for container in scope
+        .observed
+        .project_containers(&scope.desired.project.name)
+    {
         if let Some(service) = container.service()
             && !container.is_oneoff()
             && selected.contains(service)
@@ -75,43 +139,27 @@ pub fn plan(
             by_service.entry(service).or_default().push(container);
         }
     }
+    by_service
+}
 
-    // Decide every container's fate, dependencies first (a recreate may restart dependents).
-    let mut decisions: BTreeMap<&str, Vec<Decision<'_>>> = BTreeMap::new();
+/// The diff of desired against observed: every container's fate, service by service,
+/// dependencies first (a recreated dependency declared with `restart: true` restarts its
+/// dependents). Fails on an impossible scale, or on an image that is missing and may be
+/// neither built nor pulled.
+fn decide_all<'p>(
+    scope: &Scope<'p>,
+    resources: &Resources,
+    existing: &BTreeMap<&'p str, Vec<&'p ObservedContainer>>,
+) -> Result<Decided<'p>, PlanError> {
+    let (project, options, observed) = (scope.desired.project, scope.options, scope.observed);
+    let mut decided = Decided {
+        decisions: BTreeMap::new(),
+        images: BTreeMap::new(),
+    };
     let mut recreated: BTreeSet<&str> = BTreeSet::new();
-    let mut images: BTreeMap<&str, String> = BTreeMap::new();
-    for &name in &order {
-        let service = &project.services[name];
-        let scale = options
-            .scale
-            .get(name)
-            .copied()
-            .unwrap_or_else(|| service.replicas());
-        if scale > MAX_SCALE {
-            return Err(PlanError::ScaleTooLarge {
-                service: name.to_string(),
-                scale,
-                max: MAX_SCALE,
-            });
-        }
-        if let Some(container_name) = &service.container_name
-            && scale > 1
-        {
-            return Err(PlanError::ContainerNameScaled {
-                service: name.to_string(),
-                container_name: container_name.clone(),
-                scale,
-            });
-        }
-        let policy = if options.no_recreate {
-            RecreatePolicy::Never
-        } else if options.force_recreate && (explicit.is_empty() || explicit.contains(name)) {
-            RecreatePolicy::Force("forced (--force-recreate)")
-        } else if options.always_recreate_deps && !explicit.is_empty() && !explicit.contains(name) {
-            RecreatePolicy::Force("dependency recreated (--always-recreate-deps)")
-        } else {
-            RecreatePolicy::Diverged
-        };
+    for &name in &scope.order {
+        let service = scope.service(name);
+        let scale = scale_of(options, name, service)?;
         let restarting: Vec<&str> = service
             .depends_on
             .iter()
@@ -122,10 +170,15 @@ pub fn plan(
         let networks = resources.networks_of(service);
         let context = ServiceContext {
             service,
-            hash: desired.hashes.get(name).map(String::as_str).unwrap_or(""),
+            hash: scope
+                .desired
+                .hashes
+                .get(name)
+                .map(String::as_str)
+                .unwrap_or(""),
             image: &image,
             scale,
-            policy,
+            policy: recreate_policy(options, name),
             missing_networks: missing(&resources.networks, networks.keys()),
             networks: networks.into_values().collect(),
             missing_volumes: missing(&resources.volumes, resources.volumes_of(service).keys()),
@@ -136,37 +189,86 @@ pub fn plan(
                 )
             }),
         };
-        let existing = by_service.get(name).map(Vec::as_slice).unwrap_or(&[]);
-        let found = decide(&context, existing, observed);
+        let containers = existing.get(name).map(Vec::as_slice).unwrap_or(&[]);
+        let found = decide(&context, containers, observed);
         if found.iter().any(|d| matches!(d, Decision::Recreate(..))) {
             recreated.insert(name);
         }
-        let creates = found
-            .iter()
-            .any(|d| matches!(d, Decision::Recreate(..) | Decision::Create(_)));
-        if creates
+        decided.decisions.insert(name, found);
+        if decided.creates(name)
             && !observed.images.contains_key(&image)
             && !should_build(service, &image, observed, options.build)
         {
             check_pullable(name, &image, service)?;
         }
-        images.insert(name, image);
-        decisions.insert(name, found);
+        decided.images.insert(name, image);
     }
+    Ok(decided)
+}
 
-    resources.emit(desired, &mut plan);
+/// The number of containers `service` should have (`--scale`, else its own), refused beyond
+/// [`MAX_SCALE`] or above one with a `container_name`.
+fn scale_of(options: &PlanOptions, name: &str, service: &Service) -> Result<u64, PlanError> {
+    let scale = options
+        .scale
+        .get(name)
+        .copied()
+        .unwrap_or_else(|| service.replicas());
+    if scale > MAX_SCALE {
+        return Err(PlanError::ScaleTooLarge {
+            service: name.to_string(),
+            scale,
+            max: MAX_SCALE,
+        });
+    }
+    if let Some(container_name) = &service.container_name
+        && scale > 1
+    {
+        return Err(PlanError::ContainerNameScaled {
+            service: name.to_string(),
+            container_name: container_name.clone(),
+            scale,
+        });
+    }
+    Ok(scale)
+}
+
+/// How willing the planner is to recreate the containers of service `name`: never with
+/// `--no-recreate`; always with `--force-recreate` (for the named services, or all when none
+/// is named) or `--always-recreate-deps` (for the dependencies pulled in); else when diverged.
+fn recreate_policy(options: &PlanOptions, name: &str) -> RecreatePolicy {
+    let explicit = &options.services;
+    let named = explicit.iter().any(|s| s == name);
+    if options.no_recreate {
+        RecreatePolicy::Never
+    } else if options.force_recreate && (explicit.is_empty() || named) {
+        RecreatePolicy::Force("forced (--force-recreate)")
+    } else if options.always_recreate_deps && !explicit.is_empty() && !named {
+        RecreatePolicy::Force("dependency recreated (--always-recreate-deps)")
+    } else {
+        RecreatePolicy::Diverged
+    }
+}
+
+/// Builds and pulls: one step per image, for the services that must be built (`build:` with
+/// the image missing, `--build`, `pull_policy: build`) or that get a new container whose image
+/// is not present. Returns each image's step, for the creates to wait on.
+fn emit_images<'d>(
+    scope: &Scope<'_>,
+    decided: &'d Decided<'_>,
+    plan: &mut Plan,
+) -> Result<BTreeMap<&'d str, StepId>, PlanError> {
+    let (observed, options) = (scope.observed, scope.options);
     let mut pulls: BTreeMap<&str, StepId> = BTreeMap::new();
-    for &name in &order {
-        let image = images[name].as_str();
-        let creates = decisions[name]
-            .iter()
-            .any(|d| matches!(d, Decision::Recreate(..) | Decision::Create(_)));
+    for &name in &scope.order {
+        let image = decided.images[name].as_str();
+        let creates = decided.creates(name);
         if pulls.contains_key(image) {
             continue;
         }
-        let service = &project.services[name];
+        let service = scope.service(name);
         if should_build(service, image, observed, options.build)
-            && let Some(spec) = build_spec(desired, name, service, &options.build_flags)?
+            && let Some(spec) = build_spec(scope.desired, name, service, &options.build_flags)?
         {
             let why = if !observed.images.contains_key(image) {
                 "image not present locally"
@@ -190,29 +292,35 @@ pub fn plan(
             pulls.insert(image, step);
         }
     }
+    Ok(pulls)
+}
 
-    let mut emitted: BTreeMap<&str, Emitted> = BTreeMap::new();
-    let mut stop_of: BTreeMap<&str, StepId> = BTreeMap::new();
-    let mut pending_starts: BTreeMap<&str, Vec<PendingStart>> = BTreeMap::new();
-    // Stops: dependents before their dependencies.
-    for &name in order.iter().rev() {
-        let service = &project.services[name];
-        let timeout = options
+/// Stops of the running containers that are recreated, restarted or scaled away, dependents
+/// before their dependencies, each with its grace period (`-t`, else `stop_grace_period`).
+fn emit_stops<'p>(scope: &Scope<'p>, decided: &Decided<'p>, plan: &mut Plan) -> Stops<'p> {
+    let mut stops = Stops::default();
+    for &name in scope.order.iter().rev() {
+        let service = scope.service(name);
+        let timeout = scope
+            .options
             .timeout
             .or(service.stop_grace_period.as_ref().map(|d| d.as_std()))
             .unwrap_or(DEFAULT_STOP_TIMEOUT);
-        let after: Vec<StepId> = graph
+        let after: Vec<StepId> = scope
+            .graph
             .dependents(name)
             .iter()
-            .filter_map(|d| emitted.get(d))
-            .flat_map(|e| e.stops.iter().copied())
+            .filter_map(|d| stops.of_service.get(d))
+            .flatten()
+            .copied()
             .collect();
-        let mut stops = Vec::new();
-        for decision in &decisions[name] {
+        let decisions = &decided.decisions[name];
+        let mut own = Vec::new();
+        for decision in decisions {
             let (container, why) = match decision {
                 Decision::Recreate(c, reasons) => (*c, format!("recreate: {}", reasons.join("; "))),
                 Decision::Restart(c, why) => (*c, format!("restart: {why}")),
-                Decision::Remove(c) => (*c, format!("scale down to {}", wanted(&decisions[name]))),
+                Decision::Remove(c) => (*c, format!("scale down to {}", wanted(decisions))),
                 _ => continue,
             };
             if container.status.state.is_up() {
@@ -221,41 +329,60 @@ pub fn plan(
                     timeout,
                 };
                 let step = plan.add(stop, why, after.clone());
-                stop_of.insert(container.name.as_str(), step);
-                stops.push(step);
+                stops.of_container.insert(container.name.as_str(), step);
+                own.push(step);
             }
         }
-        emitted.entry(name).or_default().stops = stops;
+        stops.of_service.insert(name, own);
     }
+    stops
+}
 
-    // Renames, creates and removals: dependencies first.
-    for &name in &order {
-        let service = &project.services[name];
+/// Renames, creates and removals, dependencies first: a new container waits for its
+/// networks, volumes, image and its dependencies' creates; a recreate renames the old
+/// container out of the way, creates the replacement (carrying its anonymous volumes over
+/// unless `-V`) and removes the old one. Returns the containers each service will start.
+fn emit_containers<'p>(
+    scope: &Scope<'p>,
+    decided: &Decided<'p>,
+    resources: &Resources,
+    pulls: &BTreeMap<&str, StepId>,
+    stops: &Stops<'_>,
+    plan: &mut Plan,
+) -> BTreeMap<&'p str, Vec<PendingStart>> {
+    let (desired, options) = (scope.desired, scope.options);
+    let mut creates_of: BTreeMap<&str, Vec<StepId>> = BTreeMap::new();
+    let mut pending_starts: BTreeMap<&str, Vec<PendingStart>> = BTreeMap::new();
+    let stop_of = |container: &str| stops.of_container.get(container).copied();
+    for &name in &scope.order {
+        let service = scope.service(name);
+        let image = &decided.images[name];
+        let decisions = &decided.decisions[name];
         let mut after: Vec<StepId> = resources.steps_of(service);
-        after.extend(pulls.get(images[name].as_str()).copied());
-        for dependency in graph.dependencies(name) {
-            if let Some(e) = emitted.get(dependency) {
-                after.extend(e.creates.iter().copied());
+        after.extend(pulls.get(image.as_str()).copied());
+        for dependency in scope.graph.dependencies(name) {
+            if let Some(creates) = creates_of.get(dependency) {
+                after.extend(creates.iter().copied());
             }
         }
         let mut creates = Vec::new();
         let mut starts: Vec<PendingStart> = Vec::new();
-        for decision in &decisions[name] {
+        for decision in decisions {
             match decision {
                 Decision::Create(number) => {
                     let spec = container_spec(
                         desired,
-                        &resources,
+                        resources,
                         name,
                         service,
-                        &images[name],
+                        image,
                         *number,
                         BTreeMap::new(),
                     );
                     let container = spec.name.clone();
                     let step = plan.add(
                         Action::CreateContainer(Box::new(spec)),
-                        format!("scale {} of {}", number, wanted(&decisions[name])),
+                        format!("scale {} of {}", number, wanted(decisions)),
                         after.clone(),
                     );
                     creates.push(step);
@@ -270,7 +397,7 @@ pub fn plan(
                             to: temporary.clone(),
                         },
                         "free the name for the replacement",
-                        stop_of.get(old.name.as_str()).copied(),
+                        stop_of(&old.name),
                     );
                     let carried = if options.renew_anon_volumes {
                         BTreeMap::new()
@@ -281,15 +408,8 @@ pub fn plan(
                             .map(|(path, volume)| (path.to_string(), volume.to_string()))
                             .collect()
                     };
-                    let spec = container_spec(
-                        desired,
-                        &resources,
-                        name,
-                        service,
-                        &images[name],
-                        number,
-                        carried,
-                    );
+                    let spec =
+                        container_spec(desired, resources, name, service, image, number, carried);
                     let container = spec.name.clone();
                     let mut create_after = after.clone();
                     create_after.push(rename);
@@ -315,41 +435,49 @@ pub fn plan(
                             name: old.name.clone(),
                             anonymous_volumes: false,
                         },
-                        format!("scale down to {}", wanted(&decisions[name])),
-                        stop_of.get(old.name.as_str()).copied(),
+                        format!("scale down to {}", wanted(decisions)),
+                        stop_of(&old.name),
                     );
                 }
                 Decision::Start(c) => {
                     starts.push((c.name.clone(), Vec::new(), state_reason(c)));
                 }
                 Decision::Restart(c, _) => {
-                    let stop = stop_of.get(c.name.as_str()).copied();
                     starts.push((
                         c.name.clone(),
-                        stop.into_iter().collect(),
+                        stop_of(&c.name).into_iter().collect(),
                         "restart".to_string(),
                     ));
                 }
                 Decision::Keep(_) => {}
             }
         }
-        emitted.entry(name).or_default().creates = creates;
+        creates_of.insert(name, creates);
         pending_starts.insert(name, starts);
     }
+    pending_starts
+}
 
-    // Dependency waits and starts: dependencies first.
-    if options.no_start {
-        return Ok(plan);
-    }
-    for &name in &order {
+/// Dependency waits and starts, dependencies first: each service with containers to start
+/// first waits for each `depends_on` condition on the containers its dependency ends up
+/// with (after that dependency's own starts), then starts them.
+fn emit_starts(
+    scope: &Scope<'_>,
+    decided: &Decided<'_>,
+    mut pending_starts: BTreeMap<&str, Vec<PendingStart>>,
+    plan: &mut Plan,
+) {
+    let project = scope.desired.project;
+    let mut starts_of: BTreeMap<&str, Vec<StepId>> = BTreeMap::new();
+    for &name in &scope.order {
         let starts = pending_starts.remove(name).unwrap_or_default();
         if starts.is_empty() {
             continue;
         }
-        let service = &project.services[name];
+        let service = scope.service(name);
         let mut waits = Vec::new();
         for (dependency, condition) in &service.depends_on {
-            let Some(found) = decisions.get(dependency.as_str()) else {
+            let Some(found) = decided.decisions.get(dependency.as_str()) else {
                 continue;
             };
             let containers = final_names(
@@ -368,9 +496,9 @@ pub fn plan(
                 required: condition.required,
                 containers,
             };
-            let after = emitted
+            let after = starts_of
                 .get(dependency.as_str())
-                .map(|e| e.starts.clone())
+                .cloned()
                 .unwrap_or_default();
             let reason = format!("depends_on condition {}", condition.condition);
             waits.push(plan.add(Action::AwaitDependency(spec), reason, after));
@@ -380,9 +508,8 @@ pub fn plan(
             after.extend(waits.iter().copied());
             steps.push(plan.add(Action::StartContainer { name: container }, why, after));
         }
-        emitted.entry(name).or_default().starts = steps;
+        starts_of.insert(name, steps);
     }
-    Ok(plan)
 }
 
 /// The enabled services `up` acts on: the named ones (all when none is named) and, unless
