@@ -900,3 +900,41 @@ fn down_of_named_services_takes_only_their_containers() {
     env.ok(&["down", "-t", "1"]);
     assert!(states(&env).is_empty());
 }
+
+/// Follows Compose's TestUpContainerNameConflict: two services asking for one
+/// `container_name` are refused when brought up together (nothing is left behind), but
+/// each runs alone.
+#[test]
+fn two_services_with_one_container_name_run_only_alone() {
+    let env = Env::new("services: {}\n");
+    let fixed = format!("{}-fixed", env.project);
+    env.write(&format!(
+        r#"
+services:
+  test:
+    image: busybox:test
+    container_name: {fixed}
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+  another_test:
+    image: busybox:test
+    container_name: {fixed}
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+"#
+    ));
+    let out = env.bosun(&["up", "-d"]);
+    assert!(!out.status.success(), "up of both succeeded");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("container name \"{fixed}\" is already in use")),
+        "{err}"
+    );
+    assert!(env.ps().is_empty(), "{:?}", env.ps());
+    for service in ["test", "another_test"] {
+        env.ok(&["up", "-d", service]);
+        assert_eq!(env.ps(), [(fixed.clone(), "running".to_string())]);
+        env.ok(&["down", "-t", "1"]);
+        assert!(env.ps().is_empty(), "{:?}", env.ps());
+    }
+}

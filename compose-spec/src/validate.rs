@@ -16,8 +16,6 @@ mod resources;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{DeployMode, Project, Service, VolumeType};
 use crate::path::KeyPath;
@@ -35,23 +33,12 @@ pub const MAX_SCALE: u64 = 1024;
 pub fn validate(project: &Project, document: &Node) -> Result<()> {
     let check = Checker { project, document };
     resources::check(&check)?;
-    let mut container_names: BTreeMap<&str, &str> = BTreeMap::new();
+    // Two services with one `container_name` are refused by the planner when both are brought
+    // up, not here: as in Compose, each may still run alone (`up SERVICE`).
     for (name, service) in &project.services {
         check.service(name, service)?;
         options::check(&check, name, service)?;
         graph::check_references(&check, name, service)?;
-        if let Some(container_name) = service.container_name.as_deref()
-            && let Some(other) = container_names.insert(container_name, name)
-        {
-            return Err(check.error(
-                ErrorKind::Conflict,
-                service_path(name).key("container_name"),
-                format!(
-                    "container name \"{container_name}\" is already used by service \"{other}\": \
-                     container names must be unique"
-                ),
-            ));
-        }
     }
     graph::check_cycles(&check)
 }

@@ -29,6 +29,18 @@ pub enum PlanError {
         /// The scale asked for.
         scale: u64,
     },
+    /// Two services brought up together ask for the same `container_name`.
+    #[error(
+        "container name \"{container_name}\" is already in use by service \"{other}\": service \"{service}\" cannot have it too"
+    )]
+    ContainerNameConflict {
+        /// The service asking second (in name order).
+        service: String,
+        /// The service asking first.
+        other: String,
+        /// The name both ask for.
+        container_name: String,
+    },
     /// More containers than a service may have on one host
     /// ([`compose_spec::validate::MAX_SCALE`]).
     #[error(

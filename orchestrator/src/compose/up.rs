@@ -84,6 +84,7 @@ pub fn plan(
     let project = desired.project;
     let graph = ServiceGraph::new(project)?;
     let selected = select(&graph, desired, options)?;
+    check_container_names(desired, &selected)?;
     let mut plan = Plan::new();
     if options.remove_orphans || !options.ignore_orphans {
         orphans::plan_orphans(
@@ -536,6 +537,28 @@ fn select(
     Ok(graph.with_dependencies(&options.services))
 }
 
+/// Refuses two selected services with the same `container_name`, as Compose's `up` fails on
+/// the second container; either service may still be brought up without the other.
+fn check_container_names(
+    desired: &Desired<'_>,
+    selected: &BTreeSet<String>,
+) -> Result<(), PlanError> {
+    let mut taken: BTreeMap<&str, &str> = BTreeMap::new();
+    for name in selected {
+        let service = &desired.project.services[name];
+        if let Some(container_name) = service.container_name.as_deref()
+            && let Some(other) = taken.insert(container_name, name)
+        {
+            return Err(PlanError::ContainerNameConflict {
+                service: name.clone(),
+                other: other.to_string(),
+                container_name: container_name.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// The engine names of the keys that are missing.
 fn missing<'k>(
     resources: &BTreeMap<String, Resource>,
@@ -579,4 +602,38 @@ fn final_names(
 /// Why a container that is not up gets started.
 fn state_reason(container: &ObservedContainer) -> String {
     format!("container is {}", container.status.state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use compose_spec::model;
+
+    #[test]
+    fn two_services_may_share_a_container_name_only_when_not_brought_up_together() {
+        let project = model::from_json(&serde_json::json!({ "services": {
+            "test": {"image": "x", "container_name": "fixed"},
+            "another_test": {"image": "x", "container_name": "fixed"}
+        }}))
+        .unwrap();
+        let desired = Desired::new(&project).unwrap();
+        let observed = Observed::default();
+        let err = plan(&desired, &observed, &PlanOptions::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "container name \"fixed\" is already in use by service \"another_test\": \
+             service \"test\" cannot have it too"
+        );
+        for service in ["test", "another_test"] {
+            let options = PlanOptions {
+                services: vec![service.to_string()],
+                ..PlanOptions::default()
+            };
+            let plan = plan(&desired, &observed, &options).unwrap();
+            assert!(
+                plan.to_string().contains("create container fixed"),
+                "{plan}"
+            );
+        }
+    }
 }
