@@ -157,6 +157,21 @@ fn ps_by_project_name_without_the_file() {
     assert!(text(&out.stderr).contains("no configuration file provided"));
 }
 
+/// Follows Compose's TestPs for `exec`: by project name, where there is no compose file, it
+/// runs in the service's container found from the labels (`bosun -p NAME exec SERVICE …`).
+#[test]
+fn exec_by_project_name_without_the_file() {
+    let env = Env::new(PS);
+    env.ok(&["up", "-d"]);
+    let (out, _) = elsewhere_ok(&env, &["exec", "-T", "web", "echo", "from", "web"]);
+    assert_eq!(out.trim(), "from web");
+    let out = elsewhere_raw(&env, &["exec", "-T", "nosuch", "true"]);
+    assert!(!out.status.success(), "exec on no such service worked");
+    let err = text(&out.stderr);
+    assert!(err.contains("no such service: nosuch"), "{err}");
+    env.ok(&["down", "-t", "1"]);
+}
+
 const LOGS: &str = r#"
 services:
   ping:

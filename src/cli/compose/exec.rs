@@ -48,9 +48,10 @@ pub struct ExecArgs {
     pub command: Vec<String>,
 }
 
-/// Runs `bosun exec`.
+/// Runs `bosun exec` (by project name, from the containers' labels, when there is no compose
+/// file).
 pub fn run(project: &ProjectArgs, args: ExecArgs) -> anyhow::Result<ExitCode> {
-    let session = Session::open(project)?;
+    let session = Session::open_existing(project)?;
     session.check_services(std::slice::from_ref(&args.service))?;
     let containers = session.containers(std::slice::from_ref(&args.service), false, true)?;
     let is_oneoff = |c: &&proto::ContainerSummary| {

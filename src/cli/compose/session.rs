@@ -62,13 +62,9 @@ pub struct Session {
 }
 
 impl Session {
-    /// Loads the project (every enabled service) and connects to the agent.
-    pub fn open(project: &ProjectArgs) -> anyhow::Result<Self> {
-        Self::open_enabling(project, &[])
-    }
-
-    /// [`Session::open`], with the `services` named on the command line (`up web`, `run web`)
-    /// enabled with what they need even when none of their profiles is active.
+    /// Loads the project (every enabled service, and the `services` named on the command line
+    /// of `up web`, `run web`, … with what they need even when none of their profiles is
+    /// active) and connects to the agent.
     pub fn open_enabling(project: &ProjectArgs, services: &[String]) -> anyhow::Result<Self> {
         let loaded = project.load_enabling(services)?;
         let agent = Agent::connect()?;
@@ -81,9 +77,10 @@ impl Session {
     }
 
     /// Opens the project for a command that acts on its existing containers (`stop`, `down`,
-    /// `logs`, …): loaded as [`Session::open`] does or, when no compose file is found and the
-    /// project is named (`-p`, `COMPOSE_PROJECT_NAME`), rebuilt from the labels of its
-    /// containers, networks and volumes ([`project_from_labels`]), as Compose does.
+    /// `logs`, `exec`, …): loaded as [`Session::open_enabling`] does with nothing named or,
+    /// when no compose file is found and the project is named (`-p`, `COMPOSE_PROJECT_NAME`),
+    /// rebuilt from the labels of its containers, networks and volumes
+    /// ([`project_from_labels`]), as Compose does.
     pub fn open_existing(project: &ProjectArgs) -> anyhow::Result<Self> {
         let err = match project.load(&[], true) {
             Ok(loaded) => {
