@@ -6,7 +6,7 @@
 mod apply;
 mod command;
 mod records;
-pub mod seal;
+mod seal;
 
 #[cfg(test)]
 mod tests;
@@ -22,7 +22,7 @@ pub use records::{
     Availability, Blob, ClusterInfo, DEFAULT_CERT_VALIDITY, Kind, Meta, Network, Node, NodeRole,
     NodeState, Record, RecordKey, Service, Task, Volume,
 };
-pub use seal::{SealError, SealKey};
+pub use seal::{SealError, SealKey, secure_random};
 
 /// The store: every record by key, with a name index for the kinds that have unique names.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -58,7 +58,7 @@ impl Store {
     }
 
     /// The record of `kind` named `name`.
-    pub fn by_name(&self, kind: Kind, name: &str) -> Option<&Record> {
+    pub(crate) fn by_name(&self, kind: Kind, name: &str) -> Option<&Record> {
         let id = self.names.get(&(kind, name.to_owned()))?;
         self.records.get(&RecordKey::new(kind, id.clone()))
     }

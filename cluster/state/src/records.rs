@@ -55,11 +55,6 @@ impl Kind {
             Kind::Cluster => "cluster",
         }
     }
-
-    /// Whether records of this kind carry a user-visible name that must be unique.
-    pub fn has_unique_name(self) -> bool {
-        !matches!(self, Kind::Node | Kind::Task | Kind::Cluster)
-    }
 }
 
 impl fmt::Display for Kind {
@@ -358,7 +353,7 @@ impl Record {
     }
 
     /// Mutable metadata of this record.
-    pub fn meta_mut(&mut self) -> &mut Meta {
+    pub(crate) fn meta_mut(&mut self) -> &mut Meta {
         match self {
             Record::Node(r) => &mut r.meta,
             Record::Service(r) => &mut r.meta,

@@ -13,13 +13,13 @@ use super::command::{Batch, Command};
 use super::records::Record;
 
 /// File name of the key in the cluster directory.
-pub const KEY_FILE: &str = "seal.key";
+const KEY_FILE: &str = "seal.key";
 /// Marks sealed bytes: magic, then nonce, then ciphertext and tag.
 const MAGIC: &[u8; 4] = b"BSE1";
 /// Marks a sealed string field: prefix, then hex of the sealed bytes.
 const TEXT_PREFIX: &str = "sealed:";
 /// Length of a key.
-pub const KEY_LEN: usize = 32;
+const KEY_LEN: usize = 32;
 
 /// Errors of sealing and unsealing.
 #[derive(Debug, thiserror::Error)]
@@ -111,7 +111,7 @@ impl SealKey {
     }
 
     /// Seals `plain`: magic, random nonce, ciphertext with tag.
-    pub fn seal(&self, plain: &[u8]) -> Vec<u8> {
+    fn seal(&self, plain: &[u8]) -> Vec<u8> {
         let mut nonce = [0u8; NONCE_LEN];
         secure_random(&mut nonce);
         let mut data = plain.to_vec();
@@ -127,7 +127,7 @@ impl SealKey {
     }
 
     /// Opens sealed bytes; bytes without the seal's magic are returned as they are.
-    pub fn open(&self, data: &[u8], what: &'static str) -> Result<Vec<u8>, SealError> {
+    fn open(&self, data: &[u8], what: &'static str) -> Result<Vec<u8>, SealError> {
         let Some(rest) = data.strip_prefix(MAGIC.as_slice()) else {
             return Ok(data.to_vec());
         };
@@ -171,7 +171,7 @@ impl SealKey {
     }
 
     /// Seals a record's sensitive fields (already sealed ones stay as they are).
-    pub fn seal_record(&self, record: &mut Record) {
+    fn seal_record(&self, record: &mut Record) {
         match record {
             Record::Secret(blob) if !blob.data.starts_with(MAGIC) => {
                 blob.data = self.seal(&blob.data);

@@ -66,4 +66,4 @@ pub fn parse_role(name: &str) -> Option<NodeRole> {
     }
 }
 
-pub(crate) use cluster_state::seal::secure_random;
+pub(crate) use cluster_state::secure_random;
