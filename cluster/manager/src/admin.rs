@@ -14,7 +14,7 @@ use super::proto::manager_client::ManagerClient as RawClient;
 use super::service::{ManagerService, Need, forwarded, status_of};
 use crate::pki::{ClusterCa, JoinToken, ca_digest, new_secret, role_name};
 use cluster_raft::MembershipChange;
-use cluster_raft::membership::{failures_tolerated, quorum};
+use cluster_raft::{failures_tolerated, quorum};
 use cluster_state::{
     Availability, Batch, ClusterInfo, Command, Kind, Meta, Node, NodeRole, NodeState, Record,
     RecordKey,

@@ -17,8 +17,8 @@ use super::state::{LocalState, cluster_dir};
 use super::worker::{self, WorkerExit, drop_raft_storage};
 use super::{ManagerClient, ManagerError};
 use crate::pki::NodeIdentity;
+use cluster_raft::DB_FILE;
 use cluster_raft::RaftStorage;
-use cluster_raft::node::DB_FILE;
 use cluster_state::{Kind, NodeRole, Record};
 
 /// How long a demoted manager waits for its record to say worker before it gives up.

@@ -18,7 +18,7 @@ use super::state::{LocalState, cluster_dir};
 use super::workers::HEARTBEAT_INTERVAL;
 use super::{ManagerClient, ManagerError};
 use crate::pki::NodeIdentity;
-use cluster_raft::node::DB_FILE;
+use cluster_raft::DB_FILE;
 use cluster_state::{NodeRole, SealKey};
 
 /// How the worker role ended.

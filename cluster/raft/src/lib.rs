@@ -1,14 +1,30 @@
 //! The consensus core of the managers: raft-rs driven synchronously over durable redb storage,
 //! applying the cluster store (`cluster-state`). [`RaftNode`] is driven by logical ticks and
 //! messages handed in by a transport; with the `sim` feature, `sim` drives several nodes over
-//! a simulated, faulty network.
+//! a simulated, faulty network. The `testing` feature (for this crate's integration tests)
+//! makes the durable storage inspectable through `RaftNode::storage`.
 
-pub mod codec;
-pub mod config;
-pub mod logger;
-pub mod membership;
-pub mod node;
-pub mod storage;
+/// Declares a function `pub` with the `testing` feature (this crate's integration tests
+/// inspect the durable storage through it) and `pub(crate)` without it, so that nothing only
+/// tests use is public API.
+macro_rules! testing_pub {
+    ($(#[$meta:meta])* fn $name:ident $($rest:tt)*) => {
+        $(#[$meta])*
+        #[cfg(feature = "testing")]
+        pub fn $name $($rest)*
+
+        $(#[$meta])*
+        #[cfg(not(feature = "testing"))]
+        pub(crate) fn $name $($rest)*
+    };
+}
+
+mod codec;
+mod config;
+mod logger;
+mod membership;
+mod node;
+mod storage;
 
 #[cfg(feature = "sim")]
 pub mod sim;
@@ -17,12 +33,12 @@ pub mod sim;
 pub use ::raft::eraftpb;
 pub use codec::{DecodeError, decode_message, encode_message};
 pub use config::NodeConfig;
-pub use membership::{MembershipError, NoQuorum};
+pub use membership::{MembershipError, NoQuorum, failures_tolerated, quorum};
 pub use node::{
-    Event, MembershipChange, NodeError, NodeStatus, ProposeError, RaftNode, ReadId, Ticket,
-    WriteError,
+    DB_FILE, Event, MembershipChange, NodeError, NodeStatus, ProposeError, RaftNode, ReadId,
+    Ticket, WriteError,
 };
-pub use storage::{LogWriter, RaftStorage, StorageError};
+pub use storage::{RaftStorage, StorageError};
 
 #[cfg(test)]
 mod storage_tests;

@@ -5,7 +5,7 @@ use slog::{Drain, KV, Level, OwnedKVList, Record, Serializer};
 
 /// A slog drain that emits every record as a tracing event under the `raft` target.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct TracingDrain;
+pub(crate) struct TracingDrain;
 
 impl Drain for TracingDrain {
     type Ok = ();
@@ -45,6 +45,6 @@ impl Serializer for Fields {
 }
 
 /// The logger handed to raft-rs.
-pub fn raft_logger(node_id: u64) -> slog::Logger {
+pub(crate) fn raft_logger(node_id: u64) -> slog::Logger {
     slog::Logger::root(TracingDrain, slog::o!("raft_id" => node_id))
 }

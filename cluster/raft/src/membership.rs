@@ -26,7 +26,7 @@ pub struct NoQuorum {
 }
 
 /// Refuses when `reachable` of `total` managers are not a quorum.
-pub fn check_quorum(reachable: usize, total: usize) -> Result<(), NoQuorum> {
+pub(crate) fn check_quorum(reachable: usize, total: usize) -> Result<(), NoQuorum> {
     let need = quorum(total);
     if reachable >= need {
         Ok(())
@@ -74,7 +74,7 @@ pub enum MembershipError {
 }
 
 /// Checks that manager `id` may be added.
-pub fn check_add(
+pub(crate) fn check_add(
     voters: &BTreeSet<u64>,
     removed: &BTreeSet<u64>,
     id: u64,
@@ -92,7 +92,7 @@ pub fn check_add(
 
 /// Checks that manager `id` may be removed (or demoted) given which managers are reachable:
 /// the remaining managers must still reach their own quorum.
-pub fn check_remove(
+pub(crate) fn check_remove(
     voters: &BTreeSet<u64>,
     reachable: &BTreeSet<u64>,
     id: u64,

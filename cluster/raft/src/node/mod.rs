@@ -128,9 +128,12 @@ impl RaftNode {
         &self.store
     }
 
-    /// The durable storage.
-    pub fn storage(&self) -> &RaftStorage {
-        self.raw.store()
+    testing_pub! {
+        /// The durable storage.
+        #[cfg(any(feature = "sim", feature = "testing"))]
+        fn storage(&self) -> &RaftStorage {
+            self.raw.store()
+        }
     }
 
     /// Whether this node leads.
@@ -199,11 +202,6 @@ impl RaftNode {
             Err(raft::Error::StepPeerNotFound) => Ok(()),
             other => Ok(other?),
         }
-    }
-
-    /// Starts an election now.
-    pub fn campaign(&mut self) -> Result<(), NodeError> {
-        Ok(self.raw.campaign()?)
     }
 
     /// Hands leadership to manager `to` (it campaigns once its log is up to date); proposals

@@ -20,7 +20,7 @@ use cluster_state::Store;
 use tables::{
     LOG, META, RECORDS, db_err, decode_at, load_state, read_records, to_raft, write_meta,
 };
-pub use writer::LogWriter;
+pub(crate) use writer::LogWriter;
 
 /// Errors of the raft storage.
 /// Errors of the raft storage.
@@ -115,7 +115,7 @@ impl RaftStorage {
 
     /// Makes this storage the first member set of a new cluster: `voters` at index 1, term 1.
     /// Refused when the storage already holds a cluster.
-    pub fn bootstrap(&mut self, voters: &[u64]) -> Result<(), StorageError> {
+    pub(crate) fn bootstrap(&mut self, voters: &[u64]) -> Result<(), StorageError> {
         if self.is_initialized() {
             return Err(StorageError::AlreadyInitialized(self.path.clone()));
         }
@@ -131,7 +131,7 @@ impl RaftStorage {
 
     /// Rebuilds a one-manager cluster of `id` from this storage's applied state (disaster
     /// recovery); see [`LogWriter::force_new_cluster`].
-    pub fn force_new_cluster(&mut self, id: u64) -> Result<(), StorageError> {
+    pub(crate) fn force_new_cluster(&mut self, id: u64) -> Result<(), StorageError> {
         if !self.is_initialized() {
             return Err(StorageError::Invariant {
                 path: self.path.clone(),
@@ -143,39 +143,37 @@ impl RaftStorage {
         self.commit(writer)
     }
 
-    /// Whether the storage holds a cluster membership.
-    pub fn is_initialized(&self) -> bool {
-        self.state.conf_state != ConfState::default()
+    testing_pub! {
+        /// Whether the storage holds a cluster membership.
+        fn is_initialized(&self) -> bool {
+            self.state.conf_state != ConfState::default()
+        }
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Index of the last entry applied to the store.
-    pub fn applied(&self) -> u64 {
-        self.state.applied
+    testing_pub! {
+        /// Index of the last entry applied to the store.
+        fn applied(&self) -> u64 {
+            self.state.applied
+        }
     }
 
     /// The persisted HardState.
-    pub fn hard_state(&self) -> &HardState {
+    #[cfg(test)]
+    pub(crate) fn hard_state(&self) -> &HardState {
         &self.state.hard_state
     }
 
-    /// The membership as of the applied index.
-    pub fn conf_state(&self) -> &ConfState {
-        &self.state.conf_state
-    }
-
     /// Index and term of the last compacted entry.
+    #[cfg(feature = "testing")]
     pub fn compacted(&self) -> (u64, u64) {
         self.state.compacted
     }
 
-    /// Raft ids removed from the cluster; never to be used again.
-    pub fn removed_ids(&self) -> &BTreeSet<u64> {
-        &self.state.removed
+    testing_pub! {
+        /// Raft ids removed from the cluster; never to be used again.
+        fn removed_ids(&self) -> &BTreeSet<u64> {
+            &self.state.removed
+        }
     }
 
     /// Loads the store's records as of the applied index.
@@ -186,7 +184,7 @@ impl RaftStorage {
     }
 
     /// Starts a transaction.
-    pub fn writer(&self) -> Result<LogWriter, StorageError> {
+    pub(crate) fn writer(&self) -> Result<LogWriter, StorageError> {
         let txn = self.db.begin_write().map_err(|e| db_err(&self.path, e))?;
         Ok(LogWriter {
             txn,
@@ -196,7 +194,7 @@ impl RaftStorage {
     }
 
     /// Commits a transaction durably (fsync) and makes it visible to raft.
-    pub fn commit(&mut self, writer: LogWriter) -> Result<(), StorageError> {
+    pub(crate) fn commit(&mut self, writer: LogWriter) -> Result<(), StorageError> {
         let LogWriter { txn, state, .. } = writer;
         {
             let mut meta = txn.open_table(META).map_err(|e| db_err(&self.path, e))?;
@@ -208,12 +206,14 @@ impl RaftStorage {
     }
 
     /// Reads the log entries in `[low, high)` that are still stored.
-    pub fn log_entries(&self, low: u64, high: u64) -> Result<Vec<Entry>, StorageError> {
+    #[cfg(feature = "sim")]
+    pub(crate) fn log_entries(&self, low: u64, high: u64) -> Result<Vec<Entry>, StorageError> {
         self.read_entries(low.max(self.state.compacted.0 + 1), high)
     }
 
     /// Index of the last entry in the log.
-    pub fn last_log_index(&self) -> u64 {
+    #[cfg(feature = "sim")]
+    pub(crate) fn last_log_index(&self) -> u64 {
         self.state.last_index
     }
 

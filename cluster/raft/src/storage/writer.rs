@@ -13,7 +13,7 @@ use cluster_state::{RecordKey, Store};
 
 /// One pending transaction: a Ready's snapshot, entries, HardState and applied records.
 /// Nothing is visible to raft until [`RaftStorage::commit`].
-pub struct LogWriter {
+pub(crate) struct LogWriter {
     pub(super) txn: WriteTransaction,
     pub(super) state: PersistedState,
     pub(super) path: PathBuf,
@@ -22,7 +22,7 @@ pub struct LogWriter {
 impl LogWriter {
     /// Replaces everything with a snapshot received from the leader: the store, the log (now
     /// empty after the snapshot point), the membership and the applied index.
-    pub fn install_snapshot(
+    pub(crate) fn install_snapshot(
         &mut self,
         snapshot: &Snapshot,
         store: &Store,
@@ -50,7 +50,7 @@ impl LogWriter {
     }
 
     /// Appends entries, first dropping any conflicting suffix of the log.
-    pub fn append(&mut self, entries: &[Entry]) -> Result<(), StorageError> {
+    pub(crate) fn append(&mut self, entries: &[Entry]) -> Result<(), StorageError> {
         let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
             return Ok(());
         };
@@ -78,42 +78,42 @@ impl LogWriter {
     }
 
     /// Sets the HardState.
-    pub fn set_hard_state(&mut self, hard_state: &HardState) {
+    pub(crate) fn set_hard_state(&mut self, hard_state: &HardState) {
         self.state.hard_state = hard_state.clone();
     }
 
     /// Raises the commit index of the HardState.
-    pub fn set_commit(&mut self, commit: u64) {
+    pub(crate) fn set_commit(&mut self, commit: u64) {
         self.state.hard_state.commit = commit;
     }
 
     /// Sets the membership (as of the applied index).
-    pub fn set_conf_state(&mut self, conf_state: &ConfState) {
+    pub(crate) fn set_conf_state(&mut self, conf_state: &ConfState) {
         self.state.conf_state = conf_state.clone();
     }
 
     /// Records a raft id as removed forever.
-    pub fn add_removed(&mut self, id: u64) {
+    pub(crate) fn add_removed(&mut self, id: u64) {
         self.state.removed.insert(id);
     }
 
     /// Sets the applied index.
-    pub fn set_applied(&mut self, index: u64) {
+    pub(crate) fn set_applied(&mut self, index: u64) {
         self.state.applied = index;
     }
 
     /// The applied index as of this transaction.
-    pub fn applied(&self) -> u64 {
+    pub(crate) fn applied(&self) -> u64 {
         self.state.applied
     }
 
     /// The compaction point as of this transaction.
-    pub fn compacted(&self) -> (u64, u64) {
+    pub(crate) fn compacted(&self) -> (u64, u64) {
         self.state.compacted
     }
 
     /// Writes the current content of the records under `keys` (deleting absent ones).
-    pub fn write_records<'a>(
+    pub(crate) fn write_records<'a>(
         &mut self,
         store: &Store,
         keys: impl IntoIterator<Item = &'a RecordKey>,
@@ -134,7 +134,7 @@ impl LogWriter {
     }
 
     /// Drops log entries up to and including `index`, which must be applied.
-    pub fn compact(&mut self, index: u64) -> Result<(), StorageError> {
+    pub(crate) fn compact(&mut self, index: u64) -> Result<(), StorageError> {
         if index <= self.state.compacted.0 {
             return Ok(());
         }
@@ -168,7 +168,7 @@ impl LogWriter {
     /// beyond the applied index is dropped, the applied prefix compacted, every other manager
     /// recorded as removed, and the term raised so that the rebuilt cluster never mixes with
     /// the old one's votes.
-    pub fn force_new_cluster(&mut self, id: u64) -> Result<(), StorageError> {
+    pub(crate) fn force_new_cluster(&mut self, id: u64) -> Result<(), StorageError> {
         let applied = self.state.applied;
         if applied > self.state.compacted.0 {
             self.compact(applied)?;
