@@ -26,7 +26,7 @@ impl Environment {
     }
 
     /// Sets `name` only if it is not set yet (how `.env` fills in under the shell environment).
-    pub fn set_default(&mut self, name: impl Into<String>, value: impl Into<String>) {
+    pub(crate) fn set_default(&mut self, name: impl Into<String>, value: impl Into<String>) {
         self.vars.entry(name.into()).or_insert_with(|| value.into());
     }
 

@@ -171,7 +171,7 @@ impl From<Diagnostic> for Error {
 }
 
 /// An I/O error in the crate's wording: lower-case, without the OS error number.
-pub fn describe_io(err: &std::io::Error) -> String {
+pub(crate) fn describe_io(err: &std::io::Error) -> String {
     match err.kind() {
         std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
         std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),

@@ -37,7 +37,7 @@ type ServiceRef = (PathBuf, String);
 /// service or a file that cannot be read, [`ErrorKind::Schema`] for an `extends` without a
 /// service name. `load`'s own errors are passed on, except I/O errors (reported as undefined
 /// references at `services.<name>.extends.file`).
-pub fn resolve_extends(
+pub(crate) fn resolve_extends(
     doc: &mut Node,
     file: &Path,
     load: &mut dyn FnMut(&Path) -> Result<Node>,

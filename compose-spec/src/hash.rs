@@ -16,7 +16,8 @@ use sha2::{Digest, Sha256};
 use crate::model::{Project, Service};
 
 /// Keys of a service that do not influence its containers.
-pub const IGNORED_KEYS: [&str; 5] = ["build", "pull_policy", "scale", "depends_on", "profiles"];
+pub(crate) const IGNORED_KEYS: [&str; 5] =
+    ["build", "pull_policy", "scale", "depends_on", "profiles"];
 
 /// The canonical JSON of a service definition without [`IGNORED_KEYS`] and `deploy.replicas`:
 /// the part of a service whose change requires recreating its containers.
@@ -87,13 +88,15 @@ fn file_digest(path: &Path) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
-/// The hash of every service, in name order.
-pub fn all_hashes(project: &Project) -> Vec<(String, String)> {
-    project
-        .services
-        .keys()
-        .filter_map(|name| service_hash(project, name).map(|h| (name.clone(), h)))
-        .collect()
+testing_pub! {
+    /// The hash of every service, in name order.
+    fn all_hashes(project: &Project) -> Vec<(String, String)> {
+        project
+            .services
+            .keys()
+            .filter_map(|name| service_hash(project, name).map(|h| (name.clone(), h)))
+            .collect()
+    }
 }
 
 #[cfg(test)]

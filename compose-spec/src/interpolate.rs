@@ -5,11 +5,13 @@
 //! Values stay strings after substitution: the typed model accepts `"3"` where it wants a
 //! number, as Compose does.
 
+#[cfg(test)]
+mod properties;
 mod template;
 #[cfg(test)]
 mod tests;
 
-pub use template::{Interpolated, InterpolationError, interpolate_str};
+pub(crate) use template::interpolate_str;
 
 use crate::env::Environment;
 use crate::error::{Error, ErrorKind, Result, Warning};
@@ -21,7 +23,7 @@ use crate::yaml::{Node, Value};
 /// Each variable that is unset and substituted with `""` adds a [`Warning`] at the value; the
 /// first malformed expression or missing required variable is an
 /// [`ErrorKind::Interpolation`] error at the value.
-pub fn interpolate_node(
+pub(crate) fn interpolate_node(
     node: &mut Node,
     env: &Environment,
     path: &KeyPath,

@@ -5,34 +5,49 @@
 //! these stages, each in its own module:
 //!
 //! 1. [`discovery`] finds the compose files, the project directory and the project name;
-//! 2. [`dotenv`] reads `.env` / `--env-file` into the [`env::Environment`];
-//! 3. [`yaml`] parses each file into a marked tree, [`interpolate`] substitutes variables;
-//! 4. [`schema`] validates each file against the official compose JSON schema;
-//! 5. `include` and [`extends`] pull in other files, [`merge`] combines files by Compose's rules;
-//! 6. [`profiles`] selects services, [`model`] gives the typed form, [`normalize`] the canonical
+//! 2. `dotenv` reads `.env` / `--env-file` into the [`env::Environment`];
+//! 3. `yaml` parses each file into a marked tree, `interpolate` substitutes variables;
+//! 4. `schema` validates each file against the official compose JSON schema;
+//! 5. `include` and `extends` pull in other files, `merge` combines files by Compose's rules;
+//! 6. `profiles` selects services, [`model`] gives the typed form, `normalize` the canonical
 //!    form, [`validate`] the semantic checks, [`hash`] the per-service config hash.
 //!
-//! [`loader`] runs the stages in order; every file is read through [`read`], within bounds.
+//! [`loader`] runs the stages in order; every file is read through `read`, within bounds.
+
+/// Declares a function `pub` with the `testing` feature (this crate's property tests render and
+/// hash through it) and `pub(crate)` without it, so that nothing only tests use is public API.
+macro_rules! testing_pub {
+    ($(#[$meta:meta])* fn $($rest:tt)*) => {
+        $(#[$meta])*
+        #[cfg(feature = "testing")]
+        pub fn $($rest)*
+
+        $(#[$meta])*
+        #[cfg(not(feature = "testing"))]
+        pub(crate) fn $($rest)*
+    };
+}
 
 pub mod discovery;
-pub mod dotenv;
+mod dotenv;
 pub mod env;
-pub mod error;
-pub mod extends;
+mod error;
+mod extends;
 pub mod hash;
-pub mod interpolate;
+mod interpolate;
 pub mod loader;
-pub mod merge;
+mod merge;
 pub mod model;
-pub mod normalize;
-pub mod path;
-pub mod paths;
-pub mod profiles;
-pub mod read;
+mod normalize;
+mod path;
+mod paths;
+mod profiles;
+mod read;
 pub mod render;
-pub mod schema;
+mod schema;
 pub mod validate;
-pub mod yaml;
+mod yaml;
 
 pub use error::{Diagnostic, Error, ErrorKind, Result, Warning};
-pub use path::KeyPath;
+pub use path::{KeyPath, Segment};
+pub use yaml::Mark;

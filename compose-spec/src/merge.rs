@@ -24,8 +24,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::path::KeyPath;
 use crate::yaml::{Map, Node, Tag, Value};
 
-pub use tags::apply_tags;
-pub use unique::enforce_unicity;
+pub(crate) use tags::apply_tags;
+pub(crate) use unique::enforce_unicity;
 
 use rules::Rule;
 
@@ -33,7 +33,7 @@ use rules::Rule;
 ///
 /// Tags left in `base` are resolved first (see [`apply_tags`]); tags in `over` act on `base`.
 /// The result has no tags left and its unique-keyed sequences are de-duplicated.
-pub fn merge(base: Node, over: Node) -> Result<Node> {
+pub(crate) fn merge(base: Node, over: Node) -> Result<Node> {
     let over = Node { tag: None, ..over };
     let merged = merge_node(apply_tags(base), over, &mut Vec::new(), Mode::Resolve)?;
     Ok(enforce_unicity(merged))
@@ -43,7 +43,8 @@ pub fn merge(base: Node, over: Node) -> Result<Node> {
 ///
 /// A single document still has its tags resolved and its unique-keyed sequences de-duplicated,
 /// as Compose does for one file. Returns `None` when `docs` is empty.
-pub fn merge_all(docs: impl IntoIterator<Item = Node>) -> Result<Option<Node>> {
+#[cfg(test)]
+pub(crate) fn merge_all(docs: impl IntoIterator<Item = Node>) -> Result<Option<Node>> {
     let mut docs = docs.into_iter();
     let Some(first) = docs.next() else {
         return Ok(None);

@@ -24,7 +24,7 @@ use crate::yaml::Node;
 
 /// What normalization needs to know about the project's surroundings.
 #[derive(Debug, Clone, Copy)]
-pub struct Context<'a> {
+pub(crate) struct Context<'a> {
     /// The project directory.
     pub project_directory: &'a Path,
     /// The environment the project was interpolated with.
@@ -41,12 +41,15 @@ impl Context<'_> {
 }
 
 /// The name of the network services join when they name none.
-pub const DEFAULT_NETWORK: &str = "default";
+pub(crate) const DEFAULT_NETWORK: &str = "default";
 
 /// Brings `project` into canonical form. A service whose `env_file` cannot be read does not
 /// stop the project from loading: its error is returned by service name, for the commands
 /// that act on that service to report (as Compose does, so that `up -d other` still works).
-pub fn normalize(project: &mut Project, context: &Context<'_>) -> Result<BTreeMap<String, String>> {
+pub(crate) fn normalize(
+    project: &mut Project,
+    context: &Context<'_>,
+) -> Result<BTreeMap<String, String>> {
     let mut env_file_errors = BTreeMap::new();
     for (name, service) in project.services.iter_mut() {
         if let Err(err) = resolve_environment(name, service, context) {
@@ -202,12 +205,12 @@ fn resolve_environment(name: &str, service: &mut Service, context: &Context<'_>)
 }
 
 /// The service named by a `service:NAME` namespace mode.
-pub fn service_reference(mode: Option<&str>) -> Option<&str> {
+pub(crate) fn service_reference(mode: Option<&str>) -> Option<&str> {
     mode.and_then(|m| m.strip_prefix("service:"))
 }
 
 /// The services a service needs besides its explicit `depends_on`.
-pub fn implicit_dependencies(service: &Service) -> Vec<(String, bool)> {
+pub(crate) fn implicit_dependencies(service: &Service) -> Vec<(String, bool)> {
     let mut deps = Vec::new();
     for link in &service.links {
         let target = link.split(':').next().unwrap_or(link);

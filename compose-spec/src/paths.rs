@@ -10,7 +10,7 @@ use crate::env::Environment;
 use crate::yaml::{Node, Value};
 
 /// Makes every relative path of a whole document absolute against `base`.
-pub fn absolutize_document(doc: &mut Node, base: &Path, env: &Environment) {
+pub(crate) fn absolutize_document(doc: &mut Node, base: &Path, env: &Environment) {
     let Some(map) = doc.as_map_mut() else { return };
     if let Some(services) = map.get_mut("services").and_then(Node::as_map_mut) {
         for service in services.values_mut() {
@@ -34,7 +34,7 @@ pub fn absolutize_document(doc: &mut Node, base: &Path, env: &Environment) {
 }
 
 /// Makes every relative path of one service definition absolute against `base`.
-pub fn absolutize_service(service: &mut Node, base: &Path, env: &Environment) {
+pub(crate) fn absolutize_service(service: &mut Node, base: &Path, env: &Environment) {
     let Some(map) = service.as_map_mut() else {
         return;
     };
@@ -191,7 +191,7 @@ fn resolve_bind_device(volume: &mut Node, base: &Path, env: &Environment) {
 
 /// Gives every `build` mapping of a merged project without a `context` the project directory,
 /// the default context.
-pub fn default_build_contexts(doc: &mut Node, project_directory: &Path) {
+pub(crate) fn default_build_contexts(doc: &mut Node, project_directory: &Path) {
     let Some(services) = doc.get_mut("services").and_then(Node::as_map_mut) else {
         return;
     };
@@ -201,7 +201,7 @@ pub fn default_build_contexts(doc: &mut Node, project_directory: &Path) {
 }
 
 /// Gives the `build` mapping of one service, if it has no `context`, the directory `dir`.
-pub fn default_build_context(service: &mut Node, dir: &Path) {
+pub(crate) fn default_build_context(service: &mut Node, dir: &Path) {
     let Some(build) = service.get_mut("build") else {
         return;
     };
@@ -252,7 +252,7 @@ fn is_local_path(source: &str) -> bool {
 /// `path` made absolute against `base` (`~` is the HOME of the given environment), cleaned of
 /// `.` and `..` components. A Windows absolute path (`C:\data`, `\\server\share`) is kept as
 /// written: the engine may run on Windows.
-pub fn resolve(path: &str, base: &Path, env: &Environment) -> PathBuf {
+pub(crate) fn resolve(path: &str, base: &Path, env: &Environment) -> PathBuf {
     if is_windows_absolute(path) {
         return PathBuf::from(path);
     }
@@ -283,7 +283,7 @@ fn is_windows_absolute(path: &str) -> bool {
 }
 
 /// Removes `.` and resolves `..` lexically (no file system access).
-pub fn clean(path: &Path) -> PathBuf {
+pub(crate) fn clean(path: &Path) -> PathBuf {
     let mut out = PathBuf::new();
     for component in path.components() {
         match component {

@@ -31,17 +31,17 @@ use crate::yaml::Mark;
 /// Real compose files are at most a few hundred KiB (a generated 500-service project is about
 /// 200 KiB); 16 MiB leaves room for generated ones while refusing a runaway file before it is
 /// parsed (parsing costs about ten times the file's size in memory).
-pub const MAX_COMPOSE_FILE_BYTES: u64 = 16 * 1024 * 1024;
+pub(crate) const MAX_COMPOSE_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
 /// The largest env file read (`.env`, `--env-file`, `env_file`, an include's `env_file`): 4 MiB.
 ///
 /// A container's whole environment must fit in the kernel's argument space (`ARG_MAX`, 2 MiB by
 /// default) at exec, so a larger env file cannot be meant for a container.
-pub const MAX_ENV_FILE_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_ENV_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// What a file is read as: sets its size limit and how a bad byte is classified.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub(crate) enum Role {
     /// A compose file, limited to [`MAX_COMPOSE_FILE_BYTES`].
     Compose,
     /// An env file, limited to [`MAX_ENV_FILE_BYTES`].
@@ -50,18 +50,10 @@ pub enum Role {
 
 impl Role {
     /// The most bytes a file of this role may hold.
-    pub fn limit(self) -> u64 {
+    pub(crate) fn limit(self) -> u64 {
         match self {
             Role::Compose => MAX_COMPOSE_FILE_BYTES,
             Role::Env => MAX_ENV_FILE_BYTES,
-        }
-    }
-
-    /// The role's name in messages.
-    pub fn noun(self) -> &'static str {
-        match self {
-            Role::Compose => "compose file",
-            Role::Env => "env file",
         }
     }
 
@@ -79,7 +71,7 @@ impl Role {
 /// Errors: [`Error::Io`] when the file cannot be opened or read, is not a regular file or is
 /// larger than the role allows (see [`Error::reading`] to place it in the file that named
 /// `path`); an [`Error::Invalid`] at the first byte that is not UTF-8.
-pub fn text(path: &Path, role: Role, shown: Arc<Path>) -> Result<String> {
+pub(crate) fn text(path: &Path, role: Role, shown: Arc<Path>) -> Result<String> {
     let bytes = bytes(path, role.limit()).map_err(|e| Error::io(path, e))?;
     decode(bytes, role, shown)
 }
@@ -88,7 +80,7 @@ pub fn text(path: &Path, role: Role, shown: Arc<Path>) -> Result<String> {
 ///
 /// A path that is not a regular file fails with [`io::ErrorKind::InvalidInput`], a file over the
 /// limit with [`io::ErrorKind::FileTooLarge`]; both say what was found in their message.
-pub fn bytes(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+pub(crate) fn bytes(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     let file = open_regular(path)?;
     let size = file.metadata()?.len();
     if size > limit {
@@ -105,7 +97,7 @@ pub fn bytes(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
 
 /// Opens `path` for reading without blocking and without taking a terminal, and checks on the
 /// opened descriptor that it is a regular file.
-pub fn open_regular(path: &Path) -> io::Result<File> {
+pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)

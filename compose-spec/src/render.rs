@@ -93,25 +93,27 @@ pub fn hashes(project: &Project, selection: &str) -> Result<Vec<(String, String)
         .collect()
 }
 
-/// Any JSON value as block-style YAML text.
-pub fn json_to_yaml_text(value: &serde_json::Value) -> Result<String> {
-    let mut out = String::new();
-    let mut emitter = YamlEmitter::new(&mut out);
-    emitter.multiline_strings(true);
-    emitter.dump(&json_to_yaml(value)).map_err(|e| {
-        Error::invalid(
-            ErrorKind::InvalidValue,
-            None,
-            KeyPath::root(),
-            format!("{e:?}"),
-        )
-    })?;
-    let body = out.strip_prefix("---\n").unwrap_or(&out).to_string();
-    Ok(if body.ends_with('\n') {
-        body
-    } else {
-        body + "\n"
-    })
+testing_pub! {
+    /// Any JSON value as block-style YAML text.
+    fn json_to_yaml_text(value: &serde_json::Value) -> Result<String> {
+        let mut out = String::new();
+        let mut emitter = YamlEmitter::new(&mut out);
+        emitter.multiline_strings(true);
+        emitter.dump(&json_to_yaml(value)).map_err(|e| {
+            Error::invalid(
+                ErrorKind::InvalidValue,
+                None,
+                KeyPath::root(),
+                format!("{e:?}"),
+            )
+        })?;
+        let body = out.strip_prefix("---\n").unwrap_or(&out).to_string();
+        Ok(if body.ends_with('\n') {
+            body
+        } else {
+            body + "\n"
+        })
+    }
 }
 
 fn json_to_yaml(value: &serde_json::Value) -> Yaml {

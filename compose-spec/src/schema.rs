@@ -15,7 +15,7 @@ use crate::yaml::{Node, Tag, Value};
 mod describe;
 
 /// The compose specification's JSON schema, as published by the compose-spec project.
-pub const SCHEMA_JSON: &str = include_str!("../schema/compose-spec.json");
+pub(crate) const SCHEMA_JSON: &str = include_str!("../schema/compose-spec.json");
 
 /// The compiled validator and the schema document it was compiled from (messages look keys up
 /// in it).
@@ -37,7 +37,7 @@ fn validator() -> std::result::Result<&'static (Validator, serde_json::Value), S
 ///
 /// Of several violations the one that appears first in the file is reported, so the user fixes
 /// the document top to bottom.
-pub fn validate(doc: &Node) -> Result<()> {
+pub(crate) fn validate(doc: &Node) -> Result<()> {
     let (validator, schema) = validator().map_err(|e| {
         Error::invalid(
             ErrorKind::Schema,

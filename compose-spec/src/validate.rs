@@ -30,7 +30,7 @@ use crate::yaml::Node;
 pub const MAX_SCALE: u64 = 1024;
 
 /// Checks a normalized project; `document` is the merged tree it was read from (for lines).
-pub fn validate(project: &Project, document: &Node) -> Result<()> {
+pub(crate) fn validate(project: &Project, document: &Node) -> Result<()> {
     let check = Checker { project, document };
     resources::check(&check)?;
     // Two services with one `container_name` are refused by the planner when both are brought

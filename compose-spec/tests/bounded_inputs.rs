@@ -159,8 +159,8 @@ fn compose_and_dot_env_files_that_are_not_regular_are_refused() {
 fn oversized_files_are_refused() {
     let project = Project::new("services:\n  web:\n    image: a\n    env_file: big.env\n");
     let big = std::fs::File::create(project.path().join("big.env")).unwrap();
-    big.set_len(compose_spec::read::MAX_ENV_FILE_BYTES + 1)
-        .unwrap();
+    // One byte over the documented limit of an env file (docs/cli.md).
+    big.set_len(4 * 1024 * 1024 + 1).unwrap();
     assert_eq!(
         project.error(),
         format!(

@@ -9,10 +9,10 @@ use crate::error::{ErrorKind, Result};
 use crate::path::KeyPath;
 
 /// The variable that turns off reading the default `.env` file.
-pub const COMPOSE_DISABLE_ENV_FILE: &str = "COMPOSE_DISABLE_ENV_FILE";
+pub(crate) const COMPOSE_DISABLE_ENV_FILE: &str = "COMPOSE_DISABLE_ENV_FILE";
 
 /// The name of the default environment file.
-pub const DEFAULT_ENV_FILE: &str = ".env";
+pub(crate) const DEFAULT_ENV_FILE: &str = ".env";
 
 /// Whether `COMPOSE_DISABLE_ENV_FILE` is set to a true value (`1`, `t`, `true` … as Compose
 /// parses booleans); a value that is not a boolean is an error.

@@ -9,7 +9,7 @@ use crate::error::{Error, ErrorKind, Result, Warning};
 use crate::path::KeyPath;
 
 /// The default compose file names, in order of preference.
-pub const DEFAULT_FILE_NAMES: [&str; 4] = [
+pub(crate) const DEFAULT_FILE_NAMES: [&str; 4] = [
     "compose.yaml",
     "compose.yml",
     "docker-compose.yml",
@@ -17,7 +17,7 @@ pub const DEFAULT_FILE_NAMES: [&str; 4] = [
 ];
 
 /// The default override file names, in order of preference (Compose prefers `.yml` here).
-pub const DEFAULT_OVERRIDE_FILE_NAMES: [&str; 4] = [
+pub(crate) const DEFAULT_OVERRIDE_FILE_NAMES: [&str; 4] = [
     "compose.override.yml",
     "compose.override.yaml",
     "docker-compose.override.yml",
@@ -25,10 +25,10 @@ pub const DEFAULT_OVERRIDE_FILE_NAMES: [&str; 4] = [
 ];
 
 /// The variable listing the compose files when `-f` is not given.
-pub const COMPOSE_FILE: &str = "COMPOSE_FILE";
+pub(crate) const COMPOSE_FILE: &str = "COMPOSE_FILE";
 
 /// The separator of `COMPOSE_FILE` entries (default `:`, `;` on Windows).
-pub const COMPOSE_PATH_SEPARATOR: &str = "COMPOSE_PATH_SEPARATOR";
+pub(crate) const COMPOSE_PATH_SEPARATOR: &str = "COMPOSE_PATH_SEPARATOR";
 
 #[cfg(windows)]
 const DEFAULT_PATH_SEPARATOR: &str = ";";

@@ -26,17 +26,14 @@ mod tests_cli;
 
 use std::path::{Path, PathBuf};
 
-pub use envfiles::{COMPOSE_DISABLE_ENV_FILE, DEFAULT_ENV_FILE};
-pub use files::{
-    COMPOSE_FILE, COMPOSE_PATH_SEPARATOR, DEFAULT_FILE_NAMES, DEFAULT_OVERRIDE_FILE_NAMES,
-};
-pub use name::{COMPOSE_PROJECT_NAME, is_valid_project_name, normalize_project_name, project_name};
+pub(crate) use name::project_name;
+pub use name::{COMPOSE_PROJECT_NAME, is_valid_project_name};
 
 use crate::env::Environment;
 use crate::error::{Result, Warning};
 
 /// The variable listing the active profiles when `--profile` is not given.
-pub const COMPOSE_PROFILES: &str = "COMPOSE_PROFILES";
+pub(crate) const COMPOSE_PROFILES: &str = "COMPOSE_PROFILES";
 
 /// What the command line says about the project, plus the caller's context.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,7 +56,7 @@ pub struct ProjectOptions {
 
 /// The result of [`discover`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Discovered {
+pub(crate) struct Discovered {
     /// The compose files, absolute, in merge order.
     pub files: Vec<PathBuf>,
     /// The project directory (absolute): relative paths in the files resolve against it.
@@ -76,7 +73,7 @@ pub struct Discovered {
 
 /// Finds the compose files, the project directory, the environment and the profiles (see the
 /// module documentation for the order).
-pub fn discover(opts: &ProjectOptions) -> Result<Discovered> {
+pub(crate) fn discover(opts: &ProjectOptions) -> Result<Discovered> {
     let cwd = files::lexically_normal(&opts.working_dir);
     let absolute = |path: &Path| files::lexically_normal(&cwd.join(path));
     let project_directory = opts.project_directory.as_deref().map(absolute);

@@ -18,7 +18,7 @@ pub const COMPOSE_PROJECT_NAME: &str = "COMPOSE_PROJECT_NAME";
 ///
 /// Empty values count as unset. A name that ends up empty (the project directory is `/`) is an
 /// error.
-pub fn project_name(
+pub(crate) fn project_name(
     explicit: Option<&str>,
     env: &Environment,
     top_level_name: Option<&str>,
@@ -49,7 +49,7 @@ pub fn project_name(
 
 /// `name` as Compose normalizes a directory name or a `name:`: lower-cased, keeping only
 /// `[a-z0-9_-]`, without leading `_` and `-`.
-pub fn normalize_project_name(name: &str) -> String {
+pub(crate) fn normalize_project_name(name: &str) -> String {
     name.to_lowercase()
         .chars()
         .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-'))

@@ -31,11 +31,11 @@ use crate::path::KeyPath;
 use crate::read;
 
 /// The variables read from an env file, in the order they were first defined.
-pub type Vars = IndexMap<String, String>;
+pub(crate) type Vars = IndexMap<String, String>;
 
 /// The syntax of an env file (`env_file: [{path, format}]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Format {
+pub(crate) enum Format {
     /// Compose's dotenv syntax: quotes, escapes, comments and `${VAR}` expansion.
     #[default]
     Dotenv,
@@ -45,7 +45,7 @@ pub enum Format {
 
 impl Format {
     /// The format named `name` in a compose file (`raw`); `None` for an unknown name.
-    pub fn from_name(name: &str) -> Option<Self> {
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
         match name {
             "" | ".env" | "dotenv" => Some(Format::Dotenv),
             "raw" => Some(Format::Raw),
@@ -58,7 +58,7 @@ impl Format {
 ///
 /// `lookup` is the environment the file is read in (usually the shell environment): it resolves
 /// bare `KEY` lines and wins over the file's own earlier definitions in `${VAR}` expansion.
-pub fn parse(
+pub(crate) fn parse(
     source: &str,
     file: Arc<Path>,
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -70,7 +70,7 @@ pub fn parse(
 
 /// Parses dotenv `source` into `vars`, which may already hold variables of earlier files: they
 /// are visible to expansion (after `lookup`) and are replaced by later definitions.
-pub fn parse_into(
+pub(crate) fn parse_into(
     source: &str,
     file: Arc<Path>,
     vars: &mut Vars,
@@ -81,7 +81,7 @@ pub fn parse_into(
 
 /// Parses `source` in the `raw` format: `KEY=VALUE` lines taken verbatim (no quotes, escapes,
 /// inline comments or expansion); a bare `KEY` line copies `KEY` from `lookup` when set there.
-pub fn parse_raw(
+pub(crate) fn parse_raw(
     source: &str,
     file: Arc<Path>,
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -92,7 +92,7 @@ pub fn parse_raw(
 }
 
 /// Parses `source` in `format`.
-pub fn parse_format(
+pub(crate) fn parse_format(
     source: &str,
     file: Arc<Path>,
     format: Format,
@@ -105,12 +105,12 @@ pub fn parse_format(
 }
 
 /// Reads and parses the dotenv file at `path` (see [`parse`]).
-pub fn read(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vars> {
+pub(crate) fn read(path: &Path, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vars> {
     read_format(path, Format::Dotenv, lookup)
 }
 
 /// Reads and parses the env file at `path` in `format`.
-pub fn read_format(
+pub(crate) fn read_format(
     path: &Path,
     format: Format,
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -122,7 +122,10 @@ pub fn read_format(
 /// Reads several dotenv files in order, as `--env-file a --env-file b` does: a later file
 /// replaces the values of an earlier one, and sees the earlier values in `${VAR}` expansion
 /// (after `lookup`, which still wins).
-pub fn read_files(paths: &[PathBuf], lookup: &dyn Fn(&str) -> Option<String>) -> Result<Vars> {
+pub(crate) fn read_files(
+    paths: &[PathBuf],
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vars> {
     let mut vars = Vars::new();
     for path in paths {
         let source = read_source(path)?;

@@ -12,7 +12,7 @@ const MAX_NESTING: usize = 64;
 
 /// The result of interpolating one string.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Interpolated {
+pub(crate) struct Interpolated {
     /// The string with every variable substituted.
     pub value: String,
     /// Variables that were referenced without a default, unset, and replaced by `""`, in the
@@ -22,7 +22,7 @@ pub struct Interpolated {
 
 /// Why a string could not be interpolated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InterpolationError {
+pub(crate) enum InterpolationError {
     /// `${NAME:?message}` or `${NAME?message}` with the variable missing.
     #[error("required variable {name} is missing a value{}", reason_suffix(.message))]
     MissingRequired {
@@ -53,7 +53,7 @@ fn reason_suffix(message: &str) -> String {
 }
 
 /// Substitutes the variables of `input`, asking `lookup` for their values (`None`: unset).
-pub fn interpolate_str(
+pub(crate) fn interpolate_str(
     input: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Interpolated, InterpolationError> {

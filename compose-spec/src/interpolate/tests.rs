@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 
+use super::template::{Interpolated, InterpolationError};
 use super::*;
 use crate::yaml::parse;
 

@@ -5,7 +5,7 @@ use crate::yaml::{Node, Tag, Value};
 /// Resolves the merge tags left in one document: a `!reset` value is removed (from its mapping
 /// or sequence), an `!override` value is kept without its tag. A `!reset` document root becomes
 /// null.
-pub fn apply_tags(mut node: Node) -> Node {
+pub(crate) fn apply_tags(mut node: Node) -> Node {
     if node.tag == Some(Tag::Reset) {
         return Node::new(Value::Null, node.mark);
     }

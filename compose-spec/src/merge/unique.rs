@@ -61,7 +61,7 @@ const UNIQUE: &[(&str, Index)] = &[
 ];
 
 /// De-duplicates every unique-keyed sequence of a whole document.
-pub fn enforce_unicity(mut doc: Node) -> Node {
+pub(crate) fn enforce_unicity(mut doc: Node) -> Node {
     enforce_unicity_in(&mut doc, &mut Vec::new());
     doc
 }

@@ -122,7 +122,7 @@ impl Serialize for ByteSize {
 
 /// Writes an optional size as a string of bytes (`"536870912"`), for the keys the compose schema
 /// types as strings only (`deploy.resources.*.memory`). A `serialize_with` function.
-pub fn serialize_opt_as_string<S: Serializer>(
+pub(super) fn serialize_opt_as_string<S: Serializer>(
     size: &Option<ByteSize>,
     s: S,
 ) -> Result<S::Ok, S::Error> {

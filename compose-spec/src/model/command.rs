@@ -8,7 +8,7 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use crate::model::scalar::Lenient;
 
 /// Splits a command string into words like a POSIX shell (quotes and backslashes, no expansion).
-pub fn split(text: &str) -> Result<Vec<String>, String> {
+pub(super) fn split(text: &str) -> Result<Vec<String>, String> {
     shell_words::split(text).map_err(|_| format!("invalid command {text:?}: unbalanced quotes"))
 }
 
@@ -44,12 +44,12 @@ impl<'de> Visitor<'de> for CommandVisitor {
 
 /// Reads an optional command: `null` or absent is `None`, `[]` is an explicit empty command.
 /// A `deserialize_with` function.
-pub fn opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+pub(super) fn opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     Option::<Command>::deserialize(d).map(|c| c.map(|c| c.0))
 }
 
 /// Reads a required command. A `deserialize_with` function.
-pub fn required<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+pub(super) fn required<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     opt(d).map(Option::unwrap_or_default)
 }
 

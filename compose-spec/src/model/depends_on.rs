@@ -52,7 +52,7 @@ impl Default for DependsOn {
 
 /// Reads `depends_on` as a list of names or a mapping of name to options. A
 /// `deserialize_with` function.
-pub fn deserialize<'de, D: Deserializer<'de>>(
+pub(super) fn deserialize<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<BTreeMap<String, DependsOn>, D::Error> {
     d.deserialize_any(DependsOnVisitor)

@@ -166,7 +166,7 @@ impl DeviceRequest {
 }
 
 /// Reads `gpus`: `all` (every GPU) or a list of device requests. A `deserialize_with` function.
-pub fn gpus<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<DeviceRequest>, D::Error> {
+pub(super) fn gpus<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<DeviceRequest>, D::Error> {
     d.deserialize_any(GpusVisitor)
 }
 

@@ -168,7 +168,7 @@ impl<'de> serde::Deserialize<'de> for Duration {
 
 /// Reads a CPU real-time period or runtime: an integer number of microseconds or a duration
 /// (`cpu_rt_period: 1000` or `cpu_rt_period: 1ms`). A `deserialize_with` function.
-pub fn opt_micros<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+pub(super) fn opt_micros<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     scalar::opt::<D, Micros>(d).map(|v| v.map(|m| m.0))
 }
 

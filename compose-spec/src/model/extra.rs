@@ -122,7 +122,7 @@ pub struct ServiceModel {
 
 /// Reads a service's `models`: a list of names or a mapping of name to `null` or options.
 /// A `deserialize_with` function.
-pub fn service_models<'de, D: serde::Deserializer<'de>>(
+pub(super) fn service_models<'de, D: serde::Deserializer<'de>>(
     d: D,
 ) -> Result<BTreeMap<String, ServiceModel>, D::Error> {
     match Option::<NamesOrMap>::deserialize(d)? {

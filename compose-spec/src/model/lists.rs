@@ -12,7 +12,7 @@ use serde::ser::{SerializeSeq, Serializer};
 use crate::model::scalar::Lenient;
 
 /// Splits a list entry `KEY=VALUE`; `KEY` alone gives `None`.
-pub fn parse_key_value(entry: &str) -> Result<(String, Option<String>), String> {
+pub(super) fn parse_key_value(entry: &str) -> Result<(String, Option<String>), String> {
     let (key, value) = match entry.split_once('=') {
         Some((k, v)) => (k, Some(v.to_owned())),
         None => (entry, None),
@@ -27,7 +27,7 @@ pub fn parse_key_value(entry: &str) -> Result<(String, Option<String>), String> 
 
 /// Reads a list (`["K=V", "K"]`) or a mapping (`{K: V, K: null}`) keeping absent values as
 /// `None` (`environment`, `build.args`: the value is taken from the environment later).
-pub fn dict_opt<'de, D: Deserializer<'de>>(
+pub(super) fn dict_opt<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<BTreeMap<String, Option<String>>, D::Error> {
     d.deserialize_any(DictVisitor)
@@ -35,7 +35,7 @@ pub fn dict_opt<'de, D: Deserializer<'de>>(
 
 /// Reads a list or a mapping where an absent value is the empty string (`labels`, `sysctls`,
 /// `driver_opts`, `annotations`).
-pub fn dict<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+pub(super) fn dict<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
     let map = d.deserialize_any(DictVisitor)?;
     Ok(map
         .into_iter()
@@ -76,7 +76,7 @@ impl<'de> Visitor<'de> for DictVisitor {
 }
 
 /// Reads a string or a list of strings (numbers accepted); `null` is the empty list.
-pub fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+pub(super) fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     d.deserialize_any(StringsVisitor)
 }
 
@@ -116,7 +116,7 @@ impl<'de> Visitor<'de> for StringsVisitor {
 
 /// Reads a mapping whose values may be `null`, which stands for the default value
 /// (`networks: {front: null}`).
-pub fn nullable_map<'de, D, T>(d: D) -> Result<BTreeMap<String, T>, D::Error>
+pub(super) fn nullable_map<'de, D, T>(d: D) -> Result<BTreeMap<String, T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Default,
@@ -148,7 +148,7 @@ impl<'de, T: Deserialize<'de> + Default> Visitor<'de> for NullableMapVisitor<T> 
 }
 
 /// Parses one `extra_hosts` list entry: `host=ip`, `host:ip`, or several IPs `host=ip1,ip2`.
-pub fn parse_extra_host(entry: &str) -> Result<(String, Vec<String>), String> {
+pub(super) fn parse_extra_host(entry: &str) -> Result<(String, Vec<String>), String> {
     let expected = "expected HOST=IP or HOST:IP";
     let (host, ips) = entry
         .split_once('=')
@@ -183,7 +183,7 @@ fn clean_host_ip(ip: &str) -> String {
 
 /// Reads `extra_hosts` as a list (`["host=ip", "host:ip"]`) or a mapping (`{host: ip}` or
 /// `{host: [ip1, ip2]}`) into host -> IPs, keeping the order of the IPs.
-pub fn extra_hosts<'de, D: Deserializer<'de>>(
+pub(super) fn extra_hosts<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<BTreeMap<String, Vec<String>>, D::Error> {
     d.deserialize_any(ExtraHostsVisitor)
@@ -233,7 +233,7 @@ impl<'de> de::DeserializeSeed<'de> for StringsSeed {
 }
 
 /// Writes `extra_hosts` as a sorted list of `host=ip` strings, one per IP.
-pub fn serialize_extra_hosts<S: Serializer>(
+pub(super) fn serialize_extra_hosts<S: Serializer>(
     hosts: &BTreeMap<String, Vec<String>>,
     s: S,
 ) -> Result<S::Ok, S::Error> {

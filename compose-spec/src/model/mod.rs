@@ -13,35 +13,35 @@
 #[macro_use]
 mod macros;
 
-pub mod blkio;
-pub mod build;
-pub mod bytes;
-pub mod command;
-pub mod depends_on;
-pub mod deploy;
-pub mod develop;
-pub mod device;
-pub mod duration;
-pub mod env_file;
-pub mod error;
-pub mod external;
-pub mod extra;
-pub mod healthcheck;
-pub mod hooks;
-pub mod lists;
-pub mod logging;
-pub mod mode;
-pub mod network;
-pub mod policy;
-pub mod port;
-pub mod project;
-pub mod scalar;
-pub mod secret_config;
-pub mod service;
-pub mod short;
-pub mod ulimit;
-pub mod volume;
-pub mod volume_mount;
+mod blkio;
+mod build;
+mod bytes;
+mod command;
+mod depends_on;
+mod deploy;
+mod develop;
+mod device;
+mod duration;
+mod env_file;
+mod error;
+mod external;
+mod extra;
+mod healthcheck;
+mod hooks;
+mod lists;
+mod logging;
+mod mode;
+mod network;
+mod policy;
+mod port;
+mod project;
+mod scalar;
+mod secret_config;
+mod service;
+mod short;
+mod ulimit;
+mod volume;
+mod volume_mount;
 
 #[cfg(test)]
 mod roundtrip_tests;
@@ -60,6 +60,7 @@ pub use device::{Device, DeviceCount, DeviceRequest};
 pub use duration::Duration;
 pub use env_file::EnvFile;
 pub use error::{ModelError, from_json, to_json};
+pub use external::ExternalSpec;
 pub use extra::{AiModel, CredentialSpec, Extends, Provider, ServiceModel};
 pub use healthcheck::Healthcheck;
 pub use hooks::{PreStartHook, ServiceHook};
@@ -67,7 +68,7 @@ pub use logging::Logging;
 pub use mode::FileMode;
 pub use network::{Ipam, IpamConfig, Network, ServiceNetwork};
 pub use policy::{CgroupMode, PullPolicy, RestartPolicy};
-pub use port::{PortMode, Protocol, ServicePort};
+pub use port::{PortMode, Protocol, ServicePort, parse_port};
 pub use project::Project;
 pub use scalar::Extensions;
 pub use secret_config::{Config, Secret, ServiceFileRef};
@@ -76,5 +77,5 @@ pub use ulimit::Ulimit;
 pub use volume::Volume;
 pub use volume_mount::{
     BindOptions, ImageOptions, Propagation, Recursive, SeLinux, ServiceVolume, TmpfsOptions,
-    VolumeOptions, VolumeType,
+    VolumeOptions, VolumeType, parse_volume,
 };

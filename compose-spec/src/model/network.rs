@@ -210,7 +210,7 @@ pub struct ServiceNetwork {
 /// Reads a service's `networks`: a list of names, or a mapping of name to `null` or an
 /// attachment. A listed name or a `null` is `None` (joined with no options); written back as
 /// `null`. A `deserialize_with` function.
-pub fn attachments<'de, D: Deserializer<'de>>(
+pub(super) fn attachments<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<BTreeMap<String, Option<ServiceNetwork>>, D::Error> {
     d.deserialize_any(AttachmentsVisitor)

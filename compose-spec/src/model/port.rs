@@ -206,7 +206,9 @@ fn parse_host_ip(ip: &str) -> Result<Option<String>, ()> {
 
 /// Reads a `ports` list, expanding each short entry into its ports. A `deserialize_with`
 /// function.
-pub fn deserialize_ports<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ServicePort>, D::Error> {
+pub(super) fn deserialize_ports<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<ServicePort>, D::Error> {
     d.deserialize_any(PortsVisitor)
 }
 

@@ -14,7 +14,7 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 pub type Extensions = BTreeMap<String, serde_json::Value>;
 
 /// A value that can be read from any JSON scalar (string, number or boolean).
-pub trait Scalar: Sized {
+pub(super) trait Scalar: Sized {
     /// What the value should look like, for error messages (`a boolean`).
     const EXPECTING: &'static str;
 
@@ -148,7 +148,7 @@ fn range<T: num_bounds::Bounds>() -> String {
 mod num_bounds {
     //! The printable bounds of the integer types read as scalars.
 
-    pub trait Bounds {
+    pub(super) trait Bounds {
         const LOW: i128;
         const HIGH: i128;
     }
@@ -166,7 +166,7 @@ mod num_bounds {
 }
 
 /// A scalar read leniently; see [`Scalar`].
-pub struct Lenient<T>(pub T);
+pub(super) struct Lenient<T>(pub T);
 
 impl<'de, T: Scalar> de::Deserialize<'de> for Lenient<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -205,37 +205,32 @@ impl<'de, T: Scalar> Visitor<'de> for ScalarVisitor<T> {
 }
 
 /// Reads a required lenient scalar (a `deserialize_with` function).
-pub fn scalar<'de, D: Deserializer<'de>, T: Scalar>(d: D) -> Result<T, D::Error> {
+pub(super) fn scalar<'de, D: Deserializer<'de>, T: Scalar>(d: D) -> Result<T, D::Error> {
     Lenient::<T>::deserialize(d).map(|v| v.0)
 }
 
 /// Reads an optional lenient scalar; `null` is `None` (a `deserialize_with` function).
-pub fn opt<'de, D: Deserializer<'de>, T: Scalar>(d: D) -> Result<Option<T>, D::Error> {
+pub(super) fn opt<'de, D: Deserializer<'de>, T: Scalar>(d: D) -> Result<Option<T>, D::Error> {
     Option::<Lenient<T>>::deserialize(d).map(|v| v.map(|l| l.0))
 }
 
 /// Reads a lenient boolean where `null` means false (a `deserialize_with` function).
-pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+pub(super) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     opt::<D, bool>(d).map(|v| v.unwrap_or(false))
 }
 
 /// `skip_serializing_if` helper for flags that default to false.
-pub fn is_false(value: &bool) -> bool {
+pub(super) fn is_false(value: &bool) -> bool {
     !*value
 }
 
-/// `skip_serializing_if` helper for flags that default to true.
-pub fn is_true(value: &bool) -> bool {
-    *value
-}
-
 /// The default of flags that default to true.
-pub fn yes() -> bool {
+pub(super) fn yes() -> bool {
     true
 }
 
 /// Reads the flattened `x-*` keys of an object, refusing any other unknown key.
-pub fn extensions<'de, D: Deserializer<'de>>(d: D) -> Result<Extensions, D::Error> {
+pub(super) fn extensions<'de, D: Deserializer<'de>>(d: D) -> Result<Extensions, D::Error> {
     d.deserialize_map(ExtensionsVisitor { skip: &[] })
 }
 

@@ -12,7 +12,7 @@ use serde::de::value::MapAccessDeserializer;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 
 /// A type with a short, string syntax.
-pub trait ShortSyntax: Sized {
+pub(super) trait ShortSyntax: Sized {
     /// What the value should look like, for error messages.
     const EXPECTING: &'static str;
 
@@ -21,13 +21,13 @@ pub trait ShortSyntax: Sized {
 }
 
 /// The derived long-form reader of a [`ShortSyntax`] type (implemented by `short_or_long!`).
-pub trait LongForm: Sized {
+pub(super) trait LongForm: Sized {
     /// Reads the long syntax.
     fn deserialize_long<'de, D: Deserializer<'de>>(d: D) -> Result<Self, D::Error>;
 }
 
 /// Reads either syntax.
-pub fn deserialize<'de, D, T>(d: D) -> Result<T, D::Error>
+pub(super) fn deserialize<'de, D, T>(d: D) -> Result<T, D::Error>
 where
     D: Deserializer<'de>,
     T: ShortSyntax + LongForm,
@@ -63,7 +63,7 @@ impl<'de, T: ShortSyntax + LongForm> Visitor<'de> for ShortOrLongVisitor<T> {
 
 /// Reads one value or a sequence of values (`env_file: a.env` or `env_file: [a.env, ...]`);
 /// `null` is the empty list. A `deserialize_with` function.
-pub fn one_or_many<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+pub(super) fn one_or_many<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: ShortSyntax + LongForm + de::Deserialize<'de>,

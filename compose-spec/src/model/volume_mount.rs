@@ -244,7 +244,7 @@ impl ShortSyntax for ServiceVolume {
 }
 
 /// Whether a short-syntax source is a host path rather than a volume name.
-pub fn is_host_path(source: &str) -> bool {
+pub(super) fn is_host_path(source: &str) -> bool {
     source.starts_with(['.', '/', '~']) || source.starts_with("\\\\")
 }
 
@@ -304,7 +304,7 @@ pub fn parse_volume(text: &str) -> Result<ServiceVolume, String> {
 }
 
 /// Lexically cleans a container path like Go's `path.Clean` (`/data/` -> `/data`).
-pub fn clean_path(path: &str) -> String {
+pub(super) fn clean_path(path: &str) -> String {
     let rooted = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {

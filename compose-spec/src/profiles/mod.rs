@@ -30,7 +30,8 @@ use crate::yaml::{Map, Node};
 ///
 /// Errors: a requested service that does not exist (`no such service: foo`), or an enabled
 /// service that needs a disabled one (see the module documentation).
-pub fn select(doc: &mut Node, active: &[String], requested: &[String]) -> Result<Map> {
+#[cfg(test)]
+pub(crate) fn select(doc: &mut Node, active: &[String], requested: &[String]) -> Result<Map> {
     select_enabling(doc, active, requested, &[])
 }
 
@@ -40,7 +41,7 @@ pub fn select(doc: &mut Node, active: &[String], requested: &[String]) -> Result
 /// its command line.
 ///
 /// Errors: those of [`select`], and an `enabled` service that does not exist.
-pub fn select_enabling(
+pub(crate) fn select_enabling(
     doc: &mut Node,
     active: &[String],
     requested: &[String],

@@ -3,5 +3,6 @@
 mod node;
 mod parse;
 
-pub use node::{Map, Mark, Node, Tag, Value};
-pub use parse::{Limits, parse, parse_with_limits};
+pub use node::Mark;
+pub(crate) use node::{Map, Node, Tag, Value};
+pub(crate) use parse::parse;

@@ -36,7 +36,7 @@ impl fmt::Display for Mark {
 
 /// The compose merge tags.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Tag {
+pub(crate) enum Tag {
     /// `!reset`: remove the value inherited from earlier files (or set it to its empty value).
     Reset,
     /// `!override`: replace the inherited value instead of merging with it.
@@ -45,11 +45,11 @@ pub enum Tag {
 
 /// A mapping: keys in document order. Keys are hashed with the Fx hash: compose files are the
 /// user's own input, and hashing is a large part of loading a big project.
-pub type Map = IndexMap<String, Node, rustc_hash::FxBuildHasher>;
+pub(crate) type Map = IndexMap<String, Node, rustc_hash::FxBuildHasher>;
 
 /// A YAML value.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Value {
+pub(crate) enum Value {
     /// `null`, `~` or an empty value.
     Null,
     /// `true` / `false`.
@@ -71,7 +71,7 @@ pub enum Value {
 
 /// A value with where it came from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Node {
+pub(crate) struct Node {
     /// The value.
     pub value: Value,
     /// Where the value starts.
@@ -82,7 +82,7 @@ pub struct Node {
 
 impl Node {
     /// A node without tag.
-    pub fn new(value: Value, mark: Mark) -> Self {
+    pub(crate) fn new(value: Value, mark: Mark) -> Self {
         Self {
             value,
             mark,
@@ -91,7 +91,7 @@ impl Node {
     }
 
     /// The string, if this is a string scalar.
-    pub fn as_str(&self) -> Option<&str> {
+    pub(crate) fn as_str(&self) -> Option<&str> {
         match &self.value {
             Value::String(s) => Some(s),
             _ => None,
@@ -99,7 +99,7 @@ impl Node {
     }
 
     /// The mapping, if this is one.
-    pub fn as_map(&self) -> Option<&Map> {
+    pub(crate) fn as_map(&self) -> Option<&Map> {
         match &self.value {
             Value::Map(m) => Some(m),
             _ => None,
@@ -107,7 +107,7 @@ impl Node {
     }
 
     /// The mapping, mutably, if this is one.
-    pub fn as_map_mut(&mut self) -> Option<&mut Map> {
+    pub(crate) fn as_map_mut(&mut self) -> Option<&mut Map> {
         match &mut self.value {
             Value::Map(m) => Some(m),
             _ => None,
@@ -115,7 +115,7 @@ impl Node {
     }
 
     /// The sequence, if this is one.
-    pub fn as_seq(&self) -> Option<&[Node]> {
+    pub(crate) fn as_seq(&self) -> Option<&[Node]> {
         match &self.value {
             Value::Seq(s) => Some(s),
             _ => None,
@@ -123,22 +123,22 @@ impl Node {
     }
 
     /// The value under `key`, if this is a mapping that has it.
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub(crate) fn get(&self, key: &str) -> Option<&Node> {
         self.as_map().and_then(|m| m.get(key))
     }
 
     /// The value under `key`, mutably, if this is a mapping that has it.
-    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+    pub(crate) fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
         self.as_map_mut().and_then(|m| m.get_mut(key))
     }
 
     /// Whether the value is null.
-    pub fn is_null(&self) -> bool {
+    pub(crate) fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
     }
 
     /// The node at `path`, if it exists.
-    pub fn at(&self, path: &KeyPath) -> Option<&Node> {
+    pub(crate) fn at(&self, path: &KeyPath) -> Option<&Node> {
         let mut node = self;
         for segment in path.segments() {
             node = match (segment, &node.value) {
@@ -152,7 +152,7 @@ impl Node {
 
     /// The mark of the deepest existing node along `path`: where to point a diagnostic about a
     /// value that may be missing.
-    pub fn closest_mark(&self, path: &KeyPath) -> &Mark {
+    pub(crate) fn closest_mark(&self, path: &KeyPath) -> &Mark {
         let mut node = self;
         for segment in path.segments() {
             let next = match (segment, &node.value) {
@@ -170,7 +170,7 @@ impl Node {
 
     /// The value as JSON (tags and marks dropped; floats that JSON cannot hold become null; an
     /// integer beyond `u64` becomes a string of its digits, exact where a JSON number could not be).
-    pub fn to_json(&self) -> serde_json::Value {
+    pub(crate) fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match &self.value {
             Value::Null => J::Null,
@@ -187,7 +187,8 @@ impl Node {
     }
 
     /// A tree from JSON, every node marked with `mark` (for values made by the loader itself).
-    pub fn from_json(value: &serde_json::Value, mark: &Mark) -> Self {
+    #[cfg(test)]
+    pub(crate) fn from_json(value: &serde_json::Value, mark: &Mark) -> Self {
         use serde_json::Value as J;
         let value = match value {
             J::Null => Value::Null,

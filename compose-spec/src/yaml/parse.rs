@@ -31,7 +31,7 @@ use builder::Builder;
 
 /// Bounds on what one [`parse_with_limits`] call may build.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// How many nodes the whole stream may expand to, alias copies included. A scalar also
     /// counts one extra node per 128 bytes of its text, so that copies of long strings are
     /// bounded in memory too.
@@ -53,7 +53,7 @@ impl Default for Limits {
 /// Parses every document of `source` (read from `file`) with the default [`Limits`].
 ///
 /// Returns one node per document, in order; an input without documents gives an empty list.
-pub fn parse(source: &str, file: Arc<Path>) -> Result<Vec<Node>> {
+pub(crate) fn parse(source: &str, file: Arc<Path>) -> Result<Vec<Node>> {
     parse_with_limits(source, file, &Limits::default())
 }
 
@@ -62,7 +62,11 @@ pub fn parse(source: &str, file: Arc<Path>) -> Result<Vec<Node>> {
 /// Errors are [`ErrorKind::Syntax`] (malformed YAML, unknown tags, complex keys, bad merge
 /// values, nesting beyond the limit), [`ErrorKind::DuplicateKey`] and
 /// [`ErrorKind::AliasLimit`] (alias expansion beyond the limits).
-pub fn parse_with_limits(source: &str, file: Arc<Path>, limits: &Limits) -> Result<Vec<Node>> {
+pub(crate) fn parse_with_limits(
+    source: &str,
+    file: Arc<Path>,
+    limits: &Limits,
+) -> Result<Vec<Node>> {
     let mut parser = Parser::new_from_str(source);
     let mut builder = Builder::new(file.clone(), *limits);
     loop {

@@ -11,7 +11,7 @@ use compose_spec::loader::LoadOptions;
 /// A corpus case: a directory with compose files, an optional `args` file (one option per line:
 /// `-f FILE`, `-p NAME`, `--profile P`, `--env-file F`, `--project-directory D`, `--no-interpolate`,
 /// `service NAME`) and an optional `env` file (the shell environment, `KEY=VALUE` per line).
-pub struct Case {
+pub(crate) struct Case {
     pub dir: PathBuf,
     pub name: String,
     pub options: LoadOptions,
@@ -20,7 +20,7 @@ pub struct Case {
     pub shell_env: Vec<(String, String)>,
 }
 
-pub fn cases(kind: &str) -> Vec<Case> {
+pub(crate) fn cases(kind: &str) -> Vec<Case> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(kind);
@@ -86,6 +86,6 @@ fn read_case(dir: &Path) -> Case {
 }
 
 /// Text with the case directory replaced by `$CASE`, so goldens do not depend on the checkout.
-pub fn portable(text: &str, dir: &Path) -> String {
+pub(crate) fn portable(text: &str, dir: &Path) -> String {
     text.replace(&dir.display().to_string(), "$CASE")
 }

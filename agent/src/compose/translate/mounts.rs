@@ -1,8 +1,8 @@
 //! Mounts of a planned container: named volumes (by engine name), anonymous volumes (carried
 //! over from the container it replaces, else new), binds and tmpfs.
 
+use compose_spec::model::ServiceVolume;
 use compose_spec::model::VolumeType;
-use compose_spec::model::volume_mount::ServiceVolume;
 use orchestrator::compose::ContainerSpec;
 
 use super::TranslateError;
