@@ -9,7 +9,6 @@ use std::path::PathBuf;
 
 use builder::config::ImageConfig;
 use builder::{BuildError, BuildOptions, Builder, Built, Event};
-use engine::cgroups::AnyManager;
 use engine::spec::ContainerSpec;
 use engine::{ContainerState, Runtime, RuntimeConfig};
 use libtest_mimic::{Arguments, Failed, Trial};
@@ -65,7 +64,7 @@ impl Bed {
         );
         let mut config = RuntimeConfig::new(env.data_root(), env.tmp.path().join("run")).unwrap();
         config.cgroup_parent = parent.clone();
-        let runtime = Runtime::with_layout(config, AnyManager::probe_layout().unwrap()).unwrap();
+        let runtime = Runtime::new(config).unwrap();
         let builder = Builder::new(runtime.clone()).unwrap();
         let context = env.tmp.path().join("context");
         std::fs::create_dir_all(&context).unwrap();

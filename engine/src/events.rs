@@ -13,7 +13,7 @@ use crate::follow::Follower;
 use crate::state::now_nanos;
 
 /// The file name of the event log under the data root.
-pub const EVENTS_FILE: &str = "events.jsonl";
+pub(crate) const EVENTS_FILE: &str = "events.jsonl";
 
 /// What happened to a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,7 +107,7 @@ impl EventLog {
     }
 
     /// Appends `event`, logging instead of failing: an event never fails an operation.
-    pub fn emit_or_warn(&self, event: &Event) {
+    pub(crate) fn emit_or_warn(&self, event: &Event) {
         if let Err(e) = self.emit(event) {
             tracing::warn!(path = %self.path.display(), cause = %e, "cannot write event");
         }

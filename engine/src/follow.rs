@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// How often followers look for new data.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
+pub(crate) const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Reads complete lines appended to a file, reopening it when it is replaced.
 #[derive(Debug)]
-pub struct Follower {
+pub(crate) struct Follower {
     path: PathBuf,
     file: Option<File>,
     inode: u64,
@@ -23,7 +23,7 @@ pub struct Follower {
 
 impl Follower {
     /// Follows `path` from its beginning (a missing file is waited for).
-    pub fn from_start(path: &Path) -> Self {
+    pub(crate) fn from_start(path: &Path) -> Self {
         Self {
             path: path.to_path_buf(),
             file: None,
@@ -34,7 +34,7 @@ impl Follower {
     }
 
     /// Follows `path` from its current end.
-    pub fn at_end(path: &Path) -> std::io::Result<Self> {
+    pub(crate) fn at_end(path: &Path) -> std::io::Result<Self> {
         let mut f = Self::from_start(path);
         match File::open(path) {
             Ok(file) => {
@@ -50,7 +50,7 @@ impl Follower {
     }
 
     /// The complete lines appended since the last call (without their newlines).
-    pub fn poll(&mut self) -> std::io::Result<Vec<String>> {
+    pub(crate) fn poll(&mut self) -> std::io::Result<Vec<String>> {
         let mut lines = Vec::new();
         if self.file.is_none() && !self.reopen()? {
             return Ok(lines);

@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::spec::duration_nanos;
 
 /// Probe outputs longer than this are cut (Docker's limit).
-pub const MAX_OUTPUT: usize = 4096;
+pub(crate) const MAX_OUTPUT: usize = 4096;
 /// How many probe results the record keeps.
-pub const MAX_LOG: usize = 5;
+pub(crate) const MAX_LOG: usize = 5;
 
 /// What a probe runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,7 +170,7 @@ impl Health {
 
     /// How long to wait before the next probe, at `now` (ns), for a container started at
     /// `started_at` (ns).
-    pub fn next_delay(&self, config: &HealthConfig, started_at: u64, now: u64) -> Duration {
+    pub(crate) fn next_delay(&self, config: &HealthConfig, started_at: u64, now: u64) -> Duration {
         let since_start = Duration::from_nanos(now.saturating_sub(started_at));
         if self.status == HealthStatus::Starting && since_start < config.start_period {
             config.start_interval
@@ -181,7 +181,7 @@ impl Health {
 }
 
 /// Cuts probe output to [`MAX_OUTPUT`] bytes on a character boundary.
-pub fn cut_output(mut text: String) -> String {
+pub(crate) fn cut_output(mut text: String) -> String {
     if text.len() > MAX_OUTPUT {
         let mut end = MAX_OUTPUT;
         while !text.is_char_boundary(end) {

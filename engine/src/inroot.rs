@@ -45,7 +45,7 @@ static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
 
 /// An error resolving or creating a path inside a root.
 #[derive(Debug, thiserror::Error)]
-pub enum InRootError {
+pub(crate) enum InRootError {
     /// The root directory itself could not be opened.
     #[error("open root {root}: {source}")]
     OpenRoot {
@@ -86,7 +86,7 @@ pub enum InRootError {
 
 impl InRootError {
     /// The errno behind the error (`ELOOP` for too many links).
-    pub fn errno(&self) -> Errno {
+    pub(crate) fn errno(&self) -> Errno {
         match self {
             Self::OpenRoot { source, .. } | Self::Sys { source, .. } => *source,
             Self::TooManyLinks { .. } => Errno::ELOOP,
@@ -106,7 +106,7 @@ type Step<T> = Result<T, Errno>;
 
 /// A directory treated as `/` for every path resolved through it.
 #[derive(Debug)]
-pub struct Root {
+pub(crate) struct Root {
     /// `O_PATH` descriptor of the root directory.
     fd: OwnedFd,
     /// The root's host path, for errors.
@@ -117,7 +117,7 @@ pub struct Root {
 
 impl Root {
     /// Opens the directory `path` (a trusted host path) as a root.
-    pub fn open(path: &Path) -> Result<Self, InRootError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, InRootError> {
         let fd = nix::fcntl::open(
             path,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
@@ -143,13 +143,13 @@ impl Root {
 
     /// Opens the existing `path` (relative, or absolute as seen from the root), following
     /// symlinks inside the root, including a final one. Returns an `O_PATH` descriptor.
-    pub fn open_path(&self, path: &Path) -> Result<OwnedFd, InRootError> {
+    pub(crate) fn open_path(&self, path: &Path) -> Result<OwnedFd, InRootError> {
         self.lookup(&split(path), false)
             .map_err(|e| self.error("open", path, e))
     }
 
     /// Opens the existing directory `path` like [`Root::open_path`]; `ENOTDIR` if it is not one.
-    pub fn open_dir(&self, path: &Path) -> Result<OwnedFd, InRootError> {
+    pub(crate) fn open_dir(&self, path: &Path) -> Result<OwnedFd, InRootError> {
         self.lookup(&split(path), true)
             .map_err(|e| self.error("open", path, e))
     }
@@ -157,7 +157,7 @@ impl Root {
     /// `mkdir -p` inside the root: creates the missing directories of `path` (mode 0777 less
     /// the umask), following symlinks inside the root (a dangling one gets its target created).
     /// Returns an `O_PATH` descriptor of the last directory.
-    pub fn mkdir_all(&self, path: &Path) -> Result<OwnedFd, InRootError> {
+    pub(crate) fn mkdir_all(&self, path: &Path) -> Result<OwnedFd, InRootError> {
         self.mkdir_parts(split(path))
             .map_err(|e| self.error("create directory", path, e))
     }
@@ -165,7 +165,10 @@ impl Root {
     /// For making the entry `path` with `*at` calls: creates the missing parent directories of
     /// `path` like [`Root::mkdir_all`] and returns the parent's descriptor with the entry's
     /// final name, which is not resolved (the caller decides whether to follow it).
-    pub fn mkdir_parent<'p>(&self, path: &'p Path) -> Result<(OwnedFd, &'p OsStr), InRootError> {
+    pub(crate) fn mkdir_parent<'p>(
+        &self,
+        path: &'p Path,
+    ) -> Result<(OwnedFd, &'p OsStr), InRootError> {
         let name = match path.components().next_back() {
             Some(Component::Normal(name)) => name,
             _ => {
@@ -182,7 +185,7 @@ impl Root {
     /// A mount target for a file: opens `path` if it exists (of any type, following symlinks
     /// inside the root), else creates its parent directories and an empty file (mode 0666 less
     /// the umask). Returns a descriptor of it.
-    pub fn create_file(&self, path: &Path) -> Result<OwnedFd, InRootError> {
+    pub(crate) fn create_file(&self, path: &Path) -> Result<OwnedFd, InRootError> {
         self.create_file_parts(split(path))
             .map_err(|e| self.error("create file", path, e))
     }
@@ -401,7 +404,7 @@ fn expand_link(
 
 /// The `/proc/self/fd/N` path of a descriptor: a magic link to exactly what it refers to, for
 /// calls that take a path (mount(2), path-based copies).
-pub fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
+pub(crate) fn fd_path(fd: BorrowedFd<'_>) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 

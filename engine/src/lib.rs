@@ -6,28 +6,52 @@
 //! needs (the per-container shim, the in-container setup, the init and exec); a binary
 //! embedding the engine must call [`entry::dispatch`] first thing in `main`.
 
+/// Declares an item `pub` with the `testing` feature (the integration tests of the engine, the
+/// agent and the bosun binary, and the test kit, reach into the kernel objects and layouts
+/// through it) and `pub(crate)` without it, so that nothing only tests use is public API.
+macro_rules! testing_pub {
+    (@emit [$($meta:tt)*] $($item:tt)*) => {
+        $($meta)*
+        #[cfg(feature = "testing")]
+        pub $($item)*
+
+        $($meta)*
+        #[cfg(not(feature = "testing"))]
+        pub(crate) $($item)*
+    };
+    ($(#[$meta:meta])* fn $($rest:tt)*) => {
+        testing_pub! { @emit [$(#[$meta])*] fn $($rest)* }
+    };
+    ($(#[$meta:meta])* struct $($rest:tt)*) => {
+        testing_pub! { @emit [$(#[$meta])*] struct $($rest)* }
+    };
+    ($(#[$meta:meta])* trait $($rest:tt)*) => {
+        testing_pub! { @emit [$(#[$meta])*] trait $($rest)* }
+    };
+}
+
 pub mod atomic;
 pub mod cgroups;
 pub mod entry;
-pub mod error;
+mod error;
 pub mod events;
 pub mod failpoint;
-pub mod follow;
+mod follow;
 pub mod health;
 pub mod image;
-pub(crate) mod inroot;
+mod inroot;
 pub mod logs;
 pub mod network;
 pub mod process;
 pub mod restart;
-pub mod rootfs;
+mod rootfs;
 pub mod runtime;
-pub mod sealed;
+mod sealed;
 pub mod seccomp;
 pub mod shim;
 pub mod spec;
 pub mod state;
-pub(crate) mod sys;
+mod sys;
 pub mod volume;
 
 pub use error::{Error, Result};

@@ -8,11 +8,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// The first restart delay.
-pub const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
+pub(crate) const INITIAL_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest restart delay.
-pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// A run at least this long resets the delay.
-pub const RESET_AFTER: Duration = Duration::from_secs(10);
+pub(crate) const RESET_AFTER: Duration = Duration::from_secs(10);
 
 /// When a container is restarted after it exits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

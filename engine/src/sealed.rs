@@ -16,17 +16,17 @@ use nix::fcntl::{FcntlArg, SealFlag, fcntl};
 use nix::sys::memfd::{MFdFlags, memfd_create};
 
 /// The name the copy carries in `/proc/<pid>/exe` (`/memfd:bosun-sealed (deleted)`).
-pub const MEMFD_NAME: &str = "bosun-sealed";
+pub(crate) const MEMFD_NAME: &str = "bosun-sealed";
 
 /// A sealed copy of an executable, shared by clones of the runtime.
 #[derive(Debug, Clone)]
-pub struct SealedExe {
+pub(crate) struct SealedExe {
     fd: Arc<OwnedFd>,
 }
 
 impl SealedExe {
     /// Copies the executable at `source` into a sealed memfd.
-    pub fn copy_of(source: &Path) -> std::io::Result<Self> {
+    pub(crate) fn copy_of(source: &Path) -> std::io::Result<Self> {
         let flags = MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING;
         // MFD_EXEC keeps the copy executable where vm.memfd_noexec would default to noexec;
         // kernels before 6.3 do not know the flag and refuse it.
@@ -50,7 +50,7 @@ impl SealedExe {
 
     /// A path that executes the copy, valid in this process and in a child it spawns (the
     /// kernel resolves it at `execve`, before close-on-exec descriptors are closed).
-    pub fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         PathBuf::from(format!("/proc/self/fd/{}", self.fd.as_raw_fd()))
     }
 }

@@ -146,18 +146,18 @@ pub fn now_nanos() -> u64 {
 
 /// The state record of one container directory.
 #[derive(Debug, Clone)]
-pub struct StateStore {
+pub(crate) struct StateStore {
     dir: PathBuf,
 }
 
 impl StateStore {
     /// The store of the container whose directory is `dir`.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
+    pub(crate) fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
     }
 
     /// The record's path.
-    pub fn path(&self) -> PathBuf {
+    pub(crate) fn path(&self) -> PathBuf {
         self.dir.join("state.json")
     }
 
@@ -169,19 +169,19 @@ impl StateStore {
     }
 
     /// Reads the record.
-    pub fn load(&self) -> Result<StateRecord, StateError> {
+    pub(crate) fn load(&self) -> Result<StateRecord, StateError> {
         let text = std::fs::read(self.path()).map_err(|e| self.err(e))?;
         serde_json::from_slice(&text).map_err(|e| self.err(e))
     }
 
     /// Writes the record atomically (no lock: only for the first write).
-    pub fn save(&self, record: &StateRecord) -> Result<(), StateError> {
+    pub(crate) fn save(&self, record: &StateRecord) -> Result<(), StateError> {
         let text = serde_json::to_vec_pretty(record).map_err(|e| self.err(e))?;
         write_with(&self.path(), &text, Durability::Atomic).map_err(|e| self.err(e))
     }
 
     /// Read-modify-write under the record's lock. `change` may refuse by returning an error.
-    pub fn update<T>(
+    pub(crate) fn update<T>(
         &self,
         change: impl FnOnce(&mut StateRecord) -> Result<T, StateError>,
     ) -> Result<T, StateError> {
@@ -194,7 +194,7 @@ impl StateStore {
 
     /// [`StateStore::update`] that writes only when `change` changed the record: a decision
     /// that leaves everything as it was costs no flush.
-    pub fn update_if_changed<T>(
+    pub(crate) fn update_if_changed<T>(
         &self,
         change: impl FnOnce(&mut StateRecord) -> Result<T, StateError>,
     ) -> Result<T, StateError> {
@@ -209,7 +209,7 @@ impl StateStore {
     }
 
     /// Applies `event` under the lock, stamping times; refuses transitions the state forbids.
-    pub fn transition(
+    pub(crate) fn transition(
         &self,
         event: Transition,
         action: &'static str,

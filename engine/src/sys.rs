@@ -2,7 +2,7 @@
 
 /// An error while setting up the container from inside its namespaces.
 #[derive(Debug, thiserror::Error)]
-pub enum SetupError {
+pub(crate) enum SetupError {
     /// A system call failed.
     #[error("{what}: {source}")]
     Sys {
@@ -28,7 +28,7 @@ pub enum SetupError {
 }
 
 /// Attaches a description to a low-level error.
-pub trait Context<T> {
+pub(crate) trait Context<T> {
     /// Maps the error into a [`SetupError`] described by `what()`.
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T, SetupError>;
 }

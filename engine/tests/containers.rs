@@ -380,9 +380,8 @@ fn state_survives_a_new_runtime() -> TestResult {
     );
     assert!(
         !env.runtime
-            .cgroup("c1")
-            .pids()
-            .map(|p| !p.is_empty())
+            .stats("c1")
+            .map(|s| s.pids_current > 0)
             .unwrap_or(false)
     );
     Ok(())

@@ -472,7 +472,7 @@ fn the_gateway_keeps_its_mac_as_ports_come_and_go() {
                 .mac
         };
         let fixed = bridge_mac();
-        assert_eq!(fixed, engine::network::record::bridge_mac(&rec.id).to_vec());
+        assert_eq!(fixed, engine::network::bridge_mac(&rec.id).to_vec());
         let _gateway_server = tcp_server(&lab.host, 7000, "gateway");
         let gateway = format!("{}:7000", rec.gateway);
         let c1 = netns();

@@ -58,7 +58,7 @@ fn peer_of(ep: &engine::network::Endpoint, node: Ipv4Addr) -> Peer {
 }
 
 fn mac(text: &str) -> [u8; 6] {
-    engine::network::record::parse_mac(text).unwrap()
+    engine::network::parse_mac(text).unwrap()
 }
 
 #[test]

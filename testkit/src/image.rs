@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use engine::cgroups::AnyManager;
+use engine::cgroups::Layout;
 use engine::image::{ImageStore, ImportOptions, ImportSource};
 use engine::spec::ContainerSpec;
 use engine::{ContainerState, Runtime, RuntimeConfig};
@@ -146,7 +146,7 @@ impl Env {
     pub fn runtime(&self) -> Runtime {
         let mut config = RuntimeConfig::new(self.data_root(), self.tmp.path().join("run")).unwrap();
         config.cgroup_parent = format!("bosun-imgtest-{}", std::process::id());
-        Runtime::with_layout(config, AnyManager::probe_layout().unwrap()).unwrap()
+        Runtime::new(config).unwrap()
     }
 
     /// Runs a container to completion; returns its exit state and stdout.
@@ -173,9 +173,7 @@ impl Drop for Env {
             let _ = nix::mount::umount2(m.as_str(), nix::mount::MntFlags::MNT_DETACH);
         }
         let parent = format!("bosun-imgtest-{}", std::process::id());
-        let roots = AnyManager::probe_layout()
-            .map(|l| l.hierarchies())
-            .unwrap_or_default();
+        let roots = Layout::probe().map(|l| l.hierarchies()).unwrap_or_default();
         for root in roots {
             remove_cgroup_tree(&root.join(&parent));
         }

@@ -171,7 +171,7 @@ impl Server {
 
 /// Cgroup directories this test process left behind.
 pub fn leftover_cgroups() -> Vec<PathBuf> {
-    let Ok(layout) = engine::cgroups::AnyManager::probe_layout() else {
+    let Ok(layout) = engine::cgroups::Layout::probe() else {
         return Vec::new();
     };
     let prefix = cgroup_prefix();

@@ -8,7 +8,7 @@ use nix::unistd::Pid;
 use super::CgroupError;
 
 /// Writes `value` to the cgroup file `path`.
-pub fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
+pub(super) fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
     std::fs::write(path, value).map_err(|source| CgroupError::Io {
         op: "write",
         path: path.to_path_buf(),
@@ -17,7 +17,7 @@ pub fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
 }
 
 /// Reads the cgroup file `path`, trimmed.
-pub fn read(path: &Path) -> Result<String, CgroupError> {
+pub(super) fn read(path: &Path) -> Result<String, CgroupError> {
     std::fs::read_to_string(path)
         .map(|s| s.trim().to_string())
         .map_err(|source| CgroupError::Io {
@@ -28,7 +28,7 @@ pub fn read(path: &Path) -> Result<String, CgroupError> {
 }
 
 /// Reads a single unsigned number; `max` reads as `None`.
-pub fn read_u64(path: &Path) -> Result<Option<u64>, CgroupError> {
+pub(super) fn read_u64(path: &Path) -> Result<Option<u64>, CgroupError> {
     let text = read(path)?;
     if text == "max" {
         return Ok(None);
@@ -40,7 +40,7 @@ pub fn read_u64(path: &Path) -> Result<Option<u64>, CgroupError> {
 }
 
 /// Reads `key value` lines (memory.events, cpu.stat, memory.oom_control) and returns `key`'s value.
-pub fn read_keyed(path: &Path, key: &str) -> Result<u64, CgroupError> {
+pub(super) fn read_keyed(path: &Path, key: &str) -> Result<u64, CgroupError> {
     let text = read(path)?;
     let value = text
         .lines()
@@ -55,7 +55,7 @@ pub fn read_keyed(path: &Path, key: &str) -> Result<u64, CgroupError> {
 }
 
 /// Reads a `cgroup.procs` file.
-pub fn read_pids(path: &Path) -> Result<Vec<Pid>, CgroupError> {
+pub(super) fn read_pids(path: &Path) -> Result<Vec<Pid>, CgroupError> {
     // A group removed meanwhile (its last process exited and the shim removed it) is empty.
     let text = match read(path) {
         Ok(text) => text,
@@ -78,7 +78,7 @@ pub fn read_pids(path: &Path) -> Result<Vec<Pid>, CgroupError> {
 }
 
 /// Creates `dir` and its parents.
-pub fn create_dir(dir: &Path) -> Result<(), CgroupError> {
+pub(super) fn create_dir(dir: &Path) -> Result<(), CgroupError> {
     std::fs::create_dir_all(dir).map_err(|source| CgroupError::Io {
         op: "create",
         path: dir.to_path_buf(),
@@ -88,7 +88,7 @@ pub fn create_dir(dir: &Path) -> Result<(), CgroupError> {
 
 /// Removes the (empty) group directory `dir`, retrying while the kernel still sees tasks
 /// that are on their way out. An absent directory is fine.
-pub fn remove_dir(dir: &Path) -> Result<(), CgroupError> {
+pub(super) fn remove_dir(dir: &Path) -> Result<(), CgroupError> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         match std::fs::remove_dir(dir) {
@@ -112,6 +112,6 @@ pub fn remove_dir(dir: &Path) -> Result<(), CgroupError> {
 }
 
 /// Joins a relative group path onto a hierarchy root, ignoring leading slashes.
-pub fn join(root: &Path, relative: &str) -> PathBuf {
+pub(super) fn join(root: &Path, relative: &str) -> PathBuf {
     root.join(relative.trim_start_matches('/'))
 }

@@ -10,25 +10,15 @@ use crate::spec::Resources;
 
 /// v1 for control, v2 for tracking.
 #[derive(Debug, Clone)]
-pub struct HybridManager {
+pub(crate) struct HybridManager {
     v1: V1Manager,
     v2: V2Manager,
 }
 
 impl HybridManager {
     /// Combines the two managers of the same group.
-    pub fn new(v1: V1Manager, v2: V2Manager) -> Self {
+    pub(crate) fn new(v1: V1Manager, v2: V2Manager) -> Self {
         Self { v1, v2 }
-    }
-
-    /// The v1 part.
-    pub fn v1(&self) -> &V1Manager {
-        &self.v1
-    }
-
-    /// The unified part.
-    pub fn v2(&self) -> &V2Manager {
-        &self.v2
     }
 }
 

@@ -20,10 +20,13 @@ use nix::unistd::Pid;
 
 use crate::spec::Resources;
 
-pub use hybrid::HybridManager;
-pub use probe::{Layout, V1_CONTROLLERS, parse_mountinfo};
-pub use v1::V1Manager;
+pub(crate) use hybrid::HybridManager;
+pub use probe::Layout;
+pub(crate) use v1::V1Manager;
+#[cfg(feature = "testing")]
 pub use v2::V2Manager;
+#[cfg(not(feature = "testing"))]
+pub(crate) use v2::V2Manager;
 
 /// Errors of cgroup operations.
 #[derive(Debug, thiserror::Error)]
@@ -77,31 +80,33 @@ pub struct Stats {
     pub cpu_throttled_periods: u64,
 }
 
-/// Operations on one container's cgroup.
-pub trait CgroupManager {
-    /// Creates the group (and missing parents).
-    fn create(&self) -> Result<(), CgroupError>;
-    /// Moves a process into the group.
-    fn add_pid(&self, pid: Pid) -> Result<(), CgroupError>;
-    /// Writes the limits.
-    fn apply(&self, resources: &Resources) -> Result<(), CgroupError>;
-    /// Reads usage counters.
-    fn stats(&self) -> Result<Stats, CgroupError>;
-    /// Freezes every process of the group; returns once they are frozen.
-    fn freeze(&self) -> Result<(), CgroupError>;
-    /// Thaws the group.
-    fn thaw(&self) -> Result<(), CgroupError>;
-    /// The processes in the group (host pids).
-    fn pids(&self) -> Result<Vec<Pid>, CgroupError>;
-    /// Sends `signal` to every process of the group.
-    fn kill_all(&self, signal: Signal) -> Result<(), CgroupError>;
-    /// Removes the group, killing what is left in it first; absent groups are fine.
-    fn remove(&self) -> Result<(), CgroupError>;
+testing_pub! {
+    /// Operations on one container's cgroup.
+    trait CgroupManager {
+        /// Creates the group (and missing parents).
+        fn create(&self) -> Result<(), CgroupError>;
+        /// Moves a process into the group.
+        fn add_pid(&self, pid: Pid) -> Result<(), CgroupError>;
+        /// Writes the limits.
+        fn apply(&self, resources: &Resources) -> Result<(), CgroupError>;
+        /// Reads usage counters.
+        fn stats(&self) -> Result<Stats, CgroupError>;
+        /// Freezes every process of the group; returns once they are frozen.
+        fn freeze(&self) -> Result<(), CgroupError>;
+        /// Thaws the group.
+        fn thaw(&self) -> Result<(), CgroupError>;
+        /// The processes in the group (host pids).
+        fn pids(&self) -> Result<Vec<Pid>, CgroupError>;
+        /// Sends `signal` to every process of the group.
+        fn kill_all(&self, signal: Signal) -> Result<(), CgroupError>;
+        /// Removes the group, killing what is left in it first; absent groups are fine.
+        fn remove(&self) -> Result<(), CgroupError>;
+    }
 }
 
 /// A manager for whichever layout the host has.
 #[derive(Debug, Clone)]
-pub enum AnyManager {
+pub(crate) enum AnyManager {
     /// Pure v1.
     V1(V1Manager),
     /// Pure v2.
@@ -112,7 +117,7 @@ pub enum AnyManager {
 
 impl AnyManager {
     /// A manager for the group `relative` (e.g. `bosun/<id>`) under the given layout's roots.
-    pub fn for_layout(layout: &Layout, relative: &str) -> Self {
+    pub(crate) fn for_layout(layout: &Layout, relative: &str) -> Self {
         match layout {
             Layout::V1 { controllers } => {
                 AnyManager::V1(V1Manager::with_roots(controllers.clone(), relative))
@@ -128,17 +133,6 @@ impl AnyManager {
                 V2Manager::with_root(unified.clone(), relative),
             )),
         }
-    }
-
-    /// Probes this host's layout from /proc/self/mountinfo.
-    pub fn probe_layout() -> Result<Layout, CgroupError> {
-        let path = PathBuf::from("/proc/self/mountinfo");
-        let text = std::fs::read_to_string(&path).map_err(|source| CgroupError::Io {
-            op: "read",
-            path,
-            source,
-        })?;
-        parse_mountinfo(&text).ok_or(CgroupError::NoHierarchy)
     }
 
     fn inner(&self) -> &dyn CgroupManager {

@@ -3,6 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use super::CgroupError;
+
 /// Which cgroup layout the host has.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Layout {
@@ -26,8 +28,22 @@ pub enum Layout {
 }
 
 impl Layout {
+    testing_pub! {
+        /// Probes this host's layout from `/proc/self/mountinfo`.
+        fn probe() -> Result<Layout, CgroupError> {
+            let path = PathBuf::from("/proc/self/mountinfo");
+            let text = std::fs::read_to_string(&path).map_err(|source| CgroupError::Io {
+                op: "read",
+                path,
+                source,
+            })?;
+            parse_mountinfo(&text).ok_or(CgroupError::NoHierarchy)
+        }
+    }
+
     /// The mount point of every hierarchy of the layout, with duplicates (`cpu` and `cpuacct`
-    /// sharing one) listed once.
+    /// sharing one) listed once. For tests, which clean up their cgroups with it.
+    #[cfg(any(test, feature = "testing"))]
     pub fn hierarchies(&self) -> Vec<PathBuf> {
         let mut roots: Vec<PathBuf> = match self {
             Layout::V1 { controllers } => controllers.values().cloned().collect(),
@@ -48,12 +64,12 @@ impl Layout {
 }
 
 /// The v1 controllers the engine uses.
-pub const V1_CONTROLLERS: [&str; 7] = [
+pub(crate) const V1_CONTROLLERS: [&str; 7] = [
     "cpu", "cpuacct", "cpuset", "memory", "pids", "freezer", "devices",
 ];
 
 /// Parses mountinfo text into a layout; `None` when no cgroup hierarchy is mounted.
-pub fn parse_mountinfo(text: &str) -> Option<Layout> {
+pub(crate) fn parse_mountinfo(text: &str) -> Option<Layout> {
     let mut controllers = BTreeMap::new();
     let mut unified = None;
     for line in text.lines() {

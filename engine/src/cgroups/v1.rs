@@ -31,14 +31,14 @@ const V1_UNLIMITED: u64 = 1 << 62;
 
 /// A container group in the v1 hierarchies.
 #[derive(Debug, Clone)]
-pub struct V1Manager {
+pub(crate) struct V1Manager {
     roots: BTreeMap<String, PathBuf>,
     relative: String,
 }
 
 impl V1Manager {
     /// The group `relative` under each controller's hierarchy root (`controller -> mount point`).
-    pub fn with_roots(roots: BTreeMap<String, PathBuf>, relative: &str) -> Self {
+    pub(crate) fn with_roots(roots: BTreeMap<String, PathBuf>, relative: &str) -> Self {
         Self {
             roots,
             relative: relative.trim_matches('/').to_string(),
@@ -46,7 +46,7 @@ impl V1Manager {
     }
 
     /// The group's directory in `controller`'s hierarchy.
-    pub fn dir(&self, controller: &'static str) -> Result<PathBuf, CgroupError> {
+    pub(crate) fn dir(&self, controller: &'static str) -> Result<PathBuf, CgroupError> {
         self.roots
             .get(controller)
             .map(|root| join(root, &self.relative))

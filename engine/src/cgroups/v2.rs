@@ -16,25 +16,31 @@ use crate::spec::Resources;
 /// Controllers enabled for container groups when the hierarchy has them.
 const WANTED: [&str; 4] = ["cpu", "cpuset", "memory", "pids"];
 
-/// A container group in the unified hierarchy.
-#[derive(Debug, Clone)]
-pub struct V2Manager {
-    root: PathBuf,
-    relative: String,
+testing_pub! {
+    /// A container group in the unified hierarchy.
+    #[derive(Debug, Clone)]
+    struct V2Manager {
+        root: PathBuf,
+        relative: String,
+    }
 }
 
 impl V2Manager {
-    /// The group `relative` under the unified hierarchy mounted at `root`.
-    pub fn with_root(root: PathBuf, relative: &str) -> Self {
-        Self {
-            root,
-            relative: relative.trim_matches('/').to_string(),
+    testing_pub! {
+        /// The group `relative` under the unified hierarchy mounted at `root`.
+        fn with_root(root: PathBuf, relative: &str) -> Self {
+            Self {
+                root,
+                relative: relative.trim_matches('/').to_string(),
+            }
         }
     }
 
-    /// The group's directory.
-    pub fn dir(&self) -> PathBuf {
-        join(&self.root, &self.relative)
+    testing_pub! {
+        /// The group's directory.
+        fn dir(&self) -> PathBuf {
+            join(&self.root, &self.relative)
+        }
     }
 
     /// Writes `value` to the limit file `file` of `controller`, which must be enabled.

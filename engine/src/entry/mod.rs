@@ -8,11 +8,11 @@ mod setup;
 use std::ffi::{CStr, OsString};
 
 /// argv[1] of the per-container monitor.
-pub const SHIM_COMMAND: &str = "shim";
+pub(crate) const SHIM_COMMAND: &str = "shim";
 /// argv[1] of the in-container setup that ends by exec'ing the entrypoint.
-pub const SETUP_COMMAND: &str = "container-setup";
+pub(crate) const SETUP_COMMAND: &str = "container-setup";
 /// argv[1] of the helper that enters a running container and runs a process there.
-pub const EXEC_COMMAND: &str = "container-exec";
+pub(crate) const EXEC_COMMAND: &str = "container-exec";
 
 /// Runs the internal subcommand named by `args[1]`, returning its exit code, or `None` when
 /// `args` is an ordinary command line.

@@ -29,7 +29,7 @@ pub enum Change {
 }
 
 /// Parses one instruction.
-pub fn parse_change(text: &str) -> Result<Change, ImageError> {
+pub(crate) fn parse_change(text: &str) -> Result<Change, ImageError> {
     let bad = |reason: &str| ImageError::BadChange {
         change: text.to_string(),
         reason: reason.to_string(),
@@ -81,7 +81,7 @@ pub fn parse_change(text: &str) -> Result<Change, ImageError> {
 }
 
 /// Applies instructions in order to a run config.
-pub fn apply_changes(config: &mut Config, changes: &[Change]) {
+pub(crate) fn apply_changes(config: &mut Config, changes: &[Change]) {
     for change in changes {
         match change {
             Change::Cmd(v) => {

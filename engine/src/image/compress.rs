@@ -16,7 +16,7 @@ pub enum Compression {
 
 impl Compression {
     /// Detects the compression from the first bytes of a stream.
-    pub fn detect(prefix: &[u8]) -> Self {
+    pub(crate) fn detect(prefix: &[u8]) -> Self {
         if prefix.starts_with(&[0x1f, 0x8b]) {
             Self::Gzip
         } else if prefix.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {

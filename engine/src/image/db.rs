@@ -44,27 +44,20 @@ pub struct ImageRecord {
     pub added: String,
 }
 
-impl ImageRecord {
-    /// The ChainID of the top layer (`None` for an image without layers).
-    pub fn top_chain(&self) -> Option<&Digest> {
-        self.layers.last().map(|l| &l.chain_id)
-    }
-}
-
 /// The database directory.
 #[derive(Debug, Clone)]
-pub struct Db {
+pub(super) struct Db {
     root: PathBuf,
 }
 
 /// Held while the database is being changed.
-pub struct DbLock {
+pub(crate) struct DbLock {
     _lock: Flock<File>,
 }
 
 impl Db {
     /// The database under `root` (`<data_root>/image/db`); creates its directories.
-    pub fn open(root: impl Into<PathBuf>) -> Result<Self> {
+    pub(super) fn open(root: impl Into<PathBuf>) -> Result<Self> {
         let root = root.into();
         let images = root.join("images");
         fs::create_dir_all(&images).map_err(ImageError::io("create", &images))?;
@@ -72,7 +65,7 @@ impl Db {
     }
 
     /// Takes the exclusive database lock.
-    pub fn lock(&self) -> Result<DbLock> {
+    pub(super) fn lock(&self) -> Result<DbLock> {
         let path = self.root.join("lock");
         let file = File::options()
             .create(true)
@@ -90,7 +83,7 @@ impl Db {
     }
 
     /// An image record, `None` when there is no such image.
-    pub fn get(&self, id: &Digest) -> Result<Option<ImageRecord>> {
+    pub(super) fn get(&self, id: &Digest) -> Result<Option<ImageRecord>> {
         let path = self.image_path(id);
         match fs::read(&path) {
             Ok(data) => serde_json::from_slice(&data)
@@ -102,14 +95,14 @@ impl Db {
     }
 
     /// Writes an image record.
-    pub fn put(&self, _lock: &DbLock, record: &ImageRecord) -> Result<()> {
+    pub(super) fn put(&self, _lock: &DbLock, record: &ImageRecord) -> Result<()> {
         let data =
             serde_json::to_vec_pretty(record).map_err(|e| ImageError::json("image record", e))?;
         write_record(&self.image_path(&record.id), &data)
     }
 
     /// Deletes an image record.
-    pub fn delete(&self, _lock: &DbLock, id: &Digest) -> Result<()> {
+    pub(super) fn delete(&self, _lock: &DbLock, id: &Digest) -> Result<()> {
         let path = self.image_path(id);
         match fs::remove_file(&path) {
             Ok(()) => Ok(()),
@@ -119,7 +112,7 @@ impl Db {
     }
 
     /// Every image record.
-    pub fn all(&self) -> Result<Vec<ImageRecord>> {
+    pub(super) fn all(&self) -> Result<Vec<ImageRecord>> {
         let dir = self.root.join("images");
         let mut out = Vec::new();
         for entry in fs::read_dir(&dir).map_err(ImageError::io("read dir", &dir))? {
@@ -140,7 +133,7 @@ impl Db {
     }
 
     /// The reference table: normalized reference → image id.
-    pub fn refs(&self) -> Result<BTreeMap<String, Digest>> {
+    pub(super) fn refs(&self) -> Result<BTreeMap<String, Digest>> {
         let path = self.root.join("repositories.json");
         match fs::read(&path) {
             Ok(data) => serde_json::from_slice(&data)
@@ -151,7 +144,7 @@ impl Db {
     }
 
     /// Replaces the reference table.
-    pub fn set_refs(&self, _lock: &DbLock, refs: &BTreeMap<String, Digest>) -> Result<()> {
+    pub(super) fn set_refs(&self, _lock: &DbLock, refs: &BTreeMap<String, Digest>) -> Result<()> {
         let data =
             serde_json::to_vec_pretty(refs).map_err(|e| ImageError::json("reference table", e))?;
         write_record(&self.root.join("repositories.json"), &data)

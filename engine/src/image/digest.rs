@@ -84,7 +84,7 @@ impl<'de> Deserialize<'de> for Digest {
 }
 
 /// A reader that hashes and counts what passes through it.
-pub struct HashingReader<R> {
+pub(crate) struct HashingReader<R> {
     inner: R,
     hasher: Sha256,
     count: u64,
@@ -92,7 +92,7 @@ pub struct HashingReader<R> {
 
 impl<R: Read> HashingReader<R> {
     /// Wraps `inner`.
-    pub fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
         Self {
             inner,
             hasher: Sha256::new(),
@@ -101,7 +101,7 @@ impl<R: Read> HashingReader<R> {
     }
 
     /// Reads the rest of the stream, then returns the digest and byte count of everything read.
-    pub fn finish(mut self) -> io::Result<(Digest, u64)> {
+    pub(crate) fn finish(mut self) -> io::Result<(Digest, u64)> {
         io::copy(&mut self, &mut io::sink())?;
         Ok((
             Digest {
@@ -122,7 +122,7 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 /// A writer that hashes and counts what passes through it.
-pub struct HashingWriter<W> {
+pub(crate) struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     count: u64,
@@ -130,7 +130,7 @@ pub struct HashingWriter<W> {
 
 impl<W: Write> HashingWriter<W> {
     /// Wraps `inner`.
-    pub fn new(inner: W) -> Self {
+    pub(crate) fn new(inner: W) -> Self {
         Self {
             inner,
             hasher: Sha256::new(),
@@ -139,7 +139,7 @@ impl<W: Write> HashingWriter<W> {
     }
 
     /// The digest and byte count so far, and the inner writer.
-    pub fn finish(self) -> (Digest, u64, W) {
+    pub(crate) fn finish(self) -> (Digest, u64, W) {
         let digest = Digest {
             hex: hex::encode(self.hasher.finalize()),
         };

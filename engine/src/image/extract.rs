@@ -42,6 +42,8 @@ const OPAQUE: &str = ".wh..wh..opq";
 
 /// What one extraction did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Public only with the `testing` feature, with `extract_layer`.
+#[cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
 pub struct Extracted {
     /// The digest of the uncompressed tar stream (the layer's DiffID).
     pub diff_id: Digest,
@@ -51,49 +53,51 @@ pub struct Extracted {
     pub skipped_devices: u64,
 }
 
-/// Extracts a (possibly gzip or zstd compressed) layer tar stream into `dest`, an existing
-/// empty directory. `layer` names the layer in errors.
-pub fn extract_layer(reader: impl Read, dest: &Path, layer: &str) -> Result<Extracted> {
-    let bad = |reason: String| ImageError::BadLayer {
-        layer: layer.to_string(),
-        reason,
-    };
-    let root = Root::open(dest).map_err(|e| bad(e.to_string()))?;
-    let (_, plain) = decompress(reader).map_err(|e| bad(format!("decompress: {e}")))?;
-    let mut archive = tar::Archive::new(HashingReader::new(plain));
-    let mut skipped_devices = 0;
-    let mut dir_times: Vec<(PathBuf, i64)> = Vec::new();
-    let entries = archive
-        .entries()
-        .map_err(|e| bad(format!("read tar: {e}")))?;
-    for entry in entries {
-        let mut entry = entry.map_err(|e| bad(format!("read tar: {e}")))?;
-        let raw = entry.path_bytes().into_owned();
-        let shown = String::from_utf8_lossy(&raw).into_owned();
-        let Some(rel) = clean(Path::new(OsStr::from_bytes(&raw)))
-            .map_err(|()| bad(format!("entry {shown:?} escapes the layer directory")))?
-        else {
-            continue;
+testing_pub! {
+    /// Extracts a (possibly gzip or zstd compressed) layer tar stream into `dest`, an existing
+    /// empty directory. `layer` names the layer in errors.
+    fn extract_layer(reader: impl Read, dest: &Path, layer: &str) -> Result<Extracted> {
+        let bad = |reason: String| ImageError::BadLayer {
+            layer: layer.to_string(),
+            reason,
         };
-        match unpack_entry(&mut entry, &root, &rel) {
-            Ok(Unpacked::Dir) => dir_times.push((rel, mtime(&entry))),
-            Ok(Unpacked::SkippedDevice) => skipped_devices += 1,
-            Ok(Unpacked::Other) => {}
-            Err(e) => return Err(bad(format!("entry {shown:?}: {e}"))),
+        let root = Root::open(dest).map_err(|e| bad(e.to_string()))?;
+        let (_, plain) = decompress(reader).map_err(|e| bad(format!("decompress: {e}")))?;
+        let mut archive = tar::Archive::new(HashingReader::new(plain));
+        let mut skipped_devices = 0;
+        let mut dir_times: Vec<(PathBuf, i64)> = Vec::new();
+        let entries = archive
+            .entries()
+            .map_err(|e| bad(format!("read tar: {e}")))?;
+        for entry in entries {
+            let mut entry = entry.map_err(|e| bad(format!("read tar: {e}")))?;
+            let raw = entry.path_bytes().into_owned();
+            let shown = String::from_utf8_lossy(&raw).into_owned();
+            let Some(rel) = clean(Path::new(OsStr::from_bytes(&raw)))
+                .map_err(|()| bad(format!("entry {shown:?} escapes the layer directory")))?
+            else {
+                continue;
+            };
+            match unpack_entry(&mut entry, &root, &rel) {
+                Ok(Unpacked::Dir) => dir_times.push((rel, mtime(&entry))),
+                Ok(Unpacked::SkippedDevice) => skipped_devices += 1,
+                Ok(Unpacked::Other) => {}
+                Err(e) => return Err(bad(format!("entry {shown:?}: {e}"))),
+            }
         }
+        for (dir, time) in dir_times.iter().rev() {
+            set_dir_mtime(&root, dir, *time).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
+        }
+        let (diff_id, tar_size) = archive
+            .into_inner()
+            .finish()
+            .map_err(|e| bad(format!("read tar: {e}")))?;
+        Ok(Extracted {
+            diff_id,
+            tar_size,
+            skipped_devices,
+        })
     }
-    for (dir, time) in dir_times.iter().rev() {
-        set_dir_mtime(&root, dir, *time).map_err(|e| bad(format!("{}: {e}", dir.display())))?;
-    }
-    let (diff_id, tar_size) = archive
-        .into_inner()
-        .finish()
-        .map_err(|e| bad(format!("read tar: {e}")))?;
-    Ok(Extracted {
-        diff_id,
-        tar_size,
-        skipped_devices,
-    })
 }
 
 enum Unpacked {

@@ -54,7 +54,7 @@ impl LayerStore {
     }
 
     /// The directory holding the short links.
-    pub fn links_dir(&self) -> PathBuf {
+    pub(crate) fn links_dir(&self) -> PathBuf {
         self.root.join("l")
     }
 

@@ -96,6 +96,7 @@ impl ImageStore {
     }
 
     /// Loads every image of an OCI layout (or unpacked `docker save`) directory.
+    #[cfg(feature = "testing")]
     pub fn load_dir(&self, dir: &Path) -> Result<Vec<Loaded>> {
         let lock = self.db.lock()?;
         let result = self
@@ -181,6 +182,7 @@ impl ImageStore {
         Ok(staged)
     }
 
+    #[cfg(feature = "testing")]
     fn stage_dir(&self, dir: &Path) -> Result<Staged> {
         let mut staged = Staged::default();
         let mut pending = vec![PathBuf::new()];

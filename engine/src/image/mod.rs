@@ -41,11 +41,12 @@ use oci_spec::image::ImageConfiguration;
 
 pub use blobs::{BlobStore, BlobWriter};
 pub use built::BuiltLayer;
-pub use change::{Change, apply_changes, parse_change};
+pub use change::Change;
 pub use compress::{Compression, decompress};
 pub use db::{ImageRecord, LayerRef};
-pub use digest::{Digest, HashingReader, HashingWriter};
+pub use digest::Digest;
 pub use error::{ImageError, Result};
+#[cfg(feature = "testing")]
 pub use extract::{Extracted, extract_layer};
 pub use import::{ImportOptions, ImportSource};
 pub use layers::{LayerInfo, LayerStore};
@@ -57,9 +58,9 @@ pub use reference::ImageRef;
 use db::{Db, DbLock};
 
 /// The OCI manifest media type.
-pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+pub(crate) const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 /// The OCI config media type.
-pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+pub(crate) const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
 
 /// The image store.
 #[derive(Debug, Clone)]

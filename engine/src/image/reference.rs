@@ -57,7 +57,7 @@ impl ImageRef {
     }
 
     /// The same repository with a digest and no tag.
-    pub fn with_digest(&self, digest: &Digest) -> Self {
+    pub(crate) fn with_digest(&self, digest: &Digest) -> Self {
         Self {
             tag: None,
             digest: Some(digest.clone()),
@@ -91,7 +91,7 @@ impl ImageRef {
     }
 
     /// The name as Docker prints it: `redis`, `user/app`, `localhost:5000/app`.
-    pub fn familiar_name(&self) -> String {
+    pub(crate) fn familiar_name(&self) -> String {
         if self.registry == DOCKER_HUB {
             self.repository
                 .strip_prefix(OFFICIAL_PREFIX)

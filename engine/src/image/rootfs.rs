@@ -82,48 +82,50 @@ fn check_owner(owner: &str) -> Result<()> {
 }
 
 impl ImageStore {
-    /// Prepares a rootfs for `owner` (a container id) from `image` in `dir` (created, must not
-    /// exist yet) and mounts it. Returns the mount point: use it as the container's rootfs.
-    pub fn create_rootfs(&self, owner: &str, image: &str, dir: &Path) -> Result<PathBuf> {
-        check_owner(owner)?;
-        if dir.exists() {
-            return Err(rootfs_err(dir, "already exists"));
-        }
-        // The record is written and flushed before the lock is taken (for the image as it
-        // resolves now), so that creations in parallel queue only for its rename. Should the
-        // image change meanwhile, the record is staged again under the lock.
-        let record_path = self.root.join("mounts").join(format!("{owner}.json"));
-        let early = self
-            .resolve(image)
-            .ok()
-            .and_then(|image| mount_record(owner, &image).ok())
-            .map(|data| atomic_err(crate::atomic::stage(&record_path, data)))
-            .transpose()?;
-        let data = {
-            let _lock = self.db.lock()?;
-            let image = self.resolve(image)?;
-            if image.layers.is_empty() {
-                return Err(rootfs_err(
-                    dir,
-                    format!("image {} has no layers", image.id.short()),
-                ));
+    testing_pub! {
+        /// Prepares a rootfs for `owner` (a container id) from `image` in `dir` (created, must not
+        /// exist yet) and mounts it. Returns the mount point: use it as the container's rootfs.
+        fn create_rootfs(&self, owner: &str, image: &str, dir: &Path) -> Result<PathBuf> {
+            check_owner(owner)?;
+            if dir.exists() {
+                return Err(rootfs_err(dir, "already exists"));
             }
-            let data = mount_record(owner, &image)?;
-            let staged = match early {
-                Some(staged) if staged.data() == data.as_slice() => staged,
-                _ => atomic_err(crate::atomic::stage(&record_path, data.clone()))?,
+            // The record is written and flushed before the lock is taken (for the image as it
+            // resolves now), so that creations in parallel queue only for its rename. Should the
+            // image change meanwhile, the record is staged again under the lock.
+            let record_path = self.root.join("mounts").join(format!("{owner}.json"));
+            let early = self
+                .resolve(image)
+                .ok()
+                .and_then(|image| mount_record(owner, &image).ok())
+                .map(|data| atomic_err(crate::atomic::stage(&record_path, data)))
+                .transpose()?;
+            let data = {
+                let _lock = self.db.lock()?;
+                let image = self.resolve(image)?;
+                if image.layers.is_empty() {
+                    return Err(rootfs_err(
+                        dir,
+                        format!("image {} has no layers", image.id.short()),
+                    ));
+                }
+                let data = mount_record(owner, &image)?;
+                let staged = match early {
+                    Some(staged) if staged.data() == data.as_slice() => staged,
+                    _ => atomic_err(crate::atomic::stage(&record_path, data.clone()))?,
+                };
+                atomic_err(staged.commit())?;
+                data
             };
-            atomic_err(staged.commit())?;
-            data
-        };
-        // The container's own copy needs no lock: only the record above tells the image's
-        // removal that the layers are in use.
-        for sub in ["upper", "work", "merged"] {
-            let d = dir.join(sub);
-            fs::create_dir_all(&d).map_err(ImageError::io("create", &d))?;
+            // The container's own copy needs no lock: only the record above tells the image's
+            // removal that the layers are in use.
+            for sub in ["upper", "work", "merged"] {
+                let d = dir.join(sub);
+                fs::create_dir_all(&d).map_err(ImageError::io("create", &d))?;
+            }
+            write_rootfs_record(&dir.join("lower.json"), &data)?;
+            self.mount_rootfs(dir)
         }
-        write_rootfs_record(&dir.join("lower.json"), &data)?;
-        self.mount_rootfs(dir)
     }
 
     /// Prepares a rootfs for `owner` from a stack of unpacked layers (ChainIDs, bottom first)
@@ -171,7 +173,7 @@ impl ImageStore {
 
     /// Mounts a prepared rootfs if it is not mounted (after a reboot, say); returns the mount
     /// point.
-    pub fn mount_rootfs(&self, dir: &Path) -> Result<PathBuf> {
+    pub(crate) fn mount_rootfs(&self, dir: &Path) -> Result<PathBuf> {
         let merged = dir.join("merged");
         if is_mounted(dir)? {
             return Ok(merged);

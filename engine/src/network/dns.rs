@@ -7,7 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use super::record::{Endpoint, NetworkRecord};
 
 /// Lower-case name → addresses, for one network.
-pub type NameTable = BTreeMap<String, Vec<Ipv4Addr>>;
+pub(crate) type NameTable = BTreeMap<String, Vec<Ipv4Addr>>;
 
 /// The names of one network. A name held by several containers (a scaled service's alias)
 /// maps to all their addresses.
@@ -31,7 +31,7 @@ pub fn names(network: &NetworkRecord) -> NameTable {
 
 /// The endpoints holding `query` (`name` or `name.<network>`, any case, trailing dot allowed)
 /// on `network`, in endpoint order.
-pub fn holders<'a>(network: &'a NetworkRecord, query: &str) -> Vec<&'a Endpoint> {
+pub(crate) fn holders<'a>(network: &'a NetworkRecord, query: &str) -> Vec<&'a Endpoint> {
     let q = query.trim_end_matches('.').to_ascii_lowercase();
     let suffix = format!(".{}", network.name.to_ascii_lowercase());
     let name = q.strip_suffix(&suffix).unwrap_or(&q);

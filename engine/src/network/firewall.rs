@@ -7,7 +7,7 @@
 //! attach appends them and a detach deletes them alone; the whole table is rebuilt only when
 //! networks come or go and when the agent starts.
 
-pub mod v6;
+pub(super) mod v6;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -19,7 +19,7 @@ use super::record::{Endpoint, NetworkRecord};
 
 /// A condition of a rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Match {
+pub(super) enum Match {
     /// Input interface name (a trailing `*` matches a prefix).
     Iif(String),
     /// Output interface name (a trailing `*` matches a prefix).
@@ -48,7 +48,7 @@ pub enum Match {
 
 /// What a rule does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Action {
+pub(super) enum Action {
     /// Accept.
     Accept,
     /// Drop.
@@ -63,7 +63,7 @@ pub enum Action {
 
 /// One rule of a chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rule {
+pub(super) struct Rule {
     /// The chain.
     pub chain: &'static str,
     /// All conditions (and).
@@ -77,7 +77,7 @@ pub struct Rule {
 
 /// A chain's hook type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hook {
+pub(super) enum Hook {
     /// Before routing (nat, dstnat priority).
     Prerouting,
     /// Locally generated (nat, dstnat priority).
@@ -89,7 +89,7 @@ pub enum Hook {
 }
 
 /// The chains of the table: base chains with their hooks, then regular chains.
-pub const CHAINS: &[(&str, Option<Hook>)] = &[
+pub(super) const CHAINS: &[(&str, Option<Hook>)] = &[
     ("prerouting", Some(Hook::Prerouting)),
     ("output", Some(Hook::Output)),
     ("postrouting", Some(Hook::Postrouting)),
@@ -107,11 +107,11 @@ fn rule(chain: &'static str, matches: Vec<Match>, action: Action) -> Rule {
 }
 
 /// The chain published ports are in (jumped to for traffic to a local address).
-pub const PORTS_CHAIN: &str = "ports";
+pub(super) const PORTS_CHAIN: &str = "ports";
 
 /// The IPv4 DNAT rules of one endpoint's published ports (those on IPv4 addresses), tagged
 /// with its host-side veth.
-pub fn endpoint_rules(ep: &Endpoint) -> Vec<Rule> {
+pub(super) fn endpoint_rules(ep: &Endpoint) -> Vec<Rule> {
     use Match::*;
     ep.ports
         .iter()
@@ -135,7 +135,7 @@ pub fn endpoint_rules(ep: &Endpoint) -> Vec<Rule> {
 }
 
 /// The whole ruleset for these networks (empty when there are none).
-pub fn ruleset(networks: &[NetworkRecord]) -> Vec<Rule> {
+pub(super) fn ruleset(networks: &[NetworkRecord]) -> Vec<Rule> {
     use Match::*;
     if networks.is_empty() {
         return Vec::new();
@@ -202,7 +202,7 @@ fn isolation(net: &NetworkRecord) -> Vec<Rule> {
 
 /// The accept rules for the networks' forwarded traffic (also what a foreign `FORWARD` chain with
 /// a drop policy needs to let it pass).
-pub fn forward_accepts(networks: &[NetworkRecord]) -> Vec<Rule> {
+pub(super) fn forward_accepts(networks: &[NetworkRecord]) -> Vec<Rule> {
     use Match::*;
     let mut rules = Vec::new();
     for net in networks {

@@ -8,7 +8,7 @@ use ipnet::Ipv4Net;
 
 /// A pool of automatic subnets: `base` cut into subnets of prefix length `size`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Pool {
+pub(super) struct Pool {
     /// The address block.
     pub base: Ipv4Net,
     /// The prefix length of each subnet taken from it.
@@ -17,7 +17,7 @@ pub struct Pool {
 
 /// The default pools: 172.16-31.0.0/16, then 192.168.0.0/16 in /20 blocks, as Docker does
 /// (callers add [`reserved`] to the taken subnets).
-pub fn default_pools() -> Vec<Pool> {
+pub(super) fn default_pools() -> Vec<Pool> {
     vec![
         Pool {
             base: Ipv4Net::new(Ipv4Addr::new(172, 17, 0, 0), 12).expect("valid prefix length"),
@@ -31,17 +31,17 @@ pub fn default_pools() -> Vec<Pool> {
 }
 
 /// Subnets never handed out automatically (Docker's default bridge).
-pub fn reserved() -> Vec<Ipv4Net> {
+pub(super) fn reserved() -> Vec<Ipv4Net> {
     vec![Ipv4Net::new(Ipv4Addr::new(172, 17, 0, 0), 16).expect("valid prefix length")]
 }
 
 /// Whether two subnets share any address.
-pub fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
+pub(super) fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 
 /// The first subnet of the pools that overlaps none of `taken`.
-pub fn pick_subnet(pools: &[Pool], taken: &[Ipv4Net]) -> Option<Ipv4Net> {
+pub(super) fn pick_subnet(pools: &[Pool], taken: &[Ipv4Net]) -> Option<Ipv4Net> {
     pools.iter().find_map(|pool| {
         pool.base
             .subnets(pool.size)
@@ -52,7 +52,7 @@ pub fn pick_subnet(pools: &[Pool], taken: &[Ipv4Net]) -> Option<Ipv4Net> {
 
 /// Why an address cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AddressError {
+pub(crate) enum AddressError {
     /// Outside the subnet.
     #[error("address {0} is not in subnet {1}")]
     OutsideSubnet(Ipv4Addr, Ipv4Net),
@@ -69,7 +69,7 @@ pub enum AddressError {
 
 /// The address plan of one network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ipam {
+pub(crate) struct Ipam {
     /// The subnet.
     pub subnet: Ipv4Net,
     /// The gateway (the bridge's address).
@@ -80,7 +80,7 @@ pub struct Ipam {
 
 impl Ipam {
     /// Checks a user's subnet, gateway and range; the gateway defaults to the first host address.
-    pub fn new(
+    pub(crate) fn new(
         subnet: Ipv4Net,
         gateway: Option<Ipv4Addr>,
         ip_range: Option<Ipv4Net>,
@@ -123,7 +123,11 @@ impl Ipam {
 
     /// Checks that `addr` may be given to a new endpoint (static addresses may lie outside
     /// `ip_range`, as Docker allows).
-    pub fn check(&self, addr: Ipv4Addr, used: &BTreeSet<Ipv4Addr>) -> Result<(), AddressError> {
+    pub(crate) fn check(
+        &self,
+        addr: Ipv4Addr,
+        used: &BTreeSet<Ipv4Addr>,
+    ) -> Result<(), AddressError> {
         if !self.subnet.contains(&addr) {
             return Err(AddressError::OutsideSubnet(addr, self.subnet));
         }
@@ -140,7 +144,7 @@ impl Ipam {
     }
 
     /// The lowest free address of the range, or `None` when it is full.
-    pub fn allocate(&self, used: &BTreeSet<Ipv4Addr>) -> Option<Ipv4Addr> {
+    pub(crate) fn allocate(&self, used: &BTreeSet<Ipv4Addr>) -> Option<Ipv4Addr> {
         let range = self.ip_range.unwrap_or(self.subnet);
         let (first, last) = (u32::from(range.network()), u32::from(range.broadcast()));
         (first..=last)

@@ -7,14 +7,14 @@ use std::net::Ipv6Addr;
 use ipnet::Ipv6Net;
 
 /// The largest prefix length accepted: room for a gateway and containers.
-pub const MAX_PREFIX: u8 = 120;
+pub(super) const MAX_PREFIX: u8 = 120;
 
 /// How many addresses [`Ipam6::allocate`] scans at most.
 const SCAN_LIMIT: u128 = 1 << 16;
 
 /// The unique local /64 of a network id (64 hex characters): `fdXX:XXXX:XXXX::/64` with the
 /// global id taken from the id's first ten hex digits.
-pub fn ula_subnet(id: &str) -> Option<Ipv6Net> {
+pub(super) fn ula_subnet(id: &str) -> Option<Ipv6Net> {
     let hex = id.get(..10)?;
     let global = u64::from_str_radix(hex, 16).ok()?;
     let prefix = (0xfd_u128 << 120) | (u128::from(global) << 80);
@@ -23,7 +23,7 @@ pub fn ula_subnet(id: &str) -> Option<Ipv6Net> {
 
 /// The IPv6 address plan of one network.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ipam6 {
+pub(super) struct Ipam6 {
     /// The subnet.
     pub subnet: Ipv6Net,
     /// The gateway (on the bridge).
@@ -32,7 +32,7 @@ pub struct Ipam6 {
 
 impl Ipam6 {
     /// Checks a subnet and gateway; the gateway defaults to the subnet's `::1`.
-    pub fn new(subnet: Ipv6Net, gateway: Option<Ipv6Addr>) -> Result<Self, String> {
+    pub(super) fn new(subnet: Ipv6Net, gateway: Option<Ipv6Addr>) -> Result<Self, String> {
         if subnet != subnet.trunc() {
             return Err(format!(
                 "IPv6 subnet {subnet} has host bits set (use {})",
@@ -55,7 +55,7 @@ impl Ipam6 {
     }
 
     /// Checks that `addr` may be given to a new endpoint.
-    pub fn check(&self, addr: Ipv6Addr, used: &BTreeSet<Ipv6Addr>) -> Result<(), String> {
+    pub(super) fn check(&self, addr: Ipv6Addr, used: &BTreeSet<Ipv6Addr>) -> Result<(), String> {
         if !self.subnet.contains(&addr) {
             return Err(format!("address {addr} is not in subnet {}", self.subnet));
         }
@@ -76,7 +76,7 @@ impl Ipam6 {
 
     /// The lowest free address after the subnet's start, or `None` when none is free among
     /// the first 65,536.
-    pub fn allocate(&self, used: &BTreeSet<Ipv6Addr>) -> Option<Ipv6Addr> {
+    pub(super) fn allocate(&self, used: &BTreeSet<Ipv6Addr>) -> Option<Ipv6Addr> {
         let first = u128::from(self.subnet.network());
         let last = u128::from(self.subnet.broadcast());
         (1..SCAN_LIMIT)
@@ -88,7 +88,7 @@ impl Ipam6 {
 }
 
 /// Whether two IPv6 subnets share any address.
-pub fn overlaps(a: &Ipv6Net, b: &Ipv6Net) -> bool {
+pub(super) fn overlaps(a: &Ipv6Net, b: &Ipv6Net) -> bool {
     a.contains(&b.network()) || b.contains(&a.network())
 }
 

@@ -2,12 +2,15 @@
 //! container's namespace; addresses, the default route, and reading the host's routes are in
 //! [`addr`]; VXLAN devices in [`vxlan`], their forwarding and neighbour entries in [`fdb`].
 
+// Public only with the `testing` feature (see the parent module); crate-internal otherwise.
+#![cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+
 mod addr;
 mod fdb;
 mod vxlan;
 
-pub use fdb::{FLOOD_MAC, fdb_message, neighbour_message};
-pub use vxlan::{VxlanSpec, vxlan_message};
+pub use fdb::FLOOD_MAC;
+pub use vxlan::VxlanSpec;
 
 use std::os::fd::RawFd;
 
@@ -140,6 +143,7 @@ impl Links {
 
     /// Creates a bridge (down) with a random locally administered MAC address and returns its
     /// index; see [`Links::create_bridge_with_mac`].
+    #[cfg(feature = "testing")]
     pub fn create_bridge(&mut self, name: &str, mtu: u32) -> Result<u32> {
         let mut mac = [0u8; 6];
         let random = super::record::random_hex(6)
@@ -185,6 +189,7 @@ impl Links {
     }
 
     /// Creates a veth pair `host` ↔ `peer` with the given MTU; returns the host end's index.
+    #[cfg(feature = "testing")]
     pub fn create_veth(&mut self, host: &str, peer: &str, mtu: u32) -> Result<u32> {
         let peer_msg = with_index(
             0,
@@ -281,6 +286,7 @@ impl Links {
     }
 
     /// Enslaves link `index` to bridge `bridge`.
+    #[cfg(feature = "testing")]
     pub fn set_master(&mut self, index: u32, bridge: u32) -> Result<()> {
         self.set(
             format!("attach link {index} to bridge {bridge}"),
@@ -289,42 +295,14 @@ impl Links {
         )
     }
 
-    /// Turns on hairpin mode of bridge port `index`, so that a frame may leave by the port it
-    /// came in (a container reaching its own published port when bridged traffic passes
-    /// netfilter).
-    pub fn set_hairpin(&mut self, index: u32) -> Result<()> {
-        let msg = with_index(
-            index,
-            vec![LinkAttribute::LinkInfo(vec![
-                LinkInfo::PortKind(InfoPortKind::Bridge),
-                LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::HairpinMode(
-                    true,
-                )])),
-            ])],
-        );
-        self.request(
-            format!("set hairpin mode on link {index}"),
-            RouteNetlinkMessage::NewLink(msg),
-            0,
-        )
-    }
-
     /// Moves link `index` into the namespace `netns_fd`.
+    #[cfg(feature = "testing")]
     pub fn move_to_netns(&mut self, index: u32, netns_fd: RawFd) -> Result<()> {
         self.set(
             format!("move link {index} to a container namespace"),
             index,
             vec![LinkAttribute::NetNsFd(netns_fd)],
         )
-    }
-
-    /// Renames link `index` and sets its MAC address (it must be down).
-    pub fn rename(&mut self, index: u32, name: &str, mac: Option<[u8; 6]>) -> Result<()> {
-        let mut attrs = vec![LinkAttribute::IfName(name.to_string())];
-        if let Some(mac) = mac {
-            attrs.push(LinkAttribute::Address(mac.to_vec()));
-        }
-        self.set(format!("rename link {index} to {name}"), index, attrs)
     }
 
     /// Brings link `index` up.

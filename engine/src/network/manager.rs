@@ -444,17 +444,19 @@ impl Networks {
         Ok(())
     }
 
-    /// Detaches a container from every network (when it is removed or has exited).
-    pub fn detach_all(&self, container_id: &str) -> Result<()> {
-        let attached: Vec<String> = self
-            .list()?
-            .into_iter()
-            .filter(|r| r.endpoints.contains_key(container_id))
-            .map(|r| r.id)
-            .collect();
-        for id in attached {
-            self.detach(&id, container_id)?;
+    testing_pub! {
+        /// Detaches a container from every network (when it is removed or has exited).
+        fn detach_all(&self, container_id: &str) -> Result<()> {
+            let attached: Vec<String> = self
+                .list()?
+                .into_iter()
+                .filter(|r| r.endpoints.contains_key(container_id))
+                .map(|r| r.id)
+                .collect();
+            for id in attached {
+                self.detach(&id, container_id)?;
+            }
+            Ok(())
         }
-        Ok(())
     }
 }

@@ -1,31 +1,40 @@
 //! Container networking on one node: bridge networks with IPAM, overlay networks (a bridge and a
-//! VXLAN device whose remote endpoints are programmed explicitly, [`overlay`]), veth attachments
+//! VXLAN device whose remote endpoints are programmed explicitly, `overlay`), veth attachments
 //! into container network namespaces, and firewall rules (masquerade, published ports, isolation) in an nftables
 //! table of Bosun's own.
 //!
-//! Everything talks netlink from Rust ([`netlink`] for links, addresses and routes; [`nft`] for
+//! Everything talks netlink from Rust (`netlink` for links, addresses and routes; `nft` for
 //! nftables); no `ip`, `iptables` or `nft` process is run. Records live under
-//! `<data_root>/networks/` ([`store`]); the kernel state (bridges, veths, the `bosun` table) is
+//! `<data_root>/networks/` (`store`); the kernel state (bridges, veths, the `bosun` table) is
 //! derived from them, so [`Networks::restore`] can rebuild it after an agent restart.
 //!
 //! Kernel objects carry recognisable names: bridges `bsn-<8 hex>`, VXLAN devices
 //! `bsn-<8 hex>-vx`, host-side veths `bv<12 hex>`, the nftables table `bosun`.
 
 pub mod dns;
-pub mod firewall;
-pub mod ipam;
-pub mod ipam6;
+mod firewall;
+mod ipam;
+mod ipam6;
+// The netlink link helpers are public only for tests (feature `testing`), which build their
+// own bridges, veths and namespaces with them.
+#[cfg(feature = "testing")]
 pub mod link;
+#[cfg(not(feature = "testing"))]
+mod link;
 mod manager;
-pub mod mode;
-pub mod netlink;
-pub mod netns;
-pub mod nft;
-pub mod overlay;
+pub(crate) mod mode;
+mod netlink;
+mod netns;
+mod nft;
+mod overlay;
 pub mod ports;
-pub mod proxy;
-pub mod record;
+mod proxy;
+mod record;
+// The record store is public only for tests (feature `testing`) that seed network records.
+#[cfg(feature = "testing")]
 pub mod store;
+#[cfg(not(feature = "testing"))]
+mod store;
 mod sysctl;
 
 use std::path::PathBuf;
@@ -37,28 +46,33 @@ pub use overlay::{OverlayConfig, Peer};
 pub use ports::{PortMapping, PortSpec, Protocol};
 pub use proxy::{PortProxy, ProxyPort};
 pub use record::{Endpoint, NetworkRecord};
+#[cfg(feature = "testing")]
+pub use record::{bridge_mac, parse_mac};
 
 /// The nftables table Bosun owns for the default data root; see [`table_name`].
-pub const TABLE: &str = "bosun";
+pub(crate) const TABLE: &str = "bosun";
 /// The data root whose table is plainly [`TABLE`].
-pub const DEFAULT_DATA_ROOT: &str = "/var/lib/bosun";
+pub(crate) const DEFAULT_DATA_ROOT: &str = "/var/lib/bosun";
 
-/// The nftables table of the networks under `data_root`: [`TABLE`] for the default data root,
-/// `bosun-<8 hex of the root's path digest>` for any other, so that agents with different data
-/// roots in one network namespace (tests, side-by-side installs) never replace each other's
-/// rules.
-pub fn table_name(data_root: &std::path::Path) -> String {
-    use sha2::Digest as _;
-    if data_root == std::path::Path::new(DEFAULT_DATA_ROOT) {
-        return TABLE.to_string();
+testing_pub! {
+    /// The nftables table of the networks under `data_root`: [`TABLE`] for the default data root,
+    /// `bosun-<8 hex of the root's path digest>` for any other, so that agents with different data
+    /// roots in one network namespace (tests, side-by-side installs) never replace each other's
+    /// rules.
+    fn table_name(data_root: &std::path::Path) -> String {
+        use sha2::Digest as _;
+        if data_root == std::path::Path::new(DEFAULT_DATA_ROOT) {
+            return TABLE.to_string();
+        }
+        let digest = sha2::Sha256::digest(data_root.as_os_str().as_encoded_bytes());
+        format!("{TABLE}-{}", &hex::encode(digest)[..8])
     }
-    let digest = sha2::Sha256::digest(data_root.as_os_str().as_encoded_bytes());
-    format!("{TABLE}-{}", &hex::encode(digest)[..8])
 }
+
 /// Prefix of every bridge Bosun creates.
-pub const BRIDGE_PREFIX: &str = "bsn-";
+pub(crate) const BRIDGE_PREFIX: &str = "bsn-";
 /// Prefix of every host-side veth Bosun creates.
-pub const VETH_PREFIX: &str = "bv";
+pub(crate) const VETH_PREFIX: &str = "bv";
 
 /// Errors of network operations.
 #[derive(Debug, thiserror::Error)]

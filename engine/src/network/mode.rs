@@ -56,7 +56,8 @@ impl fmt::Display for NetworkMode {
 
 impl NetworkMode {
     /// Whether the container gets a network namespace of its own (`CLONE_NEWNET`).
-    pub fn own_namespace(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn own_namespace(&self) -> bool {
         matches!(self, Self::Network(_) | Self::None)
     }
 
@@ -67,14 +68,8 @@ impl NetworkMode {
 }
 
 /// Brings loopback up in `netns` (every mode with its own namespace needs it).
-pub fn loopback_up(netns: &Netns) -> Result<()> {
+pub(crate) fn loopback_up(netns: &Netns) -> Result<()> {
     netns.run(|| Links::open()?.up_by_name("lo"))
-}
-
-/// The namespace a `container:<x>` container joins: the one of process `pid` (the other
-/// container's init), to enter with `setns` before the entrypoint runs.
-pub fn join_container(pid: i32) -> Result<Netns> {
-    Netns::of_pid(pid)
 }
 
 #[cfg(test)]

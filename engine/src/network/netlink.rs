@@ -12,19 +12,19 @@ use netlink_sys::{Socket, SocketAddr, protocols};
 
 /// A bound netlink socket in the network namespace of the thread that opened it.
 #[derive(Debug)]
-pub struct Netlink {
+pub(super) struct Netlink {
     socket: Socket,
     seq: u32,
 }
 
 impl Netlink {
     /// A `NETLINK_ROUTE` socket (links, addresses, routes).
-    pub fn route() -> io::Result<Self> {
+    pub(super) fn route() -> io::Result<Self> {
         Self::open(protocols::NETLINK_ROUTE)
     }
 
     /// A `NETLINK_NETFILTER` socket (nftables).
-    pub fn netfilter() -> io::Result<Self> {
+    pub(super) fn netfilter() -> io::Result<Self> {
         Self::open(protocols::NETLINK_NETFILTER)
     }
 
@@ -89,7 +89,7 @@ impl Netlink {
     }
 
     /// Sends one request and waits for its acknowledgement.
-    pub fn request<T>(&mut self, inner: T, flags: u16) -> io::Result<()>
+    pub(super) fn request<T>(&mut self, inner: T, flags: u16) -> io::Result<()>
     where
         T: NetlinkSerializable + NetlinkDeserializable + Debug,
     {
@@ -103,7 +103,7 @@ impl Netlink {
     }
 
     /// Sends a dump request and returns every answer.
-    pub fn dump<T>(&mut self, inner: T) -> io::Result<Vec<T>>
+    pub(super) fn dump<T>(&mut self, inner: T) -> io::Result<Vec<T>>
     where
         T: NetlinkSerializable + NetlinkDeserializable + Debug,
     {
@@ -118,7 +118,7 @@ impl Netlink {
 
     /// Sends a prepared message (flags as set by the caller) and returns the answers until the
     /// dump ends.
-    pub fn dump_raw<T>(&mut self, mut msg: NetlinkMessage<T>) -> io::Result<Vec<T>>
+    pub(super) fn dump_raw<T>(&mut self, mut msg: NetlinkMessage<T>) -> io::Result<Vec<T>>
     where
         T: NetlinkSerializable + NetlinkDeserializable + Debug,
     {
@@ -128,7 +128,7 @@ impl Netlink {
 
     /// Sends a prepared message carrying `NLM_F_ACK` and returns the answers before the
     /// acknowledgement.
-    pub fn exchange<T>(&mut self, mut msg: NetlinkMessage<T>) -> io::Result<Vec<T>>
+    pub(super) fn exchange<T>(&mut self, mut msg: NetlinkMessage<T>) -> io::Result<Vec<T>>
     where
         T: NetlinkSerializable + NetlinkDeserializable + Debug,
     {
@@ -137,7 +137,11 @@ impl Netlink {
     }
 
     /// Sends messages in one datagram; `acked` of them carry `NLM_F_ACK` and are awaited.
-    pub fn batch<T>(&mut self, msgs: &mut [NetlinkMessage<T>], acked: usize) -> io::Result<()>
+    pub(super) fn batch<T>(
+        &mut self,
+        msgs: &mut [NetlinkMessage<T>],
+        acked: usize,
+    ) -> io::Result<()>
     where
         T: NetlinkSerializable + NetlinkDeserializable + Debug,
     {

@@ -41,9 +41,11 @@ impl Netns {
         &self.path
     }
 
-    /// The raw descriptor (for `IFLA_NET_NS_FD`).
-    pub fn raw_fd(&self) -> RawFd {
-        self.file.as_raw_fd()
+    testing_pub! {
+        /// The raw descriptor (for `IFLA_NET_NS_FD`).
+        fn raw_fd(&self) -> RawFd {
+            self.file.as_raw_fd()
+        }
     }
 
     /// Runs `f` on a new thread that has entered this namespace, and returns its result.
@@ -78,6 +80,6 @@ impl AsFd for Netns {
 }
 
 /// Moves the calling thread into the namespace `fd`.
-pub fn enter(fd: BorrowedFd<'_>) -> nix::Result<()> {
+pub(super) fn enter(fd: BorrowedFd<'_>) -> nix::Result<()> {
     setns(fd, CloneFlags::CLONE_NEWNET)
 }

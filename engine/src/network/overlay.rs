@@ -15,16 +15,16 @@ use serde::{Deserialize, Serialize};
 use super::record::{self, NetworkRecord};
 
 /// The VXLAN UDP port assigned by IANA, the default of an overlay.
-pub const DEFAULT_PORT: u16 = 4789;
+pub(super) const DEFAULT_PORT: u16 = 4789;
 /// Bytes the VXLAN encapsulation adds to a frame over IPv4 (outer IP, UDP, VXLAN and inner
 /// Ethernet headers): an overlay's MTU is its underlay's minus this.
-pub const VXLAN_OVERHEAD: u32 = 50;
+pub(super) const VXLAN_OVERHEAD: u32 = 50;
 /// The first VXLAN identifier derived from a name; those below are left to explicit choices.
-pub const FIRST_DERIVED_VNI: u32 = 4096;
+pub(super) const FIRST_DERIVED_VNI: u32 = 4096;
 /// The largest VXLAN identifier (24 bits).
-pub const MAX_VNI: u32 = (1 << 24) - 1;
+pub(super) const MAX_VNI: u32 = (1 << 24) - 1;
 /// Suffix of an overlay's VXLAN device after its bridge's name.
-pub const VXLAN_SUFFIX: &str = "-vx";
+pub(super) const VXLAN_SUFFIX: &str = "-vx";
 
 /// The overlay part of a network record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,20 +56,20 @@ pub struct Peer {
 
 impl Peer {
     /// The MAC address as bytes (checked by [`check_peers`]).
-    pub fn mac_bytes(&self) -> Option<[u8; 6]> {
+    pub(crate) fn mac_bytes(&self) -> Option<[u8; 6]> {
         record::parse_mac(&self.mac)
     }
 }
 
 /// The VXLAN device of the network whose bridge is `bridge`.
-pub fn vxlan_name(bridge: &str) -> String {
+pub(super) fn vxlan_name(bridge: &str) -> String {
     format!("{bridge}{VXLAN_SUFFIX}")
 }
 
 /// The VXLAN identifier of an overlay created without one: derived from its name alone, so
 /// every node creating the overlay of that name agrees on it without talking to each other —
 /// from [`FIRST_DERIVED_VNI`] to [`MAX_VNI`] (the managers will allocate identifiers instead).
-pub fn derived_vni(name: &str) -> u32 {
+pub(super) fn derived_vni(name: &str) -> u32 {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(name.as_bytes());
     let n = u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]]);
@@ -79,7 +79,7 @@ pub fn derived_vni(name: &str) -> u32 {
 /// Checks `peers` against the overlay `rec` (addresses in its subnet, neither its gateway nor a
 /// local endpoint's, each address and MAC once, unicast MACs, remote nodes other than this one)
 /// and returns them normalised: MACs in lower case, sorted, without duplicates.
-pub fn check_peers(rec: &NetworkRecord, peers: &[Peer]) -> Result<Vec<Peer>, String> {
+pub(super) fn check_peers(rec: &NetworkRecord, peers: &[Peer]) -> Result<Vec<Peer>, String> {
     let overlay = rec.overlay.as_ref().ok_or_else(|| {
         format!(
             "driver {} has no peers: only overlay networks do",
@@ -142,7 +142,7 @@ pub fn check_peers(rec: &NetworkRecord, peers: &[Peer]) -> Result<Vec<Peer>, Str
 
 /// The kernel entries that take an overlay from one set of peers to another.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PeerChanges {
+pub(super) struct PeerChanges {
     /// Peers whose neighbour and forwarding entries go.
     pub withdrawn: Vec<Peer>,
     /// Peers whose neighbour and forwarding entries come.
@@ -155,7 +155,7 @@ pub struct PeerChanges {
 
 impl PeerChanges {
     /// Whether nothing changes.
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.withdrawn.is_empty()
             && self.added.is_empty()
             && self.nodes_gone.is_empty()
@@ -163,7 +163,7 @@ impl PeerChanges {
     }
 
     /// The changes that undo these.
-    pub fn reversed(&self) -> Self {
+    pub(super) fn reversed(&self) -> Self {
         Self {
             withdrawn: self.added.clone(),
             added: self.withdrawn.clone(),
@@ -175,7 +175,7 @@ impl PeerChanges {
 
 /// What changes from the peers `old` to the peers `new` (a peer whose MAC or node changed is
 /// withdrawn and added again).
-pub fn diff(old: &[Peer], new: &[Peer]) -> PeerChanges {
+pub(super) fn diff(old: &[Peer], new: &[Peer]) -> PeerChanges {
     let (old_set, new_set): (BTreeSet<&Peer>, BTreeSet<&Peer>) =
         (old.iter().collect(), new.iter().collect());
     let nodes = |peers: &BTreeSet<&Peer>| peers.iter().map(|p| p.node).collect::<BTreeSet<_>>();

@@ -16,7 +16,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use serde::{Deserialize, Serialize};
 
-pub use resolve::{EPHEMERAL_FIRST, host_port_free, resolve};
+pub(crate) use resolve::host_port_free;
+pub(crate) use resolve::resolve;
 pub use socket::{bind_tcp, bind_udp};
 
 /// A transport protocol.
@@ -77,7 +78,7 @@ pub struct PortMapping {
 
 /// Which addresses of one family a mapping is published on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Listen<A> {
+pub(crate) enum Listen<A> {
     /// Every address of the family.
     Every,
     /// This address only.
@@ -86,7 +87,7 @@ pub enum Listen<A> {
 
 impl PortMapping {
     /// Whether both mappings claim the same host socket.
-    pub fn clashes(&self, other: &PortMapping) -> bool {
+    pub(crate) fn clashes(&self, other: &PortMapping) -> bool {
         self.protocol == other.protocol
             && self.host_port == other.host_port
             && match (self.host_ip, other.host_ip) {
@@ -99,7 +100,7 @@ impl PortMapping {
     }
 
     /// The IPv4 addresses the mapping is published on (`None`: it is IPv6 only).
-    pub fn on_v4(&self) -> Option<Listen<Ipv4Addr>> {
+    pub(crate) fn on_v4(&self) -> Option<Listen<Ipv4Addr>> {
         match self.host_ip {
             None => Some(Listen::Every),
             Some(IpAddr::V4(a)) if a.is_unspecified() => Some(Listen::Every),
@@ -110,7 +111,7 @@ impl PortMapping {
 
     /// The IPv6 addresses the mapping is published on (`None`: it is IPv4 only); a mapping
     /// without a host address reaches only containers that have an IPv6 address.
-    pub fn on_v6(&self) -> Option<Listen<Ipv6Addr>> {
+    pub(crate) fn on_v6(&self) -> Option<Listen<Ipv6Addr>> {
         match self.host_ip {
             None => Some(Listen::Every),
             Some(IpAddr::V6(a)) if a.is_unspecified() => Some(Listen::Every),

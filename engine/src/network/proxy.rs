@@ -45,7 +45,7 @@ pub trait PortProxy: Send + Sync + fmt::Debug {
 }
 
 /// The published ports of `records` that need the proxy, sorted.
-pub fn proxied(records: &[NetworkRecord]) -> Vec<ProxyPort> {
+pub(super) fn proxied(records: &[NetworkRecord]) -> Vec<ProxyPort> {
     let mut out = Vec::new();
     for ep in records.iter().flat_map(|r| r.endpoints.values()) {
         for p in &ep.ports {

@@ -75,7 +75,7 @@ pub struct Endpoint {
 
 impl NetworkRecord {
     /// The network's address plan.
-    pub fn ipam(&self) -> Ipam {
+    pub(crate) fn ipam(&self) -> Ipam {
         Ipam {
             subnet: self.subnet,
             gateway: self.gateway,
@@ -85,7 +85,7 @@ impl NetworkRecord {
 
     /// Addresses held by endpoints, and on an overlay by its remote peers too (so that no
     /// local container is given a remote one's address).
-    pub fn used_addresses(&self) -> BTreeSet<Ipv4Addr> {
+    pub(crate) fn used_addresses(&self) -> BTreeSet<Ipv4Addr> {
         let peers = self
             .overlay
             .iter()
@@ -104,46 +104,50 @@ impl NetworkRecord {
 }
 
 /// The bridge name of a network id: `bsn-` and the first 8 hex digits.
-pub fn bridge_name(id: &str) -> String {
+pub(super) fn bridge_name(id: &str) -> String {
     format!("{}{}", super::BRIDGE_PREFIX, &id[..8.min(id.len())])
 }
 
-/// The fixed MAC address of a network's bridge, derived from the network id: `06` (locally
-/// administered, unicast, apart from the containers' `02:42` addresses) and the id's first five
-/// bytes.
-pub fn bridge_mac(id: &str) -> [u8; 6] {
-    let mut mac = [0x06, 0, 0, 0, 0, 0];
-    for (i, byte) in mac.iter_mut().enumerate().skip(1) {
-        *byte = id
-            .get(2 * (i - 1)..2 * i)
-            .and_then(|h| u8::from_str_radix(h, 16).ok())
-            .unwrap_or_default();
+testing_pub! {
+    /// The fixed MAC address of a network's bridge, derived from the network id: `06` (locally
+    /// administered, unicast, apart from the containers' `02:42` addresses) and the id's first five
+    /// bytes.
+    fn bridge_mac(id: &str) -> [u8; 6] {
+        let mut mac = [0x06, 0, 0, 0, 0, 0];
+        for (i, byte) in mac.iter_mut().enumerate().skip(1) {
+            *byte = id
+                .get(2 * (i - 1)..2 * i)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .unwrap_or_default();
+        }
+        mac
     }
-    mac
 }
 
 /// Docker's MAC derivation: `02:42` followed by the IPv4 address.
-pub fn mac_for(ip: Ipv4Addr) -> String {
+pub(super) fn mac_for(ip: Ipv4Addr) -> String {
     let o = ip.octets();
     format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
 }
 
-/// Parses `aa:bb:cc:dd:ee:ff`.
-pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let mut out = [0u8; 6];
-    let mut parts = text.split(':');
-    for byte in &mut out {
-        let part = parts.next()?;
-        if part.len() != 2 {
-            return None;
+testing_pub! {
+    /// Parses `aa:bb:cc:dd:ee:ff`.
+    fn parse_mac(text: &str) -> Option<[u8; 6]> {
+        let mut out = [0u8; 6];
+        let mut parts = text.split(':');
+        for byte in &mut out {
+            let part = parts.next()?;
+            if part.len() != 2 {
+                return None;
+            }
+            *byte = u8::from_str_radix(part, 16).ok()?;
         }
-        *byte = u8::from_str_radix(part, 16).ok()?;
+        parts.next().is_none().then_some(out)
     }
-    parts.next().is_none().then_some(out)
 }
 
 /// Random lower-case hex of `bytes` random bytes.
-pub fn random_hex(bytes: usize) -> std::io::Result<String> {
+pub(super) fn random_hex(bytes: usize) -> std::io::Result<String> {
     use std::io::Read;
     let mut buf = vec![0u8; bytes];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;

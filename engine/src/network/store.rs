@@ -1,6 +1,9 @@
 //! Network records on disk: `<data_root>/networks/<id>.json`, written atomically, with an
 //! exclusive lock around every read-modify-write so concurrent callers do not lose updates.
 
+// Public only with the `testing` feature (see the parent module); crate-internal otherwise.
+#![cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 

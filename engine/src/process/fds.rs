@@ -3,7 +3,7 @@
 use nix::fcntl::{FcntlArg, FdFlag, fcntl};
 
 /// The file descriptors this process has open (from /proc/self/fd).
-pub fn open_fds() -> Vec<i32> {
+pub(crate) fn open_fds() -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
         return Vec::new();
     };
@@ -12,7 +12,7 @@ pub fn open_fds() -> Vec<i32> {
 }
 
 /// Marks every open fd from `first` upwards close-on-exec, so an exec leaves only the ones below.
-pub fn cloexec_from(first: i32) {
+pub(crate) fn cloexec_from(first: i32) {
     for fd in open_fds().into_iter().filter(|fd| *fd >= first) {
         // The read_dir fd in the list is closed by now: EBADF is expected and ignored.
         let _ = set_cloexec(fd);

@@ -3,9 +3,9 @@
 
 mod caps;
 mod fds;
-pub mod pidfd;
+pub(crate) mod pidfd;
 mod signals;
-pub mod user;
+mod user;
 
 use std::ffi::CString;
 use std::path::{Path, PathBuf};
@@ -16,12 +16,12 @@ use crate::spec::ContainerSpec;
 use crate::sys::{Context, SetupError};
 
 pub use caps::{grantable, own_bounding};
-pub use fds::{cloexec_from, open_fds};
-pub use signals::reset_signals;
-pub use user::User;
+pub(crate) use fds::cloexec_from;
+pub(crate) use signals::reset_signals;
+pub(crate) use user::User;
 
 /// Resolves the spec's user against the container's /etc/passwd and /etc/group.
-pub fn resolve_user(spec: &ContainerSpec) -> Result<User, SetupError> {
+pub(crate) fn resolve_user(spec: &ContainerSpec) -> Result<User, SetupError> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let group = std::fs::read_to_string("/etc/group").unwrap_or_default();
     user::resolve(
@@ -34,7 +34,7 @@ pub fn resolve_user(spec: &ContainerSpec) -> Result<User, SetupError> {
 
 /// Enters the working directory, creating it when missing, and verifies the result lies inside
 /// the container's root (CVE-2024-21626: a cwd reached through a leaked host fd is refused).
-pub fn enter_cwd(cwd: &Path) -> Result<(), SetupError> {
+pub(crate) fn enter_cwd(cwd: &Path) -> Result<(), SetupError> {
     std::fs::create_dir_all(cwd).ctx(|| format!("create working directory {}", cwd.display()))?;
     nix::unistd::chdir(cwd).ctx(|| format!("chdir to working directory {}", cwd.display()))?;
     let here = nix::unistd::getcwd().map_err(|_| outside(cwd))?;
@@ -63,7 +63,7 @@ fn outside(cwd: &Path) -> SetupError {
 /// this process's bounding set holds), no_new_privs and the seccomp filter, in runc's order:
 /// without no_new_privs the filter needs CAP_SYS_ADMIN, so it goes in before the capabilities
 /// are dropped; otherwise last, after no_new_privs.
-pub fn finalize(spec: &ContainerSpec, user: &User) -> Result<(), SetupError> {
+pub(crate) fn finalize(spec: &ContainerSpec, user: &User) -> Result<(), SetupError> {
     for (name, limit) in &spec.rlimits {
         let resource =
             crate::spec::rlimit_resource(name).map_err(|e| SetupError::Invalid(e.to_string()))?;
@@ -96,7 +96,7 @@ pub fn finalize(spec: &ContainerSpec, user: &User) -> Result<(), SetupError> {
 }
 
 /// Finds `program` in the `PATH` of `env` (programs with a slash are taken as they are).
-pub fn find_program(program: &str, env: &[String]) -> Result<PathBuf, SetupError> {
+pub(crate) fn find_program(program: &str, env: &[String]) -> Result<PathBuf, SetupError> {
     if program.contains('/') {
         return Ok(PathBuf::from(program));
     }
@@ -115,7 +115,7 @@ pub fn find_program(program: &str, env: &[String]) -> Result<PathBuf, SetupError
 }
 
 /// Replaces this process with the entrypoint. Returns only on failure.
-pub fn exec(args: &[String], env: &[String]) -> SetupError {
+pub(crate) fn exec(args: &[String], env: &[String]) -> SetupError {
     let Some(program) = args.first() else {
         return SetupError::Invalid("no command".into());
     };
@@ -127,7 +127,7 @@ pub fn exec(args: &[String], env: &[String]) -> SetupError {
 
 /// Replaces this process with the executable at `path`, run with `argv` and `env`. Returns
 /// only on failure.
-pub fn exec_path(path: &Path, argv: &[String], env: &[String]) -> SetupError {
+pub(crate) fn exec_path(path: &Path, argv: &[String], env: &[String]) -> SetupError {
     let to_c = |s: &str| {
         CString::new(s).map_err(|_| SetupError::Invalid(format!("{s:?} contains a NUL byte")))
     };

@@ -8,14 +8,14 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 /// A handle on one process (Linux 5.3 and later).
 #[derive(Debug)]
-pub struct PidFd {
+pub(crate) struct PidFd {
     fd: OwnedFd,
 }
 
 impl PidFd {
     /// Opens a handle on process `pid`; fails with `ESRCH` when no such process exists.
     #[allow(unsafe_code)]
-    pub fn open(pid: i32) -> std::io::Result<Self> {
+    pub(crate) fn open(pid: i32) -> std::io::Result<Self> {
         // SAFETY: pidfd_open takes a pid and a flags word and returns a new descriptor or -1;
         // it touches no memory of ours.
         let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
@@ -30,7 +30,7 @@ impl PidFd {
     }
 
     /// Waits at most `timeout` for the process to exit; `true` once it has.
-    pub fn wait_exit(&self, timeout: Duration) -> bool {
+    pub(crate) fn wait_exit(&self, timeout: Duration) -> bool {
         let millis = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
         let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, PollTimeout::from(millis)) {

@@ -4,7 +4,7 @@ use crate::sys::SetupError;
 
 /// The identity the entrypoint runs as.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
+pub(crate) struct User {
     /// User id.
     pub uid: u32,
     /// Primary group id.
@@ -72,7 +72,7 @@ fn lookup_group(spec: &str, group: &str) -> Result<u32, SetupError> {
 
 /// Resolves `user` (`name`, `uid`, `name:group`, `uid:gid`; `None` = root) and the extra groups.
 /// Supplementary groups are those of /etc/group listing the user, plus `extra`.
-pub fn resolve(
+pub(super) fn resolve(
     user: Option<&str>,
     extra: &[String],
     passwd: &str,

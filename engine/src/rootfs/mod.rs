@@ -60,7 +60,7 @@ pub(crate) fn mount_at(
 
 /// Prepares the rootfs and pivots into it. Runs in the container's mount namespace, as root,
 /// before the entrypoint; afterwards `/` is the container's root.
-pub fn prepare(spec: &ContainerSpec, layout: &Layout) -> Result<(), SetupError> {
+pub(crate) fn prepare(spec: &ContainerSpec, layout: &Layout) -> Result<(), SetupError> {
     let root = spec.rootfs.as_path();
     // No mount event of ours may reach the host, but host events may still reach us.
     mount(

@@ -8,25 +8,27 @@ use crate::spec::{ContainerSpec, DnsConfig, HostEntry, Mount, MountKind};
 
 /// Name servers used when neither the spec nor the host (after dropping loopback servers,
 /// which do not answer inside the container's network namespace) give any (Docker's).
-pub const FALLBACK_NAMESERVERS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
+pub(super) const FALLBACK_NAMESERVERS: [&str; 2] = ["8.8.8.8", "8.8.4.4"];
 
 /// The host's resolver configuration.
-pub const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
+pub(super) const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
 
-/// /etc/hosts: the loopback and IPv6 standard entries, then the extra hosts.
-pub fn hosts(extra: &[HostEntry]) -> String {
-    let mut out = String::from(
-        "127.0.0.1\tlocalhost\n\
-         ::1\tlocalhost ip6-localhost ip6-loopback\n\
-         fe00::0\tip6-localnet\n\
-         ff00::0\tip6-mcastprefix\n\
-         ff02::1\tip6-allnodes\n\
-         ff02::2\tip6-allrouters\n",
-    );
-    for h in extra {
-        out.push_str(&format!("{}\t{}\n", h.ip, h.name));
+testing_pub! {
+    /// /etc/hosts: the loopback and IPv6 standard entries, then the extra hosts.
+    fn hosts(extra: &[HostEntry]) -> String {
+        let mut out = String::from(
+            "127.0.0.1\tlocalhost\n\
+             ::1\tlocalhost ip6-localhost ip6-loopback\n\
+             fe00::0\tip6-localnet\n\
+             ff00::0\tip6-mcastprefix\n\
+             ff02::1\tip6-allnodes\n\
+             ff02::2\tip6-allrouters\n",
+        );
+        for h in extra {
+            out.push_str(&format!("{}\t{}\n", h.ip, h.name));
+        }
+        out
     }
-    out
 }
 
 fn is_loopback(server: &str) -> bool {
@@ -35,49 +37,51 @@ fn is_loopback(server: &str) -> bool {
     addr.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-/// /etc/resolv.conf from the host's file and the spec: the spec's servers, search domains and
-/// options replace the host's where given; loopback servers of the host are dropped.
-pub fn resolv_conf(host: &str, dns: &DnsConfig) -> String {
-    let mut servers = Vec::new();
-    let mut search = Vec::new();
-    let mut options = Vec::new();
-    for line in host.lines() {
-        let mut words = line.split_whitespace();
-        match words.next() {
-            Some("nameserver") => servers.extend(words.next().map(str::to_string)),
-            Some("search") | Some("domain") => search = words.map(str::to_string).collect(),
-            Some("options") => options.extend(words.map(str::to_string)),
-            _ => {}
+testing_pub! {
+    /// /etc/resolv.conf from the host's file and the spec: the spec's servers, search domains and
+    /// options replace the host's where given; loopback servers of the host are dropped.
+    fn resolv_conf(host: &str, dns: &DnsConfig) -> String {
+        let mut servers = Vec::new();
+        let mut search = Vec::new();
+        let mut options = Vec::new();
+        for line in host.lines() {
+            let mut words = line.split_whitespace();
+            match words.next() {
+                Some("nameserver") => servers.extend(words.next().map(str::to_string)),
+                Some("search") | Some("domain") => search = words.map(str::to_string).collect(),
+                Some("options") => options.extend(words.map(str::to_string)),
+                _ => {}
+            }
         }
+        servers.retain(|s| !is_loopback(s));
+        if !dns.servers.is_empty() {
+            servers = dns.servers.clone();
+        }
+        if servers.is_empty() {
+            servers = FALLBACK_NAMESERVERS.iter().map(|s| s.to_string()).collect();
+        }
+        if !dns.search.is_empty() {
+            search = dns.search.clone();
+        }
+        if !dns.options.is_empty() {
+            options = dns.options.clone();
+        }
+        let mut out = String::new();
+        if !search.is_empty() {
+            out.push_str(&format!("search {}\n", search.join(" ")));
+        }
+        for s in servers {
+            out.push_str(&format!("nameserver {s}\n"));
+        }
+        if !options.is_empty() {
+            out.push_str(&format!("options {}\n", options.join(" ")));
+        }
+        out
     }
-    servers.retain(|s| !is_loopback(s));
-    if !dns.servers.is_empty() {
-        servers = dns.servers.clone();
-    }
-    if servers.is_empty() {
-        servers = FALLBACK_NAMESERVERS.iter().map(|s| s.to_string()).collect();
-    }
-    if !dns.search.is_empty() {
-        search = dns.search.clone();
-    }
-    if !dns.options.is_empty() {
-        options = dns.options.clone();
-    }
-    let mut out = String::new();
-    if !search.is_empty() {
-        out.push_str(&format!("search {}\n", search.join(" ")));
-    }
-    for s in servers {
-        out.push_str(&format!("nameserver {s}\n"));
-    }
-    if !options.is_empty() {
-        out.push_str(&format!("options {}\n", options.join(" ")));
-    }
-    out
 }
 
 /// The container's host name: the spec's, or the first 12 characters of the id.
-pub fn hostname(id: &str, spec: &ContainerSpec) -> String {
+pub(super) fn hostname(id: &str, spec: &ContainerSpec) -> String {
     spec.hostname
         .clone()
         .unwrap_or_else(|| id.chars().take(12).collect())
@@ -85,7 +89,7 @@ pub fn hostname(id: &str, spec: &ContainerSpec) -> String {
 
 /// Whose network view the files follow.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Shared {
+pub(super) enum Shared {
     /// The container's own namespace: generated files (addresses added at start).
     Own,
     /// The host's namespace: the host's hosts file and resolvers (loopback ones work there).
@@ -95,7 +99,7 @@ pub enum Shared {
 }
 
 /// Writes the three files into `dir` and returns the bind mounts that put them in place.
-pub fn write(
+pub(super) fn write(
     dir: &Path,
     id: &str,
     spec: &ContainerSpec,

@@ -91,7 +91,7 @@ impl ExecProcess {
     }
 
     /// The exit code if the process has finished.
-    pub fn try_wait(&mut self) -> std::io::Result<Option<i32>> {
+    pub(crate) fn try_wait(&mut self) -> std::io::Result<Option<i32>> {
         Ok(self.child.try_wait()?.map(exit_code))
     }
 

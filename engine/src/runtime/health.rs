@@ -18,49 +18,51 @@ impl Runtime {
             .and_then(|h| h.test.argv().map(|argv| (h, argv))))
     }
 
-    /// Runs one probe and records it; returns the status afterwards (`None`: no check).
-    pub fn probe_health(&self, id: &str) -> crate::Result<Option<HealthStatus>> {
-        let Some((config, argv)) = self.healthcheck(id)? else {
-            return Ok(None);
-        };
-        let start = now_nanos();
-        let (exit_code, output) = match self.exec(id, &ExecSpec::new(argv), Some(config.timeout)) {
-            Ok(out) if out.timed_out => (
-                -1,
-                format!(
-                    "Health check exceeded timeout ({})",
-                    humantime::format_duration(config.timeout)
+    testing_pub! {
+        /// Runs one probe and records it; returns the status afterwards (`None`: no check).
+        fn probe_health(&self, id: &str) -> crate::Result<Option<HealthStatus>> {
+            let Some((config, argv)) = self.healthcheck(id)? else {
+                return Ok(None);
+            };
+            let start = now_nanos();
+            let (exit_code, output) = match self.exec(id, &ExecSpec::new(argv), Some(config.timeout)) {
+                Ok(out) if out.timed_out => (
+                    -1,
+                    format!(
+                        "Health check exceeded timeout ({})",
+                        humantime::format_duration(config.timeout)
+                    ),
                 ),
-            ),
-            Ok(out) => {
-                let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-                text.push_str(&String::from_utf8_lossy(&out.stderr));
-                (out.code, text)
+                Ok(out) => {
+                    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+                    text.push_str(&String::from_utf8_lossy(&out.stderr));
+                    (out.code, text)
+                }
+                Err(e) => (-1, e.to_string()),
+            };
+            let probe = ProbeResult {
+                start,
+                end: now_nanos(),
+                exit_code,
+                output: cut_output(output),
+            };
+            let (changed, status) = self.store(id)?.update(|rec| {
+                let started = rec.started_at.unwrap_or(rec.created_at);
+                let health = rec.health.get_or_insert_with(Health::default);
+                let changed = health.record(&config, started, probe);
+                Ok((changed, health.status))
+            })?;
+            if let Some(status) = changed {
+                self.events.emit_or_warn(
+                    &Event::new(id, Action::HealthStatus).with("health_status", status.name()),
+                );
             }
-            Err(e) => (-1, e.to_string()),
-        };
-        let probe = ProbeResult {
-            start,
-            end: now_nanos(),
-            exit_code,
-            output: cut_output(output),
-        };
-        let (changed, status) = self.store(id)?.update(|rec| {
-            let started = rec.started_at.unwrap_or(rec.created_at);
-            let health = rec.health.get_or_insert_with(Health::default);
-            let changed = health.record(&config, started, probe);
-            Ok((changed, health.status))
-        })?;
-        if let Some(status) = changed {
-            self.events.emit_or_warn(
-                &Event::new(id, Action::HealthStatus).with("health_status", status.name()),
-            );
+            Ok(Some(status))
         }
-        Ok(Some(status))
     }
 
     /// How long to wait before the next probe (`None`: no check).
-    pub fn next_probe_delay(&self, id: &str) -> crate::Result<Option<Duration>> {
+    pub(crate) fn next_probe_delay(&self, id: &str) -> crate::Result<Option<Duration>> {
         let Some((config, _)) = self.healthcheck(id)? else {
             return Ok(None);
         };

@@ -31,7 +31,8 @@ use crate::sealed::SealedExe;
 use crate::state::{ContainerState, StateRecord, StateStore, Transition};
 use crate::volume::VolumeStore;
 
-pub use etc_files::{FALLBACK_NAMESERVERS, hosts, resolv_conf};
+#[cfg(feature = "testing")]
+pub use etc_files::{hosts, resolv_conf};
 pub(crate) use exec::ExecConfig;
 pub use exec::{ExecKiller, ExecOutput, ExecProcess, ExecSpec};
 pub use net::DEFAULT_NETWORK;
@@ -154,28 +155,30 @@ pub struct Runtime {
 impl Runtime {
     /// A runtime over `config`, probing the host's cgroup layout.
     pub fn new(config: RuntimeConfig) -> crate::Result<Self> {
-        let layout = AnyManager::probe_layout()?;
+        let layout = Layout::probe()?;
         Self::with_layout(config, layout)
     }
 
-    /// A runtime with an explicit cgroup layout. Makes the sealed copy of the executable.
-    pub fn with_layout(config: RuntimeConfig, layout: Layout) -> crate::Result<Self> {
-        let sealed = SealedExe::copy_of(&config.exe).map_err(|source| crate::Error::Io {
-            op: "make a sealed copy of",
-            path: config.exe.clone(),
-            source,
-        })?;
-        let runtime = Self {
-            events: EventLog::new(&config.data_root),
-            images: ImageStore::open(&config.data_root)?,
-            volumes: VolumeStore::open(&config.data_root)?,
-            networks: Networks::new(&config.data_root)?,
-            config,
-            layout,
-            sealed,
-        };
-        runtime.sweep_trash();
-        Ok(runtime)
+    testing_pub! {
+        /// A runtime with an explicit cgroup layout. Makes the sealed copy of the executable.
+        fn with_layout(config: RuntimeConfig, layout: Layout) -> crate::Result<Self> {
+            let sealed = SealedExe::copy_of(&config.exe).map_err(|source| crate::Error::Io {
+                op: "make a sealed copy of",
+                path: config.exe.clone(),
+                source,
+            })?;
+            let runtime = Self {
+                events: EventLog::new(&config.data_root),
+                images: ImageStore::open(&config.data_root)?,
+                volumes: VolumeStore::open(&config.data_root)?,
+                networks: Networks::new(&config.data_root)?,
+                config,
+                layout,
+                sealed,
+            };
+            runtime.sweep_trash();
+            Ok(runtime)
+        }
     }
 
     /// The node's event log.
@@ -203,9 +206,11 @@ impl Runtime {
         &self.layout
     }
 
-    /// The container's directory under the data root.
-    pub fn container_dir(&self, id: &str) -> PathBuf {
-        self.config.data_root.join("containers").join(id)
+    testing_pub! {
+        /// The container's directory under the data root.
+        fn container_dir(&self, id: &str) -> PathBuf {
+            self.config.data_root.join("containers").join(id)
+        }
     }
 
     fn run_dir(&self, id: &str) -> PathBuf {
@@ -217,7 +222,7 @@ impl Runtime {
     }
 
     /// The cgroup manager of a container.
-    pub fn cgroup(&self, id: &str) -> AnyManager {
+    pub(crate) fn cgroup(&self, id: &str) -> AnyManager {
         AnyManager::for_layout(&self.layout, &self.cgroup_path(id))
     }
 

@@ -23,7 +23,7 @@ use super::syscalls;
 type RuleMap = BTreeMap<i64, Vec<SeccompRule>>;
 
 /// The BPF programs for `profile` applied to `target`, in installation order.
-pub fn compile(profile: &Profile, target: &Target) -> Result<Vec<BpfProgram>, SeccompError> {
+pub(crate) fn compile(profile: &Profile, target: &Target) -> Result<Vec<BpfProgram>, SeccompError> {
     let arch = TargetArch::try_from(std::env::consts::ARCH)
         .map_err(|e| SeccompError::Compile(e.to_string()))?;
     let default = profile.default_action;

@@ -178,7 +178,7 @@ const AF_VSOCK: u64 = 40;
 const ENOSYS: u32 = 38;
 
 /// Docker's default profile.
-pub fn profile() -> Profile {
+pub(super) fn profile() -> Profile {
     let caps = |caps: &[Capability]| Scope {
         caps: caps.to_vec(),
         ..Scope::default()

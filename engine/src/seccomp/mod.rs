@@ -8,7 +8,7 @@
 //! are dropped; with no_new_privs it goes in last.
 
 mod compile;
-pub mod default_profile;
+mod default_profile;
 mod docker_json;
 pub mod profile;
 mod syscalls;
@@ -16,10 +16,10 @@ mod syscalls;
 use caps::CapsHashSet;
 use serde::{Deserialize, Serialize};
 
-pub use compile::compile;
+pub(crate) use compile::compile;
 pub use docker_json::parse as parse_docker_profile;
 pub use profile::{Profile, Target};
-pub use seccompiler::BpfProgram;
+pub(crate) use seccompiler::BpfProgram;
 
 /// Errors reading, compiling or installing a seccomp profile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -154,7 +154,10 @@ impl Rule {
 impl Profile {
     /// The rules that apply to `target`, minus those whose action is the default one (they
     /// change nothing; runc skips them too).
-    pub fn applicable<'a>(&'a self, target: &'a Target) -> impl Iterator<Item = &'a Rule> + 'a {
+    pub(crate) fn applicable<'a>(
+        &'a self,
+        target: &'a Target,
+    ) -> impl Iterator<Item = &'a Rule> + 'a {
         self.rules
             .iter()
             .filter(move |r| r.action != self.default_action && r.applies_to(target))
@@ -162,7 +165,7 @@ impl Profile {
 }
 
 /// This machine's architecture in Go's naming, as Docker profiles spell it.
-pub fn native_arch() -> &'static str {
+pub(super) fn native_arch() -> &'static str {
     match std::env::consts::ARCH {
         "x86_64" => "amd64",
         "aarch64" => "arm64",

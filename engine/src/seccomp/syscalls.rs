@@ -129,7 +129,7 @@ const TABLE: &[(&str, i64)] = table! {
 
 /// The number of the system call `name` on this architecture, if it has one (the table is
 /// sorted by name, so a binary search finds it).
-pub fn number(name: &str) -> Option<i64> {
+pub(super) fn number(name: &str) -> Option<i64> {
     TABLE
         .binary_search_by(|(sys, _)| sys.trim_start_matches("SYS_").cmp(name))
         .ok()

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 pub const SOCKET_NAME: &str = "attach.sock";
 
 /// The largest payload a frame may carry.
-pub const MAX_FRAME: usize = 1 << 20;
+pub(crate) const MAX_FRAME: usize = 1 << 20;
 
 const HEADER: usize = 5;
 
@@ -153,7 +153,7 @@ impl FrameReader {
 }
 
 /// The attach socket of the container whose run directory is `run_dir`.
-pub fn socket_path(run_dir: &Path) -> PathBuf {
+pub(crate) fn socket_path(run_dir: &Path) -> PathBuf {
     run_dir.join(SOCKET_NAME)
 }
 

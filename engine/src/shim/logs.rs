@@ -22,13 +22,13 @@ pub struct LogEntry {
 }
 
 /// The live log file of a container directory.
-pub fn log_path(container_dir: &Path) -> PathBuf {
+pub(crate) fn log_path(container_dir: &Path) -> PathBuf {
     container_dir.join("container.log")
 }
 
 /// The rotated log files of a container directory (`container.log.<n>`), oldest (highest n)
 /// first, without the live one.
-pub fn rotated_logs(container_dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn rotated_logs(container_dir: &Path) -> Vec<PathBuf> {
     let live = log_path(container_dir);
     let Some(prefix) = live
         .file_name()
@@ -52,7 +52,7 @@ pub fn rotated_logs(container_dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Reads every entry of a container's logs, oldest first, across rotated files.
-pub fn read_logs(container_dir: &Path) -> std::io::Result<Vec<LogEntry>> {
+pub(crate) fn read_logs(container_dir: &Path) -> std::io::Result<Vec<LogEntry>> {
     let mut files = rotated_logs(container_dir);
     files.push(log_path(container_dir));
     let mut out = Vec::new();
@@ -68,7 +68,7 @@ pub fn read_logs(container_dir: &Path) -> std::io::Result<Vec<LogEntry>> {
 }
 
 /// Writes entries, rotating by size.
-pub struct LogWriter {
+pub(crate) struct LogWriter {
     path: PathBuf,
     file: File,
     size: u64,
@@ -90,7 +90,11 @@ fn open_log(path: &Path) -> std::io::Result<File> {
 
 impl LogWriter {
     /// Opens (appending) the live log in `container_dir`.
-    pub fn open(container_dir: &Path, max_size: u64, max_files: u32) -> std::io::Result<Self> {
+    pub(crate) fn open(
+        container_dir: &Path,
+        max_size: u64,
+        max_files: u32,
+    ) -> std::io::Result<Self> {
         let path = log_path(container_dir);
         let file = open_log(&path)?;
         let size = file.metadata()?.len();
@@ -105,7 +109,7 @@ impl LogWriter {
     }
 
     /// Feeds raw output of stream `stream` (0 = stdout, 1 = stderr); complete lines are written.
-    pub fn feed(&mut self, stream: usize, data: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn feed(&mut self, stream: usize, data: &[u8]) -> std::io::Result<()> {
         self.pending[stream].extend_from_slice(data);
         loop {
             let buf = &self.pending[stream];
@@ -120,7 +124,7 @@ impl LogWriter {
     }
 
     /// Writes out partial lines (at end of output).
-    pub fn flush_partial(&mut self) -> std::io::Result<()> {
+    pub(crate) fn flush_partial(&mut self) -> std::io::Result<()> {
         for stream in 0..2 {
             if !self.pending[stream].is_empty() {
                 let line = std::mem::take(&mut self.pending[stream]);

@@ -7,7 +7,7 @@
 pub mod attach;
 pub(crate) mod fdpass;
 mod logs;
-pub mod protocol;
+pub(crate) mod protocol;
 mod relay;
 mod spawn;
 
@@ -23,7 +23,9 @@ use crate::cgroups::{AnyManager, CgroupManager};
 use crate::events::{Action, Event, EventLog};
 use crate::state::{ContainerState, StateRecord, StateStore, Transition, now_nanos};
 
-pub use logs::{LogEntry, LogWriter, log_path, read_logs, rotated_logs};
+pub use logs::LogEntry;
+pub(crate) use logs::{LogWriter, log_path};
+pub(crate) use logs::{read_logs, rotated_logs};
 use protocol::{Report, SetupMessage, ShimConfig};
 
 /// Runs the shim; the process's stdin carries a [`ShimConfig`] and its stdout receives one

@@ -9,7 +9,7 @@ use crate::spec::ContainerSpec;
 
 /// What the runtime hands the shim on its stdin.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ShimConfig {
+pub(crate) struct ShimConfig {
     /// The container id.
     pub id: String,
     /// The container's directory under the data root (state, logs).
@@ -31,7 +31,7 @@ pub struct ShimConfig {
 
 /// What the shim sends the setup once its cgroup is in place.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SetupMessage {
+pub(crate) struct SetupMessage {
     /// The container id (default host name).
     pub id: String,
     /// The container spec.
@@ -45,7 +45,7 @@ pub struct SetupMessage {
 /// The outcome of a step, reported upwards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Report {
+pub(crate) enum Report {
     /// Success; `pid` is the container init's host pid where it applies.
     Ok {
         /// Host pid of the container's init (0 when not applicable).

@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 /// The CPUs of a cpuset list such as `0-3,6`; `None` when the text is not one.
-pub fn parse_list(text: &str) -> Option<BTreeSet<usize>> {
+pub(super) fn parse_list(text: &str) -> Option<BTreeSet<usize>> {
     let mut cpus = BTreeSet::new();
     for part in text.split(',') {
         let (first, last) = match part.split_once('-') {
@@ -27,7 +27,7 @@ fn number(text: &str) -> Option<usize> {
 }
 
 /// The set in the kernel's list form (`0-3,6`).
-pub fn format_list(cpus: &BTreeSet<usize>) -> String {
+pub(super) fn format_list(cpus: &BTreeSet<usize>) -> String {
     let mut ranges: Vec<(usize, usize)> = Vec::new();
     for &cpu in cpus {
         match ranges.last_mut() {
@@ -50,7 +50,7 @@ pub fn format_list(cpus: &BTreeSet<usize>) -> String {
 
 /// The CPUs this process may run on (its affinity mask), as Go's `runtime.NumCPU` counts them;
 /// all CPUs the kernel knows of when the mask cannot be read.
-pub fn host_cpus() -> BTreeSet<usize> {
+pub(super) fn host_cpus() -> BTreeSet<usize> {
     use nix::sched::{CpuSet, sched_getaffinity};
     use nix::unistd::Pid;
     match sched_getaffinity(Pid::from_raw(0)) {

@@ -22,11 +22,12 @@ use crate::restart::RestartPolicy;
 pub use mounts::{Mount, MountKind, is_root_target};
 pub use names::{DnsConfig, HostEntry};
 pub use network::{NetworkAttachment, NetworkConfig, NetworkNamespace};
-pub use resources::{DEFAULT_CPU_PERIOD, LimitError, MAX_PIDS, MIN_MEMORY, Resources};
-pub use security::{
-    Capabilities, DEFAULT_CAPABILITIES, DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, Rlimit,
-    check_sysctl, rlimit_resource,
-};
+pub(crate) use resources::DEFAULT_CPU_PERIOD;
+pub use resources::{LimitError, Resources};
+#[cfg(test)]
+pub(crate) use security::DEFAULT_CAPABILITIES;
+pub use security::{Capabilities, Rlimit};
+pub(crate) use security::{DEFAULT_MASKED_PATHS, DEFAULT_READONLY_PATHS, rlimit_resource};
 
 /// The default PATH given to a container that does not set one (Docker's value).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -274,7 +275,7 @@ impl ContainerSpec {
 
     /// The environment the entrypoint sees: `PATH` (defaulted) followed by the spec's entries,
     /// later entries overriding earlier ones with the same key.
-    pub fn effective_env(&self) -> Vec<String> {
+    pub(crate) fn effective_env(&self) -> Vec<String> {
         let mut out: Vec<String> = Vec::with_capacity(self.env.len() + 1);
         if !self.env.iter().any(|e| e.starts_with("PATH=")) {
             out.push(format!("PATH={DEFAULT_PATH}"));
@@ -289,7 +290,7 @@ impl ContainerSpec {
 }
 
 /// The mount flags of a propagation mode name.
-pub fn propagation_flags(name: &str) -> Option<nix::mount::MsFlags> {
+pub(crate) fn propagation_flags(name: &str) -> Option<nix::mount::MsFlags> {
     use nix::mount::MsFlags;
     Some(match name {
         "private" => MsFlags::MS_PRIVATE,
@@ -308,11 +309,11 @@ pub(crate) mod duration_nanos {
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         Ok(Duration::from_nanos(u64::deserialize(d)?))
     }
 }

@@ -29,18 +29,18 @@ pub struct Resources {
 }
 
 /// The default CFS period in microseconds.
-pub const DEFAULT_CPU_PERIOD: u64 = 100_000;
+pub(crate) const DEFAULT_CPU_PERIOD: u64 = 100_000;
 
 /// The smallest memory limit (and reservation) Docker allows: 6 MiB, enough for a container's
 /// setup to run; below it the setup itself is killed.
-pub const MIN_MEMORY: i64 = 6 << 20;
+pub(crate) const MIN_MEMORY: i64 = 6 << 20;
 
 /// The largest `pids.max` the kernel takes (`PID_MAX_LIMIT` on 64-bit).
-pub const MAX_PIDS: i64 = 4 << 20;
+pub(crate) const MAX_PIDS: i64 = 4 << 20;
 
 /// The smallest CFS quota the kernel takes, in microseconds (1 ms, i.e. 0.01 CPUs of the
 /// default period).
-pub const MIN_CPU_QUOTA: i64 = 1_000;
+pub(super) const MIN_CPU_QUOTA: i64 = 1_000;
 
 /// Limits the kernel would refuse with a raw write error, or silently misapply; the messages
 /// are Docker's, so they can be looked up.
@@ -108,7 +108,7 @@ impl Resources {
     }
 
     /// Checks the limits with Docker's rules, for a host whose usable CPUs are `host_cpus`.
-    pub fn validate_on(&self, host_cpus: &BTreeSet<usize>) -> Result<(), LimitError> {
+    pub(crate) fn validate_on(&self, host_cpus: &BTreeSet<usize>) -> Result<(), LimitError> {
         if let Some(memory) = self.memory
             && memory < MIN_MEMORY
         {
@@ -154,7 +154,7 @@ impl Resources {
     }
 
     /// cgroup v2 `cpu.weight` for Docker shares (the conversion runc and crun use).
-    pub fn cpu_weight(&self) -> Option<u64> {
+    pub(crate) fn cpu_weight(&self) -> Option<u64> {
         self.cpu_shares.map(|s| {
             let s = s.clamp(2, 262_144);
             1 + ((s - 2) * 9999) / 262_142
@@ -162,7 +162,7 @@ impl Resources {
     }
 
     /// cgroup v2 `memory.swap.max` value: swap alone, derived from memory+swap.
-    pub fn swap_only(&self) -> Option<i64> {
+    pub(crate) fn swap_only(&self) -> Option<i64> {
         match (self.memory, self.memory_swap) {
             (_, Some(-1)) => Some(-1),
             (Some(memory), Some(swap)) => Some(swap - memory),

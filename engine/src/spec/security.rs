@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::SpecError;
 
 /// Docker's 14 default capabilities.
-pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
+pub(crate) const DEFAULT_CAPABILITIES: [Capability; 14] = [
     Capability::CAP_CHOWN,
     Capability::CAP_DAC_OVERRIDE,
     Capability::CAP_FSETID,
@@ -27,7 +27,7 @@ pub const DEFAULT_CAPABILITIES: [Capability; 14] = [
 ];
 
 /// Docker's default masked paths.
-pub const DEFAULT_MASKED_PATHS: [&str; 12] = [
+pub(crate) const DEFAULT_MASKED_PATHS: [&str; 12] = [
     "/proc/acpi",
     "/proc/asound",
     "/proc/interrupts",
@@ -43,7 +43,7 @@ pub const DEFAULT_MASKED_PATHS: [&str; 12] = [
 ];
 
 /// Docker's default read-only paths.
-pub const DEFAULT_READONLY_PATHS: [&str; 5] = [
+pub(crate) const DEFAULT_READONLY_PATHS: [&str; 5] = [
     "/proc/bus",
     "/proc/fs",
     "/proc/irq",
@@ -117,7 +117,7 @@ pub struct Rlimit {
 }
 
 /// Maps an rlimit name (`nofile`, `nproc`, ...) to its resource number.
-pub fn rlimit_resource(name: &str) -> Result<Resource, SpecError> {
+pub(crate) fn rlimit_resource(name: &str) -> Result<Resource, SpecError> {
     let resource = match name.to_ascii_lowercase().trim_start_matches("rlimit_") {
         "as" => Resource::RLIMIT_AS,
         "core" => Resource::RLIMIT_CORE,
@@ -141,7 +141,7 @@ pub fn rlimit_resource(name: &str) -> Result<Resource, SpecError> {
 }
 
 /// Accepts only sysctls that are namespaced by the namespaces a container has (Docker's list).
-pub fn check_sysctl(key: &str) -> Result<(), SpecError> {
+pub(crate) fn check_sysctl(key: &str) -> Result<(), SpecError> {
     const EXACT: [&str; 5] = [
         "kernel.msgmax",
         "kernel.msgmnb",

@@ -12,7 +12,7 @@ use nix::sys::time::TimeSpec;
 /// Copies the content of `src` into the existing directory `dst`, then gives `dst` the owner
 /// and mode of `src`. Symlinks below `src` are copied as symlinks, never followed; sockets are
 /// skipped.
-pub fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
+pub(crate) fn copy_tree(src: &Path, dst: &Path) -> io::Result<()> {
     for entry in fs::read_dir(src)? {
         let entry = entry?;
         let from = entry.path();

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::inroot::{Root, fd_path};
 
-pub use copy::copy_tree;
-pub use options::LocalMount;
+pub(crate) use copy::copy_tree;
+pub(crate) use options::LocalMount;
 
 /// Errors of the volume store.
 #[derive(Debug, thiserror::Error)]
@@ -252,6 +252,7 @@ impl VolumeStore {
     /// rootfs is `rootfs`. If the volume is empty and `nocopy` is false, the content the rootfs
     /// has at `target` (symlinks resolved inside the rootfs) is copied in first, with owners
     /// and modes.
+    #[cfg(feature = "testing")]
     pub fn prepare_mount(
         &self,
         name: &str,
@@ -264,7 +265,7 @@ impl VolumeStore {
 
     /// [`VolumeStore::prepare_mount`] of a volume already inspected (the container start path
     /// reads each volume's record once).
-    pub fn prepare_volume_mount(
+    pub(crate) fn prepare_volume_mount(
         &self,
         volume: &Volume,
         rootfs: &Path,

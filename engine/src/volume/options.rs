@@ -15,7 +15,7 @@ use super::VolumeError;
 
 /// What a volume's driver options ask the local driver to mount.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LocalMount {
+pub(crate) enum LocalMount {
     /// No options: the volume's own directory under the data root.
     Directory,
     /// `type=none,o=bind`: a host directory.
@@ -44,7 +44,7 @@ fn bad(message: impl Into<String>) -> VolumeError {
 impl LocalMount {
     /// Reads and checks a volume's options; unknown options, types and mount options are
     /// refused by name.
-    pub fn parse(options: &BTreeMap<String, String>) -> Result<Self, VolumeError> {
+    pub(crate) fn parse(options: &BTreeMap<String, String>) -> Result<Self, VolumeError> {
         if options.is_empty() {
             return Ok(Self::Directory);
         }

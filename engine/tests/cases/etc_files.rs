@@ -5,7 +5,7 @@ use engine::spec::{DnsConfig, HostEntry};
 use super::TestResult;
 use crate::support::Env;
 
-pub fn generated_files() -> TestResult {
+pub(crate) fn generated_files() -> TestResult {
     let env = Env::new();
     let show = "cat /etc/hosts; echo ---; cat /etc/hostname; echo ---; cat /etc/resolv.conf; \
         echo ---; grep -c ' /etc/' /proc/self/mountinfo";

@@ -9,7 +9,7 @@ use engine::RuntimeError;
 use super::TestResult;
 use crate::support::Env;
 
-pub fn enters_everything() -> TestResult {
+pub(crate) fn enters_everything() -> TestResult {
     let env = Env::new();
     let mut spec = env.spec("sleep 30");
     spec.hostname = Some("boxy".into());
@@ -82,7 +82,7 @@ pub fn enters_everything() -> TestResult {
     Ok(())
 }
 
-pub fn codes_stdin_refusals() -> TestResult {
+pub(crate) fn codes_stdin_refusals() -> TestResult {
     let env = Env::new();
     env.start("c1", &env.spec("sleep 30"));
     let run = |args: &[&str]| {

@@ -9,7 +9,7 @@ use engine::health::{HealthConfig, HealthStatus, HealthTest};
 use super::TestResult;
 use crate::support::Env;
 
-pub fn real_probes() -> TestResult {
+pub(crate) fn real_probes() -> TestResult {
     let env = Env::new();
     let mut spec = env.spec("sleep 30");
     spec.healthcheck = Some(HealthConfig {

@@ -36,7 +36,7 @@ fn process_states(
         .collect())
 }
 
-pub fn forwards_and_reaps() -> TestResult {
+pub(crate) fn forwards_and_reaps() -> TestResult {
     let env = Env::new();
     // PID 1 is the init; the entrypoint is its child and exits on SIGTERM at once.
     let mut spec = env.spec("sleep 100");

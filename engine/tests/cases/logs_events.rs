@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 use super::TestResult;
 use crate::support::Env;
 
-pub fn follow_tail_since() -> TestResult {
+pub(crate) fn follow_tail_since() -> TestResult {
     let env = Env::new();
     let mut spec =
         env.spec("for i in $(seq 1 40); do echo line $i; sleep 0.01; done; echo done >&2");
@@ -71,7 +71,7 @@ pub fn follow_tail_since() -> TestResult {
     Ok(())
 }
 
-pub fn lifecycle_events() -> TestResult {
+pub(crate) fn lifecycle_events() -> TestResult {
     let env = Env::new();
     let mut stream = env.runtime.events().follow()?;
     env.start("c1", &env.spec("sleep 30"));

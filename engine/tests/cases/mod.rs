@@ -1,27 +1,27 @@
 //! Integration cases of the exec, init, healthcheck, restart, logs, events, /etc files, sealed
 //! binary and cpu features, each a function returning a test result.
 
-pub mod etc_files;
-pub mod exec;
-pub mod health;
-pub mod init;
-pub mod logs_events;
-pub mod restart;
-pub mod sealed;
-pub mod seccomp;
-pub mod tty;
-pub mod usage;
-pub mod v2;
+pub(crate) mod etc_files;
+pub(crate) mod exec;
+pub(crate) mod health;
+pub(crate) mod init;
+pub(crate) mod logs_events;
+pub(crate) mod restart;
+pub(crate) mod sealed;
+pub(crate) mod seccomp;
+pub(crate) mod tty;
+pub(crate) mod usage;
+pub(crate) mod v2;
 
 use libtest_mimic::Failed;
 
 /// A test's outcome.
-pub type TestResult = Result<(), Failed>;
+pub(crate) type TestResult = Result<(), Failed>;
 /// A named test.
-pub type Case = (&'static str, fn() -> TestResult);
+pub(crate) type Case = (&'static str, fn() -> TestResult);
 
 /// Every case of this directory.
-pub fn all() -> Vec<Case> {
+pub(crate) fn all() -> Vec<Case> {
     vec![
         (
             "exec_enters_namespaces_cgroup_and_identity",

@@ -8,7 +8,7 @@ use engine::restart::{Decision, RestartPolicy};
 use super::TestResult;
 use crate::support::Env;
 
-pub fn policies_and_backoff() -> TestResult {
+pub(crate) fn policies_and_backoff() -> TestResult {
     let env = Env::new();
     let mut spec = env.spec("echo run; exit 3");
     spec.restart = RestartPolicy::OnFailure {

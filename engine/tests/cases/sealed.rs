@@ -7,7 +7,7 @@ use engine::ExecSpec;
 use super::TestResult;
 use crate::support::Env;
 
-pub fn proc_exe_is_sealed() -> TestResult {
+pub(crate) fn proc_exe_is_sealed() -> TestResult {
     let env = Env::new();
     let exe = std::env::current_exe()?;
     let before = std::fs::read(&exe)?;

@@ -22,7 +22,7 @@ fn run(env: &Env, id: &str, configure: impl FnOnce(&mut engine::ContainerSpec)) 
     out
 }
 
-pub fn default_profile_blocks_user_namespaces() -> TestResult {
+pub(crate) fn default_profile_blocks_user_namespaces() -> TestResult {
     let env = Env::new();
     let out = run(&env, "c1", |_| {});
     assert!(out.contains("Seccomp:\t2"), "{out}");
@@ -47,7 +47,7 @@ pub fn default_profile_blocks_user_namespaces() -> TestResult {
     Ok(())
 }
 
-pub fn unconfined_and_privileged_have_no_filter() -> TestResult {
+pub(crate) fn unconfined_and_privileged_have_no_filter() -> TestResult {
     let env = Env::new();
     let out = run(&env, "c1", |s| s.seccomp = Seccomp::Unconfined);
     assert!(out.contains("Seccomp:\t0"), "{out}");
@@ -61,7 +61,7 @@ pub fn unconfined_and_privileged_have_no_filter() -> TestResult {
     Ok(())
 }
 
-pub fn a_custom_profile_is_honoured() -> TestResult {
+pub(crate) fn a_custom_profile_is_honoured() -> TestResult {
     let env = Env::new();
     let profile = engine::seccomp::parse_docker_profile(
         r#"{"defaultAction": "SCMP_ACT_ALLOW",
@@ -80,7 +80,7 @@ pub fn a_custom_profile_is_honoured() -> TestResult {
     Ok(())
 }
 
-pub fn exec_gets_the_filter() -> TestResult {
+pub(crate) fn exec_gets_the_filter() -> TestResult {
     let env = Env::new();
     env.start("c1", &env.spec("sleep 30"));
     let exec = ExecSpec::new([
@@ -102,7 +102,7 @@ pub fn exec_gets_the_filter() -> TestResult {
 
 /// A creator whose bounding set lacks CAP_SYS_RESOURCE still runs privileged containers and
 /// ones that add it: they get every other capability.
-pub fn capabilities_the_creator_lacks_are_left_out() -> TestResult {
+pub(crate) fn capabilities_the_creator_lacks_are_left_out() -> TestResult {
     let env = Env::new();
     // The bounding set is per thread, and a child inherits its creating thread's: drop the
     // capability on a thread of this test's own, which then creates the containers.

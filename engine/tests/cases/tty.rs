@@ -5,7 +5,7 @@ use engine::ContainerState;
 use super::TestResult;
 use crate::support::Env;
 
-pub fn terminal_output_is_logged() -> TestResult {
+pub(crate) fn terminal_output_is_logged() -> TestResult {
     let env = Env::new();
     let mut spec = env.spec("tty; test -t 0 && test -t 1 && echo both-ttys; echo to-stderr >&2");
     spec.tty = true;

@@ -7,7 +7,7 @@ use engine::spec::Resources;
 use super::TestResult;
 use crate::support::Env;
 
-pub fn cpu_quota_and_top() -> TestResult {
+pub(crate) fn cpu_quota_and_top() -> TestResult {
     let env = Env::new();
     let mut spec = env.spec("while :; do :; done");
     spec.resources = Resources::default().with_cpus(0.2);

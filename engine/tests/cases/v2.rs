@@ -10,7 +10,7 @@ use engine::{ContainerState, ExecSpec};
 use super::TestResult;
 use crate::support::Env;
 
-pub fn container_lifecycle_on_v2() -> TestResult {
+pub(crate) fn container_lifecycle_on_v2() -> TestResult {
     let unified = PathBuf::from("/sys/fs/cgroup/unified");
     if !unified.join("cgroup.procs").exists() {
         return Err("no unified hierarchy at /sys/fs/cgroup/unified".into());

@@ -7,14 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use engine::cgroups::{AnyManager, Layout};
+use engine::cgroups::Layout;
 use engine::spec::ContainerSpec;
 use engine::{ContainerState, Runtime, RuntimeConfig};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// Builds a minimal busybox rootfs in `dir` with users root and alice (1000, also in staff=50).
-pub fn build_rootfs(dir: &Path) {
+pub(crate) fn build_rootfs(dir: &Path) {
     let bin = dir.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::copy("/bin/busybox", bin.join("busybox")).unwrap();
@@ -42,19 +42,19 @@ pub fn build_rootfs(dir: &Path) {
 }
 
 /// One test's runtime: own data root, run root, rootfs and cgroup parent.
-pub struct Env {
+pub(crate) struct Env {
     pub tmp: tempfile::TempDir,
     pub runtime: Runtime,
     pub parent: String,
 }
 
 impl Env {
-    pub fn new() -> Env {
-        Self::with_layout(AnyManager::probe_layout().unwrap())
+    pub(crate) fn new() -> Env {
+        Self::with_layout(Layout::probe().unwrap())
     }
 
     /// An environment whose runtime uses `layout` instead of the host's probed one.
-    pub fn with_layout(layout: Layout) -> Env {
+    pub(crate) fn with_layout(layout: Layout) -> Env {
         let tmp = tempfile::tempdir().unwrap();
         build_rootfs(&tmp.path().join("rootfs"));
         let parent = format!(
@@ -72,16 +72,16 @@ impl Env {
         }
     }
 
-    pub fn rootfs(&self) -> PathBuf {
+    pub(crate) fn rootfs(&self) -> PathBuf {
         self.tmp.path().join("rootfs")
     }
 
-    pub fn spec(&self, script: &str) -> ContainerSpec {
+    pub(crate) fn spec(&self, script: &str) -> ContainerSpec {
         ContainerSpec::new(self.rootfs(), ["sh", "-c", script])
     }
 
     /// Creates, starts and waits for the container; returns its exit state and stdout.
-    pub fn run(&self, id: &str, spec: &ContainerSpec) -> (ContainerState, String) {
+    pub(crate) fn run(&self, id: &str, spec: &ContainerSpec) -> (ContainerState, String) {
         self.runtime.create(id, spec).unwrap();
         self.runtime.start(id).unwrap();
         let state = self
@@ -92,17 +92,17 @@ impl Env {
     }
 
     /// Creates and starts a container.
-    pub fn start(&self, id: &str, spec: &ContainerSpec) -> engine::StateRecord {
+    pub(crate) fn start(&self, id: &str, spec: &ContainerSpec) -> engine::StateRecord {
         let record = self.runtime.create(id, spec).unwrap();
         self.runtime.start(id).unwrap();
         record
     }
 
-    pub fn stdout(&self, id: &str) -> String {
+    pub(crate) fn stdout(&self, id: &str) -> String {
         self.stream(id, "stdout")
     }
 
-    pub fn stream(&self, id: &str, stream: &str) -> String {
+    pub(crate) fn stream(&self, id: &str, stream: &str) -> String {
         self.runtime
             .logs(id)
             .unwrap()
@@ -125,8 +125,8 @@ impl Drop for Env {
 }
 
 /// Every cgroup directory named like a test parent, anywhere in the host's hierarchies.
-pub fn leftover_cgroups(prefix: &str) -> Vec<PathBuf> {
-    let Ok(layout) = AnyManager::probe_layout() else {
+pub(crate) fn leftover_cgroups(prefix: &str) -> Vec<PathBuf> {
+    let Ok(layout) = Layout::probe() else {
         return Vec::new();
     };
     let mut out = Vec::new();

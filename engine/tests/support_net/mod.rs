@@ -18,14 +18,14 @@ use engine::network::{Netns, Networks};
 use nix::sched::{CloneFlags, unshare};
 
 /// The test's "host" namespace and data root.
-pub struct Lab {
+pub(crate) struct Lab {
     pub nets: Networks,
     pub dir: tempfile::TempDir,
     pub host: Netns,
 }
 
 /// Runs `body` in a fresh namespace, then checks for leftovers.
-pub fn run(body: impl FnOnce(&Lab) + Send) {
+pub(crate) fn run(body: impl FnOnce(&Lab) + Send) {
     std::thread::scope(|s| {
         s.spawn(|| {
             unshare(CloneFlags::CLONE_NEWNET).unwrap();
@@ -59,7 +59,7 @@ pub fn run(body: impl FnOnce(&Lab) + Send) {
 }
 
 /// Our links in the calling thread's namespace.
-pub fn leftover_links() -> Vec<String> {
+pub(crate) fn leftover_links() -> Vec<String> {
     Links::open()
         .unwrap()
         .list()
@@ -71,13 +71,13 @@ pub fn leftover_links() -> Vec<String> {
 }
 
 /// Runs `nft` in the calling thread's namespace (inspection only) and returns its stdout.
-pub fn nft(args: &[&str]) -> String {
+pub(crate) fn nft(args: &[&str]) -> String {
     let out = Command::new("nft").args(args).output().unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// A new anonymous namespace with loopback up.
-pub fn netns() -> Netns {
+pub(crate) fn netns() -> Netns {
     std::thread::spawn(|| {
         unshare(CloneFlags::CLONE_NEWNET).unwrap();
         Links::open().unwrap().up_by_name("lo").unwrap();
@@ -88,7 +88,7 @@ pub fn netns() -> Netns {
 }
 
 /// The inode of a namespace handle (to check later that nothing holds it).
-pub fn inode(ns: &Netns) -> u64 {
+pub(crate) fn inode(ns: &Netns) -> u64 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(format!("/proc/self/fd/{}", ns.raw_fd()))
         .unwrap()
@@ -96,7 +96,7 @@ pub fn inode(ns: &Netns) -> u64 {
 }
 
 /// Whether any thread or descriptor of this process still refers to namespace `ino`.
-pub fn netns_referenced(ino: u64) -> bool {
+pub(crate) fn netns_referenced(ino: u64) -> bool {
     let want = format!("net:[{ino}]");
     let links = |dir: &str, tail: &str| -> bool {
         std::fs::read_dir(dir).is_ok_and(|d| {
@@ -110,7 +110,7 @@ pub fn netns_referenced(ino: u64) -> bool {
 
 /// An outside client namespace linked to the host by a veth: host 192.0.2.1/24, client
 /// 192.0.2.2/24 (default route via the host).
-pub fn outside(lab: &Lab) -> Netns {
+pub(crate) fn outside(lab: &Lab) -> Netns {
     let client = netns();
     let mut links = Links::open().unwrap();
     let host = links.create_veth("labhost", "labpeer", 1500).unwrap();
@@ -137,7 +137,7 @@ pub fn outside(lab: &Lab) -> Netns {
 
 /// Gives the outside link IPv6 too: host 2001:db8::1/64, client 2001:db8::2/64 (default
 /// route via the host).
-pub fn outside_v6(client: &Netns) {
+pub(crate) fn outside_v6(client: &Netns) {
     let host: Ipv6Addr = "2001:db8::1".parse().unwrap();
     let mut links = Links::open().unwrap();
     let index = links.find("labhost").unwrap().unwrap().index;
@@ -156,7 +156,7 @@ pub fn outside_v6(client: &Netns) {
 
 /// The handle of nftables table `family name` in the calling thread's namespace (a table that
 /// is replaced gets a new one).
-pub fn table_handle(family: &str, name: &str) -> String {
+pub(crate) fn table_handle(family: &str, name: &str) -> String {
     let listing = nft(&["-a", "list", "table", family, name]);
     listing
         .lines()
@@ -168,7 +168,7 @@ pub fn table_handle(family: &str, name: &str) -> String {
 }
 
 /// A TCP or UDP server in a namespace answering `<name> saw <peer ip>`; stopped on drop.
-pub struct Server {
+pub(crate) struct Server {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
@@ -188,12 +188,12 @@ fn enter(ns: &Netns) -> std::os::fd::OwnedFd {
 }
 
 /// Serves TCP on `port` in `ns` (IPv4).
-pub fn tcp_server(ns: &Netns, port: u16, name: &'static str) -> Server {
+pub(crate) fn tcp_server(ns: &Netns, port: u16, name: &'static str) -> Server {
     serve_tcp(ns, SocketAddr::from(([0, 0, 0, 0], port)), name)
 }
 
 /// Serves TCP on `port` in `ns` (IPv6).
-pub fn tcp_server6(ns: &Netns, port: u16, name: &'static str) -> Server {
+pub(crate) fn tcp_server6(ns: &Netns, port: u16, name: &'static str) -> Server {
     serve_tcp(ns, SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)), name)
 }
 
@@ -225,7 +225,7 @@ fn serve_tcp(ns: &Netns, addr: SocketAddr, name: &'static str) -> Server {
 }
 
 /// Serves UDP on `port` in `ns`.
-pub fn udp_server(ns: &Netns, port: u16, name: &'static str) -> Server {
+pub(crate) fn udp_server(ns: &Netns, port: u16, name: &'static str) -> Server {
     let fd = enter(ns);
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
@@ -251,7 +251,7 @@ pub fn udp_server(ns: &Netns, port: u16, name: &'static str) -> Server {
 }
 
 /// Connects over TCP from `ns` and returns the server's line.
-pub fn tcp_ask(ns: &Netns, addr: &str) -> Result<String, String> {
+pub(crate) fn tcp_ask(ns: &Netns, addr: &str) -> Result<String, String> {
     let addr: SocketAddr = addr.parse().unwrap();
     let fd = enter(ns);
     std::thread::spawn(move || {
@@ -270,7 +270,7 @@ pub fn tcp_ask(ns: &Netns, addr: &str) -> Result<String, String> {
 }
 
 /// Sends a UDP datagram from `ns` and returns the answer.
-pub fn udp_ask(ns: &Netns, addr: &str) -> Result<String, String> {
+pub(crate) fn udp_ask(ns: &Netns, addr: &str) -> Result<String, String> {
     let addr: SocketAddr = addr.parse().unwrap();
     let fd = enter(ns);
     std::thread::spawn(move || {
@@ -288,7 +288,7 @@ pub fn udp_ask(ns: &Netns, addr: &str) -> Result<String, String> {
 }
 
 /// Runs a command inside `ns` and returns (success, stdout).
-pub fn cmd_in(ns: &Netns, args: &[&str]) -> (bool, String) {
+pub(crate) fn cmd_in(ns: &Netns, args: &[&str]) -> (bool, String) {
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
     let fd = enter(ns);
     std::thread::spawn(move || {
@@ -304,7 +304,7 @@ pub fn cmd_in(ns: &Netns, args: &[&str]) -> (bool, String) {
 }
 
 /// Whether busybox (for ping) is installed.
-pub fn have_busybox() -> bool {
+pub(crate) fn have_busybox() -> bool {
     Command::new("busybox")
         .arg("true")
         .status()

@@ -17,14 +17,14 @@ use crate::network::ports::Listen;
 use crate::network::record::{Endpoint, NetworkRecord};
 
 /// Whether any network has IPv6 (and so the `ip6` table and IPv6 forwarding are needed).
-pub fn needed(networks: &[NetworkRecord]) -> bool {
+pub(crate) fn needed(networks: &[NetworkRecord]) -> bool {
     networks.iter().any(|n| n.subnet_v6.is_some())
 }
 
 /// The IPv6 DNAT rules of one endpoint: its ports published on IPv6 host addresses (every one,
 /// or one other than `::1`), to its IPv6 address (none when it has no IPv6 address), tagged
 /// with its host-side veth.
-pub fn endpoint_rules(ep: &Endpoint) -> Vec<Rule> {
+pub(crate) fn endpoint_rules(ep: &Endpoint) -> Vec<Rule> {
     use Match::*;
     let Some(ipv6) = ep.ipv6 else {
         return Vec::new();
@@ -51,7 +51,7 @@ pub fn endpoint_rules(ep: &Endpoint) -> Vec<Rule> {
 }
 
 /// The whole IPv6 ruleset (empty when no network has IPv6).
-pub fn ruleset(networks: &[NetworkRecord]) -> Vec<Rule> {
+pub(crate) fn ruleset(networks: &[NetworkRecord]) -> Vec<Rule> {
     use Match::*;
     if !needed(networks) {
         return Vec::new();

@@ -19,7 +19,7 @@ pub const FLOOD_MAC: [u8; 6] = [0; 6];
 
 /// The forwarding entry `mac → node` of VXLAN device `index` (`NTF_SELF`: the device's own
 /// table, not the bridge's it is a port of).
-pub fn fdb_message(index: u32, mac: [u8; 6], node: Ipv4Addr) -> NeighbourMessage {
+pub(super) fn fdb_message(index: u32, mac: [u8; 6], node: Ipv4Addr) -> NeighbourMessage {
     let mut msg = NeighbourMessage::default();
     msg.header.family = AddressFamily::Bridge;
     msg.header.ifindex = index;
@@ -33,7 +33,7 @@ pub fn fdb_message(index: u32, mac: [u8; 6], node: Ipv4Addr) -> NeighbourMessage
 }
 
 /// The permanent neighbour entry `ip → mac` on link `index`.
-pub fn neighbour_message(index: u32, ip: Ipv4Addr, mac: [u8; 6]) -> NeighbourMessage {
+pub(super) fn neighbour_message(index: u32, ip: Ipv4Addr, mac: [u8; 6]) -> NeighbourMessage {
     let mut msg = NeighbourMessage::default();
     msg.header.family = AddressFamily::Inet;
     msg.header.ifindex = index;
@@ -47,7 +47,7 @@ pub fn neighbour_message(index: u32, ip: Ipv4Addr, mac: [u8; 6]) -> NeighbourMes
 
 /// Flags of the request adding a forwarding entry: the flooding entry gathers one destination
 /// per node (append), a unicast entry has exactly one (replace).
-pub fn fdb_add_flags(mac: [u8; 6]) -> u16 {
+pub(super) fn fdb_add_flags(mac: [u8; 6]) -> u16 {
     if mac == FLOOD_MAC {
         NLM_F_CREATE | NLM_F_APPEND
     } else {
@@ -117,6 +117,7 @@ impl Links {
 
     /// The forwarding entries of VXLAN device `index` that have a remote destination, as
     /// `(mac, node)`.
+    #[cfg(feature = "testing")]
     pub fn fdb_entries(&mut self, index: u32) -> Result<Vec<([u8; 6], Ipv4Addr)>> {
         let mut req = NeighbourMessage::default();
         req.header.family = AddressFamily::Bridge;

@@ -37,7 +37,7 @@ pub struct VxlanSpec {
 /// address learning off (every remote endpoint is programmed) and ARP proxying on, so that ARP
 /// requests are answered from the device's neighbour entries instead of being flooded to
 /// every node.
-pub fn vxlan_message(spec: &VxlanSpec) -> LinkMessage {
+pub(super) fn vxlan_message(spec: &VxlanSpec) -> LinkMessage {
     let mut data = vec![
         InfoVxlan::Id(spec.vni),
         InfoVxlan::Local(spec.local),

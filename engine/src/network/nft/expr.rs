@@ -113,7 +113,7 @@ fn verdict(attrs: Vec<VerdictAttribute>) -> Expr {
 }
 
 /// The expressions of one condition.
-pub fn encode_match(m: &Match) -> Vec<Expr> {
+pub(super) fn encode_match(m: &Match) -> Vec<Expr> {
     match m {
         Match::Iif(n) => vec![meta(MetaKey::Iifname), cmp(Operator::Equal, ifname(n))],
         Match::Oif(n) => vec![meta(MetaKey::Oifname), cmp(Operator::Equal, ifname(n))],
@@ -178,7 +178,7 @@ pub fn encode_match(m: &Match) -> Vec<Expr> {
 }
 
 /// The expressions of one action.
-pub fn encode_action(a: &Action) -> Vec<Expr> {
+pub(super) fn encode_action(a: &Action) -> Vec<Expr> {
     match a {
         Action::Accept => vec![verdict(vec![VerdictAttribute::Code(Verdict::Other(
             NF_ACCEPT,

@@ -16,9 +16,9 @@ use crate::network::{Result, nl_err};
 
 /// The table and chain iptables-nft (and ip6tables-nft, in family `ip6`) uses for forwarded
 /// traffic.
-pub const FOREIGN_TABLE: &str = "filter";
+pub(super) const FOREIGN_TABLE: &str = "filter";
 /// See [`FOREIGN_TABLE`].
-pub const FOREIGN_CHAIN: &str = "FORWARD";
+pub(super) const FOREIGN_CHAIN: &str = "FORWARD";
 
 fn rule_msg(
     family: Family,
@@ -103,7 +103,7 @@ fn chain_exists(nl: &mut Netlink, family: Family) -> bool {
 /// Replaces the rules marked with `mark` (the data root's table name: each data root owns its
 /// own marked rules) in the foreign chain of `family` with `rules` (nothing when the chain does
 /// not exist).
-pub fn sync(family: Family, mark: &str, rules: &[Rule]) -> Result<()> {
+pub(crate) fn sync(family: Family, mark: &str, rules: &[Rule]) -> Result<()> {
     let mark = mark.as_bytes();
     let mut nl = Netlink::netfilter().map_err(nl_err("open netfilter socket"))?;
     if !chain_exists(&mut nl, family) {

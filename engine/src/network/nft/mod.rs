@@ -11,8 +11,8 @@ mod expr;
 mod foreign;
 mod tagged;
 
-pub use foreign::sync as sync_foreign_forward;
-pub use tagged::{append, delete_tagged};
+pub(super) use foreign::sync as sync_foreign_forward;
+pub(super) use tagged::{append, delete_tagged};
 
 use netlink_packet_core::{NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST, NetlinkMessage};
 use netlink_packet_netfilter::nftables::{
@@ -31,7 +31,7 @@ const NF_ACCEPT: u32 = 1;
 
 /// The address family of a table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Family {
+pub(super) enum Family {
     /// `ip`: IPv4.
     V4,
     /// `ip6`: IPv6.
@@ -47,7 +47,7 @@ impl Family {
     }
 
     /// The family's name in `nft` syntax.
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Self::V4 => "ip",
             Self::V6 => "ip6",
@@ -167,7 +167,7 @@ fn transaction(
 
 /// Replaces table `name` of `family` with `rules` in one transaction; with `present == false`
 /// the table is removed (a missing table is not an error).
-pub fn apply(family: Family, name: &str, present: bool, rules: &[Rule]) -> Result<()> {
+pub(super) fn apply(family: Family, name: &str, present: bool, rules: &[Rule]) -> Result<()> {
     // "create, delete, create" makes the replacement work whether or not the table exists.
     let mut msgs = vec![table(family, name, false), table(family, name, true)];
     if present {

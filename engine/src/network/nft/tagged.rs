@@ -16,7 +16,7 @@ fn open() -> Result<Netlink> {
 
 /// Appends `rules` to their chains of table `table` in one transaction (nothing to do for no
 /// rules: no socket is opened).
-pub fn append(family: Family, table: &str, rules: &[Rule]) -> Result<()> {
+pub(crate) fn append(family: Family, table: &str, rules: &[Rule]) -> Result<()> {
     if rules.is_empty() {
         return Ok(());
     }
@@ -71,7 +71,7 @@ fn tagged_handles(
 
 /// Deletes the rules of `chain` in `table` tagged `tag`, in one transaction; returns how many
 /// there were.
-pub fn delete_tagged(family: Family, table: &str, chain: &str, tag: &str) -> Result<usize> {
+pub(crate) fn delete_tagged(family: Family, table: &str, chain: &str, tag: &str) -> Result<usize> {
     let mut nl = open()?;
     let handles = tagged_handles(&mut nl, family, table, chain, &user_data(tag))?;
     let msgs = handles

@@ -8,12 +8,12 @@ use super::{PortMapping, PortSpec, Protocol, bind_tcp, bind_udp};
 use crate::network::NetworkError;
 
 /// First port of the range random host ports come from (Docker's).
-pub const EPHEMERAL_FIRST: u16 = 49153;
+pub(crate) const EPHEMERAL_FIRST: u16 = 49153;
 
 /// Whether the host socket is free (something else on the host may hold it); an address that
 /// cannot be bound at all (not an address of this host, a family the host lacks) is an error
 /// naming the mapping.
-pub fn host_port_free(
+pub(crate) fn host_port_free(
     protocol: Protocol,
     ip: Option<IpAddr>,
     port: u16,
@@ -58,7 +58,7 @@ fn binds(spec: &PortSpec, dual: bool) -> Vec<Option<IpAddr>> {
 /// the endpoint has IPv6; `free` says whether a host socket is free on the host. Random ports
 /// come from [`EPHEMERAL_FIRST`]`..=65535`; a port published on both families is the same on
 /// both.
-pub fn resolve(
+pub(crate) fn resolve(
     specs: &[PortSpec],
     taken: &[PortMapping],
     dual: bool,
