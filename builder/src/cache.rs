@@ -15,7 +15,7 @@ use crate::layers::{Layer, all_present};
 
 /// The state of a stage after a step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Snapshot {
+pub(crate) struct Snapshot {
     /// The image config.
     pub config: ImageConfig,
     /// The layers, bottom first.
@@ -24,12 +24,12 @@ pub struct Snapshot {
 
 /// The cache index.
 #[derive(Debug, Clone)]
-pub struct Cache {
+pub(crate) struct Cache {
     dir: PathBuf,
 }
 
 /// The key of a step: the parent's key and the step's definition.
-pub fn key(parent: &Digest, definition: &str) -> Digest {
+pub(crate) fn key(parent: &Digest, definition: &str) -> Digest {
     let mut h = Sha256::new();
     h.update(parent.to_string().as_bytes());
     h.update([0]);
@@ -38,7 +38,7 @@ pub fn key(parent: &Digest, definition: &str) -> Digest {
 }
 
 /// The key of a stage's start: its base.
-pub fn root_key(base: &str) -> Digest {
+pub(crate) fn root_key(base: &str) -> Digest {
     let mut h = Sha256::new();
     h.update(b"base\0");
     h.update(base.as_bytes());
@@ -47,7 +47,7 @@ pub fn root_key(base: &str) -> Digest {
 
 impl Cache {
     /// The cache under `<data_root>/build/cache`; creates it.
-    pub fn open(data_root: &Path) -> Result<Self> {
+    pub(crate) fn open(data_root: &Path) -> Result<Self> {
         let dir = data_root.join("build").join("cache");
         std::fs::create_dir_all(&dir).map_err(BuildError::io("create", &dir))?;
         Ok(Self { dir })
@@ -58,7 +58,7 @@ impl Cache {
     }
 
     /// The snapshot stored under `key`, if it is there and its layers still are.
-    pub fn get(&self, store: &ImageStore, key: &Digest) -> Result<Option<Snapshot>> {
+    pub(crate) fn get(&self, store: &ImageStore, key: &Digest) -> Result<Option<Snapshot>> {
         let path = self.path(key);
         let data = match std::fs::read(&path) {
             Ok(d) => d,
@@ -77,7 +77,7 @@ impl Cache {
 
     /// Stores a snapshot under `key` (written whole or not at all; not flushed to disk: the
     /// cache may lose recent entries on a crash, never hold torn ones).
-    pub fn put(&self, key: &Digest, snapshot: &Snapshot) -> Result<()> {
+    pub(crate) fn put(&self, key: &Digest, snapshot: &Snapshot) -> Result<()> {
         let data = serde_json::to_vec(snapshot)
             .map_err(|e| BuildError::Invalid(format!("encode cache entry: {e}")))?;
         let path = self.path(key);

@@ -2,6 +2,9 @@
 //! also keeps `Healthcheck`, `OnBuild` and `Shell`. Fields this crate does not know are kept
 //! as they were in the base image.
 
+// Public only with the `testing` feature (see lib.rs); crate-internal otherwise.
+#![cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};

@@ -19,7 +19,7 @@ use crate::ignore::{Ignore, clean};
 use crate::pattern;
 
 /// Where sources are read from.
-pub struct SourceRoot<'a> {
+pub(crate) struct SourceRoot<'a> {
     /// The directory.
     pub dir: &'a Path,
     /// What is excluded (the build context's `.dockerignore`; empty for a rootfs).
@@ -28,7 +28,7 @@ pub struct SourceRoot<'a> {
 
 /// What an entry is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntryKind {
+pub(crate) enum EntryKind {
     /// A directory.
     Dir,
     /// A regular file read from the host path.
@@ -43,7 +43,7 @@ pub enum EntryKind {
 
 /// One entry of the layer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
+pub(crate) struct Entry {
     /// The absolute destination in the image.
     pub dest: PathBuf,
     /// What it is.
@@ -60,7 +60,7 @@ pub struct Entry {
 
 /// The options of one COPY or ADD.
 #[derive(Debug, Clone, Default)]
-pub struct CopyOptions {
+pub(crate) struct CopyOptions {
     /// `--chown`, resolved.
     pub owner: Option<(u32, u32)>,
     /// `--chmod`.
@@ -70,7 +70,7 @@ pub struct CopyOptions {
 }
 
 /// Parses `--chmod` (octal).
-pub fn parse_chmod(text: &str) -> Result<u32> {
+pub(crate) fn parse_chmod(text: &str) -> Result<u32> {
     u32::from_str_radix(text, 8)
         .ok()
         .filter(|m| *m <= 0o7777)
@@ -94,7 +94,7 @@ impl SourceRoot<'_> {
     }
 
     /// The paths a source names: itself, or the matches of its glob.
-    pub fn resolve(&self, source: &str) -> Result<Vec<PathBuf>> {
+    pub(crate) fn resolve(&self, source: &str) -> Result<Vec<PathBuf>> {
         let rel = inside(source);
         if !pattern::has_wildcard(source) {
             let host = self.dir.join(&rel);
@@ -173,7 +173,7 @@ impl SourceRoot<'_> {
 
 /// Builds the entries for copying `rel` (resolved by [`SourceRoot::resolve`]) to `dest`;
 /// `into_dir` says whether `dest` is a directory to copy into.
-pub fn plan_path(
+pub(crate) fn plan_path(
     root: &SourceRoot<'_>,
     rel: &Path,
     dest: &Path,
@@ -280,7 +280,7 @@ fn walk_dir(
 }
 
 /// Whether a file is a tar archive (plain, gzip or zstd).
-pub fn is_archive(path: &Path) -> Result<bool> {
+pub(crate) fn is_archive(path: &Path) -> Result<bool> {
     let file = crate::layers::open(path)?;
     let Ok((_, mut plain)) = engine::image::decompress(file) else {
         return Ok(false);
@@ -319,7 +319,7 @@ fn header_checksum_ok(block: &[u8; 512]) -> bool {
 }
 
 /// A here-document as an entry.
-pub fn plan_data(dest: PathBuf, content: Vec<u8>, options: &CopyOptions) -> Entry {
+pub(crate) fn plan_data(dest: PathBuf, content: Vec<u8>, options: &CopyOptions) -> Entry {
     let (uid, gid) = options.owner.unwrap_or((0, 0));
     Entry {
         dest,
@@ -333,7 +333,7 @@ pub fn plan_data(dest: PathBuf, content: Vec<u8>, options: &CopyOptions) -> Entr
 
 /// The content checksum of a plan: destinations, kinds, modes, owners, contents and link
 /// targets, not modification times.
-pub fn checksum(entries: &[Entry]) -> Result<String> {
+pub(crate) fn checksum(entries: &[Entry]) -> Result<String> {
     let mut h = Sha256::new();
     for e in entries {
         h.update(e.dest.as_os_str().as_encoded_bytes());

@@ -11,7 +11,7 @@ use crate::error::{BuildError, Result};
 use crate::layers::lookup;
 
 /// Writes `entries` over the image made of `diffs`; returns the number of tar entries.
-pub fn write_plan(
+pub(crate) fn write_plan(
     entries: &[Entry],
     diffs: &[PathBuf],
     owner: (u32, u32),

@@ -13,7 +13,7 @@ use crate::layers::{is_opaque, is_whiteout, lookup};
 
 /// Writes the tar of `upper` over `lowers` (diff directories, bottom first) to `out`;
 /// returns the number of entries (0: nothing changed).
-pub fn write_upper(upper: &Path, lowers: &[PathBuf], out: &mut dyn Write) -> Result<usize> {
+pub(crate) fn write_upper(upper: &Path, lowers: &[PathBuf], out: &mut dyn Write) -> Result<usize> {
     let mut builder = tar::Builder::new(out);
     let mut state = Walk {
         lowers,

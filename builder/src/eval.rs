@@ -14,13 +14,13 @@ use crate::parse::{CommandForm, Flag, HealthDef, Instruction};
 use crate::platform::{PROXY_ARGS, platform_args};
 
 /// The default SHELL.
-pub fn default_shell() -> Vec<String> {
+pub(crate) fn default_shell() -> Vec<String> {
     vec!["/bin/sh".into(), "-c".into()]
 }
 
 /// The build arguments of one stage.
 #[derive(Debug, Clone)]
-pub struct Scope {
+pub(crate) struct Scope {
     /// The global ARGs (before the first FROM) with their values.
     pub meta: Vec<(String, String)>,
     /// `--build-arg` values.
@@ -33,7 +33,7 @@ pub struct Scope {
 
 impl Scope {
     /// A stage's scope.
-    pub fn new(meta: Vec<(String, String)>, build_args: BTreeMap<String, String>) -> Self {
+    pub(crate) fn new(meta: Vec<(String, String)>, build_args: BTreeMap<String, String>) -> Self {
         Self {
             meta,
             build_args,
@@ -43,7 +43,7 @@ impl Scope {
     }
 
     /// The variables for expansions: declared ARGs with values, then the ENV (which wins).
-    pub fn vars(&self, config: &ImageConfig) -> Vec<(String, String)> {
+    pub(crate) fn vars(&self, config: &ImageConfig) -> Vec<(String, String)> {
         let mut out: Vec<(String, String)> = self
             .args
             .iter()
@@ -55,7 +55,7 @@ impl Scope {
 
     /// The environment of a RUN: the image's ENV, then the declared ARGs with values and the
     /// proxy build arguments that the ENV does not set.
-    pub fn run_env(&self, config: &ImageConfig) -> Vec<String> {
+    pub(crate) fn run_env(&self, config: &ImageConfig) -> Vec<String> {
         let env = config.env();
         let mut out: Vec<String> = config.config.env.clone().unwrap_or_default();
         let add = |k: &str, v: &str, out: &mut Vec<String>| {
@@ -107,7 +107,7 @@ impl Scope {
 
 /// The values of the global ARGs: platform arguments first, then each ARG before the first
 /// FROM (a `--build-arg` wins over its default, which may use the ARGs before it).
-pub fn meta_args(
+pub(crate) fn meta_args(
     lexer: &Lexer,
     global: &[(String, Option<String>)],
     build_args: &BTreeMap<String, String>,
@@ -128,7 +128,7 @@ pub fn meta_args(
 }
 
 /// A command's argv: the exec form as written, the shell form through `shell`.
-pub fn argv(command: &CommandForm, shell: &[String]) -> Vec<String> {
+pub(crate) fn argv(command: &CommandForm, shell: &[String]) -> Vec<String> {
     match command {
         CommandForm::Exec(v) => v.clone(),
         CommandForm::Shell(s) => {
@@ -140,7 +140,7 @@ pub fn argv(command: &CommandForm, shell: &[String]) -> Vec<String> {
 }
 
 /// A Go-style duration (`30s`, `1m30s`, `500ms`, `2h`) in nanoseconds.
-pub fn parse_duration(text: &str) -> Result<u64> {
+pub(crate) fn parse_duration(text: &str) -> Result<u64> {
     let bad = || BuildError::Invalid(format!("invalid duration {text:?}"));
     if text == "0" {
         return Ok(0);
@@ -213,7 +213,7 @@ fn ports(word: &str) -> Result<Vec<String>> {
 }
 
 /// Applies a config-only instruction; returns its definition for the cache key.
-pub fn apply(
+pub(crate) fn apply(
     kind: &Instruction,
     config: &mut ImageConfig,
     scope: &mut Scope,

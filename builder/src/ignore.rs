@@ -18,13 +18,13 @@ struct Rule {
 
 /// The exclusion rules of a build context.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Ignore {
+pub(crate) struct Ignore {
     rules: Vec<Rule>,
 }
 
 impl Ignore {
     /// Parses the text of a `.dockerignore`.
-    pub fn parse(text: &str) -> Self {
+    pub(crate) fn parse(text: &str) -> Self {
         let mut rules = Vec::new();
         for line in text.lines() {
             if line.starts_with('#') {
@@ -51,7 +51,7 @@ impl Ignore {
 
     /// The rules for a build: `<dockerfile>.dockerignore` beside the Dockerfile when it
     /// exists, else `<context>/.dockerignore`, else none.
-    pub fn for_build(context: &Path, dockerfile: Option<&Path>) -> std::io::Result<Self> {
+    pub(crate) fn for_build(context: &Path, dockerfile: Option<&Path>) -> std::io::Result<Self> {
         let mut candidates: Vec<PathBuf> = Vec::new();
         if let Some(df) = dockerfile {
             let mut name = df.as_os_str().to_owned();
@@ -70,7 +70,7 @@ impl Ignore {
     }
 
     /// Whether a path relative to the context root (slash-separated) is excluded.
-    pub fn excludes(&self, path: &str) -> bool {
+    pub(crate) fn excludes(&self, path: &str) -> bool {
         let path = clean(path);
         let parents: Vec<&str> = path.match_indices('/').map(|(i, _)| &path[..i]).collect();
         let mut excluded = false;
@@ -88,19 +88,14 @@ impl Ignore {
 
     /// Whether nothing below an excluded directory can be included again, so that a walk
     /// may skip it.
-    pub fn may_skip_dir(&self, dir: &str) -> bool {
+    pub(crate) fn may_skip_dir(&self, dir: &str) -> bool {
         self.excludes(dir) && !self.rules.iter().any(|r| r.include)
-    }
-
-    /// Whether there are no rules.
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
     }
 }
 
 /// Lexical cleaning as Go's `filepath.Clean`: `.` and empty components dropped, `..`
 /// resolved, `.` for nothing.
-pub fn clean(path: &str) -> String {
+pub(crate) fn clean(path: &str) -> String {
     let absolute = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {

@@ -14,7 +14,7 @@ use crate::error::{BuildError, Result};
 
 /// One layer of a build state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Layer {
+pub(crate) struct Layer {
     /// The digest of the uncompressed tar.
     pub diff_id: Digest,
     /// The ChainID (key of the unpacked layer).
@@ -37,12 +37,12 @@ impl From<&LayerRef> for Layer {
 }
 
 /// Whether a metadata is an overlay whiteout (a 0/0 character device).
-pub fn is_whiteout(meta: &Metadata) -> bool {
+pub(crate) fn is_whiteout(meta: &Metadata) -> bool {
     meta.file_type().is_char_device() && meta.rdev() == 0
 }
 
 /// Whether a directory is marked opaque.
-pub fn is_opaque(path: &Path) -> bool {
+pub(crate) fn is_opaque(path: &Path) -> bool {
     matches!(xattr::get(path, "trusted.overlay.opaque"), Ok(Some(v)) if v == b"y")
 }
 
@@ -64,7 +64,7 @@ fn components(path: &Path) -> Vec<std::ffi::OsString> {
 /// Finds `path` (inside the image, symlinks not followed) in a stack of diff directories
 /// (bottom first). Returns the host path of the topmost version and its metadata, or
 /// `None` when it does not exist (or was deleted).
-pub fn lookup(diffs: &[PathBuf], path: &Path) -> Option<(PathBuf, Metadata)> {
+pub(crate) fn lookup(diffs: &[PathBuf], path: &Path) -> Option<(PathBuf, Metadata)> {
     let parts = components(path);
     for diff in diffs.iter().rev() {
         let mut here = diff.clone();
@@ -102,7 +102,7 @@ pub fn lookup(diffs: &[PathBuf], path: &Path) -> Option<(PathBuf, Metadata)> {
 
 /// `path` with the symbolic links among its parent directories resolved inside the image
 /// (as a container would see it); the last component is left as it is.
-pub fn resolve_parents(diffs: &[PathBuf], path: &Path) -> PathBuf {
+pub(crate) fn resolve_parents(diffs: &[PathBuf], path: &Path) -> PathBuf {
     let mut pending: Vec<std::ffi::OsString> = components(path);
     pending.reverse();
     let mut done = PathBuf::from("/");
@@ -143,14 +143,14 @@ pub fn resolve_parents(diffs: &[PathBuf], path: &Path) -> PathBuf {
 }
 
 /// `path` with every symbolic link resolved inside the image, the last component included.
-pub fn resolve_all(diffs: &[PathBuf], path: &Path) -> PathBuf {
+pub(crate) fn resolve_all(diffs: &[PathBuf], path: &Path) -> PathBuf {
     let mut out = resolve_parents(diffs, &path.join("x"));
     out.pop();
     out
 }
 
 /// Reads a file of the image through the stack (`None` when absent).
-pub fn read_file(diffs: &[PathBuf], path: &Path) -> Option<String> {
+pub(crate) fn read_file(diffs: &[PathBuf], path: &Path) -> Option<String> {
     let (host, meta) = lookup(diffs, path)?;
     if !meta.is_file() {
         return None;
@@ -159,7 +159,7 @@ pub fn read_file(diffs: &[PathBuf], path: &Path) -> Option<String> {
 }
 
 /// The diff directories of `layers` in `store`, bottom first.
-pub fn diff_dirs(store: &ImageStore, layers: &[Layer]) -> Vec<PathBuf> {
+pub(crate) fn diff_dirs(store: &ImageStore, layers: &[Layer]) -> Vec<PathBuf> {
     layers
         .iter()
         .map(|l| store.layers().diff_dir(&l.chain_id))
@@ -168,7 +168,7 @@ pub fn diff_dirs(store: &ImageStore, layers: &[Layer]) -> Vec<PathBuf> {
 
 /// Stores an uncompressed layer tar (written by `write`) as a blob, unpacks it on top of
 /// `parent`, and returns the new layer; `None` when the tar is empty (no change).
-pub fn commit_tar(
+pub(crate) fn commit_tar(
     store: &ImageStore,
     parent: Option<&Layer>,
     write: impl FnOnce(&mut dyn std::io::Write) -> Result<usize>,
@@ -195,7 +195,7 @@ pub fn commit_tar(
 }
 
 /// Whether every layer is still in the store (blob and unpacked directory).
-pub fn all_present(store: &ImageStore, layers: &[Layer]) -> Result<bool> {
+pub(crate) fn all_present(store: &ImageStore, layers: &[Layer]) -> Result<bool> {
     for l in layers {
         if !store.blobs().contains(&l.blob) || store.layers().get(&l.chain_id)?.is_none() {
             return Ok(false);
@@ -205,7 +205,7 @@ pub fn all_present(store: &ImageStore, layers: &[Layer]) -> Result<bool> {
 }
 
 /// Opens a file for reading with the builder's error.
-pub fn open(path: &Path) -> Result<File> {
+pub(crate) fn open(path: &Path) -> Result<File> {
     File::open(path).map_err(BuildError::io("open", path))
 }
 

@@ -21,7 +21,7 @@ pub struct LexError {
 }
 
 /// The variables visible to an expansion.
-pub trait Vars {
+pub(crate) trait Vars {
     /// The value of `name`, `None` when it is not set.
     fn get(&self, name: &str) -> Option<&str>;
 }
@@ -49,7 +49,7 @@ impl Vars for Vec<(String, String)> {
 
 /// Expands words with one escape character.
 #[derive(Debug, Clone, Copy)]
-pub struct Lexer {
+pub(crate) struct Lexer {
     escape: char,
 }
 
@@ -113,13 +113,17 @@ struct Scan<'a, 'v, V: Vars + ?Sized> {
 
 impl Lexer {
     /// A lexer with `escape` as the escape character.
-    pub fn new(escape: char) -> Self {
+    pub(crate) fn new(escape: char) -> Self {
         Self { escape }
     }
 
     /// Expands only the variables of `text` (here-document content): quotes are kept, and of
     /// the escapes only the one before `$` is removed.
-    pub fn expand_raw<V: Vars + ?Sized>(&self, text: &str, vars: &V) -> Result<String, LexError> {
+    pub(crate) fn expand_raw<V: Vars + ?Sized>(
+        &self,
+        text: &str,
+        vars: &V,
+    ) -> Result<String, LexError> {
         let mut scan = Scan {
             chars: text.chars().peekable(),
             text,
@@ -131,13 +135,17 @@ impl Lexer {
     }
 
     /// Expands `text` into one string: quotes removed, variables substituted.
-    pub fn word<V: Vars + ?Sized>(&self, text: &str, vars: &V) -> Result<String, LexError> {
+    pub(crate) fn word<V: Vars + ?Sized>(&self, text: &str, vars: &V) -> Result<String, LexError> {
         Ok(self.process(text, vars)?.0)
     }
 
     /// Expands `text` and splits it into words on the whitespace that is neither quoted nor
     /// escaped (variables' values split too, unless quoted).
-    pub fn words<V: Vars + ?Sized>(&self, text: &str, vars: &V) -> Result<Vec<String>, LexError> {
+    pub(crate) fn words<V: Vars + ?Sized>(
+        &self,
+        text: &str,
+        vars: &V,
+    ) -> Result<Vec<String>, LexError> {
         Ok(self.process(text, vars)?.1)
     }
 

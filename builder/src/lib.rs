@@ -7,13 +7,13 @@
 //! the RUN output line by line). The image lands in the engine's image store, tagged, its
 //! layers shared with the images that already have them. Synchronous, like the engine.
 //!
-//! The pipeline: [`parse`] reads the Dockerfile (with the `parse-dockerfile` crate) into typed
-//! instructions with line numbers; [`stages`] picks the stages the target needs; [`eval`]
-//! applies the instructions that only change the config, with variables expanded by [`lex`] as
-//! BuildKit's shell lexer does; [`steps`] runs RUN in an engine container on an overlay of the
-//! stage's layers ([`run`]) and turns the upper directory into a layer with whiteouts
-//! ([`diff`]), and writes COPY and ADD straight into a layer tar ([`copy`], [`copy_tar`]) from
-//! the context as [`ignore`] filters it. [`cache`] keeps the state after each step under a key
+//! The pipeline: `parse` reads the Dockerfile (with the `parse-dockerfile` crate) into typed
+//! instructions with line numbers; `stages` picks the stages the target needs; `eval`
+//! applies the instructions that only change the config, with variables expanded by `lex` as
+//! BuildKit's shell lexer does; `steps` runs RUN in an engine container on an overlay of the
+//! stage's layers (`run`) and turns the upper directory into a layer with whiteouts
+//! (`diff`), and writes COPY and ADD straight into a layer tar (`copy`, `copy_tar`) from
+//! the context as `ignore` filters it. `cache` keeps the state after each step under a key
 //! chained from the parent's, in `<data_root>/build/cache/`. Stages that do not depend on each
 //! other are built in parallel.
 //!
@@ -26,32 +26,40 @@
 //! layers. Layers of the cache that no image uses are removed by an image prune like any
 //! unused layer; the cache then misses.
 
-pub mod build;
-pub mod cache;
+mod build;
+mod cache;
+// The image config as stored; public only for the integration tests that read a built image's
+// config back (feature `testing`).
+#[cfg(feature = "testing")]
 pub mod config;
-pub mod copy;
-pub mod copy_tar;
-pub mod diff;
-pub mod error;
-pub mod eval;
-pub mod ignore;
-pub mod layers;
-pub mod lex;
-pub mod mounts;
-pub mod options;
-pub mod parse;
-pub mod pattern;
-pub mod platform;
-pub mod progress;
-pub mod recover;
-pub mod run;
-pub mod stages;
-pub mod steps;
-pub mod url;
-pub mod users;
+#[cfg(not(feature = "testing"))]
+mod config;
+mod copy;
+mod copy_tar;
+mod diff;
+mod error;
+mod eval;
+mod ignore;
+mod layers;
+mod lex;
+mod mounts;
+mod options;
+mod parse;
+mod pattern;
+mod platform;
+mod progress;
+mod recover;
+mod run;
+mod stages;
+mod steps;
+mod url;
+mod users;
 
 pub use build::{Builder, EventSink};
 pub use error::{BuildError, Result};
+pub use lex::LexError;
 pub use options::{BuildOptions, Built, Puller};
+pub use parse::ParseError;
+pub use platform::platform;
 pub use progress::{Event, StepRef, Stream};
 pub use run::Network;

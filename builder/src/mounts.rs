@@ -16,7 +16,7 @@ use crate::run::StepRootfs;
 
 /// One parsed `--mount`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MountSpec {
+pub(crate) enum MountSpec {
     /// `type=cache`.
     Cache {
         /// Where.
@@ -59,13 +59,13 @@ pub enum MountSpec {
 
 impl MountSpec {
     /// What the cache key of the RUN says about this mount.
-    pub fn definition(&self) -> String {
+    pub(crate) fn definition(&self) -> String {
         format!("{self:?}")
     }
 }
 
 /// Parses the value of `--mount=`.
-pub fn parse_mount(text: &str) -> Result<MountSpec> {
+pub(crate) fn parse_mount(text: &str) -> Result<MountSpec> {
     let bad = |why: String| BuildError::Invalid(format!("--mount={text}: {why}"));
     let mut kind = "bind".to_string();
     let mut fields = std::collections::BTreeMap::new();

@@ -19,7 +19,7 @@ pub struct ParseError {
 
 /// A parsed Dockerfile.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dockerfile {
+pub(crate) struct Dockerfile {
     /// The escape character (`\` unless `# escape=` says otherwise).
     pub escape: char,
     /// The `# syntax=` directive, which is ignored (there is no frontend to switch to).
@@ -32,7 +32,7 @@ pub struct Dockerfile {
 
 /// One stage: its FROM and the instructions after it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stage {
+pub(crate) struct Stage {
     /// The FROM instruction (an [`Instruction::From`]).
     pub from: Instr,
     /// The instructions of the stage, in order.
@@ -41,7 +41,7 @@ pub struct Stage {
 
 /// An instruction and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Instr {
+pub(crate) struct Instr {
     /// The 1-based line of its keyword.
     pub line: usize,
     /// Its source text (continuations kept), for messages and history.
@@ -52,7 +52,7 @@ pub struct Instr {
 
 /// A `--name[=value]` flag of an instruction.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Flag {
+pub(crate) struct Flag {
     /// The name without dashes.
     pub name: String,
     /// The value after `=`, if any.
@@ -61,7 +61,7 @@ pub struct Flag {
 
 /// The exec (JSON) or shell form of a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CommandForm {
+pub(crate) enum CommandForm {
     /// `["a", "b"]`.
     Exec(Vec<String>),
     /// A command line for the shell, line continuations removed.
@@ -70,7 +70,7 @@ pub enum CommandForm {
 
 /// A here-document.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HereDoc {
+pub(crate) struct HereDoc {
     /// The delimiter word.
     pub delimiter: String,
     /// The content (with its final newline).
@@ -81,7 +81,7 @@ pub struct HereDoc {
 
 /// A source of COPY or ADD.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CopySource {
+pub(crate) enum CopySource {
     /// A path, glob or URL (unexpanded).
     Path(String),
     /// An inline file.
@@ -90,7 +90,7 @@ pub enum CopySource {
 
 /// What COPY and ADD say.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CopyDef {
+pub(crate) struct CopyDef {
     /// Flags (`--from`, `--chown`, `--chmod`, ...).
     pub flags: Vec<Flag>,
     /// Sources (unexpanded).
@@ -101,7 +101,7 @@ pub struct CopyDef {
 
 /// HEALTHCHECK's arguments.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HealthDef {
+pub(crate) enum HealthDef {
     /// `HEALTHCHECK NONE`.
     None,
     /// `HEALTHCHECK [flags] CMD …`.
@@ -115,7 +115,7 @@ pub enum HealthDef {
 
 /// One instruction, its words not yet expanded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Instruction {
+pub(crate) enum Instruction {
     /// `FROM [--platform=…] image [AS name]`.
     From {
         /// Flags (`--platform`).
@@ -170,7 +170,7 @@ pub enum Instruction {
 
 impl Instruction {
     /// The instruction's keyword, upper case.
-    pub fn keyword(&self) -> &'static str {
+    pub(crate) fn keyword(&self) -> &'static str {
         match self {
             Self::From { .. } => "FROM",
             Self::Arg(_) => "ARG",
@@ -195,7 +195,7 @@ impl Instruction {
 }
 
 /// Parses a Dockerfile.
-pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
+pub(crate) fn parse(text: &str) -> Result<Dockerfile, ParseError> {
     let parsed = pd::parse(text).map_err(|e| ParseError {
         line: e.line(),
         message: e.to_string(),
@@ -240,7 +240,7 @@ pub fn parse(text: &str) -> Result<Dockerfile, ParseError> {
 }
 
 /// Parses the text of one ONBUILD trigger (`RUN echo hi`) as an instruction.
-pub fn parse_trigger(trigger: &str, escape: char) -> Result<Instr, ParseError> {
+pub(crate) fn parse_trigger(trigger: &str, escape: char) -> Result<Instr, ParseError> {
     let text = format!("# escape={escape}\nFROM scratch\n{trigger}\n");
     let bad = |message: String| ParseError { line: 1, message };
     let parsed = pd::parse(&text).map_err(|e| bad(format!("ONBUILD {trigger}: {e}")))?;
@@ -546,7 +546,7 @@ impl Cx<'_> {
 /// Removes line continuations from a shell-form command as a Dockerfile frontend does: the
 /// escape character at the end of a line (trailing blanks allowed) joins it with the next;
 /// empty and comment lines inside the continuation are dropped.
-pub fn join_continuations(text: &str, escape: char) -> String {
+pub(crate) fn join_continuations(text: &str, escape: char) -> String {
     let mut out = String::new();
     let mut continued = false;
     for line in text.split('\n') {
@@ -602,7 +602,7 @@ fn heredoc_delimiters(text: &str) -> Vec<String> {
 
 /// Splits on whitespace outside quotes, keeping quotes and escapes (they are removed by the
 /// expansion that follows).
-pub fn split_words(text: &str, escape: char) -> Vec<String> {
+pub(crate) fn split_words(text: &str, escape: char) -> Vec<String> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut quote: Option<char> = None;
@@ -638,6 +638,9 @@ pub fn split_words(text: &str, escape: char) -> Vec<String> {
     }
     words
 }
+
+#[cfg(test)]
+mod fixture_tests;
 
 #[cfg(test)]
 mod tests {

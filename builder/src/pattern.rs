@@ -4,14 +4,14 @@
 
 /// Whether `pattern` matches all of `path`. With `double_star`, `**` crosses `/`; without it
 /// (COPY source globs), `**` is two `*`.
-pub fn matches(pattern: &str, path: &str, double_star: bool) -> bool {
+pub(crate) fn matches(pattern: &str, path: &str, double_star: bool) -> bool {
     let p: Vec<char> = pattern.chars().collect();
     let s: Vec<char> = path.chars().collect();
     match_at(&p, &s, double_star)
 }
 
 /// Whether `pattern` contains a wildcard (`*`, `?` or `[`).
-pub fn has_wildcard(pattern: &str) -> bool {
+pub(crate) fn has_wildcard(pattern: &str) -> bool {
     let mut escaped = false;
     for c in pattern.chars() {
         match c {

@@ -2,7 +2,7 @@
 //! supported) and the build arguments every build predefines.
 
 /// The host's CPU architecture in OCI terms.
-pub const ARCH: &str = match std::env::consts::ARCH.as_bytes() {
+pub(crate) const ARCH: &str = match std::env::consts::ARCH.as_bytes() {
     b"x86_64" => "amd64",
     b"aarch64" => "arm64",
     b"arm" => "arm",
@@ -19,7 +19,7 @@ pub fn platform() -> String {
 }
 
 /// The platform arguments (`TARGETPLATFORM`, `BUILDARCH`, ...) and their values.
-pub fn platform_args() -> Vec<(String, String)> {
+pub(crate) fn platform_args() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for prefix in ["TARGET", "BUILD"] {
         out.push((format!("{prefix}PLATFORM"), platform()));
@@ -31,7 +31,7 @@ pub fn platform_args() -> Vec<(String, String)> {
 }
 
 /// The proxy arguments a build accepts without an ARG declaring them.
-pub const PROXY_ARGS: [&str; 10] = [
+pub(crate) const PROXY_ARGS: [&str; 10] = [
     "HTTP_PROXY",
     "http_proxy",
     "HTTPS_PROXY",

@@ -17,7 +17,7 @@ fn dead(pid: i32) -> bool {
 }
 
 /// Removes the leftovers of dead builder processes; failures are logged, never fatal.
-pub fn sweep(runtime: &Runtime, data_root: &Path) {
+pub(crate) fn sweep(runtime: &Runtime, data_root: &Path) {
     let store = runtime.images();
     for id in runtime.list().unwrap_or_default() {
         if id.starts_with("build-")

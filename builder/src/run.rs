@@ -68,7 +68,7 @@ impl Network {
 
 /// What a RUN step runs.
 #[derive(Debug, Clone)]
-pub struct RunRequest {
+pub(crate) struct RunRequest {
     /// The command line.
     pub argv: Vec<String>,
     /// `KEY=VALUE` entries.
@@ -84,7 +84,7 @@ pub struct RunRequest {
 }
 
 /// A mounted step rootfs; unmounted and removed with its upper directory when dropped.
-pub struct StepRootfs<'a> {
+pub(crate) struct StepRootfs<'a> {
     store: &'a ImageStore,
     owner: String,
     dir: PathBuf,
@@ -93,7 +93,7 @@ pub struct StepRootfs<'a> {
 
 impl<'a> StepRootfs<'a> {
     /// Mounts an overlay of `layers` under `<data_root>/build/work/`.
-    pub fn mount(store: &'a ImageStore, data_root: &Path, layers: &[Layer]) -> Result<Self> {
+    pub(crate) fn mount(store: &'a ImageStore, data_root: &Path, layers: &[Layer]) -> Result<Self> {
         let owner = format!(
             "build-{}-{}",
             std::process::id(),
@@ -124,12 +124,12 @@ impl<'a> StepRootfs<'a> {
     }
 
     /// The mount point.
-    pub fn merged(&self) -> &Path {
+    pub(crate) fn merged(&self) -> &Path {
         &self.merged
     }
 
     /// The owner name (also usable as a container id).
-    pub fn owner(&self) -> &str {
+    pub(crate) fn owner(&self) -> &str {
         &self.owner
     }
 
@@ -162,7 +162,7 @@ impl Drop for ContainerGuard<'_> {
 
 /// Runs `request` on top of `layers`; returns the new layer (`None` when nothing changed).
 /// `output` receives each line as it is written.
-pub fn run(
+pub(crate) fn run(
     runtime: &Runtime,
     data_root: &Path,
     layers: &[Layer],

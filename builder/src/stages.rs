@@ -8,7 +8,7 @@ use crate::parse::{Dockerfile, Instruction};
 
 /// What a stage starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Base {
+pub(crate) enum Base {
     /// `FROM scratch`.
     Scratch,
     /// An earlier stage (its index).
@@ -19,7 +19,7 @@ pub enum Base {
 
 /// The plan of one stage.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StagePlan {
+pub(crate) struct StagePlan {
     /// Its index in the Dockerfile.
     pub index: usize,
     /// `AS name`, lower case.
@@ -30,7 +30,7 @@ pub struct StagePlan {
 
 impl StagePlan {
     /// The name shown in progress (`name` or `stage-<index>`).
-    pub fn display(&self) -> String {
+    pub(crate) fn display(&self) -> String {
         self.name
             .clone()
             .unwrap_or_else(|| format!("stage-{}", self.index))
@@ -38,7 +38,7 @@ impl StagePlan {
 }
 
 /// Finds a stage by name or index among the first `before` stages.
-pub fn find_stage(plans: &[StagePlan], reference: &str, before: usize) -> Option<usize> {
+pub(crate) fn find_stage(plans: &[StagePlan], reference: &str, before: usize) -> Option<usize> {
     let lower = reference.to_ascii_lowercase();
     if let Some(i) = plans[..before]
         .iter()
@@ -50,7 +50,7 @@ pub fn find_stage(plans: &[StagePlan], reference: &str, before: usize) -> Option
 }
 
 /// The stages' plans and the indexes to build, in order.
-pub fn plan(
+pub(crate) fn plan(
     df: &Dockerfile,
     lexer: &Lexer,
     meta: &[(String, String)],
@@ -128,7 +128,7 @@ pub fn plan(
 }
 
 /// The stages stage `index` needs built first (its base and its `--from` sources).
-pub fn dependencies(
+pub(crate) fn dependencies(
     df: &Dockerfile,
     plans: &[StagePlan],
     lexer: &Lexer,

@@ -44,7 +44,7 @@ const SCRIPT_PATH: &str = "/.bosun-heredoc-script";
 
 impl Prepared<'_> {
     /// The step's definition for the cache key.
-    pub fn definition(&self) -> String {
+    pub(crate) fn definition(&self) -> String {
         match self {
             Self::Run {
                 request,
@@ -73,7 +73,7 @@ impl Prepared<'_> {
     }
 
     /// The history entry of the step.
-    pub fn created_by(&self, source: &str) -> String {
+    pub(crate) fn created_by(&self, source: &str) -> String {
         match self {
             Self::Run { request, .. } => format!("RUN {}", request.argv.join(" ")),
             Self::Copy { .. } => crate::build::one_line(source),
@@ -394,7 +394,7 @@ impl<'a> Session<'a> {
 pub(crate) struct TempDir(PathBuf);
 
 impl TempDir {
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.0
     }
 }

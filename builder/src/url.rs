@@ -10,7 +10,7 @@ use crate::error::BuildError;
 const PROBE: Duration = Duration::from_secs(3);
 
 /// The error of `ADD <url>`.
-pub fn add_url_error(url: &str) -> BuildError {
+pub(crate) fn add_url_error(url: &str) -> BuildError {
     let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
     let host_port = authority.rsplit('@').next().unwrap_or(authority);

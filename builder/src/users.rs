@@ -21,7 +21,7 @@ fn find(text: &str, name: &str) -> Option<(u32, Option<u32>)> {
 }
 
 /// Resolves `spec` (`user[:group]`) against the image made of `diffs`.
-pub fn resolve_chown(spec: &str, diffs: &[PathBuf]) -> Result<(u32, u32)> {
+pub(crate) fn resolve_chown(spec: &str, diffs: &[PathBuf]) -> Result<(u32, u32)> {
     let (user, group) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),

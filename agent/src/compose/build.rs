@@ -82,10 +82,7 @@ pub fn build_request(spec: &BuildSpec) -> Result<proto::BuildRequest, TranslateE
             "the builder writes no attestations",
         ),
         (
-            build
-                .platforms
-                .iter()
-                .any(|p| *p != builder::platform::platform()),
+            build.platforms.iter().any(|p| *p != builder::platform()),
             "platforms",
             "only this host's platform is built",
         ),

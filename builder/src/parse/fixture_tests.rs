@@ -4,9 +4,7 @@
 //! tests/fixtures/README.md with the reason; for those the test checks that they still differ,
 //! so the list cannot go stale.
 
-#![allow(clippy::unwrap_used)]
-
-use builder::parse::{CommandForm, CopySource, Flag, HealthDef, Instr, Instruction, parse};
+use super::{CommandForm, CopySource, Flag, HealthDef, Instr, Instruction, parse, parse_trigger};
 
 /// Test files known to differ, with the reason (also in tests/fixtures/README.md).
 const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
@@ -136,7 +134,7 @@ fn dump(i: &Instr) -> String {
             command: c,
         }) => [flags(f), vec![q("CMD")], command(c)].concat(),
         Instruction::Onbuild(trigger) => {
-            let inner = builder::parse::parse_trigger(trigger, '\\').unwrap();
+            let inner = parse_trigger(trigger, '\\').unwrap();
             vec![dump(&inner)]
         }
     };
