@@ -17,7 +17,7 @@ pub fn after_agent(data_root: &Path, cgroup_parent: &str) {
 }
 
 /// Removes the networks recorded under `data_root`, detaching their endpoints first.
-pub fn remove_networks(data_root: &Path) {
+fn remove_networks(data_root: &Path) {
     let Ok(networks) = engine::network::Networks::new(data_root) else {
         return;
     };
