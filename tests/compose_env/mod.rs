@@ -3,6 +3,8 @@
 //! it takes the project down, stops the agent and clears what it left in the kernel, also when
 //! the test failed.
 
+// visibility pass pending (issue 12)
+#![allow(unreachable_pub)]
 #![allow(dead_code)]
 
 use std::path::PathBuf;

@@ -3,6 +3,8 @@
 //! container, stops the agent and clears what the agent left in the kernel, also when the test
 //! failed.
 
+// visibility pass pending (issue 12)
+#![allow(unreachable_pub)]
 #![allow(dead_code)]
 
 use std::os::unix::fs::symlink;

@@ -2,6 +2,8 @@
 //! test images (built once per test binary from the host's busybox by
 //! `scripts/build-test-images.sh`), and a local `docker-registry` on a free loopback port.
 
+// visibility pass pending (issue 12)
+#![allow(unreachable_pub)]
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::net::TcpListener;

@@ -4,6 +4,8 @@
 //! its own roots and agent, started inside that namespace by the first `bosun` command. At the
 //! end the test checks that nothing of ours is left.
 
+// visibility pass pending (issue 12)
+#![allow(unreachable_pub)]
 #![allow(dead_code, clippy::unwrap_used)]
 
 use std::path::{Path, PathBuf};

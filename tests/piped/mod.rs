@@ -1,6 +1,9 @@
 //! Running a CLI command with given bytes on its stdin, shared by the stdin tests of the
 //! container and the compose commands.
 
+// visibility pass pending (issue 12)
+#![allow(unreachable_pub)]
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 

@@ -3,6 +3,9 @@
 //! process (nextest runs each test in its own process; a per-process temporary directory held in
 //! a static would never be removed).
 
+// visibility pass pending (issue 12)
+#![allow(unreachable_pub)]
+
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
