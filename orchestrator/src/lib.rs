@@ -4,10 +4,12 @@
 //! kernel, the network or the wall clock itself.
 //!
 //! And the same for services across a cluster ([`swarm`]): reconcilers per service mode and a
-//! scheduler over store snapshots, with the time handed in.
+//! scheduler over store snapshots, with the time handed in; and the mapping of a compose
+//! project to the services of a stack ([`stack`]).
 
 // visibility pass pending (issue 12)
 #![allow(unreachable_pub)]
 
 pub mod compose;
+pub mod stack;
 pub mod swarm;
