@@ -195,5 +195,6 @@ pub fn request(args: &CreateArgs) -> anyhow::Result<proto::CreateServiceRequest>
         name: args.name.clone(),
         spec: Some(spec),
         no_rebalance: args.no_rebalance,
+        spec_json: Vec::new(),
     })
 }

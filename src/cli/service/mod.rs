@@ -235,6 +235,7 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
                 constraint_add: update.constraint_add.clone(),
                 constraint_rm: update.constraint_rm.clone(),
                 force: update.force,
+                spec_json: Vec::new(),
             };
             rt.block_on(client.update(request))?;
             println!("{}", update.service);

@@ -32,6 +32,8 @@ pub struct ServiceUpdate {
     pub constraint_rm: Vec<Constraint>,
     /// Replace every task even if nothing else changes.
     pub force: bool,
+    /// A whole new spec (`stack deploy`), instead of the changes above.
+    pub replace: Option<ServiceSpec>,
 }
 
 impl ServiceUpdate {
@@ -43,6 +45,22 @@ impl ServiceUpdate {
                 .map(|c| c.parse::<Constraint>())
                 .collect::<Result<Vec<_>, _>>()
         };
+        if !request.spec_json.is_empty() {
+            let alone = proto::UpdateServiceRequest {
+                service: request.service.clone(),
+                force: request.force,
+                spec_json: request.spec_json.clone(),
+                ..proto::UpdateServiceRequest::default()
+            };
+            if *request != alone {
+                return Err(SpecError::Conflict("spec_json", "other changes"));
+            }
+            return Ok(ServiceUpdate {
+                force: request.force,
+                replace: Some(decode::spec_json(&request.spec_json)?),
+                ..ServiceUpdate::default()
+            });
+        }
         Ok(ServiceUpdate {
             replicas: request.replicas.as_ref().map(|c| c.value),
             max_concurrent: request.max_concurrent.as_ref().map(|c| c.value),
@@ -54,11 +72,15 @@ impl ServiceUpdate {
             constraint_add: parse(&request.constraint_add)?,
             constraint_rm: parse(&request.constraint_rm)?,
             force: request.force,
+            replace: None,
         })
     }
 
     /// The spec after this change.
     pub fn apply(&self, current: &ServiceSpec) -> Result<ServiceSpec, SpecError> {
+        if let Some(spec) = &self.replace {
+            return Ok(spec.clone());
+        }
         let mut spec = current.clone();
         if let Some(replicas) = self.replicas {
             spec.mode = match spec.mode {
@@ -188,6 +210,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!((forced.service.spec_version, forced.force_update), (3, 1));
+    }
+
+    #[test]
+    fn a_whole_spec_replaces_the_old_one_and_bumps_the_version_only_when_tasks_change() {
+        let web = record(Mode::Replicated { replicas: 1 });
+        let mut spec = web.service.spec.clone();
+        spec.mode = Mode::Replicated { replicas: 4 };
+        let request = proto::UpdateServiceRequest {
+            service: "web".into(),
+            spec_json: serde_json::to_vec(&spec).unwrap(),
+            ..proto::UpdateServiceRequest::default()
+        };
+        let scaled = updated(
+            &web,
+            &ServiceUpdate::decode(&request).unwrap(),
+            Timestamp(1),
+        )
+        .unwrap();
+        assert_eq!(scaled.service.spec, spec);
+        assert_eq!(scaled.service.spec_version, 1);
+        spec.env.insert("A".into(), "1".into());
+        let request = proto::UpdateServiceRequest {
+            spec_json: serde_json::to_vec(&spec).unwrap(),
+            ..request
+        };
+        let changed = updated(
+            &scaled,
+            &ServiceUpdate::decode(&request).unwrap(),
+            Timestamp(2),
+        )
+        .unwrap();
+        assert_eq!(changed.service.spec_version, 2);
+        let mixed = proto::UpdateServiceRequest {
+            image: "nginx:2".into(),
+            ..request
+        };
+        assert_eq!(
+            ServiceUpdate::decode(&mixed).unwrap_err().to_string(),
+            "spec_json and other changes cannot be used together"
+        );
     }
 
     #[test]

@@ -50,8 +50,11 @@ pub(super) async fn create(
     manager: &ManagerService,
     request: proto::CreateServiceRequest,
 ) -> Result<Response<proto::ServiceReply>, Status> {
-    let wire = request.spec.unwrap_or_default();
-    let spec = decode::spec(&wire).map_err(bad_spec)?;
+    let spec = match (request.spec, request.spec_json.is_empty()) {
+        (Some(_), false) => return Err(bad_spec(SpecError::Conflict("spec", "spec_json"))),
+        (None, false) => decode::spec_json(&request.spec_json).map_err(bad_spec)?,
+        (wire, true) => decode::spec(&wire.unwrap_or_default()).map_err(bad_spec)?,
+    };
     let name = decode::service_name(&request.name, &spec.image).map_err(bad_spec)?;
     let id = ServiceId(control::new_task_id().0);
     let mut service = swarm::Service::new(id, name.clone(), spec, control::now());

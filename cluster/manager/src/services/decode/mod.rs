@@ -51,6 +51,9 @@ pub enum SpecError {
     /// Two flags that exclude each other.
     #[error("{0} and {1} cannot be used together")]
     Conflict(&'static str, &'static str),
+    /// A whole spec (json) that does not decode.
+    #[error("invalid service spec: {0}")]
+    Json(String),
 }
 
 pub(super) fn invalid(flag: &'static str, value: &str, why: impl Into<String>) -> SpecError {
@@ -330,6 +333,21 @@ pub fn spec(spec: &proto::SpecRequest) -> Result<ServiceSpec, SpecError> {
     Ok(out)
 }
 
+/// Decodes and validates a whole spec sent as json (`stack deploy`): the checks of [`spec`]
+/// that the types do not already make (an image; a job running at least one task at once).
+pub fn spec_json(data: &[u8]) -> Result<ServiceSpec, SpecError> {
+    let mut spec: ServiceSpec =
+        serde_json::from_slice(data).map_err(|e| SpecError::Json(e.to_string()))?;
+    spec.image = spec.image.trim().to_owned();
+    if spec.image.is_empty() {
+        return Err(SpecError::NoImage);
+    }
+    if let Mode::ReplicatedJob { max_concurrent, .. } = &mut spec.mode {
+        *max_concurrent = (*max_concurrent).max(1);
+    }
+    Ok(spec)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,6 +388,27 @@ mod tests {
         assert_eq!(
             service_name("", "registry:5000/team/nginx:1.27").unwrap(),
             "nginx"
+        );
+    }
+
+    #[test]
+    fn a_whole_spec_decodes_from_json_and_is_checked() {
+        let whole = ServiceSpec {
+            image: "nginx".into(),
+            env: [("A".to_owned(), "1".to_owned())].into(),
+            ..ServiceSpec::default()
+        };
+        let data = serde_json::to_vec(&whole).unwrap();
+        assert_eq!(spec_json(&data).unwrap(), whole);
+        assert_eq!(
+            spec_json(br#"{"image":" "}"#).unwrap_err().to_string(),
+            "an image is required"
+        );
+        assert!(
+            spec_json(br#"{"image":"x","placement":{"constraints":["zone"]}}"#)
+                .unwrap_err()
+                .to_string()
+                .starts_with("invalid service spec: invalid constraint \"zone\"")
         );
     }
 
