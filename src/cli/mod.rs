@@ -14,6 +14,7 @@ mod node;
 mod pipe;
 mod project;
 mod service;
+mod stack;
 mod version;
 mod volume;
 
@@ -54,6 +55,8 @@ pub enum Command {
     Node(node::NodeArgs),
     /// Manage replicated and global services of the cluster (as `docker service`).
     Service(service::ServiceArgs),
+    /// Deploy compose files to the cluster as stacks of services (as `docker stack`).
+    Stack(stack::StackArgs),
     /// Manage networks (as `docker network`).
     Network(network::NetworkArgs),
     /// Manage images (as `docker image`).
@@ -105,6 +108,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cluster(args) => cluster::run(args),
         Command::Node(args) => node::run(args),
         Command::Service(args) => service::run(args),
+        Command::Stack(args) => stack::run(&cli.project, args),
         Command::Network(args) => network::run(args),
         Command::Image(args) => image::run(args),
         Command::Volume(args) => volume::run(args),

@@ -5,7 +5,7 @@
 mod create;
 mod ls;
 pub(crate) mod ps;
-mod wait;
+pub(crate) mod wait;
 
 use std::process::ExitCode;
 
@@ -15,6 +15,7 @@ use cluster_manager::services::proto::{self, DesiredStateFilter};
 
 use super::cluster::{DataRootArg, runtime};
 pub use create::CreateArgs;
+pub(crate) use ls::print as print_services;
 use ps::TaskOutput;
 
 /// Arguments of `bosun service`.

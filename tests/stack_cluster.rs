@@ -1,0 +1,183 @@
+//! `bosun stack` end to end on 3 managers and 2 workers, each node with its own agent running
+//! real containers: a compose file (with `.env`) deploys as `<stack>_<service>` services, the
+//! ignored keys are warned about, redeploying the same file changes nothing, a changed service
+//! alone is updated, `--prune` removes a service dropped from the file, and `stack rm` removes
+//! the rest. Needs root.
+
+// Test helpers unwrap like the tests they serve.
+#![allow(clippy::unwrap_used)]
+
+mod testbed;
+use testbed::services::{RunningContainer, wait_until};
+use testbed::{Bed, bin, blocking};
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+const IMAGE: &str = "busybox:stack";
+/// Time allowed for the cluster to converge.
+const WITHIN: Duration = Duration::from_secs(60);
+
+const WITH_WORKER: &str = r#"
+services:
+  web:
+    image: busybox:stack
+    command: ["sleep", "3600"]
+    environment:
+      GREETING: ${GREETING}
+    deploy:
+      replicas: 2
+  worker:
+    image: busybox:stack
+    build: ./worker
+    command: ["sleep", "3600"]
+"#;
+
+const WITHOUT_WORKER: &str = r#"
+services:
+  web:
+    image: busybox:stack
+    command: ["sleep", "3600"]
+    environment:
+      GREETING: ${GREETING}
+    deploy:
+      replicas: 2
+"#;
+
+/// Runs `bosun <args>` on member `i`; panics with the output unless it succeeds; returns
+/// (stdout, stderr).
+fn bosun(bed: &Bed, i: usize, args: &[&str]) -> (String, String) {
+    let (ok, out, err) = blocking(|| bed.bosun(i, args));
+    assert!(ok, "bosun {args:?} failed: {out}{err}");
+    (out, err)
+}
+
+fn write_project(dir: &Path, compose: &str, greeting: &str) {
+    std::fs::write(dir.join("compose.yaml"), compose).unwrap();
+    std::fs::write(dir.join(".env"), format!("GREETING={greeting}\n")).unwrap();
+}
+
+/// Waits until `service` runs `n` replicas, one per slot, on the agents as the store wants.
+async fn at_rest(bed: &Bed, service: &str, n: u64) -> BTreeSet<String> {
+    let running: Vec<RunningContainer> = wait_until(bed, service, WITHIN, || {
+        bed.one_running_per_slot(0, service, n)
+    })
+    .await;
+    running.into_iter().map(|c| c.task).collect()
+}
+
+/// Every container (running or not) of services of stack `stack` on any node.
+fn stack_containers(bed: &Bed, stack: &str) -> usize {
+    (0..bed.members.len())
+        .map(|i| {
+            blocking(|| bed.containers(i))
+                .into_iter()
+                .filter(|c| {
+                    c.labels
+                        .get("com.docker.stack.namespace")
+                        .map(String::as_str)
+                        == Some(stack)
+                })
+                .count()
+        })
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_compose_file_deploys_updates_prunes_and_is_removed_as_a_stack() {
+    let (tag, dir) = {
+        let mut bed = blocking(|| Bed::managers_and_workers_with_agents(bin(), IMAGE));
+        let tag = bed.lab().tag().to_owned();
+        let dir = bed.dir().to_path_buf();
+        let project = dir.join("stack-project");
+        std::fs::create_dir_all(&project).unwrap();
+        let file = project.join("compose.yaml");
+        let file = file.to_str().unwrap();
+
+        // First deploy: both services created, the ignored key warned about; it waits until
+        // the tasks run.
+        write_project(&project, WITH_WORKER, "hello");
+        let (out, err) = bosun(&bed, 1, &["stack", "deploy", "-c", file, "app"]);
+        assert!(out.contains("Creating service app_web"), "{out}");
+        assert!(out.contains("Creating service app_worker"), "{out}");
+        assert!(
+            err.contains("warning: build is not supported by stack deploy and is ignored")
+                && err.contains("(services: worker)"),
+            "{err}"
+        );
+        let web = at_rest(&bed, "app_web", 2).await;
+        let worker = at_rest(&bed, "app_worker", 1).await;
+        let services = bed.services(0);
+        let record = services.inspect("app_web").await.unwrap().record;
+        assert_eq!(record.service.spec.env["GREETING"], "hello");
+        assert_eq!(
+            record.service.spec.labels["com.docker.stack.namespace"],
+            "app"
+        );
+
+        // The same file again: no write at all, the same tasks run.
+        let (out, _) = bosun(&bed, 2, &["stack", "deploy", "-c", file, "app"]);
+        assert!(
+            !out.contains("Creating") && !out.contains("Updating"),
+            "{out}"
+        );
+        let again = services.inspect("app_web").await.unwrap().record;
+        assert_eq!(again.meta.version, record.meta.version);
+        assert_eq!(at_rest(&bed, "app_web", 2).await, web);
+        assert_eq!(at_rest(&bed, "app_worker", 1).await, worker);
+
+        // A changed variable in .env: only web is updated, its tasks replaced.
+        write_project(&project, WITH_WORKER, "bye");
+        let (out, _) = bosun(&bed, 0, &["stack", "deploy", "-c", file, "app"]);
+        assert!(out.contains("Updating service app_web"), "{out}");
+        assert!(!out.contains("app_worker"), "{out}");
+        let replaced = wait_until(&bed, "web replaced", WITHIN, || async {
+            let now = bed.one_running_per_slot(0, "app_web", 2).await?;
+            let ids: BTreeSet<String> = now.into_iter().map(|c| c.task).collect();
+            if ids.is_disjoint(&web) {
+                Ok(ids)
+            } else {
+                Err(format!("old tasks still run: {ids:?}"))
+            }
+        })
+        .await;
+        assert_eq!(at_rest(&bed, "app_worker", 1).await, worker);
+        let (out, _) = bosun(&bed, 0, &["stack", "ls"]);
+        assert!(
+            out.lines().any(|l| l.split_whitespace().eq(["app", "2"])),
+            "{out}"
+        );
+
+        // worker dropped from the file: kept without --prune, removed with it.
+        write_project(&project, WITHOUT_WORKER, "bye");
+        let (out, _) = bosun(&bed, 0, &["stack", "deploy", "-c", file, "app"]);
+        assert!(!out.contains("Removing"), "{out}");
+        let (out, _) = bosun(&bed, 0, &["stack", "deploy", "--prune", "-c", file, "app"]);
+        assert!(out.contains("Removing service app_worker"), "{out}");
+        let (out, _) = bosun(&bed, 0, &["stack", "services", "-q", "app"]);
+        assert_eq!(out.lines().count(), 1, "{out}");
+        assert_eq!(at_rest(&bed, "app_web", 2).await, replaced);
+        let (out, _) = bosun(&bed, 0, &["stack", "ps", "--format", "json", "app"]);
+        assert!(
+            out.lines().all(|l| l.contains("\"Name\":\"app_web.")),
+            "{out}"
+        );
+
+        // stack rm: every service and container of the stack goes.
+        let (out, _) = bosun(&bed, 0, &["stack", "rm", "app"]);
+        assert!(out.contains("Removing service app_web"), "{out}");
+        wait_until(&bed, "stack removed", WITHIN, || async {
+            match stack_containers(&bed, "app") {
+                0 => Ok(()),
+                n => Err(format!("{n} containers left")),
+            }
+        })
+        .await;
+        let (ok, _, err) = blocking(|| bed.bosun(0, &["stack", "services", "app"]));
+        assert!(!ok && err.contains("nothing found in stack: app"), "{err}");
+        blocking(|| drop(bed));
+        (tag, dir)
+    };
+    testbed::agents::assert_nothing_left(&tag, &dir);
+}
