@@ -150,6 +150,15 @@ pub(super) fn mounts(
 /// Warnings for the parts of top-level volume definitions a node-local volume does not take.
 pub(super) fn volume_warnings(project: &Project, warnings: &mut Warnings) {
     for (key, volume) in &project.volumes {
+        if volume.driver.as_deref().is_some_and(|d| d != "local") {
+            warnings.add(
+                Subject::Volumes,
+                "driver",
+                Support::NotYet,
+                Some("nodes create local volumes"),
+                key,
+            );
+        }
         if !volume.driver_opts.is_empty() {
             warnings.add(Subject::Volumes, "driver_opts", Support::NotYet, None, key);
         }

@@ -267,6 +267,8 @@ networks:
   front: {}
 secrets:
   token: {environment: HOME}
+volumes:
+  data: {driver: nfs, labels: {a: b}}
 "#,
         "",
     )
@@ -283,6 +285,8 @@ secrets:
             "networks other than default is not supported by stack deploy yet and is ignored; overlay networks are not managed by the cluster yet (services: web, worker)",
             "ports with mode ingress is not supported by stack deploy yet and is ignored; there is no routing mesh yet; use mode: host (services: web)",
             "secrets is not supported by stack deploy yet and is ignored; secrets are not delivered to tasks yet (services: worker)",
+            "driver is not supported by stack deploy yet and is ignored; nodes create local volumes (volumes: data)",
+            "labels is not supported by stack deploy yet and is ignored (volumes: data)",
         ]
     );
 }
