@@ -1,8 +1,9 @@
 //! `bosun stack` end to end on 3 managers and 2 workers, each node with its own agent running
 //! real containers: a compose file (with `.env`) deploys as `<stack>_<service>` services, the
 //! ignored keys are warned about, redeploying the same file changes nothing, a changed service
-//! alone is updated, `--prune` removes a service dropped from the file, and `stack rm` removes
-//! the rest. Needs root.
+//! alone is updated (replaced for a new variable, scaled in place for more replicas),
+//! `--prune` removes a service dropped from the file, and `stack rm` removes the rest. Needs
+//! root.
 
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
@@ -19,31 +20,32 @@ const IMAGE: &str = "busybox:stack";
 /// Time allowed for the cluster to converge.
 const WITHIN: Duration = Duration::from_secs(60);
 
-const WITH_WORKER: &str = r#"
+/// The compose file: web with `replicas`, and worker (which names a `build`) when asked.
+fn compose(replicas: u64, with_worker: bool) -> String {
+    let mut text = format!(
+        r#"
 services:
   web:
     image: busybox:stack
     command: ["sleep", "3600"]
     environment:
-      GREETING: ${GREETING}
+      GREETING: ${{GREETING}}
     deploy:
-      replicas: 2
+      replicas: {replicas}
+"#
+    );
+    if with_worker {
+        text.push_str(
+            r#"
   worker:
     image: busybox:stack
     build: ./worker
     command: ["sleep", "3600"]
-"#;
-
-const WITHOUT_WORKER: &str = r#"
-services:
-  web:
-    image: busybox:stack
-    command: ["sleep", "3600"]
-    environment:
-      GREETING: ${GREETING}
-    deploy:
-      replicas: 2
-"#;
+"#,
+        );
+    }
+    text
+}
 
 /// Runs `bosun <args>` on member `i`; panics with the output unless it succeeds; returns
 /// (stdout, stderr).
@@ -97,7 +99,7 @@ async fn a_compose_file_deploys_updates_prunes_and_is_removed_as_a_stack() {
 
         // First deploy: both services created, the ignored key warned about; it waits until
         // the tasks run.
-        write_project(&project, WITH_WORKER, "hello");
+        write_project(&project, &compose(2, true), "hello");
         let (out, err) = bosun(&bed, 1, &["stack", "deploy", "-c", file, "app"]);
         assert!(out.contains("Creating service app_web"), "{out}");
         assert!(out.contains("Creating service app_worker"), "{out}");
@@ -128,7 +130,7 @@ async fn a_compose_file_deploys_updates_prunes_and_is_removed_as_a_stack() {
         assert_eq!(at_rest(&bed, "app_worker", 1).await, worker);
 
         // A changed variable in .env: only web is updated, its tasks replaced.
-        write_project(&project, WITH_WORKER, "bye");
+        write_project(&project, &compose(2, true), "bye");
         let (out, _) = bosun(&bed, 0, &["stack", "deploy", "-c", file, "app"]);
         assert!(out.contains("Updating service app_web"), "{out}");
         assert!(!out.contains("app_worker"), "{out}");
@@ -143,6 +145,14 @@ async fn a_compose_file_deploys_updates_prunes_and_is_removed_as_a_stack() {
         })
         .await;
         assert_eq!(at_rest(&bed, "app_worker", 1).await, worker);
+        // More replicas of web: it is scaled, its running tasks kept.
+        write_project(&project, &compose(3, true), "bye");
+        let (out, _) = bosun(&bed, 1, &["stack", "deploy", "-c", file, "app"]);
+        assert!(out.contains("Updating service app_web"), "{out}");
+        assert!(!out.contains("app_worker"), "{out}");
+        let scaled = at_rest(&bed, "app_web", 3).await;
+        assert!(scaled.is_superset(&replaced), "{scaled:?} ⊉ {replaced:?}");
+        assert_eq!(at_rest(&bed, "app_worker", 1).await, worker);
         let (out, _) = bosun(&bed, 0, &["stack", "ls"]);
         assert!(
             out.lines().any(|l| l.split_whitespace().eq(["app", "2"])),
@@ -150,14 +160,14 @@ async fn a_compose_file_deploys_updates_prunes_and_is_removed_as_a_stack() {
         );
 
         // worker dropped from the file: kept without --prune, removed with it.
-        write_project(&project, WITHOUT_WORKER, "bye");
+        write_project(&project, &compose(3, false), "bye");
         let (out, _) = bosun(&bed, 0, &["stack", "deploy", "-c", file, "app"]);
         assert!(!out.contains("Removing"), "{out}");
         let (out, _) = bosun(&bed, 0, &["stack", "deploy", "--prune", "-c", file, "app"]);
         assert!(out.contains("Removing service app_worker"), "{out}");
         let (out, _) = bosun(&bed, 0, &["stack", "services", "-q", "app"]);
         assert_eq!(out.lines().count(), 1, "{out}");
-        assert_eq!(at_rest(&bed, "app_web", 2).await, replaced);
+        assert_eq!(at_rest(&bed, "app_web", 3).await, scaled);
         let (out, _) = bosun(&bed, 0, &["stack", "ps", "--format", "json", "app"]);
         assert!(
             out.lines().all(|l| l.contains("\"Name\":\"app_web.")),
