@@ -96,3 +96,41 @@ pub fn print_stacks(services: &[ServiceInfo], format: &str) {
         .collect();
     print!("{}", table::render(&["NAME", "SERVICES"], &rows));
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orchestrator::stack::NAMESPACE_LABEL;
+    use orchestrator::swarm::{Service, ServiceId, ServiceSpec, Timestamp};
+
+    fn info(name: &str, stack: Option<&str>) -> ServiceInfo {
+        let mut spec = ServiceSpec {
+            image: "nginx".into(),
+            ..ServiceSpec::default()
+        };
+        if let Some(stack) = stack {
+            spec.labels.insert(NAMESPACE_LABEL.into(), stack.into());
+        }
+        let service = Service::new(ServiceId::from(name), name, spec, Timestamp(0));
+        ServiceInfo {
+            record: cluster_state::Service::new(service),
+            running: 0,
+            desired: 1,
+            completed: 0,
+        }
+    }
+
+    #[test]
+    fn stacks_count_their_labelled_services_only() {
+        let services = [
+            info("shop_web", Some("shop")),
+            info("shop_db", Some("shop")),
+            info("blog_web", Some("blog")),
+            info("loose", None),
+        ];
+        assert_eq!(
+            stacks(&services).into_iter().collect::<Vec<_>>(),
+            [("blog".to_owned(), 1), ("shop".to_owned(), 2)]
+        );
+    }
+}
