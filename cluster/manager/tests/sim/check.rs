@@ -16,7 +16,7 @@ use super::node::Container;
 type Wanted = (TaskId, Option<usize>, TaskState);
 
 /// Whether `world` is at rest with every property holding; otherwise what is not so.
-pub fn at_rest(world: &mut World) -> Result<(), String> {
+pub(crate) fn at_rest(world: &mut World) -> Result<(), String> {
     if world.raft.leader.is_none() {
         return Err("no leader".into());
     }

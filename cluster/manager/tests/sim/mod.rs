@@ -12,9 +12,9 @@
 //! (the node sees the gap and asks for the complete set again), and user writes (scale,
 //! forced update, create, remove). Then every fault heals and the world must come to rest.
 
-pub mod check;
-pub mod node;
-pub mod raft;
+pub(crate) mod check;
+pub(crate) mod node;
+pub(crate) mod raft;
 mod user;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -32,15 +32,15 @@ use node::{Dice, SimNode};
 use raft::{Origin, Raft};
 
 /// Virtual time, in ticks of [`TICK_MS`].
-pub type Tick = u64;
+pub(crate) type Tick = u64;
 /// One tick, in milliseconds.
-pub const TICK_MS: u64 = 100;
+pub(crate) const TICK_MS: u64 = 100;
 /// The leader's clock at tick 0 (milliseconds since the epoch).
 const EPOCH_MS: u64 = 1_700_000_000_000;
 /// Managers among the nodes (the first ones).
-pub const MANAGERS: usize = 3;
+pub(crate) const MANAGERS: usize = 3;
 /// Nodes in all.
-pub const NODES: usize = 5;
+pub(crate) const NODES: usize = 5;
 
 fn ticks(d: Duration) -> Tick {
     (d.as_millis() as u64).div_ceil(TICK_MS)
@@ -70,7 +70,7 @@ struct Session {
 }
 
 /// The simulated cluster.
-pub struct World {
+pub(crate) struct World {
     rng: fastrand::Rng,
     /// Now.
     pub now: Tick,
@@ -136,7 +136,7 @@ fn node_record(i: usize) -> Record {
 impl World {
     /// A cluster of [`NODES`] nodes, the first [`MANAGERS`] of them managers, with the
     /// services of `seed`'s draw; no leader yet.
-    pub fn new(seed: u64) -> Self {
+    pub(crate) fn new(seed: u64) -> Self {
         let mut rng = fastrand::Rng::with_seed(seed);
         let mut records: Vec<Record> = (0..NODES).map(node_record).collect();
         for s in 0..rng.usize(1..=3) {
@@ -166,7 +166,7 @@ impl World {
     }
 
     /// The leader's clock now.
-    pub fn stamp(&self) -> Timestamp {
+    pub(crate) fn stamp(&self) -> Timestamp {
         Timestamp(EPOCH_MS + self.now * TICK_MS)
     }
 
@@ -196,7 +196,7 @@ impl World {
     }
 
     /// Each node's liveness as the leader sees it now (the control loop's view).
-    pub fn status_of(&self) -> impl Fn(&cluster_state::Node) -> NodeStatus + '_ {
+    pub(crate) fn status_of(&self) -> impl Fn(&cluster_state::Node) -> NodeStatus + '_ {
         let reachable = self.reachable();
         let last_reachable: BTreeMap<u64, Instant> = self
             .last_reachable
@@ -223,7 +223,7 @@ impl World {
     }
 
     /// Runs one tick; `chaos` draws faults and user writes.
-    pub fn tick(&mut self, chaos: bool) {
+    pub(crate) fn tick(&mut self, chaos: bool) {
         self.now += 1;
         if chaos {
             self.draw_faults();
@@ -305,7 +305,7 @@ impl World {
     }
 
     /// Ends every fault at once.
-    pub fn heal_all(&mut self) {
+    pub(crate) fn heal_all(&mut self) {
         let all: Vec<(usize, Fault)> = self.heal_at.keys().copied().collect();
         self.heal_at.clear();
         for (n, fault) in all {
@@ -630,7 +630,7 @@ fn forget_sent(reports: &mut BTreeMap<TaskId, StatusReport>, sent: &[StatusRepor
 impl World {
     /// The store's nodes and tasks and the agents' containers, one per line, for a failing
     /// seed's report.
-    pub fn describe(&mut self) -> String {
+    pub(crate) fn describe(&mut self) -> String {
         let mut lines = Vec::new();
         let status = {
             let f = self.status_of();

@@ -19,7 +19,7 @@ use super::Tick;
 
 /// A container as the agent holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Container {
+pub(crate) enum Container {
     /// Created, not started.
     Created,
     /// Running.
@@ -30,7 +30,7 @@ pub enum Container {
 
 /// One container of a task on the agent.
 #[derive(Debug, Clone)]
-pub struct AgentContainer {
+pub(crate) struct AgentContainer {
     /// Its service.
     pub service: ServiceId,
     /// Its slot.
@@ -63,7 +63,7 @@ struct Actor {
 }
 
 /// Random draws the node's agent needs, from the world's seeded generator.
-pub trait Dice {
+pub(crate) trait Dice {
     /// True with probability `p`.
     fn chance(&mut self, p: f64) -> bool;
     /// A number of ticks in `lo..=hi`.
@@ -72,7 +72,7 @@ pub trait Dice {
 
 /// A simulated node.
 #[derive(Debug)]
-pub struct SimNode {
+pub(crate) struct SimNode {
     /// Its id.
     pub id: NodeId,
     /// The node daemon runs.
@@ -112,7 +112,7 @@ fn order_input(
 
 impl SimNode {
     /// A node up and connected, with nothing assigned.
-    pub fn new(id: &str) -> Self {
+    pub(crate) fn new(id: &str) -> Self {
         SimNode {
             id: NodeId::from(id),
             daemon_up: true,
@@ -127,7 +127,7 @@ impl SimNode {
 
     /// The node daemon dies: actors and unsent reports are lost; the saved set and (unless
     /// the whole machine went) the agent's containers stay.
-    pub fn crash(&mut self, machine: bool) {
+    pub(crate) fn crash(&mut self, machine: bool) {
         self.daemon_up = false;
         self.actors.clear();
         self.reports.clear();
@@ -137,14 +137,14 @@ impl SimNode {
     }
 
     /// The node daemon starts again from its saved set.
-    pub fn restart(&mut self, now: Tick) {
+    pub(crate) fn restart(&mut self, now: Tick) {
         self.daemon_up = true;
         let set = self.set.clone();
         self.apply(&set, now);
     }
 
     /// Makes the actors follow `set` (as `tasks::runner::Runner::apply`), and saves it.
-    pub fn apply(&mut self, set: &NodeSet, now: Tick) {
+    pub(crate) fn apply(&mut self, set: &NodeSet, now: Tick) {
         self.set = set.clone();
         if !self.daemon_up {
             return;
@@ -207,7 +207,7 @@ impl SimNode {
 
     /// One tick of the daemon's actors and the agent: calls that answered feed the state
     /// machine, orders reach the actors where they wait, running containers may exit.
-    pub fn tick(&mut self, now: Tick, stamp: Timestamp, dice: &mut impl Dice) {
+    pub(crate) fn tick(&mut self, now: Tick, stamp: Timestamp, dice: &mut impl Dice) {
         if !self.daemon_up {
             // The agent runs on: a container may still exit by itself.
             self.exits(dice);

@@ -12,7 +12,7 @@ use super::Tick;
 
 /// Who proposed a batch, so its outcome reaches them.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Origin {
+pub(crate) enum Origin {
     /// A control-loop pass.
     Control,
     /// A node's status reports: the node and the reports it sent.
@@ -23,7 +23,7 @@ pub enum Origin {
 
 /// A batch proposed by the leader, committed at `due` if the leader still leads.
 #[derive(Debug)]
-pub struct Proposal {
+pub(crate) struct Proposal {
     /// The commands.
     pub commands: Vec<Command>,
     /// When it commits.
@@ -34,7 +34,7 @@ pub struct Proposal {
 
 /// The outcome of a proposal.
 #[derive(Debug)]
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// Who asked.
     pub origin: Origin,
     /// Applied (false: refused by a guard, or lost with its leader).
@@ -43,7 +43,7 @@ pub struct Outcome {
 
 /// The replicated store.
 #[derive(Debug, Default)]
-pub struct Raft {
+pub(crate) struct Raft {
     store: Store,
     /// Index of the last applied entry.
     pub index: u64,
@@ -66,7 +66,7 @@ pub struct Raft {
 
 impl Raft {
     /// A store holding `records`.
-    pub fn new(records: Vec<Record>) -> Self {
+    pub(crate) fn new(records: Vec<Record>) -> Self {
         let mut raft = Raft::default();
         let batch = Batch::new(0, records.into_iter().map(Command::Create).collect());
         raft.apply(&batch).expect("the first records apply");
@@ -82,7 +82,7 @@ impl Raft {
     }
 
     /// Every record as of the last applied entry (a linearizable read on the leader).
-    pub fn records(&mut self) -> Arc<Vec<Record>> {
+    pub(crate) fn records(&mut self) -> Arc<Vec<Record>> {
         if let Some(latest) = &self.latest {
             return latest.clone();
         }
@@ -92,12 +92,12 @@ impl Raft {
     }
 
     /// The committed store.
-    pub fn store(&self) -> &Store {
+    pub(crate) fn store(&self) -> &Store {
         &self.store
     }
 
     /// Proposes `commands` through the leader, committing at `due`; false without a leader.
-    pub fn propose(&mut self, commands: Vec<Command>, due: Tick, origin: Origin) -> bool {
+    pub(crate) fn propose(&mut self, commands: Vec<Command>, due: Tick, origin: Origin) -> bool {
         if self.leader.is_none() || commands.is_empty() {
             return false;
         }
@@ -111,7 +111,7 @@ impl Raft {
 
     /// Commits the proposals due by `now` in log order (one not yet due holds back those
     /// behind it); their outcomes.
-    pub fn commit_due(&mut self, now: Tick, stamp_ms: u64) -> Vec<Outcome> {
+    pub(crate) fn commit_due(&mut self, now: Tick, stamp_ms: u64) -> Vec<Outcome> {
         let mut outcomes = Vec::new();
         let mut waiting = Vec::new();
         for proposal in std::mem::take(&mut self.pending) {
@@ -131,7 +131,7 @@ impl Raft {
 
     /// The leader is gone: each pending proposal either made it into the log of a quorum
     /// (`keep` says so; the next leader commits it) or is lost.
-    pub fn lose_leader(
+    pub(crate) fn lose_leader(
         &mut self,
         mut keep: impl FnMut() -> bool,
         stamp_ms: u64,
@@ -151,7 +151,7 @@ impl Raft {
     }
 
     /// Manager `m` applies everything committed so far.
-    pub fn catch_up(&mut self, m: usize) {
+    pub(crate) fn catch_up(&mut self, m: usize) {
         let latest = self.records();
         self.applied.insert(m, (self.index, latest));
     }

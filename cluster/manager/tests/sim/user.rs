@@ -13,7 +13,7 @@ use super::World;
 use super::raft::Origin;
 
 /// The record of service number `n` with `replicas`: restarts after 500 ms.
-pub fn service(n: usize, replicas: u64, now: Timestamp) -> Record {
+pub(super) fn service(n: usize, replicas: u64, now: Timestamp) -> Record {
     let spec = ServiceSpec {
         image: "busybox".into(),
         mode: Mode::Replicated { replicas },
@@ -45,7 +45,7 @@ fn services(world: &mut World) -> Vec<cluster_state::Service> {
 }
 
 /// Draws the user's writes of one tick (through the leader; none without one).
-pub fn draw(world: &mut World) {
+pub(super) fn draw(world: &mut World) {
     if world.raft.leader.is_none() {
         return;
     }
