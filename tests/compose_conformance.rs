@@ -953,3 +953,326 @@ services:
         assert!(env.ps().is_empty(), "{:?}", env.ps());
     }
 }
+
+const SECRETS: &str = r#"
+include:
+  - ./included.yaml
+services:
+  app:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    secrets:
+      - from_env
+      - source: from_file
+        target: renamed
+      - source: included
+      - source: owned
+        target: /etc/owned
+        uid: "1000"
+        gid: "1001"
+        mode: 0440
+    configs:
+      - from_content
+      - source: config_env
+        target: /etc/app.conf
+secrets:
+  from_env:
+    environment: SECRET_FROM_ENV
+  from_file:
+    file: ./secret.txt
+  owned:
+    environment: SECRET_FROM_ENV
+configs:
+  from_content:
+    content: "inline config"
+  config_env:
+    environment: CONFIG_FROM_ENV
+"#;
+
+const SECRETS_INCLUDED: &str = r#"
+secrets:
+  included:
+    file: ./included.txt
+"#;
+
+/// `bosun -p <project> <args>` with extra variables in its environment.
+fn with_vars(env: &Env, vars: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut all = vec!["-p", env.project.as_str()];
+    all.extend_from_slice(args);
+    let mut command = env.command(&all);
+    command.envs(vars.iter().copied());
+    command.output().unwrap()
+}
+
+/// Follows Compose's TestSecretFromEnv, TestSecretFromInclude and TestConfigFromEnv: secrets
+/// from a variable, a file and an included file appear under `/run/secrets` (or their target),
+/// configs from content and a variable at `/<name>` (or their target), read-only, with the
+/// owner and mode asked for; the files written for values go with the containers on `down`.
+#[test]
+fn secrets_and_configs_are_mounted_as_compose_does() {
+    let env = Env::new(SECRETS);
+    std::fs::write(env.dir().join("included.yaml"), SECRETS_INCLUDED).unwrap();
+    std::fs::write(env.dir().join("secret.txt"), "from a file").unwrap();
+    std::fs::write(env.dir().join("included.txt"), "from an include").unwrap();
+    let vars = [
+        ("SECRET_FROM_ENV", "from the environment"),
+        ("CONFIG_FROM_ENV", "config from the environment"),
+    ];
+    let out = with_vars(&env, &vars, &["up", "-d"]);
+    assert!(out.status.success(), "up: {}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("ignored"),
+        "{}",
+        text(&out.stderr)
+    );
+    let cat = |path: &str| env.ok(&["exec", "-T", "app", "cat", path]).0;
+    assert_eq!(cat("/run/secrets/from_env"), "from the environment");
+    assert_eq!(cat("/run/secrets/renamed"), "from a file");
+    assert_eq!(cat("/run/secrets/included"), "from an include");
+    assert_eq!(cat("/etc/owned"), "from the environment");
+    assert_eq!(cat("/from_content"), "inline config");
+    assert_eq!(cat("/etc/app.conf"), "config from the environment");
+    let (stat, _) = env.ok(&[
+        "exec",
+        "-T",
+        "app",
+        "stat",
+        "-c",
+        "%n %u %g %a",
+        "/run/secrets/from_env",
+        "/etc/owned",
+        "/from_content",
+    ]);
+    assert_eq!(
+        stat,
+        "/run/secrets/from_env 0 0 400\n/etc/owned 1000 1001 440\n/from_content 0 0 444\n"
+    );
+    let write = env.bosun(&[
+        "exec",
+        "-T",
+        "app",
+        "sh",
+        "-c",
+        "echo x > /run/secrets/renamed",
+    ]);
+    assert!(!write.status.success(), "a secret is writable");
+    let files = env.tmp.path().join("data").join("agent").join("files");
+    let written = std::fs::read_dir(&files).unwrap().count();
+    assert_eq!(
+        written,
+        1,
+        "one container's files under {}",
+        files.display()
+    );
+    env.ok(&["down", "-t", "1"]);
+    assert_eq!(std::fs::read_dir(&files).unwrap().count(), 0);
+}
+
+/// Follows Compose's TestSecretFromEnv with the variable unset, and its rule that external
+/// secrets are a swarm's: both refused before anything is created, naming the key.
+#[test]
+fn secrets_that_cannot_be_mounted_are_refused() {
+    let env = Env::new(
+        r#"
+services:
+  app:
+    image: busybox:test
+    command: ["true"]
+    secrets: [token]
+secrets:
+  token:
+    environment: BOSUN_TEST_UNSET_TOKEN
+"#,
+    );
+    let out = env.bosun(&["up", "-d"]);
+    assert!(!out.status.success(), "up succeeded");
+    assert!(
+        text(&out.stderr).contains(
+            "service app: environment variable BOSUN_TEST_UNSET_TOKEN required by secret token is not set"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    env.write(
+        r#"
+services:
+  app:
+    image: busybox:test
+    command: ["true"]
+    secrets: [token]
+secrets:
+  token:
+    external: true
+"#,
+    );
+    let out = env.bosun(&["up", "-d"]);
+    assert!(!out.status.success(), "up succeeded");
+    assert!(
+        text(&out.stderr).contains("service app: secret token is external"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(env.ps().is_empty(), "{:?}", env.ps());
+}
+
+const START_INTERVAL: &str = r#"
+services:
+  error:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1h
+      start_interval: 1s
+  test:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1h
+      start_period: 1h
+      start_interval: 1s
+"#;
+
+/// Follows Compose's TestStartInterval: `start_interval` without `start_period` is refused at
+/// `up` (nothing is created); with one, the probes run at `start_interval` during it, so the
+/// service is healthy long before its one-hour `interval` (and `--wait-timeout`) would allow.
+#[test]
+fn start_interval_needs_start_period_and_paces_the_first_probes() {
+    let env = Env::new(START_INTERVAL);
+    let out = env.bosun(&["up", "--wait", "-d", "error"]);
+    assert!(!out.status.success(), "up of error succeeded");
+    assert!(
+        text(&out.stderr)
+            .contains("healthcheck.start_interval requires healthcheck.start_period to be set"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(env.ps().is_empty(), "{:?}", env.ps());
+    env.ok(&["up", "--wait", "--wait-timeout", "60", "-d", "test"]);
+    let (ps, _) = env.ok(&["ps", "--format", "json"]);
+    let row: serde_json::Value = serde_json::from_str(ps.trim()).unwrap();
+    assert_eq!(
+        (row["Name"].as_str(), row["Health"].as_str()),
+        (Some(env.name("test", 1).as_str()), Some("healthy"))
+    );
+    env.ok(&["down", "-t", "1"]);
+}
+
+const HOOKS: &str = r#"
+services:
+  test:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    volumes: [data:/data]
+    post_start:
+      - command: ["sh", "-c", "echo \"post_start $$HOOK_VAR as $$(id -u) in $$(pwd)\" > /tmp/post.txt"]
+        user: "1000"
+        working_dir: /tmp
+        environment:
+          HOOK_VAR: set
+    pre_stop:
+      - command: ["sh", "-c", "echo 'In the pre-stop' > /data/log.txt"]
+volumes:
+  data: {}
+"#;
+
+/// Follows Compose's TestPostStartHookSuccess and TestPreStopHookSuccess: `post_start` runs in
+/// the container after it starts, with its user, working directory and environment; `pre_stop`
+/// runs in it before `stop` halts it (its write is in the volume afterwards).
+#[test]
+fn post_start_and_pre_stop_hooks_run_in_the_container() {
+    let env = Env::new(HOOKS);
+    env.ok(&["up", "-d"]);
+    let (post, _) = env.ok(&["exec", "-T", "test", "cat", "/tmp/post.txt"]);
+    assert_eq!(post, "post_start set as 1000 in /tmp\n");
+    let (missing, _) = env.ok(&["exec", "-T", "test", "ls", "/data"]);
+    assert!(!missing.contains("log.txt"), "{missing}");
+    env.ok(&["stop", "-t", "1"]);
+    assert_eq!(
+        env.ps(),
+        [(env.name("test", 1), "exited".to_string())],
+        "stopped"
+    );
+    env.ok(&["start"]);
+    let (log, _) = env.ok(&["exec", "-T", "test", "cat", "/data/log.txt"]);
+    assert_eq!(log, "In the pre-stop\n");
+    env.ok(&["down", "-t", "1", "-v"]);
+}
+
+/// Follows Compose's TestPostStartHookInError: a `post_start` hook that fails fails `up`,
+/// naming the service and the hook's exit status.
+#[test]
+fn a_failing_post_start_hook_fails_up() {
+    let env = Env::new(
+        r#"
+services:
+  test:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    post_start:
+      - command: ["sh", "-c", "command_does_not_exist"]
+"#,
+    );
+    let out = env.bosun(&["up", "-d"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("test hook exited with status 127"),
+        "{}",
+        text(&out.stderr)
+    );
+    env.ok(&["down", "-t", "1"]);
+}
+
+/// Follows Compose's TestIPC, TestNoDepsVolumeFrom, TestNetworkLinks, TestInterfaceName and
+/// TestImageVolume where bosun cannot do what Compose does: `up` refuses the key, naming it,
+/// before anything is created, instead of running the service without it.
+#[test]
+fn keys_bosun_cannot_honour_are_refused_by_name() {
+    let env = Env::new("services: {}\n");
+    let cases = [
+        ("ipc: service:other", "ipc: service:other is not supported"),
+        (
+            "volumes_from: [other]",
+            "volumes_from (other) is not supported",
+        ),
+        (
+            "links: [\"other:alias\"]",
+            "links: the alias in other:alias",
+        ),
+        (
+            "networks: {default: {interface_name: eth7}}",
+            "networks.default.interface_name is not supported",
+        ),
+        (
+            "volumes: [{type: image, source: busybox:test, target: /image}]",
+            "volumes: mounts of type image are not supported",
+        ),
+    ];
+    for (key, want) in cases {
+        env.write(&format!(
+            r#"
+services:
+  other:
+    image: busybox:test
+    command: ["sleep", "1000"]
+  app:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    {key}
+"#
+        ));
+        let out = env.bosun(&["up", "-d"]);
+        assert!(!out.status.success(), "up with {key} succeeded");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(&format!("service app: {want}")),
+            "{key}: {err}"
+        );
+        assert!(env.ps().is_empty(), "{key}: {:?}", env.ps());
+    }
+}

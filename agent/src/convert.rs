@@ -129,6 +129,7 @@ fn mounts(s: &ContainerSummary) -> Vec<proto::Mount> {
                     .cloned()
                     .unwrap_or_default(),
                 create_host_path: false,
+                ..Default::default()
             }
         })
         .collect()

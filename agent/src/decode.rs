@@ -15,7 +15,7 @@ use super::names;
 use super::plan::{self, DockerHealthcheck};
 use super::proto;
 use super::request::{
-    Command, ContainerConfig, ContainerRequest, MountRequest, NetworkMode, RootSource,
+    Command, ContainerConfig, ContainerRequest, FileContent, MountRequest, NetworkMode, RootSource,
 };
 
 /// A create request.
@@ -135,6 +135,7 @@ pub fn healthcheck(h: &proto::Healthcheck) -> DockerHealthcheck {
         timeout: Duration::from_nanos(h.timeout),
         retries: h.retries,
         start_period: Duration::from_nanos(h.start_period),
+        start_interval: Duration::from_nanos(h.start_interval),
     }
 }
 
@@ -152,6 +153,10 @@ pub fn mount(m: &proto::Mount) -> Result<MountRequest, AgentError> {
             }
             MountKind::Bind { source }
         }
+        // The source is the file the agent writes at create.
+        "file" => MountKind::Bind {
+            source: PathBuf::new(),
+        },
         "tmpfs" => MountKind::Tmpfs {
             size: m.tmpfs_size,
             mode: if m.tmpfs_mode == 0 {
@@ -176,7 +181,7 @@ pub fn mount(m: &proto::Mount) -> Result<MountRequest, AgentError> {
         }
         other => {
             return Err(AgentError::Invalid(format!(
-                "unknown mount type {other:?}: use bind, volume or tmpfs"
+                "unknown mount type {other:?}: use bind, volume, tmpfs or file"
             )));
         }
     };
@@ -188,6 +193,12 @@ pub fn mount(m: &proto::Mount) -> Result<MountRequest, AgentError> {
         },
         propagation: (!m.propagation.is_empty()).then(|| m.propagation.clone()),
         create_host_path: m.create_host_path,
+        content: (m.r#type == "file").then(|| FileContent {
+            bytes: m.content.clone(),
+            uid: m.file_uid,
+            gid: m.file_gid,
+            mode: m.file_mode & 0o7777,
+        }),
     })
 }
 

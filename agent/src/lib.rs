@@ -21,6 +21,7 @@ pub mod dns;
 pub mod error;
 pub mod events;
 pub mod exec;
+pub mod files;
 pub mod filter;
 pub mod images;
 pub mod images_filter;

@@ -96,6 +96,7 @@ impl Meta {
 #[derive(Debug, Clone)]
 pub struct MetaStore {
     dir: PathBuf,
+    data_root: PathBuf,
 }
 
 impl MetaStore {
@@ -103,7 +104,14 @@ impl MetaStore {
     pub fn new(data_root: &Path) -> Self {
         Self {
             dir: data_root.join("agent").join("containers"),
+            data_root: data_root.to_path_buf(),
         }
+    }
+
+    /// The directory of the files written for container `id` (its secrets and configs given
+    /// by value); it goes with the record.
+    pub fn files_dir(&self, id: &str) -> PathBuf {
+        crate::files::dir(&self.data_root, id)
     }
 
     fn path(&self, id: &str) -> PathBuf {
@@ -132,6 +140,7 @@ impl MetaStore {
     /// Removes one record through the runtime's trash (unlinked in the background); a missing
     /// record is not an error.
     pub fn discard(&self, runtime: &engine::Runtime, id: &str) -> Result<(), AgentError> {
+        crate::files::remove(&self.files_dir(id))?;
         let path = self.path(id);
         runtime.discard(&path).map_err(|source| AgentError::Io {
             op: "remove",
@@ -142,6 +151,7 @@ impl MetaStore {
 
     /// Deletes one record; a missing record is not an error.
     pub fn delete(&self, id: &str) -> Result<(), AgentError> {
+        crate::files::remove(&self.files_dir(id))?;
         let path = self.path(id);
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),

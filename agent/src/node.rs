@@ -244,10 +244,15 @@ impl Node {
         };
         let (runtime, store, config) = (self.runtime.clone(), self.store.clone(), config.clone());
         let created = blocking(move || {
-            let spec = match prepare::prepare(&runtime, &mut meta, &config, &mode) {
+            let prepared = crate::files::materialize(&store.files_dir(&meta.id), &config)
+                .and_then(|config| prepare::prepare(&runtime, &mut meta, &config, &mode));
+            let spec = match prepared {
                 Ok(spec) => spec,
                 Err(err) => {
                     prepare::discard_volumes(&runtime, &meta);
+                    if let Err(cause) = crate::files::remove(&store.files_dir(&meta.id)) {
+                        tracing::warn!(container = %meta.id, cause = %cause, "cannot remove the files of a failed create");
+                    }
                     return Err(err);
                 }
             };

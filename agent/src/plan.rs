@@ -75,6 +75,8 @@ pub struct DockerHealthcheck {
     pub retries: u32,
     /// Grace period after start (zero = the default).
     pub start_period: Duration,
+    /// Time between probes during the start period (zero = the default).
+    pub start_interval: Duration,
 }
 
 impl DockerHealthcheck {
@@ -94,7 +96,7 @@ impl DockerHealthcheck {
                 self.retries
             },
             start_period: or(self.start_period, defaults.start_period),
-            start_interval: defaults.start_interval,
+            start_interval: or(self.start_interval, defaults.start_interval),
         })
     }
 }
@@ -116,6 +118,7 @@ pub fn image_healthcheck(value: &serde_json::Value) -> Option<DockerHealthcheck>
         timeout: Duration::from_nanos(nanos("Timeout")),
         retries: u32::try_from(nanos("Retries")).unwrap_or(u32::MAX),
         start_period: Duration::from_nanos(nanos("StartPeriod")),
+        start_interval: Duration::from_nanos(nanos("StartInterval")),
     })
 }
 

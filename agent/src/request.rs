@@ -55,6 +55,22 @@ pub struct MountRequest {
     pub propagation: Option<String>,
     /// A missing bind source is created as a directory instead of refused.
     pub create_host_path: bool,
+    /// A file to write for the container and bind at the target (its source is set when the
+    /// file is written, see [`crate::files`]).
+    pub content: Option<FileContent>,
+}
+
+/// The bytes and owner of a file written for a container (a compose secret or config).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileContent {
+    /// The bytes.
+    pub bytes: Vec<u8>,
+    /// Owner user id.
+    pub uid: u32,
+    /// Owner group id.
+    pub gid: u32,
+    /// Permission bits.
+    pub mode: u32,
 }
 
 /// The network mode as the request gives it.

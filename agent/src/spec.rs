@@ -198,6 +198,7 @@ mod tests {
                 },
                 propagation: None,
                 create_host_path: false,
+                content: None,
             }],
             ..bare
         };

@@ -15,6 +15,7 @@ use orchestrator::compose::{
 use tokio::runtime::Handle;
 
 use super::client::ComposeClient;
+use super::hooks::{self, HookPoint};
 use super::{build, observe, translate};
 use crate::ClientError;
 use crate::proto;
@@ -306,10 +307,12 @@ impl Backend for AgentBackend {
             // An exited container (stopped by `stop`, or a one-shot that completed) runs again.
             client.start(request).await.map(drop)
         })
-        .map_err(status_failed)
+        .map_err(status_failed)?;
+        self.run_hooks(name, HookPoint::PostStart)
     }
 
     fn stop_container(&self, name: &str, timeout: Option<Duration>) -> Result<(), BackendError> {
+        self.run_hooks(name, HookPoint::PreStop)?;
         let request = proto::StopRequest {
             container: name.to_string(),
             timeout: timeout.map(|t| t.as_secs()),
@@ -321,6 +324,7 @@ impl Backend for AgentBackend {
     }
 
     fn restart_container(&self, name: &str, timeout: Option<Duration>) -> Result<(), BackendError> {
+        self.run_hooks(name, HookPoint::PreStop)?;
         let request = proto::StopRequest {
             container: name.to_string(),
             timeout: timeout.map(|t| t.as_secs()),
@@ -328,7 +332,8 @@ impl Backend for AgentBackend {
         let mut client = self.client.containers.clone();
         self.block_on(async move { client.restart(request).await })
             .map(drop)
-            .map_err(status_failed)
+            .map_err(status_failed)?;
+        self.run_hooks(name, HookPoint::PostStart)
     }
 
     fn kill_container(&self, name: &str, signal: i32) -> Result<(), BackendError> {
@@ -392,6 +397,61 @@ impl Backend for AgentBackend {
             .summary
             .unwrap_or_default();
         Ok(observe::status(&summary))
+    }
+}
+
+impl AgentBackend {
+    /// Runs the hooks of `point` recorded on container `name`, in order, while it runs; the
+    /// first that exits non-zero is the error.
+    fn run_hooks(&self, name: &str, point: HookPoint) -> Result<(), BackendError> {
+        let request = proto::ContainerRef {
+            container: name.to_string(),
+        };
+        let mut client = self.client.containers.clone();
+        let summary = self
+            .block_on(async move { client.inspect(request).await })
+            .map_err(status_failed)?
+            .into_inner()
+            .summary
+            .unwrap_or_default();
+        let recorded = hooks::recorded(&summary.labels, point)
+            .map_err(|message| BackendError::other(format!("container {name}: {message}")))?;
+        if recorded.is_empty()
+            || (point == HookPoint::PreStop && summary.state() != proto::ContainerState::Running)
+        {
+            return Ok(());
+        }
+        let service = summary
+            .labels
+            .get(orchestrator::compose::labels::SERVICE)
+            .cloned()
+            .unwrap_or_else(|| name.to_string());
+        for hook in &recorded {
+            let request = hooks::exec_request(name, hook);
+            let mut client = self.client.containers.clone();
+            let code = self
+                .block_on(async move {
+                    let mut stream = client.exec(request).await?.into_inner();
+                    while let Some(output) = stream.message().await? {
+                        if let Some(proto::exec_output::Item::ExitCode(code)) = output.item {
+                            return Ok(Some(code));
+                        }
+                    }
+                    Ok::<_, tonic::Status>(None)
+                })
+                .map_err(status_failed)?;
+            match code {
+                Some(0) => {}
+                Some(code) => return Err(BackendError::other(hooks::failure(&service, code))),
+                None => {
+                    return Err(BackendError::other(format!(
+                        "the {} hook of {name} ended without an exit code",
+                        point.key()
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 }
 

@@ -12,6 +12,7 @@
 pub mod backend;
 pub mod build;
 pub mod client;
+pub mod hooks;
 pub mod observe;
 pub mod translate;
 

@@ -1,13 +1,15 @@
 //! A planned container ([`ContainerSpec`]: the compose service plus its resolved names) → the
 //! agent's [`ContainerConfig`](proto::ContainerConfig).
 //!
-//! Keys the agent cannot honour are never dropped silently: [`unsupported`] lists them as
-//! warnings (the CLI prints them before acting), and a mount type the agent does not know is
-//! an error.
+//! Keys the agent cannot honour are never dropped silently: those that would change what the
+//! container is (`ipc: service:…`, `volumes_from`, link aliases, `interface_name`, image
+//! mounts, `pre_start`, privileged hooks) are errors naming the key ([`check_limits`] finds them
+//! before anything is created); [`unsupported`] lists the others as warnings (the CLI prints
+//! them before acting).
 
 use std::str::FromStr;
 
-use compose_spec::model::{Service, VolumeType};
+use compose_spec::model::Service;
 use nix::sys::signal::Signal;
 use orchestrator::compose::{ContainerSpec, labels};
 
@@ -15,6 +17,7 @@ use crate::proto;
 
 mod mounts;
 mod network;
+mod refused;
 
 /// Why a service cannot become a container configuration.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +42,8 @@ impl TranslateError {
 pub fn container_config(spec: &ContainerSpec) -> Result<proto::ContainerConfig, TranslateError> {
     let service = &spec.definition;
     let name = spec.service.as_str();
+    super::hooks::check(name, service)?;
+    refused::check(name, service)?;
     let mut config = proto::ContainerConfig {
         image: spec.image.clone(),
         labels: spec.labels.clone().into_iter().collect(),
@@ -105,6 +110,15 @@ pub fn container_config(spec: &ContainerSpec) -> Result<proto::ContainerConfig, 
     if let Some(restart) = &service.restart {
         config.restart = restart.to_string();
     }
+    // As Compose on one host: `deploy.restart_policy` over `restart` (delay and window are
+    // for a swarm's scheduler).
+    if let Some(policy) = service
+        .deploy
+        .as_ref()
+        .and_then(|d| d.restart_policy.as_ref())
+    {
+        config.restart = restart_policy(policy);
+    }
     if let Some(signal) = &service.stop_signal {
         config.stop_signal = signal_number(signal)
             .ok_or_else(|| TranslateError::new(name, format!("unknown stop_signal {signal}")))?;
@@ -113,6 +127,7 @@ pub fn container_config(spec: &ContainerSpec) -> Result<proto::ContainerConfig, 
         config.stop_timeout = Some(grace.as_std().as_secs());
     }
     if let Some(check) = &service.healthcheck {
+        check_start_interval(name, check)?;
         config.healthcheck = Some(healthcheck(check));
     }
     resources(service, &mut config);
@@ -125,6 +140,19 @@ pub fn container_config(spec: &ContainerSpec) -> Result<proto::ContainerConfig, 
     network::apply(spec, &mut config)?;
     mounts::apply(spec, &mut config)?;
     Ok(config)
+}
+
+/// `deploy.restart_policy` as a container restart policy, as Compose maps it.
+fn restart_policy(policy: &compose_spec::model::RestartPolicyConfig) -> String {
+    use compose_spec::model::RestartCondition;
+    match policy.condition {
+        Some(RestartCondition::None) => "no".to_string(),
+        Some(RestartCondition::OnFailure) => match policy.max_attempts {
+            Some(n) if n > 0 => format!("on-failure:{n}"),
+            _ => "on-failure".to_string(),
+        },
+        Some(RestartCondition::Any) | None => "always".to_string(),
+    }
 }
 
 /// A signal name (`SIGTERM`, `TERM`) or number.
@@ -161,6 +189,7 @@ fn healthcheck(check: &compose_spec::model::Healthcheck) -> proto::Healthcheck {
             .map(|r| u32::try_from(r).unwrap_or(u32::MAX))
             .unwrap_or(0),
         start_period: nanos(&check.start_period),
+        start_interval: nanos(&check.start_interval),
     }
 }
 
@@ -191,9 +220,29 @@ fn resources(service: &Service, config: &mut proto::ContainerConfig) {
         .unwrap_or(0);
 }
 
-/// Checks the service's resource limits with Docker's bounds (as the agent checks them), so
-/// `up` can refuse them, naming the service, before it creates anything.
+/// Compose's rule: `start_interval` only applies during `start_period`, so it needs one.
+fn check_start_interval(
+    name: &str,
+    check: &compose_spec::model::Healthcheck,
+) -> Result<(), TranslateError> {
+    if check.start_interval.is_some() && check.start_period.is_none() {
+        return Err(TranslateError::new(
+            name,
+            "healthcheck.start_interval requires healthcheck.start_period to be set",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks the service's resource limits with Docker's bounds (as the agent checks them) and
+/// its healthcheck's `start_interval` rule, so `up` can refuse them, naming the service,
+/// before it creates anything.
 pub fn check_limits(name: &str, service: &Service) -> Result<(), TranslateError> {
+    if let Some(check) = &service.healthcheck {
+        check_start_interval(name, check)?;
+    }
+    super::hooks::check(name, service)?;
+    refused::check(name, service)?;
     let mut config = proto::ContainerConfig {
         cpuset_cpus: service.cpuset.clone().unwrap_or_default(),
         ..Default::default()
@@ -243,14 +292,9 @@ pub fn unsupported(name: &str, service: &Service) -> Vec<String> {
             found.push(key);
         }
     };
-    check(!service.secrets.is_empty(), "secrets");
-    check(!service.configs.is_empty(), "configs");
     check(!service.devices.is_empty(), "devices");
     check(!service.gpus.is_empty(), "gpus");
-    check(!service.volumes_from.is_empty(), "volumes_from");
-    check(!service.links.is_empty(), "links");
     check(!service.external_links.is_empty(), "external_links");
-    check(service.ipc.is_some(), "ipc");
     check(service.pid.is_some(), "pid");
     check(service.uts.is_some(), "uts");
     check(service.userns_mode.is_some(), "userns_mode");
@@ -271,8 +315,6 @@ pub fn unsupported(name: &str, service: &Service) -> Vec<String> {
         "device_cgroup_rules",
     );
     check(!service.storage_opt.is_empty(), "storage_opt");
-    check(!service.post_start.is_empty(), "post_start");
-    check(!service.pre_stop.is_empty(), "pre_stop");
     check(
         service
             .security_opt
@@ -287,22 +329,6 @@ pub fn unsupported(name: &str, service: &Service) -> Vec<String> {
                 .is_some_and(|d| !matches!(d, "json-file" | "local"))
         }),
         "logging.driver (logs are kept by the agent)",
-    );
-    check(
-        service.volumes.iter().any(|v| {
-            !matches!(
-                v.kind,
-                VolumeType::Bind | VolumeType::Volume | VolumeType::Tmpfs
-            )
-        }),
-        "volumes of type npipe, cluster or image",
-    );
-    check(
-        service
-            .healthcheck
-            .as_ref()
-            .is_some_and(|h| h.start_interval.is_some()),
-        "healthcheck.start_interval",
     );
     found
         .into_iter()

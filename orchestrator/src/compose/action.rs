@@ -7,6 +7,8 @@ use std::time::Duration;
 use compose_spec::model::{Build, DependsOnCondition, Network, Service, Volume};
 use serde::Serialize;
 
+use crate::compose::files::ServiceFile;
+
 /// One backend call.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "action")]
@@ -198,6 +200,9 @@ pub struct ContainerSpec {
     pub volumes: BTreeMap<String, String>,
     /// Anonymous volumes of the replaced container to mount again: container path → volume.
     pub carried_volumes: BTreeMap<String, String>,
+    /// The service's secrets and configs to mount, or why they cannot be (the backend refuses
+    /// to create the container then, with this message).
+    pub files: Result<Vec<ServiceFile>, String>,
 }
 
 /// An image to build for a service.

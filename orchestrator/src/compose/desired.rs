@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use compose_spec::env::Environment;
 use compose_spec::hash::service_hash;
 use compose_spec::model::Project;
 
@@ -18,6 +19,9 @@ pub struct Desired<'a> {
     pub working_dir: String,
     /// The compose files, recorded on containers.
     pub config_files: Vec<String>,
+    /// The environment the project was loaded with (the source of `environment:` secrets and
+    /// configs).
+    pub environment: Environment,
 }
 
 impl<'a> Desired<'a> {
@@ -41,6 +45,7 @@ impl<'a> Desired<'a> {
             hashes,
             working_dir: String::new(),
             config_files: Vec::new(),
+            environment: Environment::default(),
         }
     }
 
@@ -48,6 +53,12 @@ impl<'a> Desired<'a> {
     pub fn located(mut self, working_dir: impl Into<String>, config_files: Vec<String>) -> Self {
         self.working_dir = working_dir.into();
         self.config_files = config_files;
+        self
+    }
+
+    /// Sets the environment the project was loaded with.
+    pub fn with_environment(mut self, environment: Environment) -> Self {
+        self.environment = environment;
         self
     }
 

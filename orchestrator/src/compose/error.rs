@@ -54,6 +54,15 @@ pub enum PlanError {
         /// The limit.
         max: u64,
     },
+    /// A service's `secrets:` or `configs:` cannot be mounted (undefined, external, unset
+    /// variable, bad owner id).
+    #[error("service {service}: {message}")]
+    ServiceFile {
+        /// The service.
+        service: String,
+        /// What is wrong, naming the secret or config.
+        message: String,
+    },
     /// An external network does not exist.
     #[error("network {name} declared as external, but could not be found")]
     ExternalNetworkMissing {

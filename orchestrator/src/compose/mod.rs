@@ -24,6 +24,7 @@ pub mod diff;
 pub mod down;
 pub mod error;
 pub mod execute;
+pub mod files;
 pub mod from_labels;
 pub mod graph;
 pub mod labels;

@@ -7,6 +7,7 @@ use compose_spec::model::Service;
 
 use crate::compose::action::ContainerSpec;
 use crate::compose::desired::Desired;
+use crate::compose::files::files_of;
 use crate::compose::labels;
 use crate::compose::resources::Resources;
 
@@ -62,5 +63,6 @@ pub fn container_spec(
         networks: resources.networks_of(service),
         volumes: resources.volumes_of(service),
         carried_volumes,
+        files: files_of(desired.project, &desired.environment, service),
     }
 }

@@ -166,7 +166,8 @@ impl Session {
             .map(|f| f.display().to_string())
             .collect();
         Ok(Desired::new(&self.loaded.project)?
-            .located(self.loaded.project_directory.display().to_string(), files))
+            .located(self.loaded.project_directory.display().to_string(), files)
+            .with_environment(self.loaded.environment.clone()))
     }
 
     /// Prints a warning for every key of the named services (all when empty) that the agent
@@ -181,12 +182,19 @@ impl Session {
         }
     }
 
-    /// Refuses resource limits out of Docker's bounds in the named services (all when empty),
-    /// naming the service, before anything is created.
+    /// Refuses resource limits out of Docker's bounds and secrets or configs that cannot be
+    /// mounted (undefined, external, an unset variable) in the named services (all when
+    /// empty), naming the service, before anything is created.
     pub fn check_limits(&self, services: &[String]) -> anyhow::Result<()> {
         for (name, service) in &self.project().services {
             if services.is_empty() || services.contains(name) {
                 translate::check_limits(name, service)?;
+                orchestrator::compose::files::service_files(
+                    self.project(),
+                    &self.loaded.environment,
+                    name,
+                    service,
+                )?;
             }
         }
         Ok(())

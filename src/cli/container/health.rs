@@ -73,6 +73,8 @@ impl PolicyArgs {
             timeout: nanos(self.health_timeout),
             retries: self.health_retries.unwrap_or(0),
             start_period: nanos(self.health_start_period),
+            // The engine's default (5s); `run` has no --health-start-interval yet.
+            start_interval: 0,
         }))
     }
 }

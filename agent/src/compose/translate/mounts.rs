@@ -1,9 +1,11 @@
 //! Mounts of a planned container: named volumes (by engine name), anonymous volumes (carried
-//! over from the container it replaces, else new), binds and tmpfs.
+//! over from the container it replaces, else new), binds and tmpfs; then the service's secrets
+//! and configs (a file source bound read-only, a value written by the agent).
 
 use compose_spec::model::ServiceVolume;
 use compose_spec::model::VolumeType;
 use orchestrator::compose::ContainerSpec;
+use orchestrator::compose::files::FileSource;
 
 use super::TranslateError;
 use crate::proto;
@@ -18,6 +20,31 @@ pub(super) fn apply(
     }
     for entry in &spec.definition.tmpfs {
         config.mounts.push(tmpfs_entry(&spec.service, entry)?);
+    }
+    let files = spec
+        .files
+        .as_ref()
+        .map_err(|message| TranslateError::new(&spec.service, message.clone()))?;
+    for file in files {
+        let mut wire = proto::Mount {
+            target: file.target.clone(),
+            read_only: true,
+            ..Default::default()
+        };
+        match &file.source {
+            FileSource::Path(path) => {
+                wire.r#type = "bind".into();
+                wire.source = path.clone();
+            }
+            FileSource::Content(content) => {
+                wire.r#type = "file".into();
+                wire.content = content.clone().into_bytes();
+                wire.file_uid = file.uid;
+                wire.file_gid = file.gid;
+                wire.file_mode = file.mode;
+            }
+        }
+        config.mounts.push(wire);
     }
     if let Some(m) = config
         .mounts

@@ -24,6 +24,7 @@ fn spec(service: serde_json::Value) -> ContainerSpec {
             .collect(),
         volumes: BTreeMap::from([("data".to_string(), "demo_data".to_string())]),
         carried_volumes: BTreeMap::from([("/cache".to_string(), "0a1b".to_string())]),
+        files: Ok(Vec::new()),
         labels: BTreeMap::from([("com.docker.compose.project".to_string(), "demo".to_string())]),
         definition,
     }
@@ -221,17 +222,124 @@ fn limits_out_of_dockers_bounds_are_refused_naming_the_service() {
 
 #[test]
 fn unsupported_keys_are_warned_about() {
-    let service = spec(json!({"image": "busybox", "ipc": "host", "links": ["db"],
-                              "security_opt": ["no-new-privileges"]}))
+    let service = spec(
+        json!({"image": "busybox", "pid": "host", "external_links": ["db"],
+                              "security_opt": ["no-new-privileges"]}),
+    )
     .definition;
     assert_eq!(
         unsupported("web", &service),
         [
-            "service web: links is not supported by bosun and is ignored",
-            "service web: ipc is not supported by bosun and is ignored",
+            "service web: external_links is not supported by bosun and is ignored",
+            "service web: pid is not supported by bosun and is ignored",
         ]
     );
     assert!(unsupported("web", &spec(json!({"image": "busybox"})).definition).is_empty());
+}
+
+#[test]
+fn secrets_and_configs_become_read_only_mounts() {
+    use orchestrator::compose::files::{FileKind, FileSource, ServiceFile};
+    let mut with_files = spec(json!({"image": "busybox"}));
+    with_files.files = Ok(vec![
+        ServiceFile {
+            kind: FileKind::Secret,
+            name: "pw".into(),
+            target: "/run/secrets/pw".into(),
+            source: FileSource::Path("/p/pw.txt".into()),
+            uid: 0,
+            gid: 0,
+            mode: 0o400,
+        },
+        ServiceFile {
+            kind: FileKind::Config,
+            name: "conf".into(),
+            target: "/conf".into(),
+            source: FileSource::Content("a=1".into()),
+            uid: 10,
+            gid: 20,
+            mode: 0o444,
+        },
+    ]);
+    let config = container_config(&with_files).unwrap();
+    let mounts: Vec<_> = config
+        .mounts
+        .iter()
+        .map(|m| {
+            (
+                m.r#type.as_str(),
+                m.source.as_str(),
+                m.target.as_str(),
+                m.read_only,
+                m.content.as_slice(),
+                (m.file_uid, m.file_gid, m.file_mode),
+            )
+        })
+        .collect();
+    assert_eq!(
+        mounts,
+        [
+            (
+                "bind",
+                "/p/pw.txt",
+                "/run/secrets/pw",
+                true,
+                &b""[..],
+                (0, 0, 0)
+            ),
+            ("file", "", "/conf", true, &b"a=1"[..], (10, 20, 0o444)),
+        ]
+    );
+    let mut broken = spec(json!({"image": "busybox"}));
+    broken.files = Err("secret pw is not defined".into());
+    assert_eq!(
+        container_config(&broken).unwrap_err().to_string(),
+        "service web: secret pw is not defined"
+    );
+}
+
+#[test]
+fn start_interval_needs_a_start_period() {
+    let without = spec(json!({"image": "busybox",
+        "healthcheck": {"test": ["CMD", "true"], "start_interval": "1s"}}));
+    let want =
+        "service web: healthcheck.start_interval requires healthcheck.start_period to be set";
+    assert_eq!(container_config(&without).unwrap_err().to_string(), want);
+    assert_eq!(
+        check_limits("web", &without.definition)
+            .unwrap_err()
+            .to_string(),
+        want
+    );
+    let with = spec(json!({"image": "busybox",
+        "healthcheck": {"test": ["CMD", "true"], "start_period": "1m", "start_interval": "2s"}}));
+    let check = container_config(&with).unwrap().healthcheck.unwrap();
+    assert_eq!(
+        (check.start_period, check.start_interval),
+        (60_000_000_000, 2_000_000_000)
+    );
+}
+
+#[test]
+fn deploy_restart_policy_is_the_restart_policy() {
+    let cases = [
+        (
+            json!({"condition": "on-failure", "max_attempts": 3}),
+            "on-failure:3",
+        ),
+        (json!({"condition": "on-failure"}), "on-failure"),
+        (json!({"condition": "none"}), "no"),
+        (json!({"condition": "any", "delay": "5s"}), "always"),
+    ];
+    for (policy, want) in cases {
+        let service = spec(json!({"image": "busybox", "restart": "no",
+                                  "deploy": {"restart_policy": policy}}));
+        assert_eq!(
+            container_config(&service).unwrap().restart,
+            want,
+            "{policy}"
+        );
+    }
 }
 
 #[test]

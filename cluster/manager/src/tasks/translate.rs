@@ -132,6 +132,8 @@ pub fn create_request(
         timeout: nanos(h.timeout),
         retries: h.retries.unwrap_or(0),
         start_period: nanos(h.start_period),
+        // A service's healthcheck has no start_interval: the engine's default.
+        start_interval: 0,
     });
     let ports = spec
         .ports
