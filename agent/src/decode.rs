@@ -569,7 +569,7 @@ mod tests {
                     }],
                     ..config()
                 },
-                "unknown mount type \"nfs\": use bind, volume or tmpfs",
+                "unknown mount type \"nfs\": use bind, volume, tmpfs or file",
             ),
             (
                 proto::ContainerConfig {
