@@ -119,6 +119,7 @@ mod tests {
                 timeout: 500_000_000,
                 retries: 2,
                 start_period: 60_000_000_000,
+                start_interval: 0,
             })
         );
         assert_eq!(parse(&[]).healthcheck().unwrap(), None);
