@@ -11,10 +11,10 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::images_filter::{Filter, image_status, labels_match, parse_filters, reference_matches};
-use super::images_stream;
 use super::node::Node;
 use super::proto::{self, images_server::Images};
 use super::registry::Settings;
+use super::{images_blobs, images_stream};
 
 type Reply<T> = Result<Response<T>, Status>;
 
@@ -318,6 +318,42 @@ impl Images for ImagesService {
             image,
             req.auth,
         )))
+    }
+
+    async fn manifest(&self, request: Request<proto::BlobRef>) -> Reply<proto::ManifestData> {
+        let digest = request.into_inner().digest;
+        Ok(Response::new(
+            images_blobs::manifest(self.store(), &digest).await?,
+        ))
+    }
+
+    type ReadBlobStream = ReceiverStream<Result<proto::DataChunk, Status>>;
+
+    async fn read_blob(&self, request: Request<proto::BlobRef>) -> Reply<Self::ReadBlobStream> {
+        let digest = request.into_inner().digest;
+        Ok(Response::new(
+            images_blobs::read_blob(self.store(), &digest).await?,
+        ))
+    }
+
+    async fn missing_blobs(&self, request: Request<proto::ManifestData>) -> Reply<proto::BlobList> {
+        Ok(Response::new(
+            images_blobs::missing_blobs(self.store(), request.into_inner()).await?,
+        ))
+    }
+
+    async fn put_blob(&self, request: Request<Streaming<proto::BlobChunk>>) -> Reply<proto::Empty> {
+        images_blobs::put_blob(self.store(), request.into_inner()).await?;
+        Ok(Response::new(proto::Empty {}))
+    }
+
+    async fn add_manifest(
+        &self,
+        request: Request<proto::AddManifestRequest>,
+    ) -> Reply<proto::ImageRef> {
+        Ok(Response::new(
+            images_blobs::add_manifest(self.store(), request.into_inner()).await?,
+        ))
     }
 }
 

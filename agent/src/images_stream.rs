@@ -40,10 +40,21 @@ fn done(status: &str, result: String) -> proto::ImageProgress {
 }
 
 /// A `Read` over chunks a blocking task receives from the async side.
-struct ChunkReader {
+pub(crate) struct ChunkReader {
     rx: mpsc::Receiver<Result<Vec<u8>, Status>>,
     current: Vec<u8>,
     pos: usize,
+}
+
+impl ChunkReader {
+    /// A reader of the chunks `rx` receives; an error ends the read with its message.
+    pub(crate) fn new(rx: mpsc::Receiver<Result<Vec<u8>, Status>>) -> Self {
+        Self {
+            rx,
+            current: Vec::new(),
+            pos: 0,
+        }
+    }
 }
 
 impl Read for ChunkReader {
@@ -56,7 +67,7 @@ impl Read for ChunkReader {
                 }
                 Some(Err(status)) => {
                     return Err(io::Error::other(format!(
-                        "archive upload failed: {}",
+                        "upload failed: {}",
                         status.message()
                     )));
                 }
@@ -134,12 +145,20 @@ pub fn load(
 }
 
 /// A `Write` that sends full chunks to the async side.
-struct ChunkWriter {
+pub(crate) struct ChunkWriter {
     tx: mpsc::Sender<Result<proto::DataChunk, Status>>,
     buf: Vec<u8>,
 }
 
 impl ChunkWriter {
+    /// A writer sending chunks on `tx`; `flush` sends the rest.
+    pub(crate) fn new(tx: mpsc::Sender<Result<proto::DataChunk, Status>>) -> Self {
+        Self {
+            tx,
+            buf: Vec::with_capacity(CHUNK),
+        }
+    }
+
     fn send(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());

@@ -24,6 +24,7 @@ pub mod exec;
 pub mod files;
 pub mod filter;
 pub mod images;
+mod images_blobs;
 pub mod images_filter;
 mod images_stream;
 pub mod launch;

@@ -6,6 +6,7 @@
 #![allow(unreachable_pub)]
 #![allow(clippy::unwrap_used, missing_docs)]
 
+mod image_blobs;
 mod images;
 mod support;
 
@@ -480,6 +481,7 @@ fn main() {
         ),
     ];
     tests.extend(images::cases());
+    tests.extend(image_blobs::cases());
     let trials = tests
         .into_iter()
         .map(|(name, f)| Trial::test(name, f))

@@ -30,6 +30,7 @@ mod pull;
 mod reference;
 mod rootfs;
 mod save;
+mod share;
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -112,7 +113,8 @@ impl ImageStore {
         &self.layers
     }
 
-    /// Finds an image by reference (`redis`, `app:1`, `app@sha256:…`), by id (`sha256:…`) or
+    /// Finds an image by reference (`redis`, `app:1`, `app@sha256:…`, `app:1@sha256:…` naming
+    /// the manifest digest of an image of that repository), by id (`sha256:…`) or
     /// by a unique id prefix of at least 4 hex characters.
     pub fn resolve(&self, text: &str) -> Result<ImageRecord> {
         if let Ok(id) = text.parse::<Digest>() {
@@ -121,13 +123,16 @@ impl ImageStore {
                 .get(&id)?
                 .ok_or_else(|| ImageError::NotFound(text.to_string()));
         }
-        if let Ok(r) = ImageRef::parse(text)
-            && let Some(id) = self.db.refs()?.get(&r.to_string())
-        {
-            return self
-                .db
-                .get(id)?
-                .ok_or_else(|| ImageError::NotFound(text.to_string()));
+        if let Ok(r) = ImageRef::parse(text) {
+            if let Some(id) = self.db.refs()?.get(&r.to_string()) {
+                return self
+                    .db
+                    .get(id)?
+                    .ok_or_else(|| ImageError::NotFound(text.to_string()));
+            }
+            if let Some(record) = self.resolve_pinned(&r)? {
+                return Ok(record);
+            }
         }
         let is_hex = text.len() >= 4 && text.bytes().all(|b| b.is_ascii_hexdigit());
         if is_hex {
