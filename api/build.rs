@@ -1,5 +1,6 @@
 //! Generates the gRPC code of Bosun's APIs from `proto/*.proto`: the node agent's local API,
-//! the managers' API, their services API, and the dispatcher between nodes and managers.
+//! the managers' API, their services API, the dispatcher between nodes and managers, and the
+//! image blobs nodes hand each other.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto");
@@ -15,5 +16,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     tonic_build::configure().compile(&["proto/manager.proto"], &["proto"])?;
     tonic_build::configure().compile(&["proto/dispatcher.proto"], &["proto"])?;
     tonic_build::configure().compile(&["proto/services.proto"], &["proto"])?;
+    tonic_build::configure().compile(&["proto/blobs.proto"], &["proto"])?;
     Ok(())
 }

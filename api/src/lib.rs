@@ -4,6 +4,7 @@
 //!   (`proto/agent.proto`, `images.proto`, `volumes.proto`, `networks.proto`).
 //! - [`manager`]: the generated messages and gRPC services of the managers (`proto/manager.proto`).
 //! - [`dispatcher`]: the session between a node and the managers (`proto/dispatcher.proto`).
+//! - [`blobs`]: image blobs one cluster node fetches from another (`proto/blobs.proto`).
 //! - [`services`]: the managers' services API: services, tasks, node scheduling settings
 //!   (`proto/services.proto`).
 //! - [`client`], [`images_client`], [`attach_client`]: the agent's typed client over its unix
@@ -30,6 +31,13 @@ pub mod agent {
 #[allow(missing_docs, clippy::all, clippy::unwrap_used)]
 pub mod dispatcher {
     tonic::include_proto!("bosun.dispatcher.v1");
+}
+
+/// The generated protobuf messages and gRPC services of image blobs between cluster nodes
+/// (`proto/blobs.proto`).
+#[allow(missing_docs, clippy::all, clippy::unwrap_used)]
+pub mod blobs {
+    tonic::include_proto!("bosun.blobs.v1");
 }
 
 /// The generated protobuf messages and gRPC services of the managers' API.

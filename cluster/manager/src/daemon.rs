@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 use tonic::transport::Server;
 
+use super::blobs::{BlobsServer, BlobsService};
 use super::dispatcher::proto::dispatcher_server::DispatcherServer;
 use super::dispatcher::sets::AllSets;
 use super::dispatcher::{self, DispatcherService};
@@ -273,10 +274,12 @@ fn node_config(raft_id: u64) -> Result<NodeConfig, ManagerError> {
 }
 
 /// Runs the manager of `data_root` on `listener` until `shutdown` resolves or this manager
-/// is removed from the cluster. Returns how the raft loop ended.
+/// is removed from the cluster; it hands other nodes the images of the agent at
+/// `agent_socket` ([`crate::blobs`]). Returns how the raft loop ended.
 pub async fn serve(
     data_root: &Path,
     listener: TcpListener,
+    agent_socket: &Path,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Exit, ManagerError> {
     let manager = Manager::open(data_root)?;
@@ -311,6 +314,10 @@ pub async fn serve(
     let (led_tx, led) = watch::channel(false);
     let leader = tokio::spawn(dispatcher::hub::watch_leader(raft.clone(), led_tx));
     let services = ServicesServer::new(ServicesApi::new(service.clone()));
+    let blobs = BlobsServer::new(BlobsService::new(
+        service.clone(),
+        agent_socket.to_path_buf(),
+    ));
     let control = tokio::spawn(super::control::run(raft.clone(), service.liveness()));
     let hub = tokio::spawn(dispatcher::hub::run(raft, sets_tx));
     let (reports, reports_rx) = mpsc::channel(1024);
@@ -336,6 +343,7 @@ pub async fn serve(
         .add_service(ManagerServer::from_arc(service))
         .add_service(DispatcherServer::new(dispatcher))
         .add_service(services)
+        .add_service(blobs)
         .serve_with_incoming_shutdown(incoming, stop)
         .await;
     renewal.abort();

@@ -6,6 +6,7 @@
 
 mod admin;
 pub mod bench;
+pub mod blobs;
 pub mod client;
 pub mod control;
 pub mod daemon;

@@ -50,10 +50,10 @@ pub async fn run_node(
     });
     let tasks = tokio::spawn(crate::tasks::run(
         data_root.to_path_buf(),
-        agent_socket,
+        agent_socket.clone(),
         stop.clone(),
     ));
-    let result = roles(data_root, stop).await;
+    let result = roles(data_root, &agent_socket, stop).await;
     let _ = stop_tx.send(true);
     let _ = tasks.await;
     signal.abort();
@@ -64,7 +64,11 @@ async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }
 
-async fn roles(data_root: &Path, stop: watch::Receiver<bool>) -> Result<NodeExit, ManagerError> {
+async fn roles(
+    data_root: &Path,
+    agent_socket: &Path,
+    stop: watch::Receiver<bool>,
+) -> Result<NodeExit, ManagerError> {
     loop {
         let state = LocalState::load(data_root)?;
         if state.raft_id.is_none() {
@@ -75,7 +79,7 @@ async fn roles(data_root: &Path, stop: watch::Receiver<bool>) -> Result<NodeExit
             }
         }
         let listener = bind(&state.listen_addr).await?;
-        match serve(data_root, listener, stopped(stop.clone())).await? {
+        match serve(data_root, listener, agent_socket, stopped(stop.clone())).await? {
             Exit::Removed if !*stop.borrow() => {
                 if !become_worker(data_root, &stop).await? {
                     return Ok(NodeExit::Removed);

@@ -1,12 +1,18 @@
 //! The calls a node makes on its local agent to run tasks, behind a small trait so the
 //! task actors can be driven by a fake in tests; [`AgentEngine`] is the real one, over the
-//! agent's unix socket (`<run-root>/bosun.sock`).
+//! agent's unix socket (`<run-root>/bosun.sock`). An image no registry gives, pinned to its
+//! manifest digest, is fetched from another node ([`crate::tasks::fetch`]).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use api::agent as proto;
 use api::{AgentClient, ClientError};
 
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::tasks::fetch::{self, ByteStream, FetchError, Pinned, Receiver, Sources};
 use crate::tasks::machine::Found;
 use crate::tasks::translate::TASK_ID;
 
@@ -80,12 +86,22 @@ pub trait TaskEngine: Send + Sync + 'static {
 
 /// The local agent, reached over its socket; connects on first use and again after a
 /// failure (the agent may start after the node daemon, or restart).
-#[derive(Debug)]
 pub struct AgentEngine {
     socket: PathBuf,
     /// The connected client. A std mutex: held only to clone or replace it, never across an
     /// await.
     client: std::sync::Mutex<Option<AgentClient>>,
+    /// The other nodes to fetch pinned images from when no registry gives them.
+    sources: Option<Arc<dyn Sources>>,
+}
+
+impl std::fmt::Debug for AgentEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AgentEngine")
+            .field("socket", &self.socket)
+            .field("fetches_from_nodes", &self.sources.is_some())
+            .finish()
+    }
 }
 
 impl AgentEngine {
@@ -94,7 +110,20 @@ impl AgentEngine {
         AgentEngine {
             socket,
             client: std::sync::Mutex::new(None),
+            sources: None,
         }
+    }
+
+    /// The same agent, fetching pinned images no registry gives from `sources`.
+    pub fn with_sources(mut self, sources: Arc<dyn Sources>) -> Self {
+        self.sources = Some(sources);
+        self
+    }
+
+    async fn images(
+        &self,
+    ) -> Result<proto::images_client::ImagesClient<tonic::transport::Channel>, EngineError> {
+        Ok(api::images_client::images(&self.socket).await?)
     }
 
     fn slot(&self) -> std::sync::MutexGuard<'_, Option<AgentClient>> {
@@ -127,6 +156,98 @@ impl AgentEngine {
     }
 }
 
+/// Pulls `image` from its registry.
+async fn pull(
+    images: &mut proto::images_client::ImagesClient<tonic::transport::Channel>,
+    image: &str,
+) -> Result<(), EngineError> {
+    let request = proto::PullRequest {
+        reference: image.to_owned(),
+        ..proto::PullRequest::default()
+    };
+    let mut progress = images.pull(request).await?.into_inner();
+    while let Some(message) = progress.message().await? {
+        if message.done {
+            return Ok(());
+        }
+    }
+    Err(EngineError::Refused(format!(
+        "pull of {image} ended without a result"
+    )))
+}
+
+/// The messages of a `PutBlob`: the digest, then the bytes until `data` ends or breaks off
+/// (the agent then refuses the incomplete blob). A task pumps them into a channel, so the
+/// call gets a stream of a concrete type.
+fn upload(digest: &str, mut data: ByteStream) -> ReceiverStream<proto::BlobChunk> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let first = proto::BlobChunk {
+        digest: digest.to_owned(),
+        data: Vec::new(),
+    };
+    tokio::spawn(async move {
+        if tx.send(first).await.is_err() {
+            return;
+        }
+        while let Some(Ok(data)) = data.next().await {
+            let chunk = proto::BlobChunk {
+                digest: String::new(),
+                data,
+            };
+            if tx.send(chunk).await.is_err() {
+                return;
+            }
+        }
+    });
+    ReceiverStream::new(rx)
+}
+
+#[tonic::async_trait]
+impl Receiver for AgentEngine {
+    async fn missing_blobs(
+        &self,
+        manifest: &[u8],
+        media_type: &str,
+    ) -> Result<Vec<String>, EngineError> {
+        let request = proto::ManifestData {
+            data: manifest.to_vec(),
+            media_type: media_type.to_owned(),
+        };
+        Ok(self
+            .images()
+            .await?
+            .missing_blobs(request)
+            .await?
+            .into_inner()
+            .digests)
+    }
+
+    async fn put_blob(&self, digest: &str, data: ByteStream) -> Result<(), EngineError> {
+        // The first message names the blob; a stream that breaks off ends the upload, and
+        // the agent refuses the incomplete blob.
+        let chunks = upload(digest, data);
+        self.images().await?.put_blob(chunks).await?;
+        Ok(())
+    }
+
+    async fn add_manifest(
+        &self,
+        reference: &str,
+        manifest: Vec<u8>,
+        media_type: String,
+    ) -> Result<(), EngineError> {
+        let request = proto::AddManifestRequest {
+            reference: reference.to_owned(),
+            manifest: Some(proto::ManifestData {
+                data: manifest,
+                media_type,
+            }),
+        };
+        self.images().await?.add_manifest(request).await?;
+        Ok(())
+    }
+}
+
 fn found(summary: &proto::ContainerSummary) -> Found {
     match proto::ContainerState::from_i32(summary.state) {
         Some(proto::ContainerState::Running | proto::ContainerState::Paused) => {
@@ -140,7 +261,7 @@ fn found(summary: &proto::ContainerSummary) -> Found {
 #[tonic::async_trait]
 impl TaskEngine for AgentEngine {
     async fn ensure_image(&self, image: &str) -> Result<(), EngineError> {
-        let mut images = api::images_client::images(&self.socket).await?;
+        let mut images = self.images().await?;
         let reference = proto::ImageRef {
             image: image.to_owned(),
         };
@@ -149,19 +270,24 @@ impl TaskEngine for AgentEngine {
             Err(EngineError::NotFound(_)) => {}
             Err(err) => return Err(err),
         }
-        let request = proto::PullRequest {
-            reference: image.to_owned(),
-            ..proto::PullRequest::default()
+        let pulled = pull(&mut images, image).await;
+        let registry = match pulled {
+            Ok(()) | Err(EngineError::Unreachable(_)) => return pulled,
+            Err(err) => err,
         };
-        let mut progress = images.pull(request).await?.into_inner();
-        while let Some(message) = progress.message().await? {
-            if message.done {
-                return Ok(());
+        let (Some(pinned), Some(sources)) = (Pinned::parse(image), &self.sources) else {
+            return Err(registry);
+        };
+        tracing::info!(%image, cause = %registry, "no registry gives the image; asking the other nodes");
+        let asked = sources.sources().await;
+        match fetch::fetch(self, &asked, &pinned).await {
+            Ok(node) => {
+                tracing::info!(%image, %node, "image fetched from another node");
+                Ok(())
             }
+            Err(FetchError::Local(err)) => Err(err),
+            Err(err) => Err(EngineError::Refused(format!("{err}; registry: {registry}"))),
         }
-        Err(EngineError::Refused(format!(
-            "pull of {image} ended without a result"
-        )))
     }
 
     async fn create(&self, request: proto::CreateRequest) -> Result<String, EngineError> {

@@ -1,5 +1,6 @@
-//! A recording fake of the agent for the runner's tests: containers in memory, every call
-//! logged, images that can be made to fail their pull, and exits caused by the test.
+//! A recording fake of the agent for the runner's and the fetch's tests: containers in memory,
+//! every call logged, images that can be made to fail their pull, exits caused by the test,
+//! and a blob store that verifies digests as the agent's does.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -7,7 +8,10 @@ use std::time::Duration;
 
 use api::agent as proto;
 
+use tokio_stream::StreamExt;
+
 use crate::tasks::engine::{EngineError, TaskContainer, TaskEngine};
+use crate::tasks::fetch::{ByteStream, Receiver, sha256};
 use crate::tasks::machine::Found;
 use crate::tasks::translate::TASK_ID;
 
@@ -24,6 +28,10 @@ pub(crate) struct State {
     pub(crate) containers: BTreeMap<String, Container>,
     pub(crate) calls: Vec<String>,
     pub(crate) bad_images: BTreeSet<String>,
+    /// Blobs stored by a fetch, by digest.
+    pub(crate) blobs: BTreeMap<String, Vec<u8>>,
+    /// Images a fetch registered, by reference.
+    pub(crate) images: Vec<String>,
     next: u32,
 }
 
@@ -160,5 +168,66 @@ impl TaskEngine for FakeEngine {
                 },
             })
             .collect())
+    }
+}
+
+/// The digests a manifest names (config, then layers).
+fn named_blobs(manifest: &[u8]) -> Result<Vec<String>, EngineError> {
+    let value: serde_json::Value = serde_json::from_slice(manifest)
+        .map_err(|e| EngineError::Refused(format!("image manifest: {e}")))?;
+    let digest =
+        |v: &serde_json::Value| v.get("digest").and_then(|d| d.as_str()).map(str::to_owned);
+    let config = value.get("config").and_then(digest);
+    let layers = value
+        .get("layers")
+        .and_then(|l| l.as_array())
+        .map(|l| l.iter().filter_map(digest).collect::<Vec<_>>())
+        .unwrap_or_default();
+    Ok(config.into_iter().chain(layers).collect())
+}
+
+#[tonic::async_trait]
+impl Receiver for FakeEngine {
+    async fn missing_blobs(
+        &self,
+        manifest: &[u8],
+        _media_type: &str,
+    ) -> Result<Vec<String>, EngineError> {
+        let named = named_blobs(manifest)?;
+        let state = self.lock();
+        Ok(named
+            .into_iter()
+            .filter(|d| !state.blobs.contains_key(d))
+            .collect())
+    }
+
+    async fn put_blob(&self, digest: &str, mut data: ByteStream) -> Result<(), EngineError> {
+        let mut content = Vec::new();
+        while let Some(chunk) = data.next().await {
+            content.extend(chunk.map_err(EngineError::Refused)?);
+        }
+        let actual = sha256(&content);
+        if actual != digest {
+            return Err(EngineError::Refused(format!(
+                "blob digest mismatch: expected {digest}, got {actual}"
+            )));
+        }
+        self.lock().blobs.insert(actual, content);
+        Ok(())
+    }
+
+    async fn add_manifest(
+        &self,
+        reference: &str,
+        manifest: Vec<u8>,
+        _media_type: String,
+    ) -> Result<(), EngineError> {
+        let named = named_blobs(&manifest)?;
+        let mut state = self.lock();
+        if let Some(absent) = named.iter().find(|d| !state.blobs.contains_key(*d)) {
+            return Err(EngineError::Refused(format!("missing layer blob {absent}")));
+        }
+        state.images.push(reference.to_owned());
+        Ok(())
     }
 }

@@ -11,6 +11,8 @@
 //!   and the actor that makes its calls on the agent.
 //! - [`translate`]: the container's name, labels and config from the task's spec.
 //! - [`engine`]: the agent calls, behind a trait.
+//! - [`fetch`] and `sources`: an image no registry holds, pinned to its manifest digest,
+//!   fetched blob by blob from a manager that has it (see [`crate::blobs`]).
 //!
 //! Left out for now: `--stop-on-disconnect` (a node stopping its own tasks after a long cut
 //! from the managers) — a node keeps its tasks running however long it is cut off.
@@ -20,9 +22,11 @@ pub mod describe;
 pub mod engine;
 #[cfg(test)]
 mod fake;
+pub mod fetch;
 pub mod machine;
 mod runner;
 mod session;
+mod sources;
 mod store;
 pub mod translate;
 
@@ -37,6 +41,7 @@ pub use runner::Runner;
 /// Runs the tasks of the node at `data_root` on the agent listening on `agent_socket`, until
 /// `stop` turns true. Containers keep running when it stops.
 pub async fn run(data_root: PathBuf, agent_socket: PathBuf, stop: watch::Receiver<bool>) {
-    let engine = Arc::new(AgentEngine::new(agent_socket));
+    let sources = Arc::new(sources::ClusterSources::new(data_root.clone()));
+    let engine = Arc::new(AgentEngine::new(agent_socket).with_sources(sources));
     session::run(data_root, engine, stop).await;
 }
