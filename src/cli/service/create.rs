@@ -130,6 +130,10 @@ pub struct CreateArgs {
     /// Print the service id only.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Record the image as typed instead of pinned to the manifest digest this node's agent
+    /// holds it under (pinned, nodes no registry gives it to fetch it from a manager).
+    #[arg(long)]
+    pub no_resolve_image: bool,
     #[command(flatten)]
     pub spec: SpecFlags,
     /// Image, then the command and its arguments.

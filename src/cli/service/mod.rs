@@ -5,6 +5,7 @@
 mod create;
 mod ls;
 pub(crate) mod ps;
+mod resolve;
 pub(crate) mod wait;
 
 use std::process::ExitCode;
@@ -90,6 +91,9 @@ struct UpdateArgs {
     /// New image.
     #[arg(long, default_value = "")]
     image: String,
+    /// Record the new image as typed, not pinned to this node's manifest digest.
+    #[arg(long)]
+    no_resolve_image: bool,
     /// Add or change an environment variable (NAME=VALUE).
     #[arg(long)]
     env_add: Vec<String>,
@@ -152,7 +156,12 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
     let client = manager.services_client()?;
     match args.command {
         ServiceCommand::Create(create) => {
-            let request = create::request(&create)?;
+            let mut request = create::request(&create)?;
+            if !create.no_resolve_image
+                && let Some(spec) = request.spec.as_mut()
+            {
+                spec.image = rt.block_on(resolve::resolve(&spec.image));
+            }
             let record = rt.block_on(client.create(request))?;
             if create.quiet || create.detach {
                 println!("{}", record.meta.id);
@@ -224,11 +233,16 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
             }
         }
         ServiceCommand::Update(update) => {
+            let image = if update.image.is_empty() || update.no_resolve_image {
+                update.image.clone()
+            } else {
+                rt.block_on(resolve::resolve(&update.image))
+            };
             let request = proto::UpdateServiceRequest {
                 service: update.service.clone(),
                 replicas: count(update.replicas),
                 max_concurrent: count(update.max_concurrent),
-                image: update.image.clone(),
+                image,
                 env_add: update.env_add.clone(),
                 env_rm: update.env_rm.clone(),
                 label_add: update.label_add.clone(),
