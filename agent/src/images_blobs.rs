@@ -5,7 +5,7 @@
 
 use std::io::Write;
 
-use engine::image::{Digest, ImageRef, ImageStore};
+use engine::image::{Digest, ImageError, ImageRef, ImageStore};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Status, Streaming};
@@ -15,14 +15,9 @@ use super::images_filter::image_status;
 use super::images_stream::{ChunkReader, ChunkWriter};
 use super::proto;
 
-fn digest(text: &str) -> Result<Digest, Status> {
-    text.parse::<Digest>()
-        .map_err(|e| Status::invalid_argument(e.to_string()))
-}
-
 /// The manifest with `digest` of a stored image.
 pub async fn manifest(store: ImageStore, digest_text: &str) -> Result<proto::ManifestData, Status> {
-    let wanted = digest(digest_text)?;
+    let wanted = digest_text.parse::<Digest>().map_err(image_status)?;
     let (data, media_type) = on_store(store, move |store| {
         let image = store.by_manifest(&wanted)?;
         store.manifest(&image)
@@ -36,7 +31,7 @@ pub async fn read_blob(
     store: ImageStore,
     digest_text: &str,
 ) -> Result<ReceiverStream<Result<proto::DataChunk, Status>>, Status> {
-    let wanted = digest(digest_text)?;
+    let wanted = digest_text.parse::<Digest>().map_err(image_status)?;
     let check = wanted.clone();
     let served = on_store(store.clone(), move |store| store.serves_blob(&check)).await?;
     if !served {
@@ -47,17 +42,17 @@ pub async fn read_blob(
     let (tx, rx) = mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
         let mut out = ChunkWriter::new(tx.clone());
-        let copied = store
-            .blobs()
-            .open_blob(&wanted)
-            .map_err(image_status)
-            .and_then(|mut file| {
-                std::io::copy(&mut file, &mut out)
-                    .and_then(|_| out.flush())
-                    .map_err(|e| Status::aborted(format!("read blob {wanted}: {e}")))
-            });
-        if let Err(status) = copied {
-            let _ = tx.blocking_send(Err(status));
+        let copied = store.blobs().open_blob(&wanted).and_then(|mut file| {
+            std::io::copy(&mut file, &mut out)
+                .and_then(|_| out.flush())
+                .map_err(|source| ImageError::Io {
+                    op: "read blob",
+                    path: store.blobs().path(&wanted),
+                    source,
+                })
+        });
+        if let Err(err) = copied {
+            let _ = tx.blocking_send(Err(image_status(err)));
         }
     });
     Ok(ReceiverStream::new(rx))
@@ -82,7 +77,7 @@ pub async fn put_blob(
     let Some(first) = incoming.message().await? else {
         return Err(Status::invalid_argument("no blob was sent"));
     };
-    let expected = digest(&first.digest)?;
+    let expected = first.digest.parse::<Digest>().map_err(image_status)?;
     let (chunks, rx) = mpsc::channel(8);
     let writer = tokio::task::spawn_blocking(move || {
         let mut reader = ChunkReader::new(rx);

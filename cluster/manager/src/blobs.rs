@@ -107,6 +107,8 @@ impl Blobs for BlobsService {
 
     type BlobStream = ChunkStream;
 
+    // The stream's items are tonic's, `Status` errors included.
+    #[allow(clippy::result_large_err)]
     async fn blob(&self, request: Request<BlobRequest>) -> Result<Response<ChunkStream>, Status> {
         self.manager.authorize(&request, Need::Node).await?;
         let digest = request.into_inner().digest;
