@@ -71,7 +71,7 @@ impl BlobStore {
 
     /// Stores everything `reader` yields. With `expected`, the content must have that digest,
     /// or nothing is stored. Returns the digest and size.
-    pub(crate) fn put_reader(
+    pub fn put_reader(
         &self,
         reader: &mut dyn Read,
         expected: Option<&Digest>,
