@@ -32,6 +32,11 @@ impl NodeAgent {
     pub fn socket(&self) -> PathBuf {
         self.run_root.join("bosun.sock")
     }
+
+    /// The agent's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 /// Runs `future` to completion on a runtime of its own (the bed's calls are synchronous and

@@ -11,6 +11,7 @@
 pub mod agents;
 pub mod history;
 pub mod lab;
+pub mod procstat;
 pub mod register;
 pub mod services;
 mod waits;
