@@ -19,20 +19,6 @@ const IMAGE: &str = "busybox:peer";
 /// Time allowed for the cluster to converge.
 const WITHIN: Duration = Duration::from_secs(90);
 
-/// Runs `bosun <args>` on member `i`; panics with the output unless it succeeds.
-fn bosun(bed: &Bed, i: usize, args: &[&str]) -> String {
-    let (ok, out, err) = blocking(|| bed.bosun(i, args));
-    assert!(ok, "bosun {args:?} failed: {out}{err}");
-    format!("{out}{err}")
-}
-
-fn logs(bed: &Bed) -> String {
-    (0..bed.members.len())
-        .map(|i| format!("--- node {i} daemon:\n{}", bed.log(i)))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// The members running a container of service `name`.
 fn running_on(bed: &Bed, name: &str) -> Vec<usize> {
     (0..bed.members.len())
@@ -79,7 +65,7 @@ async fn an_image_imported_on_one_node_only_runs_on_every_node_with_no_registry(
         let tag = bed.lab().tag().to_owned();
         let dir = bed.dir().to_path_buf();
         let rootfs = blocking(|| bed.busybox_rootfs()).display().to_string();
-        bosun(&bed, 0, &["image", "import", &rootfs, IMAGE]);
+        bed.output(0, &["image", "import", &rootfs, IMAGE]);
         let digest = manifest_digest(&bed, 0, IMAGE).expect("the image on member 0");
         for i in 1..5 {
             assert_eq!(
@@ -90,8 +76,7 @@ async fn an_image_imported_on_one_node_only_runs_on_every_node_with_no_registry(
         }
 
         // One task on every node; the nodes without the image fetch it from member 0.
-        let out = bosun(
-            &bed,
+        let out = bed.output(
             0,
             &[
                 "service", "create", "--name", "peer", "--mode", "global", "--detach", IMAGE,
@@ -99,7 +84,7 @@ async fn an_image_imported_on_one_node_only_runs_on_every_node_with_no_registry(
             ],
         );
         assert!(!out.trim().is_empty(), "{out}");
-        let inspect = bosun(&bed, 0, &["service", "inspect", "peer"]);
+        let inspect = bed.output(0, &["service", "inspect", "peer"]);
         let pinned = format!("{IMAGE}@{digest}");
         assert!(inspect.contains(&pinned), "pinned digest: {inspect}");
         let deadline = Instant::now() + WITHIN;
@@ -111,7 +96,7 @@ async fn an_image_imported_on_one_node_only_runs_on_every_node_with_no_registry(
             assert!(
                 Instant::now() < deadline,
                 "running on {on:?} only\n{}",
-                logs(&bed)
+                bed.logs()
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
@@ -125,8 +110,7 @@ async fn an_image_imported_on_one_node_only_runs_on_every_node_with_no_registry(
 
         // A pinned image no node holds: its tasks are rejected, naming the nodes asked.
         let absent = format!("busybox:absent@sha256:{}", "0".repeat(64));
-        bosun(
-            &bed,
+        bed.output(
             0,
             &[
                 "service",
@@ -143,19 +127,19 @@ async fn an_image_imported_on_one_node_only_runs_on_every_node_with_no_registry(
         );
         let deadline = Instant::now() + WITHIN;
         loop {
-            let ps = bosun(&bed, 0, &["service", "ps", "absent", "--no-trunc"]);
+            let ps = bed.output(0, &["service", "ps", "absent", "--no-trunc"]);
             if ps.contains("not found on any registry or node (asked: ") {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
                 "never rejected: {ps}\n{}",
-                logs(&bed)
+                bed.logs()
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
 
-        bosun(&bed, 0, &["service", "rm", "peer", "absent"]);
+        bed.output(0, &["service", "rm", "peer", "absent"]);
         let deadline = Instant::now() + WITHIN;
         while !running_on(&bed, "peer").is_empty() {
             assert!(Instant::now() < deadline, "containers left after rm");

@@ -23,9 +23,7 @@ use testbed::{Bed, leader_index, random_below};
 
 /// Runs `bosun <args>` on member `i`; panics with the output unless it succeeds.
 fn bosun(bed: &Bed, i: usize, args: &[&str]) -> String {
-    let (ok, out, err) = blocking(|| bed.bosun(i, args));
-    assert!(ok, "bosun {args:?} failed: {out}{err}");
-    out
+    bed.bosun_ok(i, args).0
 }
 
 /// The tasks of `service` as `service ps --format json --no-trunc` prints them on member `via`.

@@ -55,18 +55,10 @@ fn setting(name: &str, default: u64) -> u64 {
     }
 }
 
-/// Runs `bosun <args>` on member `i`; panics with the output unless it succeeds.
-fn bosun(bed: &Bed, i: usize, args: &[&str]) -> String {
-    let (ok, out, err) = blocking(|| bed.bosun(i, args));
-    assert!(ok, "bosun {args:?} failed: {out}{err}");
-    format!("{out}{err}")
-}
-
 /// Creates replicated service `name` with `replicas` (detached: returns once committed).
 fn create(bed: &Bed, name: &str, replicas: u64) {
     let replicas = replicas.to_string();
-    bosun(
-        bed,
+    bed.output(
         VIA,
         &[
             "service",
@@ -276,7 +268,7 @@ async fn create_100_replicas_over_5_nodes() {
             ms(reported)
         );
         samples.push(reported);
-        bosun(&bed, VIA, &["service", "rm", &name]);
+        bed.output(VIA, &["service", "rm", &name]);
         wait_until(&bed, "the containers removed", WITHIN, || async {
             match bed.running_containers(&name).len() {
                 0 => Ok(()),

@@ -20,13 +20,6 @@ const IMAGE: &str = "busybox:svc";
 /// Time allowed for the cluster to converge.
 const WITHIN: Duration = Duration::from_secs(60);
 
-/// Runs `bosun <args>` on member `i`; panics with the output unless it succeeds.
-fn bosun(bed: &Bed, i: usize, args: &[&str]) -> String {
-    let (ok, out, err) = blocking(|| bed.bosun(i, args));
-    assert!(ok, "bosun {args:?} failed: {out}{err}");
-    format!("{out}{err}")
-}
-
 /// The running containers of service `name` on each node, by member index.
 fn running_per_node(bed: &Bed, name: &str) -> BTreeMap<usize, usize> {
     let mut counts = BTreeMap::new();
@@ -65,13 +58,6 @@ fn all_containers(bed: &Bed, name: &str) -> usize {
         .sum()
 }
 
-fn logs(bed: &Bed) -> String {
-    (0..bed.members.len())
-        .map(|i| format!("--- node {i} daemon:\n{}", bed.log(i)))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 /// Polls until `done` holds of the running containers per node; returns them.
 async fn wait_running(
     bed: &Bed,
@@ -87,7 +73,7 @@ async fn wait_running(
         assert!(
             Instant::now() < deadline,
             "never converged: {counts:?}\n{}",
-            logs(bed)
+            bed.logs()
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
@@ -101,8 +87,7 @@ async fn a_service_runs_its_replicas_as_containers_spread_over_the_nodes() {
         let dir = bed.dir().to_path_buf();
 
         // Without --detach, create waits until every task runs on its node.
-        let out = bosun(
-            &bed,
+        let out = bed.output(
             1,
             &[
                 "service",
@@ -125,7 +110,7 @@ async fn a_service_runs_its_replicas_as_containers_spread_over_the_nodes() {
         );
 
         // Scaling down stops and removes the extra containers; the rest keep running.
-        bosun(&bed, 2, &["service", "scale", "web=2", "--detach"]);
+        bed.output(2, &["service", "scale", "web=2", "--detach"]);
         wait_running(&bed, "web", |c| c.values().sum::<usize>() == 2).await;
         let deadline = Instant::now() + WITHIN;
         while all_containers(&bed, "web") > 2 {
@@ -134,13 +119,13 @@ async fn a_service_runs_its_replicas_as_containers_spread_over_the_nodes() {
         }
 
         // Removing the service removes its containers everywhere.
-        bosun(&bed, 0, &["service", "rm", "web"]);
+        bed.output(0, &["service", "rm", "web"]);
         let deadline = Instant::now() + WITHIN;
         while all_containers(&bed, "web") > 0 {
             assert!(
                 Instant::now() < deadline,
                 "containers left after rm\n{}",
-                logs(&bed)
+                bed.logs()
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
@@ -174,8 +159,7 @@ async fn a_lost_worker_s_replicas_run_elsewhere_and_its_stale_copies_stop_when_i
         let mut bed = blocking(|| Bed::managers_and_workers_with_agents(bin(), IMAGE));
         let tag = bed.lab().tag().to_owned();
         let dir = bed.dir().to_path_buf();
-        bosun(
-            &bed,
+        bed.output(
             0,
             &[
                 "service",
@@ -226,7 +210,7 @@ async fn a_lost_worker_s_replicas_run_elsewhere_and_its_stale_copies_stop_when_i
             assert!(
                 Instant::now() < deadline,
                 "stale copies still run\n{}",
-                logs(&bed)
+                bed.logs()
             );
             tokio::time::sleep(Duration::from_millis(300)).await;
         }

@@ -35,13 +35,6 @@ const WITHIN: Duration = Duration::from_secs(60);
 /// stream, so the nodes run on their saved assignments alone.
 const WATCH_WITHOUT_QUORUM: Duration = Duration::from_secs(8);
 
-/// Runs `bosun <args>` on member `i`; panics with the output unless it succeeds.
-fn bosun(bed: &Bed, i: usize, args: &[&str]) -> String {
-    let (ok, out, err) = blocking(|| bed.bosun(i, args));
-    assert!(ok, "bosun {args:?} failed: {out}{err}");
-    format!("{out}{err}")
-}
-
 fn scale(service: &str, replicas: u64) -> UpdateServiceRequest {
     UpdateServiceRequest {
         service: service.to_owned(),
@@ -65,8 +58,7 @@ async fn without_a_quorum_every_task_keeps_running_writes_are_refused_and_the_cl
         let mut bed = blocking(|| Bed::managers_and_workers_with_agents(bin(), IMAGE));
         let tag = bed.lab().tag().to_owned();
         let dir = bed.dir().to_path_buf();
-        bosun(
-            &bed,
+        bed.output(
             0,
             &[
                 "service",
@@ -211,8 +203,7 @@ async fn the_leader_killed_during_a_scale_to_20_leaves_exactly_20_running_one_pe
         let dir = bed.dir().to_path_buf();
         let leader = leader_index(&bed, 0).await;
         let via = (leader + 1) % 3;
-        bosun(
-            &bed,
+        bed.output(
             via,
             &[
                 "service",

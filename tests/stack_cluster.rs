@@ -50,9 +50,7 @@ services:
 /// Runs `bosun <args>` on member `i`; panics with the output unless it succeeds; returns
 /// (stdout, stderr).
 fn bosun(bed: &Bed, i: usize, args: &[&str]) -> (String, String) {
-    let (ok, out, err) = blocking(|| bed.bosun(i, args));
-    assert!(ok, "bosun {args:?} failed: {out}{err}");
-    (out, err)
+    bed.bosun_ok(i, args)
 }
 
 fn write_project(dir: &Path, compose: &str, greeting: &str) {

@@ -77,7 +77,7 @@ async fn wait_state(bed: &Bed, via: usize, id: &str, state: TaskState) -> Task {
             Instant::now() < deadline,
             "task {id} never reached {state}: {:?}\n{}",
             found.map(|t| t.task.status),
-            logs(bed)
+            bed.logs()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -93,13 +93,6 @@ fn task_containers(bed: &Bed, i: usize, id: &str) -> Vec<api::agent::ContainerSu
 
 fn running(c: &api::agent::ContainerSummary) -> bool {
     c.state == api::agent::ContainerState::Running as i32
-}
-
-fn logs(bed: &Bed) -> String {
-    (0..bed.members.len())
-        .map(|i| format!("--- node {i} daemon:\n{}", bed.log(i)))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 /// Sets task `id`'s desired state to shutdown, as the control loop would.

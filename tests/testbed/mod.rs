@@ -136,6 +136,20 @@ impl Bed {
         )
     }
 
+    /// Runs `bosun <args>` for member `i` off the caller's runtime thread and asserts that it
+    /// succeeded; returns (stdout, stderr).
+    pub fn bosun_ok(&self, i: usize, args: &[&str]) -> (String, String) {
+        let (ok, out, err) = blocking(|| self.bosun(i, args));
+        assert!(ok, "bosun {args:?} failed: {out}{err}");
+        (out, err)
+    }
+
+    /// [`Bed::bosun_ok`]'s stdout and stderr together.
+    pub fn output(&self, i: usize, args: &[&str]) -> String {
+        let (out, err) = self.bosun_ok(i, args);
+        format!("{out}{err}")
+    }
+
     /// Records the pid of member `i`'s background manager from its pid file.
     pub fn record_pid(&mut self, i: usize) {
         let pid_file = self.members[i].root.join("cluster/manager.pid");
