@@ -102,6 +102,10 @@ async fn a_service_runs_its_replicas_as_containers_spread_over_the_nodes() {
             ],
         );
         assert!(out.contains("6 out of 6"), "{out}");
+        // And a line per slot as its task moves on (a line per change, off a terminal).
+        for slot in 1..=6 {
+            assert!(out.contains(&format!("{slot}/6: running   [")), "{out}");
+        }
         let spread = wait_running(&bed, "web", |c| c.values().sum::<usize>() == 6).await;
         assert!(spread.len() >= 3, "spread over the nodes: {spread:?}");
         assert!(

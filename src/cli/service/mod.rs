@@ -4,6 +4,7 @@
 
 mod create;
 mod ls;
+mod progress;
 pub(crate) mod ps;
 mod resolve;
 pub(crate) mod wait;

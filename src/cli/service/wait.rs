@@ -1,14 +1,16 @@
 //! Waiting for a service to converge after `create`, `scale` or `update` (without
-//! `--detach`): `overall progress: N out of M tasks`, until the tasks of its current spec
-//! version run (a job's have completed), or a task cannot be placed.
+//! `--detach`): `overall progress: N out of M tasks` and a line per task (up to 20), until the
+//! tasks of its current spec version run (a job's have completed), or a task cannot be placed.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use cluster_manager::services::ServicesClient;
 use cluster_manager::services::proto::{DesiredStateFilter, ListTasksRequest};
 use orchestrator::swarm::{Mode, TaskSlot, TaskState};
+
+use super::progress::{Board, task_lines};
 
 /// Time between two looks.
 const POLL: Duration = Duration::from_millis(300);
@@ -18,20 +20,10 @@ const PENDING_PATIENCE: Duration = Duration::from_secs(3);
 /// note: the nodes may not report (yet); the service stays as it is.
 const STALL: Duration = Duration::from_secs(30);
 
-fn print_line(line: &str, tty: bool) {
-    let mut out = std::io::stdout();
-    if tty {
-        let _ = write!(out, "\r\x1b[2K{line}");
-    } else {
-        let _ = writeln!(out, "{line}");
-    }
-    let _ = out.flush();
-}
-
 /// Waits until `service` converges, showing progress.
 pub async fn converge(client: &ServicesClient, service: &str) -> anyhow::Result<()> {
     let tty = std::io::stdout().is_terminal();
-    let mut shown = String::new();
+    let mut board = Board::new(tty);
     let mut moved_at = Instant::now();
     let mut last_done = u64::MAX;
     let mut pending_since: Option<Instant> = None;
@@ -63,11 +55,16 @@ pub async fn converge(client: &ServicesClient, service: &str) -> anyhow::Result<
                 .count() as u64;
             (running, info.desired)
         };
-        let line = format!("overall progress: {done} out of {total} tasks");
-        if line != shown {
-            print_line(&line, tty);
-            shown = line;
-        }
+        let slots = match info.record.service.spec.mode {
+            Mode::Replicated { replicas } => Some(replicas),
+            Mode::ReplicatedJob {
+                total_completions, ..
+            } => Some(total_completions),
+            Mode::Global | Mode::GlobalJob => None,
+        };
+        let mut lines = vec![format!("overall progress: {done} out of {total} tasks")];
+        lines.extend(task_lines(&current, slots));
+        board.draw(lines);
         let global_without_tasks =
             matches!(info.record.service.spec.mode, Mode::Global) && total == 0;
         let converged = if is_job {
@@ -76,9 +73,6 @@ pub async fn converge(client: &ServicesClient, service: &str) -> anyhow::Result<
             done >= total && outdated == 0 && !global_without_tasks
         };
         if converged {
-            if tty {
-                println!();
-            }
             println!("verify: Service {name} converged");
             return Ok(());
         }
@@ -93,9 +87,6 @@ pub async fn converge(client: &ServicesClient, service: &str) -> anyhow::Result<
             Some(task) => {
                 let since = *pending_since.get_or_insert_with(Instant::now);
                 if since.elapsed() >= PENDING_PATIENCE {
-                    if tty {
-                        println!();
-                    }
                     let slot = match &task.slot {
                         TaskSlot::Slot(n) => n.to_string(),
                         TaskSlot::Node(node) => node.to_string(),
@@ -113,9 +104,6 @@ pub async fn converge(client: &ServicesClient, service: &str) -> anyhow::Result<
                 .iter()
                 .all(|t| t.status.state >= TaskState::Assigned);
         if all_assigned && moved_at.elapsed() >= STALL {
-            if tty {
-                println!();
-            }
             eprintln!(
                 "every task of {name} is assigned, but no node has reported more running for {} s; see `bosun service ps {name}`",
                 STALL.as_secs()
