@@ -15,7 +15,7 @@ use orchestrator::compose::{
 use tokio::runtime::Handle;
 
 use super::client::ComposeClient;
-use super::hooks::{self, HookPoint};
+use super::hooks::{self, HookPoint, KnownHooks};
 use super::{build, observe, translate};
 use crate::ClientError;
 use crate::proto;
@@ -29,6 +29,7 @@ pub struct AgentBackend {
     handle: Handle,
     client: ComposeClient,
     build_output: Option<BuildOutput>,
+    hooks: KnownHooks,
 }
 
 impl std::fmt::Debug for AgentBackend {
@@ -72,6 +73,7 @@ impl AgentBackend {
             handle,
             client,
             build_output: None,
+            hooks: KnownHooks::default(),
         }
     }
 
@@ -126,6 +128,9 @@ impl AgentBackend {
 impl Backend for AgentBackend {
     fn observe(&self, project: &str) -> Result<Observed, BackendError> {
         let containers = self.project_containers(project)?;
+        for container in &containers {
+            self.hooks.observed(&container.name, &container.labels);
+        }
         let (volumes, anonymous) = self.anonymous_volumes()?;
         let mut networks_client = self.client.networks.clone();
         let networks = self
@@ -155,6 +160,21 @@ impl Backend for AgentBackend {
                 .map(observe::volume)
                 .collect(),
             images: observe::images(&images),
+        })
+    }
+
+    fn observe_containers(&self, project: &str) -> Result<Observed, BackendError> {
+        let containers = self.project_containers(project)?;
+        for container in &containers {
+            self.hooks.observed(&container.name, &container.labels);
+        }
+        let (_, anonymous) = self.anonymous_volumes()?;
+        Ok(Observed {
+            containers: containers
+                .iter()
+                .map(|c| observe::container(c, &anonymous))
+                .collect(),
+            ..Observed::default()
         })
     }
 
@@ -295,7 +315,9 @@ impl Backend for AgentBackend {
         let mut client = self.client.containers.clone();
         self.block_on(async move { client.create(request).await })
             .map(drop)
-            .map_err(status_failed)
+            .map_err(status_failed)?;
+        self.hooks.created(&spec.name, &spec.definition);
+        Ok(())
     }
 
     fn start_container(&self, name: &str) -> Result<(), BackendError> {
@@ -376,13 +398,17 @@ impl Backend for AgentBackend {
         let mut client = self.client.containers.clone();
         self.block_on(async move { client.remove(request).await })
             .map(drop)
-            .map_err(status_failed)
+            .map_err(status_failed)?;
+        self.hooks.removed(name);
+        Ok(())
     }
 
     fn rename_container(&self, from: &str, to: &str) -> Result<(), BackendError> {
         let client = self.client.clone();
         self.block_on(async move { client.rename(from, to).await })
-            .map_err(failed)
+            .map_err(failed)?;
+        self.hooks.renamed(from, to);
+        Ok(())
     }
 
     fn container_status(&self, name: &str) -> Result<ContainerStatus, BackendError> {
@@ -402,8 +428,11 @@ impl Backend for AgentBackend {
 
 impl AgentBackend {
     /// Runs the hooks of `point` recorded on container `name`, in order, while it runs; the
-    /// first that exits non-zero is the error.
+    /// first that exits non-zero is the error. A container known to have none costs no call.
     fn run_hooks(&self, name: &str, point: HookPoint) -> Result<(), BackendError> {
+        if !self.hooks.may_have(name, point) {
+            return Ok(());
+        }
         let request = proto::ContainerRef {
             container: name.to_string(),
         };

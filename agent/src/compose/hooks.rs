@@ -4,6 +4,7 @@
 //! without its compose file run them too. A hook that exits non-zero fails the command.
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use compose_spec::model::{Service, ServiceHook};
 use orchestrator::compose::labels;
@@ -45,6 +46,73 @@ pub fn recorded(
         None | Some(serde_json::Value::Null) => Ok(Vec::new()),
         Some(hooks) => serde_json::from_value(hooks.clone())
             .map_err(|e| format!("unreadable recorded {}: {e}", point.key())),
+    }
+}
+
+/// What a backend knows of its containers' hooks, learned from the definitions it created them
+/// with and the labels it observed, so that starting or stopping a container known to have no
+/// hooks at that point costs no call to read its definition again. A container it knows nothing
+/// of may have hooks.
+#[derive(Debug, Default, Clone)]
+pub struct KnownHooks(Arc<Mutex<HashMap<String, Points>>>);
+
+/// Whether a container has hooks at each point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Points {
+    post_start: bool,
+    pre_stop: bool,
+}
+
+impl KnownHooks {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<String, Points>) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Container `name` was created from `service`.
+    pub fn created(&self, name: &str, service: &Service) {
+        let points = Points {
+            post_start: !service.post_start.is_empty(),
+            pre_stop: !service.pre_stop.is_empty(),
+        };
+        self.with(|known| known.insert(name.to_owned(), points));
+    }
+
+    /// Container `name` was seen with `container_labels`; an unreadable recorded definition
+    /// leaves it unknown (the hooks' run reports the error).
+    pub fn observed(&self, name: &str, container_labels: &HashMap<String, String>) {
+        let points = recorded(container_labels, HookPoint::PostStart).and_then(|post| {
+            recorded(container_labels, HookPoint::PreStop).map(|pre| Points {
+                post_start: !post.is_empty(),
+                pre_stop: !pre.is_empty(),
+            })
+        });
+        self.with(|known| match points {
+            Ok(points) => known.insert(name.to_owned(), points),
+            Err(_) => known.remove(name),
+        });
+    }
+
+    /// Container `from` is now called `to`.
+    pub fn renamed(&self, from: &str, to: &str) {
+        self.with(|known| {
+            if let Some(points) = known.remove(from) {
+                known.insert(to.to_owned(), points);
+            }
+        });
+    }
+
+    /// Container `name` is gone.
+    pub fn removed(&self, name: &str) {
+        self.with(|known| known.remove(name));
+    }
+
+    /// Whether container `name` may have hooks at `point` (it has, or it is unknown).
+    pub fn may_have(&self, name: &str, point: HookPoint) -> bool {
+        self.with(|known| match (known.get(name), point) {
+            (None, _) => true,
+            (Some(points), HookPoint::PostStart) => points.post_start,
+            (Some(points), HookPoint::PreStop) => points.pre_stop,
+        })
     }
 }
 
@@ -100,6 +168,43 @@ mod tests {
     fn service(value: serde_json::Value) -> Service {
         let project = compose_spec::model::from_json(&json!({"services": {"web": value}})).unwrap();
         project.services["web"].clone()
+    }
+
+    #[test]
+    fn known_hooks_follow_creates_observations_renames_and_removals() {
+        let known = KnownHooks::default();
+        assert!(
+            known.may_have("a", HookPoint::PostStart),
+            "unknown may have hooks"
+        );
+        let web = service(json!({"image": "busybox", "post_start": [{"command": "echo up"}]}));
+        known.created("a", &web);
+        assert!(known.may_have("a", HookPoint::PostStart));
+        assert!(!known.may_have("a", HookPoint::PreStop));
+        known.renamed("a", "b");
+        assert!(
+            known.may_have("a", HookPoint::PreStop),
+            "a is unknown again"
+        );
+        assert!(!known.may_have("b", HookPoint::PreStop));
+        let plain = service(json!({"image": "busybox"}));
+        let labels = HashMap::from([(
+            labels::SERVICE_CONFIG.to_string(),
+            labels::service_config(&plain).to_string(),
+        )]);
+        known.observed("b", &labels);
+        assert!(!known.may_have("b", HookPoint::PostStart));
+        known.observed(
+            "b",
+            &HashMap::from([(labels::SERVICE_CONFIG.to_string(), "{".into())]),
+        );
+        assert!(
+            known.may_have("b", HookPoint::PostStart),
+            "unreadable: unknown"
+        );
+        known.created("c", &plain);
+        known.removed("c");
+        assert!(known.may_have("c", HookPoint::PreStop));
     }
 
     #[test]

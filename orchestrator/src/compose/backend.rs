@@ -12,6 +12,15 @@ pub trait Backend: Sync {
     /// The observed state of a project: its containers (one-offs included), networks and
     /// volumes, every external network and volume it may name, and the local images.
     fn observe(&self, project: &str) -> Result<Observed, BackendError>;
+    /// The project's containers alone, as [`Backend::observe`] sees them (its networks,
+    /// volumes and images left empty): what a wait that polls container states needs.
+    fn observe_containers(&self, project: &str) -> Result<Observed, BackendError> {
+        let observed = self.observe(project)?;
+        Ok(Observed {
+            containers: observed.containers,
+            ..Observed::default()
+        })
+    }
     /// Creates a network.
     fn create_network(&self, spec: &NetworkSpec) -> Result<(), BackendError>;
     /// Removes a network.

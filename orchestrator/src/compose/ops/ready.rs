@@ -73,7 +73,7 @@ pub fn wait_ready(
 ) -> Result<(), WaitError> {
     let deadline = clock.now() + timeout;
     loop {
-        let observed = backend.observe(project)?;
+        let observed = backend.observe_containers(project)?;
         let mut pending = Vec::new();
         for container in service_containers(&observed, project, services) {
             match readiness(container) {
