@@ -27,7 +27,7 @@ pub(super) const OUTPUT_BUFFER: usize = 64;
 pub(super) const INPUT_BUFFER: usize = 16;
 
 /// The output stream of an interactive session.
-pub type OutputStream = ReceiverStream<Result<ExecOutput, Status>>;
+pub(crate) type OutputStream = ReceiverStream<Result<ExecOutput, Status>>;
 
 /// What the caller sent after the first message.
 #[derive(Debug, PartialEq, Eq)]
@@ -69,7 +69,9 @@ pub(super) fn cells(size: &proto::TerminalSize) -> (u16, u16) {
 }
 
 /// The first message of a session, or an error naming what was expected.
-pub async fn first(inbound: &mut Streaming<AttachInput>) -> Result<attach_input::Item, Status> {
+pub(crate) async fn first(
+    inbound: &mut Streaming<AttachInput>,
+) -> Result<attach_input::Item, Status> {
     inbound
         .message()
         .await?

@@ -19,11 +19,14 @@ use super::proto::{self, build_progress::Event as Wire};
 use super::registry::{RegistryPuller, Settings};
 
 /// What the stream carries.
-pub type Progress = Result<proto::BuildProgress, Status>;
+pub(crate) type Progress = Result<proto::BuildProgress, Status>;
 
 /// Decodes a request into build options; refuses paths `caller` could not read itself.
 #[allow(clippy::result_large_err)]
-pub fn options(request: proto::BuildRequest, caller: &Caller) -> Result<BuildOptions, Status> {
+pub(crate) fn options(
+    request: proto::BuildRequest,
+    caller: &Caller,
+) -> Result<BuildOptions, Status> {
     let refuse = |e: super::access::AccessError| Status::permission_denied(e.to_string());
     let context = PathBuf::from(&request.context);
     if !context.is_absolute() {
@@ -74,7 +77,11 @@ pub fn options(request: proto::BuildRequest, caller: &Caller) -> Result<BuildOpt
 
 /// Runs the build on the blocking pool; the stream ends with `written` or `failed`. A
 /// client that goes away does not stop the build.
-pub fn run(node: Arc<Node>, settings: Settings, options: BuildOptions) -> ReceiverStream<Progress> {
+pub(crate) fn run(
+    node: Arc<Node>,
+    settings: Settings,
+    options: BuildOptions,
+) -> ReceiverStream<Progress> {
     let (tx, rx) = mpsc::channel(256);
     let handle = Handle::current();
     tokio::task::spawn_blocking(move || {
@@ -113,7 +120,7 @@ fn step(step: &StepRef) -> proto::BuildStep {
 
 /// A progress event on the wire; `Written` is left to the final message, which also counts
 /// the steps.
-pub fn wire_event(event: &Event) -> Option<Wire> {
+pub(crate) fn wire_event(event: &Event) -> Option<Wire> {
     Some(match event {
         Event::Started(s) => Wire::Started(step(s)),
         Event::Cached(s) => Wire::Cached(step(s)),
@@ -145,7 +152,7 @@ fn written(built: &Built, tags: &[String]) -> Wire {
 
 /// The failure message: the error as one line (a failing RUN's output was streamed already,
 /// so it is not repeated), the Dockerfile line and instruction, a RUN's exit code.
-pub fn failed(err: &BuildError) -> proto::BuildFailed {
+pub(crate) fn failed(err: &BuildError) -> proto::BuildFailed {
     let (line, instruction) = match err {
         BuildError::At {
             line, instruction, ..

@@ -31,7 +31,7 @@ fn wire_health(status: Option<HealthStatus>) -> proto::Health {
 }
 
 /// The wire form of a container summary.
-pub fn summary(s: ContainerSummary) -> proto::ContainerSummary {
+pub(crate) fn summary(s: ContainerSummary) -> proto::ContainerSummary {
     let (exit_code, oom_killed) = match s.state {
         ContainerState::Exited { code, oom_killed } => (code, oom_killed),
         _ => (0, false),
@@ -136,7 +136,7 @@ fn mounts(s: &ContainerSummary) -> Vec<proto::Mount> {
 }
 
 /// The wire form of a stats sample.
-pub fn stats(sample: &StatsSample) -> proto::StatsResponse {
+pub(crate) fn stats(sample: &StatsSample) -> proto::StatsResponse {
     let s = &sample.stats;
     proto::StatsResponse {
         memory_usage: s.memory_usage,
@@ -150,7 +150,7 @@ pub fn stats(sample: &StatsSample) -> proto::StatsResponse {
 }
 
 /// The wire form of a container's processes, under `ps -ef`'s titles.
-pub fn top(processes: &[ProcessInfo]) -> proto::TopResponse {
+pub(crate) fn top(processes: &[ProcessInfo]) -> proto::TopResponse {
     proto::TopResponse {
         titles: TOP_TITLES.iter().map(|t| t.to_string()).collect(),
         processes: processes
@@ -176,7 +176,7 @@ pub fn spec_binding(spec: &PortSpec) -> proto::PortBinding {
 }
 
 /// The wire form of a published port as bound.
-pub fn binding(m: &PortMapping) -> proto::PortBinding {
+pub(crate) fn binding(m: &PortMapping) -> proto::PortBinding {
     proto::PortBinding {
         host_ip: m.host_ip.map(|ip| ip.to_string()).unwrap_or_default(),
         host_port: m.host_port.into(),

@@ -19,7 +19,7 @@ use super::request::{
 };
 
 /// A create request.
-pub fn create(request: proto::CreateRequest) -> Result<ContainerRequest, AgentError> {
+pub(crate) fn create(request: proto::CreateRequest) -> Result<ContainerRequest, AgentError> {
     let name = if request.name.is_empty() {
         None
     } else {
@@ -37,7 +37,7 @@ pub fn create(request: proto::CreateRequest) -> Result<ContainerRequest, AgentEr
 }
 
 /// A container configuration.
-pub fn config_of(c: &proto::ContainerConfig) -> Result<ContainerConfig, AgentError> {
+pub(crate) fn config_of(c: &proto::ContainerConfig) -> Result<ContainerConfig, AgentError> {
     let root = match (c.image.is_empty(), c.rootfs.is_empty()) {
         (false, true) => RootSource::Image(c.image.clone()),
         (false, false) => {
@@ -128,7 +128,7 @@ pub fn config_of(c: &proto::ContainerConfig) -> Result<ContainerConfig, AgentErr
 }
 
 /// A healthcheck in Docker's form (durations in nanoseconds on the wire).
-pub fn healthcheck(h: &proto::Healthcheck) -> DockerHealthcheck {
+pub(crate) fn healthcheck(h: &proto::Healthcheck) -> DockerHealthcheck {
     DockerHealthcheck {
         test: h.test.clone(),
         interval: Duration::from_nanos(h.interval),
@@ -141,7 +141,7 @@ pub fn healthcheck(h: &proto::Healthcheck) -> DockerHealthcheck {
 
 /// One mount. A volume mount without a source gets an empty name: the node creates an
 /// anonymous volume for it.
-pub fn mount(m: &proto::Mount) -> Result<MountRequest, AgentError> {
+pub(crate) fn mount(m: &proto::Mount) -> Result<MountRequest, AgentError> {
     let kind = match m.r#type.as_str() {
         "bind" | "" => {
             let source = PathBuf::from(&m.source);
@@ -203,7 +203,7 @@ pub fn mount(m: &proto::Mount) -> Result<MountRequest, AgentError> {
 }
 
 /// One published port.
-pub fn port(b: &proto::PortBinding) -> Result<PortSpec, AgentError> {
+pub(crate) fn port(b: &proto::PortBinding) -> Result<PortSpec, AgentError> {
     let protocol = plan::protocol(&b.protocol)?;
     // IPv6 addresses come bare (`::1`) or, as written in a port specification, in brackets.
     let bare = b
@@ -252,7 +252,9 @@ pub fn port(b: &proto::PortBinding) -> Result<PortSpec, AgentError> {
 }
 
 /// The listed networks: addresses parsed, each network once.
-pub fn networks(listed: &[proto::NetworkAttachment]) -> Result<Vec<NetworkAttachment>, AgentError> {
+pub(crate) fn networks(
+    listed: &[proto::NetworkAttachment],
+) -> Result<Vec<NetworkAttachment>, AgentError> {
     let mut out: Vec<NetworkAttachment> = Vec::new();
     for n in listed {
         let ipv4 = if n.ipv4_address.is_empty() {
@@ -282,7 +284,7 @@ pub fn networks(listed: &[proto::NetworkAttachment]) -> Result<Vec<NetworkAttach
 }
 
 /// `name:ip` entries (`--add-host`) as the engine's host entries.
-pub fn extra_hosts(entries: &[String]) -> Result<Vec<HostEntry>, AgentError> {
+pub(crate) fn extra_hosts(entries: &[String]) -> Result<Vec<HostEntry>, AgentError> {
     entries
         .iter()
         .map(|e| {

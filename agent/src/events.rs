@@ -17,7 +17,7 @@ const BUFFER: usize = 256;
 const SLICE: Duration = Duration::from_millis(250);
 
 /// The API form of an engine event.
-pub fn to_proto(event: &Event) -> proto::Event {
+pub(crate) fn to_proto(event: &Event) -> proto::Event {
     let action = serde_json::to_value(event.action)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
@@ -38,7 +38,7 @@ fn send(tx: &Sender, item: Result<proto::Event, Status>) -> bool {
 
 /// Streams the events of `runtime`'s log with `since <= time <= until` (none when neither is
 /// given); without `until`, new events follow as they are written.
-pub fn stream(
+pub(crate) fn stream(
     runtime: Runtime,
     since: Option<u64>,
     until: Option<u64>,

@@ -12,14 +12,17 @@ use crate::error::AgentError;
 use crate::request::ContainerConfig;
 
 /// The directory of the files of container `id` under `data_root`.
-pub fn dir(data_root: &Path, id: &str) -> PathBuf {
+pub(crate) fn dir(data_root: &Path, id: &str) -> PathBuf {
     data_root.join("agent").join("files").join(id)
 }
 
 /// Writes the files of `config`'s `file` mounts into `dir` (made 0700) and returns the
 /// configuration with those mounts turned into read-only binds of the written files. A
 /// configuration without such mounts is returned as is and nothing is written.
-pub fn materialize(dir: &Path, config: &ContainerConfig) -> Result<ContainerConfig, AgentError> {
+pub(crate) fn materialize(
+    dir: &Path,
+    config: &ContainerConfig,
+) -> Result<ContainerConfig, AgentError> {
     let mut config = config.clone();
     if config.mounts.iter().all(|m| m.content.is_none()) {
         return Ok(config);
@@ -58,7 +61,7 @@ pub fn materialize(dir: &Path, config: &ContainerConfig) -> Result<ContainerConf
 }
 
 /// Removes the files of a container; a missing directory is not an error.
-pub fn remove(dir: &Path) -> Result<(), AgentError> {
+pub(crate) fn remove(dir: &Path) -> Result<(), AgentError> {
     match std::fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),

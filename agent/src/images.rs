@@ -20,14 +20,14 @@ type Reply<T> = Result<Response<T>, Status>;
 
 /// The image API over one node.
 #[derive(Debug, Clone)]
-pub struct ImagesService {
+pub(crate) struct ImagesService {
     node: Arc<Node>,
     registries: Settings,
 }
 
 impl ImagesService {
     /// The service over `node`, reaching registries as `registries` allows.
-    pub fn new(node: Arc<Node>, registries: Settings) -> Self {
+    pub(crate) fn new(node: Arc<Node>, registries: Settings) -> Self {
         Self { node, registries }
     }
 

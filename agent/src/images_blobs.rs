@@ -16,7 +16,10 @@ use super::images_stream::{ChunkReader, ChunkWriter};
 use super::proto;
 
 /// The manifest with `digest` of a stored image.
-pub async fn manifest(store: ImageStore, digest_text: &str) -> Result<proto::ManifestData, Status> {
+pub(crate) async fn manifest(
+    store: ImageStore,
+    digest_text: &str,
+) -> Result<proto::ManifestData, Status> {
     let wanted = digest_text.parse::<Digest>().map_err(image_status)?;
     let (data, media_type) = on_store(store, move |store| {
         let image = store.by_manifest(&wanted)?;
@@ -27,7 +30,7 @@ pub async fn manifest(store: ImageStore, digest_text: &str) -> Result<proto::Man
 }
 
 /// Streams blob `digest` if a stored image uses it.
-pub async fn read_blob(
+pub(crate) async fn read_blob(
     store: ImageStore,
     digest_text: &str,
 ) -> Result<ReceiverStream<Result<proto::DataChunk, Status>>, Status> {
@@ -59,7 +62,7 @@ pub async fn read_blob(
 }
 
 /// The blobs `manifest` names that the store lacks.
-pub async fn missing_blobs(
+pub(crate) async fn missing_blobs(
     store: ImageStore,
     manifest: proto::ManifestData,
 ) -> Result<proto::BlobList, Status> {
@@ -70,7 +73,7 @@ pub async fn missing_blobs(
 }
 
 /// Stores the blob streamed in, verified against the digest its first message names.
-pub async fn put_blob(
+pub(crate) async fn put_blob(
     store: ImageStore,
     mut incoming: Streaming<proto::BlobChunk>,
 ) -> Result<(), Status> {
@@ -105,7 +108,7 @@ pub async fn put_blob(
 }
 
 /// Registers the image of a manifest under a reference that names its digest; its id.
-pub async fn add_manifest(
+pub(crate) async fn add_manifest(
     store: ImageStore,
     request: proto::AddManifestRequest,
 ) -> Result<proto::ImageRef, Status> {

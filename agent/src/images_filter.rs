@@ -9,7 +9,7 @@ use tonic::{Code, Status};
 
 /// One parsed filter.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Filter {
+pub(crate) enum Filter {
     /// `reference=PATTERN`: a glob on `name:tag` or `name` (`*` and `?`).
     Reference(String),
     /// `dangling=true|false`.
@@ -23,7 +23,7 @@ pub enum Filter {
 /// Parses `key=value` filters; `allowed` lists the keys the command accepts.
 // The error is the request's answer, and tonic fixes its type to `Status`.
 #[allow(clippy::result_large_err)]
-pub fn parse_filters(filters: &[String], allowed: &[&str]) -> Result<Vec<Filter>, Status> {
+pub(crate) fn parse_filters(filters: &[String], allowed: &[&str]) -> Result<Vec<Filter>, Status> {
     filters
         .iter()
         .map(|f| {
@@ -53,14 +53,18 @@ pub fn parse_filters(filters: &[String], allowed: &[&str]) -> Result<Vec<Filter>
 }
 
 /// Whether `labels` has the label a `label=` filter asks for.
-pub fn labels_match(labels: &BTreeMap<String, String>, key: &str, value: Option<&str>) -> bool {
+pub(crate) fn labels_match(
+    labels: &BTreeMap<String, String>,
+    key: &str,
+    value: Option<&str>,
+) -> bool {
     labels
         .get(key)
         .is_some_and(|v| value.is_none_or(|want| v == want))
 }
 
 /// Glob match with `*` (any run, including `/`) and `?` (one character).
-pub fn glob(pattern: &str, text: &str) -> bool {
+pub(crate) fn glob(pattern: &str, text: &str) -> bool {
     let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
     let (mut pi, mut ti) = (0, 0);
     let (mut star, mut mark) = (None, 0);
@@ -84,7 +88,7 @@ pub fn glob(pattern: &str, text: &str) -> bool {
 }
 
 /// Whether a `reference=` pattern selects an image tagged `tags` (familiar `name:tag`).
-pub fn reference_matches(pattern: &str, tags: &[String]) -> bool {
+pub(crate) fn reference_matches(pattern: &str, tags: &[String]) -> bool {
     tags.iter().any(|tag| {
         let name = tag.rsplit_once(':').map_or(tag.as_str(), |(n, t)| {
             if t.contains('/') { tag.as_str() } else { n }
@@ -94,7 +98,7 @@ pub fn reference_matches(pattern: &str, tags: &[String]) -> bool {
 }
 
 /// The status of an image store error.
-pub fn image_status(err: ImageError) -> Status {
+pub(crate) fn image_status(err: ImageError) -> Status {
     let code = match &err {
         ImageError::NotFound(_) => Code::NotFound,
         ImageError::Conflict { .. } => Code::FailedPrecondition,
@@ -112,7 +116,7 @@ pub fn image_status(err: ImageError) -> Status {
 }
 
 /// The status of a volume store error.
-pub fn volume_status(err: VolumeError) -> Status {
+pub(crate) fn volume_status(err: VolumeError) -> Status {
     let code = match &err {
         VolumeError::NotFound(_) => Code::NotFound,
         VolumeError::InUse(_) => Code::FailedPrecondition,

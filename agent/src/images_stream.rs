@@ -82,7 +82,7 @@ impl Read for ChunkReader {
 }
 
 /// Loads the archive the client streams; reports bytes received, then each loaded image.
-pub fn load(
+pub(crate) fn load(
     store: ImageStore,
     mut incoming: Streaming<proto::DataChunk>,
 ) -> ReceiverStream<Progress> {
@@ -186,7 +186,7 @@ impl Write for ChunkWriter {
 }
 
 /// Streams an archive of `images` that `docker load` accepts.
-pub fn save(
+pub(crate) fn save(
     store: ImageStore,
     images: Vec<String>,
 ) -> ReceiverStream<Result<proto::DataChunk, Status>> {
@@ -234,7 +234,7 @@ fn relay(
 }
 
 /// Pulls `image`; the final message carries the image id.
-pub fn pull(
+pub(crate) fn pull(
     store: ImageStore,
     settings: Settings,
     image: ImageRef,
@@ -264,7 +264,7 @@ pub fn pull(
 }
 
 /// Pushes `image`; the final message carries the manifest digest.
-pub fn push(
+pub(crate) fn push(
     store: ImageStore,
     settings: Settings,
     image: ImageRef,

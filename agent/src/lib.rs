@@ -6,46 +6,43 @@
 //! socket permissions); [`client::AgentClient`] is what the CLI talks through. Engine calls are
 //! synchronous and always run on tokio's blocking pool, never on a worker thread.
 
-// visibility pass pending (issue 12)
-#![allow(unreachable_pub)]
-
-pub mod access;
-pub mod attach;
-pub mod attach_exec;
-pub mod build;
+mod access;
+mod attach;
+mod attach_exec;
+mod build;
 pub mod compose;
-pub mod convert;
+mod convert;
 pub mod daemon;
-pub mod decode;
-pub mod dns;
-pub mod error;
-pub mod events;
-pub mod exec;
-pub mod files;
-pub mod filter;
-pub mod images;
+mod decode;
+mod dns;
+mod error;
+mod events;
+mod exec;
+mod files;
+mod filter;
+mod images;
 mod images_blobs;
-pub mod images_filter;
+mod images_filter;
 mod images_stream;
 pub mod launch;
-pub mod logs;
-pub mod meta;
+mod logs;
+mod meta;
 pub mod names;
 pub mod networks;
-pub mod node;
+mod node;
 pub mod peer;
-pub mod plan;
-pub mod prepare;
-pub mod proxy;
+mod plan;
+mod prepare;
+mod proxy;
 pub mod registry;
-pub mod request;
+mod request;
 pub mod security_opt;
-pub mod server;
-pub mod service;
-pub mod spec;
-pub mod summary;
-pub mod supervise;
-pub mod volumes;
+mod server;
+mod service;
+mod spec;
+mod summary;
+mod supervise;
+mod volumes;
 
 pub use api::agent as proto;
 pub use api::{API_VERSION, SOCKET_NAME, attach_client, client, images_client};
@@ -54,3 +51,8 @@ pub use daemon::{AgentConfig, DaemonError};
 pub use error::AgentError;
 pub use node::Node;
 pub use server::serve;
+
+/// A `-p` port specification in its wire form, as the agent reads it back.
+pub use convert::spec_binding as port_binding;
+/// A container configuration's engine limits, checked by Docker's rules before anything is made.
+pub use decode::resources as check_resources;

@@ -25,7 +25,7 @@ const BATCH: usize = 256;
 
 /// Which entries a log request wants.
 #[derive(Debug, Clone)]
-pub struct LogOptions {
+pub(crate) struct LogOptions {
     /// Keep streaming until the container exits.
     pub follow: bool,
     /// The engine's selection (streams, times, tail).
@@ -42,7 +42,7 @@ fn to_proto(entry: LogEntry) -> proto::LogEntry {
 
 /// Streams the logs of container `id` as `options` ask; the stream ends when the log is drained
 /// (and, when following, the container has exited) or the receiver goes away.
-pub fn stream(
+pub(crate) fn stream(
     node: Arc<Node>,
     id: String,
     options: LogOptions,
@@ -51,7 +51,7 @@ pub fn stream(
 }
 
 /// As [`stream`], from the engine's `runtime` directly.
-pub fn stream_from(
+pub(crate) fn stream_from(
     runtime: Runtime,
     id: String,
     options: LogOptions,

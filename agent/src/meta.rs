@@ -94,14 +94,14 @@ impl Meta {
 
 /// The directory of metadata records.
 #[derive(Debug, Clone)]
-pub struct MetaStore {
+pub(crate) struct MetaStore {
     dir: PathBuf,
     data_root: PathBuf,
 }
 
 impl MetaStore {
     /// The store under `data_root`.
-    pub fn new(data_root: &Path) -> Self {
+    pub(crate) fn new(data_root: &Path) -> Self {
         Self {
             dir: data_root.join("agent").join("containers"),
             data_root: data_root.to_path_buf(),
@@ -110,7 +110,7 @@ impl MetaStore {
 
     /// The directory of the files written for container `id` (its secrets and configs given
     /// by value); it goes with the record.
-    pub fn files_dir(&self, id: &str) -> PathBuf {
+    pub(crate) fn files_dir(&self, id: &str) -> PathBuf {
         crate::files::dir(&self.data_root, id)
     }
 
@@ -119,7 +119,7 @@ impl MetaStore {
     }
 
     /// Writes one record atomically.
-    pub fn save(&self, meta: &Meta) -> Result<(), AgentError> {
+    pub(crate) fn save(&self, meta: &Meta) -> Result<(), AgentError> {
         std::fs::create_dir_all(&self.dir).map_err(|source| AgentError::Io {
             op: "create",
             path: self.dir.clone(),
@@ -139,7 +139,7 @@ impl MetaStore {
 
     /// Removes one record through the runtime's trash (unlinked in the background); a missing
     /// record is not an error.
-    pub fn discard(&self, runtime: &engine::Runtime, id: &str) -> Result<(), AgentError> {
+    pub(crate) fn discard(&self, runtime: &engine::Runtime, id: &str) -> Result<(), AgentError> {
         crate::files::remove(&self.files_dir(id))?;
         let path = self.path(id);
         runtime.discard(&path).map_err(|source| AgentError::Io {
@@ -150,7 +150,7 @@ impl MetaStore {
     }
 
     /// Deletes one record; a missing record is not an error.
-    pub fn delete(&self, id: &str) -> Result<(), AgentError> {
+    pub(crate) fn delete(&self, id: &str) -> Result<(), AgentError> {
         crate::files::remove(&self.files_dir(id))?;
         let path = self.path(id);
         match std::fs::remove_file(&path) {
@@ -165,7 +165,7 @@ impl MetaStore {
     }
 
     /// Every readable record; unreadable ones are skipped with a warning.
-    pub fn load_all(&self) -> Result<Vec<Meta>, AgentError> {
+    pub(crate) fn load_all(&self) -> Result<Vec<Meta>, AgentError> {
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

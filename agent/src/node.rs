@@ -24,7 +24,7 @@ use super::request::{ContainerRequest, NetworkMode};
 use super::summary::{ContainerSummary, StatsSample};
 
 /// The default network's name.
-pub const DEFAULT_NETWORK: &str = "bridge";
+pub(crate) const DEFAULT_NETWORK: &str = "bridge";
 
 /// How long one blocking wait runs before the async side checks whether anyone still waits.
 const WAIT_SLICE: Duration = Duration::from_millis(500);
@@ -41,7 +41,7 @@ pub struct Node {
 }
 
 /// Runs an engine call on the blocking pool; a panic in it becomes an error, not a crash.
-pub async fn blocking<T, F>(f: F) -> Result<T, AgentError>
+pub(crate) async fn blocking<T, F>(f: F) -> Result<T, AgentError>
 where
     T: Send + 'static,
     F: FnOnce() -> Result<T, AgentError> + Send + 'static,

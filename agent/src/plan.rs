@@ -16,7 +16,7 @@ use super::request::{Command, NetworkMode};
 
 /// The defaults an image's configuration gives a container.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ImageDefaults {
+pub(crate) struct ImageDefaults {
     /// `Entrypoint`.
     pub entrypoint: Vec<String>,
     /// `Cmd`.
@@ -37,7 +37,7 @@ pub struct ImageDefaults {
 
 impl ImageDefaults {
     /// The defaults of a stored image.
-    pub fn of(store: &ImageStore, image: &ImageRecord) -> Result<Self, AgentError> {
+    pub(crate) fn of(store: &ImageStore, image: &ImageRecord) -> Result<Self, AgentError> {
         let config = store.config(image).map_err(engine::Error::from)?;
         let Some(c) = config.config().as_ref() else {
             return Ok(Self::default());
@@ -64,7 +64,7 @@ impl ImageDefaults {
 /// A healthcheck in Docker's form, as an image config or a request gives it: zero durations
 /// and retries stand for the defaults, and the test is not checked yet.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct DockerHealthcheck {
+pub(crate) struct DockerHealthcheck {
     /// `["CMD", arg...]`, `["CMD-SHELL", line]` or `["NONE"]`.
     pub test: Vec<String>,
     /// Time between probes (zero = the default).
@@ -81,7 +81,7 @@ pub struct DockerHealthcheck {
 
 impl DockerHealthcheck {
     /// The engine healthcheck; zero durations and retries take the defaults.
-    pub fn config(&self) -> Result<HealthConfig, AgentError> {
+    pub(crate) fn config(&self) -> Result<HealthConfig, AgentError> {
         let defaults = HealthConfig::default();
         let or = |given: Duration, default: Duration| {
             if given.is_zero() { default } else { given }
@@ -102,7 +102,7 @@ impl DockerHealthcheck {
 }
 
 /// A healthcheck in Docker's image config form (`Test`, durations in nanoseconds), if any.
-pub fn image_healthcheck(value: &serde_json::Value) -> Option<DockerHealthcheck> {
+pub(crate) fn image_healthcheck(value: &serde_json::Value) -> Option<DockerHealthcheck> {
     let test: Vec<String> = value["Test"]
         .as_array()?
         .iter()
@@ -125,7 +125,7 @@ pub fn image_healthcheck(value: &serde_json::Value) -> Option<DockerHealthcheck>
 /// The command line: `args` when given; else the entrypoint (the request's when it has one,
 /// else the image's) followed by the cmd (the request's; else the image's unless the
 /// entrypoint was overridden, as Docker does).
-pub fn command(command: &Command, image: &ImageDefaults) -> Vec<String> {
+pub(crate) fn command(command: &Command, image: &ImageDefaults) -> Vec<String> {
     if !command.args.is_empty() {
         return command.args.clone();
     }
@@ -142,7 +142,7 @@ pub fn command(command: &Command, image: &ImageDefaults) -> Vec<String> {
 }
 
 /// The image's environment with the request's entries over it (the request wins by key).
-pub fn merge_env(image: &[String], request: &[String]) -> Vec<String> {
+pub(crate) fn merge_env(image: &[String], request: &[String]) -> Vec<String> {
     let key = |e: &String| e.split('=').next().unwrap_or_default().to_string();
     let mut out: Vec<String> = image
         .iter()
@@ -154,7 +154,7 @@ pub fn merge_env(image: &[String], request: &[String]) -> Vec<String> {
 }
 
 /// Anonymous volume mounts for the image's `VOLUME` paths no requested mount covers.
-pub fn image_volumes(image: &ImageDefaults, mounts: &[Mount]) -> Vec<Mount> {
+pub(crate) fn image_volumes(image: &ImageDefaults, mounts: &[Mount]) -> Vec<Mount> {
     let mut paths: Vec<&String> = image.volumes.iter().collect();
     paths.sort();
     paths.dedup();
@@ -176,7 +176,7 @@ pub fn image_volumes(image: &ImageDefaults, mounts: &[Mount]) -> Vec<Mount> {
 
 /// The requested published ports, plus (with `publish_all`) every port the image exposes
 /// that is not published yet, to random host ports.
-pub fn ports(
+pub(crate) fn ports(
     requested: &[PortSpec],
     publish_all: bool,
     image: &ImageDefaults,
@@ -209,7 +209,7 @@ pub fn ports(
 }
 
 /// A port number, 1-65535; `what` names it in the error.
-pub fn port_number(value: u32, what: &str) -> Result<u16, AgentError> {
+pub(crate) fn port_number(value: u32, what: &str) -> Result<u16, AgentError> {
     u16::try_from(value)
         .ok()
         .filter(|p| *p > 0)
@@ -217,7 +217,7 @@ pub fn port_number(value: u32, what: &str) -> Result<u16, AgentError> {
 }
 
 /// A port's protocol: `tcp` (also when empty) or `udp`.
-pub fn protocol(text: &str) -> Result<Protocol, AgentError> {
+pub(crate) fn protocol(text: &str) -> Result<Protocol, AgentError> {
     match text {
         "" | "tcp" => Ok(Protocol::Tcp),
         "udp" => Ok(Protocol::Udp),
@@ -230,7 +230,7 @@ pub fn protocol(text: &str) -> Result<Protocol, AgentError> {
 /// The networks a container's own namespace joins: the listed ones, with the mode's network
 /// first when it is not listed (`Unspecified` and `default` mean the default network; with
 /// networks listed, `Unspecified` adds nothing). Modes without an own namespace join none.
-pub fn attachments(
+pub(crate) fn attachments(
     networks: &[NetworkAttachment],
     mode: &NetworkMode,
     default_network: &str,

@@ -13,11 +13,11 @@ use super::request::{ContainerConfig, MountRequest, RootSource};
 use super::spec;
 
 /// Label set on the anonymous volumes a container creates.
-pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
+pub(crate) const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
 
 /// The request's network mode as the namespace it gives, container references resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Own namespace joining networks (the default network when none is named).
     Networks,
     /// Own namespace with loopback only.
@@ -31,7 +31,7 @@ pub enum Mode {
 /// Builds the spec and completes `meta` (image, volumes, networks, ports) for `config`.
 /// Anonymous volumes made here are in `meta.anonymous_volumes`, so a failure later can drop
 /// them with [`discard_volumes`].
-pub fn prepare(
+pub(crate) fn prepare(
     runtime: &Runtime,
     meta: &mut Meta,
     config: &ContainerConfig,
@@ -196,7 +196,7 @@ fn make_volumes(
 
 /// Removes the anonymous volumes of `meta` (after a failed create, or `rm -v`); errors are
 /// logged, not returned.
-pub fn discard_volumes(runtime: &Runtime, meta: &Meta) {
+pub(crate) fn discard_volumes(runtime: &Runtime, meta: &Meta) {
     for name in &meta.anonymous_volumes {
         if let Err(err) = runtime.volumes().remove(name, &|_| false) {
             tracing::warn!(volume = %name, cause = %err, "cannot remove anonymous volume");

@@ -17,13 +17,13 @@ use super::{API_VERSION, AgentError, convert, decode, spec};
 
 /// The agent's API over one node.
 #[derive(Debug, Clone)]
-pub struct AgentService {
+pub(crate) struct AgentService {
     node: Arc<Node>,
 }
 
 impl AgentService {
     /// The service over `node`.
-    pub fn new(node: Arc<Node>) -> Self {
+    pub(crate) fn new(node: Arc<Node>) -> Self {
         Self { node }
     }
 }

@@ -13,7 +13,7 @@ use super::request::ContainerConfig;
 /// The engine spec for `config` over `image`'s defaults (empty ones for a directory rootfs),
 /// running in `rootfs`. Volumes keep their names (empty for the anonymous ones the node
 /// creates); the network part is left to the node.
-pub fn with_image(
+pub(crate) fn with_image(
     config: &ContainerConfig,
     image: &ImageDefaults,
     rootfs: &Path,
@@ -85,7 +85,7 @@ pub fn with_image(
 
 /// Warnings for the capabilities a configuration asks for that this agent cannot grant, its
 /// own bounding set lacking them: the container gets the others, and a line names these.
-pub fn capability_warnings(asked: &Capabilities) -> Vec<String> {
+pub(crate) fn capability_warnings(asked: &Capabilities) -> Vec<String> {
     let Ok(wanted) = asked.resolve() else {
         return Vec::new();
     };

@@ -177,7 +177,7 @@ fn endpoints(meta: &Meta, networks: &[NetworkRecord]) -> Vec<Endpoint> {
 }
 
 /// Whether the spec has a healthcheck that runs.
-pub fn has_check(spec: &ContainerSpec) -> bool {
+pub(crate) fn has_check(spec: &ContainerSpec) -> bool {
     spec.healthcheck
         .as_ref()
         .is_some_and(|h| h.test.argv().is_some())

@@ -16,13 +16,13 @@ type Reply<T> = Result<Response<T>, Status>;
 
 /// The volume API over one node.
 #[derive(Debug, Clone)]
-pub struct VolumesService {
+pub(crate) struct VolumesService {
     node: Arc<Node>,
 }
 
 impl VolumesService {
     /// The service over `node`.
-    pub fn new(node: Arc<Node>) -> Self {
+    pub(crate) fn new(node: Arc<Node>) -> Self {
         Self { node }
     }
 

@@ -7,9 +7,6 @@
 //! scheduler over store snapshots, with the time handed in; and the mapping of a compose
 //! project to the services of a stack ([`stack`]).
 
-// visibility pass pending (issue 12)
-#![allow(unreachable_pub)]
-
 pub mod compose;
 pub mod stack;
 pub mod swarm;

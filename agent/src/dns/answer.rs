@@ -9,7 +9,7 @@ use hickory_proto::rr::rdata::{A, AAAA};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 
 /// Time to live of the names we answer (Docker's).
-pub const TTL: u32 = 600;
+pub(crate) const TTL: u32 = 600;
 
 /// The largest UDP answer without EDNS (RFC 1035).
 const UDP_PLAIN_LIMIT: usize = 512;
@@ -19,7 +19,7 @@ const UDP_EDNS_LIMIT: u16 = 1232;
 
 /// What the server does with a query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Send these bytes back.
     Reply(Vec<u8>),
     /// Relay the query to the upstream resolvers and their answer back.
@@ -30,7 +30,7 @@ pub enum Outcome {
 
 /// Over which transport the query came (UDP answers are bounded in size).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// UDP: answers over the client's size limit are truncated.
     Udp,
     /// TCP: no size limit.
@@ -40,7 +40,7 @@ pub enum Transport {
 /// Decides about the query `request` from `source` for network `network`: only clients inside
 /// the network's subnet are served; names of the network are answered with TTL [`TTL`]; other
 /// names are forwarded, except on internal networks, which have no way out.
-pub fn answer(
+pub(crate) fn answer(
     request: &[u8],
     source: IpAddr,
     network: &NetworkRecord,

@@ -17,10 +17,10 @@ use super::upstream::Upstreams;
 use crate::node::DEFAULT_NETWORK;
 
 /// The standard DNS port.
-pub const DNS_PORT: u16 = 53;
+pub(crate) const DNS_PORT: u16 = 53;
 
 /// How often the servers are reconciled with the records.
-pub const RECONCILE_EVERY: Duration = Duration::from_secs(5);
+pub(crate) const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Debug)]
 struct Running {
@@ -31,7 +31,7 @@ struct Running {
 
 /// What reconciling decides: servers to stop (network ids), networks to serve.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// Running servers whose network is gone or moved.
     pub stop: Vec<String>,
     /// Networks without a server: id and gateway.
@@ -40,12 +40,12 @@ pub struct Plan {
 
 /// Whether a network gets a DNS server: every network but the default one (as Docker does,
 /// containers there use the host's resolvers).
-pub fn serves(record: &NetworkRecord) -> bool {
+pub(crate) fn serves(record: &NetworkRecord) -> bool {
     record.name != DEFAULT_NETWORK
 }
 
 /// Compares the running servers (id → address) with the records.
-pub fn plan(running: &BTreeMap<String, Ipv4Addr>, records: &[NetworkRecord]) -> Plan {
+pub(crate) fn plan(running: &BTreeMap<String, Ipv4Addr>, records: &[NetworkRecord]) -> Plan {
     let wanted: BTreeMap<&str, Ipv4Addr> = records
         .iter()
         .filter(|r| serves(r))

@@ -12,12 +12,12 @@
 //! records it assembles itself, cannot relay; the per-client subnet check and the live reads of
 //! the network records are a few lines each here.
 
-pub mod answer;
-pub mod manager;
-pub mod server;
-pub mod upstream;
+pub(crate) mod answer;
+pub(crate) mod manager;
+pub(crate) mod server;
+pub(crate) mod upstream;
 
-pub use manager::{DNS_PORT, DnsServers};
+pub(crate) use manager::{DNS_PORT, DnsServers};
 
 #[cfg(test)]
 mod tests;

@@ -19,7 +19,7 @@ const TCP_IDLE: Duration = Duration::from_secs(10);
 
 /// What a server answers for: one network of a node, and where other names go.
 #[derive(Debug, Clone)]
-pub struct Zone {
+pub(crate) struct Zone {
     /// The node's networks.
     pub networks: Networks,
     /// The network's id.
@@ -30,7 +30,7 @@ pub struct Zone {
 
 impl Zone {
     /// The answer to one query from `source` (`None` for no answer at all).
-    pub async fn resolve(
+    pub(crate) async fn resolve(
         &self,
         query: Vec<u8>,
         source: IpAddr,
@@ -83,7 +83,7 @@ fn servfail(query: &[u8]) -> Option<Vec<u8>> {
 
 /// Serves `zone` on `udp` and `tcp` until `shutdown` resolves. Queries in flight when it does
 /// are dropped (clients retry).
-pub async fn serve(
+pub(crate) async fn serve(
     udp: UdpSocket,
     tcp: TcpListener,
     zone: Zone,

@@ -14,11 +14,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 
 /// How long one upstream gets to answer before the next is tried.
-pub const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
+pub(crate) const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The nameservers of a resolv.conf text, in order, as `addr:53` (scoped IPv6 addresses, with
 /// `%iface`, are skipped).
-pub fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
+pub(crate) fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
     text.lines()
         .filter_map(|line| {
             let mut words = line.split_whitespace();
@@ -30,7 +30,7 @@ pub fn parse_resolv_conf(text: &str) -> Vec<SocketAddr> {
 }
 
 /// The host's resolvers from `path` (normally `/etc/resolv.conf`); none when it is unreadable.
-pub fn host_resolvers(path: &Path) -> Vec<SocketAddr> {
+pub(crate) fn host_resolvers(path: &Path) -> Vec<SocketAddr> {
     match std::fs::read_to_string(path) {
         Ok(text) => parse_resolv_conf(&text),
         Err(err) => {
@@ -140,7 +140,7 @@ async fn ask_tcp(server: SocketAddr, query: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// Relays `query` to each of `servers` in turn (over TCP when `tcp`) and returns the first
 /// answer; `None` when none answered in time.
-pub async fn forward(servers: &[SocketAddr], query: &[u8], tcp: bool) -> Option<Vec<u8>> {
+pub(crate) async fn forward(servers: &[SocketAddr], query: &[u8], tcp: bool) -> Option<Vec<u8>> {
     for server in servers {
         let asked = if tcp {
             tokio::time::timeout(UPSTREAM_TIMEOUT, ask_tcp(*server, query)).await

@@ -14,9 +14,9 @@ use tokio::task::JoinSet;
 use super::Closed;
 
 /// How long a flow lives without traffic (Docker's docker-proxy uses the same).
-pub const FLOW_IDLE: Duration = Duration::from_secs(90);
+pub(super) const FLOW_IDLE: Duration = Duration::from_secs(90);
 /// Flows at once per published port.
-pub const MAX_FLOWS: usize = 4096;
+pub(super) const MAX_FLOWS: usize = 4096;
 /// Largest datagram relayed.
 const DATAGRAM: usize = 65_535;
 /// Answers queued for the listening socket before a flow waits.

@@ -90,7 +90,7 @@ impl fmt::Display for Platform {
 }
 
 /// Whether a manifest document is an index (it lists manifests instead of layers).
-pub fn is_index(manifest: &Value) -> bool {
+pub(super) fn is_index(manifest: &Value) -> bool {
     manifest.get("manifests").is_some_and(Value::is_array)
 }
 

@@ -302,7 +302,7 @@ pub fn parse_tmpfs(spec: &str) -> anyhow::Result<Mount> {
 /// (`[::1]:8080:80`), read as the engine reads port specifications.
 pub fn parse_publish(spec: &str) -> anyhow::Result<Vec<PortBinding>> {
     let spec: engine::network::PortSpec = spec.parse()?;
-    Ok(vec![agent::convert::spec_binding(&spec)])
+    Ok(vec![agent::port_binding(&spec)])
 }
 
 /// `--ulimit name=soft[:hard]`.

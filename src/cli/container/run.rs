@@ -191,7 +191,7 @@ pub fn request(args: &RunArgs) -> anyhow::Result<CreateRequest> {
     };
     args.extra.apply(&mut config)?;
     // Docker's bounds, before anything is created (the agent checks them again).
-    agent::decode::resources(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+    agent::check_resources(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(CreateRequest {
         name: args.name.clone().unwrap_or_default(),
         config: Some(config),

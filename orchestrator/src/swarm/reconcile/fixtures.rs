@@ -27,7 +27,7 @@ pub(crate) struct World {
 }
 
 impl World {
-    pub fn with_mode(mode: Mode) -> Self {
+    pub(crate) fn with_mode(mode: Mode) -> Self {
         let spec = ServiceSpec {
             image: "nginx".into(),
             mode,
@@ -43,11 +43,11 @@ impl World {
         }
     }
 
-    pub fn replicated(replicas: u64) -> Self {
+    pub(crate) fn replicated(replicas: u64) -> Self {
         Self::with_mode(Mode::Replicated { replicas })
     }
 
-    pub fn with_nodes(mut self, ids: &[&str]) -> Self {
+    pub(crate) fn with_nodes(mut self, ids: &[&str]) -> Self {
         self.nodes = ids.iter().map(|id| node(id)).collect();
         self
     }
@@ -60,28 +60,35 @@ impl World {
         self.tasks.last_mut().expect("just pushed")
     }
 
-    pub fn pending(&mut self, id: &str, slot: u64) {
+    pub(crate) fn pending(&mut self, id: &str, slot: u64) {
         self.add(id, TaskSlot::Slot(slot)).status.state = TaskState::Pending;
     }
 
-    pub fn running(&mut self, id: &str, slot: u64, node: &str) {
+    pub(crate) fn running(&mut self, id: &str, slot: u64, node: &str) {
         self.running_in(id, TaskSlot::Slot(slot), node);
     }
 
-    pub fn running_in(&mut self, id: &str, slot: TaskSlot, node: &str) {
+    pub(crate) fn running_in(&mut self, id: &str, slot: TaskSlot, node: &str) {
         let t = self.add(id, slot);
         t.status.state = TaskState::Running;
         t.node = Some(NodeId::from(node));
     }
 
-    pub fn stopped(&mut self, id: &str, slot: u64, node: &str, state: TaskState, at: Timestamp) {
+    pub(crate) fn stopped(
+        &mut self,
+        id: &str,
+        slot: u64,
+        node: &str,
+        state: TaskState,
+        at: Timestamp,
+    ) {
         let t = self.add(id, TaskSlot::Slot(slot));
         t.status.state = state;
         t.status.timestamp = at;
         t.node = Some(NodeId::from(node));
     }
 
-    pub fn reconcile(&self) -> Reconciliation {
+    pub(crate) fn reconcile(&self) -> Reconciliation {
         reconcile(
             &self.service,
             &self.tasks,
@@ -91,7 +98,7 @@ impl World {
         )
     }
 
-    pub fn commit(&mut self, rec: &Reconciliation) {
+    pub(crate) fn commit(&mut self, rec: &Reconciliation) {
         let next = &mut self.next_id;
         apply_reconciliation(
             &self.service,
@@ -107,7 +114,7 @@ impl World {
         self.now = self.now.after(Duration::from_millis(1));
     }
 
-    pub fn shut_ids<'r>(&self, rec: &'r Reconciliation) -> Vec<&'r str> {
+    pub(crate) fn shut_ids<'r>(&self, rec: &'r Reconciliation) -> Vec<&'r str> {
         rec.shutdowns.iter().map(|s| s.task.as_str()).collect()
     }
 
@@ -118,13 +125,13 @@ impl World {
             .expect("the test names an existing task")
     }
 
-    pub fn set_running(&mut self, id: &TaskId, node: &str) {
+    pub(crate) fn set_running(&mut self, id: &TaskId, node: &str) {
         let t = self.find(id);
         t.node = Some(NodeId::from(node));
         t.status.state = TaskState::Running;
     }
 
-    pub fn set_state(&mut self, id: &TaskId, state: TaskState) {
+    pub(crate) fn set_state(&mut self, id: &TaskId, state: TaskState) {
         let now = self.now;
         let t = self.find(id);
         t.status.state = state;

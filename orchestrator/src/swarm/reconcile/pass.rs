@@ -55,7 +55,7 @@ pub(crate) struct Pass<'a> {
 }
 
 impl<'a> Pass<'a> {
-    pub fn new(
+    pub(super) fn new(
         service: &'a Service,
         nodes: &'a [Node],
         history: &'a RestartHistory,
@@ -72,28 +72,28 @@ impl<'a> Pass<'a> {
     }
 
     /// The fitness of the node with this id for this service.
-    pub fn fitness(&self, node: &NodeId) -> Fitness {
+    pub(super) fn fitness(&self, node: &NodeId) -> Fitness {
         fitness(self.nodes.get(node).copied(), &self.service.spec.placement)
     }
 
     /// The fitness of the node `task` is on; `None` when it is not on a node.
-    pub fn task_fitness(&self, task: &Task) -> Option<Fitness> {
+    pub(super) fn task_fitness(&self, task: &Task) -> Option<Fitness> {
         task.node.as_ref().map(|node| self.fitness(node))
     }
 
     /// Whether this run already shut `task` down.
-    pub fn is_shut(&self, task: &TaskId) -> bool {
+    pub(super) fn is_shut(&self, task: &TaskId) -> bool {
         self.shut.contains_key(task)
     }
 
     /// Whether this run orphaned `task`.
-    pub fn is_orphaned(&self, task: &TaskId) -> bool {
+    pub(super) fn is_orphaned(&self, task: &TaskId) -> bool {
         self.shut.get(task).copied().unwrap_or(false)
     }
 
     /// Shuts `task` down; a task whose node is lost and that had not stopped is also
     /// orphaned.
-    pub fn shut_down(&mut self, task: &Task, reason: ShutdownReason) {
+    pub(super) fn shut_down(&mut self, task: &Task, reason: ShutdownReason) {
         if self.shut.contains_key(&task.id) {
             return;
         }
@@ -109,7 +109,7 @@ impl<'a> Pass<'a> {
     }
 
     /// Creates a task in `slot` at the service's current spec version.
-    pub fn create(
+    pub(super) fn create(
         &mut self,
         slot: TaskSlot,
         reason: CreateReason,
@@ -128,7 +128,7 @@ impl<'a> Pass<'a> {
     }
 
     /// Records a restart of `slot` now.
-    pub fn record_restart(&mut self, slot: &TaskSlot) {
+    pub(super) fn record_restart(&mut self, slot: &TaskSlot) {
         self.out.restarts.push(RestartRecord {
             slot: slot.clone(),
             at: self.now,
@@ -136,17 +136,17 @@ impl<'a> Pass<'a> {
     }
 
     /// Asks to be run again at `at`.
-    pub fn requeue(&mut self, at: Option<Timestamp>) {
+    pub(super) fn requeue(&mut self, at: Option<Timestamp>) {
         self.out.requeue_at = earliest(self.out.requeue_at, at);
     }
 
     /// The decisions.
-    pub fn finish(self) -> Reconciliation {
+    pub(super) fn finish(self) -> Reconciliation {
         self.out
     }
 
     /// Forgets `task`.
-    pub fn remove(&mut self, task: &TaskId) {
+    pub(super) fn remove(&mut self, task: &TaskId) {
         self.out.removals.push(task.clone());
     }
 }

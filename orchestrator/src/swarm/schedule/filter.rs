@@ -77,7 +77,7 @@ pub(crate) struct Demand<'s> {
 }
 
 impl<'s> Demand<'s> {
-    pub fn new(spec: &'s ServiceSpec) -> Self {
+    pub(crate) fn new(spec: &'s ServiceSpec) -> Self {
         let mut host_ports: Vec<_> = spec.ports.iter().filter_map(|p| p.host_port()).collect();
         host_ports.sort();
         host_ports.dedup();
@@ -90,7 +90,7 @@ impl<'s> Demand<'s> {
     }
 
     /// The filters that depend on the node alone: ready, active, constraints.
-    pub fn static_failure(&self, node: &Node) -> Option<FilterFailure> {
+    pub(crate) fn static_failure(&self, node: &Node) -> Option<FilterFailure> {
         if node.status != NodeStatus::Ready {
             return Some(FilterFailure::NotReady(node.status));
         }
@@ -105,7 +105,7 @@ impl<'s> Demand<'s> {
 
     /// The filters that depend on what node `index` holds: resources, ports, max replicas
     /// (`service_tasks` of this service there).
-    pub fn dynamic_failure(
+    pub(crate) fn dynamic_failure(
         &self,
         node: &Node,
         usage: &Usage,

@@ -34,7 +34,7 @@ pub(crate) struct Tree<'v> {
 
 impl<'v> Tree<'v> {
     /// An empty tree with `depth` levels of spread.
-    pub fn new(depth: usize) -> Self {
+    pub(super) fn new(depth: usize) -> Self {
         Self {
             groups: vec![Group::default()],
             depth,
@@ -44,7 +44,7 @@ impl<'v> Tree<'v> {
 
     /// Adds node `index`, whose spread label values are `values` (one per level) and which
     /// holds `service_tasks` of the service; `rank` is set when it can take a task now.
-    pub fn add(
+    pub(super) fn add(
         &mut self,
         index: usize,
         values: &[Option<&'v str>],
@@ -81,7 +81,7 @@ impl<'v> Tree<'v> {
 
     /// Orders children by label value (nodes without the label last) and marks the groups
     /// with no node that can take a task.
-    pub fn seal(&mut self) {
+    pub(super) fn seal(&mut self) {
         for g in 0..self.groups.len() {
             let mut children = std::mem::take(&mut self.groups[g].children);
             children.sort_by_key(|&c| (self.groups[c].value.is_none(), self.groups[c].value));
@@ -128,7 +128,7 @@ impl<'v> Tree<'v> {
 
     /// Takes the best node for the next task. `fresh` gives a node's current rank, or `None`
     /// when it can no longer take a task of the batch; stale heap entries are refreshed.
-    pub fn take(&mut self, mut fresh: impl FnMut(usize) -> Option<Rank>) -> Option<usize> {
+    pub(super) fn take(&mut self, mut fresh: impl FnMut(usize) -> Option<Rank>) -> Option<usize> {
         loop {
             let leaf = self.pick_leaf()?;
             if let Some(Reverse(rank)) = self.groups[leaf].heap.pop() {
@@ -146,7 +146,7 @@ impl<'v> Tree<'v> {
 
     /// Records a task placed on node `index`, which ranks `rank` now (`None` when it is full
     /// for the batch).
-    pub fn placed(&mut self, index: usize, rank: Option<Rank>) {
+    pub(super) fn placed(&mut self, index: usize, rank: Option<Rank>) {
         let Some(&leaf) = self.leaf_of.get(&index) else {
             return;
         };

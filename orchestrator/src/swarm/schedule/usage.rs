@@ -27,7 +27,7 @@ pub(crate) struct Usage {
 
 impl Usage {
     /// Counts what `tasks` hold on the nodes indexed by `index`.
-    pub fn new(index: &HashMap<&NodeId, usize>, tasks: &[Task], now: Timestamp) -> Self {
+    pub(crate) fn new(index: &HashMap<&NodeId, usize>, tasks: &[Task], now: Timestamp) -> Self {
         let count = index.len();
         let mut usage = Usage {
             reserved: vec![Resources::ZERO; count],
@@ -55,7 +55,7 @@ impl Usage {
     }
 
     /// Records that node `i` now holds `task` of `service`.
-    pub fn hold(&mut self, i: usize, service: &ServiceId, task: &Task) {
+    pub(crate) fn hold(&mut self, i: usize, service: &ServiceId, task: &Task) {
         self.reserved[i] = self.reserved[i].plus(task.spec.resources.reservations);
         self.ports[i].extend(task.spec.ports.iter().filter_map(|p| p.host_port()));
         self.tasks[i] += 1;
@@ -66,27 +66,27 @@ impl Usage {
     }
 
     /// Resources reserved on node `i`.
-    pub fn reserved(&self, i: usize) -> Resources {
+    pub(crate) fn reserved(&self, i: usize) -> Resources {
         self.reserved[i]
     }
 
     /// Whether `port` is taken on node `i`.
-    pub fn port_taken(&self, i: usize, port: (u16, Protocol)) -> bool {
+    pub(crate) fn port_taken(&self, i: usize, port: (u16, Protocol)) -> bool {
         self.ports[i].contains(&port)
     }
 
     /// Tasks on node `i`, all services.
-    pub fn tasks(&self, i: usize) -> u32 {
+    pub(crate) fn tasks(&self, i: usize) -> u32 {
         self.tasks[i]
     }
 
     /// Tasks of `service` on node `i`.
-    pub fn service_tasks(&self, service: &ServiceId, i: usize) -> u32 {
+    pub(crate) fn service_tasks(&self, service: &ServiceId, i: usize) -> u32 {
         self.per_service.get(service).map_or(0, |counts| counts[i])
     }
 
     /// Recent failures of `service` on node `i`.
-    pub fn failures(&self, service: &ServiceId, i: usize) -> u32 {
+    pub(crate) fn failures(&self, service: &ServiceId, i: usize) -> u32 {
         self.failures.get(service).map_or(0, |counts| counts[i])
     }
 }
