@@ -1276,3 +1276,186 @@ services:
         assert!(env.ps().is_empty(), "{key}: {:?}", env.ps());
     }
 }
+
+const ATTACHED: &str = r#"
+services:
+  dependency:
+    image: busybox:test
+    command: ["sh", "-c", "echo dependency-line; exec sleep 1000"]
+    stop_grace_period: 1s
+  app:
+    image: busybox:test
+    command: ["sh", "-c", "echo app-line; exec sleep 1000"]
+    stop_grace_period: 1s
+    depends_on: [dependency]
+"#;
+
+/// Follows Compose's TestUpDependenciesNotStopped: Ctrl-C on an attached `up app` stops `app`,
+/// not the dependency `up` started for it.
+#[test]
+fn ctrl_c_on_attached_up_stops_only_the_named_services() {
+    let env = Env::new(ATTACHED);
+    let up = Background::start(env.command(&["-p", env.project.as_str(), "up", "app"]));
+    up.expect("app-line", Duration::from_secs(60));
+    let state = states(&env);
+    assert_eq!(state[&env.name("dependency", 1)], "running", "{state:?}");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(up.child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let mut up = up;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while up.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "up did not end after Ctrl-C");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let state = states(&env);
+    assert_eq!(state[&env.name("app", 1)], "exited", "{state:?}");
+    assert_eq!(
+        state[&env.name("dependency", 1)],
+        "running",
+        "the dependency keeps running: {state:?}"
+    );
+}
+
+/// `up --attach-dependencies app` also shows the logs of what `app` depends on; without it only
+/// `app`'s (Compose's `--attach-dependencies`).
+#[test]
+fn attach_dependencies_shows_the_dependencies_output() {
+    let env = Env::new(
+        r#"
+services:
+  dependency:
+    image: busybox:test
+    command: ["sh", "-c", "echo dependency-line; exec sleep 1000"]
+    stop_grace_period: 1s
+  app:
+    image: busybox:test
+    command: ["sh", "-c", "sleep 2; echo app-line"]
+    depends_on: [dependency]
+"#,
+    );
+    let plain = env.bosun(&["up", "--abort-on-container-exit", "app"]);
+    let shown = text(&plain.stdout);
+    assert!(shown.contains("app-line"), "{shown}");
+    assert!(!shown.contains("dependency-line"), "{shown}");
+    let with = env.bosun(&[
+        "up",
+        "--attach-dependencies",
+        "--abort-on-container-exit",
+        "app",
+    ]);
+    let shown = text(&with.stdout);
+    assert!(
+        shown.contains("app-line") && shown.contains("dependency-line"),
+        "{shown}{}",
+        text(&with.stderr)
+    );
+}
+
+/// `up --abort-on-container-failure`: a container that exits 0 ends nothing; the first that
+/// exits non-zero stops the others, and its code is `up`'s (Compose's flag of that name).
+#[test]
+fn abort_on_container_failure_stops_all_when_one_fails() {
+    let env = Env::new(
+        r#"
+services:
+  fine:
+    image: busybox:test
+    command: ["true"]
+  failing:
+    image: busybox:test
+    command: ["sh", "-c", "sleep 3; exit 3"]
+  long:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+"#,
+    );
+    let out = env.bosun(&["up", "--abort-on-container-failure"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!("{} exited with code 3", env.name("failing", 1))),
+        "{}",
+        text(&out.stderr)
+    );
+    let state = states(&env);
+    assert_eq!(state[&env.name("long", 1)], "exited", "{state:?}");
+    let both = env.bosun(&[
+        "up",
+        "--abort-on-container-failure",
+        "--abort-on-container-exit",
+    ]);
+    assert!(!both.status.success());
+    assert!(
+        text(&both.stderr).contains("cannot be used with"),
+        "{}",
+        text(&both.stderr)
+    );
+}
+
+/// `logs --index N SERVICE`: the lines of that replica only (Compose's `logs --index`).
+#[test]
+fn logs_index_shows_one_replica() {
+    let env = Env::new(
+        r#"
+services:
+  web:
+    image: busybox:test
+    command: ["sh", "-c", "echo line-of-$$(hostname); exec sleep 1000"]
+    stop_grace_period: 1s
+    scale: 2
+"#,
+    );
+    env.ok(&["up", "-d", "--wait"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let all = loop {
+        let (all, _) = env.ok(&["logs", "web"]);
+        if all.matches("line-of-").count() == 2 || Instant::now() > deadline {
+            break all;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(all.matches("line-of-").count(), 2, "{all}");
+    let (second, _) = env.ok(&["logs", "--index", "2", "web"]);
+    assert_eq!(second.matches("line-of-").count(), 1, "{second}");
+    assert!(second.contains(&env.name("web", 2)), "{second}");
+    assert!(!second.contains(&env.name("web", 1)), "{second}");
+    let out = env.bosun(&["logs", "--index", "2"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("--index needs exactly one service"));
+    env.ok(&["down", "-t", "1"]);
+}
+
+/// `config --no-interpolate` prints the files merged as written, even where a value only fits
+/// once interpolated; `config --variables` lists the variables with their defaults (Compose's
+/// TestConfigNoInterpolate-like use and `config --variables`).
+#[test]
+fn config_without_interpolation_and_its_variables() {
+    let env = Env::new(
+        r#"
+services:
+  web:
+    image: "busybox:${TAG:-test}"
+    ports:
+      - "${PORT:-8080}:80"
+    environment:
+      NEEDED: "${NEEDED:?set NEEDED}"
+      MAYBE: "${MAYBE:+yes}"
+"#,
+    );
+    let (raw, _) = env.ok(&["config", "--no-interpolate"]);
+    assert!(raw.contains("${PORT:-8080}:80"), "{raw}");
+    assert!(raw.contains("busybox:${TAG:-test}"), "{raw}");
+    let (table, _) = env.ok(&["config", "--variables"]);
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        rows[0],
+        ["NAME", "REQUIRED", "DEFAULT", "VALUE", "ALTERNATE", "VALUE"]
+    );
+    assert_eq!(rows[1], ["MAYBE", "false", "yes"]);
+    assert_eq!(rows[2], ["NEEDED", "true"]);
+    assert_eq!(rows[3], ["PORT", "false", "8080"]);
+    assert_eq!(rows[4], ["TAG", "false", "test"]);
+}

@@ -11,7 +11,10 @@ mod template;
 #[cfg(test)]
 mod tests;
 
+pub use template::Variable;
 pub(crate) use template::interpolate_str;
+
+use std::collections::BTreeMap;
 
 use crate::env::Environment;
 use crate::error::{Error, ErrorKind, Result, Warning};
@@ -32,6 +35,38 @@ pub(crate) fn interpolate_node(
     let lookup = |name: &str| env.get(name).map(str::to_owned);
     let mut segments = path.segments().to_vec();
     walk(node, &lookup, &mut segments, warnings)
+}
+
+/// The variables the string values of `document` (never its keys) refer to, by name: required
+/// when any reference requires it; the first default and alternate word written.
+pub fn variables(document: &serde_json::Value) -> BTreeMap<String, Variable> {
+    fn walk(value: &serde_json::Value, found: &mut Vec<Variable>) {
+        match value {
+            serde_json::Value::String(text) => template::references(text, found),
+            serde_json::Value::Array(items) => items.iter().for_each(|v| walk(v, found)),
+            serde_json::Value::Object(map) => map.values().for_each(|v| walk(v, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    walk(document, &mut found);
+    let mut by_name: BTreeMap<String, Variable> = BTreeMap::new();
+    for variable in found {
+        let entry = by_name
+            .entry(variable.name.clone())
+            .or_insert_with(|| Variable {
+                name: variable.name.clone(),
+                ..Variable::default()
+            });
+        entry.required |= variable.required;
+        if entry.default.is_none() {
+            entry.default = variable.default;
+        }
+        if entry.alternate.is_none() {
+            entry.alternate = variable.alternate;
+        }
+    }
+    by_name
 }
 
 /// The key path is kept as a stack of segments and only turned into a [`KeyPath`] for a

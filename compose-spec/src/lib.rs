@@ -49,5 +49,6 @@ pub mod validate;
 mod yaml;
 
 pub use error::{Diagnostic, Error, ErrorKind, Result, Warning};
+pub use interpolate::{Variable, variables};
 pub use path::{KeyPath, Segment};
 pub use yaml::Mark;

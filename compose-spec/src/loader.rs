@@ -68,6 +68,29 @@ impl Loaded {
     }
 }
 
+/// The project's files merged into one document (includes and `extends` resolved, relative
+/// paths made absolute, interpolated when `options.interpolate`), before profiles, the typed
+/// model and normalization: what `config --no-interpolate` shows, since values such as
+/// `"${PORT:-8080}:80"` only fit the model once interpolated.
+pub fn load_document(options: &LoadOptions) -> Result<serde_json::Value> {
+    let found = discovery::discover(&options.project)?;
+    let mut loader = Loader {
+        interpolate: options.interpolate,
+        warnings: found.warnings.clone(),
+        cache: HashMap::new(),
+        working_dir: options.project.working_dir.clone(),
+    };
+    let doc = loader
+        .load_project_files(
+            &found.files,
+            &found.project_directory,
+            &found.environment,
+            &mut Vec::new(),
+        )
+        .map_err(|e| e.reading(ErrorKind::Discovery, "compose file", None, KeyPath::root()))?;
+    Ok(doc.to_json())
+}
+
 /// Loads, validates and normalizes a compose project.
 pub fn load(options: &LoadOptions) -> Result<Loaded> {
     let found = discovery::discover(&options.project)?;

@@ -93,6 +93,11 @@ pub fn hashes(project: &Project, selection: &str) -> Result<Vec<(String, String)
         .collect()
 }
 
+/// A merged document ([`crate::loader::load_document`]) as block-style YAML text.
+pub fn document_to_yaml(document: &serde_json::Value) -> Result<String> {
+    json_to_yaml_text(document)
+}
+
 testing_pub! {
     /// Any JSON value as block-style YAML text.
     fn json_to_yaml_text(value: &serde_json::Value) -> Result<String> {

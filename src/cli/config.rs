@@ -37,9 +37,12 @@ pub struct ConfigArgs {
     /// Print the config hash of these services ('*' for all, or a comma-separated list).
     #[arg(long, value_name = "SERVICES")]
     pub hash: Option<String>,
-    /// Do not interpolate environment variables.
+    /// Do not interpolate environment variables: print the files merged as written.
     #[arg(long)]
     pub no_interpolate: bool,
+    /// Print the variables the files use, with their defaults.
+    #[arg(long)]
+    pub variables: bool,
     /// Write the output to this file instead of stdout.
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,
@@ -49,6 +52,20 @@ pub struct ConfigArgs {
 
 /// Loads the project and prints what was asked for.
 pub fn run(project: &ProjectArgs, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
+    if args.variables || (args.no_interpolate && !listing(args)) {
+        let document = project.load_document()?;
+        let text = if args.variables {
+            variables_table(&document, &args.format)?
+        } else if args.format == "json" {
+            format!("{}\n", serde_json::to_string_pretty(&document)?)
+        } else {
+            render::document_to_yaml(&document)?
+        };
+        if !args.quiet {
+            write_out(args, &text)?;
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let loaded = project.load(&args.service_names, !args.no_interpolate)?;
     if args.quiet {
         return Ok(ExitCode::SUCCESS);
@@ -84,6 +101,21 @@ pub fn run(project: &ProjectArgs, args: &ConfigArgs) -> anyhow::Result<ExitCode>
     } else {
         render::to_yaml(project, loaded.dollars)?
     };
+    write_out(args, &text)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Whether a list (services, hashes, …) rather than the whole model was asked for.
+fn listing(args: &ConfigArgs) -> bool {
+    args.services
+        || args.volumes
+        || args.networks
+        || args.images
+        || args.profiles
+        || args.hash.is_some()
+}
+
+fn write_out(args: &ConfigArgs, text: &str) -> anyhow::Result<()> {
     match &args.output {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write {}", path.display()))?,
@@ -91,7 +123,59 @@ pub fn run(project: &ProjectArgs, args: &ConfigArgs) -> anyhow::Result<ExitCode>
             .write_all(text.as_bytes())
             .context("cannot write to stdout")?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
+}
+
+/// `config --variables`: Compose's table (NAME, REQUIRED, DEFAULT VALUE, ALTERNATE VALUE), or
+/// one JSON object by name with `--format json`.
+fn variables_table(document: &serde_json::Value, format: &str) -> anyhow::Result<String> {
+    let variables = compose_spec::variables(document);
+    if format == "json" {
+        let map: serde_json::Map<String, serde_json::Value> = variables
+            .values()
+            .map(|v| {
+                (
+                    v.name.clone(),
+                    serde_json::json!({
+                        "Name": v.name,
+                        "DefaultValue": v.default.clone().unwrap_or_default(),
+                        "PresenceValue": v.alternate.clone().unwrap_or_default(),
+                        "Required": v.required,
+                    }),
+                )
+            })
+            .collect();
+        return Ok(format!("{}\n", serde_json::to_string_pretty(&map)?));
+    }
+    let rows: Vec<[String; 4]> = variables
+        .values()
+        .map(|v| {
+            [
+                v.name.clone(),
+                v.required.to_string(),
+                v.default.clone().unwrap_or_default(),
+                v.alternate.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let header = ["NAME", "REQUIRED", "DEFAULT VALUE", "ALTERNATE VALUE"].map(str::to_owned);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    for row in std::iter::once(&header).chain(&rows) {
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
+        out.push_str(line.join("   ").trim_end());
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 fn lines<I, S>(items: I) -> String

@@ -85,12 +85,36 @@ impl ProjectArgs {
         self.load_with(&[], enabled, true)
     }
 
+    /// The files merged into one document, not interpolated (see
+    /// [`compose_spec::loader::load_document`]).
+    pub fn load_document(&self) -> anyhow::Result<serde_json::Value> {
+        Ok(compose_spec::loader::load_document(&self.options(
+            &[],
+            &[],
+            false,
+        )?)?)
+    }
+
     fn load_with(
         &self,
         services: &[String],
         enabled: &[String],
         interpolate: bool,
     ) -> anyhow::Result<Loaded> {
+        let options = self.options(services, enabled, interpolate)?;
+        let loaded = compose_spec::loader::load(&options)?;
+        for warning in &loaded.warnings {
+            eprintln!("warning: {warning}");
+        }
+        Ok(loaded)
+    }
+
+    fn options(
+        &self,
+        services: &[String],
+        enabled: &[String],
+        interpolate: bool,
+    ) -> anyhow::Result<LoadOptions> {
         let working_dir = std::env::current_dir().context("cannot read the current directory")?;
         let environment: Environment = std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -109,10 +133,6 @@ impl ProjectArgs {
             enabled: enabled.to_vec(),
             interpolate,
         };
-        let loaded = compose_spec::loader::load(&options)?;
-        for warning in &loaded.warnings {
-            eprintln!("warning: {warning}");
-        }
-        Ok(loaded)
+        Ok(options)
     }
 }

@@ -221,6 +221,78 @@ impl Engine<'_> {
     }
 }
 
+/// A variable a template refers to, as `config --variables` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Variable {
+    /// Its name.
+    pub name: String,
+    /// Referred to as `${NAME:?…}` or `${NAME?…}`.
+    pub required: bool,
+    /// The word of `${NAME:-word}` or `${NAME-word}`, as written.
+    pub default: Option<String>,
+    /// The word of `${NAME:+word}` or `${NAME+word}`, as written.
+    pub alternate: Option<String>,
+}
+
+/// Every variable reference of `input`, in order, including those inside the words of other
+/// references; malformed expressions are skipped (interpolation reports them).
+pub(crate) fn references(input: &str, out: &mut Vec<Variable>) {
+    let bytes = input.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] != b'$' {
+            i += 1;
+            continue;
+        }
+        match bytes.get(i + 1) {
+            Some(b'$') => i += 2,
+            Some(&c) if is_name_start(c) => {
+                let end = name_end(bytes, i + 1);
+                out.push(Variable {
+                    name: input[i + 1..end].to_owned(),
+                    ..Variable::default()
+                });
+                i = end;
+            }
+            Some(b'{') if bytes.get(i + 2).is_some_and(|c| is_name_start(*c)) => {
+                let start = i + 2;
+                let stop = name_end(bytes, start);
+                let mut variable = Variable {
+                    name: input[start..stop].to_owned(),
+                    ..Variable::default()
+                };
+                let word_start = match (bytes.get(stop), bytes.get(stop + 1)) {
+                    (Some(b'}'), _) => {
+                        out.push(variable);
+                        i = stop + 1;
+                        continue;
+                    }
+                    (Some(b':'), Some(b'-' | b'?' | b'+')) => stop + 2,
+                    (Some(b'-' | b'?' | b'+'), _) => stop + 1,
+                    _ => {
+                        i = stop;
+                        continue;
+                    }
+                };
+                let Some(word_end) = closing_brace(bytes, word_start) else {
+                    i = stop;
+                    continue;
+                };
+                let word = &input[word_start..word_end];
+                match bytes[word_start - 1] {
+                    b'-' => variable.default = Some(word.to_owned()),
+                    b'?' => variable.required = true,
+                    _ => variable.alternate = Some(word.to_owned()),
+                }
+                out.push(variable);
+                references(word, out);
+                i = word_end + 1;
+            }
+            _ => i += 1,
+        }
+    }
+}
+
 fn is_name_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_'
 }

@@ -300,3 +300,32 @@ proptest! {
         let _ = interpolate_str(&input, &lookup);
     }
 }
+
+#[test]
+fn variables_are_listed_with_their_defaults_alternates_and_requirements() {
+    let document = serde_json::json!({
+        "services": {"web": {
+            "image": "nginx:${TAG:-latest}",
+            "ports": ["${PORT:-8080}:80"],
+            "environment": {"A": "${A:?need A}", "B": "${B+set}", "C": "$C and $$D",
+                            "${KEY}": "keys are never variables"},
+            "command": "${OUTER:-${INNER-x}}",
+        }}
+    });
+    let found = super::variables(&document);
+    let names: Vec<&str> = found.keys().map(String::as_str).collect();
+    assert_eq!(names, ["A", "B", "C", "INNER", "OUTER", "PORT", "TAG"]);
+    assert!(found["A"].required);
+    assert_eq!(found["B"].alternate.as_deref(), Some("set"));
+    assert_eq!(
+        found["C"],
+        super::Variable {
+            name: "C".into(),
+            ..Default::default()
+        }
+    );
+    assert_eq!(found["OUTER"].default.as_deref(), Some("${INNER-x}"));
+    assert_eq!(found["INNER"].default.as_deref(), Some("x"));
+    assert_eq!(found["PORT"].default.as_deref(), Some("8080"));
+    assert!(!found["TAG"].required);
+}

@@ -1,6 +1,8 @@
 //! Attached `up`: the services' logs with prefixes until every container has exited, one exits
-//! (`--abort-on-container-exit`, `--exit-code-from`) or Ctrl-C; then the project's containers
-//! stop, all at once, each with its grace period. A second Ctrl-C kills them.
+//! (`--abort-on-container-exit`, `--exit-code-from`) or fails (`--abort-on-container-failure`),
+//! or Ctrl-C; then the containers of the services `up` was asked for (every service of the
+//! loaded files when none was named: never their dependencies, nor another file's services)
+//! stop, all at once, each with its grace period, as Compose does. A second Ctrl-C kills them.
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
@@ -18,8 +20,12 @@ use super::session::Session;
 pub struct AttachOptions {
     /// Services whose logs are shown.
     pub services: Vec<String>,
-    /// Stop everything when a container exits.
+    /// Services whose containers stop when the display ends.
+    pub stop: Vec<String>,
+    /// Stop when a container exits.
     pub abort_on_exit: bool,
+    /// Stop when a container exits with a non-zero code.
+    pub abort_on_failure: bool,
     /// Exit with this service's container's exit code.
     pub exit_code_from: Option<String>,
     /// Show timestamps.
@@ -34,7 +40,8 @@ pub struct AttachOptions {
 enum End {
     /// Ctrl-C.
     Interrupted,
-    /// A container exited with this code (with `abort_on_exit`).
+    /// A container exited with this code (with `abort_on_exit` or, non-zero, with
+    /// `abort_on_failure`).
     Exited(String, i32),
     /// Every container has exited.
     AllExited,
@@ -81,14 +88,14 @@ pub fn run(session: &Session, options: &AttachOptions) -> anyhow::Result<ExitCod
         End::AllExited => 0,
     };
     if !matches!(end, End::AllExited) {
-        stop_all(session, options.timeout)?;
+        stop_all(session, &options.stop, options.timeout)?;
     }
     let code = match &options.exit_code_from {
         Some(service) => session
             .containers(std::slice::from_ref(service), true, false)?
             .first()
             .map_or(code, |c| c.exit_code),
-        None if options.abort_on_exit => code,
+        None if options.abort_on_exit || options.abort_on_failure => code,
         None => {
             if matches!(end, End::Interrupted) {
                 130
@@ -113,11 +120,11 @@ async fn watch(session: &Session, options: &AttachOptions) -> End {
         let Ok(containers) = session.list_containers(&[], true, false).await else {
             continue;
         };
-        if options.abort_on_exit
-            && let Some(c) = containers
-                .iter()
-                .find(|c| c.state() == proto::ContainerState::Exited)
-        {
+        let aborts = |c: &&proto::ContainerSummary| {
+            c.state() == proto::ContainerState::Exited
+                && (options.abort_on_exit || (options.abort_on_failure && c.exit_code != 0))
+        };
+        if let Some(c) = containers.iter().find(aborts) {
             return End::Exited(c.name.clone(), c.exit_code);
         }
         let attached = containers.iter().filter(|c| {
@@ -137,9 +144,16 @@ async fn watch(session: &Session, options: &AttachOptions) -> End {
     }
 }
 
-/// Stops every running container of the project at once; a second Ctrl-C kills them.
-fn stop_all(session: &Session, timeout: Option<Duration>) -> anyhow::Result<()> {
-    let containers = session.containers(&[], false, false)?;
+/// Stops every running container of `services` at once; a second Ctrl-C kills them.
+fn stop_all(
+    session: &Session,
+    services: &[String],
+    timeout: Option<Duration>,
+) -> anyhow::Result<()> {
+    if services.is_empty() {
+        return Ok(());
+    }
+    let containers = session.containers(services, false, false)?;
     let client = session.backend().client().containers.clone();
     session.agent.block_on(async move {
         let mut stops = JoinSet::new();

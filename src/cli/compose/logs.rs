@@ -43,6 +43,9 @@ pub struct LogsArgs {
     /// Produce monochrome output.
     #[arg(long)]
     pub no_color: bool,
+    /// Only the container with this number, of the one service named.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub index: Option<u32>,
     /// Services (all when none).
     pub services: Vec<String>,
 }
@@ -62,6 +65,9 @@ pub struct Style {
 pub fn run(project: &ProjectArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open_existing(project)?;
     session.check_services(&args.services)?;
+    if args.index.is_some() && args.services.len() != 1 {
+        anyhow::bail!("--index needs exactly one service");
+    }
     let tail = match args.tail.as_str() {
         "all" | "-1" => -1,
         n => n
@@ -84,8 +90,15 @@ pub fn run(project: &ProjectArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
         until,
         ..Default::default()
     };
-    let follower = Follower::new(style);
-    let containers = session.containers(&args.services, true, false)?;
+    let follower = Follower::new(style).only_number(args.index);
+    let mut containers = session.containers(&args.services, true, false)?;
+    containers.retain(|c| follower.keeps(c));
+    if let (Some(index), true) = (args.index, containers.is_empty()) {
+        anyhow::bail!(
+            "service {:?} has no container number {index}",
+            args.services[0]
+        );
+    }
     follower.width_for(&containers);
     if !args.follow {
         session.agent.block_on(async {
@@ -127,6 +140,7 @@ const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
 #[derive(Clone)]
 pub struct Follower {
     style: Style,
+    number: Option<u32>,
     width: Arc<Mutex<usize>>,
     colors: Arc<Mutex<HashMap<String, &'static str>>>,
 }
@@ -136,9 +150,22 @@ impl Follower {
     pub fn new(style: Style) -> Self {
         Self {
             style,
+            number: None,
             width: Arc::new(Mutex::new(0)),
             colors: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Keeps to the containers numbered `number` (every container when `None`).
+    pub fn only_number(mut self, number: Option<u32>) -> Self {
+        self.number = number;
+        self
+    }
+
+    /// Whether `container` is one this follower shows.
+    pub fn keeps(&self, container: &proto::ContainerSummary) -> bool {
+        self.number
+            .is_none_or(|n| container.labels.get(labels::CONTAINER_NUMBER) == Some(&n.to_string()))
     }
 
     /// Widens the prefix column for these containers.
@@ -235,10 +262,11 @@ impl Follower {
             {
                 break;
             }
-            let containers = session
+            let mut containers = session
                 .list_containers(services, true, false)
                 .await
                 .unwrap_or_default();
+            containers.retain(|c| self.keeps(c));
             self.width_for(&containers);
             for c in containers {
                 let finished = tasks.get(&c.id).is_none_or(JoinHandle::is_finished);

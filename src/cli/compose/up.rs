@@ -8,7 +8,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use compose_spec::validate::MAX_SCALE;
-use orchestrator::compose::ops::attached_services;
+use orchestrator::compose::graph::ServiceGraph;
+use orchestrator::compose::ops::{attached_services, scope};
 use orchestrator::compose::{BuildPolicy, PlanOptions, builds_of, plan};
 
 use super::Globals;
@@ -76,6 +77,12 @@ pub struct UpArgs {
     /// Stop all containers if any container was stopped (attached mode).
     #[arg(long, conflicts_with = "detach")]
     pub abort_on_container_exit: bool,
+    /// Stop all containers if any container exited with a failure (attached mode).
+    #[arg(long, conflicts_with_all = ["detach", "abort_on_container_exit"])]
+    pub abort_on_container_failure: bool,
+    /// Also attach to the logs of the services the attached ones depend on.
+    #[arg(long, conflicts_with = "detach")]
+    pub attach_dependencies: bool,
     /// Return the exit code of the selected service container (implies
     /// --abort-on-container-exit).
     #[arg(long, value_name = "SERVICE", conflicts_with = "detach")]
@@ -206,17 +213,20 @@ pub fn up(project: &ProjectArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
     if args.detach || args.no_start {
         return Ok(ExitCode::SUCCESS);
     }
-    let services = attached_services(
-        session.project(),
-        &args.create.services,
-        &args.attach,
-        &args.no_attach,
-    );
+    let named = &args.create.services;
+    let mut shown = named.clone();
+    if args.attach_dependencies && !named.is_empty() {
+        let graph = ServiceGraph::new(session.project())?;
+        shown = graph.with_dependencies(named).into_iter().collect();
+    }
+    let services = attached_services(session.project(), &shown, &args.attach, &args.no_attach);
     attach::run(
         &session,
         &AttachOptions {
             services,
+            stop: scope(session.project(), named),
             abort_on_exit: args.abort_on_container_exit || args.exit_code_from.is_some(),
+            abort_on_failure: args.abort_on_container_failure,
             exit_code_from: args.exit_code_from.clone(),
             timestamps: args.timestamps,
             prefix: !args.no_log_prefix,
