@@ -1459,3 +1459,64 @@ services:
     assert_eq!(rows[3], ["PORT", "false", "8080"]);
     assert_eq!(rows[4], ["TAG", "false", "test"]);
 }
+
+/// `run --env-from-file FILE` sets the file's variables (the `-e` ones win); `run -t` and
+/// `--no-TTY=false` ask for a terminal, which a piped stdin cannot give (docker's error);
+/// `-T` runs without one (Compose's `run` flags).
+#[test]
+fn run_env_from_file_and_terminal_flags() {
+    let env = Env::new(
+        r#"
+services:
+  tool:
+    image: busybox:test
+"#,
+    );
+    std::fs::write(
+        env.dir().join("vars.env"),
+        "FROM_FILE=one\n# comment\nBOTH=file\n",
+    )
+    .unwrap();
+    let (out, _) = env.ok(&[
+        "run",
+        "--rm",
+        "-T",
+        "--env-from-file",
+        "vars.env",
+        "-e",
+        "BOTH=flag",
+        "tool",
+        "sh",
+        "-c",
+        "echo $FROM_FILE-$BOTH",
+    ]);
+    assert!(out.contains("one-flag"), "{out}");
+    for flag in ["-t", "--no-TTY=false"] {
+        let out = env
+            .command(&[
+                "-p",
+                env.project.as_str(),
+                "run",
+                "--rm",
+                flag,
+                "tool",
+                "true",
+            ])
+            .stdin(Stdio::piped())
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{flag}");
+        assert!(
+            text(&out.stderr).contains("the input device is not a TTY"),
+            "{flag}: {}",
+            text(&out.stderr)
+        );
+    }
+    let missing = env.bosun(&["run", "--rm", "--env-from-file", "nope.env", "tool", "true"]);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("nope.env"),
+        "{}",
+        text(&missing.stderr)
+    );
+}

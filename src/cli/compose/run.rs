@@ -22,8 +22,11 @@ use agent::attach_client::{AttachClient, size};
 
 use super::Globals;
 use super::session::Session;
-use crate::cli::container::attach_io::{self, Ended, Options, stdin_is_terminal, terminal_size};
+use crate::cli::container::attach_io::{
+    self, Ended, Options, check_tty, stdin_is_terminal, terminal_size,
+};
 use crate::cli::container::detach_keys::DetachKeys;
+use crate::cli::container::run::read_env_file;
 use crate::cli::project::ProjectArgs;
 
 /// Arguments of `bosun run`.
@@ -68,9 +71,17 @@ pub struct RunArgs {
     /// Assign a name to the container.
     #[arg(long)]
     pub name: Option<String>,
-    /// Disable pseudo-TTY allocation (by default, a TTY is allocated when stdin is one).
-    #[arg(short = 'T', long = "no-TTY")]
-    pub no_tty: bool,
+    /// Disable pseudo-TTY allocation (by default, a TTY is allocated when stdin is one);
+    /// `--no-TTY=false` asks for one.
+    #[arg(short = 'T', long = "no-TTY", num_args = 0..=1, default_missing_value = "true",
+          require_equals = true, conflicts_with = "tty")]
+    pub no_tty: Option<bool>,
+    /// Allocate a pseudo-TTY (the default when stdin is one).
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// Set environment variables from a file (KEY=VALUE lines), before the `-e` ones.
+    #[arg(long, value_name = "FILE")]
+    pub env_from_file: Vec<std::path::PathBuf>,
     /// Keep STDIN open (the default; accepted for compatibility).
     #[arg(short, long)]
     pub interactive: bool,
@@ -90,7 +101,12 @@ fn overridden(service: &Service, args: &RunArgs, session: &Session) -> anyhow::R
     if let Some(entrypoint) = &args.entrypoint {
         service.entrypoint = Some(vec![entrypoint.clone()]);
     }
-    for pair in &args.env {
+    let from_files = args
+        .env_from_file
+        .iter()
+        .map(|file| read_env_file(file))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    for pair in from_files.iter().flatten().chain(&args.env) {
         match pair.split_once('=') {
             Some((k, v)) => service.environment.insert(k.into(), Some(v.into())),
             None => service
@@ -278,7 +294,12 @@ pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     // keeps running.
     config.stdin_open = true;
     if !args.detach {
-        config.tty = !args.no_tty && stdin_is_terminal();
+        config.tty = match (args.tty, args.no_tty) {
+            (true, _) | (false, Some(false)) => true,
+            (false, Some(true)) => false,
+            (false, None) => stdin_is_terminal(),
+        };
+        check_tty(true, config.tty)?;
     }
     let request = proto::CreateRequest {
         name: spec.name.clone(),
