@@ -40,6 +40,13 @@ pub mod blobs {
     tonic::include_proto!("bosun.blobs.v1");
 }
 
+/// The generated protobuf messages and gRPC services of service logs across the cluster
+/// (`proto/logs.proto`).
+#[allow(missing_docs, clippy::all, clippy::unwrap_used)]
+pub mod logs {
+    tonic::include_proto!("bosun.logs.v1");
+}
+
 /// The generated protobuf messages and gRPC services of the managers' API.
 #[allow(missing_docs, clippy::all, clippy::unwrap_used)]
 pub mod manager {

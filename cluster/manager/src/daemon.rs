@@ -15,6 +15,7 @@ use super::dispatcher::proto::dispatcher_server::DispatcherServer;
 use super::dispatcher::sets::AllSets;
 use super::dispatcher::{self, DispatcherService};
 use super::driver::{self, Exit};
+use super::logs::{LogsServer, LogsService};
 use super::peers::Peers;
 use super::proto::manager_server::ManagerServer;
 use super::service::ManagerService;
@@ -237,6 +238,12 @@ impl Manager {
         crate::services::ServicesClient::new(&self.state.advertise_addr, &identity)
     }
 
+    /// A client of this node's logs API, authenticated with this node's certificate.
+    pub fn logs_client(&self) -> Result<crate::logs::LogsClient, ManagerError> {
+        let identity = NodeIdentity::load(&cluster_dir(&self.data_root))?;
+        crate::logs::LogsClient::new(&self.state.advertise_addr, &identity)
+    }
+
     /// Deletes this node's cluster state (after leaving).
     pub fn wipe(self) -> Result<(), ManagerError> {
         let dir = cluster_dir(&self.data_root);
@@ -323,6 +330,7 @@ pub async fn serve(
     let (reports, reports_rx) = mpsc::channel(1024);
     let batcher = tokio::spawn(dispatcher::batch::run(service.clone(), reports_rx));
     let (sessions_stop, sessions_stopped) = watch::channel(false);
+    let logs = LogsServer::new(LogsService::new(service.clone(), sessions_stopped.clone()));
     let dispatcher = DispatcherService::new(service.clone(), sets, reports, sessions_stopped, led);
     let incoming = tls::incoming(listener, tls::server_config_for(&certs, &identity)?);
     let renewal = tokio::spawn(super::renewal::renew_certificates(
@@ -336,7 +344,7 @@ pub async fn serve(
             () = shutdown => {}
             _ = exit_watch.wait_for(|e| *e != Exit::Running) => {}
         }
-        // Assignment streams never end by themselves: end them, so the server can stop.
+        // Assignment and log streams never end by themselves: end them, so the server can stop.
         let _ = sessions_stop.send(true);
     };
     let served = Server::builder()
@@ -344,6 +352,7 @@ pub async fn serve(
         .add_service(DispatcherServer::new(dispatcher))
         .add_service(services)
         .add_service(blobs)
+        .add_service(logs)
         .serve_with_incoming_shutdown(incoming, stop)
         .await;
     renewal.abort();

@@ -13,6 +13,7 @@ pub mod daemon;
 pub mod dispatcher;
 pub mod driver;
 pub mod launch;
+pub mod logs;
 pub mod node_daemon;
 pub mod peers;
 pub mod pki;

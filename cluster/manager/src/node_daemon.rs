@@ -36,7 +36,8 @@ pub enum NodeExit {
 /// Runs the node at `data_root` until `shutdown` resolves or the node is removed, switching
 /// between the worker and manager roles as the cluster decides. Whatever its role, the node
 /// runs the tasks assigned to it on the agent listening on `agent_socket` (see
-/// [`crate::tasks`]); they keep running when the daemon stops.
+/// [`crate::tasks`]); they keep running when the daemon stops. It also serves the managers'
+/// log subscriptions from that agent ([`crate::logs`]).
 pub async fn run_node(
     data_root: &Path,
     agent_socket: PathBuf,
@@ -53,9 +54,15 @@ pub async fn run_node(
         agent_socket.clone(),
         stop.clone(),
     ));
+    let logs = tokio::spawn(crate::logs::node::run(
+        data_root.to_path_buf(),
+        agent_socket.clone(),
+        stop.clone(),
+    ));
     let result = roles(data_root, &agent_socket, stop).await;
     let _ = stop_tx.send(true);
     let _ = tasks.await;
+    let _ = logs.await;
     signal.abort();
     result
 }

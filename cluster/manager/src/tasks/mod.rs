@@ -25,7 +25,7 @@ mod fake;
 pub mod fetch;
 pub mod machine;
 mod runner;
-mod session;
+pub(crate) mod session;
 mod sources;
 mod store;
 pub mod translate;

@@ -58,7 +58,7 @@ enum Link {
 }
 
 /// The managers this node may ask, in order: its own manager first when it is one.
-fn managers(data_root: &Path) -> Result<(Vec<String>, NodeIdentity), ManagerError> {
+pub(crate) fn managers(data_root: &Path) -> Result<(Vec<String>, NodeIdentity), ManagerError> {
     let state = LocalState::load(data_root)?;
     let mut list = Vec::new();
     if state.raft_id.is_some() {
