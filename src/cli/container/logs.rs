@@ -34,7 +34,7 @@ pub struct LogsArgs {
 
 /// A `--since`/`--until` value as nanoseconds since the Unix epoch: an RFC 3339 time, or a
 /// duration (`10m`, `1h30m`) before now.
-fn parse_time(text: &str) -> anyhow::Result<u64> {
+pub(crate) fn parse_time(text: &str) -> anyhow::Result<u64> {
     let at = match humantime::parse_rfc3339_weak(text) {
         Ok(t) => t,
         Err(_) => {
@@ -50,7 +50,8 @@ fn parse_time(text: &str) -> anyhow::Result<u64> {
     Ok(u64::try_from(nanos).unwrap_or(u64::MAX))
 }
 
-fn parse_tail(tail: &str) -> anyhow::Result<i64> {
+/// A `--tail` value: a count of lines, or -1 for "all".
+pub(crate) fn parse_tail(tail: &str) -> anyhow::Result<i64> {
     if tail == "all" {
         return Ok(-1);
     }

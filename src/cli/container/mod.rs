@@ -14,7 +14,7 @@ pub(crate) mod exec;
 mod flags;
 mod health;
 mod inspect;
-mod logs;
+pub(crate) mod logs;
 mod ls;
 mod ops;
 pub(crate) mod port;

@@ -1,8 +1,9 @@
 //! `bosun service …`: create, list, inspect, scale, update and remove replicated and global
-//! services, and list their tasks (as `docker service`). Talks to this node's manager; the
+//! services, list their tasks and read their logs (as `docker service`). Talks to this node's manager; the
 //! manager decodes, validates and forwards writes to the leader.
 
 mod create;
+mod logs;
 mod ls;
 mod progress;
 pub(crate) mod ps;
@@ -78,6 +79,8 @@ enum ServiceCommand {
     },
     /// Change a service (tasks are replaced when more than the replica count changes).
     Update(UpdateArgs),
+    /// Show the logs of a service's tasks (or of one task), merged from every node.
+    Logs(logs::LogsArgs),
 }
 
 /// Arguments of `service update`.
@@ -156,6 +159,7 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
     let _context = rt.enter();
     let client = manager.services_client()?;
     match args.command {
+        ServiceCommand::Logs(args) => return rt.block_on(logs::run(&manager, args)),
         ServiceCommand::Create(create) => {
             let mut request = create::request(&create)?;
             if !create.no_resolve_image
