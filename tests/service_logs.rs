@@ -95,15 +95,14 @@ fn libc_signal(signal: Signal) -> i32 {
 /// Waits for `child` to end (killing it and failing past the deadline); its status.
 async fn wait_exit(bed: &Bed, child: &mut Child) -> ExitStatus {
     let child = Mutex::new(child);
-    let status = wait_until(bed, "the logs command ending", WITHIN, || async {
+    wait_until(bed, "the logs command ending", WITHIN, || async {
         match child.lock().unwrap().try_wait() {
             Ok(Some(status)) => Ok(status),
             Ok(None) => Err("still running".to_owned()),
             Err(err) => Err(err.to_string()),
         }
     })
-    .await;
-    status
+    .await
 }
 
 /// Collects the lines `reader` gives into a shared list, on a thread of its own.
@@ -175,7 +174,9 @@ async fn service_logs_merge_every_task_s_lines_follow_new_ones_and_keep_streams_
             if missing.is_empty() {
                 Ok((out, err))
             } else {
-                Err(format!("missing {missing:?}\nstdout:\n{out}\nstderr:\n{err}"))
+                Err(format!(
+                    "missing {missing:?}\nstdout:\n{out}\nstderr:\n{err}"
+                ))
             }
         })
         .await;
@@ -209,7 +210,10 @@ async fn service_logs_merge_every_task_s_lines_follow_new_ones_and_keep_streams_
         .await;
         // Asked after the follow started: any later tick was written after it started.
         let (now, _) = bed.bosun_ok(2, &["service", "logs", "echo"]);
-        let before = last_tick(&now.lines().map(str::to_owned).collect::<Vec<_>>(), &first.hostname);
+        let before = last_tick(
+            &now.lines().map(str::to_owned).collect::<Vec<_>>(),
+            &first.hostname,
+        );
         wait_until(&bed, "a tick written after -f started", WITHIN, || async {
             let lines = followed.lock().unwrap().clone();
             let tick = last_tick(&lines, &first.hostname);
@@ -228,16 +232,21 @@ async fn service_logs_merge_every_task_s_lines_follow_new_ones_and_keep_streams_
                 .ok_or_else(|| "no slot 4 yet".to_owned())
         })
         .await;
-        wait_until(&bed, "the added task's lines in the follow", WITHIN, || async {
-            let lines = followed.lock().unwrap().clone();
-            let want = format!("{}out {}", added.prefix, added.hostname);
-            let tick = format!("{}tick {} ", added.prefix, added.hostname);
-            if lines.iter().any(|l| *l == want) && lines.iter().any(|l| l.starts_with(&tick)) {
-                Ok(())
-            } else {
-                Err(format!("{lines:?}"))
-            }
-        })
+        wait_until(
+            &bed,
+            "the added task's lines in the follow",
+            WITHIN,
+            || async {
+                let lines = followed.lock().unwrap().clone();
+                let want = format!("{}out {}", added.prefix, added.hostname);
+                let tick = format!("{}tick {} ", added.prefix, added.hostname);
+                if lines.contains(&want) && lines.iter().any(|l| l.starts_with(&tick)) {
+                    Ok(())
+                } else {
+                    Err(format!("{lines:?}"))
+                }
+            },
+        )
         .await;
         let added_err = format!("{}err {}", added.prefix, added.hostname);
         wait_until(&bed, "the added task's stderr line", WITHIN, || async {
@@ -251,14 +260,20 @@ async fn service_logs_merge_every_task_s_lines_follow_new_ones_and_keep_streams_
         .await;
         let err_lines = follow_err.lock().unwrap().clone();
         assert!(
-            !err_lines.iter().any(|l| l.contains("| out ") || l.contains("| tick ")),
+            !err_lines
+                .iter()
+                .any(|l| l.contains("| out ") || l.contains("| tick ")),
             "{err_lines:?}"
         );
 
         // Ctrl-C ends the follow, without a panic.
         kill(Pid::from_raw(follow.id() as i32), Signal::SIGINT).unwrap();
         let status = wait_exit(&bed, &mut follow).await;
-        assert_eq!(status.signal(), Some(libc_signal(Signal::SIGINT)), "{status:?}");
+        assert_eq!(
+            status.signal(),
+            Some(libc_signal(Signal::SIGINT)),
+            "{status:?}"
+        );
         let stderr = follow_err.lock().unwrap().join("\n");
         assert!(!stderr.contains("panicked"), "{stderr}");
 
@@ -268,7 +283,11 @@ async fn service_logs_merge_every_task_s_lines_follow_new_ones_and_keep_streams_
         let closed_err = collect(closed.stderr.take().unwrap());
         let status = wait_exit(&bed, &mut closed).await;
         let stderr = closed_err.lock().unwrap().join("\n");
-        assert_eq!(status.signal(), Some(libc_signal(Signal::SIGPIPE)), "{status:?}: {stderr}");
+        assert_eq!(
+            status.signal(),
+            Some(libc_signal(Signal::SIGPIPE)),
+            "{status:?}: {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
 
         // One task by its id.
@@ -287,7 +306,41 @@ async fn service_logs_merge_every_task_s_lines_follow_new_ones_and_keep_streams_
         // An unknown target is one clear error.
         let (ok, _, err) = blocking(|| bed.bosun(0, &["service", "logs", "nothing-here"]));
         assert!(!ok);
-        assert!(err.contains("no such service or task: nothing-here"), "{err}");
+        assert!(
+            err.contains("no such service or task: nothing-here"),
+            "{err}"
+        );
+
+        // A node that held tasks and is gone bounds the wait: the others' lines, then an
+        // error line naming it, and a failed exit.
+        let gone = [3, 4, 2, 1]
+            .into_iter()
+            .find(|m| {
+                bed.running_containers("echo")
+                    .iter()
+                    .any(|c| c.member == *m)
+            })
+            .expect("a task on a node other than member 0");
+        let gone_id = bed.node_id(gone);
+        let list = bed
+            .services(0)
+            .tasks(ListTasksRequest {
+                service: "echo".to_owned(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let gone_host = list.node_names.get(&gone_id).cloned().unwrap_or_default();
+        blocking(|| bed.kill(gone));
+        let (ok, out, err) = blocking(|| bed.bosun(0, &["service", "logs", "echo"]));
+        assert!(!ok, "{out}{err}");
+        assert!(
+            err.contains(&format!(
+                "error from node {gone_host}: no answer within 10s"
+            )),
+            "{err}"
+        );
+        assert!(out.contains("| out "), "{out}");
 
         bed.output(0, &["service", "rm", "echo"]);
         blocking(|| drop(bed));

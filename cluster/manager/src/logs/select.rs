@@ -68,7 +68,11 @@ fn pick<'a, T>(
 /// unique id prefix) with all its tasks, else one task (id or unique id prefix). The nodes
 /// are those the selected tasks were assigned to, past tasks included (their containers may
 /// still be there).
-pub fn select(target: &str, services: &[Service], tasks: &[Task]) -> Result<Selection, SelectError> {
+pub fn select(
+    target: &str,
+    services: &[Service],
+    tasks: &[Task],
+) -> Result<Selection, SelectError> {
     if target.is_empty() {
         return Err(SelectError::Empty);
     }

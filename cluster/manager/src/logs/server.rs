@@ -57,7 +57,9 @@ async fn stopping(stop: &mut watch::Receiver<bool>) {
 
 /// The services, tasks and nodes as this manager applied them (no quorum needed: logs are
 /// read while the managers cannot write).
-async fn contents(manager: &ManagerService) -> Result<(Vec<Service>, Vec<Task>, Vec<Node>), Status> {
+async fn contents(
+    manager: &ManagerService,
+) -> Result<(Vec<Service>, Vec<Task>, Vec<Node>), Status> {
     let (data, _) = manager
         .raft
         .local_read(Query::Kinds(vec![Kind::Node, Kind::Service, Kind::Task]))
