@@ -6,6 +6,7 @@
 mod apply;
 mod command;
 mod records;
+mod registry_auth;
 mod seal;
 
 #[cfg(test)]
@@ -22,6 +23,7 @@ pub use records::{
     Availability, Blob, ClusterInfo, DEFAULT_CERT_VALIDITY, Kind, Meta, Network, Node, NodeRole,
     NodeState, Record, RecordKey, Service, Task, Volume,
 };
+pub use registry_auth::{RegistryAuth, StoredAuth};
 pub use seal::{SealError, SealKey, secure_random};
 
 /// The store: every record by key, with a name index for the kinds that have unique names.

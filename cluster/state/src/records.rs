@@ -186,6 +186,13 @@ pub struct Service {
     /// also gives the service a new spec version, so every task is replaced.
     #[serde(default)]
     pub force_update: u64,
+    /// Credentials for the service's image registry (`--with-registry-auth`): sealed at rest,
+    /// handed only to the nodes that run its tasks, never shown to clients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry_auth: Option<crate::StoredAuth>,
+    /// Whether the service has registry credentials (what clients see of them).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub with_registry_auth: bool,
 }
 
 impl Service {
@@ -199,6 +206,16 @@ impl Service {
             service,
             restarts: swarm::RestartHistory::default(),
             force_update: 0,
+            registry_auth: None,
+            with_registry_auth: false,
+        }
+    }
+
+    /// The record as clients see it: the credentials left out (the marker stays).
+    pub fn shown(&self) -> Service {
+        Service {
+            registry_auth: None,
+            ..self.clone()
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Encryption at rest of the store's sensitive fields: secret payloads and the root CA's
-//! private key are sealed (ChaCha20-Poly1305, random nonce) by the leader before it proposes a
+//! Encryption at rest of the store's sensitive fields: secret payloads, the root CA's private
+//! key and services' registry credentials are sealed (ChaCha20-Poly1305, random nonce) by the leader before it proposes a
 //! batch, so the raft log, the records table and snapshots only ever hold ciphertext. The key
 //! lives in the cluster directory of each manager (`seal.key`, mode 0600), never in the log;
 //! a joining manager receives it over the mutually authenticated join.
@@ -11,6 +11,7 @@ use ring::rand::SecureRandom;
 
 use super::command::{Batch, Command};
 use super::records::Record;
+use super::registry_auth::{RegistryAuth, StoredAuth};
 
 /// File name of the key in the cluster directory.
 const KEY_FILE: &str = "seal.key";
@@ -177,6 +178,13 @@ impl SealKey {
                 blob.data = self.seal(&blob.data);
             }
             Record::Cluster(info) => info.ca_key_pem = self.seal_text(&info.ca_key_pem),
+            Record::Service(service) => {
+                if let Some(StoredAuth::Open(auth)) = &service.registry_auth {
+                    // Plain strings: serializing cannot fail.
+                    let json = serde_json::to_string(auth).expect("credentials serialize");
+                    service.registry_auth = Some(StoredAuth::Sealed(self.seal_text(&json)));
+                }
+            }
             _ => {}
         }
     }
@@ -187,6 +195,15 @@ impl SealKey {
             Record::Secret(blob) => blob.data = self.open(&blob.data, "secret")?,
             Record::Cluster(info) => {
                 info.ca_key_pem = self.open_text(&info.ca_key_pem, "ca key")?;
+            }
+            Record::Service(service) => {
+                if let Some(StoredAuth::Sealed(text)) = &service.registry_auth {
+                    let what = "registry credentials";
+                    let json = self.open_text(text, what)?;
+                    let auth: RegistryAuth =
+                        serde_json::from_str(&json).map_err(|_| SealError::Open { what })?;
+                    service.registry_auth = Some(StoredAuth::Open(auth));
+                }
             }
             _ => {}
         }
@@ -273,6 +290,47 @@ mod tests {
             unreachable!("a cluster record")
         };
         assert_eq!(info.ca_key_pem, "-----BEGIN PRIVATE KEY-----");
+    }
+
+    #[test]
+    fn a_service_s_registry_credentials_are_sealed_and_open_back() {
+        use orchestrator::swarm::{Service as Spec, ServiceId, ServiceSpec, Timestamp};
+        let key = SealKey::generate();
+        let mut service = crate::Service::new(Spec::new(
+            ServiceId::from("s1"),
+            "web",
+            ServiceSpec::default(),
+            Timestamp(0),
+        ));
+        service.registry_auth = Some(StoredAuth::Open(RegistryAuth {
+            registry: "reg.lan:5000".into(),
+            username: "alice".into(),
+            password: "hunter2".into(),
+            identity_token: String::new(),
+        }));
+        service.with_registry_auth = true;
+        let plain = Record::Service(Box::new(service));
+        let mut batch = Batch::new(0, vec![Command::Create(plain.clone())]);
+        key.seal_batch(&mut batch);
+        let encoded = String::from_utf8(batch.encode().unwrap()).unwrap();
+        assert!(
+            !encoded.contains("hunter2") && !encoded.contains("alice"),
+            "{encoded}"
+        );
+        assert!(encoded.contains("sealed:"), "{encoded}");
+        let Command::Create(mut record) = batch.commands.remove(0) else {
+            unreachable!("one create")
+        };
+        let sealed = record.clone();
+        key.seal_record(&mut record);
+        assert_eq!(record, sealed, "sealed once");
+        assert!(
+            SealKey::generate()
+                .open_record(&mut record.clone())
+                .is_err()
+        );
+        key.open_record(&mut record).unwrap();
+        assert_eq!(record, plain);
     }
 
     #[test]
