@@ -110,6 +110,8 @@ fn spec(
         restart_policy: restart_policy(&deploy, service.restart),
         placement: placement(name, &deploy)?,
         mode: mode(name, service, &deploy)?,
+        // A compose file has no such setting: a stack's tasks keep running when cut off.
+        stop_on_disconnect: None,
         image,
     })
 }

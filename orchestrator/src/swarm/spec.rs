@@ -84,6 +84,10 @@ pub struct ServiceSpec {
     pub placement: Placement,
     /// How many tasks.
     pub mode: Mode,
+    /// A node that has heard from no manager for this long stops its tasks of the service
+    /// (`--stop-on-disconnect`); absent, it keeps them running however long it is cut off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_on_disconnect: Option<Duration>,
 }
 
 impl Default for ServiceSpec {
@@ -113,6 +117,7 @@ impl Default for ServiceSpec {
             restart_policy: RestartPolicy::default(),
             placement: Placement::default(),
             mode: Mode::Replicated { replicas: 1 },
+            stop_on_disconnect: None,
         }
     }
 }
@@ -137,6 +142,25 @@ mod tests {
         let back: ServiceSpec =
             serde_json::from_str(&serde_json::to_string(&spec).unwrap()).unwrap();
         assert_eq!(back, spec);
+    }
+
+    #[test]
+    fn stop_on_disconnect_is_absent_from_older_records_and_kept_when_set() {
+        let old: ServiceSpec = serde_json::from_str(r#"{"image":"nginx"}"#).unwrap();
+        assert_eq!(old.stop_on_disconnect, None);
+        assert!(
+            !serde_json::to_string(&old)
+                .unwrap()
+                .contains("stop_on_disconnect"),
+            "an unset field leaves the record as it was"
+        );
+        let set = ServiceSpec {
+            stop_on_disconnect: Some(Duration::from_secs(3)),
+            ..old
+        };
+        let back: ServiceSpec =
+            serde_json::from_str(&serde_json::to_string(&set).unwrap()).unwrap();
+        assert_eq!(back.stop_on_disconnect, Some(Duration::from_secs(3)));
     }
 
     #[test]
