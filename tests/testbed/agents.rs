@@ -124,6 +124,13 @@ impl Bed {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("agent log"))
             .stderr(log);
+        if let Some(lab) = &self.lab {
+            // A registry a test runs on a node of the lab speaks plain HTTP.
+            let addrs: Vec<String> = (0..self.members.len())
+                .map(|n| lab.addr(n).to_string())
+                .collect();
+            command.env("BOSUN_INSECURE_REGISTRIES", addrs.join(","));
+        }
         let child = match &self.lab {
             Some(lab) => lab.spawn(i, command),
             None => command.spawn().expect("start bosun agent"),

@@ -113,6 +113,11 @@ pub struct SpecFlags {
     /// Mount the root filesystem read-only.
     #[arg(long)]
     pub read_only: bool,
+    /// Stop the service's tasks on a node that has heard from no manager for this long
+    /// (10s), so a task that must never run twice does not run on a cut-off node while its
+    /// replacement runs elsewhere; default: tasks keep running however long a node is cut off.
+    #[arg(long, value_name = "DURATION", default_value = "")]
+    pub stop_on_disconnect: String,
 }
 
 /// Arguments of `service create`.
@@ -134,6 +139,10 @@ pub struct CreateArgs {
     /// holds it under (pinned, nodes no registry gives it to fetch it from a manager).
     #[arg(long)]
     pub no_resolve_image: bool,
+    /// Send this user's credentials for the image's registry (`bosun login`) to the managers,
+    /// which keep them sealed and hand them to the nodes that run the tasks.
+    #[arg(long)]
+    pub with_registry_auth: bool,
     #[command(flatten)]
     pub spec: SpecFlags,
     /// Image, then the command and its arguments.
@@ -194,11 +203,13 @@ pub fn request(args: &CreateArgs) -> anyhow::Result<proto::CreateServiceRequest>
         stop_signal: flags.stop_signal.clone(),
         init: flags.init,
         read_only: flags.read_only,
+        stop_on_disconnect: flags.stop_on_disconnect.clone(),
     };
     Ok(proto::CreateServiceRequest {
         name: args.name.clone(),
         spec: Some(spec),
         no_rebalance: args.no_rebalance,
         spec_json: Vec::new(),
+        registry_auth: None,
     })
 }

@@ -2,6 +2,7 @@
 //! services, list their tasks and read their logs (as `docker service`). Talks to this node's manager; the
 //! manager decodes, validates and forwards writes to the leader.
 
+pub(crate) mod auth;
 mod create;
 mod logs;
 mod ls;
@@ -98,6 +99,10 @@ struct UpdateArgs {
     /// Record the new image as typed, not pinned to this node's manifest digest.
     #[arg(long)]
     no_resolve_image: bool,
+    /// Send this user's credentials for the image's registry (`bosun login`) again, in place
+    /// of those the service has.
+    #[arg(long)]
+    with_registry_auth: bool,
     /// Add or change an environment variable (NAME=VALUE).
     #[arg(long)]
     env_add: Vec<String>,
@@ -116,6 +121,10 @@ struct UpdateArgs {
     /// Remove a placement constraint.
     #[arg(long)]
     constraint_rm: Vec<String>,
+    /// Stop the service's tasks on a node that has heard from no manager for this long
+    /// (10s; 0 turns it off).
+    #[arg(long, value_name = "DURATION", default_value = "")]
+    stop_on_disconnect: String,
     /// Replace every task even if nothing changed.
     #[arg(long)]
     force: bool,
@@ -166,6 +175,11 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
                 && let Some(spec) = request.spec.as_mut()
             {
                 spec.image = rt.block_on(resolve::resolve(&spec.image));
+            }
+            if create.with_registry_auth
+                && let Some(spec) = &request.spec
+            {
+                request.registry_auth = auth::for_image(&spec.image)?;
             }
             let record = rt.block_on(client.create(request))?;
             if create.quiet || create.detach {
@@ -243,6 +257,20 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
             } else {
                 rt.block_on(resolve::resolve(&update.image))
             };
+            let registry_auth = if update.with_registry_auth {
+                let image = if image.is_empty() {
+                    rt.block_on(client.inspect(&update.service))?
+                        .record
+                        .service
+                        .spec
+                        .image
+                } else {
+                    image.clone()
+                };
+                auth::for_image(&image)?
+            } else {
+                None
+            };
             let request = proto::UpdateServiceRequest {
                 service: update.service.clone(),
                 replicas: count(update.replicas),
@@ -256,6 +284,8 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
                 constraint_rm: update.constraint_rm.clone(),
                 force: update.force,
                 spec_json: Vec::new(),
+                stop_on_disconnect: update.stop_on_disconnect.clone(),
+                registry_auth,
             };
             rt.block_on(client.update(request))?;
             println!("{}", update.service);
@@ -298,6 +328,8 @@ mod tests {
             "A=1",
             "--constraint",
             "node.labels.zone==east",
+            "--stop-on-disconnect",
+            "10s",
             "nginx",
             "nginx",
             "-g",
@@ -315,6 +347,7 @@ mod tests {
         assert_eq!(spec.replicas.map(|c| c.value), Some(3));
         assert_eq!(spec.env, ["A=1"]);
         assert_eq!(spec.constraints, ["node.labels.zone==east"]);
+        assert_eq!(spec.stop_on_disconnect, "10s");
     }
 
     #[test]

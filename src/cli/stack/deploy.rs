@@ -9,7 +9,16 @@ use orchestrator::stack::{self, Change, Existing};
 
 use super::DeployArgs;
 use crate::cli::project::ProjectArgs;
-use crate::cli::service::wait;
+use crate::cli::service::{auth, wait};
+
+/// The stored credentials for `image`'s registry when `--with-registry-auth` asks for them.
+fn credentials(args: &DeployArgs, image: &str) -> anyhow::Result<Option<proto::RegistryAuth>> {
+    if args.with_registry_auth {
+        auth::for_image(image)
+    } else {
+        Ok(None)
+    }
+}
 
 /// Deploys `args.stack` from the files `project` selects.
 pub async fn run(
@@ -52,6 +61,7 @@ pub async fn run(
                     name: service.name.clone(),
                     spec_json: serde_json::to_vec(&service.spec)
                         .context("cannot encode the service spec")?,
+                    registry_auth: credentials(args, &service.spec.image)?,
                     ..proto::CreateServiceRequest::default()
                 };
                 client.create(request).await?;
@@ -63,10 +73,22 @@ pub async fn run(
                     service: id.clone(),
                     spec_json: serde_json::to_vec(&service.spec)
                         .context("cannot encode the service spec")?,
+                    registry_auth: credentials(args, &service.spec.image)?,
                     ..proto::UpdateServiceRequest::default()
                 };
                 client.update(request).await?;
                 to_wait.push(service.name.clone());
+            }
+            // Unchanged, the service still takes the credentials (they may have changed).
+            Change::Unchanged(service) if args.with_registry_auth => {
+                if let Some(auth) = credentials(args, &service.spec.image)? {
+                    let request = proto::UpdateServiceRequest {
+                        service: service.name.clone(),
+                        registry_auth: Some(auth),
+                        ..proto::UpdateServiceRequest::default()
+                    };
+                    client.update(request).await?;
+                }
             }
             Change::Unchanged(_) | Change::Remove { .. } => {}
         }

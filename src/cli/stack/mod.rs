@@ -83,6 +83,10 @@ struct DeployArgs {
     /// Return once the services are created or updated, without waiting for their tasks.
     #[arg(short = 'd', long)]
     detach: bool,
+    /// Send this user's credentials for each service's image registry (`bosun login`) to the
+    /// managers, which keep them sealed and hand them to the nodes that run the tasks.
+    #[arg(long)]
+    with_registry_auth: bool,
     /// The stack's name (the prefix of its services' names).
     stack: String,
 }

@@ -1,6 +1,7 @@
 //! What the dispatcher tells a node and what the node reports back, as domain values, and
 //! their wire forms (decoded here, once, at the edge).
 
+use cluster_state::RegistryAuth;
 use serde::{Deserialize, Serialize};
 
 use crate::dispatcher::proto;
@@ -28,6 +29,28 @@ pub struct Assignment {
     pub spec_version: u64,
     /// The spec it runs.
     pub spec: ServiceSpec,
+    /// Credentials to pull the image with (`--with-registry-auth`). Never saved: the node's
+    /// assignments file leaves them out.
+    #[serde(skip)]
+    pub registry_auth: Option<RegistryAuth>,
+}
+
+fn auth_to_proto(auth: &RegistryAuth) -> proto::RegistryAuth {
+    proto::RegistryAuth {
+        registry: auth.registry.clone(),
+        username: auth.username.clone(),
+        password: auth.password.clone(),
+        identity_token: auth.identity_token.clone(),
+    }
+}
+
+fn auth_from_proto(wire: proto::RegistryAuth) -> RegistryAuth {
+    RegistryAuth {
+        registry: wire.registry,
+        username: wire.username,
+        password: wire.password,
+        identity_token: wire.identity_token,
+    }
 }
 
 /// A wire message the node cannot use.
@@ -74,6 +97,7 @@ impl Assignment {
             spec_version: self.spec_version,
             // Plain data with ordered maps: serializing cannot fail.
             spec: serde_json::to_vec(&self.spec).expect("a spec serializes to json"),
+            registry_auth: self.registry_auth.as_ref().map(auth_to_proto),
         }
     }
 
@@ -107,6 +131,7 @@ impl Assignment {
             finished: wire.finished,
             spec_version: wire.spec_version,
             spec,
+            registry_auth: wire.registry_auth.map(auth_from_proto),
         })
     }
 }
@@ -186,6 +211,7 @@ mod tests {
             desired_state: DesiredState::Shutdown,
             finished: false,
             spec_version: 3,
+            registry_auth: None,
             spec: ServiceSpec {
                 image: "busybox".into(),
                 ..ServiceSpec::default()

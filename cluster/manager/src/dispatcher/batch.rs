@@ -2,7 +2,9 @@
 //! ([`BATCH_WINDOW`], or [`BATCH_MAX`] reports) become one store batch. Each report moves its
 //! task's observed state only through [`TaskState::advance`](orchestrator::swarm::TaskState::advance):
 //! forward, never out of a terminal state, and only for a task assigned to the node that
-//! reports it; anything else is stale and ignored.
+//! reports it; anything else is stale and ignored. One exception: `orphaned` is the managers'
+//! guess for a task of a node that went silent, and the node's own report of how the task
+//! ended (failed, shutdown, complete, rejected) replaces it when the node is back.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use crate::driver::{Query, Refused};
 use crate::proto as manager_proto;
 use crate::service::{ManagerService, status_of};
 use cluster_state::{Batch, Command, Kind, Record, Task};
-use orchestrator::swarm::{NodeId, TaskId};
+use orchestrator::swarm::{NodeId, TaskId, TaskState};
 
 /// How long reports wait for others before they are committed together.
 pub const BATCH_WINDOW: Duration = Duration::from_millis(100);
@@ -45,7 +47,10 @@ pub fn updates(
             continue;
         }
         let mut next = current.clone();
-        if next.task.status.state.advance(report.status.state).is_err() {
+        let reported = report.status.state;
+        if next.task.status.state.advance(reported).is_err()
+            && !settles_orphan(current.task.status.state, reported)
+        {
             continue;
         }
         next.task.status = report.status.clone();
@@ -63,6 +68,12 @@ pub fn updates(
         })
         .collect();
     (commands, applied)
+}
+
+/// Whether a node's report of `reported` replaces the store's `current`: a task the managers
+/// marked `orphaned` while its node was silent, reported ended by the node itself.
+fn settles_orphan(current: TaskState, reported: TaskState) -> bool {
+    current == TaskState::Orphaned && reported.is_terminal() && reported != TaskState::Orphaned
 }
 
 /// One node's reports waiting for a batch, and where to answer how many applied.
@@ -244,5 +255,36 @@ mod tests {
             panic!("an update");
         };
         assert_eq!(t.task.status.state, TaskState::Running);
+    }
+
+    #[test]
+    fn a_returning_node_s_ending_replaces_the_orphaned_guess_but_nothing_else() {
+        let n1 = NodeId::from("n1");
+        let mut tasks = store();
+        let t1 = tasks.get_mut(&TaskId::from("t1")).unwrap();
+        t1.task.status.state = TaskState::Orphaned;
+        let reports = vec![(n1.clone(), report("t1", TaskState::Running, None))];
+        assert_eq!(updates(&tasks, &reports).1, vec![0], "not back to running");
+        let reports = vec![(n1.clone(), report("t1", TaskState::Failed, None))];
+        let (commands, applied) = updates(&tasks, &reports);
+        assert_eq!(applied, vec![1]);
+        let Command::Update {
+            record: Record::Task(t),
+            ..
+        } = &commands[0]
+        else {
+            panic!("an update");
+        };
+        assert_eq!(t.task.status.state, TaskState::Failed);
+        // Another node may not, and a failure once reported stays.
+        let n2 = NodeId::from("n2");
+        let reports = vec![(n2, report("t1", TaskState::Failed, None))];
+        assert_eq!(updates(&tasks, &reports).1, vec![0]);
+        let reports = vec![(n1, report("t3", TaskState::Shutdown, None))];
+        assert_eq!(
+            updates(&tasks, &reports).1,
+            vec![0],
+            "complete stays complete"
+        );
     }
 }

@@ -32,11 +32,13 @@ impl Increment {
 /// Each node's assignments in `records` (tasks and services of a store): every task with a
 /// node whose state reached `assigned`. Tasks the node finished stay in its set (their
 /// exited containers are kept, as history) until the store drops them or moves them away.
+/// A task still to run carries its service's registry credentials, when it has some (and
+/// they are open): so only the nodes that run the service's tasks get them.
 pub fn assignments(records: &[Record]) -> AllSets {
-    let names: BTreeMap<&str, &str> = records
+    let services: BTreeMap<&str, &cluster_state::Service> = records
         .iter()
         .filter_map(|r| match r {
-            Record::Service(s) => Some((s.service.id.as_str(), s.service.name.as_str())),
+            Record::Service(s) => Some((s.service.id.as_str(), s.as_ref())),
             _ => None,
         })
         .collect();
@@ -50,18 +52,23 @@ pub fn assignments(records: &[Record]) -> AllSets {
         if task.status.state < TaskState::Assigned {
             continue;
         }
-        let service_name = names
-            .get(task.service_id.as_str())
-            .map_or_else(|| task.service_id.to_string(), |n| (*n).to_owned());
+        let service = services.get(task.service_id.as_str());
+        let service_name =
+            service.map_or_else(|| task.service_id.to_string(), |s| s.service.name.clone());
+        let finished = task.status.state.is_terminal();
+        let registry_auth = service
+            .filter(|_| !finished && task.is_desired_running())
+            .and_then(|s| s.registry_auth.as_ref()?.open().cloned());
         let assignment = Assignment {
             task_id: task.id.clone(),
             service_id: task.service_id.clone(),
             service_name,
             slot: task.slot.clone(),
             desired_state: task.desired_state,
-            finished: task.status.state.is_terminal(),
+            finished,
             spec_version: task.spec_version,
             spec: task.spec.clone(),
+            registry_auth,
         };
         sets.entry(node.clone())
             .or_default()
@@ -156,6 +163,50 @@ pub(crate) mod tests {
         assert!(n1[&TaskId::from("t4")].finished);
         assert_eq!(sets[&NodeId::from("n2")].len(), 1);
         assert_eq!(sets.len(), 2);
+    }
+
+    #[test]
+    fn registry_credentials_go_only_with_tasks_still_to_run() {
+        let Record::Service(mut web) = service() else {
+            unreachable!("a service")
+        };
+        web.registry_auth = Some(cluster_state::StoredAuth::Open(
+            cluster_state::RegistryAuth {
+                registry: "reg.lan:5000".into(),
+                username: "alice".into(),
+                password: "s3cret".into(),
+                identity_token: String::new(),
+            },
+        ));
+        let mut stopping = task("t3", Some("n1"), TaskState::Running, 3);
+        stopping.task.desired_state = DesiredState::Shutdown;
+        let records = vec![
+            Record::Service(web.clone()),
+            Record::Task(Box::new(task("t1", Some("n1"), TaskState::Assigned, 1))),
+            Record::Task(Box::new(task("t2", Some("n1"), TaskState::Complete, 2))),
+            Record::Task(Box::new(stopping)),
+        ];
+        let sets = assignments(&records);
+        let n1 = &sets[&NodeId::from("n1")];
+        let user = |id: &str| {
+            n1[&TaskId::from(id)]
+                .registry_auth
+                .as_ref()
+                .map(|a| a.username.clone())
+        };
+        assert_eq!(user("t1"), Some("alice".to_owned()));
+        assert_eq!((user("t2"), user("t3")), (None, None));
+        // Sealed (a store read without the key) they are not handed out at all.
+        web.registry_auth = Some(cluster_state::StoredAuth::Sealed("sealed:00".into()));
+        let records = vec![
+            Record::Service(web),
+            Record::Task(Box::new(task("t1", Some("n1"), TaskState::Assigned, 1))),
+        ];
+        let sets = assignments(&records);
+        assert_eq!(
+            sets[&NodeId::from("n1")][&TaskId::from("t1")].registry_auth,
+            None
+        );
     }
 
     #[test]

@@ -48,7 +48,7 @@ fn info(
         })
         .count() as u64;
     Ok(proto::ServiceInfo {
-        record: encode(service)?,
+        record: encode(&service.shown())?,
         running,
         desired,
         completed,

@@ -3,6 +3,7 @@
 //! changed or the update is forced (every task is then replaced).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use orchestrator::swarm::{Constraint, Mode, ServiceSpec, Timestamp};
 
@@ -32,8 +33,12 @@ pub struct ServiceUpdate {
     pub constraint_rm: Vec<Constraint>,
     /// Replace every task even if nothing else changes.
     pub force: bool,
+    /// New `--stop-on-disconnect`: `Some(None)` turns it off.
+    pub stop_on_disconnect: Option<Option<Duration>>,
     /// A whole new spec (`stack deploy`), instead of the changes above.
     pub replace: Option<ServiceSpec>,
+    /// New registry credentials (`--with-registry-auth`); the service keeps its own otherwise.
+    pub registry_auth: Option<cluster_state::RegistryAuth>,
 }
 
 impl ServiceUpdate {
@@ -50,6 +55,7 @@ impl ServiceUpdate {
                 service: request.service.clone(),
                 force: request.force,
                 spec_json: request.spec_json.clone(),
+                registry_auth: request.registry_auth.clone(),
                 ..proto::UpdateServiceRequest::default()
             };
             if *request != alone {
@@ -58,6 +64,7 @@ impl ServiceUpdate {
             return Ok(ServiceUpdate {
                 force: request.force,
                 replace: Some(decode::spec_json(&request.spec_json)?),
+                registry_auth: decode::registry_auth(request.registry_auth.as_ref())?,
                 ..ServiceUpdate::default()
             });
         }
@@ -71,8 +78,10 @@ impl ServiceUpdate {
             label_rm: request.label_rm.clone(),
             constraint_add: parse(&request.constraint_add)?,
             constraint_rm: parse(&request.constraint_rm)?,
+            stop_on_disconnect: decode::stop_on_disconnect(&request.stop_on_disconnect)?,
             force: request.force,
             replace: None,
+            registry_auth: decode::registry_auth(request.registry_auth.as_ref())?,
         })
     }
 
@@ -121,6 +130,9 @@ impl ServiceUpdate {
                 constraints.push(constraint.clone());
             }
         }
+        if let Some(after) = self.stop_on_disconnect {
+            spec.stop_on_disconnect = after;
+        }
         Ok(spec)
     }
 }
@@ -149,6 +161,10 @@ pub fn updated(
     }
     if update.force {
         next.force_update += 1;
+    }
+    if let Some(auth) = &update.registry_auth {
+        next.registry_auth = Some(cluster_state::StoredAuth::Open(auth.clone()));
+        next.with_registry_auth = true;
     }
     next.service.spec = spec;
     next.service.updated_at = now;
@@ -250,6 +266,33 @@ mod tests {
             ServiceUpdate::decode(&mixed).unwrap_err().to_string(),
             "spec_json and other changes cannot be used together"
         );
+    }
+
+    #[test]
+    fn stop_on_disconnect_is_set_changed_and_turned_off_by_zero() {
+        let web = record(Mode::Replicated { replicas: 1 });
+        let change = |text: &str| {
+            ServiceUpdate::decode(&proto::UpdateServiceRequest {
+                service: "web".into(),
+                stop_on_disconnect: text.into(),
+                ..proto::UpdateServiceRequest::default()
+            })
+            .unwrap()
+        };
+        let set = updated(&web, &change("3s"), Timestamp(1)).unwrap();
+        assert_eq!(
+            set.service.spec.stop_on_disconnect,
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            set.service.spec_version, 2,
+            "the tasks take the new setting"
+        );
+        let kept = updated(&set, &change(""), Timestamp(2)).unwrap();
+        assert_eq!(kept.service.spec, set.service.spec);
+        assert_eq!(kept.service.spec_version, 2);
+        let off = updated(&set, &change("0"), Timestamp(3)).unwrap();
+        assert_eq!(off.service.spec.stop_on_disconnect, None);
     }
 
     #[test]

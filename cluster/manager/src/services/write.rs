@@ -26,7 +26,7 @@ fn bad_spec(err: SpecError) -> Status {
 }
 
 fn record_reply(record: &cluster_state::Service) -> Result<Response<proto::ServiceReply>, Status> {
-    let record = serde_json::to_vec(record)
+    let record = serde_json::to_vec(&record.shown())
         .map_err(|e| Status::internal(format!("cannot encode the service: {e}")))?;
     Ok(Response::new(proto::ServiceReply { record }))
 }
@@ -56,10 +56,13 @@ pub(super) async fn create(
         (wire, true) => decode::spec(&wire.unwrap_or_default()).map_err(bad_spec)?,
     };
     let name = decode::service_name(&request.name, &spec.image).map_err(bad_spec)?;
+    let auth = decode::registry_auth(request.registry_auth.as_ref()).map_err(bad_spec)?;
     let id = ServiceId(control::new_task_id().0);
     let mut service = swarm::Service::new(id, name.clone(), spec, control::now());
     service.rebalance = !request.no_rebalance;
-    let record = cluster_state::Service::new(service);
+    let mut record = cluster_state::Service::new(service);
+    record.with_registry_auth = auth.is_some();
+    record.registry_auth = auth.map(cluster_state::StoredAuth::Open);
     let create = Command::Create(Record::Service(Box::new(record.clone())));
     match commit(manager, vec![create]).await {
         Ok(_) => {

@@ -24,22 +24,33 @@ pub enum Order {
     Assigned(Box<Assignment>),
     /// It is no longer this node's: remove its container and end.
     Unassigned,
+    /// The node has heard from no manager past the service's `--stop-on-disconnect`: stop
+    /// it and report it failed with this error.
+    CutOff(String),
+}
+
+/// The orders the actor has already acted on (each means something once).
+#[derive(Debug, Default)]
+struct Told {
+    shutdown: bool,
+    unassigned: bool,
+    cut_off: bool,
 }
 
 /// The inputs an order change means, given what the actor was already told.
-fn order_input(
-    order: &Order,
-    told_shutdown: &mut bool,
-    told_unassigned: &mut bool,
-) -> Option<Input> {
+fn order_input(order: &Order, told: &mut Told) -> Option<Input> {
     match order {
-        Order::Unassigned if !*told_unassigned => {
-            *told_unassigned = true;
+        Order::Unassigned if !told.unassigned => {
+            told.unassigned = true;
             Some(Input::Unassigned)
         }
-        Order::Assigned(a) if a.desired_state == DesiredState::Shutdown && !*told_shutdown => {
-            *told_shutdown = true;
+        Order::Assigned(a) if a.desired_state == DesiredState::Shutdown && !told.shutdown => {
+            told.shutdown = true;
             Some(Input::Shutdown)
+        }
+        Order::CutOff(reason) if !told.cut_off => {
+            told.cut_off = true;
+            Some(Input::CutOff(reason.clone()))
         }
         _ => None,
     }
@@ -63,7 +74,10 @@ async fn perform<E: TaskEngine>(
 ) -> Input {
     loop {
         let outcome = match effect {
-            Effect::Pull => match engine.ensure_image(&assignment.spec.image).await {
+            Effect::Pull => match engine
+                .ensure_image(&assignment.spec.image, assignment.registry_auth.as_ref())
+                .await
+            {
                 Ok(()) => Ok(Input::Pulled),
                 Err(EngineError::Unreachable(e)) => Err(e),
                 Err(err) => Ok(Input::PullFailed(err.to_string())),
@@ -127,19 +141,21 @@ pub(crate) async fn run<E: TaskEngine>(
         return;
     };
     let mut assignment = *first;
-    let mut told_shutdown = assignment.desired_state == DesiredState::Shutdown;
-    let mut told_unassigned = false;
+    let mut told = Told {
+        shutdown: assignment.desired_state == DesiredState::Shutdown,
+        ..Told::default()
+    };
     let mut phase = Phase::New;
     let mut input = Input::Begin {
         found,
         finished: assignment.finished,
-        shutdown: told_shutdown,
+        shutdown: told.shutdown,
     };
     loop {
         let next = step(phase, input);
         phase = next.phase;
         if let Some(report) = next.report
-            && !told_unassigned
+            && !told.unassigned
         {
             send(&reports, &assignment, report);
         }
@@ -148,17 +164,17 @@ pub(crate) async fn run<E: TaskEngine>(
             Some(effect @ (Effect::Pull | Effect::Wait(_))) => {
                 tokio::select! {
                     input = perform(engine.as_ref(), &effect, &assignment, &node) => input,
-                    order = next_order(&mut orders, &mut told_shutdown, &mut told_unassigned) => match order {
+                    order = next_order(&mut orders, &mut told) => match order {
                         Some(input) => input,
                         None => return,
                     },
                 }
             }
             Some(effect) => perform(engine.as_ref(), &effect, &assignment, &node).await,
-            None if told_unassigned && crate::tasks::machine::container(&phase).is_none() => {
+            None if told.unassigned && crate::tasks::machine::container(&phase).is_none() => {
                 return;
             }
-            None => match next_order(&mut orders, &mut told_shutdown, &mut told_unassigned).await {
+            None => match next_order(&mut orders, &mut told).await {
                 Some(input) => input,
                 None => return,
             },
@@ -170,15 +186,11 @@ pub(crate) async fn run<E: TaskEngine>(
 }
 
 /// Waits for an order that means something to the machine; `None` when the runner is gone.
-async fn next_order(
-    orders: &mut watch::Receiver<Order>,
-    told_shutdown: &mut bool,
-    told_unassigned: &mut bool,
-) -> Option<Input> {
+async fn next_order(orders: &mut watch::Receiver<Order>, told: &mut Told) -> Option<Input> {
     loop {
         orders.changed().await.ok()?;
         let order = orders.borrow_and_update().clone();
-        if let Some(input) = order_input(&order, told_shutdown, told_unassigned) {
+        if let Some(input) = order_input(&order, told) {
             return Some(input);
         }
     }

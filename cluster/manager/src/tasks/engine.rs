@@ -15,6 +15,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use crate::tasks::fetch::{self, ByteStream, FetchError, Pinned, Receiver, Sources};
 use crate::tasks::machine::Found;
 use crate::tasks::translate::TASK_ID;
+use cluster_state::RegistryAuth;
 
 /// Why an agent call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,8 +67,12 @@ pub struct TaskContainer {
 /// What the task actors need of an agent.
 #[tonic::async_trait]
 pub trait TaskEngine: Send + Sync + 'static {
-    /// Pulls `image` unless the agent has it.
-    async fn ensure_image(&self, image: &str) -> Result<(), EngineError>;
+    /// Pulls `image` unless the agent has it, with `auth` for its registry when given.
+    async fn ensure_image(
+        &self,
+        image: &str,
+        auth: Option<&RegistryAuth>,
+    ) -> Result<(), EngineError>;
     /// Creates a container; returns its id.
     async fn create(&self, request: proto::CreateRequest) -> Result<String, EngineError>;
     /// The id of the container named `name`, if one exists.
@@ -156,13 +161,19 @@ impl AgentEngine {
     }
 }
 
-/// Pulls `image` from its registry.
+/// Pulls `image` from its registry, with `auth` when given.
 async fn pull(
     images: &mut proto::images_client::ImagesClient<tonic::transport::Channel>,
     image: &str,
+    auth: Option<&RegistryAuth>,
 ) -> Result<(), EngineError> {
     let request = proto::PullRequest {
         reference: image.to_owned(),
+        auth: auth.map(|a| proto::RegistryAuth {
+            username: a.username.clone(),
+            password: a.password.clone(),
+            identity_token: a.identity_token.clone(),
+        }),
         ..proto::PullRequest::default()
     };
     let mut progress = images.pull(request).await?.into_inner();
@@ -260,7 +271,11 @@ fn found(summary: &proto::ContainerSummary) -> Found {
 
 #[tonic::async_trait]
 impl TaskEngine for AgentEngine {
-    async fn ensure_image(&self, image: &str) -> Result<(), EngineError> {
+    async fn ensure_image(
+        &self,
+        image: &str,
+        auth: Option<&RegistryAuth>,
+    ) -> Result<(), EngineError> {
         let mut images = self.images().await?;
         let reference = proto::ImageRef {
             image: image.to_owned(),
@@ -270,7 +285,7 @@ impl TaskEngine for AgentEngine {
             Err(EngineError::NotFound(_)) => {}
             Err(err) => return Err(err),
         }
-        let pulled = pull(&mut images, image).await;
+        let pulled = pull(&mut images, image, auth).await;
         let registry = match pulled {
             Ok(()) | Err(EngineError::Unreachable(_)) => return pulled,
             Err(err) => err,

@@ -69,8 +69,15 @@ fn missing(id: &str) -> EngineError {
 
 #[tonic::async_trait]
 impl TaskEngine for FakeEngine {
-    async fn ensure_image(&self, image: &str) -> Result<(), EngineError> {
-        self.call(format!("pull {image}"));
+    async fn ensure_image(
+        &self,
+        image: &str,
+        auth: Option<&cluster_state::RegistryAuth>,
+    ) -> Result<(), EngineError> {
+        match auth {
+            Some(auth) => self.call(format!("pull {image} as {}", auth.username)),
+            None => self.call(format!("pull {image}")),
+        }
         if self.lock().bad_images.contains(image) {
             return Err(EngineError::Refused(format!("pull {image}: not found")));
         }

@@ -20,6 +20,14 @@ pub enum Phase {
     Running(String),
     /// The managers want it stopped: stopping the container.
     Stopping(String),
+    /// No manager reachable past the service's `--stop-on-disconnect`: stopping the
+    /// container, to report the task failed with `reason`.
+    StoppingCutOff {
+        /// The container.
+        id: String,
+        /// The error to report.
+        reason: String,
+    },
     /// Removing the container (after a shutdown, or because the task is no longer assigned).
     Removing(String),
     /// Nothing more to do; the container, if any, is kept as history.
@@ -73,6 +81,9 @@ pub enum Input {
     Removed,
     /// The task is no longer assigned to this node: remove its container.
     Unassigned,
+    /// The node has heard from no manager for longer than the service's
+    /// `--stop-on-disconnect`: stop the task and report it failed with this error.
+    CutOff(String),
 }
 
 /// The one agent call to make next.
@@ -171,6 +182,7 @@ pub fn container(phase: &Phase) -> Option<&str> {
         Phase::Starting(id)
         | Phase::Running(id)
         | Phase::Stopping(id)
+        | Phase::StoppingCutOff { id, .. }
         | Phase::Removing(id)
         | Phase::Done(Some(id)) => Some(id),
         _ => None,
@@ -278,10 +290,36 @@ pub fn step(phase: Phase, input: Input) -> Step {
             None,
         ),
         (P::Removing(_), I::Removed) => to(P::Done(None), None, None),
+        // Cut off from the managers: stopped with its grace period and kept as history; the
+        // failure waits in the reports until a manager takes it.
+        (P::New | P::Pulling | P::Creating, I::CutOff(reason)) => to(
+            P::Done(None),
+            Some(Report::error(S::Failed, "stopped", reason)),
+            None,
+        ),
+        (P::Starting(id) | P::Running(id), I::CutOff(reason)) => to(
+            P::StoppingCutOff {
+                id: id.clone(),
+                reason,
+            },
+            None,
+            Some(Effect::Stop(id)),
+        ),
+        (P::StoppingCutOff { id, reason }, I::Stopped | I::Exited(_)) => to(
+            P::Done(Some(id)),
+            Some(Report::error(S::Failed, "stopped", reason)),
+            None,
+        ),
+        (P::StoppingCutOff { reason, .. }, I::Lost) => to(
+            P::Done(None),
+            Some(Report::error(S::Failed, "stopped", reason)),
+            None,
+        ),
         // No longer assigned: whatever runs is stopped and removed, and nothing is reported.
-        (P::Starting(id) | P::Running(id) | P::Stopping(id), I::Unassigned) => {
-            to(P::Stopping(id.clone()), None, Some(Effect::Stop(id)))
-        }
+        (
+            P::Starting(id) | P::Running(id) | P::Stopping(id) | P::StoppingCutOff { id, .. },
+            I::Unassigned,
+        ) => to(P::Stopping(id.clone()), None, Some(Effect::Stop(id))),
         (P::Done(Some(id)) | P::Removing(id), I::Unassigned) => {
             to(P::Removing(id.clone()), None, Some(Effect::Remove(id)))
         }
@@ -423,6 +461,54 @@ mod tests {
         assert_eq!(s.effect, Some(Effect::Remove("c1".into())));
         let s = step(Phase::Pulling, Input::Unassigned);
         assert_eq!((s.phase, s.effect), (Phase::Done(None), None));
+    }
+
+    #[test]
+    fn a_cut_off_task_stops_and_fails_with_the_reason_keeping_its_container() {
+        let reason = "stopped: no manager reachable for 3s (stop-on-disconnect)";
+        let (states, last) = run(vec![
+            begin(Some(Found::Running("c1".into()))),
+            Input::CutOff(reason.into()),
+        ]);
+        assert_eq!(states, [TaskState::Running]);
+        assert_eq!(last.effect, Some(Effect::Stop("c1".into())));
+        let stopped = step(last.phase, Input::Stopped);
+        assert_eq!(stopped.phase, Phase::Done(Some("c1".into())));
+        assert_eq!(stopped.effect, None);
+        let report = stopped.report.unwrap();
+        assert_eq!(report.state, TaskState::Failed);
+        assert_eq!(report.error.as_deref(), Some(reason));
+        // Back in touch, a shutdown changes nothing more; unassigned, the container goes.
+        let shut = step(stopped.phase, Input::Shutdown);
+        assert_eq!((shut.report, shut.effect), (None, None));
+        let gone = step(shut.phase, Input::Unassigned);
+        assert_eq!(gone.effect, Some(Effect::Remove("c1".into())));
+    }
+
+    #[test]
+    fn a_cut_off_before_the_container_runs_fails_at_once_and_twice_is_once() {
+        let (states, last) = run(vec![
+            begin(None),
+            Input::CutOff("cut".into()),
+            Input::Pulled,
+            Input::CutOff("cut".into()),
+        ]);
+        assert_eq!(states, [TaskState::Preparing, TaskState::Failed]);
+        assert_eq!((last.phase, last.effect), (Phase::Done(None), None));
+        let stopping = step(Phase::Stopping("c1".into()), Input::CutOff("cut".into()));
+        assert_eq!(
+            (stopping.phase, stopping.report, stopping.effect),
+            (Phase::Stopping("c1".into()), None, None),
+            "a shutdown under way ends as a shutdown"
+        );
+        let lost = step(
+            Phase::StoppingCutOff {
+                id: "c1".into(),
+                reason: "cut".into(),
+            },
+            Input::Lost,
+        );
+        assert_eq!(lost.report.unwrap().error.as_deref(), Some("cut"));
     }
 
     #[test]

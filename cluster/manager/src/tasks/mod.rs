@@ -13,12 +13,12 @@
 //! - [`engine`]: the agent calls, behind a trait.
 //! - [`fetch`] and `sources`: an image no registry holds, pinned to its manifest digest,
 //!   fetched blob by blob from a manager that has it (see [`crate::blobs`]).
-//!
-//! Left out for now: `--stop-on-disconnect` (a node stopping its own tasks after a long cut
-//! from the managers) — a node keeps its tasks running however long it is cut off.
+//! - [`disconnect`]: `--stop-on-disconnect`, the tasks a node cut off from the managers
+//!   stops (the others keep running however long it is cut off).
 
 mod actor;
 pub mod describe;
+pub mod disconnect;
 pub mod engine;
 #[cfg(test)]
 mod fake;

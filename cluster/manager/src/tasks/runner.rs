@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use crate::dispatcher::StatusReport;
 use crate::dispatcher::sets::NodeSet;
 use crate::tasks::actor::{self, Order};
+use crate::tasks::disconnect::CutOff;
 use crate::tasks::engine::TaskEngine;
 use crate::tasks::machine::Found;
 use orchestrator::swarm::{NodeId, TaskId};
@@ -37,6 +38,26 @@ impl<E: TaskEngine> Runner<E> {
     /// The tasks that have an actor.
     pub fn tasks(&self) -> BTreeSet<TaskId> {
         self.actors.keys().cloned().collect()
+    }
+
+    /// Tells the actors of `due` to stop their tasks (`--stop-on-disconnect`); an actor told
+    /// so already is not told again.
+    pub fn cut_off(&self, due: &[CutOff]) {
+        for cut in due {
+            let Some(orders) = self.actors.get(&cut.task) else {
+                continue;
+            };
+            let told = orders.send_if_modified(|order| {
+                if matches!(order, Order::CutOff(_)) {
+                    return false;
+                }
+                *order = Order::CutOff(cut.reason.clone());
+                true
+            });
+            if told {
+                tracing::warn!(task = %cut.task, reason = %cut.reason, "no manager reachable; stopping the task");
+            }
+        }
     }
 
     /// Makes the actors follow `set`: new tasks get one (adopting their container), changed
@@ -130,6 +151,7 @@ mod tests {
             desired_state: DesiredState::Running,
             finished: false,
             spec_version: 1,
+            registry_auth: None,
             spec: ServiceSpec {
                 image: image.into(),
                 ..ServiceSpec::default()
@@ -223,6 +245,49 @@ mod tests {
             engine.lock().containers.is_empty()
         })
         .await;
+    }
+
+    #[tokio::test]
+    async fn cut_off_tasks_stop_and_fail_with_the_reason_once_the_others_run_on() {
+        let engine = Arc::new(FakeEngine::default());
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut runner = Runner::new(engine.clone(), "n1".into(), tx);
+        let mut cut = assignment("t1", 1, "busybox");
+        cut.spec.stop_on_disconnect = Some(Duration::from_secs(3));
+        let kept = assignment("t2", 2, "busybox");
+        let tasks = set(&[cut, kept]);
+        runner.apply(&tasks).await;
+        until(&mut rx, "t1", TaskState::Running).await;
+        until(&mut rx, "t2", TaskState::Running).await;
+        let due = crate::tasks::disconnect::due(&tasks, Duration::from_secs(5));
+        runner.cut_off(&due);
+        runner.cut_off(&due);
+        let failed = until(&mut rx, "t1", TaskState::Failed).await;
+        assert_eq!(
+            failed.status.error.as_deref(),
+            Some("stopped: no manager reachable for 3s (stop-on-disconnect)")
+        );
+        let id = |name: &str| {
+            let state = engine.lock();
+            let (id, _) = state
+                .containers
+                .iter()
+                .find(|(_, c)| c.name == name)
+                .expect("container");
+            id.clone()
+        };
+        let (c1, c2) = (id("web.1.t1"), id("web.2.t2"));
+        let count = |call: String| engine.calls().iter().filter(|c| **c == call).count();
+        assert_eq!(count(format!("stop {c1}")), 1, "{:?}", engine.calls());
+        assert_eq!(count(format!("stop {c2}")), 0, "{:?}", engine.calls());
+        assert_eq!(count(format!("remove {c1}")), 0, "kept as history");
+        assert!(!engine.lock().containers[&c1].running);
+        assert!(engine.lock().containers[&c2].running);
+        // Back in touch with the same set, nothing starts the stopped task again.
+        runner.apply(&tasks).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(count(format!("start {c1}")), 1);
+        assert!(!engine.lock().containers[&c1].running);
     }
 
     #[tokio::test]

@@ -8,7 +8,9 @@
 //! in the sequence, a broken stream or a manager silent for six seconds (managers beat every
 //! two) sends it back to connecting (to the next manager), and the next stream starts with a
 //! complete set. A manager that follows no leader with a quorum ends its sessions and refuses
-//! new ones; while no manager serves, the node keeps running the set it has.
+//! new ones; while no manager serves, the node keeps running the set it has — except the
+//! tasks of services with `--stop-on-disconnect`, which it stops once it has heard from no
+//! manager (no session opened, no message or beat) for that long ([`disconnect`]).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -24,6 +26,7 @@ use crate::dispatcher::sets::{self, Increment, NodeSet};
 use crate::dispatcher::{Assignment, StatusReport};
 use crate::pki::NodeIdentity;
 use crate::state::{LocalState, cluster_dir};
+use crate::tasks::disconnect;
 use crate::tasks::engine::TaskEngine;
 use crate::tasks::runner::Runner;
 use crate::tasks::{describe, store};
@@ -146,6 +149,9 @@ pub async fn run<E: TaskEngine>(
         None => true,
     };
     let mut link = Link::Connecting(0);
+    // The last word from a manager (the start counts as one: a node daemon started while
+    // no manager answers gives its tasks their whole `--stop-on-disconnect`).
+    let mut contact = tokio::time::Instant::now();
     loop {
         link = match link {
             Link::Connecting(at) => {
@@ -153,9 +159,15 @@ pub async fn run<E: TaskEngine>(
                 let opened = tokio::select! {
                     () = stopping(&mut stop) => break,
                     opened = open(&data_root, at) => opened,
+                    () = sleep_until(wake(set.as_ref(), contact)) => {
+                        cut_off(&runner, set.as_ref(), contact);
+                        link = Link::Connecting(at);
+                        continue;
+                    }
                 };
                 match opened {
                     Ok((at, stream)) => {
+                        contact = tokio::time::Instant::now();
                         let _ = target_tx.send(Some(at));
                         Link::Streaming {
                             at,
@@ -168,6 +180,9 @@ pub async fn run<E: TaskEngine>(
                         tokio::select! {
                             () = stopping(&mut stop) => break,
                             () = tokio::time::sleep(RECONNECT) => {}
+                            () = sleep_until(wake(set.as_ref(), contact)) => {
+                                cut_off(&runner, set.as_ref(), contact);
+                            }
                         }
                         Link::Connecting(at + 1)
                     }
@@ -188,10 +203,18 @@ pub async fn run<E: TaskEngine>(
                         link = Link::Streaming { at, stream, sequence };
                         continue;
                     }
+                    () = sleep_until(wake(set.as_ref(), contact)) => {
+                        cut_off(&runner, set.as_ref(), contact);
+                        link = Link::Streaming { at, stream, sequence };
+                        continue;
+                    }
                 };
                 let Some(message) = message else { break };
                 let message = match message {
-                    Ok(Ok(Some(message))) => message,
+                    Ok(Ok(Some(message))) => {
+                        contact = tokio::time::Instant::now();
+                        message
+                    }
                     Err(_) => {
                         tracing::info!("assignment stream silent; reconnecting");
                         link = Link::Connecting(at + 1);
@@ -253,6 +276,33 @@ pub async fn run<E: TaskEngine>(
     }
     reporter.abort();
     let _ = reporter.await;
+}
+
+/// When the next task of `set` is due to stop for want of a manager, the last word from one
+/// having come at `contact`.
+fn wake(set: Option<&NodeSet>, contact: tokio::time::Instant) -> Option<tokio::time::Instant> {
+    let after = disconnect::next_due(set?, contact.elapsed())?;
+    Some(contact + after)
+}
+
+/// Sleeps until `at`; forever when there is none.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Stops the tasks of `set` that are due to, the last word from a manager having come at
+/// `contact`.
+fn cut_off<E: TaskEngine>(
+    runner: &Runner<E>,
+    set: Option<&NodeSet>,
+    contact: tokio::time::Instant,
+) {
+    if let Some(set) = set {
+        runner.cut_off(&disconnect::due(set, contact.elapsed()));
+    }
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).

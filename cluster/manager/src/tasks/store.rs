@@ -91,6 +91,7 @@ mod tests {
             desired_state: DesiredState::Running,
             finished: false,
             spec_version: 1,
+            registry_auth: None,
             spec: ServiceSpec::default(),
         };
         let set: NodeSet = [(a.task_id.clone(), a)].into();

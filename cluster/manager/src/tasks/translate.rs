@@ -221,6 +221,7 @@ mod tests {
             desired_state: DesiredState::Running,
             finished: false,
             spec_version: 1,
+            registry_auth: None,
             spec,
         }
     }

@@ -54,6 +54,11 @@ pub enum SpecError {
     /// A whole spec (json) that does not decode.
     #[error("invalid service spec: {0}")]
     Json(String),
+    /// Registry credentials without a registry, or without a user and password or token.
+    #[error(
+        "incomplete registry credentials for {0:?}: a registry and a user name with a password (or an identity token) are needed"
+    )]
+    RegistryAuth(String),
 }
 
 pub(super) fn invalid(flag: &'static str, value: &str, why: impl Into<String>) -> SpecError {
@@ -330,7 +335,34 @@ pub fn spec(spec: &proto::SpecRequest) -> Result<ServiceSpec, SpecError> {
     out.stop_signal = non_empty(&spec.stop_signal);
     out.init = spec.init.then_some(true);
     out.read_only = spec.read_only;
+    out.stop_on_disconnect = stop_on_disconnect(&spec.stop_on_disconnect)?.flatten();
     Ok(out)
+}
+
+/// `--stop-on-disconnect`: `None` when not given, `Some(None)` for 0 (never), else the
+/// duration.
+pub fn stop_on_disconnect(text: &str) -> Result<Option<Option<Duration>>, SpecError> {
+    Ok(duration("--stop-on-disconnect", text)?.map(|d| (!d.is_zero()).then_some(d)))
+}
+
+/// Registry credentials sent with a create or update (`--with-registry-auth`): a registry,
+/// and a user name with a password or an identity token.
+pub fn registry_auth(
+    wire: Option<&proto::RegistryAuth>,
+) -> Result<Option<cluster_state::RegistryAuth>, SpecError> {
+    let Some(wire) = wire else { return Ok(None) };
+    let complete = !wire.registry.trim().is_empty()
+        && ((!wire.username.is_empty() && !wire.password.is_empty())
+            || !wire.identity_token.is_empty());
+    if !complete {
+        return Err(SpecError::RegistryAuth(wire.registry.clone()));
+    }
+    Ok(Some(cluster_state::RegistryAuth {
+        registry: wire.registry.trim().to_owned(),
+        username: wire.username.clone(),
+        password: wire.password.clone(),
+        identity_token: wire.identity_token.clone(),
+    }))
 }
 
 /// Decodes and validates a whole spec sent as json (`stack deploy`): the checks of [`spec`]
@@ -375,7 +407,9 @@ mod tests {
         r.mounts = vec!["type=bind,source=/srv,target=/data,readonly".into()];
         r.restart_delay = "2s".into();
         r.health_cmd = "true".into();
+        r.stop_on_disconnect = "10s".into();
         let spec = spec(&r).unwrap();
+        assert_eq!(spec.stop_on_disconnect, Some(Duration::from_secs(10)));
         assert_eq!(spec.mode, Mode::Replicated { replicas: 6 });
         assert_eq!(spec.env["B"], "");
         assert_eq!(spec.resources.reservations.nano_cpus, 500_000_000);
@@ -388,6 +422,30 @@ mod tests {
         assert_eq!(
             service_name("", "registry:5000/team/nginx:1.27").unwrap(),
             "nginx"
+        );
+    }
+
+    #[test]
+    fn registry_credentials_need_a_registry_and_a_secret() {
+        assert_eq!(registry_auth(None).unwrap(), None);
+        let wire = proto::RegistryAuth {
+            registry: "reg.lan:5000".into(),
+            username: "alice".into(),
+            password: "s3cret".into(),
+            identity_token: String::new(),
+        };
+        let auth = registry_auth(Some(&wire)).unwrap().unwrap();
+        assert_eq!(
+            (auth.registry.as_str(), auth.password.as_str()),
+            ("reg.lan:5000", "s3cret")
+        );
+        let no_password = proto::RegistryAuth {
+            password: String::new(),
+            ..wire
+        };
+        assert_eq!(
+            registry_auth(Some(&no_password)).unwrap_err().to_string(),
+            "incomplete registry credentials for \"reg.lan:5000\": a registry and a user name with a password (or an identity token) are needed"
         );
     }
 
@@ -440,6 +498,10 @@ mod tests {
                 "--max-concurrent can only be used with replicated-job mode, not replicated",
             ),
             (Box::new(|r| r.image = " ".into()), "an image is required"),
+            (
+                Box::new(|r| r.stop_on_disconnect = "soon".into()),
+                "invalid --stop-on-disconnect \"soon\": expected number at 0",
+            ),
         ];
         for (change, message) in cases {
             let mut r = request("nginx");
