@@ -114,9 +114,14 @@ pub struct SpecFlags {
     #[arg(long)]
     pub read_only: bool,
     /// Stop the service's tasks on a node that has heard from no manager for this long
-    /// (10s), so a task that must never run twice does not run on a cut-off node while its
+    /// (10s; 4s at the least), so a task that must never run twice does not run on a cut-off node while its
     /// replacement runs elsewhere; default: tasks keep running however long a node is cut off.
-    #[arg(long, value_name = "DURATION", default_value = "")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "",
+        hide_default_value = true
+    )]
     pub stop_on_disconnect: String,
 }
 

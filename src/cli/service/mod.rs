@@ -123,7 +123,12 @@ struct UpdateArgs {
     constraint_rm: Vec<String>,
     /// Stop the service's tasks on a node that has heard from no manager for this long
     /// (10s; 0 turns it off).
-    #[arg(long, value_name = "DURATION", default_value = "")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        default_value = "",
+        hide_default_value = true
+    )]
     stop_on_disconnect: String,
     /// Replace every task even if nothing changed.
     #[arg(long)]

@@ -166,8 +166,21 @@ mod tests {
             deploy.compose_files,
             [PathBuf::from("a.yaml"), PathBuf::from("b.yaml")]
         );
-        assert!(deploy.prune && deploy.detach);
+        assert!(deploy.prune && deploy.detach && !deploy.with_registry_auth);
         assert_eq!(deploy.stack, "shop");
+        let cli = StackCli::try_parse_from([
+            "stack",
+            "deploy",
+            "-c",
+            "a.yaml",
+            "--with-registry-auth",
+            "shop",
+        ])
+        .unwrap();
+        let StackCommand::Deploy(deploy) = cli.args.command else {
+            panic!("not a deploy");
+        };
+        assert!(deploy.with_registry_auth);
         assert!(StackCli::try_parse_from(["stack", "deploy", "shop"]).is_err());
     }
 }
