@@ -296,6 +296,42 @@ mod tests {
     }
 
     #[test]
+    fn new_registry_credentials_replace_the_old_ones_without_replacing_tasks() {
+        let web = record(Mode::Replicated { replicas: 1 });
+        let request = |password: &str| proto::UpdateServiceRequest {
+            service: "web".into(),
+            registry_auth: (!password.is_empty()).then(|| proto::RegistryAuth {
+                registry: "reg.lan:5000".into(),
+                username: "alice".into(),
+                password: password.into(),
+                identity_token: String::new(),
+            }),
+            ..proto::UpdateServiceRequest::default()
+        };
+        let password = |service: &cluster_state::Service| {
+            service
+                .registry_auth
+                .as_ref()
+                .and_then(|a| a.open())
+                .map(|a| a.password.clone())
+        };
+        let change = |password: &str| ServiceUpdate::decode(&request(password)).unwrap();
+        let first = updated(&web, &change("one"), Timestamp(1)).unwrap();
+        assert_eq!(password(&first).as_deref(), Some("one"));
+        assert!(first.with_registry_auth);
+        assert_eq!(first.service.spec_version, 1, "the tasks stay");
+        let second = updated(&first, &change("two"), Timestamp(2)).unwrap();
+        assert_eq!(password(&second).as_deref(), Some("two"));
+        let kept = updated(&second, &change(""), Timestamp(3)).unwrap();
+        assert_eq!(
+            password(&kept).as_deref(),
+            Some("two"),
+            "kept without the flag"
+        );
+        assert!(kept.shown().registry_auth.is_none() && kept.shown().with_registry_auth);
+    }
+
+    #[test]
     fn replicas_of_a_global_service_are_refused() {
         let global = record(Mode::Global);
         let err = updated(
