@@ -14,6 +14,8 @@
 //!    id the leader picks ([`TaskCreation::into_task`]); each [`Shutdown`] sets the desired
 //!    state (and, when `orphaned`, the observed state); removals delete; restarts are added to
 //!    the history ([`RestartHistory::apply`]). Run it again at `requeue_at`.
+//!    Before that, [`plan_update`] moves a rolling update on (the slots to replace now, the
+//!    update's next state); commit its service and tasks in the same batch.
 //! 2. For each replicated service at rest: [`rebalance`] → creations committed the same way.
 //! 3. [`schedule`] with every node and every task → a [`Schedule`]: commit the assignments
 //!    (node and state `assigned`) and the pending reasons; run it again at `retry_at`.
@@ -36,11 +38,13 @@ mod spec;
 mod task;
 mod task_state;
 mod time;
+mod update_config;
 
 mod apply;
 mod rebalance;
 mod reconcile;
 mod schedule;
+pub mod update;
 
 pub use apply::{apply_reconciliation, apply_schedule};
 pub use constraint::{Constraint, ConstraintError, ConstraintKey, Spread};
@@ -63,3 +67,10 @@ pub use spec::{Placement, ServiceSpec};
 pub use task::{DesiredState, Replaces, Task, TaskSlot, TaskStatus};
 pub use task_state::{TaskState, TransitionError};
 pub use time::Timestamp;
+pub use update::{
+    SlotFailure, SlotStep, UpdatePlan, UpdateProgress, UpdateRequestError, plan_update,
+};
+pub use update_config::{
+    DEFAULT_DEADLINE, DEFAULT_MONITOR, FailureAction, FailureRatio, UpdateConfig,
+    UpdateConfigError, UpdateOrder,
+};

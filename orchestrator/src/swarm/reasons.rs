@@ -87,6 +87,8 @@ pub enum CreateReason {
     Lost,
     /// It replaces a task that keeps running until this one runs.
     Replacement,
+    /// A rolling update (or rollback) replaces the slot's task with one of the new spec.
+    Update,
 }
 
 impl fmt::Display for CreateReason {
@@ -96,6 +98,7 @@ impl fmt::Display for CreateReason {
             CreateReason::Restart => "restart",
             CreateReason::Lost => "previous task lost with its node",
             CreateReason::Replacement => "replacement",
+            CreateReason::Update => "rolling update",
         })
     }
 }

@@ -172,12 +172,11 @@ mod tests {
         world.service.rebalance = false;
         assert!(moves(&world, 5).is_empty());
         world.service.rebalance = true;
-        world.service.update_status = Some(UpdateStatus {
-            state: UpdateState::Updating,
-            started_at: Timestamp(0),
-            completed_at: None,
-            message: String::new(),
-        });
+        world.service.update_status = Some(UpdateStatus::new(
+            UpdateState::Updating,
+            Timestamp(0),
+            String::new(),
+        ));
         assert!(moves(&world, 5).is_empty());
         world.service.update_status = None;
         world.pending("t7", 7);

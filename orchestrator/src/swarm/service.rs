@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::swarm::ids::ServiceId;
 use crate::swarm::spec::ServiceSpec;
 use crate::swarm::time::Timestamp;
+use crate::swarm::update::UpdateProgress;
 
 /// Where a rolling update or a rollback stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -23,6 +24,23 @@ pub enum UpdateState {
     RollbackPaused,
     /// Every task runs the previous spec again.
     RollbackCompleted,
+    /// The update was cancelled on request: the spec is the previous one again and the tasks
+    /// already updated go back to it (with the rollback knobs, failures ignored).
+    Cancelled,
+}
+
+impl std::fmt::Display for UpdateState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            UpdateState::Updating => "updating",
+            UpdateState::Paused => "paused",
+            UpdateState::Completed => "completed",
+            UpdateState::RollbackStarted => "rollback_started",
+            UpdateState::RollbackPaused => "rollback_paused",
+            UpdateState::RollbackCompleted => "rollback_completed",
+            UpdateState::Cancelled => "cancelled",
+        })
+    }
 }
 
 impl UpdateState {
@@ -52,6 +70,48 @@ pub struct UpdateStatus {
     /// A human message (why it paused).
     #[serde(default)]
     pub message: String,
+    /// The update was forced: every task of an older spec version is replaced, even one that
+    /// runs the same spec.
+    #[serde(default)]
+    pub force: bool,
+    /// Which slots are done, failed or being replaced: what a new leader continues from.
+    #[serde(default)]
+    pub progress: UpdateProgress,
+}
+
+impl UpdateStatus {
+    /// A status in `state` started at `now`, with no progress yet.
+    pub fn new(state: UpdateState, now: Timestamp, message: impl Into<String>) -> Self {
+        UpdateStatus {
+            state,
+            started_at: now,
+            completed_at: None,
+            message: message.into(),
+            force: false,
+            progress: UpdateProgress::default(),
+        }
+    }
+
+    /// Tasks are being replaced now: updating, rolling back, or returning the tasks of a
+    /// cancelled update that has not finished.
+    pub fn is_moving(&self) -> bool {
+        match self.state {
+            UpdateState::Updating | UpdateState::RollbackStarted => true,
+            UpdateState::Cancelled => self.completed_at.is_none(),
+            _ => false,
+        }
+    }
+
+    /// A rollback (or a cancel, which is one) is what is under way.
+    pub fn is_rollback(&self) -> bool {
+        matches!(
+            self.state,
+            UpdateState::RollbackStarted
+                | UpdateState::RollbackPaused
+                | UpdateState::RollbackCompleted
+                | UpdateState::Cancelled
+        )
+    }
 }
 
 fn default_rebalance() -> bool {
@@ -112,7 +172,7 @@ impl Service {
     pub fn update_in_progress(&self) -> bool {
         self.update_status
             .as_ref()
-            .is_some_and(|status| status.state.in_progress())
+            .is_some_and(|status| status.state.in_progress() || status.is_moving())
     }
 }
 
@@ -149,6 +209,8 @@ mod tests {
                 started_at: Timestamp(0),
                 completed_at: None,
                 message: String::new(),
+                force: false,
+                progress: UpdateProgress::default(),
             });
             assert_eq!(service.update_in_progress(), busy, "{state:?}");
         }

@@ -12,6 +12,7 @@ use crate::swarm::mode::Mode;
 use crate::swarm::node::Node;
 use crate::swarm::resources::ResourceRequirements;
 use crate::swarm::restart::RestartPolicy;
+use crate::swarm::update_config::UpdateConfig;
 
 /// Where a service's tasks may go and how they spread.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -88,6 +89,23 @@ pub struct ServiceSpec {
     /// (`--stop-on-disconnect`); absent, it keeps them running however long it is cut off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_on_disconnect: Option<Duration>,
+    /// How tasks are replaced when the spec changes.
+    pub update_config: UpdateConfig,
+    /// How tasks are replaced when the spec goes back to the previous one.
+    pub rollback_config: UpdateConfig,
+}
+
+impl ServiceSpec {
+    /// Whether tasks made from `self` and from `other` run the same container: the specs
+    /// differ at most in the task count and the update and rollback knobs, which change no
+    /// task.
+    pub fn same_tasks(&self, other: &ServiceSpec) -> bool {
+        let mut other = other.clone();
+        other.mode = self.mode;
+        other.update_config = self.update_config;
+        other.rollback_config = self.rollback_config;
+        other == *self
+    }
 }
 
 impl Default for ServiceSpec {
@@ -118,6 +136,8 @@ impl Default for ServiceSpec {
             placement: Placement::default(),
             mode: Mode::Replicated { replicas: 1 },
             stop_on_disconnect: None,
+            update_config: UpdateConfig::default(),
+            rollback_config: UpdateConfig::default(),
         }
     }
 }
@@ -161,6 +181,21 @@ mod tests {
         let back: ServiceSpec =
             serde_json::from_str(&serde_json::to_string(&set).unwrap()).unwrap();
         assert_eq!(back.stop_on_disconnect, Some(Duration::from_secs(3)));
+    }
+
+    #[test]
+    fn tasks_are_the_same_whatever_the_count_and_the_update_knobs() {
+        let spec = ServiceSpec {
+            image: "nginx".into(),
+            ..ServiceSpec::default()
+        };
+        let mut other = spec.clone();
+        other.mode = Mode::Replicated { replicas: 7 };
+        other.update_config.parallelism = 3;
+        other.rollback_config.delay = Duration::from_secs(2);
+        assert!(spec.same_tasks(&other));
+        other.env.insert("A".into(), "1".into());
+        assert!(!spec.same_tasks(&other));
     }
 
     #[test]

@@ -25,6 +25,7 @@ use crate::swarm::task::{DesiredState, Replaces, Task, TaskSlot, TaskStatus};
 use crate::swarm::time::Timestamp;
 
 pub(crate) use pass::{Fitness, fitness};
+pub(crate) use slot::newest;
 
 /// A task to create (without its id).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
