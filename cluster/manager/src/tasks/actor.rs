@@ -9,13 +9,15 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::dispatcher::{Assignment, StatusReport};
-use crate::tasks::engine::{EngineError, TaskEngine};
+use crate::tasks::engine::{EngineError, Health, TaskEngine};
 use crate::tasks::machine::{Effect, Found, Input, Phase, Report, step};
 use crate::tasks::translate::{container_name, create_request};
 use orchestrator::swarm::{DesiredState, NodeId, TaskStatus, Timestamp};
 
 /// Wait before an agent call that could not reach the agent is made again.
 const RETRY: Duration = Duration::from_secs(1);
+/// Time between two looks at a container's health.
+const HEALTH_POLL: Duration = Duration::from_millis(500);
 
 /// What the runner wants of a task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,10 +105,13 @@ async fn perform<E: TaskEngine>(
                 Err(EngineError::NotFound(_)) => Ok(Input::Lost),
                 Err(err) => Ok(Input::StartFailed(err.to_string())),
             },
-            Effect::Wait(id) => match engine.wait(id).await {
-                Ok(code) => Ok(Input::Exited(code)),
-                Err(EngineError::NotFound(_)) => Ok(Input::Lost),
-                Err(err) => Err(err.to_string()),
+            Effect::AwaitHealthy(id) => tokio::select! {
+                waited = engine.wait(id) => exited(waited),
+                health = watch_health(engine, id, true) => health,
+            },
+            Effect::Wait(id) => tokio::select! {
+                waited = engine.wait(id) => exited(waited),
+                health = watch_health(engine, id, false) => health,
             },
             Effect::Stop(id) => match engine.stop(id).await {
                 Ok(()) => Ok(Input::Stopped),
@@ -125,6 +130,36 @@ async fn perform<E: TaskEngine>(
                 tokio::time::sleep(RETRY).await;
             }
         }
+    }
+}
+
+/// The input a container's wait means.
+fn exited(waited: Result<i32, EngineError>) -> Result<Input, String> {
+    match waited {
+        Ok(code) => Ok(Input::Exited(code)),
+        Err(EngineError::NotFound(_)) => Ok(Input::Lost),
+        Err(err) => Err(err.to_string()),
+    }
+}
+
+/// Watches container `id`'s healthcheck: while `starting`, until it passes (at once without
+/// one) or fails; afterwards, until it fails (never without one).
+async fn watch_health<E: TaskEngine>(
+    engine: &E,
+    id: &str,
+    starting: bool,
+) -> Result<Input, String> {
+    loop {
+        match engine.health(id).await {
+            Ok(Health::None) if starting => return Ok(Input::Healthy),
+            Ok(Health::None) => std::future::pending::<()>().await,
+            Ok(Health::Healthy) if starting => return Ok(Input::Healthy),
+            Ok(Health::Unhealthy) => return Ok(Input::Unhealthy),
+            Ok(Health::Starting | Health::Healthy) => {}
+            Err(EngineError::NotFound(_)) => return Ok(Input::Lost),
+            Err(err) => return Err(err.to_string()),
+        }
+        tokio::time::sleep(HEALTH_POLL).await;
     }
 }
 
@@ -161,7 +196,7 @@ pub(crate) async fn run<E: TaskEngine>(
         }
         input = match next.effect {
             // A pull or a wait may take long: a new order interrupts it.
-            Some(effect @ (Effect::Pull | Effect::Wait(_))) => {
+            Some(effect @ (Effect::Pull | Effect::AwaitHealthy(_) | Effect::Wait(_))) => {
                 tokio::select! {
                     input = perform(engine.as_ref(), &effect, &assignment, &node) => input,
                     order = next_order(&mut orders, &mut told) => match order {

@@ -55,6 +55,19 @@ impl From<tonic::Status> for EngineError {
     }
 }
 
+/// What a container's healthcheck says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// It has no healthcheck.
+    None,
+    /// No probe passed yet.
+    Starting,
+    /// Its probes pass.
+    Healthy,
+    /// Its probes fail.
+    Unhealthy,
+}
+
 /// A container of some task, as the agent lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskContainer {
@@ -87,6 +100,8 @@ pub trait TaskEngine: Send + Sync + 'static {
     async fn remove(&self, id: &str) -> Result<(), EngineError>;
     /// Every container that carries a task label.
     async fn task_containers(&self) -> Result<Vec<TaskContainer>, EngineError>;
+    /// What the container's healthcheck says.
+    async fn health(&self, id: &str) -> Result<Health, EngineError>;
 }
 
 /// The local agent, reached over its socket; connects on first use and again after a
@@ -338,6 +353,19 @@ impl TaskEngine for AgentEngine {
     async fn remove(&self, id: &str) -> Result<(), EngineError> {
         self.with(|mut c| async move { c.remove(id, true).await })
             .await
+    }
+
+    async fn health(&self, id: &str) -> Result<Health, EngineError> {
+        let inspected = self
+            .with(|mut c| async move { c.inspect(id).await })
+            .await?;
+        let health = inspected.summary.map_or(0, |s| s.health);
+        Ok(match proto::Health::from_i32(health) {
+            Some(proto::Health::Starting) => Health::Starting,
+            Some(proto::Health::Healthy) => Health::Healthy,
+            Some(proto::Health::Unhealthy) => Health::Unhealthy,
+            _ => Health::None,
+        })
     }
 
     async fn task_containers(&self) -> Result<Vec<TaskContainer>, EngineError> {

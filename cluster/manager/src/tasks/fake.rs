@@ -10,7 +10,7 @@ use api::agent as proto;
 
 use tokio_stream::StreamExt;
 
-use crate::tasks::engine::{EngineError, TaskContainer, TaskEngine};
+use crate::tasks::engine::{EngineError, Health, TaskContainer, TaskEngine};
 use crate::tasks::fetch::{ByteStream, Receiver, sha256};
 use crate::tasks::machine::Found;
 use crate::tasks::translate::TASK_ID;
@@ -21,6 +21,7 @@ pub(crate) struct Container {
     pub(crate) task: String,
     pub(crate) running: bool,
     pub(crate) exit: Option<i32>,
+    pub(crate) health: Health,
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +52,13 @@ impl FakeEngine {
         if let Some(c) = self.lock().containers.get_mut(id) {
             c.running = false;
             c.exit = Some(code);
+        }
+    }
+
+    /// Sets what container `id`'s healthcheck says.
+    pub(crate) fn set_health(&self, id: &str, health: Health) {
+        if let Some(c) = self.lock().containers.get_mut(id) {
+            c.health = health;
         }
     }
 
@@ -86,6 +94,11 @@ impl TaskEngine for FakeEngine {
 
     async fn create(&self, request: proto::CreateRequest) -> Result<String, EngineError> {
         self.call(format!("create {}", request.name));
+        // A container with a healthcheck starts unchecked, as the engine's does.
+        let checked = request
+            .config
+            .as_ref()
+            .is_some_and(|c| c.healthcheck.is_some());
         let task = request
             .config
             .and_then(|c| c.labels.get(TASK_ID).cloned())
@@ -106,6 +119,11 @@ impl TaskEngine for FakeEngine {
                 task,
                 running: false,
                 exit: None,
+                health: if checked {
+                    Health::Starting
+                } else {
+                    Health::None
+                },
             },
         );
         Ok(id)
@@ -159,6 +177,11 @@ impl TaskEngine for FakeEngine {
             .remove(id)
             .map(drop)
             .ok_or_else(|| missing(id))
+    }
+
+    async fn health(&self, id: &str) -> Result<Health, EngineError> {
+        let state = self.lock();
+        Ok(state.containers.get(id).ok_or_else(|| missing(id))?.health)
     }
 
     async fn task_containers(&self) -> Result<Vec<TaskContainer>, EngineError> {

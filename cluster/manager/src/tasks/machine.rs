@@ -16,6 +16,11 @@ pub enum Phase {
     Creating,
     /// The container exists and is being started.
     Starting(String),
+    /// The container started; the task waits for its healthcheck to pass (a container
+    /// without one passes at once) before it counts as running.
+    Checking(String),
+    /// The container became unhealthy: the task failed and its container is stopped.
+    Failing(String),
     /// The container runs; the actor waits for it to exit.
     Running(String),
     /// The managers want it stopped: stopping the container.
@@ -67,6 +72,10 @@ pub enum Input {
     CreateFailed(String),
     /// The container started.
     Started,
+    /// Its healthcheck passes (or it has none).
+    Healthy,
+    /// Its healthcheck fails.
+    Unhealthy,
     /// Starting failed.
     StartFailed(String),
     /// The container exited with this code.
@@ -95,7 +104,9 @@ pub enum Effect {
     Create,
     /// Start it.
     Start(String),
-    /// Wait for it to exit.
+    /// Wait for its healthcheck to pass (or for it to exit).
+    AwaitHealthy(String),
+    /// Wait for it to exit (or to become unhealthy).
     Wait(String),
     /// Stop it with its grace period.
     Stop(String),
@@ -180,6 +191,8 @@ pub fn is_settled(phase: &Phase) -> bool {
 pub fn container(phase: &Phase) -> Option<&str> {
     match phase {
         Phase::Starting(id)
+        | Phase::Checking(id)
+        | Phase::Failing(id)
         | Phase::Running(id)
         | Phase::Stopping(id)
         | Phase::StoppingCutOff { id, .. }
@@ -247,10 +260,32 @@ pub fn step(phase: Phase, input: Input) -> Step {
             None,
         ),
         (P::Starting(id), I::Started) => to(
+            P::Checking(id.clone()),
+            None,
+            Some(Effect::AwaitHealthy(id)),
+        ),
+        (P::Checking(id), I::Healthy) => to(
             P::Running(id.clone()),
             Some(Report::new(S::Running, "running")),
             Some(Effect::Wait(id)),
         ),
+        (P::Checking(id) | P::Running(id), I::Unhealthy) => to(
+            P::Failing(id.clone()),
+            Some(Report::error(
+                S::Failed,
+                "unhealthy",
+                "task: unhealthy container".to_owned(),
+            )),
+            Some(Effect::Stop(id)),
+        ),
+        (P::Checking(id), I::Exited(code)) => {
+            to(P::Done(Some(id)), Some(Report::exited(code)), None)
+        }
+        (P::Failing(id), I::Stopped | I::Exited(_)) => to(P::Done(Some(id)), None, None),
+        (P::Failing(_), I::Lost) => to(P::Done(None), None, None),
+        (P::Failing(id), I::Unassigned) => {
+            to(P::Stopping(id.clone()), None, Some(Effect::Stop(id)))
+        }
         (P::Starting(id), I::StartFailed(err)) => to(
             P::Done(Some(id)),
             Some(Report::error(S::Failed, "start failed", err)),
@@ -259,7 +294,7 @@ pub fn step(phase: Phase, input: Input) -> Step {
         (P::Running(id), I::Exited(code)) => {
             to(P::Done(Some(id)), Some(Report::exited(code)), None)
         }
-        (P::Running(_) | P::Starting(_), I::Lost) => to(
+        (P::Running(_) | P::Starting(_) | P::Checking(_), I::Lost) => to(
             P::Done(None),
             Some(Report::error(
                 S::Failed,
@@ -274,7 +309,7 @@ pub fn step(phase: Phase, input: Input) -> Step {
             Some(Report::new(S::Shutdown, "shutdown")),
             None,
         ),
-        (P::Starting(id) | P::Running(id), I::Shutdown) => {
+        (P::Starting(id) | P::Checking(id) | P::Running(id), I::Shutdown) => {
             to(P::Stopping(id.clone()), None, Some(Effect::Stop(id)))
         }
         // A task that ended on its own stays as it ended; its container is kept as history.
@@ -297,7 +332,7 @@ pub fn step(phase: Phase, input: Input) -> Step {
             Some(Report::error(S::Failed, "stopped", reason)),
             None,
         ),
-        (P::Starting(id) | P::Running(id), I::CutOff(reason)) => to(
+        (P::Starting(id) | P::Checking(id) | P::Running(id), I::CutOff(reason)) => to(
             P::StoppingCutOff {
                 id: id.clone(),
                 reason,
@@ -317,7 +352,11 @@ pub fn step(phase: Phase, input: Input) -> Step {
         ),
         // No longer assigned: whatever runs is stopped and removed, and nothing is reported.
         (
-            P::Starting(id) | P::Running(id) | P::Stopping(id) | P::StoppingCutOff { id, .. },
+            P::Starting(id)
+            | P::Checking(id)
+            | P::Running(id)
+            | P::Stopping(id)
+            | P::StoppingCutOff { id, .. },
             I::Unassigned,
         ) => to(P::Stopping(id.clone()), None, Some(Effect::Stop(id))),
         (P::Done(Some(id)) | P::Removing(id), I::Unassigned) => {
@@ -363,6 +402,7 @@ mod tests {
             Input::Pulled,
             Input::Created("c1".into()),
             Input::Started,
+            Input::Healthy,
             Input::Exited(0),
         ]);
         use TaskState::*;
@@ -378,6 +418,7 @@ mod tests {
             Input::Pulled,
             Input::Created("c1".into()),
             Input::Started,
+            Input::Healthy,
             Input::Exited(3),
         ]);
         let report = last.report.unwrap();
@@ -516,5 +557,40 @@ mod tests {
         let s = step(Phase::Running("c1".into()), Input::Lost);
         assert_eq!(s.report.unwrap().state, TaskState::Failed);
         assert_eq!(s.phase, Phase::Done(None));
+    }
+
+    #[test]
+    fn a_task_with_a_healthcheck_runs_once_healthy_and_fails_when_unhealthy() {
+        let start = vec![
+            begin(None),
+            Input::Pulled,
+            Input::Created("c1".into()),
+            Input::Started,
+        ];
+        let (states, last) = run(start.clone());
+        assert_eq!(states, [TaskState::Preparing, TaskState::Starting]);
+        assert_eq!(last.effect, Some(Effect::AwaitHealthy("c1".into())));
+
+        let mut never_healthy = start.clone();
+        never_healthy.push(Input::Unhealthy);
+        let (states, last) = run(never_healthy.clone());
+        assert_eq!(states.last(), Some(&TaskState::Failed));
+        let report = last.report.unwrap();
+        assert_eq!(report.error.as_deref(), Some("task: unhealthy container"));
+        assert_eq!(last.effect, Some(Effect::Stop("c1".into())));
+        never_healthy.push(Input::Stopped);
+        let (states, last) = run(never_healthy);
+        assert_eq!(
+            states.last(),
+            Some(&TaskState::Failed),
+            "nothing reported after the failure"
+        );
+        assert_eq!(last.phase, Phase::Done(Some("c1".into())));
+
+        let mut later = start;
+        later.extend([Input::Healthy, Input::Unhealthy]);
+        let (states, _) = run(later);
+        use TaskState::*;
+        assert_eq!(states, [Preparing, Starting, Running, Failed]);
     }
 }

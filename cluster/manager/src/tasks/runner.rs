@@ -230,6 +230,49 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_task_with_a_healthcheck_runs_once_healthy_and_fails_when_unhealthy() {
+        use crate::tasks::engine::Health;
+        let engine = Arc::new(FakeEngine::default());
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut runner = Runner::new(engine.clone(), "n1".into(), tx);
+        let mut checked = assignment("t1", 1, "busybox");
+        checked.spec.healthcheck = Some(orchestrator::swarm::Healthcheck {
+            test: vec!["CMD-SHELL".into(), "true".into()],
+            interval: None,
+            timeout: None,
+            retries: None,
+            start_period: None,
+        });
+        runner.apply(&set(&[checked])).await;
+        until(&mut rx, "t1", TaskState::Starting).await;
+        eventually("the container started", || {
+            engine
+                .lock()
+                .containers
+                .get("c1")
+                .is_some_and(|c| c.running)
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert!(
+            rx.try_recv().is_err(),
+            "not reported running before its healthcheck passes"
+        );
+        engine.set_health("c1", Health::Healthy);
+        until(&mut rx, "t1", TaskState::Running).await;
+        engine.set_health("c1", Health::Unhealthy);
+        let failed = until(&mut rx, "t1", TaskState::Failed).await;
+        assert_eq!(
+            failed.status.error.as_deref(),
+            Some("task: unhealthy container")
+        );
+        eventually("the unhealthy container stopped", || {
+            engine.calls().contains(&"stop c1".to_owned())
+        })
+        .await;
+    }
+
+    #[tokio::test]
     async fn exits_report_their_code_and_finished_containers_go_with_the_task() {
         let engine = Arc::new(FakeEngine::default());
         let (tx, mut rx) = mpsc::unbounded_channel();
