@@ -1,5 +1,5 @@
 //! A compose project → the swarm specs of its services: `deploy.*` into mode, resources,
-//! restart policy, placement and service labels; the container keys into the task's
+//! restart policy, placement, update and rollback knobs and service labels; the container keys into the task's
 //! container; every service and task container labelled with the stack's namespace.
 
 use std::collections::BTreeMap;
@@ -11,7 +11,7 @@ use compose_spec::model::{
 
 use super::error::StackError;
 use super::warnings::{Warning, Warnings};
-use super::{IMAGE_LABEL, NAMESPACE_LABEL, mounts, ports};
+use super::{IMAGE_LABEL, NAMESPACE_LABEL, mounts, ports, rolling};
 use crate::swarm::{
     Constraint, Healthcheck, Mode, NANO_CPUS_PER_CPU, Placement, ResourceRequirements, Resources,
     RestartCondition, RestartPolicy, ServiceSpec, Spread, Ulimit,
@@ -112,21 +112,21 @@ fn spec(
         mode: mode(name, service, &deploy)?,
         // A compose file has no such setting: a stack's tasks keep running when cut off.
         stop_on_disconnect: None,
+        update_config: rolling::update_config(
+            name,
+            "deploy.update_config",
+            deploy.update_config.as_ref(),
+        )?,
+        rollback_config: rolling::update_config(
+            name,
+            "deploy.rollback_config",
+            deploy.rollback_config.as_ref(),
+        )?,
         image,
     })
 }
 
 fn deploy_warnings(name: &str, deploy: &compose::Deploy, warnings: &mut Warnings) {
-    if deploy.update_config.is_some() {
-        warnings.not_yet(
-            "deploy.update_config",
-            Some("a changed service replaces all its tasks at once"),
-            name,
-        );
-    }
-    if deploy.rollback_config.is_some() {
-        warnings.not_yet("deploy.rollback_config", None, name);
-    }
     if deploy.endpoint_mode.is_some() {
         warnings.not_yet("deploy.endpoint_mode", None, name);
     }

@@ -12,6 +12,7 @@ mod diff;
 mod error;
 mod mounts;
 mod ports;
+mod rolling;
 mod warnings;
 
 pub use convert::{StackService, services};

@@ -245,6 +245,42 @@ services:
 }
 
 #[test]
+fn update_and_rollback_configs_become_the_services_knobs() {
+    let (services, warnings) = deploy(
+        "app",
+        r#"
+services:
+  web:
+    image: nginx
+    deploy:
+      update_config: {parallelism: 2, delay: 10s, order: start-first, failure_action: rollback, monitor: 1m, max_failure_ratio: 0.25}
+      rollback_config: {parallelism: 0, failure_action: continue}
+"#,
+        "",
+    )
+    .unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let spec = spec_of(&services, "web");
+    let update = spec.update_config;
+    assert_eq!(update.parallelism, 2);
+    assert_eq!(update.delay, Duration::from_secs(10));
+    assert_eq!(update.order, crate::swarm::UpdateOrder::StartFirst);
+    assert_eq!(update.failure_action, crate::swarm::FailureAction::Rollback);
+    assert_eq!(update.monitor, Duration::from_secs(60));
+    assert_eq!(update.max_failure_ratio.to_string(), "0.25");
+    assert_eq!(update.deadline, crate::swarm::DEFAULT_DEADLINE);
+    assert_eq!(spec.rollback_config.parallelism, 0);
+    assert_eq!(
+        spec.rollback_config.failure_action,
+        crate::swarm::FailureAction::Continue
+    );
+    assert_eq!(
+        spec.rollback_config.order,
+        crate::swarm::UpdateOrder::StopFirst
+    );
+}
+
+#[test]
 fn ignored_keys_are_one_warning_line_each_naming_the_services() {
     let (services, warnings) = deploy(
         "app",
@@ -275,13 +311,13 @@ volumes:
     .unwrap();
     assert_eq!(services.len(), 2);
     assert!(spec_of(&services, "web").ports.is_empty());
+
     assert_eq!(
         warnings,
         [
             "build is not supported by stack deploy and is ignored; build and push the image, then name it in image (services: web, worker)",
             "container_name is not supported by stack deploy and is ignored; task containers are named <service>.<slot>.<task> (services: web)",
             "depends_on is not supported by stack deploy and is ignored; each service starts on its own; make services wait for what they need (services: web)",
-            "deploy.update_config is not supported by stack deploy yet and is ignored; a changed service replaces all its tasks at once (services: web)",
             "networks other than default is not supported by stack deploy yet and is ignored; overlay networks are not managed by the cluster yet (services: web, worker)",
             "ports with mode ingress is not supported by stack deploy yet and is ignored; there is no routing mesh yet; use mode: host (services: web)",
             "secrets is not supported by stack deploy yet and is ignored; secrets are not delivered to tasks yet (services: worker)",

@@ -26,7 +26,6 @@ struct Slot<'t> {
 /// What one run reads and has decided so far.
 struct Run<'a> {
     service: &'a Service,
-    now: Timestamp,
     force: bool,
     out: Reconciliation,
 }
@@ -131,7 +130,6 @@ pub fn plan_update(service: &Service, tasks: &[Task], now: Timestamp) -> UpdateP
     }
     let mut run = Run {
         service,
-        now,
         force: false,
         out: Reconciliation::default(),
     };
