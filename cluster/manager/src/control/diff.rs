@@ -2,7 +2,8 @@
 //! creations, guarded updates and guarded deletions of its tasks. A batch that creates tasks
 //! (or changes the restart history) also rewrites the service record at the version the pass
 //! read, so that every decision about a service is made on its latest spec: a batch decided
-//! before a concurrent scale, update or removal is refused whole.
+//! before a concurrent scale, update or removal is refused whole. A service whose rolling
+//! update moved on (or rolled back) is rewritten the same way, in its tasks' batch.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -22,6 +23,7 @@ pub(super) fn batches(
     snapshot: &Snapshot,
     tasks: &[swarm::Task],
     histories: &BTreeMap<ServiceId, RestartHistory>,
+    services: &BTreeMap<ServiceId, swarm::Service>,
 ) -> Vec<Vec<Command>> {
     let before: HashMap<&TaskId, &cluster_state::Task> =
         snapshot.tasks.iter().map(|r| (&r.task.id, r)).collect();
@@ -63,13 +65,20 @@ pub(super) fn batches(
     for record in &snapshot.services {
         let history = histories.get(&record.service.id);
         let history_changed = history.is_some_and(|h| *h != record.restarts);
+        let service = services.get(&record.service.id);
+        if service.is_some() {
+            groups.entry(record.service.id.clone()).or_default();
+        }
         let Some(group) = groups.get_mut(&record.service.id) else {
             continue;
         };
-        if group.creates || history_changed {
+        if group.creates || history_changed || service.is_some() {
             let mut updated = record.clone();
             if let Some(history) = history {
                 updated.restarts = history.clone();
+            }
+            if let Some(service) = service {
+                updated.service = service.clone();
             }
             group.commands.insert(
                 0,

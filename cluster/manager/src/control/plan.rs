@@ -1,14 +1,12 @@
 //! One pass of the leader's control loop as a function: a snapshot of the store and the time
 //! in, the batches to commit and the time to run again out. Everything the pass decides is
 //! computed on plain values with the pure swarm logic ([`swarm::reconcile`],
-//! [`swarm::rebalance`], [`swarm::schedule`]), then turned into guarded store commands.
+//! [`swarm::plan_update`], [`swarm::rebalance`], [`swarm::schedule`]), then turned into guarded store commands.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use cluster_state::{Command, Record};
-use orchestrator::swarm::{
-    self, DesiredState, Reconciliation, ServiceId, Shutdown, ShutdownReason, TaskId, Timestamp,
-};
+use orchestrator::swarm::{self, DesiredState, ServiceId, TaskId, Timestamp};
 
 use super::diff;
 
@@ -70,33 +68,37 @@ fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 
 /// Decides one pass at `now`, naming new tasks with `next_id`.
 ///
-/// For each service: tasks of an older spec version are shut down (a replace-all update;
-/// jobs handle their own versions), then the service is reconciled and, when that changed
-/// nothing, rebalanced. Tasks of removed services are shut down and forgotten once stopped,
-/// never placed, or lost with their node. Then every unassigned task is scheduled.
+/// For each service: its rolling update moves on ([`swarm::plan_update`]: the slots to
+/// replace now, the update's next state; jobs handle their own versions), then the service is
+/// reconciled and, when that changed nothing, rebalanced. Tasks of removed services are shut
+/// down and forgotten once stopped, never placed, or lost with their node. Then every
+/// unassigned task is scheduled.
 pub fn plan(snapshot: &Snapshot, now: Timestamp, mut next_id: impl FnMut() -> TaskId) -> Plan {
     let mut tasks: Vec<swarm::Task> = snapshot.tasks.iter().map(|r| r.task.clone()).collect();
     let mut histories = BTreeMap::new();
+    let mut services = BTreeMap::new();
     let mut wake_at = None;
     for record in &snapshot.services {
-        let service = &record.service;
+        let mut service = record.service.clone();
         let mut history = record.restarts.clone();
-        if !service.spec.mode.is_job() {
-            let outdated = outdated(service, &tasks);
-            swarm::apply_reconciliation(
-                service,
-                &mut tasks,
-                &mut history,
-                &outdated,
-                now,
-                &mut next_id,
-            );
+        let update = swarm::plan_update(&service, &tasks, now);
+        wake_at = earliest(wake_at, update.reconciliation.requeue_at);
+        swarm::apply_reconciliation(
+            &service,
+            &mut tasks,
+            &mut history,
+            &update.reconciliation,
+            now,
+            &mut next_id,
+        );
+        if let Some(next) = update.service {
+            service = next;
         }
-        let reconciliation = swarm::reconcile(service, &tasks, &snapshot.nodes, &history, now);
+        let reconciliation = swarm::reconcile(&service, &tasks, &snapshot.nodes, &history, now);
         wake_at = earliest(wake_at, reconciliation.requeue_at);
         let at_rest = reconciliation.is_empty();
         swarm::apply_reconciliation(
-            service,
+            &service,
             &mut tasks,
             &mut history,
             &reconciliation,
@@ -104,9 +106,9 @@ pub fn plan(snapshot: &Snapshot, now: Timestamp, mut next_id: impl FnMut() -> Ta
             &mut next_id,
         );
         if at_rest {
-            let moves = swarm::rebalance(service, &tasks, &snapshot.nodes, MAX_MOVES, now);
+            let moves = swarm::rebalance(&service, &tasks, &snapshot.nodes, MAX_MOVES, now);
             swarm::apply_reconciliation(
-                service,
+                &service,
                 &mut tasks,
                 &mut history,
                 &moves,
@@ -115,37 +117,17 @@ pub fn plan(snapshot: &Snapshot, now: Timestamp, mut next_id: impl FnMut() -> Ta
             );
         }
         histories.insert(service.id.clone(), history);
+        if service != record.service {
+            services.insert(service.id.clone(), service);
+        }
     }
     forget_orphans(snapshot, &mut tasks);
     let schedule = swarm::schedule(&snapshot.nodes, &tasks, now);
     wake_at = earliest(wake_at, schedule.retry_at);
     swarm::apply_schedule(&mut tasks, &schedule, now);
     Plan {
-        batches: diff::batches(snapshot, &tasks, &histories),
+        batches: diff::batches(snapshot, &tasks, &histories, &services),
         wake_at,
-    }
-}
-
-/// Shutdowns of `service`'s tasks made from an older spec version.
-fn outdated(service: &swarm::Service, tasks: &[swarm::Task]) -> Reconciliation {
-    let shutdowns = tasks
-        .iter()
-        .filter(|t| {
-            t.service_id == service.id
-                && t.is_desired_running()
-                && t.spec_version < service.spec_version
-        })
-        .map(|t| Shutdown {
-            task: t.id.clone(),
-            reason: ShutdownReason::Updated {
-                version: service.spec_version,
-            },
-            orphaned: false,
-        })
-        .collect();
-    Reconciliation {
-        shutdowns,
-        ..Reconciliation::default()
     }
 }
 

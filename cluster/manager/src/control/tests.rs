@@ -247,7 +247,7 @@ async fn a_batch_decided_before_a_concurrent_scale_is_refused_whole_and_decided_
 }
 
 #[tokio::test]
-async fn scaling_down_shuts_down_and_an_update_replaces_every_task() {
+async fn scaling_down_shuts_down_and_an_update_of_parallelism_0_replaces_every_task() {
     let mut records = three_nodes();
     records.push(service("web", 4));
     let store = FakeStore::new(records);
@@ -258,6 +258,7 @@ async fn scaling_down_shuts_down_and_an_update_replaces_every_task() {
     let version = updated.meta.version;
     updated.service.spec.mode = Mode::Replicated { replicas: 2 };
     updated.service.spec.image = "nginx:2".into();
+    updated.service.spec.update_config.parallelism = 0;
     updated.service.spec_version = 2;
     store
         .apply(Batch::new(
@@ -292,6 +293,66 @@ async fn scaling_down_shuts_down_and_an_update_replaces_every_task() {
         old.iter()
             .all(|t| t.desired_state == DesiredState::Shutdown)
     );
+}
+
+#[tokio::test]
+async fn an_update_replaces_one_slot_at_a_time_and_stores_its_progress() {
+    let mut records = three_nodes();
+    records.push(service("web", 3));
+    let store = FakeStore::new(records);
+    pass(&store, ready, Timestamp(1_000), ids()).await.unwrap();
+    report_running(&store);
+
+    let mut updated = store.service("web");
+    let version = updated.meta.version;
+    updated.service.previous_spec = Some(updated.service.spec.clone());
+    updated.service.spec.image = "nginx:2".into();
+    updated.service.spec_version = 2;
+    swarm::update::request::begin(&mut updated.service, false, Timestamp(2_000));
+    store
+        .apply(Batch::new(
+            5,
+            vec![Command::Update {
+                expected_version: version,
+                record: Record::Service(Box::new(updated)),
+            }],
+        ))
+        .unwrap();
+    let mut next = {
+        let mut n = 100;
+        move || {
+            n += 1;
+            TaskId(format!("t{n:03}"))
+        }
+    };
+    let mut now = 2_000;
+    for round in 1..=3 {
+        pass(&store, ready, Timestamp(now), &mut next)
+            .await
+            .unwrap();
+        let tasks = store.tasks();
+        let new = tasks.iter().filter(|t| t.spec.image == "nginx:2").count();
+        assert_eq!(new, round, "one more slot per pass: {tasks:#?}");
+        let old_stopping = tasks
+            .iter()
+            .filter(|t| t.spec.image == "nginx" && !t.is_desired_running())
+            .count();
+        assert_eq!(old_stopping, round);
+        let status = store.service("web").service.update_status.unwrap();
+        assert_eq!(status.state, swarm::UpdateState::Updating);
+        assert_eq!(status.progress.in_flight.len(), 1);
+        assert_eq!(status.progress.done.len(), round - 1);
+        // The new task runs; it counts once the monitor period (5 s) passed.
+        report_running(&store);
+        now += 6_000;
+    }
+    pass(&store, ready, Timestamp(now), &mut next)
+        .await
+        .unwrap();
+    let status = store.service("web").service.update_status.unwrap();
+    assert_eq!(status.state, swarm::UpdateState::Completed);
+    assert_eq!(status.completed_at, Some(Timestamp(now)));
+    assert_eq!(status.progress.done.len(), 3);
 }
 
 #[tokio::test]

@@ -1,17 +1,50 @@
 //! `service update` as a typed change ([`ServiceUpdate`], decoded from the request) and its
-//! effect on a service: a new spec, and a new spec version when more than the replica count
-//! changed or the update is forced (every task is then replaced).
+//! effect on a service: a new spec, and a new spec version starting a rolling update when
+//! more than the replica count and the update knobs changed or the update is forced; or a
+//! request to the update under way (pause, resume, cancel, rollback).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use orchestrator::swarm::update::request;
 use orchestrator::swarm::{Constraint, Mode, ServiceSpec, Timestamp};
 
-use super::decode::{self, SpecError, mode_name};
+use super::decode::{self, Knobs, SpecError, mode_name};
 use super::proto;
 
+/// What to do to the update under way instead of changing the spec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateAction {
+    /// `--pause`.
+    Pause,
+    /// `--resume`.
+    Resume,
+    /// `--cancel`.
+    Cancel,
+    /// `service rollback`.
+    Rollback,
+}
+
+impl UpdateAction {
+    fn decode(wire: i32) -> Result<Option<Self>, SpecError> {
+        use proto::UpdateAction as W;
+        match W::from_i32(wire) {
+            Some(W::None) => Ok(None),
+            Some(W::Pause) => Ok(Some(UpdateAction::Pause)),
+            Some(W::Resume) => Ok(Some(UpdateAction::Resume)),
+            Some(W::Cancel) => Ok(Some(UpdateAction::Cancel)),
+            Some(W::Rollback) => Ok(Some(UpdateAction::Rollback)),
+            None => Err(decode::invalid(
+                "update action",
+                &wire.to_string(),
+                "unknown",
+            )),
+        }
+    }
+}
+
 /// A change to a service.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ServiceUpdate {
     /// New replica count (replicated) or total completions (replicated job).
     pub replicas: Option<u64>,
@@ -39,6 +72,12 @@ pub struct ServiceUpdate {
     pub replace: Option<ServiceSpec>,
     /// New registry credentials (`--with-registry-auth`); the service keeps its own otherwise.
     pub registry_auth: Option<cluster_state::RegistryAuth>,
+    /// Update knobs set (applied over the current ones).
+    pub update_config: Option<proto::UpdateConfigRequest>,
+    /// Rollback knobs set.
+    pub rollback_config: Option<proto::UpdateConfigRequest>,
+    /// A request to the update under way, instead of any change.
+    pub action: Option<UpdateAction>,
 }
 
 impl ServiceUpdate {
@@ -50,6 +89,23 @@ impl ServiceUpdate {
                 .map(|c| c.parse::<Constraint>())
                 .collect::<Result<Vec<_>, _>>()
         };
+        if let Some(action) = UpdateAction::decode(request.action)? {
+            let alone = proto::UpdateServiceRequest {
+                service: request.service.clone(),
+                action: request.action,
+                ..proto::UpdateServiceRequest::default()
+            };
+            if *request != alone {
+                return Err(SpecError::Conflict(
+                    "--pause, --resume, --cancel and rollback",
+                    "other changes",
+                ));
+            }
+            return Ok(ServiceUpdate {
+                action: Some(action),
+                ..ServiceUpdate::default()
+            });
+        }
         if !request.spec_json.is_empty() {
             let alone = proto::UpdateServiceRequest {
                 service: request.service.clone(),
@@ -82,15 +138,29 @@ impl ServiceUpdate {
             force: request.force,
             replace: None,
             registry_auth: decode::registry_auth(request.registry_auth.as_ref())?,
+            update_config: request.update_config.clone(),
+            rollback_config: request.rollback_config.clone(),
+            action: None,
         })
     }
 
     /// The spec after this change.
     pub fn apply(&self, current: &ServiceSpec) -> Result<ServiceSpec, SpecError> {
         if let Some(spec) = &self.replace {
+            decode::check_start_first(spec)?;
             return Ok(spec.clone());
         }
         let mut spec = current.clone();
+        spec.update_config = decode::update_config(
+            Knobs::Update,
+            self.update_config.as_ref(),
+            spec.update_config,
+        )?;
+        spec.rollback_config = decode::update_config(
+            Knobs::Rollback,
+            self.rollback_config.as_ref(),
+            spec.rollback_config,
+        )?;
         if let Some(replicas) = self.replicas {
             spec.mode = match spec.mode {
                 Mode::Replicated { .. } => Mode::Replicated { replicas },
@@ -133,31 +203,44 @@ impl ServiceUpdate {
         if let Some(after) = self.stop_on_disconnect {
             spec.stop_on_disconnect = after;
         }
+        decode::check_start_first(&spec)?;
         Ok(spec)
     }
 }
 
-/// Whether going from `old` to `new` changes the tasks (anything but the replica count and
-/// the job's concurrency): then the service gets a new spec version and its tasks are
-/// replaced.
+/// Whether going from `old` to `new` changes the tasks (anything but the replica count, the
+/// job's concurrency and the update knobs): then the service gets a new spec version and its
+/// tasks are replaced by a rolling update.
 pub fn changes_tasks(old: &ServiceSpec, new: &ServiceSpec) -> bool {
-    let mut same_mode = new.clone();
-    same_mode.mode = old.mode;
-    same_mode != *old
+    !old.same_tasks(new)
 }
 
 /// `record` after `update` at `now`: the new spec, a new spec version (the old spec kept as
-/// the previous one) when the tasks change or the update is forced, and the force counter.
+/// the previous one) starting a rolling update when the tasks change or the update is forced,
+/// and the force counter; or the service after the request to its update.
 pub fn updated(
     record: &cluster_state::Service,
     update: &ServiceUpdate,
     now: Timestamp,
 ) -> Result<cluster_state::Service, SpecError> {
     let mut next = record.clone();
+    if let Some(action) = update.action {
+        let service = &record.service;
+        next.service = match action {
+            UpdateAction::Pause => request::pause(service, now)?,
+            UpdateAction::Resume => request::resume(service)?,
+            UpdateAction::Cancel => request::cancel(service, now)?,
+            UpdateAction::Rollback => {
+                request::rollback(service, "manually requested rollback", now)?
+            }
+        };
+        return Ok(next);
+    }
     let spec = update.apply(&record.service.spec)?;
     if update.force || changes_tasks(&record.service.spec, &spec) {
         next.service.previous_spec = Some(record.service.spec.clone());
         next.service.spec_version += 1;
+        request::begin(&mut next.service, update.force, now);
     }
     if update.force {
         next.force_update += 1;
@@ -329,6 +412,70 @@ mod tests {
             "kept without the flag"
         );
         assert!(kept.shown().registry_auth.is_none() && kept.shown().with_registry_auth);
+    }
+
+    #[test]
+    fn a_change_of_the_tasks_starts_an_update_and_requests_move_it() {
+        let web = record(Mode::Replicated { replicas: 3 });
+        let knobs = proto::UpdateServiceRequest {
+            service: "web".into(),
+            update_config: Some(proto::UpdateConfigRequest {
+                parallelism: Some(proto::Count { value: 2 }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let tuned = updated(&web, &ServiceUpdate::decode(&knobs).unwrap(), Timestamp(1)).unwrap();
+        assert_eq!(tuned.service.spec.update_config.parallelism, 2);
+        assert_eq!(tuned.service.spec_version, 1, "knobs replace no task");
+        assert!(tuned.service.update_status.is_none());
+
+        let action = |action: proto::UpdateAction| {
+            ServiceUpdate::decode(&proto::UpdateServiceRequest {
+                service: "web".into(),
+                action: action as i32,
+                ..Default::default()
+            })
+            .unwrap()
+        };
+        assert_eq!(
+            updated(&tuned, &action(proto::UpdateAction::Pause), Timestamp(2))
+                .unwrap_err()
+                .to_string(),
+            "service web has no update in progress to pause"
+        );
+        let image = ServiceUpdate {
+            image: Some("nginx:2".into()),
+            ..ServiceUpdate::default()
+        };
+        let changed = updated(&tuned, &image, Timestamp(3)).unwrap();
+        let status = changed.service.update_status.clone().unwrap();
+        assert_eq!(status.state, orchestrator::swarm::UpdateState::Updating);
+        assert_eq!(status.started_at, Timestamp(3));
+        let paused = updated(&changed, &action(proto::UpdateAction::Pause), Timestamp(4)).unwrap();
+        assert_eq!(
+            paused.service.update_status.unwrap().state,
+            orchestrator::swarm::UpdateState::Paused
+        );
+        let back = updated(
+            &changed,
+            &action(proto::UpdateAction::Rollback),
+            Timestamp(5),
+        )
+        .unwrap();
+        assert_eq!(back.service.spec.image, "nginx");
+        assert_eq!(back.service.spec_version, 3);
+        assert_eq!(
+            back.service.update_status.unwrap().state,
+            orchestrator::swarm::UpdateState::RollbackStarted
+        );
+        let mixed = proto::UpdateServiceRequest {
+            service: "web".into(),
+            image: "nginx:3".into(),
+            action: proto::UpdateAction::Cancel as i32,
+            ..Default::default()
+        };
+        assert!(ServiceUpdate::decode(&mixed).is_err());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The properties of a world at rest: no slot with two running tasks, no task lost (every
+//! The properties of a world at rest: no rolling update under way, no slot with two running
+//! tasks, no task lost (every
 //! service has as many slots as replicas, each with exactly one task wanted running, reported running, and its
 //! container running on that task's node), and converged (the decision step on the final
 //! store decides nothing).
@@ -62,6 +63,12 @@ pub(crate) fn at_rest(world: &mut World) -> Result<(), String> {
     let mut expected = 0;
     for record in records.iter() {
         let Record::Service(s) = record else { continue };
+        if let Some(update) = s.service.update_status.as_ref().filter(|u| u.is_moving()) {
+            return Err(format!(
+                "service {} is still updating: {update:?}",
+                s.service.id
+            ));
+        }
         let Mode::Replicated { replicas } = s.service.spec.mode else {
             continue;
         };

@@ -12,7 +12,8 @@ use orchestrator::swarm::{self, DesiredState, Mode, ServiceSpec, Timestamp};
 use super::World;
 use super::raft::Origin;
 
-/// The record of service number `n` with `replicas`: restarts after 500 ms.
+/// The record of service number `n` with `replicas`: restarts after 500 ms; rolling updates
+/// two slots at a time, each counted once its task ran for 1 s.
 pub(super) fn service(n: usize, replicas: u64, now: Timestamp) -> Record {
     let spec = ServiceSpec {
         image: "busybox".into(),
@@ -20,6 +21,11 @@ pub(super) fn service(n: usize, replicas: u64, now: Timestamp) -> Record {
         restart_policy: swarm::RestartPolicy {
             delay: Duration::from_millis(500),
             ..swarm::RestartPolicy::default()
+        },
+        update_config: swarm::UpdateConfig {
+            parallelism: 2,
+            monitor: Duration::from_secs(1),
+            ..swarm::UpdateConfig::default()
         },
         ..ServiceSpec::default()
     };

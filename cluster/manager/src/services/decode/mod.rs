@@ -3,8 +3,10 @@
 //! published ports are in `container.rs`.
 
 mod container;
+mod update_config;
 
 pub use container::{mount, publish};
+pub use update_config::{Knobs, check_start_first, update_config};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -59,6 +61,14 @@ pub enum SpecError {
         "incomplete registry credentials for {0:?}: a registry and a user name with a password (or an identity token) are needed"
     )]
     RegistryAuth(String),
+    /// A start-first update with a host-mode published port.
+    #[error(
+        "start-first updates cannot be used with host-mode published port {0}: the new task could not bind it beside the old one; use stop-first"
+    )]
+    StartFirstHostPort(u16),
+    /// An update request that does not apply to the service as it is.
+    #[error(transparent)]
+    Update(#[from] orchestrator::swarm::UpdateRequestError),
 }
 
 pub(super) fn invalid(flag: &'static str, value: &str, why: impl Into<String>) -> SpecError {
@@ -336,6 +346,17 @@ pub fn spec(spec: &proto::SpecRequest) -> Result<ServiceSpec, SpecError> {
     out.init = spec.init.then_some(true);
     out.read_only = spec.read_only;
     out.stop_on_disconnect = stop_on_disconnect(&spec.stop_on_disconnect)?.flatten();
+    out.update_config = update_config(
+        Knobs::Update,
+        spec.update_config.as_ref(),
+        out.update_config,
+    )?;
+    out.rollback_config = update_config(
+        Knobs::Rollback,
+        spec.rollback_config.as_ref(),
+        out.rollback_config,
+    )?;
+    check_start_first(&out)?;
     Ok(out)
 }
 
@@ -377,6 +398,7 @@ pub fn spec_json(data: &[u8]) -> Result<ServiceSpec, SpecError> {
     if let Mode::ReplicatedJob { max_concurrent, .. } = &mut spec.mode {
         *max_concurrent = (*max_concurrent).max(1);
     }
+    check_start_first(&spec)?;
     Ok(spec)
 }
 
