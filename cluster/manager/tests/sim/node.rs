@@ -243,7 +243,9 @@ impl SimNode {
         if input.is_none() {
             match &actor.effect {
                 // A pull or a wait gives way to a new order.
-                Some((Effect::Pull | Effect::Wait(_), _)) | None if actor.order_changed => {
+                Some((Effect::Pull | Effect::AwaitHealthy(_) | Effect::Wait(_), _)) | None
+                    if actor.order_changed =>
+                {
                     actor.order_changed = false;
                     let order = actor.order.clone();
                     if let Order::Assigned(a) = &order {
@@ -349,6 +351,12 @@ fn perform(
                 c.state = Container::Running;
                 Input::Started
             }
+            None => Input::Lost,
+        },
+        // Simulated containers have no healthcheck: they pass as soon as they run.
+        Effect::AwaitHealthy(_) => match containers.get(task).map(|c| &c.state) {
+            Some(Container::Exited(code)) => Input::Exited(*code),
+            Some(_) => Input::Healthy,
             None => Input::Lost,
         },
         Effect::Wait(_) => match containers.get(task).map(|c| &c.state) {

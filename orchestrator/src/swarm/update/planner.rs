@@ -153,7 +153,7 @@ pub fn plan_update(service: &Service, tasks: &[Task], now: Timestamp) -> UpdateP
     let mut new_failure = false;
     for step in std::mem::take(&mut status.progress.in_flight) {
         let Some(tasks) = slots.get(&step.slot) else {
-            continue; // scaled away
+            continue; // scaled away and forgotten
         };
         let fresh = |t: &Task| t.created_at >= step.started_at && !run.is_dirty(t);
         if let Some(task) = tasks.all.iter().find(|t| fresh(t) && failed(t)) {
@@ -169,6 +169,9 @@ pub fn plan_update(service: &Service, tasks: &[Task], now: Timestamp) -> UpdateP
             });
             new_failure = true;
             continue;
+        }
+        if tasks.live.is_empty() {
+            continue; // scaled away: nothing left to update
         }
         let current = newest(&tasks.live).filter(|t| fresh(t));
         if let Some(task) = current.filter(|t| t.status.state == TaskState::Running) {

@@ -549,6 +549,22 @@ fn pause_resume_and_cancel() {
 }
 
 #[test]
+fn a_slot_scaled_away_mid_step_leaves_the_update() {
+    let mut world = running(3);
+    world.service.spec.update_config.parallelism = 2;
+    update_to(&mut world, "v2");
+    pass(&mut world);
+    // Scaled down to 1: the reconciler takes the slots whose task does not run yet.
+    world.service.spec.mode = crate::swarm::mode::Mode::Replicated { replicas: 1 };
+    pass(&mut world);
+    nodes_act(&mut world, |_| false);
+    drive(&mut world, SECOND, |_| false, |_| {});
+    assert_eq!(state(&world), UpdateState::Completed, "{}", message(&world));
+    let status = world.service.update_status.as_ref().unwrap();
+    assert!(status.progress.done.len() <= 1, "{status:?}");
+}
+
+#[test]
 fn only_a_change_of_the_tasks_makes_slots_dirty() {
     let mut world = running(2);
     world.service.spec.update_config.parallelism = 5;
