@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use cluster_manager::services::proto;
 
+use super::knobs::{RollbackKnobs, UpdateKnobs};
 use crate::cli::container::run::{env_entry, read_env_file};
 
 /// Flags of the spec (`service create`).
@@ -123,6 +124,10 @@ pub struct SpecFlags {
         hide_default_value = true
     )]
     pub stop_on_disconnect: String,
+    #[command(flatten)]
+    pub update: UpdateKnobs,
+    #[command(flatten)]
+    pub rollback: RollbackKnobs,
 }
 
 /// Arguments of `service create`.
@@ -209,6 +214,8 @@ pub fn request(args: &CreateArgs) -> anyhow::Result<proto::CreateServiceRequest>
         init: flags.init,
         read_only: flags.read_only,
         stop_on_disconnect: flags.stop_on_disconnect.clone(),
+        update_config: flags.update.request(),
+        rollback_config: flags.rollback.request(),
     };
     Ok(proto::CreateServiceRequest {
         name: args.name.clone(),

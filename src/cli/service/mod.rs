@@ -5,10 +5,12 @@
 pub(crate) mod auth;
 mod create;
 mod logs;
+mod knobs;
 mod ls;
 mod progress;
 pub(crate) mod ps;
 mod resolve;
+mod update_status;
 pub(crate) mod wait;
 
 use std::process::ExitCode;
@@ -19,8 +21,10 @@ use cluster_manager::services::proto::{self, DesiredStateFilter};
 
 use super::cluster::{DataRootArg, runtime};
 pub use create::CreateArgs;
+use knobs::{RollbackKnobs, UpdateKnobs};
 pub(crate) use ls::print as print_services;
 use ps::TaskOutput;
+use wait::Expect;
 
 /// Arguments of `bosun service`.
 #[derive(Debug, Args)]
@@ -56,7 +60,7 @@ enum ServiceCommand {
         #[command(flatten)]
         output: TaskOutput,
     },
-    /// Show services' records as json.
+    /// Show services' records as json (with the last update's UpdateStatus).
     Inspect {
         /// Services (name, id or id prefix).
         #[arg(required = true)]
@@ -78,8 +82,17 @@ enum ServiceCommand {
         #[arg(required = true)]
         services: Vec<String>,
     },
-    /// Change a service (tasks are replaced when more than the replica count changes).
-    Update(UpdateArgs),
+    /// Change a service: a rolling update of its tasks when more than the replica count and
+    /// the update knobs change; or pause, resume or cancel the update under way.
+    Update(Box<UpdateArgs>),
+    /// Go back to the service's previous spec (with its rollback knobs).
+    Rollback {
+        /// Return at once instead of waiting for the rollback to finish.
+        #[arg(short = 'd', long)]
+        detach: bool,
+        /// Service (name, id or id prefix).
+        service: String,
+    },
     /// Show the logs of a service's tasks (or of one task), merged from every node.
     Logs(logs::LogsArgs),
 }
@@ -133,11 +146,39 @@ struct UpdateArgs {
     /// Replace every task even if nothing changed.
     #[arg(long)]
     force: bool,
-    /// Return at once instead of waiting for the tasks to run.
+    #[command(flatten)]
+    update: UpdateKnobs,
+    #[command(flatten)]
+    rollback: RollbackKnobs,
+    /// Pause the update (or rollback) under way.
+    #[arg(long, conflicts_with_all = ["resume", "cancel"])]
+    pause: bool,
+    /// Resume a paused update (or rollback).
+    #[arg(long, conflicts_with = "cancel")]
+    resume: bool,
+    /// Stop the update under way and return its updated tasks to the previous spec.
+    #[arg(long)]
+    cancel: bool,
+    /// Return at once instead of waiting for the update to finish.
     #[arg(short = 'd', long)]
     detach: bool,
     /// Service (name, id or id prefix).
     service: String,
+}
+
+impl UpdateArgs {
+    /// The request to the update under way, if one is asked for.
+    fn action(&self) -> Option<proto::UpdateAction> {
+        if self.pause {
+            Some(proto::UpdateAction::Pause)
+        } else if self.resume {
+            Some(proto::UpdateAction::Resume)
+        } else if self.cancel {
+            Some(proto::UpdateAction::Cancel)
+        } else {
+            None
+        }
+    }
 }
 
 fn count(value: Option<u64>) -> Option<proto::Count> {
@@ -218,11 +259,26 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
                 all.service_names.extend(list.service_names);
             }
             ps::print(&all, &output);
+            if !output.quiet && output.format == "table" {
+                let mut names: Vec<_> = all.service_names.values().cloned().collect();
+                names.sort();
+                for name in names {
+                    if let Some(status) = rt
+                        .block_on(client.inspect(&name))?
+                        .record
+                        .service
+                        .update_status
+                    {
+                        println!("{name}: {}", update_status::summary(&status));
+                    }
+                }
+            }
         }
         ServiceCommand::Inspect { services } => {
             let mut records = Vec::new();
             for service in services {
-                records.push(rt.block_on(client.inspect(&service))?.record);
+                let record = rt.block_on(client.inspect(&service))?.record;
+                records.push(update_status::inspect_json(&record)?);
             }
             println!("{}", serde_json::to_string_pretty(&records)?);
         }
@@ -254,6 +310,35 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
             for service in services {
                 rt.block_on(client.remove(&service))?;
                 println!("{service}");
+            }
+        }
+        ServiceCommand::Update(update) if update.action().is_some() => {
+            let action = update.action().expect("checked by the match guard");
+            let request = proto::UpdateServiceRequest {
+                service: update.service.clone(),
+                action: action as i32,
+                ..Default::default()
+            };
+            rt.block_on(client.update(request))?;
+            println!("{}", update.service);
+            let expect = match action {
+                proto::UpdateAction::Cancel => Expect::Cancel,
+                _ => Expect::Update,
+            };
+            if !update.detach && action != proto::UpdateAction::Pause {
+                rt.block_on(wait::converge_update(&client, &update.service, expect))?;
+            }
+        }
+        ServiceCommand::Rollback { detach, service } => {
+            let request = proto::UpdateServiceRequest {
+                service: service.clone(),
+                action: proto::UpdateAction::Rollback as i32,
+                ..Default::default()
+            };
+            rt.block_on(client.update(request))?;
+            println!("{service}");
+            if !detach {
+                rt.block_on(wait::converge_update(&client, &service, Expect::Rollback))?;
             }
         }
         ServiceCommand::Update(update) => {
@@ -291,11 +376,26 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
                 spec_json: Vec::new(),
                 stop_on_disconnect: update.stop_on_disconnect.clone(),
                 registry_auth,
+                update_config: update.update.request(),
+                rollback_config: update.rollback.request(),
+                action: proto::UpdateAction::None as i32,
             };
-            rt.block_on(client.update(request))?;
+            let record = rt.block_on(client.update(request))?;
             println!("{}", update.service);
+            // Only a change that started an update ends with its outcome; a scale or a change
+            // of the knobs alone waits for the tasks, whatever an earlier update did.
+            let started = record
+                .service
+                .update_status
+                .as_ref()
+                .is_some_and(|s| s.is_moving() && s.started_at == record.service.updated_at);
+            let expect = if started {
+                Expect::Update
+            } else {
+                Expect::Converge
+            };
             if !update.detach {
-                rt.block_on(wait::converge(&client, &update.service))?;
+                rt.block_on(wait::converge_update(&client, &update.service, expect))?;
             }
         }
     }
@@ -353,6 +453,43 @@ mod tests {
         assert_eq!(spec.env, ["A=1"]);
         assert_eq!(spec.constraints, ["node.labels.zone==east"]);
         assert_eq!(spec.stop_on_disconnect, "10s");
+    }
+
+    #[test]
+    fn update_knobs_and_requests_to_the_update_parse() {
+        let cli = ServiceCli::try_parse_from([
+            "service",
+            "update",
+            "--update-parallelism",
+            "2",
+            "--update-order",
+            "start-first",
+            "--rollback-failure-action",
+            "continue",
+            "web",
+        ])
+        .unwrap();
+        let ServiceCommand::Update(update) = cli.args.command else {
+            panic!("not an update");
+        };
+        let knobs = update.update.request().unwrap();
+        assert_eq!(knobs.parallelism.map(|c| c.value), Some(2));
+        assert_eq!(knobs.order, "start-first");
+        assert_eq!(
+            update.rollback.request().unwrap().failure_action,
+            "continue"
+        );
+        assert_eq!(update.action(), None);
+        let cli = ServiceCli::try_parse_from(["service", "update", "--pause", "web"]).unwrap();
+        let ServiceCommand::Update(update) = cli.args.command else {
+            panic!("not an update");
+        };
+        assert_eq!(update.action(), Some(proto::UpdateAction::Pause));
+        assert!(update.update.request().is_none());
+        assert!(
+            ServiceCli::try_parse_from(["service", "update", "--pause", "--resume", "web"])
+                .is_err()
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! Waiting for a service to converge after `create`, `scale` or `update` (without
+//! Waiting for a service to converge after `create`, `scale`, `update` or `rollback` (without
 //! `--detach`): `overall progress: N out of M tasks` and a line per task (up to 20), until the
-//! tasks of its current spec version run (a job's have completed), or a task cannot be placed.
+//! tasks of its current spec run (a job's have completed) and its rolling update is over, or a
+//! task cannot be placed. After an update the wait ends with the update's outcome: paused
+//! (with the reason), rolled back or cancelled is an error.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -8,7 +10,39 @@ use std::time::{Duration, Instant};
 use anyhow::bail;
 use cluster_manager::services::ServicesClient;
 use cluster_manager::services::proto::{DesiredStateFilter, ListTasksRequest};
-use orchestrator::swarm::{Mode, TaskSlot, TaskState};
+use orchestrator::swarm::{Mode, TaskSlot, TaskState, UpdateState, UpdateStatus};
+
+use super::update_status;
+
+/// What the command that waits asked for: the outcomes of the update that count as success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// `create`, `scale`, `stack deploy`: the tasks run, whatever the update did.
+    Converge,
+    /// `update` (and `--resume`): the update completes.
+    Update,
+    /// `rollback`: the rollback completes.
+    Rollback,
+    /// `--cancel`: the cancelled update's tasks are back.
+    Cancel,
+}
+
+/// The error the update's `status` means for `expect`, once it stopped moving.
+fn outcome(name: &str, status: &UpdateStatus, expect: Expect) -> anyhow::Result<()> {
+    let message = &status.message;
+    match (status.state, expect) {
+        (_, Expect::Converge) => Ok(()),
+        (UpdateState::Paused, _) => bail!("update of service {name} paused: {message}"),
+        (UpdateState::RollbackPaused, _) => bail!("rollback of service {name} paused: {message}"),
+        (UpdateState::RollbackCompleted, Expect::Update) => {
+            bail!("update of service {name} rolled back: {message}")
+        }
+        (UpdateState::Cancelled, Expect::Update | Expect::Rollback) => {
+            bail!("update of service {name} was cancelled")
+        }
+        _ => Ok(()),
+    }
+}
 
 use super::progress::{Board, task_lines};
 
@@ -22,6 +56,16 @@ const STALL: Duration = Duration::from_secs(30);
 
 /// Waits until `service` converges, showing progress.
 pub async fn converge(client: &ServicesClient, service: &str) -> anyhow::Result<()> {
+    converge_update(client, service, Expect::Converge).await
+}
+
+/// Waits until `service` converges and its update stopped moving, showing progress; the
+/// update's outcome decides success as `expect` says.
+pub async fn converge_update(
+    client: &ServicesClient,
+    service: &str,
+    expect: Expect,
+) -> anyhow::Result<()> {
     let tty = std::io::stdout().is_terminal();
     let mut board = Board::new(tty);
     let mut moved_at = Instant::now();
@@ -36,13 +80,15 @@ pub async fn converge(client: &ServicesClient, service: &str) -> anyhow::Result<
                 desired_state: DesiredStateFilter::DesiredRunning as i32,
             })
             .await?;
-        let version = info.record.service.spec_version;
+        let spec = &info.record.service.spec;
         let name = &info.record.service.name;
+        let update = info.record.service.update_status.as_ref();
+        let moving = update.is_some_and(|s| s.is_moving());
         let current: Vec<_> = list
             .tasks
             .iter()
             .map(|t| &t.task)
-            .filter(|t| t.spec_version == version)
+            .filter(|t| t.spec.same_tasks(spec))
             .collect();
         let outdated = list.tasks.len() - current.len();
         let is_job = info.record.service.spec.mode.is_job();
@@ -62,15 +108,24 @@ pub async fn converge(client: &ServicesClient, service: &str) -> anyhow::Result<
             } => Some(total_completions),
             Mode::Global | Mode::GlobalJob => None,
         };
-        let mut lines = vec![format!("overall progress: {done} out of {total} tasks")];
+        let mut line = format!("overall progress: {done} out of {total} tasks");
+        if let Some(status) = update.filter(|_| expect != Expect::Converge) {
+            line = format!("{line}; {}", update_status::summary(status));
+        }
+        let mut lines = vec![line];
         lines.extend(task_lines(&current, slots));
         board.draw(lines);
         let global_without_tasks =
             matches!(info.record.service.spec.mode, Mode::Global) && total == 0;
+        if let Some(status) = update.filter(|s| !s.is_moving() && expect != Expect::Converge)
+            && let Err(err) = outcome(name, status, expect)
+        {
+            return Err(err);
+        }
         let converged = if is_job {
             done >= total
         } else {
-            done >= total && outdated == 0 && !global_without_tasks
+            done >= total && outdated == 0 && !global_without_tasks && !moving
         };
         if converged {
             println!("verify: Service {name} converged");
@@ -103,7 +158,7 @@ pub async fn converge(client: &ServicesClient, service: &str) -> anyhow::Result<
             && current
                 .iter()
                 .all(|t| t.status.state >= TaskState::Assigned);
-        if all_assigned && moved_at.elapsed() >= STALL {
+        if all_assigned && !moving && moved_at.elapsed() >= STALL {
             eprintln!(
                 "every task of {name} is assigned, but no node has reported more running for {} s; see `bosun service ps {name}`",
                 STALL.as_secs()
@@ -111,5 +166,41 @@ pub async fn converge(client: &ServicesClient, service: &str) -> anyhow::Result<
             return Ok(());
         }
         tokio::time::sleep(POLL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orchestrator::swarm::Timestamp;
+
+    #[test]
+    fn an_update_ends_with_its_outcome() {
+        let status = |state| UpdateStatus::new(state, Timestamp(0), "why");
+        assert!(outcome("web", &status(UpdateState::Completed), Expect::Update).is_ok());
+        assert_eq!(
+            outcome("web", &status(UpdateState::Paused), Expect::Update)
+                .unwrap_err()
+                .to_string(),
+            "update of service web paused: why"
+        );
+        assert!(
+            outcome(
+                "web",
+                &status(UpdateState::RollbackCompleted),
+                Expect::Update
+            )
+            .is_err()
+        );
+        assert!(
+            outcome(
+                "web",
+                &status(UpdateState::RollbackCompleted),
+                Expect::Rollback
+            )
+            .is_ok()
+        );
+        assert!(outcome("web", &status(UpdateState::Cancelled), Expect::Cancel).is_ok());
+        assert!(outcome("web", &status(UpdateState::Paused), Expect::Converge).is_ok());
     }
 }
