@@ -191,6 +191,8 @@ mod tests {
             ),
             restarts: Default::default(),
             force_update: 0,
+            registry_auth: None,
+            with_registry_auth: false,
         }
     }
 
