@@ -278,6 +278,7 @@ pub(crate) fn networks(
             aliases: n.aliases.clone(),
             ipv4,
             mac: (!n.mac_address.is_empty()).then(|| n.mac_address.clone()),
+            service_task: n.service_task,
         });
     }
     Ok(out)

@@ -250,6 +250,7 @@ pub(crate) fn attachments(
                 aliases: Vec::new(),
                 ipv4: None,
                 mac: None,
+                service_task: false,
             },
         );
     }
@@ -406,6 +407,7 @@ mod tests {
                     aliases: Vec::new(),
                     ipv4: None,
                     mac: None,
+                    service_task: false,
                 })
                 .collect();
             attachments(&networks, &NetworkMode::parse(mode), "bridge")

@@ -39,6 +39,7 @@ fn attach(
             mac: None,
             ports: ports.iter().map(|p| p.parse().unwrap()).collect(),
             netns: ns,
+            service_task: false,
         },
     )
     .unwrap()
@@ -176,6 +177,7 @@ fn published_ports_answer_from_loopback_outside_and_hairpin() {
                     mac: None,
                     ports: vec!["8080:81".parse().unwrap()],
                     netns: &c2,
+                    service_task: false,
                 },
             )
             .unwrap_err();
@@ -260,6 +262,7 @@ fn static_address_mac_mtu_and_several_networks() {
             mac: mac.map(str::to_string),
             ports: vec![],
             netns: ns,
+            service_task: false,
         };
         let ep = lab
             .nets
@@ -415,6 +418,7 @@ fn ipv6_networks_address_containers_and_keep_networks_apart() {
                     mac: None,
                     ports: vec![],
                     netns: &c2,
+                    service_task: false,
                 },
                 Some("fd00:77::99".parse().unwrap()),
             )
@@ -451,6 +455,7 @@ fn ipv6_networks_address_containers_and_keep_networks_apart() {
                     mac: None,
                     ports: vec![],
                     netns: &c4,
+                    service_task: false,
                 },
                 Some("fd00:77::5".parse().unwrap()),
             )
@@ -667,6 +672,7 @@ fn the_proxy_is_handed_the_ports_dnat_cannot_serve() {
                     mac: None,
                     ports: vec!["[::1]:9090:90".parse().unwrap()],
                     netns: &c3,
+                    service_task: false,
                 },
             )
             .unwrap_err();

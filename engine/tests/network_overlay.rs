@@ -44,6 +44,7 @@ fn attach(nets: &Networks, id: &str, ip: [u8; 4], ns: &Netns) -> engine::network
             mac: None,
             ports: vec![],
             netns: ns,
+            service_task: false,
         },
     )
     .unwrap()
@@ -54,6 +55,7 @@ fn peer_of(ep: &engine::network::Endpoint, node: Ipv4Addr) -> Peer {
         ip: ep.ipv4,
         mac: ep.mac.clone(),
         node,
+        names: Vec::new(),
     }
 }
 
@@ -236,6 +238,7 @@ fn an_internal_overlay_gives_no_default_route_and_no_masquerade() {
                     mac: None,
                     ports: vec![],
                     netns: &c1,
+                    service_task: false,
                 },
             )
             .unwrap();

@@ -110,6 +110,7 @@ pub fn peers(list: &[proto::OverlayPeer]) -> Result<Vec<Peer>, String> {
                 ip,
                 mac: p.mac.clone(),
                 node,
+                names: p.names.clone(),
             })
         })
         .collect()
@@ -129,6 +130,7 @@ fn overlay_info(rec: &NetworkRecord) -> Option<proto::OverlayInfo> {
                 ip: p.ip.to_string(),
                 mac: p.mac.clone(),
                 node: p.node.to_string(),
+                names: p.names.clone(),
             })
             .collect(),
     })
@@ -352,6 +354,7 @@ mod tests {
             ip: ip.into(),
             mac: mac.into(),
             node: node.into(),
+            names: Vec::new(),
         };
         let got = peers(&[peer("10.9.0.3", "02:42:0a:09:00:03", "192.0.2.2")]).unwrap();
         assert_eq!(got[0].ip, Ipv4Addr::new(10, 9, 0, 3));

@@ -272,6 +272,7 @@ impl NetworksApi for NetworksService {
             aliases: aliases.clone(),
             ipv4,
             mac: mac.clone(),
+            service_task: false,
         };
         let (attach_nets, attach_id, attach_network) = (nets.clone(), id.clone(), network.clone());
         let (ep, rec) = blocking(move || {
@@ -284,6 +285,7 @@ impl NetworksApi for NetworksService {
                 mac,
                 ports: Vec::new(),
                 netns: &netns,
+                service_task: false,
             };
             let ep = attach_nets.attach_with_v6(&attach_network, &req, ipv6)?;
             Ok((ep, attach_nets.inspect(&attach_network)?))

@@ -26,7 +26,29 @@ pub fn names(network: &NetworkRecord) -> NameTable {
             }
         }
     }
+    for peer in remote_peers(network) {
+        for name in &peer.names {
+            let addrs = table.entry(name.to_ascii_lowercase()).or_default();
+            if !addrs.contains(&peer.ip) {
+                addrs.push(peer.ip);
+            }
+        }
+    }
     table
+}
+
+/// The remote endpoints of an overlay (none on other networks).
+fn remote_peers(network: &NetworkRecord) -> &[super::overlay::Peer] {
+    network.overlay.as_ref().map_or(&[], |o| o.peers.as_slice())
+}
+
+/// The lower-case name `query` asks for on `network` (`name` or `name.<network>`, trailing
+/// dot allowed); `None` when empty.
+fn asked(network: &NetworkRecord, query: &str) -> Option<String> {
+    let q = query.trim_end_matches('.').to_ascii_lowercase();
+    let suffix = format!(".{}", network.name.to_ascii_lowercase());
+    let name = q.strip_suffix(&suffix).unwrap_or(&q).to_owned();
+    (!name.is_empty()).then_some(name)
 }
 
 /// The endpoints holding `query` (`name` or `name.<network>`, any case, trailing dot allowed)
@@ -52,11 +74,21 @@ pub(crate) fn holders<'a>(network: &'a NetworkRecord, query: &str) -> Vec<&'a En
 
 /// Answers `query` (`name` or `name.<network>`, trailing dot allowed) for a container on
 /// `network`; empty when the name is unknown there.
+/// On an overlay, the names of its remote endpoints (tasks on other nodes) answer too, with
+/// their addresses after the local ones.
 pub fn lookup(network: &NetworkRecord, query: &str) -> Vec<Ipv4Addr> {
     let mut out: Vec<Ipv4Addr> = Vec::new();
     for ep in holders(network, query) {
         if !out.contains(&ep.ipv4) {
             out.push(ep.ipv4);
+        }
+    }
+    if let Some(name) = asked(network, query) {
+        for peer in remote_peers(network) {
+            if peer.names.iter().any(|n| n.eq_ignore_ascii_case(&name)) && !out.contains(&peer.ip)
+            {
+                out.push(peer.ip);
+            }
         }
     }
     out
@@ -135,5 +167,25 @@ mod tests {
         let v6: Ipv6Addr = "fd00::3".parse().unwrap();
         net.endpoints.get_mut("bbbbbbbbbbbb2222").unwrap().ipv6 = Some(v6);
         assert_eq!(lookup_v6(&net, "web"), vec![v6]);
+
+        // On an overlay, the remote endpoints' names answer too, after the local ones.
+        let remote = |last: u8, names: &[&str]| crate::network::overlay::Peer {
+            ip: ip(last),
+            mac: format!("02:42:0a:00:00:{last:02x}"),
+            node: Ipv4Addr::new(192, 0, 2, 9),
+            names: names.iter().map(|n| n.to_string()).collect(),
+        };
+        net.overlay = Some(crate::network::overlay::OverlayConfig {
+            vni: 4096,
+            port: 4789,
+            underlay: Ipv4Addr::new(192, 0, 2, 1),
+            vxlan: "bsn-00000000-vx".into(),
+            attachable: false,
+            peers: vec![remote(7, &["web", "tasks.web"]), remote(8, &["api"])],
+        });
+        assert_eq!(lookup(&net, "web"), [ip(2), ip(3), ip(7)]);
+        assert_eq!(lookup(&net, "TASKS.web.app_default"), [ip(7)]);
+        assert_eq!(lookup(&net, "api"), [ip(8)]);
+        assert_eq!(names(&net)["tasks.web"], [ip(7)]);
     }
 }

@@ -71,6 +71,9 @@ pub struct AttachRequest<'a> {
     pub ports: Vec<PortSpec>,
     /// The container's network namespace.
     pub netns: &'a Netns,
+    /// The container is the task of a cluster service (see
+    /// [`crate::spec::NetworkAttachment::service_task`]).
+    pub service_task: bool,
 }
 
 /// The networks of one node, over `<data_root>/networks`. Kernel objects are made in the
@@ -346,7 +349,7 @@ impl Networks {
         let _lock = self.store.lock()?;
         let all = self.store.list()?;
         let mut rec = self.store.find(network)?;
-        if rec.overlay.as_ref().is_some_and(|o| !o.attachable) {
+        if !req.service_task && rec.overlay.as_ref().is_some_and(|o| !o.attachable) {
             return Err(invalid(
                 &rec.name,
                 "the overlay is not attachable: only networks created with --attachable take standalone containers",

@@ -52,6 +52,10 @@ pub struct Peer {
     pub mac: String,
     /// The underlay address of the node the container runs on.
     pub node: Ipv4Addr,
+    /// DNS names the container answers to on the overlay (a service's name, `tasks.<name>`,
+    /// its aliases): the embedded DNS of this node answers them with its address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
 }
 
 impl Peer {
@@ -173,9 +177,15 @@ impl PeerChanges {
     }
 }
 
-/// What changes from the peers `old` to the peers `new` (a peer whose MAC or node changed is
-/// withdrawn and added again).
+/// What changes from the peers `old` to the peers `new` in the kernel (a peer whose MAC or
+/// node changed is withdrawn and added again; a change of names alone changes nothing there).
 pub(super) fn diff(old: &[Peer], new: &[Peer]) -> PeerChanges {
+    let kernel = |p: &Peer| Peer {
+        names: Vec::new(),
+        ..p.clone()
+    };
+    let (old, new): (Vec<Peer>, Vec<Peer>) =
+        (old.iter().map(kernel).collect(), new.iter().map(kernel).collect());
     let (old_set, new_set): (BTreeSet<&Peer>, BTreeSet<&Peer>) =
         (old.iter().collect(), new.iter().collect());
     let nodes = |peers: &BTreeSet<&Peer>| peers.iter().map(|p| p.node).collect::<BTreeSet<_>>();

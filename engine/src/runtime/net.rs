@@ -45,6 +45,7 @@ impl Runtime {
                     Vec::new()
                 },
                 netns: &netns,
+                service_task: a.service_task,
             };
             let attached = self.networks.attach(&a.network, &req).and_then(|ep| {
                 let rec = self.networks.inspect(&a.network)?;

@@ -34,6 +34,10 @@ pub struct NetworkAttachment {
     /// A fixed MAC address, `aa:bb:cc:dd:ee:ff`.
     #[serde(default)]
     pub mac: Option<String>,
+    /// Joined as the task of a cluster service: an overlay that is not attachable takes
+    /// these only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub service_task: bool,
 }
 
 /// How a container is networked.

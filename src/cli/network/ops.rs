@@ -113,6 +113,7 @@ pub async fn connect(client: &mut NetworksClient, args: ConnectArgs) -> anyhow::
         ipv4_address: args.ip.unwrap_or_default(),
         ipv6_address: args.ip6.unwrap_or_default(),
         mac_address: String::new(),
+        service_task: false,
     };
     client
         .connect_container(&args.container, attachment)

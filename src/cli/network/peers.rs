@@ -37,6 +37,7 @@ pub fn parse_peer(text: &str) -> anyhow::Result<OverlayPeer> {
         ip: ip.trim().to_string(),
         mac: mac.trim().to_string(),
         node: node.trim().to_string(),
+        names: Vec::new(),
     })
 }
 

@@ -165,6 +165,11 @@ impl Networks {
         };
         let changes = overlay::diff(&config.peers, &peers);
         if changes.is_empty() {
+            if config.peers != peers {
+                // Only names changed: nothing for the kernel, the record keeps them for DNS.
+                config.peers = peers;
+                self.store.save(&rec)?;
+            }
             return Ok(rec);
         }
         config.peers = peers;

@@ -8,6 +8,7 @@ fn peer(ip: [u8; 4], mac: &str, node: [u8; 4]) -> Peer {
         ip: Ipv4Addr::from(ip),
         mac: mac.into(),
         node: Ipv4Addr::from(node),
+        names: Vec::new(),
     }
 }
 
