@@ -14,6 +14,7 @@ pub mod dispatcher;
 pub mod driver;
 pub mod launch;
 pub mod logs;
+pub mod networks;
 pub mod node_daemon;
 pub mod peers;
 pub mod pki;

@@ -227,6 +227,10 @@ pub struct Task {
     pub meta: Meta,
     /// The task.
     pub task: swarm::Task,
+    /// Its addresses on the networks of its spec, allocated when it was assigned to a node.
+    /// Absent from older records and from tasks on no network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<TaskAttachment>,
 }
 
 impl Task {
@@ -238,6 +242,7 @@ impl Task {
                 ..Meta::default()
             },
             task,
+            networks: Vec::new(),
         }
     }
 }
@@ -251,8 +256,39 @@ pub struct Network {
     pub name: String,
     /// Driver name (`overlay`, `bridge`).
     pub driver: String,
-    /// Subnet in CIDR notation, if fixed.
+    /// Subnet in CIDR notation (given, or allocated by the managers from their pool).
     pub subnet: Option<String>,
+    /// The gateway address inside the subnet (its first host address when not given).
+    /// Absent from older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<String>,
+    /// The VXLAN identifier the managers allocated (overlays; 0 on older records).
+    #[serde(default)]
+    pub vni: u32,
+    /// Standalone containers may join the overlay, not only the tasks of services.
+    #[serde(default)]
+    pub attachable: bool,
+    /// No way out of the network: no outbound NAT, no default route.
+    #[serde(default)]
+    pub internal: bool,
+}
+
+/// A task's place on one network: the address and MAC address the leader allocated to it
+/// when it assigned the task (the store is the address manager: an address is taken while a
+/// task record holds it).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TaskAttachment {
+    /// The network's record id.
+    pub network_id: String,
+    /// The network's name.
+    pub network: String,
+    /// The task's IPv4 address on it.
+    pub ip: std::net::Ipv4Addr,
+    /// The MAC address of the task's interface on it, `02:42:` and the address (lower case).
+    pub mac: String,
+    /// Extra DNS names of the task on this network (the service's aliases there).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 /// A named volume.

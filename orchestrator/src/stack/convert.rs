@@ -122,6 +122,8 @@ fn spec(
             "deploy.rollback_config",
             deploy.rollback_config.as_ref(),
         )?,
+        // Stacks keep their networks out of the cluster for now (see docs/stack.md).
+        networks: Vec::new(),
         image,
     })
 }

@@ -63,7 +63,7 @@ pub use schedule::{
     Unplaced, schedule,
 };
 pub use service::{Service, UpdateState, UpdateStatus};
-pub use spec::{Placement, ServiceSpec};
+pub use spec::{NetworkAttachmentConfig, Placement, ServiceSpec};
 pub use task::{DesiredState, Replaces, Task, TaskSlot, TaskStatus};
 pub use task_state::{TaskState, TransitionError};
 pub use time::Timestamp;

@@ -33,6 +33,16 @@ impl Placement {
     }
 }
 
+/// A network a service's tasks join (`--network name=web,alias=front`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct NetworkAttachmentConfig {
+    /// The network's name in the cluster.
+    pub target: String,
+    /// Extra DNS names of the service's tasks on that network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
 /// The desired state of a service's tasks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -93,6 +103,9 @@ pub struct ServiceSpec {
     pub update_config: UpdateConfig,
     /// How tasks are replaced when the spec goes back to the previous one.
     pub rollback_config: UpdateConfig,
+    /// Cluster networks the tasks join, each once (absent from older specs: none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<NetworkAttachmentConfig>,
 }
 
 impl ServiceSpec {
@@ -138,6 +151,7 @@ impl Default for ServiceSpec {
             stop_on_disconnect: None,
             update_config: UpdateConfig::default(),
             rollback_config: UpdateConfig::default(),
+            networks: Vec::new(),
         }
     }
 }

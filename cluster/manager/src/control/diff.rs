@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use cluster_state::{Command, Kind, Record, RecordKey};
+use cluster_state::{Command, Kind, Record, RecordKey, TaskAttachment};
 use orchestrator::swarm::{self, RestartHistory, ServiceId, TaskId};
 
 use super::plan::Snapshot;
@@ -18,12 +18,14 @@ struct Group {
     creates: bool,
 }
 
-/// The batches that take the store from `snapshot` to `tasks` and `histories`.
+/// The batches that take the store from `snapshot` to `tasks` and `histories`, giving the
+/// tasks in `addresses` their network attachments.
 pub(super) fn batches(
     snapshot: &Snapshot,
     tasks: &[swarm::Task],
     histories: &BTreeMap<ServiceId, RestartHistory>,
     services: &BTreeMap<ServiceId, swarm::Service>,
+    addresses: &BTreeMap<TaskId, Vec<TaskAttachment>>,
 ) -> Vec<Vec<Command>> {
     let before: HashMap<&TaskId, &cluster_state::Task> =
         snapshot.tasks.iter().map(|r| (&r.task.id, r)).collect();
@@ -35,13 +37,20 @@ pub(super) fn batches(
         match before.get(&task.id) {
             None => {
                 group.creates = true;
-                group.commands.push(Command::Create(Record::Task(Box::new(
-                    cluster_state::Task::new(task.clone()),
-                ))));
+                let mut record = cluster_state::Task::new(task.clone());
+                if let Some(attachments) = addresses.get(&task.id) {
+                    record.networks = attachments.clone();
+                }
+                group
+                    .commands
+                    .push(Command::Create(Record::Task(Box::new(record))));
             }
-            Some(record) if record.task != *task => {
+            Some(record) if record.task != *task || addresses.contains_key(&task.id) => {
                 let mut updated = (*record).clone();
                 updated.task = task.clone();
+                if let Some(attachments) = addresses.get(&task.id) {
+                    updated.networks = attachments.clone();
+                }
                 group.commands.push(Command::Update {
                     expected_version: record.meta.version,
                     record: Record::Task(Box::new(updated)),

@@ -9,6 +9,7 @@ use cluster_state::{Command, Record};
 use orchestrator::swarm::{self, DesiredState, ServiceId, TaskId, Timestamp};
 
 use super::diff;
+use crate::networks::alloc::AddressBook;
 
 /// Rebalance moves proposed per service and pass: a bounded number at a time.
 pub const MAX_MOVES: usize = 2;
@@ -23,6 +24,8 @@ pub struct Snapshot {
     pub tasks: Vec<cluster_state::Task>,
     /// Nodes.
     pub nodes: Vec<swarm::Node>,
+    /// Cluster networks (tasks get their addresses on them when assigned).
+    pub networks: Vec<cluster_state::Network>,
 }
 
 impl Snapshot {
@@ -41,6 +44,7 @@ impl Snapshot {
                     view.status = status(&node);
                     snapshot.nodes.push(view);
                 }
+                Record::Network(network) => snapshot.networks.push(network),
                 _ => {}
             }
         }
@@ -125,10 +129,45 @@ pub fn plan(snapshot: &Snapshot, now: Timestamp, mut next_id: impl FnMut() -> Ta
     let schedule = swarm::schedule(&snapshot.nodes, &tasks, now);
     wake_at = earliest(wake_at, schedule.retry_at);
     swarm::apply_schedule(&mut tasks, &schedule, now);
+    let addresses = addresses(snapshot, &tasks);
     Plan {
-        batches: diff::batches(snapshot, &tasks, &histories, &services),
+        batches: diff::batches(snapshot, &tasks, &histories, &services, &addresses),
         wake_at,
     }
+}
+
+/// The addresses of the tasks that reach a node in this pass on the networks of their spec:
+/// each gets one on each network, allocated against every address a task record holds (and
+/// those given earlier in the pass), so that no two tasks of any service share one.
+fn addresses(
+    snapshot: &Snapshot,
+    tasks: &[swarm::Task],
+) -> BTreeMap<TaskId, Vec<cluster_state::TaskAttachment>> {
+    let mut out = BTreeMap::new();
+    if snapshot.networks.is_empty() {
+        return out;
+    }
+    let records: HashMap<&TaskId, &cluster_state::Task> =
+        snapshot.tasks.iter().map(|r| (&r.task.id, r)).collect();
+    let mut book = AddressBook::new(
+        &snapshot.networks,
+        snapshot.tasks.iter().flat_map(|r| &r.networks),
+    );
+    for task in tasks {
+        let placed = task.node.is_some() && task.is_desired_running();
+        let has = records.get(&task.id).is_some_and(|r| !r.networks.is_empty());
+        if !placed || has || task.spec.networks.is_empty() {
+            continue;
+        }
+        let (attachments, failed) = book.allocate(&task.spec.networks);
+        if !failed.is_empty() {
+            tracing::warn!(task = %task.id, networks = ?failed, "no address for the task on these networks (gone or full)");
+        }
+        if !attachments.is_empty() {
+            out.insert(task.id.clone(), attachments);
+        }
+    }
+    out
 }
 
 /// Tasks whose service is gone: wanted shut down; forgotten once stopped, never placed, or

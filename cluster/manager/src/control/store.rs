@@ -10,7 +10,7 @@ use crate::driver::{Query, RaftHandle, Refused};
 
 /// The store as the control loop uses it.
 pub trait StoreView: Sync {
-    /// Every node, service and task record, as of one linearizable read.
+    /// Every node, service, task and network record, as of one linearizable read.
     fn snapshot(&self) -> impl Future<Output = Result<Vec<Record>, Refused>> + Send;
     /// Proposes `commands` as one batch; resolves once applied (with the index) or refused.
     fn commit(&self, commands: Vec<Command>) -> impl Future<Output = Result<u64, Refused>> + Send;
@@ -36,7 +36,12 @@ impl StoreView for RaftStore {
         let (data, _) = tokio::time::timeout(
             self.timeout,
             self.raft
-                .read(Query::Kinds(vec![Kind::Node, Kind::Service, Kind::Task])),
+                .read(Query::Kinds(vec![
+                    Kind::Node,
+                    Kind::Service,
+                    Kind::Task,
+                    Kind::Network,
+                ])),
         )
         .await
         .map_err(|_| Refused::ReadInterrupted)??;

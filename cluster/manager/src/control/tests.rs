@@ -486,3 +486,85 @@ async fn debounce_waits_for_quiet_but_no_longer_than_the_cap() {
     );
     writer.abort();
 }
+
+/// Every task record's attachments, by task id.
+fn attachments(store: &FakeStore) -> BTreeMap<String, Vec<cluster_state::TaskAttachment>> {
+    let guard = store.store.lock().unwrap();
+    guard
+        .0
+        .iter_kind(Kind::Task)
+        .filter_map(|r| match r {
+            Record::Task(t) => Some((t.meta.id.clone(), t.networks.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn tasks_placed_on_a_network_get_distinct_addresses_across_services_and_passes() {
+    let network = Record::Network(cluster_state::Network {
+        meta: Meta {
+            id: "net1".into(),
+            ..Meta::default()
+        },
+        name: "front".into(),
+        driver: "overlay".into(),
+        subnet: Some("10.32.0.0/20".into()),
+        gateway: Some("10.32.0.1".into()),
+        vni: 4096,
+        attachable: false,
+        internal: false,
+    });
+    let on_front = |id: &str, replicas: u64| {
+        let Record::Service(mut s) = service(id, replicas) else {
+            unreachable!("service() makes a service record")
+        };
+        s.service.spec.networks = vec![swarm::NetworkAttachmentConfig {
+            target: "front".into(),
+            aliases: vec!["www".into()],
+        }];
+        Record::Service(s)
+    };
+    let mut records = three_nodes();
+    records.extend([network, on_front("web", 3), on_front("api", 2), service("plain", 1)]);
+    let store = FakeStore::new(records);
+    pass(&store, ready, Timestamp(1_000), ids()).await.unwrap();
+    let given = attachments(&store);
+    let ips: BTreeSet<_> = given.values().flatten().map(|a| a.ip).collect();
+    assert_eq!(given.values().filter(|a| a.len() == 1).count(), 5, "{given:?}");
+    assert_eq!(given.values().filter(|a| a.is_empty()).count(), 1, "plain joins none");
+    assert_eq!(ips.len(), 5, "distinct across services: {given:?}");
+    assert!(!ips.contains(&"10.32.0.1".parse().unwrap()), "never the gateway");
+    let one = given.values().flatten().next().unwrap();
+    assert_eq!((one.network_id.as_str(), one.aliases.as_slice()), ("net1", &["www".to_owned()][..]));
+    assert_eq!(one.mac, crate::networks::alloc::mac_of(one.ip));
+
+    // Running, scaled up: the new task gets a fifth free address, the others keep theirs.
+    report_running(&store);
+    let scaled = {
+        let mut s = store.service("web");
+        s.service.spec.mode = Mode::Replicated { replicas: 4 };
+        s
+    };
+    store
+        .apply(Batch::new(
+            10,
+            vec![Command::Update {
+                expected_version: store.service("web").meta.version,
+                record: Record::Service(Box::new(scaled)),
+            }],
+        ))
+        .unwrap();
+    let mut n = 100;
+    let later_ids = move || {
+        n += 1;
+        TaskId(format!("t{n:03}"))
+    };
+    pass(&store, ready, Timestamp(2_000), later_ids).await.unwrap();
+    let after = attachments(&store);
+    for (id, a) in &given {
+        assert_eq!(after.get(id), Some(a), "kept");
+    }
+    let all: BTreeSet<_> = after.values().flatten().map(|a| a.ip).collect();
+    assert_eq!(all.len(), 6, "{after:?}");
+}

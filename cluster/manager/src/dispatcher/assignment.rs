@@ -4,6 +4,7 @@
 use cluster_state::RegistryAuth;
 use serde::{Deserialize, Serialize};
 
+use crate::dispatcher::networks::TaskNetwork;
 use crate::dispatcher::proto;
 use orchestrator::swarm::{
     DesiredState, NodeId, ServiceId, ServiceSpec, TaskId, TaskSlot, TaskState, TaskStatus,
@@ -29,6 +30,10 @@ pub struct Assignment {
     pub spec_version: u64,
     /// The spec it runs.
     pub spec: ServiceSpec,
+    /// The cluster networks it joins, with their endpoints on other nodes (absent from sets
+    /// saved before networks existed).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub networks: Vec<TaskNetwork>,
     /// Credentials to pull the image with (`--with-registry-auth`). Never saved: the node's
     /// assignments file leaves them out.
     #[serde(skip)]
@@ -56,6 +61,14 @@ fn auth_from_proto(wire: proto::RegistryAuth) -> RegistryAuth {
 /// A wire message the node cannot use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WireError {
+    /// The networks of an assignment do not decode.
+    #[error("task {task}: invalid networks: {message}")]
+    Networks {
+        /// The task.
+        task: String,
+        /// Why.
+        message: String,
+    },
     /// The spec of an assignment does not decode.
     #[error("task {task}: invalid spec: {message}")]
     Spec {
@@ -98,6 +111,12 @@ impl Assignment {
             // Plain data with ordered maps: serializing cannot fail.
             spec: serde_json::to_vec(&self.spec).expect("a spec serializes to json"),
             registry_auth: self.registry_auth.as_ref().map(auth_to_proto),
+            networks: if self.networks.is_empty() {
+                Vec::new()
+            } else {
+                // Plain data: serializing cannot fail.
+                serde_json::to_vec(&self.networks).expect("networks serialize to json")
+            },
         }
     }
 
@@ -119,6 +138,14 @@ impl Assignment {
             task: task.clone(),
             message: e.to_string(),
         })?;
+        let networks = if wire.networks.is_empty() {
+            Vec::new()
+        } else {
+            serde_json::from_slice(&wire.networks).map_err(|e| WireError::Networks {
+                task: task.clone(),
+                message: e.to_string(),
+            })?
+        };
         Ok(Assignment {
             task_id: TaskId(wire.task_id),
             service_id: ServiceId(wire.service_id),
@@ -132,6 +159,7 @@ impl Assignment {
             spec_version: wire.spec_version,
             spec,
             registry_auth: wire.registry_auth.map(auth_from_proto),
+            networks,
         })
     }
 }
@@ -216,6 +244,7 @@ mod tests {
                 image: "busybox".into(),
                 ..ServiceSpec::default()
             },
+            networks: Vec::new(),
         }
     }
 

@@ -25,13 +25,19 @@ pub(crate) async fn run(raft: RaftHandle, sets: watch::Sender<Arc<AllSets>>) {
         let read = async {
             let (services, _) = raft.local_read(Query::Kind(Kind::Service)).await?;
             let (tasks, _) = raft.local_read(Query::Kind(Kind::Task)).await?;
-            Ok::<_, crate::driver::Refused>((services, tasks))
+            // Nodes and networks: the overlay side of the assignments (underlay addresses,
+            // liveness, VXLAN identifiers).
+            let (nodes, _) = raft.local_read(Query::Kind(Kind::Node)).await?;
+            let (networks, _) = raft.local_read(Query::Kind(Kind::Network)).await?;
+            Ok::<_, crate::driver::Refused>([services, tasks, nodes, networks])
         };
-        let Ok((services, tasks)) = read.await else {
+        let Ok(kinds) = read.await else {
             return;
         };
-        let mut records: Vec<Record> = decode_records(&services).unwrap_or_default();
-        records.extend(decode_records(&tasks).unwrap_or_default());
+        let records: Vec<Record> = kinds
+            .iter()
+            .flat_map(|data| decode_records(data).unwrap_or_default())
+            .collect();
         let next = assignments(&records);
         sets.send_if_modified(|current| {
             let changed = **current != next;

@@ -13,10 +13,13 @@
 //! - [`batch`]: reports of every node within 100 ms (or 256 reports) become one store batch,
 //!   each moving its task's state forward only. A follower writes through the leader.
 //! - [`assignment`]: the domain values on both ends and their wire forms.
+//! - [`networks`]: the cluster networks of each task, with the network's endpoints on other
+//!   nodes, carried in its assignment.
 
 pub mod assignment;
 pub mod batch;
 pub(crate) mod hub;
+pub mod networks;
 pub(crate) mod server;
 pub mod sets;
 

@@ -35,6 +35,7 @@ impl Increment {
 /// A task still to run carries its service's registry credentials, when it has some (and
 /// they are open): so only the nodes that run the service's tasks get them.
 pub fn assignments(records: &[Record]) -> AllSets {
+    let mut networks = super::networks::task_networks(records);
     let services: BTreeMap<&str, &cluster_state::Service> = records
         .iter()
         .filter_map(|r| match r {
@@ -69,6 +70,7 @@ pub fn assignments(records: &[Record]) -> AllSets {
             spec_version: task.spec_version,
             spec: task.spec.clone(),
             registry_auth,
+            networks: networks.remove(&task.id).unwrap_or_default(),
         };
         sets.entry(node.clone())
             .or_default()

@@ -30,6 +30,22 @@ pub struct TaskList {
     pub service_names: std::collections::HashMap<String, String>,
 }
 
+/// A cluster network with the services on it, as the managers answer.
+#[derive(Debug, Clone)]
+pub struct NetworkInfo {
+    /// The store record.
+    pub record: cluster_state::Network,
+    /// Names of the services whose spec joins it.
+    pub services: Vec<String>,
+}
+
+fn network_info(answer: proto::NetworkInfo) -> Result<NetworkInfo, ManagerError> {
+    Ok(NetworkInfo {
+        record: decode("network", &answer.record)?,
+        services: answer.services,
+    })
+}
+
 /// A connection to one manager's services API.
 #[derive(Debug, Clone)]
 pub struct ServicesClient {
@@ -129,6 +145,61 @@ impl ServicesClient {
             .await
             .map_err(|s| self.remote(s))?;
         info(reply.into_inner())
+    }
+
+    /// Creates a cluster network; its record.
+    pub async fn create_network(
+        &self,
+        request: proto::CreateNetworkRequest,
+    ) -> Result<NetworkInfo, ManagerError> {
+        let reply = self
+            .inner
+            .clone()
+            .create_network(request)
+            .await
+            .map_err(|s| self.remote(s))?;
+        network_info(reply.into_inner())
+    }
+
+    /// Every cluster network, by name.
+    pub async fn networks(&self) -> Result<Vec<NetworkInfo>, ManagerError> {
+        let reply = self
+            .inner
+            .clone()
+            .list_networks(proto::Empty {})
+            .await
+            .map_err(|s| self.remote(s))?;
+        reply
+            .into_inner()
+            .networks
+            .into_iter()
+            .map(network_info)
+            .collect()
+    }
+
+    /// One cluster network (name, id or unique id prefix).
+    pub async fn network(&self, network: &str) -> Result<NetworkInfo, ManagerError> {
+        let reply = self
+            .inner
+            .clone()
+            .inspect_network(proto::NetworkRef {
+                network: network.to_owned(),
+            })
+            .await
+            .map_err(|s| self.remote(s))?;
+        network_info(reply.into_inner())
+    }
+
+    /// Removes a cluster network.
+    pub async fn remove_network(&self, network: &str) -> Result<(), ManagerError> {
+        self.inner
+            .clone()
+            .remove_network(proto::NetworkRef {
+                network: network.to_owned(),
+            })
+            .await
+            .map_err(|s| self.remote(s))?;
+        Ok(())
     }
 
     /// Tasks matching `request`.

@@ -1,5 +1,5 @@
-//! The services API (`proto/services.proto`): services, their tasks and the scheduling
-//! settings of nodes. Served beside the Manager service on the same mutual-TLS server, for
+//! The services API (`proto/services.proto`): services, their tasks, the scheduling
+//! settings of nodes, and cluster networks ([`crate::networks`]). Served beside the Manager service on the same mutual-TLS server, for
 //! manager certificates only. Requests are decoded and validated here, into the swarm's
 //! types; writes run on the leader (a follower forwards them), reads anywhere, linearizably.
 //! The leader's control loop ([`crate::control`]) turns what is written here into tasks.
@@ -20,6 +20,7 @@ use std::sync::Arc;
 use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
+use crate::networks::api as networks;
 use crate::service::{ManagerService, Need, forwarded, status_of};
 pub use api::services as proto;
 use proto::services_client::ServicesClient as RawClient;
@@ -134,5 +135,41 @@ impl Services for ServicesApi {
             return leader.update_node(forward(request.into_inner())).await;
         }
         nodes::update(&self.manager, request.into_inner()).await
+    }
+
+    async fn create_network(
+        &self,
+        request: Request<proto::CreateNetworkRequest>,
+    ) -> Result<Response<proto::NetworkInfo>, Status> {
+        if let Some(mut leader) = self.leader(&request).await? {
+            return leader.create_network(forward(request.into_inner())).await;
+        }
+        networks::create(&self.manager, request.into_inner()).await
+    }
+
+    async fn list_networks(
+        &self,
+        request: Request<proto::Empty>,
+    ) -> Result<Response<proto::NetworkList>, Status> {
+        self.reader(&request).await?;
+        networks::list(&self.manager).await
+    }
+
+    async fn inspect_network(
+        &self,
+        request: Request<proto::NetworkRef>,
+    ) -> Result<Response<proto::NetworkInfo>, Status> {
+        self.reader(&request).await?;
+        networks::inspect(&self.manager, &request.get_ref().network).await
+    }
+
+    async fn remove_network(
+        &self,
+        request: Request<proto::NetworkRef>,
+    ) -> Result<Response<proto::Empty>, Status> {
+        if let Some(mut leader) = self.leader(&request).await? {
+            return leader.remove_network(forward(request.into_inner())).await;
+        }
+        networks::remove(&self.manager, &request.get_ref().network).await
     }
 }

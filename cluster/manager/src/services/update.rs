@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use orchestrator::swarm::update::request;
-use orchestrator::swarm::{Constraint, Mode, ServiceSpec, Timestamp};
+use orchestrator::swarm::{Constraint, Mode, NetworkAttachmentConfig, ServiceSpec, Timestamp};
 
 use super::decode::{self, Knobs, SpecError, mode_name};
 use super::proto;
@@ -64,6 +64,10 @@ pub struct ServiceUpdate {
     pub constraint_add: Vec<Constraint>,
     /// Constraints removed.
     pub constraint_rm: Vec<Constraint>,
+    /// Cluster networks joined (or whose aliases change).
+    pub network_add: Vec<NetworkAttachmentConfig>,
+    /// Cluster networks left, by name.
+    pub network_rm: Vec<String>,
     /// Replace every task even if nothing else changes.
     pub force: bool,
     /// New `--stop-on-disconnect`: `Some(None)` turns it off.
@@ -135,6 +139,8 @@ impl ServiceUpdate {
             constraint_add: parse(&request.constraint_add)?,
             constraint_rm: parse(&request.constraint_rm)?,
             stop_on_disconnect: decode::stop_on_disconnect(&request.stop_on_disconnect)?,
+            network_add: decode::networks("--network-add", &request.network_add)?,
+            network_rm: request.network_rm.clone(),
             force: request.force,
             replace: None,
             registry_auth: decode::registry_auth(request.registry_auth.as_ref())?,
@@ -204,6 +210,14 @@ impl ServiceUpdate {
             spec.stop_on_disconnect = after;
         }
         decode::check_start_first(&spec)?;
+        let networks = &mut spec.networks;
+        networks.retain(|n| !self.network_rm.contains(&n.target));
+        for added in &self.network_add {
+            match networks.iter_mut().find(|n| n.target == added.target) {
+                Some(n) => *n = added.clone(),
+                None => networks.push(added.clone()),
+            }
+        }
         Ok(spec)
     }
 }

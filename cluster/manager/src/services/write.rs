@@ -60,11 +60,13 @@ pub(super) async fn create(
     let id = ServiceId(control::new_task_id().0);
     let mut service = swarm::Service::new(id, name.clone(), spec, control::now());
     service.rebalance = !request.no_rebalance;
+    let guards = crate::networks::api::joined(manager, &service.spec).await?;
     let mut record = cluster_state::Service::new(service);
     record.with_registry_auth = auth.is_some();
     record.registry_auth = auth.map(cluster_state::StoredAuth::Open);
-    let create = Command::Create(Record::Service(Box::new(record.clone())));
-    match commit(manager, vec![create]).await {
+    let mut commands = vec![Command::Create(Record::Service(Box::new(record.clone())))];
+    commands.extend(guards);
+    match commit(manager, commands).await {
         Ok(_) => {
             tracing::info!(service = %name, id = %record.meta.id, "service created");
             record_reply(&record)
@@ -86,11 +88,12 @@ pub(super) async fn update(
         let store = contents(manager).await?;
         let current = store.service(&request.service)?;
         let next = updated(current, &change, control::now()).map_err(bad_spec)?;
-        let command = Command::Update {
+        let mut commands = vec![Command::Update {
             expected_version: current.meta.version,
             record: Record::Service(Box::new(next.clone())),
-        };
-        match commit(manager, vec![command]).await {
+        }];
+        commands.extend(crate::networks::api::joined(manager, &next.service.spec).await?);
+        match commit(manager, commands).await {
             Ok(_) => return record_reply(&next),
             Err(refused) if raced(&refused) => continue,
             Err(refused) => return Err(status_of(refused)),

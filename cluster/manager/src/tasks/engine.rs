@@ -12,7 +12,9 @@ use api::{AgentClient, ClientError};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
+use crate::dispatcher::networks::{RemoteEndpoint, TaskNetwork};
 use crate::tasks::fetch::{self, ByteStream, FetchError, Pinned, Receiver, Sources};
+use crate::tasks::overlays::{NETWORK_ID, OverlayLink};
 use crate::tasks::machine::Found;
 use crate::tasks::translate::TASK_ID;
 use cluster_state::RegistryAuth;
@@ -102,6 +104,14 @@ pub trait TaskEngine: Send + Sync + 'static {
     async fn task_containers(&self) -> Result<Vec<TaskContainer>, EngineError>;
     /// What the container's healthcheck says.
     async fn health(&self, id: &str) -> Result<Health, EngineError>;
+    /// The overlays made for cluster networks (those carrying [`NETWORK_ID`]).
+    async fn overlays(&self) -> Result<Vec<OverlayLink>, EngineError>;
+    /// Creates the overlay of a cluster network, labelled with its id.
+    async fn create_overlay(&self, network: &TaskNetwork) -> Result<(), EngineError>;
+    /// Sets an overlay's remote endpoints to exactly `peers`.
+    async fn set_peers(&self, network: &str, peers: &[RemoteEndpoint]) -> Result<(), EngineError>;
+    /// Removes an overlay (refused while a container is attached).
+    async fn remove_overlay(&self, network: &str) -> Result<(), EngineError>;
 }
 
 /// The local agent, reached over its socket; connects on first use and again after a
@@ -138,6 +148,15 @@ impl AgentEngine {
     pub fn with_sources(mut self, sources: Arc<dyn Sources>) -> Self {
         self.sources = Some(sources);
         self
+    }
+
+    async fn networks(
+        &self,
+    ) -> Result<proto::networks_client::NetworksClient<tonic::transport::Channel>, EngineError>
+    {
+        Ok(proto::networks_client::NetworksClient::new(
+            api::client::channel(&self.socket).await?,
+        ))
     }
 
     async fn images(
@@ -274,6 +293,49 @@ impl Receiver for AgentEngine {
     }
 }
 
+/// An agent network carrying [`NETWORK_ID`] as an overlay link.
+fn overlay_link(network: &proto::Network) -> Option<OverlayLink> {
+    let overlay = network.overlay.as_ref()?;
+    let mut peers: Vec<RemoteEndpoint> = overlay
+        .peers
+        .iter()
+        .filter_map(|p| {
+            Some(RemoteEndpoint {
+                ip: p.ip.parse().ok()?,
+                mac: p.mac.clone(),
+                node: p.node.parse().ok()?,
+                names: p.names.clone(),
+            })
+        })
+        .collect();
+    peers.sort();
+    Some(OverlayLink {
+        name: network.name.clone(),
+        cluster_id: network.labels.get(NETWORK_ID)?.clone(),
+        vni: overlay.vni,
+        peers,
+    })
+}
+
+/// The agent's create request for the overlay of `network`.
+fn overlay_request(network: &TaskNetwork) -> proto::NetworkCreateRequest {
+    proto::NetworkCreateRequest {
+        name: network.name.clone(),
+        driver: "overlay".into(),
+        internal: network.internal,
+        labels: [(NETWORK_ID.to_owned(), network.id.clone())].into(),
+        subnet: network.subnet.clone(),
+        gateway: network.gateway.to_string(),
+        options: [
+            ("vni".to_owned(), network.vni.to_string()),
+            ("underlay".to_owned(), network.underlay.to_string()),
+        ]
+        .into(),
+        attachable: network.attachable,
+        ..proto::NetworkCreateRequest::default()
+    }
+}
+
 fn found(summary: &proto::ContainerSummary) -> Found {
     match proto::ContainerState::from_i32(summary.state) {
         Some(proto::ContainerState::Running | proto::ContainerState::Paused) => {
@@ -381,5 +443,46 @@ impl TaskEngine for AgentEngine {
                 })
             })
             .collect())
+    }
+
+    async fn overlays(&self) -> Result<Vec<OverlayLink>, EngineError> {
+        let request = proto::NetworkListRequest {
+            filters: vec![format!("label={NETWORK_ID}"), "driver=overlay".into()],
+        };
+        let listed = self.networks().await?.list(request).await?.into_inner();
+        Ok(listed.networks.iter().filter_map(overlay_link).collect())
+    }
+
+    async fn create_overlay(&self, network: &TaskNetwork) -> Result<(), EngineError> {
+        self.networks()
+            .await?
+            .create(overlay_request(network))
+            .await?;
+        Ok(())
+    }
+
+    async fn set_peers(&self, network: &str, peers: &[RemoteEndpoint]) -> Result<(), EngineError> {
+        let request = proto::NetworkPeersRequest {
+            network: network.to_owned(),
+            peers: peers
+                .iter()
+                .map(|p| proto::OverlayPeer {
+                    ip: p.ip.to_string(),
+                    mac: p.mac.clone(),
+                    node: p.node.to_string(),
+                    names: p.names.clone(),
+                })
+                .collect(),
+        };
+        self.networks().await?.set_peers(request).await?;
+        Ok(())
+    }
+
+    async fn remove_overlay(&self, network: &str) -> Result<(), EngineError> {
+        let request = proto::NetworkRef {
+            network: network.to_owned(),
+        };
+        self.networks().await?.remove(request).await?;
+        Ok(())
     }
 }

@@ -10,7 +10,9 @@ use api::agent as proto;
 
 use tokio_stream::StreamExt;
 
+use crate::dispatcher::networks::{RemoteEndpoint, TaskNetwork};
 use crate::tasks::engine::{EngineError, Health, TaskContainer, TaskEngine};
+use crate::tasks::overlays::OverlayLink;
 use crate::tasks::fetch::{ByteStream, Receiver, sha256};
 use crate::tasks::machine::Found;
 use crate::tasks::translate::TASK_ID;
@@ -22,6 +24,8 @@ pub(crate) struct Container {
     pub(crate) running: bool,
     pub(crate) exit: Option<i32>,
     pub(crate) health: Health,
+    /// The networks it joins (attached while it runs, as on the agent).
+    pub(crate) networks: Vec<String>,
 }
 
 #[derive(Debug, Default)]
@@ -33,6 +37,8 @@ pub(crate) struct State {
     pub(crate) blobs: BTreeMap<String, Vec<u8>>,
     /// Images a fetch registered, by reference.
     pub(crate) images: Vec<String>,
+    /// Overlays of cluster networks, by name.
+    pub(crate) overlays: BTreeMap<String, OverlayLink>,
     next: u32,
 }
 
@@ -101,9 +107,18 @@ impl TaskEngine for FakeEngine {
             .is_some_and(|c| c.healthcheck.is_some());
         let task = request
             .config
+            .as_ref()
             .and_then(|c| c.labels.get(TASK_ID).cloned())
             .unwrap_or_default();
+        let networks: Vec<String> = request
+            .config
+            .iter()
+            .flat_map(|c| c.networks.iter().map(|n| n.network.clone()))
+            .collect();
         let mut state = self.lock();
+        if let Some(absent) = networks.iter().find(|n| !state.overlays.contains_key(*n)) {
+            return Err(EngineError::NotFound(format!("network {absent} not found")));
+        }
         if state.containers.values().any(|c| c.name == request.name) {
             return Err(EngineError::Refused(format!(
                 "name {} in use",
@@ -124,6 +139,7 @@ impl TaskEngine for FakeEngine {
                 } else {
                     Health::None
                 },
+                networks,
             },
         );
         Ok(id)
@@ -198,6 +214,62 @@ impl TaskEngine for FakeEngine {
                 },
             })
             .collect())
+    }
+
+    async fn overlays(&self) -> Result<Vec<OverlayLink>, EngineError> {
+        Ok(self.lock().overlays.values().cloned().collect())
+    }
+
+    async fn create_overlay(&self, network: &TaskNetwork) -> Result<(), EngineError> {
+        self.call(format!("create overlay {} vni {}", network.name, network.vni));
+        let mut state = self.lock();
+        if state.overlays.contains_key(&network.name) {
+            return Err(EngineError::Refused(format!(
+                "network {} already exists",
+                network.name
+            )));
+        }
+        state.overlays.insert(
+            network.name.clone(),
+            OverlayLink {
+                name: network.name.clone(),
+                cluster_id: network.id.clone(),
+                vni: network.vni,
+                peers: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn set_peers(&self, network: &str, peers: &[RemoteEndpoint]) -> Result<(), EngineError> {
+        let ips: Vec<String> = peers.iter().map(|p| p.ip.to_string()).collect();
+        self.call(format!("peers {network} {}", ips.join(",")));
+        let mut state = self.lock();
+        let link = state
+            .overlays
+            .get_mut(network)
+            .ok_or_else(|| EngineError::NotFound(format!("network {network} not found")))?;
+        link.peers = peers.to_vec();
+        Ok(())
+    }
+
+    async fn remove_overlay(&self, network: &str) -> Result<(), EngineError> {
+        let mut state = self.lock();
+        if state
+            .containers
+            .values()
+            .any(|c| c.running && c.networks.iter().any(|n| n == network))
+        {
+            return Err(EngineError::Refused(format!(
+                "network {network} has attached containers"
+            )));
+        }
+        state.calls.push(format!("remove overlay {network}"));
+        state
+            .overlays
+            .remove(network)
+            .map(drop)
+            .ok_or_else(|| EngineError::NotFound(format!("network {network} not found")))
     }
 }
 

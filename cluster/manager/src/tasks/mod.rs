@@ -9,7 +9,11 @@
 //! - `actor` and [`machine`]: a task's life as a pure state machine (preparing → starting →
 //!   running → complete | failed, rejected on a failed pull or create, shutdown when asked),
 //!   and the actor that makes its calls on the agent.
-//! - [`translate`]: the container's name, labels and config from the task's spec.
+//! - [`translate`]: the container's name, labels and config from the task's spec (with its
+//!   addresses on cluster networks).
+//! - [`overlays`]: the overlay links of the node's tasks on its agent, created before a
+//!   task's container, their remote endpoints kept to what the assignments say, removed once
+//!   the last task there is gone.
 //! - [`engine`]: the agent calls, behind a trait.
 //! - [`fetch`] and `sources`: an image no registry holds, pinned to its manifest digest,
 //!   fetched blob by blob from a manager that has it (see [`crate::blobs`]).
@@ -24,6 +28,7 @@ pub mod engine;
 mod fake;
 pub mod fetch;
 pub mod machine;
+pub mod overlays;
 mod runner;
 pub(crate) mod session;
 mod sources;

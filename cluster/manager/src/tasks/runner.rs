@@ -14,6 +14,7 @@ use crate::tasks::actor::{self, Order};
 use crate::tasks::disconnect::CutOff;
 use crate::tasks::engine::TaskEngine;
 use crate::tasks::machine::Found;
+use crate::tasks::overlays;
 use orchestrator::swarm::{NodeId, TaskId};
 
 /// The actors of one node.
@@ -61,8 +62,9 @@ impl<E: TaskEngine> Runner<E> {
     }
 
     /// Makes the actors follow `set`: new tasks get one (adopting their container), changed
-    /// ones get the new assignment, gone ones are unassigned. False when the agent could not
-    /// be listed (new tasks then wait for the next call; nothing is started blind).
+    /// ones get the new assignment, gone ones are unassigned; the node's overlays follow it
+    /// too ([`overlays::sync`]). False when the agent could not be listed (new tasks then
+    /// wait for the next call; nothing is started blind) or an overlay change is left to do.
     pub async fn apply(&mut self, set: &NodeSet) -> bool {
         // Actors that ended (their task unassigned and cleaned up) are forgotten.
         self.actors.retain(|_, orders| !orders.is_closed());
@@ -78,6 +80,8 @@ impl<E: TaskEngine> Runner<E> {
                 return false;
             }
         };
+        // The overlays first: a new task's container joins its networks when created.
+        let overlays_done = overlays::sync(self.engine.as_ref(), set).await;
         let mut found: BTreeMap<String, Found> = BTreeMap::new();
         for c in containers {
             found.insert(c.task_id, c.found);
@@ -130,7 +134,7 @@ impl<E: TaskEngine> Runner<E> {
                 }
             });
         }
-        true
+        overlays_done
     }
 }
 
@@ -156,6 +160,7 @@ mod tests {
                 image: image.into(),
                 ..ServiceSpec::default()
             },
+            networks: Vec::new(),
         }
     }
 
@@ -270,6 +275,67 @@ mod tests {
             engine.calls().contains(&"stop c1".to_owned())
         })
         .await;
+    }
+
+    #[tokio::test]
+    async fn a_task_on_a_network_gets_its_overlay_first_and_the_last_one_out_removes_it() {
+        use crate::dispatcher::networks::{RemoteEndpoint, TaskNetwork};
+        use std::net::Ipv4Addr;
+        let engine = Arc::new(FakeEngine::default());
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut runner = Runner::new(engine.clone(), "n1".into(), tx);
+        let remote = |last: u8| RemoteEndpoint {
+            ip: Ipv4Addr::new(10, 32, 0, last),
+            mac: format!("02:42:0a:20:00:{last:02x}"),
+            node: Ipv4Addr::new(10, 213, 0, 2),
+            names: vec!["web".into()],
+        };
+        let mut a = assignment("t1", 1, "busybox");
+        a.networks = vec![TaskNetwork {
+            id: "net1".into(),
+            name: "front".into(),
+            vni: 4096,
+            subnet: "10.32.0.0/20".into(),
+            gateway: Ipv4Addr::new(10, 32, 0, 1),
+            internal: false,
+            attachable: false,
+            underlay: Ipv4Addr::new(10, 213, 0, 1),
+            ip: Ipv4Addr::new(10, 32, 0, 2),
+            mac: "02:42:0a:20:00:02".into(),
+            names: vec!["web".into(), "tasks.web".into()],
+            peers: vec![remote(3)],
+        }];
+        assert!(runner.apply(&set(&[a.clone()])).await);
+        until(&mut rx, "t1", TaskState::Running).await;
+        let calls = engine.calls();
+        let overlay = calls
+            .iter()
+            .position(|c| c == "create overlay front vni 4096")
+            .expect("overlay created");
+        let create = calls
+            .iter()
+            .position(|c| c == "create web.1.t1")
+            .expect("container created");
+        assert!(overlay < create, "{calls:?}");
+        assert!(calls.contains(&"peers front 10.32.0.3".to_owned()));
+
+        // A remote task goes: its endpoint is withdrawn.
+        a.networks[0].peers = vec![remote(4)];
+        runner.apply(&set(&[a.clone()])).await;
+        assert!(engine.calls().contains(&"peers front 10.32.0.4".to_owned()));
+
+        // The task stops: the overlay goes once its container is gone.
+        let mut down = a.clone();
+        down.desired_state = DesiredState::Shutdown;
+        runner.apply(&set(&[down])).await;
+        until(&mut rx, "t1", TaskState::Shutdown).await;
+        eventually("t1's container removed", || {
+            engine.lock().containers.is_empty()
+        })
+        .await;
+        assert!(runner.apply(&NodeSet::new()).await);
+        assert!(engine.lock().overlays.is_empty());
+        assert!(engine.calls().contains(&"remove overlay front".to_owned()));
     }
 
     #[tokio::test]

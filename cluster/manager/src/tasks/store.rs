@@ -93,6 +93,7 @@ mod tests {
             spec_version: 1,
             registry_auth: None,
             spec: ServiceSpec::default(),
+            networks: Vec::new(),
         };
         let set: NodeSet = [(a.task_id.clone(), a)].into();
         save(root.path(), &set).unwrap();

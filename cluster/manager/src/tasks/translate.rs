@@ -194,6 +194,23 @@ pub fn create_request(
         nano_cpus: signed("cpu limit", limits.nano_cpus)?,
         labels,
         ports,
+        network_mode: assignment
+            .networks
+            .first()
+            .map(|n| n.name.clone())
+            .unwrap_or_default(),
+        networks: assignment
+            .networks
+            .iter()
+            .map(|n| agent_proto::NetworkAttachment {
+                network: n.name.clone(),
+                aliases: n.names.clone(),
+                ipv4_address: n.ip.to_string(),
+                mac_address: n.mac.clone(),
+                service_task: true,
+                ..agent_proto::NetworkAttachment::default()
+            })
+            .collect(),
         ..agent_proto::ContainerConfig::default()
     };
     Ok(agent_proto::CreateRequest {
@@ -223,6 +240,7 @@ mod tests {
             spec_version: 1,
             registry_auth: None,
             spec,
+            networks: Vec::new(),
         }
     }
 

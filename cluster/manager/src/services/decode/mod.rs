@@ -3,9 +3,11 @@
 //! published ports are in `container.rs`.
 
 mod container;
+mod network;
 mod update_config;
 
 pub use container::{mount, publish};
+pub use network::{network, networks};
 pub use update_config::{Knobs, check_start_first, update_config};
 
 use std::collections::BTreeMap;
@@ -357,6 +359,7 @@ pub fn spec(spec: &proto::SpecRequest) -> Result<ServiceSpec, SpecError> {
         out.rollback_config,
     )?;
     check_start_first(&out)?;
+    out.networks = networks("--network", &spec.networks)?;
     Ok(out)
 }
 

@@ -1,0 +1,296 @@
+//! The overlay side of assignments: for each task on cluster networks, what its node needs to
+//! join it there — the network (VXLAN identifier, subnet, gateway), the task's own address,
+//! MAC and DNS names, and the network's endpoints on other nodes (each remote task's address
+//! and MAC with its node's underlay address), computed from the store's records.
+//!
+//! A remote task is an endpoint while the managers want it running, it has not stopped, and
+//! its node is not down: scaling down, a stopped task or a lost node withdraws its entries
+//! from every other node.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::networks::alloc;
+use cluster_state::{NodeState, Record, TaskAttachment};
+use orchestrator::swarm::{NodeId, TaskId, TaskState};
+
+/// An endpoint of a network on another node.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RemoteEndpoint {
+    /// The task's address on the network.
+    pub ip: Ipv4Addr,
+    /// Its interface's MAC address.
+    pub mac: String,
+    /// The underlay address of its node.
+    pub node: Ipv4Addr,
+    /// Its DNS names on the network (service name, `tasks.<service>`, aliases).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
+}
+
+/// One network of one task, as its node needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskNetwork {
+    /// The network's record id.
+    pub id: String,
+    /// Its name (also its name on the node's agent).
+    pub name: String,
+    /// The VXLAN identifier.
+    pub vni: u32,
+    /// Its subnet, CIDR.
+    pub subnet: String,
+    /// Its gateway address.
+    pub gateway: Ipv4Addr,
+    /// No way out of the network.
+    pub internal: bool,
+    /// Standalone containers may join.
+    pub attachable: bool,
+    /// The underlay address of the node the task runs on.
+    pub underlay: Ipv4Addr,
+    /// The task's address.
+    pub ip: Ipv4Addr,
+    /// The task's MAC address.
+    pub mac: String,
+    /// The task's DNS names on the network, besides its container name.
+    pub names: Vec<String>,
+    /// The network's endpoints on other nodes, sorted.
+    pub peers: Vec<RemoteEndpoint>,
+}
+
+/// The host part of a node's `addr` (`10.0.0.2:4242` → `10.0.0.2`).
+pub fn node_address(addr: &str) -> Option<Ipv4Addr> {
+    addr.parse::<std::net::SocketAddr>()
+        .ok()
+        .and_then(|s| match s.ip() {
+            std::net::IpAddr::V4(v4) => Some(v4),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .or_else(|| addr.parse().ok())
+}
+
+/// The DNS names of a task of `service` with `attachment`: the service's name, `tasks.` and
+/// the service's name, and the aliases the service gives on that network.
+pub fn task_names(service: &str, attachment: &TaskAttachment) -> Vec<String> {
+    let mut names = vec![service.to_owned(), format!("tasks.{service}")];
+    for alias in &attachment.aliases {
+        if !names.contains(alias) {
+            names.push(alias.clone());
+        }
+    }
+    names
+}
+
+struct Endpoint<'a> {
+    node: &'a NodeId,
+    node_addr: Ipv4Addr,
+    attachment: &'a TaskAttachment,
+    names: Vec<String>,
+}
+
+/// The networks of every assigned task that has attachments, by task id.
+pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
+    let mut nodes: BTreeMap<&str, (Option<Ipv4Addr>, bool)> = BTreeMap::new();
+    let mut networks = BTreeMap::new();
+    let mut services: BTreeMap<&str, &str> = BTreeMap::new();
+    for record in records {
+        match record {
+            Record::Node(n) => {
+                nodes.insert(
+                    n.meta.id.as_str(),
+                    (node_address(&n.addr), n.state == NodeState::Ready),
+                );
+            }
+            Record::Network(n) => {
+                if let Some(addressing) = alloc::addressing(n) {
+                    networks.insert(n.meta.id.as_str(), (n, addressing));
+                }
+            }
+            Record::Service(s) => {
+                services.insert(s.service.id.as_str(), s.service.name.as_str());
+            }
+            _ => {}
+        }
+    }
+    let service_name = |task: &orchestrator::swarm::Task| {
+        services
+            .get(task.service_id.as_str())
+            .map_or_else(|| task.service_id.to_string(), |n| (*n).to_owned())
+    };
+    // Endpoints by network id: tasks wanted running, not stopped, on a live node.
+    let mut endpoints: BTreeMap<&str, Vec<Endpoint>> = BTreeMap::new();
+    for record in records {
+        let Record::Task(t) = record else { continue };
+        let task = &t.task;
+        let Some(node) = &task.node else { continue };
+        let Some((Some(addr), true)) = nodes.get(node.as_str()) else {
+            continue;
+        };
+        if !task.is_desired_running()
+            || task.status.state < TaskState::Assigned
+            || task.status.state.is_terminal()
+        {
+            continue;
+        }
+        for a in &t.networks {
+            endpoints.entry(a.network_id.as_str()).or_default().push(Endpoint {
+                node,
+                node_addr: *addr,
+                attachment: a,
+                names: task_names(&service_name(task), a),
+            });
+        }
+    }
+    let mut out = BTreeMap::new();
+    for record in records {
+        let Record::Task(t) = record else { continue };
+        let task = &t.task;
+        let (Some(node), false) = (&task.node, t.networks.is_empty()) else {
+            continue;
+        };
+        let Some((Some(underlay), _)) = nodes.get(node.as_str()) else {
+            continue;
+        };
+        let mut joined = Vec::new();
+        for a in &t.networks {
+            let Some((network, (subnet, gateway))) = networks.get(a.network_id.as_str()) else {
+                continue;
+            };
+            let mut peers: Vec<RemoteEndpoint> = endpoints
+                .get(a.network_id.as_str())
+                .into_iter()
+                .flatten()
+                .filter(|e| e.node != node && e.node_addr != *underlay)
+                .map(|e| RemoteEndpoint {
+                    ip: e.attachment.ip,
+                    mac: e.attachment.mac.clone(),
+                    node: e.node_addr,
+                    names: e.names.clone(),
+                })
+                .collect();
+            peers.sort();
+            joined.push(TaskNetwork {
+                id: network.meta.id.clone(),
+                name: network.name.clone(),
+                vni: network.vni,
+                subnet: subnet.to_string(),
+                gateway: *gateway,
+                internal: network.internal,
+                attachable: network.attachable,
+                underlay: *underlay,
+                ip: a.ip,
+                mac: a.mac.clone(),
+                names: task_names(&service_name(task), a),
+                peers,
+            });
+        }
+        out.insert(task.id.clone(), joined);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatcher::sets::tests::task;
+    use cluster_state::{Meta, Network, Node, NodeRole, Availability};
+
+    fn node(id: &str, addr: &str, state: NodeState) -> Record {
+        Record::Node(Node {
+            meta: Meta {
+                id: id.into(),
+                ..Meta::default()
+            },
+            hostname: id.into(),
+            addr: addr.into(),
+            role: NodeRole::Worker,
+            raft_id: None,
+            availability: Availability::Active,
+            state,
+            desired_role: None,
+            demoted_at_ms: None,
+            platform: Default::default(),
+            resources: Default::default(),
+        })
+    }
+
+    fn network() -> Record {
+        Record::Network(Network {
+            meta: Meta {
+                id: "net1".into(),
+                ..Meta::default()
+            },
+            name: "front".into(),
+            driver: "overlay".into(),
+            subnet: Some("10.32.0.0/20".into()),
+            gateway: None,
+            vni: 4096,
+            attachable: false,
+            internal: false,
+        })
+    }
+
+    fn on_net(id: &str, node: &str, state: TaskState, last: u8) -> Record {
+        let mut t = task(id, Some(node), state, u64::from(last));
+        let ip = Ipv4Addr::new(10, 32, 0, last);
+        t.networks.push(TaskAttachment {
+            network_id: "net1".into(),
+            network: "front".into(),
+            ip,
+            mac: alloc::mac_of(ip),
+            aliases: vec!["www".into()],
+        });
+        Record::Task(Box::new(t))
+    }
+
+    fn peers_of(all: &BTreeMap<TaskId, Vec<TaskNetwork>>, task: &str) -> Vec<u8> {
+        all[&TaskId::from(task)][0]
+            .peers
+            .iter()
+            .map(|p| p.ip.octets()[3])
+            .collect()
+    }
+
+    #[test]
+    fn each_task_sees_the_running_endpoints_on_other_live_nodes() {
+        let mut records = vec![
+            node("n1", "10.213.0.1:4242", NodeState::Ready),
+            node("n2", "10.213.0.2:4242", NodeState::Ready),
+            node("n3", "10.213.0.3:4242", NodeState::Ready),
+            network(),
+            on_net("a", "n1", TaskState::Running, 2),
+            on_net("b", "n1", TaskState::Running, 3),
+            on_net("c", "n2", TaskState::Starting, 4),
+            on_net("d", "n3", TaskState::Failed, 5),
+        ];
+        let all = task_networks(&records);
+        let a = &all[&TaskId::from("a")][0];
+        assert_eq!((a.vni, a.subnet.as_str()), (4096, "10.32.0.0/20"));
+        assert_eq!(a.gateway, Ipv4Addr::new(10, 32, 0, 1));
+        assert_eq!(a.underlay, Ipv4Addr::new(10, 213, 0, 1));
+        assert_eq!(a.names, ["s1", "tasks.s1", "www"].map(String::from).to_vec());
+        // Same-node tasks are local endpoints, a failed task is none.
+        assert_eq!(peers_of(&all, "a"), [4]);
+        assert_eq!(a.peers[0].node, Ipv4Addr::new(10, 213, 0, 2));
+        assert_eq!(a.peers[0].mac, "02:42:0a:20:00:04");
+        assert_eq!(peers_of(&all, "c"), [2, 3]);
+
+        // A task wanted shut down is withdrawn at once; so are the tasks of a node gone down.
+        if let Record::Task(t) = &mut records[5] {
+            t.task.desired_state = orchestrator::swarm::DesiredState::Shutdown;
+        }
+        records[1] = node("n2", "10.213.0.2:4242", NodeState::Down);
+        let all = task_networks(&records);
+        assert_eq!(peers_of(&all, "a"), Vec::<u8>::new());
+        assert_eq!(peers_of(&all, "c"), [2]);
+    }
+
+    #[test]
+    fn addresses_parse_with_or_without_a_port() {
+        assert_eq!(node_address("10.0.0.2:4242"), Some(Ipv4Addr::new(10, 0, 0, 2)));
+        assert_eq!(node_address("10.0.0.2"), Some(Ipv4Addr::new(10, 0, 0, 2)));
+        assert_eq!(node_address("[::1]:4242"), None);
+        assert_eq!(node_address("host:4242"), None);
+    }
+}

@@ -1,0 +1,333 @@
+//! The network calls of the services API: create (the VXLAN identifier and subnet allocated
+//! against every network of the store, in one guarded write), list, inspect and remove
+//! (refused while a service uses the network, naming the services).
+
+// tonic's handlers answer with `tonic::Status`, a large error type, by design.
+#![allow(clippy::result_large_err)]
+
+use std::collections::BTreeMap;
+
+use tonic::{Response, Status};
+
+use super::alloc::{self, AllocError};
+use crate::driver::{Query, Refused};
+use crate::service::{ManagerService, status_of};
+use crate::services::decode::label_pairs;
+use crate::services::proto;
+use cluster_raft::WriteError;
+use cluster_state::{ApplyError, Batch, Command, Kind, Meta, Network, Record, RecordKey, Service};
+
+/// Attempts of a read-decide-write that keeps losing races.
+const ATTEMPTS: usize = 5;
+
+/// The longest network name (it names the network on every node's agent too).
+const MAX_NAME: usize = 64;
+
+struct Contents {
+    networks: Vec<Network>,
+    services: Vec<Service>,
+}
+
+async fn contents(manager: &ManagerService) -> Result<Contents, Status> {
+    let (data, _) = manager
+        .raft
+        .read(Query::Kinds(vec![Kind::Network, Kind::Service]))
+        .await
+        .map_err(status_of)?;
+    let records: Vec<Record> = serde_json::from_slice(&data)
+        .map_err(|e| Status::internal(format!("cannot decode records: {e}")))?;
+    let mut contents = Contents {
+        networks: Vec::new(),
+        services: Vec::new(),
+    };
+    for record in records {
+        match record {
+            Record::Network(n) => contents.networks.push(n),
+            Record::Service(s) => contents.services.push(*s),
+            _ => {}
+        }
+    }
+    Ok(contents)
+}
+
+impl Contents {
+    /// The network `name` designates: exact id, exact name, else a unique id prefix.
+    fn network(&self, name: &str) -> Result<&Network, Status> {
+        if name.is_empty() {
+            return Err(Status::invalid_argument("a network name or id is required"));
+        }
+        if let Some(n) = self
+            .networks
+            .iter()
+            .find(|n| n.meta.id == name || n.name == name)
+        {
+            return Ok(n);
+        }
+        let matches: Vec<&Network> = self
+            .networks
+            .iter()
+            .filter(|n| n.meta.id.starts_with(name))
+            .collect();
+        match matches.as_slice() {
+            [n] => Ok(n),
+            [] => Err(Status::not_found(format!("network {name} not found"))),
+            _ => Err(Status::failed_precondition(format!(
+                "network {name} is ambiguous: it matches {} networks",
+                matches.len()
+            ))),
+        }
+    }
+
+    /// The names of the services whose spec joins `network`, sorted.
+    fn users(&self, network: &Network) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .services
+            .iter()
+            .filter(|s| {
+                s.service
+                    .spec
+                    .networks
+                    .iter()
+                    .any(|n| n.target == network.name)
+            })
+            .map(|s| s.service.name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn info(&self, network: &Network) -> Result<proto::NetworkInfo, Status> {
+        Ok(proto::NetworkInfo {
+            record: serde_json::to_vec(network)
+                .map_err(|e| Status::internal(format!("cannot encode the network: {e}")))?,
+            services: self.users(network),
+        })
+    }
+}
+
+/// Whether `name` may name a network: a letter or digit, then letters, digits, `_`, `.`, `-`.
+fn check_name(name: &str) -> Result<(), Status> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
+    if !first_ok
+        || name.len() > MAX_NAME
+        || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        return Err(Status::invalid_argument(format!(
+            "invalid network name {name:?}: use letters, digits, '_', '.' and '-' (at most {MAX_NAME}), starting with a letter or digit"
+        )));
+    }
+    Ok(())
+}
+
+fn raced(refused: &Refused) -> bool {
+    matches!(
+        refused,
+        Refused::Write(WriteError::Refused(
+            ApplyError::VersionMismatch { .. } | ApplyError::NotFound(_) | ApplyError::Exists(_)
+        ))
+    )
+}
+
+fn alloc_status(err: AllocError) -> Status {
+    match err {
+        AllocError::Exhausted(_) => Status::resource_exhausted(err.to_string()),
+        AllocError::Invalid(_) | AllocError::Overlaps { .. } => {
+            Status::invalid_argument(err.to_string())
+        }
+    }
+}
+
+/// Creates a cluster network: its identifier and subnet are chosen against the networks of
+/// one read, and the write rewrites those networks at the versions read, so a concurrent
+/// create or removal makes this one decide again instead of sharing an identifier or subnet.
+pub(crate) async fn create(
+    manager: &ManagerService,
+    request: proto::CreateNetworkRequest,
+) -> Result<Response<proto::NetworkInfo>, Status> {
+    let name = request.name.trim().to_owned();
+    check_name(&name)?;
+    match request.driver.as_str() {
+        "" | "overlay" => {}
+        other => {
+            return Err(Status::invalid_argument(format!(
+                "driver {other} is not a cluster driver: cluster networks are overlays (create a bridge network on a node's agent)"
+            )));
+        }
+    }
+    let labels = label_pairs("--label", &request.labels)
+        .map_err(|e| Status::invalid_argument(e.to_string()))?;
+    let non_empty = |s: &str| (!s.trim().is_empty()).then(|| s.trim().to_owned());
+    let subnet = non_empty(&request.subnet);
+    let gateway = non_empty(&request.gateway);
+    for _ in 0..ATTEMPTS {
+        let store = contents(manager).await?;
+        if store.networks.iter().any(|n| n.name == name) {
+            return Err(Status::already_exists(format!(
+                "network {name} already exists"
+            )));
+        }
+        let vni = alloc::next_vni(&store.networks).map_err(alloc_status)?;
+        let (net, gw) = alloc::addresses(subnet.as_deref(), gateway.as_deref(), &store.networks)
+            .map_err(alloc_status)?;
+        let network = Network {
+            meta: Meta {
+                id: crate::control::new_task_id().0,
+                labels: labels.clone(),
+                ..Meta::default()
+            },
+            name: name.clone(),
+            driver: "overlay".to_owned(),
+            subnet: Some(net.to_string()),
+            gateway: Some(gw.to_string()),
+            vni,
+            attachable: request.attachable,
+            internal: request.internal,
+        };
+        // Every existing network is rewritten at the version read: a network created or
+        // removed meanwhile refuses the batch, so two creates never share an identifier.
+        let mut commands: Vec<Command> = store
+            .networks
+            .iter()
+            .map(|n| Command::Update {
+                expected_version: n.meta.version,
+                record: Record::Network(n.clone()),
+            })
+            .collect();
+        commands.push(Command::Create(Record::Network(network.clone())));
+        match manager.raft.write(Batch::new(0, commands)).await {
+            Ok(_) => {
+                tracing::info!(network = %name, vni, subnet = %net, "cluster network created");
+                return Ok(Response::new(store.info(&network)?));
+            }
+            Err(Refused::Write(WriteError::Refused(ApplyError::NameInUse { .. }))) => {
+                return Err(Status::already_exists(format!(
+                    "network {name} already exists"
+                )));
+            }
+            Err(refused) if raced(&refused) => continue,
+            Err(refused) => return Err(status_of(refused)),
+        }
+    }
+    Err(Status::aborted(format!(
+        "networks kept changing while creating {name}; retry"
+    )))
+}
+
+/// Every cluster network, by name.
+pub(crate) async fn list(manager: &ManagerService) -> Result<Response<proto::NetworkList>, Status> {
+    let store = contents(manager).await?;
+    let mut sorted: BTreeMap<&str, &Network> = BTreeMap::new();
+    for n in &store.networks {
+        sorted.insert(&n.name, n);
+    }
+    let networks = sorted
+        .values()
+        .map(|n| store.info(n))
+        .collect::<Result<_, _>>()?;
+    Ok(Response::new(proto::NetworkList { networks }))
+}
+
+/// One cluster network.
+pub(crate) async fn inspect(
+    manager: &ManagerService,
+    name: &str,
+) -> Result<Response<proto::NetworkInfo>, Status> {
+    let store = contents(manager).await?;
+    let network = store.network(name)?;
+    Ok(Response::new(store.info(network)?))
+}
+
+/// Removes a cluster network unless a service uses it. Its tasks' addresses go with their
+/// records; each node removes its overlay link once its last task there is gone.
+pub(crate) async fn remove(
+    manager: &ManagerService,
+    name: &str,
+) -> Result<Response<proto::Empty>, Status> {
+    for _ in 0..ATTEMPTS {
+        let store = contents(manager).await?;
+        let network = store.network(name)?;
+        let users = store.users(network);
+        if !users.is_empty() {
+            return Err(Status::failed_precondition(format!(
+                "network {} is in use by service{} {}",
+                network.name,
+                if users.len() == 1 { "" } else { "s" },
+                users.join(", ")
+            )));
+        }
+        // The services are rewritten at the version read: a service that joined the
+        // network meanwhile refuses the removal.
+        let mut commands: Vec<Command> = store
+            .services
+            .iter()
+            .map(|s| Command::Update {
+                expected_version: s.meta.version,
+                record: Record::Service(Box::new(s.clone())),
+            })
+            .collect();
+        commands.push(Command::Delete {
+            key: RecordKey::new(Kind::Network, network.meta.id.clone()),
+            expected_version: Some(network.meta.version),
+        });
+        match manager.raft.write(Batch::new(0, commands)).await {
+            Ok(_) => {
+                tracing::info!(network = %network.name, "cluster network removed");
+                return Ok(Response::new(proto::Empty {}));
+            }
+            Err(refused) if raced(&refused) => continue,
+            Err(refused) => return Err(status_of(refused)),
+        }
+    }
+    Err(Status::aborted(format!(
+        "network {name} kept changing; retry"
+    )))
+}
+
+/// Checks that every network `spec` joins is a cluster network, and returns the commands
+/// that rewrite those networks at the versions read: added to a service's write, they make
+/// it fail if one of them was removed meanwhile.
+pub(crate) async fn joined(
+    manager: &ManagerService,
+    spec: &orchestrator::swarm::ServiceSpec,
+) -> Result<Vec<Command>, Status> {
+    if spec.networks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let store = contents(manager).await?;
+    spec.networks
+        .iter()
+        .map(|wanted| {
+            let network = store
+                .networks
+                .iter()
+                .find(|n| n.name == wanted.target)
+                .ok_or_else(|| {
+                    Status::invalid_argument(format!(
+                        "network {} not found: create it on a manager with `bosun network create --driver overlay {}`",
+                        wanted.target, wanted.target
+                    ))
+                })?;
+            Ok(Command::Update {
+                expected_version: network.meta.version,
+                record: Record::Network(network.clone()),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        for ok in ["front", "a", "web_1.net-2"] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "-x", "a b", "a/b", &"n".repeat(65)] {
+            let err = check_name(bad).unwrap_err();
+            assert!(err.message().starts_with("invalid network name"), "{bad}");
+        }
+    }
+}

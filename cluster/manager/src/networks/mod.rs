@@ -1,0 +1,12 @@
+//! Cluster networks: overlays the managers keep in the store and services join.
+//!
+//! - [`alloc`]: the pure allocations — a network's VXLAN identifier and subnet, each task's
+//!   address and MAC address (the leader's control loop gives them when it assigns a task).
+//! - `api`: the network calls of the services API (`CreateNetwork`, `ListNetworks`,
+//!   `InspectNetwork`, `RemoveNetwork`), on the leader for writes.
+//!
+//! The nodes' side is in [`crate::dispatcher::networks`] (what an assignment carries) and
+//! `crate::tasks::overlays` (the overlay links on each node's agent).
+
+pub mod alloc;
+pub(crate) mod api;

@@ -1,0 +1,260 @@
+//! The overlay links of this node's tasks on its agent, owned and reconciled in one place:
+//! an overlay exists on the node while a task assigned here and wanted running joins it (made
+//! before the task's container, with the VXLAN identifier and subnet the managers allocated,
+//! so it is the same on every node), its remote endpoints are exactly those the assignments
+//! carry, and it is removed once no such task is left (the agent refuses while a container is
+//! still attached: the runner tries again). Links are recognised by their cluster network id
+//! label, so a restarted node daemon converges instead of leaking.
+
+use std::collections::BTreeMap;
+
+use crate::dispatcher::networks::{RemoteEndpoint, TaskNetwork};
+use crate::dispatcher::sets::NodeSet;
+use crate::tasks::engine::TaskEngine;
+use orchestrator::swarm::DesiredState;
+
+/// Label on an agent network made for a cluster network: the cluster network's id.
+pub const NETWORK_ID: &str = "com.docker.swarm.network.id";
+
+/// An overlay on the agent that carries [`NETWORK_ID`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverlayLink {
+    /// Its name on the agent (the cluster network's name).
+    pub name: String,
+    /// The cluster network's id (its label).
+    pub cluster_id: String,
+    /// Its VXLAN identifier.
+    pub vni: u32,
+    /// The remote endpoints programmed, sorted.
+    pub peers: Vec<RemoteEndpoint>,
+}
+
+/// One change to the node's overlays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OverlayAction {
+    /// Remove the overlay of this name (no task wants it, or it belongs to an older network
+    /// of the same name).
+    Remove(String),
+    /// Create the overlay of this network.
+    Create(Box<TaskNetwork>),
+    /// Set the overlay's remote endpoints to exactly these.
+    SetPeers {
+        /// The overlay's name.
+        name: String,
+        /// The endpoints.
+        peers: Vec<RemoteEndpoint>,
+    },
+}
+
+/// The overlays `set` needs on this node, by name: those of its tasks wanted running that
+/// have not finished (every task of a network carries the same endpoints).
+pub fn desired(set: &NodeSet) -> BTreeMap<String, TaskNetwork> {
+    let mut out = BTreeMap::new();
+    for a in set.values() {
+        if a.desired_state != DesiredState::Running || a.finished {
+            continue;
+        }
+        for n in &a.networks {
+            out.entry(n.name.clone()).or_insert_with(|| n.clone());
+        }
+    }
+    out
+}
+
+/// What takes the node from the overlays `existing` to `desired`: removals first (so a
+/// network replaced under the same name goes before its successor comes), then creations
+/// with their endpoints, then endpoint changes.
+pub fn plan(desired: &BTreeMap<String, TaskNetwork>, existing: &[OverlayLink]) -> Vec<OverlayAction> {
+    let mut actions = Vec::new();
+    let mut kept = BTreeMap::new();
+    for link in existing {
+        match desired.get(&link.name) {
+            Some(n) if n.id == link.cluster_id && n.vni == link.vni => {
+                kept.insert(link.name.as_str(), link);
+            }
+            _ => actions.push(OverlayAction::Remove(link.name.clone())),
+        }
+    }
+    for (name, network) in desired {
+        match kept.get(name.as_str()) {
+            None => {
+                actions.push(OverlayAction::Create(Box::new(network.clone())));
+                if !network.peers.is_empty() {
+                    actions.push(OverlayAction::SetPeers {
+                        name: name.clone(),
+                        peers: network.peers.clone(),
+                    });
+                }
+            }
+            Some(link) if link.peers != network.peers => actions.push(OverlayAction::SetPeers {
+                name: name.clone(),
+                peers: network.peers.clone(),
+            }),
+            Some(_) => {}
+        }
+    }
+    actions
+}
+
+/// Brings the agent's overlays to what `set` needs. False when something is left to do (the
+/// agent could not be listed, refused a removal while a container is attached, or failed a
+/// call): the caller applies the set again later.
+pub async fn sync<E: TaskEngine>(engine: &E, set: &NodeSet) -> bool {
+    let wanted = desired(set);
+    let existing = match engine.overlays().await {
+        Ok(links) => links,
+        Err(err) => {
+            if !wanted.is_empty() {
+                tracing::warn!(cause = %err, "cannot list the node's overlays");
+            }
+            return false;
+        }
+    };
+    let mut done = true;
+    for action in plan(&wanted, &existing) {
+        let result = match &action {
+            OverlayAction::Remove(name) => engine.remove_overlay(name).await,
+            OverlayAction::Create(network) => engine.create_overlay(network).await,
+            OverlayAction::SetPeers { name, peers } => engine.set_peers(name, peers).await,
+        };
+        match (&action, result) {
+            (OverlayAction::Remove(name), Ok(())) => {
+                tracing::info!(network = %name, "overlay removed: no task of this node on it");
+            }
+            (OverlayAction::Create(n), Ok(())) => {
+                tracing::info!(network = %n.name, vni = n.vni, subnet = %n.subnet, "overlay created");
+            }
+            (OverlayAction::SetPeers { name, peers }, Ok(())) => {
+                tracing::debug!(network = %name, peers = peers.len(), "overlay endpoints set");
+            }
+            (OverlayAction::Remove(name), Err(err)) => {
+                // Usually a task container still attached: it goes soon.
+                tracing::debug!(network = %name, cause = %err, "overlay not removed yet");
+                done = false;
+            }
+            (_, Err(err)) => {
+                tracing::warn!(?action, cause = %err, "overlay change failed");
+                done = false;
+            }
+        }
+    }
+    done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dispatcher::Assignment;
+    use orchestrator::swarm::{ServiceSpec, TaskSlot};
+    use std::net::Ipv4Addr;
+
+    fn endpoint(last: u8) -> RemoteEndpoint {
+        RemoteEndpoint {
+            ip: Ipv4Addr::new(10, 32, 0, last),
+            mac: format!("02:42:0a:20:00:{last:02x}"),
+            node: Ipv4Addr::new(10, 213, 0, 2),
+            names: vec!["web".into()],
+        }
+    }
+
+    fn network(name: &str, id: &str, peers: &[u8]) -> TaskNetwork {
+        TaskNetwork {
+            id: id.into(),
+            name: name.into(),
+            vni: 4096,
+            subnet: "10.32.0.0/20".into(),
+            gateway: Ipv4Addr::new(10, 32, 0, 1),
+            internal: false,
+            attachable: false,
+            underlay: Ipv4Addr::new(10, 213, 0, 1),
+            ip: Ipv4Addr::new(10, 32, 0, 2),
+            mac: "02:42:0a:20:00:02".into(),
+            names: vec!["web".into()],
+            peers: peers.iter().map(|l| endpoint(*l)).collect(),
+        }
+    }
+
+    fn assignment(id: &str, networks: Vec<TaskNetwork>, desired: DesiredState) -> Assignment {
+        Assignment {
+            task_id: id.into(),
+            service_id: "s1".into(),
+            service_name: "web".into(),
+            slot: TaskSlot::Slot(1),
+            desired_state: desired,
+            finished: false,
+            spec_version: 1,
+            spec: ServiceSpec::default(),
+            networks,
+        }
+    }
+
+    fn link(name: &str, id: &str, peers: &[u8]) -> OverlayLink {
+        OverlayLink {
+            name: name.into(),
+            cluster_id: id.into(),
+            vni: 4096,
+            peers: peers.iter().map(|l| endpoint(*l)).collect(),
+        }
+    }
+
+    #[test]
+    fn only_tasks_wanted_running_keep_an_overlay() {
+        let set: NodeSet = [
+            assignment("t1", vec![network("front", "n1", &[3])], DesiredState::Running),
+            assignment("t2", vec![network("back", "n2", &[])], DesiredState::Shutdown),
+        ]
+        .into_iter()
+        .map(|a| (a.task_id.clone(), a))
+        .collect();
+        let wanted = desired(&set);
+        assert_eq!(wanted.keys().collect::<Vec<_>>(), ["front"]);
+    }
+
+    #[test]
+    fn plans_create_peers_and_removal() {
+        let wanted: BTreeMap<String, TaskNetwork> = [
+            ("front".to_owned(), network("front", "n1", &[3, 4])),
+            ("mid".to_owned(), network("mid", "n3", &[5])),
+            ("fresh".to_owned(), network("fresh", "n4", &[])),
+        ]
+        .into();
+        let existing = [
+            link("front", "n1", &[3]),
+            link("mid", "n3", &[5]),
+            link("gone", "n2", &[]),
+        ];
+        let actions = plan(&wanted, &existing);
+        assert_eq!(
+            actions,
+            [
+                OverlayAction::Remove("gone".into()),
+                OverlayAction::Create(Box::new(network("fresh", "n4", &[]))),
+                OverlayAction::SetPeers {
+                    name: "front".into(),
+                    peers: vec![endpoint(3), endpoint(4)],
+                },
+            ]
+        );
+        // At rest: nothing to do.
+        let existing = [link("front", "n1", &[3, 4]), link("mid", "n3", &[5]), link("fresh", "n4", &[])];
+        assert!(plan(&wanted, &existing).is_empty());
+    }
+
+    #[test]
+    fn a_network_recreated_under_its_name_replaces_the_old_link() {
+        let wanted: BTreeMap<String, TaskNetwork> =
+            [("front".to_owned(), network("front", "new", &[3]))].into();
+        let actions = plan(&wanted, &[link("front", "old", &[])]);
+        assert_eq!(
+            actions,
+            [
+                OverlayAction::Remove("front".into()),
+                OverlayAction::Create(Box::new(network("front", "new", &[3]))),
+                OverlayAction::SetPeers {
+                    name: "front".into(),
+                    peers: vec![endpoint(3)],
+                },
+            ]
+        );
+    }
+}
