@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use agent::networks::client::NetworksClient;
 use agent::proto::Network;
 use clap::Args;
+use cluster_manager::services::client::NetworkInfo;
 use serde_json::{Value, json};
 
 /// Arguments of `inspect`.
@@ -70,17 +71,27 @@ pub fn document(n: &Network) -> Value {
         doc["Peers"] = o
             .peers
             .iter()
-            .map(|p| json!({ "IP": p.ip, "MacAddress": p.mac, "Node": p.node }))
+            .map(|p| json!({ "IP": p.ip, "MacAddress": p.mac, "Node": p.node, "Names": p.names }))
             .collect();
     }
     doc
 }
 
-/// Runs `inspect`: a JSON array; exits 1 when a network is missing (after printing the others).
-pub async fn run(client: &mut NetworksClient, args: InspectArgs) -> anyhow::Result<ExitCode> {
+/// Runs `inspect`: a JSON array; exits 1 when a network is missing (after printing the
+/// others). A name the cluster's networks hold (on a manager, `cluster`) shows the cluster
+/// network; any other the agent's.
+pub async fn run(
+    client: &mut NetworksClient,
+    args: InspectArgs,
+    cluster: Option<&[NetworkInfo]>,
+) -> anyhow::Result<ExitCode> {
     let mut docs = Vec::new();
     let mut failed = false;
     for name in &args.networks {
+        if let Some(network) = cluster.and_then(|c| super::cluster::find(c, name)) {
+            docs.push(super::cluster::document(network));
+            continue;
+        }
         match client.inspect(name).await {
             Ok(n) => docs.push(document(&n)),
             Err(err) => {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use agent::networks::client::NetworksClient;
 use agent::proto::Network;
 use clap::Args;
+use cluster_manager::services::client::NetworkInfo;
 
 use crate::cli::container::table;
 
@@ -25,6 +26,15 @@ pub struct LsArgs {
     pub no_trunc: bool,
 }
 
+/// One row of the list: an agent's network or, on a manager, a cluster network.
+struct Row {
+    id: String,
+    name: String,
+    driver: String,
+    scope: &'static str,
+    json: serde_json::Value,
+}
+
 /// One JSON line of `ls --format json`.
 pub fn json_line(n: &Network) -> serde_json::Value {
     serde_json::json!({
@@ -40,33 +50,83 @@ pub fn json_line(n: &Network) -> serde_json::Value {
     })
 }
 
-/// Runs `ls`.
-pub async fn run(client: &mut NetworksClient, args: LsArgs) -> anyhow::Result<ExitCode> {
-    let mut networks = client.list(args.filters.clone()).await?;
-    networks.sort_by(|a, b| a.name.cmp(&b.name));
-    let id = |n: &Network| {
+fn local_row(n: &Network) -> Row {
+    Row {
+        id: n.id.clone(),
+        name: n.name.clone(),
+        driver: n.driver.clone(),
+        scope: "local",
+        json: json_line(n),
+    }
+}
+
+fn cluster_row(n: &NetworkInfo) -> Row {
+    let r = &n.record;
+    Row {
+        id: r.meta.id.clone(),
+        name: r.name.clone(),
+        driver: r.driver.clone(),
+        scope: "swarm",
+        json: serde_json::json!({
+            "ID": r.meta.id,
+            "Name": r.name,
+            "Driver": r.driver,
+            "Scope": "swarm",
+            "Internal": r.internal,
+            "IPv6": false,
+            "Subnet": r.subnet.clone().unwrap_or_default(),
+            "Labels": r.meta.labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(","),
+            "CreatedAt": r.meta.created_at_ms / 1000,
+        }),
+    }
+}
+
+/// Runs `ls`. On a manager, the cluster's networks (`cluster`) are listed too, with scope
+/// `swarm`, and the agent's copies of them are left out.
+pub async fn run(
+    client: &mut NetworksClient,
+    args: LsArgs,
+    cluster: Option<&[NetworkInfo]>,
+) -> anyhow::Result<ExitCode> {
+    let local = client.list(args.filters.clone()).await?;
+    let mut rows: Vec<Row> = match cluster {
+        Some(cluster) => local
+            .iter()
+            .filter(|n| !n.labels.contains_key(super::cluster::NETWORK_ID))
+            .map(local_row)
+            .chain(
+                cluster
+                    .iter()
+                    .filter(|n| super::cluster::passes(n, &args.filters))
+                    .map(cluster_row),
+            )
+            .collect(),
+        None => local.iter().map(local_row).collect(),
+    };
+    rows.sort_by(|a, b| a.name.cmp(&b.name));
+    let id = |r: &Row| {
         if args.no_trunc {
-            n.id.clone()
+            r.id.clone()
         } else {
-            n.id.chars().take(12).collect()
+            r.id.chars().take(12).collect()
         }
     };
     if args.quiet {
-        for n in &networks {
-            println!("{}", id(n));
+        for r in &rows {
+            println!("{}", id(r));
         }
     } else if args.format == "json" {
-        for n in &networks {
-            println!("{}", json_line(n));
+        for r in &rows {
+            println!("{}", r.json);
         }
     } else {
-        let rows: Vec<Vec<String>> = networks
+        let table_rows: Vec<Vec<String>> = rows
             .iter()
-            .map(|n| vec![id(n), n.name.clone(), n.driver.clone(), "local".into()])
+            .map(|r| vec![id(r), r.name.clone(), r.driver.clone(), r.scope.into()])
             .collect();
         print!(
             "{}",
-            table::render(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &rows)
+            table::render(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &table_rows)
         );
     }
     Ok(ExitCode::SUCCESS)

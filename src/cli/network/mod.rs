@@ -3,6 +3,7 @@
 //! As for `bosun container`, the words after `network` are parsed here so that docker's short
 //! flags (`ls -q`, `prune -f`) do not collide with the top-level project options.
 
+mod cluster;
 mod create;
 mod inspect;
 mod ls;
@@ -10,6 +11,7 @@ mod ops;
 mod peers;
 
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use agent::networks::client::NetworksClient;
@@ -32,6 +34,17 @@ pub struct NetworkArgs {
 struct NetworkCli {
     #[command(flatten)]
     agent: HostArg,
+
+    /// Where this node's cluster state is kept: on a cluster manager, overlay networks are
+    /// the cluster's.
+    #[arg(
+        long,
+        env = "BOSUN_DATA_ROOT",
+        default_value = "/var/lib/bosun",
+        value_name = "DIR",
+        global = true
+    )]
+    data_root: PathBuf,
 
     #[command(subcommand)]
     command: Sub,
@@ -65,12 +78,43 @@ pub fn run(args: NetworkArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn dispatch(cli: NetworkCli) -> anyhow::Result<ExitCode> {
+    let scope = match &cli.command {
+        Sub::Create(_) | Sub::Ls(_) | Sub::Inspect(_) | Sub::Rm(_) => {
+            cluster::scope(&cli.data_root)?
+        }
+        _ => cluster::Scope::Standalone,
+    };
+    if let (Sub::Create(args), cluster::Scope::Manager(services)) = (&cli.command, &scope)
+        && args.driver == "overlay"
+    {
+        let network = services.create_network(cluster::request(args)?).await?;
+        println!("{}", network.record.meta.id);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let (Sub::Create(args), cluster::Scope::Worker) = (&cli.command, &scope)
+        && args.driver == "overlay"
+    {
+        anyhow::bail!(
+            "this node is a cluster worker: create overlay networks on a manager (they are the cluster's)"
+        );
+    }
+    let cluster_networks = match &scope {
+        cluster::Scope::Manager(services) => Some(services.networks().await?),
+        _ => None,
+    };
     let mut client = connect_with(cli.agent.host.as_deref(), NetworksClient::connect).await?;
     match cli.command {
         Sub::Create(args) => create::run(&mut client, args).await,
-        Sub::Ls(args) => ls::run(&mut client, args).await,
-        Sub::Inspect(args) => inspect::run(&mut client, args).await,
-        Sub::Rm(args) => ops::rm(&mut client, args).await,
+        Sub::Ls(args) => ls::run(&mut client, args, cluster_networks.as_deref()).await,
+        Sub::Inspect(args) => inspect::run(&mut client, args, cluster_networks.as_deref()).await,
+        Sub::Rm(args) => {
+            let services = match &scope {
+                cluster::Scope::Manager(services) => Some(services),
+                _ => None,
+            };
+            let cluster = services.zip(cluster_networks.as_deref());
+            ops::rm(&mut client, args, cluster).await
+        }
         Sub::Prune(args) => ops::prune(&mut client, args).await,
         Sub::Connect(args) => ops::connect(&mut client, args).await,
         Sub::Disconnect(args) => ops::disconnect(&mut client, args).await,

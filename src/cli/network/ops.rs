@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use agent::networks::client::NetworksClient;
 use agent::proto::NetworkAttachment;
 use clap::Args;
+use cluster_manager::services::ServicesClient;
+use cluster_manager::services::client::NetworkInfo;
 
 /// Arguments of `rm`.
 #[derive(Debug, Args)]
@@ -59,10 +61,28 @@ pub struct DisconnectArgs {
     pub container: String,
 }
 
-/// Runs `rm`: prints each removed name; exits 1 when one could not be removed.
-pub async fn rm(client: &mut NetworksClient, args: RmArgs) -> anyhow::Result<ExitCode> {
+/// Runs `rm`: prints each removed name; exits 1 when one could not be removed. A name the
+/// cluster's networks hold (on a manager, `cluster`) is removed from the cluster (refused
+/// while a service uses it); any other from the agent.
+pub async fn rm(
+    client: &mut NetworksClient,
+    args: RmArgs,
+    cluster: Option<(&ServicesClient, &[NetworkInfo])>,
+) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     for name in &args.networks {
+        if let Some((services, networks)) = cluster
+            && let Some(network) = super::cluster::find(networks, name)
+        {
+            match services.remove_network(&network.record.meta.id).await {
+                Ok(()) => println!("{name}"),
+                Err(err) => {
+                    crate::cli::report_item(&err);
+                    failed = true;
+                }
+            }
+            continue;
+        }
         match client.remove(name).await {
             Ok(()) => println!("{name}"),
             Err(err) if args.force && err.code() == Some(tonic::Code::NotFound) => {}

@@ -128,6 +128,9 @@ pub struct SpecFlags {
     pub update: UpdateKnobs,
     #[command(flatten)]
     pub rollback: RollbackKnobs,
+    /// Join a cluster network: NAME, or name=NAME[,alias=ALIAS…] (repeat for more).
+    #[arg(long = "network", value_name = "NETWORK")]
+    pub network: Vec<String>,
 }
 
 /// Arguments of `service create`.
@@ -216,6 +219,7 @@ pub fn request(args: &CreateArgs) -> anyhow::Result<proto::CreateServiceRequest>
         stop_on_disconnect: flags.stop_on_disconnect.clone(),
         update_config: flags.update.request(),
         rollback_config: flags.rollback.request(),
+        networks: flags.network.clone(),
     };
     Ok(proto::CreateServiceRequest {
         name: args.name.clone(),

@@ -143,6 +143,12 @@ struct UpdateArgs {
         hide_default_value = true
     )]
     stop_on_disconnect: String,
+    /// Join a cluster network, or change its aliases: NAME or name=NAME[,alias=ALIAS…].
+    #[arg(long, value_name = "NETWORK")]
+    network_add: Vec<String>,
+    /// Leave a cluster network.
+    #[arg(long, value_name = "NETWORK")]
+    network_rm: Vec<String>,
     /// Replace every task even if nothing changed.
     #[arg(long)]
     force: bool,
@@ -379,6 +385,8 @@ pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
                 update_config: update.update.request(),
                 rollback_config: update.rollback.request(),
                 action: proto::UpdateAction::None as i32,
+                network_add: update.network_add.clone(),
+                network_rm: update.network_rm.clone(),
             };
             let record = rt.block_on(client.update(request))?;
             println!("{}", update.service);
@@ -435,6 +443,10 @@ mod tests {
             "node.labels.zone==east",
             "--stop-on-disconnect",
             "10s",
+            "--network",
+            "front",
+            "--network",
+            "name=back,alias=api",
             "nginx",
             "nginx",
             "-g",
@@ -453,6 +465,7 @@ mod tests {
         assert_eq!(spec.env, ["A=1"]);
         assert_eq!(spec.constraints, ["node.labels.zone==east"]);
         assert_eq!(spec.stop_on_disconnect, "10s");
+        assert_eq!(spec.networks, ["front", "name=back,alias=api"]);
     }
 
     #[test]

@@ -1,0 +1,177 @@
+//! Cluster networks through `bosun network` on a manager: `create --driver overlay` writes
+//! the network through the managers (they allocate its VXLAN identifier and subnet), `ls`
+//! shows the cluster's networks beside the agent's, `inspect` and `rm` act on a cluster
+//! network when one has that name (or id), else on the agent's. On a node in no cluster,
+//! everything stays with the agent (a standalone overlay, as before).
+
+use std::path::Path;
+
+use anyhow::bail;
+use cluster_manager::Manager;
+use cluster_manager::services::ServicesClient;
+use cluster_manager::services::client::NetworkInfo;
+use cluster_manager::services::proto::CreateNetworkRequest;
+use cluster_state::NodeRole;
+use serde_json::json;
+
+use super::create::CreateArgs;
+
+/// The label the node daemon puts on the agent's copy of a cluster network.
+pub const NETWORK_ID: &str = cluster_manager::tasks::overlays::NETWORK_ID;
+
+/// Where this node stands.
+pub enum Scope {
+    /// In no cluster: only the agent's networks.
+    Standalone,
+    /// A worker: cluster networks are made and listed on managers.
+    Worker,
+    /// A manager, with its services API.
+    Manager(ServicesClient),
+}
+
+/// This node's scope, from the cluster state under `data_root`.
+pub fn scope(data_root: &Path) -> anyhow::Result<Scope> {
+    if !cluster_manager::state::cluster_dir(data_root).exists() {
+        return Ok(Scope::Standalone);
+    }
+    let manager = Manager::open(data_root)?;
+    if manager.state().role != NodeRole::Manager {
+        return Ok(Scope::Worker);
+    }
+    Ok(Scope::Manager(manager.services_client()?))
+}
+
+/// The request of `create --driver overlay` for the managers; the options only an agent
+/// honours are refused.
+pub fn request(args: &CreateArgs) -> anyhow::Result<CreateNetworkRequest> {
+    if args.ipv6 || args.subnets.iter().chain(&args.gateways).any(|s| s.contains(':')) {
+        bail!("cluster overlay networks are IPv4 only");
+    }
+    if args.ip_range.is_some() {
+        bail!("--ip-range is not supported on cluster networks");
+    }
+    if let Some(opt) = args.opts.first() {
+        bail!(
+            "option {opt:?} is not supported on cluster networks: the managers choose the VXLAN identifier, and each node its underlay address"
+        );
+    }
+    let one = |list: &[String], flag: &str| -> anyhow::Result<String> {
+        match list {
+            [] => Ok(String::new()),
+            [one] => Ok(one.clone()),
+            _ => bail!("only one {flag} is supported"),
+        }
+    };
+    Ok(CreateNetworkRequest {
+        name: args.name.clone(),
+        driver: args.driver.clone(),
+        subnet: one(&args.subnets, "--subnet")?,
+        gateway: one(&args.gateways, "--gateway")?,
+        attachable: args.attachable,
+        internal: args.internal,
+        labels: args.labels.clone(),
+    })
+}
+
+/// The cluster network `name` designates among `networks` (id, name or unique id prefix).
+pub fn find<'a>(networks: &'a [NetworkInfo], name: &str) -> Option<&'a NetworkInfo> {
+    networks
+        .iter()
+        .find(|n| n.record.meta.id == name || n.record.name == name)
+        .or_else(|| {
+            let matches: Vec<&NetworkInfo> = networks
+                .iter()
+                .filter(|n| !name.is_empty() && n.record.meta.id.starts_with(name))
+                .collect();
+            match matches.as_slice() {
+                [one] => Some(*one),
+                _ => None,
+            }
+        })
+}
+
+/// Whether a cluster network passes the `ls` filters (`name=`, `id=`, `driver=`; any other
+/// filter leaves the cluster networks out).
+pub fn passes(n: &NetworkInfo, filters: &[String]) -> bool {
+    filters.iter().all(|f| match f.split_once('=') {
+        Some(("name", v)) => n.record.name.contains(v),
+        Some(("id", v)) => n.record.meta.id.starts_with(v),
+        Some(("driver", v)) => n.record.driver == v,
+        _ => false,
+    })
+}
+
+/// `network inspect` of a cluster network, in Docker's shape.
+pub fn document(n: &NetworkInfo) -> serde_json::Value {
+    let r = &n.record;
+    json!({
+        "Name": r.name,
+        "Id": r.meta.id,
+        "Created": r.meta.created_at_ms,
+        "Scope": "swarm",
+        "Driver": r.driver,
+        "Internal": r.internal,
+        "Attachable": r.attachable,
+        "IPAM": {
+            "Driver": "default",
+            "Config": [{
+                "Subnet": r.subnet.clone().unwrap_or_default(),
+                "Gateway": r.gateway.clone().unwrap_or_default(),
+            }],
+        },
+        "Options": {
+            "com.docker.network.driver.overlay.vxlanid_list": r.vni.to_string(),
+        },
+        "Labels": r.meta.labels,
+        "Services": n.services,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: CreateArgs,
+    }
+
+    fn args(words: &[&str]) -> CreateArgs {
+        Cli::try_parse_from(std::iter::once("create").chain(words.iter().copied()))
+            .unwrap()
+            .args
+    }
+
+    #[test]
+    fn overlay_flags_become_the_managers_request() {
+        let r = request(&args(&[
+            "--driver",
+            "overlay",
+            "--subnet",
+            "10.50.0.0/24",
+            "--gateway",
+            "10.50.0.254",
+            "--attachable",
+            "--internal",
+            "--label",
+            "a=b",
+            "front",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.subnet.as_str(), r.gateway.as_str()),
+            ("front", "10.50.0.0/24", "10.50.0.254")
+        );
+        assert!(r.attachable && r.internal);
+        assert_eq!(r.labels, ["a=b"]);
+        for bad in [
+            &["--driver", "overlay", "-o", "vni=5000", "x"][..],
+            &["--driver", "overlay", "--ipv6", "x"],
+            &["--driver", "overlay", "--subnet", "10.1.0.0/24", "--subnet", "10.2.0.0/24", "x"],
+        ] {
+            assert!(request(&args(bad)).is_err(), "{bad:?}");
+        }
+    }
+}
