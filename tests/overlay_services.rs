@@ -27,8 +27,7 @@ const WITHIN: Duration = Duration::from_secs(60);
 /// The web service's command: a TCP server on port 8080 answering each connection with its
 /// container's host name (busybox `nc`, as tests/network_e2e.rs; the static busybox's `wget`
 /// crashes).
-const SERVE: &str =
-    "printf '#!/bin/sh\\necho from-%s\\n' \"$(hostname)\" > /srv.sh; chmod +x /srv.sh; exec nc -ll -p 8080 -e /srv.sh";
+const SERVE: &str = "printf '#!/bin/sh\\necho from-%s\\n' \"$(hostname)\" > /srv.sh; chmod +x /srv.sh; exec nc -ll -p 8080 -e /srv.sh";
 
 /// The running containers of service `name`: (member, container id, address on `network`).
 fn on_network(bed: &Bed, name: &str, network: &str) -> Vec<(usize, String, String)> {
@@ -78,7 +77,11 @@ fn vxlan_links(bed: &mut Bed, i: usize) -> Vec<String> {
 }
 
 /// The addresses `name` resolves to from the client's container (busybox nslookup).
-fn resolve(bed: &Bed, client: &(usize, String, String), name: &str) -> Result<BTreeSet<String>, String> {
+fn resolve(
+    bed: &Bed,
+    client: &(usize, String, String),
+    name: &str,
+) -> Result<BTreeSet<String>, String> {
     let (ok, out) = exec(bed, client.0, &client.1, &["nslookup", name]);
     if !ok {
         return Err(format!("nslookup {name}: {out}"));
@@ -112,14 +115,16 @@ async fn services_on_an_overlay_reach_each_other_across_nodes_by_address_and_nam
         assert!(row.contains("overlay") && row.contains("swarm"), "{row}");
         let doc: serde_json::Value =
             serde_json::from_str(&bed.output(2, &["network", "inspect", "front"])).unwrap();
-        assert_eq!(doc[0]["IPAM"]["Config"][0]["Subnet"], "10.32.0.0/20", "{doc}");
+        assert_eq!(
+            doc[0]["IPAM"]["Config"][0]["Subnet"], "10.32.0.0/20",
+            "{doc}"
+        );
         assert_eq!(
             doc[0]["Options"]["com.docker.network.driver.overlay.vxlanid_list"],
             "4096"
         );
-        let (ok, _, err) = blocking(|| {
-            bed.bosun(3, &["network", "create", "--driver", "overlay", "back"])
-        });
+        let (ok, _, err) =
+            blocking(|| bed.bosun(3, &["network", "create", "--driver", "overlay", "back"]));
         assert!(!ok && err.contains("cluster worker"), "{err}");
 
         // Two web tasks on the workers, a client on a manager.
@@ -201,7 +206,12 @@ async fn services_on_an_overlay_reach_each_other_across_nodes_by_address_and_nam
             })
             .await;
             assert_eq!(answer.trim(), format!("from-{}", name.trim()));
-            let (ok, out) = exec(&bed, client.0, &client.1, &["ping", "-c", "1", "-W", "3", &web.2]);
+            let (ok, out) = exec(
+                &bed,
+                client.0,
+                &client.1,
+                &["ping", "-c", "1", "-W", "3", &web.2],
+            );
             assert!(ok, "ping {}: {out}", web.2);
         }
 
@@ -209,19 +219,34 @@ async fn services_on_an_overlay_reach_each_other_across_nodes_by_address_and_nam
         // tasks.<service>; the service's alias works too, from the web side.
         let both: BTreeSet<String> = webs.iter().map(|w| w.2.clone()).collect();
         for name in ["web", "tasks.web"] {
-            wait_until(&bed, "the service's name resolved to its tasks", WITHIN, || async {
-                let got = resolve(&bed, &client, name)?;
-                if got == both {
-                    Ok(())
-                } else {
-                    Err(format!("{name} -> {got:?}, expected {both:?}"))
-                }
-            })
+            wait_until(
+                &bed,
+                "the service's name resolved to its tasks",
+                WITHIN,
+                || async {
+                    let got = resolve(&bed, &client, name)?;
+                    if got == both {
+                        Ok(())
+                    } else {
+                        Err(format!("{name} -> {got:?}, expected {both:?}"))
+                    }
+                },
+            )
             .await;
         }
-        let (ok, out) = exec(&bed, client.0, &client.1, &["sh", "-c", "nc -w 3 web 8080 </dev/null"]);
+        let (ok, out) = exec(
+            &bed,
+            client.0,
+            &client.1,
+            &["sh", "-c", "nc -w 3 web 8080 </dev/null"],
+        );
         assert!(ok && out.starts_with("from-"), "web by name: {out}");
-        let (ok, out) = exec(&bed, client.0, &client.1, &["ping", "-c", "1", "-W", "3", "tasks.web"]);
+        let (ok, out) = exec(
+            &bed,
+            client.0,
+            &client.1,
+            &["ping", "-c", "1", "-W", "3", "tasks.web"],
+        );
         assert!(ok, "ping tasks.web: {out}");
         let probe = resolve(&bed, &webs[0], "probe").unwrap();
         assert_eq!(probe, [client.2.clone()].into(), "the client's alias");
@@ -245,7 +270,12 @@ async fn services_on_an_overlay_reach_each_other_across_nodes_by_address_and_nam
             }
         })
         .await;
-        let (reached, out) = exec(&bed, client.0, &client.1, &["ping", "-c", "1", "-W", "2", &gone]);
+        let (reached, out) = exec(
+            &bed,
+            client.0,
+            &client.1,
+            &["ping", "-c", "1", "-W", "2", &gone],
+        );
         assert!(!reached, "the stopped task's address still answers: {out}");
 
         // Removal is refused while services use the network, then works.

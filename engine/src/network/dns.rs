@@ -85,8 +85,7 @@ pub fn lookup(network: &NetworkRecord, query: &str) -> Vec<Ipv4Addr> {
     }
     if let Some(name) = asked(network, query) {
         for peer in remote_peers(network) {
-            if peer.names.iter().any(|n| n.eq_ignore_ascii_case(&name)) && !out.contains(&peer.ip)
-            {
+            if peer.names.iter().any(|n| n.eq_ignore_ascii_case(&name)) && !out.contains(&peer.ip) {
                 out.push(peer.ip);
             }
         }

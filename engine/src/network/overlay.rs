@@ -184,8 +184,10 @@ pub(super) fn diff(old: &[Peer], new: &[Peer]) -> PeerChanges {
         names: Vec::new(),
         ..p.clone()
     };
-    let (old, new): (Vec<Peer>, Vec<Peer>) =
-        (old.iter().map(kernel).collect(), new.iter().map(kernel).collect());
+    let (old, new): (Vec<Peer>, Vec<Peer>) = (
+        old.iter().map(kernel).collect(),
+        new.iter().map(kernel).collect(),
+    );
     let (old_set, new_set): (BTreeSet<&Peer>, BTreeSet<&Peer>) =
         (old.iter().collect(), new.iter().collect());
     let nodes = |peers: &BTreeSet<&Peer>| peers.iter().map(|p| p.node).collect::<BTreeSet<_>>();

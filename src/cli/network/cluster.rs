@@ -26,7 +26,7 @@ pub enum Scope {
     /// A worker: cluster networks are made and listed on managers.
     Worker,
     /// A manager, with its services API.
-    Manager(ServicesClient),
+    Manager(Box<ServicesClient>),
 }
 
 /// This node's scope, from the cluster state under `data_root`.
@@ -38,13 +38,19 @@ pub fn scope(data_root: &Path) -> anyhow::Result<Scope> {
     if manager.state().role != NodeRole::Manager {
         return Ok(Scope::Worker);
     }
-    Ok(Scope::Manager(manager.services_client()?))
+    Ok(Scope::Manager(Box::new(manager.services_client()?)))
 }
 
 /// The request of `create --driver overlay` for the managers; the options only an agent
 /// honours are refused.
 pub fn request(args: &CreateArgs) -> anyhow::Result<CreateNetworkRequest> {
-    if args.ipv6 || args.subnets.iter().chain(&args.gateways).any(|s| s.contains(':')) {
+    if args.ipv6
+        || args
+            .subnets
+            .iter()
+            .chain(&args.gateways)
+            .any(|s| s.contains(':'))
+    {
         bail!("cluster overlay networks are IPv4 only");
     }
     if args.ip_range.is_some() {
@@ -169,7 +175,15 @@ mod tests {
         for bad in [
             &["--driver", "overlay", "-o", "vni=5000", "x"][..],
             &["--driver", "overlay", "--ipv6", "x"],
-            &["--driver", "overlay", "--subnet", "10.1.0.0/24", "--subnet", "10.2.0.0/24", "x"],
+            &[
+                "--driver",
+                "overlay",
+                "--subnet",
+                "10.1.0.0/24",
+                "--subnet",
+                "10.2.0.0/24",
+                "x",
+            ],
         ] {
             assert!(request(&args(bad)).is_err(), "{bad:?}");
         }

@@ -109,7 +109,7 @@ async fn dispatch(cli: NetworkCli) -> anyhow::Result<ExitCode> {
         Sub::Inspect(args) => inspect::run(&mut client, args, cluster_networks.as_deref()).await,
         Sub::Rm(args) => {
             let services = match &scope {
-                cluster::Scope::Manager(services) => Some(services),
+                cluster::Scope::Manager(services) => Some(services.as_ref()),
                 _ => None,
             };
             let cluster = services.zip(cluster_networks.as_deref());

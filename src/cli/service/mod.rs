@@ -4,8 +4,8 @@
 
 pub(crate) mod auth;
 mod create;
-mod logs;
 mod knobs;
+mod logs;
 mod ls;
 mod progress;
 pub(crate) mod ps;

@@ -155,7 +155,9 @@ fn addresses(
     );
     for task in tasks {
         let placed = task.node.is_some() && task.is_desired_running();
-        let has = records.get(&task.id).is_some_and(|r| !r.networks.is_empty());
+        let has = records
+            .get(&task.id)
+            .is_some_and(|r| !r.networks.is_empty());
         if !placed || has || task.spec.networks.is_empty() {
             continue;
         }

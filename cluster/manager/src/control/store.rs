@@ -35,13 +35,12 @@ impl StoreView for RaftStore {
     async fn snapshot(&self) -> Result<Vec<Record>, Refused> {
         let (data, _) = tokio::time::timeout(
             self.timeout,
-            self.raft
-                .read(Query::Kinds(vec![
-                    Kind::Node,
-                    Kind::Service,
-                    Kind::Task,
-                    Kind::Network,
-                ])),
+            self.raft.read(Query::Kinds(vec![
+                Kind::Node,
+                Kind::Service,
+                Kind::Task,
+                Kind::Network,
+            ])),
         )
         .await
         .map_err(|_| Refused::ReadInterrupted)??;

@@ -526,17 +526,36 @@ async fn tasks_placed_on_a_network_get_distinct_addresses_across_services_and_pa
         Record::Service(s)
     };
     let mut records = three_nodes();
-    records.extend([network, on_front("web", 3), on_front("api", 2), service("plain", 1)]);
+    records.extend([
+        network,
+        on_front("web", 3),
+        on_front("api", 2),
+        service("plain", 1),
+    ]);
     let store = FakeStore::new(records);
     pass(&store, ready, Timestamp(1_000), ids()).await.unwrap();
     let given = attachments(&store);
     let ips: BTreeSet<_> = given.values().flatten().map(|a| a.ip).collect();
-    assert_eq!(given.values().filter(|a| a.len() == 1).count(), 5, "{given:?}");
-    assert_eq!(given.values().filter(|a| a.is_empty()).count(), 1, "plain joins none");
+    assert_eq!(
+        given.values().filter(|a| a.len() == 1).count(),
+        5,
+        "{given:?}"
+    );
+    assert_eq!(
+        given.values().filter(|a| a.is_empty()).count(),
+        1,
+        "plain joins none"
+    );
     assert_eq!(ips.len(), 5, "distinct across services: {given:?}");
-    assert!(!ips.contains(&"10.32.0.1".parse().unwrap()), "never the gateway");
+    assert!(
+        !ips.contains(&"10.32.0.1".parse().unwrap()),
+        "never the gateway"
+    );
     let one = given.values().flatten().next().unwrap();
-    assert_eq!((one.network_id.as_str(), one.aliases.as_slice()), ("net1", &["www".to_owned()][..]));
+    assert_eq!(
+        (one.network_id.as_str(), one.aliases.as_slice()),
+        ("net1", &["www".to_owned()][..])
+    );
     assert_eq!(one.mac, crate::networks::alloc::mac_of(one.ip));
 
     // Running, scaled up: the new task gets a fifth free address, the others keep theirs.
@@ -560,7 +579,9 @@ async fn tasks_placed_on_a_network_get_distinct_addresses_across_services_and_pa
         n += 1;
         TaskId(format!("t{n:03}"))
     };
-    pass(&store, ready, Timestamp(2_000), later_ids).await.unwrap();
+    pass(&store, ready, Timestamp(2_000), later_ids)
+        .await
+        .unwrap();
     let after = attachments(&store);
     for (id, a) in &given {
         assert_eq!(after.get(id), Some(a), "kept");

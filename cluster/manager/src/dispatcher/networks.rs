@@ -134,12 +134,15 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
             continue;
         }
         for a in &t.networks {
-            endpoints.entry(a.network_id.as_str()).or_default().push(Endpoint {
-                node,
-                node_addr: *addr,
-                attachment: a,
-                names: task_names(&service_name(task), a),
-            });
+            endpoints
+                .entry(a.network_id.as_str())
+                .or_default()
+                .push(Endpoint {
+                    node,
+                    node_addr: *addr,
+                    attachment: a,
+                    names: task_names(&service_name(task), a),
+                });
         }
     }
     let mut out = BTreeMap::new();
@@ -194,7 +197,7 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
 mod tests {
     use super::*;
     use crate::dispatcher::sets::tests::task;
-    use cluster_state::{Meta, Network, Node, NodeRole, Availability};
+    use cluster_state::{Availability, Meta, Network, Node, NodeRole};
 
     fn node(id: &str, addr: &str, state: NodeState) -> Record {
         Record::Node(Node {
@@ -269,7 +272,10 @@ mod tests {
         assert_eq!((a.vni, a.subnet.as_str()), (4096, "10.32.0.0/20"));
         assert_eq!(a.gateway, Ipv4Addr::new(10, 32, 0, 1));
         assert_eq!(a.underlay, Ipv4Addr::new(10, 213, 0, 1));
-        assert_eq!(a.names, ["s1", "tasks.s1", "www"].map(String::from).to_vec());
+        assert_eq!(
+            a.names,
+            ["s1", "tasks.s1", "www"].map(String::from).to_vec()
+        );
         // Same-node tasks are local endpoints, a failed task is none.
         assert_eq!(peers_of(&all, "a"), [4]);
         assert_eq!(a.peers[0].node, Ipv4Addr::new(10, 213, 0, 2));
@@ -288,7 +294,10 @@ mod tests {
 
     #[test]
     fn addresses_parse_with_or_without_a_port() {
-        assert_eq!(node_address("10.0.0.2:4242"), Some(Ipv4Addr::new(10, 0, 0, 2)));
+        assert_eq!(
+            node_address("10.0.0.2:4242"),
+            Some(Ipv4Addr::new(10, 0, 0, 2))
+        );
         assert_eq!(node_address("10.0.0.2"), Some(Ipv4Addr::new(10, 0, 0, 2)));
         assert_eq!(node_address("[::1]:4242"), None);
         assert_eq!(node_address("host:4242"), None);

@@ -111,9 +111,7 @@ pub fn addresses(
         }
         None => {
             if gateway.is_some() {
-                return Err(AllocError::Invalid(
-                    "--gateway needs --subnet".to_owned(),
-                ));
+                return Err(AllocError::Invalid("--gateway needs --subnet".to_owned()));
             }
             default_pool()
                 .subnets(POOL_PREFIX)
@@ -263,7 +261,10 @@ mod tests {
     #[test]
     fn subnets_come_from_the_pool_in_twenties_skipping_taken_ones() {
         let (s, g) = addresses(None, None, &[]).unwrap();
-        assert_eq!((s.to_string(), g.to_string()), ("10.32.0.0/20".into(), "10.32.0.1".into()));
+        assert_eq!(
+            (s.to_string(), g.to_string()),
+            ("10.32.0.0/20".into(), "10.32.0.1".into())
+        );
         let existing = [network("a", "a", "10.32.4.0/24", 4096)];
         let (s, _) = addresses(None, None, &existing).unwrap();
         assert_eq!(s.to_string(), "10.32.16.0/20");
@@ -278,7 +279,10 @@ mod tests {
             "subnet 10.9.3.0/24 overlaps network front (10.9.0.0/16)"
         );
         let (s, g) = addresses(Some("10.8.0.7/24"), Some("10.8.0.254"), &existing).unwrap();
-        assert_eq!((s.to_string(), g.to_string()), ("10.8.0.0/24".into(), "10.8.0.254".into()));
+        assert_eq!(
+            (s.to_string(), g.to_string()),
+            ("10.8.0.0/24".into(), "10.8.0.254".into())
+        );
         for (subnet, gateway) in [
             (Some("10.8.0.0/30"), None),
             (Some("10.8.0.0"), None),
@@ -287,7 +291,10 @@ mod tests {
             (None, Some("10.8.0.1")),
         ] {
             assert!(
-                matches!(addresses(subnet, gateway, &existing), Err(AllocError::Invalid(_))),
+                matches!(
+                    addresses(subnet, gateway, &existing),
+                    Err(AllocError::Invalid(_))
+                ),
                 "{subnet:?} {gateway:?}"
             );
         }

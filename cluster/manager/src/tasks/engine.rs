@@ -14,8 +14,8 @@ use tokio_stream::wrappers::ReceiverStream;
 
 use crate::dispatcher::networks::{RemoteEndpoint, TaskNetwork};
 use crate::tasks::fetch::{self, ByteStream, FetchError, Pinned, Receiver, Sources};
-use crate::tasks::overlays::{NETWORK_ID, OverlayLink};
 use crate::tasks::machine::Found;
+use crate::tasks::overlays::{NETWORK_ID, OverlayLink};
 use crate::tasks::translate::TASK_ID;
 use cluster_state::RegistryAuth;
 

@@ -12,9 +12,10 @@ use tokio_stream::StreamExt;
 
 use crate::dispatcher::networks::{RemoteEndpoint, TaskNetwork};
 use crate::tasks::engine::{EngineError, Health, TaskContainer, TaskEngine};
-use crate::tasks::overlays::OverlayLink;
 use crate::tasks::fetch::{ByteStream, Receiver, sha256};
 use crate::tasks::machine::Found;
+use crate::tasks::overlays::OverlayLink;
+use crate::tasks::overlays::OverlayLink;
 use crate::tasks::translate::TASK_ID;
 
 #[derive(Debug, Clone)]
@@ -221,7 +222,10 @@ impl TaskEngine for FakeEngine {
     }
 
     async fn create_overlay(&self, network: &TaskNetwork) -> Result<(), EngineError> {
-        self.call(format!("create overlay {} vni {}", network.name, network.vni));
+        self.call(format!(
+            "create overlay {} vni {}",
+            network.name, network.vni
+        ));
         let mut state = self.lock();
         if state.overlays.contains_key(&network.name) {
             return Err(EngineError::Refused(format!(

@@ -64,7 +64,10 @@ pub fn desired(set: &NodeSet) -> BTreeMap<String, TaskNetwork> {
 /// What takes the node from the overlays `existing` to `desired`: removals first (so a
 /// network replaced under the same name goes before its successor comes), then creations
 /// with their endpoints, then endpoint changes.
-pub fn plan(desired: &BTreeMap<String, TaskNetwork>, existing: &[OverlayLink]) -> Vec<OverlayAction> {
+pub fn plan(
+    desired: &BTreeMap<String, TaskNetwork>,
+    existing: &[OverlayLink],
+) -> Vec<OverlayAction> {
     let mut actions = Vec::new();
     let mut kept = BTreeMap::new();
     for link in existing {
@@ -200,8 +203,16 @@ mod tests {
     #[test]
     fn only_tasks_wanted_running_keep_an_overlay() {
         let set: NodeSet = [
-            assignment("t1", vec![network("front", "n1", &[3])], DesiredState::Running),
-            assignment("t2", vec![network("back", "n2", &[])], DesiredState::Shutdown),
+            assignment(
+                "t1",
+                vec![network("front", "n1", &[3])],
+                DesiredState::Running,
+            ),
+            assignment(
+                "t2",
+                vec![network("back", "n2", &[])],
+                DesiredState::Shutdown,
+            ),
         ]
         .into_iter()
         .map(|a| (a.task_id.clone(), a))
@@ -236,7 +247,11 @@ mod tests {
             ]
         );
         // At rest: nothing to do.
-        let existing = [link("front", "n1", &[3, 4]), link("mid", "n3", &[5]), link("fresh", "n4", &[])];
+        let existing = [
+            link("front", "n1", &[3, 4]),
+            link("mid", "n3", &[5]),
+            link("fresh", "n4", &[]),
+        ];
         assert!(plan(&wanted, &existing).is_empty());
     }
 

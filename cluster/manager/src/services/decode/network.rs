@@ -9,7 +9,11 @@ use super::{SpecError, invalid};
 pub fn network(flag: &'static str, text: &str) -> Result<NetworkAttachmentConfig, SpecError> {
     let text = text.trim();
     if text.is_empty() {
-        return Err(invalid(flag, text, "expected NAME or name=NAME[,alias=ALIAS]"));
+        return Err(invalid(
+            flag,
+            text,
+            "expected NAME or name=NAME[,alias=ALIAS]",
+        ));
     }
     if !text.contains('=') {
         return Ok(NetworkAttachmentConfig {
@@ -51,7 +55,11 @@ pub fn networks(
     for item in items {
         let n = network(flag, item)?;
         if out.iter().any(|o| o.target == n.target) {
-            return Err(invalid(flag, item, format!("network {} is given twice", n.target)));
+            return Err(invalid(
+                flag,
+                item,
+                format!("network {} is given twice", n.target),
+            ));
         }
         out.push(n);
     }
