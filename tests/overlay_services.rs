@@ -4,7 +4,8 @@
 //! from the managers; two replicas of `web` (on the workers) and a `client` (on a manager)
 //! join it; from the client's container, each web task answers by address and by the
 //! service's name through the embedded DNS (`web` and `tasks.web` give the running tasks);
-//! scaling web down withdraws the stopped task from the other nodes; the network cannot be
+//! scaling web down withdraws the stopped task from the other nodes, and so does losing the
+//! node of the last one (its replacement takes its place); the network cannot be
 //! removed while a service uses it, and once the services and the network are gone no node
 //! keeps a VXLAN link. Needs root.
 
@@ -277,6 +278,32 @@ async fn services_on_an_overlay_reach_each_other_across_nodes_by_address_and_nam
             &["ping", "-c", "1", "-W", "2", &gone],
         );
         assert!(!reached, "the stopped task's address still answers: {out}");
+
+        // The last web task's node goes down: its address is withdrawn from the other nodes
+        // and the replacement on the other worker takes its place in the names.
+        blocking(|| bed.lab().set_link(left.0, false));
+        let replaced = wait_until(
+            &bed,
+            "the lost node's task replaced in the names",
+            WITHIN,
+            || async {
+                let got = resolve(&bed, &client, "tasks.web")?;
+                match got.iter().collect::<Vec<_>>().as_slice() {
+                    [one] if **one != left.2 => Ok((*one).clone()),
+                    _ => Err(format!("tasks.web -> {got:?} (lost: {})", left.2)),
+                }
+            },
+        )
+        .await;
+        let ask = format!("nc -w 3 {replaced} 8080 </dev/null");
+        wait_until(&bed, "the replacement answers", WITHIN, || async {
+            match exec(&bed, client.0, &client.1, &["sh", "-c", &ask]) {
+                (true, out) if out.starts_with("from-") => Ok(()),
+                (_, out) => Err(out),
+            }
+        })
+        .await;
+        blocking(|| bed.lab().set_link(left.0, true));
 
         // Removal is refused while services use the network, then works.
         let (ok, _, err) = blocking(|| bed.bosun(1, &["network", "rm", "front"]));

@@ -5,7 +5,7 @@
 //!
 //! A remote task is an endpoint while the managers want it running, it has not stopped, and
 //! its node is not down: scaling down, a stopped task or a lost node withdraws its entries
-//! from every other node.
+//! from every other node. Its DNS names come with it only once its node reports it running.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -25,7 +25,8 @@ pub struct RemoteEndpoint {
     pub mac: String,
     /// The underlay address of its node.
     pub node: Ipv4Addr,
-    /// Its DNS names on the network (service name, `tasks.<service>`, aliases).
+    /// Its DNS names on the network (service name, `tasks.<service>`, aliases); none until it
+    /// runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<String>,
 }
@@ -133,6 +134,9 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
         {
             continue;
         }
+        // Its entries are programmed from assignment on, so that it is reachable as soon as
+        // it starts; its names answer only once it runs.
+        let running = task.status.state == TaskState::Running;
         for a in &t.networks {
             endpoints
                 .entry(a.network_id.as_str())
@@ -141,7 +145,11 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
                     node,
                     node_addr: *addr,
                     attachment: a,
-                    names: task_names(&service_name(task), a),
+                    names: if running {
+                        task_names(&service_name(task), a)
+                    } else {
+                        Vec::new()
+                    },
                 });
         }
     }
@@ -281,6 +289,10 @@ mod tests {
         assert_eq!(a.peers[0].node, Ipv4Addr::new(10, 213, 0, 2));
         assert_eq!(a.peers[0].mac, "02:42:0a:20:00:04");
         assert_eq!(peers_of(&all, "c"), [2, 3]);
+        // A task not running yet is reachable but not named.
+        assert_eq!(all[&TaskId::from("c")][0].peers[0].names.len(), 3);
+        let c_seen_from_a = &all[&TaskId::from("a")][0].peers[0];
+        assert!(c_seen_from_a.names.is_empty(), "{c_seen_from_a:?}");
 
         // A task wanted shut down is withdrawn at once; so are the tasks of a node gone down.
         if let Record::Task(t) = &mut records[5] {
