@@ -80,6 +80,7 @@ mod tests {
             finished: false,
             spec_version: 1,
             registry_auth: None,
+            networks: Vec::new(),
             spec: ServiceSpec {
                 image: "busybox".into(),
                 stop_on_disconnect: stop_on_disconnect.map(Duration::from_secs),

@@ -15,7 +15,6 @@ use crate::tasks::engine::{EngineError, Health, TaskContainer, TaskEngine};
 use crate::tasks::fetch::{ByteStream, Receiver, sha256};
 use crate::tasks::machine::Found;
 use crate::tasks::overlays::OverlayLink;
-use crate::tasks::overlays::OverlayLink;
 use crate::tasks::translate::TASK_ID;
 
 #[derive(Debug, Clone)]

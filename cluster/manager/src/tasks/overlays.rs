@@ -188,6 +188,7 @@ mod tests {
             spec_version: 1,
             spec: ServiceSpec::default(),
             networks,
+            registry_auth: None,
         }
     }
 
