@@ -1,8 +1,5 @@
 //! `bosun`: the one binary. Parses the command line, calls a crate, renders the result.
 
-// visibility pass pending (issue 12)
-#![allow(unreachable_pub)]
-
 mod cli;
 
 use std::process::ExitCode;

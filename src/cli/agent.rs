@@ -17,7 +17,7 @@ const RUN_ROOT: &str = "/run/bosun";
 
 /// Arguments of `bosun agent`.
 #[derive(Debug, Args)]
-pub struct AgentArgs {
+pub(crate) struct AgentArgs {
     /// Stay in the foreground and log to stderr (for systemd).
     #[arg(long)]
     pub foreground: bool,
@@ -38,7 +38,7 @@ pub struct AgentArgs {
 }
 
 /// The roots from `BOSUN_DATA_ROOT` and `BOSUN_RUN_ROOT`, or the defaults.
-pub fn default_config() -> AgentConfig {
+pub(super) fn default_config() -> AgentConfig {
     let root = |var: &str, default: &str| {
         std::env::var_os(var)
             .filter(|v| !v.is_empty())
@@ -51,7 +51,7 @@ pub fn default_config() -> AgentConfig {
 }
 
 /// Runs `bosun agent`.
-pub fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let mut config = AgentConfig::new(&args.data_root, &args.run_root);
     config.cgroup_parent = args.cgroup_parent;
     if args.foreground {

@@ -11,12 +11,12 @@ use agent::client::{ClientError, background_log, is_transport_failure};
 static SOCKET: OnceLock<PathBuf> = OnceLock::new();
 
 /// Records the socket this command connected to.
-pub fn remember(socket: &Path) {
+pub(super) fn remember(socket: &Path) {
     let _ = SOCKET.set(socket.to_path_buf());
 }
 
 /// The words for `cause` when it is a lost connection to the agent; `None` for anything else.
-pub fn describe(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
+pub(super) fn describe(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
     let status = match cause.downcast_ref::<ClientError>() {
         Some(ClientError::Status(status)) => status.as_ref(),
         _ => cause.downcast_ref::<tonic::Status>()?,
@@ -36,7 +36,7 @@ pub fn describe(cause: &(dyn std::error::Error + 'static)) -> Option<String> {
 
 /// The one-line text of `cause`: the lost agent named as [`describe`] does, a status the agent
 /// returned by its message alone, anything else as it displays.
-pub fn text(cause: &(dyn std::error::Error + 'static)) -> String {
+pub(super) fn text(cause: &(dyn std::error::Error + 'static)) -> String {
     if let Some(lost) = describe(cause) {
         return lost;
     }

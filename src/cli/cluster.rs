@@ -18,7 +18,7 @@ const DEFAULT_ADDR: &str = "0.0.0.0:4242";
 
 /// Where the node keeps its state.
 #[derive(Debug, Args)]
-pub struct DataRootArg {
+pub(super) struct DataRootArg {
     /// Where the node's state (raft log, certificates) is kept.
     #[arg(long, env = "BOSUN_DATA_ROOT", default_value = DATA_ROOT, value_name = "DIR", global = true)]
     pub data_root: PathBuf,
@@ -26,7 +26,7 @@ pub struct DataRootArg {
 
 /// Arguments of `bosun cluster`.
 #[derive(Debug, Args)]
-pub struct ClusterArgs {
+pub(crate) struct ClusterArgs {
     #[command(flatten)]
     root: DataRootArg,
     #[command(subcommand)]
@@ -112,7 +112,7 @@ struct JoinArgs {
 
 /// Arguments of the hidden `bosun manager` daemon.
 #[derive(Debug, Args)]
-pub struct ManagerArgs {
+pub(crate) struct ManagerArgs {
     #[command(flatten)]
     root: DataRootArg,
     /// The run root of this node's agent, whose socket (`bosun.sock`) runs the node's tasks.
@@ -198,7 +198,7 @@ fn start_worker(data_root: &Path) -> anyhow::Result<()> {
 }
 
 /// Runs `bosun cluster`.
-pub fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: ClusterArgs) -> anyhow::Result<ExitCode> {
     let root = args.root.data_root;
     match args.command {
         ClusterCommand::Init(init) => run_init(&root, init),
@@ -335,7 +335,7 @@ fn run_leave(root: &Path, force: bool) -> anyhow::Result<ExitCode> {
 
 /// Runs the node daemon in the foreground until SIGTERM/SIGINT or the node's removal: the
 /// manager role on a manager, the worker role on a worker, switching on promotion/demotion.
-pub fn run_manager(args: ManagerArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run_manager(args: ManagerArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let root = args.root.data_root;
     let socket = args.run_root.join(api::SOCKET_NAME);

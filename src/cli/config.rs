@@ -12,7 +12,7 @@ use super::project::ProjectArgs;
 
 /// Arguments of `bosun config`.
 #[derive(Debug, Args)]
-pub struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// Output format.
     #[arg(long, default_value = "yaml", value_parser = ["yaml", "json"])]
     pub format: String,
@@ -51,7 +51,7 @@ pub struct ConfigArgs {
 }
 
 /// Loads the project and prints what was asked for.
-pub fn run(project: &ProjectArgs, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(project: &ProjectArgs, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
     if args.variables || (args.no_interpolate && !listing(args)) {
         let document = project.load_document()?;
         let text = if args.variables {

@@ -16,7 +16,7 @@ const DEFAULT_REGISTRY: &str = "docker.io";
 
 /// Arguments of `login`.
 #[derive(Debug, Args)]
-pub struct LoginArgs {
+pub(crate) struct LoginArgs {
     /// The registry (host[:port]); default Docker Hub.
     pub registry: Option<String>,
     /// User name.
@@ -32,7 +32,7 @@ pub struct LoginArgs {
 
 /// Arguments of `logout`.
 #[derive(Debug, Args)]
-pub struct LogoutArgs {
+pub(crate) struct LogoutArgs {
     /// The registry (host[:port]); default Docker Hub.
     pub registry: Option<String>,
 }
@@ -46,7 +46,7 @@ fn prompt(question: &str) -> anyhow::Result<String> {
 }
 
 /// Runs `login`: checks the credentials against the registry, then stores them.
-pub fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
     let registry = registry_key(args.registry.as_deref().unwrap_or(DEFAULT_REGISTRY));
     if args.password.is_some() && args.password_stdin {
         anyhow::bail!("--password and --password-stdin are mutually exclusive");
@@ -98,7 +98,7 @@ pub fn login(args: LoginArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `logout`.
-pub fn logout(args: LogoutArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn logout(args: LogoutArgs) -> anyhow::Result<ExitCode> {
     let registry = registry_key(args.registry.as_deref().unwrap_or(DEFAULT_REGISTRY));
     if AuthStore::default_location()?.remove(&registry)? {
         println!("Removing login credentials for {registry}");

@@ -26,7 +26,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 /// Bosun: declarative multi-container orchestration. The top level acts on a compose project.
 #[derive(Debug, Parser)]
 #[command(name = "bosun", version, about, long_about = None, disable_help_subcommand = true)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Options that select the compose project.
     #[command(flatten)]
     pub project: project::ProjectArgs,
@@ -38,7 +38,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Parse, resolve and render the compose project in canonical form.
     Config(config::ConfigArgs),
     /// Show version information.
@@ -76,7 +76,7 @@ pub enum Command {
 }
 
 /// `bosun compose <cmd>` is the same as `bosun <cmd>`: drop the word.
-pub fn normalize_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
+pub(crate) fn normalize_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
     let mut args: Vec<OsString> = args.collect();
     if args.get(1).is_some_and(|a| a == "compose") {
         args.remove(1);
@@ -85,12 +85,12 @@ pub fn normalize_args(args: impl Iterator<Item = OsString>) -> Vec<OsString> {
 }
 
 /// Parses the command line.
-pub fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+pub(crate) fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
     Cli::try_parse_from(args)
 }
 
 /// Runs the parsed command.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if cli.project.has_execution_options() && !matches!(cli.command, Command::Compose(_)) {
         anyhow::bail!(
             "--dry-run, --parallel and --progress before the command apply to compose commands only"
@@ -121,7 +121,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// Prints `error: <what>` and its causes, one per line; a write to a closed stdout ends the
 /// process quietly instead (see [`pipe`]).
-pub fn report(err: &anyhow::Error) {
+pub(crate) fn report(err: &anyhow::Error) {
     if pipe::is_broken_pipe(err) {
         pipe::exit_if_stdout_closed();
     }
@@ -132,12 +132,12 @@ pub fn report(err: &anyhow::Error) {
 }
 
 /// Prints `error: <what>` for one failed item of a command that goes on with the others.
-pub fn report_item(err: &(dyn std::error::Error + 'static)) {
+pub(crate) fn report_item(err: &(dyn std::error::Error + 'static)) {
     eprintln!("error: {}", agent_lost::text(err));
 }
 
 /// Help and version go to stdout with success; usage errors print one clap error and exit 1.
-pub fn exit_for_clap_error(err: clap::Error) -> ExitCode {
+pub(crate) fn exit_for_clap_error(err: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     let code = match err.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
@@ -151,7 +151,7 @@ pub fn exit_for_clap_error(err: clap::Error) -> ExitCode {
 
 /// A bug must still end in one line, not a backtrace; a print to a closed stdout (which
 /// panics in `print!`) ends the process quietly instead (see [`pipe`]).
-pub fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     std::panic::set_hook(Box::new(|info| {
         pipe::exit_if_stdout_closed();
         eprintln!("error: internal error (please report this bug): {info}");

@@ -16,7 +16,7 @@ use super::cluster::{DataRootArg, runtime};
 
 /// Arguments of `bosun node`.
 #[derive(Debug, Args)]
-pub struct NodeArgs {
+pub(crate) struct NodeArgs {
     #[command(flatten)]
     root: DataRootArg,
     #[command(subcommand)]
@@ -127,7 +127,7 @@ fn nodes(data: &[u8]) -> anyhow::Result<Vec<Node>> {
 }
 
 /// Runs `bosun node`.
-pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     let manager = Manager::open(&args.root.data_root)?;
     let rt = runtime()?;
     let _context = rt.enter();
@@ -242,7 +242,7 @@ pub fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Prints `bosun cluster status`.
-pub fn print_status(data_root: &Path, format: &str) -> anyhow::Result<ExitCode> {
+pub(super) fn print_status(data_root: &Path, format: &str) -> anyhow::Result<ExitCode> {
     let manager = Manager::open(data_root)?;
     let rt = runtime()?;
     let _context = rt.enter();

@@ -17,12 +17,12 @@ use nix::sys::signal::{SigHandler, Signal, raise, signal};
 static QUIET_ON_CLOSED_STDOUT: AtomicBool = AtomicBool::new(true);
 
 /// Keeps the process alive when its stdout closes: for the long-running daemons.
-pub fn keep_running_on_closed_stdout() {
+pub(super) fn keep_running_on_closed_stdout() {
     QUIET_ON_CLOSED_STDOUT.store(false, Ordering::Relaxed);
 }
 
 /// Whether stdout is a pipe or socket whose reader has gone (poll reports an error on it).
-pub fn stdout_closed() -> bool {
+pub(super) fn stdout_closed() -> bool {
     let stdout = std::io::stdout();
     let mut fds = [PollFd::new(
         std::os::fd::AsFd::as_fd(&stdout),
@@ -38,14 +38,14 @@ pub fn stdout_closed() -> bool {
 
 /// Ends the process as SIGPIPE does when stdout is closed (and the command is not a daemon);
 /// returns otherwise.
-pub fn exit_if_stdout_closed() {
+pub(super) fn exit_if_stdout_closed() {
     if QUIET_ON_CLOSED_STDOUT.load(Ordering::Relaxed) && stdout_closed() {
         die_of_sigpipe();
     }
 }
 
 /// Whether `err` is, at its root, a write to a closed pipe.
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+pub(super) fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| {
         cause
             .downcast_ref::<std::io::Error>()

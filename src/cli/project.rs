@@ -10,7 +10,7 @@ use compose_spec::loader::{LoadOptions, Loaded};
 
 /// Options shared by every project command.
 #[derive(Debug, Clone, Args)]
-pub struct ProjectArgs {
+pub(crate) struct ProjectArgs {
     /// Compose configuration file (repeatable; later files override earlier ones).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -48,13 +48,13 @@ pub struct ProjectArgs {
 
 impl ProjectArgs {
     /// Whether any of the compose-only execution options was given before the command.
-    pub fn has_execution_options(&self) -> bool {
+    pub(crate) fn has_execution_options(&self) -> bool {
         self.dry_run || self.parallel.is_some() || self.progress.is_some()
     }
 
     /// The project a command may act on without a compose file: `-p`, else
     /// `COMPOSE_PROJECT_NAME` from the environment; `None` when neither names one.
-    pub fn name_without_file(&self) -> anyhow::Result<Option<String>> {
+    pub(crate) fn name_without_file(&self) -> anyhow::Result<Option<String>> {
         let named = self
             .project_name
             .clone()
@@ -74,20 +74,20 @@ impl ProjectArgs {
     }
 
     /// Loads the project these options select, for the given services (all when empty).
-    pub fn load(&self, services: &[String], interpolate: bool) -> anyhow::Result<Loaded> {
+    pub(crate) fn load(&self, services: &[String], interpolate: bool) -> anyhow::Result<Loaded> {
         self.load_with(services, &[], interpolate)
     }
 
     /// Loads the project with the services of the active profiles enabled, and the `enabled`
     /// ones (named on the command line of `up`, `run`, …) with what they need, whatever their
     /// profiles, as Compose does.
-    pub fn load_enabling(&self, enabled: &[String]) -> anyhow::Result<Loaded> {
+    pub(crate) fn load_enabling(&self, enabled: &[String]) -> anyhow::Result<Loaded> {
         self.load_with(&[], enabled, true)
     }
 
     /// The files merged into one document, not interpolated (see
     /// [`compose_spec::loader::load_document`]).
-    pub fn load_document(&self) -> anyhow::Result<serde_json::Value> {
+    pub(crate) fn load_document(&self) -> anyhow::Result<serde_json::Value> {
         Ok(compose_spec::loader::load_document(&self.options(
             &[],
             &[],

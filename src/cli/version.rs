@@ -6,7 +6,7 @@ use clap::Args;
 
 /// Arguments of `bosun version`.
 #[derive(Debug, Args)]
-pub struct VersionArgs {
+pub(crate) struct VersionArgs {
     /// Output format: `pretty` or `json`.
     #[arg(long, default_value = "pretty", value_parser = ["pretty", "json"])]
     pub format: String,
@@ -16,7 +16,7 @@ pub struct VersionArgs {
 }
 
 /// Prints the version.
-pub fn run(args: &VersionArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: &VersionArgs) -> anyhow::Result<ExitCode> {
     let version = env!("CARGO_PKG_VERSION");
     if args.short {
         println!("{version}");

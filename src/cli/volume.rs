@@ -16,7 +16,7 @@ use super::image::{human_size, status_error};
 /// `bosun volume`: the raw words, parsed by [`VolumeCli`].
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
-pub struct VolumeArgs {
+pub(crate) struct VolumeArgs {
     /// The volume command and its options (see `bosun volume --help`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     pub args: Vec<OsString>,
@@ -107,7 +107,7 @@ struct PruneArgs {
 }
 
 /// Runs `bosun volume …`.
-pub fn run(args: VolumeArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: VolumeArgs) -> anyhow::Result<ExitCode> {
     run_words("bosun volume", args.args, dispatch)
 }
 

@@ -20,11 +20,11 @@ use tonic::{Request, Response, Status};
 use crate::driver::Query;
 use crate::service::{ManagerService, Need, status_of};
 
-pub use api::blobs::blobs_server::BlobsServer;
+pub(crate) use api::blobs::blobs_server::BlobsServer;
 
 /// The blobs API of one manager.
 #[derive(Clone)]
-pub struct BlobsService {
+pub(crate) struct BlobsService {
     manager: Arc<ManagerService>,
     agent_socket: PathBuf,
 }
@@ -32,7 +32,7 @@ pub struct BlobsService {
 impl BlobsService {
     /// The API over `manager`'s store (who serves) and the agent at `agent_socket` (what is
     /// served).
-    pub fn new(manager: Arc<ManagerService>, agent_socket: PathBuf) -> Self {
+    pub(crate) fn new(manager: Arc<ManagerService>, agent_socket: PathBuf) -> Self {
         Self {
             manager,
             agent_socket,

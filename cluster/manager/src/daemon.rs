@@ -252,9 +252,9 @@ impl Manager {
 }
 
 /// Environment variable: the raft election timeout of this manager (default 1s).
-pub const ELECTION_TIMEOUT_ENV: &str = "BOSUN_RAFT_ELECTION_TIMEOUT";
+pub(crate) const ELECTION_TIMEOUT_ENV: &str = "BOSUN_RAFT_ELECTION_TIMEOUT";
 /// Environment variable: the leader's heartbeat interval on this manager (default 100ms).
-pub const HEARTBEAT_ENV: &str = "BOSUN_RAFT_HEARTBEAT";
+pub(crate) const HEARTBEAT_ENV: &str = "BOSUN_RAFT_HEARTBEAT";
 
 /// This manager's raft settings: the defaults, with the election timeout and heartbeat
 /// interval taken from [`ELECTION_TIMEOUT_ENV`] and [`HEARTBEAT_ENV`] when set (`1500ms`, `2s`).

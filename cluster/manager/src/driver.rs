@@ -162,7 +162,7 @@ pub enum Exit {
 /// Starts the raft thread for `node`, sending through `peers`; `seed` gives manager
 /// addresses until the store's node records are known. With `seal`, the sensitive fields of
 /// every proposed batch are sealed before they enter the log, and opened again in reads.
-pub fn spawn(
+pub(crate) fn spawn(
     node: RaftNode,
     seed: BTreeMap<u64, String>,
     seal: Option<SealKey>,

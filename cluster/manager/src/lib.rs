@@ -1,35 +1,43 @@
 //! The manager: its gRPC API over mutual TLS, the raft thread behind it, the transport between
 //! managers, and the daemon that ties them to a data root.
 
-// visibility pass pending (issue 12)
-#![allow(unreachable_pub)]
+/// Declares modules `pub` with the `testing` feature, private otherwise: the deterministic
+/// simulation (`tests/sim_control.rs`) drives the control loop, the dispatcher, the node's task
+/// machine and the workers' liveness directly, and the revocation test builds TLS
+/// configurations; no product build exposes them.
+macro_rules! testing_mod {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[cfg(feature = "testing")]
+            pub mod $name;
+            #[cfg(not(feature = "testing"))]
+            mod $name;
+        )*
+    };
+}
 
 mod admin;
 pub mod bench;
-pub mod blobs;
-pub mod client;
-pub mod control;
-pub mod daemon;
-pub mod dispatcher;
-pub mod driver;
+mod blobs;
+mod client;
+mod daemon;
+mod driver;
 pub mod launch;
 pub mod logs;
-pub mod networks;
+mod networks;
 pub mod node_daemon;
-pub mod peers;
+mod peers;
 pub mod pki;
 mod renewal;
 mod roles;
-pub mod roster;
+mod roster;
 mod sender;
-pub mod service;
+mod service;
 pub mod services;
-pub mod state;
-pub mod tasks;
-pub mod tls;
+mod state;
 mod view;
-pub mod worker;
-pub mod workers;
+mod worker;
+testing_mod!(control, dispatcher, tasks, tls, workers);
 
 #[cfg(test)]
 mod init_tests;
@@ -40,7 +48,8 @@ pub use api::manager as proto;
 pub use client::ManagerClient;
 pub use daemon::{Manager, serve};
 pub use driver::{Progress, Query, RaftHandle, Refused, StatusView};
-pub use state::LocalState;
+pub use state::{LocalState, cluster_dir};
+pub use tasks::overlays::NETWORK_ID;
 
 /// Errors of the manager.
 #[derive(Debug, thiserror::Error)]

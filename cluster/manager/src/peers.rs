@@ -22,7 +22,7 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_BATCH: usize = 512;
 
 /// The senders of the peer managers, fed from the raft thread.
-pub struct Peers {
+pub(crate) struct Peers {
     runtime: tokio::runtime::Handle,
     config: Arc<ClientConfig>,
     raft: RaftHandle,
@@ -31,7 +31,7 @@ pub struct Peers {
 
 impl Peers {
     /// Peers that connect with `config`, spawning their tasks on `runtime`.
-    pub fn new(
+    pub(crate) fn new(
         runtime: tokio::runtime::Handle,
         config: Arc<ClientConfig>,
         raft: RaftHandle,
@@ -45,7 +45,7 @@ impl Peers {
     }
 
     /// Queues `message` for its recipient at `addr` (dropped when the address is unknown).
-    pub fn send(&mut self, message: Message, addr: Option<String>) {
+    pub(crate) fn send(&mut self, message: Message, addr: Option<String>) {
         let to = message.to;
         let Some(addr) = addr else {
             self.raft.unreachable(to);

@@ -2,6 +2,9 @@
 //! client connector that checks the server's role, a join connector that pins the CA by the
 //! token's digest, and a server-side stream that carries the peer's identity into requests.
 
+// Public only to the simulation (the `testing` feature).
+#![cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -107,13 +110,9 @@ impl ResolvesClientCert for CertStore {
     }
 }
 
-/// The server side: presents this node's chain, verifies client certificates against the
-/// cluster CA, and lets clients without one in (only `Join` serves them).
-pub fn server_config(identity: &NodeIdentity) -> Result<Arc<ServerConfig>, ManagerError> {
-    server_config_for(&CertStore::new(identity)?, identity)
-}
-
-/// [`server_config`] presenting whatever `store` holds at each handshake.
+/// The server side: presents whatever `store` holds at each handshake, verifies client
+/// certificates against the cluster CA, and lets clients without one in (only `Join` serves
+/// them).
 pub fn server_config_for(
     store: &Arc<CertStore>,
     identity: &NodeIdentity,
@@ -306,12 +305,10 @@ async fn connect_tls(
     Ok(tls)
 }
 
-/// What the server knows about a connection's client: its address and, when it presented a
-/// certificate of this cluster, its identity.
+/// What the server knows about a connection's client: when it presented a certificate of this
+/// cluster, its identity.
 #[derive(Debug, Clone)]
 pub struct PeerInfo {
-    /// Remote socket address.
-    pub addr: Option<std::net::SocketAddr>,
     /// Identity from the verified client certificate.
     pub identity: Option<PeerIdentity>,
 }
@@ -372,7 +369,7 @@ pub fn incoming(
                 accepted = listener.accept() => accepted,
                 () = tx.closed() => return,
             };
-            let Ok((tcp, addr)) = accepted else {
+            let Ok((tcp, _)) = accepted else {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             };
@@ -389,10 +386,7 @@ pub fn incoming(
                     .peer_certificates()
                     .and_then(|chain| chain.first())
                     .and_then(|cert| peer_identity(cert).ok());
-                let info = PeerInfo {
-                    addr: Some(addr),
-                    identity,
-                };
+                let info = PeerInfo { identity };
                 let _ = tx.send(Ok(PeerStream { inner, info })).await;
             });
         }

@@ -23,7 +23,7 @@ use cluster_state::{NodeRole, SealKey};
 
 /// How the worker role ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WorkerExit {
+pub(crate) enum WorkerExit {
     /// The node is now a manager: its local state names its raft id.
     Promoted,
     /// The node was removed from the cluster.
@@ -68,7 +68,7 @@ pub(super) fn drop_raft_storage(dir: &Path) -> Result<(), ManagerError> {
 
 /// Runs the worker role of the node at `data_root` until it is promoted, removed, or
 /// `shutdown` turns true.
-pub async fn run(
+pub(crate) async fn run(
     data_root: &Path,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<WorkerExit, ManagerError> {

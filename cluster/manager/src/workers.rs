@@ -2,6 +2,9 @@
 //! marking silent workers down, and completing a promotion the operator asked for (manager
 //! certificate, a never-used raft id, the conf change that adds the node).
 
+// Public only to the simulation (the `testing` feature).
+#![cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+
 // tonic's handlers answer with `tonic::Status`, a large error type, by design.
 #![allow(clippy::result_large_err)]
 

@@ -17,7 +17,7 @@ use super::session::Session;
 
 /// What attached `up` watches and how it ends.
 #[derive(Debug, Clone, Default)]
-pub struct AttachOptions {
+pub(super) struct AttachOptions {
     /// Services whose logs are shown.
     pub services: Vec<String>,
     /// Services whose containers stop when the display ends.
@@ -48,7 +48,7 @@ enum End {
 }
 
 /// Attaches to the services' logs; returns the command's exit code.
-pub fn run(session: &Session, options: &AttachOptions) -> anyhow::Result<ExitCode> {
+pub(super) fn run(session: &Session, options: &AttachOptions) -> anyhow::Result<ExitCode> {
     let follower = Follower::new(Style {
         prefix: options.prefix,
         timestamps: options.timestamps,

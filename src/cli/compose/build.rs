@@ -21,7 +21,7 @@ use crate::cli::project::ProjectArgs;
 
 /// Arguments of `bosun build`.
 #[derive(Debug, Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// Common compose options.
     #[command(flatten)]
     pub globals: Globals,
@@ -42,7 +42,11 @@ pub struct BuildArgs {
 }
 
 /// The build flags of `--no-cache`, `--pull` and `--build-arg` words.
-pub fn flags(no_cache: bool, pull: bool, build_args: &[String]) -> anyhow::Result<BuildFlags> {
+pub(super) fn flags(
+    no_cache: bool,
+    pull: bool,
+    build_args: &[String],
+) -> anyhow::Result<BuildFlags> {
     Ok(BuildFlags {
         no_cache,
         pull,
@@ -51,7 +55,11 @@ pub fn flags(no_cache: bool, pull: bool, build_args: &[String]) -> anyhow::Resul
 }
 
 /// Builds the image of service `name` when it has `build:` and its image is missing (`run`).
-pub fn build_missing(session: &Session, name: &str, globals: &Globals) -> anyhow::Result<()> {
+pub(super) fn build_missing(
+    session: &Session,
+    name: &str,
+    globals: &Globals,
+) -> anyhow::Result<()> {
     let Some(service) = session.project().services.get(name) else {
         return Ok(());
     };
@@ -93,7 +101,7 @@ impl Write for Lines {
 /// Shows the steps of the builds the session's backend runs on stderr, one line per step
 /// prefixed with its service, above the executor's spinners on a terminal; nothing (but a
 /// failing step's output) with `--progress quiet|json` or `quiet`.
-pub fn show_builds(session: &mut Session, globals: &Globals, quiet: bool) {
+pub(super) fn show_builds(session: &mut Session, globals: &Globals, quiet: bool) {
     let progress = session.globals(globals).progress;
     let mode = if quiet || progress == "quiet" || progress == "json" {
         Mode::Quiet
@@ -123,7 +131,7 @@ pub fn show_builds(session: &mut Session, globals: &Globals, quiet: bool) {
 }
 
 /// Runs `bosun build`.
-pub fn run(project: &ProjectArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(project: &ProjectArgs, args: BuildArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_enabling(project, &args.services)?;
     session.check_services(&args.services)?;
     let quiet = args.quiet || session.globals(&args.globals).progress == "quiet";

@@ -14,12 +14,12 @@ fn host() -> Option<String> {
 }
 
 /// Connects to the agent, starting it when it is the local default socket and nothing listens.
-pub async fn connect() -> anyhow::Result<ComposeClient> {
+pub(super) async fn connect() -> anyhow::Result<ComposeClient> {
     connect_with(host().as_deref(), ComposeClient::connect).await
 }
 
 /// The socket of the agent [`connect`] talks to.
-pub fn socket() -> anyhow::Result<PathBuf> {
+pub(super) fn socket() -> anyhow::Result<PathBuf> {
     Ok(match host() {
         Some(host) => parse_host(&host)?,
         None => default_config().socket(),

@@ -14,7 +14,7 @@ use crate::cli::project::ProjectArgs;
 
 /// Arguments of `bosun down`.
 #[derive(Debug, Args)]
-pub struct DownArgs {
+pub(crate) struct DownArgs {
     /// Common compose options.
     #[command(flatten)]
     pub globals: Globals,
@@ -37,7 +37,7 @@ pub struct DownArgs {
 }
 
 /// Runs `bosun down`.
-pub fn run(project: &ProjectArgs, args: DownArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(project: &ProjectArgs, args: DownArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open_existing(project)?;
     session.check_services(&args.services)?;
     let options = DownOptions {

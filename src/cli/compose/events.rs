@@ -19,7 +19,7 @@ use crate::cli::project::ProjectArgs;
 
 /// Arguments of `events`.
 #[derive(Debug, Args)]
-pub struct EventsArgs {
+pub(crate) struct EventsArgs {
     /// Output events as a stream of json objects.
     #[arg(long)]
     pub json: bool,
@@ -118,7 +118,7 @@ async fn project_containers(
 }
 
 /// Runs `events`: prints the project's events until Ctrl-C or the agent ends the stream.
-pub fn run(project: &ProjectArgs, args: EventsArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(project: &ProjectArgs, args: EventsArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open_existing(project)?;
     session.check_services(&args.services)?;
     let mut client = session.backend().client().containers.clone();

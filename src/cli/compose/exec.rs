@@ -19,7 +19,7 @@ use crate::cli::project::ProjectArgs;
 
 /// Arguments of `bosun exec`.
 #[derive(Debug, Args)]
-pub struct ExecArgs {
+pub(crate) struct ExecArgs {
     /// Detached mode: run the command in the background.
     #[arg(short, long)]
     pub detach: bool,
@@ -50,7 +50,7 @@ pub struct ExecArgs {
 
 /// Runs `bosun exec` (by project name, from the containers' labels, when there is no compose
 /// file).
-pub fn run(project: &ProjectArgs, args: ExecArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(project: &ProjectArgs, args: ExecArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open_existing(project)?;
     session.check_services(std::slice::from_ref(&args.service))?;
     let containers = session.containers(std::slice::from_ref(&args.service), false, true)?;
@@ -107,7 +107,11 @@ pub fn run(project: &ProjectArgs, args: ExecArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs an exec, streaming its output unless `detach`; returns its exit code.
-pub fn exec(session: &Session, request: proto::ExecRequest, detach: bool) -> anyhow::Result<i32> {
+pub(super) fn exec(
+    session: &Session,
+    request: proto::ExecRequest,
+    detach: bool,
+) -> anyhow::Result<i32> {
     let mut client = session.backend().client().containers.clone();
     session.agent.block_on(async move {
         let mut stream = client.exec(request).await?.into_inner();

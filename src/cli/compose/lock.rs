@@ -19,12 +19,12 @@ use nix::fcntl::{Flock, FlockArg};
 const LOCK_DIR: &str = agent::daemon::COMPOSE_LOCKS;
 
 /// A held project lock; dropping it releases the lock.
-pub struct ProjectLock {
+pub(super) struct ProjectLock {
     _lock: Flock<File>,
 }
 
 /// The lock file of `project` for the agent listening on `socket`.
-pub fn lock_path(socket: &Path, project: &str) -> PathBuf {
+pub(super) fn lock_path(socket: &Path, project: &str) -> PathBuf {
     socket
         .parent()
         .unwrap_or(Path::new("/"))
@@ -34,7 +34,7 @@ pub fn lock_path(socket: &Path, project: &str) -> PathBuf {
 
 /// Takes the lock at `path` for `project`, waiting (after a `waiting for another bosun command
 /// on project …` line on stderr) while another command holds it.
-pub fn lock(path: &Path, project: &str) -> anyhow::Result<ProjectLock> {
+pub(super) fn lock(path: &Path, project: &str) -> anyhow::Result<ProjectLock> {
     let dir = path.parent().unwrap_or(Path::new("/"));
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create the lock directory {}", dir.display()))?;

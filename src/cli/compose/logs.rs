@@ -21,7 +21,7 @@ use crate::cli::project::ProjectArgs;
 
 /// Arguments of `bosun logs`.
 #[derive(Debug, Args)]
-pub struct LogsArgs {
+pub(crate) struct LogsArgs {
     /// Follow log output.
     #[arg(short, long)]
     pub follow: bool,
@@ -52,7 +52,7 @@ pub struct LogsArgs {
 
 /// How lines are shown.
 #[derive(Debug, Clone, Default)]
-pub struct Style {
+pub(super) struct Style {
     /// Prefix lines with the container name.
     pub prefix: bool,
     /// Prefix lines with their time.
@@ -62,7 +62,7 @@ pub struct Style {
 }
 
 /// Runs `bosun logs`.
-pub fn run(project: &ProjectArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(project: &ProjectArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open_existing(project)?;
     session.check_services(&args.services)?;
     if args.index.is_some() && args.services.len() != 1 {
@@ -116,7 +116,7 @@ pub fn run(project: &ProjectArgs, args: LogsArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// A time given as RFC 3339 or as a duration before now → nanoseconds since the epoch.
-pub fn parse_time(text: &str) -> anyhow::Result<u64> {
+pub(super) fn parse_time(text: &str) -> anyhow::Result<u64> {
     let time = match humantime::parse_duration(text) {
         Ok(ago) => SystemTime::now()
             .checked_sub(ago)
@@ -138,7 +138,7 @@ const COLORS: [&str; 6] = ["36", "33", "32", "35", "34", "31"];
 
 /// Prints the lines of several containers, each with its prefix, one whole line at a time.
 #[derive(Clone)]
-pub struct Follower {
+pub(super) struct Follower {
     style: Style,
     number: Option<u32>,
     width: Arc<Mutex<usize>>,
@@ -147,7 +147,7 @@ pub struct Follower {
 
 impl Follower {
     /// A follower printing in `style`.
-    pub fn new(style: Style) -> Self {
+    pub(super) fn new(style: Style) -> Self {
         Self {
             style,
             number: None,
@@ -157,19 +157,19 @@ impl Follower {
     }
 
     /// Keeps to the containers numbered `number` (every container when `None`).
-    pub fn only_number(mut self, number: Option<u32>) -> Self {
+    pub(super) fn only_number(mut self, number: Option<u32>) -> Self {
         self.number = number;
         self
     }
 
     /// Whether `container` is one this follower shows.
-    pub fn keeps(&self, container: &proto::ContainerSummary) -> bool {
+    pub(super) fn keeps(&self, container: &proto::ContainerSummary) -> bool {
         self.number
             .is_none_or(|n| container.labels.get(labels::CONTAINER_NUMBER) == Some(&n.to_string()))
     }
 
     /// Widens the prefix column for these containers.
-    pub fn width_for(&self, containers: &[proto::ContainerSummary]) {
+    pub(super) fn width_for(&self, containers: &[proto::ContainerSummary]) {
         if let Ok(mut width) = self.width.lock() {
             for c in containers {
                 *width = (*width).max(c.name.len());
@@ -200,7 +200,7 @@ impl Follower {
 
     /// Prints one container's entries for `request` (its container field is set here);
     /// returns the time of the last entry printed (nanoseconds, or `after` when none).
-    pub async fn stream(
+    pub(super) async fn stream(
         &self,
         mut client: AgentClient<Channel>,
         container: &proto::ContainerSummary,
@@ -246,7 +246,7 @@ impl Follower {
 
     /// Follows the named services' containers (all when empty) until `until` resolves, or,
     /// when `until` is `None`, forever (Ctrl-C ends the process).
-    pub async fn follow(
+    pub(super) async fn follow(
         &self,
         session: &Session,
         services: &[String],

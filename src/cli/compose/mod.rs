@@ -32,7 +32,7 @@ use super::project::ProjectArgs;
 
 /// Options every compose command takes.
 #[derive(Debug, Clone, Args)]
-pub struct Globals {
+pub(crate) struct Globals {
     /// Most actions run at once (-1 or 0 for no limit).
     #[arg(long, default_value_t = -1, allow_hyphen_values = true, value_name = "N")]
     pub parallel: i64,
@@ -46,7 +46,7 @@ pub struct Globals {
 
 /// The compose commands, at the top level of the command line.
 #[derive(Debug, Subcommand)]
-pub enum ComposeCommand {
+pub(crate) enum ComposeCommand {
     /// Create and start the project's containers.
     Up(Box<up::UpArgs>),
     /// Stop and remove the project's containers and networks.
@@ -98,7 +98,7 @@ pub enum ComposeCommand {
 }
 
 /// Runs a compose command.
-pub fn run(project: &ProjectArgs, command: ComposeCommand) -> anyhow::Result<ExitCode> {
+pub(super) fn run(project: &ProjectArgs, command: ComposeCommand) -> anyhow::Result<ExitCode> {
     match command {
         ComposeCommand::Up(args) => up::up(project, *args),
         ComposeCommand::Down(args) => down::run(project, args),
@@ -130,7 +130,7 @@ pub fn run(project: &ProjectArgs, command: ComposeCommand) -> anyhow::Result<Exi
 impl Globals {
     /// These options with the ones given before the command (`bosun --dry-run up`) merged
     /// in: a flag given in either place counts; a value given after the command wins.
-    pub fn merged(&self, top: &ProjectArgs) -> Self {
+    pub(crate) fn merged(&self, top: &ProjectArgs) -> Self {
         let defaults = quiet();
         Self {
             parallel: match top.parallel {
@@ -147,7 +147,7 @@ impl Globals {
 }
 
 /// The globals of a command that shows no progress of its own.
-pub fn quiet() -> Globals {
+pub(super) fn quiet() -> Globals {
     Globals {
         parallel: -1,
         dry_run: false,

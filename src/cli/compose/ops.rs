@@ -18,14 +18,14 @@ use crate::cli::project::ProjectArgs;
 
 /// Services to act on.
 #[derive(Debug, Args)]
-pub struct ServicesArgs {
+pub(crate) struct ServicesArgs {
     /// Services (all when none).
     pub services: Vec<String>,
 }
 
 /// Arguments of `stop` and `restart`.
 #[derive(Debug, Args)]
-pub struct StopArgs {
+pub(crate) struct StopArgs {
     /// Specify a shutdown timeout in seconds.
     #[arg(short = 't', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
@@ -35,7 +35,7 @@ pub struct StopArgs {
 
 /// Arguments of `restart`.
 #[derive(Debug, Args)]
-pub struct RestartArgs {
+pub(crate) struct RestartArgs {
     /// Specify a shutdown timeout in seconds.
     #[arg(short = 't', long, value_name = "SECONDS")]
     pub timeout: Option<u64>,
@@ -48,7 +48,7 @@ pub struct RestartArgs {
 
 /// Arguments of `kill`.
 #[derive(Debug, Args)]
-pub struct KillArgs {
+pub(crate) struct KillArgs {
     /// Signal to send to the container.
     #[arg(short, long, default_value = "SIGKILL")]
     pub signal: String,
@@ -61,7 +61,7 @@ pub struct KillArgs {
 
 /// Arguments of `rm`.
 #[derive(Debug, Args)]
-pub struct RmArgs {
+pub(crate) struct RmArgs {
     /// Don't ask to confirm removal.
     #[arg(short, long)]
     pub force: bool,
@@ -77,7 +77,7 @@ pub struct RmArgs {
 
 /// Arguments of `pull` and `push`.
 #[derive(Debug, Args)]
-pub struct PullArgs {
+pub(crate) struct PullArgs {
     /// Ignore images that fail, only warn.
     #[arg(long, alias = "ignore-push-failures")]
     pub ignore_pull_failures: bool,
@@ -90,7 +90,7 @@ pub struct PullArgs {
 
 /// Arguments of `scale`.
 #[derive(Debug, Args)]
-pub struct ScaleArgs {
+pub(crate) struct ScaleArgs {
     /// Common compose options.
     #[command(flatten)]
     pub globals: Globals,
@@ -129,7 +129,7 @@ fn open(project: &ProjectArgs, services: &[String]) -> anyhow::Result<Session> {
 
 /// Runs `bosun start`: the stopped containers of the named services and of everything they
 /// depend on start, dependencies first (an exited container runs again).
-pub fn start(project: &ProjectArgs, args: ServicesArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn start(project: &ProjectArgs, args: ServicesArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
     let batches = ops::start(session.project(), &session.observe()?, &args.services)?;
     run(&session, &batches)?;
@@ -137,7 +137,7 @@ pub fn start(project: &ProjectArgs, args: ServicesArgs) -> anyhow::Result<ExitCo
 }
 
 /// Runs `bosun stop`: every container at once, each with its grace period.
-pub fn stop(project: &ProjectArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn stop(project: &ProjectArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
     let timeout = args.timeout.map(Duration::from_secs);
     let batch = ops::stop(
@@ -152,7 +152,7 @@ pub fn stop(project: &ProjectArgs, args: StopArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `bosun restart`: the named services' containers and those of the services that
 /// declared `restart: true` on them, service by service in dependency order.
-pub fn restart(project: &ProjectArgs, args: RestartArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn restart(project: &ProjectArgs, args: RestartArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
     let batches = ops::restart(
         session.project(),
@@ -166,7 +166,7 @@ pub fn restart(project: &ProjectArgs, args: RestartArgs) -> anyhow::Result<ExitC
 }
 
 /// Runs `bosun kill`.
-pub fn kill(project: &ProjectArgs, args: KillArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn kill(project: &ProjectArgs, args: KillArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
     let signal =
         signal_number(&args.signal).with_context(|| format!("invalid signal {:?}", args.signal))?;
@@ -181,7 +181,7 @@ pub fn kill(project: &ProjectArgs, args: KillArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `bosun rm`: stopped containers (running ones too with `--stop`).
-pub fn rm(project: &ProjectArgs, args: RmArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn rm(project: &ProjectArgs, args: RmArgs) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
     if args.stop {
         let batch = ops::stop(session.project(), &session.observe()?, &args.services, None);
@@ -211,7 +211,11 @@ pub fn rm(project: &ProjectArgs, args: RmArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `bosun pause` (`pause`) or `bosun unpause`.
-pub fn pause(project: &ProjectArgs, args: ServicesArgs, pause: bool) -> anyhow::Result<ExitCode> {
+pub(super) fn pause(
+    project: &ProjectArgs,
+    args: ServicesArgs,
+    pause: bool,
+) -> anyhow::Result<ExitCode> {
     let session = open(project, &args.services)?;
     let observed = session.observe()?;
     let batch = if pause {
@@ -224,7 +228,7 @@ pub fn pause(project: &ProjectArgs, args: ServicesArgs, pause: bool) -> anyhow::
 }
 
 /// Runs `bosun pull` (`pull`) or `bosun push`: the services' images, one after the other.
-pub fn pull(project: &ProjectArgs, args: PullArgs, pull: bool) -> anyhow::Result<ExitCode> {
+pub(super) fn pull(project: &ProjectArgs, args: PullArgs, pull: bool) -> anyhow::Result<ExitCode> {
     let session = Session::open_enabling(project, &args.services)?;
     session.check_services(&args.services)?;
     let verb = if pull { "Pulled" } else { "Pushed" };
@@ -250,7 +254,7 @@ pub fn pull(project: &ProjectArgs, args: PullArgs, pull: bool) -> anyhow::Result
 }
 
 /// Runs `bosun scale SERVICE=N…`.
-pub fn scale(project: &ProjectArgs, args: ScaleArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn scale(project: &ProjectArgs, args: ScaleArgs) -> anyhow::Result<ExitCode> {
     let scale = super::up::parse_scale(&args.scale)?;
     let services: Vec<String> = scale.keys().cloned().collect();
     let session = Session::open_enabling(project, &services)?;

@@ -18,7 +18,7 @@ enum Mode {
 }
 
 /// Renders the executor's progress events.
-pub struct Printer<'p> {
+pub(super) struct Printer<'p> {
     mode: Mode,
     plan: &'p Plan,
     bars: MultiProgress,
@@ -26,14 +26,14 @@ pub struct Printer<'p> {
 }
 
 /// Whether `--progress <mode>` draws live spinners (`tty`, or `auto` on a terminal).
-pub fn is_tty(mode: &str) -> bool {
+pub(super) fn is_tty(mode: &str) -> bool {
     mode == "tty" || mode == "auto" && std::io::stderr().is_terminal()
 }
 
 impl<'p> Printer<'p> {
     /// A printer for `--progress <mode>` over `plan`, drawing its spinners on `bars` (which
     /// other output, such as build steps, prints above).
-    pub fn new(mode: &str, plan: &'p Plan, bars: MultiProgress) -> Self {
+    pub(super) fn new(mode: &str, plan: &'p Plan, bars: MultiProgress) -> Self {
         let mode = match mode {
             "plain" => Mode::Plain,
             "quiet" => Mode::Quiet,
@@ -62,7 +62,7 @@ impl<'p> Printer<'p> {
     }
 
     /// Shows one event.
-    pub fn event(&mut self, progress: Progress) {
+    pub(super) fn event(&mut self, progress: Progress) {
         match self.mode {
             Mode::Quiet => {}
             Mode::Plain => {
@@ -119,7 +119,7 @@ impl<'p> Printer<'p> {
     }
 
     /// Ends the live display.
-    pub fn finish(&mut self) {
+    pub(super) fn finish(&mut self) {
         for (_, bar) in self.running.drain() {
             bar.abandon();
         }

@@ -13,7 +13,7 @@ use crate::cli::project::ProjectArgs;
 
 /// Arguments of `bosun ps`.
 #[derive(Debug, Args)]
-pub struct PsArgs {
+pub(crate) struct PsArgs {
     /// Show all stopped containers too.
     #[arg(short, long)]
     pub all: bool,
@@ -32,7 +32,7 @@ pub struct PsArgs {
 
 /// Arguments of `bosun ls`.
 #[derive(Debug, Args)]
-pub struct LsArgs {
+pub(crate) struct LsArgs {
     /// Show all stopped projects too.
     #[arg(short, long)]
     pub all: bool,
@@ -46,14 +46,14 @@ pub struct LsArgs {
 
 /// Arguments of `bosun top`.
 #[derive(Debug, Args)]
-pub struct TopArgs {
+pub(crate) struct TopArgs {
     /// Services (all when none).
     pub services: Vec<String>,
 }
 
 /// Arguments of `bosun port`.
 #[derive(Debug, Args)]
-pub struct PortArgs {
+pub(crate) struct PortArgs {
     /// tcp or udp.
     #[arg(long, default_value = "tcp")]
     pub protocol: String,
@@ -68,7 +68,7 @@ pub struct PortArgs {
 
 /// Arguments of `bosun images`.
 #[derive(Debug, Args)]
-pub struct ImagesArgs {
+pub(crate) struct ImagesArgs {
     /// Only display IDs.
     #[arg(short, long)]
     pub quiet: bool,
@@ -81,7 +81,7 @@ fn label<'c>(c: &'c proto::ContainerSummary, key: &str) -> &'c str {
 }
 
 /// `Up (healthy)`, `Exited (1)`, `Created`, ….
-pub fn status(c: &proto::ContainerSummary) -> String {
+pub(super) fn status(c: &proto::ContainerSummary) -> String {
     let mut text = match c.state() {
         proto::ContainerState::Running => "Up".to_string(),
         proto::ContainerState::Exited => format!("Exited ({})", c.exit_code),
@@ -96,7 +96,7 @@ pub fn status(c: &proto::ContainerSummary) -> String {
 }
 
 /// `0.0.0.0:8080->80/tcp, [::1]:8081->81/tcp, 53/udp`.
-pub fn ports(c: &proto::ContainerSummary) -> String {
+pub(super) fn ports(c: &proto::ContainerSummary) -> String {
     c.ports
         .iter()
         .map(|p| {
@@ -116,7 +116,7 @@ pub fn ports(c: &proto::ContainerSummary) -> String {
 }
 
 /// Prints rows as left-aligned columns.
-pub fn table(rows: &[Vec<String>]) {
+pub(super) fn table(rows: &[Vec<String>]) {
     let mut widths = Vec::new();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -140,7 +140,7 @@ pub fn table(rows: &[Vec<String>]) {
 }
 
 /// Runs `bosun ps`.
-pub fn ps(project: &ProjectArgs, args: PsArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn ps(project: &ProjectArgs, args: PsArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open_existing(project)?;
     session.check_services(&args.names)?;
     if args.services {
@@ -197,7 +197,7 @@ pub fn ps(project: &ProjectArgs, args: PsArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `bosun ls`: projects found from the labels of the node's containers.
-pub fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
     let agent = Agent::connect()?;
     let mut client = agent.backend.client().containers.clone();
     let request = proto::ListRequest {
@@ -254,7 +254,7 @@ pub fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `bosun top`.
-pub fn top(project: &ProjectArgs, args: TopArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn top(project: &ProjectArgs, args: TopArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open_existing(project)?;
     session.check_services(&args.services)?;
     for c in session.containers(&args.services, false, false)? {
@@ -276,7 +276,7 @@ pub fn top(project: &ProjectArgs, args: TopArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `bosun port`.
-pub fn port(project: &ProjectArgs, args: PortArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn port(project: &ProjectArgs, args: PortArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open_existing(project)?;
     session.check_services(std::slice::from_ref(&args.service))?;
     let containers = session.containers(std::slice::from_ref(&args.service), false, false)?;
@@ -314,7 +314,7 @@ pub fn port(project: &ProjectArgs, args: PortArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Runs `bosun images`.
-pub fn images(project: &ProjectArgs, args: ImagesArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn images(project: &ProjectArgs, args: ImagesArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open_existing(project)?;
     session.check_services(&args.services)?;
     let containers = session.containers(&args.services, true, false)?;
@@ -346,7 +346,7 @@ pub fn images(project: &ProjectArgs, args: ImagesArgs) -> anyhow::Result<ExitCod
 }
 
 /// `registry:5000/app:1` → (`registry:5000/app`, `1`); no tag → `latest`.
-pub fn split_reference(reference: &str) -> (&str, &str) {
+pub(super) fn split_reference(reference: &str) -> (&str, &str) {
     let name_start = reference.rfind('/').map_or(0, |i| i + 1);
     match reference[name_start..].rfind(':') {
         Some(i) => (

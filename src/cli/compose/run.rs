@@ -31,7 +31,7 @@ use crate::cli::project::ProjectArgs;
 
 /// Arguments of `bosun run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Common compose options.
     #[command(flatten)]
     pub globals: Globals,
@@ -229,7 +229,7 @@ fn suffix() -> String {
 }
 
 /// Runs `bosun run`.
-pub fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_enabling(project, std::slice::from_ref(&args.service))?;
     session.check_env_files(std::slice::from_ref(&args.service))?;
     super::build::show_builds(&mut session, &args.globals, false);

@@ -23,7 +23,7 @@ use super::progress::Printer;
 use crate::cli::project::ProjectArgs;
 
 /// The runtime and the backend, without a project (`bosun ls`).
-pub struct Agent {
+pub(super) struct Agent {
     /// The runtime the backend's calls run on (kept alive with it).
     pub runtime: Runtime,
     /// The agent.
@@ -32,7 +32,7 @@ pub struct Agent {
 
 impl Agent {
     /// Starts a runtime and connects to the agent.
-    pub fn connect() -> anyhow::Result<Self> {
+    pub(super) fn connect() -> anyhow::Result<Self> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -44,13 +44,13 @@ impl Agent {
     }
 
     /// Runs a future on the runtime from the main thread.
-    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+    pub(super) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         self.runtime.block_on(future)
     }
 }
 
 /// A loaded project and the agent.
-pub struct Session {
+pub(super) struct Session {
     /// The agent.
     pub agent: Agent,
     /// The project as loaded.
@@ -65,7 +65,10 @@ impl Session {
     /// Loads the project (every enabled service, and the `services` named on the command line
     /// of `up web`, `run web`, … with what they need even when none of their profiles is
     /// active) and connects to the agent.
-    pub fn open_enabling(project: &ProjectArgs, services: &[String]) -> anyhow::Result<Self> {
+    pub(super) fn open_enabling(
+        project: &ProjectArgs,
+        services: &[String],
+    ) -> anyhow::Result<Self> {
         let loaded = project.load_enabling(services)?;
         let agent = Agent::connect()?;
         Ok(Self {
@@ -81,7 +84,7 @@ impl Session {
     /// when no compose file is found and the project is named (`-p`, `COMPOSE_PROJECT_NAME`),
     /// rebuilt from the labels of its containers, networks and volumes
     /// ([`project_from_labels`]), as Compose does.
-    pub fn open_existing(project: &ProjectArgs) -> anyhow::Result<Self> {
+    pub(super) fn open_existing(project: &ProjectArgs) -> anyhow::Result<Self> {
         let err = match project.load(&[], true) {
             Ok(loaded) => {
                 return Ok(Self {
@@ -127,38 +130,38 @@ impl Session {
     }
 
     /// Whether this is a dry run: `--dry-run` before the command, or in `globals` after it.
-    pub fn dry_run(&self, globals: Option<&Globals>) -> bool {
+    pub(super) fn dry_run(&self, globals: Option<&Globals>) -> bool {
         self.top.dry_run || globals.is_some_and(|g| g.dry_run)
     }
 
     /// `globals` with the options given before the command merged in.
-    pub fn globals(&self, globals: &Globals) -> Globals {
+    pub(super) fn globals(&self, globals: &Globals) -> Globals {
         globals.merged(&self.top)
     }
 
     /// Takes the project's lock ([`lock`]) for a command that changes the project, waiting
     /// while another command holds it; the lock is held until the guard is dropped.
-    pub fn lock(&self) -> anyhow::Result<ProjectLock> {
+    pub(super) fn lock(&self) -> anyhow::Result<ProjectLock> {
         lock::lock(&lock::lock_path(&socket()?, self.name()), self.name())
     }
 
     /// The project.
-    pub fn project(&self) -> &Project {
+    pub(super) fn project(&self) -> &Project {
         &self.loaded.project
     }
 
     /// The project name.
-    pub fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         &self.loaded.project.name
     }
 
     /// The backend.
-    pub fn backend(&self) -> &AgentBackend {
+    pub(super) fn backend(&self) -> &AgentBackend {
         &self.agent.backend
     }
 
     /// The desired state, located where the project was loaded from.
-    pub fn desired(&self) -> anyhow::Result<Desired<'_>> {
+    pub(super) fn desired(&self) -> anyhow::Result<Desired<'_>> {
         let files = self
             .loaded
             .files
@@ -172,7 +175,7 @@ impl Session {
 
     /// Prints a warning for every key of the named services (all when empty) that the agent
     /// does not honour.
-    pub fn warn_unsupported(&self, services: &[String]) {
+    pub(super) fn warn_unsupported(&self, services: &[String]) {
         for (name, service) in &self.project().services {
             if services.is_empty() || services.contains(name) {
                 for warning in translate::unsupported(name, service) {
@@ -185,7 +188,7 @@ impl Session {
     /// Refuses resource limits out of Docker's bounds and secrets or configs that cannot be
     /// mounted (undefined, external, an unset variable) in the named services (all when
     /// empty), naming the service, before anything is created.
-    pub fn check_limits(&self, services: &[String]) -> anyhow::Result<()> {
+    pub(super) fn check_limits(&self, services: &[String]) -> anyhow::Result<()> {
         for (name, service) in &self.project().services {
             if services.is_empty() || services.contains(name) {
                 translate::check_limits(name, service)?;
@@ -201,13 +204,13 @@ impl Session {
     }
 
     /// The observed state of the project.
-    pub fn observe(&self) -> anyhow::Result<Observed> {
+    pub(super) fn observe(&self) -> anyhow::Result<Observed> {
         Ok(self.backend().observe(self.name())?)
     }
 
     /// The project's containers: service containers of the named services (all when empty),
     /// one-offs too when asked, stopped ones too when `all`, sorted by name.
-    pub fn containers(
+    pub(super) fn containers(
         &self,
         services: &[String],
         all: bool,
@@ -218,7 +221,7 @@ impl Session {
     }
 
     /// [`Session::containers`], from async code.
-    pub async fn list_containers(
+    pub(super) async fn list_containers(
         &self,
         services: &[String],
         all: bool,
@@ -252,7 +255,7 @@ impl Session {
 
     /// The value of a variable named bare on the command line (`-e NAME`), as Compose resolves
     /// it: the shell's, else the project's `.env` / `--env-file` / `COMPOSE_ENV_FILES`.
-    pub fn variable(&self, name: &str) -> Option<String> {
+    pub(super) fn variable(&self, name: &str) -> Option<String> {
         self.loaded
             .environment
             .get(name)
@@ -262,7 +265,7 @@ impl Session {
 
     /// `-e` pairs with the bare names resolved by [`Session::variable`]; a bare name that is
     /// set nowhere is left out.
-    pub fn resolve_env(&self, pairs: &[String]) -> Vec<String> {
+    pub(super) fn resolve_env(&self, pairs: &[String]) -> Vec<String> {
         pairs
             .iter()
             .filter_map(|pair| match pair.split_once('=') {
@@ -275,7 +278,7 @@ impl Session {
     /// Fails with the env_file error of any of `services` (every enabled service when none is
     /// named) or of what they depend on: a command that creates their containers needs their
     /// environment; commands on other services are not held up by it.
-    pub fn check_env_files(&self, services: &[String]) -> anyhow::Result<()> {
+    pub(super) fn check_env_files(&self, services: &[String]) -> anyhow::Result<()> {
         let wanted: Vec<String> = if services.is_empty() {
             Vec::new()
         } else {
@@ -290,7 +293,7 @@ impl Session {
     }
 
     /// Checks that every named service exists (enabled or disabled by a profile).
-    pub fn check_services(&self, services: &[String]) -> anyhow::Result<()> {
+    pub(super) fn check_services(&self, services: &[String]) -> anyhow::Result<()> {
         let project = self.project();
         for name in services {
             if !project.services.contains_key(name) && !project.disabled_services.contains_key(name)
@@ -303,7 +306,7 @@ impl Session {
 
     /// Prints the plan's warnings, then either prints the plan (`--dry-run`) or executes it
     /// with progress. Returns `None` on a dry run.
-    pub fn apply(
+    pub(super) fn apply(
         &self,
         plan: &Plan,
         globals: &Globals,

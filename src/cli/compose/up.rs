@@ -21,7 +21,7 @@ use crate::cli::project::ProjectArgs;
 
 /// The options `up` and `create` share.
 #[derive(Debug, Args)]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     /// Common compose options.
     #[command(flatten)]
     pub globals: Globals,
@@ -55,7 +55,7 @@ pub struct CreateArgs {
 
 /// Arguments of `bosun up`.
 #[derive(Debug, Args)]
-pub struct UpArgs {
+pub(crate) struct UpArgs {
     /// What `create` takes.
     #[command(flatten)]
     pub create: CreateArgs,
@@ -106,7 +106,7 @@ pub struct UpArgs {
 
 /// `--scale SERVICE=NUM` values (and `bosun scale`'s), each at most
 /// [`MAX_SCALE`] so that nothing is planned for an impossible count.
-pub fn parse_scale(values: &[String]) -> anyhow::Result<BTreeMap<String, u64>> {
+pub(super) fn parse_scale(values: &[String]) -> anyhow::Result<BTreeMap<String, u64>> {
     values
         .iter()
         .map(|v| {
@@ -150,7 +150,7 @@ fn plan_options(args: &CreateArgs) -> anyhow::Result<PlanOptions> {
 }
 
 /// Runs `bosun create`.
-pub fn create(project: &ProjectArgs, args: CreateArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn create(project: &ProjectArgs, args: CreateArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_enabling(project, &args.services)?;
     show_builds(&mut session, &args.globals, false);
     let mut options = plan_options(&args)?;
@@ -191,7 +191,7 @@ fn converge(
 }
 
 /// Runs `bosun up`.
-pub fn up(project: &ProjectArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn up(project: &ProjectArgs, args: UpArgs) -> anyhow::Result<ExitCode> {
     let mut session = Session::open_enabling(project, &args.create.services)?;
     show_builds(&mut session, &args.create.globals, false);
     let mut options = plan_options(&args.create)?;

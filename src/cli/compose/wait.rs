@@ -14,7 +14,7 @@ use crate::cli::project::ProjectArgs;
 
 /// Arguments of `bosun wait`.
 #[derive(Debug, Args)]
-pub struct WaitArgs {
+pub(crate) struct WaitArgs {
     /// Drop the project once the first container stops.
     #[arg(long)]
     pub down_project: bool,
@@ -24,7 +24,11 @@ pub struct WaitArgs {
 
 /// Waits until the named services' containers (all when empty) are running and healthy, or
 /// have completed successfully ([`ops::wait_ready`]).
-pub fn wait_ready(session: &Session, services: &[String], timeout: Duration) -> anyhow::Result<()> {
+pub(super) fn wait_ready(
+    session: &Session,
+    services: &[String],
+    timeout: Duration,
+) -> anyhow::Result<()> {
     let poll = Duration::from_millis(200);
     ops::wait_ready(
         session.backend(),
@@ -38,7 +42,7 @@ pub fn wait_ready(session: &Session, services: &[String], timeout: Duration) -> 
 }
 
 /// Runs `bosun wait`.
-pub fn run(project: &ProjectArgs, args: WaitArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(project: &ProjectArgs, args: WaitArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open_existing(project)?;
     session.check_services(&args.services)?;
     let containers = session.containers(&args.services, true, false)?;

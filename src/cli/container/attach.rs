@@ -22,7 +22,7 @@ use super::run::RunArgs;
 
 /// Arguments of `attach`.
 #[derive(Debug, Args)]
-pub struct AttachArgs {
+pub(super) struct AttachArgs {
     /// Do not attach STDIN.
     #[arg(long = "no-stdin")]
     pub no_stdin: bool,
@@ -62,7 +62,7 @@ pub(super) struct Session {
 }
 
 /// Runs `attach`. `host` is the agent's address as given (`-H`).
-pub async fn run(
+pub(super) async fn run(
     client: &mut AgentClient,
     args: AttachArgs,
     host: Option<&str>,

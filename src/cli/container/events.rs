@@ -13,7 +13,7 @@ use super::units::rfc3339;
 
 /// Arguments of `events`.
 #[derive(Debug, Args)]
-pub struct EventsArgs {
+pub(super) struct EventsArgs {
     /// Show events created since this time (RFC 3339, Unix seconds, or a duration ago: 10m).
     #[arg(long, value_parser = parse_time)]
     pub since: Option<u64>,
@@ -81,7 +81,7 @@ fn json_line(e: &Event) -> serde_json::Value {
 }
 
 /// Runs `events`: prints events until the stream ends (with `--until`) or Ctrl-C.
-pub async fn run(client: &mut AgentClient, args: EventsArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(client: &mut AgentClient, args: EventsArgs) -> anyhow::Result<ExitCode> {
     if let (Some(since), Some(until)) = (args.since, args.until)
         && since > until
     {

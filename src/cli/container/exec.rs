@@ -18,7 +18,7 @@ use super::table;
 
 /// Arguments of `exec`.
 #[derive(Debug, Args)]
-pub struct ExecArgs {
+pub(crate) struct ExecArgs {
     /// Set environment variables (KEY=VALUE).
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -52,7 +52,7 @@ pub struct ExecArgs {
 
 /// Arguments of `top`.
 #[derive(Debug, Args)]
-pub struct TopArgs {
+pub(crate) struct TopArgs {
     /// Container name or id.
     #[arg(value_name = "CONTAINER")]
     pub container: String,
@@ -65,7 +65,7 @@ fn exit_code(code: i32) -> ExitCode {
 
 /// Runs `exec`: streams stdout and stderr, exits with the command's code. `host` is the
 /// agent's address as given (`-H`), for the interactive session of `-i`/`-t`.
-pub async fn exec(
+pub(crate) async fn exec(
     client: &mut AgentClient,
     args: ExecArgs,
     host: Option<&str>,
@@ -128,7 +128,7 @@ pub(crate) async fn interactive(
 }
 
 /// Runs `top`: the container's processes as a table.
-pub async fn top(client: &mut AgentClient, args: TopArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn top(client: &mut AgentClient, args: TopArgs) -> anyhow::Result<ExitCode> {
     let top = client.top(&args.container).await?;
     let headers: Vec<&str> = top.titles.iter().map(String::as_str).collect();
     let rows: Vec<Vec<String>> = top.processes.into_iter().map(|p| p.values).collect();

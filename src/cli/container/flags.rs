@@ -11,7 +11,7 @@ use super::units::parse_size;
 
 /// Mount, network and process flags of `run` and `create`.
 #[derive(Debug, Args, Default)]
-pub struct ExtraArgs {
+pub(crate) struct ExtraArgs {
     /// Bind mount a host path or mount a volume: /host:/path[:ro] or NAME:/path[:ro].
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]")]
     pub volumes: Vec<String>,
@@ -92,7 +92,7 @@ pub struct ExtraArgs {
 
 impl ExtraArgs {
     /// Adds these flags to `config`.
-    pub fn apply(&self, config: &mut ContainerConfig) -> anyhow::Result<()> {
+    pub(crate) fn apply(&self, config: &mut ContainerConfig) -> anyhow::Result<()> {
         for v in &self.volumes {
             config.mounts.push(parse_volume(v)?);
         }
@@ -189,7 +189,7 @@ fn parse_pairs(
 
 /// `-v`: `/host:/path[:opts]` is a bind, `NAME:/path[:opts]` a volume, `/path` an anonymous
 /// volume; opts are `ro`, `rw`, `nocopy` (comma separated).
-pub fn parse_volume(spec: &str) -> anyhow::Result<Mount> {
+pub(super) fn parse_volume(spec: &str) -> anyhow::Result<Mount> {
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, target, opts) = match parts.as_slice() {
         [t] => ("", *t, ""),
@@ -239,7 +239,7 @@ fn refuse_root(target: &str, what: &str, spec: &str) -> anyhow::Result<()> {
 
 /// `--mount type=…,source=…,target=…,readonly,volume-nocopy,volume-subpath=…,
 /// bind-propagation=…,bind-create-host-path,tmpfs-size=…,tmpfs-mode=…`.
-pub fn parse_mount(spec: &str) -> anyhow::Result<Mount> {
+pub(super) fn parse_mount(spec: &str) -> anyhow::Result<Mount> {
     let mut mount = Mount {
         r#type: "volume".into(),
         ..Default::default()
@@ -275,7 +275,7 @@ pub fn parse_mount(spec: &str) -> anyhow::Result<Mount> {
 }
 
 /// `--tmpfs /path[:size=64m,mode=1777]`.
-pub fn parse_tmpfs(spec: &str) -> anyhow::Result<Mount> {
+pub(super) fn parse_tmpfs(spec: &str) -> anyhow::Result<Mount> {
     let (target, opts) = spec.split_once(':').unwrap_or((spec, ""));
     refuse_root(target, "--tmpfs", spec)?;
     let mut mount = Mount {
@@ -300,13 +300,13 @@ pub fn parse_tmpfs(spec: &str) -> anyhow::Result<Mount> {
 
 /// `-p [ip:][host_port[-end]:]container_port[-end][/tcp|udp]`, IPv6 addresses in brackets
 /// (`[::1]:8080:80`), read as the engine reads port specifications.
-pub fn parse_publish(spec: &str) -> anyhow::Result<Vec<PortBinding>> {
+pub(super) fn parse_publish(spec: &str) -> anyhow::Result<Vec<PortBinding>> {
     let spec: engine::network::PortSpec = spec.parse()?;
     Ok(vec![agent::port_binding(&spec)])
 }
 
 /// `--ulimit name=soft[:hard]`.
-pub fn parse_ulimit(spec: &str) -> anyhow::Result<Ulimit> {
+pub(super) fn parse_ulimit(spec: &str) -> anyhow::Result<Ulimit> {
     let bad = || format!("invalid --ulimit {spec:?}: use name=soft[:hard]");
     let (name, values) = spec.split_once('=').with_context(bad)?;
     let (soft, hard) = values.split_once(':').unwrap_or((values, values));

@@ -8,7 +8,7 @@ use clap::Args;
 
 /// The restart and healthcheck flags of `run`.
 #[derive(Debug, Default, Args)]
-pub struct PolicyArgs {
+pub(crate) struct PolicyArgs {
     /// Restart policy to apply when a container exits (no, always, on-failure[:N],
     /// unless-stopped).
     #[arg(long, default_value = "no")]
@@ -47,7 +47,7 @@ fn nanos(d: Option<Duration>) -> u64 {
 
 impl PolicyArgs {
     /// The healthcheck these flags ask for (`None`: none given).
-    pub fn healthcheck(&self) -> anyhow::Result<Option<Healthcheck>> {
+    pub(crate) fn healthcheck(&self) -> anyhow::Result<Option<Healthcheck>> {
         let tuned = self.health_interval.is_some()
             || self.health_timeout.is_some()
             || self.health_retries.is_some()

@@ -12,7 +12,7 @@ use super::units::rfc3339;
 
 /// Arguments of `inspect`.
 #[derive(Debug, Args)]
-pub struct InspectArgs {
+pub(super) struct InspectArgs {
     /// Container names or ids.
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -27,7 +27,7 @@ fn time(nanos: u64) -> String {
 }
 
 /// Docker's inspect object for one container.
-pub fn document(response: &InspectResponse) -> anyhow::Result<Value> {
+pub(super) fn document(response: &InspectResponse) -> anyhow::Result<Value> {
     let s = response.summary.clone().unwrap_or_default();
     let spec: Value = serde_json::from_str(&response.spec_json)?;
     let field = |k: &str| spec.get(k).cloned().unwrap_or(Value::Null);
@@ -114,7 +114,7 @@ pub fn document(response: &InspectResponse) -> anyhow::Result<Value> {
 }
 
 /// Runs `inspect`: prints the array of the containers found; exit 1 when any is missing.
-pub async fn run(client: &mut AgentClient, args: InspectArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(client: &mut AgentClient, args: InspectArgs) -> anyhow::Result<ExitCode> {
     let mut docs = Vec::new();
     let mut failed = false;
     for container in &args.containers {

@@ -11,7 +11,7 @@ use clap::Args;
 
 /// Arguments of `logs`.
 #[derive(Debug, Args)]
-pub struct LogsArgs {
+pub(crate) struct LogsArgs {
     /// Follow log output.
     #[arg(short = 'f', long)]
     pub follow: bool,
@@ -62,7 +62,7 @@ pub(crate) fn parse_tail(tail: &str) -> anyhow::Result<i64> {
 }
 
 /// Prints a log stream to stdout and stderr by stream until it ends.
-pub async fn print(mut stream: LogStream, timestamps: bool) -> anyhow::Result<()> {
+pub(crate) async fn print(mut stream: LogStream, timestamps: bool) -> anyhow::Result<()> {
     while let Some(entry) = stream.next().await? {
         let result = if entry.stream == "stderr" {
             write_entry(
@@ -101,7 +101,7 @@ fn write_entry(
 }
 
 /// Runs `logs`.
-pub async fn run(client: &mut AgentClient, args: LogsArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(client: &mut AgentClient, args: LogsArgs) -> anyhow::Result<ExitCode> {
     let request = LogsRequest {
         container: args.container.clone(),
         follow: args.follow,

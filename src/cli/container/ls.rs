@@ -12,7 +12,7 @@ use super::units::{human_duration, rfc3339, since};
 
 /// Arguments of `ls`.
 #[derive(Debug, Args)]
-pub struct LsArgs {
+pub(super) struct LsArgs {
     /// Show all containers (default shows just running).
     #[arg(short = 'a', long)]
     pub all: bool,
@@ -32,7 +32,7 @@ pub struct LsArgs {
 }
 
 /// The STATUS column: `Up 5 seconds`, `Up 5 seconds (healthy)`, `Exited (0) 3 seconds ago`, `Created`.
-pub fn status_text(c: &ContainerSummary) -> String {
+pub(super) fn status_text(c: &ContainerSummary) -> String {
     match c.state() {
         ContainerState::Running => match c.health() {
             Health::None => format!("Up {}", human_duration(since(c.started_at))),
@@ -76,7 +76,7 @@ fn command_text(c: &ContainerSummary, no_trunc: bool) -> String {
 }
 
 /// Runs `ls`.
-pub async fn run(client: &mut AgentClient, args: LsArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(client: &mut AgentClient, args: LsArgs) -> anyhow::Result<ExitCode> {
     let containers = client.list(args.all, args.filters.clone()).await?;
     let id = |c: &ContainerSummary| {
         if args.no_trunc {

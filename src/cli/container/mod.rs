@@ -34,7 +34,7 @@ use connect::{HostArg, connect_with, run_words};
 /// `bosun container`: the raw words, parsed by [`ContainerCli`].
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
-pub struct ContainerArgs {
+pub(crate) struct ContainerArgs {
     /// The container command and its options (see `bosun container --help`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     pub args: Vec<OsString>,
@@ -98,7 +98,7 @@ enum Sub {
 }
 
 /// Runs `bosun container …`.
-pub fn run(args: ContainerArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: ContainerArgs) -> anyhow::Result<ExitCode> {
     run_words("bosun container", args.args, dispatch)
 }
 

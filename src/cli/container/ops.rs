@@ -16,7 +16,7 @@ use super::units::parse_signal;
 
 /// Containers to act on.
 #[derive(Debug, Args)]
-pub struct Targets {
+pub(super) struct Targets {
     /// Container names or ids.
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -24,7 +24,7 @@ pub struct Targets {
 
 /// Arguments of `start`.
 #[derive(Debug, Args)]
-pub struct StartArgs {
+pub(super) struct StartArgs {
     /// Attach STDOUT/STDERR and forward signals.
     #[arg(short = 'a', long)]
     pub attach: bool,
@@ -41,7 +41,7 @@ pub struct StartArgs {
 
 /// Arguments of `stop`.
 #[derive(Debug, Args)]
-pub struct StopArgs {
+pub(super) struct StopArgs {
     /// Seconds to wait before killing the container (default: its stop timeout).
     #[arg(short = 't', long = "time", visible_alias = "timeout")]
     pub time: Option<u64>,
@@ -52,7 +52,7 @@ pub struct StopArgs {
 
 /// Arguments of `kill`.
 #[derive(Debug, Args)]
-pub struct KillArgs {
+pub(super) struct KillArgs {
     /// Signal to send (name or number).
     #[arg(short = 's', long = "signal", default_value = "KILL")]
     pub signal: String,
@@ -63,7 +63,7 @@ pub struct KillArgs {
 
 /// Arguments of `rm`.
 #[derive(Debug, Args)]
-pub struct RmArgs {
+pub(super) struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL).
     #[arg(short = 'f', long)]
     pub force: bool,
@@ -108,7 +108,7 @@ fn echo<T>(container: &str, _: T) {
 }
 
 /// `bosun container stop`.
-pub async fn stop(client: &mut AgentClient, args: StopArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn stop(client: &mut AgentClient, args: StopArgs) -> anyhow::Result<ExitCode> {
     let time = args.time;
     each(
         client,
@@ -120,7 +120,7 @@ pub async fn stop(client: &mut AgentClient, args: StopArgs) -> anyhow::Result<Ex
 }
 
 /// `bosun container restart`.
-pub async fn restart(client: &mut AgentClient, args: StopArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn restart(client: &mut AgentClient, args: StopArgs) -> anyhow::Result<ExitCode> {
     let time = args.time;
     each(
         client,
@@ -132,7 +132,7 @@ pub async fn restart(client: &mut AgentClient, args: StopArgs) -> anyhow::Result
 }
 
 /// `bosun container kill`.
-pub async fn kill(client: &mut AgentClient, args: KillArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn kill(client: &mut AgentClient, args: KillArgs) -> anyhow::Result<ExitCode> {
     let signal = parse_signal(&args.signal)?;
     each(
         client,
@@ -144,7 +144,7 @@ pub async fn kill(client: &mut AgentClient, args: KillArgs) -> anyhow::Result<Ex
 }
 
 /// `bosun container rm`.
-pub async fn rm(client: &mut AgentClient, args: RmArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn rm(client: &mut AgentClient, args: RmArgs) -> anyhow::Result<ExitCode> {
     let (force, volumes) = (args.force, args.volumes);
     each(
         client,
@@ -156,7 +156,7 @@ pub async fn rm(client: &mut AgentClient, args: RmArgs) -> anyhow::Result<ExitCo
 }
 
 /// `bosun container start`. `host` is the agent's address as given (`-H`), for `-a`/`-i`.
-pub async fn start(
+pub(super) async fn start(
     client: &mut AgentClient,
     args: StartArgs,
     host: Option<&str>,
@@ -205,7 +205,7 @@ async fn start_attached(
 }
 
 /// `bosun container pause`.
-pub async fn pause(client: &mut AgentClient, args: Targets) -> anyhow::Result<ExitCode> {
+pub(super) async fn pause(client: &mut AgentClient, args: Targets) -> anyhow::Result<ExitCode> {
     each(
         client,
         &args.containers,
@@ -216,7 +216,7 @@ pub async fn pause(client: &mut AgentClient, args: Targets) -> anyhow::Result<Ex
 }
 
 /// `bosun container unpause`.
-pub async fn unpause(client: &mut AgentClient, args: Targets) -> anyhow::Result<ExitCode> {
+pub(super) async fn unpause(client: &mut AgentClient, args: Targets) -> anyhow::Result<ExitCode> {
     each(
         client,
         &args.containers,
@@ -227,7 +227,7 @@ pub async fn unpause(client: &mut AgentClient, args: Targets) -> anyhow::Result<
 }
 
 /// `bosun container wait`: prints each exit code.
-pub async fn wait(client: &mut AgentClient, args: Targets) -> anyhow::Result<ExitCode> {
+pub(super) async fn wait(client: &mut AgentClient, args: Targets) -> anyhow::Result<ExitCode> {
     each(
         client,
         &args.containers,

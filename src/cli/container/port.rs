@@ -9,7 +9,7 @@ use clap::Args;
 
 /// Arguments of `port`.
 #[derive(Debug, Args)]
-pub struct PortArgs {
+pub(crate) struct PortArgs {
     /// Container name or id.
     #[arg(value_name = "CONTAINER")]
     pub container: String,
@@ -20,7 +20,7 @@ pub struct PortArgs {
 
 /// Arguments of `rename`.
 #[derive(Debug, Args)]
-pub struct RenameArgs {
+pub(crate) struct RenameArgs {
     /// Container name or id.
     #[arg(value_name = "CONTAINER")]
     pub container: String,
@@ -30,7 +30,7 @@ pub struct RenameArgs {
 }
 
 /// The host side of a binding, `0.0.0.0:8080` or, for IPv6, `[::1]:8080`.
-pub fn host_side(p: &PortBinding) -> String {
+pub(crate) fn host_side(p: &PortBinding) -> String {
     match p.host_ip.as_str() {
         "" => format!("0.0.0.0:{}", p.host_port),
         ip if ip.contains(':') => format!("[{ip}]:{}", p.host_port),
@@ -39,7 +39,7 @@ pub fn host_side(p: &PortBinding) -> String {
 }
 
 /// `80/tcp -> 0.0.0.0:8080` lines (`80/tcp -> [::1]:8080` for IPv6), as docker prints them.
-pub fn lines(ports: &[PortBinding], only: Option<(u32, &str)>) -> Vec<String> {
+pub(crate) fn lines(ports: &[PortBinding], only: Option<(u32, &str)>) -> Vec<String> {
     ports
         .iter()
         .filter(|p| only.is_none_or(|(n, proto)| p.container_port == n && p.protocol == proto))
@@ -48,7 +48,7 @@ pub fn lines(ports: &[PortBinding], only: Option<(u32, &str)>) -> Vec<String> {
 }
 
 /// The PORTS column of `ls`: `0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, …`.
-pub fn column(ports: &[PortBinding]) -> String {
+pub(crate) fn column(ports: &[PortBinding]) -> String {
     ports
         .iter()
         .map(|p| format!("{}->{}/{}", host_side(p), p.container_port, p.protocol))
@@ -57,7 +57,7 @@ pub fn column(ports: &[PortBinding]) -> String {
 }
 
 /// Runs `port`.
-pub async fn port(client: &mut AgentClient, args: PortArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn port(client: &mut AgentClient, args: PortArgs) -> anyhow::Result<ExitCode> {
     let ports = client.port(&args.container).await?;
     let only = match &args.port {
         None => None,
@@ -82,7 +82,7 @@ pub async fn port(client: &mut AgentClient, args: PortArgs) -> anyhow::Result<Ex
 }
 
 /// Runs `rename`.
-pub async fn rename(client: &mut AgentClient, args: RenameArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn rename(client: &mut AgentClient, args: RenameArgs) -> anyhow::Result<ExitCode> {
     client.rename(&args.container, &args.new_name).await?;
     Ok(ExitCode::SUCCESS)
 }

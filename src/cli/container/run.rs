@@ -18,7 +18,7 @@ use super::units::{parse_cpus, parse_signal, parse_size, parse_swap};
 
 /// Arguments of `run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// Run container in background and print container ID.
     #[arg(short = 'd', long)]
     pub detach: bool,
@@ -128,7 +128,7 @@ pub(crate) fn env_entry(entry: &str) -> Option<String> {
 }
 
 /// The create request for these arguments.
-pub fn request(args: &RunArgs) -> anyhow::Result<CreateRequest> {
+pub(crate) fn request(args: &RunArgs) -> anyhow::Result<CreateRequest> {
     if args.rootfs.is_some() && args.command.is_empty() {
         bail!("a command is required with --rootfs (e.g. --rootfs DIR sh -c 'echo hi')");
     }
@@ -216,7 +216,7 @@ pub(super) fn flag(
 
 /// Runs `run`. Failures before the container runs exit with 125, as docker does. `host` is
 /// the agent's address as given (`-H`), for the interactive session of `-i`/`-t`.
-pub async fn run(
+pub(crate) async fn run(
     client: &mut AgentClient,
     args: RunArgs,
     host: Option<&str>,
@@ -291,7 +291,7 @@ pub async fn run(
 }
 
 /// Runs `create`: prints the new container's id.
-pub async fn create(client: &mut AgentClient, args: RunArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn create(client: &mut AgentClient, args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut request = match request(&args) {
         Ok(r) => r,
         Err(err) => return Ok(fail(&err)),

@@ -14,7 +14,7 @@ use super::units::format_bytes;
 
 /// Arguments of `stats`.
 #[derive(Debug, Args)]
-pub struct StatsArgs {
+pub(super) struct StatsArgs {
     /// Disable streaming stats and only pull the first result.
     #[arg(long)]
     pub no_stream: bool,
@@ -24,7 +24,7 @@ pub struct StatsArgs {
 }
 
 /// CPU use in percent of one CPU between two samples.
-pub fn cpu_percent(before: &StatsResponse, after: &StatsResponse) -> f64 {
+pub(super) fn cpu_percent(before: &StatsResponse, after: &StatsResponse) -> f64 {
     let wall = after.read_at.saturating_sub(before.read_at);
     if wall == 0 {
         return 0.0;
@@ -70,7 +70,7 @@ fn host_memory() -> u64 {
 }
 
 /// Runs `stats`.
-pub async fn run(client: &mut AgentClient, args: StatsArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(client: &mut AgentClient, args: StatsArgs) -> anyhow::Result<ExitCode> {
     let targets: Vec<(String, String)> = if args.containers.is_empty() {
         client
             .list(false, Vec::new())

@@ -1,7 +1,7 @@
 //! Aligned text tables as the docker CLI prints them (columns padded, three spaces apart).
 
 /// Renders `headers` and `rows` as aligned lines, each ending in a newline.
-pub fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
+pub(crate) fn render(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {

@@ -9,7 +9,7 @@ use nix::sys::signal::Signal;
 /// fraction, an optional space, then an optional `k`, `m`, `g`, `t` or `p` (binary units), `i`
 /// and `b`, case-insensitive. Anything else, a negative number included, is Docker's
 /// `invalid size: '<text>'`; a size beyond what a signed 64-bit byte count holds is refused too.
-pub fn parse_size(text: &str) -> anyhow::Result<i64> {
+pub(crate) fn parse_size(text: &str) -> anyhow::Result<i64> {
     let invalid = || {
         anyhow::anyhow!(
             "invalid size: '{text}' (expected a number with an optional unit b, k, m, g, t or p, \
@@ -26,7 +26,7 @@ pub fn parse_size(text: &str) -> anyhow::Result<i64> {
 }
 
 /// Parses `--memory-swap`: a size, or `-1` for unlimited swap.
-pub fn parse_swap(text: &str) -> anyhow::Result<i64> {
+pub(crate) fn parse_swap(text: &str) -> anyhow::Result<i64> {
     if text == "-1" {
         Ok(-1)
     } else {
@@ -36,7 +36,7 @@ pub fn parse_swap(text: &str) -> anyhow::Result<i64> {
 
 /// Parses `--cpus` into nano-CPUs as the docker CLI does: an exact decimal (`1.5`, `2`, `1e-2`)
 /// whose value in billionths is whole, else `value is too precise`.
-pub fn parse_cpus(text: &str) -> anyhow::Result<i64> {
+pub(crate) fn parse_cpus(text: &str) -> anyhow::Result<i64> {
     let invalid = || anyhow::anyhow!("failed to parse {text} as a rational number");
     let (mantissa, exponent) = match text.to_ascii_lowercase().split_once('e') {
         Some((m, e)) => (m.to_string(), e.parse::<i32>().map_err(|_| invalid())?),
@@ -88,7 +88,7 @@ pub fn parse_cpus(text: &str) -> anyhow::Result<i64> {
 }
 
 /// Parses a signal by number or name (`9`, `KILL`, `SIGKILL`, `sigterm`).
-pub fn parse_signal(text: &str) -> anyhow::Result<i32> {
+pub(crate) fn parse_signal(text: &str) -> anyhow::Result<i32> {
     if let Ok(number) = text.parse::<i32>() {
         return Signal::try_from(number)
             .map(|s| s as i32)
@@ -106,7 +106,7 @@ pub fn parse_signal(text: &str) -> anyhow::Result<i32> {
 }
 
 /// A duration as the docker CLI words it (`5 seconds`, `About a minute`, `3 hours`).
-pub fn human_duration(d: Duration) -> String {
+pub(crate) fn human_duration(d: Duration) -> String {
     let secs = d.as_secs();
     let (mins, hours) = (secs / 60, secs / 3600);
     match secs {
@@ -125,7 +125,7 @@ pub fn human_duration(d: Duration) -> String {
 }
 
 /// Bytes in binary units with two decimals, as `docker stats` (`1.5MiB`).
-pub fn format_bytes(bytes: u64) -> String {
+pub(crate) fn format_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut value = bytes as f64;
     let mut unit = 0;
@@ -141,13 +141,13 @@ pub fn format_bytes(bytes: u64) -> String {
 }
 
 /// Time since `nanos` (since the Unix epoch), saturating at zero.
-pub fn since(nanos: u64) -> Duration {
+pub(crate) fn since(nanos: u64) -> Duration {
     let now = engine::state::now_nanos();
     Duration::from_nanos(now.saturating_sub(nanos))
 }
 
 /// RFC 3339 of a nanosecond timestamp (0 = the epoch, as Docker prints "never").
-pub fn rfc3339(nanos: u64) -> String {
+pub(crate) fn rfc3339(nanos: u64) -> String {
     let t = std::time::UNIX_EPOCH + Duration::from_nanos(nanos);
     humantime::format_rfc3339_nanos(t).to_string()
 }

@@ -17,7 +17,7 @@ use super::status_error;
 
 /// Arguments of `build`.
 #[derive(Debug, Args)]
-pub struct BuildArgs {
+pub(crate) struct BuildArgs {
     /// The build context: a directory on this host.
     pub context: String,
     /// Name and optionally a tag (NAME[:TAG]); repeat for several.
@@ -54,7 +54,7 @@ pub struct BuildArgs {
 
 /// `KEY=VALUE` words as a map; a bare `KEY` takes the value of the environment variable when
 /// `from_env` (and is left out when unset, as Docker does).
-pub fn key_values(
+pub(crate) fn key_values(
     words: &[String],
     flag: &str,
     from_env: bool,
@@ -77,7 +77,7 @@ pub fn key_values(
 }
 
 /// Runs `image build`.
-pub async fn build(
+pub(crate) async fn build(
     client: &mut ImagesClient<Channel>,
     args: BuildArgs,
 ) -> anyhow::Result<ExitCode> {
@@ -150,7 +150,7 @@ pub async fn build(
 }
 
 /// Renders a build stream; returns the written image, or the failure as one line.
-pub async fn follow<W: std::io::Write>(
+pub(crate) async fn follow<W: std::io::Write>(
     mut stream: tonic::Streaming<proto::BuildProgress>,
     renderer: &mut Renderer<W>,
 ) -> anyhow::Result<proto::BuildWritten> {

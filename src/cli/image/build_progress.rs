@@ -11,7 +11,7 @@ use agent::proto::{BuildFailed, BuildProgress, BuildStep, build_progress::Event}
 
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// Every line as it comes.
     Plain,
     /// The running step on a line of its own that its result overwrites.
@@ -22,7 +22,7 @@ pub enum Mode {
 
 impl Mode {
     /// The mode for `--progress` (`auto`: tty on a terminal, plain otherwise) and `-q`.
-    pub fn from_flag(flag: &str, quiet: bool) -> Self {
+    pub(crate) fn from_flag(flag: &str, quiet: bool) -> Self {
         match flag {
             _ if quiet => Self::Quiet,
             "quiet" => Self::Quiet,
@@ -35,7 +35,7 @@ impl Mode {
 }
 
 /// Renders one build's events to stderr (or to any writer, for tests).
-pub struct Renderer<W: Write> {
+pub(crate) struct Renderer<W: Write> {
     mode: Mode,
     out: W,
     /// Printed before every line (`web | ` when compose builds several services).
@@ -57,14 +57,14 @@ fn header(step: Option<&BuildStep>) -> String {
 
 impl Renderer<std::io::Stderr> {
     /// A renderer to stderr.
-    pub fn stderr(mode: Mode, prefix: impl Into<String>) -> Self {
+    pub(crate) fn stderr(mode: Mode, prefix: impl Into<String>) -> Self {
         Self::new(mode, std::io::stderr(), prefix)
     }
 }
 
 impl<W: Write> Renderer<W> {
     /// A renderer to `out`.
-    pub fn new(mode: Mode, out: W, prefix: impl Into<String>) -> Self {
+    pub(crate) fn new(mode: Mode, out: W, prefix: impl Into<String>) -> Self {
         Self {
             mode,
             out,
@@ -76,7 +76,7 @@ impl<W: Write> Renderer<W> {
     }
 
     /// Shows one event (the final `written` or `failed` shows nothing: see [`Self::failed`]).
-    pub fn event(&mut self, progress: &BuildProgress) {
+    pub(crate) fn event(&mut self, progress: &BuildProgress) {
         let Some(event) = &progress.event else {
             return;
         };
@@ -95,7 +95,7 @@ impl<W: Write> Renderer<W> {
 
     /// Shows what a failure leaves to see: in quiet mode, the output of the steps that had not
     /// finished (the failing RUN's).
-    pub fn failed(&mut self, _failure: &BuildFailed) {
+    pub(crate) fn failed(&mut self, _failure: &BuildFailed) {
         let _ = self.close_line();
         for (step, output) in std::mem::take(&mut self.held) {
             let _ = writeln!(self.out, "{}{step}", self.prefix);

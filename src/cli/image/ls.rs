@@ -12,7 +12,7 @@ use crate::cli::container::table::render;
 
 /// Arguments of `ls`.
 #[derive(Debug, Args)]
-pub struct LsArgs {
+pub(super) struct LsArgs {
     /// Only show images whose name matches (`name[:tag]`, globs allowed).
     pub repository: Option<String>,
     /// Show all images, dangling ones included.
@@ -52,7 +52,10 @@ fn split_tag(reference: &str) -> (&str, &str) {
 }
 
 /// Runs `image ls`.
-pub async fn ls(client: &mut ImagesClient<Channel>, args: LsArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn ls(
+    client: &mut ImagesClient<Channel>,
+    args: LsArgs,
+) -> anyhow::Result<ExitCode> {
     let mut filters = args.filters.clone();
     if let Some(repo) = &args.repository {
         filters.push(format!("reference={repo}"));
@@ -124,7 +127,7 @@ pub async fn ls(client: &mut ImagesClient<Channel>, args: LsArgs) -> anyhow::Res
 
 /// Arguments of `history`.
 #[derive(Debug, Args)]
-pub struct HistoryArgs {
+pub(super) struct HistoryArgs {
     /// The image.
     pub image: String,
     /// Only show image IDs.
@@ -139,7 +142,7 @@ pub struct HistoryArgs {
 }
 
 /// Runs `image history`.
-pub async fn history(
+pub(super) async fn history(
     client: &mut ImagesClient<Channel>,
     args: HistoryArgs,
 ) -> anyhow::Result<ExitCode> {

@@ -3,8 +3,8 @@
 //! The words after `image` are parsed here (as for `bosun container`), so that docker's short
 //! flags (`ls -q`, `rm -f`, `load -i`) do not collide with the global project options.
 
-pub mod build;
-pub mod build_progress;
+pub(super) mod build;
+pub(super) mod build_progress;
 mod ls;
 mod ops;
 mod progress;
@@ -18,12 +18,12 @@ use clap::{Args, Parser, Subcommand};
 
 use super::container::connect::{HostArg, connect_with, run_words};
 
-pub use ops::confirm;
+pub(super) use ops::confirm;
 
 /// `bosun image`: the raw words, parsed by [`ImageCli`].
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
-pub struct ImageArgs {
+pub(crate) struct ImageArgs {
     /// The image command and its options (see `bosun image --help`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     pub args: Vec<OsString>,
@@ -71,7 +71,7 @@ enum Sub {
 }
 
 /// Runs `bosun image …`.
-pub fn run(args: ImageArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: ImageArgs) -> anyhow::Result<ExitCode> {
     run_words("bosun image", args.args, dispatch)
 }
 
@@ -94,12 +94,12 @@ async fn dispatch(cli: ImageCli) -> anyhow::Result<ExitCode> {
 }
 
 /// The message of an agent error, without the transport's decoration.
-pub fn status_error(status: tonic::Status) -> anyhow::Error {
+pub(super) fn status_error(status: tonic::Status) -> anyhow::Error {
     anyhow::anyhow!("{}", status.message())
 }
 
 /// `1.5MB`, `23kB`, `512B`, as the docker CLI prints sizes (decimal units).
-pub fn human_size(bytes: u64) -> String {
+pub(super) fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
     let mut value = bytes as f64;
     let mut unit = 0;

@@ -14,7 +14,7 @@ use super::{human_size, status_error};
 
 /// Arguments of `import`.
 #[derive(Debug, Args)]
-pub struct ImportArgs {
+pub(super) struct ImportArgs {
     /// A tar file (plain, gzip or zstd) or a directory on this host.
     pub source: String,
     /// The name to give the image: NAME[:TAG].
@@ -28,7 +28,7 @@ pub struct ImportArgs {
 }
 
 /// Runs `image import`.
-pub async fn import(
+pub(super) async fn import(
     client: &mut ImagesClient<Channel>,
     args: ImportArgs,
 ) -> anyhow::Result<ExitCode> {
@@ -54,14 +54,14 @@ pub async fn import(
 
 /// Arguments of `inspect`.
 #[derive(Debug, Args)]
-pub struct InspectArgs {
+pub(super) struct InspectArgs {
     /// The images (reference, id or id prefix).
     #[arg(required = true)]
     pub images: Vec<String>,
 }
 
 /// Runs `image inspect`: a JSON array, one object per image found; exit 1 if one is missing.
-pub async fn inspect(
+pub(super) async fn inspect(
     client: &mut ImagesClient<Channel>,
     args: InspectArgs,
 ) -> anyhow::Result<ExitCode> {
@@ -86,7 +86,7 @@ pub async fn inspect(
 
 /// Arguments of `rm`.
 #[derive(Debug, Args)]
-pub struct RmArgs {
+pub(super) struct RmArgs {
     /// The images (reference, id or id prefix).
     #[arg(required = true)]
     pub images: Vec<String>,
@@ -96,7 +96,10 @@ pub struct RmArgs {
 }
 
 /// Runs `image rm`.
-pub async fn rm(client: &mut ImagesClient<Channel>, args: RmArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn rm(
+    client: &mut ImagesClient<Channel>,
+    args: RmArgs,
+) -> anyhow::Result<ExitCode> {
     let mut failed = false;
     for image in args.images {
         match client
@@ -130,7 +133,7 @@ pub async fn rm(client: &mut ImagesClient<Channel>, args: RmArgs) -> anyhow::Res
 
 /// Arguments of `tag`.
 #[derive(Debug, Args)]
-pub struct TagArgs {
+pub(super) struct TagArgs {
     /// SOURCE_IMAGE[:TAG] or id.
     pub source: String,
     /// TARGET_IMAGE[:TAG].
@@ -138,7 +141,10 @@ pub struct TagArgs {
 }
 
 /// Runs `image tag`.
-pub async fn tag(client: &mut ImagesClient<Channel>, args: TagArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn tag(
+    client: &mut ImagesClient<Channel>,
+    args: TagArgs,
+) -> anyhow::Result<ExitCode> {
     client
         .tag(proto::TagRequest {
             source: args.source,
@@ -151,7 +157,7 @@ pub async fn tag(client: &mut ImagesClient<Channel>, args: TagArgs) -> anyhow::R
 
 /// Arguments of `prune`.
 #[derive(Debug, Args)]
-pub struct PruneArgs {
+pub(super) struct PruneArgs {
     /// Remove all unused images, not just dangling ones.
     #[arg(short = 'a', long)]
     pub all: bool,
@@ -161,7 +167,7 @@ pub struct PruneArgs {
 }
 
 /// Asks `question` on the terminal; `true` for y/yes.
-pub fn confirm(question: &str) -> anyhow::Result<bool> {
+pub(crate) fn confirm(question: &str) -> anyhow::Result<bool> {
     eprint!("{question} [y/N] ");
     std::io::stderr().flush()?;
     let mut answer = String::new();
@@ -170,7 +176,7 @@ pub fn confirm(question: &str) -> anyhow::Result<bool> {
 }
 
 /// Runs `image prune`.
-pub async fn prune(
+pub(super) async fn prune(
     client: &mut ImagesClient<Channel>,
     args: PruneArgs,
 ) -> anyhow::Result<ExitCode> {

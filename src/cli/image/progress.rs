@@ -8,7 +8,7 @@ use agent::proto::ImageProgress;
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// Shows progress messages as they arrive.
-pub enum Progress {
+pub(super) enum Progress {
     /// Bars on a terminal.
     Bars {
         /// All bars.
@@ -27,7 +27,7 @@ pub enum Progress {
 
 impl Progress {
     /// Bars when stderr is a terminal, lines otherwise; nothing when `quiet`.
-    pub fn new(quiet: bool) -> Self {
+    pub(super) fn new(quiet: bool) -> Self {
         if quiet {
             Progress::Quiet
         } else if std::io::stderr().is_terminal() {
@@ -43,7 +43,7 @@ impl Progress {
     }
 
     /// Shows one message.
-    pub fn show(&mut self, p: &ImageProgress) {
+    pub(super) fn show(&mut self, p: &ImageProgress) {
         match self {
             Progress::Quiet => {}
             Progress::Lines { last } => {
@@ -93,7 +93,7 @@ impl Progress {
     }
 
     /// Ends the display (bars are left as they are).
-    pub fn finish(&mut self) {
+    pub(super) fn finish(&mut self) {
         if let Progress::Bars { bars, .. } = self {
             for bar in bars.values() {
                 if !bar.is_finished() {

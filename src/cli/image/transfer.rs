@@ -21,7 +21,7 @@ const CHUNK: usize = 1 << 20;
 
 /// Arguments of `load`.
 #[derive(Debug, Args)]
-pub struct LoadArgs {
+pub(super) struct LoadArgs {
     /// Read from a tar archive file instead of STDIN.
     #[arg(short = 'i', long)]
     pub input: Option<String>,
@@ -32,7 +32,7 @@ pub struct LoadArgs {
 
 /// Arguments of `save`.
 #[derive(Debug, Args)]
-pub struct SaveArgs {
+pub(super) struct SaveArgs {
     /// The images (references or ids).
     #[arg(required = true)]
     pub images: Vec<String>,
@@ -43,7 +43,7 @@ pub struct SaveArgs {
 
 /// Arguments of `pull`.
 #[derive(Debug, Args)]
-pub struct PullArgs {
+pub(super) struct PullArgs {
     /// NAME[:TAG|@DIGEST].
     pub reference: String,
     /// Platform (os/arch[/variant]) of a multi-arch image; default: this node's.
@@ -56,7 +56,7 @@ pub struct PullArgs {
 
 /// Arguments of `push`.
 #[derive(Debug, Args)]
-pub struct PushArgs {
+pub(super) struct PushArgs {
     /// NAME[:TAG].
     pub reference: String,
     /// Suppress verbose output.
@@ -65,7 +65,10 @@ pub struct PushArgs {
 }
 
 /// Runs `image load`.
-pub async fn load(client: &mut ImagesClient<Channel>, args: LoadArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn load(
+    client: &mut ImagesClient<Channel>,
+    args: LoadArgs,
+) -> anyhow::Result<ExitCode> {
     let mut source: Box<dyn Read + Send> = match &args.input {
         Some(path) => {
             Box::new(std::fs::File::open(path).with_context(|| format!("open archive {path}"))?)
@@ -125,7 +128,10 @@ pub async fn load(client: &mut ImagesClient<Channel>, args: LoadArgs) -> anyhow:
 }
 
 /// Runs `image save`.
-pub async fn save(client: &mut ImagesClient<Channel>, args: SaveArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn save(
+    client: &mut ImagesClient<Channel>,
+    args: SaveArgs,
+) -> anyhow::Result<ExitCode> {
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("create {path}"))?,
@@ -152,7 +158,7 @@ pub async fn save(client: &mut ImagesClient<Channel>, args: SaveArgs) -> anyhow:
 }
 
 /// The stored credentials for the registry of `reference`.
-pub fn credentials(reference: &str) -> anyhow::Result<Option<proto::RegistryAuth>> {
+pub(super) fn credentials(reference: &str) -> anyhow::Result<Option<proto::RegistryAuth>> {
     Ok(auth::for_image(reference)?)
 }
 
@@ -175,7 +181,10 @@ async fn follow(
 }
 
 /// Runs `image pull`.
-pub async fn pull(client: &mut ImagesClient<Channel>, args: PullArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn pull(
+    client: &mut ImagesClient<Channel>,
+    args: PullArgs,
+) -> anyhow::Result<ExitCode> {
     let auth = credentials(&args.reference)?;
     let stream = client
         .pull(proto::PullRequest {
@@ -195,7 +204,10 @@ pub async fn pull(client: &mut ImagesClient<Channel>, args: PullArgs) -> anyhow:
 }
 
 /// Runs `image push`.
-pub async fn push(client: &mut ImagesClient<Channel>, args: PushArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn push(
+    client: &mut ImagesClient<Channel>,
+    args: PushArgs,
+) -> anyhow::Result<ExitCode> {
     let auth = credentials(&args.reference)?;
     let stream = client
         .push(proto::PushRequest {

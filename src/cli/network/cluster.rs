@@ -17,10 +17,10 @@ use serde_json::json;
 use super::create::CreateArgs;
 
 /// The label the node daemon puts on the agent's copy of a cluster network.
-pub const NETWORK_ID: &str = cluster_manager::tasks::overlays::NETWORK_ID;
+pub(super) const NETWORK_ID: &str = cluster_manager::NETWORK_ID;
 
 /// Where this node stands.
-pub enum Scope {
+pub(super) enum Scope {
     /// In no cluster: only the agent's networks.
     Standalone,
     /// A worker: cluster networks are made and listed on managers.
@@ -30,8 +30,8 @@ pub enum Scope {
 }
 
 /// This node's scope, from the cluster state under `data_root`.
-pub fn scope(data_root: &Path) -> anyhow::Result<Scope> {
-    if !cluster_manager::state::cluster_dir(data_root).exists() {
+pub(super) fn scope(data_root: &Path) -> anyhow::Result<Scope> {
+    if !cluster_manager::cluster_dir(data_root).exists() {
         return Ok(Scope::Standalone);
     }
     let manager = Manager::open(data_root)?;
@@ -43,7 +43,7 @@ pub fn scope(data_root: &Path) -> anyhow::Result<Scope> {
 
 /// The request of `create --driver overlay` for the managers; the options only an agent
 /// honours are refused.
-pub fn request(args: &CreateArgs) -> anyhow::Result<CreateNetworkRequest> {
+pub(super) fn request(args: &CreateArgs) -> anyhow::Result<CreateNetworkRequest> {
     if args.ipv6
         || args
             .subnets
@@ -80,7 +80,7 @@ pub fn request(args: &CreateArgs) -> anyhow::Result<CreateNetworkRequest> {
 }
 
 /// The cluster network `name` designates among `networks` (id, name or unique id prefix).
-pub fn find<'a>(networks: &'a [NetworkInfo], name: &str) -> Option<&'a NetworkInfo> {
+pub(super) fn find<'a>(networks: &'a [NetworkInfo], name: &str) -> Option<&'a NetworkInfo> {
     networks
         .iter()
         .find(|n| n.record.meta.id == name || n.record.name == name)
@@ -98,7 +98,7 @@ pub fn find<'a>(networks: &'a [NetworkInfo], name: &str) -> Option<&'a NetworkIn
 
 /// Whether a cluster network passes the `ls` filters (`name=`, `id=`, `driver=`; any other
 /// filter leaves the cluster networks out).
-pub fn passes(n: &NetworkInfo, filters: &[String]) -> bool {
+pub(super) fn passes(n: &NetworkInfo, filters: &[String]) -> bool {
     filters.iter().all(|f| match f.split_once('=') {
         Some(("name", v)) => n.record.name.contains(v),
         Some(("id", v)) => n.record.meta.id.starts_with(v),
@@ -108,7 +108,7 @@ pub fn passes(n: &NetworkInfo, filters: &[String]) -> bool {
 }
 
 /// `network inspect` of a cluster network, in Docker's shape.
-pub fn document(n: &NetworkInfo) -> serde_json::Value {
+pub(super) fn document(n: &NetworkInfo) -> serde_json::Value {
     let r = &n.record;
     json!({
         "Name": r.name,

@@ -10,7 +10,7 @@ use clap::Args;
 
 /// Arguments of `create`.
 #[derive(Debug, Args)]
-pub struct CreateArgs {
+pub(super) struct CreateArgs {
     /// Driver to manage the network: bridge, or overlay (a VXLAN segment across nodes).
     #[arg(short = 'd', long, default_value = "bridge")]
     pub driver: String,
@@ -44,7 +44,7 @@ pub struct CreateArgs {
 }
 
 /// The request for these arguments.
-pub fn request(args: &CreateArgs) -> anyhow::Result<NetworkCreateRequest> {
+pub(super) fn request(args: &CreateArgs) -> anyhow::Result<NetworkCreateRequest> {
     let mut req = NetworkCreateRequest {
         name: args.name.clone(),
         driver: args.driver.clone(),
@@ -104,7 +104,7 @@ pub fn request(args: &CreateArgs) -> anyhow::Result<NetworkCreateRequest> {
 }
 
 /// Runs `create`: prints the new network's id.
-pub async fn run(client: &mut NetworksClient, args: CreateArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(client: &mut NetworksClient, args: CreateArgs) -> anyhow::Result<ExitCode> {
     let network = client.create(request(&args)?).await?;
     println!("{}", network.id);
     Ok(ExitCode::SUCCESS)

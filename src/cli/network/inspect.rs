@@ -10,14 +10,14 @@ use serde_json::{Value, json};
 
 /// Arguments of `inspect`.
 #[derive(Debug, Args)]
-pub struct InspectArgs {
+pub(super) struct InspectArgs {
     /// The networks (name, id or id prefix).
     #[arg(required = true)]
     pub networks: Vec<String>,
 }
 
 /// Docker's inspect object for a network.
-pub fn document(n: &Network) -> Value {
+pub(super) fn document(n: &Network) -> Value {
     let mut config = vec![json!({
         "Subnet": n.subnet,
         "Gateway": n.gateway,
@@ -80,7 +80,7 @@ pub fn document(n: &Network) -> Value {
 /// Runs `inspect`: a JSON array; exits 1 when a network is missing (after printing the
 /// others). A name the cluster's networks hold (on a manager, `cluster`) shows the cluster
 /// network; any other the agent's.
-pub async fn run(
+pub(super) async fn run(
     client: &mut NetworksClient,
     args: InspectArgs,
     cluster: Option<&[NetworkInfo]>,

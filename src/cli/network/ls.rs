@@ -11,7 +11,7 @@ use crate::cli::container::table;
 
 /// Arguments of `ls`.
 #[derive(Debug, Args)]
-pub struct LsArgs {
+pub(super) struct LsArgs {
     /// Only display network IDs.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -36,7 +36,7 @@ struct Row {
 }
 
 /// One JSON line of `ls --format json`.
-pub fn json_line(n: &Network) -> serde_json::Value {
+pub(super) fn json_line(n: &Network) -> serde_json::Value {
     serde_json::json!({
         "ID": n.id,
         "Name": n.name,
@@ -83,7 +83,7 @@ fn cluster_row(n: &NetworkInfo) -> Row {
 
 /// Runs `ls`. On a manager, the cluster's networks (`cluster`) are listed too, with scope
 /// `swarm`, and the agent's copies of them are left out.
-pub async fn run(
+pub(super) async fn run(
     client: &mut NetworksClient,
     args: LsArgs,
     cluster: Option<&[NetworkInfo]>,

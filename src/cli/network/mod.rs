@@ -22,7 +22,7 @@ use super::container::connect::{HostArg, connect_with, run_words};
 /// `bosun network`: the raw words, parsed by [`NetworkCli`].
 #[derive(Debug, Args)]
 #[command(disable_help_flag = true)]
-pub struct NetworkArgs {
+pub(crate) struct NetworkArgs {
     /// The network command and its options (see `bosun network --help`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     pub args: Vec<OsString>,
@@ -73,7 +73,7 @@ enum Sub {
 }
 
 /// Runs `bosun network …`.
-pub fn run(args: NetworkArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: NetworkArgs) -> anyhow::Result<ExitCode> {
     run_words("bosun network", args.args, dispatch)
 }
 

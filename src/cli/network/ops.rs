@@ -11,7 +11,7 @@ use cluster_manager::services::client::NetworkInfo;
 
 /// Arguments of `rm`.
 #[derive(Debug, Args)]
-pub struct RmArgs {
+pub(super) struct RmArgs {
     /// Do not error when a network does not exist.
     #[arg(short = 'f', long)]
     pub force: bool,
@@ -22,7 +22,7 @@ pub struct RmArgs {
 
 /// Arguments of `prune`.
 #[derive(Debug, Args)]
-pub struct PruneArgs {
+pub(super) struct PruneArgs {
     /// Do not prompt for confirmation.
     #[arg(short = 'f', long)]
     pub force: bool,
@@ -33,7 +33,7 @@ pub struct PruneArgs {
 
 /// Arguments of `connect`.
 #[derive(Debug, Args)]
-pub struct ConnectArgs {
+pub(super) struct ConnectArgs {
     /// Add a network-scoped alias for the container.
     #[arg(long = "alias", value_name = "ALIAS")]
     pub aliases: Vec<String>,
@@ -51,7 +51,7 @@ pub struct ConnectArgs {
 
 /// Arguments of `disconnect`.
 #[derive(Debug, Args)]
-pub struct DisconnectArgs {
+pub(super) struct DisconnectArgs {
     /// Force the container to disconnect from the network.
     #[arg(short = 'f', long)]
     pub force: bool,
@@ -64,7 +64,7 @@ pub struct DisconnectArgs {
 /// Runs `rm`: prints each removed name; exits 1 when one could not be removed. A name the
 /// cluster's networks hold (on a manager, `cluster`) is removed from the cluster (refused
 /// while a service uses it); any other from the agent.
-pub async fn rm(
+pub(super) async fn rm(
     client: &mut NetworksClient,
     args: RmArgs,
     cluster: Option<(&ServicesClient, &[NetworkInfo])>,
@@ -100,7 +100,10 @@ pub async fn rm(
 }
 
 /// Runs `prune`: asks first unless `-f` (and refuses to guess without a terminal).
-pub async fn prune(client: &mut NetworksClient, args: PruneArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn prune(
+    client: &mut NetworksClient,
+    args: PruneArgs,
+) -> anyhow::Result<ExitCode> {
     if !args.force {
         if !std::io::stdin().is_terminal() {
             anyhow::bail!("refusing to prune without confirmation: use -f when not on a terminal");
@@ -126,7 +129,10 @@ pub async fn prune(client: &mut NetworksClient, args: PruneArgs) -> anyhow::Resu
 }
 
 /// Runs `connect`.
-pub async fn connect(client: &mut NetworksClient, args: ConnectArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn connect(
+    client: &mut NetworksClient,
+    args: ConnectArgs,
+) -> anyhow::Result<ExitCode> {
     let attachment = NetworkAttachment {
         network: args.network,
         aliases: args.aliases,
@@ -142,7 +148,7 @@ pub async fn connect(client: &mut NetworksClient, args: ConnectArgs) -> anyhow::
 }
 
 /// Runs `disconnect`.
-pub async fn disconnect(
+pub(super) async fn disconnect(
     client: &mut NetworksClient,
     args: DisconnectArgs,
 ) -> anyhow::Result<ExitCode> {

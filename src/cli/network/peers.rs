@@ -10,7 +10,7 @@ use clap::Args;
 
 /// Arguments of `peers`.
 #[derive(Debug, Args)]
-pub struct PeersArgs {
+pub(super) struct PeersArgs {
     /// A remote endpoint, NODE=IP/MAC: the container's overlay address and MAC address, on the
     /// node with underlay address NODE (repeat, or separate with commas).
     #[arg(long = "peer", value_name = "NODE=IP/MAC", value_delimiter = ',')]
@@ -23,7 +23,7 @@ pub struct PeersArgs {
 }
 
 /// Parses `NODE=IP/MAC`.
-pub fn parse_peer(text: &str) -> anyhow::Result<OverlayPeer> {
+pub(super) fn parse_peer(text: &str) -> anyhow::Result<OverlayPeer> {
     let (node, endpoint) = text
         .split_once('=')
         .with_context(|| format!("invalid peer {text:?}: use NODE=IP/MAC"))?;
@@ -42,7 +42,7 @@ pub fn parse_peer(text: &str) -> anyhow::Result<OverlayPeer> {
 }
 
 /// Runs `peers`: sets them and prints the peers now programmed, one per line.
-pub async fn run(client: &mut NetworksClient, args: PeersArgs) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(client: &mut NetworksClient, args: PeersArgs) -> anyhow::Result<ExitCode> {
     if args.peers.is_empty() && !args.none {
         bail!("give the peers with --peer NODE=IP/MAC, or --none to withdraw them all");
     }

@@ -7,7 +7,7 @@ use engine::image::ImageRef;
 
 /// The credentials `bosun login` stored for the registry of `image`; `None`, with a warning,
 /// when there are none (the nodes then pull anonymously, as Docker's do).
-pub fn for_image(image: &str) -> anyhow::Result<Option<proto::RegistryAuth>> {
+pub(crate) fn for_image(image: &str) -> anyhow::Result<Option<proto::RegistryAuth>> {
     from_store(&AuthStore::default_location()?, image)
 }
 

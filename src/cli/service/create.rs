@@ -11,7 +11,7 @@ use crate::cli::container::run::{env_entry, read_env_file};
 
 /// Flags of the spec (`service create`).
 #[derive(Debug, Args)]
-pub struct SpecFlags {
+pub(crate) struct SpecFlags {
     /// Service mode: replicated, global, replicated-job or global-job.
     #[arg(long, default_value = "replicated")]
     pub mode: String,
@@ -135,7 +135,7 @@ pub struct SpecFlags {
 
 /// Arguments of `service create`.
 #[derive(Debug, Args)]
-pub struct CreateArgs {
+pub(crate) struct CreateArgs {
     /// Service name (default: the image's name).
     #[arg(long, default_value = "")]
     pub name: String,
@@ -169,7 +169,7 @@ fn count(value: Option<u64>) -> Option<proto::Count> {
 
 /// The request for these arguments (env files read and bare names resolved here, where the
 /// user's environment is).
-pub fn request(args: &CreateArgs) -> anyhow::Result<proto::CreateServiceRequest> {
+pub(super) fn request(args: &CreateArgs) -> anyhow::Result<proto::CreateServiceRequest> {
     let flags = &args.spec;
     let mut env = Vec::new();
     for file in &flags.env_file {

@@ -6,7 +6,7 @@ use cluster_manager::services::proto;
 
 /// `--update-*`.
 #[derive(Debug, Clone, Default, Args)]
-pub struct UpdateKnobs {
+pub(crate) struct UpdateKnobs {
     /// Tasks updated at the same time (0 = all; default 1).
     #[arg(long)]
     pub update_parallelism: Option<u64>,
@@ -32,7 +32,7 @@ pub struct UpdateKnobs {
 
 /// `--rollback-*`.
 #[derive(Debug, Clone, Default, Args)]
-pub struct RollbackKnobs {
+pub(crate) struct RollbackKnobs {
     /// Tasks rolled back at the same time (0 = all; default 1).
     #[arg(long)]
     pub rollback_parallelism: Option<u64>,
@@ -72,7 +72,7 @@ fn request(parallelism: Option<u64>, texts: [&str; 6]) -> Option<proto::UpdateCo
 
 impl UpdateKnobs {
     /// The knobs set, if any.
-    pub fn request(&self) -> Option<proto::UpdateConfigRequest> {
+    pub(crate) fn request(&self) -> Option<proto::UpdateConfigRequest> {
         request(
             self.update_parallelism,
             [
@@ -89,7 +89,7 @@ impl UpdateKnobs {
 
 impl RollbackKnobs {
     /// The knobs set, if any.
-    pub fn request(&self) -> Option<proto::UpdateConfigRequest> {
+    pub(crate) fn request(&self) -> Option<proto::UpdateConfigRequest> {
         request(
             self.rollback_parallelism,
             [

@@ -8,7 +8,7 @@ use super::ps::short;
 use crate::cli::container::table;
 
 /// `running/desired`, with the completions of a job.
-pub fn replicas(info: &ServiceInfo) -> String {
+pub(super) fn replicas(info: &ServiceInfo) -> String {
     match info.record.service.spec.mode {
         Mode::ReplicatedJob {
             total_completions, ..
@@ -44,7 +44,7 @@ fn ports(info: &ServiceInfo) -> String {
 }
 
 /// Prints the services.
-pub fn print(services: &[ServiceInfo], quiet: bool, format: &str) {
+pub(crate) fn print(services: &[ServiceInfo], quiet: bool, format: &str) {
     if quiet {
         for info in services {
             println!("{}", short(&info.record.meta.id, false));

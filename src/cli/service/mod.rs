@@ -20,7 +20,7 @@ use cluster_manager::Manager;
 use cluster_manager::services::proto::{self, DesiredStateFilter};
 
 use super::cluster::{DataRootArg, runtime};
-pub use create::CreateArgs;
+pub(super) use create::CreateArgs;
 use knobs::{RollbackKnobs, UpdateKnobs};
 pub(crate) use ls::print as print_services;
 use ps::TaskOutput;
@@ -28,7 +28,7 @@ use wait::Expect;
 
 /// Arguments of `bosun service`.
 #[derive(Debug, Args)]
-pub struct ServiceArgs {
+pub(crate) struct ServiceArgs {
     #[command(flatten)]
     root: DataRootArg,
     #[command(subcommand)]
@@ -214,7 +214,7 @@ pub(crate) fn task_filter(
 }
 
 /// Runs `bosun service`.
-pub fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
     let manager = Manager::open(&args.root.data_root)?;
     let rt = runtime()?;
     let _context = rt.enter();

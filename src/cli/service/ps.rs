@@ -10,7 +10,7 @@ use crate::cli::container::units::human_duration;
 
 /// How `service ps` and `node ps` print.
 #[derive(Debug, Clone, clap::Args)]
-pub struct TaskOutput {
+pub(crate) struct TaskOutput {
     /// Print task ids only.
     #[arg(short = 'q', long)]
     pub quiet: bool,
@@ -40,7 +40,7 @@ fn ago(millis: u64) -> String {
 }
 
 /// The short form of an id (12 characters), or the whole id.
-pub fn short(id: &str, no_trunc: bool) -> String {
+pub(crate) fn short(id: &str, no_trunc: bool) -> String {
     if no_trunc {
         id.to_owned()
     } else {
@@ -108,7 +108,7 @@ fn rows(list: &TaskList, no_trunc: bool) -> Vec<Row> {
 }
 
 /// Prints `list` as `output` asks.
-pub fn print(list: &TaskList, output: &TaskOutput) {
+pub(crate) fn print(list: &TaskList, output: &TaskOutput) {
     let rows = rows(list, output.no_trunc);
     if output.quiet {
         for row in &rows {

@@ -13,7 +13,7 @@ fn rfc3339(at: Timestamp) -> String {
 }
 
 /// Docker's `UpdateStatus` object, with Bosun's progress beside it.
-pub fn docker_json(status: &UpdateStatus) -> Value {
+pub(super) fn docker_json(status: &UpdateStatus) -> Value {
     let progress = &status.progress;
     let mut object = json!({
         "State": status.state.to_string(),
@@ -39,7 +39,7 @@ pub fn docker_json(status: &UpdateStatus) -> Value {
 }
 
 /// The record as `service inspect` prints it: the store record with `UpdateStatus` added.
-pub fn inspect_json(record: &cluster_state::Service) -> anyhow::Result<Value> {
+pub(super) fn inspect_json(record: &cluster_state::Service) -> anyhow::Result<Value> {
     let mut value = serde_json::to_value(record)?;
     if let (Some(status), Some(object)) = (&record.service.update_status, value.as_object_mut()) {
         object.insert("UpdateStatus".to_owned(), docker_json(status));
@@ -48,7 +48,7 @@ pub fn inspect_json(record: &cluster_state::Service) -> anyhow::Result<Value> {
 }
 
 /// `update paused (1 slot done, 1 failed): …` — one line on the state of the update.
-pub fn summary(status: &UpdateStatus) -> String {
+pub(super) fn summary(status: &UpdateStatus) -> String {
     let progress = &status.progress;
     let mut counts = vec![format!("{} done", progress.done.len())];
     if !progress.in_flight.is_empty() {

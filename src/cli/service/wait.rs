@@ -16,7 +16,7 @@ use super::update_status;
 
 /// What the command that waits asked for: the outcomes of the update that count as success.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expect {
+pub(crate) enum Expect {
     /// `create`, `scale`, `stack deploy`: the tasks run, whatever the update did.
     Converge,
     /// `update` (and `--resume`): the update completes.
@@ -55,13 +55,13 @@ const PENDING_PATIENCE: Duration = Duration::from_secs(3);
 const STALL: Duration = Duration::from_secs(30);
 
 /// Waits until `service` converges, showing progress.
-pub async fn converge(client: &ServicesClient, service: &str) -> anyhow::Result<()> {
+pub(crate) async fn converge(client: &ServicesClient, service: &str) -> anyhow::Result<()> {
     converge_update(client, service, Expect::Converge).await
 }
 
 /// Waits until `service` converges and its update stopped moving, showing progress; the
 /// update's outcome decides success as `expect` says.
-pub async fn converge_update(
+pub(crate) async fn converge_update(
     client: &ServicesClient,
     service: &str,
     expect: Expect,

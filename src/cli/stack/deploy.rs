@@ -21,7 +21,7 @@ fn credentials(args: &DeployArgs, image: &str) -> anyhow::Result<Option<proto::R
 }
 
 /// Deploys `args.stack` from the files `project` selects.
-pub async fn run(
+pub(super) async fn run(
     client: &ServicesClient,
     project: &ProjectArgs,
     args: &DeployArgs,

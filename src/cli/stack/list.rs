@@ -14,7 +14,10 @@ use crate::cli::container::table;
 use crate::cli::service::task_filter;
 
 /// The services of `stack`, by name; an error when it has none.
-pub async fn services_of(client: &ServicesClient, stack: &str) -> anyhow::Result<Vec<ServiceInfo>> {
+pub(super) async fn services_of(
+    client: &ServicesClient,
+    stack: &str,
+) -> anyhow::Result<Vec<ServiceInfo>> {
     let services: Vec<ServiceInfo> = client
         .list()
         .await?
@@ -28,7 +31,7 @@ pub async fn services_of(client: &ServicesClient, stack: &str) -> anyhow::Result
 }
 
 /// The tasks of every service of `stack`, filtered as `service ps` filters.
-pub async fn tasks_of(
+pub(super) async fn tasks_of(
     client: &ServicesClient,
     stack: &str,
     filters: &[String],
@@ -51,7 +54,7 @@ pub async fn tasks_of(
 }
 
 /// Removes every service of `stack`, printing each; a stack with none is said so.
-pub async fn remove(client: &ServicesClient, stack: &str) -> anyhow::Result<()> {
+pub(super) async fn remove(client: &ServicesClient, stack: &str) -> anyhow::Result<()> {
     let services: Vec<ServiceInfo> = client
         .list()
         .await?
@@ -70,7 +73,7 @@ pub async fn remove(client: &ServicesClient, stack: &str) -> anyhow::Result<()> 
 }
 
 /// Stack names with their service counts, by name.
-pub fn stacks(services: &[ServiceInfo]) -> BTreeMap<String, usize> {
+pub(super) fn stacks(services: &[ServiceInfo]) -> BTreeMap<String, usize> {
     let mut stacks = BTreeMap::new();
     for service in services {
         if let Some(stack) = stack_of(&service.record.service.spec.labels) {
@@ -81,7 +84,7 @@ pub fn stacks(services: &[ServiceInfo]) -> BTreeMap<String, usize> {
 }
 
 /// Prints `stack ls`.
-pub fn print_stacks(services: &[ServiceInfo], format: &str) {
+pub(super) fn print_stacks(services: &[ServiceInfo], format: &str) {
     let stacks = stacks(services);
     if format == "json" {
         for (name, count) in &stacks {

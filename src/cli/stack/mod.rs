@@ -17,7 +17,7 @@ use super::service::ps::TaskOutput;
 
 /// Arguments of `bosun stack`.
 #[derive(Debug, Args)]
-pub struct StackArgs {
+pub(crate) struct StackArgs {
     #[command(flatten)]
     root: DataRootArg,
     #[command(subcommand)]
@@ -93,7 +93,7 @@ struct DeployArgs {
 
 /// Runs `bosun stack`; `project` holds the global options (`--env-file`, `--profile`) the
 /// compose files are loaded with.
-pub fn run(project: &ProjectArgs, args: StackArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(project: &ProjectArgs, args: StackArgs) -> anyhow::Result<ExitCode> {
     let manager = Manager::open(&args.root.data_root)?;
     let rt = runtime()?;
     let _context = rt.enter();

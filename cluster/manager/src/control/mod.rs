@@ -12,6 +12,9 @@
 //! nothing between passes but the time to wake: a new leader resumes from the store alone,
 //! and a batch refused because the store moved on is simply decided again on the next pass.
 
+// Public only to the simulation (the `testing` feature).
+#![cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+
 mod diff;
 mod liveness;
 pub mod plan;

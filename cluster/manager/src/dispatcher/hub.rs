@@ -15,7 +15,7 @@ use crate::driver::{Query, RaftHandle};
 use cluster_state::{Kind, Record};
 
 /// The least time between two recomputations.
-pub const DEBOUNCE: Duration = Duration::from_millis(50);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// Recomputes the sets into `sets` whenever the store applies entries, until the raft
 /// thread stops.
@@ -54,7 +54,7 @@ pub(crate) async fn run(raft: RaftHandle, sets: watch::Sender<Arc<AllSets>>) {
 }
 
 /// How often a manager checks that it still follows a leader with a quorum.
-pub const LEADER_CHECK: Duration = Duration::from_secs(1);
+pub(crate) const LEADER_CHECK: Duration = Duration::from_secs(1);
 
 /// Publishes into `led` whether this manager knows a leader and sees a quorum, checked every
 /// [`LEADER_CHECK`], until the raft thread stops. Sessions end, and new ones are refused,

@@ -16,6 +16,9 @@
 //! - [`networks`]: the cluster networks of each task, with the network's endpoints on other
 //!   nodes, carried in its assignment.
 
+// Public only to the simulation (the `testing` feature).
+#![cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+
 pub mod assignment;
 pub mod batch;
 pub(crate) mod hub;
@@ -24,5 +27,5 @@ pub(crate) mod server;
 pub mod sets;
 
 pub use api::dispatcher as proto;
-pub use assignment::{Assignment, StatusReport, WireError};
+pub use assignment::{Assignment, StatusReport};
 pub use server::DispatcherService;

@@ -24,9 +24,9 @@ use orchestrator::swarm::{NodeId, Platform, Resources};
 const STREAM_BUFFER: usize = 16;
 /// A session with no change sends an empty increment this often, so that the node can tell
 /// a quiet manager from a lost one.
-pub const SESSION_BEAT: Duration = Duration::from_secs(2);
+pub(crate) const SESSION_BEAT: Duration = Duration::from_secs(2);
 /// A session ends when its manager has followed no leader with a quorum this long.
-pub const LEADERLESS_GRACE: Duration = Duration::from_secs(3);
+pub(crate) const LEADERLESS_GRACE: Duration = Duration::from_secs(3);
 
 /// The dispatcher of one manager.
 pub struct DispatcherService {

@@ -13,25 +13,25 @@ use orchestrator::swarm::NetworkAttachmentConfig;
 
 /// The first VXLAN identifier the managers hand out (those below are left to standalone
 /// overlays created by hand on one node).
-pub const FIRST_VNI: u32 = 4096;
+pub(crate) const FIRST_VNI: u32 = 4096;
 /// The largest VXLAN identifier (24 bits).
-pub const MAX_VNI: u32 = (1 << 24) - 1;
+pub(crate) const MAX_VNI: u32 = (1 << 24) - 1;
 
 /// The pool overlay subnets come from when none is given: 10.32.0.0/11, cut in /20s (512
 /// networks of 4094 addresses). It stays clear of the 10.0.0.0/16 that cloud networks
 /// default to, of Kubernetes' 10.96.0.0/12 and 10.244.0.0/16, of the agents' bridge pools
 /// (172.16.0.0/12, 192.168.0.0/16) and of the test bed's 10.213.0.0/16 underlay.
-pub fn default_pool() -> Ipv4Net {
+pub(crate) fn default_pool() -> Ipv4Net {
     Ipv4Net::new(Ipv4Addr::new(10, 32, 0, 0), 11).expect("valid prefix length")
 }
 /// The prefix length of each subnet taken from [`default_pool`].
-pub const POOL_PREFIX: u8 = 20;
+pub(crate) const POOL_PREFIX: u8 = 20;
 /// The longest prefix a given subnet may have (room for a gateway and a few tasks).
-pub const MAX_PREFIX: u8 = 29;
+pub(crate) const MAX_PREFIX: u8 = 29;
 
 /// A network the managers cannot create as asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum AllocError {
+pub(crate) enum AllocError {
     /// The subnet or gateway text does not parse or does not fit.
     #[error("{0}")]
     Invalid(String),
@@ -51,7 +51,7 @@ pub enum AllocError {
 }
 
 /// The subnet and gateway a network record holds, when they parse.
-pub fn addressing(network: &Network) -> Option<(Ipv4Net, Ipv4Addr)> {
+pub(crate) fn addressing(network: &Network) -> Option<(Ipv4Net, Ipv4Addr)> {
     let subnet: Ipv4Net = network.subnet.as_deref()?.parse().ok()?;
     let subnet = subnet.trunc();
     let gateway = match network.gateway.as_deref() {
@@ -70,7 +70,7 @@ fn overlaps(a: &Ipv4Net, b: &Ipv4Net) -> bool {
 }
 
 /// The smallest VXLAN identifier from [`FIRST_VNI`] that no network in `existing` holds.
-pub fn next_vni(existing: &[Network]) -> Result<u32, AllocError> {
+pub(crate) fn next_vni(existing: &[Network]) -> Result<u32, AllocError> {
     let used: BTreeSet<u32> = existing.iter().map(|n| n.vni).collect();
     (FIRST_VNI..=MAX_VNI)
         .find(|v| !used.contains(v))
@@ -80,7 +80,7 @@ pub fn next_vni(existing: &[Network]) -> Result<u32, AllocError> {
 /// The subnet and gateway of a new network: `subnet` and `gateway` as given (checked, and
 /// refused when they overlap another network), else the first /20 of [`default_pool`] that
 /// overlaps none, with its first host address as gateway.
-pub fn addresses(
+pub(crate) fn addresses(
     subnet: Option<&str>,
     gateway: Option<&str>,
     existing: &[Network],
@@ -139,14 +139,14 @@ pub fn addresses(
 
 /// The MAC address of the interface holding `ip`: `02:42:` and the address's four bytes (a
 /// locally administered unicast address, as Docker derives them).
-pub fn mac_of(ip: Ipv4Addr) -> String {
+pub(crate) fn mac_of(ip: Ipv4Addr) -> String {
     let [a, b, c, d] = ip.octets();
     format!("02:42:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
 }
 
 /// The addresses of every network, taken and free, as of one store snapshot.
 #[derive(Debug, Clone, Default)]
-pub struct AddressBook {
+pub(crate) struct AddressBook {
     /// Per network id: subnet, gateway and the addresses tasks hold.
     networks: BTreeMap<String, (Ipv4Net, Ipv4Addr, BTreeSet<Ipv4Addr>)>,
     /// Network name → id.
@@ -156,7 +156,7 @@ pub struct AddressBook {
 impl AddressBook {
     /// The book of `networks`, with the addresses held by `held` (every task record's
     /// attachments) taken.
-    pub fn new<'a>(
+    pub(crate) fn new<'a>(
         networks: &[Network],
         held: impl IntoIterator<Item = &'a TaskAttachment>,
     ) -> Self {
@@ -179,7 +179,7 @@ impl AddressBook {
     /// Allocates one address on each network of `wanted` (by name): the lowest host address
     /// that is neither the gateway nor held. Returns the attachments, and the names of the
     /// networks that are unknown or full (the task goes without them).
-    pub fn allocate(
+    pub(crate) fn allocate(
         &mut self,
         wanted: &[NetworkAttachmentConfig],
     ) -> (Vec<TaskAttachment>, Vec<String>) {

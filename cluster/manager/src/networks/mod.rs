@@ -8,5 +8,5 @@
 //! The nodes' side is in [`crate::dispatcher::networks`] (what an assignment carries) and
 //! `crate::tasks::overlays` (the overlay links on each node's agent).
 
-pub mod alloc;
+pub(crate) mod alloc;
 pub(crate) mod api;

@@ -71,7 +71,7 @@ fn pick<'a, T>(
 
 impl Contents {
     /// The service `name` designates (name, id or unique id prefix).
-    pub fn service(&self, name: &str) -> Result<&Service, Status> {
+    pub(super) fn service(&self, name: &str) -> Result<&Service, Status> {
         pick(
             &self.services,
             name,
@@ -82,7 +82,7 @@ impl Contents {
     }
 
     /// The node `name` designates (id, hostname or unique id prefix).
-    pub fn node(&self, name: &str) -> Result<&Node, Status> {
+    pub(super) fn node(&self, name: &str) -> Result<&Node, Status> {
         pick(&self.nodes, name, "node", |n| &n.meta.id, |n| &n.hostname)
     }
 }

@@ -12,7 +12,7 @@ pub mod decode;
 mod lookup;
 mod nodes;
 mod read;
-pub mod update;
+testing_mod!(update);
 mod write;
 
 use std::sync::Arc;

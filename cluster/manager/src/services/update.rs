@@ -3,6 +3,9 @@
 //! more than the replica count and the update knobs changed or the update is forced; or a
 //! request to the update under way (pause, resume, cancel, rollback).
 
+// Public only to the simulation (the `testing` feature).
+#![cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 

@@ -21,7 +21,7 @@ const HEALTH_POLL: Duration = Duration::from_millis(500);
 
 /// What the runner wants of a task.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Order {
+pub(super) enum Order {
     /// Run it as assigned (its desired state says whether to run or stop).
     Assigned(Box<Assignment>),
     /// It is no longer this node's: remove its container and end.

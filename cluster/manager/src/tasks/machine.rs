@@ -182,11 +182,6 @@ fn to(phase: Phase, report: Option<Report>, effect: Option<Effect>) -> Step {
     }
 }
 
-/// Whether the phase needs nothing more from the actor (it only waits for new orders).
-pub fn is_settled(phase: &Phase) -> bool {
-    matches!(phase, Phase::Done(_))
-}
-
 /// The container the task has in `phase`, if any.
 pub fn container(phase: &Phase) -> Option<&str> {
     match phase {

@@ -20,6 +20,9 @@
 //! - [`disconnect`]: `--stop-on-disconnect`, the tasks a node cut off from the managers
 //!   stops (the others keep running however long it is cut off).
 
+// Public only to the simulation (the `testing` feature).
+#![cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
+
 mod actor;
 pub mod describe;
 pub mod disconnect;
@@ -40,8 +43,7 @@ use std::sync::Arc;
 
 use tokio::sync::watch;
 
-pub use engine::{AgentEngine, EngineError, TaskEngine};
-pub use runner::Runner;
+pub use engine::AgentEngine;
 
 /// Runs the tasks of the node at `data_root` on the agent listening on `agent_socket`, until
 /// `stop` turns true. Containers keep running when it stops.

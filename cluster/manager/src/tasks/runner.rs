@@ -3,7 +3,7 @@
 //! task (found by the task label), so a restarted node daemon never runs a task twice; a
 //! task container whose task is in no set and has no actor is removed.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, watch};
@@ -18,7 +18,7 @@ use crate::tasks::overlays;
 use orchestrator::swarm::{NodeId, TaskId};
 
 /// The actors of one node.
-pub struct Runner<E> {
+pub(super) struct Runner<E> {
     engine: Arc<E>,
     node: NodeId,
     actors: BTreeMap<TaskId, watch::Sender<Order>>,
@@ -27,7 +27,7 @@ pub struct Runner<E> {
 
 impl<E: TaskEngine> Runner<E> {
     /// A runner on `engine` for node `node`, reporting into `reports`.
-    pub fn new(engine: Arc<E>, node: NodeId, reports: mpsc::UnboundedSender<StatusReport>) -> Self {
+    pub(super) fn new(engine: Arc<E>, node: NodeId, reports: mpsc::UnboundedSender<StatusReport>) -> Self {
         Runner {
             engine,
             node,
@@ -37,13 +37,14 @@ impl<E: TaskEngine> Runner<E> {
     }
 
     /// The tasks that have an actor.
-    pub fn tasks(&self) -> BTreeSet<TaskId> {
+    #[cfg(test)]
+    pub(super) fn tasks(&self) -> std::collections::BTreeSet<TaskId> {
         self.actors.keys().cloned().collect()
     }
 
     /// Tells the actors of `due` to stop their tasks (`--stop-on-disconnect`); an actor told
     /// so already is not told again.
-    pub fn cut_off(&self, due: &[CutOff]) {
+    pub(super) fn cut_off(&self, due: &[CutOff]) {
         for cut in due {
             let Some(orders) = self.actors.get(&cut.task) else {
                 continue;
@@ -65,7 +66,7 @@ impl<E: TaskEngine> Runner<E> {
     /// ones get the new assignment, gone ones are unassigned; the node's overlays follow it
     /// too ([`overlays::sync`]). False when the agent could not be listed (new tasks then
     /// wait for the next call; nothing is started blind) or an overlay change is left to do.
-    pub async fn apply(&mut self, set: &NodeSet) -> bool {
+    pub(super) async fn apply(&mut self, set: &NodeSet) -> bool {
         // Actors that ended (their task unassigned and cleaned up) are forgotten.
         self.actors.retain(|_, orders| !orders.is_closed());
         let containers = match self.engine.task_containers().await {

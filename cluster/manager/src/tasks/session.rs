@@ -34,9 +34,9 @@ use crate::{ManagerError, tls};
 use orchestrator::swarm::{NodeId, TaskId};
 
 /// How often pending reports are sent.
-pub const REPORT_INTERVAL: Duration = Duration::from_millis(100);
+pub(crate) const REPORT_INTERVAL: Duration = Duration::from_millis(100);
 /// Reports sent in one call at most.
-pub const REPORT_MAX: usize = 100;
+pub(crate) const REPORT_MAX: usize = 100;
 /// Wait before the next manager is tried.
 const RECONNECT: Duration = Duration::from_millis(500);
 /// How long opening a stream may take.
@@ -116,7 +116,7 @@ fn decode(message: proto::AssignmentsMessage, node: &NodeId) -> Result<(u64, Rec
 }
 
 /// Runs the node's tasks on `engine` for the node at `data_root` until `stop` turns true.
-pub async fn run<E: TaskEngine>(
+pub(crate) async fn run<E: TaskEngine>(
     data_root: PathBuf,
     engine: Arc<E>,
     mut stop: watch::Receiver<bool>,

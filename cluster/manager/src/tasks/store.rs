@@ -31,7 +31,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ManagerError + '_ {
 }
 
 /// The saved set; `None` when none was ever saved.
-pub fn load(data_root: &Path) -> Result<Option<NodeSet>, ManagerError> {
+pub(super) fn load(data_root: &Path) -> Result<Option<NodeSet>, ManagerError> {
     let path = path(data_root);
     let data = match std::fs::read(&path) {
         Ok(data) => data,
@@ -53,7 +53,7 @@ pub fn load(data_root: &Path) -> Result<Option<NodeSet>, ManagerError> {
 
 /// Saves `set` atomically: a temporary file, flushed, renamed over the old one, and the
 /// directory flushed.
-pub fn save(data_root: &Path, set: &NodeSet) -> Result<(), ManagerError> {
+pub(super) fn save(data_root: &Path, set: &NodeSet) -> Result<(), ManagerError> {
     let path = path(data_root);
     let dir = cluster_dir(data_root);
     let temp = dir.join(format!("{FILE}.tmp"));
