@@ -19,6 +19,7 @@ use super::AgentError;
 use super::logs::LogOptions;
 use super::node::{Node, blocking};
 use super::proto::{self, AttachInput, ExecOutput, attach_input, exec_output::Item};
+use super::request::AttachOptions;
 
 /// Output chunks buffered between the container and the caller.
 pub(super) const OUTPUT_BUFFER: usize = 64;
@@ -141,14 +142,15 @@ pub(super) fn until_detached(
 }
 
 impl Node {
-    /// Attaches to the container of `request`: the caller's input goes to its stdin through
-    /// its shim, its output streams back until it ends.
-    pub async fn attach(
+    /// Attaches to `container`: the caller's input goes to its stdin through its shim, its
+    /// output streams back until it ends.
+    pub(crate) async fn attach(
         &self,
-        request: proto::AttachRequest,
+        container: &str,
+        options: AttachOptions,
         inbound: Streaming<AttachInput>,
     ) -> Result<OutputStream, AgentError> {
-        let id = self.resolve(&request.container)?;
+        let id = self.resolve(container)?;
         let runtime = self.runtime().clone();
         let i = id.clone();
         let attached = blocking(move || match runtime.attach(&i) {
@@ -168,11 +170,10 @@ impl Node {
         };
         let io = |e: std::io::Error| AgentError::Internal(format!("attach: {e}"));
         let mut opening = Vec::new();
-        if request.close_stdin_on_detach {
+        if options.close_stdin_on_detach {
             Frame::CloseStdinOnDetach.encode_into(&mut opening);
         }
-        if let Some(size) = &request.size {
-            let (rows, cols) = cells(size);
+        if let Some((rows, cols)) = options.size {
             Frame::Resize { rows, cols }.encode_into(&mut opening);
         }
         (&sock).write_all(&opening).map_err(io)?;

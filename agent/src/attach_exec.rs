@@ -5,30 +5,29 @@
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
+use engine::ExecSpec;
 use engine::shim::attach::set_window_size;
 use tokio::sync::{mpsc, oneshot};
 use tonic::{Status, Streaming};
 
 use super::AgentError;
 use super::attach::{
-    INPUT_BUFFER, Input, OUTPUT_BUFFER, Outcome, OutputStream, cells, relay_input, until_detached,
+    INPUT_BUFFER, Input, OUTPUT_BUFFER, Outcome, OutputStream, relay_input, until_detached,
 };
 use super::node::{Node, blocking};
-use super::proto::{self, AttachInput, ExecOutput, exec_output::Item};
+use super::proto::{AttachInput, ExecOutput, exec_output::Item};
 
 impl Node {
-    /// Starts the exec of `request` with its stdin and/or terminal wired to the session;
+    /// Starts the exec `spec` in `container` with its stdin and/or terminal wired to the session;
     /// the output streams back, then the exit code.
     pub async fn exec_attach(
         &self,
-        request: proto::ExecRequest,
+        container: &str,
+        spec: ExecSpec,
         inbound: Streaming<AttachInput>,
     ) -> Result<OutputStream, AgentError> {
-        let id = self.resolve(&request.container)?;
-        let mut spec = super::exec::exec_spec(&request)?;
-        spec.stdin = request.stdin;
-        spec.tty = request.tty;
-        spec.size = request.size.as_ref().map(cells);
+        let id = self.resolve(container)?;
+        let stdin = spec.stdin;
         let runtime = self.runtime().clone();
         let mut process = blocking(move || Ok(runtime.exec_spawn(&id, &spec)?)).await?;
         let killer = process.killer().ok();
@@ -42,7 +41,7 @@ impl Node {
         if let Some(master) = process.tty.take() {
             let dup = |fd: &OwnedFd| fd.try_clone().map(std::fs::File::from);
             let io = |e: std::io::Error| AgentError::Internal(format!("exec: terminal: {e}"));
-            if request.stdin {
+            if stdin {
                 sink = Some(Box::new(dup(&master).map_err(io)?));
             }
             let out = dup(&master).map_err(io)?;

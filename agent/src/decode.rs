@@ -128,6 +128,38 @@ pub(crate) fn config_of(c: &proto::ContainerConfig) -> Result<ContainerConfig, A
 }
 
 /// A healthcheck in Docker's form (durations in nanoseconds on the wire).
+/// How an `Attach` request joins its container.
+pub(crate) fn attach(req: &proto::AttachRequest) -> super::request::AttachOptions {
+    super::request::AttachOptions {
+        close_stdin_on_detach: req.close_stdin_on_detach,
+        size: req.size.as_ref().map(super::attach::cells),
+    }
+}
+
+/// The engine exec of an `ExecAttach` request (`attached`: stdin, terminal and its size as
+/// asked) or of a plain `Exec` (neither, whatever the request says).
+pub(crate) fn exec(
+    req: &proto::ExecRequest,
+    attached: bool,
+) -> Result<engine::ExecSpec, AgentError> {
+    if req.args.is_empty() {
+        return Err(AgentError::Invalid("exec: a command is required".into()));
+    }
+    Ok(engine::ExecSpec {
+        args: req.args.clone(),
+        env: req.env.clone(),
+        user: (!req.user.is_empty()).then(|| req.user.clone()),
+        cwd: (!req.working_dir.is_empty()).then(|| PathBuf::from(&req.working_dir)),
+        stdin: attached && req.stdin,
+        tty: attached && req.tty,
+        size: req
+            .size
+            .as_ref()
+            .filter(|_| attached)
+            .map(super::attach::cells),
+    })
+}
+
 pub(crate) fn healthcheck(h: &proto::Healthcheck) -> DockerHealthcheck {
     DockerHealthcheck {
         test: h.test.clone(),
@@ -720,5 +752,45 @@ mod tests {
         assert_eq!(hosts[1].ip, "::1");
         assert!(extra_hosts(&["nocolon".into()]).is_err());
         assert!(extra_hosts(&["db:notanip".into()]).is_err());
+    }
+
+    #[test]
+    fn exec_request_to_spec() {
+        let req = proto::ExecRequest {
+            container: "web".into(),
+            args: vec!["ls".into(), "/".into()],
+            env: vec!["A=1".into()],
+            user: "nobody".into(),
+            working_dir: "/tmp".into(),
+            stdin: true,
+            tty: true,
+            size: Some(proto::TerminalSize { rows: 24, cols: 80 }),
+        };
+        let spec = exec(&req, false).unwrap();
+        assert_eq!(spec.args, ["ls", "/"]);
+        assert_eq!(spec.env, ["A=1"]);
+        assert_eq!(spec.user.as_deref(), Some("nobody"));
+        assert_eq!(spec.cwd, Some(PathBuf::from("/tmp")));
+        assert_eq!((spec.stdin, spec.tty, spec.size), (false, false, None));
+        let attached = exec(&req, true).unwrap();
+        assert_eq!(
+            (attached.stdin, attached.tty, attached.size),
+            (true, true, Some((24, 80)))
+        );
+        let bare = exec(
+            &proto::ExecRequest {
+                args: vec!["true".into()],
+                ..Default::default()
+            },
+            false,
+        )
+        .unwrap();
+        assert_eq!((bare.user, bare.cwd), (None, None));
+        assert_eq!(
+            exec(&proto::ExecRequest::default(), false)
+                .unwrap_err()
+                .to_string(),
+            "exec: a command is required"
+        );
     }
 }

@@ -2,7 +2,6 @@
 //! streamed as it is written.
 
 use std::io::Read;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,27 +12,11 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use super::node::{Node, blocking};
-use super::proto::{self, exec_output::Item};
+use super::proto::exec_output::Item;
 use super::{AgentError, proto::ExecOutput};
 
 /// Output chunks buffered between the exec's pipes and the client.
 const EXEC_BUFFER: usize = 64;
-
-/// The engine exec for an API request (without stdin or terminal: `ExecAttach` adds them).
-pub(super) fn exec_spec(req: &proto::ExecRequest) -> Result<ExecSpec, AgentError> {
-    if req.args.is_empty() {
-        return Err(AgentError::Invalid("exec: a command is required".into()));
-    }
-    Ok(ExecSpec {
-        args: req.args.clone(),
-        env: req.env.clone(),
-        user: (!req.user.is_empty()).then(|| req.user.clone()),
-        cwd: (!req.working_dir.is_empty()).then(|| PathBuf::from(&req.working_dir)),
-        stdin: false,
-        tty: false,
-        size: None,
-    })
-}
 
 /// Sends everything read from `pipe` as `wrap`ped chunks until end of file or a gone client.
 fn pump(
@@ -61,10 +44,10 @@ impl Node {
     /// Starts `req` in its container; the stream carries the output, then the exit code.
     pub async fn exec(
         &self,
-        req: &proto::ExecRequest,
+        container: &str,
+        spec: ExecSpec,
     ) -> Result<ReceiverStream<Result<ExecOutput, Status>>, AgentError> {
-        let id = self.resolve(&req.container)?;
-        let spec = exec_spec(req)?;
+        let id = self.resolve(container)?;
         let runtime = self.runtime().clone();
         let mut process = blocking(move || Ok(runtime.exec_spawn(&id, &spec)?)).await?;
         let (tx, rx) = mpsc::channel(EXEC_BUFFER);
@@ -138,39 +121,5 @@ pub(super) fn exit_output(
             item: Some(Item::ExitCode(code)),
         }),
         Err(err) => Err(Status::internal(format!("exec: wait: {err}"))),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exec_request_to_spec() {
-        let req = proto::ExecRequest {
-            container: "web".into(),
-            args: vec!["ls".into(), "/".into()],
-            env: vec!["A=1".into()],
-            user: "nobody".into(),
-            working_dir: "/tmp".into(),
-            ..Default::default()
-        };
-        let spec = exec_spec(&req).unwrap();
-        assert_eq!(spec.args, ["ls", "/"]);
-        assert_eq!(spec.env, ["A=1"]);
-        assert_eq!(spec.user.as_deref(), Some("nobody"));
-        assert_eq!(spec.cwd, Some(PathBuf::from("/tmp")));
-        let bare = exec_spec(&proto::ExecRequest {
-            args: vec!["true".into()],
-            ..Default::default()
-        })
-        .unwrap();
-        assert_eq!((bare.user, bare.cwd), (None, None));
-        assert_eq!(
-            exec_spec(&proto::ExecRequest::default())
-                .unwrap_err()
-                .to_string(),
-            "exec: a command is required"
-        );
     }
 }

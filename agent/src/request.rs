@@ -236,6 +236,15 @@ impl ContainerConfig {
     }
 }
 
+/// How an `Attach` session joins a container's stdin and terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct AttachOptions {
+    /// Close the container's stdin when the session ends (an attached `run -i`).
+    pub(crate) close_stdin_on_detach: bool,
+    /// The caller's terminal size (rows, columns), set before any output.
+    pub(crate) size: Option<(u16, u16)>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

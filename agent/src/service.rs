@@ -116,7 +116,10 @@ impl Agent for AgentService {
         let mut inbound = request.into_inner();
         match super::attach::first(&mut inbound).await? {
             proto::attach_input::Item::Attach(req) => {
-                Ok(Response::new(self.node.attach(req, inbound).await?))
+                let options = decode::attach(&req);
+                Ok(Response::new(
+                    self.node.attach(&req.container, options, inbound).await?,
+                ))
             }
             _ => Err(Status::invalid_argument(
                 "attach: the first message must be attach",
@@ -133,7 +136,9 @@ impl Agent for AgentService {
         let mut inbound = request.into_inner();
         match super::attach::first(&mut inbound).await? {
             proto::attach_input::Item::Exec(req) => {
-                Ok(Response::new(self.node.exec_attach(req, inbound).await?))
+                let spec = decode::exec(&req, true)?;
+                let stream = self.node.exec_attach(&req.container, spec, inbound).await?;
+                Ok(Response::new(stream))
             }
             _ => Err(Status::invalid_argument(
                 "exec: the first message must be exec",
@@ -217,7 +222,9 @@ impl Agent for AgentService {
     type ExecStream = ReceiverStream<Result<proto::ExecOutput, Status>>;
 
     async fn exec(&self, request: Request<proto::ExecRequest>) -> Reply<Self::ExecStream> {
-        Ok(Response::new(self.node.exec(&request.into_inner()).await?))
+        let req = request.into_inner();
+        let spec = decode::exec(&req, false)?;
+        Ok(Response::new(self.node.exec(&req.container, spec).await?))
     }
 
     async fn top(&self, request: Request<proto::ContainerRef>) -> Reply<proto::TopResponse> {
