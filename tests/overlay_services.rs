@@ -32,27 +32,13 @@ const SERVE: &str = "printf '#!/bin/sh\\necho from-%s\\n' \"$(hostname)\" > /srv
 
 /// The running containers of service `name`: (member, container id, address on `network`).
 fn on_network(bed: &Bed, name: &str, network: &str) -> Vec<(usize, String, String)> {
-    let mut out = Vec::new();
-    for i in 0..bed.members.len() {
-        for c in blocking(|| bed.containers(i)) {
-            let of_service = c
-                .labels
-                .get("com.docker.swarm.service.name")
-                .map(String::as_str)
-                == Some(name);
-            if !of_service || c.state != api::agent::ContainerState::Running as i32 {
-                continue;
-            }
-            let ip = c
-                .networks
-                .iter()
-                .find(|e| e.network == network)
-                .and_then(|e| e.ipv4_address.split('/').next().map(str::to_owned))
-                .unwrap_or_default();
-            out.push((i, c.id.clone(), ip));
-        }
-    }
-    out
+    bed.running_containers(name)
+        .into_iter()
+        .map(|c| {
+            let ip = c.addresses.get(network).cloned().unwrap_or_default();
+            (c.member, c.id, ip)
+        })
+        .collect()
 }
 
 /// `bosun container exec` of `args` in container `id` on member `i`: (success, output).

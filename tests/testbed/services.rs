@@ -24,6 +24,8 @@ pub struct RunningContainer {
     pub task: String,
     /// The container id.
     pub id: String,
+    /// Its IPv4 address on each network it joins, by network name.
+    pub addresses: std::collections::BTreeMap<String, String>,
 }
 
 impl Bed {
@@ -73,6 +75,14 @@ impl Bed {
                         .cloned()
                         .unwrap_or_default(),
                     id: c.id.clone(),
+                    addresses: c
+                        .networks
+                        .iter()
+                        .filter_map(|e| {
+                            let ip = e.ipv4_address.split('/').next()?;
+                            Some((e.network.clone(), ip.to_owned()))
+                        })
+                        .collect(),
                 });
             }
         }
