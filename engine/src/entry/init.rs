@@ -14,6 +14,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, setpgid};
 
 use crate::process;
+use crate::sys::SetupError;
 
 /// Runs the init over `args` (the entrypoint) with environment `env`; returns the exit code.
 #[allow(unsafe_code)]
@@ -37,12 +38,31 @@ pub(super) fn run(args: &[String], env: &[String]) -> i32 {
                 eprintln!("bosun-init: reset signals: {e}");
                 std::process::exit(126);
             }
-            let err = process::exec(args, env);
-            eprintln!("bosun-init: {err}");
-            let code = if err.to_string().contains("not found") {
-                127
-            } else {
-                126
+            // A command that cannot be found exits 127, one that cannot run 126 (the shell's
+            // codes, as Docker reports them).
+            let code = match args
+                .first()
+                .map(|program| process::find_program(program, env))
+            {
+                Some(Ok(path)) => {
+                    let err = process::exec_path(&path, args, env);
+                    eprintln!("bosun-init: {err}");
+                    match err {
+                        SetupError::Sys {
+                            source: Errno::ENOENT,
+                            ..
+                        } => 127,
+                        _ => 126,
+                    }
+                }
+                Some(Err(err)) => {
+                    eprintln!("bosun-init: {err}");
+                    127
+                }
+                None => {
+                    eprintln!("bosun-init: no command");
+                    126
+                }
             };
             std::process::exit(code);
         }

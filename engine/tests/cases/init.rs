@@ -76,6 +76,22 @@ pub(crate) fn forwards_and_reaps() -> TestResult {
     let mut spec = env.spec("exit 5");
     spec.init = true;
     assert_eq!(env.run("code", &spec).0, exited(5));
+    // A command it cannot find exits 127, one it cannot run 126, as without the init (a
+    // bare name not in PATH is refused at create already).
+    for (name, command, code) in [
+        ("missing-path", "/no/such/command", 127),
+        ("not-executable", "/etc/hostname", 126),
+    ] {
+        let mut spec = env.spec("true");
+        spec.args = vec![command.into()];
+        spec.init = true;
+        assert_eq!(
+            env.run(name, &spec).0,
+            exited(code),
+            "{command}: {}",
+            env.stream(name, "stderr")
+        );
+    }
     // An orphan reparented to PID 1: the init reaps it; a plain `sleep` as PID 1 does not.
     let script = "sh -c 'sleep 0.1 &'; exec sleep 30";
     let mut spec = env.spec(script);
