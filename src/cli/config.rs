@@ -37,7 +37,8 @@ pub(crate) struct ConfigArgs {
     /// Print the config hash of these services ('*' for all, or a comma-separated list).
     #[arg(long, value_name = "SERVICES")]
     pub hash: Option<String>,
-    /// Do not interpolate environment variables: print the files merged as written.
+    /// Do not interpolate environment variables (when a value only fits once interpolated,
+    /// the files merged as written are printed).
     #[arg(long)]
     pub no_interpolate: bool,
     /// Print the variables the files use, with their defaults.
@@ -52,7 +53,18 @@ pub(crate) struct ConfigArgs {
 
 /// Loads the project and prints what was asked for.
 pub(super) fn run(project: &ProjectArgs, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
-    if args.variables || (args.no_interpolate && !listing(args)) {
+    let loaded = if args.variables {
+        None
+    } else {
+        match project.load(&args.service_names, !args.no_interpolate) {
+            Ok(loaded) => Some(loaded),
+            // Without interpolation, values such as `"${PORT:-8080}:80"` may not fit the
+            // model: the merged files are shown as written instead.
+            Err(_) if args.no_interpolate && !listing(args) => None,
+            Err(err) => return Err(err),
+        }
+    };
+    let Some(loaded) = loaded else {
         let document = project.load_document()?;
         let text = if args.variables {
             variables_table(&document, &args.format)?
@@ -65,8 +77,7 @@ pub(super) fn run(project: &ProjectArgs, args: &ConfigArgs) -> anyhow::Result<Ex
             write_out(args, &text)?;
         }
         return Ok(ExitCode::SUCCESS);
-    }
-    let loaded = project.load(&args.service_names, !args.no_interpolate)?;
+    };
     if args.quiet {
         return Ok(ExitCode::SUCCESS);
     }

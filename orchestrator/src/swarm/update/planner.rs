@@ -31,11 +31,12 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// The task runs another spec than the service's (or, in a forced update, an older
-    /// version of it).
+    /// The task was made from an older spec version that runs another container than the
+    /// service's (or, in a forced update, from any older version). A task of the current
+    /// version is never dirty: the reconcilers made it from the current spec.
     fn is_dirty(&self, task: &Task) -> bool {
-        !task.spec.same_tasks(&self.service.spec)
-            || (self.force && task.spec_version < self.service.spec_version)
+        task.spec_version < self.service.spec_version
+            && (self.force || !task.spec.same_tasks(&self.service.spec))
     }
 
     /// The slot's current task runs another spec: the update must replace it.
