@@ -250,15 +250,7 @@ async fn rolling_updates_keep_slots_up_pause_resume_and_stop_on_failure() {
             "{status}"
         );
         wait_until(&bed, "rb back on its old spec", WITHIN, || async {
-            let running = bed
-                .services(0)
-                .tasks(ListTasksRequest {
-                    service: "rb".to_owned(),
-                    node: String::new(),
-                    desired_state: DesiredStateFilter::DesiredRunning as i32,
-                })
-                .await
-                .map_err(|e| e.to_string())?;
+            let running = bed.desired_tasks(0, "rb").await?;
             let bad = running
                 .tasks
                 .iter()

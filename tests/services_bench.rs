@@ -32,7 +32,6 @@ use testbed::{Bed, bin, blocking};
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use cluster_manager::services::proto::{DesiredStateFilter, ListTasksRequest};
 use orchestrator::swarm::{TaskSlot, TaskState};
 
 const IMAGE: &str = "busybox:svc";
@@ -91,15 +90,7 @@ async fn reported_running(
     n: usize,
     lost: Option<usize>,
 ) -> Result<BTreeMap<usize, usize>, String> {
-    let list = bed
-        .services(VIA)
-        .tasks(ListTasksRequest {
-            service: name.to_owned(),
-            node: String::new(),
-            desired_state: DesiredStateFilter::DesiredRunning as i32,
-        })
-        .await
-        .map_err(|e| format!("cannot list the tasks: {e}"))?;
+    let list = bed.desired_tasks(VIA, name).await?;
     let mut per_member = BTreeMap::new();
     let mut slots = BTreeSet::new();
     for t in &list.tasks {
@@ -170,15 +161,7 @@ async fn agents_run_what_the_store_says(
     name: &str,
     lost: Option<usize>,
 ) -> Result<(), String> {
-    let list = bed
-        .services(VIA)
-        .tasks(ListTasksRequest {
-            service: name.to_owned(),
-            node: String::new(),
-            desired_state: DesiredStateFilter::DesiredRunning as i32,
-        })
-        .await
-        .map_err(|e| format!("cannot list the tasks: {e}"))?;
+    let list = bed.desired_tasks(VIA, name).await?;
     let wanted: BTreeSet<(String, Option<usize>)> = list
         .tasks
         .iter()

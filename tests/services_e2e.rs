@@ -43,19 +43,7 @@ fn running_per_node(bed: &Bed, name: &str) -> BTreeMap<usize, usize> {
 
 /// Every container of service `name` on any node, running or not.
 fn all_containers(bed: &Bed, name: &str) -> usize {
-    (0..bed.members.len())
-        .map(|i| {
-            blocking(|| bed.containers(i))
-                .into_iter()
-                .filter(|c| {
-                    c.labels
-                        .get("com.docker.swarm.service.name")
-                        .map(String::as_str)
-                        == Some(name)
-                })
-                .count()
-        })
-        .sum()
+    bed.containers_labelled("com.docker.swarm.service.name", name)
 }
 
 /// Polls until `done` holds of the running containers per node; returns them.

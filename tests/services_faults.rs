@@ -22,9 +22,7 @@ use std::time::{Duration, Instant};
 use std::collections::BTreeSet;
 
 use cluster_manager::ManagerError;
-use cluster_manager::services::proto::{
-    Count, DesiredStateFilter, ListTasksRequest, UpdateServiceRequest,
-};
+use cluster_manager::services::proto::{Count, UpdateServiceRequest};
 use orchestrator::swarm::TaskState;
 
 const IMAGE: &str = "busybox:svc";
@@ -157,15 +155,7 @@ async fn running_without(
     n: usize,
     dead: usize,
 ) -> Result<(), String> {
-    let list = bed
-        .services(via)
-        .tasks(ListTasksRequest {
-            service: name.to_owned(),
-            node: String::new(),
-            desired_state: DesiredStateFilter::DesiredRunning as i32,
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    let list = bed.desired_tasks(via, name).await?;
     let dead = bed.node_id(dead);
     let slots: BTreeSet<String> = list
         .tasks

@@ -69,19 +69,7 @@ async fn at_rest(bed: &Bed, service: &str, n: u64) -> BTreeSet<String> {
 
 /// Every container (running or not) of services of stack `stack` on any node.
 fn stack_containers(bed: &Bed, stack: &str) -> usize {
-    (0..bed.members.len())
-        .map(|i| {
-            blocking(|| bed.containers(i))
-                .into_iter()
-                .filter(|c| {
-                    c.labels
-                        .get("com.docker.stack.namespace")
-                        .map(String::as_str)
-                        == Some(stack)
-                })
-                .count()
-        })
-        .sum()
+    bed.containers_labelled("com.docker.stack.namespace", stack)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use cluster_manager::pki::NodeIdentity;
 use cluster_manager::services::ServicesClient;
+use cluster_manager::services::client::TaskList;
 use cluster_manager::services::proto::{DesiredStateFilter, ListTasksRequest};
 use orchestrator::swarm::{TaskSlot, TaskState};
 
@@ -29,6 +30,31 @@ pub struct RunningContainer {
 }
 
 impl Bed {
+    /// The tasks of service `name` the store wants running, through member `via`'s services
+    /// API.
+    pub async fn desired_tasks(&self, via: usize, name: &str) -> Result<TaskList, String> {
+        self.services(via)
+            .tasks(ListTasksRequest {
+                service: name.to_owned(),
+                node: String::new(),
+                desired_state: DesiredStateFilter::DesiredRunning as i32,
+            })
+            .await
+            .map_err(|e| format!("cannot list the tasks: {e}"))
+    }
+
+    /// How many containers (running or not) on any node carry label `key=value`.
+    pub fn containers_labelled(&self, key: &str, value: &str) -> usize {
+        (0..self.members.len())
+            .map(|i| {
+                blocking(|| self.containers(i))
+                    .into_iter()
+                    .filter(|c| c.labels.get(key).map(String::as_str) == Some(value))
+                    .count()
+            })
+            .sum()
+    }
+
     /// A client of member `i`'s services API with member `i`'s certificate.
     pub fn services(&self, i: usize) -> ServicesClient {
         let identity = NodeIdentity::load(&self.members[i].root.join("cluster")).expect("identity");
@@ -105,15 +131,7 @@ impl Bed {
         name: &str,
         n: u64,
     ) -> Result<Vec<RunningContainer>, String> {
-        let list = self
-            .services(via)
-            .tasks(ListTasksRequest {
-                service: name.to_owned(),
-                node: String::new(),
-                desired_state: DesiredStateFilter::DesiredRunning as i32,
-            })
-            .await
-            .map_err(|e| format!("cannot list the tasks: {e}"))?;
+        let list = self.desired_tasks(via, name).await?;
         let wanted: BTreeMap<String, (u64, Option<usize>, TaskState)> = list
             .tasks
             .iter()

@@ -90,18 +90,11 @@ fn detail(task: &Task) -> Option<&str> {
 
 /// `label: state [bar]`, or `label: state  detail` when there is something to say.
 fn line(label: &str, state: TaskState, detail: Option<&str>) -> String {
-    let name = state_name(state);
+    let name = state.as_str();
     match detail {
         Some(detail) => format!("{label}: {name:<9} {detail}"),
         None => format!("{label}: {name:<9} [{}]", bar(state)),
     }
-}
-
-fn state_name(state: TaskState) -> String {
-    serde_json::to_value(state)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("{state:?}").to_lowercase())
 }
 
 /// Filled in proportion to how far the task is on its way to running (a complete task is
