@@ -2,8 +2,10 @@
 //! real containers: a compose file (with `.env`) deploys as `<stack>_<service>` services, the
 //! ignored keys are warned about, redeploying the same file changes nothing, a changed service
 //! alone is updated (replaced for a new variable, scaled in place for more replicas),
-//! `--prune` removes a service dropped from the file, and `stack rm` removes the rest. Needs
-//! root.
+//! `--prune` removes a service dropped from the file, and `stack rm` removes the rest. A second
+//! stack runs on its own overlays: its services reach each other by short name and alias,
+//! `depends_on` orders its first deploy, and `stack rm` takes its networks away from every
+//! node. Needs root.
 
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
@@ -172,6 +174,170 @@ async fn a_compose_file_deploys_updates_prunes_and_is_removed_as_a_stack() {
         .await;
         let (ok, _, err) = blocking(|| bed.bosun(0, &["stack", "services", "app"]));
         assert!(!ok && err.contains("nothing found in stack: app"), "{err}");
+        blocking(|| drop(bed));
+        (tag, dir)
+    };
+    testbed::agents::assert_nothing_left(&tag, &dir);
+}
+
+/// A stack on its own overlays: `db` serves its host name on port 8080 once its healthcheck
+/// passes; `web` depends on it being healthy and joins both networks; `lone` names no network
+/// and joins the stack's default one.
+const NETWORKED: &str = r#"
+services:
+  db:
+    image: busybox:stack
+    command:
+      - sh
+      - -c
+      - "printf '#!/bin/sh\\necho from-%s\\n' \"$$(hostname)\" > /srv.sh; chmod +x /srv.sh; sleep 2; touch /ready; exec nc -ll -p 8080 -e /srv.sh"
+    healthcheck:
+      test: ["CMD", "test", "-e", "/ready"]
+      interval: 1s
+      retries: 30
+    networks:
+      back:
+        aliases: [database]
+  web:
+    image: busybox:stack
+    command: ["sleep", "3600"]
+    depends_on:
+      db: {condition: service_healthy}
+    networks: [back, front]
+  lone:
+    image: busybox:stack
+    command: ["sleep", "3600"]
+networks:
+  back: {}
+  front:
+    attachable: true
+    labels: {tier: edge}
+"#;
+
+/// The cluster networks member `i` lists whose name starts with `prefix`.
+fn cluster_networks(bed: &Bed, i: usize, prefix: &str) -> BTreeSet<String> {
+    let (out, _) = bosun(bed, i, &["network", "ls", "--format", "json"]);
+    out.lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["Scope"] == "swarm")
+        .filter_map(|v| v["Name"].as_str().map(str::to_owned))
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// The VXLAN links of bosun networks in member `i`'s namespace.
+fn vxlan_links(bed: &mut Bed, i: usize) -> usize {
+    let mut command = std::process::Command::new("ip");
+    command.args(["-o", "link", "show", "type", "vxlan"]);
+    let out = blocking(|| bed.lab().output(i, command));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(": bsn-"))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stack_runs_on_its_own_overlays_in_depends_on_order_and_takes_them_away() {
+    let (tag, dir) = {
+        let mut bed = blocking(|| Bed::managers_and_workers_with_agents(bin(), IMAGE));
+        let tag = bed.lab().tag().to_owned();
+        let dir = bed.dir().to_path_buf();
+        let project = dir.join("net-project");
+        std::fs::create_dir_all(&project).unwrap();
+        std::fs::write(project.join("compose.yaml"), NETWORKED).unwrap();
+        let file = project.join("compose.yaml");
+        let file = file.to_str().unwrap();
+
+        // The networks first, then db, which must be healthy before web is created.
+        let (out, err) = bosun(&bed, 0, &["stack", "deploy", "-c", file, "net"]);
+        assert!(!err.contains("warning"), "{err}");
+        for network in ["net_back", "net_default", "net_front"] {
+            assert!(
+                out.contains(&format!("Creating network {network}")),
+                "{out}"
+            );
+        }
+        let at = |line: &str| {
+            out.find(line)
+                .unwrap_or_else(|| panic!("{line:?} missing: {out}"))
+        };
+        assert!(at("Creating service net_db") < at("Service net_web waits for net_db"));
+        assert!(at("verify: Service net_db converged") < at("Creating service net_web"));
+        assert_eq!(
+            cluster_networks(&bed, 1, "net_"),
+            ["net_back", "net_default", "net_front"]
+                .map(String::from)
+                .into()
+        );
+        let doc: serde_json::Value =
+            serde_json::from_str(&bed.output(2, &["network", "inspect", "net_front"])).unwrap();
+        assert_eq!(doc[0]["Labels"]["tier"], "edge", "{doc}");
+        assert_eq!(doc[0]["Labels"]["com.docker.stack.namespace"], "net");
+        assert_eq!(doc[0]["Attachable"], true, "{doc}");
+
+        // web reaches db across the overlay by its short name, its alias and its full name.
+        at_rest(&bed, "net_db", 1).await;
+        at_rest(&bed, "net_lone", 1).await;
+        let web = at_rest(&bed, "net_web", 1).await;
+        let web = bed
+            .running_containers("net_web")
+            .into_iter()
+            .find(|c| web.contains(&c.task))
+            .unwrap();
+        assert!(
+            ["net_back", "net_front"]
+                .iter()
+                .all(|n| web.addresses.contains_key(*n)),
+            "{web:?}"
+        );
+        for name in ["db", "database", "net_db"] {
+            let ask = format!("nc -w 3 {name} 8080 </dev/null");
+            let answer = wait_until(&bed, "db reached by name", WITHIN, || async {
+                let (ok, out, err) = blocking(|| {
+                    bed.bosun(
+                        web.member,
+                        &["container", "exec", &web.id, "sh", "-c", &ask],
+                    )
+                });
+                match (ok, out) {
+                    (true, body) if body.starts_with("from-") => Ok(body),
+                    (_, out) => Err(format!("{out}{err}")),
+                }
+            })
+            .await;
+            assert!(answer.trim().starts_with("from-"), "{answer}");
+        }
+
+        // The same file again changes nothing.
+        let (out, _) = bosun(&bed, 1, &["stack", "deploy", "-c", file, "net"]);
+        assert!(
+            !out.contains("Creating") && !out.contains("Updating"),
+            "{out}"
+        );
+
+        // stack rm takes the services and the networks; no node keeps an overlay.
+        let (out, _) = bosun(&bed, 0, &["stack", "rm", "net"]);
+        assert!(out.contains("Removing network net_back"), "{out}");
+        assert!(cluster_networks(&bed, 0, "net_").is_empty());
+        wait_until(&bed, "stack containers gone", WITHIN, || async {
+            match stack_containers(&bed, "net") {
+                0 => Ok(()),
+                n => Err(format!("{n} containers left")),
+            }
+        })
+        .await;
+        let deadline = std::time::Instant::now() + WITHIN;
+        loop {
+            let left: usize = (0..5).map(|i| vxlan_links(&mut bed, i)).sum();
+            if left == 0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{left} vxlan links left"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
         blocking(|| drop(bed));
         (tag, dir)
     };

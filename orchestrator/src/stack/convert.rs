@@ -10,8 +10,8 @@ use compose_spec::model::{
 };
 
 use super::error::StackError;
-use super::warnings::{Warning, Warnings};
-use super::{IMAGE_LABEL, NAMESPACE_LABEL, mounts, ports, rolling};
+use super::warnings::{Subject, Support, Warning, Warnings};
+use super::{IMAGE_LABEL, NAMESPACE_LABEL, mounts, networks, ports, rolling};
 use crate::swarm::{
     Constraint, Healthcheck, Mode, NANO_CPUS_PER_CPU, Placement, ResourceRequirements, Resources,
     RestartCondition, RestartPolicy, ServiceSpec, Spread, Ulimit,
@@ -76,7 +76,15 @@ fn spec(
         .ok_or_else(|| StackError::NoImage(name.to_owned()))?;
     let deploy = service.deploy.clone().unwrap_or_default();
     deploy_warnings(name, &deploy, warnings);
-    network_warnings(name, service, warnings);
+    if service.depends_on.values().any(|d| d.restart) {
+        warnings.add(
+            Subject::Services,
+            "depends_on.restart",
+            Support::Never,
+            Some("depends_on orders the first deploy only; services are then updated on their own"),
+            name,
+        );
+    }
     let mut labels = deploy.labels.clone();
     labels.insert(NAMESPACE_LABEL.to_owned(), stack.to_owned());
     labels.insert(IMAGE_LABEL.to_owned(), image.clone());
@@ -122,8 +130,7 @@ fn spec(
             "deploy.rollback_config",
             deploy.rollback_config.as_ref(),
         )?,
-        // Stacks keep their networks out of the cluster for now (see docs/stack.md).
-        networks: Vec::new(),
+        networks: networks::attachments(project, stack, name, service, warnings)?,
         image,
     })
 }
@@ -147,21 +154,6 @@ fn deploy_warnings(name: &str, deploy: &compose::Deploy, warnings: &mut Warnings
             if !reservations.devices.is_empty() {
                 warnings.not_yet("deploy.resources.reservations.devices", None, name);
             }
-        }
-    }
-}
-
-/// Networks: every task joins its node's default network; anything more is reported.
-fn network_warnings(name: &str, service: &Service, warnings: &mut Warnings) {
-    let hint = Some("overlay networks are not managed by the cluster yet");
-    for (network, attachment) in &service.networks {
-        if network != "default" {
-            warnings.not_yet("networks other than default", hint, name);
-        } else if attachment
-            .as_ref()
-            .is_some_and(|a| *a != compose::ServiceNetwork::default())
-        {
-            warnings.not_yet("networks.default options", hint, name);
         }
     }
 }

@@ -36,6 +36,17 @@ pub enum StackError {
         /// The mode given.
         mode: &'static str,
     },
+    /// A service joins a network the file does not define.
+    #[error("service {service}: network {network} is not defined under the top-level networks")]
+    UnknownNetwork {
+        /// The compose service.
+        service: String,
+        /// The network's key.
+        network: String,
+    },
+    /// The services' `depends_on` cannot be ordered.
+    #[error("{0}")]
+    Dependencies(String),
 }
 
 impl StackError {

@@ -11,6 +11,8 @@ mod convert;
 mod diff;
 mod error;
 mod mounts;
+mod networks;
+mod order;
 mod ports;
 mod rolling;
 mod warnings;
@@ -18,6 +20,8 @@ mod warnings;
 pub use convert::{StackService, services};
 pub use diff::{Change, Existing, diff};
 pub use error::StackError;
+pub use networks::{ExistingNetwork, NetworkChanges, StackNetwork, network_changes, networks};
+pub use order::{Dependency, Start, start_order};
 pub use warnings::{Subject, Support, Warning};
 
 use std::collections::BTreeMap;

@@ -9,12 +9,12 @@ use compose_spec::loader::{LoadOptions, load};
 use super::*;
 use crate::swarm::{Mode, MountKind, Protocol, PublishMode, RestartCondition, ServiceSpec};
 
-/// Loads `yaml` (with `.env` holding `env`) as project `stack` and maps it.
-fn deploy(
-    stack: &str,
-    yaml: &str,
-    env: &str,
-) -> Result<(Vec<StackService>, Vec<String>), StackError> {
+/// Loads `yaml` as project `stack`, as `stack deploy` loads it.
+pub(super) fn project(stack: &str, yaml: &str) -> compose_spec::model::Project {
+    load_project(stack, yaml, "")
+}
+
+fn load_project(stack: &str, yaml: &str, env: &str) -> compose_spec::model::Project {
     let dir = tempfile::tempdir().expect("a temporary directory");
     std::fs::write(dir.path().join("compose.yaml"), yaml).expect("write compose.yaml");
     std::fs::write(dir.path().join(".env"), env).expect("write .env");
@@ -28,8 +28,17 @@ fn deploy(
         interpolate: true,
         ..LoadOptions::default()
     };
-    let loaded = load(&options).expect("the project loads");
-    let (services, warnings) = services(&loaded.project, stack)?;
+    load(&options).expect("the project loads").project
+}
+
+/// Loads `yaml` (with `.env` holding `env`) as project `stack` and maps it.
+fn deploy(
+    stack: &str,
+    yaml: &str,
+    env: &str,
+) -> Result<(Vec<StackService>, Vec<String>), StackError> {
+    let project = load_project(stack, yaml, env);
+    let (services, warnings) = services(&project, stack)?;
     Ok((services, warnings.iter().map(ToString::to_string).collect()))
 }
 
@@ -317,8 +326,6 @@ volumes:
         [
             "build is not supported by stack deploy and is ignored; build and push the image, then name it in image (services: web, worker)",
             "container_name is not supported by stack deploy and is ignored; task containers are named <service>.<slot>.<task> (services: web)",
-            "depends_on is not supported by stack deploy and is ignored; each service starts on its own; make services wait for what they need (services: web)",
-            "networks other than default is not supported by stack deploy yet and is ignored; overlay networks are not managed by the cluster yet (services: web, worker)",
             "ports with mode ingress is not supported by stack deploy yet and is ignored; there is no routing mesh yet; use mode: host (services: web)",
             "secrets is not supported by stack deploy yet and is ignored; secrets are not delivered to tasks yet (services: worker)",
             "driver is not supported by stack deploy yet and is ignored; nodes create local volumes (volumes: data)",

@@ -1,5 +1,5 @@
 //! Compose keys a stack does not honour, gathered into one warning line per key naming the
-//! services (or volumes) that use it, so nothing in the file is dropped silently.
+//! services (or volumes, networks) that use it, so nothing in the file is dropped silently.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -11,6 +11,8 @@ pub enum Subject {
     Services,
     /// Top-level named volumes.
     Volumes,
+    /// Top-level networks.
+    Networks,
 }
 
 impl Subject {
@@ -18,6 +20,7 @@ impl Subject {
         match self {
             Subject::Services => "services",
             Subject::Volumes => "volumes",
+            Subject::Networks => "networks",
         }
     }
 }
@@ -42,7 +45,7 @@ pub struct Warning {
     pub hint: Option<&'static str>,
     /// What the names are.
     pub subject: Subject,
-    /// The services (or volumes) using it, sorted.
+    /// The services (or volumes, networks) using it, sorted.
     pub names: Vec<String>,
 }
 
@@ -76,10 +79,6 @@ const NEVER: &[(&str, Option<&str>)] = &[
     (
         "container_name",
         Some("task containers are named <service>.<slot>.<task>"),
-    ),
-    (
-        "depends_on",
-        Some("each service starts on its own; make services wait for what they need"),
     ),
     ("develop", None),
     ("device_cgroup_rules", None),
@@ -116,6 +115,7 @@ pub(super) const HANDLED: &[&str] = &[
     "cap_add",
     "cap_drop",
     "command",
+    "depends_on",
     "deploy",
     "entrypoint",
     "env_file",

@@ -1,13 +1,16 @@
-//! `stack deploy`: load the files, map them to the stack's services, print the warnings,
-//! compare with what the cluster has, then remove (with `--prune`), create and update; and
-//! unless `--detach`, wait for the created and updated services to converge.
+//! `stack deploy`: load the files, map them to the stack's networks and services, print the
+//! warnings, compare with what the cluster has, then create the missing networks, remove
+//! services (with `--prune`), create services in `depends_on` order (each once the services it
+//! depends on meet their conditions) and update the changed ones, remove the networks no
+//! longer used (with `--prune`); and unless `--detach`, wait for the created and updated
+//! services to converge.
 
 use anyhow::Context as _;
 use cluster_manager::services::ServicesClient;
 use cluster_manager::services::proto;
-use orchestrator::stack::{self, Change, Existing};
+use orchestrator::stack::{self, Change, Existing, ExistingNetwork, StackNetwork};
 
-use super::DeployArgs;
+use super::{DeployArgs, dependencies};
 use crate::cli::project::ProjectArgs;
 use crate::cli::service::{auth, wait};
 
@@ -20,6 +23,23 @@ fn credentials(args: &DeployArgs, image: &str) -> anyhow::Result<Option<proto::R
     }
 }
 
+/// The managers' request for a stack network.
+fn network_request(network: &StackNetwork) -> proto::CreateNetworkRequest {
+    proto::CreateNetworkRequest {
+        name: network.name.clone(),
+        driver: "overlay".to_owned(),
+        subnet: network.subnet.clone().unwrap_or_default(),
+        gateway: network.gateway.clone().unwrap_or_default(),
+        attachable: network.attachable,
+        internal: network.internal,
+        labels: network
+            .labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect(),
+    }
+}
+
 /// Deploys `args.stack` from the files `project` selects.
 pub(super) async fn run(
     client: &ServicesClient,
@@ -29,8 +49,26 @@ pub(super) async fn run(
     let loaded = project.load(&[], true)?;
     loaded.check_env_files(&[]).map_err(anyhow::Error::msg)?;
     let (desired, warnings) = stack::services(&loaded.project, &args.stack)?;
-    for warning in &warnings {
+    let (networks, network_warnings) = stack::networks(&loaded.project, &args.stack)?;
+    let order = stack::start_order(&loaded.project, &args.stack)?;
+    for warning in warnings.iter().chain(&network_warnings) {
         eprintln!("warning: {warning}");
+    }
+    let existing_networks: Vec<ExistingNetwork> = client
+        .networks()
+        .await?
+        .into_iter()
+        .map(|n| ExistingNetwork {
+            id: n.record.meta.id,
+            name: n.record.name,
+            labels: n.record.meta.labels,
+        })
+        .collect();
+    let network_changes =
+        stack::network_changes(&args.stack, networks, &existing_networks, args.prune);
+    for network in &network_changes.create {
+        println!("Creating network {}", network.name);
+        client.create_network(network_request(network)).await?;
     }
     let existing: Vec<Existing> = client
         .list()
@@ -42,7 +80,9 @@ pub(super) async fn run(
             spec: info.record.service.spec,
         })
         .collect();
-    let changes = stack::diff(&args.stack, desired, &existing, args.prune);
+    let mut changes = stack::diff(&args.stack, desired, &existing, args.prune);
+    // Services are created dependencies first.
+    changes.sort_by_key(|c| order.iter().position(|s| s.service == c.name()));
     let mut to_wait = Vec::new();
     for change in changes
         .iter()
@@ -56,6 +96,10 @@ pub(super) async fn run(
     for change in &changes {
         match change {
             Change::Create(service) => {
+                let start = order.iter().find(|s| s.service == service.name);
+                for dependency in start.map(|s| s.dependencies.as_slice()).unwrap_or_default() {
+                    dependencies::wait(client, &service.name, dependency).await?;
+                }
                 println!("Creating service {}", service.name);
                 let request = proto::CreateServiceRequest {
                     name: service.name.clone(),
@@ -92,6 +136,10 @@ pub(super) async fn run(
             }
             Change::Unchanged(_) | Change::Remove { .. } => {}
         }
+    }
+    for (id, name) in &network_changes.remove {
+        println!("Removing network {name}");
+        client.remove_network(id).await?;
     }
     if !args.detach {
         for name in &to_wait {

@@ -1,12 +1,12 @@
-//! The reading side of `bosun stack` and `stack rm`: a stack is the services whose
-//! `com.docker.stack.namespace` label names it (the services API lists every service; the
-//! stack's are picked here).
+//! The reading side of `bosun stack` and `stack rm`: a stack is the services (and networks)
+//! whose `com.docker.stack.namespace` label names it (the services API lists every service
+//! and network; the stack's are picked here).
 
 use std::collections::BTreeMap;
 
 use anyhow::bail;
 use cluster_manager::services::ServicesClient;
-use cluster_manager::services::client::{ServiceInfo, TaskList};
+use cluster_manager::services::client::{NetworkInfo, ServiceInfo, TaskList};
 use cluster_manager::services::proto;
 use orchestrator::stack::stack_of;
 
@@ -53,7 +53,8 @@ pub(super) async fn tasks_of(
     Ok(all)
 }
 
-/// Removes every service of `stack`, printing each; a stack with none is said so.
+/// Removes every service of `stack`, then its networks, printing each; a stack with neither
+/// is said so. Named volumes stay on the nodes.
 pub(super) async fn remove(client: &ServicesClient, stack: &str) -> anyhow::Result<()> {
     let services: Vec<ServiceInfo> = client
         .list()
@@ -61,13 +62,23 @@ pub(super) async fn remove(client: &ServicesClient, stack: &str) -> anyhow::Resu
         .into_iter()
         .filter(|s| stack_of(&s.record.service.spec.labels) == Some(stack))
         .collect();
-    if services.is_empty() {
+    let networks: Vec<NetworkInfo> = client
+        .networks()
+        .await?
+        .into_iter()
+        .filter(|n| stack_of(&n.record.meta.labels) == Some(stack))
+        .collect();
+    if services.is_empty() && networks.is_empty() {
         eprintln!("Nothing found in stack: {stack}");
         return Ok(());
     }
     for service in services {
         println!("Removing service {}", service.record.service.name);
         client.remove(&service.record.meta.id).await?;
+    }
+    for network in networks {
+        println!("Removing network {}", network.record.name);
+        client.remove_network(&network.record.meta.id).await?;
     }
     Ok(())
 }

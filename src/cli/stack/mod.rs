@@ -2,6 +2,7 @@
 //! and list, inspect the tasks of, and remove stacks (as `docker stack`). The file is loaded
 //! by the same loader as `bosun up`; the mapping and the diff are `orchestrator::stack`.
 
+mod dependencies;
 mod deploy;
 mod list;
 
