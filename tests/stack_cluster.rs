@@ -1,7 +1,8 @@
 //! `bosun stack` end to end on 3 managers and 2 workers, each node with its own agent running
 //! real containers: a compose file (with `.env`) deploys as `<stack>_<service>` services, the
 //! ignored keys are warned about, redeploying the same file changes nothing, a changed service
-//! alone is updated (replaced for a new variable, scaled in place for more replicas),
+//! alone is updated (replaced for a new variable, scaled in place for more replicas), a tag
+//! that moved to another image is picked up (`--resolve-image`),
 //! `--prune` removes a service dropped from the file, and `stack rm` removes the rest. A second
 //! stack runs on its own overlays: its services reach each other by short name and alias,
 //! `depends_on` orders its first deploy, and `stack rm` takes its networks away from every
@@ -116,6 +117,70 @@ async fn a_compose_file_deploys_updates_prunes_and_is_removed_as_a_stack() {
         assert_eq!(again.meta.version, record.meta.version);
         assert_eq!(at_rest(&bed, "app_web", 2).await, web);
         assert_eq!(at_rest(&bed, "app_worker", 1).await, worker);
+        let pinned = record.service.spec.image.clone();
+        assert!(pinned.starts_with("busybox:stack@sha256:"), "{pinned}");
+
+        // The tag moves to another image on every node: `--resolve-image changed` keeps the
+        // pin of an unchanged reference; the default (always) picks the new image up.
+        let rootfs = bed.busybox_rootfs().display().to_string();
+        bosun(
+            &bed,
+            0,
+            &["image", "import", "--change", "ENV MOVED=1", &rootfs, IMAGE],
+        );
+        let archive = dir.join("moved.tar").display().to_string();
+        bosun(&bed, 0, &["image", "save", "-o", &archive, IMAGE]);
+        for i in 1..5 {
+            bosun(&bed, i, &["image", "load", "-i", &archive]);
+        }
+        let (out, _) = bosun(
+            &bed,
+            2,
+            &[
+                "stack",
+                "deploy",
+                "--resolve-image",
+                "changed",
+                "-c",
+                file,
+                "app",
+            ],
+        );
+        assert!(!out.contains("Updating"), "{out}");
+        let (out, _) = bosun(&bed, 2, &["stack", "deploy", "-c", file, "app"]);
+        assert!(out.contains("Updating service app_web"), "{out}");
+        assert!(out.contains("Updating service app_worker"), "{out}");
+        let moved = services.inspect("app_web").await.unwrap().record;
+        assert!(
+            moved
+                .service
+                .spec
+                .image
+                .starts_with("busybox:stack@sha256:")
+                && moved.service.spec.image != pinned,
+            "{}",
+            moved.service.spec.image
+        );
+        let web = wait_until(&bed, "web on the moved tag", WITHIN, || async {
+            let now = bed.one_running_per_slot(0, "app_web", 2).await?;
+            let ids: BTreeSet<String> = now.into_iter().map(|c| c.task).collect();
+            if ids.is_disjoint(&web) {
+                Ok(ids)
+            } else {
+                Err(format!("old tasks still run: {ids:?}"))
+            }
+        })
+        .await;
+        let worker = wait_until(&bed, "worker on the moved tag", WITHIN, || async {
+            let now = bed.one_running_per_slot(0, "app_worker", 1).await?;
+            let ids: BTreeSet<String> = now.into_iter().map(|c| c.task).collect();
+            if ids.is_disjoint(&worker) {
+                Ok(ids)
+            } else {
+                Err(format!("old tasks still run: {ids:?}"))
+            }
+        })
+        .await;
 
         // A changed variable in .env: only web is updated, its tasks replaced.
         write_project(&project, &compose(2, true), "bye");

@@ -10,6 +10,7 @@
 mod convert;
 mod diff;
 mod error;
+mod images;
 mod mounts;
 mod networks;
 mod order;
@@ -20,6 +21,7 @@ mod warnings;
 pub use convert::{StackService, services};
 pub use diff::{Change, Existing, diff};
 pub use error::StackError;
+pub use images::{ResolveImage, pin, to_resolve, without_digest};
 pub use networks::{ExistingNetwork, NetworkChanges, StackNetwork, network_changes, networks};
 pub use order::{Dependency, Start, start_order};
 pub use warnings::{Subject, Support, Warning};

@@ -47,7 +47,8 @@ pub struct NetworkAttachmentConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ServiceSpec {
-    /// Image reference (pinned to a digest by the managers).
+    /// Image reference (pinned to its manifest digest by the CLI that writes the spec, when
+    /// that node's agent holds the image).
     pub image: String,
     /// Overrides the image's entrypoint.
     pub entrypoint: Option<Vec<String>>,

@@ -9,7 +9,7 @@ mod logs;
 mod ls;
 mod progress;
 pub(crate) mod ps;
-mod resolve;
+pub(crate) mod resolve;
 mod update_status;
 pub(crate) mod wait;
 

@@ -46,8 +46,13 @@ fn pin(image: &str, digest: &str) -> String {
     }
 }
 
+/// The manifest digest this node's agent holds `image` under, if it does.
+pub(crate) async fn digest(image: &str) -> Option<String> {
+    local_digest(image).await
+}
+
 /// `image`, pinned to the manifest digest this node holds it under when it does.
-pub(super) async fn resolve(image: &str) -> String {
+pub(crate) async fn resolve(image: &str) -> String {
     if image.contains('@') {
         return image.to_owned();
     }

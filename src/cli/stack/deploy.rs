@@ -5,6 +5,8 @@
 //! longer used (with `--prune`); and unless `--detach`, wait for the created and updated
 //! services to converge.
 
+use std::collections::BTreeMap;
+
 use anyhow::Context as _;
 use cluster_manager::services::ServicesClient;
 use cluster_manager::services::proto;
@@ -12,7 +14,7 @@ use orchestrator::stack::{self, Change, Existing, ExistingNetwork, StackNetwork}
 
 use super::{DeployArgs, dependencies};
 use crate::cli::project::ProjectArgs;
-use crate::cli::service::{auth, wait};
+use crate::cli::service::{auth, resolve, wait};
 
 /// The stored credentials for `image`'s registry when `--with-registry-auth` asks for them.
 fn credentials(args: &DeployArgs, image: &str) -> anyhow::Result<Option<proto::RegistryAuth>> {
@@ -48,7 +50,7 @@ pub(super) async fn run(
 ) -> anyhow::Result<()> {
     let loaded = project.load(&[], true)?;
     loaded.check_env_files(&[]).map_err(anyhow::Error::msg)?;
-    let (desired, warnings) = stack::services(&loaded.project, &args.stack)?;
+    let (mut desired, warnings) = stack::services(&loaded.project, &args.stack)?;
     let (networks, network_warnings) = stack::networks(&loaded.project, &args.stack)?;
     let order = stack::start_order(&loaded.project, &args.stack)?;
     for warning in warnings.iter().chain(&network_warnings) {
@@ -80,6 +82,14 @@ pub(super) async fn run(
             spec: info.record.service.spec,
         })
         .collect();
+    let mode: stack::ResolveImage = args.resolve_image.parse().map_err(anyhow::Error::msg)?;
+    let mut digests = BTreeMap::new();
+    for image in stack::to_resolve(&args.stack, &desired, &existing, mode) {
+        if let Some(digest) = resolve::digest(&image).await {
+            digests.insert(image, digest);
+        }
+    }
+    stack::pin(&args.stack, &mut desired, &existing, mode, &digests);
     let mut changes = stack::diff(&args.stack, desired, &existing, args.prune);
     // Services are created dependencies first.
     changes.sort_by_key(|c| order.iter().position(|s| s.service == c.name()));

@@ -88,6 +88,11 @@ struct DeployArgs {
     /// managers, which keep them sealed and hand them to the nodes that run the tasks.
     #[arg(long)]
     with_registry_auth: bool,
+    /// Pin each service's image to the manifest digest this node's agent holds it under:
+    /// always, changed (only images whose reference differs from what the service runs) or
+    /// never (references as typed).
+    #[arg(long, value_name = "WHEN", default_value = "always", value_parser = ["always", "changed", "never"])]
+    resolve_image: String,
     /// The stack's name (the prefix of its services' names).
     stack: String,
 }
@@ -168,6 +173,7 @@ mod tests {
             [PathBuf::from("a.yaml"), PathBuf::from("b.yaml")]
         );
         assert!(deploy.prune && deploy.detach && !deploy.with_registry_auth);
+        assert_eq!(deploy.resolve_image, "always");
         assert_eq!(deploy.stack, "shop");
         let cli = StackCli::try_parse_from([
             "stack",
@@ -175,6 +181,8 @@ mod tests {
             "-c",
             "a.yaml",
             "--with-registry-auth",
+            "--resolve-image",
+            "changed",
             "shop",
         ])
         .unwrap();
@@ -182,6 +190,7 @@ mod tests {
             panic!("not a deploy");
         };
         assert!(deploy.with_registry_auth);
+        assert_eq!(deploy.resolve_image, "changed");
         assert!(StackCli::try_parse_from(["stack", "deploy", "shop"]).is_err());
     }
 }
