@@ -2,8 +2,9 @@
 //! stop-first with parallelism 2 never has more than 2 slots without a running container;
 //! `--pause` and `--resume` mid-update; a task whose healthcheck fails pauses the update after
 //! the first slot, with the reason in `service inspect`; failure action rollback returns to the
-//! previous spec; the leader killed mid-update leaves the new leader to finish it, each slot
-//! updated once. Needs root.
+//! previous spec; `--cancel` returns the slots an update reached to the previous spec; a step
+//! whose task never becomes healthy ends at the update's deadline; the leader killed
+//! mid-update leaves the new leader to finish it, each slot updated once. Needs root.
 
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
@@ -271,11 +272,71 @@ async fn rolling_updates_keep_slots_up_pause_resume_and_stop_on_failure() {
         })
         .await;
 
-        for name in ["web", "hc", "rb"] {
+        // --cancel mid-update: the update stops and the slots it reached go back to the
+        // previous spec (V=3).
+        bed.output(
+            0,
+            &[
+                "service",
+                "update",
+                "--detach",
+                "--update-monitor",
+                "3s",
+                "--env-add",
+                "V=4",
+                "web",
+            ],
+        );
+        wait_until(&bed, "a slot on V=4", WITHIN, || async {
+            match per_slot(&bed, 0, "web", "V", "4").await.len() {
+                0 => Err("no slot reached yet".to_owned()),
+                n => Ok(n),
+            }
+        })
+        .await;
+        bed.output(0, &["service", "update", "--cancel", "web"]);
+        assert_eq!(update_status(&bed, 0, "web")["State"], "cancelled");
+        wait_until(&bed, "web back on V=3", WITHIN, || async {
+            let wanted = bed.desired_tasks(0, "web").await?;
+            let on_v4 = wanted
+                .tasks
+                .iter()
+                .filter(|t| t.task.spec.env.get("V").map(String::as_str) == Some("4"))
+                .count();
+            match (wanted.tasks.len(), on_v4) {
+                (6, 0) => Ok(()),
+                (n, v4) => Err(format!("{n} wanted, {v4} on V=4")),
+            }
+        })
+        .await;
+        wait_until(&bed, "web at rest after the cancel", WITHIN, || {
+            bed.one_running_per_slot(0, "web", 6)
+        })
+        .await;
+
+        // A new spec whose task stays "starting" (its check fails within a long start
+        // period, so it is never unhealthy either): the step ends at its deadline and the
+        // update pauses with that reason instead of waiting forever.
+        create_checked(
+            &bed,
+            "dl",
+            &["--update-deadline", "5s", "--health-start-period", "1h"],
+        );
+        let (ok, out, err) =
+            blocking(|| bed.bosun(0, &["service", "update", "--env-add", "BAD=1", "dl"]));
+        assert!(!ok, "an update paused at its deadline fails: {out}{err}");
+        assert!(
+            err.contains("update of service dl paused") && err.contains("the deadline"),
+            "{err}"
+        );
+        let status = update_status(&bed, 0, "dl");
+        assert_eq!(status["State"], "paused", "{status}");
+
+        for name in ["web", "hc", "rb", "dl"] {
             bed.output(0, &["service", "rm", name]);
         }
         wait_until(&bed, "every container gone", WITHIN, || async {
-            let left: usize = ["web", "hc", "rb"]
+            let left: usize = ["web", "hc", "rb", "dl"]
                 .iter()
                 .map(|n| bed.running_containers(n).len())
                 .sum();
