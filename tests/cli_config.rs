@@ -209,3 +209,30 @@ fn version_and_completion_work() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("_bosun"));
 }
+
+#[test]
+fn a_compose_file_on_standard_input_loads_against_the_working_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(".env"), "TAG=7\n").expect("write .env");
+    let run = |stdin: &str| {
+        let mut cmd = Command::cargo_bin("bosun").expect("binary");
+        cmd.current_dir(dir.path())
+            .env_clear()
+            .env("HOME", "/home/user")
+            .env("PATH", "/usr/bin:/bin")
+            .args(["-f", "-", "-p", "demo", "config"])
+            .write_stdin(stdin)
+            .output()
+            .expect("run bosun")
+    };
+    let out = run("services: {web: {image: \"nginx:${TAG}\"}}\n");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("image: \"nginx:7\""), "{text}");
+
+    let out = run("services: {web: {image: nginx, ports: 12}}\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(err.starts_with("error: -:1:"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}

@@ -79,6 +79,7 @@ pub fn load_document(options: &LoadOptions) -> Result<serde_json::Value> {
         warnings: found.warnings.clone(),
         cache: HashMap::new(),
         working_dir: options.project.working_dir.clone(),
+        stdin: found.stdin.clone(),
     };
     let doc = loader
         .load_project_files(
@@ -99,6 +100,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         warnings: found.warnings.clone(),
         cache: HashMap::new(),
         working_dir: options.project.working_dir.clone(),
+        stdin: found.stdin.clone(),
     };
     let mut include_stack = Vec::new();
     let mut doc = loader
@@ -180,6 +182,8 @@ struct Loader {
     /// hundreds of services).
     cache: HashMap<PathBuf, Node>,
     working_dir: PathBuf,
+    /// The path that stands for standard input, and the text read from it.
+    stdin: Option<(PathBuf, String)>,
 }
 
 impl Loader {
@@ -218,7 +222,10 @@ impl Loader {
     /// One file: parsed, interpolated, schema-checked; several YAML documents are merged.
     fn read_document(&mut self, file: &Path, env: &Environment) -> Result<Node> {
         let shown: Arc<Path> = Arc::from(Path::new(&self.display(file)));
-        let text = read::text(file, read::Role::Compose, shown.clone())?;
+        let text = match &self.stdin {
+            Some((path, text)) if path == file => text.clone(),
+            _ => read::text(file, read::Role::Compose, shown.clone())?,
+        };
         let mut merged: Option<Node> = None;
         for mut doc in yaml::parse(&text, shown.clone())? {
             if doc.is_null() {

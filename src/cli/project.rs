@@ -11,7 +11,8 @@ use compose_spec::loader::{LoadOptions, Loaded};
 /// Options shared by every project command.
 #[derive(Debug, Clone, Args)]
 pub(crate) struct ProjectArgs {
-    /// Compose configuration file (repeatable; later files override earlier ones).
+    /// Compose configuration file (repeatable; later files override earlier ones; `-` reads
+    /// one from standard input).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub files: Vec<PathBuf>,
     /// Project name.
@@ -109,6 +110,20 @@ impl ProjectArgs {
         Ok(loaded)
     }
 
+    /// The compose file on standard input when a file is `-`: read once per process (a
+    /// command may load the project more than once).
+    fn stdin_file(&self) -> anyhow::Result<Option<String>> {
+        static TEXT: std::sync::OnceLock<Result<String, String>> = std::sync::OnceLock::new();
+        if !self.files.iter().any(|f| f.as_os_str() == "-") {
+            return Ok(None);
+        }
+        let text = TEXT.get_or_init(|| {
+            std::io::read_to_string(std::io::stdin())
+                .map_err(|e| format!("cannot read the compose file from standard input: {e}"))
+        });
+        text.clone().map(Some).map_err(anyhow::Error::msg)
+    }
+
     fn options(
         &self,
         services: &[String],
@@ -128,6 +143,7 @@ impl ProjectArgs {
                 profiles: self.profiles.clone(),
                 working_dir,
                 environment,
+                stdin: self.stdin_file()?,
             },
             services: services.to_vec(),
             enabled: enabled.to_vec(),

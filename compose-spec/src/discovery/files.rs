@@ -35,15 +35,31 @@ const DEFAULT_PATH_SEPARATOR: &str = ";";
 #[cfg(not(windows))]
 const DEFAULT_PATH_SEPARATOR: &str = ":";
 
-/// The `-f` files, absolute, each of which must exist.
-pub(super) fn explicit(files: &[PathBuf], working_dir: &Path) -> Result<Vec<PathBuf>> {
+/// The `-f` value that stands for standard input.
+pub(super) const STDIN: &str = "-";
+
+/// The `-f` files, absolute, each of which must exist; `-` (once, when the caller read
+/// standard input) stands for standard input, as a file named `-` in `working_dir`.
+pub(super) fn explicit(
+    files: &[PathBuf],
+    working_dir: &Path,
+    stdin_given: bool,
+) -> Result<Vec<PathBuf>> {
+    if files.iter().filter(|f| f.as_os_str() == STDIN).count() > 1 {
+        return Err(discovery_error(String::from(
+            "standard input (-) can be given as a compose file only once",
+        )));
+    }
     files
         .iter()
         .map(|file| {
-            if file.as_os_str() == "-" {
-                return Err(discovery_error(String::from(
-                    "reading a compose file from standard input (-f -) is not supported",
-                )));
+            if file.as_os_str() == STDIN {
+                if !stdin_given {
+                    return Err(discovery_error(String::from(
+                        "a compose file from standard input (-) was not read",
+                    )));
+                }
+                return Ok(working_dir.join(STDIN));
             }
             existing(working_dir.join(file), "compose file")
         })

@@ -52,6 +52,8 @@ pub struct ProjectOptions {
     pub working_dir: PathBuf,
     /// The process environment.
     pub environment: Environment,
+    /// The text of the compose file given as `-` (standard input, read by the caller).
+    pub stdin: Option<String>,
 }
 
 /// The result of [`discover`].
@@ -69,6 +71,8 @@ pub(crate) struct Discovered {
     pub profiles: Vec<String>,
     /// Things the user should know (several default files in one directory).
     pub warnings: Vec<Warning>,
+    /// The file that stands for standard input (`-` in the working directory) and its text.
+    pub stdin: Option<(PathBuf, String)>,
 }
 
 /// Finds the compose files, the project directory, the environment and the profiles (see the
@@ -77,7 +81,12 @@ pub(crate) fn discover(opts: &ProjectOptions) -> Result<Discovered> {
     let cwd = files::lexically_normal(&opts.working_dir);
     let absolute = |path: &Path| files::lexically_normal(&cwd.join(path));
     let project_directory = opts.project_directory.as_deref().map(absolute);
-    let explicit_files = files::explicit(&opts.files, &cwd)?;
+    let explicit_files = files::explicit(&opts.files, &cwd, opts.stdin.is_some())?;
+    let stdin = opts
+        .stdin
+        .clone()
+        .filter(|_| opts.files.iter().any(|f| f.as_os_str() == files::STDIN))
+        .map(|text| (cwd.join(files::STDIN), text));
     let explicit_env_files: Vec<PathBuf> = opts.env_files.iter().map(|f| absolute(f)).collect();
     let env_files_enabled =
         !explicit_env_files.is_empty() || !envfiles::default_disabled(&opts.environment)?;
@@ -126,6 +135,7 @@ pub(crate) fn discover(opts: &ProjectOptions) -> Result<Discovered> {
         env_files,
         profiles,
         warnings,
+        stdin,
     })
 }
 

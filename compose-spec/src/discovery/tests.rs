@@ -316,3 +316,42 @@ fn profiles_come_from_flags_else_compose_profiles() {
     opts.profiles = vec!["flag".into(), "other".into()];
     assert_eq!(discover(&opts).unwrap().profiles, ["flag", "other"]);
 }
+
+#[test]
+fn standard_input_is_a_compose_file_of_the_working_directory() {
+    use crate::loader::{LoadOptions, load};
+    let dir = tree(&[
+        (".env", "TAG=3\n"),
+        ("over.yaml", "services: {a: {user: nobody}}\n"),
+    ]);
+    let mut opts = options(dir.path(), &[]);
+    opts.files = vec!["-".into(), "over.yaml".into()];
+    opts.stdin = Some("services: {a: {image: \"busybox:${TAG}\", volumes: [./data:/d]}}\n".into());
+    let loaded = load(&LoadOptions {
+        project: opts.clone(),
+        interpolate: true,
+        ..LoadOptions::default()
+    })
+    .unwrap();
+    let a = &loaded.project.services["a"];
+    assert_eq!(a.image.as_deref(), Some("busybox:3"));
+    assert_eq!(a.user.as_deref(), Some("nobody"));
+    assert_eq!(loaded.project_directory, dir.path());
+    let volume = serde_json::to_value(&a.volumes[0]).unwrap();
+    assert_eq!(
+        volume["source"],
+        dir.path().join("data").display().to_string()
+    );
+
+    // A mistake on standard input names it as `-`.
+    opts.stdin = Some("services: {a: {image: 1, ports: {}}}\n".into());
+    let err = load(&LoadOptions {
+        project: opts.clone(),
+        ..LoadOptions::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().starts_with("-:1:"), "{err}");
+
+    opts.files = vec!["-".into(), "-".into()];
+    assert!(error(&opts).contains("only once"));
+}

@@ -70,7 +70,8 @@ enum StackCommand {
 /// Arguments of `stack deploy`.
 #[derive(Debug, Args)]
 struct DeployArgs {
-    /// Compose file (repeatable; later files override earlier ones).
+    /// Compose file (repeatable; later files override earlier ones; `-` reads one from
+    /// standard input).
     #[arg(
         short = 'c',
         long = "compose-file",
