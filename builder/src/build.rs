@@ -321,7 +321,7 @@ fn global_args(df: &Dockerfile) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-impl Session<'_> {
+impl<'a> Session<'a> {
     /// Sends a progress event.
     pub(crate) fn emit(&self, event: &Event) {
         let mut sink = self.events.lock().unwrap_or_else(|p| p.into_inner());
@@ -361,6 +361,9 @@ impl Session<'_> {
                 .image_snapshot(r, self.options.pull)
                 .map_err(|e| e.at(from.line, &from.source))?,
         };
+        if snapshot.config.ensure_path() {
+            key = crate::cache::key(&key, "ENV PATH (default)");
+        }
         let mut instructions: Vec<Instr> = Vec::new();
         for trigger in snapshot.config.config.on_build.take().unwrap_or_default() {
             let mut instr = parse_trigger(&trigger, df.escape)
@@ -426,6 +429,14 @@ impl Session<'_> {
         );
         if !filesystem {
             let definition = apply(&instr.kind, &mut snapshot.config, scope, &self.lexer)?;
+            if matches!(instr.kind, Instruction::Workdir(_))
+                && let Some(prepared) = self.prepare_workdir(snapshot)
+            {
+                // A missing WORKDIR is made in a layer of its own, as Docker does.
+                let new_key = key(parent, &definition);
+                let created_by = one_line(&instr.source);
+                return self.commit(prepared, created_by, new_key, snapshot, parent, step);
+            }
             *parent = key(parent, &definition);
             if !matches!(instr.kind, Instruction::Arg(_)) {
                 let created = snapshot
@@ -454,6 +465,21 @@ impl Session<'_> {
             _ => return Err(BuildError::Invalid("not a filesystem step".into())),
         };
         let new_key = key(parent, &prepared.definition());
+        let created_by = prepared.created_by(&instr.source);
+        self.commit(prepared, created_by, new_key, snapshot, parent, step)
+    }
+
+    /// Runs a prepared filesystem step under cache key `new_key` (or takes its result from
+    /// the cache); returns whether it came from the cache.
+    fn commit(
+        &self,
+        prepared: crate::steps::Prepared<'a>,
+        created_by: String,
+        new_key: Digest,
+        snapshot: &mut Snapshot,
+        parent: &mut Digest,
+        step: &StepRef,
+    ) -> Result<bool> {
         if !self.options.no_cache
             && let Some(hit) = self.builder.cache().get(self.builder.store(), &new_key)?
         {
@@ -461,7 +487,6 @@ impl Session<'_> {
             *parent = new_key;
             return Ok(true);
         }
-        let created_by = prepared.created_by(&instr.source);
         let layer = self.execute(prepared, snapshot, step)?;
         self.executed.fetch_add(1, Ordering::Relaxed);
         snapshot.config.history.push(History {

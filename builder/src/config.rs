@@ -180,6 +180,16 @@ impl ImageConfig {
             .collect()
     }
 
+    /// Adds the default PATH when the environment has none, as Docker does at each FROM (an
+    /// image imported from a tar has none); whether it did.
+    pub fn ensure_path(&mut self) -> bool {
+        if self.env().iter().any(|(k, _)| k == "PATH") {
+            return false;
+        }
+        self.set_env("PATH", engine::spec::DEFAULT_PATH);
+        true
+    }
+
     /// Sets (or replaces) an environment variable.
     pub fn set_env(&mut self, key: &str, value: &str) {
         let env = self.config.env.get_or_insert_with(Vec::new);

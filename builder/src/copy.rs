@@ -93,12 +93,31 @@ impl SourceRoot<'_> {
         !rel.as_os_str().is_empty() && self.ignore.excludes(&rel.to_string_lossy())
     }
 
+    /// Whether `rel` is left out of the context: excluded, and not a directory that holds
+    /// a path an exception (`!pattern`) brings back (Docker keeps such a directory, with
+    /// only what is brought back in it).
+    fn left_out(&self, rel: &Path) -> bool {
+        self.excluded(rel) && !self.holds_included(rel)
+    }
+
+    /// Whether directory `rel` holds a path that is not excluded, at any depth.
+    fn holds_included(&self, rel: &Path) -> bool {
+        let Ok(entries) = std::fs::read_dir(self.dir.join(rel)) else {
+            return false;
+        };
+        entries.flatten().any(|entry| {
+            let child = rel.join(entry.file_name());
+            !self.excluded(&child)
+                || (entry.file_type().is_ok_and(|t| t.is_dir()) && self.holds_included(&child))
+        })
+    }
+
     /// The paths a source names: itself, or the matches of its glob.
     pub(crate) fn resolve(&self, source: &str) -> Result<Vec<PathBuf>> {
         let rel = inside(source);
         if !pattern::has_wildcard(source) {
             let host = self.dir.join(&rel);
-            if std::fs::symlink_metadata(&host).is_err() || self.excluded(&rel) {
+            if std::fs::symlink_metadata(&host).is_err() || self.left_out(&rel) {
                 return Err(BuildError::Invalid(format!(
                     "{source}: file not found in build context or excluded by .dockerignore"
                 )));
@@ -111,7 +130,7 @@ impl SourceRoot<'_> {
             .collect();
         let mut found = Vec::new();
         self.glob(PathBuf::new(), &parts, &mut found)?;
-        found.retain(|p| !self.excluded(p));
+        found.retain(|p| !self.left_out(p));
         if found.is_empty() {
             return Err(BuildError::Invalid(format!(
                 "{source}: no source files were specified (nothing matches)"

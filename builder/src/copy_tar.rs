@@ -1,9 +1,10 @@
-//! Writes the plan of a COPY or ADD as a layer tar: missing parent directories are added
-//! (0755, owned like the copy), the entries follow in path order, archives are extracted in
-//! place.
+//! Writes the plan of a COPY or ADD as a layer tar: every directory above the destinations
+//! is written (as it is in the image, or 0755 owned like the copy when missing), as Docker
+//! writes its layers; the entries follow in path order, archives are extracted in place.
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::copy::{Entry, EntryKind};
@@ -34,19 +35,33 @@ pub(crate) fn write_plan(
     for e in &resolved {
         by_path.insert(e.dest.clone(), e);
     }
+    // Every directory above a destination is in the layer, as Docker writes it: as it is
+    // below when it exists there, else made 0755 and owned like the copy. An archive's
+    // destination is such a directory too.
     let mut parents: BTreeMap<PathBuf, Entry> = BTreeMap::new();
-    for dest in by_path.keys() {
-        let mut p = dest.parent();
+    for (dest, e) in &by_path {
+        let mut p = match e.kind {
+            EntryKind::Archive(_) => Some(dest.as_path()),
+            _ => dest.parent(),
+        };
         while let Some(dir) = p {
-            if dir == Path::new("/") || by_path.contains_key(dir) || parents.contains_key(dir) {
+            let archive_root = dir == dest.as_path();
+            if dir == Path::new("/")
+                || (!archive_root && by_path.contains_key(dir))
+                || parents.contains_key(dir)
+            {
                 break;
             }
-            if lookup(diffs, dir).is_some() {
-                break;
-            }
-            parents.insert(
-                dir.to_path_buf(),
-                Entry {
+            let entry = match lookup(diffs, dir) {
+                Some((_, meta)) if meta.is_dir() => Entry {
+                    dest: dir.to_path_buf(),
+                    kind: EntryKind::Dir,
+                    mode: meta.mode() & 0o7777,
+                    uid: meta.uid(),
+                    gid: meta.gid(),
+                    mtime: u64::try_from(meta.mtime()).unwrap_or(0),
+                },
+                _ => Entry {
                     dest: dir.to_path_buf(),
                     kind: EntryKind::Dir,
                     mode: 0o755,
@@ -54,11 +69,13 @@ pub(crate) fn write_plan(
                     gid: owner.1,
                     mtime: 0,
                 },
-            );
+            };
+            parents.insert(dir.to_path_buf(), entry);
             p = dir.parent();
         }
     }
-    let mut all: Vec<&Entry> = by_path.values().copied().chain(parents.values()).collect();
+    let mut all: Vec<&Entry> = parents.values().chain(by_path.values().copied()).collect();
+    // Stable: an archive's directory comes before the archive's members.
     all.sort_by(|a, b| a.dest.cmp(&b.dest));
     let mut b = tar::Builder::new(out);
     let mut count = 0;
@@ -166,7 +183,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parents_are_added_only_where_missing() {
+    fn parents_are_written_as_they_are_or_made_where_missing() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("usr")).expect("mkdir");
         let e = Entry {
@@ -179,7 +196,7 @@ mod tests {
         };
         let mut out = Vec::new();
         let n = write_plan(&[e], &[dir.path().to_path_buf()], (7, 8), &mut out).expect("tar");
-        assert_eq!(n, 3);
+        assert_eq!(n, 4);
         let mut a = tar::Archive::new(out.as_slice());
         let got: Vec<(String, u64, u32)> = a
             .entries()
@@ -197,6 +214,7 @@ mod tests {
         assert_eq!(
             got,
             [
+                ("usr".to_string(), 0, 0o755),
                 ("usr/local".to_string(), 7, 0o755),
                 ("usr/local/app".to_string(), 7, 0o755),
                 ("usr/local/app/file".to_string(), 7, 0o600),

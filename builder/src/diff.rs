@@ -1,7 +1,8 @@
 //! An overlay upper directory turned into a layer tar: new and changed files as they are,
 //! deletions (0/0 character devices) as `.wh.<name>` entries, opaque directories as the
-//! directory plus `.wh..wh..opq`. A directory that only exists in the upper directory
-//! because something below it changed (same mode and owner as below) is not repeated.
+//! directory plus `.wh..wh..opq`. A directory is written when it is new or changed, and also
+//! when it is there only because something below it changed, as Docker's layers have it; a
+//! directory the same as below with nothing changed under it (left by a step's stubs) is not.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -67,14 +68,7 @@ impl Walk<'_> {
             }
             if meta.is_dir() {
                 let opaque = is_opaque(&path);
-                let below = lookup(self.lowers, &rel);
-                let same = below.as_ref().is_some_and(|(_, m)| {
-                    m.is_dir()
-                        && m.mode() == meta.mode()
-                        && m.uid() == meta.uid()
-                        && m.gid() == meta.gid()
-                });
-                if opaque || !same {
+                if opaque || !self.same_as_below(&rel, &meta) || self.changed_under(&path, &rel)? {
                     let mut h = header_for(&meta, tar::EntryType::Directory);
                     self.append(b, &mut h, &rel, &mut std::io::empty())?;
                 }
@@ -87,6 +81,31 @@ impl Walk<'_> {
             self.file(b, &path, &rel, &meta)?;
         }
         Ok(())
+    }
+
+    /// Whether directory `rel` of the upper directory has the mode and owner it has below.
+    fn same_as_below(&self, rel: &Path, meta: &std::fs::Metadata) -> bool {
+        lookup(self.lowers, rel).is_some_and(|(_, m)| {
+            m.is_dir() && m.mode() == meta.mode() && m.uid() == meta.uid() && m.gid() == meta.gid()
+        })
+    }
+
+    /// Whether anything under upper directory `host` (`rel`) goes into the layer.
+    fn changed_under(&self, host: &Path, rel: &Path) -> Result<bool> {
+        for entry in std::fs::read_dir(host).map_err(BuildError::io("read dir", host))? {
+            let entry = entry.map_err(BuildError::io("read dir", host))?;
+            let path = entry.path();
+            let child = rel.join(entry.file_name());
+            let meta = std::fs::symlink_metadata(&path).map_err(BuildError::io("stat", &path))?;
+            if !meta.is_dir()
+                || is_opaque(&path)
+                || !self.same_as_below(&child, &meta)
+                || self.changed_under(&path, &child)?
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn file<W: Write>(
@@ -143,9 +162,14 @@ impl Walk<'_> {
     }
 
     fn empty_file<W: Write>(&mut self, b: &mut tar::Builder<W>, rel: &Path) -> Result<()> {
+        // Owned by root, mode 0600, as Docker writes its whiteouts (a header's numeric
+        // fields must be set: readers reject empty ones).
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Regular);
-        h.set_mode(0o644);
+        h.set_mode(0o600);
+        h.set_uid(0);
+        h.set_gid(0);
+        h.set_mtime(0);
         h.set_size(0);
         self.append(b, &mut h, rel, &mut std::io::empty())
     }
@@ -215,10 +239,10 @@ mod tests {
         let n = write_upper(&upper, std::slice::from_ref(&lower), &mut out).expect("diff");
         assert_eq!(
             names(&out),
-            ["etc/.wh.gone", "etc/new", "old", "old/.wh..wh..opq"],
-            "etc is unchanged and not repeated"
+            ["etc", "etc/.wh.gone", "etc/new", "old", "old/.wh..wh..opq"],
+            "etc holds changes: it is written as it is"
         );
-        assert_eq!(n, 4);
+        assert_eq!(n, 5);
         let empty = dir.path().join("e");
         std::fs::create_dir(&empty).expect("mkdir");
         let mut out = Vec::new();

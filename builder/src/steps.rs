@@ -176,6 +176,33 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// The layer that makes the image's working directory when it does not exist (with its
+    /// missing parents, 0755, owned by root, as Docker's WORKDIR makes them); `None` when it
+    /// exists.
+    pub(crate) fn prepare_workdir(&self, snapshot: &Snapshot) -> Option<Prepared<'a>> {
+        let dir = snapshot.config.config.working_dir.clone()?;
+        let diffs = diff_dirs(self.builder.store(), &snapshot.layers);
+        let path = PathBuf::from(&dir);
+        if path == Path::new("/") || lookup(&diffs, &path).is_some() {
+            return None;
+        }
+        Some(Prepared::Copy {
+            add: false,
+            entries: vec![Entry {
+                dest: path,
+                kind: EntryKind::Dir,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                mtime: 0,
+            }],
+            checksum: String::new(),
+            owner: (0, 0),
+            mounted: None,
+            dest: dir,
+        })
+    }
+
     pub(crate) fn prepare_copy(
         &self,
         stage: usize,

@@ -14,6 +14,9 @@ use engine::{ContainerState, Runtime, RuntimeConfig};
 use libtest_mimic::{Arguments, Failed, Trial};
 use testkit::image::{self as support, Env, mounts_under};
 
+#[path = "support/differential.rs"]
+mod differential;
+
 type TestResult = Result<(), Failed>;
 type Case = (&'static str, fn() -> TestResult);
 
@@ -605,6 +608,10 @@ fn main() {
     let args = Arguments::from_args();
     let tests: Vec<Case> = vec![
         ("multi_stage_copy_from", multi_stage_copy_from),
+        (
+            "differential_against_docker_goldens",
+            differential::against_docker_goldens,
+        ),
         ("arg_env_interplay", arg_env_interplay),
         ("heredoc_run_and_copy", heredoc_run_and_copy),
         ("cache_hit_and_miss", cache_hit_and_miss),
