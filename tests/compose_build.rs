@@ -3,13 +3,16 @@
 //! `dockerfile_inline` with `args`), a HEALTHCHECK from a Dockerfile gating
 //! `depends_on: service_healthy`, a second `up --build` that builds from the cache and
 //! recreates nothing, a changed copied file that recreates only its service, `bosun build`
-//! of one service, `run` building its service's missing image and `up --no-build`.
+//! of one service, `run` building its service's missing image, `up --no-build`, and
+//! `build --push` to a local registry.
 
 #![allow(clippy::unwrap_used)]
 
 mod compose_env;
 use testkit::teardown;
+mod registry;
 mod test_images;
+use registry::Registry;
 
 use compose_env::{Env, text};
 
@@ -188,4 +191,37 @@ fn build_one_service_and_no_build() {
         "tools is not built again:\n{stderr}"
     );
     assert_eq!(exec(&env, "tools", &["cat", "/who"]), "tools for cli\n");
+}
+
+/// `build --push`: the built image goes to its registry under its name and its build tags
+/// (pulled back after being removed here).
+#[test]
+fn build_push_sends_the_built_images_to_their_registry() {
+    let registry = Registry::start();
+    let image = format!("{}/tests/pushed:1", registry.addr);
+    let extra = format!("{}/tests/pushed:extra", registry.addr);
+    let env = Env::new(&format!(
+        r#"
+services:
+  app:
+    image: {image}
+    build:
+      context: .
+      dockerfile_inline: |
+        FROM busybox:test
+        RUN echo pushed > /pushed
+      tags: ["{extra}"]
+"#
+    ));
+    let (_, stderr) = env.ok(&["build", "--push"]);
+    for name in [&image, &extra] {
+        assert!(
+            stderr.contains(&format!(" ✔ {name}  Pushed sha256:")),
+            "{name}: {stderr}"
+        );
+    }
+    env.ok_raw(&["image", "rm", &image, &extra]);
+    env.ok_raw(&["image", "pull", &extra]);
+    let (out, _) = env.ok(&["run", "--rm", "-T", "--no-deps", "app", "cat", "/pushed"]);
+    assert_eq!(out, "pushed\n");
 }

@@ -8,7 +8,9 @@ mod image_env;
 use testkit::teardown;
 mod test_images;
 
-use image_env::{Env, Registry, text};
+use image_env::{Env, text};
+mod registry;
+use registry::Registry;
 use serde_json::Value;
 
 fn inspect(env: &Env, image: &str) -> Value {

@@ -1,21 +1,19 @@
 //! Shared by the image and volume end-to-end tests: one test's roots, agent, cgroup parent and
 //! test images (built once per test binary from the host's busybox by
-//! `scripts/build-test-images.sh`), and a local `docker-registry` on a free loopback port.
+//! `scripts/build-test-images.sh`).
 
 // visibility pass pending (issue 12)
 #![allow(unreachable_pub)]
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 pub const BOSUN: &str = env!("CARGO_BIN_EXE_bosun");
-pub const REGISTRY: &str = "/usr/bin/docker-registry";
 
 pub use super::test_images::dir as images_dir;
 
@@ -158,71 +156,5 @@ impl Drop for Env {
             self.stop_agent();
         }
         super::teardown::after_agent(&self.data_root(), &self.cgroup_parent);
-    }
-}
-
-/// A `docker-registry` serving from a temporary directory on 127.0.0.1; killed on drop.
-pub struct Registry {
-    pub dir: tempfile::TempDir,
-    pub addr: String,
-    child: Child,
-}
-
-impl Registry {
-    pub fn start() -> Registry {
-        assert!(
-            Path::new(REGISTRY).exists(),
-            "{REGISTRY} is missing: run scripts/install-deps.sh (apt-get install docker-registry)"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let config = dir.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {addr}\n",
-                dir.path().join("storage").display()
-            ),
-        )
-        .unwrap();
-        let child = Command::new(REGISTRY)
-            .arg("serve")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(&addr).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not listen on {addr}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Registry { dir, addr, child }
-    }
-
-    /// The file holding blob `digest` (`sha256:…`) in the registry's storage.
-    pub fn blob_file(&self, digest: &str) -> PathBuf {
-        let hex = digest.trim_start_matches("sha256:");
-        self.dir
-            .path()
-            .join("storage/docker/registry/v2/blobs/sha256")
-            .join(&hex[..2])
-            .join(hex)
-            .join("data")
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 
 use clap::Args;
 use indicatif::MultiProgress;
+use orchestrator::compose::Backend as _;
 use orchestrator::compose::build::should_build;
+use orchestrator::compose::ops::images_built_to_push;
 use orchestrator::compose::resources::image_of;
 use orchestrator::compose::{BuildFlags, BuildPolicy, plan_builds};
 
@@ -37,6 +39,9 @@ pub(crate) struct BuildArgs {
     /// Show no build output.
     #[arg(short = 'q', long)]
     pub quiet: bool,
+    /// Push the built images (each service's image and its build tags) once all are built.
+    #[arg(long)]
+    pub push: bool,
     /// Services (every service with `build:` when none).
     pub services: Vec<String>,
 }
@@ -148,5 +153,16 @@ pub(super) fn run(project: &ProjectArgs, args: BuildArgs) -> anyhow::Result<Exit
         args.globals.clone()
     };
     session.apply(&plan, &globals, None)?;
+    if args.push {
+        for image in images_built_to_push(session.project(), &args.services) {
+            let digest = session
+                .backend()
+                .push_image(&image)
+                .map_err(|e| anyhow::anyhow!("{image}: {e}"))?;
+            if !quiet {
+                eprintln!(" ✔ {image}  Pushed {digest}");
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -19,7 +19,7 @@ pub mod start;
 pub mod stop;
 
 pub use batch::{Batch, ContainerOp, Outcome, run_batch};
-pub use images::{images_to_remove, images_to_transfer};
+pub use images::{images_built_to_push, images_to_remove, images_to_transfer};
 pub use order::{restart_order, run_dependencies, start_order};
 pub use ready::{Readiness, WaitError, readiness, wait_ready};
 pub use select::{attached_services, scope};
