@@ -30,6 +30,7 @@ macro_rules! testing_pub {
     };
 }
 
+pub mod archive;
 pub mod atomic;
 pub mod cgroups;
 pub mod entry;

@@ -132,6 +132,48 @@ pub(crate) fn apply_changes(config: &mut Config, changes: &[Change]) {
     }
 }
 
+/// Applies `--change` lines (Dockerfile syntax, as [`Change`] lists) to an image's run config
+/// in its JSON form (`Cmd`, `Env`, …): the keys the instructions set are replaced, every other
+/// key of the object is kept as it was.
+pub fn apply_change_lines(
+    run_config: &mut serde_json::Value,
+    lines: &[String],
+) -> Result<(), ImageError> {
+    let changes = lines
+        .iter()
+        .map(|l| parse_change(l))
+        .collect::<Result<Vec<_>, _>>()?;
+    let object = run_config
+        .as_object_mut()
+        .ok_or_else(|| ImageError::BadArchive("the image's run config is not an object".into()))?;
+    let mut config: Config = serde_json::from_value(serde_json::Value::Object(object.clone()))
+        .map_err(|e| ImageError::json("the image's run config", e))?;
+    apply_changes(&mut config, &changes);
+    let applied =
+        serde_json::to_value(&config).map_err(|e| ImageError::json("the image's run config", e))?;
+    // The keys the instructions manage are all taken from the result: an ENTRYPOINT resets
+    // the command, which the result then lacks.
+    for key in [
+        "Cmd",
+        "Entrypoint",
+        "Env",
+        "WorkingDir",
+        "User",
+        "StopSignal",
+        "ExposedPorts",
+        "Volumes",
+        "Labels",
+    ] {
+        object.remove(key);
+    }
+    if let serde_json::Value::Object(applied) = applied {
+        for (key, value) in applied {
+            object.insert(key, value);
+        }
+    }
+    Ok(())
+}
+
 fn exec_or_shell(rest: &str) -> Result<Vec<String>, String> {
     if rest.starts_with('[') {
         let v: Vec<String> = serde_json::from_str(rest).map_err(|e| e.to_string())?;
@@ -202,6 +244,28 @@ fn words(text: &str) -> Result<Vec<String>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn change_lines_replace_what_they_set_and_keep_the_rest() {
+        let mut run = serde_json::json!({
+            "Cmd": ["sh"],
+            "Env": ["PATH=/bin"],
+            "Healthcheck": {"Test": ["NONE"]},
+        });
+        apply_change_lines(
+            &mut run,
+            &[
+                "ENV DEBUG=true".to_string(),
+                "ENTRYPOINT [\"top\"]".to_string(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(run["Env"], serde_json::json!(["PATH=/bin", "DEBUG=true"]));
+        assert_eq!(run["Entrypoint"], serde_json::json!(["top"]));
+        assert!(run.get("Cmd").is_none_or(|c| c.is_null()), "{run}");
+        assert_eq!(run["Healthcheck"]["Test"], serde_json::json!(["NONE"]));
+        assert!(apply_change_lines(&mut run, &["FROB x".to_string()]).is_err());
+    }
 
     fn s(v: &[&str]) -> Vec<String> {
         v.iter().map(|x| x.to_string()).collect()

@@ -33,6 +33,7 @@ use xattr::FileExt;
 use super::compress::decompress;
 use super::digest::{Digest, HashingReader};
 use super::error::{ImageError, Result};
+use crate::archive::Owner;
 use crate::inroot::{Root, fd_path};
 
 /// The prefix of whiteout entries.
@@ -78,7 +79,7 @@ testing_pub! {
             else {
                 continue;
             };
-            match unpack_entry(&mut entry, &root, &rel) {
+            match unpack_entry(&mut entry, &root, &rel, &Rules::LAYER) {
                 Ok(Unpacked::Dir) => dir_times.push((rel, mtime(&entry))),
                 Ok(Unpacked::SkippedDevice) => skipped_devices += 1,
                 Ok(Unpacked::Other) => {}
@@ -104,6 +105,71 @@ enum Unpacked {
     Dir,
     SkippedDevice,
     Other,
+}
+
+/// How entries are made: as a layer (whiteouts become overlay whiteouts) or as plain files.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rules {
+    /// Whiteout names and 0:0 character devices are layer deletions.
+    pub layer: bool,
+    /// The owner of the entries made.
+    pub owner: Owner,
+}
+
+impl Rules {
+    const LAYER: Rules = Rules {
+        layer: true,
+        owner: Owner::FromArchive,
+    };
+}
+
+/// Extracts a plain tar stream (no whiteouts) under `under` inside `root` (a symlink on the
+/// way is followed inside it, never out of it), with the entries' first component `from`
+/// renamed to `to` when `rename` is given. Directories' times are set last.
+pub(crate) fn extract_under(
+    reader: impl Read,
+    root: &Path,
+    under: &Path,
+    rename: Option<(&OsStr, &OsStr)>,
+    owner: Owner,
+) -> io::Result<()> {
+    let root = Root::open(root)?;
+    let rules = Rules {
+        layer: false,
+        owner,
+    };
+    let base = clean(under)
+        .map_err(|()| io::Error::other(format!("{} escapes the root", under.display())))?
+        .unwrap_or_default();
+    let mut archive = tar::Archive::new(reader);
+    let mut dir_times: Vec<(PathBuf, i64)> = Vec::new();
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let raw = entry.path_bytes().into_owned();
+        let shown = String::from_utf8_lossy(&raw).into_owned();
+        let Some(rel) = clean(Path::new(OsStr::from_bytes(&raw)))
+            .map_err(|()| io::Error::other(format!("entry {shown:?} escapes its directory")))?
+        else {
+            continue;
+        };
+        let rel = match rename {
+            Some((from, to)) => match rel.strip_prefix(from) {
+                Ok(rest) => Path::new(to).join(rest),
+                Err(_) => rel,
+            },
+            None => rel,
+        };
+        let rel = base.join(rel);
+        match unpack_entry(&mut entry, &root, &rel, &rules) {
+            Ok(Unpacked::Dir) => dir_times.push((rel, mtime(&entry))),
+            Ok(_) => {}
+            Err(e) => return Err(io::Error::new(e.kind(), format!("{shown}: {e}"))),
+        }
+    }
+    for (dir, time) in dir_times.iter().rev() {
+        set_dir_mtime(&root, dir, *time)?;
+    }
+    Ok(())
 }
 
 /// Cleans an entry path lexically: `None` for the root itself, `Err` when `..` climbs above it.
@@ -134,10 +200,11 @@ fn unpack_entry<R: Read>(
     entry: &mut tar::Entry<R>,
     root: &Root,
     rel: &Path,
+    rules: &Rules,
 ) -> io::Result<Unpacked> {
     let (parent, name) = parent_of(root, rel)?;
     let name_str = name.to_string_lossy();
-    if name_str == OPAQUE {
+    if rules.layer && name_str == OPAQUE {
         // xattrs need a readable descriptor of the directory itself.
         let dir = openat(
             &parent,
@@ -148,7 +215,7 @@ fn unpack_entry<R: Read>(
         File::from(dir).set_xattr("trusted.overlay.opaque", b"y")?;
         return Ok(Unpacked::Other);
     }
-    if let Some(hidden) = name_str.strip_prefix(WHITEOUT) {
+    if let Some(hidden) = name_str.strip_prefix(WHITEOUT).filter(|_| rules.layer) {
         if hidden.is_empty() || hidden.starts_with(WHITEOUT) {
             return Ok(Unpacked::Other);
         }
@@ -223,7 +290,8 @@ fn unpack_entry<R: Read>(
             )?;
         }
         EntryType::Char | EntryType::Block => {
-            let whiteout = kind == EntryType::Char
+            let whiteout = rules.layer
+                && kind == EntryType::Char
                 && header.device_major()? == Some(0)
                 && header.device_minor()? == Some(0);
             if !whiteout {
@@ -235,13 +303,20 @@ fn unpack_entry<R: Read>(
         }
         _ => return Ok(Unpacked::Other),
     }
-    fchownat(
-        &parent,
-        name,
-        Some(Uid::from_raw(uid as u32)),
-        Some(Gid::from_raw(gid as u32)),
-        AtFlags::AT_SYMLINK_NOFOLLOW,
-    )?;
+    let ids = match rules.owner {
+        Owner::FromArchive => Some((uid as u32, gid as u32)),
+        Owner::Set(uid, gid) => Some((uid, gid)),
+        Owner::Caller => None,
+    };
+    if let Some((uid, gid)) = ids {
+        fchownat(
+            &parent,
+            name,
+            Some(Uid::from_raw(uid)),
+            Some(Gid::from_raw(gid)),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )?;
+    }
     if kind != EntryType::Symlink {
         // After chown, which clears set-id bits. The entry was just made here and is not a
         // symlink, so following the name does not leave the parent.

@@ -42,11 +42,12 @@ use oci_spec::image::ImageConfiguration;
 
 pub use blobs::{BlobStore, BlobWriter};
 pub use built::BuiltLayer;
-pub use change::Change;
+pub use change::{Change, apply_change_lines};
 pub use compress::{Compression, decompress};
 pub use db::{ImageRecord, LayerRef};
 pub use digest::Digest;
 pub use error::{ImageError, Result};
+pub(crate) use extract::extract_under;
 #[cfg(feature = "testing")]
 pub use extract::{Extracted, extract_layer};
 pub use import::{ImportOptions, ImportSource};

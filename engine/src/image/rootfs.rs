@@ -171,6 +171,14 @@ impl ImageStore {
         self.mount_rootfs(dir)
     }
 
+    /// The layers a prepared rootfs was made of (its `lower.json`).
+    pub(crate) fn rootfs_record(&self, dir: &Path) -> Result<MountRecord> {
+        let lower_path = dir.join("lower.json");
+        let data = fs::read(&lower_path).map_err(ImageError::io("read", &lower_path))?;
+        serde_json::from_slice(&data)
+            .map_err(|e| ImageError::json(lower_path.display().to_string(), e))
+    }
+
     /// Mounts a prepared rootfs if it is not mounted (after a reboot, say); returns the mount
     /// point.
     pub(crate) fn mount_rootfs(&self, dir: &Path) -> Result<PathBuf> {

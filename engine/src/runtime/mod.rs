@@ -7,6 +7,7 @@
 mod create;
 mod etc_files;
 mod exec;
+mod files;
 mod health;
 mod logs;
 mod net;
@@ -35,6 +36,7 @@ use crate::volume::VolumeStore;
 pub use etc_files::{hosts, resolv_conf};
 pub(crate) use exec::ExecConfig;
 pub use exec::{ExecKiller, ExecOutput, ExecProcess, ExecSpec};
+pub use files::{ContainerLayers, Update};
 pub use net::DEFAULT_NETWORK;
 pub use recover::Recovered;
 pub use top::{ProcessInfo, TOP_TITLES};
