@@ -34,6 +34,8 @@ mod cache;
 pub mod config;
 #[cfg(not(feature = "testing"))]
 mod config;
+/// A container's changes to its image: `container diff` and `container commit`.
+pub mod container;
 mod copy;
 mod copy_tar;
 mod diff;
