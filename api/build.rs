@@ -10,6 +10,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "proto/images.proto",
             "proto/volumes.proto",
             "proto/networks.proto",
+            "proto/changes.proto",
         ],
         &["proto"],
     )?;

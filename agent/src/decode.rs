@@ -6,7 +6,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use builder::container::CommitOptions;
+use engine::archive::{Owner, Packed};
+use engine::image::ImageRef;
 use engine::network::PortSpec;
+use engine::restart::RestartPolicy;
+use engine::runtime::Update;
 use engine::seccomp::Seccomp;
 use engine::spec::{Capabilities, HostEntry, Mount, MountKind, NetworkAttachment, Resources};
 
@@ -367,6 +372,99 @@ pub fn resources(config: &proto::ContainerConfig) -> Result<Resources, AgentErro
     r.validate()
         .map_err(|e| AgentError::Invalid(e.to_string()))?;
     Ok(r)
+}
+
+/// A `cp` into a container: the container, the destination, what the tar holds and who
+/// owns the copy (the archive's owners with `archive`, else root).
+pub(crate) fn copy_target(
+    target: Option<&proto::CopyTarget>,
+) -> Result<(String, PathBuf, Packed, Owner), AgentError> {
+    let target = target.ok_or_else(|| {
+        AgentError::Invalid("copy: the first message must name the target".into())
+    })?;
+    let source = target
+        .source
+        .as_ref()
+        .ok_or_else(|| AgentError::Invalid("copy: the target does not say what is sent".into()))?;
+    if target.container.is_empty() || target.path.is_empty() {
+        return Err(AgentError::Invalid(
+            "copy: a container and a destination path are needed".into(),
+        ));
+    }
+    if source.name.is_empty() || source.name.contains('/') || source.name == ".." {
+        return Err(AgentError::Invalid(format!(
+            "copy: invalid source name {:?}",
+            source.name
+        )));
+    }
+    let owner = if target.archive {
+        Owner::FromArchive
+    } else {
+        Owner::Set(0, 0)
+    };
+    Ok((
+        target.container.clone(),
+        PathBuf::from(&target.path),
+        Packed {
+            name: source.name.clone(),
+            is_dir: source.is_dir,
+        },
+        owner,
+    ))
+}
+
+/// A `container update`: the container and the change, its numbers range-checked and its
+/// restart policy parsed.
+pub(crate) fn update(req: &proto::UpdateRequest) -> Result<Update, AgentError> {
+    if let Some(cpus) = req.cpus
+        && !(cpus.is_finite() && cpus > 0.0)
+    {
+        return Err(AgentError::Invalid(format!(
+            "update: --cpus must be a positive number, not {cpus}"
+        )));
+    }
+    let restart = if req.restart.is_empty() {
+        None
+    } else {
+        Some(
+            req.restart
+                .parse::<RestartPolicy>()
+                .map_err(|e| AgentError::Invalid(format!("update: --restart: {e}")))?,
+        )
+    };
+    Ok(Update {
+        memory: req.memory,
+        memory_swap: req.memory_swap,
+        cpu_shares: req.cpu_shares,
+        cpus: req.cpus,
+        cpuset_cpus: req.cpuset_cpus.clone(),
+        pids_limit: req.pids_limit,
+        restart,
+    })
+}
+
+/// A `commit`: the options of the new image (its name parsed) and whether to pause.
+pub(crate) fn commit(req: &proto::CommitRequest) -> Result<(CommitOptions, bool), AgentError> {
+    let reference = if req.reference.is_empty() {
+        None
+    } else {
+        Some(
+            ImageRef::parse(&req.reference)
+                .map_err(|e| AgentError::Invalid(format!("commit: {e}")))?,
+        )
+    };
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    Ok((
+        CommitOptions {
+            reference,
+            message: some(&req.message),
+            author: some(&req.author),
+            changes: req.changes.clone(),
+            created_by: String::new(),
+            created: String::new(),
+        },
+        req.pause,
+    ))
 }
 
 #[cfg(test)]

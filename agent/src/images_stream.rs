@@ -144,18 +144,27 @@ pub(crate) fn load(
     ReceiverStream::new(rx)
 }
 
-/// A `Write` that sends full chunks to the async side.
-pub(crate) struct ChunkWriter {
-    tx: mpsc::Sender<Result<proto::DataChunk, Status>>,
+/// A `Write` that sends full chunks to the async side, each wrapped in a message `M`.
+pub(crate) struct ChunkWriter<M = proto::DataChunk> {
+    tx: mpsc::Sender<Result<M, Status>>,
     buf: Vec<u8>,
+    wrap: fn(Vec<u8>) -> M,
 }
 
 impl ChunkWriter {
     /// A writer sending chunks on `tx`; `flush` sends the rest.
     pub(crate) fn new(tx: mpsc::Sender<Result<proto::DataChunk, Status>>) -> Self {
+        Self::wrapping(tx, |data| proto::DataChunk { data })
+    }
+}
+
+impl<M> ChunkWriter<M> {
+    /// A writer sending chunks on `tx` as the messages `wrap` makes of them.
+    pub(crate) fn wrapping(tx: mpsc::Sender<Result<M, Status>>, wrap: fn(Vec<u8>) -> M) -> Self {
         Self {
             tx,
             buf: Vec::with_capacity(CHUNK),
+            wrap,
         }
     }
 
@@ -165,12 +174,12 @@ impl ChunkWriter {
         }
         let data = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK));
         self.tx
-            .blocking_send(Ok(proto::DataChunk { data }))
+            .blocking_send(Ok((self.wrap)(data)))
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the client went away"))
     }
 }
 
-impl Write for ChunkWriter {
+impl<M> Write for ChunkWriter<M> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let n = data.len().min(CHUNK - self.buf.len());
         self.buf.extend_from_slice(&data[..n]);
@@ -192,10 +201,7 @@ pub(crate) fn save(
 ) -> ReceiverStream<Result<proto::DataChunk, Status>> {
     let (tx, rx) = mpsc::channel(8);
     tokio::task::spawn_blocking(move || {
-        let mut out = ChunkWriter {
-            tx: tx.clone(),
-            buf: Vec::with_capacity(CHUNK),
-        };
+        let mut out = ChunkWriter::new(tx.clone());
         let names: Vec<&str> = images.iter().map(String::as_str).collect();
         let failure = match store.save(&names, &mut out) {
             Ok(()) => out.flush().err().map(|e| Status::aborted(e.to_string())),
@@ -293,10 +299,7 @@ mod tests {
     fn chunk_writer_sends_full_chunks_then_the_rest() {
         let (tx, mut rx) = mpsc::channel(16);
         let handle = std::thread::spawn(move || {
-            let mut w = ChunkWriter {
-                tx,
-                buf: Vec::new(),
-            };
+            let mut w = ChunkWriter::new(tx);
             w.write_all(&vec![7u8; CHUNK + 10]).unwrap();
             w.flush().unwrap();
         });

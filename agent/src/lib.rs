@@ -10,6 +10,7 @@ mod access;
 mod attach;
 mod attach_exec;
 mod build;
+mod changes;
 pub mod compose;
 mod convert;
 pub mod daemon;

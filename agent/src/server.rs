@@ -44,6 +44,12 @@ pub async fn serve(
             move |request| policy.check(request),
         ))
         .add_service(
+            super::proto::container_changes_server::ContainerChangesServer::with_interceptor(
+                super::changes::ChangesService::new(node.clone()),
+                move |request| policy.check(request),
+            ),
+        )
+        .add_service(
             super::proto::volumes_server::VolumesServer::with_interceptor(
                 super::volumes::VolumesService::new(node.clone()),
                 move |request| policy.check(request),

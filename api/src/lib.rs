@@ -1,7 +1,7 @@
 //! Bosun's wire API, apart from the daemons that serve it.
 //!
 //! - [`agent`]: the generated messages and gRPC services of the node agent's local API
-//!   (`proto/agent.proto`, `images.proto`, `volumes.proto`, `networks.proto`).
+//!   (`proto/agent.proto`, `images.proto`, `volumes.proto`, `networks.proto`, `changes.proto`).
 //! - [`manager`]: the generated messages and gRPC services of the managers (`proto/manager.proto`).
 //! - [`dispatcher`]: the session between a node and the managers (`proto/dispatcher.proto`).
 //! - [`blobs`]: image blobs one cluster node fetches from another (`proto/blobs.proto`).

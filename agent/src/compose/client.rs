@@ -7,8 +7,8 @@ use tonic::transport::Channel;
 
 use crate::client::{ClientError, channel};
 use crate::proto::{
-    self, agent_client::AgentClient, images_client::ImagesClient, networks_client::NetworksClient,
-    volumes_client::VolumesClient,
+    self, agent_client::AgentClient, container_changes_client::ContainerChangesClient,
+    images_client::ImagesClient, networks_client::NetworksClient, volumes_client::VolumesClient,
 };
 
 /// The agent's services over one unix-socket channel.
@@ -36,6 +36,11 @@ impl ComposeClient {
             networks: NetworksClient::new(channel.clone()),
             channel,
         })
+    }
+
+    /// The container changes service (copy, export, diff, commit, update) on this channel.
+    pub fn changes(&self) -> ContainerChangesClient<Channel> {
+        ContainerChangesClient::new(self.channel.clone())
     }
 
     /// Renames a container (`Agent/Rename`).
