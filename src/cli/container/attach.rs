@@ -22,7 +22,7 @@ use super::run::RunArgs;
 
 /// Arguments of `attach`.
 #[derive(Debug, Args)]
-pub(super) struct AttachArgs {
+pub(crate) struct AttachArgs {
     /// Do not attach STDIN.
     #[arg(long = "no-stdin")]
     pub no_stdin: bool,
@@ -62,7 +62,7 @@ pub(super) struct Session {
 }
 
 /// Runs `attach`. `host` is the agent's address as given (`-H`).
-pub(super) async fn run(
+pub(crate) async fn run(
     client: &mut AgentClient,
     args: AttachArgs,
     host: Option<&str>,

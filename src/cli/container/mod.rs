@@ -4,10 +4,12 @@
 //! docker CLI's short flags (`rm -f`, `logs -f`, `ls -q`) do not collide with the project options
 //! that are global at the top level.
 
-mod attach;
+pub(crate) mod attach;
 pub(crate) mod attach_io;
 mod attach_signals;
+pub(crate) mod changes;
 pub(crate) mod connect;
+pub(crate) mod cp;
 pub(crate) mod detach_keys;
 mod events;
 pub(crate) mod exec;
@@ -19,7 +21,7 @@ mod ls;
 mod ops;
 pub(crate) mod port;
 pub(crate) mod run;
-mod stats;
+pub(crate) mod stats;
 pub(crate) mod table;
 pub(crate) mod units;
 
@@ -95,6 +97,9 @@ enum Sub {
     Restart(ops::StopArgs),
     /// Get real time events from the node.
     Events(events::EventsArgs),
+    /// `cp`, `export`, `diff`, `commit`, `update`.
+    #[command(flatten)]
+    Changes(changes::ChangesCommand),
 }
 
 /// Runs `bosun container …`.
@@ -125,6 +130,11 @@ async fn dispatch(cli: ContainerCli) -> anyhow::Result<ExitCode> {
         Sub::Top(args) => exec::top(&mut client, args).await,
         Sub::Restart(args) => ops::restart(&mut client, args).await,
         Sub::Events(args) => events::run(&mut client, args).await,
+        Sub::Changes(command) => {
+            let mut changes =
+                connect_with(cli.agent.host.as_deref(), agent::images_client::changes).await?;
+            changes::run(&mut changes, command).await
+        }
     }
 }
 

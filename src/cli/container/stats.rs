@@ -18,6 +18,10 @@ pub(super) struct StatsArgs {
     /// Disable streaming stats and only pull the first result.
     #[arg(long)]
     pub no_stream: bool,
+    /// Format output using a custom template: 'table' (default) or 'json' (one object a line,
+    /// with docker's field names).
+    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
     /// Containers (default: all running).
     #[arg(value_name = "CONTAINER")]
     pub containers: Vec<String>,
@@ -30,6 +34,40 @@ pub(super) fn cpu_percent(before: &StatsResponse, after: &StatsResponse) -> f64 
         return 0.0;
     }
     after.cpu_usage_ns.saturating_sub(before.cpu_usage_ns) as f64 / wall as f64 * 100.0
+}
+
+/// How `stats` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    /// A table, redrawn each second unless `--no-stream`.
+    Table,
+    /// One JSON object a line per container and sample, with docker's field names.
+    Json,
+}
+
+impl Format {
+    /// The format `--format` names (`table` or `json`).
+    pub(crate) fn parse(text: &str) -> anyhow::Result<Self> {
+        match text {
+            "table" | "" => Ok(Format::Table),
+            "json" => Ok(Format::Json),
+            other => anyhow::bail!("unsupported format {other:?}: use table or json"),
+        }
+    }
+}
+
+/// A row as docker's `stats --format json` names its fields (NetIO and BlockIO are not
+/// measured, so not given).
+fn json_row(row: &[String]) -> serde_json::Value {
+    serde_json::json!({
+        "ID": row[0],
+        "Container": row[0],
+        "Name": row[1],
+        "CPUPerc": row[2],
+        "MemUsage": row[3],
+        "MemPerc": row[4],
+        "PIDs": row[5],
+    })
 }
 
 fn row(id: &str, name: &str, before: &StatsResponse, after: &StatsResponse) -> Vec<String> {
@@ -71,6 +109,7 @@ fn host_memory() -> u64 {
 
 /// Runs `stats`.
 pub(super) async fn run(client: &mut AgentClient, args: StatsArgs) -> anyhow::Result<ExitCode> {
+    let format = Format::parse(&args.format)?;
     let targets: Vec<(String, String)> = if args.containers.is_empty() {
         client
             .list(false, Vec::new())
@@ -86,6 +125,16 @@ pub(super) async fn run(client: &mut AgentClient, args: StatsArgs) -> anyhow::Re
         }
         out
     };
+    show(client, &targets, args.no_stream, format).await
+}
+
+/// Shows the usage of `targets` (id, name): once with `no_stream`, else every second.
+pub(crate) async fn show(
+    client: &mut AgentClient,
+    targets: &[(String, String)],
+    no_stream: bool,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
     let headers = [
         "CONTAINER ID",
         "NAME",
@@ -95,18 +144,13 @@ pub(super) async fn run(client: &mut AgentClient, args: StatsArgs) -> anyhow::Re
         "PIDS",
     ];
     let mut previous: HashMap<String, StatsResponse> = HashMap::new();
-    for (id, _) in &targets {
+    for (id, _) in targets {
         previous.insert(id.clone(), client.stats(id).await?);
     }
     loop {
-        tokio::time::sleep(Duration::from_millis(if args.no_stream {
-            500
-        } else {
-            1000
-        }))
-        .await;
+        tokio::time::sleep(Duration::from_millis(if no_stream { 500 } else { 1000 })).await;
         let mut rows = Vec::new();
-        for (id, name) in &targets {
+        for (id, name) in targets {
             // A container that stopped meanwhile drops out of the table.
             let Ok(sample) = client.stats(id).await else {
                 continue;
@@ -116,11 +160,20 @@ pub(super) async fn run(client: &mut AgentClient, args: StatsArgs) -> anyhow::Re
             }
             previous.insert(id.clone(), sample);
         }
-        if !args.no_stream {
-            print!("\x1b[2J\x1b[H");
+        match format {
+            Format::Table => {
+                if !no_stream {
+                    print!("\x1b[2J\x1b[H");
+                }
+                print!("{}", table::render(&headers, &rows));
+            }
+            Format::Json => {
+                for r in &rows {
+                    println!("{}", json_row(r));
+                }
+            }
         }
-        print!("{}", table::render(&headers, &rows));
-        if args.no_stream {
+        if no_stream {
             return Ok(ExitCode::SUCCESS);
         }
     }
