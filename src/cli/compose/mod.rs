@@ -14,6 +14,7 @@ mod connect;
 mod down;
 mod events;
 mod exec;
+mod files;
 mod lock;
 mod logs;
 mod ops;
@@ -22,6 +23,7 @@ mod ps;
 mod run;
 mod session;
 mod up;
+mod usage;
 mod wait;
 
 use std::process::ExitCode;
@@ -95,6 +97,18 @@ pub(crate) enum ComposeCommand {
     Scale(ops::ScaleArgs),
     /// Build the images of the project's services that have `build:`.
     Build(build::BuildArgs),
+    /// Copy files/folders between a service container and the local filesystem.
+    Cp(files::CpArgs),
+    /// Export a service container's filesystem as a tar archive.
+    Export(files::ExportArgs),
+    /// Create a new image from a service container's changes.
+    Commit(files::CommitArgs),
+    /// Attach local standard input, output, and error streams to a service's running container.
+    Attach(usage::AttachArgs),
+    /// Display a live stream of the project's containers' resource usage.
+    Stats(usage::StatsArgs),
+    /// List the project's volumes.
+    Volumes(usage::VolumesArgs),
 }
 
 /// Runs a compose command.
@@ -124,6 +138,12 @@ pub(super) fn run(project: &ProjectArgs, command: ComposeCommand) -> anyhow::Res
         ComposeCommand::Push(args) => ops::pull(project, args, false),
         ComposeCommand::Scale(args) => ops::scale(project, args),
         ComposeCommand::Build(args) => build::run(project, args),
+        ComposeCommand::Cp(args) => files::cp(project, args),
+        ComposeCommand::Export(args) => files::export(project, args),
+        ComposeCommand::Commit(args) => files::commit(project, args),
+        ComposeCommand::Attach(args) => usage::attach(project, args),
+        ComposeCommand::Stats(args) => usage::stats(project, args),
+        ComposeCommand::Volumes(args) => usage::volumes(project, args),
     }
 }
 
