@@ -357,3 +357,37 @@ fn down_keeps_orphans_without_remove_orphans() {
         &plan_down(&after, &observed, &remove).unwrap().to_string(),
     );
 }
+
+/// Follows Compose's TestUpSwitchVolumes: an external volume switched under the same key
+/// recreates the containers that mount it, and only those.
+#[test]
+fn a_switched_external_volume_recreates_its_containers() {
+    let fake = fake();
+    up(&fake, &load_project("chain.yaml", &[]), &defaults());
+    let mut world = fake.world();
+    world.volumes.push(orchestrator::compose::ObservedVolume {
+        name: "other-data".into(),
+        labels: Default::default(),
+    });
+    fake.set_world(world);
+    let plan = plan_up(
+        &fake,
+        &load_project("chain-switched-volume.yaml", &[]),
+        &defaults(),
+    );
+    let text = plan.to_string();
+    assert!(
+        text.contains("volume at /shared changed: shared-data → other-data"),
+        "{text}"
+    );
+    let recreated: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("create container") && l.contains("recreate:"))
+        .collect();
+    assert_eq!(
+        recreated.len(),
+        2,
+        "both worker replicas, nothing else: {text}"
+    );
+    assert!(recreated.iter().all(|l| l.contains("worker")), "{text}");
+}

@@ -7,7 +7,7 @@ use compose_spec::model::{Service, VolumeType};
 
 use crate::compose::diff::differences;
 use crate::compose::labels;
-use crate::compose::observed::{ContainerState, Observed, ObservedContainer};
+use crate::compose::observed::{ContainerState, MountSource, Observed, ObservedContainer};
 
 /// The fate of one container of a service.
 #[derive(Debug, Clone, PartialEq)]
@@ -56,6 +56,8 @@ pub struct ServiceContext<'a> {
     pub networks: Vec<String>,
     /// Engine names of its named volumes that are missing (to be created).
     pub missing_volumes: Vec<String>,
+    /// Its named volumes' mounts: (path in the container, the volume's engine name).
+    pub volume_mounts: Vec<(String, String)>,
     /// Set when a dependency with `restart: true` is recreated: the reason to restart.
     pub restart_reason: Option<String>,
 }
@@ -167,6 +169,22 @@ pub fn divergences(
     }
     for volume in &context.missing_volumes {
         reasons.push(format!("volume {volume} missing"));
+    }
+    // A volume switched under the same key (an external volume named by a variable).
+    for (target, wanted) in &context.volume_mounts {
+        let mounted = container.mounts.iter().find_map(|m| match &m.source {
+            MountSource::Volume {
+                name,
+                anonymous: false,
+            } if m.destination == *target => Some(name),
+            _ => None,
+        });
+        if let Some(mounted) = mounted
+            && mounted != wanted
+            && !context.missing_volumes.contains(wanted)
+        {
+            reasons.push(format!("volume at {target} changed: {mounted} → {wanted}"));
+        }
     }
     reasons
 }

@@ -125,6 +125,19 @@ impl Resources {
             .collect()
     }
 
+    /// The service's named volume mounts: (path in the container, the volume's engine name).
+    pub fn volume_mounts_of(&self, service: &Service) -> Vec<(String, String)> {
+        service
+            .volumes
+            .iter()
+            .filter(|v| v.kind == VolumeType::Volume)
+            .filter_map(|v| {
+                let resource = self.volumes.get(v.source.as_deref()?)?;
+                Some((v.target.clone(), resource.name.clone()))
+            })
+            .collect()
+    }
+
     /// The create steps of the service's networks and volumes.
     pub fn steps_of(&self, service: &Service) -> Vec<StepId> {
         let networks = service

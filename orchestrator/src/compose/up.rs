@@ -183,6 +183,7 @@ fn decide_all<'p>(
             missing_networks: missing(&resources.networks, networks.keys()),
             networks: networks.into_values().collect(),
             missing_volumes: missing(&resources.volumes, resources.volumes_of(service).keys()),
+            volume_mounts: resources.volume_mounts_of(service),
             restart_reason: (!restarting.is_empty() && !options.no_start).then(|| {
                 format!(
                     "dependency {} recreated (depends_on restart: true)",
