@@ -3,6 +3,12 @@
 //! root, the layers and upper directory a commit or diff reads, and updating its limits and
 //! restart policy.
 //!
+//! A running container is frozen (its cgroup, not its recorded state) while its files are
+//! packed: the walk reads what a `read_dir` listed, and a process of the container must not
+//! swap an entry for a symlink under it meanwhile (docker's fix for the same race,
+//! CVE-2018-15664, paused the container too). Unpacking needs no freeze: every entry is made
+//! relative to a descriptor resolved inside the root.
+//!
 //! The rootfs is the container's own image root (its overlay, mounted again when it is not),
 //! not its mount namespace: volumes and bind mounts do not show in these copies, and a path
 //! inside one reaches what the image has under it.
@@ -93,6 +99,18 @@ impl Runtime {
         Ok(self.images.mount_rootfs(&self.rootfs_dir(id))?)
     }
 
+    /// Runs `f` with a running container's processes frozen, thawed again however `f` ends.
+    fn frozen<T>(&self, id: &str, f: impl FnOnce() -> crate::Result<T>) -> crate::Result<T> {
+        if self.state(id)?.state != crate::ContainerState::Running {
+            return f();
+        }
+        let cgroup = self.cgroup(id);
+        cgroup.freeze()?;
+        let result = f();
+        cgroup.thaw()?;
+        result
+    }
+
     /// `path` in the container made absolute: a relative one is relative to its working
     /// directory, as `docker cp` has it.
     fn in_container(&self, id: &str, path: &Path) -> crate::Result<PathBuf> {
@@ -117,7 +135,9 @@ impl Runtime {
     ) -> crate::Result<Packed> {
         let root = self.files_root(id)?;
         let path = self.in_container(id, path)?;
-        archive::pack(&root, &path, follow_link, out).map_err(|e| archive_err(id, e))
+        self.frozen(id, || {
+            archive::pack(&root, &path, follow_link, out).map_err(|e| archive_err(id, e))
+        })
     }
 
     /// What [`Runtime::copy_from`] of `path` would pack, before packing it.
@@ -144,7 +164,9 @@ impl Runtime {
     /// Writes a tar of the container's whole root to `out` (`export`).
     pub fn export(&self, id: &str, out: &mut dyn Write) -> crate::Result<()> {
         let root = self.files_root(id)?;
-        archive::pack(&root, Path::new("/"), false, out).map_err(|e| archive_err(id, e))?;
+        self.frozen(id, || {
+            archive::pack(&root, Path::new("/"), false, out).map_err(|e| archive_err(id, e))
+        })?;
         Ok(())
     }
 
