@@ -302,7 +302,10 @@ volumes:
     name: ${EXTERNAL_VOLUME}
 "#,
     );
-    let (one, two) = (format!("{}-ext-1", env.project), format!("{}-ext-2", env.project));
+    let (one, two) = (
+        format!("{}-ext-1", env.project),
+        format!("{}-ext-2", env.project),
+    );
     env.ok_raw(&["volume", "create", &one]);
     env.ok_raw(&["volume", "create", &two]);
     let up_with = |volume: &str| {
@@ -316,15 +319,32 @@ volumes:
     };
     let app = env.name("app", 1);
     up_with(&one);
-    let marker = env.raw(&["container", "exec", &app, "sh", "-c", "echo first > /data/marker"]);
+    let marker = env.raw(&[
+        "container",
+        "exec",
+        &app,
+        "sh",
+        "-c",
+        "echo first > /data/marker",
+    ]);
     assert!(marker.status.success(), "{}", text(&marker.stderr));
     let inspect = container_ok(&env, &["inspect", &app]);
-    assert!(inspect.contains(&one) && !inspect.contains(&two), "{inspect}");
+    assert!(
+        inspect.contains(&one) && !inspect.contains(&two),
+        "{inspect}"
+    );
 
     up_with(&two);
     let inspect = container_ok(&env, &["inspect", &app]);
-    assert!(inspect.contains(&two) && !inspect.contains(&one), "{inspect}");
-    assert_eq!(cat(&env, &app, "/data/marker"), None, "the second volume is empty");
+    assert!(
+        inspect.contains(&two) && !inspect.contains(&one),
+        "{inspect}"
+    );
+    assert_eq!(
+        cat(&env, &app, "/data/marker"),
+        None,
+        "the second volume is empty"
+    );
     // Back to the first: its data is still there.
     up_with(&one);
     assert_eq!(cat(&env, &app, "/data/marker").as_deref(), Some("first\n"));
