@@ -193,6 +193,55 @@ pub struct Service {
     /// Whether the service has registry credentials (what clients see of them).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub with_registry_auth: bool,
+    /// The service's virtual addresses, Docker's `Endpoint` (allocated by the leader).
+    #[serde(
+        default,
+        rename = "Endpoint",
+        skip_serializing_if = "ServiceEndpoint::is_empty"
+    )]
+    pub endpoint: ServiceEndpoint,
+}
+
+/// How a service is reached: its virtual addresses, one per overlay it joins in `vip` mode
+/// (Docker's `Endpoint` object, in its shape).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceEndpoint {
+    /// One virtual address per network.
+    #[serde(rename = "VirtualIPs", default, skip_serializing_if = "Vec::is_empty")]
+    pub virtual_ips: Vec<VirtualIp>,
+}
+
+impl ServiceEndpoint {
+    /// No virtual address.
+    pub fn is_empty(&self) -> bool {
+        self.virtual_ips.is_empty()
+    }
+
+    /// The virtual address on network `network_id`, if the service holds one there.
+    pub fn vip_on(&self, network_id: &str) -> Option<std::net::Ipv4Addr> {
+        self.virtual_ips
+            .iter()
+            .find(|v| v.network_id == network_id)
+            .and_then(VirtualIp::ip)
+    }
+}
+
+/// A service's virtual address on one network.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct VirtualIp {
+    /// The network's record id.
+    #[serde(rename = "NetworkID")]
+    pub network_id: String,
+    /// The address with the network's prefix length, `10.32.0.2/20`.
+    #[serde(rename = "Addr")]
+    pub addr: String,
+}
+
+impl VirtualIp {
+    /// The address without its prefix length (`None` if the record is malformed).
+    pub fn ip(&self) -> Option<std::net::Ipv4Addr> {
+        self.addr.split('/').next().and_then(|a| a.parse().ok())
+    }
 }
 
 impl Service {
@@ -208,6 +257,7 @@ impl Service {
             force_update: 0,
             registry_auth: None,
             with_registry_auth: false,
+            endpoint: ServiceEndpoint::default(),
         }
     }
 

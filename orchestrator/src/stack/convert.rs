@@ -131,14 +131,15 @@ fn spec(
             deploy.rollback_config.as_ref(),
         )?,
         networks: networks::attachments(project, stack, name, service, warnings)?,
+        endpoint_mode: match deploy.endpoint_mode {
+            Some(compose::EndpointMode::Dnsrr) => crate::swarm::EndpointMode::Dnsrr,
+            _ => crate::swarm::EndpointMode::Vip,
+        },
         image,
     })
 }
 
 fn deploy_warnings(name: &str, deploy: &compose::Deploy, warnings: &mut Warnings) {
-    if deploy.endpoint_mode.is_some() {
-        warnings.not_yet("deploy.endpoint_mode", None, name);
-    }
     if let Some(resources) = &deploy.resources {
         if resources.limits.as_ref().is_some_and(|l| l.pids.is_some()) {
             warnings.not_yet("deploy.resources.limits.pids", None, name);

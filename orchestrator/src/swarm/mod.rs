@@ -26,6 +26,7 @@
 
 mod constraint;
 mod container;
+mod endpoint;
 mod error;
 mod ids;
 mod mode;
@@ -63,6 +64,7 @@ pub use schedule::{
     Unplaced, schedule,
 };
 pub use service::{Service, UpdateState, UpdateStatus};
+pub use endpoint::EndpointMode;
 pub use spec::{NetworkAttachmentConfig, Placement, ServiceSpec};
 pub use task::{DesiredState, Replaces, Task, TaskSlot, TaskStatus};
 pub use task_state::{TaskState, TransitionError};

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::swarm::constraint::{Constraint, Spread};
+use crate::swarm::endpoint::EndpointMode;
 use crate::swarm::container::{Healthcheck, Mount, PublishedPort, Ulimit};
 use crate::swarm::mode::Mode;
 use crate::swarm::node::Node;
@@ -107,17 +108,21 @@ pub struct ServiceSpec {
     /// Cluster networks the tasks join, each once (absent from older specs: none).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<NetworkAttachmentConfig>,
+    /// How the service is reached on its networks (absent from older specs: `vip`).
+    #[serde(skip_serializing_if = "EndpointMode::is_vip")]
+    pub endpoint_mode: EndpointMode,
 }
 
 impl ServiceSpec {
     /// Whether tasks made from `self` and from `other` run the same container: the specs
-    /// differ at most in the task count and the update and rollback knobs, which change no
-    /// task.
+    /// differ at most in the task count, the update and rollback knobs and the endpoint mode,
+    /// which change no task (the mode changes what the names answer, not the containers).
     pub fn same_tasks(&self, other: &ServiceSpec) -> bool {
         let mut other = other.clone();
         other.mode = self.mode;
         other.update_config = self.update_config;
         other.rollback_config = self.rollback_config;
+        other.endpoint_mode = self.endpoint_mode;
         other == *self
     }
 }
@@ -153,6 +158,7 @@ impl Default for ServiceSpec {
             update_config: UpdateConfig::default(),
             rollback_config: UpdateConfig::default(),
             networks: Vec::new(),
+            endpoint_mode: EndpointMode::Vip,
         }
     }
 }

@@ -131,6 +131,11 @@ pub(crate) struct SpecFlags {
     /// Join a cluster network: NAME, or name=NAME[,alias=ALIAS…] (repeat for more).
     #[arg(long = "network", value_name = "NETWORK")]
     pub network: Vec<String>,
+    /// How the service is reached on its networks: vip (default: one virtual address per
+    /// network, load-balanced over the running tasks) or dnsrr (its name answers the tasks'
+    /// addresses).
+    #[arg(long, value_name = "MODE", value_parser = ["vip", "dnsrr"])]
+    pub endpoint_mode: Option<String>,
 }
 
 /// Arguments of `service create`.
@@ -220,6 +225,7 @@ pub(super) fn request(args: &CreateArgs) -> anyhow::Result<proto::CreateServiceR
         update_config: flags.update.request(),
         rollback_config: flags.rollback.request(),
         networks: flags.network.clone(),
+        endpoint_mode: flags.endpoint_mode.clone().unwrap_or_default(),
     };
     Ok(proto::CreateServiceRequest {
         name: args.name.clone(),

@@ -149,6 +149,9 @@ struct UpdateArgs {
     /// Leave a cluster network.
     #[arg(long, value_name = "NETWORK")]
     network_rm: Vec<String>,
+    /// Change how the service is reached: vip or dnsrr (no task is replaced).
+    #[arg(long, value_name = "MODE", value_parser = ["vip", "dnsrr"])]
+    endpoint_mode: Option<String>,
     /// Replace every task even if nothing changed.
     #[arg(long)]
     force: bool,
@@ -387,6 +390,7 @@ pub(super) fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
                 action: proto::UpdateAction::None as i32,
                 network_add: update.network_add.clone(),
                 network_rm: update.network_rm.clone(),
+                endpoint_mode: update.endpoint_mode.clone().unwrap_or_default(),
             };
             let record = rt.block_on(client.update(request))?;
             println!("{}", update.service);

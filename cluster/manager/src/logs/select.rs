@@ -193,6 +193,7 @@ mod tests {
             force_update: 0,
             registry_auth: None,
             with_registry_auth: false,
+            endpoint: Default::default(),
         }
     }
 

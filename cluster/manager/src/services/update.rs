@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use orchestrator::swarm::update::request;
-use orchestrator::swarm::{Constraint, Mode, NetworkAttachmentConfig, ServiceSpec, Timestamp};
+use orchestrator::swarm::{
+    Constraint, EndpointMode, Mode, NetworkAttachmentConfig, ServiceSpec, Timestamp,
+};
 
 use super::decode::{self, Knobs, SpecError, mode_name};
 use super::proto;
@@ -75,6 +77,8 @@ pub struct ServiceUpdate {
     pub force: bool,
     /// New `--stop-on-disconnect`: `Some(None)` turns it off.
     pub stop_on_disconnect: Option<Option<Duration>>,
+    /// New `--endpoint-mode`.
+    pub endpoint_mode: Option<EndpointMode>,
     /// A whole new spec (`stack deploy`), instead of the changes above.
     pub replace: Option<ServiceSpec>,
     /// New registry credentials (`--with-registry-auth`); the service keeps its own otherwise.
@@ -142,6 +146,7 @@ impl ServiceUpdate {
             constraint_add: parse(&request.constraint_add)?,
             constraint_rm: parse(&request.constraint_rm)?,
             stop_on_disconnect: decode::stop_on_disconnect(&request.stop_on_disconnect)?,
+            endpoint_mode: decode::endpoint_mode(&request.endpoint_mode)?,
             network_add: decode::networks("--network-add", &request.network_add)?,
             network_rm: request.network_rm.clone(),
             force: request.force,
@@ -211,6 +216,9 @@ impl ServiceUpdate {
         }
         if let Some(after) = self.stop_on_disconnect {
             spec.stop_on_disconnect = after;
+        }
+        if let Some(mode) = self.endpoint_mode {
+            spec.endpoint_mode = mode;
         }
         decode::check_start_first(&spec)?;
         let networks = &mut spec.networks;

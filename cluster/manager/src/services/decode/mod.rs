@@ -14,7 +14,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use orchestrator::swarm::{
-    Constraint, Healthcheck, Mode, NANO_CPUS_PER_CPU, RestartCondition, ServiceSpec, Spread,
+    Constraint, EndpointMode, Healthcheck, Mode, NANO_CPUS_PER_CPU, RestartCondition, ServiceSpec,
+    Spread,
 };
 
 use super::proto;
@@ -52,6 +53,9 @@ pub enum SpecError {
     /// A placement constraint or preference.
     #[error(transparent)]
     Constraint(#[from] orchestrator::swarm::ConstraintError),
+    /// An endpoint mode other than vip or dnsrr.
+    #[error("{0}")]
+    EndpointMode(String),
     /// Two flags that exclude each other.
     #[error("{0} and {1} cannot be used together")]
     Conflict(&'static str, &'static str),
@@ -360,7 +364,16 @@ pub fn spec(spec: &proto::SpecRequest) -> Result<ServiceSpec, SpecError> {
     )?;
     check_start_first(&out)?;
     out.networks = networks("--network", &spec.networks)?;
+    out.endpoint_mode = endpoint_mode(&spec.endpoint_mode)?.unwrap_or_default();
     Ok(out)
+}
+
+/// `--endpoint-mode`: `None` when not given.
+pub fn endpoint_mode(text: &str) -> Result<Option<EndpointMode>, SpecError> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(SpecError::EndpointMode)
 }
 
 /// `--stop-on-disconnect`: `None` when not given, `Some(None)` for 0 (never), else the
@@ -415,6 +428,17 @@ mod tests {
             image: image.into(),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn endpoint_mode_defaults_to_vip() {
+        assert_eq!(
+            spec(&request("nginx")).unwrap().endpoint_mode,
+            EndpointMode::Vip
+        );
+        let mut r = request("nginx");
+        r.endpoint_mode = "dnsrr".into();
+        assert_eq!(spec(&r).unwrap().endpoint_mode, EndpointMode::Dnsrr);
     }
 
     #[test]
@@ -526,6 +550,10 @@ mod tests {
             (
                 Box::new(|r| r.stop_on_disconnect = "soon".into()),
                 "invalid --stop-on-disconnect \"soon\": expected number at 0",
+            ),
+            (
+                Box::new(|r| r.endpoint_mode = "ipvs".into()),
+                "invalid endpoint mode \"ipvs\": use vip or dnsrr",
             ),
         ];
         for (change, message) in cases {
