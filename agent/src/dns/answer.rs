@@ -181,6 +181,7 @@ mod tests {
                     ifname: "eth0".into(),
                     host_ifname: String::new(),
                     ports: vec![],
+                    netns: None,
                 },
             );
         }

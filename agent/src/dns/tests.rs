@@ -44,6 +44,7 @@ fn endpoint(id: &str, name: &str, last: u8) -> Endpoint {
         ifname: "eth0".into(),
         host_ifname: String::new(),
         ports: vec![],
+        netns: None,
     }
 }
 

@@ -79,6 +79,20 @@ impl NetworksClient {
         Ok(self.inner.set_peers(request).await?.into_inner())
     }
 
+    /// Sets the services' virtual addresses of an overlay network; returns the updated
+    /// network.
+    pub async fn set_services(
+        &mut self,
+        network: &str,
+        services: Vec<proto::OverlayService>,
+    ) -> Result<proto::Network, ClientError> {
+        let request = proto::NetworkServicesRequest {
+            network: network.to_string(),
+            services,
+        };
+        Ok(self.inner.set_services(request).await?.into_inner())
+    }
+
     /// Disconnects a container from a network.
     pub async fn disconnect_container(
         &mut self,

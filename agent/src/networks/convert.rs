@@ -3,7 +3,7 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use engine::network::{CreateNetwork, NetworkRecord, OverlayRequest, Peer};
+use engine::network::{CreateNetwork, NetworkRecord, OverlayRequest, Peer, VipService};
 
 use crate::proto;
 
@@ -116,6 +116,29 @@ pub fn peers(list: &[proto::OverlayPeer]) -> Result<Vec<Peer>, String> {
         .collect()
 }
 
+/// Services' virtual addresses from the wire; the first that does not parse is the error.
+pub fn services(list: &[proto::OverlayService]) -> Result<Vec<VipService>, String> {
+    list.iter()
+        .map(|s| {
+            let vip = parse::<Ipv4Addr>("virtual address", &s.vip)?
+                .ok_or("a service needs its virtual address")?;
+            let backends = s
+                .backends
+                .iter()
+                .map(|b| {
+                    parse::<Ipv4Addr>("backend address", b)?
+                        .ok_or_else(|| format!("virtual address {vip}: empty backend address"))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok(VipService {
+                vip,
+                names: s.names.clone(),
+                backends,
+            })
+        })
+        .collect()
+}
+
 fn overlay_info(rec: &NetworkRecord) -> Option<proto::OverlayInfo> {
     rec.overlay.as_ref().map(|o| proto::OverlayInfo {
         vni: o.vni,
@@ -131,6 +154,15 @@ fn overlay_info(rec: &NetworkRecord) -> Option<proto::OverlayInfo> {
                 mac: p.mac.clone(),
                 node: p.node.to_string(),
                 names: p.names.clone(),
+            })
+            .collect(),
+        services: o
+            .services
+            .iter()
+            .map(|s| proto::OverlayService {
+                vip: s.vip.to_string(),
+                names: s.names.clone(),
+                backends: s.backends.iter().map(ToString::to_string).collect(),
             })
             .collect(),
     })

@@ -347,4 +347,18 @@ impl NetworksApi for NetworksService {
         tracing::info!(network = %rec.name, peers = count, "overlay peers set");
         Ok(Response::new(convert::network(&rec)))
     }
+
+    async fn set_services(
+        &self,
+        request: Request<proto::NetworkServicesRequest>,
+    ) -> Reply<proto::Network> {
+        let req = request.into_inner();
+        let services = convert::services(&req.services).map_err(Status::invalid_argument)?;
+        let nets = self.engine();
+        let network = req.network.clone();
+        let rec = blocking(move || nets.set_services(&network, &services)).await?;
+        let count = rec.overlay.as_ref().map_or(0, |o| o.services.len());
+        tracing::info!(network = %rec.name, services = count, "overlay virtual addresses set");
+        Ok(Response::new(convert::network(&rec)))
+    }
 }

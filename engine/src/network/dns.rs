@@ -34,7 +34,26 @@ pub fn names(network: &NetworkRecord) -> NameTable {
             }
         }
     }
+    // A virtual address's names answer it alone.
+    for service in network.overlay.iter().flat_map(|o| &o.services) {
+        for name in &service.names {
+            table.insert(name.to_ascii_lowercase(), vec![service.vip]);
+        }
+    }
     table
+}
+
+/// The virtual addresses of an overlay's services named `query` (none on other networks).
+fn virtual_addresses(network: &NetworkRecord, query: &str) -> Vec<Ipv4Addr> {
+    let (Some(overlay), Some(name)) = (network.overlay.as_ref(), asked(network, query)) else {
+        return Vec::new();
+    };
+    overlay
+        .services
+        .iter()
+        .filter(|s| s.names.iter().any(|n| n.eq_ignore_ascii_case(&name)))
+        .map(|s| s.vip)
+        .collect()
 }
 
 /// The remote endpoints of an overlay (none on other networks).
@@ -75,8 +94,13 @@ pub(crate) fn holders<'a>(network: &'a NetworkRecord, query: &str) -> Vec<&'a En
 /// Answers `query` (`name` or `name.<network>`, trailing dot allowed) for a container on
 /// `network`; empty when the name is unknown there.
 /// On an overlay, the names of its remote endpoints (tasks on other nodes) answer too, with
-/// their addresses after the local ones.
+/// their addresses after the local ones; a name of a service's virtual address answers that
+/// address alone (a task made before its service had one may still carry the name).
 pub fn lookup(network: &NetworkRecord, query: &str) -> Vec<Ipv4Addr> {
+    let vips = virtual_addresses(network, query);
+    if !vips.is_empty() {
+        return vips;
+    }
     let mut out: Vec<Ipv4Addr> = Vec::new();
     for ep in holders(network, query) {
         if !out.contains(&ep.ipv4) {
@@ -119,6 +143,7 @@ mod tests {
             ifname: "eth0".into(),
             host_ifname: String::new(),
             ports: vec![],
+            netns: None,
         }
     }
 
@@ -181,10 +206,25 @@ mod tests {
             vxlan: "bsn-00000000-vx".into(),
             attachable: false,
             peers: vec![remote(7, &["web", "tasks.web"]), remote(8, &["api"])],
+            services: Vec::new(),
         });
         assert_eq!(lookup(&net, "web"), [ip(2), ip(3), ip(7)]);
         assert_eq!(lookup(&net, "TASKS.web.app_default"), [ip(7)]);
         assert_eq!(lookup(&net, "api"), [ip(8)]);
         assert_eq!(names(&net)["tasks.web"], [ip(7)]);
+
+        // A service's virtual address owns its names: `web` answers it alone, `tasks.web`
+        // still answers the tasks.
+        if let Some(o) = net.overlay.as_mut() {
+            o.services.push(crate::network::VipService {
+                vip: ip(200),
+                names: vec!["web".into(), "www".into()],
+                backends: vec![ip(2), ip(7)],
+            });
+        }
+        assert_eq!(lookup(&net, "WEB.app_default"), [ip(200)]);
+        assert_eq!(lookup(&net, "www"), [ip(200)]);
+        assert_eq!(lookup(&net, "tasks.web"), [ip(7)]);
+        assert_eq!(names(&net)["web"], [ip(200)]);
     }
 }

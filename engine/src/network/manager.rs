@@ -26,6 +26,7 @@ mod overlay;
 mod plug;
 mod proxied;
 mod rules;
+mod vip;
 
 /// What `network create` asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -396,6 +397,14 @@ impl Networks {
             ifname,
             host_ifname: format!("{}{tag}", super::VETH_PREFIX),
             ports,
+            // Overlays program their virtual addresses in the namespace later on.
+            netns: match rec.overlay {
+                Some(_) => Some(record::NamespaceRef {
+                    path: req.netns.path().to_path_buf(),
+                    inode: req.netns.inode()?,
+                }),
+                None => None,
+            },
         };
         rec.endpoints.insert(ep.container_id.clone(), ep.clone());
         let mut updated: Vec<NetworkRecord> = all.into_iter().filter(|r| r.id != rec.id).collect();
@@ -403,6 +412,7 @@ impl Networks {
         // The endpoint's own rules only; should the tables have been changed behind our back,
         // they are rebuilt whole from the records.
         let result = Self::plug(&rec, &ep, mac_bytes, req.netns)
+            .and_then(|()| Self::install_vips(&rec, req.netns))
             .and_then(|()| self.store.save(&rec))
             .and_then(|()| {
                 self.add_endpoint_rules(&ep).or_else(|err| {
@@ -434,6 +444,7 @@ impl Networks {
             });
         };
         Links::open()?.delete(&ep.host_ifname)?;
+        Self::uninstall_vips(&rec, &ep);
         self.store.save(&rec)?;
         self.delete_endpoint_rules(&ep).or_else(|err| {
             tracing::warn!(network = %rec.name, cause = %err, "cannot delete the endpoint's rules; rebuilding the tables");

@@ -36,6 +36,7 @@ pub mod store;
 #[cfg(not(feature = "testing"))]
 mod store;
 mod sysctl;
+mod vip;
 
 use std::path::PathBuf;
 
@@ -45,7 +46,8 @@ pub use netns::Netns;
 pub use overlay::{OverlayConfig, Peer};
 pub use ports::{PortMapping, PortSpec, Protocol};
 pub use proxy::{PortProxy, ProxyPort};
-pub use record::{Endpoint, NetworkRecord};
+pub use record::{Endpoint, NamespaceRef, NetworkRecord};
+pub use vip::VipService;
 #[cfg(feature = "testing")]
 pub use record::{bridge_mac, parse_mac};
 

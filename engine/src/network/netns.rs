@@ -36,6 +36,16 @@ impl Netns {
         Self::open(Path::new("/proc/thread-self/ns/net"))
     }
 
+    /// The namespace's inode number (what tells two namespaces apart).
+    pub fn inode(&self) -> Result<u64> {
+        use std::os::unix::fs::MetadataExt as _;
+        let meta = self
+            .file
+            .metadata()
+            .map_err(io_err("stat network namespace", &self.path))?;
+        Ok(meta.ino())
+    }
+
     /// The path this handle was opened from.
     pub fn path(&self) -> &Path {
         &self.path

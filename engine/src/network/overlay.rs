@@ -13,6 +13,7 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 
 use super::record::{self, NetworkRecord};
+use super::vip::VipService;
 
 /// The VXLAN UDP port assigned by IANA, the default of an overlay.
 pub(super) const DEFAULT_PORT: u16 = 4789;
@@ -41,6 +42,10 @@ pub struct OverlayConfig {
     pub attachable: bool,
     /// The remote endpoints currently programmed, sorted.
     pub peers: Vec<Peer>,
+    /// The services' virtual addresses currently programmed, sorted (see
+    /// [`crate::network::Networks::set_services`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<VipService>,
 }
 
 /// One remote endpoint of an overlay: a container on another node.

@@ -101,6 +101,7 @@ mod tests {
                     container_port: 80,
                 })
                 .collect(),
+            netns: None,
         }
     }
 

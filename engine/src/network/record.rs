@@ -71,6 +71,20 @@ pub struct Endpoint {
     pub host_ifname: String,
     /// Published ports (DNAT to `ipv4`).
     pub ports: Vec<PortMapping>,
+    /// The container's network namespace while it is attached (where the rules of an
+    /// overlay's virtual addresses go); absent in records of older agents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<NamespaceRef>,
+}
+
+/// A network namespace as an endpoint records it: the path it was opened from and its inode,
+/// so that a path whose process has gone (and whose pid was reused) is never mistaken for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceRef {
+    /// `/proc/<pid>/ns/net` of the container's init.
+    pub path: std::path::PathBuf,
+    /// The namespace's inode number.
+    pub inode: u64,
 }
 
 impl NetworkRecord {

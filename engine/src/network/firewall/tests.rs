@@ -60,6 +60,7 @@ fn golden_ruleset() {
                     container_port: 53,
                 },
             ],
+            netns: None,
         },
     );
     let db = network("bsn-bbbbbbbb", "10.2.0.0/24", true);
@@ -99,6 +100,7 @@ fn published(ep_id: &str, ipv4: &str, ipv6: Option<&str>, ports: Vec<PortMapping
         ifname: "eth0".into(),
         host_ifname: format!("bv{ep_id}"),
         ports,
+        netns: None,
     }
 }
 

@@ -90,6 +90,7 @@ pub(super) fn plan(
         vxlan: overlay::vxlan_name(bridge),
         attachable: req.attachable,
         peers: Vec::new(),
+        services: Vec::new(),
     };
     Ok((config, mtu))
 }

@@ -12,11 +12,11 @@ use netlink_packet_netfilter::nftables::{
 
 use crate::network::firewall::{Action, Match};
 
-type Expr = ListAttribute<ExpressionAttribute>;
+pub(super) type Expr = ListAttribute<ExpressionAttribute>;
 
 const NF_DROP: u32 = 0;
 const NF_ACCEPT: u32 = 1;
-const PAYLOAD_NETWORK: u32 = 1;
+pub(super) const PAYLOAD_NETWORK: u32 = 1;
 const PAYLOAD_TRANSPORT: u32 = 2;
 const NFT_CT_STATE: u32 = 0;
 const NFT_CT_STATUS: u32 = 2;
@@ -25,16 +25,16 @@ const IPS_DST_NAT: u32 = 1 << 5;
 const NFT_FIB_RESULT_ADDRTYPE: u32 = 3;
 const NFTA_FIB_F_DADDR: u32 = 1 << 1;
 const RTN_LOCAL: u32 = 2;
-const NFT_NAT_DNAT: u32 = 1;
-const NFPROTO_IPV4: u32 = 2;
+pub(super) const NFT_NAT_DNAT: u32 = 1;
+pub(super) const NFPROTO_IPV4: u32 = 2;
 const NFPROTO_IPV6: u32 = 10;
 const IFNAMSIZ: usize = 16;
 
-fn be32(v: u32) -> Vec<u8> {
+pub(super) fn be32(v: u32) -> Vec<u8> {
     v.to_be_bytes().to_vec()
 }
 
-fn other(name: &str, attrs: Vec<(u16, Vec<u8>)>) -> Expr {
+pub(super) fn other(name: &str, attrs: Vec<(u16, Vec<u8>)>) -> Expr {
     Expressions::Other {
         expression_type: name.to_string(),
         attributes: attrs
@@ -62,7 +62,7 @@ fn meta(key: MetaKey) -> Expr {
     .into()
 }
 
-fn payload(base: u32, offset: u32, len: u32) -> Expr {
+pub(super) fn payload(base: u32, offset: u32, len: u32) -> Expr {
     Expressions::Payload(vec![
         Payload::DestinationRegister(Register::Reg1),
         Payload::Base(base),

@@ -10,9 +10,11 @@
 mod expr;
 mod foreign;
 mod tagged;
+mod vip;
 
 pub(super) use foreign::sync as sync_foreign_forward;
 pub(super) use tagged::{append, delete_tagged};
+pub(super) use vip::{install as install_vips, remove as remove_vips, update as update_vips};
 
 use netlink_packet_core::{NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST, NetlinkMessage};
 use netlink_packet_netfilter::nftables::{

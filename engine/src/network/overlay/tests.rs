@@ -23,6 +23,7 @@ fn overlay_record() -> NetworkRecord {
         ifname: "eth0".into(),
         host_ifname: "bv000000000001".into(),
         ports: vec![],
+        netns: None,
     };
     NetworkRecord {
         id: "0a1b2c3d".repeat(8),
@@ -46,6 +47,7 @@ fn overlay_record() -> NetworkRecord {
             vxlan: vxlan_name("bsn-0a1b2c3d"),
             attachable: true,
             peers: vec![],
+            services: Vec::new(),
         }),
     }
 }
