@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use cluster_state::{Command, Kind, Record, RecordKey, TaskAttachment};
+use cluster_state::{Command, Kind, Record, RecordKey, ServiceEndpoint, TaskAttachment};
 use orchestrator::swarm::{self, RestartHistory, ServiceId, TaskId};
 
 use super::plan::Snapshot;
@@ -19,13 +19,15 @@ struct Group {
 }
 
 /// The batches that take the store from `snapshot` to `tasks` and `histories`, giving the
-/// tasks in `addresses` their network attachments.
+/// tasks in `addresses` their network attachments and the services in `endpoints` their
+/// virtual addresses.
 pub(super) fn batches(
     snapshot: &Snapshot,
     tasks: &[swarm::Task],
     histories: &BTreeMap<ServiceId, RestartHistory>,
     services: &BTreeMap<ServiceId, swarm::Service>,
     addresses: &BTreeMap<TaskId, Vec<TaskAttachment>>,
+    endpoints: &BTreeMap<ServiceId, ServiceEndpoint>,
 ) -> Vec<Vec<Command>> {
     let before: HashMap<&TaskId, &cluster_state::Task> =
         snapshot.tasks.iter().map(|r| (&r.task.id, r)).collect();
@@ -75,19 +77,23 @@ pub(super) fn batches(
         let history = histories.get(&record.service.id);
         let history_changed = history.is_some_and(|h| *h != record.restarts);
         let service = services.get(&record.service.id);
-        if service.is_some() {
+        let endpoint = endpoints.get(&record.service.id);
+        if service.is_some() || endpoint.is_some() {
             groups.entry(record.service.id.clone()).or_default();
         }
         let Some(group) = groups.get_mut(&record.service.id) else {
             continue;
         };
-        if group.creates || history_changed || service.is_some() {
+        if group.creates || history_changed || service.is_some() || endpoint.is_some() {
             let mut updated = record.clone();
             if let Some(history) = history {
                 updated.restarts = history.clone();
             }
             if let Some(service) = service {
                 updated.service = service.clone();
+            }
+            if let Some(endpoint) = endpoint {
+                updated.endpoint = endpoint.clone();
             }
             group.commands.insert(
                 0,

@@ -10,6 +10,7 @@ use orchestrator::swarm::{self, DesiredState, ServiceId, TaskId, Timestamp};
 
 use super::diff;
 use crate::networks::alloc::AddressBook;
+use crate::networks::vips;
 
 /// Rebalance moves proposed per service and pass: a bounded number at a time.
 pub const MAX_MOVES: usize = 2;
@@ -129,23 +130,40 @@ pub fn plan(snapshot: &Snapshot, now: Timestamp, mut next_id: impl FnMut() -> Ta
     let schedule = swarm::schedule(&snapshot.nodes, &tasks, now);
     wake_at = earliest(wake_at, schedule.retry_at);
     swarm::apply_schedule(&mut tasks, &schedule, now);
-    let addresses = addresses(snapshot, &tasks);
+    let (addresses, endpoints) = addresses(snapshot, &services, &tasks);
     Plan {
-        batches: diff::batches(snapshot, &tasks, &histories, &services, &addresses),
+        batches: diff::batches(
+            snapshot,
+            &tasks,
+            &histories,
+            &services,
+            &addresses,
+            &endpoints,
+        ),
         wake_at,
     }
 }
 
-/// The addresses of the tasks that reach a node in this pass on the networks of their spec:
-/// each gets one on each network, allocated against every address a task record holds (and
-/// those given earlier in the pass), so that no two tasks of any service share one.
+/// Task attachments by task, and services' endpoints by service.
+type Addresses = (
+    BTreeMap<TaskId, Vec<cluster_state::TaskAttachment>>,
+    BTreeMap<ServiceId, cluster_state::ServiceEndpoint>,
+);
+
+/// The addresses given in this pass, from one address book that holds every address a task
+/// or service record holds (and those given earlier in the pass), so that no two tasks or
+/// services share one: first each service's virtual addresses ([`vips::wanted`] on its spec
+/// as this pass leaves it; only the services whose set changes are returned), then one
+/// address on each network for every task that reaches a node in this pass.
 fn addresses(
     snapshot: &Snapshot,
+    services: &BTreeMap<ServiceId, swarm::Service>,
     tasks: &[swarm::Task],
-) -> BTreeMap<TaskId, Vec<cluster_state::TaskAttachment>> {
+) -> Addresses {
     let mut out = BTreeMap::new();
+    let mut endpoints = BTreeMap::new();
     if snapshot.networks.is_empty() {
-        return out;
+        return (out, endpoints);
     }
     let records: HashMap<&TaskId, &cluster_state::Task> =
         snapshot.tasks.iter().map(|r| (&r.task.id, r)).collect();
@@ -153,6 +171,16 @@ fn addresses(
         &snapshot.networks,
         snapshot.tasks.iter().flat_map(|r| &r.networks),
     );
+    for record in &snapshot.services {
+        vips::hold(&mut book, &record.endpoint);
+    }
+    for record in &snapshot.services {
+        let service = services.get(&record.service.id).unwrap_or(&record.service);
+        let wanted = vips::wanted(&service.spec, &record.endpoint, &mut book);
+        if wanted != record.endpoint {
+            endpoints.insert(record.service.id.clone(), wanted);
+        }
+    }
     for task in tasks {
         let placed = task.node.is_some() && task.is_desired_running();
         let has = records
@@ -169,7 +197,7 @@ fn addresses(
             out.insert(task.id.clone(), attachments);
         }
     }
-    out
+    (out, endpoints)
 }
 
 /// Tasks whose service is gone: wanted shut down; forgotten once stopped, never placed, or

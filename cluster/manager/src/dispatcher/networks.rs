@@ -6,6 +6,13 @@
 //! A remote task is an endpoint while the managers want it running, it has not stopped, and
 //! its node is not down: scaling down, a stopped task or a lost node withdraws its entries
 //! from every other node. Its DNS names come with it only once its node reports it running.
+//!
+//! Each network also carries the virtual addresses of the services on it (`vip` mode), each
+//! with its names and its backends: the addresses of its tasks that are wanted running, run
+//! (a task with a healthcheck runs only once healthy) and are on a live node. A task wanted
+//! shut down leaves the backends in the same change that tells its node to stop it. In `vip`
+//! mode the service's name and aliases belong to the virtual address; the tasks keep
+//! `tasks.<service>`.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -29,6 +36,17 @@ pub struct RemoteEndpoint {
     /// runs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<String>,
+}
+
+/// A service's virtual address on a network, with where it leads.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ServiceVip {
+    /// The virtual address.
+    pub vip: Ipv4Addr,
+    /// Its DNS names: the service's name and its aliases on the network.
+    pub names: Vec<String>,
+    /// The addresses of the service's running tasks on the network, sorted.
+    pub backends: Vec<Ipv4Addr>,
 }
 
 /// One network of one task, as its node needs it.
@@ -58,6 +76,9 @@ pub struct TaskNetwork {
     pub names: Vec<String>,
     /// The network's endpoints on other nodes, sorted.
     pub peers: Vec<RemoteEndpoint>,
+    /// The virtual addresses of the services on the network, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<ServiceVip>,
 }
 
 /// The host part of a node's `addr` (`10.0.0.2:4242` → `10.0.0.2`).
@@ -72,8 +93,13 @@ pub fn node_address(addr: &str) -> Option<Ipv4Addr> {
 }
 
 /// The DNS names of a task of `service` with `attachment`: the service's name, `tasks.` and
-/// the service's name, and the aliases the service gives on that network.
-pub fn task_names(service: &str, attachment: &TaskAttachment) -> Vec<String> {
+/// the service's name, and the aliases the service gives on that network; only `tasks.` and
+/// the name when the service has a virtual address there (`vip`: the others are the
+/// address's).
+pub fn task_names(service: &str, attachment: &TaskAttachment, vip: bool) -> Vec<String> {
+    if vip {
+        return vec![format!("tasks.{service}")];
+    }
     let mut names = vec![service.to_owned(), format!("tasks.{service}")];
     for alias in &attachment.aliases {
         if !names.contains(alias) {
@@ -94,7 +120,7 @@ struct Endpoint<'a> {
 pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
     let mut nodes: BTreeMap<&str, (Option<Ipv4Addr>, bool)> = BTreeMap::new();
     let mut networks = BTreeMap::new();
-    let mut services: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut services: BTreeMap<&str, &cluster_state::Service> = BTreeMap::new();
     for record in records {
         match record {
             Record::Node(n) => {
@@ -109,7 +135,7 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
                 }
             }
             Record::Service(s) => {
-                services.insert(s.service.id.as_str(), s.service.name.as_str());
+                services.insert(s.service.id.as_str(), s);
             }
             _ => {}
         }
@@ -117,8 +143,15 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
     let service_name = |task: &orchestrator::swarm::Task| {
         services
             .get(task.service_id.as_str())
-            .map_or_else(|| task.service_id.to_string(), |n| (*n).to_owned())
+            .map_or_else(|| task.service_id.to_string(), |s| s.service.name.clone())
     };
+    let has_vip = |task: &orchestrator::swarm::Task, network_id: &str| {
+        services
+            .get(task.service_id.as_str())
+            .is_some_and(|s| s.endpoint.vip_on(network_id).is_some())
+    };
+    // Backends by network id and service id: running tasks on live nodes.
+    let mut backends: BTreeMap<(&str, &str), Vec<Ipv4Addr>> = BTreeMap::new();
     // Endpoints by network id: tasks wanted running, not stopped, on a live node.
     let mut endpoints: BTreeMap<&str, Vec<Endpoint>> = BTreeMap::new();
     for record in records {
@@ -138,6 +171,12 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
         // it starts; its names answer only once it runs.
         let running = task.status.state == TaskState::Running;
         for a in &t.networks {
+            if running {
+                backends
+                    .entry((a.network_id.as_str(), task.service_id.as_str()))
+                    .or_default()
+                    .push(a.ip);
+            }
             endpoints
                 .entry(a.network_id.as_str())
                 .or_default()
@@ -146,12 +185,50 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
                     node_addr: *addr,
                     attachment: a,
                     names: if running {
-                        task_names(&service_name(task), a)
+                        task_names(&service_name(task), a, has_vip(task, &a.network_id))
                     } else {
                         Vec::new()
                     },
                 });
         }
+    }
+    // Virtual addresses by network id.
+    let mut vips: BTreeMap<&str, Vec<ServiceVip>> = BTreeMap::new();
+    for s in services.values() {
+        for v in &s.endpoint.virtual_ips {
+            let (Some(vip), Some((network, _))) = (v.ip(), networks.get(v.network_id.as_str()))
+            else {
+                continue;
+            };
+            let mut names = vec![s.service.name.clone()];
+            let aliases = s
+                .service
+                .spec
+                .networks
+                .iter()
+                .filter(|c| c.target == network.name)
+                .flat_map(|c| &c.aliases);
+            for alias in aliases {
+                if !names.contains(alias) {
+                    names.push(alias.clone());
+                }
+            }
+            let mut to = backends
+                .get(&(v.network_id.as_str(), s.service.id.as_str()))
+                .cloned()
+                .unwrap_or_default();
+            to.sort();
+            vips.entry(v.network_id.as_str())
+                .or_default()
+                .push(ServiceVip {
+                    vip,
+                    names,
+                    backends: to,
+                });
+        }
+    }
+    for list in vips.values_mut() {
+        list.sort();
     }
     let mut out = BTreeMap::new();
     for record in records {
@@ -192,8 +269,9 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
                 underlay: *underlay,
                 ip: a.ip,
                 mac: a.mac.clone(),
-                names: task_names(&service_name(task), a),
+                names: task_names(&service_name(task), a, has_vip(task, &a.network_id)),
                 peers,
+                services: vips.get(a.network_id.as_str()).cloned().unwrap_or_default(),
             });
         }
         out.insert(task.id.clone(), joined);
@@ -313,5 +391,70 @@ mod tests {
         assert_eq!(node_address("10.0.0.2"), Some(Ipv4Addr::new(10, 0, 0, 2)));
         assert_eq!(node_address("[::1]:4242"), None);
         assert_eq!(node_address("host:4242"), None);
+    }
+
+    fn vip_service(vip: &str) -> Record {
+        let mut spec = orchestrator::swarm::ServiceSpec::default();
+        spec.networks.push(orchestrator::swarm::NetworkAttachmentConfig {
+            target: "front".into(),
+            aliases: vec!["www".into()],
+        });
+        let mut s = cluster_state::Service::new(orchestrator::swarm::Service::new(
+            "s1".into(),
+            "web",
+            spec,
+            orchestrator::swarm::Timestamp(0),
+        ));
+        s.endpoint.virtual_ips.push(cluster_state::VirtualIp {
+            network_id: "net1".into(),
+            addr: vip.into(),
+        });
+        Record::Service(Box::new(s))
+    }
+
+    #[test]
+    fn a_vip_leads_to_the_running_tasks_on_live_nodes_and_owns_the_service_name() {
+        let mut records = vec![
+            node("n1", "10.213.0.1:4242", NodeState::Ready),
+            node("n2", "10.213.0.2:4242", NodeState::Ready),
+            node("n3", "10.213.0.3:4242", NodeState::Down),
+            network(),
+            vip_service("10.32.0.9/20"),
+            on_net("a", "n1", TaskState::Running, 2),
+            on_net("b", "n2", TaskState::Running, 3),
+            on_net("c", "n2", TaskState::Starting, 4),
+            on_net("d", "n3", TaskState::Running, 5),
+            on_net("e", "n1", TaskState::Running, 6),
+        ];
+        if let Record::Task(t) = &mut records[9] {
+            t.task.desired_state = orchestrator::swarm::DesiredState::Shutdown;
+        }
+        let all = task_networks(&records);
+        let a = &all[&TaskId::from("a")][0];
+        let vip = ServiceVip {
+            vip: Ipv4Addr::new(10, 32, 0, 9),
+            names: vec!["web".into(), "www".into()],
+            backends: vec![Ipv4Addr::new(10, 32, 0, 2), Ipv4Addr::new(10, 32, 0, 3)],
+        };
+        // Not yet running (c), on a down node (d), wanted shut down (e): no backend.
+        assert_eq!(a.services, [vip.clone()]);
+        assert_eq!(all[&TaskId::from("c")][0].services, [vip]);
+        // The service's name and alias are the VIP's; the tasks keep tasks.<service>.
+        assert_eq!(a.names, ["tasks.web"]);
+        assert_eq!(a.peers[0].names, ["tasks.web"]);
+
+        // Without a virtual address (dnsrr), the tasks hold every name and no VIP is sent.
+        records[4] = Record::Service(Box::new(cluster_state::Service::new(
+            orchestrator::swarm::Service::new(
+                "s1".into(),
+                "web",
+                orchestrator::swarm::ServiceSpec::default(),
+                orchestrator::swarm::Timestamp(0),
+            ),
+        )));
+        let all = task_networks(&records);
+        let a = &all[&TaskId::from("a")][0];
+        assert!(a.services.is_empty());
+        assert_eq!(a.names, ["web", "tasks.web", "www"]);
     }
 }

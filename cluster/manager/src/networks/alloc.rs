@@ -176,6 +176,31 @@ impl AddressBook {
         book
     }
 
+    /// Marks `ip` taken on network `network_id` (a service's virtual address).
+    pub(crate) fn hold(&mut self, network_id: &str, ip: Ipv4Addr) {
+        if let Some((_, _, used)) = self.networks.get_mut(network_id) {
+            used.insert(ip);
+        }
+    }
+
+    /// The id of the network named `name`, when the book knows it.
+    pub(crate) fn id_of(&self, name: &str) -> Option<&str> {
+        self.names.get(name).map(String::as_str)
+    }
+
+    /// Takes the lowest host address of network `network_id` that is neither its gateway nor
+    /// held; returns it with the subnet's prefix length (`None`: unknown network, or full).
+    pub(crate) fn take(&mut self, network_id: &str) -> Option<(Ipv4Addr, u8)> {
+        let (subnet, gateway, used) = self.networks.get_mut(network_id)?;
+        let first = u32::from(subnet.network()) + 1;
+        let last = u32::from(subnet.broadcast());
+        let ip = (first..last)
+            .map(Ipv4Addr::from)
+            .find(|ip| ip != gateway && !used.contains(ip))?;
+        used.insert(ip);
+        Some((ip, subnet.prefix_len()))
+    }
+
     /// Allocates one address on each network of `wanted` (by name): the lowest host address
     /// that is neither the gateway nor held. Returns the attachments, and the names of the
     /// networks that are unknown or full (the task goes without them).
@@ -186,24 +211,14 @@ impl AddressBook {
         let mut out = Vec::new();
         let mut failed = Vec::new();
         for config in wanted {
-            let Some(id) = self.names.get(&config.target) else {
+            let Some(id) = self.names.get(&config.target).cloned() else {
                 failed.push(config.target.clone());
                 continue;
             };
-            let (subnet, gateway, used) = self
-                .networks
-                .get_mut(id)
-                .expect("every named network is in the book");
-            let first = u32::from(subnet.network()) + 1;
-            let last = u32::from(subnet.broadcast());
-            let free = (first..last)
-                .map(Ipv4Addr::from)
-                .find(|ip| ip != gateway && !used.contains(ip));
-            match free {
-                Some(ip) => {
-                    used.insert(ip);
+            match self.take(&id) {
+                Some((ip, _)) => {
                     out.push(TaskAttachment {
-                        network_id: id.clone(),
+                        network_id: id,
                         network: config.target.clone(),
                         ip,
                         mac: mac_of(ip),

@@ -2,6 +2,8 @@
 //!
 //! - [`alloc`]: the pure allocations — a network's VXLAN identifier and subnet, each task's
 //!   address and MAC address (the leader's control loop gives them when it assigns a task).
+//! - [`vips`]: each service's virtual addresses, one per network it joins in `vip` mode, from
+//!   the same address book (the leader's control loop gives and releases them).
 //! - `api`: the network calls of the services API (`CreateNetwork`, `ListNetworks`,
 //!   `InspectNetwork`, `RemoveNetwork`), on the leader for writes.
 //!
@@ -10,3 +12,4 @@
 
 pub(crate) mod alloc;
 pub(crate) mod api;
+pub(crate) mod vips;

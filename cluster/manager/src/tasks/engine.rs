@@ -12,7 +12,7 @@ use api::{AgentClient, ClientError};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::dispatcher::networks::{RemoteEndpoint, TaskNetwork};
+use crate::dispatcher::networks::{RemoteEndpoint, ServiceVip, TaskNetwork};
 use crate::tasks::fetch::{self, ByteStream, FetchError, Pinned, Receiver, Sources};
 use crate::tasks::machine::Found;
 use crate::tasks::overlays::{NETWORK_ID, OverlayLink};
@@ -110,6 +110,10 @@ pub trait TaskEngine: Send + Sync + 'static {
     async fn create_overlay(&self, network: &TaskNetwork) -> Result<(), EngineError>;
     /// Sets an overlay's remote endpoints to exactly `peers`.
     async fn set_peers(&self, network: &str, peers: &[RemoteEndpoint]) -> Result<(), EngineError>;
+    /// Sets an overlay's services' virtual addresses (with their backends) to exactly
+    /// `services`.
+    async fn set_services(&self, network: &str, services: &[ServiceVip])
+    -> Result<(), EngineError>;
     /// Removes an overlay (refused while a container is attached).
     async fn remove_overlay(&self, network: &str) -> Result<(), EngineError>;
 }
@@ -309,11 +313,30 @@ fn overlay_link(network: &proto::Network) -> Option<OverlayLink> {
         })
         .collect();
     peers.sort();
+    let mut services: Vec<ServiceVip> = overlay
+        .services
+        .iter()
+        .filter_map(|s| {
+            let mut backends = s
+                .backends
+                .iter()
+                .map(|b| b.parse().ok())
+                .collect::<Option<Vec<_>>>()?;
+            backends.sort();
+            Some(ServiceVip {
+                vip: s.vip.parse().ok()?,
+                names: s.names.clone(),
+                backends,
+            })
+        })
+        .collect();
+    services.sort();
     Some(OverlayLink {
         name: network.name.clone(),
         cluster_id: network.labels.get(NETWORK_ID)?.clone(),
         vni: overlay.vni,
         peers,
+        services,
     })
 }
 
@@ -475,6 +498,26 @@ impl TaskEngine for AgentEngine {
                 .collect(),
         };
         self.networks().await?.set_peers(request).await?;
+        Ok(())
+    }
+
+    async fn set_services(
+        &self,
+        network: &str,
+        services: &[ServiceVip],
+    ) -> Result<(), EngineError> {
+        let request = proto::NetworkServicesRequest {
+            network: network.to_owned(),
+            services: services
+                .iter()
+                .map(|s| proto::OverlayService {
+                    vip: s.vip.to_string(),
+                    names: s.names.clone(),
+                    backends: s.backends.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+        };
+        self.networks().await?.set_services(request).await?;
         Ok(())
     }
 

@@ -239,6 +239,7 @@ impl TaskEngine for FakeEngine {
                 cluster_id: network.id.clone(),
                 vni: network.vni,
                 peers: Vec::new(),
+                services: Vec::new(),
             },
         );
         Ok(())
@@ -253,6 +254,22 @@ impl TaskEngine for FakeEngine {
             .get_mut(network)
             .ok_or_else(|| EngineError::NotFound(format!("network {network} not found")))?;
         link.peers = peers.to_vec();
+        Ok(())
+    }
+
+    async fn set_services(
+        &self,
+        network: &str,
+        services: &[ServiceVip],
+    ) -> Result<(), EngineError> {
+        let vips: Vec<String> = services.iter().map(|s| s.vip.to_string()).collect();
+        self.call(format!("services {network} {}", vips.join(",")));
+        let mut state = self.lock();
+        let link = state
+            .overlays
+            .get_mut(network)
+            .ok_or_else(|| EngineError::NotFound(format!("network {network} not found")))?;
+        link.services = services.to_vec();
         Ok(())
     }
 

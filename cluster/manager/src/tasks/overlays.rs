@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::dispatcher::networks::{RemoteEndpoint, TaskNetwork};
+use crate::dispatcher::networks::{RemoteEndpoint, ServiceVip, TaskNetwork};
 use crate::dispatcher::sets::NodeSet;
 use crate::tasks::engine::TaskEngine;
 use orchestrator::swarm::DesiredState;
@@ -27,6 +27,8 @@ pub struct OverlayLink {
     pub vni: u32,
     /// The remote endpoints programmed, sorted.
     pub peers: Vec<RemoteEndpoint>,
+    /// The services' virtual addresses programmed, sorted.
+    pub services: Vec<ServiceVip>,
 }
 
 /// One change to the node's overlays.
@@ -43,6 +45,13 @@ pub enum OverlayAction {
         name: String,
         /// The endpoints.
         peers: Vec<RemoteEndpoint>,
+    },
+    /// Set the overlay's services' virtual addresses (and their backends) to exactly these.
+    SetServices {
+        /// The overlay's name.
+        name: String,
+        /// The virtual addresses.
+        services: Vec<ServiceVip>,
     },
 }
 
@@ -63,7 +72,9 @@ pub fn desired(set: &NodeSet) -> BTreeMap<String, TaskNetwork> {
 
 /// What takes the node from the overlays `existing` to `desired`: removals first (so a
 /// network replaced under the same name goes before its successor comes), then creations
-/// with their endpoints, then endpoint changes.
+/// with their endpoints and virtual addresses, then changes. On a kept overlay the virtual
+/// addresses change before the endpoints: a withdrawn task leaves the backends before its
+/// entries go, and a new backend (a running task) has had its entries since it was assigned.
 pub fn plan(
     desired: &BTreeMap<String, TaskNetwork>,
     existing: &[OverlayLink],
@@ -88,12 +99,27 @@ pub fn plan(
                         peers: network.peers.clone(),
                     });
                 }
+                if !network.services.is_empty() {
+                    actions.push(OverlayAction::SetServices {
+                        name: name.clone(),
+                        services: network.services.clone(),
+                    });
+                }
             }
-            Some(link) if link.peers != network.peers => actions.push(OverlayAction::SetPeers {
-                name: name.clone(),
-                peers: network.peers.clone(),
-            }),
-            Some(_) => {}
+            Some(link) => {
+                if link.services != network.services {
+                    actions.push(OverlayAction::SetServices {
+                        name: name.clone(),
+                        services: network.services.clone(),
+                    });
+                }
+                if link.peers != network.peers {
+                    actions.push(OverlayAction::SetPeers {
+                        name: name.clone(),
+                        peers: network.peers.clone(),
+                    });
+                }
+            }
         }
     }
     actions
@@ -119,6 +145,9 @@ pub async fn sync<E: TaskEngine>(engine: &E, set: &NodeSet) -> bool {
             OverlayAction::Remove(name) => engine.remove_overlay(name).await,
             OverlayAction::Create(network) => engine.create_overlay(network).await,
             OverlayAction::SetPeers { name, peers } => engine.set_peers(name, peers).await,
+            OverlayAction::SetServices { name, services } => {
+                engine.set_services(name, services).await
+            }
         };
         match (&action, result) {
             (OverlayAction::Remove(name), Ok(())) => {
@@ -129,6 +158,9 @@ pub async fn sync<E: TaskEngine>(engine: &E, set: &NodeSet) -> bool {
             }
             (OverlayAction::SetPeers { name, peers }, Ok(())) => {
                 tracing::debug!(network = %name, peers = peers.len(), "overlay endpoints set");
+            }
+            (OverlayAction::SetServices { name, services }, Ok(())) => {
+                tracing::debug!(network = %name, services = services.len(), "overlay virtual addresses set");
             }
             (OverlayAction::Remove(name), Err(err)) => {
                 // Usually a task container still attached: it goes soon.
@@ -174,6 +206,7 @@ mod tests {
             mac: "02:42:0a:20:00:02".into(),
             names: vec!["web".into()],
             peers: peers.iter().map(|l| endpoint(*l)).collect(),
+            services: Vec::new(),
         }
     }
 
@@ -198,6 +231,18 @@ mod tests {
             cluster_id: id.into(),
             vni: 4096,
             peers: peers.iter().map(|l| endpoint(*l)).collect(),
+            services: Vec::new(),
+        }
+    }
+
+    fn vip(backends: &[u8]) -> ServiceVip {
+        ServiceVip {
+            vip: Ipv4Addr::new(10, 32, 0, 200),
+            names: vec!["web".into()],
+            backends: backends
+                .iter()
+                .map(|l| Ipv4Addr::new(10, 32, 0, *l))
+                .collect(),
         }
     }
 
@@ -272,5 +317,47 @@ mod tests {
                 },
             ]
         );
+    }
+
+    #[test]
+    fn virtual_addresses_change_before_endpoints_and_come_after_them_on_a_new_overlay() {
+        let mut front = network("front", "n1", &[4]);
+        front.services = vec![vip(&[2])];
+        let wanted: BTreeMap<String, TaskNetwork> = [("front".to_owned(), front.clone())].into();
+        // A new overlay: created, its endpoints set, then its virtual addresses.
+        assert_eq!(
+            plan(&wanted, &[]),
+            [
+                OverlayAction::Create(Box::new(front.clone())),
+                OverlayAction::SetPeers {
+                    name: "front".into(),
+                    peers: vec![endpoint(4)],
+                },
+                OverlayAction::SetServices {
+                    name: "front".into(),
+                    services: vec![vip(&[2])],
+                },
+            ]
+        );
+        // Task 3 is withdrawn (scale down): it leaves the backends before its entries go.
+        let mut existing = link("front", "n1", &[3, 4]);
+        existing.services = vec![vip(&[2, 3])];
+        assert_eq!(
+            plan(&wanted, std::slice::from_ref(&existing)),
+            [
+                OverlayAction::SetServices {
+                    name: "front".into(),
+                    services: vec![vip(&[2])],
+                },
+                OverlayAction::SetPeers {
+                    name: "front".into(),
+                    peers: vec![endpoint(4)],
+                },
+            ]
+        );
+        // At rest: nothing.
+        existing.peers = vec![endpoint(4)];
+        existing.services = vec![vip(&[2])];
+        assert!(plan(&wanted, &[existing]).is_empty());
     }
 }
