@@ -122,15 +122,20 @@ fn backends(rules: &str, vip: &str) -> BTreeSet<String> {
 /// Waits until every client's namespace holds `want` as the backends of `vip`.
 async fn backends_everywhere(bed: &Bed, clients: &[Running], vip: &str, want: &BTreeSet<String>) {
     for c in clients {
-        wait_until(bed, "the backends programmed on every node", WITHIN, || async {
-            let rules = ruleset(bed, c)?;
-            let got = backends(&rules, vip);
-            if got == *want {
-                Ok(())
-            } else {
-                Err(format!("node {}: {got:?}, want {want:?}\n{rules}", c.0))
-            }
-        })
+        wait_until(
+            bed,
+            "the backends programmed on every node",
+            WITHIN,
+            || async {
+                let rules = ruleset(bed, c)?;
+                let got = backends(&rules, vip);
+                if got == *want {
+                    Ok(())
+                } else {
+                    Err(format!("node {}: {got:?}, want {want:?}\n{rules}", c.0))
+                }
+            },
+        )
         .await;
     }
 }
@@ -143,7 +148,7 @@ async fn a_service_vip_spreads_connections_over_its_running_healthy_tasks() {
         let dir = bed.dir().to_path_buf();
         bed.output(0, &["network", "create", "--driver", "overlay", "front"]);
 
-        // Three web tasks on three nodes, healthy while /tmp/sick does not exist.
+        // Three web tasks on three nodes, healthy while /sick does not exist.
         bed.output(
             0,
             &[
@@ -156,7 +161,7 @@ async fn a_service_vip_spreads_connections_over_its_running_healthy_tasks() {
                 "--replicas-max-per-node",
                 "1",
                 "--health-cmd",
-                "test ! -e /tmp/sick",
+                "test ! -e /sick",
                 "--health-interval",
                 "1s",
                 "--health-retries",
@@ -172,8 +177,17 @@ async fn a_service_vip_spreads_connections_over_its_running_healthy_tasks() {
         bed.output(
             1,
             &[
-                "service", "create", "--name", "client", "--mode", "global", "--network",
-                "front", IMAGE, "sleep", "3600",
+                "service",
+                "create",
+                "--name",
+                "client",
+                "--mode",
+                "global",
+                "--network",
+                "front",
+                IMAGE,
+                "sleep",
+                "3600",
             ],
         );
         let webs = wait_until(&bed, "three web tasks with addresses", WITHIN, || async {
@@ -240,16 +254,24 @@ async fn a_service_vip_spreads_connections_over_its_running_healthy_tasks() {
             hostnames.insert(format!("from-{}", name.trim()));
         }
         backends_everywhere(&bed, &clients, &vip, &tasks).await;
-        wait_until(&bed, "every web task answering through the VIP", WITHIN, || async {
-            let (_, out) = exec(&bed, client.0, &client.1, &["sh", "-c", SIXTY]);
-            let answers: Vec<&str> = out.lines().filter(|l| l.starts_with("from-")).collect();
-            let seen: BTreeSet<String> = answers.iter().map(|a| a.trim().to_owned()).collect();
-            if answers.len() == 60 && seen == hostnames {
-                Ok(())
-            } else {
-                Err(format!("{} answers from {seen:?}, want {hostnames:?}", answers.len()))
-            }
-        })
+        wait_until(
+            &bed,
+            "every web task answering through the VIP",
+            WITHIN,
+            || async {
+                let (_, out) = exec(&bed, client.0, &client.1, &["sh", "-c", SIXTY]);
+                let answers: Vec<&str> = out.lines().filter(|l| l.starts_with("from-")).collect();
+                let seen: BTreeSet<String> = answers.iter().map(|a| a.trim().to_owned()).collect();
+                if answers.len() == 60 && seen == hostnames {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{} answers from {seen:?}, want {hostnames:?}",
+                        answers.len()
+                    ))
+                }
+            },
+        )
         .await;
 
         // dnsrr: the name answers the tasks' addresses, and there is no virtual address.
@@ -310,17 +332,22 @@ async fn a_service_vip_spreads_connections_over_its_running_healthy_tasks() {
         // A task failing its healthcheck leaves them too (its replacement comes later with a
         // new address; only the sick one's absence is awaited).
         let sick = left[0].clone();
-        let (ok, out) = exec(&bed, sick.0, &sick.1, &["touch", "/tmp/sick"]);
+        let (ok, out) = exec(&bed, sick.0, &sick.1, &["touch", "/sick"]);
         assert!(ok, "{out}");
         for c in &clients {
-            wait_until(&bed, "the unhealthy task out of the backends", WITHIN, || async {
-                let got = backends(&ruleset(&bed, c)?, &vip);
-                if got.contains(&sick.2) {
-                    Err(format!("node {}: {got:?} still has {}", c.0, sick.2))
-                } else {
-                    Ok(())
-                }
-            })
+            wait_until(
+                &bed,
+                "the unhealthy task out of the backends",
+                WITHIN,
+                || async {
+                    let got = backends(&ruleset(&bed, c)?, &vip);
+                    if got.contains(&sick.2) {
+                        Err(format!("node {}: {got:?} still has {}", c.0, sick.2))
+                    } else {
+                        Ok(())
+                    }
+                },
+            )
             .await;
         }
 

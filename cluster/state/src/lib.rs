@@ -21,7 +21,8 @@ pub use apply::ApplyError;
 pub use command::{Batch, Command};
 pub use records::{
     Availability, Blob, ClusterInfo, DEFAULT_CERT_VALIDITY, Kind, Meta, Network, Node, NodeRole,
-    NodeState, Record, RecordKey, Service, ServiceEndpoint, Task, TaskAttachment, VirtualIp, Volume,
+    NodeState, Record, RecordKey, Service, ServiceEndpoint, Task, TaskAttachment, VirtualIp,
+    Volume,
 };
 pub use registry_auth::{RegistryAuth, StoredAuth};
 pub use seal::{SealError, SealKey, secure_random};

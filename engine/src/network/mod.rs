@@ -47,9 +47,9 @@ pub use overlay::{OverlayConfig, Peer};
 pub use ports::{PortMapping, PortSpec, Protocol};
 pub use proxy::{PortProxy, ProxyPort};
 pub use record::{Endpoint, NamespaceRef, NetworkRecord};
-pub use vip::VipService;
 #[cfg(feature = "testing")]
 pub use record::{bridge_mac, parse_mac};
+pub use vip::VipService;
 
 /// The nftables table Bosun owns for the default data root; see [`table_name`].
 pub(crate) const TABLE: &str = "bosun";

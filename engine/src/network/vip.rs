@@ -80,7 +80,10 @@ fn host_address(rec: &NetworkRecord, ip: Ipv4Addr) -> bool {
 /// its subnet, a virtual address neither its gateway nor a local endpoint's nor a remote
 /// peer's, each once) and returns them normalised: backends sorted without duplicates,
 /// services sorted by virtual address.
-pub(crate) fn check(rec: &NetworkRecord, services: &[VipService]) -> Result<Vec<VipService>, String> {
+pub(crate) fn check(
+    rec: &NetworkRecord,
+    services: &[VipService],
+) -> Result<Vec<VipService>, String> {
     let overlay = rec.overlay.as_ref().ok_or_else(|| {
         format!(
             "driver {} has no service addresses: only overlay networks do",
@@ -233,7 +236,11 @@ mod tests {
         let old = [service(8, &[2]), service(9, &[2, 3]), service(10, &[4])];
         let mut renamed = service(10, &[4]);
         renamed.names = vec!["other".into()];
-        let new = [service(9, &[2]), service(10, &[4]).clone(), service(11, &[5])];
+        let new = [
+            service(9, &[2]),
+            service(10, &[4]).clone(),
+            service(11, &[5]),
+        ];
         let changes = diff(&old, &new);
         assert_eq!(changes.removed, [ip(8)]);
         assert_eq!(changes.added, [service(11, &[5])]);

@@ -47,9 +47,7 @@ impl FromStr for EndpointMode {
         match s {
             "vip" => Ok(EndpointMode::Vip),
             "dnsrr" => Ok(EndpointMode::Dnsrr),
-            other => Err(format!(
-                "invalid endpoint mode {other:?}: use vip or dnsrr"
-            )),
+            other => Err(format!("invalid endpoint mode {other:?}: use vip or dnsrr")),
         }
     }
 }

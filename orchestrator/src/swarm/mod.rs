@@ -50,6 +50,7 @@ pub mod update;
 pub use apply::{apply_reconciliation, apply_schedule};
 pub use constraint::{Constraint, ConstraintError, ConstraintKey, Spread};
 pub use container::{Healthcheck, Mount, MountKind, Protocol, PublishMode, PublishedPort, Ulimit};
+pub use endpoint::EndpointMode;
 pub use error::SwarmError;
 pub use ids::{NodeId, ServiceId, TaskId};
 pub use mode::Mode;
@@ -64,7 +65,6 @@ pub use schedule::{
     Unplaced, schedule,
 };
 pub use service::{Service, UpdateState, UpdateStatus};
-pub use endpoint::EndpointMode;
 pub use spec::{NetworkAttachmentConfig, Placement, ServiceSpec};
 pub use task::{DesiredState, Replaces, Task, TaskSlot, TaskStatus};
 pub use task_state::{TaskState, TransitionError};

@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::swarm::constraint::{Constraint, Spread};
-use crate::swarm::endpoint::EndpointMode;
 use crate::swarm::container::{Healthcheck, Mount, PublishedPort, Ulimit};
+use crate::swarm::endpoint::EndpointMode;
 use crate::swarm::mode::Mode;
 use crate::swarm::node::Node;
 use crate::swarm::resources::ResourceRequirements;

@@ -56,7 +56,10 @@ impl Networks {
         let mut rec = self.store.find(network)?;
         let services = vip::check(&rec, services).map_err(|m| invalid(&rec.name, m))?;
         let Some(config) = rec.overlay.as_mut() else {
-            return Err(invalid(&rec.name, "only overlay networks have service addresses"));
+            return Err(invalid(
+                &rec.name,
+                "only overlay networks have service addresses",
+            ));
         };
         let changes = vip::diff(&config.services, &services);
         config.services = services;

@@ -59,7 +59,11 @@ fn numgen(modulus: u32) -> Expr {
     // NFTA_NG_DREG = 1, MODULUS = 2, TYPE = 3
     other(
         "numgen",
-        vec![(1, be32(REG_1)), (2, be32(modulus)), (3, be32(NFT_NG_RANDOM))],
+        vec![
+            (1, be32(REG_1)),
+            (2, be32(modulus)),
+            (3, be32(NFT_NG_RANDOM)),
+        ],
     )
 }
 
@@ -117,11 +121,13 @@ fn delete_chain(table: &str, chain: &str) -> Msg {
     )
 }
 
-/// A named map of `key_type` keys (4 bytes) to `data_type` data (4 bytes, or verdicts).
-fn new_map(table: &str, name: &str, key_type: u32, data_type: u32) -> Msg {
+/// A named map of `key_type` keys (4 bytes) to `data_type` data (4 bytes, or verdicts); `id`
+/// tells it from the other sets of the transaction (the kernel requires one).
+fn new_map(table: &str, name: &str, id: u32, key_type: u32, data_type: u32) -> Msg {
     let mut attributes = vec![
         SetAttribute::Table(table.to_owned()),
         SetAttribute::Name(name.to_owned()),
+        SetAttribute::Id(id),
         SetAttribute::Flags(SetFlags::Map),
         SetAttribute::KeyType(key_type),
         SetAttribute::KeyLen(4),
@@ -191,7 +197,9 @@ fn backend_elements(service: &VipService) -> Vec<Vec<SetElementAttribute>> {
 /// The rule of a service's chain: pick a backend at random and DNAT to it (none without
 /// backends).
 fn pick_rule(table: &str, service: &VipService) -> Option<Msg> {
-    let n = u32::try_from(service.backends.len()).ok().filter(|n| *n > 0)?;
+    let n = u32::try_from(service.backends.len())
+        .ok()
+        .filter(|n| *n > 0)?;
     let map = backends_map(service.vip);
     Some(new_rule(
         table,
@@ -202,11 +210,11 @@ fn pick_rule(table: &str, service: &VipService) -> Option<Msg> {
 
 /// The messages adding a service: its chain and backend map, the rule, then its element in
 /// the verdict map (so it is reached only once complete).
-fn add_service(table: &str, service: &VipService, out: &mut Vec<Msg>) {
+fn add_service(table: &str, service: &VipService, id: u32, out: &mut Vec<Msg>) {
     let chain_name = chain_name(service.vip);
     let map = backends_map(service.vip);
     out.push(chain(FAMILY, table, &chain_name, None));
-    out.push(new_map(table, &map, TYPE_INTEGER, TYPE_IPADDR));
+    out.push(new_map(table, &map, id, TYPE_INTEGER, TYPE_IPADDR));
     let elems = backend_elements(service);
     if !elems.is_empty() {
         out.push(elements(table, &map, elems, false));
@@ -241,7 +249,12 @@ fn change_service(table: &str, service: &VipService, out: &mut Vec<Msg>) {
 /// The messages removing a service: its element in the verdict map first (no new
 /// connection reaches it), then its rule, chain and backend map.
 fn remove_service(table: &str, vip: Ipv4Addr, out: &mut Vec<Msg>) {
-    out.push(elements(table, SERVICES_MAP, vec![vec![vip_key(vip)]], true));
+    out.push(elements(
+        table,
+        SERVICES_MAP,
+        vec![vec![vip_key(vip)]],
+        true,
+    ));
     out.push(flush_chain(table, &chain_name(vip)));
     out.push(delete_chain(table, &chain_name(vip)));
     out.push(delete_map(table, &backends_map(vip)));
@@ -259,7 +272,7 @@ pub(crate) fn install(name: &str, services: &[VipService]) -> Result<()> {
         table(FAMILY, name, true),
         table(FAMILY, name, false),
         chain(FAMILY, name, OUTPUT_CHAIN, Some(Hook::Output)),
-        new_map(name, SERVICES_MAP, TYPE_IPADDR, NFT_DATA_VERDICT),
+        new_map(name, SERVICES_MAP, 1, TYPE_IPADDR, NFT_DATA_VERDICT),
         new_rule(
             name,
             OUTPUT_CHAIN,
@@ -269,8 +282,8 @@ pub(crate) fn install(name: &str, services: &[VipService]) -> Result<()> {
             ],
         ),
     ];
-    for s in services {
-        add_service(name, s, &mut msgs);
+    for (s, id) in services.iter().zip(2..) {
+        add_service(name, s, id, &mut msgs);
     }
     transaction(&mut open()?, msgs, || {
         format!("install nftables table ip {name}")
@@ -287,8 +300,8 @@ pub(crate) fn update(name: &str, changes: &VipChanges) -> Result<()> {
     for s in &changes.changed {
         change_service(name, s, &mut msgs);
     }
-    for s in &changes.added {
-        add_service(name, s, &mut msgs);
+    for (s, id) in changes.added.iter().zip(1..) {
+        add_service(name, s, id, &mut msgs);
     }
     transaction(&mut open()?, msgs, || {
         format!("update nftables table ip {name}")
