@@ -205,7 +205,7 @@ mod tests {
     }
 
     #[test]
-    fn tasks_are_the_same_whatever_the_count_and_the_update_knobs() {
+    fn tasks_are_the_same_whatever_the_count_the_update_knobs_and_the_endpoint_mode() {
         let spec = ServiceSpec {
             image: "nginx".into(),
             ..ServiceSpec::default()
@@ -214,6 +214,7 @@ mod tests {
         other.mode = Mode::Replicated { replicas: 7 };
         other.update_config.parallelism = 3;
         other.rollback_config.delay = Duration::from_secs(2);
+        other.endpoint_mode = EndpointMode::Dnsrr;
         assert!(spec.same_tasks(&other));
         other.env.insert("A".into(), "1".into());
         assert!(!spec.same_tasks(&other));

@@ -437,7 +437,7 @@ mod tests {
             backends: vec![Ipv4Addr::new(10, 32, 0, 2), Ipv4Addr::new(10, 32, 0, 3)],
         };
         // Not yet running (c), on a down node (d), wanted shut down (e): no backend.
-        assert_eq!(a.services, [vip.clone()]);
+        assert_eq!(a.services, std::slice::from_ref(&vip));
         assert_eq!(all[&TaskId::from("c")][0].services, [vip]);
         // The service's name and alias are the VIP's; the tasks keep tasks.<service>.
         assert_eq!(a.names, ["tasks.web"]);

@@ -234,7 +234,7 @@ impl ServiceUpdate {
 }
 
 /// Whether going from `old` to `new` changes the tasks (anything but the replica count, the
-/// job's concurrency and the update knobs): then the service gets a new spec version and its
+/// job's concurrency, the update knobs and the endpoint mode): then the service gets a new spec version and its
 /// tasks are replaced by a rolling update.
 pub fn changes_tasks(old: &ServiceSpec, new: &ServiceSpec) -> bool {
     !old.same_tasks(new)

@@ -10,7 +10,7 @@ use api::agent as proto;
 
 use tokio_stream::StreamExt;
 
-use crate::dispatcher::networks::{RemoteEndpoint, TaskNetwork};
+use crate::dispatcher::networks::{RemoteEndpoint, ServiceVip, TaskNetwork};
 use crate::tasks::engine::{EngineError, Health, TaskContainer, TaskEngine};
 use crate::tasks::fetch::{ByteStream, Receiver, sha256};
 use crate::tasks::machine::Found;

@@ -305,6 +305,7 @@ mod tests {
             mac: "02:42:0a:20:00:02".into(),
             names: vec!["web".into(), "tasks.web".into()],
             peers: vec![remote(3)],
+            services: Vec::new(),
         }];
         assert!(runner.apply(&set(&[a.clone()])).await);
         until(&mut rx, "t1", TaskState::Running).await;
