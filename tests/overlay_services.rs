@@ -2,8 +2,9 @@
 //! its own `bosun agent` and node daemon in its own network namespace and data root, all on
 //! the lab's underlay. An overlay created on a manager gets its VXLAN identifier and subnet
 //! from the managers; two replicas of `web` (on the workers) and a `client` (on a manager)
-//! join it; from the client's container, each web task answers by address and by the
-//! service's name through the embedded DNS (`web` and `tasks.web` give the running tasks);
+//! join it in `dnsrr` endpoint mode (VIPs are tests/overlay_vip.rs's); from the client's
+//! container, each web task answers by address and by the service's name through the
+//! embedded DNS (`web` and `tasks.web` give the running tasks);
 //! scaling web down withdraws the stopped task from the other nodes, and so does losing the
 //! node of the last one (its replacement takes its place); the network cannot be
 //! removed while a service uses it, and once the services and the network are gone no node
@@ -128,6 +129,8 @@ async fn services_on_an_overlay_reach_each_other_across_nodes_by_address_and_nam
             "node.role==worker",
             "--network",
             "front",
+            "--endpoint-mode",
+            "dnsrr",
             IMAGE,
             "sh",
             "-c",
@@ -145,6 +148,8 @@ async fn services_on_an_overlay_reach_each_other_across_nodes_by_address_and_nam
                 "node.role==manager",
                 "--network",
                 "name=front,alias=probe",
+                "--endpoint-mode",
+                "dnsrr",
                 IMAGE,
                 "sleep",
                 "3600",
