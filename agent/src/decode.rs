@@ -235,6 +235,7 @@ pub(crate) fn mount(m: &proto::Mount) -> Result<MountRequest, AgentError> {
             uid: m.file_uid,
             gid: m.file_gid,
             mode: m.file_mode & 0o7777,
+            in_memory: m.file_in_memory,
         }),
     })
 }

@@ -97,21 +97,23 @@ impl Meta {
 pub(crate) struct MetaStore {
     dir: PathBuf,
     data_root: PathBuf,
+    run_root: PathBuf,
 }
 
 impl MetaStore {
-    /// The store under `data_root`.
-    pub(crate) fn new(data_root: &Path) -> Self {
+    /// The store under `data_root`, whose containers' in-memory files go under `run_root`.
+    pub(crate) fn new(data_root: &Path, run_root: &Path) -> Self {
         Self {
             dir: data_root.join("agent").join("containers"),
             data_root: data_root.to_path_buf(),
+            run_root: run_root.to_path_buf(),
         }
     }
 
-    /// The directory of the files written for container `id` (its secrets and configs given
-    /// by value); it goes with the record.
-    pub(crate) fn files_dir(&self, id: &str) -> PathBuf {
-        crate::files::dir(&self.data_root, id)
+    /// The directories of the files written for container `id` (its secrets and configs
+    /// given by value or kept in memory); they go with the record.
+    pub(crate) fn files_dirs(&self, id: &str) -> crate::files::FileDirs {
+        crate::files::dirs(&self.data_root, &self.run_root, id)
     }
 
     fn path(&self, id: &str) -> PathBuf {
@@ -140,7 +142,7 @@ impl MetaStore {
     /// Removes one record through the runtime's trash (unlinked in the background); a missing
     /// record is not an error.
     pub(crate) fn discard(&self, runtime: &engine::Runtime, id: &str) -> Result<(), AgentError> {
-        crate::files::remove(&self.files_dir(id))?;
+        crate::files::remove(&self.files_dirs(id))?;
         let path = self.path(id);
         runtime.discard(&path).map_err(|source| AgentError::Io {
             op: "remove",
@@ -151,7 +153,7 @@ impl MetaStore {
 
     /// Deletes one record; a missing record is not an error.
     pub(crate) fn delete(&self, id: &str) -> Result<(), AgentError> {
-        crate::files::remove(&self.files_dir(id))?;
+        crate::files::remove(&self.files_dirs(id))?;
         let path = self.path(id);
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
@@ -212,7 +214,7 @@ mod tests {
     #[test]
     fn save_load_delete() {
         let dir = tempfile::tempdir().unwrap();
-        let store = MetaStore::new(dir.path());
+        let store = MetaStore::new(dir.path(), &dir.path().join("run"));
         assert!(store.load_all().unwrap().is_empty());
         let mut meta = Meta::new("a".repeat(64), "web".into());
         meta.auto_remove = true;

@@ -66,7 +66,7 @@ impl Node {
         if recovered != engine::runtime::Recovered::default() {
             tracing::warn!(removed = ?recovered.removed, started = ?recovered.started, "recovered from an unfinished run");
         }
-        let store = MetaStore::new(data_root);
+        let store = MetaStore::new(data_root, run_root);
         let mut index: BTreeMap<String, Meta> = BTreeMap::new();
         let engine_ids = runtime.list()?;
         for meta in store.load_all()? {
@@ -244,13 +244,13 @@ impl Node {
         };
         let (runtime, store, config) = (self.runtime.clone(), self.store.clone(), config.clone());
         let created = blocking(move || {
-            let prepared = crate::files::materialize(&store.files_dir(&meta.id), &config)
+            let prepared = crate::files::materialize(&store.files_dirs(&meta.id), &config)
                 .and_then(|config| prepare::prepare(&runtime, &mut meta, &config, &mode));
             let spec = match prepared {
                 Ok(spec) => spec,
                 Err(err) => {
                     prepare::discard_volumes(&runtime, &meta);
-                    if let Err(cause) = crate::files::remove(&store.files_dir(&meta.id)) {
+                    if let Err(cause) = crate::files::remove(&store.files_dirs(&meta.id)) {
                         tracing::warn!(container = %meta.id, cause = %cause, "cannot remove the files of a failed create");
                     }
                     return Err(err);

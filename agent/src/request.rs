@@ -71,6 +71,8 @@ pub struct FileContent {
     pub gid: u32,
     /// Permission bits.
     pub mode: u32,
+    /// Kept on a tmpfs of the container's own, never on the node's disk.
+    pub in_memory: bool,
 }
 
 /// The network mode as the request gives it.

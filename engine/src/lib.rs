@@ -42,6 +42,7 @@ pub mod health;
 pub mod image;
 mod inroot;
 pub mod logs;
+pub mod memdir;
 pub mod network;
 pub mod process;
 pub mod restart;

@@ -1,4 +1,5 @@
-//! `bosun config`: the project in canonical form, or parts of it.
+//! `bosun config`: the project in canonical form, or parts of it; and with a subcommand
+//! (`create`, `ls`, `inspect`, `rm`), the cluster's configs (see [`super::secret`]).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,7 +13,14 @@ use super::project::ProjectArgs;
 
 /// Arguments of `bosun config`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct ConfigArgs {
+    /// The cluster's configs (as `docker config`) instead of the project's.
+    #[command(subcommand)]
+    pub cluster: Option<ClusterConfig>,
+    /// The node whose manager the cluster's configs are asked of.
+    #[command(flatten)]
+    pub(super) root: super::cluster::DataRootArg,
     /// Output format.
     #[arg(long, default_value = "yaml", value_parser = ["yaml", "json"])]
     pub format: String,
@@ -51,8 +59,21 @@ pub(crate) struct ConfigArgs {
     pub service_names: Vec<String>,
 }
 
-/// Loads the project and prints what was asked for.
-pub(super) fn run(project: &ProjectArgs, args: &ConfigArgs) -> anyhow::Result<ExitCode> {
+/// `bosun config create|ls|inspect|rm`: the cluster's configs.
+#[derive(Debug, clap::Subcommand)]
+pub(crate) enum ClusterConfig {
+    /// The cluster config commands.
+    #[command(flatten)]
+    Blob(super::secret::BlobCommand),
+}
+
+/// Loads the project and prints what was asked for; or acts on the cluster's configs.
+pub(super) fn run(project: &ProjectArgs, args: ConfigArgs) -> anyhow::Result<ExitCode> {
+    if let Some(ClusterConfig::Blob(command)) = args.cluster {
+        let kind = orchestrator::swarm::FileKind::Config;
+        return super::secret::run_kind(kind, &args.root.data_root, command);
+    }
+    let args = &args;
     let loaded = if args.variables {
         None
     } else {

@@ -13,6 +13,7 @@ mod network;
 mod node;
 mod pipe;
 mod project;
+mod secret;
 mod service;
 mod stack;
 mod version;
@@ -57,6 +58,8 @@ pub(crate) enum Command {
     Service(service::ServiceArgs),
     /// Deploy compose files to the cluster as stacks of services (as `docker stack`).
     Stack(stack::StackArgs),
+    /// Manage the cluster's secrets (as `docker secret`).
+    Secret(secret::SecretArgs),
     /// Manage networks (as `docker network`).
     Network(network::NetworkArgs),
     /// Manage images (as `docker image`).
@@ -100,7 +103,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         pipe::keep_running_on_closed_stdout();
     }
     match cli.command {
-        Command::Config(args) => config::run(&cli.project, &args),
+        Command::Config(args) => config::run(&cli.project, args),
         Command::Version(args) => version::run(&args),
         Command::Completion(args) => completion::run(&args, &mut Cli::command()),
         Command::Container(args) => container::run(args),
@@ -109,6 +112,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Node(args) => node::run(args),
         Command::Service(args) => service::run(args),
         Command::Stack(args) => stack::run(&cli.project, args),
+        Command::Secret(args) => secret::run(args),
         Command::Network(args) => network::run(args),
         Command::Image(args) => image::run(args),
         Command::Volume(args) => volume::run(args),

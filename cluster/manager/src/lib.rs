@@ -31,6 +31,7 @@ pub mod pki;
 mod renewal;
 mod roles;
 mod roster;
+mod secrets;
 mod sender;
 mod service;
 pub mod services;

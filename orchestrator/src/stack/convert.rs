@@ -135,6 +135,8 @@ fn spec(
             Some(compose::EndpointMode::Dnsrr) => crate::swarm::EndpointMode::Dnsrr,
             _ => crate::swarm::EndpointMode::Vip,
         },
+        secrets: Vec::new(),
+        configs: Vec::new(),
         image,
     })
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::swarm::constraint::{Constraint, Spread};
 use crate::swarm::container::{Healthcheck, Mount, PublishedPort, Ulimit};
 use crate::swarm::endpoint::EndpointMode;
+use crate::swarm::files::FileReference;
 use crate::swarm::mode::Mode;
 use crate::swarm::node::Node;
 use crate::swarm::resources::ResourceRequirements;
@@ -111,6 +112,12 @@ pub struct ServiceSpec {
     /// How the service is reached on its networks (absent from older specs: `vip`).
     #[serde(skip_serializing_if = "EndpointMode::is_vip")]
     pub endpoint_mode: EndpointMode,
+    /// Secrets the tasks get as files on a tmpfs (absent from older specs: none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<FileReference>,
+    /// Configs the tasks get as files (absent from older specs: none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub configs: Vec<FileReference>,
 }
 
 impl ServiceSpec {
@@ -159,6 +166,8 @@ impl Default for ServiceSpec {
             rollback_config: UpdateConfig::default(),
             networks: Vec::new(),
             endpoint_mode: EndpointMode::Vip,
+            secrets: Vec::new(),
+            configs: Vec::new(),
         }
     }
 }

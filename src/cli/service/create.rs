@@ -136,6 +136,14 @@ pub(crate) struct SpecFlags {
     /// addresses).
     #[arg(long, value_name = "MODE", value_parser = ["vip", "dnsrr"])]
     pub endpoint_mode: Option<String>,
+    /// Give the tasks a secret as a file on a tmpfs (at /run/secrets/NAME by default): NAME,
+    /// or source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0444] (repeat for more).
+    #[arg(long = "secret", value_name = "SECRET")]
+    pub secret: Vec<String>,
+    /// Give the tasks a config as a file (at /NAME by default): NAME, or
+    /// source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0444] (repeat for more).
+    #[arg(long = "config", value_name = "CONFIG")]
+    pub config: Vec<String>,
 }
 
 /// Arguments of `service create`.
@@ -226,6 +234,8 @@ pub(super) fn request(args: &CreateArgs) -> anyhow::Result<proto::CreateServiceR
         rollback_config: flags.rollback.request(),
         networks: flags.network.clone(),
         endpoint_mode: flags.endpoint_mode.clone().unwrap_or_default(),
+        secrets: flags.secret.clone(),
+        configs: flags.config.clone(),
     };
     Ok(proto::CreateServiceRequest {
         name: args.name.clone(),

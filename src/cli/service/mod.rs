@@ -152,6 +152,20 @@ struct UpdateArgs {
     /// Change how the service is reached: vip or dnsrr (no task is replaced).
     #[arg(long, value_name = "MODE", value_parser = ["vip", "dnsrr"])]
     endpoint_mode: Option<String>,
+    /// Add a secret, or change its file: NAME or
+    /// source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0444].
+    #[arg(long, value_name = "SECRET")]
+    secret_add: Vec<String>,
+    /// Remove a secret (by name).
+    #[arg(long, value_name = "SECRET")]
+    secret_rm: Vec<String>,
+    /// Add a config, or change its file: NAME or
+    /// source=NAME[,target=PATH][,uid=N][,gid=N][,mode=0444].
+    #[arg(long, value_name = "CONFIG")]
+    config_add: Vec<String>,
+    /// Remove a config (by name).
+    #[arg(long, value_name = "CONFIG")]
+    config_rm: Vec<String>,
     /// Replace every task even if nothing changed.
     #[arg(long)]
     force: bool,
@@ -391,6 +405,10 @@ pub(super) fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
                 network_add: update.network_add.clone(),
                 network_rm: update.network_rm.clone(),
                 endpoint_mode: update.endpoint_mode.clone().unwrap_or_default(),
+                secret_add: update.secret_add.clone(),
+                secret_rm: update.secret_rm.clone(),
+                config_add: update.config_add.clone(),
+                config_rm: update.config_rm.clone(),
             };
             let record = rt.block_on(client.update(request))?;
             println!("{}", update.service);

@@ -30,7 +30,7 @@ fn capitalized(text: &str) -> String {
     }
 }
 
-fn ago(millis: u64) -> String {
+pub(crate) fn ago(millis: u64) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)

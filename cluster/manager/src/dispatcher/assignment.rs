@@ -4,6 +4,7 @@
 use cluster_state::RegistryAuth;
 use serde::{Deserialize, Serialize};
 
+use crate::dispatcher::files::TaskFile;
 use crate::dispatcher::networks::TaskNetwork;
 use crate::dispatcher::proto;
 use orchestrator::swarm::{
@@ -38,6 +39,10 @@ pub struct Assignment {
     /// assignments file leaves them out.
     #[serde(skip)]
     pub registry_auth: Option<RegistryAuth>,
+    /// The task's secret and config files with their payloads (only while it is to run).
+    /// Never saved: the node's assignments file leaves them out.
+    #[serde(skip)]
+    pub files: Vec<TaskFile>,
 }
 
 fn auth_to_proto(auth: &RegistryAuth) -> proto::RegistryAuth {
@@ -111,6 +116,7 @@ impl Assignment {
             // Plain data with ordered maps: serializing cannot fail.
             spec: serde_json::to_vec(&self.spec).expect("a spec serializes to json"),
             registry_auth: self.registry_auth.as_ref().map(auth_to_proto),
+            files: self.files.iter().map(TaskFile::to_proto).collect(),
             networks: if self.networks.is_empty() {
                 Vec::new()
             } else {
@@ -159,6 +165,7 @@ impl Assignment {
             spec_version: wire.spec_version,
             spec,
             registry_auth: wire.registry_auth.map(auth_from_proto),
+            files: wire.files.into_iter().map(TaskFile::from_proto).collect(),
             networks,
         })
     }
@@ -240,6 +247,7 @@ mod tests {
             finished: false,
             spec_version: 3,
             registry_auth: None,
+            files: Vec::new(),
             spec: ServiceSpec {
                 image: "busybox".into(),
                 ..ServiceSpec::default()

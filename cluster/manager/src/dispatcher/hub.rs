@@ -29,7 +29,11 @@ pub(crate) async fn run(raft: RaftHandle, sets: watch::Sender<Arc<AllSets>>) {
             // liveness, VXLAN identifiers).
             let (nodes, _) = raft.local_read(Query::Kind(Kind::Node)).await?;
             let (networks, _) = raft.local_read(Query::Kind(Kind::Network)).await?;
-            Ok::<_, crate::driver::Refused>([services, tasks, nodes, networks])
+            // Secrets and configs: the payloads of the files of the tasks still to run.
+            let (files, _) = raft
+                .local_read(Query::Kinds(vec![Kind::Secret, Kind::Config]))
+                .await?;
+            Ok::<_, crate::driver::Refused>([services, tasks, nodes, networks, files])
         };
         let Ok(kinds) = read.await else {
             return;

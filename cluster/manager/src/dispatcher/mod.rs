@@ -13,6 +13,8 @@
 //! - [`batch`]: reports of every node within 100 ms (or 256 reports) become one store batch,
 //!   each moving its task's state forward only. A follower writes through the leader.
 //! - [`assignment`]: the domain values on both ends and their wire forms.
+//! - [`files`]: the secret and config files of each task, with their payloads, carried in
+//!   its assignment (only to the node that runs it, only while it is to run).
 //! - [`networks`]: the cluster networks of each task, with the network's endpoints on other
 //!   nodes, carried in its assignment.
 
@@ -21,6 +23,7 @@
 
 pub mod assignment;
 pub mod batch;
+pub mod files;
 pub(crate) mod hub;
 pub mod networks;
 pub(crate) mod server;

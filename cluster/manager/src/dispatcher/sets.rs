@@ -33,9 +33,11 @@ impl Increment {
 /// node whose state reached `assigned`. Tasks the node finished stay in its set (their
 /// exited containers are kept, as history) until the store drops them or moves them away.
 /// A task still to run carries its service's registry credentials, when it has some (and
-/// they are open): so only the nodes that run the service's tasks get them.
+/// they are open): so only the nodes that run the service's tasks get them. So do its secret
+/// and config files, with their payloads.
 pub fn assignments(records: &[Record]) -> AllSets {
     let mut networks = super::networks::task_networks(records);
+    let payloads = super::files::Payloads::new(records);
     let services: BTreeMap<&str, &cluster_state::Service> = records
         .iter()
         .filter_map(|r| match r {
@@ -57,9 +59,15 @@ pub fn assignments(records: &[Record]) -> AllSets {
         let service_name =
             service.map_or_else(|| task.service_id.to_string(), |s| s.service.name.clone());
         let finished = task.status.state.is_terminal();
+        let to_run = !finished && task.is_desired_running();
         let registry_auth = service
-            .filter(|_| !finished && task.is_desired_running())
+            .filter(|_| to_run)
             .and_then(|s| s.registry_auth.as_ref()?.open().cloned());
+        let files = if to_run {
+            payloads.files_of(&task.spec)
+        } else {
+            Vec::new()
+        };
         let assignment = Assignment {
             task_id: task.id.clone(),
             service_id: task.service_id.clone(),
@@ -70,6 +78,7 @@ pub fn assignments(records: &[Record]) -> AllSets {
             spec_version: task.spec_version,
             spec: task.spec.clone(),
             registry_auth,
+            files,
             networks: networks.remove(&task.id).unwrap_or_default(),
         };
         sets.entry(node.clone())
@@ -208,6 +217,50 @@ pub(crate) mod tests {
         assert_eq!(
             sets[&NodeId::from("n1")][&TaskId::from("t1")].registry_auth,
             None
+        );
+    }
+
+    #[test]
+    fn secret_payloads_go_only_to_the_nodes_whose_tasks_use_them_and_still_run() {
+        use orchestrator::swarm::FileReference;
+        let with_secret = |id: &str, node: &str, state: TaskState| {
+            let mut t = task(id, Some(node), state, 1);
+            t.task.spec.secrets = vec![FileReference::named("db")];
+            Record::Task(Box::new(t))
+        };
+        let secret = Record::Secret(cluster_state::Blob {
+            meta: cluster_state::Meta::default(),
+            name: "db".into(),
+            data: b"hunter2".to_vec(),
+        });
+        let mut stopping = with_secret("t4", "n3", TaskState::Running);
+        if let Record::Task(t) = &mut stopping {
+            t.task.desired_state = DesiredState::Shutdown;
+        }
+        let records = vec![
+            service(),
+            secret,
+            with_secret("t1", "n1", TaskState::Assigned),
+            Record::Task(Box::new(task("t2", Some("n2"), TaskState::Running, 2))),
+            with_secret("t3", "n3", TaskState::Failed),
+            stopping,
+        ];
+        let sets = assignments(&records);
+        let payloads = |node: &str| -> Vec<Vec<u8>> {
+            sets[&NodeId::from(node)]
+                .values()
+                .flat_map(|a| a.files.iter().map(|f| f.data.clone()))
+                .collect()
+        };
+        assert_eq!(payloads("n1"), [b"hunter2".to_vec()]);
+        assert_eq!(
+            sets[&NodeId::from("n1")][&TaskId::from("t1")].files[0].target,
+            "/run/secrets/db"
+        );
+        assert!(payloads("n2").is_empty(), "n2 runs no task using it");
+        assert!(
+            payloads("n3").is_empty(),
+            "n3's tasks using it are finished or stopping"
         );
     }
 

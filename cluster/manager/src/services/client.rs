@@ -46,6 +46,23 @@ fn network_info(answer: proto::NetworkInfo) -> Result<NetworkInfo, ManagerError>
     })
 }
 
+/// A secret or config with the services that use it, as the managers answer (a secret
+/// without its payload).
+#[derive(Debug, Clone)]
+pub struct BlobInfo {
+    /// The store record.
+    pub record: cluster_state::Blob,
+    /// Names of the services that use it.
+    pub services: Vec<String>,
+}
+
+fn blob_info(answer: proto::BlobInfo) -> Result<BlobInfo, ManagerError> {
+    Ok(BlobInfo {
+        record: decode("secret or config", &answer.record)?,
+        services: answer.services,
+    })
+}
+
 /// A connection to one manager's services API.
 #[derive(Debug, Clone)]
 pub struct ServicesClient {
@@ -223,6 +240,58 @@ impl ServicesClient {
         self.inner
             .clone()
             .update_node(request)
+            .await
+            .map_err(|s| self.remote(s))?;
+        Ok(())
+    }
+
+    /// Creates a secret or config; its record (a secret's without the payload).
+    pub async fn create_blob(
+        &self,
+        request: proto::CreateBlobRequest,
+    ) -> Result<BlobInfo, ManagerError> {
+        let reply = self
+            .inner
+            .clone()
+            .create_blob(request)
+            .await
+            .map_err(|s| self.remote(s))?;
+        blob_info(reply.into_inner())
+    }
+
+    /// Every secret or every config, by name.
+    pub async fn blobs(&self, kind: proto::BlobKind) -> Result<Vec<BlobInfo>, ManagerError> {
+        let reply = self
+            .inner
+            .clone()
+            .list_blobs(proto::BlobKindRef { kind: kind as i32 })
+            .await
+            .map_err(|s| self.remote(s))?;
+        reply.into_inner().blobs.into_iter().map(blob_info).collect()
+    }
+
+    /// One secret or config (name, id or unique id prefix).
+    pub async fn blob(&self, kind: proto::BlobKind, name: &str) -> Result<BlobInfo, ManagerError> {
+        let reply = self
+            .inner
+            .clone()
+            .inspect_blob(proto::BlobRef {
+                kind: kind as i32,
+                name: name.to_owned(),
+            })
+            .await
+            .map_err(|s| self.remote(s))?;
+        blob_info(reply.into_inner())
+    }
+
+    /// Removes a secret or config.
+    pub async fn remove_blob(&self, kind: proto::BlobKind, name: &str) -> Result<(), ManagerError> {
+        self.inner
+            .clone()
+            .remove_blob(proto::BlobRef {
+                kind: kind as i32,
+                name: name.to_owned(),
+            })
             .await
             .map_err(|s| self.remote(s))?;
         Ok(())

@@ -1,5 +1,6 @@
 //! The services API (`proto/services.proto`): services, their tasks, the scheduling
-//! settings of nodes, and cluster networks ([`crate::networks`]). Served beside the Manager service on the same mutual-TLS server, for
+//! settings of nodes, cluster networks ([`crate::networks`]), and secrets and configs
+//! ([`crate::secrets`]). Served beside the Manager service on the same mutual-TLS server, for
 //! manager certificates only. Requests are decoded and validated here, into the swarm's
 //! types; writes run on the leader (a follower forwards them), reads anywhere, linearizably.
 //! The leader's control loop ([`crate::control`]) turns what is written here into tasks.
@@ -21,6 +22,7 @@ use tonic::transport::Channel;
 use tonic::{Request, Response, Status};
 
 use crate::networks::api as networks;
+use crate::secrets::api as secrets;
 use crate::service::{ManagerService, Need, forwarded, status_of};
 pub use api::services as proto;
 use proto::services_client::ServicesClient as RawClient;
@@ -171,5 +173,44 @@ impl Services for ServicesApi {
             return leader.remove_network(forward(request.into_inner())).await;
         }
         networks::remove(&self.manager, &request.get_ref().network).await
+    }
+
+    async fn create_blob(
+        &self,
+        request: Request<proto::CreateBlobRequest>,
+    ) -> Result<Response<proto::BlobInfo>, Status> {
+        if let Some(mut leader) = self.leader(&request).await? {
+            return leader.create_blob(forward(request.into_inner())).await;
+        }
+        secrets::create(&self.manager, request.into_inner()).await
+    }
+
+    async fn list_blobs(
+        &self,
+        request: Request<proto::BlobKindRef>,
+    ) -> Result<Response<proto::BlobList>, Status> {
+        self.reader(&request).await?;
+        let kind = secrets::kind_of(request.get_ref().kind)?;
+        secrets::list(&self.manager, kind).await
+    }
+
+    async fn inspect_blob(
+        &self,
+        request: Request<proto::BlobRef>,
+    ) -> Result<Response<proto::BlobInfo>, Status> {
+        self.reader(&request).await?;
+        let kind = secrets::kind_of(request.get_ref().kind)?;
+        secrets::inspect(&self.manager, kind, &request.get_ref().name).await
+    }
+
+    async fn remove_blob(
+        &self,
+        request: Request<proto::BlobRef>,
+    ) -> Result<Response<proto::Empty>, Status> {
+        if let Some(mut leader) = self.leader(&request).await? {
+            return leader.remove_blob(forward(request.into_inner())).await;
+        }
+        let kind = secrets::kind_of(request.get_ref().kind)?;
+        secrets::remove(&self.manager, kind, &request.get_ref().name).await
     }
 }

@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use orchestrator::swarm::update::request;
 use orchestrator::swarm::{
-    Constraint, EndpointMode, Mode, NetworkAttachmentConfig, ServiceSpec, Timestamp,
+    Constraint, EndpointMode, FileKind, FileReference, Mode, NetworkAttachmentConfig, ServiceSpec,
+    Timestamp,
 };
 
 use super::decode::{self, Knobs, SpecError, mode_name};
@@ -73,6 +74,14 @@ pub struct ServiceUpdate {
     pub network_add: Vec<NetworkAttachmentConfig>,
     /// Cluster networks left, by name.
     pub network_rm: Vec<String>,
+    /// Secrets added (or whose file changes), and removed by name.
+    pub secret_add: Vec<FileReference>,
+    /// Secrets removed, by name.
+    pub secret_rm: Vec<String>,
+    /// Configs added (or whose file changes).
+    pub config_add: Vec<FileReference>,
+    /// Configs removed, by name.
+    pub config_rm: Vec<String>,
     /// Replace every task even if nothing else changes.
     pub force: bool,
     /// New `--stop-on-disconnect`: `Some(None)` turns it off.
@@ -149,6 +158,10 @@ impl ServiceUpdate {
             endpoint_mode: decode::endpoint_mode(&request.endpoint_mode)?,
             network_add: decode::networks("--network-add", &request.network_add)?,
             network_rm: request.network_rm.clone(),
+            secret_add: decode::file_refs("--secret-add", FileKind::Secret, &request.secret_add)?,
+            secret_rm: request.secret_rm.clone(),
+            config_add: decode::file_refs("--config-add", FileKind::Config, &request.config_add)?,
+            config_rm: request.config_rm.clone(),
             force: request.force,
             replace: None,
             registry_auth: decode::registry_auth(request.registry_auth.as_ref())?,
@@ -229,6 +242,9 @@ impl ServiceUpdate {
                 None => networks.push(added.clone()),
             }
         }
+        spec.secrets = decode::edited(&spec.secrets, &self.secret_add, &self.secret_rm);
+        spec.configs = decode::edited(&spec.configs, &self.config_add, &self.config_rm);
+        decode::check_spec_files(&spec)?;
         Ok(spec)
     }
 }

@@ -60,7 +60,8 @@ pub(super) async fn create(
     let id = ServiceId(control::new_task_id().0);
     let mut service = swarm::Service::new(id, name.clone(), spec, control::now());
     service.rebalance = !request.no_rebalance;
-    let guards = crate::networks::api::joined(manager, &service.spec).await?;
+    let mut guards = crate::networks::api::joined(manager, &service.spec).await?;
+    guards.extend(crate::secrets::api::referenced(manager, &service.spec).await?);
     let mut record = cluster_state::Service::new(service);
     record.with_registry_auth = auth.is_some();
     record.registry_auth = auth.map(cluster_state::StoredAuth::Open);
@@ -93,6 +94,7 @@ pub(super) async fn update(
             record: Record::Service(Box::new(next.clone())),
         }];
         commands.extend(crate::networks::api::joined(manager, &next.service.spec).await?);
+        commands.extend(crate::secrets::api::referenced(manager, &next.service.spec).await?);
         match commit(manager, commands).await {
             Ok(_) => return record_reply(&next),
             Err(refused) if raced(&refused) => continue,

@@ -80,6 +80,7 @@ mod tests {
             finished: false,
             spec_version: 1,
             registry_auth: None,
+            files: Vec::new(),
             networks: Vec::new(),
             spec: ServiceSpec {
                 image: "busybox".into(),

@@ -222,6 +222,7 @@ mod tests {
             spec: ServiceSpec::default(),
             networks,
             registry_auth: None,
+            files: Vec::new(),
         }
     }
 

@@ -157,6 +157,7 @@ mod tests {
             finished: false,
             spec_version: 1,
             registry_auth: None,
+            files: Vec::new(),
             spec: ServiceSpec {
                 image: image.into(),
                 ..ServiceSpec::default()

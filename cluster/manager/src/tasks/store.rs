@@ -92,6 +92,7 @@ mod tests {
             finished: false,
             spec_version: 1,
             registry_auth: None,
+            files: Vec::new(),
             spec: ServiceSpec::default(),
             networks: Vec::new(),
         };

@@ -28,6 +28,10 @@ pub enum TranslateError {
     /// The stop signal is not a signal name or number.
     #[error("invalid stop signal {0:?}")]
     StopSignal(String),
+    /// A secret or config the task uses that its assignment does not carry (removed from
+    /// the cluster).
+    #[error("{0} is not available: it is no longer in the cluster")]
+    MissingFile(String),
     /// A limit does not fit the agent's field.
     #[error("{what} {value} is too large")]
     TooLarge {
@@ -96,7 +100,10 @@ pub fn create_request(
     ] {
         labels.insert(key.to_owned(), value);
     }
-    let mounts = spec
+    if let Some(name) = crate::dispatcher::files::missing(spec, &assignment.files) {
+        return Err(TranslateError::MissingFile(name));
+    }
+    let mut mounts: Vec<agent_proto::Mount> = spec
         .mounts
         .iter()
         .map(|m| {
@@ -126,6 +133,19 @@ pub fn create_request(
             mount
         })
         .collect();
+    // Secrets and configs: files the agent keeps on a tmpfs of the container's own, bound
+    // read-only at their targets.
+    mounts.extend(assignment.files.iter().map(|f| agent_proto::Mount {
+        r#type: "file".into(),
+        target: f.target.clone(),
+        read_only: true,
+        content: f.data.clone(),
+        file_uid: f.uid,
+        file_gid: f.gid,
+        file_mode: f.mode,
+        file_in_memory: true,
+        ..agent_proto::Mount::default()
+    }));
     let healthcheck = spec.healthcheck.as_ref().map(|h| agent_proto::Healthcheck {
         test: h.test.clone(),
         interval: nanos(h.interval),
@@ -239,9 +259,44 @@ mod tests {
             finished: false,
             spec_version: 1,
             registry_auth: None,
+            files: Vec::new(),
             spec,
             networks: Vec::new(),
         }
+    }
+
+    #[test]
+    fn secrets_and_configs_become_in_memory_read_only_files_and_a_missing_one_fails() {
+        use crate::dispatcher::files::TaskFile;
+        use orchestrator::swarm::{FileKind, FileReference};
+        let spec = ServiceSpec {
+            image: "busybox".into(),
+            secrets: vec![FileReference::named("db")],
+            ..ServiceSpec::default()
+        };
+        let mut a = assignment(spec, TaskSlot::Slot(1));
+        let err = create_request(&a, &"n1".into()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "secret db is not available: it is no longer in the cluster"
+        );
+        a.files = vec![TaskFile {
+            kind: FileKind::Secret,
+            name: "db".into(),
+            target: "/run/secrets/db".into(),
+            uid: 1,
+            gid: 2,
+            mode: 0o400,
+            data: b"hunter2".to_vec(),
+        }];
+        let request = create_request(&a, &"n1".into()).unwrap();
+        let m = &request.config.unwrap().mounts[0];
+        assert_eq!(
+            (m.r#type.as_str(), m.target.as_str(), m.content.as_slice()),
+            ("file", "/run/secrets/db", &b"hunter2"[..])
+        );
+        assert!(m.read_only && m.file_in_memory);
+        assert_eq!((m.file_uid, m.file_gid, m.file_mode), (1, 2, 0o400));
     }
 
     #[test]

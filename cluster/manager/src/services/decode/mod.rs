@@ -3,10 +3,12 @@
 //! published ports are in `container.rs`.
 
 mod container;
+mod files;
 mod network;
 mod update_config;
 
 pub use container::{mount, publish};
+pub use files::{check_spec_files, edited, file_ref, file_refs};
 pub use network::{network, networks};
 pub use update_config::{Knobs, check_start_first, update_config};
 
@@ -14,8 +16,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use orchestrator::swarm::{
-    Constraint, EndpointMode, Healthcheck, Mode, NANO_CPUS_PER_CPU, RestartCondition, ServiceSpec,
-    Spread,
+    Constraint, EndpointMode, FileKind, Healthcheck, Mode, NANO_CPUS_PER_CPU, RestartCondition,
+    ServiceSpec, Spread,
 };
 
 use super::proto;
@@ -365,6 +367,8 @@ pub fn spec(spec: &proto::SpecRequest) -> Result<ServiceSpec, SpecError> {
     check_start_first(&out)?;
     out.networks = networks("--network", &spec.networks)?;
     out.endpoint_mode = endpoint_mode(&spec.endpoint_mode)?.unwrap_or_default();
+    out.secrets = file_refs("--secret", FileKind::Secret, &spec.secrets)?;
+    out.configs = file_refs("--config", FileKind::Config, &spec.configs)?;
     Ok(out)
 }
 
@@ -415,6 +419,7 @@ pub fn spec_json(data: &[u8]) -> Result<ServiceSpec, SpecError> {
         *max_concurrent = (*max_concurrent).max(1);
     }
     check_start_first(&spec)?;
+    check_spec_files(&spec)?;
     Ok(spec)
 }
 
