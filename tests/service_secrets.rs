@@ -121,8 +121,11 @@ async fn a_service_s_secret_is_a_tmpfs_file_on_its_task_s_node_only() {
             .decode(doc[0]["Spec"]["Data"].as_str().unwrap())
             .unwrap();
         assert_eq!(data, config.as_bytes(), "{doc}");
-        let (ok, _, err) = blocking(|| bed.bosun(0, &["secret", "create", "db_pw", "/dev/null"]));
-        assert!(!ok && err.contains("already exists"), "{err}");
+        let config_path = config_file.to_str().unwrap();
+        let (ok, _, err) = blocking(|| bed.bosun(0, &["secret", "create", "db_pw", config_path]));
+        assert!(!ok && err.contains("secret db_pw already exists"), "{err}");
+        let (ok, _, err) = blocking(|| bed.bosun(0, &["secret", "create", "empty", "/dev/null"]));
+        assert!(!ok && err.contains("secret empty has an empty payload"), "{err}");
 
         // An unknown secret is refused at create, by name.
         let (ok, _, err) = blocking(|| {
