@@ -2,7 +2,7 @@
 //! and a stack name become the swarm [`ServiceSpec`](crate::swarm::ServiceSpec)s of its
 //! services ([`services`]), with one [`Warning`] per compose key the cluster does not honour;
 //! and the desired services against the stack's existing ones become the changes to make
-//! ([`diff`]).
+//! ([`diff`]). Its secrets and configs become the cluster's ([`secrets`]).
 //!
 //! Nothing here loads files or talks to the managers: the CLI loads the project with the same
 //! loader as `bosun up`, maps it here, lists the services, and applies the [`Change`]s.
@@ -16,6 +16,7 @@ mod networks;
 mod order;
 mod ports;
 mod rolling;
+pub mod secrets;
 mod warnings;
 
 pub use convert::{StackService, services};

@@ -327,7 +327,6 @@ volumes:
             "build is not supported by stack deploy and is ignored; build and push the image, then name it in image (services: web, worker)",
             "container_name is not supported by stack deploy and is ignored; task containers are named <service>.<slot>.<task> (services: web)",
             "ports with mode ingress is not supported by stack deploy yet and is ignored; there is no routing mesh yet; use mode: host (services: web)",
-            "secrets is not supported by stack deploy yet and is ignored; secrets are not delivered to tasks yet (services: worker)",
             "driver is not supported by stack deploy yet and is ignored; nodes create local volumes (volumes: data)",
             "labels is not supported by stack deploy yet and is ignored (volumes: data)",
         ]

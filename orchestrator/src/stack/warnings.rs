@@ -99,14 +99,12 @@ const NEVER: &[(&str, Option<&str>)] = &[
 
 /// Service keys not yet supported whose hint names what works instead.
 const NOT_YET_HINTS: &[(&str, &str)] = &[
-    ("configs", "configs are not managed by the cluster yet"),
     ("cpus", "use deploy.resources.limits.cpus"),
     ("mem_limit", "use deploy.resources.limits.memory"),
     (
         "mem_reservation",
         "use deploy.resources.reservations.memory",
     ),
-    ("secrets", "secrets are not delivered to tasks yet"),
 ];
 
 /// Service keys the mapping reads (some with parts checked on their own), or that the loader
@@ -115,6 +113,7 @@ pub(super) const HANDLED: &[&str] = &[
     "cap_add",
     "cap_drop",
     "command",
+    "configs",
     "depends_on",
     "deploy",
     "entrypoint",
@@ -132,6 +131,7 @@ pub(super) const HANDLED: &[&str] = &[
     "read_only",
     "restart",
     "scale",
+    "secrets",
     "stop_grace_period",
     "stop_signal",
     "sysctls",
@@ -221,7 +221,7 @@ mod tests {
         let mut warnings = Warnings::default();
         warnings.unread_keys(
             "worker",
-            ["build", "x-meta", "image", "secrets"]
+            ["build", "x-meta", "image", "cpus"]
                 .map(String::from)
                 .into_iter(),
         );
@@ -235,7 +235,7 @@ mod tests {
             lines,
             [
                 "build is not supported by stack deploy and is ignored; build and push the image, then name it in image (services: web, worker)",
-                "secrets is not supported by stack deploy yet and is ignored; secrets are not delivered to tasks yet (services: worker)",
+                "cpus is not supported by stack deploy yet and is ignored; use deploy.resources.limits.cpus (services: worker)",
             ]
         );
     }

@@ -72,6 +72,7 @@ pub(super) async fn run(
         println!("Creating network {}", network.name);
         client.create_network(network_request(network)).await?;
     }
+    super::secrets::deploy(client, &loaded, &args.stack, &mut desired).await?;
     let existing: Vec<Existing> = client
         .list()
         .await?
@@ -150,6 +151,9 @@ pub(super) async fn run(
     for (id, name) in &network_changes.remove {
         println!("Removing network {name}");
         client.remove_network(id).await?;
+    }
+    if args.prune {
+        super::secrets::remove_unused(client, &args.stack).await?;
     }
     if !args.detach {
         for name in &to_wait {

@@ -80,7 +80,7 @@ pub(super) async fn remove(client: &ServicesClient, stack: &str) -> anyhow::Resu
         println!("Removing network {}", network.record.name);
         client.remove_network(&network.record.meta.id).await?;
     }
-    Ok(())
+    super::secrets::remove_unused(client, stack).await
 }
 
 /// Stack names with their service counts, by name.

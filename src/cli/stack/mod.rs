@@ -5,6 +5,7 @@
 mod dependencies;
 mod deploy;
 mod list;
+mod secrets;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
