@@ -192,7 +192,6 @@ mod tests {
             restarts: Default::default(),
             force_update: 0,
             registry_auth: None,
-            files: Vec::new(),
             with_registry_auth: false,
             endpoint: Default::default(),
         }
