@@ -42,12 +42,15 @@ fn files_containing(dir: &Path, needle: &[u8]) -> Vec<PathBuf> {
             continue;
         };
         for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             let path = entry.path();
             if kind.is_dir() {
                 stack.push(path);
             } else if kind.is_file()
-                && std::fs::read(&path).is_ok_and(|data| data.windows(needle.len()).any(|w| w == needle))
+                && std::fs::read(&path)
+                    .is_ok_and(|data| data.windows(needle.len()).any(|w| w == needle))
             {
                 found.push(path);
             }
@@ -99,7 +102,15 @@ async fn a_service_s_secret_is_a_tmpfs_file_on_its_task_s_node_only() {
         assert_eq!(id.trim().len(), 24, "{id}");
         // The secret's source file goes: from now on its payload is only where Bosun put it.
         std::fs::remove_file(&secret_file).unwrap();
-        bed.output(1, &["config", "create", "app_conf", config_file.to_str().unwrap()]);
+        bed.output(
+            1,
+            &[
+                "config",
+                "create",
+                "app_conf",
+                config_file.to_str().unwrap(),
+            ],
+        );
         let listed = bed.output(2, &["secret", "ls"]);
         let header = listed.lines().next().unwrap_or_default();
         assert!(
@@ -125,13 +136,18 @@ async fn a_service_s_secret_is_a_tmpfs_file_on_its_task_s_node_only() {
         let (ok, _, err) = blocking(|| bed.bosun(0, &["secret", "create", "db_pw", config_path]));
         assert!(!ok && err.contains("secret db_pw already exists"), "{err}");
         let (ok, _, err) = blocking(|| bed.bosun(0, &["secret", "create", "empty", "/dev/null"]));
-        assert!(!ok && err.contains("secret empty has an empty payload"), "{err}");
+        assert!(
+            !ok && err.contains("secret empty has an empty payload"),
+            "{err}"
+        );
 
         // An unknown secret is refused at create, by name.
         let (ok, _, err) = blocking(|| {
             bed.bosun(
                 0,
-                &["service", "create", "--name", "x", "--secret", "nope", IMAGE, "true"],
+                &[
+                    "service", "create", "--name", "x", "--secret", "nope", IMAGE, "true",
+                ],
             )
         });
         assert!(!ok && err.contains("secret nope not found"), "{err}");
@@ -168,7 +184,13 @@ async fn a_service_s_secret_is_a_tmpfs_file_on_its_task_s_node_only() {
             &bed,
             task.member,
             &task.id,
-            &["stat", "-c", "%a %u %g", "/run/secrets/db_pw", "/etc/app.conf"],
+            &[
+                "stat",
+                "-c",
+                "%a %u %g",
+                "/run/secrets/db_pw",
+                "/etc/app.conf",
+            ],
         );
         assert!(ok, "{shown}");
         assert_eq!(shown.lines().collect::<Vec<_>>(), ["400 1 0", "444 0 0"]);
@@ -193,7 +215,10 @@ async fn a_service_s_secret_is_a_tmpfs_file_on_its_task_s_node_only() {
                 assert!(!found.is_empty(), "node {i} holds no copy of the secret");
                 for path in &found {
                     assert!(path.starts_with(run_root.join("agent/files")), "{path:?}");
-                    assert!(engine::memdir::on_tmpfs(path).unwrap(), "{path:?} is on disk");
+                    assert!(
+                        engine::memdir::on_tmpfs(path).unwrap(),
+                        "{path:?} is on disk"
+                    );
                 }
             } else {
                 assert_eq!(found, Vec::<PathBuf>::new(), "node {i} has the secret");

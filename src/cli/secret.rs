@@ -125,7 +125,11 @@ fn print_list(list: &[BlobInfo], quiet: bool, format: &str) {
     if format == "json" {
         for info in list {
             let meta = &info.record.meta;
-            let labels: Vec<String> = meta.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let labels: Vec<String> = meta
+                .labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             let line = json!({
                 "ID": meta.id,
                 "Name": info.record.name,
@@ -254,7 +258,10 @@ mod tests {
         let BlobCommand::Create { labels, name, file } = cli.command else {
             panic!("not a create: {cli:?}");
         };
-        assert_eq!((labels, name, file), (vec!["a=b".to_owned()], "db".to_owned(), "-".to_owned()));
+        assert_eq!(
+            (labels, name, file),
+            (vec!["a=b".to_owned()], "db".to_owned(), "-".to_owned())
+        );
         assert!(Cli::try_parse_from(["secret", "create", "db"]).is_err());
     }
 }

@@ -197,7 +197,8 @@ pub fn plan(
             }
             (Some(_), Some(_)) => versioned,
             (Some(_), None) => {
-                plan.create.push(new_blob(w, stack, &versioned, bytes, &sum));
+                plan.create
+                    .push(new_blob(w, stack, &versioned, bytes, &sum));
                 versioned
             }
         };
@@ -286,7 +287,9 @@ mod tests {
     }
 
     fn env() -> Environment {
-        [("TOKEN".to_owned(), "t0k".to_owned())].into_iter().collect()
+        [("TOKEN".to_owned(), "t0k".to_owned())]
+            .into_iter()
+            .collect()
     }
 
     fn read(wanted: &[Wanted]) -> BTreeMap<(FileKind, String), Vec<u8>> {
@@ -312,13 +315,29 @@ mod tests {
         assert_eq!(
             got,
             [
-                (FileKind::Secret, "db", Some(&Payload::Path("/srv/db.txt".into()))),
-                (FileKind::Secret, "token", Some(&Payload::Bytes(b"t0k".to_vec()))),
-                (FileKind::Config, "app", Some(&Payload::Bytes(b"port=1".to_vec()))),
+                (
+                    FileKind::Secret,
+                    "db",
+                    Some(&Payload::Path("/srv/db.txt".into()))
+                ),
+                (
+                    FileKind::Secret,
+                    "token",
+                    Some(&Payload::Bytes(b"t0k".to_vec()))
+                ),
+                (
+                    FileKind::Config,
+                    "app",
+                    Some(&Payload::Bytes(b"port=1".to_vec()))
+                ),
             ]
         );
         let err = super::wanted(&project(), &Environment::default()).unwrap_err();
-        assert!(err.to_string().contains("environment variable TOKEN is not set"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("environment variable TOKEN is not set"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -335,8 +354,26 @@ mod tests {
         let (mut services, _) = super::super::services(&p, "shop").unwrap();
         attach(&p, &plan.names, &mut services).unwrap();
         let api = &services[0].spec;
-        assert_eq!(api.secrets[0], FileReference { source: "shop_db".into(), target: "db".into(), uid: 0, gid: 0, mode: 0o444 });
-        assert_eq!(api.secrets[1], FileReference { source: "shop_token".into(), target: "/etc/token".into(), uid: 1, gid: 0, mode: 0o400 });
+        assert_eq!(
+            api.secrets[0],
+            FileReference {
+                source: "shop_db".into(),
+                target: "db".into(),
+                uid: 0,
+                gid: 0,
+                mode: 0o444
+            }
+        );
+        assert_eq!(
+            api.secrets[1],
+            FileReference {
+                source: "shop_token".into(),
+                target: "/etc/token".into(),
+                uid: 1,
+                gid: 0,
+                mode: 0o400
+            }
+        );
         assert_eq!(api.configs[0].source, "shop_app");
         assert_eq!(services[1].spec.secrets[0].source, "shop_db");
     }
@@ -349,7 +386,11 @@ mod tests {
         let existing: Vec<ExistingBlob> = first
             .create
             .iter()
-            .map(|b| ExistingBlob { kind: b.kind, name: b.name.clone(), labels: b.labels.clone() })
+            .map(|b| ExistingBlob {
+                kind: b.kind,
+                name: b.name.clone(),
+                labels: b.labels.clone(),
+            })
             .collect();
         let again = plan("shop", &wanted, &read(&wanted), &existing);
         assert!(again.create.is_empty(), "{again:?}");
@@ -358,13 +399,26 @@ mod tests {
         changed.insert((FileKind::Secret, "db".into()), b"new".to_vec());
         let next = plan("shop", &wanted, &changed, &existing);
         let version = format!("shop_db_{}", &digest(b"new")[..10]);
-        assert_eq!(next.create.iter().map(|b| b.name.clone()).collect::<Vec<_>>(), [version.clone()]);
+        assert_eq!(
+            next.create
+                .iter()
+                .map(|b| b.name.clone())
+                .collect::<Vec<_>>(),
+            [version.clone()]
+        );
         assert_eq!(next.names[&(FileKind::Secret, "db".to_owned())], version);
         // Once made, the version is reused; and going back to the first payload, so is the base.
         let mut later = existing.clone();
-        later.push(ExistingBlob { kind: FileKind::Secret, name: version.clone(), labels: next.create[0].labels.clone() });
+        later.push(ExistingBlob {
+            kind: FileKind::Secret,
+            name: version.clone(),
+            labels: next.create[0].labels.clone(),
+        });
         assert!(plan("shop", &wanted, &changed, &later).create.is_empty());
-        assert_eq!(plan("shop", &wanted, &read(&wanted), &later).names, first.names);
+        assert_eq!(
+            plan("shop", &wanted, &read(&wanted), &later).names,
+            first.names
+        );
     }
 
     #[test]

@@ -59,7 +59,11 @@ pub(super) async fn deploy(
                 kind: wire.unwrap_or(BlobKind::Unspecified) as i32,
                 name: blob.name,
                 data: blob.data,
-                labels: blob.labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+                labels: blob
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect(),
             })
             .await?;
     }

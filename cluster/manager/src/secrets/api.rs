@@ -141,12 +141,7 @@ pub(crate) async fn create(
         name: name.clone(),
         data: request.data,
     };
-    let exists = || {
-        Status::already_exists(format!(
-            "{} {name} already exists",
-            kind.as_str()
-        ))
-    };
+    let exists = || Status::already_exists(format!("{} {name} already exists", kind.as_str()));
     match manager
         .raft
         .write(Batch::new(

@@ -130,7 +130,9 @@ mod tests {
             "secret s is 512000 bytes: a payload must be under 512000 bytes (500 KiB)"
         );
         assert_eq!(
-            check_new(FileKind::Secret, "s", b"").unwrap_err().to_string(),
+            check_new(FileKind::Secret, "s", b"")
+                .unwrap_err()
+                .to_string(),
             "secret s has an empty payload"
         );
     }

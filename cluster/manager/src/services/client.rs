@@ -267,7 +267,12 @@ impl ServicesClient {
             .list_blobs(proto::BlobKindRef { kind: kind as i32 })
             .await
             .map_err(|s| self.remote(s))?;
-        reply.into_inner().blobs.into_iter().map(blob_info).collect()
+        reply
+            .into_inner()
+            .blobs
+            .into_iter()
+            .map(blob_info)
+            .collect()
     }
 
     /// One secret or config (name, id or unique id prefix).

@@ -26,9 +26,7 @@ pub fn file_ref(flag: &'static str, text: &str) -> Result<FileReference, SpecErr
                 .map_err(|_| invalid(flag, text, format!("{part:?} is not a number")))
         };
         match part.split_once('=') {
-            Some(("source" | "src", value)) if !value.is_empty() => {
-                source = Some(value.to_owned())
-            }
+            Some(("source" | "src", value)) if !value.is_empty() => source = Some(value.to_owned()),
             Some(("target", value)) if !value.is_empty() => target = Some(value.to_owned()),
             Some(("uid", value)) => out.uid = number(value, 10)?,
             Some(("gid", value)) => out.gid = number(value, 10)?,
@@ -132,7 +130,11 @@ mod tests {
             FileReference::named("db")
         );
         assert_eq!(
-            file_ref("--secret", "source=db,target=/etc/db.pw,uid=1,gid=2,mode=0400").unwrap(),
+            file_ref(
+                "--secret",
+                "source=db,target=/etc/db.pw,uid=1,gid=2,mode=0400"
+            )
+            .unwrap(),
             FileReference {
                 source: "db".into(),
                 target: "/etc/db.pw".into(),
@@ -189,7 +191,11 @@ mod tests {
         let current = vec![FileReference::named("a"), FileReference::named("b")];
         let mut b2 = FileReference::named("b");
         b2.mode = 0o400;
-        let out = edited(&current, &[b2.clone(), FileReference::named("c")], &["a".into()]);
+        let out = edited(
+            &current,
+            &[b2.clone(), FileReference::named("c")],
+            &["a".into()],
+        );
         assert_eq!(out, vec![b2, FileReference::named("c")]);
     }
 }
