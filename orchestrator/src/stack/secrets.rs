@@ -144,7 +144,8 @@ pub fn wanted(project: &Project, environment: &Environment) -> Result<Vec<Wanted
                     (kind, key.clone()),
                     Wanted {
                         kind,
-                        external_name: external.then(|| name.clone().unwrap_or(key.clone())),
+                        external_name: external
+                            .then(|| name.clone().unwrap_or_else(|| key.clone())),
                         key,
                         payload,
                         labels: labels.clone(),
@@ -158,10 +159,13 @@ pub fn wanted(project: &Project, environment: &Environment) -> Result<Vec<Wanted
 
 /// The hex SHA-256 of `data`.
 pub fn digest(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(64);
+    for byte in Sha256::digest(data) {
+        // Writing to a String cannot fail.
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }
 
 /// Decides the cluster name of each secret and config of stack `stack`, and what to create:
