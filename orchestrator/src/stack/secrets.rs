@@ -403,13 +403,8 @@ mod tests {
         changed.insert((FileKind::Secret, "db".into()), b"new".to_vec());
         let next = plan("shop", &wanted, &changed, &existing);
         let version = format!("shop_db_{}", &digest(b"new")[..10]);
-        assert_eq!(
-            next.create
-                .iter()
-                .map(|b| b.name.clone())
-                .collect::<Vec<_>>(),
-            [version.clone()]
-        );
+        let created: Vec<&str> = next.create.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(created, [version.as_str()]);
         assert_eq!(next.names[&(FileKind::Secret, "db".to_owned())], version);
         // Once made, the version is reused; and going back to the first payload, so is the base.
         let mut later = existing.clone();
