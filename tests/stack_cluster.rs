@@ -5,8 +5,8 @@
 //! that moved to another image is picked up (`--resolve-image`),
 //! `--prune` removes a service dropped from the file, and `stack rm` removes the rest. A second
 //! stack runs on its own overlays: its services reach each other by short name and alias,
-//! `depends_on` orders its first deploy, and `stack rm` takes its networks away from every
-//! node. Needs root.
+//! `depends_on` orders its first deploy, a secret from a file reaches its task, and `stack rm`
+//! takes its networks and secret away from every node. Needs root.
 
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
@@ -246,8 +246,8 @@ async fn a_compose_file_deploys_updates_prunes_and_is_removed_as_a_stack() {
 }
 
 /// A stack on its own overlays: `db` serves its host name on port 8080 once its healthcheck
-/// passes; `web` depends on it being healthy and joins both networks; `lone` names no network
-/// and joins the stack's default one.
+/// passes; `web` depends on it being healthy, joins both networks and gets a secret from a
+/// file; `lone` names no network and joins the stack's default one.
 const NETWORKED: &str = r#"
 services:
   db:
@@ -269,6 +269,7 @@ services:
     depends_on:
       db: {condition: service_healthy}
     networks: [back, front]
+    secrets: [token]
   lone:
     image: busybox:stack
     command: ["sleep", "3600"]
@@ -277,6 +278,9 @@ networks:
   front:
     attachable: true
     labels: {tier: edge}
+secrets:
+  token:
+    file: ./token.txt
 "#;
 
 /// The cluster networks member `i` lists whose name starts with `prefix`.
@@ -310,6 +314,7 @@ async fn a_stack_runs_on_its_own_overlays_in_depends_on_order_and_takes_them_awa
         let project = dir.join("net-project");
         std::fs::create_dir_all(&project).unwrap();
         std::fs::write(project.join("compose.yaml"), NETWORKED).unwrap();
+        std::fs::write(project.join("token.txt"), "s3cret-stack\n").unwrap();
         let file = project.join("compose.yaml");
         let file = file.to_str().unwrap();
 
@@ -373,6 +378,15 @@ async fn a_stack_runs_on_its_own_overlays_in_depends_on_order_and_takes_them_awa
             assert!(answer.trim().starts_with("from-"), "{answer}");
         }
 
+        // The stack's secret is a file in the task.
+        let (ok, out, err) = blocking(|| {
+            bed.bosun(
+                web.member,
+                &["container", "exec", &web.id, "cat", "/run/secrets/token"],
+            )
+        });
+        assert!(ok && out == "s3cret-stack\n", "{out}{err}");
+
         // The same file again changes nothing.
         let (out, _) = bosun(&bed, 1, &["stack", "deploy", "-c", file, "net"]);
         assert!(
@@ -384,6 +398,11 @@ async fn a_stack_runs_on_its_own_overlays_in_depends_on_order_and_takes_them_awa
         let (out, _) = bosun(&bed, 0, &["stack", "rm", "net"]);
         assert!(out.contains("Removing network net_back"), "{out}");
         assert!(cluster_networks(&bed, 0, "net_").is_empty());
+        let (out, _) = bosun(&bed, 0, &["secret", "ls", "-q"]);
+        assert!(
+            out.trim().is_empty(),
+            "the stack's secret is removed: {out}"
+        );
         wait_until(&bed, "stack containers gone", WITHIN, || async {
             match stack_containers(&bed, "net") {
                 0 => Ok(()),
