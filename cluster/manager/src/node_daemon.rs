@@ -67,6 +67,24 @@ pub async fn run_node(
     result
 }
 
+/// Runs only the worker role of the node at `data_root` — heartbeats and certificate
+/// renewal, no tasks and no logs — until `stop` turns true or the node is removed. A node
+/// marked for promotion ends it with an error: there is no manager here to start. The fleet
+/// simulator runs its nodes' worker role this way, their tasks on
+/// its own runtime.
+pub async fn run_worker(
+    data_root: &Path,
+    stop: watch::Receiver<bool>,
+) -> Result<NodeExit, ManagerError> {
+    match worker::run(data_root, stop).await? {
+        WorkerExit::Removed => Ok(NodeExit::Removed),
+        WorkerExit::Shutdown => Ok(NodeExit::Stopped),
+        WorkerExit::Promoted => Err(ManagerError::State(
+            "the node was promoted, but this daemon runs only the worker role".into(),
+        )),
+    }
+}
+
 async fn stopped(mut stop: watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
 }

@@ -52,3 +52,14 @@ pub async fn run(data_root: PathBuf, agent_socket: PathBuf, stop: watch::Receive
     let engine = Arc::new(AgentEngine::new(agent_socket).with_sources(sources));
     session::run(data_root, engine, stop).await;
 }
+
+/// Runs the tasks of the node at `data_root` on `engine` — any [`engine::TaskEngine`], such as
+/// the fleet simulator's in-memory runtime — with the same session, runner and task actors
+/// as [`run`], until `stop` turns true.
+pub async fn run_on<E: engine::TaskEngine>(
+    data_root: PathBuf,
+    engine: Arc<E>,
+    stop: watch::Receiver<bool>,
+) {
+    session::run(data_root, engine, stop).await;
+}
