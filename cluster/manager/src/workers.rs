@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use tonic::{Request, Response, Status};
 
-use super::admin::{cluster_info, commit, leader_or_forward, read_record};
+use super::admin::{cluster_info, commit, decode_records, leader_or_forward, read_record};
 use super::driver::{Query, RaftHandle, Refused, StatusView};
 use super::proto;
 use super::service::{ManagerService, Need, forwarded, status_of};
@@ -113,6 +113,26 @@ async fn own_record(service: &ManagerService, id: &str) -> Result<Node, Status> 
     }
 }
 
+/// The node record `id` as this manager — the leader — applied it, without a consensus
+/// round: every worker reports every [`HEARTBEAT_INTERVAL`], and a ReadIndex round per
+/// heartbeat made a thousand nodes cost the managers more than their raft heartbeats could
+/// bear. A leader's applied state lags its commits by moments; a record read a beat late only
+/// delays a promotion or a mark-ready by a heartbeat. A record missing there (a new leader
+/// still applying the join) is looked up with a consensus read before the node is told it
+/// was removed.
+async fn own_record_applied(service: &ManagerService, id: &str) -> Result<Node, Status> {
+    let key = RecordKey::new(Kind::Node, id);
+    let (data, _) = service
+        .raft
+        .local_read(Query::Key(key))
+        .await
+        .map_err(status_of)?;
+    match decode_records(&data)?.pop() {
+        Some(Record::Node(node)) => Ok(node),
+        _ => own_record(service, id).await,
+    }
+}
+
 /// Addresses of the current managers by raft id.
 fn manager_addrs(view: &StatusView) -> BTreeMap<u64, String> {
     view.members
@@ -143,7 +163,7 @@ pub(super) async fn heartbeat(
             .await;
     }
     service.liveness.heard(&node_id);
-    let node = own_record(service, &node_id).await?;
+    let node = own_record_applied(service, &node_id).await?;
     if let Some(ready) = marked_ready(&node) {
         // A concurrent change of the record wins; the next heartbeat tries again.
         match service.raft.write(Batch::new(0, vec![ready])).await {
