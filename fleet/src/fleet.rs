@@ -78,6 +78,9 @@ pub struct Census {
     /// Tasks with more than one running container (over all nodes): none in a correct
     /// cluster once it is at rest.
     pub doubled: usize,
+    /// A hash of every (node, running task) pair: unchanged exactly when no task stopped,
+    /// started or moved (with overwhelming likelihood).
+    pub fingerprint: u64,
 }
 
 async fn join_one(config: &FleetConfig, index: usize) -> Result<SimNode, FleetError> {
@@ -172,8 +175,10 @@ impl Fleet {
             ..Census::default()
         };
         let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let mut pairs = Vec::new();
         for node in &self.nodes {
-            let tasks = node.engine().running_tasks();
+            let mut tasks = node.engine().running_tasks();
+            tasks.sort();
             if node.is_up() {
                 census.up += 1;
                 census.min_per_node = census.min_per_node.min(tasks.len());
@@ -182,14 +187,18 @@ impl Fleet {
                 census.down += 1;
             }
             census.running += tasks.len();
-            for task in tasks {
-                *seen.entry(task).or_default() += 1;
+            for task in &tasks {
+                *seen.entry(task.clone()).or_default() += 1;
             }
+            pairs.push((node.node_id(), tasks));
         }
         if census.up == 0 {
             census.min_per_node = 0;
         }
         census.doubled = seen.values().filter(|n| **n > 1).count();
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(&pairs, &mut hasher);
+        census.fingerprint = std::hash::Hasher::finish(&hasher);
         census
     }
 

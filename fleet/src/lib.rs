@@ -25,9 +25,9 @@ pub enum FleetError {
     /// No manager address was given.
     #[error("no manager address given")]
     NoManagers,
-    /// Every manager refused or failed the join.
+    /// Every manager refused or failed the join: what each said.
     #[error("join: {0}")]
-    Join(#[source] cluster_manager::ManagerError),
+    Join(String),
     /// The token is a manager token: simulated nodes are workers.
     #[error("the join token gave the role {0:?}; simulated nodes need a worker token")]
     NotWorker(String),

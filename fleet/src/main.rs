@@ -122,6 +122,7 @@ fn census_json(census: &fleet::fleet::Census) -> serde_json::Value {
         "min_per_node": census.min_per_node,
         "max_per_node": census.max_per_node,
         "doubled": census.doubled,
+        "fingerprint": format!("{:016x}", census.fingerprint),
     })
 }
 

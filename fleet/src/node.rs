@@ -46,7 +46,7 @@ impl SimNode {
         data_root: &Path,
         start_delay: Duration,
     ) -> Result<SimNode, FleetError> {
-        let mut last = None;
+        let mut failures = Vec::new();
         for addr in managers {
             match ManagerClient::join(addr, token, hostname, advertise_addr).await {
                 Ok(joined) => {
@@ -75,13 +75,13 @@ impl SimNode {
                         running: None,
                     });
                 }
-                Err(err) => last = Some(err),
+                Err(err) => failures.push(format!("{addr}: {err}")),
             }
         }
-        Err(match last {
-            Some(err) => FleetError::Join(err),
-            None => FleetError::NoManagers,
-        })
+        if failures.is_empty() {
+            return Err(FleetError::NoManagers);
+        }
+        Err(FleetError::Join(failures.join("; ")))
     }
 
     /// The node's id in the cluster.
