@@ -463,6 +463,7 @@ impl Driver {
                 .flat_map(|kind| store.iter_kind(*kind).cloned())
                 .collect(),
             Query::Key(key) => store.get(key).into_iter().cloned().collect(),
+            Query::Keys(keys) => keys.iter().filter_map(|k| store.get(k)).cloned().collect(),
         };
         if let Some(key) = &self.seal {
             for record in &mut records {

@@ -17,6 +17,8 @@ pub enum Query {
     Kinds(Vec<Kind>),
     /// One record.
     Key(RecordKey),
+    /// The records of these keys that exist, as of one moment.
+    Keys(Vec<RecordKey>),
     /// The state hash.
     Hash,
 }
