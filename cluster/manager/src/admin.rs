@@ -315,7 +315,7 @@ pub(super) fn status_response(view: &StatusView) -> proto::StatusResponse {
         members,
         quorum: need as u64,
         tolerates: tolerates as u64,
-        state_hash: view.state_hash.clone(),
+        state_hash: view.state_hash.clone().unwrap_or_default(),
         quorum_error: view
             .quorum_error
             .map(|no| no.to_string())

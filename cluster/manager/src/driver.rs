@@ -26,7 +26,8 @@ enum Input {
     Membership(MembershipChange, Reply<u64>),
     Read(Query, Reply<(Vec<u8>, u64)>),
     LocalRead(Query, oneshot::Sender<(Vec<u8>, u64)>),
-    Status(oneshot::Sender<StatusView>),
+    /// The view; with the store's state hash when true (a pass over the whole store).
+    Status(bool, oneshot::Sender<StatusView>),
     Reachable(oneshot::Sender<std::collections::BTreeSet<u64>>),
     Unreachable(u64),
     Snapshot(u64, bool),
@@ -102,11 +103,22 @@ impl RaftHandle {
         self.progress.clone()
     }
 
-    /// This node's view, without any consensus round.
+    /// This node's view, without any consensus round and without the state hash
+    /// ([`StatusView::state_hash`] is `None`): cheap enough for every heartbeat.
     pub async fn status(&self) -> Result<StatusView, Refused> {
+        self.view(false).await
+    }
+
+    /// This node's view with the hash of its applied store: hashing reads the whole store
+    /// on the raft thread, so only the status answer asks for it.
+    pub async fn status_with_hash(&self) -> Result<StatusView, Refused> {
+        self.view(true).await
+    }
+
+    async fn view(&self, hash: bool) -> Result<StatusView, Refused> {
         let (reply, rx) = oneshot::channel();
         self.tx
-            .send(Input::Status(reply))
+            .send(Input::Status(hash, reply))
             .map_err(|_| Refused::Stopped)?;
         rx.await.map_err(|_| Refused::Stopped)
     }
@@ -377,8 +389,8 @@ impl Driver {
             Input::LocalRead(query, reply) => {
                 let _ = reply.send(self.answer(&query));
             }
-            Input::Status(reply) => {
-                let _ = reply.send(self.status());
+            Input::Status(hash, reply) => {
+                let _ = reply.send(self.status(hash));
             }
             Input::Reachable(reply) => {
                 let _ = reply.send(self.node.reachable());
@@ -389,29 +401,25 @@ impl Driver {
         }
     }
 
-    fn status(&self) -> StatusView {
+    fn status(&self, hash: bool) -> StatusView {
         let status = self.node.status();
-        let members = status
-            .voters
-            .iter()
-            .map(|id| {
-                let record = self
-                    .node
-                    .store()
-                    .iter_kind(Kind::Node)
-                    .find_map(|r| match r {
-                        Record::Node(node) if node.raft_id == Some(*id) => Some(node.clone()),
-                        _ => None,
-                    });
-                (*id, record)
-            })
-            .collect();
+        let mut members: BTreeMap<u64, Option<cluster_state::Node>> =
+            status.voters.iter().map(|id| (*id, None)).collect();
+        // One pass over the nodes: the first record naming a voter's raft id is its own.
+        for record in self.node.store().iter_kind(Kind::Node) {
+            if let Record::Node(node) = record
+                && let Some(slot) = node.raft_id.and_then(|id| members.get_mut(&id))
+                && slot.is_none()
+            {
+                *slot = Some(node.clone());
+            }
+        }
         StatusView {
             leader_addr: status.leader.and_then(|l| self.addrs.get(&l).cloned()),
             reachable: self.node.reachable(),
             members,
             quorum_error: self.node.quorum_error(),
-            state_hash: self.node.store().state_hash(),
+            state_hash: hash.then(|| self.node.store().state_hash()),
             successor: self.node.best_transferee(),
             status,
         }

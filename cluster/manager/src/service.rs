@@ -361,7 +361,7 @@ impl ManagerApi for ManagerService {
         request: Request<Empty>,
     ) -> Result<Response<proto::StatusResponse>, Status> {
         self.authorize(&request, Need::Manager).await?;
-        let view = self.raft.status().await.map_err(status_of)?;
+        let view = self.raft.status_with_hash().await.map_err(status_of)?;
         let is_leader = view.status.leader == Some(view.status.id);
         if !is_leader
             && !forwarded(&request)

@@ -62,8 +62,9 @@ pub struct StatusView {
     pub members: BTreeMap<u64, Option<Node>>,
     /// Set when writes would be refused for lack of quorum.
     pub quorum_error: Option<NoQuorum>,
-    /// State hash of the store.
-    pub state_hash: String,
+    /// State hash of the applied store, when asked for
+    /// ([`super::driver::RaftHandle::status_with_hash`]).
+    pub state_hash: Option<String>,
     /// Address of the leader, if known.
     pub leader_addr: Option<String>,
     /// The manager to hand leadership to (reachable, log furthest along), when this leads.

@@ -56,6 +56,7 @@ pub async fn run(data_root: PathBuf, agent_socket: PathBuf, stop: watch::Receive
 /// Runs the tasks of the node at `data_root` on `engine` — any [`engine::TaskEngine`], such as
 /// the fleet simulator's in-memory runtime — with the same session, runner and task actors
 /// as [`run`], until `stop` turns true.
+#[cfg(feature = "testing")]
 pub async fn run_on<E: engine::TaskEngine>(
     data_root: PathBuf,
     engine: Arc<E>,
