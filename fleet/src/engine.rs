@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use api::agent as proto;
-use cluster_manager::dispatcher::networks::{RemoteEndpoint, TaskNetwork};
+use cluster_manager::dispatcher::networks::{RemoteEndpoint, ServiceVip, TaskNetwork};
 use cluster_manager::tasks::engine::{EngineError, Health, TaskContainer, TaskEngine};
 use cluster_manager::tasks::machine::Found;
 use cluster_manager::tasks::overlays::OverlayLink;
@@ -255,6 +255,7 @@ impl TaskEngine for SimEngine {
             cluster_id: network.id.clone(),
             vni: network.vni,
             peers: Vec::new(),
+            services: Vec::new(),
         };
         self.lock().overlays.insert(network.name.clone(), link);
         Ok(())
@@ -269,6 +270,20 @@ impl TaskEngine for SimEngine {
         let mut peers = peers.to_vec();
         peers.sort();
         link.peers = peers;
+        Ok(())
+    }
+
+    async fn set_services(
+        &self,
+        network: &str,
+        services: &[ServiceVip],
+    ) -> Result<(), EngineError> {
+        let mut state = self.lock();
+        let link = state
+            .overlays
+            .get_mut(network)
+            .ok_or_else(|| EngineError::NotFound(format!("network {network} not found")))?;
+        link.services = services.to_vec();
         Ok(())
     }
 
