@@ -70,6 +70,21 @@ async fn at_rest(bed: &Bed, service: &str, n: u64) -> BTreeSet<String> {
     running.into_iter().map(|c| c.task).collect()
 }
 
+/// Waits until `service` runs `n` replicas, one per slot, none of them among `old`; their
+/// task ids.
+async fn replaced(bed: &Bed, service: &str, n: u64, old: &BTreeSet<String>) -> BTreeSet<String> {
+    wait_until(bed, &format!("{service} replaced"), WITHIN, || async {
+        let now = bed.one_running_per_slot(0, service, n).await?;
+        let ids: BTreeSet<String> = now.into_iter().map(|c| c.task).collect();
+        if ids.is_disjoint(old) {
+            Ok(ids)
+        } else {
+            Err(format!("old tasks still run: {ids:?}"))
+        }
+    })
+    .await
+}
+
 /// Every container (running or not) of services of stack `stack` on any node.
 fn stack_containers(bed: &Bed, stack: &str) -> usize {
     bed.containers_labelled("com.docker.stack.namespace", stack)
@@ -161,42 +176,15 @@ async fn a_compose_file_deploys_updates_prunes_and_is_removed_as_a_stack() {
             "{}",
             moved.service.spec.image
         );
-        let web = wait_until(&bed, "web on the moved tag", WITHIN, || async {
-            let now = bed.one_running_per_slot(0, "app_web", 2).await?;
-            let ids: BTreeSet<String> = now.into_iter().map(|c| c.task).collect();
-            if ids.is_disjoint(&web) {
-                Ok(ids)
-            } else {
-                Err(format!("old tasks still run: {ids:?}"))
-            }
-        })
-        .await;
-        let worker = wait_until(&bed, "worker on the moved tag", WITHIN, || async {
-            let now = bed.one_running_per_slot(0, "app_worker", 1).await?;
-            let ids: BTreeSet<String> = now.into_iter().map(|c| c.task).collect();
-            if ids.is_disjoint(&worker) {
-                Ok(ids)
-            } else {
-                Err(format!("old tasks still run: {ids:?}"))
-            }
-        })
-        .await;
+        let web = replaced(&bed, "app_web", 2, &web).await;
+        let worker = replaced(&bed, "app_worker", 1, &worker).await;
 
         // A changed variable in .env: only web is updated, its tasks replaced.
         write_project(&project, &compose(2, true), "bye");
         let (out, _) = bosun(&bed, 0, &["stack", "deploy", "-c", file, "app"]);
         assert!(out.contains("Updating service app_web"), "{out}");
         assert!(!out.contains("app_worker"), "{out}");
-        let replaced = wait_until(&bed, "web replaced", WITHIN, || async {
-            let now = bed.one_running_per_slot(0, "app_web", 2).await?;
-            let ids: BTreeSet<String> = now.into_iter().map(|c| c.task).collect();
-            if ids.is_disjoint(&web) {
-                Ok(ids)
-            } else {
-                Err(format!("old tasks still run: {ids:?}"))
-            }
-        })
-        .await;
+        let replaced = replaced(&bed, "app_web", 2, &web).await;
         assert_eq!(at_rest(&bed, "app_worker", 1).await, worker);
         // More replicas of web: it is scaled, its running tasks kept.
         write_project(&project, &compose(3, true), "bye");
