@@ -68,6 +68,10 @@ checked docker import "$tmp/images/busybox.tar" "$docker_base" >/dev/null
 sed -i "s|^FROM .*|FROM $docker_base|" "$tmp/ctx/Dockerfile"
 for kind in classic buildkit; do
     [ "$kind" = classic ] && bk=0 || bk=1
+    if [ "$kind" = buildkit ] && ! docker buildx version >/dev/null 2>&1; then
+        skip_peer "docker build (BuildKit)" "the docker CLI has no buildx component"
+        continue
+    fi
     dbuild="env DOCKER_BUILDKIT=$bk docker build -q -t $docker_tag $tmp/ctx"
     # shellcheck disable=SC2086
     checked $dbuild >/dev/null
