@@ -77,19 +77,16 @@ pub fn to_resolve(
     existing: &[Existing],
     mode: ResolveImage,
 ) -> BTreeSet<String> {
+    if mode == ResolveImage::Never {
+        return BTreeSet::new();
+    }
     desired
         .iter()
-        .map(|s| s.spec.image.as_str())
-        .filter(|image| !image.contains('@'))
-        .filter(|_| mode != ResolveImage::Never)
-        .filter(|image| {
-            mode == ResolveImage::Always
-                || !desired
-                    .iter()
-                    .filter(|s| s.spec.image == *image)
-                    .all(|s| kept(stack, existing, &s.name, image).is_some())
+        .filter(|s| !s.spec.image.contains('@'))
+        .filter(|s| {
+            mode == ResolveImage::Always || kept(stack, existing, &s.name, &s.spec.image).is_none()
         })
-        .map(str::to_owned)
+        .map(|s| s.spec.image.clone())
         .collect()
 }
 

@@ -52,25 +52,8 @@ pub(crate) struct ExportArgs {
 /// Arguments of `bosun commit`.
 #[derive(Debug, Args)]
 pub(crate) struct CommitArgs {
-    /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").
-    #[arg(short, long)]
-    pub author: Option<String>,
-    /// Apply Dockerfile instruction to the created image.
-    #[arg(short, long, value_name = "INSTRUCTION")]
-    pub change: Vec<String>,
-    /// Commit message.
-    #[arg(short, long)]
-    pub message: Option<String>,
-    /// Pause container during commit (`--pause=false` to keep it running).
-    #[arg(
-        short,
-        long,
-        default_value_t = true,
-        action = clap::ArgAction::Set,
-        num_args = 0..=1,
-        default_missing_value = "true"
-    )]
-    pub pause: bool,
+    #[command(flatten)]
+    pub options: changes::CommitOptions,
     /// Index of the container if the service has multiple replicas.
     #[arg(long, default_value_t = 1)]
     pub index: u32,
@@ -167,10 +150,7 @@ pub(super) fn commit(project: &ProjectArgs, args: CommitArgs) -> anyhow::Result<
     let container = replicas(&session, &args.service, Some(args.index))?.remove(0);
     let mut client = session.backend().client().changes();
     let request = ContainerCommit {
-        author: args.author,
-        change: args.change,
-        message: args.message,
-        pause: args.pause,
+        options: args.options,
         container: container.id,
         reference: args.reference,
     };

@@ -59,9 +59,9 @@ pub(crate) struct DiffArgs {
     pub container: String,
 }
 
-/// Arguments of `container commit`.
-#[derive(Debug, Args)]
-pub(crate) struct CommitArgs {
+/// What a commit records, shared by `container commit` and compose `commit`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct CommitOptions {
     /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").
     #[arg(short, long)]
     pub author: Option<String>,
@@ -81,6 +81,13 @@ pub(crate) struct CommitArgs {
         default_missing_value = "true"
     )]
     pub pause: bool,
+}
+
+/// Arguments of `container commit`.
+#[derive(Debug, Args)]
+pub(crate) struct CommitArgs {
+    #[command(flatten)]
+    pub options: CommitOptions,
     /// The container.
     pub container: String,
     /// REPOSITORY[:TAG] to name the image.
@@ -151,10 +158,10 @@ pub(crate) async fn commit(
     let request = proto::CommitRequest {
         container: args.container.clone(),
         reference: args.reference.clone().unwrap_or_default(),
-        message: args.message.clone().unwrap_or_default(),
-        author: args.author.clone().unwrap_or_default(),
-        changes: args.change.clone(),
-        pause: args.pause,
+        message: args.options.message.clone().unwrap_or_default(),
+        author: args.options.author.clone().unwrap_or_default(),
+        changes: args.options.change.clone(),
+        pause: args.options.pause,
     };
     Ok(client.commit(request).await?.into_inner().id)
 }

@@ -29,19 +29,22 @@ pub(crate) async fn run(raft: RaftHandle, sets: watch::Sender<Arc<AllSets>>) {
             // liveness, VXLAN identifiers).
             let (nodes, _) = raft.local_read(Query::Kind(Kind::Node)).await?;
             let (networks, _) = raft.local_read(Query::Kind(Kind::Network)).await?;
-            // Secrets and configs: the payloads of the files of the tasks still to run.
-            let (files, _) = raft
-                .local_read(Query::Kinds(vec![Kind::Secret, Kind::Config]))
-                .await?;
-            Ok::<_, crate::driver::Refused>([services, tasks, nodes, networks, files])
+            let mut records: Vec<Record> = [services, tasks, nodes, networks]
+                .iter()
+                .flat_map(|data| decode_records(data).unwrap_or_default())
+                .collect();
+            // Secrets and configs (unsealed by the read): only when a task's spec has files.
+            if records.iter().any(has_files) {
+                let (files, _) = raft
+                    .local_read(Query::Kinds(vec![Kind::Secret, Kind::Config]))
+                    .await?;
+                records.extend(decode_records(&files).unwrap_or_default());
+            }
+            Ok::<_, crate::driver::Refused>(records)
         };
-        let Ok(kinds) = read.await else {
+        let Ok(records) = read.await else {
             return;
         };
-        let records: Vec<Record> = kinds
-            .iter()
-            .flat_map(|data| decode_records(data).unwrap_or_default())
-            .collect();
         let next = assignments(&records);
         sets.send_if_modified(|current| {
             let changed = **current != next;
@@ -55,6 +58,11 @@ pub(crate) async fn run(raft: RaftHandle, sets: watch::Sender<Arc<AllSets>>) {
             return;
         }
     }
+}
+
+/// Whether `record` is a task whose spec names secrets or configs.
+fn has_files(record: &Record) -> bool {
+    matches!(record, Record::Task(t) if !t.task.spec.secrets.is_empty() || !t.task.spec.configs.is_empty())
 }
 
 /// How often a manager checks that it still follows a leader with a quorum.

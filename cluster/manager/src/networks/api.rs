@@ -13,6 +13,7 @@ use super::alloc::{self, AllocError};
 use crate::driver::{Query, Refused};
 use crate::service::{ManagerService, status_of};
 use crate::services::decode::label_pairs;
+use crate::services::lookup::pick;
 use crate::services::proto;
 use cluster_raft::WriteError;
 use cluster_state::{ApplyError, Batch, Command, Kind, Meta, Network, Record, RecordKey, Service};
@@ -53,29 +54,7 @@ async fn contents(manager: &ManagerService) -> Result<Contents, Status> {
 impl Contents {
     /// The network `name` designates: exact id, exact name, else a unique id prefix.
     fn network(&self, name: &str) -> Result<&Network, Status> {
-        if name.is_empty() {
-            return Err(Status::invalid_argument("a network name or id is required"));
-        }
-        if let Some(n) = self
-            .networks
-            .iter()
-            .find(|n| n.meta.id == name || n.name == name)
-        {
-            return Ok(n);
-        }
-        let matches: Vec<&Network> = self
-            .networks
-            .iter()
-            .filter(|n| n.meta.id.starts_with(name))
-            .collect();
-        match matches.as_slice() {
-            [n] => Ok(n),
-            [] => Err(Status::not_found(format!("network {name} not found"))),
-            _ => Err(Status::failed_precondition(format!(
-                "network {name} is ambiguous: it matches {} networks",
-                matches.len()
-            ))),
-        }
+        pick(&self.networks, name, "network", |n| &n.meta.id, |n| &n.name)
     }
 
     /// The names of the services whose spec joins `network`, sorted.

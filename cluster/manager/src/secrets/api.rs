@@ -12,6 +12,7 @@ use super::check::{self, store_kind};
 use crate::driver::{Query, Refused};
 use crate::service::{ManagerService, status_of};
 use crate::services::decode::label_pairs;
+use crate::services::lookup::pick;
 use crate::services::proto;
 use cluster_raft::WriteError;
 use cluster_state::{ApplyError, Batch, Blob, Command, Kind, Meta, Record, RecordKey, Service};
@@ -70,32 +71,13 @@ fn record(kind: FileKind, blob: Blob) -> Record {
 impl Contents {
     /// The secret or config `name` designates: exact id, exact name, else a unique id prefix.
     fn blob(&self, name: &str) -> Result<&Blob, Status> {
-        let kind = self.kind.as_str();
-        if name.is_empty() {
-            return Err(Status::invalid_argument(format!(
-                "a {kind} name or id is required"
-            )));
-        }
-        if let Some(b) = self
-            .blobs
-            .iter()
-            .find(|b| b.meta.id == name || b.name == name)
-        {
-            return Ok(b);
-        }
-        let matches: Vec<&Blob> = self
-            .blobs
-            .iter()
-            .filter(|b| b.meta.id.starts_with(name))
-            .collect();
-        match matches.as_slice() {
-            [b] => Ok(b),
-            [] => Err(Status::not_found(format!("{kind} {name} not found"))),
-            _ => Err(Status::failed_precondition(format!(
-                "{kind} {name} is ambiguous: it matches {} {kind}s",
-                matches.len()
-            ))),
-        }
+        pick(
+            &self.blobs,
+            name,
+            self.kind.as_str(),
+            |b| &b.meta.id,
+            |b| &b.name,
+        )
     }
 
     /// The answer about `blob`: a secret's payload is never part of it.

@@ -43,7 +43,7 @@ pub(super) async fn contents(manager: &ManagerService) -> Result<Contents, Statu
 }
 
 /// Picks the one item `name` designates: exact id, exact name, else a unique id prefix.
-fn pick<'a, T>(
+pub(crate) fn pick<'a, T>(
     items: &'a [T],
     name: &str,
     what: &str,

@@ -10,7 +10,7 @@
 
 pub mod client;
 pub mod decode;
-mod lookup;
+pub(crate) mod lookup;
 mod nodes;
 mod read;
 testing_mod!(update);
