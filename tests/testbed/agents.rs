@@ -185,10 +185,19 @@ impl Bed {
     /// Imports the busybox root filesystem as `reference` into every member's agent.
     pub fn import_busybox(&self, reference: &str) {
         let rootfs = self.busybox_rootfs().display().to_string();
-        for i in 0..self.members.len() {
-            let (ok, out, err) = self.bosun(i, &["image", "import", &rootfs, reference]);
-            assert!(ok, "image import on member {i}: {out}{err}");
+        let (ok, out, err) = self.bosun(0, &["image", "import", &rootfs, reference]);
+        assert!(ok, "image import on member 0: {out}{err}");
+        // One import carried to the others, so every node holds the same image (the same
+        // digest), as a pull from one registry would give; separate imports differ in their
+        // creation time whenever they straddle a second.
+        let archive = self.dir().join("busybox-import.tar").display().to_string();
+        let (ok, out, err) = self.bosun(0, &["image", "save", "-o", &archive, reference]);
+        assert!(ok, "image save on member 0: {out}{err}");
+        for i in 1..self.members.len() {
+            let (ok, out, err) = self.bosun(i, &["image", "load", "-q", "-i", &archive]);
+            assert!(ok, "image load on member {i}: {out}{err}");
         }
+        let _ = std::fs::remove_file(&archive);
     }
 
     /// Member `i`'s containers as its agent lists them (all, with their labels).
