@@ -407,7 +407,8 @@ async fn the_leader_killed_mid_update_leaves_the_next_to_finish_each_slot_once()
         assert_eq!(
             updated,
             (1..=6).map(|s| (s, 1)).collect(),
-            "each slot updated once"
+            "each slot updated once: {}",
+            bed.output(via, &["service", "ps", "--no-trunc", "web"])
         );
         wait_until(&bed, "6 replicas at rest", WITHIN, || {
             bed.one_running_per_slot(via, "web", 6)

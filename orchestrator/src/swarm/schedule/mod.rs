@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use crate::swarm::ids::{NodeId, ServiceId, TaskId};
-use crate::swarm::node::Node;
+use crate::swarm::node::{Node, NodeStatus};
 use crate::swarm::task::{Task, TaskSlot};
 use crate::swarm::time::{Timestamp, earliest};
 
@@ -200,11 +200,20 @@ impl<'a> Batch<'a> {
         }
     }
 
+    /// Places a slot's task: on its preferred node when that node takes it; nowhere yet when
+    /// the preferred node's liveness is not known (just after a leader change), so that an
+    /// update's replacement or a move stays where it was meant to go instead of unbalancing
+    /// the service (the grace period ends soon: the node is then ready, or down and no longer
+    /// waited for); otherwise on the best-ranked node.
     fn place_anywhere(&mut self, usage: &Usage, task: &Task) -> Result<usize, NoSuitableNode> {
-        if let Some(&i) = task.preferred_node.as_ref().and_then(|n| self.index.get(n))
-            && self.rank(usage, i).is_some()
-        {
-            return Ok(i);
+        if let Some(&i) = task.preferred_node.as_ref().and_then(|n| self.index.get(n)) {
+            if self.rank(usage, i).is_some() {
+                return Ok(i);
+            }
+            if self.nodes[i].status == NodeStatus::Unknown {
+                let waiting = FilterFailure::NotReady(NodeStatus::Unknown);
+                return Err(NoSuitableNode::count(1, [waiting]));
+            }
         }
         if self.tree.is_none() {
             self.tree = Some(self.build_tree(usage));
@@ -383,5 +392,27 @@ mod tests {
         tasks[0].preferred_node = Some("n2".into());
         let out = schedule(&nodes, &tasks, Timestamp(0));
         assert_eq!(out.assignments[0].node.as_str(), "n2");
+    }
+
+    #[test]
+    fn a_task_waits_for_its_preferred_node_while_its_liveness_is_unknown() {
+        let mut nodes: Vec<_> = ["n1", "n2"].iter().map(|n| node(n)).collect();
+        nodes[1].status = NodeStatus::Unknown;
+        let mut tasks = pending(1, &ServiceSpec::default());
+        tasks[0].preferred_node = Some("n2".into());
+        let out = schedule(&nodes, &tasks, Timestamp(0));
+        assert!(out.assignments.is_empty(), "{out:?}");
+        assert_eq!(
+            out.unplaced[0].reason.to_string(),
+            "no suitable node (1 node: node status unknown on 1)"
+        );
+
+        // Down (or drained, or gone): placed elsewhere.
+        nodes[1].status = NodeStatus::Down;
+        let out = schedule(&nodes, &tasks, Timestamp(0));
+        assert_eq!(out.assignments[0].node.as_str(), "n1");
+        tasks[0].preferred_node = Some("gone".into());
+        let out = schedule(&nodes, &tasks, Timestamp(0));
+        assert_eq!(out.assignments[0].node.as_str(), "n1");
     }
 }
