@@ -382,6 +382,33 @@ async fn a_stack_runs_on_its_own_overlays_in_depends_on_order_and_takes_them_awa
             "{out}"
         );
 
+        // A changed secret is a new version: only the service using it rolls, and its new
+        // task reads the new payload.
+        std::fs::write(project.join("token.txt"), "rolled\n").unwrap();
+        let (out, _) = bosun(&bed, 1, &["stack", "deploy", "-c", file, "net"]);
+        assert!(out.contains("Updating service net_web"), "{out}");
+        assert!(
+            !out.contains("Updating service net_db") && !out.contains("Updating service net_lone"),
+            "{out}"
+        );
+        wait_until(&bed, "web reads the new secret", WITHIN, || async {
+            let running = bed.running_containers("net_web");
+            let [web] = running.as_slice() else {
+                return Err(format!("{} web containers", running.len()));
+            };
+            let (ok, out, err) = blocking(|| {
+                bed.bosun(
+                    web.member,
+                    &["container", "exec", &web.id, "cat", "/run/secrets/token"],
+                )
+            });
+            match (ok, out.as_str()) {
+                (true, "rolled\n") => Ok(()),
+                _ => Err(format!("{out}{err}")),
+            }
+        })
+        .await;
+
         // stack rm takes the services and the networks; no node keeps an overlay.
         let (out, _) = bosun(&bed, 0, &["stack", "rm", "net"]);
         assert!(out.contains("Removing network net_back"), "{out}");
