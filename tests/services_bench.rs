@@ -15,6 +15,9 @@
 //!   running on the other nodes; the link comes back, the cluster rests at an even spread
 //!   again; `BOSUN_BENCH_LOSSES` times (default 10, the two workers in turn). Every sample,
 //!   p50, p99, max.
+//! - `update_20_replicas`: 20 replicas at rest, then `service update --detach --env-add`
+//!   with parallelism 2, start-first, monitor 1s and no delay; the time until the update is
+//!   `completed` with every slot on the new spec (`BOSUN_BENCH_RUNS` updates, default 3).
 //! - `idle_managers_with_200_tasks`: 200 replicas running over the 5 nodes, then each
 //!   daemon's and agent's CPU time over `BOSUN_BENCH_IDLE_SECS` (default 30) of idling and
 //!   resident memory at the end.
@@ -425,6 +428,93 @@ async fn idle_managers_with_200_tasks() {
         ms(managers.0),
         100.0 * managers.0.as_secs_f64() / wall.as_secs_f64(),
         mib(managers.1)
+    );
+    blocking(|| drop(bed));
+}
+
+/// The update state of `name` (`service inspect`'s `UpdateStatus.State`), through [`VIA`].
+fn update_state(bed: &Bed, name: &str) -> String {
+    let (_, out, _) = bed.bosun(VIA, &["service", "inspect", name]);
+    serde_json::from_str::<serde_json::Value>(&out)
+        .ok()
+        .and_then(|doc| doc[0]["UpdateStatus"]["State"].as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "benchmark: run with --ignored (bench/services.sh)"]
+async fn update_20_replicas() {
+    const REPLICAS: u64 = 20;
+    let runs = setting("BOSUN_BENCH_RUNS", 3);
+    let bed = blocking(|| Bed::managers_and_workers_with_agents(bin(), IMAGE));
+    let members = members_by_node(&bed);
+    blocking(|| create(&bed, "web", REPLICAS));
+    wait_until(&bed, "20 replicas at rest, spread evenly", WITHIN, || {
+        at_rest_evenly(&bed, "web", REPLICAS)
+    })
+    .await;
+    let mut samples = Vec::new();
+    for run in 1..=runs {
+        let env = format!("RUN={run}");
+        let start = Instant::now();
+        blocking(|| {
+            bed.output(
+                VIA,
+                &[
+                    "service",
+                    "update",
+                    "--detach",
+                    "--env-add",
+                    &env,
+                    "--update-parallelism",
+                    "2",
+                    "--update-order",
+                    "start-first",
+                    "--update-monitor",
+                    "1s",
+                    "--update-delay",
+                    "0s",
+                    "web",
+                ],
+            )
+        });
+        loop {
+            if blocking(|| update_state(&bed, "web")) == "completed" {
+                break;
+            }
+            assert!(start.elapsed() < WITHIN, "update {run} not completed");
+            tokio::time::sleep(POLL).await;
+        }
+        let took = start.elapsed();
+        let (_, spread) = time_until_reported_running(
+            &bed,
+            &members,
+            "web",
+            REPLICAS as usize,
+            None,
+            Instant::now(),
+        )
+        .await;
+        let list = bed.desired_tasks(VIA, "web").await.unwrap();
+        let wanted = format!("{run}");
+        assert!(
+            list.tasks
+                .iter()
+                .all(|t| t.task.spec.env.get("RUN") == Some(&wanted)),
+            "every slot on the new spec after update {run}"
+        );
+        println!(
+            "update {run}: {REPLICAS} replicas, parallelism 2, start-first: completed after {} ms, per node {spread:?}",
+            ms(took)
+        );
+        samples.push(took);
+    }
+    samples.sort();
+    println!(
+        "service update of {REPLICAS} replicas (parallelism 2, start-first, monitor 1s), runs={runs}: min={} ms median={} ms max={} ms",
+        ms(samples[0]),
+        ms(percentile(&samples, 50)),
+        ms(samples[samples.len() - 1])
     );
     blocking(|| drop(bed));
 }
