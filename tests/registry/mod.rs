@@ -20,17 +20,30 @@ pub(crate) struct Registry {
 
 impl Registry {
     pub(crate) fn start() -> Registry {
-        assert!(
-            Path::new(REGISTRY).exists(),
-            "{REGISTRY} is missing: run scripts/install-deps.sh (apt-get install docker-registry)"
-        );
-        let dir = tempfile::tempdir().unwrap();
         let port = TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let addr = format!("127.0.0.1:{port}");
+        Registry::start_with(
+            format!("127.0.0.1:{port}"),
+            |mut command| command.spawn().unwrap(),
+            |addr| std::net::TcpStream::connect(addr).is_ok(),
+        )
+    }
+
+    /// A `docker-registry` listening on `addr`, started by `spawn` (e.g. in a lab node's
+    /// namespace), waited for until `listens(addr)`.
+    pub(crate) fn start_with(
+        addr: String,
+        spawn: impl FnOnce(Command) -> Child,
+        listens: impl Fn(&str) -> bool,
+    ) -> Registry {
+        assert!(
+            Path::new(REGISTRY).exists(),
+            "{REGISTRY} is missing: run scripts/install-deps.sh (apt-get install docker-registry)"
+        );
+        let dir = tempfile::tempdir().unwrap();
         let config = dir.path().join("config.yml");
         std::fs::write(
             &config,
@@ -40,15 +53,15 @@ impl Registry {
             ),
         )
         .unwrap();
-        let child = Command::new(REGISTRY)
+        let mut command = Command::new(REGISTRY);
+        command
             .arg("serve")
             .arg(&config)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            .stderr(Stdio::null());
+        let child = spawn(command);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(&addr).is_err() {
+        while !listens(&addr) {
             assert!(
                 Instant::now() < deadline,
                 "docker-registry did not listen on {addr}"

@@ -74,6 +74,18 @@ impl Bed {
                 .env("BOSUN_HOST", format!("unix://{}", agent.socket().display()))
                 .env("BOSUN_CGROUP_PARENT", &agent.cgroup_parent);
         }
+        if let Some(lab) = &self.lab {
+            // The CLI asks a registry run on a node of the lab over plain HTTP, as the agents.
+            command.env("BOSUN_INSECURE_REGISTRIES", self.lab_registries(lab));
+        }
+    }
+
+    /// The lab's addresses, as `BOSUN_INSECURE_REGISTRIES` lists them.
+    fn lab_registries(&self, lab: &super::lab::Lab) -> String {
+        let addrs: Vec<String> = (0..self.members.len())
+            .map(|n| lab.addr(n).to_string())
+            .collect();
+        addrs.join(",")
     }
 
     /// Three managers and two workers in their own lab, each with its own agent holding the
@@ -126,10 +138,7 @@ impl Bed {
             .stderr(log);
         if let Some(lab) = &self.lab {
             // A registry a test runs on a node of the lab speaks plain HTTP.
-            let addrs: Vec<String> = (0..self.members.len())
-                .map(|n| lab.addr(n).to_string())
-                .collect();
-            command.env("BOSUN_INSECURE_REGISTRIES", addrs.join(","));
+            command.env("BOSUN_INSECURE_REGISTRIES", self.lab_registries(lab));
         }
         let child = match &self.lab {
             Some(lab) => lab.spawn(i, command),

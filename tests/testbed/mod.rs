@@ -118,6 +118,11 @@ impl Bed {
         self.lab.as_mut().expect("a bed in a lab")
     }
 
+    /// The lab, to look at: members' addresses, commands run in a member's namespace.
+    pub fn lab_view(&self) -> &lab::Lab {
+        self.lab.as_ref().expect("a bed in a lab")
+    }
+
     /// Runs `bosun <args>` for member `i`, returning (success, stdout, stderr).
     pub fn bosun(&self, i: usize, args: &[&str]) -> (bool, String, String) {
         let mut command = Command::new(&self.bin);

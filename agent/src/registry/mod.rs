@@ -182,6 +182,21 @@ fn progress(id: &str, status: &str, current: u64, total: u64) -> proto::ImagePro
     }
 }
 
+/// The digest `image`'s registry gives its reference now (the manifest, or the index of a
+/// multi-platform image), as a HEAD request asks it: what `--resolve-image` pins a service to.
+pub async fn manifest_digest(
+    settings: &Settings,
+    image: &ImageRef,
+    auth: Option<&proto::RegistryAuth>,
+) -> Result<String> {
+    let reference = oci_reference(image)?;
+    let client = settings.client(image.registry());
+    client
+        .fetch_manifest_digest(&reference, &registry_auth(auth))
+        .await
+        .map_err(RegistryError::registry(format!("digest of {image}")))
+}
+
 /// Checks the credentials against `registry` (host\[:port\]) the way a pull would use them.
 pub async fn check_login(
     settings: &Settings,

@@ -11,23 +11,34 @@ pub(crate) fn for_image(image: &str) -> anyhow::Result<Option<proto::RegistryAut
     from_store(&AuthStore::default_location()?, image)
 }
 
+/// The credentials `bosun login` stored for the registry of `image`, if any (no warning).
+pub(crate) fn stored(image: &str) -> anyhow::Result<Option<proto::RegistryAuth>> {
+    Ok(lookup(&AuthStore::default_location()?, image)?.1)
+}
+
 /// [`for_image`] from `store`.
 fn from_store(store: &AuthStore, image: &str) -> anyhow::Result<Option<proto::RegistryAuth>> {
-    let reference = ImageRef::parse(image)
-        .map_err(|e| anyhow::anyhow!("invalid image reference {image:?}: {e}"))?;
-    let registry = registry_key(reference.registry());
-    let stored = store.get(&registry)?;
+    let (registry, stored) = lookup(store, image)?;
     if stored.is_none() {
         eprintln!(
             "warning: no stored credentials for {registry} (bosun login {registry}); the nodes pull {image} anonymously"
         );
     }
-    Ok(stored.map(|credential| proto::RegistryAuth {
-        registry,
+    Ok(stored)
+}
+
+/// The key of `image`'s registry and the credentials `store` holds for it.
+fn lookup(store: &AuthStore, image: &str) -> anyhow::Result<(String, Option<proto::RegistryAuth>)> {
+    let reference = ImageRef::parse(image)
+        .map_err(|e| anyhow::anyhow!("invalid image reference {image:?}: {e}"))?;
+    let registry = registry_key(reference.registry());
+    let stored = store.get(&registry)?.map(|credential| proto::RegistryAuth {
+        registry: registry.clone(),
         username: credential.username,
         password: credential.password,
         identity_token: String::new(),
-    }))
+    });
+    Ok((registry, stored))
 }
 
 #[cfg(test)]
