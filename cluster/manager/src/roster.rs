@@ -104,6 +104,14 @@ impl Roster {
         }
     }
 
+    /// The ids of the nodes the store knows as workers.
+    pub fn workers(&self) -> impl Iterator<Item = &str> {
+        self.members
+            .iter()
+            .filter(|(_, member)| member.role == NodeRole::Worker)
+            .map(|(id, _)| id.as_str())
+    }
+
     /// The raft id the store assigns to node `node_id`, if any.
     pub fn raft_id_of(&self, node_id: &str) -> Option<u64> {
         self.raft_owners
@@ -233,6 +241,14 @@ pub(crate) mod tests {
             let got = roster.standing(&caller(id, role, issued));
             assert_eq!(got, want, "{id} {role:?} issued at {issued}");
         }
+    }
+
+    #[test]
+    fn workers_are_the_nodes_of_the_worker_role() {
+        let roster = Roster::from_store(&store());
+        let mut workers: Vec<&str> = roster.workers().collect();
+        workers.sort_unstable();
+        assert_eq!(workers, ["demoted", "worker"]);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 // tonic's handlers answer with `tonic::Status`, a large error type, by design.
 #![allow(clippy::result_large_err)]
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -308,9 +308,13 @@ pub fn marked_ready(node: &Node) -> Option<Command> {
 }
 
 /// While this manager leads, marks down every worker silent for [`DOWN_AFTER`]; runs until
-/// the raft thread stops.
+/// the raft thread stops. Which workers are silent comes from memory (the applied roster and
+/// the heartbeats heard), so an idle fleet costs no store read; only the records of workers
+/// newly silent are read (with consensus, so the mark-down is decided on their current state),
+/// and a worker seen down is not read again until it is heard from.
 pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
     let mut leading = false;
+    let mut seen_down: HashSet<String> = HashSet::new();
     loop {
         tokio::time::sleep(WATCH_EVERY).await;
         let view = match raft.status().await {
@@ -320,24 +324,120 @@ pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
         let leads = view.status.leader == Some(view.status.id);
         if leads && !leading {
             liveness.reset();
+            seen_down.clear();
         }
         leading = leads;
         if !leads {
             continue;
         }
+        let roster = raft.roster();
+        let silent = newly_silent(
+            roster.workers(),
+            |node| liveness.silent_for(node),
+            DOWN_AFTER,
+            &mut seen_down,
+        );
+        if silent.is_empty() {
+            continue;
+        }
         // A read lost to a leadership change never answers: bounded, like every call here.
-        let read = tokio::time::timeout(DOWN_AFTER, raft.read(Query::Kind(Kind::Node))).await;
+        let read = tokio::time::timeout(DOWN_AFTER, raft.read(Query::Keys(silent))).await;
         let Ok(Ok((data, _))) = read else {
             continue;
         };
         let Ok(records) = serde_json::from_slice::<Vec<Record>>(&data) else {
             continue;
         };
-        let silent = marked_down(records, |node| liveness.silent_for(node), DOWN_AFTER);
-        for command in silent {
+        for record in &records {
+            if let Record::Node(node) = record
+                && node.state == NodeState::Down
+            {
+                seen_down.insert(node.meta.id.clone());
+            }
+        }
+        for command in marked_down(records, |node| liveness.silent_for(node), DOWN_AFTER) {
+            let Command::Update {
+                record: Record::Node(node),
+                ..
+            } = &command
+            else {
+                continue;
+            };
+            let id = node.meta.id.clone();
             // One batch per node: a node that changed meanwhile does not hold up the others.
             let write = raft.write(Batch::new(0, vec![command]));
-            let _ = tokio::time::timeout(DOWN_AFTER, write).await;
+            if let Ok(Ok(_)) = tokio::time::timeout(DOWN_AFTER, write).await {
+                seen_down.insert(id);
+            }
         }
+    }
+}
+
+/// The keys of the `workers` silent for `down_after` that are not in `seen_down`; a worker
+/// of `seen_down` heard from since (or no longer a worker) leaves it.
+pub fn newly_silent<'a>(
+    workers: impl Iterator<Item = &'a str>,
+    silent_for: impl Fn(&str) -> Duration,
+    down_after: Duration,
+    seen_down: &mut HashSet<String>,
+) -> Vec<RecordKey> {
+    let mut keys = Vec::new();
+    let mut still_down = HashSet::new();
+    for worker in workers {
+        if silent_for(worker) < down_after {
+            continue;
+        }
+        if seen_down.contains(worker) {
+            still_down.insert(worker.to_owned());
+        } else {
+            keys.push(RecordKey::new(Kind::Node, worker));
+        }
+    }
+    *seen_down = still_down;
+    keys
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_workers_newly_silent_are_read_until_heard_again() {
+        let workers = ["quiet", "talks", "down"];
+        let silence = |quiet: u64, down: u64| {
+            move |node: &str| {
+                Duration::from_secs(match node {
+                    "quiet" => quiet,
+                    "down" => down,
+                    _ => 0,
+                })
+            }
+        };
+        let mut seen_down = HashSet::from(["down".to_owned(), "gone".to_owned()]);
+        let keys = newly_silent(
+            workers.into_iter(),
+            silence(5, 9),
+            DOWN_AFTER,
+            &mut seen_down,
+        );
+        assert_eq!(keys, [RecordKey::new(Kind::Node, "quiet")]);
+        assert_eq!(seen_down, HashSet::from(["down".to_owned()]));
+
+        // "down" heard from again: forgotten, so its next silence is read again.
+        let keys = newly_silent(
+            workers.into_iter(),
+            silence(1, 1),
+            DOWN_AFTER,
+            &mut seen_down,
+        );
+        assert!(keys.is_empty());
+        assert!(seen_down.is_empty());
+        let keys = newly_silent(
+            workers.into_iter(),
+            silence(1, 4),
+            DOWN_AFTER,
+            &mut seen_down,
+        );
+        assert_eq!(keys, [RecordKey::new(Kind::Node, "down")]);
     }
 }
