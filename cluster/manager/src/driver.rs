@@ -18,14 +18,44 @@ pub use super::view::{Query, Refused, StatusView};
 
 type Reply<T> = oneshot::Sender<Result<T, Refused>>;
 /// A read waiting for its ReadIndex: the query and where to answer.
-type PendingRead = (Query, Reply<(Vec<u8>, u64)>);
+type PendingRead = (Query, ReadReply);
+
+/// Where a read's answer goes: as json (what the API hands on) or as the records themselves
+/// (callers in this process, spared encoding and decoding the whole store).
+enum ReadReply {
+    Json(Reply<(Vec<u8>, u64)>),
+    Records(Reply<(Vec<Record>, u64)>),
+}
+
+impl ReadReply {
+    /// The caller stopped waiting.
+    fn is_closed(&self) -> bool {
+        match self {
+            ReadReply::Json(reply) => reply.is_closed(),
+            ReadReply::Records(reply) => reply.is_closed(),
+        }
+    }
+
+    /// Answers with `refused`.
+    fn refuse(self, refused: Refused) {
+        match self {
+            ReadReply::Json(reply) => {
+                let _ = reply.send(Err(refused));
+            }
+            ReadReply::Records(reply) => {
+                let _ = reply.send(Err(refused));
+            }
+        }
+    }
+}
 
 enum Input {
     Raft(Vec<Message>),
     Propose(Batch, Reply<u64>),
     Membership(MembershipChange, Reply<u64>),
-    Read(Query, Reply<(Vec<u8>, u64)>),
+    Read(Query, ReadReply),
     LocalRead(Query, oneshot::Sender<(Vec<u8>, u64)>),
+    LocalRecords(Query, oneshot::Sender<(Vec<Record>, u64)>),
     /// The view; with the store's state hash when true (a pass over the whole store).
     Status(bool, oneshot::Sender<StatusView>),
     Reachable(oneshot::Sender<std::collections::BTreeSet<u64>>),
@@ -79,7 +109,16 @@ impl RaftHandle {
 
     /// A linearizable read: json of the matching records (or the hash) and the applied index.
     pub async fn read(&self, query: Query) -> Result<(Vec<u8>, u64), Refused> {
-        self.ask(|reply| Input::Read(query, reply)).await
+        self.ask(|reply| Input::Read(query, ReadReply::Json(reply)))
+            .await
+    }
+
+    /// A linearizable read of the matching records themselves (sealed fields opened) and the
+    /// applied index, for callers in this process: no json in between. [`Query::Hash`]
+    /// matches no record.
+    pub async fn read_records(&self, query: Query) -> Result<(Vec<Record>, u64), Refused> {
+        self.ask(|reply| Input::Read(query, ReadReply::Records(reply)))
+            .await
     }
 
     /// The records matching `query` in the store as applied on this manager, with its
@@ -89,6 +128,15 @@ impl RaftHandle {
         let (reply, rx) = oneshot::channel();
         self.tx
             .send(Input::LocalRead(query, reply))
+            .map_err(|_| Refused::Stopped)?;
+        rx.await.map_err(|_| Refused::Stopped)
+    }
+
+    /// [`RaftHandle::local_read`] of the records themselves, for callers in this process.
+    pub async fn local_records(&self, query: Query) -> Result<(Vec<Record>, u64), Refused> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Input::LocalRecords(query, reply))
             .map_err(|_| Refused::Stopped)?;
         rx.await.map_err(|_| Refused::Stopped)
     }
@@ -383,11 +431,14 @@ impl Driver {
                     self.reads.insert(id, (query, reply));
                 }
                 Err(err) => {
-                    let _ = reply.send(Err(self.refuse(err)));
+                    reply.refuse(self.refuse(err));
                 }
             },
             Input::LocalRead(query, reply) => {
                 let _ = reply.send(self.answer(&query));
+            }
+            Input::LocalRecords(query, reply) => {
+                let _ = reply.send(self.records(&query));
             }
             Input::Status(hash, reply) => {
                 let _ = reply.send(self.status(hash));
@@ -435,18 +486,22 @@ impl Driver {
                         let _ = reply.send(outcome.map(|()| ticket.index).map_err(Refused::from));
                     }
                 }
-                Event::ReadReady(id) => {
-                    if let Some((query, reply)) = self.reads.remove(&id) {
+                Event::ReadReady(id) => match self.reads.remove(&id) {
+                    Some((query, ReadReply::Json(reply))) => {
                         let _ = reply.send(Ok(self.answer(&query)));
                     }
-                }
+                    Some((query, ReadReply::Records(reply))) => {
+                        let _ = reply.send(Ok(self.records(&query)));
+                    }
+                    None => {}
+                },
                 Event::ReadFailed(id) => {
                     if let Some((_, reply)) = self.reads.remove(&id) {
                         let refused = match self.node.quorum_error() {
                             Some(no) => Refused::NoQuorum(no),
                             None => Refused::ReadInterrupted,
                         };
-                        let _ = reply.send(Err(refused));
+                        reply.refuse(refused);
                     }
                 }
                 Event::LeaderChanged { leader, term } => {
@@ -459,11 +514,24 @@ impl Driver {
         removed
     }
 
+    /// The answer to `query` as json (the hash's text for [`Query::Hash`]).
     fn answer(&self, query: &Query) -> (Vec<u8>, u64) {
+        if let Query::Hash = query {
+            let hash = self.node.store().state_hash().into_bytes();
+            return (hash, self.node.status().applied);
+        }
+        let (records, applied) = self.records(query);
+        // Records are plain data with ordered maps: serializing them cannot fail.
+        let data = serde_json::to_vec(&records).expect("records serialize to json");
+        (data, applied)
+    }
+
+    /// The records matching `query`, sealed fields opened ([`Query::Hash`] matches none).
+    fn records(&self, query: &Query) -> (Vec<Record>, u64) {
         let store = self.node.store();
         let applied = self.node.status().applied;
         let mut records: Vec<Record> = match query {
-            Query::Hash => return (store.state_hash().into_bytes(), applied),
+            Query::Hash => Vec::new(),
             Query::All => store.iter().cloned().collect(),
             Query::Kind(kind) => store.iter_kind(*kind).cloned().collect(),
             Query::Kinds(kinds) => kinds
@@ -480,8 +548,6 @@ impl Driver {
                 }
             }
         }
-        // Records are plain data with ordered maps: serializing them cannot fail.
-        let data = serde_json::to_vec(&records).expect("records serialize to json");
-        (data, applied)
+        (records, applied)
     }
 }

@@ -341,11 +341,8 @@ pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
             continue;
         }
         // A read lost to a leadership change never answers: bounded, like every call here.
-        let read = tokio::time::timeout(DOWN_AFTER, raft.read(Query::Keys(silent))).await;
-        let Ok(Ok((data, _))) = read else {
-            continue;
-        };
-        let Ok(records) = serde_json::from_slice::<Vec<Record>>(&data) else {
+        let read = tokio::time::timeout(DOWN_AFTER, raft.read_records(Query::Keys(silent))).await;
+        let Ok(Ok((records, _))) = read else {
             continue;
         };
         for record in &records {

@@ -33,23 +33,12 @@ impl RaftStore {
 
 impl StoreView for RaftStore {
     async fn snapshot(&self) -> Result<Vec<Record>, Refused> {
-        let (data, _) = tokio::time::timeout(
-            self.timeout,
-            self.raft.read(Query::Kinds(vec![
-                Kind::Node,
-                Kind::Service,
-                Kind::Task,
-                Kind::Network,
-            ])),
-        )
-        .await
-        .map_err(|_| Refused::ReadInterrupted)??;
-        // The raft thread encodes what it stores: a failure here is a bug, not input; the
-        // pass is tried again.
-        serde_json::from_slice(&data).map_err(|e| {
-            tracing::error!(cause = %e, "cannot decode the store's records");
-            Refused::ReadInterrupted
-        })
+        let kinds = vec![Kind::Node, Kind::Service, Kind::Task, Kind::Network];
+        let (records, _) =
+            tokio::time::timeout(self.timeout, self.raft.read_records(Query::Kinds(kinds)))
+                .await
+                .map_err(|_| Refused::ReadInterrupted)??;
+        Ok(records)
     }
 
     async fn commit(&self, commands: Vec<Command>) -> Result<u64, Refused> {

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::admin::decode_records;
 use crate::dispatcher::sets::{AllSets, assignments};
 use crate::driver::{Query, RaftHandle};
 use cluster_state::{Kind, Record};
@@ -23,22 +22,16 @@ pub(crate) async fn run(raft: RaftHandle, sets: watch::Sender<Arc<AllSets>>) {
     let mut applied = raft.progress();
     loop {
         let read = async {
-            let (services, _) = raft.local_read(Query::Kind(Kind::Service)).await?;
-            let (tasks, _) = raft.local_read(Query::Kind(Kind::Task)).await?;
             // Nodes and networks: the overlay side of the assignments (underlay addresses,
             // liveness, VXLAN identifiers).
-            let (nodes, _) = raft.local_read(Query::Kind(Kind::Node)).await?;
-            let (networks, _) = raft.local_read(Query::Kind(Kind::Network)).await?;
-            let mut records: Vec<Record> = [services, tasks, nodes, networks]
-                .iter()
-                .flat_map(|data| decode_records(data).unwrap_or_default())
-                .collect();
+            let kinds = vec![Kind::Service, Kind::Task, Kind::Node, Kind::Network];
+            let (mut records, _) = raft.local_records(Query::Kinds(kinds)).await?;
             // Secrets and configs (unsealed by the read): only when a task's spec has files.
             if records.iter().any(has_files) {
                 let (files, _) = raft
-                    .local_read(Query::Kinds(vec![Kind::Secret, Kind::Config]))
+                    .local_records(Query::Kinds(vec![Kind::Secret, Kind::Config]))
                     .await?;
-                records.extend(decode_records(&files).unwrap_or_default());
+                records.extend(files);
             }
             Ok::<_, crate::driver::Refused>(records)
         };
