@@ -7,6 +7,7 @@ mod completion;
 mod compose;
 mod config;
 mod container;
+mod format;
 mod image;
 mod login;
 mod network;
