@@ -55,6 +55,9 @@ pub(crate) fn summary(s: ContainerSummary) -> proto::ContainerSummary {
         auto_remove: s.auto_remove,
         health: wire_health(s.health) as i32,
         health_output: s.health_output,
+        // Measured only when a list asks for sizes (the service fills them in).
+        size_rw: 0,
+        size_root_fs: 0,
         restart_count: s.restart_count,
         labels: s.labels.into_iter().collect(),
         image: s.image,

@@ -1,6 +1,8 @@
 //! `ls --filter` as Docker reads it: `id=`, `name=`, `status=`, `exited=`, `label=key[=value]`,
-//! `ancestor=`, `network=`, `volume=`. Different keys must all match; several values of one key
-//! match when any does, except labels, which must all match (as Docker).
+//! `ancestor=`, `network=`, `volume=`, `health=`, `before=`, `since=`. Different keys must all
+//! match; several values of one key match when any does, except labels, which must all match
+//! (as Docker). `before=` and `since=` name a container: only those created before (after) it
+//! pass, once [`Filters::anchor`] has found it among the listed containers.
 
 use engine::ContainerState;
 use engine::spec::MountKind;
@@ -9,6 +11,7 @@ use super::AgentError;
 use super::summary::ContainerSummary;
 
 const STATES: [&str; 4] = ["created", "running", "paused", "exited"];
+const HEALTHS: [&str; 4] = ["starting", "healthy", "unhealthy", "none"];
 
 /// A parsed set of filters.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -22,6 +25,14 @@ pub struct Filters {
     ancestors: Vec<String>,
     networks: Vec<String>,
     volumes: Vec<String>,
+    /// Health names, as [`HealthStatus::name`] gives them, or `none`.
+    healths: Vec<&'static str>,
+    /// `before=` and `since=` as written (a container's name, id or id prefix).
+    before: Option<String>,
+    since: Option<String>,
+    /// The creation times of the `before=` and `since=` containers, once anchored.
+    created_before: Option<u64>,
+    created_after: Option<u64>,
 }
 
 /// Whether `value` names the container's image: as written, normalized, or by (short) id.
@@ -71,10 +82,47 @@ impl Filters {
                 "ancestor" => out.ancestors.push(value.to_string()),
                 "network" => out.networks.push(value.to_string()),
                 "volume" => out.volumes.push(value.to_string()),
+                "health" if let Some(health) = HEALTHS.iter().find(|h| **h == value) => {
+                    out.healths.push(health)
+                }
+                "health" => {
+                    return Err(AgentError::Invalid(format!(
+                        "invalid filter health={value}: use one of {}",
+                        HEALTHS.join(", ")
+                    )));
+                }
+                "before" => out.before = Some(value.to_string()),
+                "since" => out.since = Some(value.to_string()),
                 _ => return Err(AgentError::Invalid(format!("invalid filter {key:?}"))),
             }
         }
         Ok(out)
+    }
+
+    /// Finds the containers `before=` and `since=` name among `all` (every container of the
+    /// node), so that [`Filters::matches`] can compare creation times; an unknown one is an
+    /// error, as in Docker.
+    pub fn anchor(&mut self, all: &[ContainerSummary]) -> Result<(), AgentError> {
+        let find = |reference: &str| {
+            all.iter()
+                .find(|c| c.id == reference || c.name == reference.trim_start_matches('/'))
+                .or_else(|| {
+                    let mut prefixed = all.iter().filter(|c| c.id.starts_with(reference));
+                    match (prefixed.next(), prefixed.next()) {
+                        (Some(one), None) => Some(one),
+                        _ => None,
+                    }
+                })
+                .map(|c| c.created_at)
+                .ok_or_else(|| AgentError::NotFound(reference.to_string()))
+        };
+        if let Some(before) = &self.before {
+            self.created_before = Some(find(before)?);
+        }
+        if let Some(since) = &self.since {
+            self.created_after = Some(find(since)?);
+        }
+        Ok(())
     }
 
     /// Whether filtering by state was asked for (which implies listing stopped containers).
@@ -106,6 +154,12 @@ impl Filters {
                             .is_some_and(|id| !id.is_empty() && id.starts_with(v))
                 })
             })
+            && (self.healths.is_empty()
+                || self
+                    .healths
+                    .contains(&c.health.map_or("none", |h| h.name())))
+            && self.created_before.is_none_or(|t| c.created_at < t)
+            && self.created_after.is_none_or(|t| c.created_at > t)
             && any(&self.volumes, &|v| {
                 c.mounts.iter().any(|m| {
                     matches!(&m.kind, MountKind::Volume { name, .. } if name == v)
@@ -244,11 +298,55 @@ mod tests {
                 "invalid filter status=dead: use one of created, running, paused, exited",
             ),
             ("exited=x", "invalid filter exited=x: not an exit code"),
+            (
+                "health=sick",
+                "invalid filter health=sick: use one of starting, healthy, unhealthy, none",
+            ),
         ] {
             assert_eq!(
                 Filters::parse(&[f.to_string()]).unwrap_err().to_string(),
                 want
             );
         }
+    }
+
+    #[test]
+    fn health_filter() {
+        let mut healthy = c("abc", "web", "running", 0);
+        healthy.health = Some(engine::health::HealthStatus::Healthy);
+        let plain = c("def", "job", "running", 0);
+        let parse = |f: &str| Filters::parse(&[f.to_string()]).unwrap();
+        assert!(parse("health=healthy").matches(&healthy));
+        assert!(!parse("health=healthy").matches(&plain));
+        assert!(parse("health=none").matches(&plain));
+        assert!(!parse("health=none").matches(&healthy));
+    }
+
+    #[test]
+    fn before_and_since_compare_creation_times() {
+        let mut all: Vec<ContainerSummary> = ["a1", "b2", "c3"]
+            .iter()
+            .map(|id| c(id, &format!("n{id}"), "running", 0))
+            .collect();
+        for (i, container) in all.iter_mut().enumerate() {
+            container.created_at = 100 * (i as u64 + 1);
+        }
+        let names = |filters: &[&str]| -> Vec<String> {
+            let mut f =
+                Filters::parse(&filters.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+            f.anchor(&all).unwrap();
+            all.iter()
+                .filter(|c| f.matches(c))
+                .map(|c| c.id.clone())
+                .collect()
+        };
+        assert_eq!(names(&["before=c3"]), ["a1", "b2"]);
+        assert_eq!(names(&["since=na1"]), ["b2", "c3"]);
+        assert_eq!(names(&["since=a1", "before=c3"]), ["b2"]);
+        let mut unknown = Filters::parse(&["before=zz".to_string()]).unwrap();
+        assert_eq!(
+            unknown.anchor(&all).unwrap_err().to_string(),
+            "no such container: zz"
+        );
     }
 }

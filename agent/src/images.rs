@@ -4,13 +4,16 @@
 //! ([`super::build`]).
 
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use engine::image::{Digest, ImageError, ImageRef, ImageStore, ImportOptions, ImportSource};
 use serde_json::{Value, json};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::images_filter::{Filter, image_status, labels_match, parse_filters, reference_matches};
+use super::images_filter::{
+    Filter, created_instant, image_status, labels_match, parse_filters, reference_matches,
+};
 use super::node::Node;
 use super::proto::{self, images_server::Images};
 use super::registry::Settings;
@@ -87,11 +90,42 @@ impl Images for ImagesService {
         request: Request<proto::ImageListRequest>,
     ) -> Reply<proto::ImageListResponse> {
         let req = request.into_inner();
-        let filters = parse_filters(&req.filters, &["reference", "dangling", "label"])?;
+        let filters = parse_filters(
+            &req.filters,
+            &["reference", "dangling", "label", "before", "since"],
+        )?;
         let node = self.node.clone();
         let images = on_store(self.store(), move |store| {
             let mut out = Vec::new();
+            // The creation time of the image a `before=` or `since=` filter names.
+            let anchor = |reference: &str| -> Result<Option<SystemTime>, ImageError> {
+                let id = store.resolve(reference)?.id;
+                Ok(store
+                    .list()?
+                    .into_iter()
+                    .find(|i| i.id == id)
+                    .and_then(|i| created_instant(i.created.as_deref())))
+            };
+            let mut bounds = Vec::new();
+            for filter in &filters {
+                match filter {
+                    Filter::Before(r) => bounds.push((true, anchor(r)?)),
+                    Filter::Since(r) => bounds.push((false, anchor(r)?)),
+                    _ => {}
+                }
+            }
             for image in store.list()? {
+                let created = created_instant(image.created.as_deref());
+                let in_bounds = bounds
+                    .iter()
+                    .all(|(before, anchor)| match (created, anchor) {
+                        (Some(c), Some(a)) if *before => c < *a,
+                        (Some(c), Some(a)) => c > *a,
+                        _ => false,
+                    });
+                if !in_bounds {
+                    continue;
+                }
                 let dangling = image.repo_tags.is_empty();
                 let mut keep = req.all || !dangling || filters.contains(&Filter::Dangling(true));
                 for filter in &filters {
@@ -109,7 +143,7 @@ impl Images for ImagesService {
                             let labels = labels.into_iter().collect();
                             labels_match(&labels, k, v.as_deref())
                         }
-                        Filter::Name(_) => true,
+                        Filter::Name(_) | Filter::Before(_) | Filter::Since(_) => true,
                     };
                 }
                 if !keep {

@@ -1,5 +1,5 @@
 //! The filters of `image ls` and `volume ls`/`prune` (`reference=`, `dangling=`, `label=`,
-//! `name=`), and the gRPC statuses of image and volume errors.
+//! `name=`, `before=`, `since=`), and the gRPC statuses of image and volume errors.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +18,10 @@ pub(crate) enum Filter {
     Label(String, Option<String>),
     /// `name=SUBSTRING`.
     Name(String),
+    /// `before=IMAGE`: images created before that one.
+    Before(String),
+    /// `since=IMAGE`: images created after that one.
+    Since(String),
 }
 
 /// Parses `key=value` filters; `allowed` lists the keys the command accepts.
@@ -46,10 +50,17 @@ pub(crate) fn parse_filters(filters: &[String], allowed: &[&str]) -> Result<Vec<
                     Some((k, v)) => Filter::Label(k.to_string(), Some(v.to_string())),
                     None => Filter::Label(value.to_string(), None),
                 },
+                "before" => Filter::Before(value.to_string()),
+                "since" => Filter::Since(value.to_string()),
                 _ => Filter::Name(value.to_string()),
             })
         })
         .collect()
+}
+
+/// An image's creation time (RFC 3339, as the image config gives it) as a comparable instant.
+pub(crate) fn created_instant(created: Option<&str>) -> Option<std::time::SystemTime> {
+    created.and_then(|c| humantime::parse_rfc3339_weak(c).ok())
 }
 
 /// Whether `labels` has the label a `label=` filter asks for.

@@ -15,6 +15,7 @@ pub mod compose;
 mod convert;
 pub mod daemon;
 mod decode;
+mod disk;
 mod dns;
 mod error;
 mod events;

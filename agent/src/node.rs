@@ -506,6 +506,8 @@ impl Node {
             Ok(out)
         })
         .await?;
+        let mut filters = filters.clone();
+        filters.anchor(&out)?;
         let show_stopped = all || filters.selects_state();
         out.retain(|c| (show_stopped || c.runs()) && filters.matches(c));
         out.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));

@@ -13,7 +13,7 @@ use super::filter::Filters;
 use super::logs::{self, LogOptions};
 use super::node::Node;
 use super::proto::{self, agent_server::Agent};
-use super::{API_VERSION, AgentError, convert, decode, spec};
+use super::{API_VERSION, AgentError, convert, decode, disk, spec};
 
 /// The agent's API over one node.
 #[derive(Debug, Clone)]
@@ -172,9 +172,22 @@ impl Agent for AgentService {
         let req = request.into_inner();
         let filters = Filters::parse(&req.filters)?;
         let containers = self.node.list(req.all, &filters).await?;
-        Ok(Response::new(proto::ListResponse {
-            containers: containers.into_iter().map(convert::summary).collect(),
-        }))
+        let mut containers: Vec<proto::ContainerSummary> =
+            containers.into_iter().map(convert::summary).collect();
+        if req.size {
+            let runtime = self.node.runtime().clone();
+            let ids: Vec<String> = containers.iter().map(|c| c.id.clone()).collect();
+            let sizes = tokio::task::spawn_blocking(move || disk::container_sizes(&runtime, &ids))
+                .await
+                .map_err(|e| AgentError::Internal(format!("size containers: {e}")))?;
+            for c in &mut containers {
+                if let Some(size) = sizes.get(&c.id) {
+                    c.size_rw = size.rw;
+                    c.size_root_fs = size.root_fs;
+                }
+            }
+        }
+        Ok(Response::new(proto::ListResponse { containers }))
     }
 
     async fn inspect(

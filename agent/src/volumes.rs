@@ -63,6 +63,8 @@ fn message(volume: Volume, used_by: Vec<String>) -> proto::Volume {
         created_at: volume.created_at,
         anonymous: volume.anonymous,
         used_by,
+        // Measured only when a list asks for sizes.
+        size: 0,
     }
 }
 
@@ -101,10 +103,9 @@ impl Volumes for VolumesService {
         &self,
         request: Request<proto::VolumeListRequest>,
     ) -> Reply<proto::VolumeListResponse> {
-        let filters = parse_filters(
-            &request.into_inner().filters,
-            &["name", "label", "dangling"],
-        )?;
+        let request = request.into_inner();
+        let measure = request.size;
+        let filters = parse_filters(&request.filters, &["name", "label", "dangling"])?;
         let containers = self.containers().await?;
         let volumes = self
             .on_store(move |store, node| {
@@ -115,10 +116,18 @@ impl Volumes for VolumesService {
                         Filter::Name(n) => volume.name.contains(n.as_str()),
                         Filter::Label(k, v) => labels_match(&volume.labels, k, v.as_deref()),
                         Filter::Dangling(d) => *d == users.is_empty(),
-                        Filter::Reference(_) => true,
+                        Filter::Reference(_) | Filter::Before(_) | Filter::Since(_) => true,
                     });
                     if keep {
-                        out.push(message(volume, users));
+                        let size = if measure {
+                            crate::disk::dir_size(&volume.mountpoint)
+                        } else {
+                            0
+                        };
+                        out.push(proto::Volume {
+                            size,
+                            ..message(volume, users)
+                        });
                     }
                 }
                 Ok(out)

@@ -292,7 +292,26 @@ impl AgentClient {
         all: bool,
         filters: Vec<String>,
     ) -> Result<Vec<proto::ContainerSummary>, ClientError> {
-        let request = proto::ListRequest { all, filters };
+        let request = proto::ListRequest {
+            all,
+            filters,
+            size: false,
+        };
+        Ok(self.inner.list(request).await?.into_inner().containers)
+    }
+
+    /// The containers as [`list`](Self::list) gives them, each with its disk use measured
+    /// (`size_rw`, `size_root_fs`).
+    pub async fn list_with_sizes(
+        &mut self,
+        all: bool,
+        filters: Vec<String>,
+    ) -> Result<Vec<proto::ContainerSummary>, ClientError> {
+        let request = proto::ListRequest {
+            all,
+            filters,
+            size: true,
+        };
         Ok(self.inner.list(request).await?.into_inner().containers)
     }
 

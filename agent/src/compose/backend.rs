@@ -100,6 +100,7 @@ impl AgentBackend {
     ) -> Result<Vec<proto::ContainerSummary>, BackendError> {
         let mut client = self.client.containers.clone();
         let request = proto::ListRequest {
+            size: false,
             all: true,
             filters: vec![format!("label={}={project}", labels::PROJECT)],
         };

@@ -229,6 +229,7 @@ impl Session {
     ) -> anyhow::Result<Vec<proto::ContainerSummary>> {
         let mut client = self.backend().client().containers.clone();
         let request = proto::ListRequest {
+            size: false,
             all: true,
             filters: vec![format!("label={}={}", labels::PROJECT, self.name())],
         };
