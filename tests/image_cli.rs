@@ -43,15 +43,19 @@ fn import_ls_inspect_tag_rm() {
         "image",
         &["tag", "busybox:test", "localhost:5000/tools/bb:v1"],
     );
+    // One line per tag, with docker's field names.
     assert_eq!(
         env.ok("image", &["ls", "--format", "json"])
             .lines()
-            .map(|l| serde_json::from_str::<Value>(l).unwrap()["RepoTags"].clone())
+            .map(|l| {
+                let row = serde_json::from_str::<Value>(l).unwrap();
+                format!("{}:{} {}", row["Repository"], row["Tag"], row["ID"])
+            })
             .collect::<Vec<_>>(),
-        vec![serde_json::json!([
-            "busybox:test",
-            "localhost:5000/tools/bb:v1"
-        ])]
+        [
+            format!("\"busybox\":\"test\" \"{}\"", &id[7..19]),
+            format!("\"localhost:5000/tools/bb\":\"v1\" \"{}\"", &id[7..19]),
+        ]
     );
     assert_eq!(
         env.ok("image", &["ls", "-q", "localhost:5000/*"]),

@@ -13,6 +13,7 @@ use cluster_manager::services::proto;
 use cluster_state::{Node, NodeRole, Record};
 
 use super::cluster::{DataRootArg, runtime};
+use super::format::{self, Format, header};
 
 /// Arguments of `bosun node`.
 #[derive(Debug, Args)]
@@ -27,14 +28,23 @@ pub(crate) struct NodeArgs {
 enum NodeCommand {
     /// List the nodes.
     Ls {
-        /// Output format: table or json.
-        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        /// Only display node IDs.
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// Format output: `table` (default), `json` (one object per line), `table TEMPLATE`, or
+        /// a Go template (fields as docker's: ID, Self, Hostname, Status, Availability,
+        /// ManagerStatus).
+        #[arg(long, default_value = "table")]
         format: String,
     },
     /// Show a node's record as json.
     Inspect {
         /// Node id, id prefix or hostname.
         node: String,
+        /// Format output: `json` (one object per line) or a Go template such as
+        /// '{{.hostname}}' over the record (default: the indented JSON array).
+        #[arg(short = 'f', long)]
+        format: Option<String>,
     },
     /// Make a worker a manager.
     ///
@@ -133,46 +143,66 @@ pub(super) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
     let _context = rt.enter();
     let client = manager.client()?;
     match args.command {
-        NodeCommand::Ls { format } => {
+        NodeCommand::Ls { quiet, format } => {
+            let format = Format::parse(&format)?;
             let (data, _) = rt.block_on(client.read("kind:node"))?;
             let status = rt.block_on(client.status())?;
             let nodes = nodes(&data)?;
-            if format == "json" {
-                println!("{}", serde_json::to_string_pretty(&nodes)?);
+            if quiet {
+                let ids: String = nodes.iter().map(|n| format!("{}\n", n.meta.id)).collect();
+                format::print(&ids)?;
                 return Ok(ExitCode::SUCCESS);
             }
-            println!(
-                "{:<26}{:<20}{:<8}{:<14}MANAGER STATUS",
+            let rows: Vec<serde_json::Value> = nodes
+                .iter()
+                .map(|node| {
+                    let member = status
+                        .members
+                        .iter()
+                        .find(|m| Some(m.raft_id) == node.raft_id);
+                    let manager_status = match member {
+                        Some(m) if m.leader => "Leader",
+                        Some(m) if m.reachable => "Reachable",
+                        Some(_) => "Unreachable",
+                        None if node.desired_role == Some(NodeRole::Manager) => "Promoting",
+                        None => "",
+                    };
+                    serde_json::json!({
+                        "Availability": format!("{:?}", node.availability),
+                        "Hostname": node.hostname,
+                        "ID": node.meta.id,
+                        "ManagerStatus": manager_status,
+                        "Self": node.meta.id == manager.state().node_id,
+                        "Status": format!("{:?}", node.state),
+                    })
+                })
+                .collect();
+            if let Some(text) = format.rows(&rows, header::PLAIN)? {
+                format::print(&text)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let text = |row: &serde_json::Value, key: &str| {
+                row[key].as_str().unwrap_or_default().to_string()
+            };
+            let mut table = format!(
+                "{:<26}{:<20}{:<8}{:<14}MANAGER STATUS\n",
                 "ID", "HOSTNAME", "STATUS", "AVAILABILITY"
             );
-            for node in nodes {
-                let member = status
-                    .members
-                    .iter()
-                    .find(|m| Some(m.raft_id) == node.raft_id);
-                let manager_status = match member {
-                    Some(m) if m.leader => "Leader",
-                    Some(m) if m.reachable => "Reachable",
-                    Some(_) => "Unreachable",
-                    None if node.desired_role == Some(NodeRole::Manager) => "Promoting",
-                    None => "",
-                };
-                let marker = if node.meta.id == manager.state().node_id {
-                    " *"
-                } else {
-                    ""
-                };
-                println!(
-                    "{:<26}{:<20}{:<8}{:<14}{}",
-                    format!("{}{marker}", node.meta.id),
-                    node.hostname,
-                    format!("{:?}", node.state),
-                    format!("{:?}", node.availability),
-                    manager_status
-                );
+            for row in &rows {
+                let marker = if row["Self"] == true { " *" } else { "" };
+                table.push_str(&format!(
+                    "{:<26}{:<20}{:<8}{:<14}{}\n",
+                    format!("{}{marker}", text(row, "ID")),
+                    text(row, "Hostname"),
+                    text(row, "Status"),
+                    text(row, "Availability"),
+                    text(row, "ManagerStatus"),
+                ));
             }
+            format::print(&table)?;
         }
-        NodeCommand::Inspect { node } => {
+        NodeCommand::Inspect { node, format } => {
+            let format = Format::parse_inspect(format.as_deref())?;
             let (data, _) = rt.block_on(client.read("kind:node"))?;
             let found = nodes(&data)?
                 .into_iter()
@@ -181,7 +211,11 @@ pub(super) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
             if found.is_empty() {
                 anyhow::bail!("node {node} not found");
             }
-            println!("{}", serde_json::to_string_pretty(&found)?);
+            let docs = found
+                .iter()
+                .map(serde_json::to_value)
+                .collect::<Result<Vec<_>, _>>()?;
+            format::print(&format.objects(&docs)?)?;
         }
         NodeCommand::Promote { node } => {
             rt.block_on(client.change_role(&node, "manager"))?;
@@ -206,7 +240,7 @@ pub(super) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
                 },
             )?;
             let list = rt.block_on(manager.services_client()?.tasks(request))?;
-            super::service::ps::print(&list, &output);
+            super::service::ps::print(&list, &output)?;
         }
         NodeCommand::Update {
             availability,

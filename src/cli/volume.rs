@@ -12,6 +12,7 @@ use tonic::transport::Channel;
 use super::container::connect::{HostArg, connect_with, run_words};
 use super::container::table;
 use super::image::{human_size, status_error};
+use crate::cli::format::{self, Format, header};
 
 /// `bosun volume`: the raw words, parsed by [`VolumeCli`].
 #[derive(Debug, Args)]
@@ -40,7 +41,7 @@ enum Sub {
     #[command(visible_alias = "list")]
     Ls(LsArgs),
     /// Display detailed information on one or more volumes.
-    Inspect(Names),
+    Inspect(InspectArgs),
     /// Remove one or more volumes.
     #[command(visible_alias = "remove")]
     Rm(RmArgs),
@@ -71,16 +72,21 @@ struct LsArgs {
     /// Filter output (name=, label=key[=value], dangling=true|false).
     #[arg(short = 'f', long = "filter", value_name = "FILTER")]
     filters: Vec<String>,
-    /// Output format: table or json (one object per line).
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    /// Format output: `table` (default), `json` (one object per line), `table TEMPLATE`, or a
+    /// Go template (fields: Name, Driver, Mountpoint, Labels, Options, CreatedAt, Scope).
+    #[arg(long, default_value = "table")]
     format: String,
 }
 
 #[derive(Debug, Args)]
-struct Names {
+struct InspectArgs {
     /// The volumes.
     #[arg(required = true)]
     names: Vec<String>,
+    /// Format output: `json` (one object per line) or a Go template such as '{{.Mountpoint}}'
+    /// (default: the indented JSON array).
+    #[arg(short = 'f', long)]
+    format: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -163,8 +169,10 @@ async fn create(client: &mut VolumesClient<Channel>, args: CreateArgs) -> anyhow
 }
 
 async fn ls(client: &mut VolumesClient<Channel>, args: LsArgs) -> anyhow::Result<ExitCode> {
+    let format = Format::parse(&args.format)?;
     let volumes = client
         .list(proto::VolumeListRequest {
+            size: false,
             filters: args.filters,
         })
         .await
@@ -172,20 +180,28 @@ async fn ls(client: &mut VolumesClient<Channel>, args: LsArgs) -> anyhow::Result
         .into_inner()
         .volumes;
     if args.quiet {
-        volumes.iter().for_each(|v| println!("{}", v.name));
-    } else if args.format == "json" {
-        volumes.iter().for_each(|v| println!("{}", to_json(v)));
+        let names: String = volumes.iter().map(|v| format!("{}\n", v.name)).collect();
+        format::print(&names)?;
     } else {
-        let rows: Vec<Vec<String>> = volumes
-            .iter()
-            .map(|v| vec![v.driver.clone(), v.name.clone()])
-            .collect();
-        print!("{}", table::render(&["DRIVER", "VOLUME NAME"], &rows));
+        let objects: Vec<serde_json::Value> = volumes.iter().map(to_json).collect();
+        if let Some(text) = format.rows(&objects, header::VOLUME)? {
+            format::print(&text)?;
+        } else {
+            let rows: Vec<Vec<String>> = volumes
+                .iter()
+                .map(|v| vec![v.driver.clone(), v.name.clone()])
+                .collect();
+            format::print(&table::render(&["DRIVER", "VOLUME NAME"], &rows))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn inspect(client: &mut VolumesClient<Channel>, args: Names) -> anyhow::Result<ExitCode> {
+async fn inspect(
+    client: &mut VolumesClient<Channel>,
+    args: InspectArgs,
+) -> anyhow::Result<ExitCode> {
+    let format = Format::parse_inspect(args.format.as_deref())?;
     let mut docs = Vec::new();
     let mut failed = false;
     for name in args.names {
@@ -197,7 +213,7 @@ async fn inspect(client: &mut VolumesClient<Channel>, args: Names) -> anyhow::Re
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&docs)?);
+    format::print(&format.objects(&docs)?)?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

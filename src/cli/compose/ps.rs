@@ -9,6 +9,7 @@ use orchestrator::compose::labels;
 
 use super::session::{Agent, Session};
 use crate::cli::container::port::host_side;
+use crate::cli::format::{self, Format, header};
 use crate::cli::project::ProjectArgs;
 
 /// Arguments of `bosun ps`.
@@ -23,8 +24,10 @@ pub(crate) struct PsArgs {
     /// Display services.
     #[arg(long)]
     pub services: bool,
-    /// Format the output: table or json.
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    /// Format the output: `table` (default), `json` (one object per line), `table TEMPLATE`
+    /// or a Go template (fields: ID, Name, Image, Command, Project, Service, State, Health,
+    /// ExitCode, Status, Ports).
+    #[arg(long, default_value = "table")]
     pub format: String,
     /// Services (all when none).
     pub names: Vec<String>,
@@ -39,8 +42,9 @@ pub(crate) struct LsArgs {
     /// Only display project names.
     #[arg(short, long)]
     pub quiet: bool,
-    /// Format the output: table or json.
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    /// Format the output: `table` (default), `json` (an array), `table TEMPLATE` or a Go
+    /// template (fields: Name, Status, ConfigFiles).
+    #[arg(long, default_value = "table")]
     pub format: String,
 }
 
@@ -72,6 +76,10 @@ pub(crate) struct ImagesArgs {
     /// Only display IDs.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Format the output: `table` (default), `json` (an array), `table TEMPLATE` or a Go
+    /// template (fields: ContainerName, Repository, Tag, ID).
+    #[arg(long, default_value = "table")]
+    pub format: String,
     /// Services (all when none).
     pub services: Vec<String>,
 }
@@ -151,14 +159,16 @@ pub(super) fn ps(project: &ProjectArgs, args: PsArgs) -> anyhow::Result<ExitCode
         }
         return Ok(ExitCode::SUCCESS);
     }
+    let format = Format::parse(&args.format)?;
     let containers = session.containers(&args.names, args.all, true)?;
     if args.quiet {
         for c in &containers {
             println!("{}", c.id);
         }
-    } else if args.format == "json" {
+    } else if !format.is_default() {
+        let mut rows = Vec::new();
         for c in &containers {
-            let line = serde_json::json!({
+            rows.push(serde_json::json!({
                 "ID": c.id, "Name": c.name, "Image": c.image, "Command": c.command.join(" "),
                 "Project": label(c, labels::PROJECT), "Service": label(c, labels::SERVICE),
                 "State": c.state().docker_name(), "Health": c.health().docker_name(), "ExitCode": c.exit_code,
@@ -166,8 +176,10 @@ pub(super) fn ps(project: &ProjectArgs, args: PsArgs) -> anyhow::Result<ExitCode
                 "Publishers": c.ports.iter().map(|p| serde_json::json!({
                     "URL": p.host_ip, "TargetPort": p.container_port,
                     "PublishedPort": p.host_port, "Protocol": p.protocol})).collect::<Vec<_>>(),
-            });
-            println!("{line}");
+            }));
+        }
+        if let Some(text) = format.rows(&rows, header::CONTAINER)? {
+            format::print(&text)?;
         }
     } else {
         let mut rows = vec![
@@ -198,9 +210,11 @@ pub(super) fn ps(project: &ProjectArgs, args: PsArgs) -> anyhow::Result<ExitCode
 
 /// Runs `bosun ls`: projects found from the labels of the node's containers.
 pub(super) fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
+    let format = Format::parse(&args.format)?;
     let agent = Agent::connect()?;
     let mut client = agent.backend.client().containers.clone();
     let request = proto::ListRequest {
+        size: false,
         all: true,
         filters: vec![format!("label={}", labels::PROJECT)],
     };
@@ -231,14 +245,14 @@ pub(super) fn ls(args: LsArgs) -> anyhow::Result<ExitCode> {
         for name in projects.keys() {
             println!("{name}");
         }
-    } else if args.format == "json" {
+    } else if !format.is_default() {
         let list: Vec<serde_json::Value> = projects
             .iter()
             .map(|(name, (states, files))| {
                 serde_json::json!({"Name": name, "Status": describe(states), "ConfigFiles": files})
             })
             .collect();
-        println!("{}", serde_json::Value::Array(list));
+        print_rows(&format, list)?;
     } else {
         let mut rows = vec![
             ["NAME", "STATUS", "CONFIG FILES"]
@@ -317,6 +331,7 @@ pub(super) fn port(project: &ProjectArgs, args: PortArgs) -> anyhow::Result<Exit
 pub(super) fn images(project: &ProjectArgs, args: ImagesArgs) -> anyhow::Result<ExitCode> {
     let session = Session::open_existing(project)?;
     session.check_services(&args.services)?;
+    let format = Format::parse(&args.format)?;
     let containers = session.containers(&args.services, true, false)?;
     if args.quiet {
         let mut ids: Vec<&str> = containers.iter().map(|c| c.image_id.as_str()).collect();
@@ -324,6 +339,22 @@ pub(super) fn images(project: &ProjectArgs, args: ImagesArgs) -> anyhow::Result<
         for id in ids {
             println!("{id}");
         }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !format.is_default() {
+        let list = containers
+            .iter()
+            .map(|c| {
+                let (repository, tag) = split_reference(&c.image);
+                serde_json::json!({
+                    "ID": c.image_id,
+                    "ContainerName": c.name,
+                    "Repository": repository,
+                    "Tag": tag,
+                })
+            })
+            .collect();
+        print_rows(&format, list)?;
         return Ok(ExitCode::SUCCESS);
     }
     let mut rows = vec![
@@ -343,6 +374,17 @@ pub(super) fn images(project: &ProjectArgs, args: ImagesArgs) -> anyhow::Result<
     }
     table(&rows);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Prints `rows` as `--format` asks; `json` is one array, as docker compose prints its
+/// project and image lists.
+fn print_rows(format: &Format, rows: Vec<serde_json::Value>) -> anyhow::Result<()> {
+    if matches!(format, Format::Json) {
+        format::print(&format!("{}\n", serde_json::Value::Array(rows)))?;
+    } else if let Some(text) = format.rows(&rows, header::PLAIN)? {
+        format::print(&text)?;
+    }
+    Ok(())
 }
 
 /// `registry:5000/app:1` → (`registry:5000/app`, `1`); no tag → `latest`.

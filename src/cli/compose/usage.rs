@@ -13,6 +13,7 @@ use super::session::Session;
 use crate::cli::container::attach::{self, AttachArgs as ContainerAttach};
 use crate::cli::container::stats::{self, Format};
 use crate::cli::container::table;
+use crate::cli::format::{self, header};
 use crate::cli::project::ProjectArgs;
 
 /// Arguments of `bosun stats`.
@@ -21,8 +22,9 @@ pub(crate) struct StatsArgs {
     /// Disable streaming stats and only pull the first result.
     #[arg(long)]
     pub no_stream: bool,
-    /// 'table' (default) or 'json' (one object a line, with docker's field names).
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    /// 'table' (default), 'json' (one object a line, with docker's field names), or a Go
+    /// template as `bosun container stats --format` takes.
+    #[arg(long, default_value = "table")]
     pub format: String,
     /// The service (all when none).
     pub service: Option<String>,
@@ -55,8 +57,8 @@ pub(crate) struct VolumesArgs {
     /// Only display volume names.
     #[arg(short, long)]
     pub quiet: bool,
-    /// 'table' (default) or 'json' (one object a line).
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    /// 'table' (default), 'json' (one object a line) or a Go template.
+    #[arg(long, default_value = "table")]
     pub format: String,
     /// Only the volumes these services mount (all of the project's when none).
     pub services: Vec<String>,
@@ -80,7 +82,7 @@ pub(super) fn stats(project: &ProjectArgs, args: StatsArgs) -> anyhow::Result<Ex
         .collect();
     session.agent.block_on(async {
         let mut client = agent_client().await?;
-        stats::show(&mut client, &targets, args.no_stream, format).await
+        stats::show(&mut client, &targets, args.no_stream, &format).await
     })
 }
 
@@ -119,6 +121,7 @@ pub(super) fn volumes(project: &ProjectArgs, args: VolumesArgs) -> anyhow::Resul
     let format = Format::parse(&args.format)?;
     let mut client = session.backend().client().volumes.clone();
     let request = proto::VolumeListRequest {
+        size: false,
         filters: vec![format!("label={}={}", labels::PROJECT, session.name())],
     };
     let listed = session
@@ -152,24 +155,25 @@ pub(super) fn volumes(project: &ProjectArgs, args: VolumesArgs) -> anyhow::Resul
         }
         return Ok(ExitCode::SUCCESS);
     }
-    match format {
-        Format::Json => {
-            for v in &volumes {
-                let line = serde_json::json!({
-                    "Driver": v.driver,
-                    "Name": v.name,
-                    "Mountpoint": v.mountpoint,
-                    "Labels": v.labels,
-                });
-                println!("{line}");
-            }
-        }
-        Format::Table => {
+    let rows: Vec<serde_json::Value> = volumes
+        .iter()
+        .map(|v| {
+            serde_json::json!({
+                "Driver": v.driver,
+                "Name": v.name,
+                "Mountpoint": v.mountpoint,
+                "Labels": v.labels,
+            })
+        })
+        .collect();
+    match format.rows(&rows, header::VOLUME)? {
+        Some(text) => format::print(&text)?,
+        None => {
             let rows: Vec<Vec<String>> = volumes
                 .iter()
                 .map(|v| vec![v.driver.clone(), v.name.clone()])
                 .collect();
-            print!("{}", table::render(&["DRIVER", "VOLUME NAME"], &rows));
+            format::print(&table::render(&["DRIVER", "VOLUME NAME"], &rows))?;
         }
     }
     Ok(ExitCode::SUCCESS)

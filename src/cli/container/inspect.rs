@@ -9,6 +9,7 @@ use clap::Args;
 use serde_json::{Value, json};
 
 use super::units::rfc3339;
+use crate::cli::format::{self, Format};
 
 /// Arguments of `inspect`.
 #[derive(Debug, Args)]
@@ -16,7 +17,14 @@ pub(super) struct InspectArgs {
     /// Container names or ids.
     #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
+    /// Format output: `json` (one object per line) or a Go template such as
+    /// '{{.NetworkSettings.IPAddress}}' (default: the indented JSON array).
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
 }
+
+/// The network whose address docker shows at the top of `NetworkSettings` (its default bridge).
+const DEFAULT_BRIDGE: &str = "bridge";
 
 fn time(nanos: u64) -> String {
     if nanos == 0 {
@@ -35,6 +43,8 @@ pub(super) fn document(response: &InspectResponse) -> anyhow::Result<Value> {
     let res = |k: &str| resources.get(k).cloned().unwrap_or(Value::Null);
     let caps = field("capabilities");
     let restart = field("restart");
+    let bridge = s.networks.iter().find(|n| n.network == DEFAULT_BRIDGE);
+    let bridge_field = |f: fn(&agent::proto::Endpoint) -> String| bridge.map(f).unwrap_or_default();
     let mut doc = json!({
         "Id": s.id,
         "Created": time(s.created_at),
@@ -60,6 +70,10 @@ pub(super) fn document(response: &InspectResponse) -> anyhow::Result<Value> {
             "RW": !m.read_only,
         })).collect::<Vec<_>>(),
         "NetworkSettings": {
+            "IPAddress": bridge_field(|n| n.ipv4_address.split('/').next().unwrap_or_default().to_string()),
+            "IPPrefixLen": bridge.and_then(|n| n.ipv4_address.split('/').nth(1)?.parse::<u8>().ok()).unwrap_or(0),
+            "Gateway": bridge_field(|n| n.gateway.clone()),
+            "MacAddress": bridge_field(|n| n.mac_address.clone()),
             "Ports": s.ports.iter().map(|p| json!({
                 "ContainerPort": format!("{}/{}", p.container_port, p.protocol),
                 "HostIp": if p.host_ip.is_empty() { "0.0.0.0" } else { p.host_ip.as_str() },
@@ -115,6 +129,7 @@ pub(super) fn document(response: &InspectResponse) -> anyhow::Result<Value> {
 
 /// Runs `inspect`: prints the array of the containers found; exit 1 when any is missing.
 pub(super) async fn run(client: &mut AgentClient, args: InspectArgs) -> anyhow::Result<ExitCode> {
+    let format = Format::parse_inspect(args.format.as_deref())?;
     let mut docs = Vec::new();
     let mut failed = false;
     for container in &args.containers {
@@ -126,7 +141,7 @@ pub(super) async fn run(client: &mut AgentClient, args: InspectArgs) -> anyhow::
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&Value::Array(docs))?);
+    format::print(&format.objects(&docs)?)?;
     Ok(if failed {
         ExitCode::from(1)
     } else {

@@ -9,6 +9,7 @@ use clap::Args;
 
 use super::table;
 use super::units::{human_duration, rfc3339, since};
+use crate::cli::format::{self, Format};
 
 /// Arguments of `ls`.
 #[derive(Debug, Args)]
@@ -20,12 +21,23 @@ pub(super) struct LsArgs {
     #[arg(short = 'q', long)]
     pub quiet: bool,
     /// Filter output based on conditions provided (id=, name=, status=, exited=, label=,
-    /// ancestor=, network=, volume=).
+    /// ancestor=, network=, volume=, health=, before=, since=).
     #[arg(short = 'f', long = "filter", value_name = "FILTER")]
     pub filters: Vec<String>,
-    /// Output format: table or json (one object per line).
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    /// Format output: `table` (default), `json` (one object per line), `table TEMPLATE`, or a
+    /// Go template such as '{{.ID}}: {{.Status}}' (fields as docker's: ID, Image, Command,
+    /// CreatedAt, RunningFor, Ports, State, Status, Size, Names, Labels, Mounts, Networks).
+    #[arg(long, default_value = "table")]
     pub format: String,
+    /// Show the n last created containers (includes all states).
+    #[arg(short = 'n', long = "last", value_name = "N")]
+    pub last: Option<usize>,
+    /// Show the latest created container (includes all states).
+    #[arg(short = 'l', long)]
+    pub latest: bool,
+    /// Display total file sizes (the writable layer, and with the image's as "virtual").
+    #[arg(short = 's', long)]
+    pub size: bool,
     /// Don't truncate output.
     #[arg(long)]
     pub no_trunc: bool,
@@ -75,9 +87,76 @@ fn command_text(c: &ContainerSummary, no_trunc: bool) -> String {
     }
 }
 
+/// The `Labels` field: `key=value` pairs joined by commas, sorted, as docker's.
+fn labels_text(c: &ContainerSummary) -> String {
+    let mut labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    labels.sort();
+    labels.join(",")
+}
+
+/// The `Mounts` field: volume names (or bind sources), comma-separated.
+fn mounts_text(c: &ContainerSummary) -> String {
+    let names: Vec<&str> = c.mounts.iter().map(|m| m.source.as_str()).collect();
+    names.join(",")
+}
+
+/// The `Networks` field: network names, comma-separated.
+fn networks_text(c: &ContainerSummary) -> String {
+    let names: Vec<&str> = c.networks.iter().map(|n| n.network.as_str()).collect();
+    names.join(",")
+}
+
+/// The SIZE column: the writable layer, and with the image's layers as "virtual" (docker's
+/// decimal units).
+fn size_text(c: &ContainerSummary) -> String {
+    let rw = crate::cli::image::human_size(c.size_rw);
+    if c.size_root_fs > 0 {
+        format!(
+            "{rw} (virtual {})",
+            crate::cli::image::human_size(c.size_root_fs)
+        )
+    } else {
+        rw
+    }
+}
+
+/// One container as docker's `ps --format` sees it (and `--format json` prints it).
+fn row(c: &ContainerSummary, id: String, no_trunc: bool) -> serde_json::Value {
+    serde_json::json!({
+        "Command": command_text(c, no_trunc),
+        "CreatedAt": rfc3339(c.created_at),
+        "ExitCode": c.exit_code,
+        "ID": id,
+        "Image": image_text(c),
+        "Labels": labels_text(c),
+        "LocalVolumes": c.mounts.iter().filter(|m| m.r#type == "volume").count().to_string(),
+        "Mounts": mounts_text(c),
+        "Names": c.name,
+        "Networks": networks_text(c),
+        "Ports": super::port::column(&c.ports),
+        "RunningFor": human_duration(since(c.created_at)) + " ago",
+        "Size": size_text(c),
+        "State": c.state().docker_name(),
+        "Status": status_text(c),
+    })
+}
+
 /// Runs `ls`.
 pub(super) async fn run(client: &mut AgentClient, args: LsArgs) -> anyhow::Result<ExitCode> {
-    let containers = client.list(args.all, args.filters.clone()).await?;
+    let format = Format::parse(&args.format)?;
+    let last = if args.latest { Some(1) } else { args.last };
+    let all = args.all || last.is_some();
+    // As docker, a template that shows the size measures it without `-s`.
+    let size = args.size || args.format.contains(".Size");
+    let mut containers = if size {
+        client.list_with_sizes(all, args.filters.clone()).await?
+    } else {
+        client.list(all, args.filters.clone()).await?
+    };
+    if let Some(n) = last {
+        // Newest first, as the agent sorts them.
+        containers.truncate(n);
+    }
     let id = |c: &ContainerSummary| {
         if args.no_trunc {
             c.id.clone()
@@ -86,26 +165,16 @@ pub(super) async fn run(client: &mut AgentClient, args: LsArgs) -> anyhow::Resul
         }
     };
     if args.quiet {
-        for c in &containers {
-            println!("{}", id(c));
-        }
-    } else if args.format == "json" {
-        for c in &containers {
-            let line = serde_json::json!({
-                "ID": id(c),
-                "Names": c.name,
-                "Image": image_text(c),
-                "Ports": super::port::column(&c.ports),
-                "Labels": c.labels,
-                "Command": command_text(c, true),
-                "CreatedAt": rfc3339(c.created_at),
-                "RunningFor": human_duration(since(c.created_at)) + " ago",
-                "State": c.state().docker_name(),
-                "Status": status_text(c),
-                "ExitCode": c.exit_code,
-            });
-            println!("{line}");
-        }
+        let ids: String = containers.iter().map(|c| id(c) + "\n").collect();
+        format::print(&ids)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows: Vec<_> = containers
+        .iter()
+        .map(|c| row(c, id(c), args.no_trunc))
+        .collect();
+    if let Some(text) = format.rows(&rows, format::header::CONTAINER)? {
+        format::print(&text)?;
     } else {
         let rows: Vec<Vec<String>> = containers
             .iter()
@@ -121,7 +190,7 @@ pub(super) async fn run(client: &mut AgentClient, args: LsArgs) -> anyhow::Resul
                 ]
             })
             .collect();
-        let headers = [
+        let mut headers = vec![
             "CONTAINER ID",
             "IMAGE",
             "COMMAND",
@@ -130,7 +199,14 @@ pub(super) async fn run(client: &mut AgentClient, args: LsArgs) -> anyhow::Resul
             "PORTS",
             "NAMES",
         ];
-        print!("{}", table::render(&headers, &rows));
+        let mut rows = rows;
+        if args.size {
+            headers.push("SIZE");
+            for (row, c) in rows.iter_mut().zip(&containers) {
+                row.push(size_text(c));
+            }
+        }
+        format::print(&table::render(&headers, &rows))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,8 @@ use clap::Args;
 
 use super::table;
 use super::units::format_bytes;
+pub(crate) use crate::cli::format::Format;
+use crate::cli::format::{self, header};
 
 /// Arguments of `stats`.
 #[derive(Debug, Args)]
@@ -18,9 +20,9 @@ pub(super) struct StatsArgs {
     /// Disable streaming stats and only pull the first result.
     #[arg(long)]
     pub no_stream: bool,
-    /// Format output using a custom template: 'table' (default) or 'json' (one object a line,
-    /// with docker's field names).
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    /// Format output: `table` (default), `json` (one object a line), `table TEMPLATE` or a Go
+    /// template (fields as docker's: Container, ID, Name, CPUPerc, MemUsage, MemPerc, PIDs).
+    #[arg(long, default_value = "table")]
     pub format: String,
     /// Containers (default: all running).
     #[arg(value_name = "CONTAINER")]
@@ -34,26 +36,6 @@ pub(super) fn cpu_percent(before: &StatsResponse, after: &StatsResponse) -> f64 
         return 0.0;
     }
     after.cpu_usage_ns.saturating_sub(before.cpu_usage_ns) as f64 / wall as f64 * 100.0
-}
-
-/// How `stats` prints.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Format {
-    /// A table, redrawn each second unless `--no-stream`.
-    Table,
-    /// One JSON object a line per container and sample, with docker's field names.
-    Json,
-}
-
-impl Format {
-    /// The format `--format` names (`table` or `json`).
-    pub(crate) fn parse(text: &str) -> anyhow::Result<Self> {
-        match text {
-            "table" | "" => Ok(Format::Table),
-            "json" => Ok(Format::Json),
-            other => anyhow::bail!("unsupported format {other:?}: use table or json"),
-        }
-    }
 }
 
 /// A row as docker's `stats --format json` names its fields (NetIO and BlockIO are not
@@ -125,7 +107,7 @@ pub(super) async fn run(client: &mut AgentClient, args: StatsArgs) -> anyhow::Re
         }
         out
     };
-    show(client, &targets, args.no_stream, format).await
+    show(client, &targets, args.no_stream, &format).await
 }
 
 /// Shows the usage of `targets` (id, name): once with `no_stream`, else every second.
@@ -133,7 +115,7 @@ pub(crate) async fn show(
     client: &mut AgentClient,
     targets: &[(String, String)],
     no_stream: bool,
-    format: Format,
+    format: &Format,
 ) -> anyhow::Result<ExitCode> {
     let headers = [
         "CONTAINER ID",
@@ -160,19 +142,18 @@ pub(crate) async fn show(
             }
             previous.insert(id.clone(), sample);
         }
-        match format {
-            Format::Table => {
-                if !no_stream {
-                    print!("\x1b[2J\x1b[H");
-                }
-                print!("{}", table::render(&headers, &rows));
-            }
-            Format::Json => {
-                for r in &rows {
-                    println!("{}", json_row(r));
-                }
-            }
-        }
+        let objects: Vec<serde_json::Value> = rows.iter().map(|r| json_row(r)).collect();
+        let text = match format.rows(&objects, header::STATS)? {
+            Some(text) => text,
+            None => table::render(&headers, &rows),
+        };
+        // The default table is redrawn in place; JSON lines and templates follow each other.
+        let redraw = !no_stream && format.is_default();
+        format::print(&if redraw {
+            format!("\x1b[2J\x1b[H{text}")
+        } else {
+            text
+        })?;
         if no_stream {
             return Ok(ExitCode::SUCCESS);
         }

@@ -9,6 +9,7 @@ use tonic::transport::Channel;
 
 use super::{human_size, status_error};
 use crate::cli::container::table::render;
+use crate::cli::format::{self, Format, header};
 
 /// Arguments of `ls`.
 #[derive(Debug, Args)]
@@ -21,11 +22,14 @@ pub(super) struct LsArgs {
     /// Only show image IDs.
     #[arg(short = 'q', long)]
     pub quiet: bool,
-    /// Filter output (reference=, dangling=true|false, label=key[=value]).
+    /// Filter output (reference=, dangling=true|false, label=key[=value], before=IMAGE,
+    /// since=IMAGE).
     #[arg(short = 'f', long = "filter", value_name = "FILTER")]
     pub filters: Vec<String>,
-    /// Output format: table or json (one object per line).
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    /// Format output: `table` (default), `json` (one object per line), `table TEMPLATE`, or a
+    /// Go template (fields as docker's: ID, Repository, Tag, Digest, CreatedAt, CreatedSince,
+    /// Size, Containers).
+    #[arg(long, default_value = "table")]
     pub format: String,
     /// Show digests.
     #[arg(long)]
@@ -60,6 +64,7 @@ pub(super) async fn ls(
     if let Some(repo) = &args.repository {
         filters.push(format!("reference={repo}"));
     }
+    let format = Format::parse(&args.format)?;
     let images = client
         .list(proto::ImageListRequest {
             all: args.all,
@@ -75,22 +80,45 @@ pub(super) async fn ls(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    if args.format == "json" {
-        for image in &images {
-            let value = serde_json::json!({
-                "ID": image.id,
-                "RepoTags": image.repo_tags,
-                "RepoDigests": image.repo_digests,
-                "CreatedAt": image.created,
-                "Size": image.size,
-                "Containers": image.containers,
-            });
-            println!("{value}");
-        }
+    let rows: Vec<Row> = images.iter().flat_map(Row::of).collect();
+    let objects: Vec<Value> = rows.iter().map(|r| r.json(args.no_trunc)).collect();
+    if let Some(text) = format.rows(&objects, header::IMAGE)? {
+        format::print(&text)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let mut rows = Vec::new();
-    for image in &images {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut row = vec![r.repository.to_string(), r.tag.to_string()];
+            if args.digests {
+                row.push(r.digest.clone());
+            }
+            row.push(short(&r.image.id, args.no_trunc));
+            row.push(r.created());
+            row.push(human_size(r.image.size));
+            row
+        })
+        .collect();
+    let mut headers = vec!["REPOSITORY", "TAG"];
+    if args.digests {
+        headers.push("DIGEST");
+    }
+    headers.extend(["IMAGE ID", "CREATED", "SIZE"]);
+    format::print(&render(&headers, &rows))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line of `image ls`: an image under one of its tags (or `<none>`).
+struct Row<'a> {
+    image: &'a proto::ImageSummary,
+    repository: &'a str,
+    tag: &'a str,
+    digest: String,
+}
+
+impl<'a> Row<'a> {
+    /// The lines of `image`: one per tag.
+    fn of(image: &'a proto::ImageSummary) -> Vec<Row<'a>> {
         let digest = image
             .repo_digests
             .first()
@@ -101,28 +129,40 @@ pub(super) async fn ls(
         } else {
             image.repo_tags.iter().map(|t| split_tag(t)).collect()
         };
-        for (name, tag) in tags {
-            let mut row = vec![name.to_string(), tag.to_string()];
-            if args.digests {
-                row.push(digest.clone());
-            }
-            row.push(short(&image.id, args.no_trunc));
-            row.push(if image.created.is_empty() {
-                "N/A".to_string()
-            } else {
-                image.created.clone()
-            });
-            row.push(human_size(image.size));
-            rows.push(row);
+        tags.into_iter()
+            .map(|(repository, tag)| Row {
+                image,
+                repository,
+                tag,
+                digest: digest.clone(),
+            })
+            .collect()
+    }
+
+    fn created(&self) -> String {
+        if self.image.created.is_empty() {
+            "N/A".to_string()
+        } else {
+            self.image.created.clone()
         }
     }
-    let mut headers = vec!["REPOSITORY", "TAG"];
-    if args.digests {
-        headers.push("DIGEST");
+
+    /// The line as docker's `images --format` sees it (and `--format json` prints it).
+    fn json(&self, no_trunc: bool) -> Value {
+        serde_json::json!({
+            "Containers": self.image.containers.to_string(),
+            "CreatedAt": self.created(),
+            "CreatedSince": self.created(),
+            "Digest": self.digest,
+            "ID": short(&self.image.id, no_trunc),
+            "Repository": self.repository,
+            "SharedSize": "N/A",
+            "Size": human_size(self.image.size),
+            "Tag": self.tag,
+            "UniqueSize": "N/A",
+            "VirtualSize": human_size(self.image.size),
+        })
     }
-    headers.extend(["IMAGE ID", "CREATED", "SIZE"]);
-    print!("{}", render(&headers, &rows));
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Arguments of `history`.

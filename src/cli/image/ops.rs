@@ -11,6 +11,7 @@ use serde_json::Value;
 use tonic::transport::Channel;
 
 use super::{human_size, status_error};
+use crate::cli::format::{self, Format};
 
 /// Arguments of `import`.
 #[derive(Debug, Args)]
@@ -58,6 +59,10 @@ pub(super) struct InspectArgs {
     /// The images (reference, id or id prefix).
     #[arg(required = true)]
     pub images: Vec<String>,
+    /// Format output: `json` (one object per line) or a Go template such as '{{.Id}}'
+    /// (default: the indented JSON array).
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
 }
 
 /// Runs `image inspect`: a JSON array, one object per image found; exit 1 if one is missing.
@@ -65,6 +70,7 @@ pub(super) async fn inspect(
     client: &mut ImagesClient<Channel>,
     args: InspectArgs,
 ) -> anyhow::Result<ExitCode> {
+    let format = Format::parse_inspect(args.format.as_deref())?;
     let mut docs = Vec::new();
     let mut failed = false;
     for image in args.images {
@@ -76,7 +82,7 @@ pub(super) async fn inspect(
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&Value::Array(docs))?);
+    format::print(&format.objects(&docs)?)?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

@@ -8,12 +8,18 @@ use clap::Args;
 use cluster_manager::services::client::NetworkInfo;
 use serde_json::{Value, json};
 
+use crate::cli::format::{self, Format};
+
 /// Arguments of `inspect`.
 #[derive(Debug, Args)]
 pub(super) struct InspectArgs {
     /// The networks (name, id or id prefix).
     #[arg(required = true)]
     pub networks: Vec<String>,
+    /// Format output: `json` (one object per line) or a Go template such as
+    /// '{{range .IPAM.Config}}{{.Subnet}}{{end}}' (default: the indented JSON array).
+    #[arg(short = 'f', long)]
+    pub format: Option<String>,
 }
 
 /// Docker's inspect object for a network.
@@ -85,6 +91,7 @@ pub(super) async fn run(
     args: InspectArgs,
     cluster: Option<&[NetworkInfo]>,
 ) -> anyhow::Result<ExitCode> {
+    let format = Format::parse_inspect(args.format.as_deref())?;
     let mut docs = Vec::new();
     let mut failed = false;
     for name in &args.networks {
@@ -100,7 +107,7 @@ pub(super) async fn run(
             }
         }
     }
-    println!("{}", serde_json::to_string_pretty(&Value::Array(docs))?);
+    format::print(&format.objects(&docs)?)?;
     Ok(if failed {
         ExitCode::FAILURE
     } else {

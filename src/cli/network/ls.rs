@@ -8,6 +8,7 @@ use clap::Args;
 use cluster_manager::services::client::NetworkInfo;
 
 use crate::cli::container::table;
+use crate::cli::format::{self, Format, header};
 
 /// Arguments of `ls`.
 #[derive(Debug, Args)]
@@ -18,8 +19,10 @@ pub(super) struct LsArgs {
     /// Filter output (name=, id=, label=key[=value], driver=, type=custom|builtin).
     #[arg(short = 'f', long = "filter", value_name = "FILTER")]
     pub filters: Vec<String>,
-    /// Output format: table or json (one object per line).
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    /// Format output: `table` (default), `json` (one object per line), `table TEMPLATE`, or a
+    /// Go template (fields as docker's: ID, Name, Driver, Scope, IPv6, Internal, Labels,
+    /// CreatedAt).
+    #[arg(long, default_value = "table")]
     pub format: String,
     /// Do not truncate the output.
     #[arg(long)]
@@ -88,6 +91,7 @@ pub(super) async fn run(
     args: LsArgs,
     cluster: Option<&[NetworkInfo]>,
 ) -> anyhow::Result<ExitCode> {
+    let format = Format::parse(&args.format)?;
     let local = client.list(args.filters.clone()).await?;
     let mut rows: Vec<Row> = match cluster {
         Some(cluster) => local
@@ -115,19 +119,27 @@ pub(super) async fn run(
         for r in &rows {
             println!("{}", id(r));
         }
-    } else if args.format == "json" {
-        for r in &rows {
-            println!("{}", r.json);
-        }
     } else {
-        let table_rows: Vec<Vec<String>> = rows
+        let objects: Vec<serde_json::Value> = rows
             .iter()
-            .map(|r| vec![id(r), r.name.clone(), r.driver.clone(), r.scope.into()])
+            .map(|r| {
+                let mut json = r.json.clone();
+                json["ID"] = serde_json::Value::String(id(r));
+                json
+            })
             .collect();
-        print!(
-            "{}",
-            table::render(&["NETWORK ID", "NAME", "DRIVER", "SCOPE"], &table_rows)
-        );
+        if let Some(text) = format.rows(&objects, header::NETWORK)? {
+            format::print(&text)?;
+        } else {
+            let table_rows: Vec<Vec<String>> = rows
+                .iter()
+                .map(|r| vec![id(r), r.name.clone(), r.driver.clone(), r.scope.into()])
+                .collect();
+            format::print(&table::render(
+                &["NETWORK ID", "NAME", "DRIVER", "SCOPE"],
+                &table_rows,
+            ))?;
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

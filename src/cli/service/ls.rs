@@ -6,6 +6,7 @@ use orchestrator::swarm::{Mode, PublishMode};
 
 use super::ps::short;
 use crate::cli::container::table;
+use crate::cli::format::{self, Format, header};
 
 /// `running/desired`, with the completions of a job.
 pub(super) fn replicas(info: &ServiceInfo) -> String {
@@ -43,43 +44,46 @@ fn ports(info: &ServiceInfo) -> String {
         .join(", ")
 }
 
-/// Prints the services.
-pub(crate) fn print(services: &[ServiceInfo], quiet: bool, format: &str) {
+/// One service as docker's `service ls --format` sees it (and `--format json` prints it).
+fn row(info: &ServiceInfo) -> serde_json::Value {
+    serde_json::json!({
+        "ID": short(&info.record.meta.id, false),
+        "Name": info.record.service.name,
+        "Mode": mode_name(&info.record.service.spec.mode),
+        "Replicas": replicas(info),
+        "Image": info.record.service.spec.image,
+        "Ports": ports(info),
+    })
+}
+
+/// Prints the services as `format` (a `--format` value) asks.
+pub(crate) fn print(services: &[ServiceInfo], quiet: bool, format: &str) -> anyhow::Result<()> {
+    let format = Format::parse(format)?;
     if quiet {
-        for info in services {
-            println!("{}", short(&info.record.meta.id, false));
-        }
-        return;
+        let ids: String = services
+            .iter()
+            .map(|info| short(&info.record.meta.id, false) + "\n")
+            .collect();
+        format::print(&ids)?;
+        return Ok(());
     }
-    if format == "json" {
-        for info in services {
-            let line = serde_json::json!({
-                "ID": short(&info.record.meta.id, false),
-                "Name": info.record.service.name,
-                "Mode": mode_name(&info.record.service.spec.mode),
-                "Replicas": replicas(info),
-                "Image": info.record.service.spec.image,
-                "Ports": ports(info),
-            });
-            println!("{line}");
-        }
-        return;
+    let rows: Vec<serde_json::Value> = services.iter().map(row).collect();
+    if let Some(text) = format.rows(&rows, header::PLAIN)? {
+        format::print(&text)?;
+        return Ok(());
     }
-    let rows: Vec<Vec<String>> = services
+    let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|info| {
-            vec![
-                short(&info.record.meta.id, false),
-                info.record.service.name.clone(),
-                mode_name(&info.record.service.spec.mode).to_owned(),
-                replicas(info),
-                info.record.service.spec.image.clone(),
-                ports(info),
-            ]
+        .map(|row| {
+            ["ID", "Name", "Mode", "Replicas", "Image", "Ports"]
+                .iter()
+                .map(|k| row[*k].as_str().unwrap_or_default().to_owned())
+                .collect()
         })
         .collect();
-    print!(
-        "{}",
-        table::render(&["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"], &rows)
-    );
+    format::print(&table::render(
+        &["ID", "NAME", "MODE", "REPLICAS", "IMAGE", "PORTS"],
+        &cells,
+    ))?;
+    Ok(())
 }

@@ -45,8 +45,9 @@ enum ServiceCommand {
         /// Print service ids only.
         #[arg(short = 'q', long)]
         quiet: bool,
-        /// Output format: table or json (one object per line).
-        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        /// Format output: `table` (default), `json` (one object per line), `table TEMPLATE`,
+        /// or a Go template (fields as docker's: ID, Name, Mode, Replicas, Image, Ports).
+        #[arg(long, default_value = "table")]
         format: String,
     },
     /// List the tasks of services.
@@ -65,6 +66,10 @@ enum ServiceCommand {
         /// Services (name, id or id prefix).
         #[arg(required = true)]
         services: Vec<String>,
+        /// Format output: `json` (one object per line) or a Go template such as
+        /// '{{.Spec.Name}}' (default: the indented JSON array).
+        #[arg(short = 'f', long)]
+        format: Option<String>,
     },
     /// Change the replica count of services (SERVICE=REPLICAS).
     Scale {
@@ -260,7 +265,7 @@ pub(super) fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
         }
         ServiceCommand::Ls { quiet, format } => {
             let services = rt.block_on(client.list())?;
-            ls::print(&services, quiet, &format);
+            ls::print(&services, quiet, &format)?;
         }
         ServiceCommand::Ps {
             services,
@@ -281,7 +286,7 @@ pub(super) fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
                 all.node_names.extend(list.node_names);
                 all.service_names.extend(list.service_names);
             }
-            ps::print(&all, &output);
+            ps::print(&all, &output)?;
             if !output.quiet && output.format == "table" {
                 let mut names: Vec<_> = all.service_names.values().cloned().collect();
                 names.sort();
@@ -297,13 +302,14 @@ pub(super) fn run(args: ServiceArgs) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        ServiceCommand::Inspect { services } => {
+        ServiceCommand::Inspect { services, format } => {
+            let format = crate::cli::format::Format::parse_inspect(format.as_deref())?;
             let mut records = Vec::new();
             for service in services {
                 let record = rt.block_on(client.inspect(&service))?.record;
                 records.push(update_status::inspect_json(&record)?);
             }
-            println!("{}", serde_json::to_string_pretty(&records)?);
+            crate::cli::format::print(&format.objects(&records)?)?;
         }
         ServiceCommand::Scale { pairs, detach } => {
             let mut scaled = Vec::new();

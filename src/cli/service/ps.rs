@@ -7,6 +7,7 @@ use orchestrator::swarm::{DesiredState, TaskSlot, TaskState};
 
 use crate::cli::container::table;
 use crate::cli::container::units::human_duration;
+use crate::cli::format::{self, Format, header};
 
 /// How `service ps` and `node ps` print.
 #[derive(Debug, Clone, clap::Args)]
@@ -17,8 +18,10 @@ pub(crate) struct TaskOutput {
     /// Do not truncate ids.
     #[arg(long)]
     pub no_trunc: bool,
-    /// Output format: table or json (one object per line).
-    #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+    /// Format output: `table` (default), `json` (one object per line), `table TEMPLATE`, or a
+    /// Go template (fields as docker's: ID, Name, Image, Node, DesiredState, CurrentState,
+    /// Error, Ports).
+    #[arg(long, default_value = "table")]
     pub format: String,
 }
 
@@ -108,15 +111,18 @@ fn rows(list: &TaskList, no_trunc: bool) -> Vec<Row> {
 }
 
 /// Prints `list` as `output` asks.
-pub(crate) fn print(list: &TaskList, output: &TaskOutput) {
+pub(crate) fn print(list: &TaskList, output: &TaskOutput) -> anyhow::Result<()> {
+    let format = Format::parse(&output.format)?;
     let rows = rows(list, output.no_trunc);
     if output.quiet {
-        for row in &rows {
-            println!("{}", row.id);
-        }
-    } else if output.format == "json" {
-        for row in &rows {
-            let line = serde_json::json!({
+        let ids: String = rows.iter().map(|row| format!("{}\n", row.id)).collect();
+        format::print(&ids)?;
+        return Ok(());
+    }
+    let objects: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|row| {
+            serde_json::json!({
                 "ID": row.id,
                 "Name": row.name,
                 "Image": row.image,
@@ -126,28 +132,28 @@ pub(crate) fn print(list: &TaskList, output: &TaskOutput) {
                 "CurrentState": row.current,
                 "Error": row.error,
                 "Ports": "",
-            });
-            println!("{line}");
-        }
+            })
+        })
+        .collect();
+    if let Some(text) = format.rows(&objects, header::PLAIN)? {
+        format::print(&text)?;
     } else {
         let cells: Vec<Vec<String>> = rows
             .into_iter()
             .map(|r| vec![r.id, r.name, r.image, r.node, r.desired, r.current, r.error])
             .collect();
-        print!(
-            "{}",
-            table::render(
-                &[
-                    "ID",
-                    "NAME",
-                    "IMAGE",
-                    "NODE",
-                    "DESIRED STATE",
-                    "CURRENT STATE",
-                    "ERROR"
-                ],
-                &cells
-            )
-        );
+        format::print(&table::render(
+            &[
+                "ID",
+                "NAME",
+                "IMAGE",
+                "NODE",
+                "DESIRED STATE",
+                "CURRENT STATE",
+                "ERROR",
+            ],
+            &cells,
+        ))?;
     }
+    Ok(())
 }

@@ -43,8 +43,9 @@ enum StackCommand {
         /// Print service ids only.
         #[arg(short = 'q', long)]
         quiet: bool,
-        /// Output format: table or json (one object per line).
-        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        /// Format output: `table` (default), `json` (one object per line), or a Go template
+        /// as `service ls --format` takes.
+        #[arg(long, default_value = "table")]
         format: String,
         /// The stack.
         stack: String,
@@ -125,7 +126,7 @@ pub(super) fn run(project: &ProjectArgs, args: StackArgs) -> anyhow::Result<Exit
             stack,
         } => {
             let services = rt.block_on(list::services_of(&client, &stack))?;
-            super::service::print_services(&services, quiet, &format);
+            super::service::print_services(&services, quiet, &format)?;
         }
         StackCommand::Ps {
             filter,
@@ -133,7 +134,7 @@ pub(super) fn run(project: &ProjectArgs, args: StackArgs) -> anyhow::Result<Exit
             stack,
         } => {
             let tasks = rt.block_on(list::tasks_of(&client, &stack, &filter))?;
-            super::service::ps::print(&tasks, &output);
+            super::service::ps::print(&tasks, &output)?;
         }
         StackCommand::Rm { stacks } => {
             for stack in stacks {
