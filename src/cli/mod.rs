@@ -17,6 +17,7 @@ mod project;
 mod secret;
 mod service;
 mod stack;
+mod system;
 mod version;
 mod volume;
 
@@ -67,6 +68,10 @@ pub(crate) enum Command {
     Image(image::ImageArgs),
     /// Manage volumes (as `docker volume`).
     Volume(volume::VolumeArgs),
+    /// Manage the node: info, disk usage, prune (as `docker system`).
+    System(system::SystemArgs),
+    /// Display system-wide information (as `docker info`).
+    Info(system::InfoArgs),
     /// Log in to a registry (credentials kept for pulls and pushes).
     Login(login::LoginArgs),
     /// Log out from a registry.
@@ -117,6 +122,8 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Network(args) => network::run(args),
         Command::Image(args) => image::run(args),
         Command::Volume(args) => volume::run(args),
+        Command::System(args) => system::run(args),
+        Command::Info(args) => system::run_info(args),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
         Command::Manager(args) => cluster::run_manager(args),
