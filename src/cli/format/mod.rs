@@ -120,11 +120,8 @@ impl Format {
     pub(crate) fn objects(&self, objects: &[Json]) -> Result<String, FormatError> {
         match self {
             Self::Default => {
-                let mut text =
-                    serde_json::to_string_pretty(objects).map_err(|err| FormatError::Execute {
-                        template: String::new(),
-                        reason: err.to_string(),
-                    })?;
+                let mut text = serde_json::to_string_pretty(objects)
+                    .expect("JSON values (string keys only) always serialize");
                 text.push('\n');
                 Ok(text)
             }

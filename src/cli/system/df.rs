@@ -57,10 +57,9 @@ impl Usage {
     /// `11.63MB (70%)`, as docker shows what could be reclaimed.
     fn reclaimable_text(&self) -> String {
         let size = human_size(self.reclaimable);
-        if self.size == 0 {
-            size
-        } else {
-            format!("{size} ({}%)", self.reclaimable * 100 / self.size)
+        match (self.reclaimable * 100).checked_div(self.size) {
+            Some(percent) => format!("{size} ({percent}%)"),
+            None => size,
         }
     }
 
