@@ -262,6 +262,24 @@ fn images_volumes_networks_and_system() {
         "{df}"
     );
 
+    let until = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        .to_string();
+    let events = env.ok(
+        "system",
+        &[
+            "events",
+            "--since",
+            "0",
+            "--until",
+            &until,
+            "--format",
+            "{{.Type}} {{.Action}}",
+        ],
+    );
+    assert!(events.lines().any(|l| l == "container die"), "{events}");
     let job = env.ok(
         "container",
         &["ls", "-aq", "--no-trunc", "--filter", "name=job"],

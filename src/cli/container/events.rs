@@ -10,18 +10,21 @@ use anyhow::bail;
 use clap::Args;
 
 use super::units::rfc3339;
+use crate::cli::format::{self, Format};
 
 /// Arguments of `events`.
 #[derive(Debug, Args)]
-pub(super) struct EventsArgs {
+pub(crate) struct EventsArgs {
     /// Show events created since this time (RFC 3339, Unix seconds, or a duration ago: 10m).
     #[arg(long, value_parser = parse_time)]
     pub since: Option<u64>,
     /// Stream events until this time, then exit (same forms as --since).
     #[arg(long, value_parser = parse_time)]
     pub until: Option<u64>,
-    /// Output format: text, or json (one object per line).
-    #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+    /// Output format: `text` (default), `json` (one object per line), or a Go template such as
+    /// '{{.Action}} {{.Actor.ID}}' (fields as docker's: status, id, Type, Action, Actor, scope,
+    /// time, timeNano).
+    #[arg(long, default_value = "text")]
     pub format: String,
 }
 
@@ -81,7 +84,11 @@ fn json_line(e: &Event) -> serde_json::Value {
 }
 
 /// Runs `events`: prints events until the stream ends (with `--until`) or Ctrl-C.
-pub(super) async fn run(client: &mut AgentClient, args: EventsArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(client: &mut AgentClient, args: EventsArgs) -> anyhow::Result<ExitCode> {
+    let format = match args.format.as_str() {
+        "text" => Format::Default,
+        other => Format::parse(other)?,
+    };
     if let (Some(since), Some(until)) = (args.since, args.until)
         && since > until
     {
@@ -90,11 +97,11 @@ pub(super) async fn run(client: &mut AgentClient, args: EventsArgs) -> anyhow::R
     let mut stream = client.events(args.since, args.until).await?;
     let print = async {
         while let Some(event) = stream.next().await? {
-            if args.format == "json" {
-                println!("{}", json_line(&event));
-            } else {
-                println!("{}", text_line(&event));
-            }
+            let text = match format.rows(&[json_line(&event)], &[])? {
+                Some(text) => text,
+                None => format!("{}\n", text_line(&event)),
+            };
+            format::print(&text)?;
         }
         anyhow::Ok(())
     };

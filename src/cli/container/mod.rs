@@ -11,7 +11,7 @@ pub(crate) mod changes;
 pub(crate) mod connect;
 pub(crate) mod cp;
 pub(crate) mod detach_keys;
-mod events;
+pub(crate) mod events;
 pub(crate) mod exec;
 mod flags;
 mod health;

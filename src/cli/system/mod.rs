@@ -1,5 +1,6 @@
-//! `bosun system info|df|prune` and `bosun info`, as `docker system …`: the node's agent
-//! summarized (counts, versions, host facts), its disk use, and one prune of everything unused.
+//! `bosun system info|df|prune|events` and `bosun info`, as `docker system …`: the node's agent
+//! summarized (counts, versions, host facts), its disk use, one prune of everything unused, and
+//! its events.
 
 mod df;
 mod info;
@@ -10,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use super::container::connect::{HostArg, run_words};
+use super::container::connect::{HostArg, connect_with, run_words};
 
 /// `bosun system`: the raw words, parsed by [`SystemCli`].
 #[derive(Debug, Args)]
@@ -37,6 +38,8 @@ enum Sub {
     Info(info::InfoArgs),
     /// Show disk usage.
     Df(df::DfArgs),
+    /// Get real time events from the node (as `bosun container events`).
+    Events(crate::cli::container::events::EventsArgs),
     /// Remove unused data: stopped containers, unused networks, dangling images (and with
     /// --volumes, unused anonymous volumes).
     Prune(prune::PruneArgs),
@@ -70,6 +73,10 @@ async fn dispatch(cli: SystemCli) -> anyhow::Result<ExitCode> {
         Sub::Info(args) => info::run(host, args).await,
         Sub::Df(args) => df::run(host, args).await,
         Sub::Prune(args) => prune::run(host, args).await,
+        Sub::Events(args) => {
+            let mut client = connect_with(host, agent::AgentClient::connect).await?;
+            crate::cli::container::events::run(&mut client, args).await
+        }
     }
 }
 
