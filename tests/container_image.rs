@@ -178,7 +178,7 @@ fn run_an_image_with_a_port_a_volume_and_labels() {
     assert_eq!(doc["Config"]["Labels"]["tier"], "front");
     assert_eq!(doc["Mounts"][0]["Name"], "site-data");
     assert_eq!(
-        doc["NetworkSettings"]["Ports"][0]["HostPort"],
+        doc["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"],
         host_port.to_string()
     );
     let address = doc["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]

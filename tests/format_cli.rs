@@ -77,6 +77,17 @@ fn container_templates_last_and_filters() {
         "tier=front\n"
     );
 
+    // docker's documented inspect examples.
+    assert_eq!(
+        c(&[
+            "inspect",
+            "--format",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}} {{.Config.Image}} {{json .State.Running}}",
+            "web"
+        ]),
+        format!("{from_json} busybox:fmt true\n")
+    );
+
     // A table template: docker's header names, tab-aligned columns.
     let web_id = c(&["ls", "-q", "--filter", "name=web"]).trim().to_string();
     assert_eq!(

@@ -34,6 +34,37 @@ fn time(nanos: u64) -> String {
     }
 }
 
+/// `NetworkSettings.Ports` as docker's map: `"80/tcp"` to its host bindings (`null` for a port
+/// exposed but not published); a range is one entry per port, as docker lists it.
+fn ports(bindings: &[agent::proto::PortBinding]) -> Value {
+    let mut map = serde_json::Map::new();
+    for p in bindings {
+        let protocol = if p.protocol.is_empty() {
+            "tcp"
+        } else {
+            &p.protocol
+        };
+        let span = p.container_port_end.saturating_sub(p.container_port);
+        for offset in 0..=span {
+            let entry = map
+                .entry(format!("{}/{protocol}", p.container_port + offset))
+                .or_insert(Value::Null);
+            if p.host_port == 0 {
+                continue;
+            }
+            let binding = json!({
+                "HostIp": if p.host_ip.is_empty() { "0.0.0.0" } else { p.host_ip.as_str() },
+                "HostPort": (p.host_port + offset).to_string(),
+            });
+            match entry {
+                Value::Array(list) => list.push(binding),
+                other => *other = Value::Array(vec![binding]),
+            }
+        }
+    }
+    Value::Object(map)
+}
+
 /// Docker's inspect object for one container.
 pub(super) fn document(response: &InspectResponse) -> anyhow::Result<Value> {
     let s = response.summary.clone().unwrap_or_default();
@@ -74,11 +105,7 @@ pub(super) fn document(response: &InspectResponse) -> anyhow::Result<Value> {
             "IPPrefixLen": bridge.and_then(|n| n.ipv4_address.split('/').nth(1)?.parse::<u8>().ok()).unwrap_or(0),
             "Gateway": bridge_field(|n| n.gateway.clone()),
             "MacAddress": bridge_field(|n| n.mac_address.clone()),
-            "Ports": s.ports.iter().map(|p| json!({
-                "ContainerPort": format!("{}/{}", p.container_port, p.protocol),
-                "HostIp": if p.host_ip.is_empty() { "0.0.0.0" } else { p.host_ip.as_str() },
-                "HostPort": p.host_port.to_string(),
-            })).collect::<Vec<_>>(),
+            "Ports": ports(&s.ports),
             "Networks": s.networks.iter().map(|n| (n.network.clone(), json!({
                 "NetworkID": n.network_id,
                 "IPAddress": n.ipv4_address.split('/').next().unwrap_or_default(),
@@ -200,5 +227,47 @@ mod tests {
         assert_eq!(doc["RestartCount"], 2);
         assert_eq!(doc["HostConfig"]["RestartPolicy"]["Name"], "on-failure");
         assert_eq!(doc["HostConfig"]["RestartPolicy"]["MaximumRetryCount"], 3);
+    }
+
+    #[test]
+    fn ports_are_docker_s_map() {
+        let binding = |container_port, host_port, protocol: &str| agent::proto::PortBinding {
+            container_port,
+            host_port,
+            protocol: protocol.into(),
+            ..Default::default()
+        };
+        let doc = ports(&[
+            binding(80, 8080, "tcp"),
+            binding(80, 8081, "tcp"),
+            binding(53, 0, "udp"),
+            agent::proto::PortBinding {
+                container_port: 7000,
+                container_port_end: 7001,
+                host_port: 9000,
+                host_port_end: 9001,
+                ..Default::default()
+            },
+        ]);
+        assert_eq!(
+            doc,
+            json!({
+                "80/tcp": [
+                    {"HostIp": "0.0.0.0", "HostPort": "8080"},
+                    {"HostIp": "0.0.0.0", "HostPort": "8081"},
+                ],
+                "53/udp": null,
+                "7000/tcp": [{"HostIp": "0.0.0.0", "HostPort": "9000"}],
+                "7001/tcp": [{"HostIp": "0.0.0.0", "HostPort": "9001"}],
+            })
+        );
+        // docker's documented template for one port's binding.
+        let text = crate::cli::format::Format::parse_inspect(Some(
+            "{{(index (index .NetworkSettings.Ports \"80/tcp\") 0).HostPort}}",
+        ))
+        .expect("parses")
+        .objects(&[json!({"NetworkSettings": {"Ports": doc}})])
+        .expect("renders");
+        assert_eq!(text, "8080\n");
     }
 }
