@@ -1,6 +1,7 @@
 //! `bosun image ls` and `bosun image history`.
 
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use agent::proto::{self, images_client::ImagesClient};
 use clap::Args;
@@ -9,6 +10,7 @@ use tonic::transport::Channel;
 
 use super::{human_size, status_error};
 use crate::cli::container::table::render;
+use crate::cli::container::units::human_duration;
 use crate::cli::format::{self, Format, header};
 
 /// Arguments of `ls`.
@@ -81,7 +83,8 @@ pub(super) async fn ls(
         return Ok(ExitCode::SUCCESS);
     }
     let rows: Vec<Row> = images.iter().flat_map(Row::of).collect();
-    let objects: Vec<Value> = rows.iter().map(|r| r.json(args.no_trunc)).collect();
+    let now = SystemTime::now();
+    let objects: Vec<Value> = rows.iter().map(|r| r.json(args.no_trunc, now)).collect();
     if let Some(text) = format.rows(&objects, header::IMAGE)? {
         format::print(&text)?;
         return Ok(ExitCode::SUCCESS);
@@ -94,7 +97,7 @@ pub(super) async fn ls(
                 row.push(r.digest.clone());
             }
             row.push(short(&r.image.id, args.no_trunc));
-            row.push(r.created());
+            row.push(r.created_since(now));
             row.push(human_size(r.image.size));
             row
         })
@@ -147,12 +150,24 @@ impl<'a> Row<'a> {
         }
     }
 
+    /// `2 weeks ago`, as docker's CREATED column and `CreatedSince` (`N/A` without a time).
+    fn created_since(&self, now: SystemTime) -> String {
+        humantime::parse_rfc3339_weak(&self.image.created)
+            .map(|t| {
+                format!(
+                    "{} ago",
+                    human_duration(now.duration_since(t).unwrap_or_default())
+                )
+            })
+            .unwrap_or_else(|_| "N/A".to_string())
+    }
+
     /// The line as docker's `images --format` sees it (and `--format json` prints it).
-    fn json(&self, no_trunc: bool) -> Value {
+    fn json(&self, no_trunc: bool, now: SystemTime) -> Value {
         serde_json::json!({
             "Containers": self.image.containers.to_string(),
             "CreatedAt": self.created(),
-            "CreatedSince": self.created(),
+            "CreatedSince": self.created_since(now),
             "Digest": self.digest,
             "ID": short(&self.image.id, no_trunc),
             "Repository": self.repository,
@@ -259,5 +274,19 @@ mod tests {
             assert_eq!(split_tag(input), (name, tag), "{input}");
         }
         assert_eq!(short("sha256:0123456789abcdef", false), "0123456789ab");
+    }
+
+    #[test]
+    fn created_since_reads_like_docker() {
+        let image = proto::ImageSummary {
+            created: "2026-01-01T00:00:00Z".into(),
+            ..Default::default()
+        };
+        let row = &Row::of(&image)[0];
+        let now = humantime::parse_rfc3339("2026-01-15T00:00:00Z").expect("a time");
+        assert_eq!(row.created_since(now), "2 weeks ago");
+        assert_eq!(row.json(false, now)["CreatedAt"], "2026-01-01T00:00:00Z");
+        let undated = proto::ImageSummary::default();
+        assert_eq!(Row::of(&undated)[0].created_since(now), "N/A");
     }
 }
