@@ -6,10 +6,12 @@
 
 mod image_env;
 mod test_images;
+mod testbed;
 use testkit::teardown;
 
 use image_env::{Env, text};
 use serde_json::Value;
+use testbed::Bed;
 
 /// An agent with the busybox image as `busybox:fmt`, a running `web` (label tier=front) and an
 /// exited `job` created after it.
@@ -312,4 +314,47 @@ fn images_volumes_networks_and_system() {
     // The named volume is not anonymous, and the image is in use: both stay.
     assert_eq!(env.ok("volume", &["ls", "-q"]), "data\n");
     assert_eq!(env.ok("image", &["ls", "-q"]).lines().count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_and_service_lists_take_templates() {
+    let bed = Bed::cluster(testbed::bin(), 1);
+    let id = bed.node_id(0);
+    let (out, _) = bed.bosun_ok(0, &["node", "ls", "-q"]);
+    assert_eq!(out, format!("{id}\n"));
+    let (out, _) = bed.bosun_ok(
+        0,
+        &[
+            "node",
+            "ls",
+            "--format",
+            "{{.ID}} {{.Self}} {{.Status}} {{.ManagerStatus}}",
+        ],
+    );
+    assert_eq!(out, format!("{id} true Ready Leader\n"));
+    let (out, _) = bed.bosun_ok(
+        0,
+        &[
+            "node",
+            "ls",
+            "--format",
+            "table {{.Availability}}\\t{{.ManagerStatus}}",
+        ],
+    );
+    assert_eq!(
+        out,
+        "AVAILABILITY   MANAGER STATUS\nActive         Leader\n"
+    );
+    let (out, _) = bed.bosun_ok(0, &["node", "inspect", "-f", "{{.hostname}}", &id]);
+    assert!(!out.trim().is_empty(), "{out}");
+    let (out, _) = bed.bosun_ok(
+        0,
+        &[
+            "service",
+            "ls",
+            "--format",
+            "table {{.Name}}\t{{.Replicas}}",
+        ],
+    );
+    assert_eq!(out, "NAME      REPLICAS\n");
 }
