@@ -12,8 +12,8 @@ use common::{PROJECT, digest, fake, golden, load_project, plan_up, run, up};
 use compose_spec::validate::MAX_SCALE;
 use orchestrator::compose::labels;
 use orchestrator::compose::{
-    Backend, ContainerState, ContainerStatus, Desired, DownOptions, ObservedContainer, PlanOptions,
-    plan, plan_down,
+    Backend, ContainerState, ContainerStatus, Desired, DivergedVolumes, DownOptions,
+    ObservedContainer, PlanOptions, plan, plan_down,
 };
 
 fn defaults() -> PlanOptions {
@@ -390,4 +390,160 @@ fn a_switched_external_volume_recreates_its_containers() {
         "both worker replicas, nothing else: {text}"
     );
     assert!(recreated.iter().all(|l| l.contains("worker")), "{text}");
+}
+
+/// Follows Compose's TestNetworkConfigChanged and TestNetworkRecreate: a network whose
+/// definition changed (its subnet) is removed and made again, after the containers on it are
+/// stopped and removed; they come back on the new network, the others stay.
+#[test]
+fn a_changed_network_is_recreated_with_its_containers() {
+    let fake = fake();
+    up(&fake, &load_project("replace.yaml", &[]), &defaults());
+    let changed = load_project("replace-network.yaml", &[]);
+    let replace = plan_up(&fake, &changed, &defaults());
+    golden("replace-network", &replace.to_string());
+    run(&fake, &replace);
+    assert!(plan_up(&fake, &changed, &defaults()).is_empty());
+    let world = fake.world();
+    let back = world.network("demo_back").unwrap();
+    assert_eq!(
+        back.labels.get(labels::CONFIG_HASH),
+        Some(&labels::resource_hash(&changed.networks["back"]))
+    );
+
+    // `up api --no-deps` cannot take the network from under db, which it leaves alone.
+    let fake = self::fake();
+    up(&fake, &load_project("replace.yaml", &[]), &defaults());
+    let only_api = PlanOptions {
+        services: vec!["api".into()],
+        no_deps: true,
+        ..defaults()
+    };
+    let desired = Desired::new(&changed).unwrap();
+    let err = plan(&desired, &fake.world(), &only_api).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "network demo_back changed and must be recreated, but container demo-db-1 uses it and \
+         is not part of this up: bring up the whole project or remove that container"
+    );
+    // --no-recreate keeps the network and says so.
+    let keep = PlanOptions {
+        no_recreate: true,
+        ..defaults()
+    };
+    let kept = plan_up(&fake, &changed, &keep);
+    assert_eq!(
+        kept.to_string(),
+        "warning: network demo_back does not match its definition in the compose file; kept \
+         (--no-recreate)\n"
+    );
+}
+
+/// Follows Compose's TestUpRecreateVolumes: a volume whose definition changed (a label) is
+/// recreated only when the user says yes (`-y`); without an answer `up` refuses, naming it;
+/// answering no keeps it.
+#[test]
+fn a_changed_volume_is_recreated_only_when_confirmed() {
+    let fake = fake();
+    up(&fake, &load_project("replace.yaml", &[]), &defaults());
+    let changed = load_project("replace-both.yaml", &[]);
+    let desired = Desired::new(&changed).unwrap();
+    let err = plan(&desired, &fake.world(), &defaults()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "volume demo_data exists but does not match its definition in the compose file: \
+         recreating it loses its data; run up with -y to recreate it"
+    );
+    let keep = PlanOptions {
+        diverged_volumes: DivergedVolumes::Keep,
+        ..defaults()
+    };
+    let kept = plan_up(&fake, &changed, &keep).to_string();
+    assert!(
+        kept.starts_with(
+            "warning: volume demo_data does not match its definition in the compose file; \
+             kept as it is\n"
+        ),
+        "{kept}"
+    );
+    assert!(!kept.contains("remove volume"), "{kept}");
+
+    let yes = PlanOptions {
+        diverged_volumes: DivergedVolumes::Recreate,
+        ..defaults()
+    };
+    let plan = plan_up(&fake, &changed, &yes);
+    golden("replace-network-and-volume", &plan.to_string());
+    let scratch = |fake: &orchestrator::compose::testing::FakeBackend| {
+        let world = fake.world();
+        let db = world
+            .containers
+            .iter()
+            .find(|c| c.name == "demo-db-1")
+            .unwrap();
+        db.anonymous_volumes()
+            .map(|(_, v)| v.to_string())
+            .collect::<Vec<_>>()
+    };
+    let before = scratch(&fake);
+    run(&fake, &plan);
+    assert_eq!(
+        scratch(&fake),
+        before,
+        "the anonymous volume is carried over"
+    );
+    let world = fake.world();
+    assert_eq!(
+        world
+            .volume("demo_data")
+            .unwrap()
+            .labels
+            .get("foo")
+            .map(String::as_str),
+        Some("zot")
+    );
+    assert!(plan_up(&fake, &changed, &defaults()).is_empty());
+}
+
+/// Follows Compose's TestNoDepsNetworkMode and TestNoDepsVolumeFrom: `up --no-deps` of a
+/// service sharing another's container reuses that container while it exists, and is refused,
+/// naming the donor, once it is gone.
+#[test]
+fn no_deps_needs_the_container_a_service_shares() {
+    let fake = fake();
+    let project = load_project("donors.yaml", &[]);
+    up(&fake, &project, &defaults());
+    let only = |service: &str| PlanOptions {
+        services: vec![service.to_string()],
+        no_deps: true,
+        ..defaults()
+    };
+    for service in ["app", "reader"] {
+        let plan = plan_up(&fake, &project, &only(service));
+        assert!(plan.is_empty(), "{service}: {plan}");
+    }
+    let mut world = fake.world();
+    world.containers.retain(|c| c.name != "demo-db-1");
+    fake.set_world(world);
+    let desired = Desired::new(&project).unwrap();
+    let observed = fake.world();
+    let refused = |service: &str| {
+        plan(&desired, &observed, &only(service))
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        refused("app"),
+        "service app: cannot share network namespace with service db: container missing"
+    );
+    assert_eq!(
+        refused("reader"),
+        "service reader: cannot share volume with service db: container missing"
+    );
+    // Without --no-deps the donor is simply created again.
+    assert!(
+        plan_up(&fake, &project, &defaults())
+            .to_string()
+            .contains("create container demo-db-1")
+    );
 }

@@ -60,6 +60,9 @@ pub struct ServiceContext<'a> {
     pub volume_mounts: Vec<(String, String)>,
     /// Set when a dependency with `restart: true` is recreated: the reason to restart.
     pub restart_reason: Option<String>,
+    /// Why its containers go for networks and volumes that are replaced (definition changed),
+    /// empty when none is.
+    pub replaced: Vec<String>,
 }
 
 /// The decisions for a service's existing containers (sorted by number) and the new ones.
@@ -170,6 +173,7 @@ pub fn divergences(
     for volume in &context.missing_volumes {
         reasons.push(format!("volume {volume} missing"));
     }
+    reasons.extend(context.replaced.iter().cloned());
     // A volume switched under the same key (an external volume named by a variable).
     for (target, wanted) in &context.volume_mounts {
         let mounted = container.mounts.iter().find_map(|m| match &m.source {

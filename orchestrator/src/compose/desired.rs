@@ -7,6 +7,7 @@ use compose_spec::hash::service_hash;
 use compose_spec::model::Project;
 
 use crate::compose::error::PlanError;
+use crate::compose::labels;
 
 /// A project ready for planning: its services' config hashes and where it was loaded from.
 #[derive(Debug, Clone)]
@@ -22,6 +23,8 @@ pub struct Desired<'a> {
     /// The environment the project was loaded with (the source of `environment:` secrets and
     /// configs).
     pub environment: Environment,
+    /// What joins the parts of container names (`-`, or `_` with `--compatibility`).
+    pub separator: char,
 }
 
 impl<'a> Desired<'a> {
@@ -46,7 +49,16 @@ impl<'a> Desired<'a> {
             working_dir: String::new(),
             config_files: Vec::new(),
             environment: Environment::default(),
+            separator: labels::SEPARATOR,
         }
+    }
+
+    /// Names containers as Compose v1 did (`<project>_<service>_<n>`), for `--compatibility`.
+    pub fn compatible(mut self, compatibility: bool) -> Self {
+        if compatibility {
+            self.separator = labels::COMPATIBILITY_SEPARATOR;
+        }
+        self
     }
 
     /// Records where the project was loaded from (`project.working_dir`, `config_files`).

@@ -75,6 +75,39 @@ pub enum PlanError {
         /// The volume's engine name.
         name: String,
     },
+    /// A project volume's definition changed and nobody said it may be recreated.
+    #[error(
+        "volume {name} exists but does not match its definition in the compose file: recreating \
+         it loses its data; run up with -y to recreate it"
+    )]
+    VolumeDiverged {
+        /// The volume's engine name.
+        name: String,
+    },
+    /// A network or volume to be replaced is used by a container this plan does not remove.
+    #[error(
+        "{kind} {name} changed and must be recreated, but container {container} uses it and is \
+         not part of this up: bring up the whole project or remove that container"
+    )]
+    ReplacedResourceInUse {
+        /// `network` or `volume`.
+        kind: &'static str,
+        /// The engine name.
+        name: String,
+        /// A container using it.
+        container: String,
+    },
+    /// `--no-deps` leaves out a service whose container another one shares (`network_mode`,
+    /// `ipc`, `volumes_from`), and that container does not exist.
+    #[error("service {service}: cannot share {what} with service {donor}: container missing")]
+    DonorMissing {
+        /// The service sharing.
+        service: String,
+        /// What it shares (`network namespace`, `IPC namespace`, `volume`).
+        what: &'static str,
+        /// The service whose container it shares.
+        donor: String,
+    },
     /// The image is missing and may not be pulled.
     #[error("image {image} of service {service} is not present locally and {why}")]
     ImageUnavailable {

@@ -17,7 +17,8 @@ pub const SERVICE: &str = "com.docker.compose.service";
 pub const CONTAINER_NUMBER: &str = "com.docker.compose.container-number";
 /// `True` for containers made by `run`, `False` otherwise.
 pub const ONEOFF: &str = "com.docker.compose.oneoff";
-/// The service's config hash when the container was created.
+/// The service's config hash when the container was created (on a network or volume: the
+/// hash of its definition, [`resource_hash`]).
 pub const CONFIG_HASH: &str = "com.docker.compose.config-hash";
 /// The project directory.
 pub const WORKING_DIR: &str = "com.docker.compose.project.working_dir";
@@ -44,13 +45,37 @@ pub const FALSE: &str = "False";
 
 /// The name of container `number` of `service`: `<project>-<service>-<n>`.
 pub fn container_name(project: &str, service: &str, number: u32) -> String {
-    format!("{project}-{service}-{number}")
+    container_name_joined(project, service, number, SEPARATOR)
 }
+
+/// [`container_name`] with another separator (`_` in Compose's `--compatibility` mode:
+/// `<project>_<service>_<n>`, as Compose v1 named them).
+pub fn container_name_joined(project: &str, service: &str, number: u32, separator: char) -> String {
+    format!("{project}{separator}{service}{separator}{number}")
+}
+
+/// The separator of container names.
+pub const SEPARATOR: char = '-';
+
+/// The separator of container names in `--compatibility` mode.
+pub const COMPATIBILITY_SEPARATOR: char = '_';
 
 /// The canonical JSON of a service definition: what the config hash covers, without the keys
 /// that never require a recreate (`build`, `scale`, `deploy.replicas`, `depends_on`, …).
 pub fn service_config(service: &Service) -> serde_json::Value {
     compose_spec::hash::hashed_definition(service)
+}
+
+/// The config hash of a network or volume definition ([`CONFIG_HASH`] on the object, as
+/// Compose labels them): the hex SHA-256 of its canonical JSON, so a changed driver, option,
+/// IPAM block or label changes it.
+pub fn resource_hash(definition: &impl serde::Serialize) -> String {
+    use sha2::{Digest, Sha256};
+    let bytes = serde_json::to_vec(definition).unwrap_or_default();
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The [`DEPENDS_ON`] label value of a service: `db:service_healthy:true,cache:service_started:false`.

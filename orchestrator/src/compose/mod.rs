@@ -53,7 +53,7 @@ pub use observed::{
     ContainerState, ContainerStatus, Health, HealthStatus, Mount, MountSource, Observed,
     ObservedContainer, ObservedNetwork, ObservedVolume,
 };
-pub use options::{DownOptions, PlanOptions};
+pub use options::{DivergedVolumes, DownOptions, PlanOptions};
 pub use plan::{Plan, Step, StepId};
 pub use progress::{Progress, ProgressEvent};
 pub use up::plan;

@@ -34,6 +34,22 @@ pub struct PlanOptions {
     pub build: BuildPolicy,
     /// The options of those builds.
     pub build_flags: BuildFlags,
+    /// What to do with a named volume whose definition changed since it was created.
+    pub diverged_volumes: DivergedVolumes,
+}
+
+/// What `up` does with a project volume whose definition (driver, options, labels) no longer
+/// matches the one it was created from. Recreating it loses its data, so Compose asks first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DivergedVolumes {
+    /// Refuse to plan, naming the volume (no answer was given: `-y` missing and no terminal).
+    #[default]
+    Refuse,
+    /// Remove it and create it again (the user said yes, or `-y`); its containers are
+    /// recreated on the new one.
+    Recreate,
+    /// Keep using it as it is (the user said no).
+    Keep,
 }
 
 /// The options of `down`.

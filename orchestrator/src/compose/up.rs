@@ -85,6 +85,7 @@ pub fn plan(
     let graph = ServiceGraph::new(project)?;
     let selected = select(&graph, desired, options)?;
     check_container_names(desired, &selected)?;
+    check_donors(desired, observed, &selected)?;
     let mut plan = Plan::new();
     if options.remove_orphans || !options.ignore_orphans {
         orphans::plan_orphans(
@@ -111,12 +112,15 @@ pub fn plan(
         desired,
         scope.order.iter().map(|s| scope.service(s)),
         observed,
+        options,
+        &mut plan,
     )?;
     let decided = decide_all(&scope, &resources, &existing(&scope, &selected))?;
     resources.emit(desired, &mut plan);
     let pulls = emit_images(&scope, &decided, &mut plan)?;
     let stops = emit_stops(&scope, &decided, &mut plan);
     let starts = emit_containers(&scope, &decided, &resources, &pulls, &stops, &mut plan);
+    resources.wait_for_removals(observed, &container_removals(&plan), &mut plan)?;
     if !options.no_start {
         emit_starts(&scope, &decided, starts, &mut plan);
     }
@@ -184,6 +188,7 @@ fn decide_all<'p>(
             networks: networks.into_values().collect(),
             missing_volumes: missing(&resources.volumes, resources.volumes_of(service).keys()),
             volume_mounts: resources.volume_mounts_of(service),
+            replaced: resources.replaced_reasons(service),
             restart_reason: (!restarting.is_empty() && !options.no_start).then(|| {
                 format!(
                     "dependency {} recreated (depends_on restart: true)",
@@ -390,6 +395,33 @@ fn emit_containers<'p>(
                     creates.push(step);
                     starts.push((container, vec![step], "new container".to_string()));
                 }
+                Decision::Recreate(old, reasons) if resources.replaces_any_of(service) => {
+                    // A network or volume it uses is removed and made again: the old container
+                    // goes first (its anonymous volumes kept for the replacement), then the
+                    // replacement joins the new network or volume.
+                    let remove = plan.add(
+                        Action::RemoveContainer {
+                            name: old.name.clone(),
+                            anonymous_volumes: false,
+                        },
+                        format!("recreate: {}", reasons.join("; ")),
+                        stop_of(&old.name),
+                    );
+                    let carried = carried_volumes(options, service, old);
+                    let number = old.number().unwrap_or(1);
+                    let spec =
+                        container_spec(desired, resources, name, service, image, number, carried);
+                    let container = spec.name.clone();
+                    let mut create_after = after.clone();
+                    create_after.push(remove);
+                    let create = plan.add(
+                        Action::CreateContainer(Box::new(spec)),
+                        "replaces the removed container",
+                        create_after,
+                    );
+                    creates.push(create);
+                    starts.push((container, vec![create], "recreated".to_string()));
+                }
                 Decision::Recreate(old, reasons) => {
                     let number = old.number().unwrap_or(1);
                     let temporary = format!("{}_{}", old.id.get(..12).unwrap_or(&old.id), old.name);
@@ -401,15 +433,7 @@ fn emit_containers<'p>(
                         "free the name for the replacement",
                         stop_of(&old.name),
                     );
-                    let carried = if options.renew_anon_volumes {
-                        BTreeMap::new()
-                    } else {
-                        let targets = anonymous_targets(service);
-                        old.anonymous_volumes()
-                            .filter(|(path, _)| targets.contains(path))
-                            .map(|(path, volume)| (path.to_string(), volume.to_string()))
-                            .collect()
-                    };
+                    let carried = carried_volumes(options, service, old);
                     let spec =
                         container_spec(desired, resources, name, service, image, number, carried);
                     let container = spec.name.clone();
@@ -460,6 +484,32 @@ fn emit_containers<'p>(
     pending_starts
 }
 
+/// The anonymous volumes of `old` its replacement mounts again (none with `-V`).
+fn carried_volumes(
+    options: &PlanOptions,
+    service: &Service,
+    old: &ObservedContainer,
+) -> BTreeMap<String, String> {
+    if options.renew_anon_volumes {
+        return BTreeMap::new();
+    }
+    let targets = anonymous_targets(service);
+    old.anonymous_volumes()
+        .filter(|(path, _)| targets.contains(path))
+        .map(|(path, volume)| (path.to_string(), volume.to_string()))
+        .collect()
+}
+
+/// The step removing each container the plan removes under its current name.
+fn container_removals(plan: &Plan) -> BTreeMap<String, StepId> {
+    plan.ids()
+        .filter_map(|id| match &plan.step(id).action {
+            Action::RemoveContainer { name, .. } => Some((name.clone(), id)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Dependency waits and starts, dependencies first: each service with containers to start
 /// first waits for each `depends_on` condition on the containers its dependency ends up
 /// with (after that dependency's own starts), then starts them.
@@ -483,7 +533,7 @@ fn emit_starts(
                 continue;
             };
             let containers = final_names(
-                project.name.as_str(),
+                scope.desired,
                 dependency,
                 &project.services[dependency],
                 found,
@@ -560,6 +610,55 @@ fn check_container_names(
     Ok(())
 }
 
+/// What a service shares with another service's container: `network_mode: service:`,
+/// `ipc: service:`, `volumes_from` (a service, not `container:`), as (what, donor).
+fn donors(service: &Service) -> Vec<(&'static str, &str)> {
+    let mut found = Vec::new();
+    let modes = [
+        ("network namespace", &service.network_mode),
+        ("IPC namespace", &service.ipc),
+    ];
+    for (what, mode) in modes {
+        if let Some(donor) = mode.as_deref().and_then(|m| m.strip_prefix("service:")) {
+            found.push((what, donor));
+        }
+    }
+    for from in &service.volumes_from {
+        if !from.starts_with("container:") {
+            found.push(("volume", from.split(':').next().unwrap_or(from)));
+        }
+    }
+    found
+}
+
+/// As Compose with `--no-deps`: a service sharing the container of a service left out of
+/// this up needs that container to exist.
+fn check_donors(
+    desired: &Desired<'_>,
+    observed: &Observed,
+    selected: &BTreeSet<String>,
+) -> Result<(), PlanError> {
+    let project = &desired.project.name;
+    for name in selected {
+        for (what, donor) in donors(&desired.project.services[name]) {
+            if selected.contains(donor) {
+                continue;
+            }
+            let exists = observed
+                .project_containers(project)
+                .any(|c| c.service() == Some(donor) && !c.is_oneoff());
+            if !exists {
+                return Err(PlanError::DonorMissing {
+                    service: name.clone(),
+                    what,
+                    donor: donor.to_string(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The engine names of the keys that are missing.
 fn missing<'k>(
     resources: &BTreeMap<String, Resource>,
@@ -582,7 +681,7 @@ fn wanted(decisions: &[Decision<'_>]) -> usize {
 
 /// The names of the containers a service has once the decisions are carried out.
 fn final_names(
-    project: &str,
+    desired: &Desired<'_>,
     name: &str,
     service: &Service,
     decisions: &[Decision<'_>],
@@ -594,7 +693,13 @@ fn final_names(
             | Decision::Start(c)
             | Decision::Restart(c, _)
             | Decision::Recreate(c, _) => Some(c.name.clone()),
-            Decision::Create(number) => Some(container_name(project, name, service, *number)),
+            Decision::Create(number) => Some(container_name(
+                &desired.project.name,
+                name,
+                service,
+                *number,
+                desired.separator,
+            )),
             Decision::Remove(_) => None,
         })
         .collect()
