@@ -20,7 +20,8 @@ use super::names;
 use super::plan::{self, DockerHealthcheck};
 use super::proto;
 use super::request::{
-    Command, ContainerConfig, ContainerRequest, FileContent, MountRequest, NetworkMode, RootSource,
+    Command, ContainerConfig, ContainerRequest, FileContent, IpcMode, MountRequest, NetworkMode,
+    RootSource, VolumesFrom,
 };
 
 /// A create request.
@@ -126,6 +127,12 @@ pub(crate) fn config_of(c: &proto::ContainerConfig) -> Result<ContainerConfig, A
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         network_mode: NetworkMode::parse(&c.network_mode),
+        ipc: IpcMode::parse(&c.ipc_mode).map_err(AgentError::Invalid)?,
+        volumes_from: c
+            .volumes_from
+            .iter()
+            .map(|v| VolumesFrom::parse(v).map_err(AgentError::Invalid))
+            .collect::<Result<_, _>>()?,
         networks: networks(&c.networks)?,
         ports: c.ports.iter().map(port).collect::<Result<_, _>>()?,
         publish_all: c.publish_all,
@@ -317,9 +324,30 @@ pub(crate) fn networks(
             ipv4,
             mac: (!n.mac_address.is_empty()).then(|| n.mac_address.clone()),
             service_task: n.service_task,
+            interface_name: interface_name(&n.interface_name, &n.network)?,
         });
     }
     Ok(out)
+}
+
+/// A requested interface name: a valid Linux interface name (at most 15 bytes, no `/`, `:`
+/// or white space, not `.`, `..` or `lo`); empty for the next free `ethN`.
+fn interface_name(name: &str, network: &str) -> Result<Option<String>, AgentError> {
+    if name.is_empty() {
+        return Ok(None);
+    }
+    let valid = name.len() <= 15
+        && !matches!(name, "." | ".." | "lo")
+        && !name
+            .chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control());
+    if !valid {
+        return Err(AgentError::Invalid(format!(
+            "invalid interface name {name:?} on network {network}: at most 15 bytes, no '/', \
+             ':' or spaces"
+        )));
+    }
+    Ok(Some(name.to_string()))
 }
 
 /// `name:ip` entries (`--add-host`) as the engine's host entries.

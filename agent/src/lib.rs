@@ -41,6 +41,7 @@ mod request;
 pub mod security_opt;
 mod server;
 mod service;
+mod shared;
 mod spec;
 mod summary;
 mod supervise;

@@ -221,6 +221,7 @@ impl Node {
                 Mode::Networks
             }
         };
+        let shared = crate::shared::Shared::resolve(config, |r| self.resolve(r))?;
         let id = names::new_id();
         let mut meta = {
             let mut index = self.index();
@@ -245,7 +246,11 @@ impl Node {
         let (runtime, store, config) = (self.runtime.clone(), self.store.clone(), config.clone());
         let created = blocking(move || {
             let prepared = crate::files::materialize(&store.files_dirs(&meta.id), &config)
-                .and_then(|config| prepare::prepare(&runtime, &mut meta, &config, &mode));
+                .and_then(|config| prepare::prepare(&runtime, &mut meta, &config, &mode))
+                .and_then(|mut spec| {
+                    shared.apply(&runtime, &mut spec)?;
+                    Ok(spec)
+                });
             let spec = match prepared {
                 Ok(spec) => spec,
                 Err(err) => {

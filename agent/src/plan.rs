@@ -251,6 +251,7 @@ pub(crate) fn attachments(
                 ipv4: None,
                 mac: None,
                 service_task: false,
+                interface_name: None,
             },
         );
     }
@@ -408,6 +409,7 @@ mod tests {
                     ipv4: None,
                     mac: None,
                     service_task: false,
+                    interface_name: None,
                 })
                 .collect();
             attachments(&networks, &NetworkMode::parse(mode), "bridge")

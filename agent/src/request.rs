@@ -75,6 +75,63 @@ pub struct FileContent {
     pub in_memory: bool,
 }
 
+/// The IPC namespace as the request gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum IpcMode {
+    /// Its own (`""`, `private`, `shareable`).
+    #[default]
+    Own,
+    /// The host's.
+    Host,
+    /// Another container's (name, id or id prefix).
+    Container(String),
+}
+
+impl IpcMode {
+    /// Reads the wire form: `""`, `private`, `shareable`, `host` or `container:<x>`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        match text {
+            "" | "private" | "shareable" => Ok(Self::Own),
+            "host" => Ok(Self::Host),
+            other => match other.strip_prefix("container:") {
+                Some(target) if !target.is_empty() => Ok(Self::Container(target.to_string())),
+                _ => Err(format!(
+                    "invalid IPC mode {other:?}: use private, shareable, host or container:NAME"
+                )),
+            },
+        }
+    }
+}
+
+/// A container whose mounts another mounts too (`volumes_from`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumesFrom {
+    /// The container (name, id or id prefix).
+    pub container: String,
+    /// Mount them read-only (`:ro`), else as the donor has them.
+    pub read_only: bool,
+}
+
+impl VolumesFrom {
+    /// Reads `<container>[:ro|:rw]`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let (container, read_only) = match text.rsplit_once(':') {
+            Some((container, "ro")) => (container, true),
+            Some((container, "rw")) => (container, false),
+            Some(_) | None => (text, false),
+        };
+        if container.is_empty() || container.contains(':') {
+            return Err(format!(
+                "invalid volumes_from {text:?}: use CONTAINER[:ro|:rw]"
+            ));
+        }
+        Ok(Self {
+            container: container.to_string(),
+            read_only,
+        })
+    }
+}
+
 /// The network mode as the request gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NetworkMode {
@@ -192,6 +249,10 @@ pub struct ContainerConfig {
     pub ports: Vec<PortSpec>,
     /// Publish every port the image exposes to a random host port.
     pub publish_all: bool,
+    /// The IPC namespace.
+    pub ipc: IpcMode,
+    /// Containers whose mounts this one mounts too.
+    pub volumes_from: Vec<VolumesFrom>,
 }
 
 impl ContainerConfig {
@@ -234,6 +295,8 @@ impl ContainerConfig {
             networks: Vec::new(),
             ports: Vec::new(),
             publish_all: false,
+            ipc: IpcMode::Own,
+            volumes_from: Vec::new(),
         }
     }
 }

@@ -2,8 +2,8 @@
 //! agent's [`ContainerConfig`](proto::ContainerConfig).
 //!
 //! Keys the agent cannot honour are never dropped silently: those that would change what the
-//! container is (`ipc: service:…`, `volumes_from`, link aliases, `interface_name`, image
-//! mounts, `pre_start`, privileged hooks) are errors naming the key ([`check_limits`] finds them
+//! container is (`pre_start`, privileged hooks and the mount types it lacks) are errors
+//! naming the key ([`check_limits`] finds them
 //! before anything is created); [`unsupported`] lists the others as warnings (the CLI prints
 //! them before acting).
 
@@ -139,7 +139,47 @@ pub fn container_config(spec: &ContainerSpec) -> Result<proto::ContainerConfig, 
     }
     network::apply(spec, &mut config)?;
     mounts::apply(spec, &mut config)?;
+    shared(spec, &mut config)?;
     Ok(config)
+}
+
+/// `ipc` and `volumes_from`: another service's or container's namespace and mounts. The
+/// planner names a service's first container (`container:<name>`); a bare service left is
+/// named the same way.
+fn shared(spec: &ContainerSpec, config: &mut proto::ContainerConfig) -> Result<(), TranslateError> {
+    let service = &spec.definition;
+    let first = |other: &str| labels::container_name(&spec.project, other, 1);
+    config.ipc_mode = match service.ipc.as_deref() {
+        None | Some("private" | "shareable") => String::new(),
+        Some("host") => "host".to_string(),
+        Some(mode) => match (
+            mode.strip_prefix("service:"),
+            mode.strip_prefix("container:"),
+        ) {
+            (Some(other), _) => format!("container:{}", first(other)),
+            (_, Some(_)) => mode.to_string(),
+            _ => {
+                return Err(TranslateError::new(
+                    &spec.service,
+                    format!(
+                        "ipc: unknown mode {mode:?} (use private, shareable, host, service:NAME or container:NAME)"
+                    ),
+                ));
+            }
+        },
+    };
+    config.volumes_from = service
+        .volumes_from
+        .iter()
+        .map(|from| match from.strip_prefix("container:") {
+            Some(container) => container.to_string(),
+            None => match from.split_once(':') {
+                Some((other, access)) => format!("{}:{access}", first(other)),
+                None => first(from),
+            },
+        })
+        .collect();
+    Ok(())
 }
 
 /// `deploy.restart_policy` as a container restart policy, as Compose maps it.

@@ -273,6 +273,7 @@ impl NetworksApi for NetworksService {
             ipv4,
             mac: mac.clone(),
             service_task: false,
+            interface_name: None,
         };
         let (attach_nets, attach_id, attach_network) = (nets.clone(), id.clone(), network.clone());
         let (ep, rec) = blocking(move || {

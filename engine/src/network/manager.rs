@@ -347,6 +347,18 @@ impl Networks {
         req: &AttachRequest<'_>,
         static_v6: Option<Ipv6Addr>,
     ) -> Result<Endpoint> {
+        self.attach_named(network, req, static_v6, None)
+    }
+
+    /// [`Networks::attach_with_v6`] with the interface's name inside the container (`None`:
+    /// the next free `ethN`); a name the container already uses is refused.
+    pub fn attach_named(
+        &self,
+        network: &str,
+        req: &AttachRequest<'_>,
+        static_v6: Option<Ipv6Addr>,
+        ifname: Option<&str>,
+    ) -> Result<Endpoint> {
         let _lock = self.store.lock()?;
         let all = self.store.list()?;
         let mut rec = self.store.find(network)?;
@@ -382,10 +394,19 @@ impl Networks {
             .filter_map(|r| r.endpoints.get(&req.container_id))
             .map(|e| e.ifname.as_str())
             .collect();
-        let ifname = (0..)
-            .map(|n| format!("eth{n}"))
-            .find(|n| !in_use.contains(&n.as_str()))
-            .expect("an unbounded range always has a free name");
+        let ifname = match ifname {
+            Some(name) if in_use.contains(&name) => {
+                return Err(invalid(
+                    &rec.name,
+                    format!("interface name {name} is already used in the container"),
+                ));
+            }
+            Some(name) => name.to_string(),
+            None => (0..)
+                .map(|n| format!("eth{n}"))
+                .find(|n| !in_use.contains(&n.as_str()))
+                .expect("an unbounded range always has a free name"),
+        };
         let tag = record::random_hex(6).map_err(super::io_err("read", "/dev/urandom"))?;
         let ep = Endpoint {
             container_id: req.container_id.clone(),

@@ -80,11 +80,19 @@ pub(crate) fn prepare(spec: &ContainerSpec, layout: &Layout) -> Result<(), Setup
     mount(None, root, None, MsFlags::MS_PRIVATE, None)?;
     // Opened after the bind, so that what is mounted below lands on the new root's mount.
     let in_root = Root::open(root)?;
-    for m in &spec.mounts {
+    // Mounts under /dev go on the fresh /dev (a shared /dev/shm over the container's own).
+    let (under_dev, others): (Vec<_>, Vec<_>) = spec
+        .mounts
+        .iter()
+        .partition(|m| m.target.starts_with("/dev"));
+    for m in others {
         mounts::user_mount(&in_root, m, spec.bind_propagation.get(&m.target))?;
     }
     mounts::proc(&in_root)?;
     dev::populate(&in_root, spec.shm_size)?;
+    for m in under_dev {
+        mounts::user_mount(&in_root, m, spec.bind_propagation.get(&m.target))?;
+    }
     mounts::sys(&in_root, layout)?;
     drop(in_root);
     pivot(root)?;

@@ -86,6 +86,28 @@ impl Runtime {
                 }
                 _ => None,
             };
+        let join_ipcns = match spec.ipc.container() {
+            Some(other) => {
+                let record = self.state(other)?;
+                let pid = record.pid.filter(|_| record.state.is_alive()).ok_or_else(|| {
+                    create_err(
+                        id,
+                        format!("cannot join the IPC namespace of container {other}: it is not running"),
+                    )
+                })?;
+                Some(std::path::PathBuf::from(format!("/proc/{pid}/ns/ipc")))
+            }
+            None => None,
+        };
+        if spec.ipc == crate::spec::IpcNamespace::Host {
+            effective.mounts.push(crate::spec::Mount {
+                kind: crate::spec::MountKind::Bind {
+                    source: std::path::PathBuf::from("/dev/shm"),
+                },
+                target: std::path::PathBuf::from("/dev/shm"),
+                read_only: false,
+            });
+        }
         let shared = match &spec.network.namespace {
             crate::spec::NetworkNamespace::Container(other) => {
                 super::etc_files::Shared::Container(self.container_dir(other))
@@ -105,6 +127,7 @@ impl Runtime {
             cgroup_path: self.cgroup_path(id),
             spec: effective,
             join_netns,
+            join_ipcns,
         };
         let shim_log =
             std::fs::File::create(dir.join("shim.log")).map_err(|source| crate::Error::Io {

@@ -47,10 +47,13 @@ impl Runtime {
                 netns: &netns,
                 service_task: a.service_task,
             };
-            let attached = self.networks.attach(&a.network, &req).and_then(|ep| {
-                let rec = self.networks.inspect(&a.network)?;
-                Ok((ep, rec))
-            });
+            let attached = self
+                .networks
+                .attach_named(&a.network, &req, None, a.interface_name.as_deref())
+                .and_then(|ep| {
+                    let rec = self.networks.inspect(&a.network)?;
+                    Ok((ep, rec))
+                });
             match attached {
                 Ok((ep, rec)) => {
                     if n == 0 && rec.name != DEFAULT_NETWORK {

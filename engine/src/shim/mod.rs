@@ -130,16 +130,28 @@ fn launch(config: &ShimConfig, cgroup: &AnyManager) -> Result<Launched, String> 
         .map_err(|e| e.to_string())?;
     // The shim runs from the sealed copy of the binary; the setup runs from the same copy.
     let net = match (&config.spec.network.namespace, &config.join_netns) {
-        (crate::spec::NetworkNamespace::Host, _) => spawn::NetNs::Inherit,
+        (crate::spec::NetworkNamespace::Host, _) => spawn::Namespace::Inherit,
         (crate::spec::NetworkNamespace::Container(_), Some(path)) => {
             let file = std::fs::File::open(path)
                 .map_err(|e| format!("open network namespace {}: {e}", path.display()))?;
-            spawn::NetNs::Join(file.into())
+            spawn::Namespace::Join(file.into())
         }
         (crate::spec::NetworkNamespace::Container(other), None) => {
             return Err(format!("no network namespace of container {other}"));
         }
-        (crate::spec::NetworkNamespace::Own, _) => spawn::NetNs::New,
+        (crate::spec::NetworkNamespace::Own, _) => spawn::Namespace::New,
+    };
+    let ipc = match (&config.spec.ipc, &config.join_ipcns) {
+        (crate::spec::IpcNamespace::Host, _) => spawn::Namespace::Inherit,
+        (crate::spec::IpcNamespace::Container(_), Some(path)) => {
+            let file = std::fs::File::open(path)
+                .map_err(|e| format!("open IPC namespace {}: {e}", path.display()))?;
+            spawn::Namespace::Join(file.into())
+        }
+        (crate::spec::IpcNamespace::Container(other), None) => {
+            return Err(format!("no IPC namespace of container {other}"));
+        }
+        (crate::spec::IpcNamespace::Own, _) => spawn::Namespace::New,
     };
     // An open stdin without a terminal is a pipe whose write end the shim holds.
     let (stdin_read, stdin_write) = if config.spec.stdin && !config.spec.tty {
@@ -149,7 +161,7 @@ fn launch(config: &ShimConfig, cgroup: &AnyManager) -> Result<Launched, String> 
     } else {
         (None, None)
     };
-    let child = spawn::clone_setup(std::path::Path::new("/proc/self/exe"), net, stdin_read)?;
+    let child = spawn::clone_setup(std::path::Path::new("/proc/self/exe"), net, ipc, stdin_read)?;
     let fail = |msg: String| {
         let _ = kill(child.pid, Signal::SIGKILL);
         let _ = waitpid(child.pid, None);

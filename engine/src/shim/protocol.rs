@@ -27,6 +27,9 @@ pub(crate) struct ShimConfig {
     /// The network namespace file to join (`container:` mode), resolved by the runtime.
     #[serde(default)]
     pub join_netns: Option<PathBuf>,
+    /// The IPC namespace file to join (`ipc` of another container), resolved by the runtime.
+    #[serde(default)]
+    pub join_ipcns: Option<PathBuf>,
 }
 
 /// What the shim sends the setup once its cgroup is in place.

@@ -17,8 +17,8 @@ pub(super) struct Child {
     pub sync: OwnedFd,
 }
 
-/// The network namespace the child gets.
-pub(super) enum NetNs {
+/// A namespace the child gets (network or IPC).
+pub(super) enum Namespace {
     /// A new one.
     New,
     /// The shim's (the host's).
@@ -27,11 +27,17 @@ pub(super) enum NetNs {
     Join(OwnedFd),
 }
 
-/// Clones a child in new mount, pid, uts and ipc namespaces and the network namespace `net`,
+/// Clones a child in new mount, pid and uts namespaces, the network namespace `net` and the IPC
+/// namespace `ipc`,
 /// running `exe` with the setup subcommand; its stdin is `stdin` (/dev/null when `None`),
 /// stdout and stderr pipes, fd 3 the sync socket.
 #[allow(unsafe_code)]
-pub(super) fn clone_setup(exe: &Path, net: NetNs, stdin: Option<OwnedFd>) -> Result<Child, String> {
+pub(super) fn clone_setup(
+    exe: &Path,
+    net: Namespace,
+    ipc: Namespace,
+    stdin: Option<OwnedFd>,
+) -> Result<Child, String> {
     let (out_r, out_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let (err_r, err_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let (sync_parent, sync_child) =
@@ -55,15 +61,19 @@ pub(super) fn clone_setup(exe: &Path, net: NetNs, stdin: Option<OwnedFd>) -> Res
         err_w.as_raw_fd(),
         sync_child.as_raw_fd(),
     ];
-    let mut flags = CloneFlags::CLONE_NEWNS
-        | CloneFlags::CLONE_NEWPID
-        | CloneFlags::CLONE_NEWUTS
-        | CloneFlags::CLONE_NEWIPC;
-    if matches!(net, NetNs::New) {
+    let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUTS;
+    if matches!(net, Namespace::New) {
         flags |= CloneFlags::CLONE_NEWNET;
     }
+    if matches!(ipc, Namespace::New) {
+        flags |= CloneFlags::CLONE_NEWIPC;
+    }
     let join_fd = match &net {
-        NetNs::Join(fd) => fd.as_raw_fd(),
+        Namespace::Join(fd) => fd.as_raw_fd(),
+        _ => -1,
+    };
+    let join_ipc_fd = match &ipc {
+        Namespace::Join(fd) => fd.as_raw_fd(),
         _ => -1,
     };
     let mut stack = vec![0u8; 256 * 1024];
@@ -73,6 +83,14 @@ pub(super) fn clone_setup(exe: &Path, net: NetNs, stdin: Option<OwnedFd>) -> Res
             // keeps open until clone returns.
             unsafe {
                 if libc::setns(join_fd, libc::CLONE_NEWNET) < 0 {
+                    libc::_exit(125);
+                }
+            }
+        }
+        if join_ipc_fd >= 0 {
+            // SAFETY: as above, on the IPC namespace's descriptor.
+            unsafe {
+                if libc::setns(join_ipc_fd, libc::CLONE_NEWIPC) < 0 {
                     libc::_exit(125);
                 }
             }
@@ -99,7 +117,7 @@ pub(super) fn clone_setup(exe: &Path, net: NetNs, stdin: Option<OwnedFd>) -> Res
     // above before exec; the stack outlives the call because the child execs or exits.
     let pid = unsafe { nix::sched::clone(child_main, &mut stack, flags, Some(libc::SIGCHLD)) }
         .map_err(|e| format!("clone container init: {e}"))?;
-    drop((out_w, err_w, sync_child, null, net));
+    drop((out_w, err_w, sync_child, null, net, ipc));
     Ok(Child {
         pid,
         stdout: out_r,

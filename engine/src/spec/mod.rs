@@ -4,6 +4,7 @@
 //! re-exec'd setup process, so it is the single source of truth for what runs.
 
 mod cpuset;
+mod ipc;
 mod mounts;
 mod names;
 mod network;
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::health::HealthConfig;
 use crate::restart::RestartPolicy;
 
+pub use ipc::IpcNamespace;
 pub use mounts::{Mount, MountKind, is_root_target};
 pub use names::{DnsConfig, HostEntry};
 pub use network::{NetworkAttachment, NetworkConfig, NetworkNamespace};
@@ -162,6 +164,8 @@ pub struct ContainerSpec {
     pub network: NetworkConfig,
     /// Mount propagation of bind mounts by target (`rprivate` when absent).
     pub bind_propagation: BTreeMap<PathBuf, String>,
+    /// The IPC namespace (and with it /dev/shm).
+    pub ipc: IpcNamespace,
 }
 
 impl Default for ContainerSpec {
@@ -200,6 +204,7 @@ impl Default for ContainerSpec {
             image: None,
             network: NetworkConfig::default(),
             bind_propagation: BTreeMap::new(),
+            ipc: IpcNamespace::Own,
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct NetworkAttachment {
     /// these only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub service_task: bool,
+    /// The interface's name inside the container; `None` for the next free `ethN`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface_name: Option<String>,
 }
 
 /// How a container is networked.

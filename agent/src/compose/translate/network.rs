@@ -39,6 +39,7 @@ pub(super) fn apply(
             wire.ipv4_address = attachment.ipv4_address.clone().unwrap_or_default();
             wire.ipv6_address = attachment.ipv6_address.clone().unwrap_or_default();
             wire.mac_address = attachment.mac_address.clone().unwrap_or_default();
+            wire.interface_name = attachment.interface_name.clone().unwrap_or_default();
         }
         if wire.mac_address.is_empty()
             && let Some(mac) = &service.mac_address
