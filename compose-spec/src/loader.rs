@@ -28,6 +28,10 @@ pub struct LoadOptions {
     pub enabled: Vec<String>,
     /// Substitute `${VAR}` references (`--no-interpolate` turns this off).
     pub interpolate: bool,
+    /// Skip the semantic checks ([`validate`]: undefined references, a service without an
+    /// image, dependency cycles…), as `config --no-consistency` does; the schema still
+    /// applies.
+    pub no_consistency: bool,
 }
 
 /// A loaded project and what the user should know about it.
@@ -150,7 +154,9 @@ pub fn load(options: &LoadOptions) -> Result<Loaded> {
         document: &doc,
     };
     let env_file_errors = normalize::normalize(&mut project, &context)?;
-    validate::validate(&project, &doc)?;
+    if !options.no_consistency {
+        validate::validate(&project, &doc)?;
+    }
     Ok(Loaded {
         project,
         warnings: loader.warnings,

@@ -49,6 +49,10 @@ pub(crate) struct ConfigArgs {
     /// the files merged as written are printed).
     #[arg(long)]
     pub no_interpolate: bool,
+    /// Don't check model consistency (undefined references, a service without an image…);
+    /// the output may not be a valid compose file.
+    #[arg(long)]
+    pub no_consistency: bool,
     /// Print the variables the files use, with their defaults.
     #[arg(long)]
     pub variables: bool,
@@ -77,7 +81,12 @@ pub(super) fn run(project: &ProjectArgs, args: ConfigArgs) -> anyhow::Result<Exi
     let loaded = if args.variables {
         None
     } else {
-        match project.load(&args.service_names, !args.no_interpolate) {
+        let loaded = if args.no_consistency {
+            project.load_unchecked(&args.service_names, !args.no_interpolate)
+        } else {
+            project.load(&args.service_names, !args.no_interpolate)
+        };
+        match loaded {
             Ok(loaded) => Some(loaded),
             // Without interpolation, values such as `"${PORT:-8080}:80"` may not fit the
             // model: the merged files are shown as written instead.

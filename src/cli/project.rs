@@ -27,6 +27,14 @@ pub(crate) struct ProjectArgs {
     /// Working directory of the project (default: the directory of the first compose file).
     #[arg(long = "project-directory", value_name = "DIR")]
     pub project_directory: Option<PathBuf>,
+    /// Run compose in backward compatibility mode: containers named `<project>_<service>_<n>`
+    /// as Compose v1 did (compose commands).
+    #[arg(
+        long = "compatibility",
+        env = "COMPOSE_COMPATIBILITY",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub compatibility: bool,
     /// Print the plan with the reason of every action and change nothing (compose commands).
     #[arg(long = "dry-run", id = "top_dry_run")]
     pub dry_run: bool,
@@ -77,6 +85,22 @@ impl ProjectArgs {
     /// Loads the project these options select, for the given services (all when empty).
     pub(crate) fn load(&self, services: &[String], interpolate: bool) -> anyhow::Result<Loaded> {
         self.load_with(services, &[], interpolate)
+    }
+
+    /// Loads the project without the consistency checks (`config --no-consistency`): a model
+    /// with undefined references or a service without an image still loads.
+    pub(crate) fn load_unchecked(
+        &self,
+        services: &[String],
+        interpolate: bool,
+    ) -> anyhow::Result<Loaded> {
+        let mut options = self.options(services, &[], interpolate)?;
+        options.no_consistency = true;
+        let loaded = compose_spec::loader::load(&options)?;
+        for warning in &loaded.warnings {
+            eprintln!("warning: {warning}");
+        }
+        Ok(loaded)
     }
 
     /// Loads the project with the services of the active profiles enabled, and the `enabled`
@@ -148,6 +172,7 @@ impl ProjectArgs {
             services: services.to_vec(),
             enabled: enabled.to_vec(),
             interpolate,
+            no_consistency: false,
         };
         Ok(options)
     }

@@ -16,7 +16,7 @@ use orchestrator::compose::graph::ServiceGraph;
 use orchestrator::compose::ops::run_dependencies;
 use orchestrator::compose::resources::{Resources, image_of};
 use orchestrator::compose::spec::container_spec;
-use orchestrator::compose::{Plan, PlanOptions, labels, plan};
+use orchestrator::compose::{DivergedVolumes, Plan, PlanOptions, labels, plan};
 
 use agent::attach_client::{AttachClient, size};
 
@@ -262,8 +262,15 @@ pub(super) fn run(project: &ProjectArgs, args: RunArgs) -> anyhow::Result<ExitCo
     }
     let service = overridden(definition, &args, &session)?;
     let observed = session.observe()?;
-    let mut resources = Resources::find(&desired, [&service], &observed)?;
+    // A one-off container makes what is missing but never replaces a network or volume that
+    // others use (`up` does, once asked).
+    let keep = PlanOptions {
+        no_recreate: true,
+        diverged_volumes: DivergedVolumes::Keep,
+        ..PlanOptions::default()
+    };
     let mut plan = Plan::new();
+    let mut resources = Resources::find(&desired, [&service], &observed, &keep, &mut plan)?;
     resources.emit(&desired, &mut plan);
     if !plan.is_empty() && session.apply(&plan, &args.globals, None)?.is_none() {
         return Ok(ExitCode::SUCCESS);

@@ -170,7 +170,8 @@ impl Session {
             .collect();
         Ok(Desired::new(&self.loaded.project)?
             .located(self.loaded.project_directory.display().to_string(), files)
-            .with_environment(self.loaded.environment.clone()))
+            .with_environment(self.loaded.environment.clone())
+            .compatible(self.top.compatibility))
     }
 
     /// Prints a warning for every key of the named services (all when empty) that the agent

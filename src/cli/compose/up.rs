@@ -2,6 +2,7 @@
 //! plan, then (`up`) wait for the services (`--wait`) or attach to their logs.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,7 +11,9 @@ use clap::Args;
 use compose_spec::validate::MAX_SCALE;
 use orchestrator::compose::graph::ServiceGraph;
 use orchestrator::compose::ops::{attached_services, scope};
-use orchestrator::compose::{BuildPolicy, PlanOptions, builds_of, plan};
+use orchestrator::compose::{
+    BuildPolicy, Desired, DivergedVolumes, Observed, Plan, PlanError, PlanOptions, builds_of, plan,
+};
 
 use super::Globals;
 use super::attach::{self, AttachOptions};
@@ -49,6 +52,9 @@ pub(crate) struct CreateArgs {
     /// Scale SERVICE to NUM instances (overrides `scale` in the compose file).
     #[arg(long, value_name = "SERVICE=NUM")]
     pub scale: Vec<String>,
+    /// Assume "yes" as answer to all prompts (recreate a volume whose definition changed).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
     /// Services (all when none).
     pub services: Vec<String>,
 }
@@ -145,8 +151,42 @@ fn plan_options(args: &CreateArgs) -> anyhow::Result<PlanOptions> {
         } else {
             BuildPolicy::Missing
         },
+        diverged_volumes: if args.yes {
+            DivergedVolumes::Recreate
+        } else {
+            DivergedVolumes::Refuse
+        },
         ..PlanOptions::default()
     })
+}
+
+/// Plans `up`; when a volume's definition changed and no answer was given (`-y`), asks on the
+/// terminal whether to recreate it (no: keep it), as Compose does. Without a terminal the
+/// planner's refusal, naming the volume, stands.
+fn plan_asking(
+    desired: &Desired<'_>,
+    observed: &Observed,
+    options: &PlanOptions,
+) -> anyhow::Result<Plan> {
+    match plan(desired, observed, options) {
+        Err(PlanError::VolumeDiverged { name }) if std::io::stdin().is_terminal() => {
+            let question = format!(
+                "Volume {name:?} exists but doesn't match configuration in compose file. \
+                 Recreate (data will be lost)?"
+            );
+            let diverged_volumes = if crate::cli::image::confirm(&question)? {
+                DivergedVolumes::Recreate
+            } else {
+                DivergedVolumes::Keep
+            };
+            let answered = PlanOptions {
+                diverged_volumes,
+                ..options.clone()
+            };
+            Ok(plan_asking(desired, observed, &answered)?)
+        }
+        other => Ok(other?),
+    }
 }
 
 /// Runs `bosun create`.
@@ -176,7 +216,7 @@ fn converge(
     let _lock = session.lock()?;
     let desired = session.desired()?;
     let observed = session.observe()?;
-    let mut plan = plan(&desired, &observed, options)?;
+    let mut plan = plan_asking(&desired, &observed, options)?;
     let builds = builds_of(&plan);
     if !builds.is_empty() && !session.dry_run(Some(globals)) {
         session.apply(&builds, globals, wait_timeout)?;
@@ -185,7 +225,7 @@ fn converge(
             build: BuildPolicy::Never,
             ..options.clone()
         };
-        plan = orchestrator::compose::plan(&desired, &observed, &built)?;
+        plan = plan_asking(&desired, &observed, &built)?;
     }
     Ok(session.apply(&plan, globals, wait_timeout)?.is_some())
 }

@@ -140,6 +140,7 @@ pub(super) async fn connect(
         ipv6_address: args.ip6.unwrap_or_default(),
         mac_address: String::new(),
         service_task: false,
+        interface_name: String::new(),
     };
     client
         .connect_container(&args.container, attachment)
