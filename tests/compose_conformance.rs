@@ -1228,31 +1228,15 @@ services:
     env.ok(&["down", "-t", "1"]);
 }
 
-/// Follows Compose's TestIPC, TestNoDepsVolumeFrom, TestNetworkLinks, TestInterfaceName and
-/// TestImageVolume where bosun cannot do what Compose does: `up` refuses the key, naming it,
+/// Follows Compose's TestImageVolume where bosun cannot do what Compose does: `up` refuses the key, naming it,
 /// before anything is created, instead of running the service without it.
 #[test]
 fn keys_bosun_cannot_honour_are_refused_by_name() {
     let env = Env::new("services: {}\n");
-    let cases = [
-        ("ipc: service:other", "ipc: service:other is not supported"),
-        (
-            "volumes_from: [other]",
-            "volumes_from (other) is not supported",
-        ),
-        (
-            "links: [\"other:alias\"]",
-            "links: the alias in other:alias",
-        ),
-        (
-            "networks: {default: {interface_name: eth7}}",
-            "networks.default.interface_name is not supported",
-        ),
-        (
-            "volumes: [{type: image, source: busybox:test, target: /image}]",
-            "volumes: mounts of type image are not supported",
-        ),
-    ];
+    let cases = [(
+        "volumes: [{type: image, source: busybox:test, target: /image}]",
+        "volumes: mounts of type image are not supported",
+    )];
     for (key, want) in cases {
         env.write(&format!(
             r#"
