@@ -1228,39 +1228,6 @@ services:
     env.ok(&["down", "-t", "1"]);
 }
 
-/// Follows Compose's TestImageVolume where bosun cannot do what Compose does: `up` refuses the key, naming it,
-/// before anything is created, instead of running the service without it.
-#[test]
-fn keys_bosun_cannot_honour_are_refused_by_name() {
-    let env = Env::new("services: {}\n");
-    let cases = [(
-        "volumes: [{type: image, source: busybox:test, target: /image}]",
-        "volumes: mounts of type image are not supported",
-    )];
-    for (key, want) in cases {
-        env.write(&format!(
-            r#"
-services:
-  other:
-    image: busybox:test
-    command: ["sleep", "1000"]
-  app:
-    image: busybox:test
-    command: ["sleep", "1000"]
-    {key}
-"#
-        ));
-        let out = env.bosun(&["up", "-d"]);
-        assert!(!out.status.success(), "up with {key} succeeded");
-        let err = text(&out.stderr);
-        assert!(
-            err.contains(&format!("service app: {want}")),
-            "{key}: {err}"
-        );
-        assert!(env.ps().is_empty(), "{key}: {:?}", env.ps());
-    }
-}
-
 const ATTACHED: &str = r#"
 services:
   dependency:

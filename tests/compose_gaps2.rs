@@ -459,3 +459,46 @@ networks:
         assert!(out.contains(want), "{args:?}: {out}");
     }
 }
+
+const IMAGE_MOUNT: &str = r#"
+services:
+  with_image:
+    image: busybox:test
+    command: ["sleep", "1000"]
+    stop_grace_period: 1s
+    volumes:
+      - type: image
+        source: busybox:test
+        target: /mnt/image
+        image:
+          subpath: bin
+"#;
+
+/// Whether the host has a mount of one of this test's image mounts.
+fn image_mounts_left(env: &Env) -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let data = env.tmp.path().join("data");
+    mounts
+        .lines()
+        .any(|l| l.contains(data.to_str().unwrap()) && l.contains("image-mounts"))
+}
+
+/// Follows Compose's TestImageVolume and TestImageVolumeImageAlreadyLocal: a `type: image`
+/// mount shows the image's content (its `subpath`) read-only at the target, an unchanged `up`
+/// keeps the container, and removing it releases the image's layers.
+#[test]
+fn an_image_mount_shows_the_images_content_read_only() {
+    let env = Env::new(IMAGE_MOUNT);
+    env.ok(&["up", "-d"]);
+    let (out, _) = env.ok(&["exec", "-T", "with_image", "ls", "/mnt/image"]);
+    assert!(out.lines().any(|l| l == "busybox"), "{out}");
+    let write = env.bosun(&["exec", "-T", "with_image", "touch", "/mnt/image/new"]);
+    assert!(!write.status.success(), "the image mount is read-only");
+    assert!(image_mounts_left(&env));
+    let id = container_id(&env, &env.name("with_image", 1));
+    let (out, err) = env.ok(&["up", "-d"]);
+    assert!(!format!("{out}{err}").contains("recreate"), "{out}{err}");
+    assert_eq!(container_id(&env, &env.name("with_image", 1)), id);
+    env.ok(&["down", "-t", "1"]);
+    assert!(!image_mounts_left(&env), "the image's layers are unmounted");
+}

@@ -116,6 +116,17 @@ fn mounts(s: &ContainerSummary) -> Vec<proto::Mount> {
                 MountKind::Tmpfs { size, mode, .. } => {
                     ("tmpfs", String::new(), *size, *mode, false, String::new())
                 }
+                MountKind::Image { image, subpath } => (
+                    "image",
+                    image.clone(),
+                    0,
+                    0,
+                    false,
+                    subpath
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                ),
             };
             proto::Mount {
                 r#type: kind.to_string(),

@@ -223,17 +223,30 @@ pub(crate) fn mount(m: &proto::Mount) -> Result<MountRequest, AgentError> {
                 no_copy: m.no_copy,
             }
         }
+        "image" => {
+            if m.source.is_empty() {
+                return Err(AgentError::Invalid(format!(
+                    "image mount at {:?} names no image",
+                    m.target
+                )));
+            }
+            MountKind::Image {
+                image: m.source.clone(),
+                subpath: (!m.subpath.is_empty()).then(|| PathBuf::from(&m.subpath)),
+            }
+        }
         other => {
             return Err(AgentError::Invalid(format!(
-                "unknown mount type {other:?}: use bind, volume, tmpfs or file"
+                "unknown mount type {other:?}: use bind, volume, tmpfs, image or file"
             )));
         }
     };
+    let image = matches!(kind, MountKind::Image { .. });
     Ok(MountRequest {
         mount: Mount {
             kind,
             target: PathBuf::from(&m.target),
-            read_only: m.read_only,
+            read_only: m.read_only || image,
         },
         propagation: (!m.propagation.is_empty()).then(|| m.propagation.clone()),
         create_host_path: m.create_host_path,

@@ -131,7 +131,30 @@ pub(crate) fn prepare(
             .and_then(|h| h.into_string().ok());
     }
     make_volumes(runtime, meta, &mut spec)?;
+    resolve_images(runtime, &mut spec)?;
     Ok(spec)
+}
+
+/// Pins the image of every image mount to its id, so that a tag moved later changes nothing
+/// in the container; a missing image is an error naming it.
+fn resolve_images(runtime: &Runtime, spec: &mut ContainerSpec) -> Result<(), AgentError> {
+    for m in &mut spec.mounts {
+        let MountKind::Image { image, .. } = &mut m.kind else {
+            continue;
+        };
+        let record = match runtime.images().resolve(image) {
+            Ok(record) => record,
+            Err(ImageError::NotFound(_)) => {
+                return Err(AgentError::Invalid(format!(
+                    "image {image} of the mount at {} not found",
+                    m.target.display()
+                )));
+            }
+            Err(e) => return Err(engine::Error::from(e).into()),
+        };
+        *image = record.id.to_string();
+    }
+    Ok(())
 }
 
 /// Bind sources must exist; a missing one whose mount asks for `create_host_path` is made as

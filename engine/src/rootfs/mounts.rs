@@ -117,6 +117,10 @@ pub(super) fn user_mount(
             }
             Ok(())
         }
+        MountKind::Image { image, .. } => Err(SetupError::Invalid(format!(
+            "image {image} at {} was not resolved to a directory",
+            m.target.display()
+        ))),
         MountKind::Volume { name, .. } => Err(SetupError::Invalid(format!(
             "volume {name} at {} was not resolved to a directory",
             m.target.display()

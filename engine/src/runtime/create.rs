@@ -72,6 +72,7 @@ impl Runtime {
         // The generated /etc files go first, so that the user's mounts may still replace them.
         let mut effective = spec.clone();
         self.resolve_volumes(&mut effective)?;
+        self.resolve_image_mounts(id, &mut effective)?;
         let join_netns =
             match &spec.network.namespace {
                 crate::spec::NetworkNamespace::Container(other) => {

@@ -157,10 +157,18 @@ impl Runtime {
             }
         };
         for owner in owners {
-            if super::check_id(&owner).is_err() || self.container_dir(&owner).exists() {
+            // An image mount's record: `<id>.image-<n>`, its directory under the container's.
+            let (container, dir) = match super::storage::image_mount_of(&owner) {
+                Some((container, n)) => (
+                    container,
+                    self.container_dir(container).join("image-mounts").join(n),
+                ),
+                None => (owner.as_str(), self.rootfs_dir(&owner)),
+            };
+            if super::check_id(container).is_err() || self.container_dir(container).exists() {
                 continue;
             }
-            if let Err(err) = self.images.remove_rootfs(&owner, &self.rootfs_dir(&owner)) {
+            if let Err(err) = self.images.remove_rootfs(&owner, &dir) {
                 tracing::warn!(owner = %owner, cause = %err, "cannot remove a stray rootfs record");
             }
         }

@@ -36,11 +36,71 @@ impl Runtime {
         Ok(())
     }
 
-    /// Unmounts and deletes the overlay rootfs of a container (no-op for a directory rootfs).
+    /// Unmounts and deletes the overlay rootfs of a container (no-op for a directory rootfs)
+    /// and those of its image mounts.
     pub(super) fn release_rootfs(&self, id: &str) -> crate::Result<()> {
         let dir = self.rootfs_dir(id);
         if dir.join("lower.json").exists() || dir.exists() {
             self.images.remove_rootfs(id, &dir)?;
+        }
+        let mounts = self.container_dir(id).join(IMAGE_MOUNTS);
+        let entries = match std::fs::read_dir(&mounts) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(source) => {
+                return Err(crate::Error::Io {
+                    op: "read",
+                    path: mounts,
+                    source,
+                });
+            }
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(n) = name.to_str() else { continue };
+            self.images
+                .remove_rootfs(&image_mount_owner(id, n), &entry.path())?;
+        }
+        Ok(())
+    }
+
+    /// Replaces every image mount of `spec` by a read-only bind mount of the image's layers,
+    /// mounted on the host under the container's directory (made the first time, mounted
+    /// again after a reboot); the image's layers stay in use until the container is removed.
+    pub(super) fn resolve_image_mounts(
+        &self,
+        id: &str,
+        spec: &mut ContainerSpec,
+    ) -> crate::Result<()> {
+        let mut n = 0usize;
+        for m in &mut spec.mounts {
+            let MountKind::Image { image, subpath } = &m.kind else {
+                continue;
+            };
+            let dir = self
+                .container_dir(id)
+                .join(IMAGE_MOUNTS)
+                .join(n.to_string());
+            let merged = if dir.join("lower.json").exists() {
+                self.images.mount_rootfs(&dir)?
+            } else {
+                if let Some(parent) = dir.parent() {
+                    std::fs::create_dir_all(parent).map_err(|source| crate::Error::Io {
+                        op: "create",
+                        path: parent.to_path_buf(),
+                        source,
+                    })?;
+                }
+                self.images
+                    .create_rootfs(&image_mount_owner(id, &n.to_string()), image, &dir)?
+            };
+            let source = match subpath {
+                None => merged,
+                Some(sub) => volume_subpath(image, &merged, sub)?,
+            };
+            m.kind = MountKind::Bind { source };
+            m.read_only = true;
+            n += 1;
         }
         Ok(())
     }
@@ -96,6 +156,19 @@ impl Runtime {
         }
         Ok(())
     }
+}
+
+/// The directory under a container's own that holds its image mounts (`0/`, `1/`, …).
+const IMAGE_MOUNTS: &str = "image-mounts";
+
+/// The owner of a container's image mount in the image store's rootfs records.
+fn image_mount_owner(id: &str, n: &str) -> String {
+    format!("{id}.image-{n}")
+}
+
+/// The container an image mount's owner belongs to, and the mount's number.
+pub(super) fn image_mount_of(owner: &str) -> Option<(&str, &str)> {
+    owner.split_once(".image-")
 }
 
 /// Tells apart the trash entries of one process.

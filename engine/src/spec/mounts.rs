@@ -1,4 +1,4 @@
-//! Extra mounts of a container: host bind mounts, volumes and tmpfs.
+//! Extra mounts of a container: host bind mounts, volumes, tmpfs and images.
 
 use std::path::{Component, Path, PathBuf};
 
@@ -35,6 +35,15 @@ pub enum MountKind {
         /// later entries win over `mode` and `size`.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         options: Vec<String>,
+    },
+    /// An image's content, read-only (compose `type: image`): the runtime mounts the image's
+    /// layers on the host (holding them in use like a rootfs) and binds that read-only.
+    Image {
+        /// The image id (resolved when the container is created).
+        image: String,
+        /// A path inside the image to mount instead of its root.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subpath: Option<PathBuf>,
     },
 }
 

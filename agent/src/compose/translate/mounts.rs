@@ -119,6 +119,19 @@ fn mount(spec: &ContainerSpec, volume: &ServiceVolume) -> Result<proto::Mount, T
                 wire.tmpfs_mode = options.mode.map(|m| m.0).unwrap_or(0);
             }
         }
+        VolumeType::Image => {
+            wire.r#type = "image".into();
+            wire.read_only = true;
+            wire.source = volume.source.clone().ok_or_else(|| {
+                TranslateError::new(
+                    &spec.service,
+                    format!("image mount at {} has no source", volume.target),
+                )
+            })?;
+            if let Some(options) = &volume.image {
+                wire.subpath = options.subpath.clone().unwrap_or_default();
+            }
+        }
         other => {
             return Err(TranslateError::new(
                 &spec.service,

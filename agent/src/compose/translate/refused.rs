@@ -12,7 +12,7 @@ pub(crate) fn check(name: &str, service: &Service) -> Result<(), TranslateError>
     if let Some(volume) = service.volumes.iter().find(|v| {
         !matches!(
             v.kind,
-            VolumeType::Bind | VolumeType::Volume | VolumeType::Tmpfs
+            VolumeType::Bind | VolumeType::Volume | VolumeType::Tmpfs | VolumeType::Image
         )
     }) {
         return refuse(format!(
@@ -37,8 +37,8 @@ mod tests {
     #[test]
     fn each_refused_key_is_named() {
         let cases = [(
-            json!({"image": "a", "volumes": [{"type": "image", "source": "alpine", "target": "/i"}]}),
-            "service web: volumes: mounts of type image",
+            json!({"image": "a", "volumes": [{"type": "npipe", "source": "\\\\.\\pipe\\x", "target": "/i"}]}),
+            "service web: volumes: mounts of type npipe",
         )];
         for (service, want) in cases {
             let err = refused(service).unwrap_err();
@@ -57,6 +57,7 @@ mod tests {
             json!({"image": "a", "volumes_from": ["db:ro", "container:other"]}),
             json!({"image": "a", "links": ["db"]}),
             json!({"image": "a", "links": ["db:database"]}),
+            json!({"image": "a", "volumes": [{"type": "image", "source": "alpine", "target": "/i"}]}),
             json!({"image": "a", "networks": {"front": {"aliases": ["x"]}}}),
             json!({"image": "a", "networks": {"front": {"interface_name": "eth7"}}}),
         ] {
