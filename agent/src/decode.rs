@@ -744,7 +744,7 @@ mod tests {
                     }],
                     ..config()
                 },
-                "unknown mount type \"nfs\": use bind, volume, tmpfs or file",
+                "unknown mount type \"nfs\": use bind, volume, tmpfs, image or file",
             ),
             (
                 proto::ContainerConfig {
