@@ -27,6 +27,7 @@ fn overlay(nets: &Networks, underlay: Ipv4Addr) -> engine::network::NetworkRecor
             port: None,
             underlay: Some(underlay),
             attachable: true,
+            mac: None,
         }),
         ..Default::default()
     })
@@ -87,6 +88,7 @@ fn containers_on_two_nodes_talk_over_vxlan_until_their_peers_are_withdrawn() {
                 port: None,
                 underlay: Some(NODE_A),
                 attachable: false,
+                mac: None,
             }),
             ..Default::default()
         });
@@ -211,6 +213,7 @@ fn an_internal_overlay_gives_no_default_route_and_no_masquerade() {
                     port: Some(4790),
                     underlay: Some(NODE_A),
                     attachable: true,
+                    mac: None,
                 }),
                 ..Default::default()
             })

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use api::agent as proto;
-use cluster_manager::dispatcher::networks::{RemoteEndpoint, ServiceVip, TaskNetwork};
+use cluster_manager::dispatcher::networks::{IngressPort, RemoteEndpoint, ServiceVip, TaskNetwork};
 use cluster_manager::tasks::engine::{EngineError, Health, TaskContainer, TaskEngine};
 use cluster_manager::tasks::machine::Found;
 use cluster_manager::tasks::overlays::OverlayLink;
@@ -256,6 +256,7 @@ impl TaskEngine for SimEngine {
             vni: network.vni,
             peers: Vec::new(),
             services: Vec::new(),
+            mesh: Vec::new(),
         };
         self.lock().overlays.insert(network.name.clone(), link);
         Ok(())
@@ -284,6 +285,16 @@ impl TaskEngine for SimEngine {
             .get_mut(network)
             .ok_or_else(|| EngineError::NotFound(format!("network {network} not found")))?;
         link.services = services.to_vec();
+        Ok(())
+    }
+
+    async fn set_mesh(&self, network: &str, ports: &[IngressPort]) -> Result<(), EngineError> {
+        let mut state = self.lock();
+        let link = state
+            .overlays
+            .get_mut(network)
+            .ok_or_else(|| EngineError::NotFound(format!("network {network} not found")))?;
+        link.mesh = ports.to_vec();
         Ok(())
     }
 

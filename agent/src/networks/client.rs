@@ -93,6 +93,20 @@ impl NetworksClient {
         Ok(self.inner.set_services(request).await?.into_inner())
     }
 
+    /// Sets the ports the routing mesh publishes through an overlay network; returns the
+    /// updated network.
+    pub async fn set_mesh(
+        &mut self,
+        network: &str,
+        ports: Vec<proto::MeshPort>,
+    ) -> Result<proto::Network, ClientError> {
+        let request = proto::NetworkMeshRequest {
+            network: network.to_string(),
+            ports,
+        };
+        Ok(self.inner.set_mesh(request).await?.into_inner())
+    }
+
     /// Disconnects a container from a network.
     pub async fn disconnect_container(
         &mut self,

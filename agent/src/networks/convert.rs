@@ -3,7 +3,9 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use engine::network::{CreateNetwork, NetworkRecord, OverlayRequest, Peer, VipService};
+use engine::network::{
+    CreateNetwork, MeshPort, MeshProtocol, NetworkRecord, OverlayRequest, Peer, VipService,
+};
 
 use crate::proto;
 
@@ -78,7 +80,8 @@ pub fn create_request(req: &proto::NetworkCreateRequest) -> Result<CreateNetwork
     })
 }
 
-/// The overlay options of a create request: `vni`, `vxlan.port`, `underlay`.
+/// The overlay options of a create request: `vni`, `vxlan.port`, `underlay`, `mac` (the
+/// bridge's MAC address).
 fn overlay_request(req: &proto::NetworkCreateRequest) -> Result<OverlayRequest, String> {
     let mut out = OverlayRequest {
         attachable: req.attachable,
@@ -89,9 +92,16 @@ fn overlay_request(req: &proto::NetworkCreateRequest) -> Result<OverlayRequest, 
             "vni" => out.vni = parse("vni", value)?,
             "vxlan.port" => out.port = parse("vxlan port", value)?,
             "underlay" => out.underlay = parse("underlay address", value)?,
+            "mac" => {
+                out.mac = Some(
+                    engine::network::parse_mac(value)
+                        .filter(|m| m[0] & 1 == 0)
+                        .ok_or_else(|| format!("invalid bridge mac {value:?}: give a unicast address such as 02:42:0a:00:00:02"))?,
+                )
+            }
             other => {
                 return Err(format!(
-                    "option {other:?} is not one of the overlay driver (vni, vxlan.port, underlay)"
+                    "option {other:?} is not one of the overlay driver (vni, vxlan.port, underlay, mac)"
                 ));
             }
         }
@@ -139,6 +149,54 @@ pub fn services(list: &[proto::OverlayService]) -> Result<Vec<VipService>, Strin
         .collect()
 }
 
+/// A port of the routing mesh on the wire.
+pub fn mesh_port_to_wire(p: &MeshPort) -> proto::MeshPort {
+    proto::MeshPort {
+        protocol: p.protocol.to_string(),
+        published: u32::from(p.published),
+        target: u32::from(p.target),
+        backends: p.backends.iter().map(ToString::to_string).collect(),
+    }
+}
+
+/// The routing mesh's ports from the wire; the first that does not parse is the error.
+pub fn mesh_ports(list: &[proto::MeshPort]) -> Result<Vec<MeshPort>, String> {
+    list.iter()
+        .map(|p| {
+            let protocol = match p.protocol.as_str() {
+                "" | "tcp" => MeshProtocol::Tcp,
+                "udp" => MeshProtocol::Udp,
+                other => {
+                    return Err(format!(
+                        "published port {}: protocol {other:?} is not tcp or udp",
+                        p.published
+                    ));
+                }
+            };
+            let port = |what: &str, v: u32| {
+                u16::try_from(v)
+                    .ok()
+                    .filter(|v| *v > 0)
+                    .ok_or_else(|| format!("{what} port {v} is not a port"))
+            };
+            let backends = p
+                .backends
+                .iter()
+                .map(|b| {
+                    parse::<Ipv4Addr>("backend address", b)?
+                        .ok_or_else(|| format!("published port {}: empty backend address", p.published))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok(MeshPort {
+                protocol,
+                published: port("published", p.published)?,
+                target: port("target", p.target)?,
+                backends,
+            })
+        })
+        .collect()
+}
+
 fn overlay_info(rec: &NetworkRecord) -> Option<proto::OverlayInfo> {
     rec.overlay.as_ref().map(|o| proto::OverlayInfo {
         vni: o.vni,
@@ -165,6 +223,7 @@ fn overlay_info(rec: &NetworkRecord) -> Option<proto::OverlayInfo> {
                 backends: s.backends.iter().map(ToString::to_string).collect(),
             })
             .collect(),
+        mesh: o.mesh.iter().map(mesh_port_to_wire).collect(),
     })
 }
 
@@ -369,6 +428,7 @@ mod tests {
                 port: Some(4790),
                 underlay: Some(Ipv4Addr::new(192, 0, 2, 1)),
                 attachable: true,
+                mac: None,
             })
         );
         let plain = create_request(&proto::NetworkCreateRequest {

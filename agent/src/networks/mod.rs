@@ -362,4 +362,15 @@ impl NetworksApi for NetworksService {
         tracing::info!(network = %rec.name, services = count, "overlay virtual addresses set");
         Ok(Response::new(convert::network(&rec)))
     }
+
+    async fn set_mesh(&self, request: Request<proto::NetworkMeshRequest>) -> Reply<proto::Network> {
+        let req = request.into_inner();
+        let ports = convert::mesh_ports(&req.ports).map_err(Status::invalid_argument)?;
+        let nets = self.engine();
+        let network = req.network.clone();
+        let rec = blocking(move || nets.set_mesh(&network, &ports)).await?;
+        let count = rec.overlay.as_ref().map_or(0, |o| o.mesh.len());
+        tracing::info!(network = %rec.name, ports = count, "routing mesh ports set");
+        Ok(Response::new(convert::network(&rec)))
+    }
 }

@@ -326,12 +326,19 @@ pub async fn serve(
         agent_socket.to_path_buf(),
     ));
     let control = tokio::spawn(super::control::run(raft.clone(), service.liveness()));
-    let hub = tokio::spawn(dispatcher::hub::run(raft, sets_tx));
+    let (ingress_tx, ingress) = watch::channel(Arc::new(dispatcher::hub::AllIngress::new()));
+    let hub = tokio::spawn(dispatcher::hub::run(raft, sets_tx, ingress_tx));
     let (reports, reports_rx) = mpsc::channel(1024);
     let batcher = tokio::spawn(dispatcher::batch::run(service.clone(), reports_rx));
     let (sessions_stop, sessions_stopped) = watch::channel(false);
     let logs = LogsServer::new(LogsService::new(service.clone(), sessions_stopped.clone()));
-    let dispatcher = DispatcherService::new(service.clone(), sets, reports, sessions_stopped, led);
+    let dispatcher = DispatcherService::new(
+        service.clone(),
+        (sets, ingress),
+        reports,
+        sessions_stopped,
+        led,
+    );
     let incoming = tls::incoming(listener, tls::server_config_for(&certs, &identity)?);
     let renewal = tokio::spawn(super::renewal::renew_certificates(
         certs,

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 pub use apply::ApplyError;
 pub use command::{Batch, Command};
 pub use records::{
+    EndpointPort, IngressNodes,
     Availability, Blob, ClusterInfo, DEFAULT_CERT_VALIDITY, Kind, Meta, Network, Node, NodeRole,
     NodeState, Record, RecordKey, Service, ServiceEndpoint, Task, TaskAttachment, VirtualIp,
     Volume,

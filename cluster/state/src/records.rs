@@ -209,12 +209,41 @@ pub struct ServiceEndpoint {
     /// One virtual address per network.
     #[serde(rename = "VirtualIPs", default, skip_serializing_if = "Vec::is_empty")]
     pub virtual_ips: Vec<VirtualIp>,
+    /// The published ports, with the port the leader chose for an ingress port published
+    /// without one.
+    #[serde(rename = "Ports", default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<EndpointPort>,
+}
+
+/// A published port of a service as allocated (Docker's `Endpoint.Ports` entry).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct EndpointPort {
+    /// `tcp`, `udp` or `sctp`.
+    #[serde(rename = "Protocol")]
+    pub protocol: String,
+    /// The port inside the tasks.
+    #[serde(rename = "TargetPort")]
+    pub target_port: u16,
+    /// The port outside: on every node (`ingress`) or on the task's node (`host`; absent
+    /// when the node chooses it).
+    #[serde(rename = "PublishedPort", default, skip_serializing_if = "Option::is_none")]
+    pub published_port: Option<u16>,
+    /// `ingress` or `host`.
+    #[serde(rename = "PublishMode")]
+    pub publish_mode: String,
+}
+
+impl EndpointPort {
+    /// Published through the routing mesh.
+    pub fn is_ingress(&self) -> bool {
+        self.publish_mode == "ingress"
+    }
 }
 
 impl ServiceEndpoint {
-    /// No virtual address.
+    /// No virtual address and no published port.
     pub fn is_empty(&self) -> bool {
-        self.virtual_ips.is_empty()
+        self.virtual_ips.is_empty() && self.ports.is_empty()
     }
 
     /// The virtual address on network `network_id`, if the service holds one there.
@@ -321,6 +350,19 @@ pub struct Network {
     /// No way out of the network: no outbound NAT, no default route.
     #[serde(default)]
     pub internal: bool,
+    /// The routing mesh's network (`ingress`), with each node's own address on it; absent on
+    /// every other network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressNodes>,
+}
+
+/// The nodes' addresses on the ingress network, allocated by the leader: each node's end of
+/// the routing mesh (its ingress bridge holds it), which other nodes reach like a task.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IngressNodes {
+    /// Node id → its address on the network.
+    #[serde(default)]
+    pub nodes: std::collections::BTreeMap<String, std::net::Ipv4Addr>,
 }
 
 /// A task's place on one network: the address and MAC address the leader allocated to it

@@ -207,6 +207,8 @@ mod tests {
             attachable: false,
             peers: vec![remote(7, &["web", "tasks.web"]), remote(8, &["api"])],
             services: Vec::new(),
+            bridge_mac: None,
+            mesh: Vec::new(),
         });
         assert_eq!(lookup(&net, "web"), [ip(2), ip(3), ip(7)]);
         assert_eq!(lookup(&net, "TASKS.web.app_default"), [ip(7)]);

@@ -22,6 +22,7 @@ use addresses::addresses;
 pub use overlay::OverlayRequest;
 
 mod addresses;
+mod ingress;
 mod overlay;
 mod plug;
 mod proxied;
@@ -274,11 +275,13 @@ impl Networks {
                 link.index
             }
             None => {
-                let index = links.create_bridge_with_mac(
-                    &rec.bridge,
-                    rec.mtu,
-                    record::bridge_mac(&rec.id),
-                )?;
+                let mac = rec
+                    .overlay
+                    .as_ref()
+                    .and_then(|o| o.bridge_mac.as_deref())
+                    .and_then(record::parse_mac)
+                    .unwrap_or_else(|| record::bridge_mac(&rec.id));
+                let index = links.create_bridge_with_mac(&rec.bridge, rec.mtu, mac)?;
                 links.add_address(index, rec.gateway, rec.subnet.prefix_len())?;
                 if let (Some(subnet), Some(gateway)) = (rec.subnet_v6, rec.gateway_v6) {
                     sysctl::set(&format!("ipv6/conf/{}/disable_ipv6", rec.bridge), "0")
@@ -306,6 +309,7 @@ impl Networks {
                 containers: rec.endpoints.keys().cloned().collect::<Vec<_>>().join(", "),
             });
         }
+        self.remove_mesh(&rec)?;
         Self::delete_links(&rec)?;
         self.store.delete(&rec.id)?;
         self.sync_firewall(&self.store.list()?)
@@ -330,6 +334,9 @@ impl Networks {
             Self::make_bridge(rec)?;
         }
         self.sync_firewall(&all)?;
+        for rec in &all {
+            self.restore_mesh(rec)?;
+        }
         self.serve_proxied(&all)
     }
 

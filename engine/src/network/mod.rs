@@ -13,6 +13,7 @@
 
 pub mod dns;
 mod firewall;
+mod ingress;
 mod ipam;
 mod ipam6;
 // The netlink link helpers are public only for tests (feature `testing`), which build their
@@ -48,7 +49,9 @@ pub use ports::{PortMapping, PortSpec, Protocol};
 pub use proxy::{PortProxy, ProxyPort};
 pub use record::{Endpoint, NamespaceRef, NetworkRecord};
 #[cfg(feature = "testing")]
-pub use record::{bridge_mac, parse_mac};
+pub use record::bridge_mac;
+pub use record::parse_mac;
+pub use ingress::{MeshPort, MeshProtocol};
 pub use vip::VipService;
 
 /// The nftables table Bosun owns for the default data root; see [`table_name`].

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::record::{self, NetworkRecord};
 use super::vip::VipService;
+use super::ingress::MeshPort;
 
 /// The VXLAN UDP port assigned by IANA, the default of an overlay.
 pub(super) const DEFAULT_PORT: u16 = 4789;
@@ -46,6 +47,15 @@ pub struct OverlayConfig {
     /// [`crate::network::Networks::set_services`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<VipService>,
+    /// The bridge's MAC address when the caller chose it (`-o mac=`: the managers give each
+    /// node's ingress bridge its own, as other nodes reach it there); derived from the
+    /// network's id otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge_mac: Option<String>,
+    /// The ports of the routing mesh programmed in the host's namespace, sorted (see
+    /// [`crate::network::Networks::set_mesh`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mesh: Vec<MeshPort>,
 }
 
 /// One remote endpoint of an overlay: a container on another node.

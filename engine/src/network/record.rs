@@ -144,9 +144,8 @@ pub(super) fn mac_for(ip: Ipv4Addr) -> String {
     format!("02:42:{:02x}:{:02x}:{:02x}:{:02x}", o[0], o[1], o[2], o[3])
 }
 
-testing_pub! {
-    /// Parses `aa:bb:cc:dd:ee:ff`.
-    fn parse_mac(text: &str) -> Option<[u8; 6]> {
+/// Parses `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(text: &str) -> Option<[u8; 6]> {
         let mut out = [0u8; 6];
         let mut parts = text.split(':');
         for byte in &mut out {
@@ -157,7 +156,6 @@ testing_pub! {
             *byte = u8::from_str_radix(part, 16).ok()?;
         }
         parts.next().is_none().then_some(out)
-    }
 }
 
 /// Random lower-case hex of `bytes` random bytes.

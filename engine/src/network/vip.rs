@@ -206,6 +206,8 @@ mod tests {
                 names: Vec::new(),
             }],
             services: Vec::new(),
+            bridge_mac: None,
+            mesh: Vec::new(),
         });
         rec
     }

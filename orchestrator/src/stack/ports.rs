@@ -1,5 +1,5 @@
-//! A compose service's `ports` as published ports of its tasks. Only `mode: host` is carried:
-//! the routing mesh that ingress ports need does not exist yet, so those are reported.
+//! A compose service's `ports` as published ports of its tasks: `mode: ingress` (compose's
+//! default) through the routing mesh on every node, `mode: host` on the task's node.
 
 use compose_spec::model::{PortMode, Protocol as ComposeProtocol, Service};
 
@@ -23,14 +23,6 @@ pub(super) fn ports(
 ) -> Result<Vec<PublishedPort>, StackError> {
     let mut out = Vec::new();
     for port in &definition.ports {
-        if port.mode == PortMode::Ingress {
-            warnings.not_yet(
-                "ports with mode ingress",
-                Some("there is no routing mesh yet; use mode: host"),
-                service,
-            );
-            continue;
-        }
         if port.host_ip.is_some() {
             warnings.not_yet("ports.host_ip", None, service);
         }
@@ -42,7 +34,7 @@ pub(super) fn ports(
                     service,
                     "ports.published",
                     text,
-                    "a host-mode port publishes one port, not a range",
+                    "a service publishes one port per entry, not a range",
                 ));
             }
         };
@@ -50,7 +42,10 @@ pub(super) fn ports(
             target: port.target,
             published,
             protocol: protocol(port.protocol),
-            mode: PublishMode::Host,
+            mode: match port.mode {
+                PortMode::Ingress => PublishMode::Ingress,
+                PortMode::Host => PublishMode::Host,
+            },
         });
     }
     Ok(out)

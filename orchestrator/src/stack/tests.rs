@@ -319,14 +319,22 @@ volumes:
     )
     .unwrap();
     assert_eq!(services.len(), 2);
-    assert!(spec_of(&services, "web").ports.is_empty());
+    // Compose's default port mode is ingress: published through the routing mesh.
+    assert_eq!(
+        spec_of(&services, "web").ports,
+        [crate::swarm::PublishedPort {
+            target: 80,
+            published: Some(8080),
+            protocol: crate::swarm::Protocol::Tcp,
+            mode: crate::swarm::PublishMode::Ingress,
+        }]
+    );
 
     assert_eq!(
         warnings,
         [
             "build is not supported by stack deploy and is ignored; build and push the image, then name it in image (services: web, worker)",
             "container_name is not supported by stack deploy and is ignored; task containers are named <service>.<slot>.<task> (services: web)",
-            "ports with mode ingress is not supported by stack deploy yet and is ignored; there is no routing mesh yet; use mode: host (services: web)",
             "driver is not supported by stack deploy yet and is ignored; nodes create local volumes (volumes: data)",
             "labels is not supported by stack deploy yet and is ignored (volumes: data)",
         ]

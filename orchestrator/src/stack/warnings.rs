@@ -37,7 +37,7 @@ pub enum Support {
 /// One compose key the stack ignores, and who uses it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
-    /// The key (`build`, `deploy.update_config`, `ports (mode ingress)`).
+    /// The key (`build`, `deploy.update_config`, `ports.host_ip`).
     pub key: String,
     /// Never or not yet.
     pub support: Support,

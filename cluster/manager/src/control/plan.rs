@@ -10,7 +10,7 @@ use orchestrator::swarm::{self, DesiredState, ServiceId, TaskId, Timestamp};
 
 use super::diff;
 use crate::networks::alloc::AddressBook;
-use crate::networks::vips;
+use crate::networks::{ingress, vips};
 
 /// Rebalance moves proposed per service and pass: a bounded number at a time.
 pub const MAX_MOVES: usize = 2;
@@ -130,31 +130,45 @@ pub fn plan(snapshot: &Snapshot, now: Timestamp, mut next_id: impl FnMut() -> Ta
     let schedule = swarm::schedule(&snapshot.nodes, &tasks, now);
     wake_at = earliest(wake_at, schedule.retry_at);
     swarm::apply_schedule(&mut tasks, &schedule, now);
-    let (addresses, endpoints) = addresses(snapshot, &services, &tasks);
-    Plan {
-        batches: diff::batches(
-            snapshot,
-            &tasks,
-            &histories,
-            &services,
-            &addresses,
-            &endpoints,
-        ),
-        wake_at,
+    let (addresses, endpoints, ingress) = addresses(snapshot, &services, &tasks);
+    let mut batches = diff::batches(
+        snapshot,
+        &tasks,
+        &histories,
+        &services,
+        &addresses,
+        &endpoints,
+    );
+    // The nodes' ingress addresses first: a task on the ingress network reaches its node
+    // only once the node has its own address there.
+    if let Some(network) = ingress {
+        let version = network.meta.version;
+        batches.insert(
+            0,
+            vec![Command::Update {
+                expected_version: version,
+                record: Record::Network(network),
+            }],
+        );
     }
+    Plan { batches, wake_at }
 }
 
-/// Task attachments by task, and services' endpoints by service.
+/// Task attachments by task, services' endpoints by service, and the ingress network when
+/// its nodes' addresses change.
 type Addresses = (
     BTreeMap<TaskId, Vec<cluster_state::TaskAttachment>>,
     BTreeMap<ServiceId, cluster_state::ServiceEndpoint>,
+    Option<cluster_state::Network>,
 );
 
 /// The addresses given in this pass, from one address book that holds every address a task
 /// or service record holds (and those given earlier in the pass), so that no two tasks or
-/// services share one: first each service's virtual addresses ([`vips::wanted`] on its spec
-/// as this pass leaves it; only the services whose set changes are returned), then one
-/// address on each network for every task that reaches a node in this pass.
+/// services share one: first each node's address on the ingress network
+/// ([`ingress::node_addresses`], every node of the cluster), then each service's virtual
+/// addresses ([`vips::wanted`] on its spec as this pass leaves it; only the services whose
+/// set changes are returned), then one address on each network (the ingress network included
+/// for a service publishing a port there) for every task that reaches a node in this pass.
 fn addresses(
     snapshot: &Snapshot,
     services: &BTreeMap<ServiceId, swarm::Service>,
@@ -163,7 +177,7 @@ fn addresses(
     let mut out = BTreeMap::new();
     let mut endpoints = BTreeMap::new();
     if snapshot.networks.is_empty() {
-        return (out, endpoints);
+        return (out, endpoints, None);
     }
     let records: HashMap<&TaskId, &cluster_state::Task> =
         snapshot.tasks.iter().map(|r| (&r.task.id, r)).collect();
@@ -173,6 +187,20 @@ fn addresses(
     );
     for record in &snapshot.services {
         vips::hold(&mut book, &record.endpoint);
+    }
+    let mut ingress_update = None;
+    if let Some(network) = ingress::find(&snapshot.networks) {
+        ingress::hold_nodes(&mut book, network);
+        let nodes = ingress::node_addresses(
+            network,
+            snapshot.nodes.iter().map(|n| n.id.as_str()),
+            &mut book,
+        );
+        if network.ingress.as_ref() != Some(&nodes) {
+            let mut updated = network.clone();
+            updated.ingress = Some(nodes);
+            ingress_update = Some(updated);
+        }
     }
     for record in &snapshot.services {
         let service = services.get(&record.service.id).unwrap_or(&record.service);
@@ -186,10 +214,11 @@ fn addresses(
         let has = records
             .get(&task.id)
             .is_some_and(|r| !r.networks.is_empty());
-        if !placed || has || task.spec.networks.is_empty() {
+        let wanted = ingress::networks_of(&task.spec);
+        if !placed || has || wanted.is_empty() {
             continue;
         }
-        let (attachments, failed) = book.allocate(&task.spec.networks);
+        let (attachments, failed) = book.allocate(&wanted);
         if !failed.is_empty() {
             tracing::warn!(task = %task.id, networks = ?failed, "no address for the task on these networks (gone or full)");
         }
@@ -197,7 +226,7 @@ fn addresses(
             out.insert(task.id.clone(), attachments);
         }
     }
-    (out, endpoints)
+    (out, endpoints, ingress_update)
 }
 
 /// Tasks whose service is gone: wanted shut down; forgotten once stopped, never placed, or

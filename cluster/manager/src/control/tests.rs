@@ -514,6 +514,7 @@ async fn tasks_placed_on_a_network_get_distinct_addresses_across_services_and_pa
         vni: 4096,
         attachable: false,
         internal: false,
+        ingress: None,
     });
     let on_front = |id: &str, replicas: u64| {
         let Record::Service(mut s) = service(id, replicas) else {

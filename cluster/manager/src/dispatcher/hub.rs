@@ -16,9 +16,19 @@ use cluster_state::{Kind, Record};
 /// The least time between two recomputations.
 pub(crate) const DEBOUNCE: Duration = Duration::from_millis(50);
 
-/// Recomputes the sets into `sets` whenever the store applies entries, until the raft
-/// thread stops.
-pub(crate) async fn run(raft: RaftHandle, sets: watch::Sender<Arc<AllSets>>) {
+/// Every node's end of the routing mesh, by node id.
+pub(crate) type AllIngress = std::collections::BTreeMap<
+    orchestrator::swarm::NodeId,
+    crate::dispatcher::networks::NodeIngress,
+>;
+
+/// Recomputes the sets into `sets` (and the nodes' ends of the routing mesh into `ingress`)
+/// whenever the store applies entries, until the raft thread stops.
+pub(crate) async fn run(
+    raft: RaftHandle,
+    sets: watch::Sender<Arc<AllSets>>,
+    ingress: watch::Sender<Arc<AllIngress>>,
+) {
     let mut applied = raft.progress();
     loop {
         let read = async {
@@ -38,6 +48,14 @@ pub(crate) async fn run(raft: RaftHandle, sets: watch::Sender<Arc<AllSets>>) {
         let Ok(records) = read.await else {
             return;
         };
+        let mesh = crate::dispatcher::networks::node_ingress(&records);
+        ingress.send_if_modified(|current| {
+            let changed = **current != mesh;
+            if changed {
+                *current = Arc::new(mesh);
+            }
+            changed
+        });
         let next = assignments(&records);
         sets.send_if_modified(|current| {
             let changed = **current != next;

@@ -79,6 +79,37 @@ pub struct TaskNetwork {
     /// The virtual addresses of the services on the network, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<ServiceVip>,
+    /// The MAC address of the node's bridge of the network, when the managers choose it (the
+    /// ingress network: other nodes reach each node's end of the routing mesh there, so it
+    /// must differ per node; the node's address is then the network's gateway on the node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge_mac: Option<String>,
+}
+
+/// A port the routing mesh publishes on every node, with where it leads.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct IngressPort {
+    /// `tcp` or `udp`.
+    pub protocol: String,
+    /// The port on every node.
+    pub published: u16,
+    /// The port of the service's tasks.
+    pub target: u16,
+    /// The addresses, on the ingress network, of the service's running tasks on live nodes,
+    /// sorted.
+    pub backends: Vec<Ipv4Addr>,
+}
+
+/// What one node needs of the routing mesh: the ingress network as its end of the mesh (the
+/// node's own address as the network's gateway there, its bridge's MAC, every other node's
+/// end and every task on the network as remote endpoints) and the ports published
+/// cluster-wide. Absent while no service publishes a port in ingress mode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeIngress {
+    /// The ingress network on this node (`ip` and `gateway` are the node's address).
+    pub network: TaskNetwork,
+    /// The published ports, sorted.
+    pub ports: Vec<IngressPort>,
 }
 
 /// The host part of a node's `addr` (`10.0.0.2:4242` → `10.0.0.2`).
@@ -110,14 +141,61 @@ pub fn task_names(service: &str, attachment: &TaskAttachment, vip: bool) -> Vec<
 }
 
 struct Endpoint<'a> {
-    node: &'a NodeId,
+    node: &'a str,
     node_addr: Ipv4Addr,
     attachment: &'a TaskAttachment,
     names: Vec<String>,
 }
 
-/// The networks of every assigned task that has attachments, by task id.
+/// The networks of every assigned task that has attachments, by task id; a task on the
+/// ingress network is left out while its node has no address there yet (its node must not
+/// start it without the network).
 pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
+    networks_and_mesh(records).0
+}
+
+/// What each node needs of the routing mesh, by node id: every live node with an address on
+/// the ingress network, while a service publishes a port in ingress mode.
+pub fn node_ingress(records: &[Record]) -> BTreeMap<NodeId, NodeIngress> {
+    networks_and_mesh(records).1
+}
+
+/// The published ports of the routing mesh: each ingress port of each service, with the
+/// service's backends on the ingress network.
+fn mesh_ports(
+    services: &BTreeMap<&str, &cluster_state::Service>,
+    backends: &BTreeMap<(&str, &str), Vec<Ipv4Addr>>,
+    ingress_id: &str,
+) -> Vec<IngressPort> {
+    let mut out = Vec::new();
+    for s in services.values() {
+        let mut to = backends
+            .get(&(ingress_id, s.service.id.as_str()))
+            .cloned()
+            .unwrap_or_default();
+        to.sort();
+        for p in s.endpoint.ports.iter().filter(|p| p.is_ingress()) {
+            let Some(published) = p.published_port else {
+                continue;
+            };
+            out.push(IngressPort {
+                protocol: p.protocol.clone(),
+                published,
+                target: p.target_port,
+                backends: to.clone(),
+            });
+        }
+    }
+    out.sort();
+    out
+}
+
+type Views = (
+    BTreeMap<TaskId, Vec<TaskNetwork>>,
+    BTreeMap<NodeId, NodeIngress>,
+);
+
+fn networks_and_mesh(records: &[Record]) -> Views {
     let mut nodes: BTreeMap<&str, (Option<Ipv4Addr>, bool)> = BTreeMap::new();
     let mut networks = BTreeMap::new();
     let mut services: BTreeMap<&str, &cluster_state::Service> = BTreeMap::new();
@@ -145,6 +223,17 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
             .get(task.service_id.as_str())
             .map_or_else(|| task.service_id.to_string(), |s| s.service.name.clone())
     };
+    // The ingress network: each node's address there, an endpoint like a task's.
+    let ingress: Option<&cluster_state::Network> = networks
+        .values()
+        .map(|(n, _)| *n)
+        .find(|n| n.ingress.is_some());
+    let ingress_id = ingress.map(|n| n.meta.id.as_str());
+    let node_ingress = |node: &str| {
+        ingress
+            .and_then(|n| n.ingress.as_ref())
+            .and_then(|i| i.nodes.get(node).copied())
+    };
     let has_vip = |task: &orchestrator::swarm::Task, network_id: &str| {
         services
             .get(task.service_id.as_str())
@@ -152,8 +241,44 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
     };
     // Backends by network id and service id: running tasks on live nodes.
     let mut backends: BTreeMap<(&str, &str), Vec<Ipv4Addr>> = BTreeMap::new();
-    // Endpoints by network id: tasks wanted running, not stopped, on a live node.
+    // Endpoints by network id: tasks wanted running, not stopped, on a live node; on the
+    // ingress network, the live nodes' own addresses too.
     let mut endpoints: BTreeMap<&str, Vec<Endpoint>> = BTreeMap::new();
+    let node_attachments: Vec<(&str, Ipv4Addr, TaskAttachment)> = match ingress {
+        Some(network) => network
+            .ingress
+            .iter()
+            .flat_map(|i| &i.nodes)
+            .filter_map(|(node, ip)| {
+                let (id, (Some(addr), true)) = nodes.get_key_value(node.as_str())? else {
+                    return None;
+                };
+                Some((
+                    *id,
+                    *addr,
+                    TaskAttachment {
+                        network_id: network.meta.id.clone(),
+                        network: network.name.clone(),
+                        ip: *ip,
+                        mac: alloc::mac_of(*ip),
+                        aliases: Vec::new(),
+                    },
+                ))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    for (node, node_addr, attachment) in &node_attachments {
+        endpoints
+            .entry(attachment.network_id.as_str())
+            .or_default()
+            .push(Endpoint {
+                node,
+                node_addr: *node_addr,
+                attachment,
+                names: Vec::new(),
+            });
+    }
     for record in records {
         let Record::Task(t) = record else { continue };
         let task = &t.task;
@@ -181,10 +306,10 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
                 .entry(a.network_id.as_str())
                 .or_default()
                 .push(Endpoint {
-                    node,
+                    node: node.as_str(),
                     node_addr: *addr,
                     attachment: a,
-                    names: if running {
+                    names: if running && Some(a.network_id.as_str()) != ingress_id {
                         task_names(&service_name(task), a, has_vip(task, &a.network_id))
                     } else {
                         Vec::new()
@@ -200,7 +325,12 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
             else {
                 continue;
             };
-            let mut names = vec![s.service.name.clone()];
+            // The ingress network answers no name: it only carries the routing mesh.
+            let mut names = if Some(v.network_id.as_str()) == ingress_id {
+                Vec::new()
+            } else {
+                vec![s.service.name.clone()]
+            };
             let aliases = s
                 .service
                 .spec
@@ -241,15 +371,28 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
             continue;
         };
         let mut joined = Vec::new();
+        let mut complete = true;
         for a in &t.networks {
             let Some((network, (subnet, gateway))) = networks.get(a.network_id.as_str()) else {
                 continue;
+            };
+            let on_ingress = Some(a.network_id.as_str()) == ingress_id;
+            // On the ingress network the node's own address is the gateway there; a node
+            // without one yet cannot join it (the next change brings it).
+            let (gateway, bridge_mac) = if on_ingress {
+                let Some(ip) = node_ingress(node.as_str()) else {
+                    complete = false;
+                    continue;
+                };
+                (ip, Some(alloc::mac_of(ip)))
+            } else {
+                (*gateway, None)
             };
             let mut peers: Vec<RemoteEndpoint> = endpoints
                 .get(a.network_id.as_str())
                 .into_iter()
                 .flatten()
-                .filter(|e| e.node != node && e.node_addr != *underlay)
+                .filter(|e| e.node != node.as_str() && e.node_addr != *underlay)
                 .map(|e| RemoteEndpoint {
                     ip: e.attachment.ip,
                     mac: e.attachment.mac.clone(),
@@ -263,20 +406,76 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
                 name: network.name.clone(),
                 vni: network.vni,
                 subnet: subnet.to_string(),
-                gateway: *gateway,
+                gateway,
                 internal: network.internal,
                 attachable: network.attachable,
                 underlay: *underlay,
                 ip: a.ip,
                 mac: a.mac.clone(),
-                names: task_names(&service_name(task), a, has_vip(task, &a.network_id)),
+                names: if on_ingress {
+                    Vec::new()
+                } else {
+                    task_names(&service_name(task), a, has_vip(task, &a.network_id))
+                },
                 peers,
                 services: vips.get(a.network_id.as_str()).cloned().unwrap_or_default(),
+                bridge_mac,
             });
         }
-        out.insert(task.id.clone(), joined);
+        if complete {
+            out.insert(task.id.clone(), joined);
+        }
     }
-    out
+    let mut mesh = BTreeMap::new();
+    let (Some(network), Some(id)) = (ingress, ingress_id) else {
+        return (out, mesh);
+    };
+    let ports = mesh_ports(&services, &backends, id);
+    let Some((_, (subnet, _))) = networks.get(id) else {
+        return (out, mesh);
+    };
+    if ports.is_empty() {
+        return (out, mesh);
+    }
+    for (node, underlay, attachment) in &node_attachments {
+        let mut peers: Vec<RemoteEndpoint> = endpoints
+            .get(id)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.node != *node && e.node_addr != *underlay)
+            .map(|e| RemoteEndpoint {
+                ip: e.attachment.ip,
+                mac: e.attachment.mac.clone(),
+                node: e.node_addr,
+                names: e.names.clone(),
+            })
+            .collect();
+        peers.sort();
+        let network = TaskNetwork {
+            id: network.meta.id.clone(),
+            name: network.name.clone(),
+            vni: network.vni,
+            subnet: subnet.to_string(),
+            gateway: attachment.ip,
+            internal: network.internal,
+            attachable: network.attachable,
+            underlay: *underlay,
+            ip: attachment.ip,
+            mac: attachment.mac.clone(),
+            names: Vec::new(),
+            peers,
+            services: vips.get(id).cloned().unwrap_or_default(),
+            bridge_mac: Some(attachment.mac.clone()),
+        };
+        mesh.insert(
+            NodeId::from(*node),
+            NodeIngress {
+                network,
+                ports: ports.clone(),
+            },
+        );
+    }
+    (out, mesh)
 }
 
 #[cfg(test)]
@@ -317,6 +516,7 @@ mod tests {
             vni: 4096,
             attachable: false,
             internal: false,
+            ingress: None,
         })
     }
 

@@ -15,6 +15,8 @@ use crate::admin::read_record;
 use crate::dispatcher::assignment::StatusReport;
 use crate::dispatcher::batch::{self, Pending};
 use crate::dispatcher::proto::{self, dispatcher_server::Dispatcher};
+use crate::dispatcher::hub::AllIngress;
+use crate::dispatcher::networks::NodeIngress;
 use crate::dispatcher::sets::{AllSets, Increment, NodeSet, increment};
 use crate::service::{ManagerService, Need};
 use cluster_state::{Command, Kind, Record, RecordKey};
@@ -32,18 +34,23 @@ pub(crate) const LEADERLESS_GRACE: Duration = Duration::from_secs(3);
 pub struct DispatcherService {
     manager: Arc<ManagerService>,
     sets: watch::Receiver<Arc<AllSets>>,
+    ingress: watch::Receiver<Arc<AllIngress>>,
     reports: mpsc::Sender<Pending>,
     stop: watch::Receiver<bool>,
     led: watch::Receiver<bool>,
 }
 
 impl DispatcherService {
-    /// A dispatcher over `manager`, serving the sets the hub publishes in `sets`, sending
+    /// A dispatcher over `manager`, serving the sets (and the nodes' ends of the routing
+    /// mesh) the hub publishes in `sets`, sending
     /// reports to the batcher on `reports`; its streams end when `stop` turns true, or when
     /// `led` (this manager follows a leader with a quorum) stays false too long.
     pub(crate) fn new(
         manager: Arc<ManagerService>,
-        sets: watch::Receiver<Arc<AllSets>>,
+        (sets, ingress): (
+            watch::Receiver<Arc<AllSets>>,
+            watch::Receiver<Arc<AllIngress>>,
+        ),
         reports: mpsc::Sender<Pending>,
         stop: watch::Receiver<bool>,
         led: watch::Receiver<bool>,
@@ -51,6 +58,7 @@ impl DispatcherService {
         DispatcherService {
             manager,
             sets,
+            ingress,
             reports,
             stop,
             led,
@@ -121,20 +129,27 @@ async fn describe_once(
     Ok(())
 }
 
-/// The first message of a session: the node's whole set.
-fn complete(set: &NodeSet) -> proto::AssignmentsMessage {
+/// The node's end of the routing mesh on the wire (`null` for none).
+fn ingress_bytes(ingress: Option<&NodeIngress>) -> Vec<u8> {
+    serde_json::to_vec(&ingress).expect("the routing mesh's types serialize")
+}
+
+/// The first message of a session: the node's whole set, and its end of the routing mesh.
+fn complete(set: &NodeSet, ingress: Option<&NodeIngress>) -> proto::AssignmentsMessage {
     proto::AssignmentsMessage {
         kind: proto::MessageKind::Complete as i32,
         sequence: 1,
         applies_to: 0,
         updated: set.values().map(|a| a.to_proto()).collect(),
         removed: Vec::new(),
+        ingress: Some(ingress_bytes(ingress)),
     }
 }
 
 /// The watches a session follows.
 struct Watches {
     sets: watch::Receiver<Arc<AllSets>>,
+    ingress: watch::Receiver<Arc<AllIngress>>,
     stop: watch::Receiver<bool>,
     led: watch::Receiver<bool>,
 }
@@ -174,7 +189,13 @@ async fn session(
         .get(&node)
         .cloned()
         .unwrap_or_default();
-    if tx.send(Ok(complete(&sent))).await.is_err() {
+    let mut sent_ingress: Option<NodeIngress> =
+        watches.ingress.borrow_and_update().get(&node).cloned();
+    if tx
+        .send(Ok(complete(&sent, sent_ingress.as_ref())))
+        .await
+        .is_err()
+    {
         return;
     }
     let mut sequence = 1;
@@ -184,17 +205,21 @@ async fn session(
                 Ok(()) => Wake::Changed,
                 Err(_) => Wake::End,
             },
+            changed = watches.ingress.changed() => match changed {
+                Ok(()) => Wake::Changed,
+                Err(_) => Wake::End,
+            },
             () = tokio::time::sleep(SESSION_BEAT) => Wake::Beat,
             () = stopping(&mut watches.stop) => Wake::End,
             () = leaderless(&mut watches.led) => Wake::End,
             () = tx.closed() => Wake::End,
         };
-        let change = match wake {
+        let (change, ingress) = match wake {
             Wake::End => {
                 tracing::info!(%node, "assignment session closed");
                 return;
             }
-            Wake::Beat => Increment::default(),
+            Wake::Beat => (Increment::default(), None),
             Wake::Changed => {
                 let next: NodeSet = watches
                     .sets
@@ -202,12 +227,15 @@ async fn session(
                     .get(&node)
                     .cloned()
                     .unwrap_or_default();
+                let next_ingress = watches.ingress.borrow_and_update().get(&node).cloned();
                 let change = increment(&sent, &next);
-                if change.is_empty() {
+                let ingress = (next_ingress != sent_ingress).then(|| ingress_bytes(next_ingress.as_ref()));
+                if change.is_empty() && ingress.is_none() {
                     continue;
                 }
                 sent = next;
-                change
+                sent_ingress = next_ingress;
+                (change, ingress)
             }
         };
         let message = proto::AssignmentsMessage {
@@ -216,6 +244,7 @@ async fn session(
             applies_to: sequence,
             updated: change.updated.iter().map(|a| a.to_proto()).collect(),
             removed: change.removed.iter().map(|t| t.to_string()).collect(),
+            ingress,
         };
         if tx.send(Ok(message)).await.is_err() {
             return;
@@ -254,6 +283,7 @@ impl Dispatcher for DispatcherService {
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let watches = Watches {
             sets: self.sets.clone(),
+            ingress: self.ingress.clone(),
             stop: self.stop.clone(),
             led: self.led.clone(),
         };

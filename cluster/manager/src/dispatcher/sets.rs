@@ -68,6 +68,13 @@ pub fn assignments(records: &[Record]) -> AllSets {
         } else {
             Vec::new()
         };
+        // A task whose networks are not all ready yet (its node has no address on the ingress
+        // network) waits: started without them, its container would never join them.
+        let networks = match networks.remove(&task.id) {
+            Some(joined) => joined,
+            None if !record.networks.is_empty() => continue,
+            None => Vec::new(),
+        };
         let assignment = Assignment {
             task_id: task.id.clone(),
             service_id: task.service_id.clone(),
@@ -79,7 +86,7 @@ pub fn assignments(records: &[Record]) -> AllSets {
             spec: task.spec.clone(),
             registry_auth,
             files,
-            networks: networks.remove(&task.id).unwrap_or_default(),
+            networks,
         };
         sets.entry(node.clone())
             .or_default()

@@ -250,6 +250,7 @@ mod tests {
             vni,
             attachable: false,
             internal: false,
+            ingress: None,
         }
     }
 

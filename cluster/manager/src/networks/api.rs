@@ -63,9 +63,7 @@ impl Contents {
             .services
             .iter()
             .filter(|s| {
-                s.service
-                    .spec
-                    .networks
+                super::ingress::networks_of(&s.service.spec)
                     .iter()
                     .any(|n| n.target == network.name)
             })
@@ -126,6 +124,11 @@ pub(crate) async fn create(
 ) -> Result<Response<proto::NetworkInfo>, Status> {
     let name = request.name.trim().to_owned();
     check_name(&name)?;
+    if name == super::ingress::NAME {
+        return Err(Status::invalid_argument(format!(
+            "network name {name} is reserved for the routing mesh (the managers create it with the first port published in ingress mode)"
+        )));
+    }
     match request.driver.as_str() {
         "" | "overlay" => {}
         other => {
@@ -162,6 +165,7 @@ pub(crate) async fn create(
             vni,
             attachable: request.attachable,
             internal: request.internal,
+            ingress: None,
         };
         // Every existing network is rewritten at the version read: a network created or
         // removed meanwhile refuses the batch, so two creates never share an identifier.
@@ -261,6 +265,62 @@ pub(crate) async fn remove(
     Err(Status::aborted(format!(
         "network {name} kept changing; retry"
     )))
+}
+
+/// The ports service `service_id` publishes with `spec` (allocated against every other
+/// service's, keeping the ones of `current`), and the commands its write needs with them:
+/// the other publishing services rewritten at the versions read (so two services never take
+/// one port concurrently) and, for the first port published in ingress mode, the ingress
+/// network created (every network rewritten at the version read, as `network create` does).
+pub(crate) async fn published(
+    manager: &ManagerService,
+    service_id: &str,
+    spec: &orchestrator::swarm::ServiceSpec,
+    current: &[cluster_state::EndpointPort],
+) -> Result<(Vec<cluster_state::EndpointPort>, Vec<Command>), Status> {
+    if spec.ports.is_empty() {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let store = contents(manager).await?;
+    let others: Vec<&Service> = store
+        .services
+        .iter()
+        .filter(|s| s.meta.id != service_id && !s.endpoint.ports.is_empty())
+        .collect();
+    let taken: Vec<(&str, &[cluster_state::EndpointPort])> = others
+        .iter()
+        .map(|s| (s.service.name.as_str(), s.endpoint.ports.as_slice()))
+        .collect();
+    let ports = super::ingress::allocate_ports(spec, current, &taken).map_err(|e| match e {
+        super::ingress::PortError::InUse { .. } => Status::already_exists(e.to_string()),
+        super::ingress::PortError::Exhausted { .. } => Status::resource_exhausted(e.to_string()),
+        _ => Status::invalid_argument(e.to_string()),
+    })?;
+    let mut commands: Vec<Command> = others
+        .iter()
+        .map(|s| Command::Update {
+            expected_version: s.meta.version,
+            record: Record::Service(Box::new((*s).clone())),
+        })
+        .collect();
+    if super::ingress::uses_mesh(spec) && super::ingress::find(&store.networks).is_none() {
+        if store.networks.iter().any(|n| n.name == super::ingress::NAME) {
+            return Err(Status::failed_precondition(format!(
+                "a network named {} exists and is not the routing mesh's: remove it to publish ports in ingress mode",
+                super::ingress::NAME
+            )));
+        }
+        let network =
+            super::ingress::new_network(&store.networks, crate::control::new_task_id().0)
+                .map_err(alloc_status)?;
+        commands.extend(store.networks.iter().map(|n| Command::Update {
+            expected_version: n.meta.version,
+            record: Record::Network(n.clone()),
+        }));
+        tracing::info!(vni = network.vni, subnet = ?network.subnet, "ingress network created");
+        commands.push(Command::Create(Record::Network(network)));
+    }
+    Ok((ports, commands))
 }
 
 /// Checks that every network `spec` joins is a cluster network, and returns the commands

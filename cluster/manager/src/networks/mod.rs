@@ -4,6 +4,8 @@
 //!   address and MAC address (the leader's control loop gives them when it assigns a task).
 //! - [`vips`]: each service's virtual addresses, one per network it joins in `vip` mode, from
 //!   the same address book (the leader's control loop gives and releases them).
+//! - [`ingress`]: the routing mesh's network, the ports published cluster-wide and each
+//!   node's address on the network.
 //! - `api`: the network calls of the services API (`CreateNetwork`, `ListNetworks`,
 //!   `InspectNetwork`, `RemoveNetwork`), on the leader for writes.
 //!
@@ -12,4 +14,5 @@
 
 pub(crate) mod alloc;
 pub(crate) mod api;
+pub(crate) mod ingress;
 pub(crate) mod vips;

@@ -10,8 +10,9 @@ use orchestrator::swarm::{EndpointMode, ServiceSpec};
 
 use super::alloc::AddressBook;
 
-/// The virtual addresses `spec` wants, given those the service holds (`current`): the held
-/// address of each network it stays on, a new one from `book` for each network it joined,
+/// The virtual addresses `spec` wants, given those the service holds (`current`, whose
+/// published ports are kept as they are): the held address of each network it stays on (the
+/// ingress network counts when it publishes a port there), a new one from `book` for each network it joined,
 /// none for the networks it left (nor any in `dnsrr` mode). Networks that are unknown or full
 /// get none (the next pass tries again). In the spec's network order.
 pub(crate) fn wanted(
@@ -19,11 +20,14 @@ pub(crate) fn wanted(
     current: &ServiceEndpoint,
     book: &mut AddressBook,
 ) -> ServiceEndpoint {
-    let mut out = ServiceEndpoint::default();
+    let mut out = ServiceEndpoint {
+        ports: current.ports.clone(),
+        ..ServiceEndpoint::default()
+    };
     if spec.endpoint_mode == EndpointMode::Dnsrr {
         return out;
     }
-    for network in &spec.networks {
+    for network in &super::ingress::networks_of(spec) {
         let Some(id) = book.id_of(&network.target).map(str::to_owned) else {
             continue;
         };
@@ -70,6 +74,7 @@ mod tests {
             vni: 4096,
             attachable: false,
             internal: false,
+            ingress: None,
         }
     }
 

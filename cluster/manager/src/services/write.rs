@@ -62,7 +62,12 @@ pub(super) async fn create(
     service.rebalance = !request.no_rebalance;
     let mut guards = crate::networks::api::joined(manager, &service.spec).await?;
     guards.extend(crate::secrets::api::referenced(manager, &service.spec).await?);
+    let (ports, published) =
+        crate::networks::api::published(manager, service.id.as_str(), &service.spec, &[])
+            .await?;
+    guards.extend(published);
     let mut record = cluster_state::Service::new(service);
+    record.endpoint.ports = ports;
     record.with_registry_auth = auth.is_some();
     record.registry_auth = auth.map(cluster_state::StoredAuth::Open);
     let mut commands = vec![Command::Create(Record::Service(Box::new(record.clone())))];
@@ -88,13 +93,22 @@ pub(super) async fn update(
     for _ in 0..ATTEMPTS {
         let store = contents(manager).await?;
         let current = store.service(&request.service)?;
-        let next = updated(current, &change, control::now()).map_err(bad_spec)?;
+        let mut next = updated(current, &change, control::now()).map_err(bad_spec)?;
+        let (ports, published) = crate::networks::api::published(
+            manager,
+            &current.meta.id,
+            &next.service.spec,
+            &current.endpoint.ports,
+        )
+        .await?;
+        next.endpoint.ports = ports;
         let mut commands = vec![Command::Update {
             expected_version: current.meta.version,
             record: Record::Service(Box::new(next.clone())),
         }];
         commands.extend(crate::networks::api::joined(manager, &next.service.spec).await?);
         commands.extend(crate::secrets::api::referenced(manager, &next.service.spec).await?);
+        commands.extend(published);
         match commit(manager, commands).await {
             Ok(_) => return record_reply(&next),
             Err(refused) if raced(&refused) => continue,

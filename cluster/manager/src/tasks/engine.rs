@@ -12,7 +12,7 @@ use api::{AgentClient, ClientError};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::dispatcher::networks::{RemoteEndpoint, ServiceVip, TaskNetwork};
+use crate::dispatcher::networks::{IngressPort, RemoteEndpoint, ServiceVip, TaskNetwork};
 use crate::tasks::fetch::{self, ByteStream, FetchError, Pinned, Receiver, Sources};
 use crate::tasks::machine::Found;
 use crate::tasks::overlays::{NETWORK_ID, OverlayLink};
@@ -114,6 +114,9 @@ pub trait TaskEngine: Send + Sync + 'static {
     /// `services`.
     async fn set_services(&self, network: &str, services: &[ServiceVip])
     -> Result<(), EngineError>;
+    /// Sets the ports the routing mesh publishes through an overlay (the ingress network)
+    /// to exactly `ports`.
+    async fn set_mesh(&self, network: &str, ports: &[IngressPort]) -> Result<(), EngineError>;
     /// Removes an overlay (refused while a container is attached).
     async fn remove_overlay(&self, network: &str) -> Result<(), EngineError>;
 }
@@ -331,12 +334,32 @@ fn overlay_link(network: &proto::Network) -> Option<OverlayLink> {
         })
         .collect();
     services.sort();
+    let mut mesh: Vec<IngressPort> = overlay
+        .mesh
+        .iter()
+        .filter_map(|p| {
+            let mut backends = p
+                .backends
+                .iter()
+                .map(|b| b.parse().ok())
+                .collect::<Option<Vec<_>>>()?;
+            backends.sort();
+            Some(IngressPort {
+                protocol: p.protocol.clone(),
+                published: u16::try_from(p.published).ok()?,
+                target: u16::try_from(p.target).ok()?,
+                backends,
+            })
+        })
+        .collect();
+    mesh.sort();
     Some(OverlayLink {
         name: network.name.clone(),
         cluster_id: network.labels.get(NETWORK_ID)?.clone(),
         vni: overlay.vni,
         peers,
         services,
+        mesh,
     })
 }
 
@@ -353,7 +376,9 @@ fn overlay_request(network: &TaskNetwork) -> proto::NetworkCreateRequest {
             ("vni".to_owned(), network.vni.to_string()),
             ("underlay".to_owned(), network.underlay.to_string()),
         ]
-        .into(),
+        .into_iter()
+        .chain(network.bridge_mac.clone().map(|m| ("mac".to_owned(), m)))
+        .collect(),
         attachable: network.attachable,
         ..proto::NetworkCreateRequest::default()
     }
@@ -518,6 +543,23 @@ impl TaskEngine for AgentEngine {
                 .collect(),
         };
         self.networks().await?.set_services(request).await?;
+        Ok(())
+    }
+
+    async fn set_mesh(&self, network: &str, ports: &[IngressPort]) -> Result<(), EngineError> {
+        let request = proto::NetworkMeshRequest {
+            network: network.to_owned(),
+            ports: ports
+                .iter()
+                .map(|p| proto::MeshPort {
+                    protocol: p.protocol.clone(),
+                    published: u32::from(p.published),
+                    target: u32::from(p.target),
+                    backends: p.backends.iter().map(ToString::to_string).collect(),
+                })
+                .collect(),
+        };
+        self.networks().await?.set_mesh(request).await?;
         Ok(())
     }
 

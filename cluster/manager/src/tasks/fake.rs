@@ -10,7 +10,7 @@ use api::agent as proto;
 
 use tokio_stream::StreamExt;
 
-use crate::dispatcher::networks::{RemoteEndpoint, ServiceVip, TaskNetwork};
+use crate::dispatcher::networks::{IngressPort, RemoteEndpoint, ServiceVip, TaskNetwork};
 use crate::tasks::engine::{EngineError, Health, TaskContainer, TaskEngine};
 use crate::tasks::fetch::{ByteStream, Receiver, sha256};
 use crate::tasks::machine::Found;
@@ -240,6 +240,7 @@ impl TaskEngine for FakeEngine {
                 vni: network.vni,
                 peers: Vec::new(),
                 services: Vec::new(),
+                mesh: Vec::new(),
             },
         );
         Ok(())
@@ -270,6 +271,18 @@ impl TaskEngine for FakeEngine {
             .get_mut(network)
             .ok_or_else(|| EngineError::NotFound(format!("network {network} not found")))?;
         link.services = services.to_vec();
+        Ok(())
+    }
+
+    async fn set_mesh(&self, network: &str, ports: &[IngressPort]) -> Result<(), EngineError> {
+        let published: Vec<String> = ports.iter().map(|p| p.published.to_string()).collect();
+        self.call(format!("mesh {network} {}", published.join(",")));
+        let mut state = self.lock();
+        let link = state
+            .overlays
+            .get_mut(network)
+            .ok_or_else(|| EngineError::NotFound(format!("network {network} not found")))?;
+        link.mesh = ports.to_vec();
         Ok(())
     }
 

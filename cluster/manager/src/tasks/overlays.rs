@@ -8,13 +8,16 @@
 
 use std::collections::BTreeMap;
 
-use crate::dispatcher::networks::{RemoteEndpoint, ServiceVip, TaskNetwork};
+use crate::dispatcher::networks::{IngressPort, NodeIngress, RemoteEndpoint, ServiceVip, TaskNetwork};
 use crate::dispatcher::sets::NodeSet;
 use crate::tasks::engine::TaskEngine;
 use orchestrator::swarm::DesiredState;
 
 /// Label on an agent network made for a cluster network: the cluster network's id.
 pub const NETWORK_ID: &str = "com.docker.swarm.network.id";
+
+/// The name of the routing mesh's overlay.
+const INGRESS: &str = crate::networks::ingress::NAME;
 
 /// An overlay on the agent that carries [`NETWORK_ID`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +32,8 @@ pub struct OverlayLink {
     pub peers: Vec<RemoteEndpoint>,
     /// The services' virtual addresses programmed, sorted.
     pub services: Vec<ServiceVip>,
+    /// The routing mesh's ports published through it, sorted.
+    pub mesh: Vec<IngressPort>,
 }
 
 /// One change to the node's overlays.
@@ -53,6 +58,82 @@ pub enum OverlayAction {
         /// The virtual addresses.
         services: Vec<ServiceVip>,
     },
+    /// Set the ports the routing mesh publishes through the overlay to exactly these.
+    SetMesh {
+        /// The overlay's name.
+        name: String,
+        /// The ports.
+        ports: Vec<IngressPort>,
+    },
+}
+
+/// What the node knows of the routing mesh.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Mesh {
+    /// Nothing yet (no manager has answered since the node daemon started): the ingress
+    /// overlay the agent has is left as it is.
+    #[default]
+    Unknown,
+    /// What the managers said: the node's end of the mesh, or none (no port is published in
+    /// ingress mode).
+    Known(Option<Box<NodeIngress>>),
+}
+
+/// The overlays the node needs (`wanted`, from its tasks) with its end of the routing mesh
+/// added, and the agent's overlays (`existing`) the plan may touch: while the mesh is
+/// unknown, an ingress overlay no task needs is kept out of the plan (not removed).
+pub fn with_mesh(
+    mut wanted: BTreeMap<String, TaskNetwork>,
+    mut existing: Vec<OverlayLink>,
+    mesh: &Mesh,
+) -> (BTreeMap<String, TaskNetwork>, Vec<OverlayLink>) {
+    match mesh {
+        Mesh::Unknown => existing.retain(|l| l.name != INGRESS || wanted.contains_key(&l.name)),
+        Mesh::Known(Some(ingress)) => {
+            wanted.insert(ingress.network.name.clone(), ingress.network.clone());
+        }
+        Mesh::Known(None) => {}
+    }
+    (wanted, existing)
+}
+
+/// [`plan`] with the routing mesh's ports: withdrawn first from an overlay that publishes
+/// some and should publish none (so that it can go, or stops answering), set last on the
+/// node's ingress overlay (once it exists, with its endpoints and backends programmed).
+pub fn plan_with_mesh(
+    desired: &BTreeMap<String, TaskNetwork>,
+    existing: &[OverlayLink],
+    mesh: &Mesh,
+) -> Vec<OverlayAction> {
+    let target = match mesh {
+        Mesh::Known(Some(ingress)) => Some(ingress.as_ref()),
+        _ => None,
+    };
+    let mut actions = Vec::new();
+    for link in existing.iter().filter(|l| !l.mesh.is_empty()) {
+        let keeps = target.is_some_and(|t| {
+            t.network.name == link.name && t.network.id == link.cluster_id && t.network.vni == link.vni
+        });
+        if !keeps && !matches!(mesh, Mesh::Unknown) {
+            actions.push(OverlayAction::SetMesh {
+                name: link.name.clone(),
+                ports: Vec::new(),
+            });
+        }
+    }
+    actions.extend(plan(desired, existing));
+    if let Some(t) = target {
+        let current = existing.iter().find(|l| {
+            l.name == t.network.name && l.cluster_id == t.network.id && l.vni == t.network.vni
+        });
+        if current.is_none_or(|l| l.mesh != t.ports) {
+            actions.push(OverlayAction::SetMesh {
+                name: t.network.name.clone(),
+                ports: t.ports.clone(),
+            });
+        }
+    }
+    actions
 }
 
 /// The overlays `set` needs on this node, by name: those of its tasks wanted running that
@@ -128,7 +209,7 @@ pub fn plan(
 /// Brings the agent's overlays to what `set` needs. False when something is left to do (the
 /// agent could not be listed, refused a removal while a container is attached, or failed a
 /// call): the caller applies the set again later.
-pub async fn sync<E: TaskEngine>(engine: &E, set: &NodeSet) -> bool {
+pub async fn sync<E: TaskEngine>(engine: &E, set: &NodeSet, mesh: &Mesh) -> bool {
     let wanted = desired(set);
     let existing = match engine.overlays().await {
         Ok(links) => links,
@@ -139,8 +220,9 @@ pub async fn sync<E: TaskEngine>(engine: &E, set: &NodeSet) -> bool {
             return false;
         }
     };
+    let (wanted, existing) = with_mesh(wanted, existing, mesh);
     let mut done = true;
-    for action in plan(&wanted, &existing) {
+    for action in plan_with_mesh(&wanted, &existing, mesh) {
         let result = match &action {
             OverlayAction::Remove(name) => engine.remove_overlay(name).await,
             OverlayAction::Create(network) => engine.create_overlay(network).await,
@@ -148,6 +230,7 @@ pub async fn sync<E: TaskEngine>(engine: &E, set: &NodeSet) -> bool {
             OverlayAction::SetServices { name, services } => {
                 engine.set_services(name, services).await
             }
+            OverlayAction::SetMesh { name, ports } => engine.set_mesh(name, ports).await,
         };
         match (&action, result) {
             (OverlayAction::Remove(name), Ok(())) => {
@@ -161,6 +244,9 @@ pub async fn sync<E: TaskEngine>(engine: &E, set: &NodeSet) -> bool {
             }
             (OverlayAction::SetServices { name, services }, Ok(())) => {
                 tracing::debug!(network = %name, services = services.len(), "overlay virtual addresses set");
+            }
+            (OverlayAction::SetMesh { name, ports }, Ok(())) => {
+                tracing::info!(network = %name, ports = ports.len(), "routing mesh ports set");
             }
             (OverlayAction::Remove(name), Err(err)) => {
                 // Usually a task container still attached: it goes soon.
@@ -207,6 +293,7 @@ mod tests {
             names: vec!["web".into()],
             peers: peers.iter().map(|l| endpoint(*l)).collect(),
             services: Vec::new(),
+            bridge_mac: None,
         }
     }
 
@@ -233,6 +320,7 @@ mod tests {
             vni: 4096,
             peers: peers.iter().map(|l| endpoint(*l)).collect(),
             services: Vec::new(),
+            mesh: Vec::new(),
         }
     }
 

@@ -23,6 +23,8 @@ pub(super) struct Runner<E> {
     node: NodeId,
     actors: BTreeMap<TaskId, watch::Sender<Order>>,
     reports: mpsc::UnboundedSender<StatusReport>,
+    /// What the managers last said of the routing mesh.
+    mesh: overlays::Mesh,
 }
 
 impl<E: TaskEngine> Runner<E> {
@@ -33,7 +35,16 @@ impl<E: TaskEngine> Runner<E> {
             node,
             actors: BTreeMap::new(),
             reports,
+            mesh: overlays::Mesh::Unknown,
         }
+    }
+
+    /// Takes what the managers say of the routing mesh (applied by the next [`Runner::apply`]);
+    /// true when it changed.
+    pub(super) fn set_mesh(&mut self, mesh: overlays::Mesh) -> bool {
+        let changed = self.mesh != mesh;
+        self.mesh = mesh;
+        changed
     }
 
     /// The tasks that have an actor.
@@ -82,7 +93,7 @@ impl<E: TaskEngine> Runner<E> {
             }
         };
         // The overlays first: a new task's container joins its networks when created.
-        let overlays_done = overlays::sync(self.engine.as_ref(), set).await;
+        let overlays_done = overlays::sync(self.engine.as_ref(), set, &self.mesh).await;
         let mut found: BTreeMap<String, Found> = BTreeMap::new();
         for c in containers {
             found.insert(c.task_id, c.found);
@@ -307,6 +318,7 @@ mod tests {
             names: vec!["web".into(), "tasks.web".into()],
             peers: vec![remote(3)],
             services: Vec::new(),
+            bridge_mac: None,
         }];
         assert!(runner.apply(&set(&[a.clone()])).await);
         until(&mut rx, "t1", TaskState::Running).await;

@@ -24,6 +24,8 @@ use crate::dispatcher::proto::dispatcher_client::DispatcherClient;
 use crate::dispatcher::proto::{self, MessageKind};
 use crate::dispatcher::sets::{self, Increment, NodeSet};
 use crate::dispatcher::{Assignment, StatusReport};
+use crate::dispatcher::networks::NodeIngress;
+use crate::tasks::overlays::Mesh;
 use crate::pki::NodeIdentity;
 use crate::state::{LocalState, cluster_dir};
 use crate::tasks::disconnect;
@@ -87,6 +89,16 @@ fn client(addr: &str, identity: &NodeIdentity) -> Result<DispatcherClient<Channe
 enum Received {
     Complete(NodeSet),
     Increment { applies_to: u64, change: Increment },
+}
+
+/// The node's end of the routing mesh a message carries, if it carries one.
+fn decode_mesh(message: &proto::AssignmentsMessage) -> Result<Option<Mesh>, String> {
+    let Some(bytes) = &message.ingress else {
+        return Ok(None);
+    };
+    let ingress: Option<NodeIngress> = serde_json::from_slice(bytes)
+        .map_err(|e| format!("bad routing mesh in the assignments: {e}"))?;
+    Ok(Some(Mesh::Known(ingress.map(Box::new))))
 }
 
 fn decode(message: proto::AssignmentsMessage, node: &NodeId) -> Result<(u64, Received), String> {
@@ -226,7 +238,8 @@ pub(crate) async fn run<E: TaskEngine>(
                         continue;
                     }
                 };
-                let (next, change) = match decode(message, &node) {
+                let decoded = decode_mesh(&message).and_then(|mesh| Ok((mesh, decode(message, &node)?)));
+                let (mesh, (next, change)) = match decoded {
                     Ok(decoded) => decoded,
                     Err(err) => {
                         tracing::warn!(cause = %err, "bad assignments message; reconnecting");
@@ -252,8 +265,9 @@ pub(crate) async fn run<E: TaskEngine>(
                         continue;
                     }
                 };
+                let mesh_changed = mesh.is_some_and(|m| runner.set_mesh(m));
                 // A beat (an empty increment) changes nothing.
-                if set.as_ref() == Some(&new_set) {
+                if set.as_ref() == Some(&new_set) && !mesh_changed {
                     link = Link::Streaming {
                         at,
                         stream,

@@ -22,6 +22,8 @@ pub struct OverlayRequest {
     pub underlay: Option<Ipv4Addr>,
     /// Standalone containers may join.
     pub attachable: bool,
+    /// The bridge's MAC address (derived from the network's id when `None`).
+    pub mac: Option<[u8; 6]>,
 }
 
 /// The overlay configuration and MTU of a new overlay network `name` whose bridge is `bridge`:
@@ -91,6 +93,13 @@ pub(super) fn plan(
         attachable: req.attachable,
         peers: Vec::new(),
         services: Vec::new(),
+        bridge_mac: req.mac.map(|m| {
+            m.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        }),
+        mesh: Vec::new(),
     };
     Ok((config, mtu))
 }

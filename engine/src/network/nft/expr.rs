@@ -17,7 +17,7 @@ pub(super) type Expr = ListAttribute<ExpressionAttribute>;
 const NF_DROP: u32 = 0;
 const NF_ACCEPT: u32 = 1;
 pub(super) const PAYLOAD_NETWORK: u32 = 1;
-const PAYLOAD_TRANSPORT: u32 = 2;
+pub(super) const PAYLOAD_TRANSPORT: u32 = 2;
 const NFT_CT_STATE: u32 = 0;
 const NFT_CT_STATUS: u32 = 2;
 const CT_ESTABLISHED_RELATED: u32 = 0b110;
@@ -100,7 +100,7 @@ fn ifname(name: &str) -> Vec<u8> {
     }
 }
 
-fn immediate(reg: Register, data: DataAttribute) -> Expr {
+pub(super) fn immediate(reg: Register, data: DataAttribute) -> Expr {
     Expressions::Immediate(vec![
         Immediate::DestinationRegister(reg),
         Immediate::Data(data),

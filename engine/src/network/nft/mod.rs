@@ -9,10 +9,12 @@
 
 mod expr;
 mod foreign;
+mod ingress;
 mod tagged;
 mod vip;
 
 pub(super) use foreign::sync as sync_foreign_forward;
+pub(super) use ingress::{install as install_mesh, remove as remove_mesh, update as update_mesh};
 pub(super) use tagged::{append, delete_tagged};
 pub(super) use vip::{install as install_vips, remove as remove_vips, update as update_vips};
 

@@ -24,16 +24,16 @@ use crate::network::vip::{
 use crate::network::{Result, nl_err};
 
 /// nftables' data type of IPv4 addresses (`ipv4_addr`).
-const TYPE_IPADDR: u32 = 7;
+pub(super) const TYPE_IPADDR: u32 = 7;
 /// nftables' data type of plain integers.
-const TYPE_INTEGER: u32 = 4;
+pub(super) const TYPE_INTEGER: u32 = 4;
 /// The data type of verdict maps.
-const NFT_DATA_VERDICT: u32 = 0xffff_ff00;
+pub(super) const NFT_DATA_VERDICT: u32 = 0xffff_ff00;
 /// `numgen` type `random`.
 const NFT_NG_RANDOM: u32 = 1;
 /// The verdict register and the first data register.
-const REG_VERDICT: u32 = 0;
-const REG_1: u32 = 1;
+pub(super) const REG_VERDICT: u32 = 0;
+pub(super) const REG_1: u32 = 1;
 
 const FAMILY: Family = Family::V4;
 
@@ -46,7 +46,7 @@ fn nul_terminated(name: &str) -> Vec<u8> {
 }
 
 /// `lookup` of register 1 in set `set`, the result (a map's data) in `dreg`.
-fn lookup(set: &str, dreg: u32) -> Expr {
+pub(super) fn lookup(set: &str, dreg: u32) -> Expr {
     // NFTA_LOOKUP_SET = 1, SREG = 2, DREG = 3
     other(
         "lookup",
@@ -55,7 +55,7 @@ fn lookup(set: &str, dreg: u32) -> Expr {
 }
 
 /// `numgen random mod modulus` into register 1.
-fn numgen(modulus: u32) -> Expr {
+pub(super) fn numgen(modulus: u32) -> Expr {
     // NFTA_NG_DREG = 1, MODULUS = 2, TYPE = 3
     other(
         "numgen",
@@ -80,7 +80,7 @@ fn dnat_to_register() -> Expr {
     )
 }
 
-fn new_rule(table: &str, chain: &str, exprs: Vec<Expr>) -> Msg {
+pub(super) fn new_rule(table: &str, chain: &str, exprs: Vec<Expr>) -> Msg {
     let mut msg = message(
         FAMILY,
         NfTablesMessage::NewRule(RuleMessage {
@@ -96,7 +96,7 @@ fn new_rule(table: &str, chain: &str, exprs: Vec<Expr>) -> Msg {
 }
 
 /// Every rule of `chain` deleted (a rule deletion naming the chain alone).
-fn flush_chain(table: &str, chain: &str) -> Msg {
+pub(super) fn flush_chain(table: &str, chain: &str) -> Msg {
     message(
         FAMILY,
         NfTablesMessage::DeleteRule(RuleMessage {
@@ -108,7 +108,7 @@ fn flush_chain(table: &str, chain: &str) -> Msg {
     )
 }
 
-fn delete_chain(table: &str, chain: &str) -> Msg {
+pub(super) fn delete_chain(table: &str, chain: &str) -> Msg {
     use netlink_packet_netfilter::nftables::{ChainAttribute, ChainMessage};
     message(
         FAMILY,
@@ -123,14 +123,25 @@ fn delete_chain(table: &str, chain: &str) -> Msg {
 
 /// A named map of `key_type` keys (4 bytes) to `data_type` data (4 bytes, or verdicts); `id`
 /// tells it from the other sets of the transaction (the kernel requires one).
-fn new_map(table: &str, name: &str, id: u32, key_type: u32, data_type: u32) -> Msg {
+pub(super) fn new_map(table: &str, name: &str, id: u32, key_type: u32, data_type: u32) -> Msg {
+    new_map_keyed(table, name, id, (key_type, 4), data_type)
+}
+
+/// [`new_map`] with keys of `key.1` bytes of type `key.0`.
+pub(super) fn new_map_keyed(
+    table: &str,
+    name: &str,
+    id: u32,
+    key: (u32, u32),
+    data_type: u32,
+) -> Msg {
     let mut attributes = vec![
         SetAttribute::Table(table.to_owned()),
         SetAttribute::Name(name.to_owned()),
         SetAttribute::Id(id),
         SetAttribute::Flags(SetFlags::Map),
-        SetAttribute::KeyType(key_type),
-        SetAttribute::KeyLen(4),
+        SetAttribute::KeyType(key.0),
+        SetAttribute::KeyLen(key.1),
         SetAttribute::DataType(data_type),
     ];
     if data_type != NFT_DATA_VERDICT {
@@ -141,7 +152,7 @@ fn new_map(table: &str, name: &str, id: u32, key_type: u32, data_type: u32) -> M
     msg
 }
 
-fn delete_map(table: &str, name: &str) -> Msg {
+pub(super) fn delete_map(table: &str, name: &str) -> Msg {
     message(
         FAMILY,
         NfTablesMessage::DeleteSet(SetMessage {
@@ -154,7 +165,7 @@ fn delete_map(table: &str, name: &str) -> Msg {
 }
 
 /// Elements of map `set`, or (with `delete` and no elements) every element.
-fn elements(table: &str, set: &str, elems: Vec<Vec<SetElementAttribute>>, delete: bool) -> Msg {
+pub(super) fn elements(table: &str, set: &str, elems: Vec<Vec<SetElementAttribute>>, delete: bool) -> Msg {
     let mut attributes = vec![
         SetElementList::Table(table.to_owned()),
         SetElementList::Set(set.to_owned()),
@@ -260,7 +271,7 @@ fn remove_service(table: &str, vip: Ipv4Addr, out: &mut Vec<Msg>) {
     out.push(delete_map(table, &backends_map(vip)));
 }
 
-fn open() -> Result<Netlink> {
+pub(super) fn open() -> Result<Netlink> {
     Netlink::netfilter().map_err(nl_err("open netfilter socket"))
 }
 

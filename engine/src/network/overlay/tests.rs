@@ -48,6 +48,8 @@ fn overlay_record() -> NetworkRecord {
             attachable: true,
             peers: vec![],
             services: Vec::new(),
+            bridge_mac: None,
+            mesh: Vec::new(),
         }),
     }
 }
