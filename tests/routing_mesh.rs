@@ -1,6 +1,6 @@
 //! The routing mesh, end to end: 3 managers and 2 workers, each node with its own `bosun
 //! agent` and node daemon in its own network namespace and data root, all on the lab's
-//! underlay. `web` (two tasks, on the workers only) publishes port 8080 in ingress mode
+//! underlay, with Docker's `FORWARD` drop policy on every node. `web` (two tasks, on the workers only) publishes port 8080 in ingress mode
 //! (shown in `service inspect`'s `Endpoint.Ports`); from every node's namespace, including
 //! the managers that run no task of it, connections to that node's own underlay address at
 //! 8080 reach the service, and over many connections both tasks answer. Another service
@@ -66,6 +66,24 @@ fn ruleset(netns: &PathBuf) -> Result<String, String> {
         return Err(String::from_utf8_lossy(&out.stderr).into_owned());
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Gives the namespace at `netns` what iptables-nft (and so Docker) leaves on a host: an `ip
+/// filter FORWARD` chain with policy drop.
+fn forward_drop(netns: &PathBuf) {
+    use std::io::Write;
+    let mut nft = Command::new("nsenter")
+        .arg(format!("--net={}", netns.display()))
+        .args(["nft", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    nft.stdin
+        .take()
+        .unwrap()
+        .write_all(b"add table ip filter\nadd chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }\n")
+        .unwrap();
+    assert!(nft.wait().unwrap().success());
 }
 
 /// The mesh's table in `rules` (the one whose name ends in `-ingress`), if there is one.
@@ -137,6 +155,10 @@ async fn a_published_port_answers_on_every_node_and_reaches_every_task() {
         let nodes: Nodes = (0..5)
             .map(|i| (bed.lab().netns(i), bed.lab().addr(i)))
             .collect();
+        // Docker's forward policy on every node must not stop the mesh.
+        for (netns, _) in &nodes {
+            forward_drop(netns);
+        }
 
         bed.output(
             0,

@@ -36,7 +36,10 @@ pub(crate) struct SpecFlags {
     /// Mount: type=bind|volume|tmpfs,source=…,target=…[,readonly].
     #[arg(long)]
     pub mount: Vec<String>,
-    /// Publish a port: mode=host,target=80,published=8080[,protocol=udp] or 8080:80.
+    /// Publish a port: [mode=ingress|host,]target=80[,published=8080][,protocol=udp] or
+    /// 8080:80. Ingress (the default) answers on every node through the routing mesh; host
+    /// publishes on the task's node only. Without published=, ingress takes a port of
+    /// 30000-32767.
     #[arg(short = 'p', long)]
     pub publish: Vec<String>,
     /// Placement constraint (node.labels.zone==east).

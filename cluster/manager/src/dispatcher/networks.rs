@@ -657,4 +657,111 @@ mod tests {
         assert!(a.services.is_empty());
         assert_eq!(a.names, ["web", "tasks.web", "www"]);
     }
+
+    fn ingress_network(nodes: &[(&str, u8)]) -> Record {
+        Record::Network(Network {
+            meta: Meta {
+                id: "ing".into(),
+                ..Meta::default()
+            },
+            name: "ingress".into(),
+            driver: "overlay".into(),
+            subnet: Some("10.33.0.0/20".into()),
+            gateway: None,
+            vni: 4097,
+            attachable: false,
+            internal: false,
+            ingress: Some(cluster_state::IngressNodes {
+                nodes: nodes
+                    .iter()
+                    .map(|(n, last)| ((*n).to_owned(), Ipv4Addr::new(10, 33, 0, *last)))
+                    .collect(),
+            }),
+        })
+    }
+
+    fn on_ingress(id: &str, node: &str, state: TaskState, last: u8) -> Record {
+        let mut t = task(id, Some(node), state, u64::from(last));
+        let ip = Ipv4Addr::new(10, 33, 0, last);
+        t.networks.push(TaskAttachment {
+            network_id: "ing".into(),
+            network: "ingress".into(),
+            ip,
+            mac: alloc::mac_of(ip),
+            aliases: Vec::new(),
+        });
+        Record::Task(Box::new(t))
+    }
+
+    fn publishing(ports: &[u16]) -> Record {
+        let mut s = cluster_state::Service::new(orchestrator::swarm::Service::new(
+            "s1".into(),
+            "web",
+            orchestrator::swarm::ServiceSpec::default(),
+            orchestrator::swarm::Timestamp(0),
+        ));
+        s.endpoint.ports = ports
+            .iter()
+            .map(|p| cluster_state::EndpointPort {
+                protocol: "tcp".into(),
+                target_port: 80,
+                published_port: Some(*p),
+                publish_mode: "ingress".into(),
+            })
+            .collect();
+        Record::Service(Box::new(s))
+    }
+
+    #[test]
+    fn every_live_node_gets_its_end_of_the_mesh_with_the_running_tasks_as_backends() {
+        let ip = |last| Ipv4Addr::new(10, 33, 0, last);
+        let mut records = vec![
+            node("m1", "10.213.0.1:4242", NodeState::Ready),
+            node("w1", "10.213.0.2:4242", NodeState::Ready),
+            node("w2", "10.213.0.3:4242", NodeState::Ready),
+            node("gone", "10.213.0.4:4242", NodeState::Down),
+            ingress_network(&[("m1", 2), ("w1", 3), ("w2", 4), ("gone", 5)]),
+            publishing(&[8080]),
+            on_ingress("a", "w1", TaskState::Running, 10),
+            on_ingress("b", "w2", TaskState::Starting, 11),
+        ];
+        let (tasks, mesh) = networks_and_mesh(&records);
+        // The manager runs no task and still gets its end; the down node gets none.
+        assert_eq!(
+            mesh.keys().map(NodeId::as_str).collect::<Vec<_>>(),
+            ["m1", "w1", "w2"]
+        );
+        let m1 = &mesh[&NodeId::from("m1")];
+        assert_eq!(m1.network.gateway, ip(2));
+        assert_eq!(m1.network.bridge_mac.as_deref(), Some("02:42:0a:21:00:02"));
+        assert_eq!(
+            m1.ports,
+            [IngressPort {
+                protocol: "tcp".into(),
+                published: 8080,
+                target: 80,
+                backends: vec![ip(10)],
+            }]
+        );
+        // Its peers: the other live nodes' ends and every task, named by nothing.
+        let peers: Vec<Ipv4Addr> = m1.network.peers.iter().map(|p| p.ip).collect();
+        assert_eq!(peers, [ip(3), ip(4), ip(10), ip(11)]);
+        assert!(m1.network.peers.iter().all(|p| p.names.is_empty()));
+        // A task's ingress network on its node is that node's end (same gateway and peers).
+        let a = &tasks[&TaskId::from("a")][0];
+        let w1 = &mesh[&NodeId::from("w1")];
+        assert_eq!((a.gateway, &a.peers), (w1.network.gateway, &w1.network.peers));
+        assert!(a.names.is_empty());
+
+        // No port published in ingress mode: no node has an end.
+        records[5] = publishing(&[]);
+        assert!(networks_and_mesh(&records).1.is_empty());
+        // A node without an address yet: its task waits (left out), the others go on.
+        records[5] = publishing(&[8080]);
+        records[4] = ingress_network(&[("m1", 2), ("w1", 3)]);
+        let (tasks, mesh) = networks_and_mesh(&records);
+        assert!(tasks.contains_key(&TaskId::from("a")));
+        assert!(!tasks.contains_key(&TaskId::from("b")));
+        assert!(!mesh.contains_key(&NodeId::from("w2")));
+    }
 }

@@ -449,4 +449,72 @@ mod tests {
         existing.services = vec![vip(&[2])];
         assert!(plan(&wanted, &[existing]).is_empty());
     }
+
+    fn mesh(network: TaskNetwork, published: &[u16]) -> Mesh {
+        Mesh::Known(Some(Box::new(NodeIngress {
+            network,
+            ports: published
+                .iter()
+                .map(|p| IngressPort {
+                    protocol: "tcp".into(),
+                    published: *p,
+                    target: 80,
+                    backends: vec![Ipv4Addr::new(10, 32, 0, 3)],
+                })
+                .collect(),
+        })))
+    }
+
+    #[test]
+    fn the_nodes_end_of_the_mesh_is_made_then_its_ports_set_last() {
+        let ingress = network("ingress", "n9", &[3]);
+        let known = mesh(ingress.clone(), &[8080]);
+        // A node without tasks: the ingress overlay is made for the mesh alone.
+        let (wanted, existing) = with_mesh(BTreeMap::new(), Vec::new(), &known);
+        let actions = plan_with_mesh(&wanted, &existing, &known);
+        let Mesh::Known(Some(end)) = &known else {
+            unreachable!()
+        };
+        assert_eq!(
+            actions,
+            [
+                OverlayAction::Create(Box::new(ingress.clone())),
+                OverlayAction::SetPeers {
+                    name: "ingress".into(),
+                    peers: vec![endpoint(3)],
+                },
+                OverlayAction::SetMesh {
+                    name: "ingress".into(),
+                    ports: end.ports.clone(),
+                },
+            ]
+        );
+        // At rest: nothing; a port more: only the mesh changes.
+        let mut link = link("ingress", "n9", &[3]);
+        link.mesh = end.ports.clone();
+        let (wanted, existing) = with_mesh(BTreeMap::new(), vec![link.clone()], &known);
+        assert!(plan_with_mesh(&wanted, &existing, &known).is_empty());
+        let more = mesh(ingress, &[8080, 9090]);
+        let (wanted, existing) = with_mesh(BTreeMap::new(), vec![link.clone()], &more);
+        assert!(matches!(
+            plan_with_mesh(&wanted, &existing, &more).as_slice(),
+            [OverlayAction::SetMesh { ports, .. }] if ports.len() == 2
+        ));
+        // No port left anywhere: the ports are withdrawn first, then the overlay goes.
+        let none = Mesh::Known(None);
+        let (wanted, existing) = with_mesh(BTreeMap::new(), vec![link.clone()], &none);
+        assert_eq!(
+            plan_with_mesh(&wanted, &existing, &none),
+            [
+                OverlayAction::SetMesh {
+                    name: "ingress".into(),
+                    ports: Vec::new(),
+                },
+                OverlayAction::Remove("ingress".into()),
+            ]
+        );
+        // Before any manager answers, the ingress overlay the agent has is left alone.
+        let (wanted, existing) = with_mesh(BTreeMap::new(), vec![link], &Mesh::Unknown);
+        assert!(plan_with_mesh(&wanted, &existing, &Mesh::Unknown).is_empty());
+    }
 }
