@@ -5,8 +5,9 @@
 //! the managers that run no task of it, connections to that node's own underlay address at
 //! 8080 reach the service, and over many connections both tasks answer. Another service
 //! asking for 8080 is refused, naming `web`; a port published without a number gets one
-//! from 30000-32767. Scaling web to 0 leaves the port without backends on every node;
-//! removing the services removes the mesh's table (and the ingress overlay) from every node.
+//! from 30000-32767. Scaling web to 0 leaves the port without backends on every node; a
+//! worker leaving the cluster loses the mesh's table at once; removing the services removes
+//! the table (and the ingress overlay) from every other node.
 //! Needs root.
 
 // Test helpers unwrap like the tests they serve.
@@ -276,9 +277,14 @@ async fn a_published_port_answers_on_every_node_and_reaches_every_task() {
         bed.output(0, &["service", "scale", "web=0"]);
         backends_everywhere(&bed, &nodes, 8080, &BTreeSet::new()).await;
 
+        // A node leaving the cluster withdraws the mesh: its table goes at once.
+        bed.output(4, &["cluster", "leave"]);
+        let rules = ruleset(&nodes[4].0).unwrap();
+        assert!(mesh_table(&rules).is_none(), "{rules}");
+
         // Removed: nothing of the mesh is left on any node.
         bed.output(0, &["service", "rm", "web", "dyn"]);
-        for (i, (netns, _)) in nodes.iter().enumerate() {
+        for (i, (netns, _)) in nodes.iter().enumerate().take(4) {
             wait_until(&bed, "the mesh removed from every node", WITHIN, || async {
                 let rules = ruleset(netns)?;
                 match mesh_table(&rules) {

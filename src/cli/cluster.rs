@@ -328,6 +328,16 @@ fn run_leave(root: &Path, force: bool) -> anyhow::Result<ExitCode> {
     }
     // A worker's daemon just stops; the managers mark the node down.
     launch::stop(root, Duration::from_secs(5));
+    // The routing mesh stops answering here (the agent is asked, never started).
+    let socket = crate::cli::agent::default_config().socket();
+    if socket.exists() {
+        let withdrawn = runtime().and_then(|rt| {
+            Ok(rt.block_on(cluster_manager::node_daemon::withdraw_mesh(&socket))?)
+        });
+        if let Err(err) = withdrawn {
+            eprintln!("warning: {err:#}");
+        }
+    }
     manager.wipe()?;
     println!("Node left the cluster.");
     Ok(ExitCode::SUCCESS)

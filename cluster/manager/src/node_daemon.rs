@@ -21,6 +21,16 @@ use cluster_raft::DB_FILE;
 use cluster_raft::RaftStorage;
 use cluster_state::{Kind, NodeRole, Record};
 
+/// Withdraws the routing mesh's ports from the agent at `agent_socket` (the node left the
+/// cluster, its daemon stopped): its nftables rules go, so no published port answers on the
+/// node any more. Returns how many overlays published some.
+pub async fn withdraw_mesh(agent_socket: &Path) -> Result<usize, ManagerError> {
+    let engine = crate::tasks::engine::AgentEngine::new(agent_socket.to_path_buf());
+    crate::tasks::overlays::withdraw_mesh(&engine)
+        .await
+        .map_err(|e| ManagerError::Remote(format!("cannot withdraw the routing mesh: {e}")))
+}
+
 /// How long a demoted manager waits for its record to say worker before it gives up.
 const DEMOTION_WAIT: Duration = Duration::from_secs(30);
 

@@ -354,7 +354,7 @@ fn mistakes_are_one_line_naming_the_service() {
         ),
         (
             "services: {web: {image: nginx, ports: [{target: 80, published: \"8000-8001\", mode: host}]}}",
-            "service web: invalid ports.published \"8000-8001\": a host-mode port publishes one port, not a range",
+            "service web: invalid ports.published \"8000-8001\": a service publishes one port per entry, not a range",
         ),
     ];
     for (yaml, message) in cases {

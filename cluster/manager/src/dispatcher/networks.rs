@@ -368,6 +368,8 @@ fn networks_and_mesh(records: &[Record]) -> Views {
             continue;
         };
         let Some((Some(underlay), _)) = nodes.get(node.as_str()) else {
+            // A node without an underlay address joins no overlay.
+            out.insert(task.id.clone(), Vec::new());
             continue;
         };
         let mut joined = Vec::new();

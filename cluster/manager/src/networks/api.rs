@@ -317,7 +317,7 @@ pub(crate) async fn published(
             expected_version: n.meta.version,
             record: Record::Network(n.clone()),
         }));
-        tracing::info!(vni = network.vni, subnet = ?network.subnet, "ingress network created");
+        tracing::info!(vni = network.vni, subnet = ?network.subnet, "creating the ingress network with the first ingress port");
         commands.push(Command::Create(Record::Network(network)));
     }
     Ok((ports, commands))

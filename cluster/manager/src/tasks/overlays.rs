@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use crate::dispatcher::networks::{IngressPort, NodeIngress, RemoteEndpoint, ServiceVip, TaskNetwork};
 use crate::dispatcher::sets::NodeSet;
-use crate::tasks::engine::TaskEngine;
+use crate::tasks::engine::{EngineError, TaskEngine};
 use orchestrator::swarm::DesiredState;
 
 /// Label on an agent network made for a cluster network: the cluster network's id.
@@ -260,6 +260,20 @@ pub async fn sync<E: TaskEngine>(engine: &E, set: &NodeSet, mesh: &Mesh) -> bool
         }
     }
     done
+}
+
+/// Withdraws every port of the routing mesh the agent publishes (the node leaves the
+/// cluster: nothing of the mesh may answer on it any more). Returns how many overlays had
+/// some; the first failure is the error.
+pub async fn withdraw_mesh<E: TaskEngine>(engine: &E) -> Result<usize, EngineError> {
+    let mut withdrawn = 0;
+    for link in engine.overlays().await? {
+        if !link.mesh.is_empty() {
+            engine.set_mesh(&link.name, &[]).await?;
+            withdrawn += 1;
+        }
+    }
+    Ok(withdrawn)
 }
 
 #[cfg(test)]
