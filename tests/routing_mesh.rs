@@ -185,7 +185,10 @@ async fn a_published_port_answers_on_every_node_and_reaches_every_task() {
         let webs = wait_until(&bed, "two web tasks", WITHIN, || async {
             let webs = bed.running_containers("web");
             match webs.as_slice() {
-                [a, b] if a.addresses.contains_key("ingress") && b.addresses.contains_key("ingress") => {
+                [a, b]
+                    if a.addresses.contains_key("ingress")
+                        && b.addresses.contains_key("ingress") =>
+                {
                     Ok(webs)
                 }
                 _ => Err(format!("{webs:?}")),
@@ -226,22 +229,27 @@ async fn a_published_port_answers_on_every_node_and_reaches_every_task() {
             .collect();
         backends_everywhere(&bed, &nodes, 8080, &addresses).await;
         for (i, (netns, addr)) in nodes.iter().enumerate() {
-            wait_until(&bed, "every task answering through the node", WITHIN, || async {
-                let mut seen = BTreeSet::new();
-                for _ in 0..CONNECTIONS {
-                    let line = blocking(|| answer(netns, *addr, 8080))
-                        .map_err(|e| format!("node {i}: {e}"))?;
-                    if !line.starts_with("from-") {
-                        return Err(format!("node {i}: answered {line:?}"));
+            wait_until(
+                &bed,
+                "every task answering through the node",
+                WITHIN,
+                || async {
+                    let mut seen = BTreeSet::new();
+                    for _ in 0..CONNECTIONS {
+                        let line = blocking(|| answer(netns, *addr, 8080))
+                            .map_err(|e| format!("node {i}: {e}"))?;
+                        if !line.starts_with("from-") {
+                            return Err(format!("node {i}: answered {line:?}"));
+                        }
+                        seen.insert(line);
                     }
-                    seen.insert(line);
-                }
-                if seen == hostnames {
-                    Ok(())
-                } else {
-                    Err(format!("node {i}: {seen:?}, want {hostnames:?}"))
-                }
-            })
+                    if seen == hostnames {
+                        Ok(())
+                    } else {
+                        Err(format!("node {i}: {seen:?}, want {hostnames:?}"))
+                    }
+                },
+            )
             .await;
         }
 
@@ -250,7 +258,14 @@ async fn a_published_port_answers_on_every_node_and_reaches_every_task() {
             bed.bosun(
                 1,
                 &[
-                    "service", "create", "--name", "other", "--publish", "8080:80", IMAGE, "sleep",
+                    "service",
+                    "create",
+                    "--name",
+                    "other",
+                    "--publish",
+                    "8080:80",
+                    IMAGE,
+                    "sleep",
                     "3600",
                 ],
             )
@@ -264,8 +279,17 @@ async fn a_published_port_answers_on_every_node_and_reaches_every_task() {
         bed.output(
             0,
             &[
-                "service", "create", "--name", "dyn", "--replicas", "0", "--publish", "target=80",
-                IMAGE, "sleep", "3600",
+                "service",
+                "create",
+                "--name",
+                "dyn",
+                "--replicas",
+                "0",
+                "--publish",
+                "target=80",
+                IMAGE,
+                "sleep",
+                "3600",
             ],
         );
         let dynamic = ports_of(&bed, "dyn").unwrap();

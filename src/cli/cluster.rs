@@ -331,9 +331,8 @@ fn run_leave(root: &Path, force: bool) -> anyhow::Result<ExitCode> {
     // The routing mesh stops answering here (the agent is asked, never started).
     let socket = crate::cli::agent::default_config().socket();
     if socket.exists() {
-        let withdrawn = runtime().and_then(|rt| {
-            Ok(rt.block_on(cluster_manager::node_daemon::withdraw_mesh(&socket))?)
-        });
+        let withdrawn = runtime()
+            .and_then(|rt| Ok(rt.block_on(cluster_manager::node_daemon::withdraw_mesh(&socket))?));
         if let Err(err) = withdrawn {
             eprintln!("warning: {err:#}");
         }

@@ -183,8 +183,9 @@ pub fn mesh_ports(list: &[proto::MeshPort]) -> Result<Vec<MeshPort>, String> {
                 .backends
                 .iter()
                 .map(|b| {
-                    parse::<Ipv4Addr>("backend address", b)?
-                        .ok_or_else(|| format!("published port {}: empty backend address", p.published))
+                    parse::<Ipv4Addr>("backend address", b)?.ok_or_else(|| {
+                        format!("published port {}: empty backend address", p.published)
+                    })
                 })
                 .collect::<Result<Vec<_>, String>>()?;
             Ok(MeshPort {

@@ -226,7 +226,11 @@ pub struct EndpointPort {
     pub target_port: u16,
     /// The port outside: on every node (`ingress`) or on the task's node (`host`; absent
     /// when the node chooses it).
-    #[serde(rename = "PublishedPort", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "PublishedPort",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub published_port: Option<u16>,
     /// `ingress` or `host`.
     #[serde(rename = "PublishMode")]

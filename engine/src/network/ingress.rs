@@ -214,7 +214,11 @@ mod tests {
         let rec = ingress();
         let mut udp = port(8080, &[4]);
         udp.protocol = MeshProtocol::Udp;
-        let got = check(&rec, &[port(9090, &[3, 2, 3]), udp.clone(), port(8080, &[])]).unwrap();
+        let got = check(
+            &rec,
+            &[port(9090, &[3, 2, 3]), udp.clone(), port(8080, &[])],
+        )
+        .unwrap();
         assert_eq!(got, [port(8080, &[]), port(9090, &[2, 3]), udp]);
         for (bad, why) in [
             (vec![port(0, &[2])], "port 0"),

@@ -41,17 +41,17 @@ mod vip;
 
 use std::path::PathBuf;
 
+pub use ingress::{MeshPort, MeshProtocol};
 pub use manager::{AttachRequest, CreateNetwork, Networks, OverlayRequest};
 pub use mode::NetworkMode;
 pub use netns::Netns;
 pub use overlay::{OverlayConfig, Peer};
 pub use ports::{PortMapping, PortSpec, Protocol};
 pub use proxy::{PortProxy, ProxyPort};
-pub use record::{Endpoint, NamespaceRef, NetworkRecord};
 #[cfg(feature = "testing")]
 pub use record::bridge_mac;
 pub use record::parse_mac;
-pub use ingress::{MeshPort, MeshProtocol};
+pub use record::{Endpoint, NamespaceRef, NetworkRecord};
 pub use vip::VipService;
 
 /// The nftables table Bosun owns for the default data root; see [`table_name`].

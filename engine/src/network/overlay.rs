@@ -12,9 +12,9 @@ use std::net::Ipv4Addr;
 
 use serde::{Deserialize, Serialize};
 
+use super::ingress::MeshPort;
 use super::record::{self, NetworkRecord};
 use super::vip::VipService;
-use super::ingress::MeshPort;
 
 /// The VXLAN UDP port assigned by IANA, the default of an overlay.
 pub(super) const DEFAULT_PORT: u16 = 4789;

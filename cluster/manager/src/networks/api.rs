@@ -304,15 +304,18 @@ pub(crate) async fn published(
         })
         .collect();
     if super::ingress::uses_mesh(spec) && super::ingress::find(&store.networks).is_none() {
-        if store.networks.iter().any(|n| n.name == super::ingress::NAME) {
+        if store
+            .networks
+            .iter()
+            .any(|n| n.name == super::ingress::NAME)
+        {
             return Err(Status::failed_precondition(format!(
                 "a network named {} exists and is not the routing mesh's: remove it to publish ports in ingress mode",
                 super::ingress::NAME
             )));
         }
-        let network =
-            super::ingress::new_network(&store.networks, crate::control::new_task_id().0)
-                .map_err(alloc_status)?;
+        let network = super::ingress::new_network(&store.networks, crate::control::new_task_id().0)
+            .map_err(alloc_status)?;
         commands.extend(store.networks.iter().map(|n| Command::Update {
             expected_version: n.meta.version,
             record: Record::Network(n.clone()),

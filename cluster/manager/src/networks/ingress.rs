@@ -41,7 +41,9 @@ pub(crate) enum PortError {
         protocol: Protocol,
     },
     /// The routing mesh cannot carry the protocol.
-    #[error("port {target}/sctp: the routing mesh carries tcp and udp only (publish it with mode=host)")]
+    #[error(
+        "port {target}/sctp: the routing mesh carries tcp and udp only (publish it with mode=host)"
+    )]
     Sctp {
         /// The target port.
         target: u16,
@@ -297,7 +299,11 @@ mod tests {
         let others = [("web", taken.as_slice())];
         // Fixed ports of the spec are taken before dynamic ones are chosen.
         let got = allocate_ports(
-            &spec(&[ingress(80, None), ingress(81, Some(30001)), ingress(82, None)]),
+            &spec(&[
+                ingress(80, None),
+                ingress(81, Some(30001)),
+                ingress(82, None),
+            ]),
             &[],
             &others,
         )
@@ -323,7 +329,10 @@ mod tests {
             })
             .collect();
         let err = allocate_ports(&spec(&[ingress(80, None)]), &[], &[("big", &all)]).unwrap_err();
-        assert!(matches!(err, PortError::Exhausted { target: 80, .. }), "{err}");
+        assert!(
+            matches!(err, PortError::Exhausted { target: 80, .. }),
+            "{err}"
+        );
         let sctp = spec(&[(80, Some(8080), Protocol::Sctp, PublishMode::Ingress)]);
         assert!(matches!(
             allocate_ports(&sctp, &[], &[]),

@@ -63,8 +63,7 @@ pub(super) async fn create(
     let mut guards = crate::networks::api::joined(manager, &service.spec).await?;
     guards.extend(crate::secrets::api::referenced(manager, &service.spec).await?);
     let (ports, published) =
-        crate::networks::api::published(manager, service.id.as_str(), &service.spec, &[])
-            .await?;
+        crate::networks::api::published(manager, service.id.as_str(), &service.spec, &[]).await?;
     guards.extend(published);
     let mut record = cluster_state::Service::new(service);
     record.endpoint.ports = ports;

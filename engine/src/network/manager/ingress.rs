@@ -4,10 +4,10 @@
 //! then only the ports that change, and no table once none is left.
 
 use super::{Networks, invalid};
+use crate::network::Result;
 use crate::network::ingress::{self, MeshPort};
 use crate::network::nft;
 use crate::network::record::NetworkRecord;
-use crate::network::Result;
 
 impl Networks {
     /// Sets the ports the routing mesh publishes through overlay `network` (the ingress
@@ -25,7 +25,10 @@ impl Networks {
         let table = ingress::table_name(&self.table);
         let bridge = rec.bridge.clone();
         let Some(config) = rec.overlay.as_mut() else {
-            return Err(invalid(&rec.name, "only overlay networks carry the routing mesh"));
+            return Err(invalid(
+                &rec.name,
+                "only overlay networks carry the routing mesh",
+            ));
         };
         let changes = ingress::diff(&config.mesh, &ports);
         if !changes.is_empty() {
@@ -58,9 +61,7 @@ impl Networks {
     /// Deletes the mesh table of `rec` (the network goes), when it published ports.
     pub(super) fn remove_mesh(&self, rec: &NetworkRecord) -> Result<()> {
         match rec.overlay.as_ref().map(|o| &o.mesh) {
-            Some(ports) if !ports.is_empty() => {
-                nft::remove_mesh(&ingress::table_name(&self.table))
-            }
+            Some(ports) if !ports.is_empty() => nft::remove_mesh(&ingress::table_name(&self.table)),
             _ => Ok(()),
         }
     }

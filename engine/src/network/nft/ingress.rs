@@ -127,7 +127,10 @@ fn add_port(table: &str, port: &MeshPort, id: u32, out: &mut Vec<Msg>) {
 /// Replaces a port's rule and its backend map's elements.
 fn change_port(table: &str, port: &MeshPort, out: &mut Vec<Msg>) {
     let map = backends_map(port.protocol, port.published);
-    out.push(flush_chain(table, &chain_name(port.protocol, port.published)));
+    out.push(flush_chain(
+        table,
+        &chain_name(port.protocol, port.published),
+    ));
     out.push(elements(table, &map, Vec::new(), true));
     let elems = backend_elements(port);
     if !elems.is_empty() {

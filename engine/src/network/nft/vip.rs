@@ -165,7 +165,12 @@ pub(super) fn delete_map(table: &str, name: &str) -> Msg {
 }
 
 /// Elements of map `set`, or (with `delete` and no elements) every element.
-pub(super) fn elements(table: &str, set: &str, elems: Vec<Vec<SetElementAttribute>>, delete: bool) -> Msg {
+pub(super) fn elements(
+    table: &str,
+    set: &str,
+    elems: Vec<Vec<SetElementAttribute>>,
+    delete: bool,
+) -> Msg {
     let mut attributes = vec![
         SetElementList::Table(table.to_owned()),
         SetElementList::Set(set.to_owned()),
