@@ -21,7 +21,7 @@ use testbed::{bin, blocking};
 use std::collections::BTreeSet;
 use std::io::Read;
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -40,7 +40,7 @@ const CONNECTIONS: usize = 30;
 type Nodes = Vec<(PathBuf, Ipv4Addr)>;
 
 /// One connection from the namespace at `netns` to `addr`:`port`: the line it answered.
-fn answer(netns: &PathBuf, addr: Ipv4Addr, port: u16) -> Result<String, String> {
+fn answer(netns: &Path, addr: Ipv4Addr, port: u16) -> Result<String, String> {
     in_netns(netns, || {
         let to = SocketAddr::from((addr, port));
         let mut stream = TcpStream::connect_timeout(&to, Duration::from_secs(3))
@@ -57,7 +57,7 @@ fn answer(netns: &PathBuf, addr: Ipv4Addr, port: u16) -> Result<String, String> 
 }
 
 /// The nftables ruleset in the namespace at `netns` (the node's host namespace).
-fn ruleset(netns: &PathBuf) -> Result<String, String> {
+fn ruleset(netns: &Path) -> Result<String, String> {
     let out = Command::new("nsenter")
         .arg(format!("--net={}", netns.display()))
         .args(["nft", "list", "ruleset"])
@@ -71,7 +71,7 @@ fn ruleset(netns: &PathBuf) -> Result<String, String> {
 
 /// Gives the namespace at `netns` what iptables-nft (and so Docker) leaves on a host: an `ip
 /// filter FORWARD` chain with policy drop.
-fn forward_drop(netns: &PathBuf) {
+fn forward_drop(netns: &Path) {
     use std::io::Write;
     let mut nft = Command::new("nsenter")
         .arg(format!("--net={}", netns.display()))
