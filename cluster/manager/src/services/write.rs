@@ -41,8 +41,23 @@ fn raced(refused: &Refused) -> bool {
     )
 }
 
+/// Commits `commands` as one batch. A record guarded twice (a network the service joins that
+/// the first ingress port's write also rewrites) is kept once: the second rewrite at the same
+/// version would always fail, the first having moved the version on.
 async fn commit(manager: &ManagerService, commands: Vec<Command>) -> Result<u64, Refused> {
-    manager.raft.write(Batch::new(0, commands)).await
+    manager.raft.write(Batch::new(0, once_each(commands))).await
+}
+
+/// `commands` without the updates of a record already updated earlier in the list.
+fn once_each(commands: Vec<Command>) -> Vec<Command> {
+    let mut updated = std::collections::HashSet::new();
+    commands
+        .into_iter()
+        .filter(|command| match command {
+            Command::Update { record, .. } => updated.insert(record.key()),
+            _ => true,
+        })
+        .collect()
 }
 
 /// Creates a service.
@@ -60,27 +75,39 @@ pub(super) async fn create(
     let id = ServiceId(control::new_task_id().0);
     let mut service = swarm::Service::new(id, name.clone(), spec, control::now());
     service.rebalance = !request.no_rebalance;
-    let mut guards = crate::networks::api::joined(manager, &service.spec).await?;
-    guards.extend(crate::secrets::api::referenced(manager, &service.spec).await?);
-    let (ports, published) =
-        crate::networks::api::published(manager, service.id.as_str(), &service.spec, &[]).await?;
-    guards.extend(published);
-    let mut record = cluster_state::Service::new(service);
-    record.endpoint.ports = ports;
-    record.with_registry_auth = auth.is_some();
-    record.registry_auth = auth.map(cluster_state::StoredAuth::Open);
-    let mut commands = vec![Command::Create(Record::Service(Box::new(record.clone())))];
-    commands.extend(guards);
-    match commit(manager, commands).await {
-        Ok(_) => {
-            tracing::info!(service = %name, id = %record.meta.id, "service created");
-            record_reply(&record)
+    // The networks, secrets and other publishing services are guarded at the versions read:
+    // a write that lost a race with another (the control loop gives nodes their addresses on
+    // the ingress network, for one) is decided again on the new state.
+    for _ in 0..ATTEMPTS {
+        let mut guards = crate::networks::api::joined(manager, &service.spec).await?;
+        guards.extend(crate::secrets::api::referenced(manager, &service.spec).await?);
+        let (ports, published) =
+            crate::networks::api::published(manager, service.id.as_str(), &service.spec, &[])
+                .await?;
+        guards.extend(published);
+        let mut record = cluster_state::Service::new(service.clone());
+        record.endpoint.ports = ports;
+        record.with_registry_auth = auth.is_some();
+        record.registry_auth = auth.clone().map(cluster_state::StoredAuth::Open);
+        let mut commands = vec![Command::Create(Record::Service(Box::new(record.clone())))];
+        commands.extend(guards);
+        match commit(manager, commands).await {
+            Ok(_) => {
+                tracing::info!(service = %name, id = %record.meta.id, "service created");
+                return record_reply(&record);
+            }
+            Err(Refused::Write(WriteError::Refused(ApplyError::NameInUse { .. }))) => {
+                return Err(Status::already_exists(format!(
+                    "service {name} already exists"
+                )));
+            }
+            Err(refused) if raced(&refused) => continue,
+            Err(refused) => return Err(status_of(refused)),
         }
-        Err(Refused::Write(WriteError::Refused(ApplyError::NameInUse { .. }))) => Err(
-            Status::already_exists(format!("service {name} already exists")),
-        ),
-        Err(refused) => Err(status_of(refused)),
     }
+    Err(Status::aborted(format!(
+        "the networks, secrets or ports service {name} uses kept changing; retry"
+    )))
 }
 
 /// Changes a service's spec.
@@ -158,4 +185,34 @@ pub(super) async fn remove(
         "service {} kept changing; retry",
         request.service
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use orchestrator::swarm::{ServiceSpec, Timestamp};
+
+    fn guard(id: &str, version: u64) -> Command {
+        let service = swarm::Service::new(
+            ServiceId(id.to_owned()),
+            id.to_owned(),
+            ServiceSpec::default(),
+            Timestamp(0),
+        );
+        let mut record = cluster_state::Service::new(service);
+        record.meta.version = version;
+        Command::Update {
+            expected_version: version,
+            record: Record::Service(Box::new(record)),
+        }
+    }
+
+    #[test]
+    fn a_record_guarded_twice_is_rewritten_once() {
+        let commands = vec![guard("front", 3), guard("back", 5), guard("front", 3)];
+        assert_eq!(
+            once_each(commands),
+            vec![guard("front", 3), guard("back", 5)]
+        );
+    }
 }
