@@ -25,23 +25,46 @@ pub(super) fn replicas(info: &ServiceInfo) -> String {
     }
 }
 
+/// The service's published ports as docker's PORTS column: the ones the leader recorded
+/// (with the port it chose for an ingress port published without one), else the spec's.
 fn ports(info: &ServiceInfo) -> String {
-    info.record
-        .service
-        .spec
-        .ports
-        .iter()
-        .map(|p| {
-            let published = p.published.map(|n| n.to_string()).unwrap_or_default();
-            let host = if p.mode == PublishMode::Host {
-                " (host)"
-            } else {
-                ""
-            };
-            format!("*:{published}->{}/{}{host}", p.target, p.protocol)
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    let recorded = &info.record.endpoint.ports;
+    let rows: Vec<String> = if recorded.is_empty() {
+        info.record
+            .service
+            .spec
+            .ports
+            .iter()
+            .map(|p| {
+                port_text(
+                    p.published,
+                    p.target,
+                    &p.protocol.to_string(),
+                    p.mode == PublishMode::Host,
+                )
+            })
+            .collect()
+    } else {
+        recorded
+            .iter()
+            .map(|p| {
+                port_text(
+                    p.published_port,
+                    p.target_port,
+                    &p.protocol,
+                    !p.is_ingress(),
+                )
+            })
+            .collect()
+    };
+    rows.join(", ")
+}
+
+/// One published port: `*:8080->80/tcp`, with ` (host)` for a host-mode port.
+fn port_text(published: Option<u16>, target: u16, protocol: &str, host: bool) -> String {
+    let published = published.map(|n| n.to_string()).unwrap_or_default();
+    let host = if host { " (host)" } else { "" };
+    format!("*:{published}->{target}/{protocol}{host}")
 }
 
 /// One service as docker's `service ls --format` sees it (and `--format json` prints it).
