@@ -206,10 +206,6 @@ pub(crate) fn update(name: &str, changes: &MeshChanges) -> Result<()> {
     })
 }
 
-/// Deletes table `name` (family `ip`); a missing table is not an error.
-pub(crate) fn remove(name: &str) -> Result<()> {
-    let msgs = vec![table(FAMILY, name, false), table(FAMILY, name, true)];
-    transaction(&mut open()?, msgs, || {
-        format!("delete nftables table ip {name}")
-    })
-}
+/// Deletes table `name` (family `ip`) as the VIP tables are deleted; a missing table is not
+/// an error.
+pub(crate) use super::vip::remove;
