@@ -22,11 +22,14 @@ runs=${1:-3}
 [ "$(id -u)" = 0 ] || die "run as root"
 
 docker_swarm=
+gwbridge_before=
 cleanup() {
     if [ -n "$docker_swarm" ]; then
         docker service rm bosun-bench-web >/dev/null 2>&1 || true
         docker swarm leave --force >/dev/null 2>&1 || true
         docker image rm busybox:bosun-bench-update >/dev/null 2>&1 || true
+        # The bridge swarm mode made for this run (Docker keeps it after leaving).
+        [ -n "$gwbridge_before" ] || docker network rm docker_gwbridge >/dev/null 2>&1 || true
     fi
 }
 bench_trap cleanup
@@ -51,6 +54,7 @@ if [ -z "$problem" ] && [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" 
     problem="this Docker daemon is already part of a swarm (left alone)"
 fi
 if [ -z "$problem" ]; then
+    gwbridge_before=$(docker network ls -q --filter name=^docker_gwbridge$)
     problem=$(trial docker swarm init --advertise-addr 127.0.0.1 --listen-addr 127.0.0.1:2377)
     [ -z "$problem" ] && docker_swarm=yes
 fi
