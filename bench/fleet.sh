@@ -44,7 +44,8 @@ export BOSUN_RUN_ROOT="$WORK/run" BOSUN_CGROUP_PARENT="bosun-fleet-bench-$$"
 FLEET_PID=
 
 cleanup() {
-    if [[ -n "$FLEET_PID" ]]; then
+    # bash unsets FLEET_PID when the coprocess ends.
+    if [[ -n "${FLEET_PID:-}" ]]; then
         echo quit >&"${FLEET[1]}" 2>/dev/null || true
         sleep 1
         kill "$FLEET_PID" 2>/dev/null || true

@@ -69,7 +69,9 @@ impl ManagerClient {
     pub fn new(addr: &str, identity: &NodeIdentity) -> Result<Self, ManagerError> {
         let channel = tls::channel(addr, tls::client_config(identity)?, true)?;
         Ok(ManagerClient {
-            inner: RawClient::new(channel),
+            inner: RawClient::new(channel)
+                .max_encoding_message_size(tls::MAX_MESSAGE)
+                .max_decoding_message_size(tls::MAX_MESSAGE),
             addr: addr.to_owned(),
         })
     }

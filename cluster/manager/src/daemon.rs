@@ -355,7 +355,11 @@ pub async fn serve(
         let _ = sessions_stop.send(true);
     };
     let served = Server::builder()
-        .add_service(ManagerServer::from_arc(service))
+        .add_service(
+            ManagerServer::from_arc(service)
+                .max_decoding_message_size(tls::MAX_MESSAGE)
+                .max_encoding_message_size(tls::MAX_MESSAGE),
+        )
         .add_service(DispatcherServer::new(dispatcher))
         .add_service(services)
         .add_service(blobs)

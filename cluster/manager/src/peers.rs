@@ -81,7 +81,9 @@ async fn pump(
             return;
         }
     };
-    let mut client = ManagerClient::new(channel);
+    let mut client = ManagerClient::new(channel)
+        .max_encoding_message_size(tls::MAX_MESSAGE)
+        .max_decoding_message_size(tls::MAX_MESSAGE);
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {

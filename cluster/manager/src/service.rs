@@ -206,7 +206,9 @@ impl ManagerService {
     }
 
     pub(super) fn client(&self, addr: &str) -> Result<RawClient<Channel>, Status> {
-        Ok(RawClient::new(self.channel(addr)?))
+        Ok(RawClient::new(self.channel(addr)?)
+            .max_encoding_message_size(crate::tls::MAX_MESSAGE)
+            .max_decoding_message_size(crate::tls::MAX_MESSAGE))
     }
 
     /// The channel to the manager at `addr`, with this manager's certificate: one per address

@@ -28,6 +28,13 @@ use super::ManagerError;
 use crate::pki::{CLUSTER_SERVER_NAME, NodeIdentity, PeerIdentity, peer_identity};
 use cluster_state::NodeRole;
 
+/// The largest message a manager accepts or sends on its gRPC port (tonic's default is
+/// 4 MiB). Raft batches (several append messages of up to 1 MiB each, or one entry that
+/// creates a service's thousands of tasks), snapshots of a large store and forwarded reads of
+/// whole kinds are bigger than that at scale; a message refused for its size would never be
+/// delivered, and the followers would never catch up.
+pub const MAX_MESSAGE: usize = 1 << 30;
+
 /// Time allowed for TCP connect plus TLS handshake.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 

@@ -91,7 +91,7 @@ impl ServicesClient {
     pub fn new(addr: &str, identity: &NodeIdentity) -> Result<Self, ManagerError> {
         let channel = tls::channel(addr, tls::client_config(identity)?, true)?;
         Ok(ServicesClient {
-            inner: RawClient::new(channel),
+            inner: RawClient::new(channel).max_decoding_message_size(crate::tls::MAX_MESSAGE),
             addr: addr.to_owned(),
         })
     }
