@@ -4,19 +4,18 @@
 //! per-port objects are built as the virtual addresses' are ([`super::vip`]), with the target
 //! port added to the DNAT.
 
+use std::net::Ipv4Addr;
+
 use netlink_packet_core::NetlinkMessage;
 use netlink_packet_netfilter::NetfilterMessage;
-use netlink_packet_netfilter::nftables::{
-    DataAttribute, Register, SetElementAttribute, Verdict, VerdictAttribute,
-};
+use netlink_packet_netfilter::nftables::{DataAttribute, Register, SetElementAttribute};
 
 use super::expr::{
     self, Expr, NFPROTO_IPV4, NFT_NAT_DNAT, PAYLOAD_TRANSPORT, be32, encode_action, encode_match,
     other,
 };
 use super::vip::{
-    NFT_DATA_VERDICT, REG_1, REG_VERDICT, TYPE_INTEGER, TYPE_IPADDR, delete_chain, delete_map,
-    elements, flush_chain, lookup, new_map, new_map_keyed, new_rule, numgen, open,
+    Balanced, NFT_DATA_VERDICT, REG_1, REG_VERDICT, lookup, new_map_keyed, new_rule, open,
 };
 use super::{Family, chain, table, transaction};
 use crate::network::Result;
@@ -67,90 +66,26 @@ fn port_key(published: u16) -> SetElementAttribute {
     SetElementAttribute::Key(DataAttribute::Value(published.to_be_bytes().to_vec()))
 }
 
-/// The backends of a port as its map's elements: index (host order, as `numgen` leaves it) →
-/// address.
-fn backend_elements(port: &MeshPort) -> Vec<Vec<SetElementAttribute>> {
-    port.backends
-        .iter()
-        .zip(0u32..)
-        .map(|(ip, n)| {
-            vec![
-                SetElementAttribute::Key(DataAttribute::Value(n.to_ne_bytes().to_vec())),
-                SetElementAttribute::Data(DataAttribute::Value(ip.octets().to_vec())),
-            ]
-        })
-        .collect()
-}
-
-/// The rule of a port's chain: pick a backend at random and DNAT to it at the target port
-/// (none without backends).
-fn pick_rule(table: &str, port: &MeshPort) -> Option<Msg> {
-    let n = u32::try_from(port.backends.len()).ok().filter(|n| *n > 0)?;
-    let mut exprs = vec![
-        numgen(n),
-        lookup(&backends_map(port.protocol, port.published), REG_1),
-    ];
-    exprs.extend(dnat_to_register(port.target));
-    Some(new_rule(
-        table,
-        &chain_name(port.protocol, port.published),
-        exprs,
-    ))
-}
-
-/// Adds a port: its chain and backend map, the rule, then its element in its protocol's port
-/// map (reached only once complete).
-fn add_port(table: &str, port: &MeshPort, id: u32, out: &mut Vec<Msg>) {
-    let chain_name = chain_name(port.protocol, port.published);
-    let map = backends_map(port.protocol, port.published);
-    out.push(chain(FAMILY, table, &chain_name, None));
-    out.push(new_map(table, &map, id, TYPE_INTEGER, TYPE_IPADDR));
-    let elems = backend_elements(port);
-    if !elems.is_empty() {
-        out.push(elements(table, &map, elems, false));
+/// A published port as a balanced entry of its protocol's port map, DNATed at its target
+/// port (`backends` and `target` unused when the port is removed).
+fn balanced(
+    protocol: MeshProtocol,
+    published: u16,
+    target: u16,
+    backends: &[Ipv4Addr],
+) -> Balanced<'_> {
+    Balanced {
+        dispatch_map: ports_map(protocol),
+        key: port_key(published),
+        chain: chain_name(protocol, published),
+        backends_map: backends_map(protocol, published),
+        backends,
+        dnat: dnat_to_register(target),
     }
-    out.extend(pick_rule(table, port));
-    out.push(elements(
-        table,
-        &ports_map(port.protocol),
-        vec![vec![
-            port_key(port.published),
-            SetElementAttribute::Data(DataAttribute::Verdict(vec![
-                VerdictAttribute::Code(Verdict::Goto),
-                VerdictAttribute::Chain(chain_name),
-            ])),
-        ]],
-        false,
-    ));
 }
 
-/// Replaces a port's rule and its backend map's elements.
-fn change_port(table: &str, port: &MeshPort, out: &mut Vec<Msg>) {
-    let map = backends_map(port.protocol, port.published);
-    out.push(flush_chain(
-        table,
-        &chain_name(port.protocol, port.published),
-    ));
-    out.push(elements(table, &map, Vec::new(), true));
-    let elems = backend_elements(port);
-    if !elems.is_empty() {
-        out.push(elements(table, &map, elems, false));
-    }
-    out.extend(pick_rule(table, port));
-}
-
-/// Removes a port: its element in the port map first (no new connection reaches it), then
-/// its rule, chain and backend map.
-fn remove_port(table: &str, (protocol, published): (MeshProtocol, u16), out: &mut Vec<Msg>) {
-    out.push(elements(
-        table,
-        &ports_map(protocol),
-        vec![vec![port_key(published)]],
-        true,
-    ));
-    out.push(flush_chain(table, &chain_name(protocol, published)));
-    out.push(delete_chain(table, &chain_name(protocol, published)));
-    out.push(delete_map(table, &backends_map(protocol, published)));
+fn of(port: &MeshPort) -> Balanced<'_> {
+    balanced(port.protocol, port.published, port.target, &port.backends)
 }
 
 /// Makes table `name` (family `ip`, the calling thread's namespace) hold exactly `ports`, in
@@ -181,7 +116,7 @@ pub(crate) fn install(name: &str, bridge: &str, ports: &[MeshPort]) -> Result<()
     masquerade.extend(encode_action(&Action::Masquerade));
     msgs.push(new_rule(name, "postrouting", masquerade));
     for (p, id) in ports.iter().zip(3..) {
-        add_port(name, p, id, &mut msgs);
+        of(p).add(name, id, &mut msgs);
     }
     transaction(&mut open()?, msgs, || {
         format!("install nftables table ip {name}")
@@ -193,13 +128,13 @@ pub(crate) fn install(name: &str, bridge: &str, ports: &[MeshPort]) -> Result<()
 pub(crate) fn update(name: &str, changes: &MeshChanges) -> Result<()> {
     let mut msgs = Vec::new();
     for key in &changes.removed {
-        remove_port(name, *key, &mut msgs);
+        balanced(key.0, key.1, 0, &[]).remove(name, &mut msgs);
     }
     for p in &changes.changed {
-        change_port(name, p, &mut msgs);
+        of(p).change(name, &mut msgs);
     }
     for (p, id) in changes.added.iter().zip(1..) {
-        add_port(name, p, id, &mut msgs);
+        of(p).add(name, id, &mut msgs);
     }
     transaction(&mut open()?, msgs, || {
         format!("update nftables table ip {name}")

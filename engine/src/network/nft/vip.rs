@@ -24,9 +24,9 @@ use crate::network::vip::{
 use crate::network::{Result, nl_err};
 
 /// nftables' data type of IPv4 addresses (`ipv4_addr`).
-pub(super) const TYPE_IPADDR: u32 = 7;
+const TYPE_IPADDR: u32 = 7;
 /// nftables' data type of plain integers.
-pub(super) const TYPE_INTEGER: u32 = 4;
+const TYPE_INTEGER: u32 = 4;
 /// The data type of verdict maps.
 pub(super) const NFT_DATA_VERDICT: u32 = 0xffff_ff00;
 /// `numgen` type `random`.
@@ -55,7 +55,7 @@ pub(super) fn lookup(set: &str, dreg: u32) -> Expr {
 }
 
 /// `numgen random mod modulus` into register 1.
-pub(super) fn numgen(modulus: u32) -> Expr {
+fn numgen(modulus: u32) -> Expr {
     // NFTA_NG_DREG = 1, MODULUS = 2, TYPE = 3
     other(
         "numgen",
@@ -96,7 +96,7 @@ pub(super) fn new_rule(table: &str, chain: &str, exprs: Vec<Expr>) -> Msg {
 }
 
 /// Every rule of `chain` deleted (a rule deletion naming the chain alone).
-pub(super) fn flush_chain(table: &str, chain: &str) -> Msg {
+fn flush_chain(table: &str, chain: &str) -> Msg {
     message(
         FAMILY,
         NfTablesMessage::DeleteRule(RuleMessage {
@@ -108,7 +108,7 @@ pub(super) fn flush_chain(table: &str, chain: &str) -> Msg {
     )
 }
 
-pub(super) fn delete_chain(table: &str, chain: &str) -> Msg {
+fn delete_chain(table: &str, chain: &str) -> Msg {
     use netlink_packet_netfilter::nftables::{ChainAttribute, ChainMessage};
     message(
         FAMILY,
@@ -123,7 +123,7 @@ pub(super) fn delete_chain(table: &str, chain: &str) -> Msg {
 
 /// A named map of `key_type` keys (4 bytes) to `data_type` data (4 bytes, or verdicts); `id`
 /// tells it from the other sets of the transaction (the kernel requires one).
-pub(super) fn new_map(table: &str, name: &str, id: u32, key_type: u32, data_type: u32) -> Msg {
+fn new_map(table: &str, name: &str, id: u32, key_type: u32, data_type: u32) -> Msg {
     new_map_keyed(table, name, id, (key_type, 4), data_type)
 }
 
@@ -152,7 +152,7 @@ pub(super) fn new_map_keyed(
     msg
 }
 
-pub(super) fn delete_map(table: &str, name: &str) -> Msg {
+fn delete_map(table: &str, name: &str) -> Msg {
     message(
         FAMILY,
         NfTablesMessage::DeleteSet(SetMessage {
@@ -165,12 +165,7 @@ pub(super) fn delete_map(table: &str, name: &str) -> Msg {
 }
 
 /// Elements of map `set`, or (with `delete` and no elements) every element.
-pub(super) fn elements(
-    table: &str,
-    set: &str,
-    elems: Vec<Vec<SetElementAttribute>>,
-    delete: bool,
-) -> Msg {
+fn elements(table: &str, set: &str, elems: Vec<Vec<SetElementAttribute>>, delete: bool) -> Msg {
     let mut attributes = vec![
         SetElementList::Table(table.to_owned()),
         SetElementList::Set(set.to_owned()),
@@ -194,86 +189,116 @@ fn vip_key(vip: Ipv4Addr) -> SetElementAttribute {
     SetElementAttribute::Key(DataAttribute::Value(vip.octets().to_vec()))
 }
 
-/// The backends of a service as its map's elements: index (host order, as `numgen` leaves
-/// it) → address.
-fn backend_elements(service: &VipService) -> Vec<Vec<SetElementAttribute>> {
-    service
-        .backends
-        .iter()
-        .zip(0u32..)
-        .map(|(ip, n)| {
-            vec![
-                SetElementAttribute::Key(DataAttribute::Value(n.to_ne_bytes().to_vec())),
-                SetElementAttribute::Data(DataAttribute::Value(ip.octets().to_vec())),
-            ]
-        })
-        .collect()
+/// One load-balanced entry of a table: a key in a dispatch (verdict) map that jumps to the
+/// entry's chain, whose rule picks one of the backends at random from the entry's backend map
+/// and DNATs to it. A service's VIP here; a published port of the routing mesh
+/// ([`super::ingress`]) the same way, with the target port in its DNAT.
+pub(super) struct Balanced<'a> {
+    /// The dispatch map holding the entry's key.
+    pub(super) dispatch_map: String,
+    /// The entry's key in it.
+    pub(super) key: SetElementAttribute,
+    /// The entry's chain.
+    pub(super) chain: String,
+    /// The entry's backend map.
+    pub(super) backends_map: String,
+    /// The backends' addresses.
+    pub(super) backends: &'a [Ipv4Addr],
+    /// The DNAT to the address the lookup left in register 1.
+    pub(super) dnat: Vec<Expr>,
 }
 
-/// The rule of a service's chain: pick a backend at random and DNAT to it (none without
-/// backends).
-fn pick_rule(table: &str, service: &VipService) -> Option<Msg> {
-    let n = u32::try_from(service.backends.len())
-        .ok()
-        .filter(|n| *n > 0)?;
-    let map = backends_map(service.vip);
-    Some(new_rule(
-        table,
-        &chain_name(service.vip),
-        vec![numgen(n), lookup(&map, REG_1), dnat_to_register()],
-    ))
-}
-
-/// The messages adding a service: its chain and backend map, the rule, then its element in
-/// the verdict map (so it is reached only once complete).
-fn add_service(table: &str, service: &VipService, id: u32, out: &mut Vec<Msg>) {
-    let chain_name = chain_name(service.vip);
-    let map = backends_map(service.vip);
-    out.push(chain(FAMILY, table, &chain_name, None));
-    out.push(new_map(table, &map, id, TYPE_INTEGER, TYPE_IPADDR));
-    let elems = backend_elements(service);
-    if !elems.is_empty() {
-        out.push(elements(table, &map, elems, false));
+impl Balanced<'_> {
+    /// The backends as the map's elements: index (host order, as `numgen` leaves it) →
+    /// address.
+    fn backend_elements(&self) -> Vec<Vec<SetElementAttribute>> {
+        self.backends
+            .iter()
+            .zip(0u32..)
+            .map(|(ip, n)| {
+                vec![
+                    SetElementAttribute::Key(DataAttribute::Value(n.to_ne_bytes().to_vec())),
+                    SetElementAttribute::Data(DataAttribute::Value(ip.octets().to_vec())),
+                ]
+            })
+            .collect()
     }
-    out.extend(pick_rule(table, service));
-    out.push(elements(
-        table,
-        SERVICES_MAP,
-        vec![vec![
-            vip_key(service.vip),
-            SetElementAttribute::Data(DataAttribute::Verdict(vec![
-                VerdictAttribute::Code(Verdict::Goto),
-                VerdictAttribute::Chain(chain_name),
-            ])),
-        ]],
-        false,
-    ));
-}
 
-/// The messages replacing a service's backends: its rule and its map's elements.
-fn change_service(table: &str, service: &VipService, out: &mut Vec<Msg>) {
-    let map = backends_map(service.vip);
-    out.push(flush_chain(table, &chain_name(service.vip)));
-    out.push(elements(table, &map, Vec::new(), true));
-    let elems = backend_elements(service);
-    if !elems.is_empty() {
-        out.push(elements(table, &map, elems, false));
+    /// The chain's rule: pick a backend at random and DNAT to it (none without backends).
+    fn pick_rule(&self, table: &str) -> Option<Msg> {
+        let n = u32::try_from(self.backends.len()).ok().filter(|n| *n > 0)?;
+        let mut exprs = vec![numgen(n), lookup(&self.backends_map, REG_1)];
+        exprs.extend(self.dnat.iter().cloned());
+        Some(new_rule(table, &self.chain, exprs))
     }
-    out.extend(pick_rule(table, service));
+
+    /// The backend map's elements and the rule, over an empty map and chain.
+    fn fill(&self, table: &str, out: &mut Vec<Msg>) {
+        let elems = self.backend_elements();
+        if !elems.is_empty() {
+            out.push(elements(table, &self.backends_map, elems, false));
+        }
+        out.extend(self.pick_rule(table));
+    }
+
+    /// The messages adding the entry: its chain and backend map, the rule, then its key in
+    /// the dispatch map (so it is reached only once complete). `id` numbers the map.
+    pub(super) fn add(self, table: &str, id: u32, out: &mut Vec<Msg>) {
+        out.push(chain(FAMILY, table, &self.chain, None));
+        out.push(new_map(
+            table,
+            &self.backends_map,
+            id,
+            TYPE_INTEGER,
+            TYPE_IPADDR,
+        ));
+        self.fill(table, out);
+        out.push(elements(
+            table,
+            &self.dispatch_map,
+            vec![vec![
+                self.key,
+                SetElementAttribute::Data(DataAttribute::Verdict(vec![
+                    VerdictAttribute::Code(Verdict::Goto),
+                    VerdictAttribute::Chain(self.chain),
+                ])),
+            ]],
+            false,
+        ));
+    }
+
+    /// The messages replacing the entry's backends: its rule and its map's elements.
+    pub(super) fn change(&self, table: &str, out: &mut Vec<Msg>) {
+        out.push(flush_chain(table, &self.chain));
+        out.push(elements(table, &self.backends_map, Vec::new(), true));
+        self.fill(table, out);
+    }
+
+    /// The messages removing the entry: its key in the dispatch map first (no new connection
+    /// reaches it), then its rule, chain and backend map.
+    pub(super) fn remove(self, table: &str, out: &mut Vec<Msg>) {
+        out.push(elements(
+            table,
+            &self.dispatch_map,
+            vec![vec![self.key]],
+            true,
+        ));
+        out.push(flush_chain(table, &self.chain));
+        out.push(delete_chain(table, &self.chain));
+        out.push(delete_map(table, &self.backends_map));
+    }
 }
 
-/// The messages removing a service: its element in the verdict map first (no new
-/// connection reaches it), then its rule, chain and backend map.
-fn remove_service(table: &str, vip: Ipv4Addr, out: &mut Vec<Msg>) {
-    out.push(elements(
-        table,
-        SERVICES_MAP,
-        vec![vec![vip_key(vip)]],
-        true,
-    ));
-    out.push(flush_chain(table, &chain_name(vip)));
-    out.push(delete_chain(table, &chain_name(vip)));
-    out.push(delete_map(table, &backends_map(vip)));
+/// A service's VIP as a balanced entry of the `services` map.
+fn balanced(vip: Ipv4Addr, backends: &[Ipv4Addr]) -> Balanced<'_> {
+    Balanced {
+        dispatch_map: SERVICES_MAP.to_owned(),
+        key: vip_key(vip),
+        chain: chain_name(vip),
+        backends_map: backends_map(vip),
+        backends,
+        dnat: vec![dnat_to_register()],
+    }
 }
 
 pub(super) fn open() -> Result<Netlink> {
@@ -299,7 +324,7 @@ pub(crate) fn install(name: &str, services: &[VipService]) -> Result<()> {
         ),
     ];
     for (s, id) in services.iter().zip(2..) {
-        add_service(name, s, id, &mut msgs);
+        balanced(s.vip, &s.backends).add(name, id, &mut msgs);
     }
     transaction(&mut open()?, msgs, || {
         format!("install nftables table ip {name}")
@@ -311,13 +336,13 @@ pub(crate) fn install(name: &str, services: &[VipService]) -> Result<()> {
 pub(crate) fn update(name: &str, changes: &VipChanges) -> Result<()> {
     let mut msgs = Vec::new();
     for vip in &changes.removed {
-        remove_service(name, *vip, &mut msgs);
+        balanced(*vip, &[]).remove(name, &mut msgs);
     }
     for s in &changes.changed {
-        change_service(name, s, &mut msgs);
+        balanced(s.vip, &s.backends).change(name, &mut msgs);
     }
     for (s, id) in changes.added.iter().zip(1..) {
-        add_service(name, s, id, &mut msgs);
+        balanced(s.vip, &s.backends).add(name, id, &mut msgs);
     }
     transaction(&mut open()?, msgs, || {
         format!("update nftables table ip {name}")
