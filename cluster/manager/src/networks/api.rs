@@ -13,6 +13,7 @@ use super::alloc::{self, AllocError};
 use crate::driver::{Query, Refused};
 use crate::service::{ManagerService, status_of};
 use crate::services::decode::label_pairs;
+use crate::services::guard::{self, at_versions_read, in_use};
 use crate::services::lookup::pick;
 use crate::services::proto;
 use cluster_raft::WriteError;
@@ -97,13 +98,13 @@ fn check_name(name: &str) -> Result<(), Status> {
     Ok(())
 }
 
+/// [`guard::raced`], or a record created meanwhile under the same key.
 fn raced(refused: &Refused) -> bool {
-    matches!(
-        refused,
-        Refused::Write(WriteError::Refused(
-            ApplyError::VersionMismatch { .. } | ApplyError::NotFound(_) | ApplyError::Exists(_)
-        ))
-    )
+    guard::raced(refused)
+        || matches!(
+            refused,
+            Refused::Write(WriteError::Refused(ApplyError::Exists(_)))
+        )
 }
 
 fn alloc_status(err: AllocError) -> Status {
@@ -232,23 +233,10 @@ pub(crate) async fn remove(
         let network = store.network(name)?;
         let users = store.users(network);
         if !users.is_empty() {
-            return Err(Status::failed_precondition(format!(
-                "network {} is in use by service{} {}",
-                network.name,
-                if users.len() == 1 { "" } else { "s" },
-                users.join(", ")
-            )));
+            return Err(in_use(&format!("network {}", network.name), &users));
         }
-        // The services are rewritten at the version read: a service that joined the
-        // network meanwhile refuses the removal.
-        let mut commands: Vec<Command> = store
-            .services
-            .iter()
-            .map(|s| Command::Update {
-                expected_version: s.meta.version,
-                record: Record::Service(Box::new(s.clone())),
-            })
-            .collect();
+        // A service that joined the network meanwhile refuses the removal.
+        let mut commands = at_versions_read(&store.services);
         commands.push(Command::Delete {
             key: RecordKey::new(Kind::Network, network.meta.id.clone()),
             expected_version: Some(network.meta.version),
@@ -296,13 +284,7 @@ pub(crate) async fn published(
         super::ingress::PortError::Exhausted { .. } => Status::resource_exhausted(e.to_string()),
         _ => Status::invalid_argument(e.to_string()),
     })?;
-    let mut commands: Vec<Command> = others
-        .iter()
-        .map(|s| Command::Update {
-            expected_version: s.meta.version,
-            record: Record::Service(Box::new((*s).clone())),
-        })
-        .collect();
+    let mut commands = at_versions_read(others.iter().copied());
     if super::ingress::uses_mesh(spec) && super::ingress::find(&store.networks).is_none() {
         if store
             .networks

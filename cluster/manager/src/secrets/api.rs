@@ -12,6 +12,7 @@ use super::check::{self, store_kind};
 use crate::driver::{Query, Refused};
 use crate::service::{ManagerService, status_of};
 use crate::services::decode::label_pairs;
+use crate::services::guard::{at_versions_read, in_use, raced};
 use crate::services::lookup::pick;
 use crate::services::proto;
 use cluster_raft::WriteError;
@@ -94,15 +95,6 @@ impl Contents {
     }
 }
 
-fn raced(refused: &Refused) -> bool {
-    matches!(
-        refused,
-        Refused::Write(WriteError::Refused(
-            ApplyError::VersionMismatch { .. } | ApplyError::NotFound(_)
-        ))
-    )
-}
-
 /// Creates a secret or config.
 pub(crate) async fn create(
     manager: &ManagerService,
@@ -180,24 +172,10 @@ pub(crate) async fn remove(
         let blob = store.blob(name)?;
         let users = check::users(kind, &blob.name, &store.services);
         if !users.is_empty() {
-            return Err(Status::failed_precondition(format!(
-                "{} {} is in use by service{} {}",
-                kind.as_str(),
-                blob.name,
-                if users.len() == 1 { "" } else { "s" },
-                users.join(", ")
-            )));
+            return Err(in_use(&format!("{} {}", kind.as_str(), blob.name), &users));
         }
-        // The services are rewritten at the versions read: a service that started using it
-        // meanwhile refuses the removal.
-        let mut commands: Vec<Command> = store
-            .services
-            .iter()
-            .map(|s| Command::Update {
-                expected_version: s.meta.version,
-                record: Record::Service(Box::new(s.clone())),
-            })
-            .collect();
+        // A service that started using it meanwhile refuses the removal.
+        let mut commands = at_versions_read(&store.services);
         commands.push(Command::Delete {
             key: RecordKey::new(store_kind(kind), blob.meta.id.clone()),
             expected_version: Some(blob.meta.version),

@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod decode;
+pub(crate) mod guard;
 pub(crate) mod lookup;
 mod nodes;
 mod read;

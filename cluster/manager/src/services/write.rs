@@ -8,6 +8,7 @@
 use tonic::{Response, Status};
 
 use super::decode::{self, SpecError};
+use super::guard::raced;
 use super::lookup::contents;
 use super::proto;
 use super::update::{ServiceUpdate, updated};
@@ -29,16 +30,6 @@ fn record_reply(record: &cluster_state::Service) -> Result<Response<proto::Servi
     let record = serde_json::to_vec(&record.shown())
         .map_err(|e| Status::internal(format!("cannot encode the service: {e}")))?;
     Ok(Response::new(proto::ServiceReply { record }))
-}
-
-/// Whether `refused` says the records changed since they were read (decide again).
-fn raced(refused: &Refused) -> bool {
-    matches!(
-        refused,
-        Refused::Write(WriteError::Refused(
-            ApplyError::VersionMismatch { .. } | ApplyError::NotFound(_)
-        ))
-    )
 }
 
 /// Commits `commands` as one batch. A record guarded twice (a network the service joins that
