@@ -18,7 +18,8 @@
 # The simulator's data roots live on /dev/shm when it exists. A failed command or a wait that
 # does not end stops the script with an error (bench/common.sh) and no figure for it.
 # Usage: bench/fleet.sh [NODES] [REPLICAS] [LOST]   (defaults 1000 30000 100; release binaries
-#        from `cargo build --release -p bosun -p fleet`, or BIN / FLEET_BIN)
+#        from `cargo build --release -p bosun -p fleet`, or BIN / FLEET_BIN; BENCH_KEEP=1 keeps
+#        the managers' data roots and logs for a look afterwards)
 set -euo pipefail
 NODES=${1:-1000}
 REPLICAS=${2:-30000}
@@ -45,13 +46,19 @@ FLEET_PID=
 
 cleanup() {
     # bash unsets FLEET_PID when the coprocess ends.
-    if [[ -n "${FLEET_PID:-}" ]]; then
+    # and may do so between any two lines here: keep the pid in a variable of our own.
+    local pid=${FLEET_PID:-}
+    if [[ -n "$pid" ]]; then
         echo quit >&"${FLEET[1]}" 2>/dev/null || true
         sleep 1
-        kill "$FLEET_PID" 2>/dev/null || true
+        kill "$pid" 2>/dev/null || true
     fi
     stop_all
-    rm -rf "$WORK" "$NODES_DIR"
+    if [[ -n "${BENCH_KEEP:-}" ]]; then
+        echo "kept: $WORK (managers' data roots and logs), $NODES_DIR" >&2
+    else
+        rm -rf "$WORK" "$NODES_DIR"
+    fi
 }
 bench_trap cleanup
 
@@ -130,7 +137,13 @@ echo "create: raft database $(for i in 0 1 2; do du -k "$(root_of "$i")/cluster/
 # Loss.
 t0=$(date +%s%N)
 ask "kill $LOST" >/dev/null
-ask "wait-running $REPLICAS 300s" 360 >/dev/null
+if ! answer=$(ask "wait-running $REPLICAS 300s" 360); then
+    # Say where the tasks that do not run are before stopping.
+    echo "loss: the tasks not running, by state and node:" >&2
+    bosun_at 0 service ps web --filter desired-state=running --format '{{.CurrentState}} {{.Node}} {{.Error}}' 2>&1 \
+        | grep -v '^Running' | sed 's/ [0-9].* ago//' | sort | uniq -c | sort -rn | head -n 20 >&2 || true
+    die "loss: $answer"
+fi
 t1=$(date +%s%N)
 ms=$(((t1 - t0) / 1000000))
 echo "loss: $LOST nodes lost, all $REPLICAS running again after $ms ms (target < 10 s: $(verdict "$ms < 10000"))"
@@ -151,7 +164,7 @@ after=$(ask status)
 down_after=$(down_count "$survivor")
 moved=no
 [[ "$(field fingerprint "$before")" == "$(field fingerprint "$after")" ]] || moved=yes
-echo "failover: new leader writing after $(((t1 - t0) / 1000000)) ms; nodes down $down_before before, $down_after after (target: no more: $(verdict "$down_after == $down_before")); tasks moved or restarted: $moved (target: no); running $(field running "$after")"
+echo "failover: new leader writing after $(((t1 - t0) / 1000000)) ms; nodes down $down_before before, $down_after after (target: no more: $(verdict "$down_after <= $down_before")); tasks moved or restarted: $moved (target: no); running $(field running "$after")"
 
 # Install: a fourth manager joins; the leader sends it the whole store as a snapshot.
 mtoken=$(checked bosun_at "$survivor" cluster join-token manager -q)

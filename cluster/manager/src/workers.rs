@@ -156,6 +156,13 @@ pub(super) async fn heartbeat(
     request: Request<proto::HeartbeatRequest>,
 ) -> Result<Response<proto::HeartbeatResponse>, Status> {
     let node_id = caller_node(service, &request, &request.get_ref().node_id).await?;
+    // Heard before anything waits on the raft thread: while it is busy (a batch of thousands
+    // of tasks to write and send), the heartbeats it delays must not make the liveness watch
+    // take a thousand live nodes for silent. A leader that lost its leadership meanwhile only
+    // notes a heartbeat nobody reads.
+    if service.raft.progress().borrow().leader {
+        service.liveness.heard(&node_id);
+    }
     if let Some(mut client) = leader_or_forward(service, &request).await? {
         let inner = proto::HeartbeatRequest { node_id };
         return client

@@ -23,7 +23,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -91,14 +91,37 @@ pub fn decide(
 /// Runs one pass against `store`: read, decide, commit. A refused batch does not stop the
 /// others; a refusal that concerns the whole manager (not the leader, no quorum, stopped)
 /// ends the pass with that refusal.
+///
+/// The nodes' liveness is resolved here; the decision itself, whose cost grows with the
+/// number of tasks (a second or more for 30,000), runs on a blocking thread, so that the
+/// runtime's workers keep answering heartbeats and sessions meanwhile.
 pub async fn pass<S: StoreView>(
     store: &S,
     status: impl Fn(&cluster_state::Node) -> orchestrator::swarm::NodeStatus,
     now: Timestamp,
-    next_id: impl FnMut() -> TaskId,
+    next_id: impl FnMut() -> TaskId + Send + 'static,
 ) -> Result<PassOutcome, Refused> {
     let records = store.snapshot().await?;
-    let plan = decide(records, status, now, next_id);
+    let statuses: HashMap<String, orchestrator::swarm::NodeStatus> = records
+        .iter()
+        .filter_map(|record| match record {
+            cluster_state::Record::Node(node) => Some((node.meta.id.clone(), status(node))),
+            _ => None,
+        })
+        .collect();
+    let decided = tokio::task::spawn_blocking(move || {
+        let status = |node: &cluster_state::Node| {
+            statuses.get(&node.meta.id).copied().unwrap_or_default()
+        };
+        decide(records, status, now, next_id)
+    })
+    .await;
+    let plan = match decided {
+        Ok(plan) => plan,
+        Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
+        // The runtime is shutting down.
+        Err(_) => return Err(Refused::Stopped),
+    };
     let mut outcome = PassOutcome {
         wake_at: plan.wake_at,
         ..PassOutcome::default()
