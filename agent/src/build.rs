@@ -1,7 +1,8 @@
 //! The `Build` call: a [`BuildRequest`](proto::BuildRequest) decoded into the builder's
 //! options (its paths checked against the caller's credentials), the build run on the
-//! blocking pool with a registry [`Puller`](builder::Puller), and its progress events sent
-//! back as they come, ending with `written` or `failed`.
+//! blocking pool with a registry [`Puller`](builder::Puller) holding the client's registry
+//! credentials, and its progress events sent back as they come, ending with `written` or
+//! `failed`.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -21,12 +22,23 @@ use super::registry::{RegistryPuller, Settings};
 /// What the stream carries.
 pub(crate) type Progress = Result<proto::BuildProgress, Status>;
 
+/// The registry credentials a request carries for its base images' pulls, by registry.
+pub(crate) type Auths = std::collections::HashMap<String, proto::RegistryAuth>;
+
+/// Decodes a request into build options and the credentials for its pulls; refuses paths
+/// `caller` could not read itself.
+#[allow(clippy::result_large_err)]
+pub(crate) fn decode(
+    mut request: proto::BuildRequest,
+    caller: &Caller,
+) -> Result<(BuildOptions, Auths), Status> {
+    let auths = std::mem::take(&mut request.registry_auths);
+    Ok((options(request, caller)?, auths))
+}
+
 /// Decodes a request into build options; refuses paths `caller` could not read itself.
 #[allow(clippy::result_large_err)]
-pub(crate) fn options(
-    request: proto::BuildRequest,
-    caller: &Caller,
-) -> Result<BuildOptions, Status> {
+fn options(request: proto::BuildRequest, caller: &Caller) -> Result<BuildOptions, Status> {
     let refuse = |e: super::access::AccessError| Status::permission_denied(e.to_string());
     let context = PathBuf::from(&request.context);
     if !context.is_absolute() {
@@ -75,17 +87,18 @@ pub(crate) fn options(
     })
 }
 
-/// Runs the build on the blocking pool; the stream ends with `written` or `failed`. A
-/// client that goes away does not stop the build.
+/// Runs the build on the blocking pool, pulling base images with `auths`; the stream ends
+/// with `written` or `failed`. A client that goes away does not stop the build.
 pub(crate) fn run(
     node: Arc<Node>,
     settings: Settings,
     options: BuildOptions,
+    auths: Auths,
 ) -> ReceiverStream<Progress> {
     let (tx, rx) = mpsc::channel(256);
     let handle = Handle::current();
     tokio::task::spawn_blocking(move || {
-        let puller = RegistryPuller::new(handle, node.images().clone(), settings);
+        let puller = RegistryPuller::new(handle, node.images().clone(), settings).with_auths(auths);
         let events = tx.clone();
         let mut sink = move |event: &Event| {
             if let Some(wire) = wire_event(event) {

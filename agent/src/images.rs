@@ -331,11 +331,12 @@ impl Images for ImagesService {
         let caller = super::peer::caller(&request).ok_or_else(|| {
             Status::permission_denied("build refused: the caller's credentials are unavailable")
         })?;
-        let options = super::build::options(request.into_inner(), &caller)?;
+        let (options, auths) = super::build::decode(request.into_inner(), &caller)?;
         Ok(Response::new(super::build::run(
             self.node.clone(),
             self.registries.clone(),
             options,
+            auths,
         )))
     }
 

@@ -279,8 +279,13 @@ impl Backend for AgentBackend {
     }
 
     fn build_image(&self, spec: &BuildSpec) -> Result<(), BackendError> {
-        let request = build::build_request(spec)
+        let mut request = build::build_request(spec)
             .map_err(|e| BackendError::new(BackendErrorKind::Invalid, e.to_string()))?;
+        // The credentials `bosun login` stored, for the base images' pulls.
+        request.registry_auths = crate::registry::auth::all_stored()
+            .map_err(|e| BackendError::other(e.to_string()))?
+            .into_iter()
+            .collect();
         let mut client = self.client.images.clone();
         let output = self.build_output.clone();
         let service = spec.service.clone();

@@ -123,6 +123,7 @@ pub fn build_request(spec: &BuildSpec) -> Result<proto::BuildRequest, TranslateE
         pull: spec.pull,
         network: network.to_string(),
         secrets: spec.secrets.clone().into_iter().collect(),
+        registry_auths: Default::default(),
     })
 }
 

@@ -60,6 +60,13 @@ pub fn for_image(reference: &str) -> Result<Option<proto::RegistryAuth>, AuthFil
     AuthStore::default_location()?.for_request(image.registry())
 }
 
+/// Every credential `bosun login` stored (in this user's default credential file), by
+/// registry, as API messages: what a build sends for its base images' pulls, as `docker
+/// build` sends its whole credential set.
+pub fn all_stored() -> Result<BTreeMap<String, proto::RegistryAuth>, AuthFileError> {
+    AuthStore::default_location()?.all()
+}
+
 /// One registry's credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Credential {
@@ -182,6 +189,23 @@ impl AuthStore {
         }))
     }
 
+    /// Every stored credential, by registry key, as API messages.
+    pub fn all(&self) -> Result<BTreeMap<String, proto::RegistryAuth>, AuthFileError> {
+        Ok(self
+            .load()?
+            .auths
+            .into_iter()
+            .map(|(registry, c)| {
+                let auth = proto::RegistryAuth {
+                    username: c.username,
+                    password: c.password,
+                    identity_token: String::new(),
+                };
+                (registry, auth)
+            })
+            .collect())
+    }
+
     /// Stores credentials for `registry`.
     pub fn set(&self, registry: &str, credential: Credential) -> Result<(), AuthFileError> {
         let mut file = self.load()?;
@@ -228,6 +252,12 @@ mod tests {
             .unwrap();
         store.set("localhost:5000", cred.clone()).unwrap();
         assert_eq!(store.get("docker.io").unwrap(), Some(cred.clone()));
+        let all = store.all().unwrap();
+        assert_eq!(
+            all.keys().collect::<Vec<_>>(),
+            ["docker.io", "localhost:5000"]
+        );
+        assert_eq!(all["localhost:5000"].password, "p");
         let mode = fs::metadata(store.path()).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(store.remove("localhost:5000").unwrap());

@@ -123,6 +123,8 @@ pub(crate) async fn build(
         pull: args.pull,
         network: args.network,
         secrets: Default::default(),
+        // Every stored login, for the base images' pulls, as `docker build` sends them.
+        registry_auths: agent::registry::auth::all_stored()?.into_iter().collect(),
     };
     let stream = client
         .build(request)
