@@ -150,7 +150,7 @@ fn prepare(message: &SetupMessage) -> Result<(OwnedFd, User, Option<Pty>), Setup
         Mode::empty(),
     )
     .ctx(|| format!("open {}", message.fifo.display()))?;
-    crate::rootfs::prepare(spec, &message.layout)?;
+    crate::rootfs::prepare(spec, &message.layout, message.shm_of.as_deref())?;
     let user = process::resolve_user(spec)?;
     process::enter_cwd(&spec.cwd)?;
     let mut env = spec.effective_env();

@@ -4,6 +4,7 @@
 mod dev;
 mod mask;
 mod mounts;
+mod shared_shm;
 
 use std::os::fd::BorrowedFd;
 use std::path::Path;
@@ -59,8 +60,17 @@ pub(crate) fn mount_at(
 }
 
 /// Prepares the rootfs and pivots into it. Runs in the container's mount namespace, as root,
-/// before the entrypoint; afterwards `/` is the container's root.
-pub(crate) fn prepare(spec: &ContainerSpec, layout: &Layout) -> Result<(), SetupError> {
+/// before the entrypoint; afterwards `/` is the container's root. With `shm_of` (the mount
+/// namespace file of the container whose IPC namespace this one joins), that container's
+/// /dev/shm is mounted over this one's.
+pub(crate) fn prepare(
+    spec: &ContainerSpec,
+    layout: &Layout,
+    shm_of: Option<&Path>,
+) -> Result<(), SetupError> {
+    // First, while nothing of ours is mounted yet: the clone moves through the other
+    // namespace and back, which resets the root and working directory.
+    let shared_shm = shm_of.map(shared_shm::clone_from).transpose()?;
     let root = spec.rootfs.as_path();
     // No mount event of ours may reach the host, but host events may still reach us.
     mount(
@@ -90,6 +100,9 @@ pub(crate) fn prepare(spec: &ContainerSpec, layout: &Layout) -> Result<(), Setup
     }
     mounts::proc(&in_root)?;
     dev::populate(&in_root, spec.shm_size)?;
+    if let Some(tree) = shared_shm {
+        shared_shm::attach(&in_root, tree)?;
+    }
     for m in under_dev {
         mounts::user_mount(&in_root, m, spec.bind_propagation.get(&m.target))?;
     }

@@ -87,7 +87,9 @@ impl Runtime {
                 }
                 _ => None,
             };
-        let join_ipcns = match spec.ipc.container() {
+        // Another container's IPC namespace comes with its /dev/shm, found through its
+        // mount namespace, as Docker shares a shareable container's.
+        let (join_ipcns, shm_of) = match spec.ipc.container() {
             Some(other) => {
                 let record = self.state(other)?;
                 let pid = record.pid.filter(|_| record.state.is_alive()).ok_or_else(|| {
@@ -96,9 +98,12 @@ impl Runtime {
                         format!("cannot join the IPC namespace of container {other}: it is not running"),
                     )
                 })?;
-                Some(std::path::PathBuf::from(format!("/proc/{pid}/ns/ipc")))
+                (
+                    Some(std::path::PathBuf::from(format!("/proc/{pid}/ns/ipc"))),
+                    Some(std::path::PathBuf::from(format!("/proc/{pid}/ns/mnt"))),
+                )
             }
-            None => None,
+            None => (None, None),
         };
         if spec.ipc == crate::spec::IpcNamespace::Host {
             effective.mounts.push(crate::spec::Mount {
@@ -129,6 +134,7 @@ impl Runtime {
             spec: effective,
             join_netns,
             join_ipcns,
+            shm_of,
         };
         let shim_log =
             std::fs::File::create(dir.join("shim.log")).map_err(|source| crate::Error::Io {

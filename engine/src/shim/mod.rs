@@ -173,6 +173,7 @@ fn launch(config: &ShimConfig, cgroup: &AnyManager) -> Result<Launched, String> 
         spec: config.spec.clone(),
         fifo: config.run_dir.join("exec.fifo"),
         layout: config.layout.clone(),
+        shm_of: config.shm_of.clone(),
     };
     let mut sync = UnixStream::from(child.sync);
     let mut line = serde_json::to_string(&message).map_err(|e| fail(e.to_string()))?;

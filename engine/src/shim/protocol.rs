@@ -30,6 +30,9 @@ pub(crate) struct ShimConfig {
     /// The IPC namespace file to join (`ipc` of another container), resolved by the runtime.
     #[serde(default)]
     pub join_ipcns: Option<PathBuf>,
+    /// The mount namespace file of that container, whose /dev/shm this one shares.
+    #[serde(default)]
+    pub shm_of: Option<PathBuf>,
 }
 
 /// What the shim sends the setup once its cgroup is in place.
@@ -43,6 +46,9 @@ pub(crate) struct SetupMessage {
     pub fifo: PathBuf,
     /// The host's cgroup layout (for /sys/fs/cgroup).
     pub layout: Layout,
+    /// The mount namespace file of the container whose /dev/shm this one shares.
+    #[serde(default)]
+    pub shm_of: Option<PathBuf>,
 }
 
 /// The outcome of a step, reported upwards.

@@ -13,7 +13,7 @@ pub enum IpcNamespace {
     /// The host's namespace, with the host's /dev/shm.
     Host,
     /// The namespace of another container of this runtime (its id); it must be running. Its
-    /// /dev/shm stays its own (a tmpfs in its mount namespace).
+    /// /dev/shm is shared too: mounted over this container's own.
     Container(String),
 }
 
