@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use orchestrator::compose::{
     Backend, BackendError, BackendErrorKind, BuildSpec, ContainerSpec, ContainerStatus,
-    NetworkSpec, Observed, VolumeSpec, labels,
+    NetworkSpec, Observed, PreStartSpec, VolumeSpec, labels,
 };
 use tokio::runtime::Handle;
 
 use super::client::ComposeClient;
 use super::hooks::{self, HookPoint, KnownHooks};
-use super::{build, observe, translate};
+use super::{build, observe, pre_start, translate};
 use crate::ClientError;
 use crate::proto;
 
@@ -339,6 +339,13 @@ impl Backend for AgentBackend {
         self.run_hooks(name, HookPoint::PostStart)
     }
 
+    fn run_pre_start(&self, spec: &PreStartSpec) -> Result<(), BackendError> {
+        for index in 0..spec.hooks.len() {
+            self.run_pre_start_hook(spec, index)?;
+        }
+        Ok(())
+    }
+
     fn stop_container(&self, name: &str, timeout: Option<Duration>) -> Result<(), BackendError> {
         self.run_hooks(name, HookPoint::PreStop)?;
         let request = proto::StopRequest {
@@ -433,6 +440,76 @@ impl Backend for AgentBackend {
 }
 
 impl AgentBackend {
+    /// Runs `pre_start` hook `index` of `spec` in a container of its own (a leftover of an
+    /// interrupted run removed first), waits for its exit and removes it; a non-zero exit is
+    /// the error, with the end of the hook's output.
+    fn run_pre_start_hook(&self, spec: &PreStartSpec, index: usize) -> Result<(), BackendError> {
+        let config = pre_start::hook_config(spec, index)
+            .map_err(|e| BackendError::new(BackendErrorKind::Invalid, e.to_string()))?;
+        let name = pre_start::container_name(&spec.container.name, index);
+        let remove = |name: String| proto::RemoveRequest {
+            container: name,
+            force: true,
+            volumes: true,
+        };
+        let client = self.client.containers.clone();
+        let outcome = self
+            .block_on({
+                let mut client = client.clone();
+                let name = name.clone();
+                async move {
+                    match client.remove(remove(name.clone())).await {
+                        Ok(_) => {}
+                        Err(status) if status.code() == tonic::Code::NotFound => {}
+                        Err(status) => return Err(status),
+                    }
+                    let create = proto::CreateRequest {
+                        name: name.clone(),
+                        config: Some(config),
+                        auto_remove: false,
+                    };
+                    client.create(create).await?;
+                    let container = proto::ContainerRef {
+                        container: name.clone(),
+                    };
+                    client.start(container.clone()).await?;
+                    let code = client.wait(container).await?.into_inner().exit_code;
+                    let logs = proto::LogsRequest {
+                        container: name,
+                        tail: pre_start::TAIL_LINES,
+                        stdout: true,
+                        stderr: true,
+                        ..Default::default()
+                    };
+                    let mut tail = Vec::new();
+                    let mut stream = client.logs(logs).await?.into_inner();
+                    while let Some(entry) = stream.message().await? {
+                        tail.extend_from_slice(&entry.line);
+                    }
+                    Ok((code, String::from_utf8_lossy(&tail).into_owned()))
+                }
+            })
+            .map_err(status_failed);
+        // Removed whatever happened; a failed removal is left to the next run's cleanup.
+        let mut cleanup = client;
+        match self.block_on(async move { cleanup.remove(remove(name)).await }) {
+            Err(status) if status.code() != tonic::Code::NotFound => {
+                tracing::warn!(cause = %status.message(), "cannot remove a pre_start hook container");
+            }
+            _ => {}
+        }
+        let (code, tail) = outcome?;
+        match code {
+            0 => Ok(()),
+            code => Err(BackendError::other(pre_start::failure(
+                &spec.container.service,
+                index,
+                code,
+                &tail,
+            ))),
+        }
+    }
+
     /// Runs the hooks of `point` recorded on container `name`, in order, while it runs; the
     /// first that exits non-zero is the error. A container known to have none costs no call.
     fn run_hooks(&self, name: &str, point: HookPoint) -> Result<(), BackendError> {

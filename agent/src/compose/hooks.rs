@@ -137,8 +137,9 @@ pub fn failure(service: &str, code: i32) -> String {
     format!("{service} hook exited with status {code}")
 }
 
-/// Refuses what the agent cannot run of the service's hooks: `privileged` (an exec gets the
-/// container's capabilities, never more) and `pre_start` (init containers).
+/// Refuses what the agent cannot run of the service's hooks: `privileged` `post_start` and
+/// `pre_stop` hooks (an exec gets the container's capabilities, never more) and, as Compose,
+/// `pre_start` hooks with `per_replica` (they run once per service).
 pub fn check(name: &str, service: &Service) -> Result<(), TranslateError> {
     for (key, hooks) in [
         ("post_start", &service.post_start),
@@ -151,10 +152,12 @@ pub fn check(name: &str, service: &Service) -> Result<(), TranslateError> {
             ));
         }
     }
-    if !service.pre_start.is_empty() {
+    if let Some(index) = service.pre_start.iter().position(|h| h.per_replica) {
         return Err(TranslateError::new(
             name,
-            "pre_start hooks are not supported by bosun",
+            format!(
+                "pre_start[{index}]: per_replica is not yet supported; remove per_replica or set it to false"
+            ),
         ));
     }
     Ok(())
@@ -246,7 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn privileged_and_pre_start_hooks_are_refused() {
+    fn privileged_and_per_replica_pre_start_hooks_are_refused() {
         let privileged = service(json!({"image": "busybox",
             "post_start": [{"command": "id", "privileged": true}]}));
         assert_eq!(
@@ -254,9 +257,12 @@ mod tests {
             "service web: post_start: privileged hooks are not supported by bosun"
         );
         let pre_start = service(json!({"image": "busybox", "pre_start": [{"command": "id"}]}));
+        assert_eq!(check("web", &pre_start), Ok(()));
+        let per_replica = service(json!({"image": "busybox", "pre_start": [
+            {"command": "id"}, {"command": "id", "per_replica": true}]}));
         assert_eq!(
-            check("web", &pre_start).unwrap_err().to_string(),
-            "service web: pre_start hooks are not supported by bosun"
+            check("web", &per_replica).unwrap_err().to_string(),
+            "service web: pre_start[1]: per_replica is not yet supported; remove per_replica or set it to false"
         );
         assert_eq!(check("web", &service(json!({"image": "busybox"}))), Ok(()));
     }

@@ -7,6 +7,7 @@
 //! - [`build`]: a planned build (`build:`) → the agent's `BuildRequest`, unsupported keys
 //!   refused by name;
 //! - [`observe`]: the agent's listings → the planner's [`Observed`](orchestrator::compose::Observed);
+//! - [`hooks`] and [`pre_start`]: lifecycle hooks, as execs and as containers of their own;
 //! - [`backend`]: [`AgentBackend`], the synchronous `Backend` the executor's threads call.
 
 pub mod backend;
@@ -14,6 +15,7 @@ pub mod build;
 pub mod client;
 pub mod hooks;
 pub mod observe;
+pub mod pre_start;
 pub mod translate;
 
 pub use backend::AgentBackend;

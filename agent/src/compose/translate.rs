@@ -2,7 +2,8 @@
 //! agent's [`ContainerConfig`](proto::ContainerConfig).
 //!
 //! Keys the agent cannot honour are never dropped silently: those that would change what the
-//! container is (`pre_start`, privileged hooks and the mount types it lacks) are errors
+//! container is (privileged exec hooks, per-replica `pre_start` hooks and the mount types it
+//! lacks) are errors
 //! naming the key ([`check_limits`] finds them
 //! before anything is created); [`unsupported`] lists the others as warnings (the CLI prints
 //! them before acting).

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
 
-use compose_spec::model::{Build, DependsOnCondition, Network, Service, Volume};
+use compose_spec::model::{Build, DependsOnCondition, Network, PreStartHook, Service, Volume};
 use serde::Serialize;
 
 use crate::compose::files::ServiceFile;
@@ -64,6 +64,9 @@ pub enum Action {
     },
     /// Wait until a dependency's containers meet a `depends_on` condition.
     AwaitDependency(AwaitSpec),
+    /// Run a service's `pre_start` hooks, in order, each in a container of its own with the
+    /// volumes and networks of one of the service's containers (created, not started).
+    RunPreStart(Box<PreStartSpec>),
 }
 
 impl Action {
@@ -83,6 +86,7 @@ impl Action {
             Self::BuildImage(spec) => &spec.image,
             Self::RenameContainer { from, .. } => from,
             Self::AwaitDependency(spec) => &spec.dependency,
+            Self::RunPreStart(spec) => &spec.container.name,
         }
     }
 }
@@ -137,6 +141,14 @@ impl fmt::Display for Action {
                 spec.containers.join(", "),
                 spec.dependent,
                 if spec.required { "" } else { " (optional)" }
+            ),
+            Self::RunPreStart(spec) => write!(
+                f,
+                "run {} pre_start hook{} of service {} with the volumes of {}",
+                spec.hooks.len(),
+                if spec.hooks.len() == 1 { "" } else { "s" },
+                spec.container.service,
+                spec.container.name
             ),
         }
     }
@@ -203,6 +215,19 @@ pub struct ContainerSpec {
     /// The service's secrets and configs to mount, or why they cannot be (the backend refuses
     /// to create the container then, with this message).
     pub files: Result<Vec<ServiceFile>, String>,
+}
+
+/// A service's `pre_start` hooks and the container they run beside: Compose runs them once
+/// per service, before the first start while none of its containers runs, each as a
+/// container of the hook's image (the service's when unset) with the service's environment
+/// and that container's volumes and networks; the first that exits non-zero fails the start.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PreStartSpec {
+    /// The service's container (lowest number) whose volumes and networks the hooks get, as
+    /// the plan creates it.
+    pub container: Box<ContainerSpec>,
+    /// The hooks, in order.
+    pub hooks: Vec<PreStartHook>,
 }
 
 /// An image to build for a service.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::compose::action::{BuildSpec, ContainerSpec, NetworkSpec, VolumeSpec};
+use crate::compose::action::{BuildSpec, ContainerSpec, NetworkSpec, PreStartSpec, VolumeSpec};
 use crate::compose::error::BackendError;
 use crate::compose::observed::{ContainerStatus, Observed};
 
@@ -41,6 +41,9 @@ pub trait Backend: Sync {
     fn create_container(&self, spec: &ContainerSpec) -> Result<(), BackendError>;
     /// Starts a container.
     fn start_container(&self, name: &str) -> Result<(), BackendError>;
+    /// Runs a service's `pre_start` hooks to completion, in order; a hook that exits
+    /// non-zero is the error (naming its index and code, as Compose does).
+    fn run_pre_start(&self, spec: &PreStartSpec) -> Result<(), BackendError>;
     /// Stops a container: its stop signal, SIGKILL after `timeout` (the container's own stop
     /// timeout when `None`).
     fn stop_container(&self, name: &str, timeout: Option<Duration>) -> Result<(), BackendError>;

@@ -196,6 +196,7 @@ fn run(
             anonymous_volumes,
         } => backend.remove_container(name, *anonymous_volumes),
         Action::RenameContainer { from, to } => backend.rename_container(from, to),
+        Action::RunPreStart(spec) => backend.run_pre_start(spec),
         Action::AwaitDependency(spec) => {
             return await_dependency(
                 spec,

@@ -40,7 +40,9 @@ pub mod spec;
 pub mod testing;
 pub mod up;
 
-pub use action::{Action, AwaitSpec, BuildSpec, ContainerSpec, NetworkSpec, VolumeSpec};
+pub use action::{
+    Action, AwaitSpec, BuildSpec, ContainerSpec, NetworkSpec, PreStartSpec, VolumeSpec,
+};
 pub use backend::Backend;
 pub use build::{BuildFlags, BuildPolicy, builds_of, plan_builds};
 pub use clock::{Clock, SystemClock};

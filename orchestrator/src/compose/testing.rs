@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use compose_spec::model::VolumeType;
 
-use crate::compose::action::{BuildSpec, ContainerSpec, NetworkSpec, VolumeSpec};
+use crate::compose::action::{BuildSpec, ContainerSpec, NetworkSpec, PreStartSpec, VolumeSpec};
 use crate::compose::backend::Backend;
 use crate::compose::error::{BackendError, BackendErrorKind};
 use crate::compose::observed::{
@@ -383,6 +383,18 @@ impl Backend for FakeBackend {
             });
             Ok(())
         })
+    }
+
+    fn run_pre_start(&self, spec: &PreStartSpec) -> Result<(), BackendError> {
+        self.call(
+            format!(
+                "pre_start {} x{} with {}",
+                spec.container.service,
+                spec.hooks.len(),
+                spec.container.name
+            ),
+            |w| w.container(&spec.container.name).map(drop),
+        )
     }
 
     fn start_container(&self, name: &str) -> Result<(), BackendError> {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use compose_spec::model::Service;
 use compose_spec::validate::MAX_SCALE;
 
-use crate::compose::action::{Action, AwaitSpec};
+use crate::compose::action::{Action, AwaitSpec, PreStartSpec};
 use crate::compose::build::{BuildPolicy, build_spec, should_build};
 use crate::compose::decide::{Decision, RecreatePolicy, ServiceContext, anonymous_targets, decide};
 use crate::compose::desired::Desired;
@@ -122,7 +122,7 @@ pub fn plan(
     let starts = emit_containers(&scope, &decided, &resources, &pulls, &stops, &mut plan);
     resources.wait_for_removals(observed, &container_removals(&plan), &mut plan)?;
     if !options.no_start {
-        emit_starts(&scope, &decided, starts, &mut plan);
+        emit_starts(&scope, &decided, &resources, starts, &mut plan);
     }
     Ok(plan)
 }
@@ -512,10 +512,12 @@ fn container_removals(plan: &Plan) -> BTreeMap<String, StepId> {
 
 /// Dependency waits and starts, dependencies first: each service with containers to start
 /// first waits for each `depends_on` condition on the containers its dependency ends up
-/// with (after that dependency's own starts), then starts them.
+/// with (after that dependency's own starts), runs its `pre_start` hooks when none of its
+/// containers keeps running, then starts them.
 fn emit_starts(
     scope: &Scope<'_>,
     decided: &Decided<'_>,
+    resources: &Resources,
     mut pending_starts: BTreeMap<&str, Vec<PendingStart>>,
     plan: &mut Plan,
 ) {
@@ -555,6 +557,18 @@ fn emit_starts(
             let reason = format!("depends_on condition {}", condition.condition);
             waits.push(plan.add(Action::AwaitDependency(spec), reason, after));
         }
+        if let Some(spec) = pre_start(scope, decided, resources, name) {
+            let mut after: Vec<StepId> = starts
+                .iter()
+                .flat_map(|(_, after, _)| after.iter().copied())
+                .chain(waits.iter().copied())
+                .collect();
+            after.sort();
+            after.dedup();
+            let reason = "pre_start: no container of the service runs yet";
+            let hooks = plan.add(Action::RunPreStart(Box::new(spec)), reason, after);
+            waits.push(hooks);
+        }
         let mut steps = Vec::new();
         for (container, mut after, why) in starts {
             after.extend(waits.iter().copied());
@@ -562,6 +576,45 @@ fn emit_starts(
         }
         starts_of.insert(name, steps);
     }
+}
+
+/// The `pre_start` hooks of service `name` to run before its starts: as Compose, once per
+/// service and only when none of its containers keeps running, beside its lowest-numbered
+/// container to start.
+fn pre_start(
+    scope: &Scope<'_>,
+    decided: &Decided<'_>,
+    resources: &Resources,
+    name: &str,
+) -> Option<PreStartSpec> {
+    let service = scope.service(name);
+    if service.pre_start.is_empty() {
+        return None;
+    }
+    let mut numbers = Vec::new();
+    for decision in &decided.decisions[name] {
+        match decision {
+            Decision::Keep(_) | Decision::Restart(..) => return None,
+            Decision::Create(number) => numbers.push(*number),
+            Decision::Start(c) | Decision::Recreate(c, _) => numbers.push(c.number().unwrap_or(1)),
+            Decision::Remove(_) => {}
+        }
+    }
+    let number = numbers.into_iter().min()?;
+    let image = &decided.images[name];
+    let container = container_spec(
+        scope.desired,
+        resources,
+        name,
+        service,
+        image,
+        number,
+        BTreeMap::new(),
+    );
+    Some(PreStartSpec {
+        container: Box::new(container),
+        hooks: service.pre_start.clone(),
+    })
 }
 
 /// The enabled services `up` acts on: the named ones (all when none is named) and, unless
