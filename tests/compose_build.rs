@@ -123,7 +123,7 @@ fn up_build_three_services_then_cached_then_one_changed() {
         "{stderr}"
     );
     assert!(
-        !stderr.contains("create container"),
+        !stderr.contains("  Created") && !stderr.contains("  Recreated"),
         "nothing recreated:\n{stderr}"
     );
     assert_eq!(ids(&env), before);
@@ -131,7 +131,10 @@ fn up_build_three_services_then_cached_then_one_changed() {
     // A changed copied file: only its service is rebuilt into another image and recreated.
     std::fs::write(env.dir().join("api/msg.txt"), "api v2\n").unwrap();
     let (_, stderr) = env.ok(&["up", "-d", "--build"]);
-    assert!(stderr.contains("image digest changed"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(" Container {}  Recreated", env.name("api", 1))),
+        "{stderr}"
+    );
     let after = ids(&env);
     let changed: Vec<&str> = before
         .iter()

@@ -299,7 +299,7 @@ fn down_by_project_name_without_the_file() {
 
     let (_, progress) = elsewhere_ok(&env, &["down", "-t", "1"]);
     assert!(
-        progress.contains(&format!("remove container {}", env.name("web", 1))),
+        progress.contains(&format!(" Container {}  Removed", env.name("web", 1))),
         "{progress}"
     );
     assert!(env.ps().is_empty(), "{:?}", env.ps());
@@ -908,7 +908,7 @@ fn down_of_named_services_takes_only_their_containers() {
     assert!(!state.contains_key(&env.name("worker", 1)), "{state:?}");
     assert_eq!(state[&env.name("api", 1)], "running", "{progress}");
     assert_eq!(state[&env.name("db", 1)], "running");
-    assert!(!progress.contains("remove network"), "{progress}");
+    assert!(!progress.contains(" Network "), "{progress}");
     let out = env.bosun(&["down", "nosuch"]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("no such service: nosuch"));

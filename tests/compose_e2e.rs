@@ -44,7 +44,10 @@ fn up_noop_and_down() {
     let (plan, _) = env.ok(&["up", "-d", "--dry-run"]);
     assert_eq!(plan, "");
     let (_, progress) = env.ok(&["up", "-d", "--progress", "plain"]);
-    assert!(!progress.contains('✔'), "no-op up acted: {progress}");
+    assert!(
+        !progress.lines().any(|l| l.starts_with(" Container ")),
+        "no-op up acted: {progress}"
+    );
     // Stopped containers start again, through `up` and through `start`.
     env.ok(&["stop", "-t", "1"]);
     assert!(env.ps().iter().all(|(_, state)| state == "exited"));
@@ -86,7 +89,10 @@ fn recreate_shows_the_reason_and_orphans_are_removed_on_request() {
         "db is unchanged: {plan}"
     );
     let (_, progress) = env.ok(&["up", "-d", "--progress", "plain"]);
-    assert!(progress.contains("recreate:"), "{progress}");
+    assert!(
+        progress.contains(&format!(" Container {}  Recreated", env.name("web", 1))),
+        "{progress}"
+    );
     let (out, _) = env.ok(&["exec", "web", "sh", "-c", "echo $MODE"]);
     assert_eq!(out, "blue\n");
 

@@ -83,8 +83,14 @@ fn up_recreates_a_network_whose_definition_changed() {
 
     let out = with_env_ok(&env, &[("SUBNET", "192.168.0.0/16")], &["up", "-d"]);
     let test = env.name("test", 1);
-    assert!(out.contains(&format!("stop container {test}")), "{out}");
-    assert!(out.contains(&format!("start container {test}")), "{out}");
+    assert!(
+        out.contains(&format!(" Container {test}  Stopped")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(" Container {test}  Started")),
+        "{out}"
+    );
     assert!(
         addresses(&env, "test").contains("192.168."),
         "the container moved to the new subnet"
@@ -497,7 +503,7 @@ fn an_image_mount_shows_the_images_content_read_only() {
     assert!(image_mounts_left(&env));
     let id = container_id(&env, &env.name("with_image", 1));
     let (out, err) = env.ok(&["up", "-d"]);
-    assert!(!format!("{out}{err}").contains("recreate"), "{out}{err}");
+    assert!(!format!("{out}{err}").contains("Recreate"), "{out}{err}");
     assert_eq!(container_id(&env, &env.name("with_image", 1)), id);
     env.ok(&["down", "-t", "1"]);
     assert!(!image_mounts_left(&env), "the image's layers are unmounted");

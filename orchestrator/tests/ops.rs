@@ -100,7 +100,7 @@ fn start_runs_the_stopped_dependencies_first_service_by_service() {
 }
 
 #[test]
-fn stop_takes_the_live_containers_of_the_model_and_no_one_off_or_orphan() {
+fn stop_takes_every_container_of_the_model_stopped_ones_too_and_no_one_off_or_orphan() {
     let fake = fake();
     let project = load_project("chain.yaml", &[]);
     up(&fake, &project, &PlanOptions::default());
@@ -123,20 +123,24 @@ fn stop_takes_the_live_containers_of_the_model_and_no_one_off_or_orphan() {
     let timeout = Some(Duration::from_secs(3));
     let batch = ops::stop(&project, &observe(&fake), &[], timeout);
     assert_eq!(batch.op, ContainerOp::Stop { timeout });
-    assert_eq!(
-        batch.containers,
-        strings(&["demo-api-1", "demo-db-1", "demo-web-1", "demo-worker-1"])
-    );
+    let all = [
+        "demo-api-1",
+        "demo-db-1",
+        "demo-web-1",
+        "demo-worker-1",
+        "demo-worker-2",
+    ];
+    assert_eq!(batch.containers, strings(&all));
     let named = ops::stop(&project, &observe(&fake), &strings(&["worker"]), None);
-    assert_eq!(named.containers, strings(&["demo-worker-1"]));
+    assert_eq!(
+        named.containers,
+        strings(&["demo-worker-1", "demo-worker-2"])
+    );
     let outcomes = run_batch(&fake, &batch);
     let names: Vec<&str> = outcomes.iter().map(|o| o.container.as_str()).collect();
-    assert_eq!(
-        names,
-        ["demo-api-1", "demo-db-1", "demo-web-1", "demo-worker-1"]
-    );
+    assert_eq!(names, all);
     assert!(outcomes.iter().all(|o| o.result.is_ok()));
-    for name in ["demo-api-1", "demo-db-1", "demo-web-1", "demo-worker-1"] {
+    for name in all {
         assert_eq!(state(&fake, name), EXITED, "{name}");
     }
     assert_eq!(state(&fake, "demo-other-1"), ContainerState::Running);

@@ -57,5 +57,5 @@ pub use observed::{
 };
 pub use options::{DivergedVolumes, DownOptions, PlanOptions};
 pub use plan::{Plan, Step, StepId};
-pub use progress::{Progress, ProgressEvent};
+pub use progress::{Progress, ProgressEvent, compose_lines};
 pub use up::plan;

@@ -449,7 +449,7 @@ fn emit_containers<'p>(
                             name: temporary,
                             anonymous_volumes: options.renew_anon_volumes,
                         },
-                        "replaced",
+                        crate::compose::progress::REPLACED,
                         [create],
                     );
                     creates.push(create);

@@ -102,8 +102,9 @@ pub(crate) struct ScaleArgs {
     pub scale: Vec<String>,
 }
 
-/// Runs the batches one after the other, every container of a batch at once, printing one
-/// line per container; stops after a batch that failed on some container. On a dry run
+/// Runs the batches one after the other, every container of a batch at once, printing
+/// Compose's lines for each container (` Container demo-web-1  Stopping`, then `Stopped`);
+/// stops after a batch that failed on some container. On a dry run
 /// (`bosun --dry-run stop`) prints what would be done to each container instead.
 fn run(session: &Session, batches: &[Batch]) -> anyhow::Result<()> {
     for batch in batches {
@@ -113,6 +114,11 @@ fn run(session: &Session, batches: &[Batch]) -> anyhow::Result<()> {
                 eprintln!("DRY-RUN MODE -  Container {name}  {word}");
             }
             continue;
+        }
+        if let Some(working) = batch.op.working_word() {
+            for name in &batch.containers {
+                eprintln!(" Container {name}  {working}");
+            }
         }
         report(ops::run_batch(session.backend(), batch), word)?;
     }
@@ -279,9 +285,9 @@ fn report(outcomes: Vec<Outcome>, word: &str) -> anyhow::Result<()> {
     let mut failed = Vec::new();
     for Outcome { container, result } in outcomes {
         match result {
-            Ok(()) => eprintln!(" ✔ Container {container}  {word}"),
+            Ok(()) => eprintln!(" Container {container}  {word}"),
             Err(err) => {
-                eprintln!(" ✘ Container {container}  {err}");
+                eprintln!(" Container {container}  Error {err}");
                 failed.push(container);
             }
         }

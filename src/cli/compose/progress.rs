@@ -1,13 +1,14 @@
-//! Progress of an execution: live spinners per action on a terminal (indicatif), one line per
-//! finished action otherwise, JSON lines with `--progress json`, nothing with `quiet`. Every
-//! finished action shows the reason the plan gave for it.
+//! Progress of an execution: live spinners per action on a terminal (indicatif), each finished
+//! action with the reason the plan gave for it; Compose's own lines otherwise (`plain`, or
+//! `auto` on a pipe: ` Container demo-web-1  Started`, what scripts written for Compose
+//! read); JSON lines with `--progress json`; nothing with `quiet`.
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use orchestrator::compose::{Plan, Progress, ProgressEvent, StepId};
+use orchestrator::compose::{Plan, Progress, ProgressEvent, StepId, compose_lines};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -66,8 +67,9 @@ impl<'p> Printer<'p> {
         match self.mode {
             Mode::Quiet => {}
             Mode::Plain => {
-                if progress.event != ProgressEvent::Started {
-                    eprintln!("{}", self.line(&progress));
+                let step = self.plan.step(progress.step);
+                for line in compose_lines(&step.action, &step.reason, &progress.event) {
+                    eprintln!("{line}");
                 }
             }
             Mode::Json => {

@@ -53,6 +53,19 @@ impl ContainerOp {
         }
     }
 
+    /// The word Compose reports a container with while the operation runs (`Container
+    /// demo-web-1  Stopping`); none for pause and unpause, which Compose reports once done.
+    pub fn working_word(self) -> Option<&'static str> {
+        match self {
+            Self::Start => Some("Starting"),
+            Self::Stop { .. } => Some("Stopping"),
+            Self::Restart { .. } => Some("Restarting"),
+            Self::Kill { .. } => Some("Killing"),
+            Self::Remove { .. } => Some("Removing"),
+            Self::Pause | Self::Unpause => None,
+        }
+    }
+
     /// Applies the operation to the container `name`.
     pub fn apply(self, backend: &dyn Backend, name: &str) -> Result<(), BackendError> {
         match self {

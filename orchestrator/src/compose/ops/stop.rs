@@ -16,15 +16,18 @@ fn live(project: &Project, observed: &Observed, services: &[String], op: Contain
     Batch::new(op, names)
 }
 
-/// `stop` (and the first half of `rm --stop`): the live containers, each with its grace
-/// period.
+/// `stop` (and the first half of `rm --stop`): every container of the services in scope, each
+/// with its grace period. As Compose, a container already stopped is in the batch too (its
+/// stop does nothing), so a repeated `stop` still reports each container `Stopped`.
 pub fn stop(
     project: &Project,
     observed: &Observed,
     services: &[String],
     timeout: Option<Duration>,
 ) -> Batch {
-    live(project, observed, services, ContainerOp::Stop { timeout })
+    let scope = scope(project, services);
+    let names = containers(observed, &project.name, &scope, |_| true);
+    Batch::new(ContainerOp::Stop { timeout }, names)
 }
 
 /// `kill`: signal number `signal` to the live containers.
