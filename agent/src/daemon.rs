@@ -29,6 +29,8 @@ pub struct AgentConfig {
     pub run_root: PathBuf,
     /// The cgroup parent of the containers (relative to the hierarchy roots).
     pub cgroup_parent: String,
+    /// Where to serve the Docker Engine API too (`None`: not served).
+    pub docker_socket: Option<PathBuf>,
 }
 
 impl AgentConfig {
@@ -38,6 +40,7 @@ impl AgentConfig {
             data_root: data_root.into(),
             run_root: run_root.into(),
             cgroup_parent: "bosun".into(),
+            docker_socket: None,
         }
     }
 
@@ -109,6 +112,8 @@ pub struct Daemon {
     node: Arc<Node>,
     listener: std::os::unix::net::UnixListener,
     policy: PeerPolicy,
+    /// The Docker API's socket, when served.
+    docker: Option<std::os::unix::net::UnixListener>,
     _lock: Flock<File>,
 }
 
@@ -143,11 +148,21 @@ impl Daemon {
         }
 
         let (listener, policy) = bind_socket(&config.socket(), group)?;
+        let docker = match &config.docker_socket {
+            Some(path) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).map_err(io("create", dir))?;
+                }
+                Some(bind_socket(path, group)?.0)
+            }
+            None => None,
+        };
         Ok(Daemon {
             config,
             node,
             listener,
             policy,
+            docker,
             _lock: lock,
         })
     }
@@ -158,7 +173,7 @@ impl Daemon {
     }
 
     /// Serves until `shutdown` resolves, then removes the socket and the pid file.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), DaemonError> {
         let socket = self.config.socket();
         self.listener
             .set_nonblocking(true)
@@ -166,12 +181,62 @@ impl Daemon {
         let listener =
             tokio::net::UnixListener::from_std(self.listener).map_err(io("listen on", &socket))?;
         tracing::info!(socket = %socket.display(), pid = std::process::id(), "agent listening");
+        // Both servers stop together: the agent's shutdown also ends the Docker API's.
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let docker = match self.docker.take() {
+            Some(docker) => Some(start_docker(docker, &self.config, self.policy, stopped)?),
+            None => None,
+        };
+        let shutdown = async move {
+            shutdown.await;
+            let _ = stop.send(());
+        };
         let result = serve(listener, self.node, self.policy, shutdown).await;
+        if let Some(docker) = docker {
+            let _ = docker.await;
+        }
+        if let Some(path) = &self.config.docker_socket {
+            let _ = std::fs::remove_file(path);
+        }
         let _ = std::fs::remove_file(&socket);
         let _ = std::fs::remove_file(self.config.pid_file());
         tracing::info!("agent stopped");
         Ok(result?)
     }
+}
+
+/// Starts the Docker API on `listener`: its calls go to the agent's socket, its peers are
+/// admitted by the agent's own rule. It stops when `stopped` changes or closes.
+fn start_docker(
+    listener: std::os::unix::net::UnixListener,
+    config: &AgentConfig,
+    policy: PeerPolicy,
+    mut stopped: tokio::sync::watch::Receiver<()>,
+) -> Result<tokio::task::JoinHandle<()>, DaemonError> {
+    let path = config.docker_socket.clone().unwrap_or_default();
+    listener
+        .set_nonblocking(true)
+        .map_err(io("configure", &path))?;
+    let listener = tokio::net::UnixListener::from_std(listener).map_err(io("listen on", &path))?;
+    let agent_socket = config.socket();
+    tracing::info!(socket = %path.display(), "serving the Docker API");
+    Ok(tokio::spawn(async move {
+        let channel = match api::client::channel(&agent_socket).await {
+            Ok(channel) => channel,
+            Err(err) => {
+                tracing::error!(cause = %err, "docker API: cannot reach the agent's socket");
+                return;
+            }
+        };
+        let admit: dockerapi::Admit =
+            std::sync::Arc::new(move |uid, gid, pid| policy.admits(uid, gid, pid));
+        let shutdown = async move {
+            let _ = stopped.changed().await;
+        };
+        if let Err(err) = dockerapi::serve(listener, channel, admit, shutdown).await {
+            tracing::error!(cause = %err, "docker API stopped");
+        }
+    }))
 }
 
 /// Mode of the data root: closed to everybody but root. Containers leave files there that

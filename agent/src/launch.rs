@@ -31,10 +31,11 @@ pub fn spawn_background(exe: &Path, config: &AgentConfig) -> Result<u32, DaemonE
         .arg("--data-root")
         .arg(&config.data_root)
         .arg("--run-root")
-        .arg(&config.run_root)
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err);
+        .arg(&config.run_root);
+    if let Some(docker) = &config.docker_socket {
+        command.arg("--docker-socket").arg(docker);
+    }
+    command.stdin(Stdio::null()).stdout(log).stderr(log_err);
     // SAFETY: setsid is async-signal-safe and touches no memory of the parent; it is the only
     // call made between fork and exec.
     unsafe {

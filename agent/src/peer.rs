@@ -25,6 +25,13 @@ impl PeerPolicy {
         }
     }
 
+    /// Whether a connection's peer (its uid, gid and, when known, pid for its supplementary
+    /// groups) may use the API: the rule of [`check`](Self::check) for sockets served outside
+    /// tonic (the Docker API's).
+    pub fn admits(&self, uid: u32, gid: u32, pid: Option<i32>) -> bool {
+        uid == 0 || self.allows(uid, gid, &pid.map(supplementary_groups).unwrap_or_default())
+    }
+
     /// Checks a request's peer; refuses requests without credentials.
     #[allow(clippy::result_large_err)]
     pub fn check(&self, request: Request<()>) -> Result<Request<()>, Status> {

@@ -35,6 +35,10 @@ pub(crate) struct AgentArgs {
         value_name = "NAME"
     )]
     pub cgroup_parent: String,
+    /// Also serve the Docker Engine API on this unix socket (for the docker CLI, docker-compose
+    /// and other Docker clients; same access rule as the agent's socket). Off by default.
+    #[arg(long, env = "BOSUN_DOCKER_SOCKET", value_name = "PATH")]
+    pub docker_socket: Option<PathBuf>,
 }
 
 /// The roots from `BOSUN_DATA_ROOT` and `BOSUN_RUN_ROOT`, or the defaults.
@@ -44,16 +48,22 @@ pub(super) fn default_config() -> AgentConfig {
             .filter(|v| !v.is_empty())
             .map_or_else(|| PathBuf::from(default), PathBuf::from)
     };
-    AgentConfig::new(
+    let mut config = AgentConfig::new(
         root("BOSUN_DATA_ROOT", DATA_ROOT),
         root("BOSUN_RUN_ROOT", RUN_ROOT),
-    )
+    );
+    // An agent the CLI starts in the background serves the Docker API as `bosun agent` would.
+    config.docker_socket = std::env::var_os("BOSUN_DOCKER_SOCKET")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    config
 }
 
 /// Runs `bosun agent`.
 pub(super) fn run(args: AgentArgs) -> anyhow::Result<ExitCode> {
     let mut config = AgentConfig::new(&args.data_root, &args.run_root);
     config.cgroup_parent = args.cgroup_parent;
+    config.docker_socket = args.docker_socket.filter(|p| !p.as_os_str().is_empty());
     if args.foreground {
         foreground(config)
     } else {
