@@ -16,6 +16,15 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# The Docker API e2e test (tests/docker_api.rs) drives the real docker CLI: Debian's docker.io
+# when no docker is on PATH.
+if ! command -v docker >/dev/null 2>&1; then
+    echo "installing: docker.io"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends docker.io >/dev/null
+fi
+
 if ! cargo nextest --version >/dev/null 2>&1; then
     echo "installing: cargo-nextest"
     cargo install --locked cargo-nextest
