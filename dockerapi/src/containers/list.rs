@@ -49,7 +49,7 @@ pub(crate) async fn list(context: &Context, request: &hyper::Request<Incoming>) 
         .await?
         .into_inner()
         .containers;
-    containers.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    containers.sort_by_key(|c| std::cmp::Reverse(c.created_at));
     if let Some(limit) = limit {
         containers.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     }
