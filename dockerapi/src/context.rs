@@ -20,6 +20,10 @@ pub(crate) struct Context {
     /// Exec instances by id. A std mutex: it is held only to read or write an entry, never
     /// across an await.
     pub(crate) execs: Mutex<HashMap<String, ExecRecord>>,
+    /// The tasks streaming responses and sessions, aborted at shutdown: each holds calls of
+    /// the agent open, and the agent's server waits for its open calls before it stops. A std
+    /// mutex, never held across an await.
+    tasks: Mutex<tokio::task::JoinSet<()>>,
 }
 
 impl Context {
@@ -28,7 +32,26 @@ impl Context {
         Self {
             channel,
             execs: Mutex::new(HashMap::new()),
+            tasks: Mutex::new(tokio::task::JoinSet::new()),
         }
+    }
+
+    /// Runs `task` in the background until it ends or the server stops.
+    pub(crate) fn spawn(&self, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        let mut tasks = self
+            .tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(task);
+    }
+
+    /// Aborts every background task (at shutdown).
+    pub(crate) fn abort_all(&self) {
+        self.tasks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .abort_all();
     }
 
     /// The containers service.

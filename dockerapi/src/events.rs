@@ -63,7 +63,7 @@ pub(crate) async fn events(context: &Context, request: &hyper::Request<Incoming>
         .await?
         .into_inner();
     let (response, chunks) = streamed("application/json");
-    tokio::spawn(async move {
+    context.spawn(async move {
         while let Ok(Some(event)) = stream.message().await {
             if passes(&event, &filters) && !chunks.send_json(&message(&event)).await {
                 return;

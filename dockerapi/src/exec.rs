@@ -40,14 +40,21 @@ pub(crate) struct ExecRecord {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct ExecConfig {
+    #[serde(deserialize_with = "crate::containers::nullable")]
     attach_stdin: bool,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     attach_stdout: bool,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     attach_stderr: bool,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     tty: bool,
     env: Option<Vec<String>>,
     cmd: Option<Vec<String>>,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     user: String,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     working_dir: String,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     privileged: bool,
     console_size: Option<Vec<u32>>,
 }
@@ -55,7 +62,9 @@ struct ExecConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct StartConfig {
+    #[serde(deserialize_with = "crate::containers::nullable")]
     detach: bool,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     tty: bool,
     console_size: Option<Vec<u32>>,
 }
@@ -196,7 +205,8 @@ pub(crate) async fn start(
     let id = id.to_string();
     let stdin = record.config.attach_stdin;
     if start.detach {
-        tokio::spawn(async move {
+        let task_context = context.clone();
+        task_context.spawn(async move {
             let code = hijack::pump_output(output, &mut Sink::Discard, tty).await;
             set_state(&context, &id, ExecState::Exited(code.unwrap_or(-1)));
         });
@@ -207,15 +217,13 @@ pub(crate) async fn start(
     }
     match upgrade {
         Some(upgrade) => {
-            tokio::spawn(async move {
+            let task_context = context.clone();
+            task_context.spawn(async move {
                 let Some((reader, writer)) = hijack::split(upgrade).await else {
                     return;
                 };
-                if let Some(input) = input {
-                    tokio::spawn(hijack::pump_input(reader, input, stdin));
-                }
                 let mut sink = Sink::Conn(writer);
-                let code = hijack::pump_output(output, &mut sink, tty).await;
+                let code = hijack::session(reader, input, stdin, output, &mut sink, tty).await;
                 set_state(&context, &id, ExecState::Exited(code.unwrap_or(-1)));
                 sink.close().await;
             });
@@ -223,7 +231,8 @@ pub(crate) async fn start(
         }
         None => {
             let (response, chunks) = streamed(super::containers::logs::content_type(tty));
-            tokio::spawn(async move {
+            let task_context = context.clone();
+            task_context.spawn(async move {
                 let mut sink = Sink::Body(chunks);
                 let code = hijack::pump_output(output, &mut sink, tty).await;
                 set_state(&context, &id, ExecState::Exited(code.unwrap_or(-1)));

@@ -119,6 +119,33 @@ pub(crate) async fn pump_output(
     code
 }
 
+/// One session over a hijacked connection: the client's input goes to `input` (or is read
+/// and dropped without one) while the output is copied to `sink`; returns when the output
+/// ends, with the exit code when the session sent one.
+pub(crate) async fn session(
+    mut reader: tokio::io::ReadHalf<TokioIo<Upgraded>>,
+    input: Option<mpsc::Sender<AttachInput>>,
+    close_stdin: bool,
+    output: tonic::Streaming<ExecOutput>,
+    sink: &mut Sink,
+    tty: bool,
+) -> Option<i32> {
+    let input = async move {
+        match input {
+            Some(input) => pump_input(reader, input, close_stdin).await,
+            None => {
+                let _ = tokio::io::copy(&mut reader, &mut tokio::io::sink()).await;
+            }
+        }
+        // The session lasts as long as its output, whatever the input does.
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        code = pump_output(output, sink, tty) => code,
+        () = input => None,
+    }
+}
+
 /// The connection of a completed upgrade, split.
 pub(crate) async fn split(
     upgrade: OnUpgrade,

@@ -110,7 +110,7 @@ pub(crate) async fn pull(context: &Context, request: &hyper::Request<Incoming>) 
         .await?
         .into_inner();
     let (response, chunks) = streamed("application/json");
-    tokio::spawn(async move {
+    context.spawn(async move {
         let tag = reference
             .rsplit_once(':')
             .map_or("latest", |(_, t)| t)

@@ -54,16 +54,10 @@ fn network(n: &proto::Network) -> Value {
             )
         })
         .collect();
-    let mut options = Map::new();
-    if !n.bridge.is_empty() {
-        options.insert("com.docker.network.bridge.name".into(), json!(n.bridge));
-    }
-    if n.mtu != 0 {
-        options.insert(
-            "com.docker.network.driver.mtu".into(),
-            json!(n.mtu.to_string()),
-        );
-    }
+    // Docker answers the options the network was created with, and clients compare them
+    // with theirs (docker-compose recreates a network whose options differ); the agent keeps
+    // none apart from what it applied, so none are reported.
+    let options = Map::new();
     json!({
         "Name": n.name,
         "Id": n.id,
@@ -113,9 +107,13 @@ pub(crate) async fn inspect(context: &Context, id: &str) -> Reply {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct CreateBody {
+    #[serde(deserialize_with = "crate::containers::nullable")]
     name: String,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     driver: String,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     internal: bool,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     attachable: bool,
     #[serde(rename = "EnableIPv6")]
     enable_ipv6: Option<bool>,
@@ -134,9 +132,12 @@ struct Ipam {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct IpamPool {
+    #[serde(deserialize_with = "crate::containers::nullable")]
     subnet: String,
     #[serde(rename = "IPRange")]
+    #[serde(deserialize_with = "crate::containers::nullable")]
     ip_range: String,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     gateway: String,
 }
 
@@ -155,9 +156,11 @@ fn create_request(body: CreateBody) -> Result<proto::NetworkCreateRequest, ApiEr
         labels: body.labels.unwrap_or_default(),
         options: body.options.unwrap_or_default(),
         enable_ipv6: body.enable_ipv6.unwrap_or(false),
-        attachable: body.attachable,
         ..Default::default()
     };
+    // Docker takes `Attachable` on any driver and it only means something on overlays
+    // (docker-compose sets it on every network it creates); the agent refuses it elsewhere.
+    request.attachable = body.attachable && request.driver == "overlay";
     for pool in body.ipam.and_then(|i| i.config).unwrap_or_default() {
         if pool.subnet.contains(':') {
             request.subnet_v6 = pool.subnet;
@@ -197,8 +200,10 @@ pub(crate) async fn remove(context: &Context, id: &str) -> Reply {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct ConnectBody {
+    #[serde(deserialize_with = "crate::containers::nullable")]
     container: String,
     endpoint_config: Option<EndpointConfig>,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     force: bool,
 }
 
@@ -254,11 +259,12 @@ mod tests {
     #[test]
     fn create_bodies() {
         let body: CreateBody = serde_json::from_str(
-            r#"{"Name":"front","Driver":"","IPAM":{"Config":[{"Subnet":"10.7.0.0/24","Gateway":"10.7.0.1"}]},"Labels":{"a":"b"}}"#,
+            r#"{"Name":"front","Driver":"","Attachable":true,"IPAM":{"Config":[{"Subnet":"10.7.0.0/24","Gateway":"10.7.0.1"}]},"Labels":{"a":"b"}}"#,
         )
         .unwrap();
         let r = create_request(body).unwrap();
         assert_eq!((r.name.as_str(), r.driver.as_str()), ("front", "bridge"));
+        assert!(!r.attachable, "attachable is for overlays only");
         assert_eq!(
             (r.subnet.as_str(), r.gateway.as_str()),
             ("10.7.0.0/24", "10.7.0.1")

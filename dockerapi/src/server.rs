@@ -72,6 +72,7 @@ pub async fn serve(
         while connections.try_join_next().is_some() {}
     }
     connections.abort_all();
+    context.abort_all();
     Ok(())
 }
 

@@ -56,7 +56,9 @@ pub(crate) async fn list(context: &Context, request: &hyper::Request<Incoming>) 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct CreateBody {
+    #[serde(deserialize_with = "crate::containers::nullable")]
     name: String,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     driver: String,
     driver_opts: Option<HashMap<String, String>>,
     labels: Option<HashMap<String, String>>,

@@ -58,20 +58,15 @@ pub(crate) async fn attach(
         .into_inner();
     match hijack::on_upgrade(&mut request) {
         Some(upgrade) => {
-            tokio::spawn(async move {
+            context.spawn(async move {
                 let Some((reader, writer)) = hijack::split(upgrade).await else {
                     return;
                 };
-                if stdin {
-                    tokio::spawn(hijack::pump_input(reader, tx, true));
-                } else {
-                    // Without stdin the session ends with the output; the client's input is
-                    // read and dropped so that its half-close is noticed.
-                    drop(tx);
-                    tokio::spawn(drain(reader));
-                }
+                // Without stdin the session ends with the output alone: the client's input is
+                // read and dropped.
+                let input = (stdin).then_some(tx);
                 let mut sink = Sink::Conn(writer);
-                hijack::pump_output(output, &mut sink, tty).await;
+                hijack::session(reader, input, true, output, &mut sink, tty).await;
                 sink.close().await;
             });
             Ok(hijack::switching(tty))
@@ -79,17 +74,12 @@ pub(crate) async fn attach(
         None => {
             drop(tx);
             let (response, chunks) = streamed(super::logs::content_type(tty));
-            tokio::spawn(async move {
+            context.spawn(async move {
                 hijack::pump_output(output, &mut Sink::Body(chunks), tty).await;
             });
             Ok(response)
         }
     }
-}
-
-async fn drain<R: tokio::io::AsyncRead + Unpin>(mut reader: R) {
-    let mut sink = tokio::io::sink();
-    let _ = tokio::io::copy(&mut reader, &mut sink).await;
 }
 
 /// `POST /containers/{id}/resize?h=&w=`: accepted; the terminal size of an attached

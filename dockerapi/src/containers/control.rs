@@ -168,7 +168,7 @@ pub(crate) async fn wait(context: &Context, id: &str, query: &Query) -> Reply {
         .into_inner();
     let id = summary.id.clone();
     let already_exited = state == ContainerState::Exited;
-    tokio::spawn(async move {
+    context.spawn(async move {
         let mut code = already_exited.then_some(i64::from(summary.exit_code));
         let done = |code: Option<i64>| match condition {
             Condition::Removed => false,

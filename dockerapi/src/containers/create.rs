@@ -32,17 +32,25 @@ impl Strings {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct Body {
+    #[serde(deserialize_with = "crate::containers::nullable")]
     hostname: String,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     domainname: String,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     user: String,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     tty: bool,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     open_stdin: bool,
     env: Option<Vec<String>>,
     cmd: Option<Strings>,
     entrypoint: Option<Strings>,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     image: String,
     labels: Option<HashMap<String, String>>,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     working_dir: String,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     stop_signal: String,
     stop_timeout: Option<u64>,
     healthcheck: Option<Healthcheck>,
@@ -54,10 +62,15 @@ struct Body {
 #[serde(rename_all = "PascalCase", default)]
 struct Healthcheck {
     test: Option<Vec<String>>,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     interval: u64,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     timeout: u64,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     retries: u32,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     start_period: u64,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     start_interval: u64,
 }
 
@@ -66,9 +79,12 @@ struct Healthcheck {
 struct HostConfig {
     binds: Option<Vec<String>>,
     port_bindings: Option<HashMap<String, Option<Vec<HostPort>>>>,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     network_mode: String,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     auto_remove: bool,
     restart_policy: Option<RestartPolicy>,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     privileged: bool,
     cap_add: Option<Vec<String>>,
     cap_drop: Option<Vec<String>>,
@@ -76,17 +92,24 @@ struct HostConfig {
     dns_search: Option<Vec<String>>,
     dns_options: Option<Vec<String>>,
     extra_hosts: Option<Vec<String>>,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     memory: i64,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     memory_swap: i64,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     nano_cpus: i64,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     cpu_shares: u64,
     pids_limit: Option<i64>,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     readonly_rootfs: bool,
     init: Option<bool>,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     shm_size: u64,
     publish_all_ports: bool,
     volumes_from: Option<Vec<String>>,
     group_add: Option<Vec<String>>,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     ipc_mode: String,
     tmpfs: Option<HashMap<String, String>>,
 }
@@ -94,14 +117,18 @@ struct HostConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct HostPort {
+    #[serde(deserialize_with = "crate::containers::nullable")]
     host_ip: String,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     host_port: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct RestartPolicy {
+    #[serde(deserialize_with = "crate::containers::nullable")]
     name: String,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     maximum_retry_count: u32,
 }
 
@@ -117,6 +144,7 @@ pub(crate) struct EndpointConfig {
     pub(crate) aliases: Option<Vec<String>>,
     #[serde(rename = "IPAMConfig")]
     pub(crate) ipam_config: Option<IpamConfig>,
+    #[serde(deserialize_with = "crate::containers::nullable")]
     pub(crate) mac_address: String,
 }
 
@@ -124,8 +152,10 @@ pub(crate) struct EndpointConfig {
 #[serde(default)]
 pub(crate) struct IpamConfig {
     #[serde(rename = "IPv4Address")]
+    #[serde(deserialize_with = "crate::containers::nullable")]
     pub(crate) ipv4_address: String,
     #[serde(rename = "IPv6Address")]
+    #[serde(deserialize_with = "crate::containers::nullable")]
     pub(crate) ipv6_address: String,
 }
 
@@ -432,6 +462,22 @@ mod tests {
         assert_eq!(
             (c.ports[0].container_port, c.ports[0].host_port),
             (80, 8080)
+        );
+    }
+
+    #[test]
+    fn nulls_are_defaults() {
+        // docker-py sends unset numbers and strings as null.
+        let body: Body = serde_json::from_str(
+            r#"{"Image":"redis","User":null,"StopTimeout":null,
+                "HostConfig":{"Memory":null,"NetworkMode":null,"Privileged":null}}"#,
+        )
+        .unwrap();
+        let req = create_request(body, String::new()).unwrap();
+        let c = req.config.unwrap();
+        assert_eq!(
+            (c.memory, c.user.as_str(), c.network_mode.as_str()),
+            (0, "", "")
         );
     }
 

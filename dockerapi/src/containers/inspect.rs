@@ -135,7 +135,7 @@ pub(crate) fn container_json(inspect: &InspectResponse) -> Value {
             "IPPrefixLen": prefix,
             "IPv6Gateway": "",
             "MacAddress": bridge.map(|e| e.mac_address.clone()).unwrap_or_default(),
-            "Networks": shape::networks(&c.networks),
+            "Networks": shape::networks(&c.id, &c.networks),
         },
     })
 }

@@ -29,7 +29,7 @@ pub(crate) fn summary(c: &api::agent::ContainerSummary, now: u64) -> Value {
         "State": shape::state_name(c.state()),
         "Status": shape::status_text(c, now),
         "HostConfig": { "NetworkMode": network_mode },
-        "NetworkSettings": { "Networks": shape::networks(&c.networks) },
+        "NetworkSettings": { "Networks": shape::networks(&c.id, &c.networks) },
         "Mounts": c.mounts.iter().map(shape::mount).collect::<Vec<_>>(),
     })
 }

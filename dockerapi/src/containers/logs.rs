@@ -56,7 +56,7 @@ pub(crate) async fn logs(context: &Context, id: &str, query: &Query) -> Reply {
     let timestamps = query.flag("timestamps");
     let mut entries = context.containers().logs(request).await?.into_inner();
     let (response, chunks) = streamed(content_type(tty));
-    tokio::spawn(async move {
+    context.spawn(async move {
         while let Ok(Some(entry)) = entries.message().await {
             let stream = if entry.stream == "stderr" {
                 Stream::Stderr

@@ -11,12 +11,23 @@ pub(crate) mod signals;
 
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::context::Context;
 use crate::filters::Query;
 use crate::reply::{ApiError, Reply};
 use crate::route::ContainerOp;
+
+/// A field Docker's clients may send as `null` (docker-py does for unset numbers): its
+/// default then.
+pub(crate) fn nullable<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
 
 /// Request bodies are small JSON documents; larger ones are refused.
 const MAX_BODY: usize = 4 << 20;

@@ -59,14 +59,23 @@ pub(crate) fn split_cidr(cidr: &str) -> (String, u32) {
     }
 }
 
-/// Docker's `EndpointSettings` of one endpoint.
-pub(crate) fn endpoint_settings(e: &Endpoint) -> Value {
+/// Docker's `EndpointSettings` of the endpoint of container `id`. On a user-defined network
+/// Docker lists the container's short id among its aliases (clients such as docker-compose
+/// look for it to tell a container already set up on the network).
+pub(crate) fn endpoint_settings(id: &str, e: &Endpoint) -> Value {
     let (ip, prefix) = split_cidr(&e.ipv4_address);
     let (ip6, prefix6) = split_cidr(&e.ipv6_address);
+    let mut aliases = e.aliases.clone();
+    let short = id.get(..12).unwrap_or(id);
+    if !matches!(e.network.as_str(), "bridge" | "host" | "none")
+        && !aliases.iter().any(|a| a == short)
+    {
+        aliases.push(short.to_string());
+    }
     json!({
         "IPAMConfig": null,
         "Links": null,
-        "Aliases": if e.aliases.is_empty() { Value::Null } else { json!(e.aliases) },
+        "Aliases": if aliases.is_empty() { Value::Null } else { json!(aliases) },
         "MacAddress": e.mac_address,
         "NetworkID": e.network_id,
         "EndpointID": e.network_id,
@@ -76,15 +85,15 @@ pub(crate) fn endpoint_settings(e: &Endpoint) -> Value {
         "IPv6Gateway": "",
         "GlobalIPv6Address": ip6,
         "GlobalIPv6PrefixLen": prefix6,
-        "DNSNames": if e.aliases.is_empty() { Value::Null } else { json!(e.aliases) },
+        "DNSNames": if aliases.is_empty() { Value::Null } else { json!(aliases) },
     })
 }
 
-/// `Networks`: each endpoint's settings by network name.
-pub(crate) fn networks(endpoints: &[Endpoint]) -> Map<String, Value> {
+/// `Networks`: each endpoint's settings by network name, for container `id`.
+pub(crate) fn networks(id: &str, endpoints: &[Endpoint]) -> Map<String, Value> {
     endpoints
         .iter()
-        .map(|e| (e.network.clone(), endpoint_settings(e)))
+        .map(|e| (e.network.clone(), endpoint_settings(id, e)))
         .collect()
 }
 
@@ -209,5 +218,24 @@ mod tests {
             json!({"80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}]})
         );
         assert_eq!(split_cidr("10.0.0.2/24"), ("10.0.0.2".to_string(), 24));
+    }
+
+    #[test]
+    fn user_networks_alias_the_short_id() {
+        let id = "0123456789abcdef";
+        let front = Endpoint {
+            network: "front".into(),
+            aliases: vec!["web".into()],
+            ..Default::default()
+        };
+        let bridge = Endpoint {
+            network: "bridge".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            endpoint_settings(id, &front)["Aliases"],
+            json!(["web", "0123456789ab"])
+        );
+        assert_eq!(endpoint_settings(id, &bridge)["Aliases"], Value::Null);
     }
 }
