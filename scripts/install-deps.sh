@@ -16,13 +16,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The Docker API e2e test (tests/docker_api.rs) drives the real docker CLI: Debian's docker.io
-# when no docker is on PATH.
-if ! command -v docker >/dev/null 2>&1; then
-    echo "installing: docker.io"
+# The Docker API e2e test (tests/docker_api.rs) drives the real docker CLI and docker-compose:
+# Debian's docker.io and docker-compose when they are not on PATH.
+docker_missing=()
+command -v docker >/dev/null 2>&1 || docker_missing+=(docker.io)
+command -v docker-compose >/dev/null 2>&1 || docker_missing+=(docker-compose)
+if [ "${#docker_missing[@]}" -gt 0 ]; then
+    echo "installing: ${docker_missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends docker.io >/dev/null
+    apt-get install -y -qq --no-install-recommends "${docker_missing[@]}" >/dev/null
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then

@@ -1,10 +1,12 @@
 //! End-to-end: the real docker CLI (`DOCKER_HOST=unix://<socket>`) against the Docker Engine API
 //! an agent serves with `BOSUN_DOCKER_SOCKET` (run as root): `run --rm`, `ps`, `logs -f`,
-//! `exec`, `network create` + `run --network`, `volume create/ls/rm`, `images`, `inspect -f`,
-//! and an endpoint that is not served answering 501 by name.
+//! `exec` (and `exec -it` on a terminal `script` provides), `network create` + `run --network`,
+//! `volume create/ls/rm`, `images`, `inspect -f`, an endpoint that is not served answering 501
+//! by name, and docker-compose 1.29 bringing the example voting app up and down.
 //!
-//! The docker CLI is required: `scripts/install-deps.sh` installs Debian's `docker.io` when no
-//! `docker` is on PATH, and these tests fail (not skip) without it.
+//! The docker CLI and docker-compose are required: `scripts/install-deps.sh` installs Debian's
+//! `docker.io` and `docker-compose` when they are not on PATH, and these tests fail (not skip)
+//! without them.
 
 #![allow(clippy::unwrap_used)]
 
@@ -18,18 +20,23 @@ use std::time::{Duration, Instant};
 
 use image_env::{BOSUN, Env, text};
 
-/// The docker CLI: on PATH, or the failure that says how to get it.
-fn docker_cli() -> PathBuf {
+/// A program on PATH, or the failure that says how to get it.
+fn on_path(program: &str, package: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .map(|dir| dir.join("docker"))
+        .map(|dir| dir.join(program))
         .find(|p| p.is_file())
         .unwrap_or_else(|| {
             panic!(
-                "the docker CLI is not installed: these tests drive the real `docker` against \
-                 the agent's Docker API (scripts/install-deps.sh installs Debian's docker.io)"
+                "{program} is not installed: these tests drive the real {program} against the \
+                 agent's Docker API (scripts/install-deps.sh installs Debian's {package})"
             )
         })
+}
+
+/// The docker CLI.
+fn docker_cli() -> PathBuf {
+    on_path("docker", "docker.io")
 }
 
 /// One test's agent serving the Docker API, with busybox imported as `busybox:latest`.
@@ -67,7 +74,12 @@ impl Docker {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(&self.cli);
+        self.program(&self.cli, args)
+    }
+
+    /// `program args…` with this agent's Docker API as its Docker host.
+    fn program(&self, program: &std::path::Path, args: &[&str]) -> Command {
+        let mut cmd = Command::new(program);
         cmd.env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
             .env("DOCKER_CONFIG", self.env.tmp.path().join("docker-config"))
             .env_remove("DOCKER_CONTEXT")
@@ -325,4 +337,174 @@ fn volumes_create_ls_use_rm() {
     );
     let out = d.run(&["volume", "inspect", "dockdata"]);
     assert!(!out.status.success());
+}
+
+#[test]
+fn exec_it_on_a_terminal() {
+    let d = Docker::new();
+    d.ok(&["run", "-d", "--name", "shell", "busybox", "sleep", "300"]);
+    // `script` gives the docker CLI the terminal `-it` needs; the shell's input comes through
+    // it, its answer and exit status come back.
+    let script = on_path("script", "bsdutils");
+    let mut child = d
+        .program(&script, &["-qec", "docker exec -it shell sh", "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"tty; echo answer-$((6*7))\n").unwrap();
+    stdin.write_all(b"exit 5\n").unwrap();
+    // The input stays open until the session has ended, as a user's terminal would.
+    let output = child.wait_with_output().unwrap();
+    drop(stdin);
+    let out = text(&output.stdout);
+    assert!(out.contains("answer-42"), "{out}");
+    assert!(out.contains("/dev/pts/"), "the exec has a terminal: {out}");
+    assert_eq!(
+        output.status.code(),
+        Some(5),
+        "{out}{}",
+        text(&output.stderr)
+    );
+    d.ok(&["rm", "-f", "shell"]);
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The body of `GET path` on 127.0.0.1:port (`None` while nothing answers).
+fn get(port: u16, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+}
+
+/// Polls `GET path` (up to 60 s) until the body contains `want`; returns the last body.
+fn until_contains(port: u16, path: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let body = get(port, path).unwrap_or_default();
+        if body.contains(want) || Instant::now() > deadline {
+            return body;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn docker_compose_brings_the_voting_app_up_and_down() {
+    let compose_cli = on_path("docker-compose", "docker-compose");
+    let d = Docker::new();
+    let images = test_images::dir();
+    let redis = images.join("redis.tar");
+    if !redis.exists() {
+        eprintln!(
+            "skipped: the voting app's redis:test stand-in image needs redis-server on the host \
+             (scripts/install-deps.sh installs it); {} is missing",
+            redis.display()
+        );
+        return;
+    }
+    // The app's images, as examples/voting-app/setup.sh makes them.
+    d.ok(&["tag", "busybox:latest", "busybox:test"]);
+    d.env.ok(
+        "image",
+        &[
+            "import",
+            "--change",
+            "ENTRYPOINT [\"/usr/bin/redis-server\"]",
+            "--change",
+            "CMD [\"--protected-mode\", \"no\"]",
+            "--change",
+            "EXPOSE 6379",
+            "--change",
+            "VOLUME /data",
+            "--change",
+            "WORKDIR /data",
+            redis.to_str().unwrap(),
+            "redis:test",
+        ],
+    );
+    let project = d.env.tmp.path().join("voting-app");
+    copy_dir(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/voting-app"),
+        &project,
+    );
+    let (vote, result) = (free_port(), free_port());
+    let file = std::fs::read_to_string(project.join("compose.yaml")).unwrap();
+    // docker-compose 1.29 predates the top-level `name` (the project is named by -p).
+    let file = file
+        .lines()
+        .filter(|l| !l.starts_with("name:"))
+        .collect::<Vec<_>>()
+        .join("\n")
+        .replace("\"8080:80\"", &format!("\"{vote}:80\""))
+        .replace("\"8081:80\"", &format!("\"{result}:80\""));
+    std::fs::write(project.join("compose.yaml"), file).unwrap();
+    let compose = |args: &[&str]| {
+        let out = d
+            .program(&compose_cli, &["-p", "dockvote"])
+            .args(args)
+            .current_dir(&project)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "docker-compose {args:?}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        text(&out.stdout)
+    };
+
+    compose(&["up", "-d"]);
+    let names = d.ok(&["ps", "--format", "{{.Names}}"]);
+    for service in ["vote", "redis", "worker", "db", "result"] {
+        assert!(
+            names.lines().any(|n| n == format!("dockvote_{service}_1")),
+            "{names}"
+        );
+    }
+    assert_eq!(
+        until_contains(vote, "/cgi-bin/vote?a", "queued"),
+        "vote for a queued (1 waiting)\n"
+    );
+    assert_eq!(
+        until_contains(result, "/cgi-bin/results", "cats: 1"),
+        "cats: 1\ndogs: 0\n"
+    );
+
+    compose(&["down", "-v"]);
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+    let networks = d.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!networks.contains("dockvote"), "{networks}");
+    let volumes = d.ok(&["volume", "ls", "-q"]);
+    assert!(!volumes.contains("dockvote"), "{volumes}");
 }
