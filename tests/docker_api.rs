@@ -508,3 +508,31 @@ fn docker_compose_brings_the_voting_app_up_and_down() {
     let volumes = d.ok(&["volume", "ls", "-q"]);
     assert!(!volumes.contains("dockvote"), "{volumes}");
 }
+
+#[test]
+fn the_socket_is_the_agents_and_refuses_other_users() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    use std::os::unix::process::CommandExt;
+    let d = Docker::new();
+    let meta = std::fs::metadata(d.socket()).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o660, "the agent's socket mode");
+    assert_eq!(meta.uid(), 0);
+    // Let another user reach the socket file itself: only its mode and the server may refuse.
+    std::fs::set_permissions(d.env.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = d
+        .command(&["version", "--format", "{{.Server.APIVersion}}"])
+        .env("DOCKER_CONFIG", "/nonexistent/docker-config")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out.stdout));
+    let err = text(&out.stderr).to_lowercase();
+    assert!(err.contains("permission denied"), "{err}");
+    // Root still is served.
+    assert_eq!(
+        d.ok(&["version", "--format", "{{.Server.APIVersion}}"])
+            .trim(),
+        "1.45"
+    );
+}
