@@ -8,7 +8,7 @@
 //!
 //! # Why the agent's gRPC services, over its socket
 //!
-//! Each request is decoded at the edge into a [`route::Route`], translated into calls of the
+//! Each request is decoded at the edge into a route (`route::Route`), translated into calls of the
 //! agent's own gRPC API (containers, images, networks, volumes, events, attach and exec
 //! sessions) and the answers encoded in Docker's shapes. The calls go over the agent's own
 //! unix socket through a [`tonic::transport::Channel`] rather than into the agent's service
