@@ -79,6 +79,19 @@ impl NetworksClient {
         Ok(self.inner.set_peers(request).await?.into_inner())
     }
 
+    /// Sets the keys of an encrypted overlay network; returns the updated network.
+    pub async fn set_keys(
+        &mut self,
+        network: &str,
+        keys: Vec<proto::OverlayKey>,
+    ) -> Result<proto::Network, ClientError> {
+        let request = proto::NetworkKeysRequest {
+            network: network.to_string(),
+            keys,
+        };
+        Ok(self.inner.set_keys(request).await?.into_inner())
+    }
+
     /// Sets the services' virtual addresses of an overlay network; returns the updated
     /// network.
     pub async fn set_services(

@@ -81,7 +81,7 @@ pub fn create_request(req: &proto::NetworkCreateRequest) -> Result<CreateNetwork
 }
 
 /// The overlay options of a create request: `vni`, `vxlan.port`, `underlay`, `mac` (the
-/// bridge's MAC address).
+/// bridge's MAC address), `encrypted`.
 fn overlay_request(req: &proto::NetworkCreateRequest) -> Result<OverlayRequest, String> {
     let mut out = OverlayRequest {
         attachable: req.attachable,
@@ -92,6 +92,17 @@ fn overlay_request(req: &proto::NetworkCreateRequest) -> Result<OverlayRequest, 
             "vni" => out.vni = parse("vni", value)?,
             "vxlan.port" => out.port = parse("vxlan port", value)?,
             "underlay" => out.underlay = parse("underlay address", value)?,
+            "encrypted" => {
+                out.encrypted = match value.as_str() {
+                    "" | "true" => true,
+                    "false" => false,
+                    other => {
+                        return Err(format!(
+                            "option encrypted takes no value (or true, false), not {other:?}"
+                        ));
+                    }
+                }
+            }
             "mac" => {
                 out.mac = Some(
                     engine::network::parse_mac(value)
@@ -101,12 +112,35 @@ fn overlay_request(req: &proto::NetworkCreateRequest) -> Result<OverlayRequest, 
             }
             other => {
                 return Err(format!(
-                    "option {other:?} is not one of the overlay driver (vni, vxlan.port, underlay, mac)"
+                    "option {other:?} is not one of the overlay driver (vni, vxlan.port, underlay, mac, encrypted)"
                 ));
             }
         }
     }
     Ok(out)
+}
+
+/// The engine keys of a set-keys request: each secret exactly
+/// [`engine::network::OVERLAY_KEY_LEN`] bytes (the error names the key, never its bytes).
+pub fn keys(list: &[proto::OverlayKey]) -> Result<Vec<engine::network::OverlayKey>, String> {
+    list.iter()
+        .map(|k| {
+            let secret = <[u8; engine::network::OVERLAY_KEY_LEN]>::try_from(k.secret.as_slice())
+                .map_err(|_| {
+                    format!(
+                        "key {}: {} bytes, a key has {}",
+                        k.id,
+                        k.secret.len(),
+                        engine::network::OVERLAY_KEY_LEN
+                    )
+                })?;
+            Ok(engine::network::OverlayKey {
+                id: k.id,
+                secret,
+                primary: k.primary,
+            })
+        })
+        .collect()
 }
 
 /// The engine peers of a set-peers request.
@@ -225,6 +259,12 @@ fn overlay_info(rec: &NetworkRecord) -> Option<proto::OverlayInfo> {
             })
             .collect(),
         mesh: o.mesh.iter().map(mesh_port_to_wire).collect(),
+        encrypted: o.encryption.is_some(),
+        keys: o.encryption.as_ref().map_or_else(Vec::new, |e| {
+            let mut tags = e.keys.clone();
+            tags.sort_by_key(|t| (!t.primary, t.id));
+            tags.into_iter().map(|t| t.id).collect()
+        }),
     })
 }
 

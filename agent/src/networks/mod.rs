@@ -349,6 +349,21 @@ impl NetworksApi for NetworksService {
         Ok(Response::new(convert::network(&rec)))
     }
 
+    async fn set_keys(&self, request: Request<proto::NetworkKeysRequest>) -> Reply<proto::Network> {
+        let req = request.into_inner();
+        let keys = convert::keys(&req.keys).map_err(Status::invalid_argument)?;
+        let nets = self.engine();
+        let network = req.network.clone();
+        let rec = blocking(move || nets.set_keys(&network, &keys)).await?;
+        let sas = rec
+            .overlay
+            .as_ref()
+            .and_then(|o| o.encryption.as_ref())
+            .map_or(0, |e| e.sas.len());
+        tracing::debug!(network = %rec.name, keys = req.keys.len(), sas, "overlay keys set");
+        Ok(Response::new(convert::network(&rec)))
+    }
+
     async fn set_services(
         &self,
         request: Request<proto::NetworkServicesRequest>,

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 pub use apply::ApplyError;
 pub use command::{Batch, Command};
 pub use records::{
-    Availability, Blob, ClusterInfo, DEFAULT_CERT_VALIDITY, EndpointPort, IngressNodes, Kind, Meta,
+    Availability, Blob, ClusterInfo, DEFAULT_CERT_VALIDITY, EndpointPort, IngressNodes, Kind, Meta, NetworkEncryption, NetworkKey,
     Network, Node, NodeRole, NodeState, Record, RecordKey, Service, ServiceEndpoint, Task,
     TaskAttachment, VirtualIp, Volume,
 };

@@ -358,6 +358,52 @@ pub struct Network {
     /// every other network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ingress: Option<IngressNodes>,
+    /// Traffic between nodes is encrypted with IPsec ESP (`--opt encrypted`): the keys the
+    /// leader generates and rotates; absent on an unencrypted network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<NetworkEncryption>,
+}
+
+/// The keys of an encrypted overlay. The leader seals each secret before proposing the
+/// record (see [`crate::seal`]), as it does secrets' payloads.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkEncryption {
+    /// Seconds between key rotations; 0 means the default (12 hours).
+    #[serde(default)]
+    pub rotation_secs: u64,
+    /// The keys, oldest first: one primary (sent with), others accepted only (a new key
+    /// before it is promoted, an old one during its grace period).
+    #[serde(default)]
+    pub keys: Vec<NetworkKey>,
+}
+
+/// One key of an encrypted overlay. Its `Debug` leaves the secret out.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkKey {
+    /// Unique in the network, growing with each rotation.
+    pub id: u32,
+    /// The 32 secret bytes in hex, or sealed (`sealed:…`) in the store.
+    pub secret: String,
+    /// When the leader generated it, milliseconds since the epoch.
+    pub created_ms: u64,
+    /// Since when nodes send with it, milliseconds since the epoch; absent before it is
+    /// promoted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub primary_since_ms: Option<u64>,
+    /// Whether it is the key nodes send with.
+    #[serde(default)]
+    pub primary: bool,
+}
+
+impl std::fmt::Debug for NetworkKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetworkKey")
+            .field("id", &self.id)
+            .field("created_ms", &self.created_ms)
+            .field("primary_since_ms", &self.primary_since_ms)
+            .field("primary", &self.primary)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The nodes' addresses on the ingress network, allocated by the leader: each node's end of

@@ -178,6 +178,11 @@ impl SealKey {
                 blob.data = self.seal(&blob.data);
             }
             Record::Cluster(info) => info.ca_key_pem = self.seal_text(&info.ca_key_pem),
+            Record::Network(network) => {
+                for key in network.encryption.iter_mut().flat_map(|e| e.keys.iter_mut()) {
+                    key.secret = self.seal_text(&key.secret);
+                }
+            }
             Record::Service(service) => {
                 if let Some(StoredAuth::Open(auth)) = &service.registry_auth {
                     // Plain strings: serializing cannot fail.
@@ -195,6 +200,11 @@ impl SealKey {
             Record::Secret(blob) => blob.data = self.open(&blob.data, "secret")?,
             Record::Cluster(info) => {
                 info.ca_key_pem = self.open_text(&info.ca_key_pem, "ca key")?;
+            }
+            Record::Network(network) => {
+                for key in network.encryption.iter_mut().flat_map(|e| e.keys.iter_mut()) {
+                    key.secret = self.open_text(&key.secret, "network key")?;
+                }
             }
             Record::Service(service) => {
                 if let Some(StoredAuth::Sealed(text)) = &service.registry_auth {

@@ -209,6 +209,7 @@ mod tests {
             services: Vec::new(),
             bridge_mac: None,
             mesh: Vec::new(),
+            encryption: None,
         });
         assert_eq!(lookup(&net, "web"), [ip(2), ip(3), ip(7)]);
         assert_eq!(lookup(&net, "TASKS.web.app_default"), [ip(7)]);

@@ -205,6 +205,7 @@ mod tests {
             services: Vec::new(),
             bridge_mac: None,
             mesh: Vec::new(),
+            encryption: None,
         });
         rec
     }

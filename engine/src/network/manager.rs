@@ -22,6 +22,7 @@ use addresses::addresses;
 pub use overlay::OverlayRequest;
 
 mod addresses;
+mod encryption;
 mod ingress;
 mod overlay;
 mod plug;
@@ -86,6 +87,8 @@ pub struct Networks {
     table: String,
     /// Who serves the ports DNAT cannot (shared by every clone; none in the engine alone).
     proxy: Arc<Mutex<Option<Arc<dyn PortProxy>>>>,
+    /// The keys of encrypted overlays, in memory only.
+    keys: encryption::KeyRing,
 }
 
 fn invalid(network: &str, message: impl Into<String>) -> NetworkError {
@@ -109,6 +112,7 @@ impl Networks {
             store: Store::open(data_root)?,
             table: super::table_name(data_root),
             proxy: Arc::new(Mutex::new(None)),
+            keys: encryption::KeyRing::default(),
         })
     }
 
@@ -203,6 +207,18 @@ impl Networks {
         let bridge = record::bridge_name(&id);
         let (overlay, mtu) = match &req.overlay {
             Some(o) => {
+                if o.encrypted {
+                    super::xfrm::Xfrm::open()
+                        .and_then(|mut x| x.probe())
+                        .map_err(|e| {
+                            invalid(
+                                &req.name,
+                                format!(
+                                    "encrypted overlays need IPsec ESP with AES-GCM in this node's kernel (CONFIG_INET_ESP, CONFIG_CRYPTO_GCM): {e}"
+                                ),
+                            )
+                        })?;
+                }
                 let (config, mtu) = overlay::plan(&req.name, &bridge, o, req.mtu)?;
                 if let Some(other) = existing.iter().find(|r| {
                     r.overlay
@@ -310,6 +326,8 @@ impl Networks {
             });
         }
         self.remove_mesh(&rec)?;
+        let mut rec = rec;
+        self.clear_esp(&mut rec)?;
         Self::delete_links(&rec)?;
         self.store.delete(&rec.id)?;
         self.sync_firewall(&self.store.list()?)

@@ -38,6 +38,7 @@ pub mod store;
 mod store;
 mod sysctl;
 mod vip;
+mod xfrm;
 
 use std::path::PathBuf;
 
@@ -53,6 +54,7 @@ pub use record::bridge_mac;
 pub use record::parse_mac;
 pub use record::{Endpoint, NamespaceRef, NetworkRecord};
 pub use vip::VipService;
+pub use xfrm::{Encryption, KeyTag, OverlayKey, KEY_LEN as OVERLAY_KEY_LEN};
 
 /// The nftables table Bosun owns for the default data root; see [`table_name`].
 pub(crate) const TABLE: &str = "bosun";

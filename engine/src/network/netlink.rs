@@ -28,6 +28,11 @@ impl Netlink {
         Self::open(protocols::NETLINK_NETFILTER)
     }
 
+    /// A `NETLINK_XFRM` socket (IPsec SAs and policies).
+    pub(super) fn xfrm() -> io::Result<Self> {
+        Self::open(protocols::NETLINK_XFRM)
+    }
+
     fn open(protocol: isize) -> io::Result<Self> {
         let mut socket = Socket::new(protocol)?;
         socket.bind_auto()?;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::ingress::MeshPort;
 use super::record::{self, NetworkRecord};
 use super::vip::VipService;
+use super::xfrm::Encryption;
 
 /// The VXLAN UDP port assigned by IANA, the default of an overlay.
 pub(super) const DEFAULT_PORT: u16 = 4789;
@@ -56,6 +57,10 @@ pub struct OverlayConfig {
     /// [`crate::network::Networks::set_mesh`]).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mesh: Vec<MeshPort>,
+    /// Present on an encrypted overlay (`-o encrypted`): its keys' ids and the IPsec SAs and
+    /// policies programmed (see [`crate::network::Networks::set_keys`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<Encryption>,
 }
 
 /// One remote endpoint of an overlay: a container on another node.

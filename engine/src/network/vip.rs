@@ -208,6 +208,7 @@ mod tests {
             services: Vec::new(),
             bridge_mac: None,
             mesh: Vec::new(),
+            encryption: None,
         });
         rec
     }

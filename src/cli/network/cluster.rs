@@ -56,10 +56,26 @@ pub(super) fn request(args: &CreateArgs) -> anyhow::Result<CreateNetworkRequest>
     if args.ip_range.is_some() {
         bail!("--ip-range is not supported on cluster networks");
     }
-    if let Some(opt) = args.opts.first() {
-        bail!(
-            "option {opt:?} is not supported on cluster networks: the managers choose the VXLAN identifier, and each node its underlay address"
-        );
+    let (mut encrypted, mut key_rotation_secs) = (false, 0);
+    for opt in &args.opts {
+        match opt.split_once('=') {
+            None if opt == "encrypted" => encrypted = true,
+            Some(("encrypted", "true")) => encrypted = true,
+            Some(("encrypted", "false")) => encrypted = false,
+            Some(("encrypted.rotation", secs)) => {
+                key_rotation_secs = secs.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "invalid encrypted.rotation {secs:?}: give the seconds between key rotations"
+                    )
+                })?;
+            }
+            _ => bail!(
+                "option {opt:?} is not supported on cluster networks: the managers choose the VXLAN identifier, and each node its underlay address (options: encrypted, encrypted.rotation=SECONDS)"
+            ),
+        }
+    }
+    if key_rotation_secs > 0 && !encrypted {
+        bail!("option encrypted.rotation needs --opt encrypted");
     }
     let one = |list: &[String], flag: &str| -> anyhow::Result<String> {
         match list {
@@ -76,6 +92,8 @@ pub(super) fn request(args: &CreateArgs) -> anyhow::Result<CreateNetworkRequest>
         attachable: args.attachable,
         internal: args.internal,
         labels: args.labels.clone(),
+        encrypted,
+        key_rotation_secs,
     })
 }
 
@@ -107,6 +125,20 @@ pub(super) fn passes(n: &NetworkInfo, filters: &[String]) -> bool {
     })
 }
 
+/// The driver options `inspect` shows: the VXLAN identifier, and `encrypted` as Docker shows
+/// it (an empty value) on an encrypted network.
+fn options(r: &cluster_state::Network) -> serde_json::Value {
+    let mut o = serde_json::Map::new();
+    o.insert(
+        "com.docker.network.driver.overlay.vxlanid_list".into(),
+        r.vni.to_string().into(),
+    );
+    if r.encryption.is_some() {
+        o.insert("encrypted".into(), "".into());
+    }
+    serde_json::Value::Object(o)
+}
+
 /// `network inspect` of a cluster network, in Docker's shape.
 pub(super) fn document(n: &NetworkInfo) -> serde_json::Value {
     let r = &n.record;
@@ -125,9 +157,7 @@ pub(super) fn document(n: &NetworkInfo) -> serde_json::Value {
                 "Gateway": r.gateway.clone().unwrap_or_default(),
             }],
         },
-        "Options": {
-            "com.docker.network.driver.overlay.vxlanid_list": r.vni.to_string(),
-        },
+        "Options": options(r),
         "Labels": r.meta.labels,
         "Services": n.services,
     })
@@ -172,8 +202,24 @@ mod tests {
         );
         assert!(r.attachable && r.internal);
         assert_eq!(r.labels, ["a=b"]);
+        assert!(!r.encrypted);
+        let e = request(&args(&["--driver", "overlay", "--opt", "encrypted", "x"])).unwrap();
+        assert!(e.encrypted && e.key_rotation_secs == 0);
+        let e = request(&args(&[
+            "-d",
+            "overlay",
+            "-o",
+            "encrypted=true",
+            "-o",
+            "encrypted.rotation=20",
+            "x",
+        ]))
+        .unwrap();
+        assert!(e.encrypted && e.key_rotation_secs == 20);
         for bad in [
             &["--driver", "overlay", "-o", "vni=5000", "x"][..],
+            &["--driver", "overlay", "-o", "encrypted.rotation=20", "x"],
+            &["--driver", "overlay", "-o", "encrypted", "-o", "encrypted.rotation=0", "x"],
             &["--driver", "overlay", "--ipv6", "x"],
             &[
                 "--driver",

@@ -35,8 +35,8 @@ pub(super) struct CreateArgs {
     /// Set metadata on the network (key=value).
     #[arg(long = "label", value_name = "LABEL")]
     pub labels: Vec<String>,
-    /// Driver options: mtu=N (also com.docker.network.driver.mtu=N); on overlays also vni=N,
-    /// vxlan.port=N and underlay=ADDR.
+    /// Driver options: mtu=N (also com.docker.network.driver.mtu=N); on overlays also
+    /// encrypted (IPsec ESP between nodes), vni=N, vxlan.port=N and underlay=ADDR.
     #[arg(short = 'o', long = "opt", value_name = "OPT")]
     pub opts: Vec<String>,
     /// The network name.

@@ -39,6 +39,7 @@ fn network_request(network: &StackNetwork) -> proto::CreateNetworkRequest {
             .iter()
             .map(|(k, v)| format!("{k}={v}"))
             .collect(),
+        ..proto::CreateNetworkRequest::default()
     }
 }
 

@@ -102,6 +102,13 @@ pub async fn pass<S: StoreView>(
     next_id: impl FnMut() -> TaskId + Send + 'static,
 ) -> Result<PassOutcome, Refused> {
     let records = store.snapshot().await?;
+    let encrypted: Vec<cluster_state::Network> = records
+        .iter()
+        .filter_map(|r| match r {
+            cluster_state::Record::Network(n) if n.encryption.is_some() => Some(n.clone()),
+            _ => None,
+        })
+        .collect();
     let statuses: HashMap<String, orchestrator::swarm::NodeStatus> = records
         .iter()
         .filter_map(|record| match record {
@@ -126,6 +133,11 @@ pub async fn pass<S: StoreView>(
         wake_at: plan.wake_at,
         ..PassOutcome::default()
     };
+    // Overlay keys are rotated beside the plan (a new key's secret comes from the system's
+    // random source, which the pure plan does not take).
+    if let Some(at) = crate::networks::keys::rotate(store, &encrypted, now).await? {
+        outcome.wake_at = Some(outcome.wake_at.map_or(at, |w| w.min(at)));
+    }
     for batch in plan.batches {
         match store.commit(batch).await {
             Ok(_) => outcome.committed += 1,

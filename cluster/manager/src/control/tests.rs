@@ -515,6 +515,7 @@ async fn tasks_placed_on_a_network_get_distinct_addresses_across_services_and_pa
         attachable: false,
         internal: false,
         ingress: None,
+        encryption: None,
     });
     let on_front = |id: &str, replicas: u64| {
         let Record::Service(mut s) = service(id, replicas) else {

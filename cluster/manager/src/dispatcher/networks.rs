@@ -49,6 +49,41 @@ pub struct ServiceVip {
     pub backends: Vec<Ipv4Addr>,
 }
 
+/// A key of an encrypted network as its nodes get it (over their mutually authenticated
+/// sessions, in memory only). Its `Debug` leaves the secret out.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct OverlayKeyWire {
+    /// The key's id.
+    pub id: u32,
+    /// The 32 secret bytes in hex.
+    pub secret: String,
+    /// Whether the node sends with it.
+    pub primary: bool,
+}
+
+impl std::fmt::Debug for OverlayKeyWire {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OverlayKeyWire")
+            .field("id", &self.id)
+            .field("primary", &self.primary)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The keys of `network` for its nodes: `None` when it is not encrypted.
+pub fn keys_of(network: &cluster_state::Network) -> Option<Vec<OverlayKeyWire>> {
+    network.encryption.as_ref().map(|e| {
+        e.keys
+            .iter()
+            .map(|k| OverlayKeyWire {
+                id: k.id,
+                secret: k.secret.clone(),
+                primary: k.primary,
+            })
+            .collect()
+    })
+}
+
 /// One network of one task, as its node needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TaskNetwork {
@@ -84,6 +119,9 @@ pub struct TaskNetwork {
     /// must differ per node; the node's address is then the network's gateway on the node).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bridge_mac: Option<String>,
+    /// On an encrypted network (IPsec ESP between nodes), its keys; `None` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<OverlayKeyWire>>,
 }
 
 /// A port the routing mesh publishes on every node, with where it leads.
@@ -422,6 +460,7 @@ fn networks_and_mesh(records: &[Record]) -> Views {
                 peers,
                 services: vips.get(a.network_id.as_str()).cloned().unwrap_or_default(),
                 bridge_mac,
+                keys: keys_of(network),
             });
         }
         if complete {
@@ -468,6 +507,7 @@ fn networks_and_mesh(records: &[Record]) -> Views {
             peers,
             services: vips.get(id).cloned().unwrap_or_default(),
             bridge_mac: Some(attachment.mac.clone()),
+            keys: keys_of(network),
         };
         mesh.insert(
             NodeId::from(*node),
@@ -519,6 +559,7 @@ mod tests {
             attachable: false,
             internal: false,
             ingress: None,
+            encryption: None,
         })
     }
 
@@ -679,6 +720,7 @@ mod tests {
                     .map(|(n, last)| ((*n).to_owned(), Ipv4Addr::new(10, 33, 0, *last)))
                     .collect(),
             }),
+            encryption: None,
         })
     }
 

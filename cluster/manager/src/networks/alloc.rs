@@ -251,6 +251,7 @@ mod tests {
             attachable: false,
             internal: false,
             ingress: None,
+            encryption: None,
         }
     }
 

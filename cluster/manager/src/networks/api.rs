@@ -75,8 +75,13 @@ impl Contents {
     }
 
     fn info(&self, network: &Network) -> Result<proto::NetworkInfo, Status> {
+        // An encrypted network's keys never leave the managers but for its nodes.
+        let mut shown = network.clone();
+        for key in shown.encryption.iter_mut().flat_map(|e| e.keys.iter_mut()) {
+            key.secret.clear();
+        }
         Ok(proto::NetworkInfo {
-            record: serde_json::to_vec(network)
+            record: serde_json::to_vec(&shown)
                 .map_err(|e| Status::internal(format!("cannot encode the network: {e}")))?,
             services: self.users(network),
         })
@@ -167,6 +172,9 @@ pub(crate) async fn create(
             attachable: request.attachable,
             internal: request.internal,
             ingress: None,
+            encryption: request
+                .encrypted
+                .then(|| super::keys::first(request.key_rotation_secs, crate::control::now())),
         };
         // Every existing network is rewritten at the version read: a network created or
         // removed meanwhile refuses the batch, so two creates never share an identifier.
@@ -181,7 +189,7 @@ pub(crate) async fn create(
         commands.push(Command::Create(Record::Network(network.clone())));
         match manager.raft.write(Batch::new(0, commands)).await {
             Ok(_) => {
-                tracing::info!(network = %name, vni, subnet = %net, "cluster network created");
+                tracing::info!(network = %name, vni, subnet = %net, encrypted = request.encrypted, "cluster network created");
                 return Ok(Response::new(store.info(&network)?));
             }
             Err(Refused::Write(WriteError::Refused(ApplyError::NameInUse { .. }))) => {

@@ -99,6 +99,7 @@ pub(crate) fn new_network(existing: &[Network], id: String) -> Result<Network, A
         attachable: false,
         internal: false,
         ingress: Some(IngressNodes::default()),
+        encryption: None,
     })
 }
 

@@ -6,6 +6,8 @@
 //!   the same address book (the leader's control loop gives and releases them).
 //! - [`ingress`]: the routing mesh's network, the ports published cluster-wide and each
 //!   node's address on the network.
+//! - [`keys`]: the keys of encrypted overlays — generated, rotated by a pure planner with the
+//!   time given, written by the leader.
 //! - `api`: the network calls of the services API (`CreateNetwork`, `ListNetworks`,
 //!   `InspectNetwork`, `RemoveNetwork`), on the leader for writes.
 //!
@@ -15,4 +17,5 @@
 pub(crate) mod alloc;
 pub(crate) mod api;
 pub(crate) mod ingress;
+pub(crate) mod keys;
 pub(crate) mod vips;

@@ -75,6 +75,7 @@ mod tests {
             attachable: false,
             internal: false,
             ingress: None,
+            encryption: None,
         }
     }
 

@@ -12,7 +12,9 @@ use api::{AgentClient, ClientError};
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::dispatcher::networks::{IngressPort, RemoteEndpoint, ServiceVip, TaskNetwork};
+use crate::dispatcher::networks::{
+    IngressPort, OverlayKeyWire, RemoteEndpoint, ServiceVip, TaskNetwork,
+};
 use crate::tasks::fetch::{self, ByteStream, FetchError, Pinned, Receiver, Sources};
 use crate::tasks::machine::Found;
 use crate::tasks::overlays::{NETWORK_ID, OverlayLink};
@@ -119,6 +121,14 @@ pub trait TaskEngine: Send + Sync + 'static {
     async fn set_mesh(&self, network: &str, ports: &[IngressPort]) -> Result<(), EngineError>;
     /// Removes an overlay (refused while a container is attached).
     async fn remove_overlay(&self, network: &str) -> Result<(), EngineError>;
+    /// Sets the keys of an encrypted overlay to exactly `keys` (the agent programs IPsec
+    /// from them). An engine that cannot encrypt refuses.
+    async fn set_keys(&self, network: &str, keys: &[OverlayKeyWire]) -> Result<(), EngineError> {
+        let _ = keys;
+        Err(EngineError::Refused(format!(
+            "network {network}: this engine cannot encrypt overlays"
+        )))
+    }
 }
 
 /// The local agent, reached over its socket; connects on first use and again after a
@@ -378,6 +388,12 @@ fn overlay_request(network: &TaskNetwork) -> proto::NetworkCreateRequest {
         ]
         .into_iter()
         .chain(network.bridge_mac.clone().map(|m| ("mac".to_owned(), m)))
+        .chain(
+            network
+                .keys
+                .is_some()
+                .then(|| ("encrypted".to_owned(), String::new())),
+        )
         .collect(),
         attachable: network.attachable,
         ..proto::NetworkCreateRequest::default()
@@ -523,6 +539,28 @@ impl TaskEngine for AgentEngine {
                 .collect(),
         };
         self.networks().await?.set_peers(request).await?;
+        Ok(())
+    }
+
+    async fn set_keys(&self, network: &str, keys: &[OverlayKeyWire]) -> Result<(), EngineError> {
+        let keys = keys
+            .iter()
+            .map(|k| {
+                let secret = hex::decode(&k.secret).map_err(|_| {
+                    EngineError::Refused(format!("network {network}: key {} is not hex", k.id))
+                })?;
+                Ok(proto::OverlayKey {
+                    id: k.id,
+                    secret,
+                    primary: k.primary,
+                })
+            })
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        let request = proto::NetworkKeysRequest {
+            network: network.to_owned(),
+            keys,
+        };
+        self.networks().await?.set_keys(request).await?;
         Ok(())
     }
 

@@ -10,7 +10,9 @@ use api::agent as proto;
 
 use tokio_stream::StreamExt;
 
-use crate::dispatcher::networks::{IngressPort, RemoteEndpoint, ServiceVip, TaskNetwork};
+use crate::dispatcher::networks::{
+    IngressPort, OverlayKeyWire, RemoteEndpoint, ServiceVip, TaskNetwork,
+};
 use crate::tasks::engine::{EngineError, Health, TaskContainer, TaskEngine};
 use crate::tasks::fetch::{ByteStream, Receiver, sha256};
 use crate::tasks::machine::Found;
@@ -243,6 +245,18 @@ impl TaskEngine for FakeEngine {
                 mesh: Vec::new(),
             },
         );
+        Ok(())
+    }
+
+    async fn set_keys(&self, network: &str, keys: &[OverlayKeyWire]) -> Result<(), EngineError> {
+        let ids: Vec<String> = keys
+            .iter()
+            .map(|k| format!("{}{}", k.id, if k.primary { "*" } else { "" }))
+            .collect();
+        self.call(format!("keys {network} {}", ids.join(",")));
+        if !self.lock().overlays.contains_key(network) {
+            return Err(EngineError::NotFound(format!("network {network} not found")));
+        }
         Ok(())
     }
 

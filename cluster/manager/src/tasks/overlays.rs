@@ -8,7 +8,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::dispatcher::networks::{IngressPort, NodeIngress, RemoteEndpoint, ServiceVip, TaskNetwork};
+use crate::dispatcher::networks::{
+    IngressPort, NodeIngress, OverlayKeyWire, RemoteEndpoint, ServiceVip, TaskNetwork,
+};
 use crate::dispatcher::sets::NodeSet;
 use crate::tasks::engine::{EngineError, TaskEngine};
 use orchestrator::swarm::DesiredState;
@@ -44,6 +46,14 @@ pub enum OverlayAction {
     Remove(String),
     /// Create the overlay of this network.
     Create(Box<TaskNetwork>),
+    /// Set the keys of an encrypted overlay to exactly these (sent at every sync: the agent
+    /// holds them in memory only and changes nothing when they are the same).
+    SetKeys {
+        /// The overlay's name.
+        name: String,
+        /// The keys.
+        keys: Vec<OverlayKeyWire>,
+    },
     /// Set the overlay's remote endpoints to exactly these.
     SetPeers {
         /// The overlay's name.
@@ -174,6 +184,12 @@ pub fn plan(
         match kept.get(name.as_str()) {
             None => {
                 actions.push(OverlayAction::Create(Box::new(network.clone())));
+                if let Some(keys) = &network.keys {
+                    actions.push(OverlayAction::SetKeys {
+                        name: name.clone(),
+                        keys: keys.clone(),
+                    });
+                }
                 if !network.peers.is_empty() {
                     actions.push(OverlayAction::SetPeers {
                         name: name.clone(),
@@ -188,6 +204,13 @@ pub fn plan(
                 }
             }
             Some(link) => {
+                // Keys before endpoints: a new remote node's SAs are made with its peers.
+                if let Some(keys) = &network.keys {
+                    actions.push(OverlayAction::SetKeys {
+                        name: name.clone(),
+                        keys: keys.clone(),
+                    });
+                }
                 if link.services != network.services {
                     actions.push(OverlayAction::SetServices {
                         name: name.clone(),
@@ -227,6 +250,7 @@ pub async fn sync<E: TaskEngine>(engine: &E, set: &NodeSet, mesh: &Mesh) -> bool
             OverlayAction::Remove(name) => engine.remove_overlay(name).await,
             OverlayAction::Create(network) => engine.create_overlay(network).await,
             OverlayAction::SetPeers { name, peers } => engine.set_peers(name, peers).await,
+            OverlayAction::SetKeys { name, keys } => engine.set_keys(name, keys).await,
             OverlayAction::SetServices { name, services } => {
                 engine.set_services(name, services).await
             }
@@ -241,6 +265,9 @@ pub async fn sync<E: TaskEngine>(engine: &E, set: &NodeSet, mesh: &Mesh) -> bool
             }
             (OverlayAction::SetPeers { name, peers }, Ok(())) => {
                 tracing::debug!(network = %name, peers = peers.len(), "overlay endpoints set");
+            }
+            (OverlayAction::SetKeys { name, keys }, Ok(())) => {
+                tracing::debug!(network = %name, keys = keys.len(), "overlay keys set");
             }
             (OverlayAction::SetServices { name, services }, Ok(())) => {
                 tracing::debug!(network = %name, services = services.len(), "overlay virtual addresses set");
@@ -308,6 +335,7 @@ mod tests {
             peers: peers.iter().map(|l| endpoint(*l)).collect(),
             services: Vec::new(),
             bridge_mac: None,
+            keys: None,
         }
     }
 
@@ -336,6 +364,62 @@ mod tests {
             services: Vec::new(),
             mesh: Vec::new(),
         }
+    }
+
+    fn keys(primary: u32) -> Vec<OverlayKeyWire> {
+        vec![OverlayKeyWire {
+            id: primary,
+            secret: "ab".repeat(32),
+            primary: true,
+        }]
+    }
+
+    #[test]
+    fn an_encrypted_overlay_gets_its_keys_before_its_endpoints_at_every_sync() {
+        let mut net = network("front", "n1", &[3]);
+        net.keys = Some(keys(1));
+        let desired: BTreeMap<String, TaskNetwork> = [("front".into(), net.clone())].into();
+        let created = plan(&desired, &[]);
+        assert_eq!(
+            created,
+            vec![
+                OverlayAction::Create(Box::new(net.clone())),
+                OverlayAction::SetKeys {
+                    name: "front".into(),
+                    keys: keys(1)
+                },
+                OverlayAction::SetPeers {
+                    name: "front".into(),
+                    peers: vec![endpoint(3)]
+                },
+            ]
+        );
+        // Kept: the keys again (the agent may have restarted and lost them), then a change of
+        // endpoints.
+        let kept = plan(&desired, &[link("front", "n1", &[4])]);
+        assert_eq!(
+            kept,
+            vec![
+                OverlayAction::SetKeys {
+                    name: "front".into(),
+                    keys: keys(1)
+                },
+                OverlayAction::SetPeers {
+                    name: "front".into(),
+                    peers: vec![endpoint(3)]
+                },
+            ]
+        );
+        // The secret never shows in what a failed action logs.
+        let shown = format!("{:?}", created[1]);
+        assert!(!shown.contains(&"ab".repeat(32)), "{shown}");
+        // Unencrypted: no keys.
+        let plain: BTreeMap<String, TaskNetwork> =
+            [("front".into(), network("front", "n1", &[3]))].into();
+        assert!(
+            plan(&plain, &[link("front", "n1", &[3])]).is_empty(),
+            "nothing to do"
+        );
     }
 
     fn vip(backends: &[u8]) -> ServiceVip {

@@ -319,6 +319,7 @@ mod tests {
             peers: vec![remote(3)],
             services: Vec::new(),
             bridge_mac: None,
+            keys: None,
         }];
         assert!(runner.apply(&set(&[a.clone()])).await);
         until(&mut rx, "t1", TaskState::Running).await;

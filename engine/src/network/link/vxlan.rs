@@ -31,6 +31,10 @@ pub struct VxlanSpec {
     pub mtu: u32,
     /// The bridge it is a port of.
     pub bridge: u32,
+    /// The UDP source ports `[low, high)` the device sends from, when confined (an encrypted
+    /// overlay's, so that its IPsec policies match its packets alone); the kernel's range
+    /// otherwise.
+    pub source_ports: Option<(u16, u16)>,
 }
 
 /// The `RTM_NEWLINK` message creating `spec`'s device: up, a port of its bridge, with source
@@ -47,6 +51,9 @@ pub(super) fn vxlan_message(spec: &VxlanSpec) -> LinkMessage {
     ];
     if let Some(link) = spec.underlay_link {
         data.push(InfoVxlan::Link(link));
+    }
+    if let Some(range) = spec.source_ports {
+        data.push(InfoVxlan::PortRange(range));
     }
     let mut msg = with_index(
         0,
@@ -164,6 +171,7 @@ mod tests {
             underlay_link: Some(7),
             mtu: 1450,
             bridge: 12,
+            source_ports: None,
         }
     }
 
@@ -210,6 +218,24 @@ mod tests {
             buf.windows(port_attr.len()).any(|w| w == port_attr),
             "no IFLA_VXLAN_PORT 4789 in {buf:02x?}"
         );
+    }
+
+    #[test]
+    fn a_confined_source_port_range_is_sent_in_network_byte_order() {
+        let msg = vxlan_message(&VxlanSpec {
+            source_ports: Some((0xC010, 0xC020)),
+            ..spec()
+        });
+        let mut buf = vec![0u8; msg.buffer_len()];
+        msg.emit(&mut buf);
+        // IFLA_VXLAN_PORT_RANGE (10): low then high, both big-endian.
+        let range_attr = [8u8, 0, 10, 0, 0xc0, 0x10, 0xc0, 0x20];
+        assert!(
+            buf.windows(range_attr.len()).any(|w| w == range_attr),
+            "no IFLA_VXLAN_PORT_RANGE in {buf:02x?}"
+        );
+        let plain = format!("{:?}", vxlan_message(&spec()));
+        assert!(!plain.contains("PortRange"), "{plain}");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use super::{Networks, invalid};
 use crate::network::link::{FLOOD_MAC, Links, VxlanSpec};
 use crate::network::overlay::{self, OverlayConfig, Peer, PeerChanges};
 use crate::network::record::NetworkRecord;
+use crate::network::xfrm::{self, Encryption};
 use crate::network::{NetworkError, Result};
 
 /// The overlay options of `network create --driver overlay`.
@@ -24,11 +25,14 @@ pub struct OverlayRequest {
     pub attachable: bool,
     /// The bridge's MAC address (derived from the network's id when `None`).
     pub mac: Option<[u8; 6]>,
+    /// Traffic between nodes is encrypted with IPsec ESP (`-o encrypted`); the MTU leaves
+    /// room for ESP too.
+    pub encrypted: bool,
 }
 
 /// The overlay configuration and MTU of a new overlay network `name` whose bridge is `bridge`:
-/// the MTU is the underlay link's less [`overlay::VXLAN_OVERHEAD`], or `mtu` when given and not
-/// larger.
+/// the MTU is the underlay link's less [`overlay::VXLAN_OVERHEAD`] (and, encrypted, less
+/// [`xfrm::ESP_OVERHEAD`]), or `mtu` when given and not larger.
 pub(super) fn plan(
     name: &str,
     bridge: &str,
@@ -62,7 +66,8 @@ pub(super) fn plan(
             format!("underlay address {underlay} is not an address of this node"),
         )
     })?;
-    let most = link.mtu.saturating_sub(overlay::VXLAN_OVERHEAD);
+    let overhead = overlay::VXLAN_OVERHEAD + if req.encrypted { xfrm::ESP_OVERHEAD } else { 0 };
+    let most = link.mtu.saturating_sub(overhead);
     let mtu = match mtu {
         None => most,
         Some(m) if m <= most => m,
@@ -70,8 +75,10 @@ pub(super) fn plan(
             return Err(invalid(
                 name,
                 format!(
-                    "mtu {m} does not fit the underlay: {} has mtu {}, at most {most} is left inside VXLAN",
-                    link.name, link.mtu
+                    "mtu {m} does not fit the underlay: {} has mtu {}, at most {most} is left inside VXLAN{}",
+                    link.name,
+                    link.mtu,
+                    if req.encrypted { " and ESP" } else { "" }
                 ),
             ));
         }
@@ -100,6 +107,7 @@ pub(super) fn plan(
                 .join(":")
         }),
         mesh: Vec::new(),
+        encryption: req.encrypted.then(Encryption::default),
     };
     Ok((config, mtu))
 }
@@ -154,9 +162,14 @@ impl Networks {
                     underlay_link,
                     mtu: rec.mtu,
                     bridge,
+                    source_ports: config
+                        .encryption
+                        .as_ref()
+                        .map(|_| xfrm::source_ports(config.vni)),
                 })?
             }
         };
+        Self::restore_esp_policies(rec)?;
         program(links, index, &overlay::diff(&[], &config.peers))
     }
 
@@ -182,7 +195,7 @@ impl Networks {
             }
             return Ok(rec);
         }
-        config.peers = peers;
+        let old_peers = std::mem::replace(&mut config.peers, peers);
         let vxlan = config.vxlan.clone();
         let mut links = Links::open()?;
         let index = links
@@ -192,10 +205,19 @@ impl Networks {
                 source: std::io::Error::from_raw_os_error(libc::ENODEV),
             })?
             .index;
+        // On an encrypted overlay, a new node's SAs and policy come before its forwarding
+        // entries, so that no frame reaches it in clear.
+        self.sync_esp(&mut rec)?;
         let result = program(&mut links, index, &changes).and_then(|()| self.store.save(&rec));
         if let Err(e) = result {
             if let Err(undo) = program(&mut links, index, &changes.reversed()) {
                 tracing::warn!(network = %rec.name, cause = %undo, "cannot undo a partial peer update");
+            }
+            if let Some(config) = rec.overlay.as_mut() {
+                config.peers = old_peers;
+            }
+            if let Err(undo) = self.sync_esp(&mut rec) {
+                tracing::warn!(network = %rec.name, cause = %undo, "cannot undo a partial esp update");
             }
             return Err(e);
         }

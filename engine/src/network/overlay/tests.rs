@@ -50,6 +50,7 @@ fn overlay_record() -> NetworkRecord {
             services: Vec::new(),
             bridge_mac: None,
             mesh: Vec::new(),
+            encryption: None,
         }),
     }
 }
