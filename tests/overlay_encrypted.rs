@@ -14,6 +14,8 @@
 
 // Test helpers unwrap like the tests they serve.
 #![allow(clippy::unwrap_used)]
+// The capture reads raw frames through an AF_PACKET socket (libc calls, each with its SAFETY).
+#![allow(unsafe_code)]
 
 mod testbed;
 use testbed::services::wait_until;
@@ -53,7 +55,11 @@ fn packet_socket(ifname: &str) -> OwnedFd {
     let proto = (libc::ETH_P_ALL as u16).to_be();
     // SAFETY: plain socket(2); the result is checked before it is owned.
     let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW, i32::from(proto)) };
-    assert!(fd >= 0, "AF_PACKET socket: {}", std::io::Error::last_os_error());
+    assert!(
+        fd >= 0,
+        "AF_PACKET socket: {}",
+        std::io::Error::last_os_error()
+    );
     // SAFETY: fd is a fresh descriptor nobody else owns.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     let name = std::ffi::CString::new(ifname).unwrap();
@@ -73,7 +79,12 @@ fn packet_socket(ifname: &str) -> OwnedFd {
             std::mem::size_of::<libc::sockaddr_ll>() as u32,
         )
     };
-    assert_eq!(rc, 0, "bind to {ifname}: {}", std::io::Error::last_os_error());
+    assert_eq!(
+        rc,
+        0,
+        "bind to {ifname}: {}",
+        std::io::Error::last_os_error()
+    );
     let timeout = libc::timeval {
         tv_sec: 0,
         tv_usec: 200_000,
@@ -184,9 +195,23 @@ fn kernel_has_esp(bed: &Bed) -> bool {
         bed,
         0,
         &[
-            "xfrm", "state", "add", "src", "127.0.0.1", "dst", "127.0.0.2", "proto", "esp", "spi",
-            "0x10", "mode", "transport", "aead", "rfc4106(gcm(aes))",
-            "0x0102030405060708090a0b0c0d0e0f1011121314", "128",
+            "xfrm",
+            "state",
+            "add",
+            "src",
+            "127.0.0.1",
+            "dst",
+            "127.0.0.2",
+            "proto",
+            "esp",
+            "spi",
+            "0x10",
+            "mode",
+            "transport",
+            "aead",
+            "rfc4106(gcm(aes))",
+            "0x0102030405060708090a0b0c0d0e0f1011121314",
+            "128",
         ],
     );
     ip(bed, 0, &["xfrm", "state", "flush"]);
@@ -232,7 +257,14 @@ fn ask(bed: &Bed, client: &(usize, String), service: &str) -> Result<String, Str
     let (ok, out, err) = blocking(|| {
         bed.bosun(
             client.0,
-            &["container", "exec", &client.1, "sh", "-c", &format!("nc -w 3 {service} 8080 </dev/null")],
+            &[
+                "container",
+                "exec",
+                &client.1,
+                "sh",
+                "-c",
+                &format!("nc -w 3 {service} 8080 </dev/null"),
+            ],
         )
     });
     if ok && !out.trim().is_empty() {
@@ -250,15 +282,34 @@ fn services_on(bed: &Bed, net: &str, marker: &str) {
     bed.output(
         0,
         &[
-            "service", "create", "--name", &web, "--constraint", "node.role==worker",
-            "--network", net, IMAGE, "sh", "-c", &cmd,
+            "service",
+            "create",
+            "--name",
+            &web,
+            "--constraint",
+            "node.role==worker",
+            "--network",
+            net,
+            IMAGE,
+            "sh",
+            "-c",
+            &cmd,
         ],
     );
     bed.output(
         0,
         &[
-            "service", "create", "--name", &client, "--constraint", "node.role==manager",
-            "--network", net, IMAGE, "sleep", "3600",
+            "service",
+            "create",
+            "--name",
+            &client,
+            "--constraint",
+            "node.role==manager",
+            "--network",
+            net,
+            IMAGE,
+            "sleep",
+            "3600",
         ],
     );
 }
@@ -275,14 +326,22 @@ async fn an_encrypted_overlay_never_carries_plaintext_and_leaves_no_xfrm_state()
     bed.output(
         0,
         &[
-            "network", "create", "--driver", "overlay", "--opt", "encrypted", "--opt",
-            "encrypted.rotation=20", "secret",
+            "network",
+            "create",
+            "--driver",
+            "overlay",
+            "--opt",
+            "encrypted",
+            "--opt",
+            "encrypted.rotation=20",
+            "secret",
         ],
     );
     let inspect = bed.output(0, &["network", "inspect", "secret"]);
     assert!(inspect.contains("\"encrypted\""), "{inspect}");
     assert!(
-        !bed.output(0, &["network", "inspect", "plain"]).contains("\"encrypted\""),
+        !bed.output(0, &["network", "inspect", "plain"])
+            .contains("\"encrypted\""),
         "the plain overlay is not encrypted"
     );
 
@@ -333,23 +392,31 @@ async fn an_encrypted_overlay_never_carries_plaintext_and_leaves_no_xfrm_state()
         })
         .await;
         let capture = Capture::start(&tag);
-        let answer = wait_until(&bed, "web-secret answering after the rotation", WITHIN, || async {
-            ask(&bed, &client, "web-secret")
-        })
+        let answer = wait_until(
+            &bed,
+            "web-secret answering after the rotation",
+            WITHIN,
+            || async { ask(&bed, &client, "web-secret") },
+        )
         .await;
         let seen = classify(&capture.finish(), &secret_marker);
         assert!(answer.contains(&secret_marker), "{answer}");
         assert_eq!(seen.marker, 0, "the marker crossed in clear: {seen:?}");
     } else {
         // No ESP in this kernel: the nodes refuse the encrypted overlay, saying why.
-        wait_until(&bed, "the nodes refusing the encrypted overlay", WITHIN, || async {
-            let logs = bed.logs();
-            if logs.contains("encrypted overlays need IPsec ESP") {
-                Ok(())
-            } else {
-                Err("not refused yet".to_owned())
-            }
-        })
+        wait_until(
+            &bed,
+            "the nodes refusing the encrypted overlay",
+            WITHIN,
+            || async {
+                let logs = bed.logs();
+                if logs.contains("encrypted overlays need IPsec ESP") {
+                    Ok(())
+                } else {
+                    Err("not refused yet".to_owned())
+                }
+            },
+        )
         .await;
         let capture = Capture::start(&tag);
         std::thread::sleep(Duration::from_secs(2));
@@ -367,13 +434,26 @@ async fn an_encrypted_overlay_never_carries_plaintext_and_leaves_no_xfrm_state()
     for net in ["secret", "plain"] {
         wait_until(&bed, "the network removed", WITHIN, || async {
             let (ok, out, err) = blocking(|| bed.bosun(0, &["network", "rm", net]));
-            if ok { Ok(()) } else { Err(format!("{out}{err}")) }
+            if ok {
+                Ok(())
+            } else {
+                Err(format!("{out}{err}"))
+            }
         })
         .await;
     }
-    wait_until(&bed, "no xfrm state or policy on any node", WITHIN, || async {
-        let left = xfrm_leftovers(&bed);
-        if left.is_empty() { Ok(()) } else { Err(left.join("\n")) }
-    })
+    wait_until(
+        &bed,
+        "no xfrm state or policy on any node",
+        WITHIN,
+        || async {
+            let left = xfrm_leftovers(&bed);
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(left.join("\n"))
+            }
+        },
+    )
     .await;
 }

@@ -470,8 +470,22 @@ mod tests {
                 underlay: Some(Ipv4Addr::new(192, 0, 2, 1)),
                 attachable: true,
                 mac: None,
+                encrypted: false,
             })
         );
+        let encrypted = |value: &str| {
+            create_request(&proto::NetworkCreateRequest {
+                name: "ov".into(),
+                driver: "overlay".into(),
+                options: [("encrypted".to_string(), value.to_string())].into(),
+                ..Default::default()
+            })
+            .map(|r| r.overlay.is_some_and(|o| o.encrypted))
+        };
+        assert_eq!(encrypted(""), Ok(true));
+        assert_eq!(encrypted("true"), Ok(true));
+        assert_eq!(encrypted("false"), Ok(false));
+        assert!(encrypted("yes").unwrap_err().contains("option encrypted"));
         let plain = create_request(&proto::NetworkCreateRequest {
             name: "ov".into(),
             driver: "overlay".into(),
@@ -479,6 +493,20 @@ mod tests {
         })
         .unwrap();
         assert_eq!(plain.overlay, Some(OverlayRequest::default()));
+    }
+
+    #[test]
+    fn keys_take_32_bytes_and_never_show_them_in_errors() {
+        let key = |id, len: usize| proto::OverlayKey {
+            id,
+            secret: vec![0xAB; len],
+            primary: true,
+        };
+        let got = keys(&[key(1, 32)]).unwrap();
+        assert_eq!((got[0].id, got[0].primary), (1, true));
+        assert_eq!(got[0].secret, [0xAB; 32]);
+        let err = keys(&[key(2, 16)]).unwrap_err();
+        assert_eq!(err, "key 2: 16 bytes, a key has 32");
     }
 
     #[test]

@@ -20,9 +20,9 @@ use sha2::{Digest, Sha256};
 pub use apply::ApplyError;
 pub use command::{Batch, Command};
 pub use records::{
-    Availability, Blob, ClusterInfo, DEFAULT_CERT_VALIDITY, EndpointPort, IngressNodes, Kind, Meta, NetworkEncryption, NetworkKey,
-    Network, Node, NodeRole, NodeState, Record, RecordKey, Service, ServiceEndpoint, Task,
-    TaskAttachment, VirtualIp, Volume,
+    Availability, Blob, ClusterInfo, DEFAULT_CERT_VALIDITY, EndpointPort, IngressNodes, Kind, Meta,
+    Network, NetworkEncryption, NetworkKey, Node, NodeRole, NodeState, Record, RecordKey, Service,
+    ServiceEndpoint, Task, TaskAttachment, VirtualIp, Volume,
 };
 pub use registry_auth::{RegistryAuth, StoredAuth};
 pub use seal::{SealError, SealKey, secure_random};

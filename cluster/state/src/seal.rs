@@ -179,7 +179,11 @@ impl SealKey {
             }
             Record::Cluster(info) => info.ca_key_pem = self.seal_text(&info.ca_key_pem),
             Record::Network(network) => {
-                for key in network.encryption.iter_mut().flat_map(|e| e.keys.iter_mut()) {
+                for key in network
+                    .encryption
+                    .iter_mut()
+                    .flat_map(|e| e.keys.iter_mut())
+                {
                     key.secret = self.seal_text(&key.secret);
                 }
             }
@@ -202,7 +206,11 @@ impl SealKey {
                 info.ca_key_pem = self.open_text(&info.ca_key_pem, "ca key")?;
             }
             Record::Network(network) => {
-                for key in network.encryption.iter_mut().flat_map(|e| e.keys.iter_mut()) {
+                for key in network
+                    .encryption
+                    .iter_mut()
+                    .flat_map(|e| e.keys.iter_mut())
+                {
                     key.secret = self.open_text(&key.secret, "network key")?;
                 }
             }
@@ -300,6 +308,51 @@ mod tests {
             unreachable!("a cluster record")
         };
         assert_eq!(info.ca_key_pem, "-----BEGIN PRIVATE KEY-----");
+    }
+
+    #[test]
+    fn an_encrypted_network_s_keys_are_sealed_and_open_back() {
+        let key = SealKey::generate();
+        let secret = "ab".repeat(32);
+        let network = crate::Network {
+            meta: Meta::default(),
+            name: "secure".into(),
+            driver: "overlay".into(),
+            subnet: None,
+            gateway: None,
+            vni: 4096,
+            attachable: false,
+            internal: false,
+            ingress: None,
+            encryption: Some(crate::NetworkEncryption {
+                rotation_secs: 0,
+                keys: vec![crate::NetworkKey {
+                    id: 1,
+                    secret: secret.clone(),
+                    created_ms: 1,
+                    primary_since_ms: Some(1),
+                    primary: true,
+                }],
+            }),
+        };
+        let mut batch = Batch::new(0, vec![Command::Create(Record::Network(network.clone()))]);
+        key.seal_batch(&mut batch);
+        let encoded = serde_json::to_vec(&batch).unwrap();
+        assert!(
+            !encoded
+                .windows(secret.len())
+                .any(|w| w == secret.as_bytes())
+        );
+        let Command::Create(mut record) = batch.commands.remove(0) else {
+            unreachable!("one create")
+        };
+        assert!(
+            SealKey::generate()
+                .open_record(&mut record.clone())
+                .is_err()
+        );
+        key.open_record(&mut record).unwrap();
+        assert_eq!(record, Record::Network(network));
     }
 
     #[test]

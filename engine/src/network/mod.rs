@@ -54,7 +54,7 @@ pub use record::bridge_mac;
 pub use record::parse_mac;
 pub use record::{Endpoint, NamespaceRef, NetworkRecord};
 pub use vip::VipService;
-pub use xfrm::{Encryption, KeyTag, OverlayKey, KEY_LEN as OVERLAY_KEY_LEN};
+pub use xfrm::{Encryption, KEY_LEN as OVERLAY_KEY_LEN, KeyTag, OverlayKey};
 
 /// The nftables table Bosun owns for the default data root; see [`table_name`].
 pub(crate) const TABLE: &str = "bosun";

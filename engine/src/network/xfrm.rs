@@ -119,7 +119,9 @@ pub(crate) struct SaSpec {
 
 impl fmt::Debug for SaSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SaSpec").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("SaSpec")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -164,7 +166,14 @@ pub(crate) fn source_ports(vni: u32) -> (u16, u16) {
 /// The mask of [`source_ports`]' block in a selector.
 pub(crate) const SOURCE_PORT_MASK: u16 = !(SOURCE_PORT_BLOCK - 1);
 
-fn digest(label: &str, secret: Option<&[u8; KEY_LEN]>, vni: u32, key: u32, src: Ipv4Addr, dst: Ipv4Addr) -> [u8; 32] {
+fn digest(
+    label: &str,
+    secret: Option<&[u8; KEY_LEN]>,
+    vni: u32,
+    key: u32,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(label.as_bytes());
     if let Some(s) = secret {
@@ -186,7 +195,13 @@ pub(crate) fn spi(vni: u32, key: u32, src: Ipv4Addr, dst: Ipv4Addr) -> u32 {
 
 /// The AEAD key of the SA from `src` to `dst` for overlay key `secret` (id `key`) of
 /// overlay `vni`.
-pub(crate) fn sa_key(secret: &[u8; KEY_LEN], vni: u32, key: u32, src: Ipv4Addr, dst: Ipv4Addr) -> [u8; SA_KEY_LEN] {
+pub(crate) fn sa_key(
+    secret: &[u8; KEY_LEN],
+    vni: u32,
+    key: u32,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+) -> [u8; SA_KEY_LEN] {
     let d = digest("bosun esp key", Some(secret), vni, key, src, dst);
     let mut out = [0; SA_KEY_LEN];
     out.copy_from_slice(&d[..SA_KEY_LEN]);
@@ -195,7 +210,11 @@ pub(crate) fn sa_key(secret: &[u8; KEY_LEN], vni: u32, key: u32, src: Ipv4Addr, 
 
 /// The SAs overlay `flow` needs with the remote `nodes` for the keys `tags`: an inbound SA
 /// per node and key, an outbound SA per node for the primary key.
-pub(crate) fn wanted_sas(flow: Flow, nodes: &BTreeSet<Ipv4Addr>, tags: &[KeyTag]) -> BTreeSet<SaId> {
+pub(crate) fn wanted_sas(
+    flow: Flow,
+    nodes: &BTreeSet<Ipv4Addr>,
+    tags: &[KeyTag],
+) -> BTreeSet<SaId> {
     let mut out = BTreeSet::new();
     for &node in nodes {
         for tag in tags {
@@ -278,7 +297,11 @@ fn ordered(mut sas: Vec<SaId>, first: Direction) -> Vec<SaId> {
 }
 
 /// The changes from `old` (programmed) to the SAs `sas` and policies `policies`.
-pub(crate) fn diff(old: &Encryption, sas: &BTreeSet<SaId>, policies: &BTreeSet<Ipv4Addr>) -> EspChanges {
+pub(crate) fn diff(
+    old: &Encryption,
+    sas: &BTreeSet<SaId>,
+    policies: &BTreeSet<Ipv4Addr>,
+) -> EspChanges {
     let old_sas: BTreeSet<SaId> = old.sas.iter().copied().collect();
     let old_policies: BTreeSet<Ipv4Addr> = old.policies.iter().copied().collect();
     EspChanges {

@@ -219,7 +219,15 @@ mod tests {
         for bad in [
             &["--driver", "overlay", "-o", "vni=5000", "x"][..],
             &["--driver", "overlay", "-o", "encrypted.rotation=20", "x"],
-            &["--driver", "overlay", "-o", "encrypted", "-o", "encrypted.rotation=0", "x"],
+            &[
+                "--driver",
+                "overlay",
+                "-o",
+                "encrypted",
+                "-o",
+                "encrypted.rotation=0",
+                "x",
+            ],
             &["--driver", "overlay", "--ipv6", "x"],
             &[
                 "--driver",

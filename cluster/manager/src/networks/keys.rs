@@ -101,7 +101,11 @@ pub(crate) fn plan(
         };
     };
     let at = |ms: u64, d: Duration| Timestamp::from_millis(ms).after(d);
-    if let Some(pending) = keys.iter().filter(|k| k.id > primary.id).max_by_key(|k| k.id) {
+    if let Some(pending) = keys
+        .iter()
+        .filter(|k| k.id > primary.id)
+        .max_by_key(|k| k.id)
+    {
         let due = at(pending.created_ms, rotation.propagation);
         return if now >= due {
             (Some(KeyStep::Promote(pending.id)), None)

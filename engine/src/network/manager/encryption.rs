@@ -81,7 +81,12 @@ fn converge(
         return Err(e);
     }
     let deleted: BTreeSet<SaId> = changes.delete_sas.iter().copied().collect();
-    let mut sas: BTreeSet<SaId> = enc.sas.iter().copied().filter(|s| !deleted.contains(s)).collect();
+    let mut sas: BTreeSet<SaId> = enc
+        .sas
+        .iter()
+        .copied()
+        .filter(|s| !deleted.contains(s))
+        .collect();
     sas.extend(added_sas);
     enc.sas = sas.into_iter().collect();
     enc.policies = nodes.iter().copied().collect();
@@ -161,6 +166,7 @@ impl Networks {
     pub fn set_keys(&self, network: &str, keys: &[OverlayKey]) -> Result<NetworkRecord> {
         let _lock = self.store.lock()?;
         let mut rec = self.store.find(network)?;
+        let before = rec.clone();
         let tags = xfrm::check_keys(keys).map_err(|m| invalid(&rec.name, m))?;
         let Some(enc) = rec.overlay.as_mut().and_then(|c| c.encryption.as_mut()) else {
             return Err(invalid(
@@ -176,7 +182,14 @@ impl Networks {
                 .map_err(|_| invalid(&rec.name, "the key ring is poisoned"))?;
             ring.insert(rec.id.clone(), keys.to_vec())
         };
-        let result = self.sync_esp(&mut rec).and_then(|()| self.store.save(&rec));
+        // The same keys again (the node daemon sends them at every sync) change nothing.
+        let result = self.sync_esp(&mut rec).and_then(|()| {
+            if rec == before {
+                Ok(())
+            } else {
+                self.store.save(&rec)
+            }
+        });
         if let Err(e) = result {
             if let Ok(mut ring) = self.keys.lock() {
                 match previous {

@@ -48,7 +48,11 @@ fn both_ends_derive_the_same_spi_and_key_and_the_directions_differ() {
     assert_ne!(a_out.spi, a_in.spi, "one SPI per direction");
     let spec = |f, id| sa_spec(f, id, &keys).expect("key known");
     assert_eq!(spec(flow(A), a_out).key, spec(flow(B), b_in).key);
-    assert_ne!(spec(flow(A), a_out).key, spec(flow(A), a_in).key, "one key per direction");
+    assert_ne!(
+        spec(flow(A), a_out).key,
+        spec(flow(A), a_in).key,
+        "one key per direction"
+    );
     assert!(a_out.spi >= 0x100 && a_in.spi >= 0x100);
     // Another key or another overlay: other SPIs.
     assert_ne!(spi(4097, 2, A, B), a_out.spi);
@@ -59,7 +63,11 @@ fn both_ends_derive_the_same_spi_and_key_and_the_directions_differ() {
 fn only_the_primary_key_sends_and_every_key_receives() {
     let keys = [key(1, false), key(2, true)];
     let sas = wanted_sas(flow(A), &nodes(&[B, C]), &tags(&keys));
-    let count = |d, k| sas.iter().filter(|s| s.direction == d && s.key == k).count();
+    let count = |d, k| {
+        sas.iter()
+            .filter(|s| s.direction == d && s.key == k)
+            .count()
+    };
     assert_eq!(count(Direction::In, 1), 2);
     assert_eq!(count(Direction::In, 2), 2);
     assert_eq!(count(Direction::Out, 1), 0);
@@ -72,7 +80,9 @@ fn a_new_primary_is_added_before_the_old_outbound_sa_goes() {
     let new_keys = [key(1, false), key(2, true)];
     let old = Encryption {
         keys: tags(&old_keys),
-        sas: wanted_sas(flow(A), &nodes(&[B]), &tags(&old_keys)).into_iter().collect(),
+        sas: wanted_sas(flow(A), &nodes(&[B]), &tags(&old_keys))
+            .into_iter()
+            .collect(),
         policies: vec![B],
     };
     let changes = diff(
@@ -81,9 +91,15 @@ fn a_new_primary_is_added_before_the_old_outbound_sa_goes() {
         &nodes(&[B]),
     );
     assert_eq!(changes.add_sas.len(), 1);
-    assert_eq!((changes.add_sas[0].direction, changes.add_sas[0].key), (Direction::Out, 2));
+    assert_eq!(
+        (changes.add_sas[0].direction, changes.add_sas[0].key),
+        (Direction::Out, 2)
+    );
     assert_eq!(changes.delete_sas.len(), 1);
-    assert_eq!((changes.delete_sas[0].direction, changes.delete_sas[0].key), (Direction::Out, 1));
+    assert_eq!(
+        (changes.delete_sas[0].direction, changes.delete_sas[0].key),
+        (Direction::Out, 1)
+    );
     assert!(changes.add_policies.is_empty() && changes.delete_policies.is_empty());
 }
 
@@ -93,7 +109,9 @@ fn a_node_gone_loses_its_policy_and_every_sa_and_nothing_else_changes() {
     let t = tags(&keys);
     let old = Encryption {
         keys: t.clone(),
-        sas: wanted_sas(flow(A), &nodes(&[B, C]), &t).into_iter().collect(),
+        sas: wanted_sas(flow(A), &nodes(&[B, C]), &t)
+            .into_iter()
+            .collect(),
         policies: vec![B, C],
     };
     let changes = diff(&old, &wanted_sas(flow(A), &nodes(&[B]), &t), &nodes(&[B]));
@@ -101,8 +119,16 @@ fn a_node_gone_loses_its_policy_and_every_sa_and_nothing_else_changes() {
     assert_eq!(changes.delete_policies, vec![C]);
     assert_eq!(changes.delete_sas.len(), 2);
     assert!(changes.delete_sas.iter().all(|s| s.node == C));
-    assert_eq!(changes.delete_sas[0].direction, Direction::Out, "outbound goes first");
-    let same = diff(&old, &wanted_sas(flow(A), &nodes(&[B, C]), &t), &nodes(&[B, C]));
+    assert_eq!(
+        changes.delete_sas[0].direction,
+        Direction::Out,
+        "outbound goes first"
+    );
+    let same = diff(
+        &old,
+        &wanted_sas(flow(A), &nodes(&[B, C]), &t),
+        &nodes(&[B, C]),
+    );
     assert!(same.is_empty());
 }
 
@@ -113,7 +139,16 @@ fn keys_are_checked_and_never_shown() {
     assert!(check_keys(&[key(1, true), key(2, true)]).is_err());
     assert_eq!(
         check_keys(&[key(3, false), key(2, true)]).expect("valid"),
-        vec![KeyTag { id: 2, primary: true }, KeyTag { id: 3, primary: false }]
+        vec![
+            KeyTag {
+                id: 2,
+                primary: true
+            },
+            KeyTag {
+                id: 3,
+                primary: false
+            }
+        ]
     );
     let secret = OverlayKey {
         id: 1,
@@ -121,8 +156,18 @@ fn keys_are_checked_and_never_shown() {
         primary: true,
     };
     let shown = format!("{secret:?}");
-    assert!(!shown.contains("171") && !shown.to_lowercase().contains("abab"), "{shown}");
-    let sa = sa_spec(flow(A), *wanted_sas(flow(A), &nodes(&[B]), &tags(&[key(1, true)])).first().expect("sa"), &[key(1, true)]).expect("spec");
+    assert!(
+        !shown.contains("171") && !shown.to_lowercase().contains("abab"),
+        "{shown}"
+    );
+    let sa = sa_spec(
+        flow(A),
+        *wanted_sas(flow(A), &nodes(&[B]), &tags(&[key(1, true)]))
+            .first()
+            .expect("sa"),
+        &[key(1, true)],
+    )
+    .expect("spec");
     let shown = format!("{sa:?}");
     assert!(!shown.contains(&format!("{:?}", sa.key)), "{shown}");
 }
@@ -136,7 +181,11 @@ fn overlays_send_from_their_own_block_of_source_ports() {
     assert_ne!(source_ports(4097).0, low);
     assert_eq!(source_ports(4096 + 1024).0, low);
     let (first, last) = source_ports(1023);
-    assert_eq!((first, last), (0xFFF0, 0xFFFF), "the last block stays within u16");
+    assert_eq!(
+        (first, last),
+        (0xFFF0, 0xFFFF),
+        "the last block stays within u16"
+    );
 }
 
 #[test]
@@ -161,7 +210,10 @@ fn the_sa_request_carries_transport_mode_esp_with_the_gcm_key() {
     let mut buf = vec![0u8; msg.buffer_len()];
     msg.emit(&mut buf);
     assert!(buf.windows(AEAD.len()).any(|w| w == AEAD.as_bytes()));
-    assert!(buf.windows(sa.key.len()).any(|w| w == sa.key), "the key is sent");
+    assert!(
+        buf.windows(sa.key.len()).any(|w| w == sa.key),
+        "the key is sent"
+    );
     // The SPI goes on the wire in network byte order.
     assert!(buf.windows(4).any(|w| w == id.spi.to_be_bytes()));
 }
@@ -171,7 +223,10 @@ fn the_policy_matches_the_overlays_vxlan_packets_to_one_node() {
     let sel = selector(flow(A), C);
     assert_eq!(sel.proto, libc::IPPROTO_UDP as u8);
     assert_eq!((sel.dport, sel.dport_mask), (4789, u16::MAX));
-    assert_eq!((sel.sport, sel.sport_mask), (source_ports(4097).0, SOURCE_PORT_MASK));
+    assert_eq!(
+        (sel.sport, sel.sport_mask),
+        (source_ports(4097).0, SOURCE_PORT_MASK)
+    );
     assert_eq!((sel.saddr.to_ipv4(), sel.prefixlen_s), (A, 32));
     assert_eq!((sel.daddr.to_ipv4(), sel.prefixlen_d), (C, 32));
     let XfrmMessage::UpdatePolicy(p) = policy_message(flow(A), C) else {
@@ -181,5 +236,62 @@ fn the_policy_matches_the_overlays_vxlan_packets_to_one_node() {
     let XfrmMessage::DeletePolicy(d) = delete_policy_message(flow(A), C) else {
         panic!("not a policy deletion")
     };
-    assert_eq!(d.user_policy_id.selector, sel, "deleted by the selector it was added with");
+    assert_eq!(
+        d.user_policy_id.selector, sel,
+        "deleted by the selector it was added with"
+    );
+}
+
+/// Runs `ip xfrm <what>` (in the calling thread's namespace): its output.
+fn ip_xfrm(what: &str) -> String {
+    let out = std::process::Command::new("ip")
+        .args(["xfrm", what])
+        .output()
+        .expect("ip runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The policy requests as the kernel takes them, in a network namespace of the test's own
+/// (root): added (a second add replaces), listed with the overlay's selector and template,
+/// deleted (a missing one is fine), nothing left.
+#[test]
+fn the_kernel_takes_and_deletes_the_overlays_policies() {
+    let (listed, after) = std::thread::spawn(|| -> Result<(String, String), String> {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string())?;
+        let mut x = Xfrm::open().map_err(|e| e.to_string())?;
+        let err = |e: crate::network::NetworkError| e.to_string();
+        x.add_policy(flow(A), B).map_err(err)?;
+        x.add_policy(flow(A), C).map_err(err)?;
+        x.add_policy(flow(A), B).map_err(err)?;
+        let listed = ip_xfrm("policy");
+        x.delete_policy(flow(A), B).map_err(err)?;
+        x.delete_policy(flow(A), B).map_err(err)?;
+        x.delete_policy(flow(A), C).map_err(err)?;
+        Ok((listed, ip_xfrm("policy")))
+    })
+    .join()
+    .expect("the namespace thread")
+    .expect("xfrm requests");
+    let sport = source_ports(4097).0;
+    for node in [B, C] {
+        let selector = format!("src {A}/32 dst {node}/32 proto udp sport {sport} dport 4789");
+        assert_eq!(
+            listed.matches(&selector).count(),
+            1,
+            "{selector} in\n{listed}"
+        );
+    }
+    assert_eq!(
+        listed.matches("dir out priority 100").count(),
+        2,
+        "{listed}"
+    );
+    assert_eq!(
+        listed
+            .matches("proto esp reqid 4097 mode transport")
+            .count(),
+        2,
+        "{listed}"
+    );
+    assert!(after.trim().is_empty(), "left: {after}");
 }

@@ -38,9 +38,16 @@ fn a_new_network_gets_one_primary_key_sent_with_at_once() {
     let enc = first(0, at(1_000));
     assert_eq!(enc.keys.len(), 1);
     let k = &enc.keys[0];
-    assert_eq!((k.id, k.primary, k.primary_since_ms), (1, true, Some(1_000)));
+    assert_eq!(
+        (k.id, k.primary, k.primary_since_ms),
+        (1, true, Some(1_000))
+    );
     assert_eq!(k.secret.len(), KEY_LEN * 2, "32 bytes in hex");
-    assert_ne!(first(0, at(1_000)).keys[0].secret, k.secret, "random, not derived");
+    assert_ne!(
+        first(0, at(1_000)).keys[0].secret,
+        k.secret,
+        "random, not derived"
+    );
     let (step, due) = plan(&enc.keys, rotation(), at(1_000));
     assert_eq!(step, None);
     assert_eq!(due, Some(at(1_000).after(DEFAULT_INTERVAL)));
@@ -64,7 +71,13 @@ fn rotation_adds_then_promotes_then_retires_in_order() {
     assert_eq!(
         steps,
         vec![
-            (twelve_h, KeyStep::Add { id: 2, primary: false }),
+            (
+                twelve_h,
+                KeyStep::Add {
+                    id: 2,
+                    primary: false
+                }
+            ),
             (twelve_h + MIN / 2, KeyStep::Promote(2)),
             (twelve_h + MIN / 2 + MIN, KeyStep::Retire(1)),
         ]
@@ -81,7 +94,13 @@ fn the_new_key_is_accepted_before_it_is_sent_with_and_the_old_one_after() {
     // Added: two keys, the old one still primary.
     let (step, _) = plan(&keys, rotation(), at(twelve_h));
     keys = apply(&keys, step.expect("add due"), at(twelve_h), &mut secret);
-    assert_eq!(keys.iter().filter(|k| k.primary).map(|k| k.id).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.primary)
+            .map(|k| k.id)
+            .collect::<Vec<_>>(),
+        vec![1]
+    );
     assert_eq!(keys.len(), 2);
     // Not promoted before the propagation time; told when.
     let (step, due) = plan(&keys, rotation(), at(twelve_h + 1));
@@ -89,8 +108,19 @@ fn the_new_key_is_accepted_before_it_is_sent_with_and_the_old_one_after() {
     assert_eq!(due, Some(at(twelve_h).after(rotation().propagation)));
     // Promoted: the old key is still there (accepted) until the grace has passed.
     let promote_at = twelve_h + 30_000;
-    keys = apply(&keys, plan(&keys, rotation(), at(promote_at)).0.expect("promote"), at(promote_at), &mut secret);
-    assert_eq!(keys.iter().filter(|k| k.primary).map(|k| k.id).collect::<Vec<_>>(), vec![2]);
+    keys = apply(
+        &keys,
+        plan(&keys, rotation(), at(promote_at)).0.expect("promote"),
+        at(promote_at),
+        &mut secret,
+    );
+    assert_eq!(
+        keys.iter()
+            .filter(|k| k.primary)
+            .map(|k| k.id)
+            .collect::<Vec<_>>(),
+        vec![2]
+    );
     let (step, due) = plan(&keys, rotation(), at(promote_at + 59_999));
     assert_eq!(step, None);
     assert_eq!(due, Some(at(promote_at + 60_000)));
@@ -108,7 +138,15 @@ fn short_intervals_shorten_propagation_and_grace() {
 #[test]
 fn keys_without_a_primary_send_with_the_newest() {
     let mut keys = first(0, at(0)).keys;
-    keys = apply(&keys, KeyStep::Add { id: 2, primary: false }, at(5), || "00".repeat(KEY_LEN));
+    keys = apply(
+        &keys,
+        KeyStep::Add {
+            id: 2,
+            primary: false,
+        },
+        at(5),
+        || "00".repeat(KEY_LEN),
+    );
     for k in &mut keys {
         k.primary = false;
     }
