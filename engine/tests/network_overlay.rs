@@ -28,6 +28,7 @@ fn overlay(nets: &Networks, underlay: Ipv4Addr) -> engine::network::NetworkRecor
             underlay: Some(underlay),
             attachable: true,
             mac: None,
+            encrypted: false,
         }),
         ..Default::default()
     })
@@ -89,6 +90,7 @@ fn containers_on_two_nodes_talk_over_vxlan_until_their_peers_are_withdrawn() {
                 underlay: Some(NODE_A),
                 attachable: false,
                 mac: None,
+                encrypted: false,
             }),
             ..Default::default()
         });
@@ -214,6 +216,7 @@ fn an_internal_overlay_gives_no_default_route_and_no_masquerade() {
                     underlay: Some(NODE_A),
                     attachable: true,
                     mac: None,
+                    encrypted: false,
                 }),
                 ..Default::default()
             })
