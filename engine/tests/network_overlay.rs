@@ -263,3 +263,104 @@ fn an_internal_overlay_gives_no_default_route_and_no_masquerade() {
         Links::open().unwrap().delete("labhost").unwrap();
     });
 }
+
+/// Whether this kernel takes an ESP SA with AES-GCM (tried and flushed in the lab's namespace).
+fn kernel_has_esp(lab: &support_net::Lab) -> bool {
+    let (ok, _) = cmd_in(
+        &lab.host,
+        &[
+            "ip",
+            "xfrm",
+            "state",
+            "add",
+            "src",
+            "127.0.0.1",
+            "dst",
+            "127.0.0.2",
+            "proto",
+            "esp",
+            "spi",
+            "0x10",
+            "mode",
+            "transport",
+            "aead",
+            "rfc4106(gcm(aes))",
+            "0x0102030405060708090a0b0c0d0e0f1011121314",
+            "128",
+        ],
+    );
+    cmd_in(&lab.host, &["ip", "xfrm", "state", "flush"]);
+    ok
+}
+
+#[test]
+fn an_encrypted_overlay_needs_esp_in_the_kernel_and_programs_it_per_peer_node() {
+    run(|lab| {
+        let _node_b = outside(lab);
+        let esp = kernel_has_esp(lab);
+        let created = lab.nets.create(&CreateNetwork {
+            name: "ove".into(),
+            subnet: Some("10.82.0.0/24".parse().unwrap()),
+            overlay: Some(OverlayRequest {
+                vni: Some(4100),
+                underlay: Some(NODE_A),
+                attachable: true,
+                encrypted: true,
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        let rec = match created {
+            Err(err) => {
+                // A kernel without ESP (the test machines'): refused, saying why, nothing made.
+                assert!(!esp, "refused although the kernel has ESP: {err}");
+                assert!(
+                    err.to_string()
+                        .contains("encrypted overlays need IPsec ESP with AES-GCM"),
+                    "{err}"
+                );
+                assert!(lab.nets.list().unwrap().is_empty());
+                let (_, states) = cmd_in(&lab.host, &["ip", "xfrm", "state"]);
+                assert!(states.trim().is_empty(), "{states}");
+                Links::open().unwrap().delete("labhost").unwrap();
+                return;
+            }
+            Ok(rec) => rec,
+        };
+        assert!(esp, "made although the kernel has no ESP");
+        // Room for VXLAN (50) and ESP (37) inside the 1500 of the lab link.
+        assert_eq!(rec.mtu, 1413);
+        let key = engine::network::OverlayKey {
+            id: 1,
+            secret: [7; engine::network::OVERLAY_KEY_LEN],
+            primary: true,
+        };
+        lab.nets.set_keys("ove", &[key]).unwrap();
+        let remote = Peer {
+            ip: Ipv4Addr::new(10, 82, 0, 9),
+            mac: "02:42:0a:52:00:09".into(),
+            node: NODE_B,
+            names: Vec::new(),
+        };
+        lab.nets.set_peers("ove", &[remote]).unwrap();
+        let (_, states) = cmd_in(&lab.host, &["ip", "xfrm", "state"]);
+        assert_eq!(
+            states.matches("proto esp spi").count(),
+            2,
+            "in and out: {states}"
+        );
+        let (_, policies) = cmd_in(&lab.host, &["ip", "xfrm", "policy"]);
+        assert!(
+            policies.contains(&format!("dst {NODE_B}/32 proto udp")),
+            "{policies}"
+        );
+        lab.nets.set_peers("ove", &[]).unwrap();
+        let (_, states) = cmd_in(&lab.host, &["ip", "xfrm", "state"]);
+        let (_, policies) = cmd_in(&lab.host, &["ip", "xfrm", "policy"]);
+        assert!(
+            states.trim().is_empty() && policies.trim().is_empty(),
+            "{states}{policies}"
+        );
+        Links::open().unwrap().delete("labhost").unwrap();
+    });
+}
