@@ -2,7 +2,8 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use cluster_state::{
@@ -139,6 +140,12 @@ fn ids() -> impl FnMut() -> TaskId {
     }
 }
 
+/// Task ids counting on from `counter`, which keeps its place from one pass to the next.
+fn ids_after(counter: &Arc<AtomicU64>) -> impl FnMut() -> TaskId + Send + 'static {
+    let counter = Arc::clone(counter);
+    move || TaskId(format!("t{:03}", counter.fetch_add(1, Ordering::Relaxed) + 1))
+}
+
 fn ready(_: &Node) -> NodeStatus {
     NodeStatus::Ready
 }
@@ -269,14 +276,8 @@ async fn scaling_down_shuts_down_and_an_update_of_parallelism_0_replaces_every_t
             }],
         ))
         .unwrap();
-    let mut next = {
-        let mut n = 100;
-        move || {
-            n += 1;
-            TaskId(format!("t{n:03}"))
-        }
-    };
-    pass(&store, ready, Timestamp(2_000), &mut next)
+    let next = Arc::new(AtomicU64::new(100));
+    pass(&store, ready, Timestamp(2_000), ids_after(&next))
         .await
         .unwrap();
     let tasks = store.tasks();
@@ -318,16 +319,10 @@ async fn an_update_replaces_one_slot_at_a_time_and_stores_its_progress() {
             }],
         ))
         .unwrap();
-    let mut next = {
-        let mut n = 100;
-        move || {
-            n += 1;
-            TaskId(format!("t{n:03}"))
-        }
-    };
+    let next = Arc::new(AtomicU64::new(100));
     let mut now = 2_000;
     for round in 1..=3 {
-        pass(&store, ready, Timestamp(now), &mut next)
+        pass(&store, ready, Timestamp(now), ids_after(&next))
             .await
             .unwrap();
         let tasks = store.tasks();
@@ -346,7 +341,7 @@ async fn an_update_replaces_one_slot_at_a_time_and_stores_its_progress() {
         report_running(&store);
         now += 6_000;
     }
-    pass(&store, ready, Timestamp(now), &mut next)
+    pass(&store, ready, Timestamp(now), ids_after(&next))
         .await
         .unwrap();
     let status = store.service("web").service.update_status.unwrap();
