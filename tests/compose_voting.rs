@@ -5,10 +5,10 @@
 
 #![allow(clippy::unwrap_used)]
 
+use testkit::http::until_contains;
 use testkit::teardown;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -87,30 +87,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The body of `GET path` on 127.0.0.1:port (`None` while nothing answers).
-fn get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-}
-
-/// Polls `GET path` until the body contains `want`.
-fn until_contains(port: u16, path: &str, want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let body = get(port, path).unwrap_or_default();
-        if body.contains(want) || Instant::now() > deadline {
-            return body;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -160,25 +136,40 @@ fn voting_app_answers_counts_and_keeps_its_data() {
     }
     assert!(ps.contains(&format!("0.0.0.0:{vote}->80/tcp")), "{ps}");
     assert_eq!(
-        until_contains(vote, "/cgi-bin/vote?a", "queued"),
+        until_contains(vote, "/cgi-bin/vote?a", "queued", Duration::from_secs(20)),
         "vote for a queued (1 waiting)\n"
     );
-    get(vote, "/cgi-bin/vote?b").unwrap();
-    let tallies = until_contains(result, "/cgi-bin/results", "dogs: 1");
+    testkit::http::get(vote, "/cgi-bin/vote?b").unwrap();
+    let tallies = until_contains(
+        result,
+        "/cgi-bin/results",
+        "dogs: 1",
+        Duration::from_secs(20),
+    );
     assert_eq!(tallies, "cats: 1\ndogs: 1\n");
 
     // The tallies live in the db-data volume: they survive down / up.
     env.ok(&["down", "-t", "2"]);
     env.ok(&["up", "-d", "--wait", "--wait-timeout", "60"]);
     assert_eq!(
-        until_contains(result, "/cgi-bin/results", "cats: 1"),
+        until_contains(
+            result,
+            "/cgi-bin/results",
+            "cats: 1",
+            Duration::from_secs(20)
+        ),
         "cats: 1\ndogs: 1\n"
     );
     // down -v drops them.
     env.ok(&["down", "-v", "-t", "2"]);
     env.ok(&["up", "-d", "--wait", "--wait-timeout", "60"]);
     assert_eq!(
-        until_contains(result, "/cgi-bin/results", "cats: 0"),
+        until_contains(
+            result,
+            "/cgi-bin/results",
+            "cats: 0",
+            Duration::from_secs(20)
+        ),
         "cats: 0\ndogs: 0\n"
     );
 }

@@ -11,6 +11,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod image_env;
+use testkit::http::until_contains;
 use testkit::teardown;
 mod test_images;
 
@@ -380,31 +381,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The body of `GET path` on 127.0.0.1:port (`None` while nothing answers).
-fn get(port: u16, path: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_string())
-}
-
-/// Polls `GET path` (up to 60 s) until the body contains `want`; returns the last body.
-fn until_contains(port: u16, path: &str, want: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let body = get(port, path).unwrap_or_default();
-        if body.contains(want) || Instant::now() > deadline {
-            return body;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -493,11 +469,16 @@ fn docker_compose_brings_the_voting_app_up_and_down() {
         );
     }
     assert_eq!(
-        until_contains(vote, "/cgi-bin/vote?a", "queued"),
+        until_contains(vote, "/cgi-bin/vote?a", "queued", Duration::from_secs(60)),
         "vote for a queued (1 waiting)\n"
     );
     assert_eq!(
-        until_contains(result, "/cgi-bin/results", "cats: 1"),
+        until_contains(
+            result,
+            "/cgi-bin/results",
+            "cats: 1",
+            Duration::from_secs(60)
+        ),
         "cats: 1\ndogs: 0\n"
     );
 

@@ -9,14 +9,8 @@ use super::context::Context;
 use super::filters::Query;
 use super::reply::{ApiError, Reply, created, json, streamed};
 
-fn no_such_image(name: &str) -> impl FnOnce(tonic::Status) -> ApiError + '_ {
-    move |status| {
-        if status.code() == tonic::Code::NotFound {
-            ApiError::not_found(format!("No such image: {name}"))
-        } else {
-            status.into()
-        }
-    }
+fn no_such_image(name: &str) -> impl FnOnce(tonic::Status) -> ApiError {
+    ApiError::not_found_as(format!("No such image: {name}"))
 }
 
 /// Seconds since the epoch of an RFC 3339 time (0 when empty or unreadable).

@@ -13,14 +13,8 @@ use super::context::Context;
 use super::filters::Query;
 use super::reply::{ApiError, Reply, created, json, no_content};
 
-fn no_such_network(name: &str) -> impl FnOnce(tonic::Status) -> ApiError + '_ {
-    move |status| {
-        if status.code() == tonic::Code::NotFound {
-            ApiError::not_found(format!("network {name} not found"))
-        } else {
-            status.into()
-        }
-    }
+fn no_such_network(name: &str) -> impl FnOnce(tonic::Status) -> ApiError {
+    ApiError::not_found_as(format!("network {name} not found"))
 }
 
 /// Docker's `Network` (the `Containers` map is keyed by container name: the agent's

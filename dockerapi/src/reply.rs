@@ -46,6 +46,18 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, message)
     }
 
+    /// A mapper of the agent's refusals: its "not found" becomes Docker's 404 with `message`
+    /// (each kind of object words it as Docker does); every other refusal keeps its own status.
+    pub(crate) fn not_found_as(message: String) -> impl FnOnce(tonic::Status) -> ApiError {
+        move |status| {
+            if status.code() == tonic::Code::NotFound {
+                ApiError::not_found(message)
+            } else {
+                status.into()
+            }
+        }
+    }
+
     /// 501: the endpoint is not served.
     pub(crate) fn not_served(endpoint: &str) -> Self {
         Self::new(

@@ -12,14 +12,8 @@ use super::context::Context;
 use super::filters::Query;
 use super::reply::{ApiError, Reply, created, json, no_content};
 
-fn no_such_volume(name: &str) -> impl FnOnce(tonic::Status) -> ApiError + '_ {
-    move |status| {
-        if status.code() == tonic::Code::NotFound {
-            ApiError::not_found(format!("get {name}: no such volume"))
-        } else {
-            status.into()
-        }
-    }
+fn no_such_volume(name: &str) -> impl FnOnce(tonic::Status) -> ApiError {
+    ApiError::not_found_as(format!("get {name}: no such volume"))
 }
 
 /// Docker's `Volume`.
