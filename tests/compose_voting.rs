@@ -87,19 +87,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn voting_app_answers_counts_and_keeps_its_data() {
     let tmp = tempfile::tempdir().unwrap();
@@ -114,7 +101,7 @@ fn voting_app_answers_counts_and_keeps_its_data() {
         tmp,
     };
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/voting-app");
-    copy_dir(&example, &env.project());
+    testkit::fs::copy_dir(&example, &env.project());
     let (vote, result) = (free_port(), free_port());
     let compose = std::fs::read_to_string(env.project().join("compose.yaml")).unwrap();
     let compose = compose

@@ -381,19 +381,6 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn docker_compose_brings_the_voting_app_up_and_down() {
     let compose_cli = on_path("docker-compose", "docker-compose");
@@ -429,7 +416,7 @@ fn docker_compose_brings_the_voting_app_up_and_down() {
         ],
     );
     let project = d.env.tmp.path().join("voting-app");
-    copy_dir(
+    testkit::fs::copy_dir(
         &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/voting-app"),
         &project,
     );

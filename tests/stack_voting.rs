@@ -23,19 +23,6 @@ const IMAGE: &str = "busybox:test";
 /// Time allowed for the cluster to converge.
 const WITHIN: Duration = Duration::from_secs(120);
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// `redis:test` on every node, built as the example's `setup.sh` builds it: imported once,
 /// carried to the others so that every node holds the same digest.
 fn import_redis(bed: &Bed, dir: &Path) {
@@ -84,7 +71,7 @@ fn import_redis(bed: &Bed, dir: &Path) {
 fn prepare(bed: &Bed, dir: &Path) -> String {
     import_redis(bed, dir);
     let project = dir.join("voting-app");
-    copy_dir(
+    testkit::fs::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/voting-app"),
         &project,
     );

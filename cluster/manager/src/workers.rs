@@ -160,7 +160,8 @@ pub(super) async fn heartbeat(
     // of tasks to write and send), the heartbeats it delays must not make the liveness watch
     // take a thousand live nodes for silent. A leader that lost its leadership meanwhile only
     // notes a heartbeat nobody reads.
-    if service.raft.progress().borrow().leader {
+    let heard = service.raft.progress().borrow().leader;
+    if heard {
         service.liveness.heard(&node_id);
     }
     if let Some(mut client) = leader_or_forward(service, &request).await? {
@@ -169,7 +170,9 @@ pub(super) async fn heartbeat(
             .heartbeat(ManagerService::forward_request(inner))
             .await;
     }
-    service.liveness.heard(&node_id);
+    if !heard {
+        service.liveness.heard(&node_id);
+    }
     let node = own_record_applied(service, &node_id).await?;
     if let Some(ready) = marked_ready(&node) {
         // A concurrent change of the record wins; the next heartbeat tries again.
