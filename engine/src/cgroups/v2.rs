@@ -183,9 +183,11 @@ impl CgroupManager for V2Manager {
         let kill_file = self.dir().join("cgroup.kill");
         if signal == Signal::SIGKILL && kill_file.exists() {
             return match fsutil::write(&kill_file, "1") {
-                // The group went away since the check: nothing is left to kill.
+                // The group went away since the check (gone: not found; removed while still
+                // held open: no such device): nothing is left to kill.
                 Err(CgroupError::Io { source, .. })
-                    if source.kind() == std::io::ErrorKind::NotFound =>
+                    if source.kind() == std::io::ErrorKind::NotFound
+                        || source.raw_os_error() == Some(nix::libc::ENODEV) =>
                 {
                     Ok(())
                 }
