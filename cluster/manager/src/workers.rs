@@ -8,7 +8,7 @@
 // tonic's handlers answer with `tonic::Status`, a large error type, by design.
 #![allow(clippy::result_large_err)]
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -324,7 +324,7 @@ pub fn marked_ready(node: &Node) -> Option<Command> {
 /// and a worker seen down is not read again until it is heard from.
 pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
     let mut leading = false;
-    let mut seen_down: HashSet<String> = HashSet::new();
+    let mut seen_down: HashMap<String, Instant> = HashMap::new();
     loop {
         tokio::time::sleep(WATCH_EVERY).await;
         let view = match raft.status().await {
@@ -344,6 +344,7 @@ pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
         let silent = newly_silent(
             roster.workers(),
             |node| liveness.silent_for(node),
+            |node, since| liveness.heard_since(node, since),
             DOWN_AFTER,
             &mut seen_down,
         );
@@ -351,6 +352,7 @@ pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
             continue;
         }
         // A read lost to a leadership change never answers: bounded, like every call here.
+        let asked = Instant::now();
         let read = tokio::time::timeout(DOWN_AFTER, raft.read_records(Query::Keys(silent))).await;
         let Ok(Ok((records, _))) = read else {
             continue;
@@ -359,9 +361,14 @@ pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
             if let Record::Node(node) = record
                 && node.state == NodeState::Down
             {
-                seen_down.insert(node.meta.id.clone());
+                seen_down.insert(node.meta.id.clone(), asked);
             }
         }
+        // One batch per node, so that a node that changed meanwhile does not hold up the
+        // others; all proposed together, so that a hundred nodes lost at once are marked down
+        // in one raft round rather than a hundred in a row.
+        let asked = Instant::now();
+        let mut writes = tokio::task::JoinSet::new();
         for command in marked_down(records, |node| liveness.silent_for(node), DOWN_AFTER) {
             let Command::Update {
                 record: Record::Node(node),
@@ -371,33 +378,44 @@ pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
                 continue;
             };
             let id = node.meta.id.clone();
-            // One batch per node: a node that changed meanwhile does not hold up the others.
-            let write = raft.write(Batch::new(0, vec![command]));
-            if let Ok(Ok(_)) = tokio::time::timeout(DOWN_AFTER, write).await {
-                seen_down.insert(id);
+            let raft = raft.clone();
+            writes.spawn(async move {
+                let write = raft.write(Batch::new(0, vec![command]));
+                let written = matches!(tokio::time::timeout(DOWN_AFTER, write).await, Ok(Ok(_)));
+                (id, written)
+            });
+        }
+        while let Some(done) = writes.join_next().await {
+            if let Ok((id, true)) = done {
+                seen_down.insert(id, asked);
             }
         }
     }
 }
 
-/// The keys of the `workers` silent for `down_after` that are not in `seen_down`; a worker
-/// of `seen_down` heard from since (or no longer a worker) leaves it.
+/// The keys of the `workers` silent for `down_after` whose record is not known to be down:
+/// those not in `seen_down`, and those seen down at a time they were heard from since
+/// (`heard_since`: marked ready again by a heartbeat, then silent again before this watch
+/// looked). A worker heard from since it was seen down, or no longer a worker, leaves
+/// `seen_down`.
 pub fn newly_silent<'a>(
     workers: impl Iterator<Item = &'a str>,
     silent_for: impl Fn(&str) -> Duration,
+    heard_since: impl Fn(&str, Instant) -> bool,
     down_after: Duration,
-    seen_down: &mut HashSet<String>,
+    seen_down: &mut HashMap<String, Instant>,
 ) -> Vec<RecordKey> {
     let mut keys = Vec::new();
-    let mut still_down = HashSet::new();
+    let mut still_down = HashMap::new();
     for worker in workers {
         if silent_for(worker) < down_after {
             continue;
         }
-        if seen_down.contains(worker) {
-            still_down.insert(worker.to_owned());
-        } else {
-            keys.push(RecordKey::new(Kind::Node, worker));
+        match seen_down.get(worker) {
+            Some(at) if !heard_since(worker, *at) => {
+                still_down.insert(worker.to_owned(), *at);
+            }
+            _ => keys.push(RecordKey::new(Kind::Node, worker)),
         }
     }
     *seen_down = still_down;
@@ -420,20 +438,24 @@ mod tests {
                 })
             }
         };
-        let mut seen_down = HashSet::from(["down".to_owned(), "gone".to_owned()]);
+        let at = Instant::now();
+        let never = |_: &str, _: Instant| false;
+        let mut seen_down = HashMap::from([("down".to_owned(), at), ("gone".to_owned(), at)]);
         let keys = newly_silent(
             workers.into_iter(),
             silence(5, 9),
+            never,
             DOWN_AFTER,
             &mut seen_down,
         );
         assert_eq!(keys, [RecordKey::new(Kind::Node, "quiet")]);
-        assert_eq!(seen_down, HashSet::from(["down".to_owned()]));
+        assert_eq!(seen_down, HashMap::from([("down".to_owned(), at)]));
 
         // "down" heard from again: forgotten, so its next silence is read again.
         let keys = newly_silent(
             workers.into_iter(),
             silence(1, 1),
+            never,
             DOWN_AFTER,
             &mut seen_down,
         );
@@ -442,9 +464,40 @@ mod tests {
         let keys = newly_silent(
             workers.into_iter(),
             silence(1, 4),
+            never,
             DOWN_AFTER,
             &mut seen_down,
         );
         assert_eq!(keys, [RecordKey::new(Kind::Node, "down")]);
+    }
+
+    #[test]
+    fn a_worker_seen_down_then_heard_and_silent_again_before_a_look_is_read_again() {
+        // Seen down; a heartbeat marks it ready again and it dies, all between two looks of
+        // the watch (one look can take seconds while raft is busy): it is silent at both
+        // looks, but heard since it was seen down, so its record is read again.
+        let at = Instant::now();
+        let mut seen_down = HashMap::from([("flaps".to_owned(), at)]);
+        let silent = |_: &str| DOWN_AFTER * 2;
+        let keys = newly_silent(
+            ["flaps"].into_iter(),
+            silent,
+            |_, since| since == at,
+            DOWN_AFTER,
+            &mut seen_down,
+        );
+        assert_eq!(keys, [RecordKey::new(Kind::Node, "flaps")]);
+        assert!(seen_down.is_empty());
+        // Not heard since: still known down, not read.
+        let mut seen_down = HashMap::from([("flaps".to_owned(), at)]);
+        let keys = newly_silent(
+            ["flaps"].into_iter(),
+            silent,
+            |_, _| false,
+            DOWN_AFTER,
+            &mut seen_down,
+        );
+        assert!(keys.is_empty());
+        assert_eq!(seen_down.len(), 1);
     }
 }
