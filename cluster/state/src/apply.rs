@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use super::Store;
 use super::command::{Batch, Command};
-use super::records::{Record, RecordKey};
+use super::records::{Record, RecordKey, Task};
 
 /// Why a batch was refused. A refused batch changes nothing.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,6 +38,9 @@ pub enum ApplyError {
     /// A record without an id.
     #[error("{0} record has an empty id")]
     EmptyId(super::Kind),
+    /// A command that only writes task records given another kind.
+    #[error("{0} is not a task: only tasks are written with their decisions alone")]
+    NotATask(RecordKey),
 }
 
 impl Store {
@@ -84,6 +87,9 @@ impl Store {
                 meta.version = index;
                 meta.created_at_ms = stamp_ms;
                 meta.updated_at_ms = stamp_ms;
+                if let Record::Task(task) = &mut record {
+                    task.decided = index;
+                }
                 let previous = self.insert(record);
                 Ok((key, previous))
             }
@@ -99,11 +105,39 @@ impl Store {
                 let created = current.meta().created_at_ms;
                 self.check_name(record)?;
                 let mut record = record.clone();
+                if let (Record::Task(task), Record::Task(before)) = (&mut record, current) {
+                    task.decided = decided_at(task, before, index);
+                }
                 let meta = record.meta_mut();
                 meta.version = index;
                 meta.created_at_ms = created;
                 meta.updated_at_ms = stamp_ms;
                 let previous = self.insert(record);
+                Ok((key, previous))
+            }
+            Command::UpdateDecided {
+                record,
+                expected_version,
+                expected_decided,
+            } => {
+                let key = record.key();
+                let current = self
+                    .get(&key)
+                    .ok_or_else(|| ApplyError::NotFound(key.clone()))?;
+                let (Record::Task(task), Record::Task(before)) = (record, current) else {
+                    return Err(ApplyError::NotATask(key));
+                };
+                let reports_only = *expected_decided != 0 && before.decided == *expected_decided;
+                if !reports_only {
+                    check_version(&key, *expected_version, before.meta.version)?;
+                }
+                let mut task = task.clone();
+                task.task.status = before.task.status.clone();
+                task.decided = decided_at(&task, before, index);
+                task.meta.version = index;
+                task.meta.created_at_ms = before.meta.created_at_ms;
+                task.meta.updated_at_ms = stamp_ms;
+                let previous = self.insert(Record::Task(task));
                 Ok((key, previous))
             }
             Command::Delete {
@@ -136,6 +170,16 @@ impl Store {
             }),
             _ => Ok(()),
         }
+    }
+}
+
+/// The `decided` of task record `task` written at `index` over `before`: kept when only the
+/// status changed, `index` otherwise.
+fn decided_at(task: &Task, before: &Task, index: u64) -> u64 {
+    if task.same_decisions(before) {
+        before.decided
+    } else {
+        index
     }
 }
 

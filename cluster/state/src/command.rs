@@ -20,6 +20,21 @@ pub enum Command {
         /// Version the proposer read; guards against lost updates.
         expected_version: u64,
     },
+    /// Replace the managers' part of a task record — everything but the status its node
+    /// reports, which stays as the store holds it — refused unless that part is still as the
+    /// proposer read it: the record is still at `expected_version`, or only its node's status
+    /// reports wrote it since (its [`Task::decided`](crate::Task::decided) is still
+    /// `expected_decided`; 0 when the record read did not say). The leader's control loop
+    /// writes its decisions this way, so that the reports of thousands of tasks arriving while
+    /// it decides do not refuse the whole batch.
+    UpdateDecided {
+        /// The new content: a task record.
+        record: Record,
+        /// Version the proposer read.
+        expected_version: u64,
+        /// The record's `decided` as the proposer read it.
+        expected_decided: u64,
+    },
     /// Remove a record; with `expected_version`, only if it is still at that version.
     Delete {
         /// Which record.

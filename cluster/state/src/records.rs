@@ -314,9 +314,51 @@ pub struct Task {
     /// Absent from older records and from tasks on no network.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<TaskAttachment>,
+    /// Raft index of the entry that last changed the managers' part of the record (all but
+    /// the status its node reports): set by the store when it applies a write. 0 in records
+    /// written before it was kept.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub decided: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Task {
+    /// Whether `self` and `other` differ only in the status their node reports (and their
+    /// record metadata).
+    pub fn same_decisions(&self, other: &Task) -> bool {
+        let swarm::Task {
+            id,
+            service_id,
+            slot,
+            node,
+            spec,
+            spec_version,
+            desired_state,
+            shutdown_reason,
+            status: _,
+            created_at,
+            replaces,
+            not_before,
+            preferred_node,
+        } = &self.task;
+        *id == other.task.id
+            && *service_id == other.task.service_id
+            && *slot == other.task.slot
+            && *node == other.task.node
+            && *spec_version == other.task.spec_version
+            && *desired_state == other.task.desired_state
+            && *created_at == other.task.created_at
+            && *replaces == other.task.replaces
+            && *not_before == other.task.not_before
+            && *shutdown_reason == other.task.shutdown_reason
+            && *preferred_node == other.task.preferred_node
+            && self.networks == other.networks
+            && *spec == other.task.spec
+    }
+
     /// The record of a new task (its id becomes the record's id).
     pub fn new(task: swarm::Task) -> Self {
         Task {
@@ -326,6 +368,7 @@ impl Task {
             },
             task,
             networks: Vec::new(),
+            decided: 0,
         }
     }
 }

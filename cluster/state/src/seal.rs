@@ -163,9 +163,9 @@ impl SealKey {
     pub fn seal_batch(&self, batch: &mut Batch) {
         for command in &mut batch.commands {
             match command {
-                Command::Create(record) | Command::Update { record, .. } => {
-                    self.seal_record(record)
-                }
+                Command::Create(record)
+                | Command::Update { record, .. }
+                | Command::UpdateDecided { record, .. } => self.seal_record(record),
                 Command::Delete { .. } => {}
             }
         }

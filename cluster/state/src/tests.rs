@@ -182,3 +182,134 @@ fn same_batches_give_same_hash_and_any_difference_shows() {
     assert_eq!(run(0), run(0));
     assert_ne!(run(0), run(1));
 }
+
+fn task_record(id: &str, state: orchestrator::swarm::TaskState) -> Task {
+    use orchestrator::swarm;
+    Task::new(swarm::Task {
+        id: id.into(),
+        service_id: "s1".into(),
+        slot: swarm::TaskSlot::Slot(1),
+        spec_version: 1,
+        spec: swarm::ServiceSpec {
+            image: "busybox".into(),
+            ..swarm::ServiceSpec::default()
+        },
+        desired_state: swarm::DesiredState::Running,
+        shutdown_reason: None,
+        status: swarm::TaskStatus {
+            state,
+            ..swarm::TaskStatus::default()
+        },
+        node: Some("n1".into()),
+        created_at: swarm::Timestamp(0),
+        not_before: None,
+        replaces: None,
+        preferred_node: None,
+    })
+}
+
+fn stored_task(store: &Store, id: &str) -> Task {
+    match store.get(&RecordKey::new(Kind::Task, id)) {
+        Some(Record::Task(task)) => (**task).clone(),
+        other => panic!("task {id} missing: {other:?}"),
+    }
+}
+
+#[test]
+fn a_decision_holds_over_status_reports_but_not_over_another_decision() {
+    use orchestrator::swarm::{DesiredState, TaskState};
+    let mut store = Store::new();
+    let created = task_record("t1", TaskState::Assigned);
+    store
+        .apply(
+            3,
+            &Batch::new(1, vec![create(Record::Task(Box::new(created)))]),
+        )
+        .unwrap();
+    let read = stored_task(&store, "t1");
+    assert_eq!((read.meta.version, read.decided), (3, 3));
+
+    // The node reports the task running: the record moves on, its decisions do not.
+    let mut running = read.clone();
+    running.task.status.state = TaskState::Running;
+    let report = Command::Update {
+        record: Record::Task(Box::new(running)),
+        expected_version: 3,
+    };
+    store.apply(5, &Batch::new(2, vec![report])).unwrap();
+    assert_eq!(stored_task(&store, "t1").decided, 3);
+
+    // The leader decided on the record as read at 3: shut it down. The strict update is
+    // refused; the decision alone is taken, and the reported status stays.
+    let mut shut = read.clone();
+    shut.task.desired_state = DesiredState::Shutdown;
+    let strict = Command::Update {
+        record: Record::Task(Box::new(shut.clone())),
+        expected_version: 3,
+    };
+    assert!(matches!(
+        store.apply(6, &Batch::new(3, vec![strict])),
+        Err(ApplyError::VersionMismatch { .. })
+    ));
+    let decided = |record: &Task| Command::UpdateDecided {
+        record: Record::Task(Box::new(record.clone())),
+        expected_version: 3,
+        expected_decided: 3,
+    };
+    store
+        .apply(7, &Batch::new(4, vec![decided(&shut)]))
+        .unwrap();
+    let now = stored_task(&store, "t1");
+    assert_eq!(now.task.desired_state, DesiredState::Shutdown);
+    assert_eq!(now.task.status.state, TaskState::Running);
+    assert_eq!(
+        (now.meta.version, now.decided, now.meta.created_at_ms),
+        (7, 7, 1)
+    );
+
+    // Another decision on the record read at 3 is refused: a decision came in between.
+    let mut moved = read;
+    moved.task.node = Some("n2".into());
+    assert!(matches!(
+        store.apply(8, &Batch::new(5, vec![decided(&moved)])),
+        Err(ApplyError::VersionMismatch { .. })
+    ));
+    assert_eq!(stored_task(&store, "t1").meta.version, 7);
+}
+
+#[test]
+fn a_decision_on_a_record_without_its_decided_version_needs_the_version_read() {
+    use orchestrator::swarm::{DesiredState, TaskState};
+    let mut store = Store::new();
+    let mut older = task_record("t1", TaskState::Running);
+    older.meta.version = 4;
+    // As a snapshot written before `decided` was kept restores it.
+    store.insert(Record::Task(Box::new(older.clone())));
+    let mut shut = older.clone();
+    shut.task.desired_state = DesiredState::Shutdown;
+    let decided = |expected_version| Command::UpdateDecided {
+        record: Record::Task(Box::new(shut.clone())),
+        expected_version,
+        expected_decided: 0,
+    };
+    assert!(store.apply(9, &Batch::new(1, vec![decided(3)])).is_err());
+    store.apply(9, &Batch::new(1, vec![decided(4)])).unwrap();
+    assert_eq!(stored_task(&store, "t1").decided, 9);
+}
+
+#[test]
+fn only_tasks_are_written_with_their_decisions_alone() {
+    let mut store = Store::new();
+    store
+        .apply(1, &Batch::new(1, vec![create(service("s1", "web", 1))]))
+        .unwrap();
+    let command = Command::UpdateDecided {
+        record: service("s1", "web", 2),
+        expected_version: 1,
+        expected_decided: 1,
+    };
+    assert!(matches!(
+        store.apply(2, &Batch::new(2, vec![command])),
+        Err(ApplyError::NotATask(_))
+    ));
+}

@@ -586,3 +586,64 @@ async fn tasks_placed_on_a_network_get_distinct_addresses_across_services_and_pa
     let all: BTreeSet<_> = after.values().flatten().map(|a| a.ip).collect();
     assert_eq!(all.len(), 6, "{after:?}");
 }
+
+#[tokio::test]
+async fn a_status_report_between_the_read_and_the_commit_does_not_refuse_the_decisions() {
+    let mut records = three_nodes();
+    records.push(service("web", 3));
+    let store = FakeStore::new(records);
+    pass(&store, ready, Timestamp(1_000), ids()).await.unwrap();
+    report_running(&store);
+
+    let mut scaled = store.service("web");
+    let version = scaled.meta.version;
+    scaled.service.spec.mode = Mode::Replicated { replicas: 1 };
+    store
+        .apply(Batch::new(
+            5,
+            vec![Command::Update {
+                expected_version: version,
+                record: Record::Service(Box::new(scaled)),
+            }],
+        ))
+        .unwrap();
+    // Between the pass's read and its commit, every task's node reports it again (a new
+    // message): each record moves on, none of the managers' decisions about it does.
+    let reports: Vec<Command> = {
+        let guard = store.store.lock().unwrap();
+        guard
+            .0
+            .iter_kind(Kind::Task)
+            .filter_map(|r| match r {
+                Record::Task(t) => {
+                    let mut t = (**t).clone();
+                    t.task.status.message = "still running".into();
+                    Some(Command::Update {
+                        expected_version: t.meta.version,
+                        record: Record::Task(Box::new(t)),
+                    })
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    *store.before_commit.lock().unwrap() = Some(Batch::new(6, reports));
+    let outcome = pass(&store, ready, Timestamp(2_000), ids()).await.unwrap();
+    assert_eq!((outcome.committed, outcome.refused), (1, 0));
+    let tasks = store.tasks();
+    assert_eq!(tasks.iter().filter(|t| t.is_desired_running()).count(), 1);
+    assert_eq!(
+        tasks
+            .iter()
+            .filter(|t| t.desired_state == DesiredState::Shutdown)
+            .count(),
+        2
+    );
+    // The reports stand.
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.status.message == "still running" && t.status.state == TaskState::Running),
+        "{tasks:#?}"
+    );
+}
