@@ -4,10 +4,10 @@
 //! is a local lookup with no raft round trip. It also says which node each raft id belongs
 //! to, so the raft transport can refuse a message sent in another manager's name.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::pki::{BACKDATE, PeerIdentity};
-use cluster_state::{ClusterInfo, Kind, NodeRole, Record, RecordKey, Store};
+use cluster_state::{ClusterInfo, Kind, NodeRole, NodeState, Record, RecordKey, Store};
 
 /// What the store holds about one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,6 +15,22 @@ struct Member {
     role: NodeRole,
     /// Manager certificates issued before this time (ms since the Unix epoch) are revoked.
     demoted_at_ms: Option<u64>,
+    /// What a heartbeat answers from.
+    brief: Brief,
+}
+
+/// What a worker's heartbeat needs of its node's record: enough to answer it without a
+/// round trip to the raft thread.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Brief {
+    /// Worker or manager.
+    pub role: NodeRole,
+    /// Raft id when the node is a manager.
+    pub raft_id: Option<u64>,
+    /// The role an operator asked for.
+    pub desired_role: Option<NodeRole>,
+    /// Observed liveness.
+    pub state: NodeState,
 }
 
 /// Whether a caller may send raft messages with a given `from` raft id, as the applied store
@@ -45,6 +61,8 @@ pub struct Roster {
     raft_owners: HashMap<u64, String>,
     /// The first raft id not handed out yet (0 while the store is empty).
     next_raft_id: u64,
+    /// The managers' addresses by raft id.
+    manager_addrs: BTreeMap<u64, String>,
 }
 
 /// What the roster says of a caller.
@@ -82,6 +100,15 @@ impl Roster {
                 _ => None,
             })
             .collect();
+        let manager_addrs = store
+            .iter_kind(Kind::Node)
+            .filter_map(|record| match record {
+                Record::Node(node) if node.role == NodeRole::Manager => {
+                    node.raft_id.map(|id| (id, node.addr.clone()))
+                }
+                _ => None,
+            })
+            .collect();
         let members = store
             .iter_kind(Kind::Node)
             .filter_map(|record| match record {
@@ -90,6 +117,12 @@ impl Roster {
                     Member {
                         role: node.role,
                         demoted_at_ms: node.demoted_at_ms,
+                        brief: Brief {
+                            role: node.role,
+                            raft_id: node.raft_id,
+                            desired_role: node.desired_role,
+                            state: node.state,
+                        },
                     },
                 )),
                 _ => None,
@@ -101,7 +134,18 @@ impl Roster {
             removed,
             raft_owners,
             next_raft_id,
+            manager_addrs,
         }
+    }
+
+    /// What the store holds about node `id` for its heartbeat.
+    pub fn brief(&self, id: &str) -> Option<Brief> {
+        self.members.get(id).map(|member| member.brief)
+    }
+
+    /// The managers' addresses by raft id, as their records say.
+    pub fn manager_addrs(&self) -> &BTreeMap<u64, String> {
+        &self.manager_addrs
     }
 
     /// The ids of the nodes the store knows as workers.

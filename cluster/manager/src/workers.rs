@@ -19,6 +19,7 @@ use super::driver::{Query, RaftHandle, Refused, StatusView};
 use super::proto;
 use super::service::{ManagerService, Need, forwarded, status_of};
 use crate::pki::{ClusterCa, role_name};
+use crate::roster::Brief;
 use cluster_raft::MembershipChange;
 use cluster_state::{Batch, Command, Kind, Node, NodeRole, NodeState, Record, RecordKey};
 
@@ -151,18 +152,28 @@ fn update(node: Node) -> Command {
 
 /// A worker's daemon reports itself: the leader notes it alive (marking it ready again if it
 /// was down) and answers with the node's record and the managers' addresses.
+///
+/// A leader answers a node its applied store holds as not down from the roster alone, with
+/// no call to the raft thread: a thousand nodes send two heartbeats a second each, and while
+/// the raft thread writes, sends and applies a batch of thousands of tasks, heartbeats that
+/// wait on it time out and their nodes move to another manager for nothing.
 pub(super) async fn heartbeat(
     service: &ManagerService,
     request: Request<proto::HeartbeatRequest>,
 ) -> Result<Response<proto::HeartbeatResponse>, Status> {
     let node_id = caller_node(service, &request, &request.get_ref().node_id).await?;
-    // Heard before anything waits on the raft thread: while it is busy (a batch of thousands
-    // of tasks to write and send), the heartbeats it delays must not make the liveness watch
-    // take a thousand live nodes for silent. A leader that lost its leadership meanwhile only
-    // notes a heartbeat nobody reads.
+    // Heard before anything waits on the raft thread: while it is busy, the heartbeats it
+    // delays must not make the liveness watch take live nodes for silent. A leader that lost
+    // its leadership meanwhile only notes a heartbeat nobody reads.
     let heard = service.raft.progress().borrow().leader;
     if heard {
         service.liveness.heard(&node_id);
+        let roster = service.raft.roster();
+        if let Some(brief) = roster.brief(&node_id)
+            && brief.state != NodeState::Down
+        {
+            return Ok(Response::new(answer(brief, roster.manager_addrs())));
+        }
     }
     if let Some(mut client) = leader_or_forward(service, &request).await? {
         let inner = proto::HeartbeatRequest { node_id };
@@ -183,13 +194,23 @@ pub(super) async fn heartbeat(
             }
         }
     }
-    let view = service.raft.status().await.map_err(status_of)?;
-    Ok(Response::new(proto::HeartbeatResponse {
-        role: role_name(node.role).to_owned(),
-        raft_id: node.raft_id.unwrap_or_default(),
-        promote: node.role == NodeRole::Manager || node.desired_role == Some(NodeRole::Manager),
-        managers: manager_addrs(&view).into_iter().collect(),
-    }))
+    let brief = Brief {
+        role: node.role,
+        raft_id: node.raft_id,
+        desired_role: node.desired_role,
+        state: node.state,
+    };
+    Ok(Response::new(answer(brief, service.raft.roster().manager_addrs())))
+}
+
+/// The heartbeat answer for a node whose record says `brief`.
+fn answer(brief: Brief, managers: &BTreeMap<u64, String>) -> proto::HeartbeatResponse {
+    proto::HeartbeatResponse {
+        role: role_name(brief.role).to_owned(),
+        raft_id: brief.raft_id.unwrap_or_default(),
+        promote: brief.role == NodeRole::Manager || brief.desired_role == Some(NodeRole::Manager),
+        managers: managers.clone().into_iter().collect(),
+    }
 }
 
 /// A worker marked for promotion takes the manager role: it gets a manager certificate and
