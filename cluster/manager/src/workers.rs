@@ -31,6 +31,12 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
 pub const HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(1);
 /// A worker silent this long (six heartbeats) is marked down by the leader.
 pub const DOWN_AFTER: Duration = Duration::from_secs(3);
+/// After a leader change, the time a worker has to reach the new leader before it is marked
+/// down: the workers of the old leader find another manager only when their heartbeats to it
+/// time out, a thousand of them then open sessions together, and a node marked down for that
+/// alone would have its tasks moved for nothing. Swarm gives them several heartbeat periods
+/// too.
+pub const FAILOVER_GRACE: Duration = Duration::from_secs(9);
 /// How often the leader looks for silent workers.
 const WATCH_EVERY: Duration = Duration::from_millis(250);
 
@@ -44,8 +50,8 @@ pub struct Liveness {
 #[derive(Debug)]
 struct LivenessInner {
     heard: HashMap<String, Instant>,
-    /// When this manager last became leader: a worker not heard since counts from then, so
-    /// a new leader gives every worker a full [`DOWN_AFTER`] before marking it down.
+    /// When this manager last became leader: a worker not heard since is given
+    /// [`FAILOVER_GRACE`] from then before it counts as silent for [`DOWN_AFTER`].
     since: Instant,
 }
 
@@ -84,10 +90,18 @@ impl Liveness {
         inner.since = Instant::now();
     }
 
-    /// How long `node` has been silent.
+    /// How long `node` has been silent: since it was last heard, or, not heard since this
+    /// manager became leader, for as long as it has used of [`FAILOVER_GRACE`] beyond
+    /// [`DOWN_AFTER`] (so that it reaches [`DOWN_AFTER`] once the grace is over).
     fn silent_for(&self, node: &str) -> Duration {
         let inner = self.lock();
-        inner.heard.get(node).unwrap_or(&inner.since).elapsed()
+        match inner.heard.get(node) {
+            Some(at) => at.elapsed(),
+            None => inner
+                .since
+                .elapsed()
+                .saturating_sub(FAILOVER_GRACE.saturating_sub(DOWN_AFTER)),
+        }
     }
 }
 

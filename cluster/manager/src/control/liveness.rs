@@ -16,9 +16,11 @@ pub struct LivenessView<'a, F> {
     pub now: Instant,
     /// When this manager became leader.
     pub leading_since: Instant,
+    /// A manager raft does not hear from is given this long before it counts as down.
+    pub grace: Duration,
     /// A worker is given this long after a leader change before anything is decided about it
     /// (the time the liveness watch waits before marking it down).
-    pub grace: Duration,
+    pub failover_grace: Duration,
     /// Raft ids of the managers raft hears from.
     pub reachable: &'a BTreeSet<u64>,
     /// When this leader last saw each manager reachable (by raft id).
@@ -31,7 +33,7 @@ impl<F: Fn(&str, Instant) -> bool> LivenessView<'_, F> {
     /// The status of `node`: `down` as its record says, and a manager raft has not heard
     /// from for the grace period (counted from when this leader last saw it reachable, or
     /// from when it took office); a manager raft does not hear from before that, and a worker
-    /// not heard from during the grace period after a leader change, `unknown` (nothing is
+    /// not heard from during the failover grace after a leader change, `unknown` (nothing is
     /// placed there, nothing is taken away); otherwise `ready`.
     pub fn status(&self, node: &Node) -> NodeStatus {
         if node.state == NodeState::Down {
@@ -50,7 +52,7 @@ impl<F: Fn(&str, Instant) -> bool> LivenessView<'_, F> {
                 }
             }
             Some(_) => NodeStatus::Ready,
-            None if self.now.saturating_duration_since(self.leading_since) < self.grace
+            None if self.now.saturating_duration_since(self.leading_since) < self.failover_grace
                 && !(self.heard_since)(&node.meta.id, self.leading_since) =>
             {
                 NodeStatus::Unknown

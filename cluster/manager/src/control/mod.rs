@@ -31,7 +31,7 @@ use orchestrator::swarm::{TaskId, Timestamp};
 use tokio::sync::watch;
 
 use super::driver::{Progress, RaftHandle, Refused};
-use super::workers::{DOWN_AFTER, Liveness};
+use super::workers::{DOWN_AFTER, FAILOVER_GRACE, Liveness};
 pub use liveness::LivenessView;
 pub use plan::{Plan, Snapshot};
 pub use store::{RaftStore, StoreView};
@@ -195,6 +195,7 @@ async fn lead(
             now: seen,
             leading_since,
             grace: DOWN_AFTER,
+            failover_grace: FAILOVER_GRACE,
             reachable: &reachable,
             last_reachable: &last_reachable,
             heard_since: |node: &str, since: Instant| liveness.heard_since(node, since),

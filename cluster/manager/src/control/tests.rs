@@ -436,6 +436,7 @@ fn silent_workers_and_unreachable_managers_are_unknown_during_their_grace() {
         now,
         leading_since: start,
         grace: Duration::from_secs(5),
+        failover_grace: Duration::from_secs(5),
         reachable: &reachable,
         last_reachable: &last_reachable,
         heard_since: move |_: &str, _: Instant| heard,

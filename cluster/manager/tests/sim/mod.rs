@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use cluster_manager::control::{self, LivenessView};
 use cluster_manager::dispatcher::sets::{self, AllSets, NodeSet};
 use cluster_manager::dispatcher::{StatusReport, batch};
-use cluster_manager::workers::{self, DOWN_AFTER, HEARTBEAT_INTERVAL};
+use cluster_manager::workers::{self, DOWN_AFTER, FAILOVER_GRACE, HEARTBEAT_INTERVAL};
 use cluster_state::{Availability, Meta, NodeRole, NodeState, Record};
 use orchestrator::swarm::{self, NodeStatus, TaskId, Timestamp};
 
@@ -210,6 +210,7 @@ impl World {
                 now,
                 leading_since,
                 grace: DOWN_AFTER,
+                failover_grace: FAILOVER_GRACE,
                 reachable: &reachable,
                 last_reachable: &last_reachable,
                 heard_since: |id: &str, since: Instant| {
@@ -422,9 +423,15 @@ impl World {
         let since = self.raft.leading_since;
         let now = self.now;
         let heard = &self.heard;
+        // As the product counts: from the last heartbeat, or, for a worker not heard since
+        // the leader took office, from the end of its failover grace less DOWN_AFTER.
+        let extra = FAILOVER_GRACE.saturating_sub(DOWN_AFTER);
         let silent = workers::marked_down(
             records,
-            |id| Duration::from_millis((now - heard.get(id).copied().unwrap_or(since)) * TICK_MS),
+            |id| match heard.get(id) {
+                Some(at) if *at >= since => Duration::from_millis((now - at) * TICK_MS),
+                _ => Duration::from_millis((now - since) * TICK_MS).saturating_sub(extra),
+            },
             DOWN_AFTER,
         );
         for command in silent {
