@@ -288,7 +288,10 @@ impl Driver {
             match rx.recv_timeout(wait) {
                 Ok(input) => {
                     self.handle(input);
-                    while let Ok(input) = rx.try_recv() {
+                    // What is queued, but no further than the tick: a steady stream of
+                    // requests must not keep the node from ticking and sending.
+                    while Instant::now() < next_tick {
+                        let Ok(input) = rx.try_recv() else { break };
                         self.handle(input);
                     }
                 }

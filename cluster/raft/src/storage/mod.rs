@@ -6,6 +6,7 @@
 //! restarted node neither loses nor re-applies an entry.
 
 mod tables;
+mod terms;
 mod writer;
 
 use std::collections::BTreeSet;
@@ -86,6 +87,8 @@ pub struct RaftStorage {
     db: Database,
     path: PathBuf,
     state: PersistedState,
+    /// The terms of the log's entries, so that [`Storage::term`] reads no entry.
+    terms: terms::Terms,
 }
 
 impl std::fmt::Debug for RaftStorage {
@@ -110,7 +113,17 @@ impl RaftStorage {
             load_state(&path, &log, &meta)?
         };
         txn.commit().map_err(|e| db_err(&path, e))?;
-        Ok(RaftStorage { db, path, state })
+        let mut storage = RaftStorage {
+            db,
+            path,
+            state,
+            terms: terms::Terms::default(),
+        };
+        let (first, last) = (storage.state.compacted.0 + 1, storage.state.last_index);
+        for entry in storage.read_entries(first, last + 1)? {
+            storage.terms.put(entry.index, entry.term);
+        }
+        Ok(storage)
     }
 
     /// Makes this storage the first member set of a new cluster: `voters` at index 1, term 1.
@@ -190,17 +203,27 @@ impl RaftStorage {
             txn,
             state: self.state.clone(),
             path: self.path.clone(),
+            appended: Vec::new(),
         })
     }
 
     /// Commits a transaction durably (fsync) and makes it visible to raft.
     pub(crate) fn commit(&mut self, writer: LogWriter) -> Result<(), StorageError> {
-        let LogWriter { txn, state, .. } = writer;
+        let LogWriter {
+            txn,
+            state,
+            appended,
+            ..
+        } = writer;
         {
             let mut meta = txn.open_table(META).map_err(|e| db_err(&self.path, e))?;
             write_meta(&self.path, &mut meta, &state)?;
         }
         txn.commit().map_err(|e| db_err(&self.path, e))?;
+        for (index, term) in appended {
+            self.terms.put(index, term);
+        }
+        self.terms.keep(state.compacted.0 + 1, state.last_index);
         self.state = state;
         Ok(())
     }
@@ -316,6 +339,9 @@ impl Storage for RaftStorage {
         }
         if idx > self.state.last_index {
             return Err(raft::Error::Store(raft::StorageError::Unavailable));
+        }
+        if let Some(term) = self.terms.get(idx) {
+            return Ok(term);
         }
         self.entry_term(idx)
             .map_err(to_raft)?

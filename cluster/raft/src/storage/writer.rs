@@ -17,6 +17,8 @@ pub(crate) struct LogWriter {
     pub(super) txn: WriteTransaction,
     pub(super) state: PersistedState,
     pub(super) path: PathBuf,
+    /// Index and term of each entry appended, in order, for the storage's terms.
+    pub(super) appended: Vec<(u64, u64)>,
 }
 
 impl LogWriter {
@@ -72,6 +74,7 @@ impl LogWriter {
         for entry in entries {
             log.insert(entry.index, codec::encode(entry).as_slice())
                 .map_err(|e| db_err(&path, e))?;
+            self.appended.push((entry.index, entry.term));
         }
         self.state.last_index = last.index;
         Ok(())
