@@ -65,6 +65,27 @@ fn ports(bindings: &[agent::proto::PortBinding]) -> Value {
     Value::Object(map)
 }
 
+/// Docker's `MountPoint` of one mount, its fields in docker's order (a template printing
+/// `{{.Mounts}}` shows them in that order): a volume's name and driver, a bind's propagation.
+fn mount_point(m: &agent::proto::Mount) -> Value {
+    let volume = m.r#type == "volume";
+    let propagation = if m.propagation.is_empty() && m.r#type == "bind" {
+        "rprivate"
+    } else {
+        m.propagation.as_str()
+    };
+    json!({
+        "Type": m.r#type,
+        "Name": if volume { m.source.as_str() } else { "" },
+        "Source": m.source,
+        "Destination": m.target,
+        "Driver": if volume { "local" } else { "" },
+        "Mode": "",
+        "RW": !m.read_only,
+        "Propagation": propagation,
+    })
+}
+
 /// Docker's inspect object for one container.
 pub(super) fn document(response: &InspectResponse) -> anyhow::Result<Value> {
     let s = response.summary.clone().unwrap_or_default();
@@ -93,13 +114,7 @@ pub(super) fn document(response: &InspectResponse) -> anyhow::Result<Value> {
         },
         "Name": format!("/{}", s.name),
         "Image": s.image_id,
-        "Mounts": s.mounts.iter().map(|m| json!({
-            "Type": m.r#type,
-            "Name": if m.r#type == "volume" { json!(m.source) } else { Value::Null },
-            "Source": m.source,
-            "Destination": m.target,
-            "RW": !m.read_only,
-        })).collect::<Vec<_>>(),
+        "Mounts": s.mounts.iter().map(mount_point).collect::<Vec<_>>(),
         "NetworkSettings": {
             "IPAddress": bridge_field(|n| n.ipv4_address.split('/').next().unwrap_or_default().to_string()),
             "IPPrefixLen": bridge.and_then(|n| n.ipv4_address.split('/').nth(1)?.parse::<u8>().ok()).unwrap_or(0),

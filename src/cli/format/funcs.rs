@@ -1,12 +1,13 @@
 //! The functions docker adds to Go's templates (`docker/cli` `templates/templates.go`): `json`,
 //! `join`, `split`, `lower`, `upper`, `title`, `truncate`, `pad`; gtmpl brings Go's own
-//! (`println`, `printf`, `index`, `eq`, …). `len` is replaced so that it does not count the
-//! hidden key order of objects. Table headers are rendered with docker's header variants, which
+//! (`index`, `eq`, …). `len` is replaced so that it does not count the hidden key order of
+//! objects, and `print`, `println` and `printf` so that they print values as Go does
+//! (`goprint`), as does the function every printing action ends in. Table headers are rendered with docker's header variants, which
 //! return their text unchanged, so `{{.ID | lower}}` still heads its column `CONTAINER ID`.
 
 use gtmpl::{Func, FuncError, Value};
 
-use super::value;
+use super::{goprint, value};
 
 /// The functions for rendering rows and objects.
 pub(super) const FUNCS: &[(&str, Func)] = &[
@@ -19,6 +20,10 @@ pub(super) const FUNCS: &[(&str, Func)] = &[
     ("truncate", truncate),
     ("pad", pad),
     ("len", len),
+    ("print", goprint::print),
+    ("println", goprint::println),
+    ("printf", goprint::printf),
+    (goprint::PRINT, goprint::print_value),
 ];
 
 /// The same names for rendering a table's header row: each returns its first argument.
@@ -32,6 +37,7 @@ pub(super) const HEADER_FUNCS: &[(&str, Func)] = &[
     ("truncate", first),
     ("pad", first),
     ("len", len),
+    (goprint::PRINT, goprint::print_value),
 ];
 
 fn arity(name: &str, args: &[Value], n: usize) -> Result<(), FuncError> {

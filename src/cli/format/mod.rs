@@ -8,11 +8,15 @@
 //! variables, `index`, `printf`, trim markers) rather than a look-alike (Tera, Handlebars and
 //! MiniJinja speak Jinja or Mustache, not `{{.Field}}`), its functions are plain `fn`s so
 //! docker's (`json`, `join`, `split`, `lower`, `upper`, `title`, `truncate`, `pad`) plug in, and
-//! it builds from crates.io with four small dependencies. Its known differences from Go: a slice
-//! or map printed whole (`{{.Mounts}}`) shows in Rust's debug form, and `range` over a map does
-//! not sort its keys; `json` and `join` print them as docker does.
+//! it builds from crates.io with four small dependencies. gtmpl prints values through Rust's
+//! `Display`, so a slice or map printed whole (`{{.Mounts}}`) would show in Rust's debug form:
+//! every printing action's pipeline is made to end in a function that prints as Go does
+//! (`actions`, `goprint`). Its remaining known difference from Go: `range` over a map does not
+//! sort its keys.
 
+mod actions;
 mod funcs;
+mod goprint;
 pub(crate) mod header;
 mod tabwriter;
 mod value;
@@ -148,10 +152,12 @@ impl Compiled {
         let parse = |funcs: &[(&str, gtmpl::Func)]| {
             let mut template = Template::with_name("format");
             template.add_funcs(funcs);
-            template.parse(body).map_err(|err| FormatError::Parse {
-                template: source.to_string(),
-                reason: one_line(&err.to_string()),
-            })?;
+            template
+                .parse(actions::print_through(body, goprint::PRINT))
+                .map_err(|err| FormatError::Parse {
+                    template: source.to_string(),
+                    reason: one_line(&err.to_string()),
+                })?;
             Ok::<_, FormatError>(template)
         };
         Ok(Self {

@@ -190,3 +190,15 @@ fn named_fields_are_the_top_level_ones() {
         ["ID", "State", "Labels"]
     );
 }
+
+#[test]
+fn whole_values_print_as_go_does() {
+    assert_eq!(
+        render("{{.Labels}} {{.Size}} {{.Labels.nope}}"),
+        "map[app:shop tier:front] 12 <no value>\nmap[] 3 <no value>\n"
+    );
+    assert_eq!(
+        render("{{- split .Image \":\" -}}|{{println .Names 1}}"),
+        "[busybox]|web 1\n\n[alpine 3.20]|db 1\n\n"
+    );
+}
