@@ -345,7 +345,10 @@ async fn node_and_service_lists_take_templates() {
         out,
         "AVAILABILITY   MANAGER STATUS\nActive         Leader\n"
     );
-    let (out, _) = bed.bosun_ok(0, &["node", "inspect", "-f", "{{.hostname}}", &id]);
+    let (out, _) = bed.bosun_ok(
+        0,
+        &["node", "inspect", "-f", "{{.Description.Hostname}}", &id],
+    );
     assert!(!out.trim().is_empty(), "{out}");
     let (out, _) = bed.bosun_ok(
         0,

@@ -12,6 +12,7 @@ mod image;
 mod login;
 mod network;
 mod node;
+mod node_inspect;
 mod pipe;
 mod project;
 mod secret;

@@ -37,12 +37,13 @@ enum NodeCommand {
         #[arg(long, default_value = "table")]
         format: String,
     },
-    /// Show a node's record as json.
+    /// Show a node in docker's shape (ID, Version, CreatedAt, UpdatedAt, Spec, Description,
+    /// Status, ManagerStatus).
     Inspect {
         /// Node id, id prefix or hostname.
         node: String,
         /// Format output: `json` (one object per line) or a Go template such as
-        /// '{{.hostname}}' over the record (default: the indented JSON array).
+        /// '{{.Status.Addr}}' or '{{.ManagerStatus.Leader}}' (default: the indented JSON array).
         #[arg(short = 'f', long)]
         format: Option<String>,
     },
@@ -211,10 +212,11 @@ pub(super) fn run(args: NodeArgs) -> anyhow::Result<ExitCode> {
             if found.is_empty() {
                 anyhow::bail!("node {node} not found");
             }
-            let docs = found
+            let members = rt.block_on(super::node_inspect::members(&client))?;
+            let docs: Vec<serde_json::Value> = found
                 .iter()
-                .map(serde_json::to_value)
-                .collect::<Result<Vec<_>, _>>()?;
+                .map(|node| super::node_inspect::document(node, &members))
+                .collect();
             format::print(&format.objects(&docs)?)?;
         }
         NodeCommand::Promote { node } => {
