@@ -1,8 +1,10 @@
 //! End-to-end: the real docker CLI (`DOCKER_HOST=unix://<socket>`) against the Docker Engine API
 //! an agent serves with `BOSUN_DOCKER_SOCKET` (run as root): `run --rm`, `ps`, `logs -f`,
 //! `exec` (and `exec -it` on a terminal `script` provides), `network create` + `run --network`,
-//! `volume create/ls/rm`, `images`, `inspect -f`, an endpoint that is not served answering 501
-//! by name, and docker-compose 1.29 bringing the example voting app up and down.
+//! `volume create/ls/rm`, `images`, `inspect -f`, `top`, `stats --no-stream`, `pause` and
+//! `unpause`, `history`, `save` and `load`, a pull from a registry that wants the credentials of
+//! the CLI's config (`X-Registry-Auth`), an endpoint that is not served answering 501 by name,
+//! and docker-compose 1.29 bringing the example voting app up and down.
 //!
 //! The docker CLI and docker-compose are required: `scripts/install-deps.sh` installs Debian's
 //! `docker.io` and `docker-compose` when they are not on PATH, and these tests fail (not skip)
@@ -10,114 +12,18 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod docker_env;
 mod image_env;
+mod registry;
 use testkit::http::until_contains;
 use testkit::teardown;
 mod test_images;
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use image_env::{BOSUN, Env, text};
-
-/// A program on PATH, or the failure that says how to get it.
-fn on_path(program: &str, package: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| {
-            panic!(
-                "{program} is not installed: these tests drive the real {program} against the \
-                 agent's Docker API (scripts/install-deps.sh installs Debian's {package})"
-            )
-        })
-}
-
-/// The docker CLI.
-fn docker_cli() -> PathBuf {
-    on_path("docker", "docker.io")
-}
-
-/// One test's agent serving the Docker API, with busybox imported as `busybox:latest`.
-struct Docker {
-    env: Env,
-    cli: PathBuf,
-}
-
-impl Docker {
-    fn new() -> Docker {
-        let cli = docker_cli();
-        let env = Env::new();
-        let socket = env.tmp.path().join("docker.sock");
-        // `bosun agent` starts the agent in the background; it serves the Docker API as well.
-        let out = Command::new(BOSUN)
-            .env("BOSUN_DATA_ROOT", env.data_root())
-            .env("BOSUN_RUN_ROOT", env.run_root())
-            .env("BOSUN_CGROUP_PARENT", cgroup_parent(&env))
-            .env("BOSUN_DOCKER_SOCKET", &socket)
-            .arg("agent")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "bosun agent: {}", text(&out.stderr));
-        assert!(
-            socket.exists(),
-            "the agent did not bind {}",
-            socket.display()
-        );
-        env.import_busybox("busybox:latest");
-        Docker { env, cli }
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.env.tmp.path().join("docker.sock")
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        self.program(&self.cli, args)
-    }
-
-    /// `program args…` with this agent's Docker API as its Docker host.
-    fn program(&self, program: &std::path::Path, args: &[&str]) -> Command {
-        let mut cmd = Command::new(program);
-        cmd.env("DOCKER_HOST", format!("unix://{}", self.socket().display()))
-            .env("DOCKER_CONFIG", self.env.tmp.path().join("docker-config"))
-            .env_remove("DOCKER_CONTEXT")
-            .env_remove("DOCKER_API_VERSION")
-            .args(args);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    /// Runs and expects success; returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.run(args);
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-        text(&out.stdout)
-    }
-}
-
-/// The cgroup parent the image test environment gives its agent.
-fn cgroup_parent(env: &Env) -> String {
-    format!(
-        "bosun-imgtest-{}",
-        env.tmp
-            .path()
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .trim_start_matches('.')
-    )
-}
+use docker_env::{Docker, on_path};
+use image_env::{BOSUN, text};
 
 /// Waits (up to 60 s) until `check` holds.
 fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
@@ -189,11 +95,11 @@ fn ps_inspect_exec_and_not_served() {
     assert!(addrs.contains(&format!("inet {ip}/")), "{addrs}");
 
     // Not served: Docker's error JSON with 501, naming the endpoint.
-    let out = d.run(&["pause", "web"]);
+    let out = d.run(&["container", "prune", "-f"]);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
-        err.contains("POST /containers/web/pause is not supported"),
+        err.contains("POST /containers/prune is not supported"),
         "{err}"
     );
 
@@ -503,4 +409,210 @@ fn the_socket_is_the_agents_and_refuses_other_users() {
             .trim(),
         "1.45"
     );
+}
+
+#[test]
+fn top_stats_pause_and_unpause() {
+    let d = Docker::new();
+    d.ok(&["run", "-d", "--name", "web", "busybox", "sleep", "300"]);
+
+    let top = d.ok(&["top", "web"]);
+    let mut lines = top.lines();
+    let titles: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        titles,
+        ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+        "{top}"
+    );
+    assert!(lines.any(|l| l.ends_with("sleep 300")), "{top}");
+
+    let stats = d.ok(&[
+        "stats",
+        "--no-stream",
+        "--format",
+        "{{.Name}}|{{.PIDs}}|{{.MemUsage}}|{{.CPUPerc}}",
+        "web",
+    ]);
+    let fields: Vec<&str> = stats.trim().split('|').collect();
+    assert_eq!(fields.len(), 4, "{stats}");
+    assert_eq!(fields[0], "web", "{stats}");
+    assert_eq!(fields[1], "1", "{stats}");
+    // Memory in use of a limit (the host's memory: none was set), a CPU percentage.
+    assert!(
+        fields[2].contains(" / ") && !fields[2].starts_with("0B"),
+        "{stats}"
+    );
+    assert!(fields[3].ends_with('%'), "{stats}");
+    // The default table too.
+    let table = d.ok(&["stats", "--no-stream", "web"]);
+    assert!(table.starts_with("CONTAINER ID"), "{table}");
+
+    d.ok(&["pause", "web"]);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Paused}}",
+            "web"
+        ]),
+        "paused true\n"
+    );
+    let status = d.ok(&["ps", "--format", "{{.Status}}"]);
+    assert!(status.trim().ends_with("(Paused)"), "{status}");
+    d.ok(&["unpause", "web"]);
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "-f",
+            "{{.State.Status}} {{.State.Paused}}",
+            "web"
+        ]),
+        "running false\n"
+    );
+    assert_eq!(d.ok(&["exec", "web", "echo", "thawed"]), "thawed\n");
+    d.ok(&["rm", "-f", "web"]);
+}
+
+#[test]
+fn history_save_and_load() {
+    let d = Docker::new();
+    let history = d.ok(&["history", "busybox"]);
+    let header: Vec<&str> = history
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        header,
+        ["IMAGE", "CREATED", "CREATED", "BY", "SIZE", "COMMENT"],
+        "{history}"
+    );
+    let bosun_rows = d.env.ok("image", &["history", "-q", "busybox:latest"]);
+    let ids = d.ok(&["history", "-q", "busybox"]);
+    assert_eq!(ids, bosun_rows);
+    assert!(!ids.trim().is_empty(), "{ids}");
+    let image_id = d.ok(&["images", "-q", "busybox"]);
+    assert_eq!(ids.lines().next(), image_id.lines().next(), "{ids}");
+
+    let tar = d.env.tmp.path().join("busybox.tar");
+    let tar = tar.to_str().unwrap();
+    d.ok(&["save", "-o", tar, "busybox"]);
+    let size = std::fs::metadata(tar).unwrap().len();
+    assert!(size > 100_000, "a tarball of {size} bytes");
+    d.ok(&["rmi", "busybox"]);
+    assert_eq!(d.ok(&["images", "-q", "busybox"]), "");
+    let loaded = d.ok(&["load", "-i", tar]);
+    assert!(loaded.contains("Loaded image: busybox:latest"), "{loaded}");
+    assert_eq!(d.ok(&["run", "--rm", "busybox", "echo", "back"]), "back\n");
+
+    // Standard output to standard input, as `docker save | docker load` is written (held
+    // between the two so that the image is removed before it is loaded back).
+    let saved = d.run(&["save", "busybox"]);
+    assert!(
+        saved.status.success(),
+        "docker save: {}",
+        text(&saved.stderr)
+    );
+    assert_eq!(
+        saved.stdout.len() as u64,
+        size,
+        "the same tarball on stdout"
+    );
+    d.ok(&["rmi", "busybox"]);
+    let mut load = d
+        .command(&["load"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = load.stdin.take().unwrap();
+        stdin.write_all(&saved.stdout).unwrap();
+    }
+    let out = load.wait_with_output().unwrap();
+    assert!(out.status.success(), "docker load: {}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Loaded image: busybox:latest"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn pull_with_the_credentials_of_the_clients_config() {
+    let registry = registry::Registry::start_with_auth();
+    let d = Docker::new();
+    let base = format!("{}/base/busybox:1", registry.addr);
+    // Put the image there with Bosun's own login, then forget it.
+    let bosun = |args: &[&str], stdin: Option<&str>| {
+        let mut cmd = Command::new(BOSUN);
+        cmd.env("BOSUN_CONFIG", d.env.tmp.path().join("config"))
+            .args(args);
+        if stdin.is_some() {
+            cmd.stdin(std::process::Stdio::piped());
+        }
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        if let Some(input) = stdin {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "bosun {args:?}: {}",
+            text(&out.stderr)
+        );
+    };
+    bosun(
+        &[
+            "login",
+            "-u",
+            registry::AUTH_USER,
+            "--password-stdin",
+            &registry.addr,
+        ],
+        Some(registry::AUTH_PASSWORD),
+    );
+    d.env.ok("image", &["tag", "busybox:latest", &base]);
+    d.env.ok("image", &["push", &base]);
+    d.env.ok("image", &["rm", &base]);
+    bosun(&["logout", &registry.addr], None);
+
+    // Without credentials in the docker CLI's config the pull is refused.
+    let out = d.run(&["pull", &base]);
+    assert!(!out.status.success(), "an anonymous pull is refused");
+
+    // With them, the CLI sends X-Registry-Auth and the agent pulls with it.
+    let config = d.env.tmp.path().join("docker-config");
+    std::fs::create_dir_all(&config).unwrap();
+    let auth = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{}:{}", registry::AUTH_USER, registry::AUTH_PASSWORD),
+    );
+    std::fs::write(
+        config.join("config.json"),
+        format!(
+            r#"{{"auths": {{"{}": {{"auth": "{auth}"}}}}}}"#,
+            registry.addr
+        ),
+    )
+    .unwrap();
+    d.ok(&["pull", &base]);
+    assert_eq!(d.ok(&["run", "--rm", &base, "echo", "pulled"]), "pulled\n");
 }

@@ -1,5 +1,5 @@
-//! The `images/*` endpoints: list, pull (`images/create`, a JSON progress stream), inspect,
-//! tag and remove.
+//! The `images/*` endpoints: list, pull (`images/create`, a JSON progress stream, with the
+//! client's `X-Registry-Auth` credentials), inspect, history, tag and remove.
 
 use api::agent as proto;
 use hyper::body::Incoming;
@@ -76,8 +76,9 @@ fn map_size(doc: &str) -> Value {
         .map_or(json!(0), |v| v["Size"].clone())
 }
 
-/// `POST /images/create?fromImage=&tag=`: a pull, its progress as Docker's JSON lines.
-/// Importing (`fromSrc`) is not served.
+/// `POST /images/create?fromImage=&tag=`: a pull, its progress as Docker's JSON lines, with
+/// the credentials of `X-Registry-Auth` (anonymous without). Importing (`fromSrc`) is not
+/// served.
 pub(crate) async fn pull(context: &Context, request: &hyper::Request<Incoming>) -> Reply {
     let query = Query::of(request.uri());
     let Some(image) = query
@@ -94,12 +95,13 @@ pub(crate) async fn pull(context: &Context, request: &hyper::Request<Incoming>) 
         Some(tag) => format!("{image}:{tag}"),
         None => image.to_string(),
     };
+    let auth = super::registry_auth::of(request)?;
     let mut progress = context
         .images()
         .pull(proto::PullRequest {
             reference: reference.clone(),
             platform: query.get("platform").unwrap_or("").to_string(),
-            ..Default::default()
+            auth,
         })
         .await?
         .into_inner();
@@ -148,6 +150,49 @@ pub(crate) async fn pull(context: &Context, request: &hyper::Request<Incoming>) 
         }
     });
     Ok(response)
+}
+
+/// Docker's `HistoryResponseItem`s of the agent's history rows (`Created` as RFC 3339), the
+/// image's tags on the row of the image itself.
+fn history_items(rows: &[Value], image_id: &str, tags: &Value) -> Vec<Value> {
+    rows.iter()
+        .map(|row| {
+            let id = row["Id"].as_str().unwrap_or("<missing>");
+            json!({
+                "Id": id,
+                "Created": epoch_seconds(row["Created"].as_str().unwrap_or("")),
+                "CreatedBy": row["CreatedBy"].as_str().unwrap_or(""),
+                "Tags": if id == image_id { tags.clone() } else { Value::Null },
+                "Size": row["Size"].as_u64().unwrap_or(0),
+                "Comment": row["Comment"].as_str().unwrap_or(""),
+            })
+        })
+        .collect()
+}
+
+/// `GET /images/{name}/history`.
+pub(crate) async fn history(context: &Context, name: &str) -> Reply {
+    let image = || proto::ImageRef {
+        image: name.to_string(),
+    };
+    let rows = context
+        .images()
+        .history(image())
+        .await
+        .map_err(no_such_image(name))?
+        .into_inner();
+    let doc = context
+        .images()
+        .inspect(image())
+        .await
+        .map_err(no_such_image(name))?
+        .into_inner();
+    let rows: Vec<Value> = serde_json::from_str(&rows.json)
+        .map_err(|e| ApiError::internal(format!("history of image {name}: {e}")))?;
+    let doc: Value = serde_json::from_str(&doc.json)
+        .map_err(|e| ApiError::internal(format!("image {name}: {e}")))?;
+    let id = doc["Id"].as_str().unwrap_or("");
+    json(&history_items(&rows, id, &doc["RepoTags"]))
 }
 
 /// `POST /images/{name}/tag?repo=&tag=`.
@@ -215,5 +260,23 @@ mod tests {
         assert_eq!(s["Created"], 100);
         assert_eq!(s["SharedSize"], -1);
         assert_eq!(epoch_seconds(""), 0);
+    }
+
+    #[test]
+    fn history_rows_in_dockers_shape() {
+        let rows = vec![
+            json!({"Id": "sha256:top", "Created": "1970-01-01T00:00:10Z", "CreatedBy": "CMD [\"sh\"]",
+                   "Size": 0, "Comment": "", "EmptyLayer": true}),
+            json!({"Id": "<missing>", "Created": "1970-01-01T00:00:05Z", "CreatedBy": "ADD rootfs",
+                   "Size": 4096, "Comment": "base", "EmptyLayer": false}),
+        ];
+        let items = history_items(&rows, "sha256:top", &json!(["busybox:latest"]));
+        assert_eq!(
+            Value::Array(items).to_string(),
+            concat!(
+                r#"[{"Id":"sha256:top","Created":10,"CreatedBy":"CMD [\"sh\"]","Tags":["busybox:latest"],"Size":0,"Comment":""},"#,
+                r#"{"Id":"<missing>","Created":5,"CreatedBy":"ADD rootfs","Tags":null,"Size":4096,"Comment":"base"}]"#
+            )
+        );
     }
 }

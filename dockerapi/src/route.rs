@@ -24,6 +24,8 @@ pub(crate) enum ContainerOp {
     Top,
     Stats,
     Resize,
+    Pause,
+    Unpause,
 }
 
 /// One endpoint served, with the names in its path.
@@ -45,6 +47,10 @@ pub(crate) enum Route {
     ImageInspect(String),
     ImageTag(String),
     ImageDelete(String),
+    ImageHistory(String),
+    /// `images/get?names=…` (the names are in the query) or `images/{name}/get`.
+    ImageGet(Option<String>),
+    ImageLoad,
     NetworkList,
     NetworkCreate,
     NetworkInspect(String),
@@ -135,6 +141,8 @@ fn container_op(method: &Method, op: &str) -> Option<ContainerOp> {
         "top" if get => ContainerOp::Top,
         "stats" if get => ContainerOp::Stats,
         "resize" if post => ContainerOp::Resize,
+        "pause" if post => ContainerOp::Pause,
+        "unpause" if post => ContainerOp::Unpause,
         _ => return None,
     })
 }
@@ -145,6 +153,14 @@ fn image_route(method: &Method, rest: &[&str]) -> Option<Route> {
     let joined = |parts: &[&str]| decode(&parts.join("/"));
     match rest {
         [] => None,
+        ["get"] if *method == Method::GET => Some(Route::ImageGet(None)),
+        ["load"] if *method == Method::POST => Some(Route::ImageLoad),
+        [name @ .., "get"] if *method == Method::GET && !name.is_empty() => {
+            Some(Route::ImageGet(Some(joined(name))))
+        }
+        [name @ .., "history"] if *method == Method::GET && !name.is_empty() => {
+            Some(Route::ImageHistory(joined(name)))
+        }
         [name @ .., "json"] if *method == Method::GET && !name.is_empty() => {
             Some(Route::ImageInspect(joined(name)))
         }
@@ -162,7 +178,7 @@ pub(crate) async fn dispatch(
     route: Route,
     request: hyper::Request<Incoming>,
 ) -> Reply {
-    use super::{containers, exec, images, networks, system, volumes};
+    use super::{containers, exec, image_archive, images, networks, system, volumes};
     let c = &context;
     match route {
         Route::Ping => system::ping(&request),
@@ -181,6 +197,9 @@ pub(crate) async fn dispatch(
         Route::ImageInspect(name) => images::inspect(c, &name).await,
         Route::ImageTag(name) => images::tag(c, &name, &request).await,
         Route::ImageDelete(name) => images::remove(c, &name, &request).await,
+        Route::ImageHistory(name) => images::history(c, &name).await,
+        Route::ImageGet(name) => image_archive::get(c, name, &request).await,
+        Route::ImageLoad => image_archive::load(c, request).await,
         Route::NetworkList => networks::list(c, &request).await,
         Route::NetworkCreate => networks::create(c, request).await,
         Route::NetworkInspect(id) => networks::inspect(c, &id).await,
@@ -265,7 +284,29 @@ mod tests {
             (
                 Method::POST,
                 "/containers/abc/pause",
-                Route::NotServed("POST /containers/abc/pause".into()),
+                Route::Container("abc".into(), ContainerOp::Pause),
+            ),
+            (
+                Method::POST,
+                "/containers/prune",
+                Route::NotServed("POST /containers/prune".into()),
+            ),
+            (
+                Method::GET,
+                "/v1.45/images/library/busybox:1/history",
+                Route::ImageHistory("library/busybox:1".into()),
+            ),
+            (Method::GET, "/images/get", Route::ImageGet(None)),
+            (
+                Method::GET,
+                "/images/busybox/get",
+                Route::ImageGet(Some("busybox".into())),
+            ),
+            (Method::POST, "/images/load", Route::ImageLoad),
+            (
+                Method::GET,
+                "/images/get/json",
+                Route::ImageInspect("get".into()),
             ),
         ];
         for (method, path, route) in cases {

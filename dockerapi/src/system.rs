@@ -158,7 +158,8 @@ pub(crate) async fn info(context: &Context) -> Reply {
     json(&body)
 }
 
-fn mem_total() -> u64 {
+/// The host's memory in bytes (`MemTotal` of `/proc/meminfo`; 0 when unreadable).
+pub(crate) fn mem_total() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|text| {

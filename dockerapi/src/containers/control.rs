@@ -1,4 +1,4 @@
-//! A container's life cycle: start, stop, kill, restart, wait and remove.
+//! A container's life cycle: start, stop, kill, restart, pause, unpause, wait and remove.
 
 use api::agent::{self as proto, ContainerState};
 use hyper::body::Incoming;
@@ -40,6 +40,26 @@ pub(crate) async fn start(context: &Context, id: &str) -> Reply {
     context
         .containers()
         .start(reference(id))
+        .await
+        .map_err(missing(id))?;
+    no_content()
+}
+
+/// `POST /containers/{id}/pause`: the agent freezes the container's cgroup.
+pub(crate) async fn pause(context: &Context, id: &str) -> Reply {
+    context
+        .containers()
+        .pause(reference(id))
+        .await
+        .map_err(missing(id))?;
+    no_content()
+}
+
+/// `POST /containers/{id}/unpause`.
+pub(crate) async fn unpause(context: &Context, id: &str) -> Reply {
+    context
+        .containers()
+        .unpause(reference(id))
         .await
         .map_err(missing(id))?;
     no_content()

@@ -8,6 +8,8 @@ pub(crate) mod list;
 pub(crate) mod logs;
 pub(crate) mod shape;
 pub(crate) mod signals;
+pub(crate) mod stats;
+pub(crate) mod top;
 
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -73,7 +75,9 @@ pub(crate) async fn operate(
         ContainerOp::Attach => attach::attach(context, id, request).await,
         ContainerOp::Exec => crate::exec::create(context, id, request).await,
         ContainerOp::Resize => attach::resize(context, id, &query).await,
-        ContainerOp::Top => Err(ApiError::not_served(&format!("GET /containers/{id}/top"))),
-        ContainerOp::Stats => Err(ApiError::not_served(&format!("GET /containers/{id}/stats"))),
+        ContainerOp::Top => top::top(context, id).await,
+        ContainerOp::Stats => stats::stats(context, id, &request).await,
+        ContainerOp::Pause => control::pause(context, id).await,
+        ContainerOp::Unpause => control::unpause(context, id).await,
     }
 }
