@@ -2,9 +2,9 @@
 //! an agent serves with `BOSUN_DOCKER_SOCKET` (run as root): `run --rm`, `ps`, `logs -f`,
 //! `exec` (and `exec -it` on a terminal `script` provides), `network create` + `run --network`,
 //! `volume create/ls/rm`, `images`, `inspect -f`, `top`, `stats --no-stream`, `pause` and
-//! `unpause`, `history`, `save` and `load`, a pull from a registry that wants the credentials of
-//! the CLI's config (`X-Registry-Auth`), an endpoint that is not served answering 501 by name,
-//! and docker-compose 1.29 bringing the example voting app up and down.
+//! `unpause`, a stats stream, `history`, `save` and `load`, a pull from a registry that wants
+//! the credentials of the CLI's config (`X-Registry-Auth`), an endpoint that is not served
+//! answering 501 by name, and docker-compose 1.29 bringing the example voting app up and down.
 //!
 //! The docker CLI and docker-compose are required: `scripts/install-deps.sh` installs Debian's
 //! `docker.io` and `docker-compose` when they are not on PATH, and these tests fail (not skip)
@@ -615,4 +615,59 @@ fn pull_with_the_credentials_of_the_clients_config() {
     .unwrap();
     d.ok(&["pull", &base]);
     assert_eq!(d.ok(&["run", "--rm", &base, "echo", "pulled"]), "pulled\n");
+}
+
+/// The first `n` JSON objects a streamed answer of the Docker API sends for `GET path` (the
+/// chunked body read line by line: JSON lines start with `{`, chunk sizes do not).
+fn streamed_json(socket: &std::path::Path, path: &str, n: usize) -> Vec<serde_json::Value> {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = std::os::unix::net::UnixStream::connect(socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: docker\r\n\r\n").unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut status = String::new();
+    reader.read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    let mut values = Vec::new();
+    let mut line = String::new();
+    while values.len() < n {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "the stream ended");
+        if line.starts_with('{') {
+            values.push(serde_json::from_str(line.trim()).unwrap());
+        }
+    }
+    values
+}
+
+#[test]
+fn stats_stream_a_sample_after_another() {
+    let d = Docker::new();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "busy",
+        "busybox",
+        "sh",
+        "-c",
+        "while :; do :; done",
+    ]);
+    let samples = streamed_json(&d.socket(), "/v1.45/containers/busy/stats", 2);
+    let (first, second) = (&samples[0], &samples[1]);
+    assert_eq!(first["name"], "/busy", "{first}");
+    // Each sample carries the one before it as precpu_stats, as Docker's stream does.
+    assert_eq!(second["preread"], first["read"], "{second}");
+    assert_eq!(
+        second["precpu_stats"]["cpu_usage"]["total_usage"],
+        first["cpu_stats"]["cpu_usage"]["total_usage"]
+    );
+    let used = |v: &serde_json::Value| v["cpu_stats"]["cpu_usage"]["total_usage"].as_u64().unwrap();
+    assert!(
+        used(second) > used(first),
+        "a busy loop used CPU between samples"
+    );
+    d.ok(&["rm", "-f", "busy"]);
 }
