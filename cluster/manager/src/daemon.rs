@@ -327,14 +327,19 @@ pub async fn serve(
     ));
     let control = tokio::spawn(super::control::run(raft.clone(), service.liveness()));
     let (ingress_tx, ingress) = watch::channel(Arc::new(dispatcher::hub::AllIngress::new()));
-    let hub = tokio::spawn(dispatcher::hub::run(raft, sets_tx, ingress_tx));
+    let (attached_tx, attached) = watch::channel(Arc::new(dispatcher::hub::AllAttached::new()));
+    let hub = tokio::spawn(dispatcher::hub::run(
+        raft,
+        sets_tx,
+        (ingress_tx, attached_tx),
+    ));
     let (reports, reports_rx) = mpsc::channel(1024);
     let batcher = tokio::spawn(dispatcher::batch::run(service.clone(), reports_rx));
     let (sessions_stop, sessions_stopped) = watch::channel(false);
     let logs = LogsServer::new(LogsService::new(service.clone(), sessions_stopped.clone()));
     let dispatcher = DispatcherService::new(
         service.clone(),
-        (sets, ingress),
+        (sets, ingress, attached),
         reports,
         sessions_stopped,
         led,

@@ -50,6 +50,7 @@ pub use client::ManagerClient;
 pub use daemon::{Manager, serve};
 pub use driver::{Progress, Query, RaftHandle, Refused, StatusView};
 pub use state::{LocalState, cluster_dir};
+pub use tasks::attached::{GivenAttachment, attach_network};
 pub use tasks::overlays::NETWORK_ID;
 
 /// Errors of the manager.

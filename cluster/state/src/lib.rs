@@ -21,8 +21,8 @@ pub use apply::ApplyError;
 pub use command::{Batch, Command};
 pub use records::{
     Availability, Blob, ClusterInfo, DEFAULT_CERT_VALIDITY, EndpointPort, IngressNodes, Kind, Meta,
-    Network, NetworkEncryption, NetworkKey, Node, NodeRole, NodeState, Record, RecordKey, Service,
-    ServiceEndpoint, Task, TaskAttachment, VirtualIp, Volume,
+    Network, NetworkAttachment, NetworkEncryption, NetworkKey, Node, NodeRole, NodeState, Record,
+    RecordKey, Service, ServiceEndpoint, Task, TaskAttachment, VirtualIp, Volume,
 };
 pub use registry_auth::{RegistryAuth, StoredAuth};
 pub use seal::{SealError, SealKey, secure_random};

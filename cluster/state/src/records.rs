@@ -405,6 +405,27 @@ pub struct Network {
     /// leader generates and rotates; absent on an unencrypted network.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<NetworkEncryption>,
+    /// The standalone containers joined to an attachable overlay (`container run --network`
+    /// on a node), by attachment id: each holds an address of the network like a task.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub attachments: std::collections::BTreeMap<String, NetworkAttachment>,
+}
+
+/// A standalone container's place on an attachable overlay: the address the managers gave it
+/// when its node asked, kept until its node withdraws it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkAttachment {
+    /// The node the container runs on.
+    pub node: String,
+    /// The container's name (its DNS name on the network, as Docker answers it).
+    pub container: String,
+    /// Its other DNS names on the network (`--network-alias`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+    /// Its IPv4 address on the network.
+    pub ip: std::net::Ipv4Addr,
+    /// When the managers gave it, milliseconds since the Unix epoch.
+    pub created_ms: u64,
 }
 
 /// The keys of an encrypted overlay. The leader seals each secret before proposing the

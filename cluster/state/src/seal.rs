@@ -334,6 +334,7 @@ mod tests {
                     primary: true,
                 }],
             }),
+            attachments: Default::default(),
         };
         let mut batch = Batch::new(0, vec![Command::Create(Record::Network(network.clone()))]);
         key.seal_batch(&mut batch);

@@ -8,6 +8,7 @@ pub(crate) mod attach;
 pub(crate) mod attach_io;
 mod attach_signals;
 pub(crate) mod changes;
+mod cluster_net;
 pub(crate) mod connect;
 pub(crate) mod cp;
 pub(crate) mod detach_keys;
@@ -48,6 +49,17 @@ pub(crate) struct ContainerArgs {
 struct ContainerCli {
     #[command(flatten)]
     agent: HostArg,
+
+    /// Where this node's cluster state is kept: on a cluster node, `run --network` and
+    /// `create --network` join the cluster's attachable overlays.
+    #[arg(
+        long,
+        env = "BOSUN_DATA_ROOT",
+        default_value = "/var/lib/bosun",
+        value_name = "DIR",
+        global = true
+    )]
+    data_root: std::path::PathBuf,
 
     #[command(subcommand)]
     command: Sub,
@@ -110,8 +122,24 @@ pub(super) fn run(args: ContainerArgs) -> anyhow::Result<ExitCode> {
 async fn dispatch(cli: ContainerCli) -> anyhow::Result<ExitCode> {
     let mut client = connect_with(cli.agent.host.as_deref(), AgentClient::connect).await?;
     match cli.command {
-        Sub::Run(args) => run::run(&mut client, *args, cli.agent.host.as_deref()).await,
-        Sub::Create(args) => run::create(&mut client, *args).await,
+        Sub::Run(args) => {
+            run::run(
+                &mut client,
+                *args,
+                cli.agent.host.as_deref(),
+                &cli.data_root,
+            )
+            .await
+        }
+        Sub::Create(args) => {
+            run::create(
+                &mut client,
+                *args,
+                cli.agent.host.as_deref(),
+                &cli.data_root,
+            )
+            .await
+        }
         Sub::Start(args) => ops::start(&mut client, args, cli.agent.host.as_deref()).await,
         Sub::Port(args) => port::port(&mut client, args).await,
         Sub::Rename(args) => port::rename(&mut client, args).await,

@@ -215,11 +215,13 @@ pub(super) fn flag(
 }
 
 /// Runs `run`. Failures before the container runs exit with 125, as docker does. `host` is
-/// the agent's address as given (`-H`), for the interactive session of `-i`/`-t`.
+/// the agent's address as given (`-H`), for the interactive session of `-i`/`-t`;
+/// `data_root` holds the node's cluster state (a cluster overlay is joined through it).
 pub(crate) async fn run(
     client: &mut AgentClient,
     args: RunArgs,
     host: Option<&str>,
+    data_root: &Path,
 ) -> anyhow::Result<ExitCode> {
     if let Err(err) = DetachKeys::from_flag(args.detach_keys.as_deref()) {
         return Ok(fail(&err));
@@ -231,10 +233,13 @@ pub(crate) async fn run(
         crate::cli::report(&err);
         return Ok(ExitCode::FAILURE);
     }
-    let request = match request(&args) {
+    let mut request = match request(&args) {
         Ok(r) => r,
         Err(err) => return Ok(fail(&err)),
     };
+    if let Err(err) = super::cluster_net::join(data_root, host, &mut request).await {
+        return Ok(fail(&err));
+    }
     let created = match client.create(request).await {
         Ok(c) => c,
         Err(err) => return Ok(fail(&err.into())),
@@ -291,12 +296,20 @@ pub(crate) async fn run(
 }
 
 /// Runs `create`: prints the new container's id.
-pub(crate) async fn create(client: &mut AgentClient, args: RunArgs) -> anyhow::Result<ExitCode> {
+pub(crate) async fn create(
+    client: &mut AgentClient,
+    args: RunArgs,
+    host: Option<&str>,
+    data_root: &Path,
+) -> anyhow::Result<ExitCode> {
     let mut request = match request(&args) {
         Ok(r) => r,
         Err(err) => return Ok(fail(&err)),
     };
     request.auto_remove = args.rm;
+    if let Err(err) = super::cluster_net::join(data_root, host, &mut request).await {
+        return Ok(fail(&err));
+    }
     match client.create(request).await {
         Ok(c) => {
             warn(&c.warnings);

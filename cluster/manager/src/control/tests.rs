@@ -512,6 +512,7 @@ async fn tasks_placed_on_a_network_get_distinct_addresses_across_services_and_pa
         internal: false,
         ingress: None,
         encryption: None,
+        attachments: Default::default(),
     });
     let on_front = |id: &str, replicas: u64| {
         let Record::Service(mut s) = service(id, replicas) else {

@@ -23,12 +23,22 @@ pub(crate) type AllIngress = std::collections::BTreeMap<
     crate::dispatcher::networks::NodeIngress,
 >;
 
-/// Recomputes the sets into `sets` (and the nodes' ends of the routing mesh into `ingress`)
-/// whenever the store applies entries, until the raft thread stops.
+/// Every node's standalone containers on attachable overlays, by node id.
+pub(crate) type AllAttached = std::collections::BTreeMap<
+    orchestrator::swarm::NodeId,
+    crate::dispatcher::networks::NodeAttachments,
+>;
+
+/// Recomputes the sets into `sets` (and the nodes' ends of the routing mesh into `ingress`,
+/// their standalone containers on overlays into `attached`) whenever the store applies
+/// entries, until the raft thread stops.
 pub(crate) async fn run(
     raft: RaftHandle,
     sets: watch::Sender<Arc<AllSets>>,
-    ingress: watch::Sender<Arc<AllIngress>>,
+    (ingress, attached): (
+        watch::Sender<Arc<AllIngress>>,
+        watch::Sender<Arc<AllAttached>>,
+    ),
 ) {
     let mut applied = raft.progress();
     loop {
@@ -54,12 +64,12 @@ pub(crate) async fn run(
         // workers, which answer heartbeats and sessions.
         let computed = tokio::task::spawn_blocking(move || {
             (
-                crate::dispatcher::networks::node_ingress(&records),
+                crate::dispatcher::networks::mesh_and_attachments(&records),
                 assignments(&records),
             )
         })
         .await;
-        let (mesh, next) = match computed {
+        let ((mesh, standalone), next) = match computed {
             Ok(computed) => computed,
             Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
             // The runtime is shutting down.
@@ -69,6 +79,13 @@ pub(crate) async fn run(
             let changed = **current != mesh;
             if changed {
                 *current = Arc::new(mesh);
+            }
+            changed
+        });
+        attached.send_if_modified(|current| {
+            let changed = **current != standalone;
+            if changed {
+                *current = Arc::new(standalone);
             }
             changed
         });

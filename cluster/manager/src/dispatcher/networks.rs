@@ -150,6 +150,37 @@ pub struct NodeIngress {
     pub ports: Vec<IngressPort>,
 }
 
+/// A standalone container of a node on an attachable overlay (`container run --network`), as
+/// its node needs it: the network with the container's address, MAC and names, and the
+/// network's endpoints on other nodes and virtual addresses, as a task there gets them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeAttachment {
+    /// The attachment's id (in the network record).
+    pub id: String,
+    /// The container's name.
+    pub container: String,
+    /// When the managers gave the attachment, milliseconds since the Unix epoch.
+    #[serde(default)]
+    pub created_ms: u64,
+    /// The network on this node.
+    pub network: TaskNetwork,
+}
+
+/// The standalone containers of one node on attachable overlays, sorted by id.
+pub type NodeAttachments = Vec<NodeAttachment>;
+
+/// The DNS names of a standalone container on an overlay: its name and its aliases (other
+/// nodes answer them, as Docker's gossip of container names on attachable overlays does).
+pub fn container_names(a: &cluster_state::NetworkAttachment) -> Vec<String> {
+    let mut names = vec![a.container.clone()];
+    for alias in &a.aliases {
+        if !names.contains(alias) {
+            names.push(alias.clone());
+        }
+    }
+    names
+}
+
 /// The host part of a node's `addr` (`10.0.0.2:4242` → `10.0.0.2`).
 pub fn node_address(addr: &str) -> Option<Ipv4Addr> {
     addr.parse::<std::net::SocketAddr>()
@@ -192,10 +223,15 @@ pub fn task_networks(records: &[Record]) -> BTreeMap<TaskId, Vec<TaskNetwork>> {
     networks_and_mesh(records).0
 }
 
-/// What each node needs of the routing mesh, by node id: every live node with an address on
-/// the ingress network, while a service publishes a port in ingress mode.
-pub fn node_ingress(records: &[Record]) -> BTreeMap<NodeId, NodeIngress> {
-    networks_and_mesh(records).1
+/// What each node needs of the routing mesh, by node id (every live node with an address on
+/// the ingress network, while a service publishes a port in ingress mode), and each node's
+/// standalone containers on attachable overlays (nodes without any left out), from one pass
+/// over `records`.
+pub fn mesh_and_attachments(
+    records: &[Record],
+) -> (BTreeMap<NodeId, NodeIngress>, BTreeMap<NodeId, NodeAttachments>) {
+    let (_, mesh, attached) = networks_and_mesh(records);
+    (mesh, attached)
 }
 
 /// The published ports of the routing mesh: each ingress port of each service, with the
@@ -231,6 +267,7 @@ fn mesh_ports(
 type Views = (
     BTreeMap<TaskId, Vec<TaskNetwork>>,
     BTreeMap<NodeId, NodeIngress>,
+    BTreeMap<NodeId, NodeAttachments>,
 );
 
 fn networks_and_mesh(records: &[Record]) -> Views {
@@ -315,6 +352,40 @@ fn networks_and_mesh(records: &[Record]) -> Views {
                 node_addr: *node_addr,
                 attachment,
                 names: Vec::new(),
+            });
+    }
+    // Standalone containers on attachable overlays: endpoints named by their containers'
+    // names, on live nodes.
+    let mut standalone: Vec<(&str, &str, &cluster_state::NetworkAttachment, TaskAttachment)> =
+        Vec::new();
+    for (network, _) in networks.values() {
+        for (id, a) in &network.attachments {
+            standalone.push((
+                id.as_str(),
+                network.meta.id.as_str(),
+                a,
+                TaskAttachment {
+                    network_id: network.meta.id.clone(),
+                    network: network.name.clone(),
+                    ip: a.ip,
+                    mac: alloc::mac_of(a.ip),
+                    aliases: a.aliases.clone(),
+                },
+            ));
+        }
+    }
+    for (_, _, a, attachment) in &standalone {
+        let Some((id, (Some(addr), true))) = nodes.get_key_value(a.node.as_str()) else {
+            continue;
+        };
+        endpoints
+            .entry(attachment.network_id.as_str())
+            .or_default()
+            .push(Endpoint {
+                node: id,
+                node_addr: *addr,
+                attachment,
+                names: container_names(a),
             });
     }
     for record in records {
@@ -467,16 +538,65 @@ fn networks_and_mesh(records: &[Record]) -> Views {
             out.insert(task.id.clone(), joined);
         }
     }
+    let mut attached: BTreeMap<NodeId, NodeAttachments> = BTreeMap::new();
+    for (id, network_id, a, attachment) in &standalone {
+        let (Some((Some(underlay), _)), Some((network, (subnet, gateway)))) =
+            (nodes.get(a.node.as_str()), networks.get(network_id))
+        else {
+            continue;
+        };
+        let mut peers: Vec<RemoteEndpoint> = endpoints
+            .get(network_id)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.node != a.node.as_str() && e.node_addr != *underlay)
+            .map(|e| RemoteEndpoint {
+                ip: e.attachment.ip,
+                mac: e.attachment.mac.clone(),
+                node: e.node_addr,
+                names: e.names.clone(),
+            })
+            .collect();
+        peers.sort();
+        attached
+            .entry(NodeId::from(a.node.as_str()))
+            .or_default()
+            .push(NodeAttachment {
+                id: (*id).to_owned(),
+                container: a.container.clone(),
+                created_ms: a.created_ms,
+                network: TaskNetwork {
+                    id: network.meta.id.clone(),
+                    name: network.name.clone(),
+                    vni: network.vni,
+                    subnet: subnet.to_string(),
+                    gateway: *gateway,
+                    internal: network.internal,
+                    attachable: network.attachable,
+                    underlay: *underlay,
+                    ip: attachment.ip,
+                    mac: attachment.mac.clone(),
+                    names: container_names(a),
+                    peers,
+                    services: vips.get(*network_id).cloned().unwrap_or_default(),
+                    bridge_mac: None,
+                    keys: keys_of(network),
+                },
+            });
+    }
+    for list in attached.values_mut() {
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+    }
     let mut mesh = BTreeMap::new();
     let (Some(network), Some(id)) = (ingress, ingress_id) else {
-        return (out, mesh);
+        return (out, mesh, attached);
     };
     let ports = mesh_ports(&services, &backends, id);
     let Some((_, (subnet, _))) = networks.get(id) else {
-        return (out, mesh);
+        return (out, mesh, attached);
     };
     if ports.is_empty() {
-        return (out, mesh);
+        return (out, mesh, attached);
     }
     for (node, underlay, attachment) in &node_attachments {
         let mut peers: Vec<RemoteEndpoint> = endpoints
@@ -517,7 +637,7 @@ fn networks_and_mesh(records: &[Record]) -> Views {
             },
         );
     }
-    (out, mesh)
+    (out, mesh, attached)
 }
 
 #[cfg(test)]
@@ -560,6 +680,7 @@ mod tests {
             internal: false,
             ingress: None,
             encryption: None,
+            attachments: Default::default(),
         })
     }
 
@@ -721,6 +842,7 @@ mod tests {
                     .collect(),
             }),
             encryption: None,
+            attachments: Default::default(),
         })
     }
 

@@ -15,8 +15,8 @@ use crate::admin::read_record;
 use crate::dispatcher::assignment::StatusReport;
 use crate::dispatcher::batch::{self, Pending};
 use crate::dispatcher::proto::{self, dispatcher_server::Dispatcher};
-use crate::dispatcher::hub::AllIngress;
-use crate::dispatcher::networks::NodeIngress;
+use crate::dispatcher::hub::{AllAttached, AllIngress};
+use crate::dispatcher::networks::{NodeAttachments, NodeIngress};
 use crate::dispatcher::sets::{AllSets, Increment, NodeSet, increment};
 use crate::service::{ManagerService, Need};
 use cluster_state::{Command, Kind, Record, RecordKey};
@@ -35,6 +35,7 @@ pub struct DispatcherService {
     manager: Arc<ManagerService>,
     sets: watch::Receiver<Arc<AllSets>>,
     ingress: watch::Receiver<Arc<AllIngress>>,
+    attached: watch::Receiver<Arc<AllAttached>>,
     reports: mpsc::Sender<Pending>,
     stop: watch::Receiver<bool>,
     led: watch::Receiver<bool>,
@@ -42,14 +43,15 @@ pub struct DispatcherService {
 
 impl DispatcherService {
     /// A dispatcher over `manager`, serving the sets (and the nodes' ends of the routing
-    /// mesh) the hub publishes in `sets`, sending
+    /// mesh, their standalone containers on overlays) the hub publishes in `sets`, sending
     /// reports to the batcher on `reports`; its streams end when `stop` turns true, or when
     /// `led` (this manager follows a leader with a quorum) stays false too long.
     pub(crate) fn new(
         manager: Arc<ManagerService>,
-        (sets, ingress): (
+        (sets, ingress, attached): (
             watch::Receiver<Arc<AllSets>>,
             watch::Receiver<Arc<AllIngress>>,
+            watch::Receiver<Arc<AllAttached>>,
         ),
         reports: mpsc::Sender<Pending>,
         stop: watch::Receiver<bool>,
@@ -59,6 +61,7 @@ impl DispatcherService {
             manager,
             sets,
             ingress,
+            attached,
             reports,
             stop,
             led,
@@ -134,8 +137,18 @@ fn ingress_bytes(ingress: Option<&NodeIngress>) -> Vec<u8> {
     serde_json::to_vec(&ingress).expect("the routing mesh's types serialize")
 }
 
-/// The first message of a session: the node's whole set, and its end of the routing mesh.
-fn complete(set: &NodeSet, ingress: Option<&NodeIngress>) -> proto::AssignmentsMessage {
+/// The node's standalone containers on overlays on the wire (`[]` for none).
+fn attached_bytes(attached: &NodeAttachments) -> Vec<u8> {
+    serde_json::to_vec(attached).expect("the attachments' types serialize")
+}
+
+/// The first message of a session: the node's whole set, its end of the routing mesh and its
+/// standalone containers on overlays.
+fn complete(
+    set: &NodeSet,
+    ingress: Option<&NodeIngress>,
+    attached: &NodeAttachments,
+) -> proto::AssignmentsMessage {
     proto::AssignmentsMessage {
         kind: proto::MessageKind::Complete as i32,
         sequence: 1,
@@ -143,6 +156,7 @@ fn complete(set: &NodeSet, ingress: Option<&NodeIngress>) -> proto::AssignmentsM
         updated: set.values().map(|a| a.to_proto()).collect(),
         removed: Vec::new(),
         ingress: Some(ingress_bytes(ingress)),
+        attachments: Some(attached_bytes(attached)),
     }
 }
 
@@ -150,6 +164,7 @@ fn complete(set: &NodeSet, ingress: Option<&NodeIngress>) -> proto::AssignmentsM
 struct Watches {
     sets: watch::Receiver<Arc<AllSets>>,
     ingress: watch::Receiver<Arc<AllIngress>>,
+    attached: watch::Receiver<Arc<AllAttached>>,
     stop: watch::Receiver<bool>,
     led: watch::Receiver<bool>,
 }
@@ -191,8 +206,14 @@ async fn session(
         .unwrap_or_default();
     let mut sent_ingress: Option<NodeIngress> =
         watches.ingress.borrow_and_update().get(&node).cloned();
+    let mut sent_attached: NodeAttachments = watches
+        .attached
+        .borrow_and_update()
+        .get(&node)
+        .cloned()
+        .unwrap_or_default();
     if tx
-        .send(Ok(complete(&sent, sent_ingress.as_ref())))
+        .send(Ok(complete(&sent, sent_ingress.as_ref(), &sent_attached)))
         .await
         .is_err()
     {
@@ -209,17 +230,21 @@ async fn session(
                 Ok(()) => Wake::Changed,
                 Err(_) => Wake::End,
             },
+            changed = watches.attached.changed() => match changed {
+                Ok(()) => Wake::Changed,
+                Err(_) => Wake::End,
+            },
             () = tokio::time::sleep(SESSION_BEAT) => Wake::Beat,
             () = stopping(&mut watches.stop) => Wake::End,
             () = leaderless(&mut watches.led) => Wake::End,
             () = tx.closed() => Wake::End,
         };
-        let (change, ingress) = match wake {
+        let (change, ingress, attachments) = match wake {
             Wake::End => {
                 tracing::info!(%node, "assignment session closed");
                 return;
             }
-            Wake::Beat => (Increment::default(), None),
+            Wake::Beat => (Increment::default(), None, None),
             Wake::Changed => {
                 let next: NodeSet = watches
                     .sets
@@ -228,14 +253,23 @@ async fn session(
                     .cloned()
                     .unwrap_or_default();
                 let next_ingress = watches.ingress.borrow_and_update().get(&node).cloned();
+                let next_attached = watches
+                    .attached
+                    .borrow_and_update()
+                    .get(&node)
+                    .cloned()
+                    .unwrap_or_default();
                 let change = increment(&sent, &next);
                 let ingress = (next_ingress != sent_ingress).then(|| ingress_bytes(next_ingress.as_ref()));
-                if change.is_empty() && ingress.is_none() {
+                let attachments =
+                    (next_attached != sent_attached).then(|| attached_bytes(&next_attached));
+                if change.is_empty() && ingress.is_none() && attachments.is_none() {
                     continue;
                 }
                 sent = next;
                 sent_ingress = next_ingress;
-                (change, ingress)
+                sent_attached = next_attached;
+                (change, ingress, attachments)
             }
         };
         let message = proto::AssignmentsMessage {
@@ -245,6 +279,7 @@ async fn session(
             updated: change.updated.iter().map(|a| a.to_proto()).collect(),
             removed: change.removed.iter().map(|t| t.to_string()).collect(),
             ingress,
+            attachments,
         };
         if tx.send(Ok(message)).await.is_err() {
             return;
@@ -284,6 +319,7 @@ impl Dispatcher for DispatcherService {
         let watches = Watches {
             sets: self.sets.clone(),
             ingress: self.ingress.clone(),
+            attached: self.attached.clone(),
             stop: self.stop.clone(),
             led: self.led.clone(),
         };
@@ -316,5 +352,40 @@ impl Dispatcher for DispatcherService {
         self.reports.send(pending).await.map_err(|_| gone())?;
         let applied = answer.await.map_err(|_| gone())??;
         Ok(Response::new(proto::StatusAck { applied }))
+    }
+
+    async fn attach_network(
+        &self,
+        request: Request<proto::AttachNetworkRequest>,
+    ) -> Result<Response<proto::AttachNetworkResponse>, Status> {
+        let identity = self.manager.authorize(&request, Need::Node).await?;
+        let request = request.into_inner();
+        let joined = crate::networks::attach::attach(
+            &self.manager,
+            &identity.node_id,
+            crate::networks::attach::Asked {
+                network: request.network,
+                container: request.container,
+                aliases: request.aliases,
+            },
+        )
+        .await?;
+        Ok(Response::new(proto::AttachNetworkResponse {
+            attachment_id: joined.id,
+            network_id: joined.network_id,
+            network: joined.network,
+            mac: crate::networks::alloc::mac_of(joined.ip),
+            ip: joined.ip.to_string(),
+        }))
+    }
+
+    async fn detach_network(
+        &self,
+        request: Request<proto::DetachNetworkRequest>,
+    ) -> Result<Response<proto::DetachNetworkResponse>, Status> {
+        let identity = self.manager.authorize(&request, Need::Node).await?;
+        let id = request.into_inner().attachment_id;
+        let removed = crate::networks::attach::detach(&self.manager, &identity.node_id, &id).await?;
+        Ok(Response::new(proto::DetachNetworkResponse { removed }))
     }
 }

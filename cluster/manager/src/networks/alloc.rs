@@ -163,8 +163,10 @@ impl AddressBook {
         let mut book = AddressBook::default();
         for n in networks {
             if let Some((subnet, gateway)) = addressing(n) {
+                // Standalone containers' addresses are taken like tasks'.
+                let held = n.attachments.values().map(|a| a.ip).collect();
                 book.networks
-                    .insert(n.meta.id.clone(), (subnet, gateway, BTreeSet::new()));
+                    .insert(n.meta.id.clone(), (subnet, gateway, held));
                 book.names.insert(n.name.clone(), n.meta.id.clone());
             }
         }
@@ -199,6 +201,20 @@ impl AddressBook {
             .find(|ip| ip != gateway && !used.contains(ip))?;
         used.insert(ip);
         Some((ip, subnet.prefix_len()))
+    }
+
+    /// Takes the highest host address of network `network_id` that is neither its gateway nor
+    /// held (standalone containers' addresses, apart from the tasks' at the bottom).
+    pub(crate) fn take_highest(&mut self, network_id: &str) -> Option<Ipv4Addr> {
+        let (subnet, gateway, used) = self.networks.get_mut(network_id)?;
+        let first = u32::from(subnet.network()) + 1;
+        let last = u32::from(subnet.broadcast());
+        let ip = (first..last)
+            .rev()
+            .map(Ipv4Addr::from)
+            .find(|ip| ip != gateway && !used.contains(ip))?;
+        used.insert(ip);
+        Some(ip)
     }
 
     /// Allocates one address on each network of `wanted` (by name): the lowest host address
@@ -252,6 +268,7 @@ mod tests {
             internal: false,
             ingress: None,
             encryption: None,
+            attachments: Default::default(),
         }
     }
 

@@ -175,6 +175,7 @@ pub(crate) async fn create(
             encryption: request
                 .encrypted
                 .then(|| super::keys::first(request.key_rotation_secs, crate::control::now())),
+            attachments: Default::default(),
         };
         // Every existing network is rewritten at the version read: a network created or
         // removed meanwhile refuses the batch, so two creates never share an identifier.

@@ -100,6 +100,7 @@ pub(crate) fn new_network(existing: &[Network], id: String) -> Result<Network, A
         internal: false,
         ingress: Some(IngressNodes::default()),
         encryption: None,
+        attachments: Default::default(),
     })
 }
 

@@ -8,6 +8,8 @@
 //!   node's address on the network.
 //! - [`keys`]: the keys of encrypted overlays — generated, rotated by a pure planner with the
 //!   time given, written by the leader.
+//! - [`attach`]: standalone containers joined to attachable overlays from their nodes, each
+//!   given an address kept in the network record (the leader answers the nodes' calls).
 //! - `api`: the network calls of the services API (`CreateNetwork`, `ListNetworks`,
 //!   `InspectNetwork`, `RemoveNetwork`), on the leader for writes.
 //!
@@ -16,6 +18,7 @@
 
 pub(crate) mod alloc;
 pub(crate) mod api;
+pub(crate) mod attach;
 pub(crate) mod ingress;
 pub(crate) mod keys;
 pub(crate) mod vips;

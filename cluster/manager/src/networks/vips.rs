@@ -76,6 +76,7 @@ mod tests {
             internal: false,
             ingress: None,
             encryption: None,
+            attachments: Default::default(),
         }
     }
 

@@ -14,6 +14,8 @@
 //! - [`overlays`]: the overlay links of the node's tasks on its agent, created before a
 //!   task's container, their remote endpoints kept to what the assignments say, removed once
 //!   the last task there is gone.
+//! - [`attached`]: the node's standalone containers on attachable overlays (their overlays
+//!   made like its tasks'; an attachment withdrawn once its container is gone).
 //! - [`engine`]: the agent calls, behind a trait.
 //! - [`fetch`] and `sources`: an image no registry holds, pinned to its manifest digest,
 //!   fetched blob by blob from a manager that has it (see [`crate::blobs`]).
@@ -24,6 +26,7 @@
 #![cfg_attr(not(feature = "testing"), allow(unreachable_pub))]
 
 mod actor;
+pub mod attached;
 pub mod describe;
 pub mod disconnect;
 pub mod engine;

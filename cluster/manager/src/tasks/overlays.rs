@@ -12,6 +12,7 @@ use crate::dispatcher::networks::{
     IngressPort, NodeIngress, OverlayKeyWire, RemoteEndpoint, ServiceVip, TaskNetwork,
 };
 use crate::dispatcher::sets::NodeSet;
+use crate::tasks::attached::Attached;
 use crate::tasks::engine::{EngineError, TaskEngine};
 use orchestrator::swarm::DesiredState;
 
@@ -103,6 +104,27 @@ pub fn with_mesh(
             wanted.insert(ingress.network.name.clone(), ingress.network.clone());
         }
         Mesh::Known(None) => {}
+    }
+    (wanted, existing)
+}
+
+/// The overlays the node needs (`wanted`) with those of its standalone containers added
+/// (`attached`), and the agent's overlays (`existing`) the plan may touch: while the node's
+/// attachments are unknown, an overlay no task needs is kept out of the plan (not removed).
+pub fn with_attached(
+    mut wanted: BTreeMap<String, TaskNetwork>,
+    mut existing: Vec<OverlayLink>,
+    attached: &Attached,
+) -> (BTreeMap<String, TaskNetwork>, Vec<OverlayLink>) {
+    match attached {
+        Attached::Unknown => existing.retain(|l| wanted.contains_key(&l.name) || !l.mesh.is_empty() || l.name == INGRESS),
+        Attached::Known(list) => {
+            for a in list {
+                wanted
+                    .entry(a.network.name.clone())
+                    .or_insert_with(|| a.network.clone());
+            }
+        }
     }
     (wanted, existing)
 }
@@ -232,7 +254,12 @@ pub fn plan(
 /// Brings the agent's overlays to what `set` needs. False when something is left to do (the
 /// agent could not be listed, refused a removal while a container is attached, or failed a
 /// call): the caller applies the set again later.
-pub async fn sync<E: TaskEngine>(engine: &E, set: &NodeSet, mesh: &Mesh) -> bool {
+pub async fn sync<E: TaskEngine>(
+    engine: &E,
+    set: &NodeSet,
+    mesh: &Mesh,
+    attached: &Attached,
+) -> bool {
     let wanted = desired(set);
     let existing = match engine.overlays().await {
         Ok(links) => links,
@@ -243,6 +270,7 @@ pub async fn sync<E: TaskEngine>(engine: &E, set: &NodeSet, mesh: &Mesh) -> bool
             return false;
         }
     };
+    let (wanted, existing) = with_attached(wanted, existing, attached);
     let (wanted, existing) = with_mesh(wanted, existing, mesh);
     let mut done = true;
     for action in plan_with_mesh(&wanted, &existing, mesh) {

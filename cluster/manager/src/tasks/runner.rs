@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 use crate::dispatcher::StatusReport;
 use crate::dispatcher::sets::NodeSet;
 use crate::tasks::actor::{self, Order};
+use crate::tasks::attached::{self, Attached};
 use crate::tasks::disconnect::CutOff;
 use crate::tasks::engine::TaskEngine;
 use crate::tasks::machine::Found;
@@ -25,6 +26,10 @@ pub(super) struct Runner<E> {
     reports: mpsc::UnboundedSender<StatusReport>,
     /// What the managers last said of the routing mesh.
     mesh: overlays::Mesh,
+    /// What the managers last said of the node's standalone containers on overlays.
+    attached: Attached,
+    /// Where the attachments whose container is gone are sent to be withdrawn.
+    withdraw: Option<mpsc::UnboundedSender<String>>,
 }
 
 impl<E: TaskEngine> Runner<E> {
@@ -36,7 +41,52 @@ impl<E: TaskEngine> Runner<E> {
             actors: BTreeMap::new(),
             reports,
             mesh: overlays::Mesh::Unknown,
+            attached: Attached::Unknown,
+            withdraw: None,
         }
+    }
+
+    /// Sends the ids of attachments whose container is gone into `withdraw`.
+    pub(super) fn withdraw_into(&mut self, withdraw: mpsc::UnboundedSender<String>) {
+        self.withdraw = Some(withdraw);
+    }
+
+    /// Takes what the managers say of the node's standalone containers on overlays (applied
+    /// by the next [`Runner::apply`]); true when it changed.
+    pub(super) fn set_attached(&mut self, attached: Attached) -> bool {
+        let changed = self.attached != attached;
+        self.attached = attached;
+        changed
+    }
+
+    /// Withdraws the attachments whose container is gone ([`attached::orphans`]); false when
+    /// the node has attachments (their containers are checked again at the next call) or the
+    /// agent could not be asked.
+    async fn check_attached(&self) -> bool {
+        let list = self.attached.list();
+        if list.is_empty() {
+            return true;
+        }
+        let mut present = std::collections::BTreeSet::new();
+        for a in list {
+            match self.engine.find(&a.container).await {
+                Ok(Some(_)) => {
+                    present.insert(a.container.clone());
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::debug!(container = %a.container, cause = %err, "cannot look for a standalone container");
+                    return false;
+                }
+            }
+        }
+        let now = crate::control::now().0;
+        for id in attached::orphans(list, &present, now) {
+            if let Some(withdraw) = &self.withdraw {
+                let _ = withdraw.send(id);
+            }
+        }
+        false
     }
 
     /// Takes what the managers say of the routing mesh (applied by the next [`Runner::apply`]);
@@ -76,7 +126,9 @@ impl<E: TaskEngine> Runner<E> {
     /// Makes the actors follow `set`: new tasks get one (adopting their container), changed
     /// ones get the new assignment, gone ones are unassigned; the node's overlays follow it
     /// too ([`overlays::sync`]). False when the agent could not be listed (new tasks then
-    /// wait for the next call; nothing is started blind) or an overlay change is left to do.
+    /// wait for the next call; nothing is started blind), an overlay change is left to do, or
+    /// the node has standalone containers on overlays (whose presence is checked again at the
+    /// next call, so that a removed one's attachment is withdrawn).
     pub(super) async fn apply(&mut self, set: &NodeSet) -> bool {
         // Actors that ended (their task unassigned and cleaned up) are forgotten.
         self.actors.retain(|_, orders| !orders.is_closed());
@@ -93,7 +145,9 @@ impl<E: TaskEngine> Runner<E> {
             }
         };
         // The overlays first: a new task's container joins its networks when created.
-        let overlays_done = overlays::sync(self.engine.as_ref(), set, &self.mesh).await;
+        let overlays_done =
+            overlays::sync(self.engine.as_ref(), set, &self.mesh, &self.attached).await;
+        let attached_done = self.check_attached().await;
         let mut found: BTreeMap<String, Found> = BTreeMap::new();
         for c in containers {
             found.insert(c.task_id, c.found);
@@ -146,7 +200,7 @@ impl<E: TaskEngine> Runner<E> {
                 }
             });
         }
-        overlays_done
+        overlays_done && attached_done
     }
 }
 

@@ -24,7 +24,8 @@ use crate::dispatcher::proto::dispatcher_client::DispatcherClient;
 use crate::dispatcher::proto::{self, MessageKind};
 use crate::dispatcher::sets::{self, Increment, NodeSet};
 use crate::dispatcher::{Assignment, StatusReport};
-use crate::dispatcher::networks::NodeIngress;
+use crate::dispatcher::networks::{NodeAttachments, NodeIngress};
+use crate::tasks::attached::{self, Attached};
 use crate::tasks::overlays::Mesh;
 use crate::pki::NodeIdentity;
 use crate::state::{LocalState, cluster_dir};
@@ -77,7 +78,7 @@ pub(crate) fn managers(data_root: &Path) -> Result<(Vec<String>, NodeIdentity), 
     Ok((list, NodeIdentity::load(&cluster_dir(data_root))?))
 }
 
-fn client(addr: &str, identity: &NodeIdentity) -> Result<DispatcherClient<Channel>, ManagerError> {
+pub(crate) fn client(addr: &str, identity: &NodeIdentity) -> Result<DispatcherClient<Channel>, ManagerError> {
     Ok(DispatcherClient::new(tls::channel(
         addr,
         tls::client_config(identity)?,
@@ -89,6 +90,18 @@ fn client(addr: &str, identity: &NodeIdentity) -> Result<DispatcherClient<Channe
 enum Received {
     Complete(NodeSet),
     Increment { applies_to: u64, change: Increment },
+}
+
+/// The node's standalone containers on overlays a message carries, if it carries them (a
+/// complete set from a manager that sends none: none).
+fn decode_attached(message: &proto::AssignmentsMessage) -> Result<Option<Attached>, String> {
+    let Some(bytes) = &message.attachments else {
+        let complete = message.kind == MessageKind::Complete as i32;
+        return Ok(complete.then(|| Attached::Known(Vec::new())));
+    };
+    let list: NodeAttachments = serde_json::from_slice(bytes)
+        .map_err(|e| format!("bad attachments in the assignments: {e}"))?;
+    Ok(Some(Attached::Known(list)))
 }
 
 /// The node's end of the routing mesh a message carries, if it carries one.
@@ -149,6 +162,9 @@ pub(crate) async fn run<E: TaskEngine>(
     let (target_tx, target) = watch::channel(None);
     let reporter = tokio::spawn(report(data_root.clone(), reports_rx, target));
     let mut runner = Runner::new(engine, node.clone(), reports_tx);
+    let (withdraw_tx, withdraw_rx) = mpsc::unbounded_channel();
+    runner.withdraw_into(withdraw_tx);
+    let withdrawer = tokio::spawn(attached::withdraw(data_root.clone(), withdraw_rx));
     let mut set = match store::load(&data_root) {
         Ok(set) => set,
         Err(err) => {
@@ -238,8 +254,11 @@ pub(crate) async fn run<E: TaskEngine>(
                         continue;
                     }
                 };
-                let decoded = decode_mesh(&message).and_then(|mesh| Ok((mesh, decode(message, &node)?)));
-                let (mesh, (next, change)) = match decoded {
+                let decoded = decode_mesh(&message).and_then(|mesh| {
+                    let standalone = decode_attached(&message)?;
+                    Ok(((mesh, standalone), decode(message, &node)?))
+                });
+                let ((mesh, standalone), (next, change)) = match decoded {
                     Ok(decoded) => decoded,
                     Err(err) => {
                         tracing::warn!(cause = %err, "bad assignments message; reconnecting");
@@ -266,8 +285,9 @@ pub(crate) async fn run<E: TaskEngine>(
                     }
                 };
                 let mesh_changed = mesh.is_some_and(|m| runner.set_mesh(m));
+                let attached_changed = standalone.is_some_and(|a| runner.set_attached(a));
                 // A beat (an empty increment) changes nothing.
-                if set.as_ref() == Some(&new_set) && !mesh_changed {
+                if set.as_ref() == Some(&new_set) && !mesh_changed && !attached_changed {
                     link = Link::Streaming {
                         at,
                         stream,
@@ -290,6 +310,8 @@ pub(crate) async fn run<E: TaskEngine>(
     }
     reporter.abort();
     let _ = reporter.await;
+    withdrawer.abort();
+    let _ = withdrawer.await;
 }
 
 /// When the next task of `set` is due to stop for want of a manager, the last word from one
