@@ -8,7 +8,7 @@
 //!   the task reaches the container back by the container's name (as Docker answers it on
 //!   attachable overlays); a network created without `--attachable` is refused in Docker's
 //!   words; removing the container withdraws its name from the task's node and the overlay
-//!   from its own.
+//!   from its own. The service's named port answers `_http._tcp.web` (SRV) there.
 //! - UDP across nodes: datagrams from a task on a manager reach the tasks of a service on the
 //!   two workers through the service's virtual address (both tasks answer) and by each task's
 //!   address, and the answers come back. Busybox here has no UDP `nc`, so each end is the
@@ -187,6 +187,8 @@ async fn a_standalone_container_joins_an_attachable_overlay_on_a_node_without_ta
                 "node.role==worker",
                 "--network",
                 "front",
+                "--publish",
+                "name=http,target=8080",
                 IMAGE,
                 "sh",
                 "-c",
@@ -285,6 +287,21 @@ async fn a_standalone_container_joins_an_attachable_overlay_on_a_node_without_ta
             })
             .await;
         }
+        // Its named port answers the SRV name, leading to the service's name and port.
+        wait_until(&bed, "web's SRV record", WITHIN, || async {
+            let (ok, out) = exec(
+                &bed,
+                other,
+                &probe,
+                &["nslookup", "-type=srv", "_http._tcp.web"],
+            );
+            if ok && out.contains("0 0 8080 web") {
+                Ok(())
+            } else {
+                Err(out)
+            }
+        })
+        .await;
         // The task reaches the container back by its name.
         wait_until(
             &bed,

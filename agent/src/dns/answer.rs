@@ -5,8 +5,8 @@ use std::net::IpAddr;
 
 use engine::network::NetworkRecord;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA};
-use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
+use hickory_proto::rr::rdata::{A, AAAA, SRV};
+use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
 
 /// Time to live of the names we answer (Docker's).
 pub(crate) const TTL: u32 = 600;
@@ -70,6 +70,14 @@ pub(crate) fn answer(
         return code(ResponseCode::FormErr);
     };
     let qname = question.name().to_ascii();
+    let ports = engine::network::dns::srv(network, &qname);
+    if !ports.is_empty() {
+        return reply(
+            srv_response(&query, network, &ports),
+            Some(&query),
+            transport,
+        );
+    }
     let addrs = engine::network::dns::lookup(network, &qname);
     if addrs.is_empty() {
         return if network.internal {
@@ -96,6 +104,36 @@ pub(crate) fn answer(
         response.add_answers(records);
     }
     reply(response, Some(&query), transport)
+}
+
+/// The answer to a query for a service's named port (`_<port>._<protocol>.<service>`): for
+/// type SRV, one record per port `(service, port)` of `ports` (priority and weight 0, the
+/// service's name as target) with the target's addresses as additional records; for any
+/// other type, no record (the name exists).
+fn srv_response(query: &Message, network: &NetworkRecord, ports: &[(String, u16)]) -> Message {
+    let mut response = response_to(query, ResponseCode::NoError);
+    response.metadata.authoritative = true;
+    let Some(question) = query.queries.first() else {
+        return response;
+    };
+    if question.query_class() != DNSClass::IN || question.query_type() != RecordType::SRV {
+        return response;
+    }
+    for (service, port) in ports {
+        let Ok(target) = Name::from_ascii(format!("{service}.")) else {
+            continue;
+        };
+        let srv = SRV::new(0, 0, *port, target.clone());
+        response.add_answer(Record::from_rdata(
+            question.name().clone(),
+            TTL,
+            RData::SRV(srv),
+        ));
+        for ip in engine::network::dns::lookup(network, service) {
+            response.add_additional(Record::from_rdata(target.clone(), TTL, RData::A(A(ip))));
+        }
+    }
+    response
 }
 
 /// Whether `source` lies in one of the network's subnets.
@@ -255,6 +293,56 @@ mod tests {
             assert!(m.answers.iter().all(|r| r.ttl == TTL));
             assert_eq!(m.queries.len(), 1);
         }
+    }
+
+    #[test]
+    fn a_named_port_of_a_service_answers_its_srv_name() {
+        let mut net = network(false, 1);
+        let vip = Ipv4Addr::new(10, 5, 0, 200);
+        net.overlay = Some(
+            serde_json::from_value(serde_json::json!({
+                "vni": 4096, "port": 4789, "underlay": "192.0.2.1", "vxlan": "bsn-abababab-vx",
+                "attachable": false, "peers": [],
+                "services": [{"vip": vip, "names": ["api"], "backends": ["10.5.0.2"],
+                              "ports": [{"name": "http", "protocol": "tcp", "port": 8080}]}],
+            }))
+            .unwrap(),
+        );
+        let m = parse(answer(
+            &query("_http._tcp.api", RecordType::SRV, false),
+            client(),
+            &net,
+            Transport::Udp,
+        ));
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert!(m.metadata.authoritative);
+        let [record] = m.answers.as_slice() else {
+            panic!("one SRV record: {m:?}")
+        };
+        let RData::SRV(srv) = &record.data else {
+            panic!("not SRV: {record:?}")
+        };
+        assert_eq!((srv.port, srv.target.to_ascii().as_str()), (8080, "api."));
+        assert_eq!(record.ttl, TTL);
+        // The target's address comes along.
+        let extra: Vec<String> = m.additionals.iter().map(|r| r.data.to_string()).collect();
+        assert_eq!(extra, [vip.to_string()]);
+        // The name exists for other types, with no record; another protocol is not it.
+        let m = parse(answer(
+            &query("_http._tcp.api", RecordType::A, false),
+            client(),
+            &net,
+            Transport::Udp,
+        ));
+        assert_eq!(m.metadata.response_code, ResponseCode::NoError);
+        assert!(m.answers.is_empty());
+        let other = answer(
+            &query("_http._udp.api", RecordType::SRV, false),
+            client(),
+            &net,
+            Transport::Udp,
+        );
+        assert_eq!(other, Outcome::Forward);
     }
 
     #[test]

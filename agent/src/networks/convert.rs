@@ -174,10 +174,24 @@ pub fn services(list: &[proto::OverlayService]) -> Result<Vec<VipService>, Strin
                         .ok_or_else(|| format!("virtual address {vip}: empty backend address"))
                 })
                 .collect::<Result<Vec<_>, String>>()?;
+            let ports = s
+                .ports
+                .iter()
+                .map(|p| {
+                    Ok(engine::network::VipPort {
+                        name: p.name.clone(),
+                        protocol: p.protocol.clone(),
+                        port: u16::try_from(p.port).map_err(|_| {
+                            format!("virtual address {vip}: port {} out of range", p.port)
+                        })?,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
             Ok(VipService {
                 vip,
                 names: s.names.clone(),
                 backends,
+                ports,
             })
         })
         .collect()
@@ -256,6 +270,15 @@ fn overlay_info(rec: &NetworkRecord) -> Option<proto::OverlayInfo> {
                 vip: s.vip.to_string(),
                 names: s.names.clone(),
                 backends: s.backends.iter().map(ToString::to_string).collect(),
+                ports: s
+                    .ports
+                    .iter()
+                    .map(|p| proto::OverlayServicePort {
+                        name: p.name.clone(),
+                        protocol: p.protocol.clone(),
+                        port: u32::from(p.port),
+                    })
+                    .collect(),
             })
             .collect(),
         mesh: o.mesh.iter().map(mesh_port_to_wire).collect(),

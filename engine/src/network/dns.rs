@@ -117,6 +117,41 @@ pub fn lookup(network: &NetworkRecord, query: &str) -> Vec<Ipv4Addr> {
     out
 }
 
+/// The SRV answers for `query` on an overlay: `_<port>._<protocol>.<service>` (or with
+/// `.<network>` after it; any case, trailing dot allowed), for a service with a virtual
+/// address there and a port of that name and protocol: `(service, port)` — the service's name
+/// as asked (it answers the virtual address) and the port. Empty otherwise (and on networks
+/// that are not overlays).
+pub fn srv(network: &NetworkRecord, query: &str) -> Vec<(String, u16)> {
+    let (Some(overlay), Some(name)) = (network.overlay.as_ref(), asked(network, query)) else {
+        return Vec::new();
+    };
+    let mut labels = name.splitn(3, '.');
+    let (Some(port), Some(protocol), Some(service)) = (
+        labels.next().and_then(|l| l.strip_prefix('_')),
+        labels.next().and_then(|l| l.strip_prefix('_')),
+        labels.next(),
+    ) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for s in &overlay.services {
+        if !s.names.iter().any(|n| n.eq_ignore_ascii_case(service)) {
+            continue;
+        }
+        for p in &s.ports {
+            let answer = (service.to_owned(), p.port);
+            if p.name.eq_ignore_ascii_case(port)
+                && p.protocol.eq_ignore_ascii_case(protocol)
+                && !out.contains(&answer)
+            {
+                out.push(answer);
+            }
+        }
+    }
+    out
+}
+
 /// The IPv6 addresses for `query` (see [`lookup`]); empty on networks without IPv6.
 pub fn lookup_v6(network: &NetworkRecord, query: &str) -> Vec<Ipv6Addr> {
     let mut out: Vec<Ipv6Addr> = Vec::new();
@@ -223,7 +258,28 @@ mod tests {
                 vip: ip(200),
                 names: vec!["web".into(), "www".into()],
                 backends: vec![ip(2), ip(7)],
+                ports: vec![crate::network::VipPort {
+                    name: "http".into(),
+                    protocol: "tcp".into(),
+                    port: 8080,
+                }],
             });
+        }
+        // A named port answers its SRV name, by the service's names, with or without the
+        // network; nothing else does.
+        assert_eq!(srv(&net, "_http._tcp.web"), [("web".to_owned(), 8080)]);
+        assert_eq!(
+            srv(&net, "_HTTP._TCP.www.app_default."),
+            [("www".to_owned(), 8080)]
+        );
+        for miss in [
+            "_http._udp.web",
+            "_https._tcp.web",
+            "_http._tcp.db",
+            "web",
+            "_http.web",
+        ] {
+            assert!(srv(&net, miss).is_empty(), "{miss}");
         }
         assert_eq!(lookup(&net, "WEB.app_default"), [ip(200)]);
         assert_eq!(lookup(&net, "www"), [ip(200)]);

@@ -53,7 +53,7 @@ pub use proxy::{PortProxy, ProxyPort};
 pub use record::bridge_mac;
 pub use record::parse_mac;
 pub use record::{Endpoint, NamespaceRef, NetworkRecord};
-pub use vip::VipService;
+pub use vip::{VipPort, VipService};
 pub use xfrm::{Encryption, KEY_LEN as OVERLAY_KEY_LEN, KeyTag, OverlayKey};
 
 /// The nftables table Bosun owns for the default data root; see [`table_name`].

@@ -36,6 +36,21 @@ pub struct VipService {
     /// Where connections to it go (ports unchanged), sorted: none, and it answers nothing.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub backends: Vec<Ipv4Addr>,
+    /// The service's named ports: each answers the DNS SRV name `_<name>._<protocol>.<n>`
+    /// for each name `n` above, leading to `n` and the port.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<VipPort>,
+}
+
+/// A named port of a service with a virtual address (its SRV record).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct VipPort {
+    /// The port's name (a DNS label).
+    pub name: String,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
+    /// The port the service answers on.
+    pub port: u16,
 }
 
 /// What changes in the kernel between two sets of virtual addresses.
@@ -120,10 +135,14 @@ pub(crate) fn check(
         let mut backends = s.backends.clone();
         backends.sort();
         backends.dedup();
+        let mut ports = s.ports.clone();
+        ports.sort();
+        ports.dedup();
         let service = VipService {
             vip: s.vip,
             names: s.names.clone(),
             backends,
+            ports,
         };
         if out.insert(s.vip, service).is_some() {
             return Err(format!("virtual address {} given twice", s.vip));
@@ -168,6 +187,7 @@ mod tests {
             vip: ip(vip),
             names: vec!["web".into()],
             backends: backends.iter().map(|b| ip(*b)).collect(),
+            ports: Vec::new(),
         }
     }
 

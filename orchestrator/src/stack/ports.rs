@@ -46,6 +46,7 @@ pub(super) fn ports(
                 PortMode::Ingress => PublishMode::Ingress,
                 PortMode::Host => PublishMode::Host,
             },
+            name: port.name.clone(),
         });
     }
     Ok(out)

@@ -327,6 +327,7 @@ volumes:
             published: Some(8080),
             protocol: crate::swarm::Protocol::Tcp,
             mode: crate::swarm::PublishMode::Ingress,
+            name: None,
         }]
     );
 

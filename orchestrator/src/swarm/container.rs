@@ -130,6 +130,11 @@ pub struct PublishedPort {
     /// Ingress or host.
     #[serde(default)]
     pub mode: PublishMode,
+    /// The port's name (Docker's `PortConfig.Name`, compose's long syntax `name`): a named
+    /// port of a service on an overlay answers the DNS SRV name
+    /// `_<name>._<protocol>.<service>` there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl PublishedPort {
@@ -153,6 +158,7 @@ mod tests {
             published: Some(8080),
             protocol: Protocol::Tcp,
             mode: PublishMode::Ingress,
+            name: None,
         };
         assert_eq!(port.host_port(), None);
         port.mode = PublishMode::Host;

@@ -36,10 +36,11 @@ pub(crate) struct SpecFlags {
     /// Mount: type=bind|volume|tmpfs,source=…,target=…[,readonly].
     #[arg(long)]
     pub mount: Vec<String>,
-    /// Publish a port: [mode=ingress|host,]target=80[,published=8080][,protocol=udp] or
-    /// 8080:80. Ingress (the default) answers on every node through the routing mesh; host
-    /// publishes on the task's node only. Without published=, ingress takes a port of
-    /// 30000-32767.
+    /// Publish a port: [mode=ingress|host,]target=80[,published=8080][,protocol=udp]
+    /// [,name=http] or 8080:80. Ingress (the default) answers on every node through the
+    /// routing mesh; host publishes on the task's node only. Without published=, ingress
+    /// takes a port of 30000-32767. A named port answers the DNS SRV name
+    /// _<name>._<protocol>.<service> on the service's overlays.
     #[arg(short = 'p', long)]
     pub publish: Vec<String>,
     /// Placement constraint (node.labels.zone==east).

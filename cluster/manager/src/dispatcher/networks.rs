@@ -47,6 +47,39 @@ pub struct ServiceVip {
     pub names: Vec<String>,
     /// The addresses of the service's running tasks on the network, sorted.
     pub backends: Vec<Ipv4Addr>,
+    /// The service's named ports (SRV records), sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<VipPort>,
+}
+
+/// A named port of a service: the DNS SRV name `_<name>._<protocol>.<service>` leads to the
+/// service's name and this port.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct VipPort {
+    /// The port's name.
+    pub name: String,
+    /// `tcp`, `udp` or `sctp`.
+    pub protocol: String,
+    /// The port the tasks answer on (the published port's target).
+    pub port: u16,
+}
+
+/// The named ports of `spec`, sorted.
+pub fn named_ports(spec: &orchestrator::swarm::ServiceSpec) -> Vec<VipPort> {
+    let mut out: Vec<VipPort> = spec
+        .ports
+        .iter()
+        .filter_map(|p| {
+            Some(VipPort {
+                name: p.name.clone()?,
+                protocol: p.protocol.to_string(),
+                port: p.target,
+            })
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// A key of an encrypted network as its nodes get it (over their mutually authenticated
@@ -461,6 +494,12 @@ fn networks_and_mesh(records: &[Record]) -> Views {
                 .or_default()
                 .push(ServiceVip {
                     vip,
+                    // The routing mesh's network answers no name, so no port either.
+                    ports: if names.is_empty() {
+                        Vec::new()
+                    } else {
+                        named_ports(&s.service.spec)
+                    },
                     names,
                     backends: to,
                 });
@@ -747,6 +786,52 @@ mod tests {
     }
 
     #[test]
+    fn a_standalone_container_is_its_nodes_attachment_and_a_named_endpoint_elsewhere() {
+        let ip = Ipv4Addr::new(10, 32, 15, 254);
+        let mut net = network();
+        if let Record::Network(n) = &mut net {
+            n.attachable = true;
+            n.attachments.insert(
+                "att1".into(),
+                cluster_state::NetworkAttachment {
+                    node: "n2".into(),
+                    container: "probe".into(),
+                    aliases: vec!["db".into()],
+                    ip,
+                    created_ms: 5,
+                },
+            );
+        }
+        let mut records = vec![
+            node("n1", "10.213.0.1:4242", NodeState::Ready),
+            node("n2", "10.213.0.2:4242", NodeState::Ready),
+            net,
+            on_net("a", "n1", TaskState::Running, 2),
+        ];
+        // The task's node programs the container, named by its name and aliases.
+        let all = task_networks(&records);
+        let seen = &all[&TaskId::from("a")][0].peers;
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert_eq!((seen[0].ip, seen[0].node), (ip, Ipv4Addr::new(10, 213, 0, 2)));
+        assert_eq!(seen[0].mac, "02:42:0a:20:0f:fe");
+        assert_eq!(seen[0].names, ["probe", "db"]);
+        // The container's node gets the network with its address and the task as a peer.
+        let (_, attached) = mesh_and_attachments(&records);
+        assert!(!attached.contains_key(&NodeId::from("n1")));
+        let mine = &attached[&NodeId::from("n2")];
+        assert_eq!(mine.len(), 1);
+        assert_eq!((mine[0].id.as_str(), mine[0].container.as_str(), mine[0].created_ms), ("att1", "probe", 5));
+        let n = &mine[0].network;
+        assert_eq!((n.ip, n.gateway, n.underlay), (ip, Ipv4Addr::new(10, 32, 0, 1), Ipv4Addr::new(10, 213, 0, 2)));
+        assert!(n.attachable);
+        assert_eq!(n.peers.iter().map(|p| p.ip.octets()[3]).collect::<Vec<_>>(), [2]);
+        // Its node down: the container is no endpoint of the others any more.
+        records[1] = node("n2", "10.213.0.2:4242", NodeState::Down);
+        let all = task_networks(&records);
+        assert!(all[&TaskId::from("a")][0].peers.is_empty());
+    }
+
+    #[test]
     fn addresses_parse_with_or_without_a_port() {
         assert_eq!(
             node_address("10.0.0.2:4242"),
@@ -799,6 +884,7 @@ mod tests {
             vip: Ipv4Addr::new(10, 32, 0, 9),
             names: vec!["web".into(), "www".into()],
             backends: vec![Ipv4Addr::new(10, 32, 0, 2), Ipv4Addr::new(10, 32, 0, 3)],
+            ports: Vec::new(),
         };
         // Not yet running (c), on a down node (d), wanted shut down (e): no backend.
         assert_eq!(a.services, std::slice::from_ref(&vip));
@@ -891,7 +977,7 @@ mod tests {
             on_ingress("a", "w1", TaskState::Running, 10),
             on_ingress("b", "w2", TaskState::Starting, 11),
         ];
-        let (tasks, mesh) = networks_and_mesh(&records);
+        let (tasks, mesh, _) = networks_and_mesh(&records);
         // The manager runs no task and still gets its end; the down node gets none.
         assert_eq!(
             mesh.keys().map(NodeId::as_str).collect::<Vec<_>>(),
@@ -925,7 +1011,7 @@ mod tests {
         // A node without an address yet: its task waits (left out), the others go on.
         records[5] = publishing(&[8080]);
         records[4] = ingress_network(&[("m1", 2), ("w1", 3)]);
-        let (tasks, mesh) = networks_and_mesh(&records);
+        let (tasks, mesh, _) = networks_and_mesh(&records);
         assert!(tasks.contains_key(&TaskId::from("a")));
         assert!(!tasks.contains_key(&TaskId::from("b")));
         assert!(!mesh.contains_key(&NodeId::from("w2")));

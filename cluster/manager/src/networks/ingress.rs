@@ -244,6 +244,7 @@ mod tests {
                     published: *published,
                     protocol: *protocol,
                     mode: *mode,
+                    name: None,
                 })
                 .collect(),
             ..ServiceSpec::default()

@@ -13,7 +13,7 @@ use tokio_stream::StreamExt;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::dispatcher::networks::{
-    IngressPort, OverlayKeyWire, RemoteEndpoint, ServiceVip, TaskNetwork,
+    IngressPort, OverlayKeyWire, RemoteEndpoint, ServiceVip, TaskNetwork, VipPort,
 };
 use crate::tasks::fetch::{self, ByteStream, FetchError, Pinned, Receiver, Sources};
 use crate::tasks::machine::Found;
@@ -336,10 +336,23 @@ fn overlay_link(network: &proto::Network) -> Option<OverlayLink> {
                 .map(|b| b.parse().ok())
                 .collect::<Option<Vec<_>>>()?;
             backends.sort();
+            let mut ports: Vec<VipPort> = s
+                .ports
+                .iter()
+                .map(|p| {
+                    Some(VipPort {
+                        name: p.name.clone(),
+                        protocol: p.protocol.clone(),
+                        port: u16::try_from(p.port).ok()?,
+                    })
+                })
+                .collect::<Option<Vec<_>>>()?;
+            ports.sort();
             Some(ServiceVip {
                 vip: s.vip.parse().ok()?,
                 names: s.names.clone(),
                 backends,
+                ports,
             })
         })
         .collect();
@@ -577,6 +590,15 @@ impl TaskEngine for AgentEngine {
                     vip: s.vip.to_string(),
                     names: s.names.clone(),
                     backends: s.backends.iter().map(ToString::to_string).collect(),
+                    ports: s
+                        .ports
+                        .iter()
+                        .map(|p| proto::OverlayServicePort {
+                            name: p.name.clone(),
+                            protocol: p.protocol.clone(),
+                            port: u32::from(p.port),
+                        })
+                        .collect(),
                 })
                 .collect(),
         };

@@ -109,24 +109,19 @@ pub fn with_mesh(
 }
 
 /// The overlays the node needs (`wanted`) with those of its standalone containers added
-/// (`attached`), and the agent's overlays (`existing`) the plan may touch: while the node's
-/// attachments are unknown, an overlay no task needs is kept out of the plan (not removed).
+/// (`attached`; none while unknown: an overlay a standalone container is attached to is then
+/// planned for removal, which the agent refuses while the container is there, until the
+/// managers have said).
 pub fn with_attached(
     mut wanted: BTreeMap<String, TaskNetwork>,
-    mut existing: Vec<OverlayLink>,
     attached: &Attached,
-) -> (BTreeMap<String, TaskNetwork>, Vec<OverlayLink>) {
-    match attached {
-        Attached::Unknown => existing.retain(|l| wanted.contains_key(&l.name) || !l.mesh.is_empty() || l.name == INGRESS),
-        Attached::Known(list) => {
-            for a in list {
-                wanted
-                    .entry(a.network.name.clone())
-                    .or_insert_with(|| a.network.clone());
-            }
-        }
+) -> BTreeMap<String, TaskNetwork> {
+    for a in attached.list() {
+        wanted
+            .entry(a.network.name.clone())
+            .or_insert_with(|| a.network.clone());
     }
-    (wanted, existing)
+    wanted
 }
 
 /// [`plan`] with the routing mesh's ports: withdrawn first from an overlay that publishes
@@ -270,7 +265,7 @@ pub async fn sync<E: TaskEngine>(
             return false;
         }
     };
-    let (wanted, existing) = with_attached(wanted, existing, attached);
+    let wanted = with_attached(wanted, attached);
     let (wanted, existing) = with_mesh(wanted, existing, mesh);
     let mut done = true;
     for action in plan_with_mesh(&wanted, &existing, mesh) {
@@ -403,6 +398,27 @@ mod tests {
     }
 
     #[test]
+    fn a_standalone_containers_overlay_is_wanted_like_a_tasks() {
+        let net = network("front", "n1", &[3]);
+        let attachment = crate::dispatcher::networks::NodeAttachment {
+            id: "att1".into(),
+            container: "probe".into(),
+            created_ms: 0,
+            network: net.clone(),
+        };
+        let existing = vec![link("front", "n1", &[3]), link("old", "n0", &[])];
+        // Its network is wanted like a task's, the rest may go.
+        let wanted = with_attached(BTreeMap::new(), &Attached::Known(vec![attachment]));
+        assert_eq!(wanted.get("front"), Some(&net));
+        assert_eq!(
+            plan(&wanted, &existing),
+            vec![OverlayAction::Remove("old".into())]
+        );
+        // Unknown (no manager heard yet): nothing is wanted for it.
+        assert!(with_attached(BTreeMap::new(), &Attached::Unknown).is_empty());
+    }
+
+    #[test]
     fn an_encrypted_overlay_gets_its_keys_before_its_endpoints_at_every_sync() {
         let mut net = network("front", "n1", &[3]);
         net.keys = Some(keys(1));
@@ -458,6 +474,7 @@ mod tests {
                 .iter()
                 .map(|l| Ipv4Addr::new(10, 32, 0, *l))
                 .collect(),
+            ports: Vec::new(),
         }
     }
 

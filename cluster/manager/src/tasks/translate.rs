@@ -378,12 +378,14 @@ mod tests {
                     published: Some(8080),
                     protocol: Protocol::Tcp,
                     mode: PublishMode::Host,
+                    name: None,
                 },
                 PublishedPort {
                     target: 81,
                     published: Some(8081),
                     protocol: Protocol::Tcp,
                     mode: PublishMode::Ingress,
+                    name: None,
                 },
             ],
             ..ServiceSpec::default()

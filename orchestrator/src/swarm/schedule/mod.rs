@@ -349,6 +349,7 @@ mod tests {
                 published: Some(8080),
                 protocol: Protocol::Tcp,
                 mode: PublishMode::Host,
+                name: None,
             }],
             ..ServiceSpec::default()
         };

@@ -126,15 +126,17 @@ pub fn publish(text: &str) -> Result<PublishedPort, SpecError> {
             published,
             protocol: protocol(text, proto)?,
             mode: PublishMode::Ingress,
+            name: None,
         });
     }
-    let (mut target, mut published) = (None, None);
+    let (mut target, mut published, mut name) = (None, None, None);
     let (mut proto, mut mode) = (Protocol::Tcp, PublishMode::Ingress);
     for (key, value) in options(FLAG, text)? {
         match key.as_str() {
             "target" => target = Some(port(text, &value)?),
             "published" => published = Some(port(text, &value)?),
             "protocol" => proto = protocol(text, &value)?,
+            "name" => name = Some(port_name(text, &value)?),
             "mode" => {
                 mode = match value.as_str() {
                     "host" => PublishMode::Host,
@@ -156,5 +158,25 @@ pub fn publish(text: &str) -> Result<PublishedPort, SpecError> {
         published,
         protocol: proto,
         mode,
+        name,
     })
+}
+
+/// A port's name: a DNS label (letters, digits and `-`, at most 63, not starting or ending
+/// with `-`), since it names the port in SRV records.
+fn port_name(text: &str, value: &str) -> Result<String, SpecError> {
+    let ok = !value.is_empty()
+        && value.len() <= 63
+        && !value.starts_with('-')
+        && !value.ends_with('-')
+        && value.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(invalid(
+            "--publish",
+            text,
+            format!("invalid port name {value:?}: letters, digits and '-', at most 63"),
+        ))
+    }
 }

@@ -455,7 +455,7 @@ mod tests {
         r.reserve_cpu = "0.5".into();
         r.reserve_memory = "2g".into();
         r.publish = vec![
-            "mode=host,target=80,published=8080".into(),
+            "mode=host,target=80,published=8080,name=http".into(),
             "53:53/udp".into(),
         ];
         r.mounts = vec!["type=bind,source=/srv,target=/data,readonly".into()];
@@ -469,7 +469,9 @@ mod tests {
         assert_eq!(spec.resources.reservations.nano_cpus, 500_000_000);
         assert_eq!(spec.resources.reservations.memory_bytes, 2 << 30);
         assert_eq!(spec.ports[0].host_port(), Some((8080, Protocol::Tcp)));
+        assert_eq!(spec.ports[0].name.as_deref(), Some("http"));
         assert_eq!(spec.ports[1].protocol, Protocol::Udp);
+        assert_eq!(spec.ports[1].name, None);
         assert!(spec.mounts[0].read_only);
         assert_eq!(spec.restart_policy.delay, Duration::from_secs(2));
         assert_eq!(spec.healthcheck.unwrap().test, ["CMD-SHELL", "true"]);
