@@ -138,22 +138,28 @@ fn udp_ask(bed: &Bed, c: &Running, addr: &str, count: usize) -> Result<Vec<Strin
         .collect())
 }
 
-/// The virtual address of service `name` (without its prefix length), through member 2.
-async fn vip_of(bed: &Bed, name: &str) -> String {
+/// The virtual address of service `name` on the network of address `member_of` (without
+/// its prefix length), through member 2.
+async fn vip_of(bed: &Bed, name: &str, member_of: &str) -> String {
+    let member: std::net::Ipv4Addr = member_of.parse().unwrap();
     wait_until(bed, "the service's virtual address", WITHIN, || async {
         let out = blocking(|| bed.bosun(2, &["service", "inspect", name]));
         let doc: serde_json::Value = serde_json::from_str(&out.1).map_err(|e| e.to_string())?;
-        let vips = doc[0]["Endpoint"]["VirtualIPs"].clone();
-        match vips.as_array().map(Vec::as_slice) {
-            Some([one]) => Ok(one["Addr"]
-                .as_str()
-                .unwrap_or_default()
-                .split('/')
-                .next()
-                .unwrap_or_default()
-                .to_owned()),
-            _ => Err(format!("{doc}")),
-        }
+        let vips = doc[0]["Endpoint"]["VirtualIPs"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        vips.iter()
+            .filter_map(|v| {
+                let (addr, len) = v["Addr"].as_str()?.split_once('/')?;
+                let addr: std::net::Ipv4Addr = addr.parse().ok()?;
+                let mask = u32::MAX
+                    .checked_shl(32 - len.parse::<u32>().ok()?)
+                    .unwrap_or(0);
+                (u32::from(addr) & mask == u32::from(member) & mask).then(|| addr.to_string())
+            })
+            .next()
+            .ok_or_else(|| format!("{doc}"))
     })
     .await
 }
@@ -260,7 +266,7 @@ async fn a_standalone_container_joins_an_attachable_overlay_on_a_node_without_ta
         assert!(probe_ip.starts_with("10.32."), "{doc}");
 
         // The container reaches the task by the service's name and by tasks.web.
-        let vip = vip_of(&bed, "web").await;
+        let vip = vip_of(&bed, "web", &web.2).await;
         wait_until(&bed, "web resolved from the container", WITHIN, || async {
             let got = resolve(&bed, other, &probe, "web");
             let tasks = resolve(&bed, other, &probe, "tasks.web");
@@ -448,7 +454,7 @@ async fn udp_crosses_nodes_through_the_vip_and_by_task_address() {
         }
 
         // Through the virtual address: every datagram answered, by both tasks.
-        let vip = vip_of(&bed, "echo").await;
+        let vip = vip_of(&bed, "echo", &echoes[0].2).await;
         let want: BTreeSet<String> = echoes.iter().map(|e| format!("udp-{}-ping", e.2)).collect();
         wait_until(
             &bed,
