@@ -30,6 +30,14 @@ pub(crate) const SESSION_BEAT: Duration = Duration::from_secs(2);
 /// A session ends when its manager has followed no leader with a quorum this long.
 pub(crate) const LEADERLESS_GRACE: Duration = Duration::from_secs(3);
 
+/// What the hub publishes: every node's set, end of the routing mesh and standalone
+/// containers on overlays.
+pub(crate) type Published = (
+    watch::Receiver<Arc<AllSets>>,
+    watch::Receiver<Arc<AllIngress>>,
+    watch::Receiver<Arc<AllAttached>>,
+);
+
 /// The dispatcher of one manager.
 pub struct DispatcherService {
     manager: Arc<ManagerService>,
@@ -48,11 +56,7 @@ impl DispatcherService {
     /// `led` (this manager follows a leader with a quorum) stays false too long.
     pub(crate) fn new(
         manager: Arc<ManagerService>,
-        (sets, ingress, attached): (
-            watch::Receiver<Arc<AllSets>>,
-            watch::Receiver<Arc<AllIngress>>,
-            watch::Receiver<Arc<AllAttached>>,
-        ),
+        (sets, ingress, attached): Published,
         reports: mpsc::Sender<Pending>,
         stop: watch::Receiver<bool>,
         led: watch::Receiver<bool>,
