@@ -127,12 +127,15 @@ impl Store {
                 let (Record::Task(task), Record::Task(before)) = (record, current) else {
                     return Err(ApplyError::NotATask(key));
                 };
-                let reports_only = *expected_decided != 0 && before.decided == *expected_decided;
-                if !reports_only {
-                    check_version(&key, *expected_version, before.meta.version)?;
-                }
                 let mut task = task.clone();
-                task.task.status = before.task.status.clone();
+                if before.meta.version != *expected_version {
+                    // Only status reports came in since the read: the decisions hold, the
+                    // status stays as reported.
+                    if *expected_decided == 0 || before.decided != *expected_decided {
+                        check_version(&key, *expected_version, before.meta.version)?;
+                    }
+                    task.task.status = before.task.status.clone();
+                }
                 task.decided = decided_at(&task, before, index);
                 task.meta.version = index;
                 task.meta.created_at_ms = before.meta.created_at_ms;

@@ -20,13 +20,14 @@ pub enum Command {
         /// Version the proposer read; guards against lost updates.
         expected_version: u64,
     },
-    /// Replace the managers' part of a task record — everything but the status its node
-    /// reports, which stays as the store holds it — refused unless that part is still as the
-    /// proposer read it: the record is still at `expected_version`, or only its node's status
-    /// reports wrote it since (its [`Task::decided`](crate::Task::decided) is still
-    /// `expected_decided`; 0 when the record read did not say). The leader's control loop
-    /// writes its decisions this way, so that the reports of thousands of tasks arriving while
-    /// it decides do not refuse the whole batch.
+    /// Replace a task record the managers decided about: as given when it is still at
+    /// `expected_version`; when only its node's status reports wrote it since (its
+    /// [`Task::decided`](crate::Task::decided) is still `expected_decided`, 0 when the record
+    /// read did not say), all but its status, which stays as the node reported it (a node
+    /// heard from after all wins over the managers' guess that its task was orphaned);
+    /// refused otherwise. The leader's control loop writes its decisions this way, so that
+    /// the reports of thousands of tasks arriving while it decides do not refuse the whole
+    /// batch.
     UpdateDecided {
         /// The new content: a task record.
         record: Record,

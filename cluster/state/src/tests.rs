@@ -313,3 +313,56 @@ fn only_tasks_are_written_with_their_decisions_alone() {
         Err(ApplyError::NotATask(_))
     ));
 }
+
+#[test]
+fn a_status_the_managers_set_stands_unless_the_node_reported_since() {
+    use orchestrator::swarm::{DesiredState, TaskState};
+    let mut store = Store::new();
+    for id in ["quiet", "talks"] {
+        let record = task_record(id, TaskState::Running);
+        store
+            .apply(
+                3,
+                &Batch::new(1, vec![create(Record::Task(Box::new(record)))]),
+            )
+            .unwrap();
+    }
+    // The managers take both for lost with their node: shut down, orphaned.
+    let orphaned = |id: &str| {
+        let mut task = stored_task(&store, id);
+        task.task.desired_state = DesiredState::Shutdown;
+        task.task.status.state = TaskState::Orphaned;
+        Command::UpdateDecided {
+            expected_version: task.meta.version,
+            expected_decided: task.decided,
+            record: Record::Task(Box::new(task)),
+        }
+    };
+    let decisions = vec![orphaned("quiet"), orphaned("talks")];
+    // Meanwhile the node of "talks" reports it: it was alive after all.
+    let mut report = stored_task(&store, "talks");
+    report.task.status.state = TaskState::Complete;
+    store
+        .apply(
+            4,
+            &Batch::new(
+                2,
+                vec![Command::Update {
+                    expected_version: 3,
+                    record: Record::Task(Box::new(report)),
+                }],
+            ),
+        )
+        .unwrap();
+    store.apply(5, &Batch::new(3, decisions)).unwrap();
+    let quiet = stored_task(&store, "quiet");
+    let talks = stored_task(&store, "talks");
+    assert_eq!(
+        (quiet.task.desired_state, quiet.task.status.state),
+        (DesiredState::Shutdown, TaskState::Orphaned)
+    );
+    assert_eq!(
+        (talks.task.desired_state, talks.task.status.state),
+        (DesiredState::Shutdown, TaskState::Complete)
+    );
+}

@@ -1,6 +1,6 @@
 //! Turns the tasks a pass ended with into store commands, grouped in one batch per service:
-//! creations, guarded updates and guarded deletions of its tasks (an update that leaves a
-//! task's status alone is guarded on the managers' part of the record only). A batch that creates tasks
+//! creations, guarded updates and guarded deletions of its tasks (a task's update is guarded
+//! on the managers' part of the record: a status its node reported meanwhile stays). A batch that creates tasks
 //! (or changes the restart history) also rewrites the service record at the version the pass
 //! read, so that every decision about a service is made on its latest spec: a batch decided
 //! before a concurrent scale, update or removal is refused whole. A service whose rolling
@@ -54,20 +54,12 @@ pub(super) fn batches(
                 if let Some(attachments) = addresses.get(&task.id) {
                     updated.networks = attachments.clone();
                 }
-                // A decision that leaves the status alone holds even if the task's node
-                // reported meanwhile; one that sets the status (assigned, orphaned) needs the
-                // record as read.
-                let command = if updated.task.status == record.task.status {
-                    Command::UpdateDecided {
-                        expected_version: record.meta.version,
-                        expected_decided: record.decided,
-                        record: Record::Task(Box::new(updated)),
-                    }
-                } else {
-                    Command::Update {
-                        expected_version: record.meta.version,
-                        record: Record::Task(Box::new(updated)),
-                    }
+                // Guarded on the managers' part of the record: a status its node reported
+                // meanwhile stays (and wins over a status set here, such as `orphaned`).
+                let command = Command::UpdateDecided {
+                    expected_version: record.meta.version,
+                    expected_decided: record.decided,
+                    record: Record::Task(Box::new(updated)),
                 };
                 group.commands.push(command);
             }
