@@ -74,6 +74,8 @@ pub struct Progress {
     pub leader: bool,
     /// The raft term.
     pub term: u64,
+    /// The raft id of the leader this manager knows of, if any.
+    pub leader_id: Option<u64>,
 }
 
 /// A cloneable handle to the raft thread.
@@ -366,6 +368,7 @@ impl Driver {
             applied: status.applied,
             leader: status.leader == Some(status.id),
             term: status.term,
+            leader_id: status.leader,
         };
         self.progress.send_if_modified(|current| {
             let changed = *current != now;

@@ -179,17 +179,28 @@ pub(super) async fn heartbeat(
     // Heard before anything waits on the raft thread: while it is busy, the heartbeats it
     // delays must not make the liveness watch take live nodes for silent. A leader that lost
     // its leadership meanwhile only notes a heartbeat nobody reads.
-    let heard = service.raft.progress().borrow().leader;
+    let progress = *service.raft.progress().borrow();
+    let heard = progress.leader;
+    let roster = service.raft.roster();
     if heard {
         service.liveness.heard(&node_id);
-        let roster = service.raft.roster();
         if let Some(brief) = roster.brief(&node_id)
             && brief.state != NodeState::Down
         {
             return Ok(Response::new(answer(brief, roster.manager_addrs())));
         }
     }
-    if let Some(mut client) = leader_or_forward(service, &request).await? {
+    // A follower forwards to the leader it knows of without asking its raft thread either
+    // (busy applying a large batch, it would hold the heartbeat past its timeout).
+    let known_leader = progress
+        .leader_id
+        .filter(|_| !heard && !forwarded(&request))
+        .and_then(|id| roster.manager_addrs().get(&id).cloned());
+    let forward_to = match known_leader {
+        Some(addr) => Some(service.client(&addr)?),
+        None => leader_or_forward(service, &request).await?,
+    };
+    if let Some(mut client) = forward_to {
         let inner = proto::HeartbeatRequest { node_id };
         return client
             .heartbeat(ManagerService::forward_request(inner))

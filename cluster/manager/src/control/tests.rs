@@ -470,6 +470,7 @@ async fn debounce_waits_for_quiet_but_no_longer_than_the_cap() {
                 applied,
                 leader: true,
                 term: 1,
+                leader_id: Some(1),
             });
         }
     });
