@@ -285,8 +285,16 @@ impl Links {
         )
     }
 
+    /// Sets the MTU of link `index`.
+    pub fn set_mtu(&mut self, index: u32, mtu: u32) -> Result<()> {
+        self.set(
+            format!("set the mtu of link {index} to {mtu}"),
+            index,
+            vec![LinkAttribute::Mtu(mtu)],
+        )
+    }
+
     /// Enslaves link `index` to bridge `bridge`.
-    #[cfg(feature = "testing")]
     pub fn set_master(&mut self, index: u32, bridge: u32) -> Result<()> {
         self.set(
             format!("attach link {index} to bridge {bridge}"),

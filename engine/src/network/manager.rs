@@ -28,6 +28,7 @@ mod overlay;
 mod plug;
 mod proxied;
 mod rules;
+mod sealed;
 mod vip;
 
 /// What `network create` asks for.
@@ -89,6 +90,8 @@ pub struct Networks {
     proxy: Arc<Mutex<Option<Arc<dyn PortProxy>>>>,
     /// The keys of encrypted overlays, in memory only.
     keys: encryption::KeyRing,
+    /// The running data paths of the overlays sealed in user space.
+    tunnels: sealed::Tunnels,
 }
 
 fn invalid(network: &str, message: impl Into<String>) -> NetworkError {
@@ -113,6 +116,7 @@ impl Networks {
             table: super::table_name(data_root),
             proxy: Arc::new(Mutex::new(None)),
             keys: encryption::KeyRing::default(),
+            tunnels: sealed::Tunnels::default(),
         })
     }
 
@@ -207,19 +211,16 @@ impl Networks {
         let bridge = record::bridge_name(&id);
         let (overlay, mtu) = match &req.overlay {
             Some(o) => {
-                if o.encrypted {
-                    super::xfrm::Xfrm::open()
-                        .and_then(|mut x| x.probe())
-                        .map_err(|e| {
-                            invalid(
-                                &req.name,
-                                format!(
-                                    "encrypted overlays need IPsec ESP with AES-GCM in this node's kernel (CONFIG_INET_ESP, CONFIG_CRYPTO_GCM): {e}"
-                                ),
-                            )
-                        })?;
-                }
                 let (config, mtu) = overlay::plan(&req.name, &bridge, o, req.mtu)?;
+                if let Some(other) = sealed::port_taken(&existing, &config) {
+                    return Err(invalid(
+                        &req.name,
+                        format!(
+                            "its encrypted traffic would use udp port {}, as network {other} does: give it another vni",
+                            super::sealed::sealed_port(config.vni)
+                        ),
+                    ));
+                }
                 if let Some(other) = existing.iter().find(|r| {
                     r.overlay
                         .as_ref()
@@ -268,8 +269,10 @@ impl Networks {
             .store
             .save(&rec)
             .and_then(|()| Self::make_bridge(&rec))
+            .and_then(|()| self.start_sealed(&rec))
             .and_then(|()| self.sync_firewall(&all));
         if let Err(e) = result {
+            let _ = self.stop_sealed(&rec);
             let _ = Self::delete_links(&rec);
             let _ = self.store.delete(&rec.id);
             all.pop();
@@ -328,17 +331,19 @@ impl Networks {
         self.remove_mesh(&rec)?;
         let mut rec = rec;
         self.clear_esp(&mut rec)?;
+        self.stop_sealed(&rec)?;
         Self::delete_links(&rec)?;
         self.store.delete(&rec.id)?;
         self.sync_firewall(&self.store.list()?)
     }
 
     /// Deletes the links of a network: its VXLAN device (with every forwarding and neighbour
-    /// entry on it), then its bridge.
+    /// entry on it) or TAP device, then its bridge.
     fn delete_links(rec: &NetworkRecord) -> Result<()> {
         let mut links = Links::open()?;
         if let Some(config) = &rec.overlay {
             links.delete(&config.vxlan)?;
+            links.delete(&super::sealed::tap_name(&rec.bridge))?;
         }
         links.delete(&rec.bridge)
     }
@@ -350,6 +355,11 @@ impl Networks {
         let all = self.store.list()?;
         for rec in &all {
             Self::make_bridge(rec)?;
+            // A sealed overlay that cannot start carries nothing (nothing in clear either);
+            // the node's other networks are still restored.
+            if let Err(e) = self.start_sealed(rec) {
+                tracing::warn!(network = %rec.name, cause = %e, "cannot restart the encrypted overlay's data path");
+            }
         }
         self.sync_firewall(&all)?;
         for rec in &all {

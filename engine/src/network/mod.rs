@@ -32,6 +32,7 @@ pub mod ports;
 mod proxy;
 mod record;
 // The record store is public only for tests (feature `testing`) that seed network records.
+mod sealed;
 #[cfg(feature = "testing")]
 pub mod store;
 #[cfg(not(feature = "testing"))]
@@ -54,7 +55,7 @@ pub use record::bridge_mac;
 pub use record::parse_mac;
 pub use record::{Endpoint, NamespaceRef, NetworkRecord};
 pub use vip::{VipPort, VipService};
-pub use xfrm::{Encryption, KEY_LEN as OVERLAY_KEY_LEN, KeyTag, OverlayKey};
+pub use xfrm::{Encryption, KEY_LEN as OVERLAY_KEY_LEN, KeyTag, OverlayKey, Transport};
 
 /// The nftables table Bosun owns for the default data root; see [`table_name`].
 pub(crate) const TABLE: &str = "bosun";

@@ -138,6 +138,28 @@ pub struct Encryption {
     /// The remote nodes with a policy programmed, sorted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<Ipv4Addr>,
+    /// What carries the overlay's traffic on this node: kernel ESP, or the user-space sealed
+    /// transport where the kernel has no ESP (see [`crate::network::sealed`]).
+    #[serde(default, skip_serializing_if = "Transport::is_esp")]
+    pub transport: Transport,
+}
+
+/// What encrypts an overlay's traffic on a node, chosen when the node makes the overlay.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    /// Kernel IPsec ESP through xfrm, around the VXLAN device's packets.
+    #[default]
+    Esp,
+    /// A TAP device and the engine's own sealed UDP datagrams (AES-256-GCM in user space).
+    Sealed,
+}
+
+impl Transport {
+    /// Whether this is [`Transport::Esp`] (the default, left out of records).
+    pub fn is_esp(&self) -> bool {
+        *self == Self::Esp
+    }
 }
 
 /// The overlay's identity on the wire: what selectors, SPIs and keys derive from.

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use super::{Networks, invalid};
 use crate::network::record::NetworkRecord;
-use crate::network::xfrm::{self, Encryption, Flow, OverlayKey, SaId, Xfrm};
+use crate::network::xfrm::{self, Encryption, Flow, OverlayKey, SaId, Transport, Xfrm};
 use crate::network::{NetworkError, Result};
 
 /// The keys of the encrypted overlays by network id, in memory only (shared by every clone
@@ -17,7 +17,9 @@ pub(super) type KeyRing = Arc<Mutex<BTreeMap<String, Vec<OverlayKey>>>>;
 
 fn flow_of(rec: &NetworkRecord) -> Option<(Flow, BTreeSet<Ipv4Addr>)> {
     let config = rec.overlay.as_ref()?;
-    config.encryption.as_ref()?;
+    if config.encryption.as_ref()?.transport == Transport::Sealed {
+        return None;
+    }
     Some((
         Flow {
             local: config.underlay,
@@ -94,7 +96,7 @@ fn converge(
 }
 
 impl Networks {
-    fn keys_of(&self, id: &str) -> Vec<OverlayKey> {
+    pub(super) fn keys_of(&self, id: &str) -> Vec<OverlayKey> {
         self.keys
             .lock()
             .map(|k| k.get(id).cloned().unwrap_or_default())
@@ -117,7 +119,7 @@ impl Networks {
     }
 
     /// Removes every SA and policy of `rec` (before its VXLAN device goes) and forgets its
-    /// keys.
+    /// keys (a sealed overlay's are forgotten by `stop_sealed`).
     pub(super) fn clear_esp(&self, rec: &mut NetworkRecord) -> Result<()> {
         let Some((flow, _)) = flow_of(rec) else {
             return Ok(());
@@ -183,13 +185,16 @@ impl Networks {
             ring.insert(rec.id.clone(), keys.to_vec())
         };
         // The same keys again (the node daemon sends them at every sync) change nothing.
-        let result = self.sync_esp(&mut rec).and_then(|()| {
-            if rec == before {
-                Ok(())
-            } else {
-                self.store.save(&rec)
-            }
-        });
+        let result = self
+            .sync_esp(&mut rec)
+            .and_then(|()| self.sealed_keys(&rec, keys))
+            .and_then(|()| {
+                if rec == before {
+                    Ok(())
+                } else {
+                    self.store.save(&rec)
+                }
+            });
         if let Err(e) = result {
             if let Ok(mut ring) = self.keys.lock() {
                 match previous {

@@ -4,11 +4,11 @@
 
 use std::net::Ipv4Addr;
 
-use super::{Networks, invalid};
+use super::{Networks, invalid, sealed};
 use crate::network::link::{FLOOD_MAC, Links, VxlanSpec};
 use crate::network::overlay::{self, OverlayConfig, Peer, PeerChanges};
 use crate::network::record::NetworkRecord;
-use crate::network::xfrm::{self, Encryption};
+use crate::network::xfrm::{self, Encryption, Transport};
 use crate::network::{NetworkError, Result};
 
 /// The overlay options of `network create --driver overlay`.
@@ -25,8 +25,8 @@ pub struct OverlayRequest {
     pub attachable: bool,
     /// The bridge's MAC address (derived from the network's id when `None`).
     pub mac: Option<[u8; 6]>,
-    /// Traffic between nodes is encrypted with IPsec ESP (`-o encrypted`); the MTU leaves
-    /// room for ESP too.
+    /// Traffic between nodes is encrypted (`-o encrypted`): with IPsec ESP where the kernel
+    /// has it, sealed in user space otherwise; the MTU leaves room for either.
     pub encrypted: bool,
 }
 
@@ -66,7 +66,12 @@ pub(super) fn plan(
             format!("underlay address {underlay} is not an address of this node"),
         )
     })?;
-    let overhead = overlay::VXLAN_OVERHEAD + if req.encrypted { xfrm::ESP_OVERHEAD } else { 0 };
+    let transport = req.encrypted.then(|| sealed::choose_transport(name));
+    let overhead = match transport {
+        None => overlay::VXLAN_OVERHEAD,
+        Some(Transport::Esp) => overlay::VXLAN_OVERHEAD + xfrm::ESP_OVERHEAD,
+        Some(Transport::Sealed) => crate::network::sealed::OVERHEAD,
+    };
     let most = link.mtu.saturating_sub(overhead);
     let mtu = match mtu {
         None => most,
@@ -75,10 +80,14 @@ pub(super) fn plan(
             return Err(invalid(
                 name,
                 format!(
-                    "mtu {m} does not fit the underlay: {} has mtu {}, at most {most} is left inside VXLAN{}",
+                    "mtu {m} does not fit the underlay: {} has mtu {}, at most {most} is left inside {}",
                     link.name,
                     link.mtu,
-                    if req.encrypted { " and ESP" } else { "" }
+                    match transport {
+                        None => "VXLAN",
+                        Some(Transport::Esp) => "VXLAN and ESP",
+                        Some(Transport::Sealed) => "the sealed datagrams",
+                    }
                 ),
             ));
         }
@@ -107,7 +116,10 @@ pub(super) fn plan(
                 .join(":")
         }),
         mesh: Vec::new(),
-        encryption: req.encrypted.then(Encryption::default),
+        encryption: transport.map(|transport| Encryption {
+            transport,
+            ..Encryption::default()
+        }),
     };
     Ok((config, mtu))
 }
@@ -150,6 +162,10 @@ impl Networks {
         let Some(config) = &rec.overlay else {
             return Ok(());
         };
+        if sealed::is_sealed(rec) {
+            // Its TAP device and threads: see `start_sealed`.
+            return Ok(());
+        }
         let index = match links.find(&config.vxlan)? {
             Some(link) => link.index,
             None => {
@@ -183,6 +199,7 @@ impl Networks {
         let _lock = self.store.lock()?;
         let mut rec = self.store.find(network)?;
         let peers = overlay::check_peers(&rec, peers).map_err(|m| invalid(&rec.name, m))?;
+        let sealed_here = sealed::is_sealed(&rec);
         let Some(config) = rec.overlay.as_mut() else {
             return Err(invalid(&rec.name, "only overlay networks have peers"));
         };
@@ -193,6 +210,12 @@ impl Networks {
                 config.peers = peers;
                 self.store.save(&rec)?;
             }
+            return Ok(rec);
+        }
+        if sealed_here {
+            config.peers.clone_from(&peers);
+            self.store.save(&rec)?;
+            self.sealed_peers(&rec, &peers)?;
             return Ok(rec);
         }
         let old_peers = std::mem::replace(&mut config.peers, peers);

@@ -84,6 +84,7 @@ fn a_new_primary_is_added_before_the_old_outbound_sa_goes() {
             .into_iter()
             .collect(),
         policies: vec![B],
+        ..Encryption::default()
     };
     let changes = diff(
         &old,
@@ -113,6 +114,7 @@ fn a_node_gone_loses_its_policy_and_every_sa_and_nothing_else_changes() {
             .into_iter()
             .collect(),
         policies: vec![B, C],
+        ..Encryption::default()
     };
     let changes = diff(&old, &wanted_sas(flow(A), &nodes(&[B]), &t), &nodes(&[B]));
     assert!(changes.add_sas.is_empty() && changes.add_policies.is_empty());
