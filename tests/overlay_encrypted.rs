@@ -488,7 +488,10 @@ async fn an_encrypted_overlay_answers_by_name_never_carries_plaintext_and_leaves
         let answer = ask(&bed, &client, "web-secret").unwrap();
         let seen = classify(&capture.finish(), &secret_marker);
         assert!(answer.contains(&secret_marker), "{answer}");
-        assert!(seen.sealed > 0, "no sealed datagram on the underlay: {seen:?}");
+        assert!(
+            seen.sealed > 0,
+            "no sealed datagram on the underlay: {seen:?}"
+        );
         assert_eq!(seen.esp, 0, "ESP on a kernel without it: {seen:?}");
         assert_eq!(seen.marker, 0, "the marker crossed in clear: {seen:?}");
 
@@ -514,7 +517,10 @@ async fn an_encrypted_overlay_answers_by_name_never_carries_plaintext_and_leaves
         .await;
         let seen = classify(&capture.finish(), &secret_marker);
         assert!(answer.contains(&secret_marker), "{answer}");
-        assert!(seen.sealed > 0, "no sealed datagram on the underlay: {seen:?}");
+        assert!(
+            seen.sealed > 0,
+            "no sealed datagram on the underlay: {seen:?}"
+        );
         assert_eq!(seen.marker, 0, "the marker crossed in clear: {seen:?}");
 
         // The web's agent restarts (the bed's stop removes its containers): the restored agent
@@ -582,8 +588,8 @@ fn setting(name: &str, default: u64) -> u64 {
     }
 }
 
-/// The sink's script: counts the bytes of each connection into `/tmp/got` (one line each).
-const SINK: &str = "#!/bin/sh\nwc -c >> /tmp/got\n";
+/// The sink's script: counts the bytes of each connection into `/got` (one line each).
+const SINK: &str = "#!/bin/sh\nwc -c >> /got\n";
 
 /// The seconds of busybox `time -p`'s `real` line in `text`.
 fn real_seconds(text: &str) -> Option<f64> {
@@ -628,17 +634,19 @@ fn bench_services_on(bed: &Bed, net: &str) {
 }
 
 /// One transfer of `mib` MiB with busybox `nc` and `time -p` through `run` (which runs a
-/// shell command where the sender is), to `target` port 9000; `got` reads the sink's counts.
-/// Returns MB/s, after checking the sink counted every byte.
+/// shell command where the sender is, its script written in directory `dir`), to `target`
+/// port 9000; `got` reads the sink's counts. Returns MB/s, after checking the sink counted
+/// every byte.
 fn transfer(
     mib: u64,
     target: &str,
+    dir: &str,
     run: impl Fn(&str) -> (bool, String),
     got: impl Fn() -> String,
 ) -> f64 {
     let before = got().lines().count();
     let script = format!(
-        "printf '#!/bin/sh\\ndd if=/dev/zero bs=1048576 count={mib} 2>/dev/null\\n' > /tmp/send.sh; chmod +x /tmp/send.sh; time -p nc {target} 9000 -e /tmp/send.sh"
+        "printf '#!/bin/sh\\ndd if=/dev/zero bs=1048576 count={mib} 2>/dev/null\\n' > {dir}/send.sh; chmod +x {dir}/send.sh; time -p nc {target} 9000 -e {dir}/send.sh"
     );
     let (ok, out) = run(&script);
     assert!(ok, "the transfer to {target} failed: {out}");
@@ -681,7 +689,13 @@ async fn throughput_plain_encrypted_and_underlay() {
     bed.output(
         0,
         &[
-            "network", "create", "--driver", "overlay", "--opt", "encrypted", "secret",
+            "network",
+            "create",
+            "--driver",
+            "overlay",
+            "--opt",
+            "encrypted",
+            "secret",
         ],
     );
     let mut medians = Vec::new();
@@ -716,8 +730,9 @@ async fn throughput_plain_encrypted_and_underlay() {
             let mbps = transfer(
                 mib,
                 &target,
+                "",
                 |script| exec(&src, script),
-                || exec(&sink, "cat /tmp/got 2>/dev/null").1,
+                || exec(&sink, "cat /got 2>/dev/null").1,
             );
             println!("{net} overlay, run {run}: {mib} MiB at {mbps:.1} MB/s");
             samples.push(mbps);
@@ -755,10 +770,17 @@ async fn throughput_plain_encrypted_and_underlay() {
         let mbps = transfer(
             mib,
             &target,
+            &dir.display().to_string(),
             |script| {
                 let mut command = Command::new("busybox");
-                command.args(["sh", "-c", &script.replace("/tmp/", &format!("{}/", dir.display()))]);
-                command.env("PATH", format!("{}:/usr/bin:/bin", bed.busybox_rootfs().join("bin").display()));
+                command.args(["sh", "-c", script]);
+                command.env(
+                    "PATH",
+                    format!(
+                        "{}:/usr/bin:/bin",
+                        bed.busybox_rootfs().join("bin").display()
+                    ),
+                );
                 let out = bed.lab_view().output(from, command);
                 (
                     out.status.success(),
@@ -781,7 +803,11 @@ async fn throughput_plain_encrypted_and_underlay() {
     let [plain, secret, underlay] = medians[..] else {
         unreachable!("three paths measured")
     };
-    let kind = if esp { "kernel ESP" } else { "sealed in user space" };
+    let kind = if esp {
+        "kernel ESP"
+    } else {
+        "sealed in user space"
+    };
     println!(
         "task->task across nodes, {mib} MiB x {runs}, medians: underlay {underlay:.1} MB/s, plain overlay {plain:.1} MB/s ({:.2} of the underlay), encrypted overlay ({kind}) {secret:.1} MB/s ({:.2} of the underlay, {:.2} of the plain overlay)",
         plain / underlay,
