@@ -154,7 +154,7 @@ impl Tunnel {
         };
         match out {
             Ok(t) => tunnel.threads.push(t),
-            Err(e) => return Err(crate::network::io_err("spawn", "sealed overlay thread")(e)),
+            Err(e) => return Err(tunnel.abandon(e)),
         }
         let inbound_thread = {
             let (tap, socket, state, stop, counts) = tunnel.parts(&socket);
@@ -165,9 +165,20 @@ impl Tunnel {
         };
         match inbound_thread {
             Ok(t) => tunnel.threads.push(t),
-            Err(e) => return Err(crate::network::io_err("spawn", "sealed overlay thread")(e)),
+            Err(e) => return Err(tunnel.abandon(e)),
         }
         Ok(tunnel)
+    }
+
+    /// Gives up a tunnel whose thread `cause` could not be started: stops the other and
+    /// removes the TAP device (made for it, or left by a previous agent: either way nothing
+    /// carries it now). Returns the error to report.
+    fn abandon(self, cause: std::io::Error) -> NetworkError {
+        let network = self.spec.network.clone();
+        if let Err(e) = self.remove() {
+            tracing::warn!(%network, cause = %e, "cannot remove a tap device");
+        }
+        crate::network::io_err("spawn", "sealed overlay thread")(cause)
     }
 
     #[allow(clippy::type_complexity)]
