@@ -10,9 +10,7 @@ mod support_net;
 use std::net::Ipv4Addr;
 
 use engine::network::link::{FLOOD_MAC, Links};
-use engine::network::{
-    AttachRequest, CreateNetwork, Netns, NetworkError, Networks, OverlayRequest, Peer,
-};
+use engine::network::{AttachRequest, CreateNetwork, NetworkError, Networks, OverlayRequest, Peer};
 use support_net::*;
 
 const NODE_A: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
@@ -33,32 +31,6 @@ fn overlay(nets: &Networks, underlay: Ipv4Addr) -> engine::network::NetworkRecor
         ..Default::default()
     })
     .unwrap()
-}
-
-fn attach(nets: &Networks, id: &str, ip: [u8; 4], ns: &Netns) -> engine::network::Endpoint {
-    nets.attach(
-        "ov",
-        &AttachRequest {
-            container_id: id.into(),
-            container_name: id.into(),
-            aliases: vec![],
-            ipv4: Some(Ipv4Addr::from(ip)),
-            mac: None,
-            ports: vec![],
-            netns: ns,
-            service_task: false,
-        },
-    )
-    .unwrap()
-}
-
-fn peer_of(ep: &engine::network::Endpoint, node: Ipv4Addr) -> Peer {
-    Peer {
-        ip: ep.ipv4,
-        mac: ep.mac.clone(),
-        node,
-        names: Vec::new(),
-    }
 }
 
 fn mac(text: &str) -> [u8; 6] {
@@ -132,9 +104,9 @@ fn containers_on_two_nodes_talk_over_vxlan_until_their_peers_are_withdrawn() {
         );
 
         let (c1, c2) = (netns(), netns());
-        let e1 = attach(&lab.nets, "c1", [10, 77, 0, 11], &c1);
+        let e1 = attach(&lab.nets, "ov", "c1", [10, 77, 0, 11], &c1);
         let e2 = node_b
-            .run(|| Ok(attach(&nets_b, "c2", [10, 77, 0, 22], &c2)))
+            .run(|| Ok(attach(&nets_b, "ov", "c2", [10, 77, 0, 22], &c2)))
             .unwrap();
         let (_, link) = cmd_in(&c1, &["ip", "-o", "link", "show", "eth0"]);
         assert!(link.contains("mtu 1450"), "{link}");

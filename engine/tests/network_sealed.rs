@@ -11,8 +11,7 @@ mod support_net;
 use std::net::Ipv4Addr;
 
 use engine::network::{
-    AttachRequest, CreateNetwork, Endpoint, Netns, NetworkRecord, Networks, OverlayKey,
-    OverlayRequest, Peer, Transport,
+    CreateNetwork, Netns, NetworkRecord, Networks, OverlayKey, OverlayRequest, Transport,
 };
 use support_net::*;
 
@@ -33,32 +32,6 @@ fn overlay(nets: &Networks, underlay: Ipv4Addr) -> NetworkRecord {
         ..Default::default()
     })
     .unwrap()
-}
-
-fn attach(nets: &Networks, id: &str, ip: [u8; 4], ns: &Netns) -> Endpoint {
-    nets.attach(
-        "sec",
-        &AttachRequest {
-            container_id: id.into(),
-            container_name: id.into(),
-            aliases: vec![],
-            ipv4: Some(Ipv4Addr::from(ip)),
-            mac: None,
-            ports: vec![],
-            netns: ns,
-            service_task: false,
-        },
-    )
-    .unwrap()
-}
-
-fn peer_of(ep: &Endpoint, node: Ipv4Addr) -> Peer {
-    Peer {
-        ip: ep.ipv4,
-        mac: ep.mac.clone(),
-        node,
-        names: Vec::new(),
-    }
 }
 
 fn key(id: u32, byte: u8, primary: bool) -> OverlayKey {
@@ -129,9 +102,9 @@ fn containers_on_two_nodes_talk_sealed_through_rotations_and_a_restart() {
         let tap_b = format!("{}-tp", rec_b.bridge);
 
         let (c1, c2) = (netns(), netns());
-        let e1 = attach(&lab.nets, "c1", [10, 77, 0, 11], &c1);
+        let e1 = attach(&lab.nets, "sec", "c1", [10, 77, 0, 11], &c1);
         let e2 = node_b
-            .run(|| Ok(attach(&nets_b, "c2", [10, 77, 0, 22], &c2)))
+            .run(|| Ok(attach(&nets_b, "sec", "c2", [10, 77, 0, 22], &c2)))
             .unwrap();
         let server = tcp_server(&c2, 80, "c2");
         let addr = format!("{}:80", e2.ipv4);

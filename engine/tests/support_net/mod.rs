@@ -310,3 +310,37 @@ pub(crate) fn have_busybox() -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// Attaches container `id` (its name too) to `network` at `ip`, in namespace `ns`.
+pub(crate) fn attach(
+    nets: &Networks,
+    network: &str,
+    id: &str,
+    ip: [u8; 4],
+    ns: &Netns,
+) -> engine::network::Endpoint {
+    nets.attach(
+        network,
+        &engine::network::AttachRequest {
+            container_id: id.into(),
+            container_name: id.into(),
+            aliases: vec![],
+            ipv4: Some(Ipv4Addr::from(ip)),
+            mac: None,
+            ports: vec![],
+            netns: ns,
+            service_task: false,
+        },
+    )
+    .unwrap()
+}
+
+/// The overlay peer that endpoint `ep` on the node at `node` is to the other nodes.
+pub(crate) fn peer_of(ep: &engine::network::Endpoint, node: Ipv4Addr) -> engine::network::Peer {
+    engine::network::Peer {
+        ip: ep.ipv4,
+        mac: ep.mac.clone(),
+        node,
+        names: Vec::new(),
+    }
+}
