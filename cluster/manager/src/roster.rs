@@ -12,7 +12,6 @@ use cluster_state::{ClusterInfo, Kind, NodeRole, NodeState, Record, RecordKey, S
 /// What the store holds about one node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Member {
-    role: NodeRole,
     /// Manager certificates issued before this time (ms since the Unix epoch) are revoked.
     demoted_at_ms: Option<u64>,
     /// What a heartbeat answers from.
@@ -115,7 +114,6 @@ impl Roster {
                 Record::Node(node) => Some((
                     node.meta.id.clone(),
                     Member {
-                        role: node.role,
                         demoted_at_ms: node.demoted_at_ms,
                         brief: Brief {
                             role: node.role,
@@ -152,7 +150,7 @@ impl Roster {
     pub fn workers(&self) -> impl Iterator<Item = &str> {
         self.members
             .iter()
-            .filter(|(_, member)| member.role == NodeRole::Worker)
+            .filter(|(_, member)| member.brief.role == NodeRole::Worker)
             .map(|(id, _)| id.as_str())
     }
 
@@ -187,7 +185,7 @@ impl Roster {
         let Some(member) = self.members.get(&caller.node_id) else {
             return Standing::Unknown;
         };
-        if caller.role != NodeRole::Manager || member.role == NodeRole::Manager {
+        if caller.role != NodeRole::Manager || member.brief.role == NodeRole::Manager {
             return Standing::Member;
         }
         let issued_ms = caller

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tonic::{Request, Response, Status};
 
 use super::admin::{cluster_info, commit, decode_records, leader_or_forward, read_record};
-use super::driver::{Query, RaftHandle, Refused, StatusView};
+use super::driver::{Query, RaftHandle, Refused};
 use super::proto;
 use super::service::{ManagerService, Need, forwarded, status_of};
 use crate::pki::{ClusterCa, role_name};
@@ -146,14 +146,6 @@ async fn own_record_applied(service: &ManagerService, id: &str) -> Result<Node, 
         Some(Record::Node(node)) => Ok(node),
         _ => own_record(service, id).await,
     }
-}
-
-/// Addresses of the current managers by raft id.
-fn manager_addrs(view: &StatusView) -> BTreeMap<u64, String> {
-    view.members
-        .iter()
-        .filter_map(|(raft_id, node)| node.as_ref().map(|n| (*raft_id, n.addr.clone())))
-        .collect()
 }
 
 fn update(node: Node) -> Command {
@@ -298,12 +290,11 @@ pub(super) async fn promote(
         )
         .map_err(|e| Status::invalid_argument(e.to_string()))?;
     tracing::info!(node = %node_id, raft_id, "worker promoted to manager");
-    let view = service.raft.status().await.map_err(status_of)?;
     Ok(Response::new(proto::PromoteResponse {
         raft_id,
         cert_pem,
         ca_pem: info.ca_cert_pem,
-        managers: manager_addrs(&view).into_iter().collect(),
+        managers: service.raft.roster().manager_addrs().clone().into_iter().collect(),
         seal_key: service
             .seal_key
             .as_ref()
