@@ -27,13 +27,13 @@ fn task(id: &str, slot: u64, node: &str, image: &str, command: &[&str]) -> Task 
         service_id: "s1".into(),
         slot: TaskSlot::Slot(slot),
         spec_version: 1,
-        spec: ServiceSpec {
+        spec: std::sync::Arc::new(ServiceSpec {
             image: image.into(),
             command: Some(command.iter().map(|s| (*s).to_owned()).collect()),
             stop_grace_period: Some(Duration::from_secs(2)),
             container_labels: [("team".to_owned(), "blue".to_owned())].into(),
             ..ServiceSpec::default()
-        },
+        }),
         desired_state: DesiredState::Running,
         shutdown_reason: None,
         status: swarm::TaskStatus {

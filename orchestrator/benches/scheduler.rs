@@ -55,13 +55,14 @@ fn tasks() -> Vec<Task> {
         memory_bytes: 64 << 20,
     };
     let service = Service::new("svc".into(), "web", spec, Timestamp(0));
+    let spec = std::sync::Arc::new(service.spec.clone());
     (1..=TASKS)
         .map(|slot| Task {
             id: format!("task-{slot}").into(),
             service_id: service.id.clone(),
             slot: TaskSlot::Slot(slot),
             spec_version: 1,
-            spec: service.spec.clone(),
+            spec: spec.clone(),
             desired_state: DesiredState::Running,
             shutdown_reason: None,
             status: TaskStatus::default(),

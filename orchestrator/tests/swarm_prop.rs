@@ -147,7 +147,7 @@ fn seeded_task(service: &Service, seed: &TaskSeed, index: usize) -> Task {
         service_id: service.id.clone(),
         slot,
         spec_version,
-        spec: service.spec.clone(),
+        spec: std::sync::Arc::new(service.spec.clone()),
         desired_state: if seed.desired_running {
             DesiredState::Running
         } else {

@@ -12,7 +12,8 @@ mod seal;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -32,12 +33,49 @@ pub use seal::{SealError, SealKey, secure_random};
 pub struct Store {
     records: BTreeMap<RecordKey, Record>,
     names: BTreeMap<(Kind, String), String>,
+    specs: SharedSpecs,
+}
+
+/// The spec each service's tasks last arrived with, so that tasks with equal specs share one
+/// copy: every task record carries its service's spec, and a service of 30,000 replicas
+/// would otherwise hold 30,000 copies (decoded one by one from the raft log), which every
+/// read of the store clones and every comparison walks. Not part of the store's content.
+#[derive(Debug, Clone, Default)]
+struct SharedSpecs(HashMap<orchestrator::swarm::ServiceId, Arc<orchestrator::swarm::ServiceSpec>>);
+
+impl PartialEq for SharedSpecs {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for SharedSpecs {}
+
+impl SharedSpecs {
+    /// Makes `task` hold the copy of its spec its service's tasks share, when equal; else
+    /// its spec becomes the one shared from now on.
+    fn share(&mut self, task: &mut orchestrator::swarm::Task) {
+        match self.0.get(&task.service_id) {
+            Some(shared) if Arc::ptr_eq(shared, &task.spec) => {}
+            Some(shared) if **shared == *task.spec => task.spec = Arc::clone(shared),
+            _ => {
+                self.0
+                    .insert(task.service_id.clone(), Arc::clone(&task.spec));
+            }
+        }
+    }
 }
 
 /// The serialized form of a store, used for raft snapshots.
 #[derive(Debug, Serialize, Deserialize)]
 struct StoreImage {
     records: Vec<Record>,
+}
+
+/// [`StoreImage`] borrowed from a store, to encode it without a copy.
+#[derive(Serialize)]
+struct StoreImageRef<'a> {
+    records: Vec<&'a Record>,
 }
 
 impl Store {
@@ -90,7 +128,14 @@ impl Store {
     }
 
     /// Inserts or replaces a record as is, returning the record it replaced.
-    pub(crate) fn insert(&mut self, record: Record) -> Option<Record> {
+    pub(crate) fn insert(&mut self, mut record: Record) -> Option<Record> {
+        if let Record::Task(task) = &mut record {
+            // Only for a service the store holds (the map stays as small as the services).
+            let service = RecordKey::new(Kind::Service, task.task.service_id.as_str());
+            if self.records.contains_key(&service) {
+                self.specs.share(&mut task.task);
+            }
+        }
         let key = record.key();
         let previous = self.remove(&key);
         if let Some(name) = record.name() {
@@ -104,6 +149,9 @@ impl Store {
     /// Removes a record, returning it.
     pub(crate) fn remove(&mut self, key: &RecordKey) -> Option<Record> {
         let record = self.records.remove(key)?;
+        if let Record::Service(service) = &record {
+            self.specs.0.remove(&service.service.id);
+        }
         if let Some(name) = record.name() {
             self.names.remove(&(key.kind, name.to_owned()));
         }
@@ -112,8 +160,8 @@ impl Store {
 
     /// Serializes the whole store (the data of a raft snapshot).
     pub fn encode(&self) -> Result<Vec<u8>, serde_json::Error> {
-        serde_json::to_vec(&StoreImage {
-            records: self.records.values().cloned().collect(),
+        serde_json::to_vec(&StoreImageRef {
+            records: self.records.values().collect(),
         })
     }
 

@@ -190,10 +190,10 @@ fn task_record(id: &str, state: orchestrator::swarm::TaskState) -> Task {
         service_id: "s1".into(),
         slot: swarm::TaskSlot::Slot(1),
         spec_version: 1,
-        spec: swarm::ServiceSpec {
+        spec: std::sync::Arc::new(swarm::ServiceSpec {
             image: "busybox".into(),
             ..swarm::ServiceSpec::default()
-        },
+        }),
         desired_state: swarm::DesiredState::Running,
         shutdown_reason: None,
         status: swarm::TaskStatus {
@@ -365,4 +365,36 @@ fn a_status_the_managers_set_stands_unless_the_node_reported_since() {
         (talks.task.desired_state, talks.task.status.state),
         (DesiredState::Shutdown, TaskState::Complete)
     );
+}
+
+#[test]
+fn tasks_with_equal_specs_share_one_copy_and_a_changed_spec_gets_its_own() {
+    use orchestrator::swarm::TaskState;
+    let mut store = Store::new();
+    store
+        .apply(1, &Batch::new(1, vec![create(service("s1", "web", 3))]))
+        .unwrap();
+    // Each decoded on its own, as the raft log's entries are.
+    let decoded = |id: &str| {
+        let json = serde_json::to_vec(&Record::Task(Box::new(task_record(id, TaskState::New))));
+        serde_json::from_slice::<Record>(&json.unwrap()).unwrap()
+    };
+    let commands = vec![create(decoded("t1")), create(decoded("t2"))];
+    store.apply(2, &Batch::new(2, commands)).unwrap();
+    let (t1, t2) = (stored_task(&store, "t1"), stored_task(&store, "t2"));
+    assert!(Arc::ptr_eq(&t1.task.spec, &t2.task.spec));
+
+    let mut changed = task_record("t3", TaskState::New);
+    Arc::make_mut(&mut changed.task.spec).image = "busybox:2".into();
+    let t3 = create(Record::Task(Box::new(changed)));
+    store.apply(3, &Batch::new(3, vec![t3])).unwrap();
+    let t3 = stored_task(&store, "t3");
+    assert_eq!(t3.task.spec.image, "busybox:2");
+    assert!(!Arc::ptr_eq(&t1.task.spec, &t3.task.spec));
+    assert_eq!(stored_task(&store, "t1").task.spec.image, "busybox");
+
+    // The store's content is unchanged by the sharing: a round trip compares equal.
+    let decoded = Store::decode(&store.encode().unwrap()).unwrap();
+    assert_eq!(decoded.state_hash(), store.state_hash());
+    assert_eq!(decoded, store);
 }

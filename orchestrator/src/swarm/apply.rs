@@ -3,12 +3,14 @@
 //! deterministic given the ids and the time the leader stamped.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::swarm::ids::TaskId;
 use crate::swarm::reconcile::Reconciliation;
 use crate::swarm::restart::RestartHistory;
 use crate::swarm::schedule::Schedule;
 use crate::swarm::service::Service;
+use crate::swarm::spec::ServiceSpec;
 use crate::swarm::task::{DesiredState, Task};
 use crate::swarm::task_state::TaskState;
 use crate::swarm::time::Timestamp;
@@ -43,10 +45,23 @@ pub fn apply_reconciliation(
         let removed: std::collections::HashSet<&TaskId> = reconciliation.removals.iter().collect();
         tasks.retain(|t| !removed.contains(&t.id));
     }
-    for creation in &reconciliation.creations {
-        tasks.push(creation.clone().into_task(next_id(), service, now));
+    if !reconciliation.creations.is_empty() {
+        let spec = shared_spec(service, tasks);
+        for creation in &reconciliation.creations {
+            tasks.push(creation.clone().into_task(next_id(), &spec, now));
+        }
     }
     history.apply(&reconciliation.restarts, &service.spec.restart_policy, now);
+}
+
+/// The spec of `service` as new tasks hold it: the copy its tasks of the same version already
+/// share when there is one (so a service's tasks keep one copy between passes), else a new one.
+pub fn shared_spec(service: &Service, tasks: &[Task]) -> Arc<ServiceSpec> {
+    tasks
+        .iter()
+        .find(|t| t.service_id == service.id && t.spec_version == service.spec_version)
+        .filter(|t| *t.spec == service.spec)
+        .map_or_else(|| Arc::new(service.spec.clone()), |t| Arc::clone(&t.spec))
 }
 
 /// Commits `schedule`: assigned tasks get their node and the state `assigned`; tasks that

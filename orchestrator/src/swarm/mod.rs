@@ -48,7 +48,7 @@ mod reconcile;
 mod schedule;
 pub mod update;
 
-pub use apply::{apply_reconciliation, apply_schedule};
+pub use apply::{apply_reconciliation, apply_schedule, shared_spec};
 pub use constraint::{Constraint, ConstraintError, ConstraintKey, Spread};
 pub use container::{Healthcheck, Mount, MountKind, Protocol, PublishMode, PublishedPort, Ulimit};
 pub use endpoint::EndpointMode;

@@ -2,6 +2,7 @@
 //! (global). A task runs once and is never reused: a restart is a new task in the same slot.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -78,8 +79,10 @@ pub struct Task {
     pub slot: TaskSlot,
     /// The service's spec version it was made from.
     pub spec_version: u64,
-    /// The spec it runs (a snapshot: later service updates do not change it).
-    pub spec: ServiceSpec,
+    /// The spec it runs (a snapshot: later service updates do not change it). Shared: the
+    /// tasks made from one version of a service's spec hold one copy (a fleet holds tens of
+    /// thousands of tasks, and passes clone and compare them all).
+    pub spec: Arc<ServiceSpec>,
     /// What the managers want.
     pub desired_state: DesiredState,
     /// Why the managers want it shut down, once they do.
@@ -139,7 +142,7 @@ pub(crate) mod tests {
             service_id: ServiceId::from("s1"),
             slot,
             spec_version: 1,
-            spec: ServiceSpec::default(),
+            spec: Arc::default(),
             desired_state: DesiredState::Running,
             shutdown_reason: None,
             status: TaskStatus::default(),

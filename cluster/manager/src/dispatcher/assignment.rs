@@ -29,8 +29,8 @@ pub struct Assignment {
     pub finished: bool,
     /// The service spec version it was made from.
     pub spec_version: u64,
-    /// The spec it runs.
-    pub spec: ServiceSpec,
+    /// The spec it runs (shared with the task record and the other tasks made from it).
+    pub spec: std::sync::Arc<ServiceSpec>,
     /// The cluster networks it joins, with their endpoints on other nodes (absent from sets
     /// saved before networks existed).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -248,10 +248,10 @@ mod tests {
             spec_version: 3,
             registry_auth: None,
             files: Vec::new(),
-            spec: ServiceSpec {
+            spec: std::sync::Arc::new(ServiceSpec {
                 image: "busybox".into(),
                 ..ServiceSpec::default()
-            },
+            }),
             networks: Vec::new(),
         }
     }

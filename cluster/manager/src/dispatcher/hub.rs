@@ -60,42 +60,39 @@ pub(crate) async fn run(
         let Ok(records) = read.await else {
             return;
         };
-        // Computing every node's set costs time in the number of tasks: off the runtime's
-        // workers, which answer heartbeats and sessions.
+        // Computing every node's set (and comparing it with the last) costs time in the
+        // number of tasks: off the runtime's workers, which answer heartbeats and sessions.
+        let last = (
+            Arc::clone(&ingress.borrow()),
+            Arc::clone(&attached.borrow()),
+            Arc::clone(&sets.borrow()),
+        );
         let computed = tokio::task::spawn_blocking(move || {
+            let (mesh, standalone) = crate::dispatcher::networks::mesh_and_attachments(&records);
+            let next = assignments(&records);
             (
-                crate::dispatcher::networks::mesh_and_attachments(&records),
-                assignments(&records),
+                (*last.0 != mesh).then_some(mesh),
+                (*last.1 != standalone).then_some(standalone),
+                (*last.2 != next).then_some(next),
             )
         })
         .await;
-        let ((mesh, standalone), next) = match computed {
+        let (mesh, standalone, next) = match computed {
             Ok(computed) => computed,
             Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
             // The runtime is shutting down.
             Err(_) => return,
         };
-        ingress.send_if_modified(|current| {
-            let changed = **current != mesh;
-            if changed {
-                *current = Arc::new(mesh);
-            }
-            changed
-        });
-        attached.send_if_modified(|current| {
-            let changed = **current != standalone;
-            if changed {
-                *current = Arc::new(standalone);
-            }
-            changed
-        });
-        sets.send_if_modified(|current| {
-            let changed = **current != next;
-            if changed {
-                *current = Arc::new(next);
-            }
-            changed
-        });
+        // Only this task sends on these channels: what was compared is what they hold.
+        if let Some(mesh) = mesh {
+            ingress.send_replace(Arc::new(mesh));
+        }
+        if let Some(standalone) = standalone {
+            attached.send_replace(Arc::new(standalone));
+        }
+        if let Some(next) = next {
+            sets.send_replace(Arc::new(next));
+        }
         // Under a stream of entries (a thousand nodes reporting), recompute at most half of
         // the time: the read is answered on the raft thread, which also keeps the leadership.
         tokio::time::sleep(DEBOUNCE.max(started.elapsed())).await;

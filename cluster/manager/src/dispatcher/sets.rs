@@ -134,10 +134,10 @@ pub(crate) mod tests {
             service_id: "s1".into(),
             slot: TaskSlot::Slot(slot),
             spec_version: 1,
-            spec: ServiceSpec {
+            spec: std::sync::Arc::new(ServiceSpec {
                 image: "busybox".into(),
                 ..ServiceSpec::default()
-            },
+            }),
             desired_state: DesiredState::Running,
             shutdown_reason: None,
             status: swarm::TaskStatus {
@@ -232,7 +232,7 @@ pub(crate) mod tests {
         use orchestrator::swarm::FileReference;
         let with_secret = |id: &str, node: &str, state: TaskState| {
             let mut t = task(id, Some(node), state, 1);
-            t.task.spec.secrets = vec![FileReference::named("db")];
+            std::sync::Arc::make_mut(&mut t.task.spec).secrets = vec![FileReference::named("db")];
             Record::Task(Box::new(t))
         };
         let secret = Record::Secret(cluster_state::Blob {

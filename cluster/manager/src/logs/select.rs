@@ -203,7 +203,7 @@ mod tests {
             service_id: ServiceId(service.to_owned()),
             slot: TaskSlot::Slot(slot),
             spec_version: 1,
-            spec: ServiceSpec::default(),
+            spec: Default::default(),
             desired_state: DesiredState::Running,
             shutdown_reason: None,
             status: TaskStatus::default(),

@@ -82,11 +82,11 @@ mod tests {
             registry_auth: None,
             files: Vec::new(),
             networks: Vec::new(),
-            spec: ServiceSpec {
+            spec: std::sync::Arc::new(ServiceSpec {
                 image: "busybox".into(),
                 stop_on_disconnect: stop_on_disconnect.map(Duration::from_secs),
                 ..ServiceSpec::default()
-            },
+            }),
         }
     }
 

@@ -330,7 +330,7 @@ pub async fn withdraw_mesh<E: TaskEngine>(engine: &E) -> Result<usize, EngineErr
 mod tests {
     use super::*;
     use crate::dispatcher::Assignment;
-    use orchestrator::swarm::{ServiceSpec, TaskSlot};
+    use orchestrator::swarm::TaskSlot;
     use std::net::Ipv4Addr;
 
     fn endpoint(last: u8) -> RemoteEndpoint {
@@ -371,7 +371,7 @@ mod tests {
             desired_state: desired,
             finished: false,
             spec_version: 1,
-            spec: ServiceSpec::default(),
+            spec: Default::default(),
             networks,
             registry_auth: None,
             files: Vec::new(),

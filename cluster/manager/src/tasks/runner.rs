@@ -223,10 +223,10 @@ mod tests {
             spec_version: 1,
             registry_auth: None,
             files: Vec::new(),
-            spec: ServiceSpec {
+            spec: std::sync::Arc::new(ServiceSpec {
                 image: image.into(),
                 ..ServiceSpec::default()
-            },
+            }),
             networks: Vec::new(),
         }
     }
@@ -308,7 +308,7 @@ mod tests {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut runner = Runner::new(engine.clone(), "n1".into(), tx);
         let mut checked = assignment("t1", 1, "busybox");
-        checked.spec.healthcheck = Some(orchestrator::swarm::Healthcheck {
+        std::sync::Arc::make_mut(&mut checked.spec).healthcheck = Some(orchestrator::swarm::Healthcheck {
             test: vec!["CMD-SHELL".into(), "true".into()],
             interval: None,
             timeout: None,
@@ -432,7 +432,7 @@ mod tests {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut runner = Runner::new(engine.clone(), "n1".into(), tx);
         let mut cut = assignment("t1", 1, "busybox");
-        cut.spec.stop_on_disconnect = Some(Duration::from_secs(3));
+        std::sync::Arc::make_mut(&mut cut.spec).stop_on_disconnect = Some(Duration::from_secs(3));
         let kept = assignment("t2", 2, "busybox");
         let tasks = set(&[cut, kept]);
         runner.apply(&tasks).await;

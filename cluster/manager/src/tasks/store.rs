@@ -76,7 +76,7 @@ pub(super) fn save(data_root: &Path, set: &NodeSet) -> Result<(), ManagerError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use orchestrator::swarm::{DesiredState, ServiceSpec, TaskSlot};
+    use orchestrator::swarm::{DesiredState, TaskSlot};
 
     #[test]
     fn a_saved_set_loads_back_and_none_is_none() {
@@ -93,7 +93,7 @@ mod tests {
             spec_version: 1,
             registry_auth: None,
             files: Vec::new(),
-            spec: ServiceSpec::default(),
+            spec: Default::default(),
             networks: Vec::new(),
         };
         let set: NodeSet = [(a.task_id.clone(), a)].into();

@@ -260,7 +260,7 @@ mod tests {
             spec_version: 1,
             registry_auth: None,
             files: Vec::new(),
-            spec,
+            spec: std::sync::Arc::new(spec),
             networks: Vec::new(),
         }
     }

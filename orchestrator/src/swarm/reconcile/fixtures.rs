@@ -54,7 +54,7 @@ impl World {
 
     fn add(&mut self, id: &str, slot: TaskSlot) -> &mut Task {
         let mut t = task(id, slot);
-        t.spec = self.service.spec.clone();
+        t.spec = std::sync::Arc::new(self.service.spec.clone());
         t.spec_version = self.service.spec_version;
         self.tasks.push(t);
         self.tasks.last_mut().expect("just pushed")

@@ -13,6 +13,8 @@ mod pass;
 mod replicated;
 mod slot;
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::swarm::ids::{NodeId, ServiceId, TaskId};
@@ -21,6 +23,7 @@ use crate::swarm::node::Node;
 use crate::swarm::reasons::{CreateReason, ShutdownReason};
 use crate::swarm::restart::{RestartHistory, RestartRecord};
 use crate::swarm::service::Service;
+use crate::swarm::spec::ServiceSpec;
 use crate::swarm::task::{DesiredState, Replaces, Task, TaskSlot, TaskStatus};
 use crate::swarm::time::Timestamp;
 
@@ -47,15 +50,16 @@ pub struct TaskCreation {
 }
 
 impl TaskCreation {
-    /// The task record, with the id the leader chose, the service's current spec and the
-    /// leader's time. The service must be the one the creation was computed from.
-    pub fn into_task(self, id: TaskId, service: &Service, now: Timestamp) -> Task {
+    /// The task record, with the id the leader chose, the service's current spec (`spec`,
+    /// shared) and the leader's time. The spec must be the one of the service the creation
+    /// was computed from.
+    pub fn into_task(self, id: TaskId, spec: &Arc<ServiceSpec>, now: Timestamp) -> Task {
         Task {
             id,
             service_id: self.service_id,
             slot: self.slot,
             spec_version: self.spec_version,
-            spec: service.spec.clone(),
+            spec: Arc::clone(spec),
             desired_state: DesiredState::Running,
             shutdown_reason: None,
             status: TaskStatus {

@@ -245,7 +245,7 @@ mod tests {
         (1..=n)
             .map(|slot| {
                 let mut t = task(&format!("t{slot}"), TaskSlot::Slot(slot));
-                t.spec = spec.clone();
+                t.spec = std::sync::Arc::new(spec.clone());
                 t
             })
             .collect()
