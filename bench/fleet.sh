@@ -12,7 +12,8 @@
 #             on the others;
 #   failover  the leader is killed: after 15 s, how many more nodes the store marks down and
 #             whether any task stopped, started or moved (the simulator's fingerprint of every
-#             (node, running task) pair);
+#             (node, running task) pair), and when every live node's heartbeat had reached the
+#             new leader (the time of the line the new leader logs then);
 #   install   a fourth manager joins: time until it is reachable (the leader sends it a
 #             snapshot of the whole store), and its raft database's size.
 # The simulator's data roots live on /dev/shm when it exists. A failed command or a wait that
@@ -165,6 +166,16 @@ down_after=$(down_count "$survivor")
 moved=no
 [[ "$(field fingerprint "$before")" == "$(field fingerprint "$after")" ]] || moved=yes
 echo "failover: new leader writing after $(((t1 - t0) / 1000000)) ms; nodes down $down_before before, $down_after after (target: no more: $(verdict "$down_after <= $down_before")); tasks moved or restarted: $moved (target: no); running $(field running "$after")"
+# The new leader logs when every worker not down has reached it (directly or through a
+# follower) since it took office; from the kill to that line's time stamp.
+new_leader=$(wait_leader "$survivor")
+heard=$(grep 'every worker not down heard from since this manager leads' "$(root_of "$new_leader")/cluster/manager.log" | tail -n 1)
+if [[ -n "$heard" ]] && (($(date -d "${heard%% *}" +%s%N) > t0)); then
+    ms=$((($(date -d "${heard%% *}" +%s%N) - t0) / 1000000))
+    echo "failover: every live node's heartbeat reached the new leader $ms ms after the kill (target < 5 s: $(verdict "$ms < 5000"))"
+else
+    echo "failover: not every live node's heartbeat reached the new leader within 15 s (target < 5 s: MISSED)"
+fi
 
 # Install: a fourth manager joins; the leader sends it the whole store as a snapshot.
 mtoken=$(checked bosun_at "$survivor" cluster join-token manager -q)

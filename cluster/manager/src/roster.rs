@@ -206,7 +206,7 @@ pub(crate) mod tests {
 
     const DEMOTED_AT_MS: u64 = 1_000_000_000;
 
-    fn node(id: &str, role: NodeRole, demoted_at_ms: Option<u64>) -> Record {
+    pub(crate) fn node(id: &str, role: NodeRole, demoted_at_ms: Option<u64>) -> Record {
         Record::Node(Node {
             meta: Meta {
                 id: id.to_owned(),

@@ -19,7 +19,7 @@ use super::driver::{Query, RaftHandle, Refused};
 use super::proto;
 use super::service::{ManagerService, Need, forwarded, status_of};
 use crate::pki::{ClusterCa, role_name};
-use crate::roster::Brief;
+use crate::roster::{Brief, Roster};
 use cluster_raft::MembershipChange;
 use cluster_state::{Batch, Command, Kind, Node, NodeRole, NodeState, Record, RecordKey};
 
@@ -362,6 +362,8 @@ pub fn marked_ready(node: &Node) -> Option<Command> {
 pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
     let mut leading = false;
     let mut seen_down: HashMap<String, Instant> = HashMap::new();
+    // Since when this manager leads, until every worker not down has been heard from since.
+    let mut awaiting_all: Option<Instant> = None;
     loop {
         tokio::time::sleep(WATCH_EVERY).await;
         let view = match raft.status().await {
@@ -372,12 +374,25 @@ pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
         if leads && !leading {
             liveness.reset();
             seen_down.clear();
+            awaiting_all = Some(Instant::now());
         }
         leading = leads;
         if !leads {
             continue;
         }
         let roster = raft.roster();
+        if let Some(since) = awaiting_all
+            && let Some(workers) = all_heard_since(&roster, &liveness, since)
+        {
+            // What a failover costs the nodes: how long until every live one reached the new
+            // leader (directly or forwarded by a follower). `bench/fleet.sh` reads this line.
+            tracing::info!(
+                workers,
+                after_ms = since.elapsed().as_millis() as u64,
+                "every worker not down heard from since this manager leads"
+            );
+            awaiting_all = None;
+        }
         let silent = newly_silent(
             roster.workers(),
             |node| liveness.silent_for(node),
@@ -430,6 +445,22 @@ pub(super) async fn watch_liveness(raft: RaftHandle, liveness: Arc<Liveness>) {
     }
 }
 
+/// The number of workers `roster` holds as not down, when `liveness` heard from every one
+/// of them at or after `since`.
+fn all_heard_since(roster: &Roster, liveness: &Liveness, since: Instant) -> Option<usize> {
+    let mut count = 0;
+    for worker in roster.workers() {
+        if roster.brief(worker).is_some_and(|b| b.state == NodeState::Down) {
+            continue;
+        }
+        if !liveness.heard_since(worker, since) {
+            return None;
+        }
+        count += 1;
+    }
+    Some(count)
+}
+
 /// The keys of the `workers` silent for `down_after` whose record is not known to be down:
 /// those not in `seen_down`, and those seen down at a time they were heard from since
 /// (`heard_since`: marked ready again by a heartbeat, then silent again before this watch
@@ -462,6 +493,32 @@ pub fn newly_silent<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_worker_not_down_heard_since_counts_only_once_all_were() {
+        let mut down = crate::roster::tests::node("dead", NodeRole::Worker, None);
+        if let Record::Node(node) = &mut down {
+            node.state = NodeState::Down;
+        }
+        let store = cluster_state::Store::from_records([
+            crate::roster::tests::node("boss", NodeRole::Manager, None),
+            crate::roster::tests::node("w1", NodeRole::Worker, None),
+            crate::roster::tests::node("w2", NodeRole::Worker, None),
+            down,
+        ]);
+        let roster = Roster::from_store(&store);
+        let liveness = Liveness::default();
+        liveness.heard("w1");
+        std::thread::sleep(Duration::from_millis(2));
+        let since = Instant::now();
+        // Heard before the leadership began: not counted.
+        assert_eq!(all_heard_since(&roster, &liveness, since), None);
+        liveness.heard("w1");
+        assert_eq!(all_heard_since(&roster, &liveness, since), None);
+        liveness.heard("w2");
+        // The down worker and the manager are not waited for.
+        assert_eq!(all_heard_since(&roster, &liveness, since), Some(2));
+    }
 
     #[test]
     fn only_workers_newly_silent_are_read_until_heard_again() {
