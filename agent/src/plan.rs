@@ -141,15 +141,17 @@ pub(crate) fn command(command: &Command, image: &ImageDefaults) -> Vec<String> {
     entrypoint.into_iter().chain(cmd).collect()
 }
 
-/// The image's environment with the request's entries over it (the request wins by key).
+/// The request's environment followed by the image's entries it does not set (the request
+/// wins by key), in Docker's order: `run -e A=1` on an image with `PATH` is `[A=1 PATH=…]`.
 pub(crate) fn merge_env(image: &[String], request: &[String]) -> Vec<String> {
     let key = |e: &String| e.split('=').next().unwrap_or_default().to_string();
-    let mut out: Vec<String> = image
-        .iter()
-        .filter(|e| !request.iter().any(|r| key(r) == key(e)))
-        .cloned()
-        .collect();
-    out.extend(request.iter().cloned());
+    let mut out = request.to_vec();
+    out.extend(
+        image
+            .iter()
+            .filter(|e| !request.iter().any(|r| key(r) == key(e)))
+            .cloned(),
+    );
     out
 }
 
@@ -345,7 +347,7 @@ mod tests {
     fn env_request_wins_by_key() {
         assert_eq!(
             merge_env(&image().env, &["A=mine".into(), "B=2".into()]),
-            ["PATH=/img", "A=mine", "B=2"]
+            ["A=mine", "B=2", "PATH=/img"]
         );
     }
 
