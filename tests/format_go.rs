@@ -86,6 +86,15 @@ fn inspect_templates_print_lists_maps_and_structs_as_docker() {
     );
     assert_eq!(bosun("{{.Config.Labels.nope}}"), "<no value>\n");
 
+    // A volume mount's source is where the volume is on the host, as docker shows it.
+    let source = bosun("{{range .Mounts}}{{.Source}}{{end}}");
+    assert_eq!(source, docker("{{range .Mounts}}{{.Source}}{{end}}"));
+    let mountpoint = d
+        .env
+        .ok("volume", &["inspect", "-f", "{{.Mountpoint}}", "fmtdata"]);
+    assert_eq!(source, mountpoint);
+    assert!(source.ends_with("/volumes/fmtdata/_data\n"), "{source}");
+
     // Docker prints the address of each network's endpoint (a pointer); Bosun the endpoint.
     let networks = bosun("{{.NetworkSettings.Networks}}");
     assert!(networks.starts_with("map[bridge:{"), "{networks}");

@@ -6,6 +6,7 @@ use engine::health::HealthStatus;
 use engine::network::{PortMapping, PortSpec};
 use engine::runtime::{ProcessInfo, TOP_TITLES};
 use engine::spec::MountKind;
+use engine::volume::VolumeStore;
 
 use super::proto;
 use super::summary::{ContainerSummary, Endpoint, StatsSample};
@@ -30,13 +31,14 @@ fn wire_health(status: Option<HealthStatus>) -> proto::Health {
     }
 }
 
-/// The wire form of a container summary.
-pub(crate) fn summary(s: ContainerSummary) -> proto::ContainerSummary {
+/// The wire form of a container summary; its volume mounts say where each volume is on the
+/// host (`volumes`).
+pub(crate) fn summary(s: ContainerSummary, volumes: &VolumeStore) -> proto::ContainerSummary {
     let (exit_code, oom_killed) = match s.state {
         ContainerState::Exited { code, oom_killed } => (code, oom_killed),
         _ => (0, false),
     };
-    let mounts = mounts(&s);
+    let mounts = mounts(&s, volumes);
     proto::ContainerSummary {
         id: s.id,
         name: s.name,
@@ -85,7 +87,7 @@ fn endpoint(e: Endpoint) -> proto::Endpoint {
 }
 
 /// The wire form of a container's mounts.
-fn mounts(s: &ContainerSummary) -> Vec<proto::Mount> {
+fn mounts(s: &ContainerSummary, volumes: &VolumeStore) -> Vec<proto::Mount> {
     s.mounts
         .iter()
         .map(|m| {
@@ -143,6 +145,12 @@ fn mounts(s: &ContainerSummary) -> Vec<proto::Mount> {
                     .cloned()
                     .unwrap_or_default(),
                 create_host_path: false,
+                host_path: match &m.kind {
+                    MountKind::Volume { name, .. } if !name.is_empty() => {
+                        volumes.mountpoint(name).display().to_string()
+                    }
+                    _ => String::new(),
+                },
                 ..Default::default()
             }
         })
@@ -256,20 +264,33 @@ mod tests {
                     attached: None,
                 },
             ],
-            mounts: vec![Mount {
-                kind: MountKind::Bind {
-                    source: "/src".into(),
+            mounts: vec![
+                Mount {
+                    kind: MountKind::Bind {
+                        source: "/src".into(),
+                    },
+                    target: "/dst".into(),
+                    read_only: true,
                 },
-                target: "/dst".into(),
-                read_only: true,
-            }],
+                Mount {
+                    kind: MountKind::Volume {
+                        name: "db".into(),
+                        subpath: None,
+                        no_copy: false,
+                    },
+                    target: "/data".into(),
+                    read_only: false,
+                },
+            ],
             bind_propagation: BTreeMap::from([("/dst".into(), "rshared".into())]),
         }
     }
 
     #[test]
     fn a_summary_reads_on_the_wire_as_docker_shows_it() {
-        let wire = summary(exited());
+        let root = tempfile::tempdir().unwrap();
+        let volumes = VolumeStore::open(root.path()).unwrap();
+        let wire = summary(exited(), &volumes);
         assert_eq!(wire.state(), proto::ContainerState::Exited);
         assert_eq!((wire.exit_code, wire.oom_killed), (3, true));
         assert_eq!((wire.started_at, wire.finished_at, wire.pid), (2, 0, 0));
@@ -300,12 +321,24 @@ mod tests {
             ),
             ("bind", "/src", "rshared")
         );
-        let running = summary(ContainerSummary {
-            state: ContainerState::Running,
-            pid: Some(42),
-            health: Some(HealthStatus::Starting),
-            ..exited()
-        });
+        assert_eq!(mount.host_path, "");
+        // A volume names itself and says where it is on the host, as Docker's source.
+        let volume = &wire.mounts[1];
+        let place = root.path().join("volumes/db/_data").display().to_string();
+        assert_eq!(
+            (volume.source.as_str(), volume.host_path.as_str()),
+            ("db", place.as_str())
+        );
+        assert_eq!(volume.docker_source(), place);
+        let running = summary(
+            ContainerSummary {
+                state: ContainerState::Running,
+                pid: Some(42),
+                health: Some(HealthStatus::Starting),
+                ..exited()
+            },
+            &volumes,
+        );
         assert_eq!((running.exit_code, running.pid), (0, 42));
         assert_eq!(running.health(), proto::Health::Starting);
     }

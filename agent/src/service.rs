@@ -77,7 +77,10 @@ impl Agent for AgentService {
         let req = request.into_inner();
         let timeout = req.timeout.map(Duration::from_secs);
         let summary = self.node.stop(&req.container, timeout).await?;
-        Ok(Response::new(convert::summary(summary)))
+        Ok(Response::new(convert::summary(
+            summary,
+            self.node.volumes(),
+        )))
     }
 
     async fn kill(&self, request: Request<proto::KillRequest>) -> Reply<proto::Empty> {
@@ -172,8 +175,10 @@ impl Agent for AgentService {
         let req = request.into_inner();
         let filters = Filters::parse(&req.filters)?;
         let containers = self.node.list(req.all, &filters).await?;
-        let mut containers: Vec<proto::ContainerSummary> =
-            containers.into_iter().map(convert::summary).collect();
+        let mut containers: Vec<proto::ContainerSummary> = containers
+            .into_iter()
+            .map(|c| convert::summary(c, self.node.volumes()))
+            .collect();
         if req.size {
             let runtime = self.node.runtime().clone();
             let ids: Vec<String> = containers.iter().map(|c| c.id.clone()).collect();
@@ -198,7 +203,7 @@ impl Agent for AgentService {
         let spec_json = serde_json::to_string(&spec)
             .map_err(|e| AgentError::Internal(format!("encode spec of {}: {e}", summary.id)))?;
         Ok(Response::new(proto::InspectResponse {
-            summary: Some(convert::summary(summary)),
+            summary: Some(convert::summary(summary, self.node.volumes())),
             spec_json,
         }))
     }

@@ -161,7 +161,7 @@ pub(crate) fn mount(m: &Mount) -> Value {
     json!({
         "Type": m.r#type,
         "Name": if volume { m.source.as_str() } else { "" },
-        "Source": m.source,
+        "Source": m.docker_source(),
         "Destination": m.target,
         "Driver": if volume { "local" } else { "" },
         "Mode": "",

@@ -156,7 +156,7 @@ impl VolumeStore {
                 device.display()
             )));
         }
-        let data = self.root.join(&name).join("_data");
+        let data = self.mountpoint(&name);
         fs::create_dir_all(&data).map_err(io("create", &data))?;
         let volume = Volume {
             name: name.clone(),
@@ -178,6 +178,11 @@ impl VolumeStore {
             source: std::io::Error::other(e.to_string()),
         })?;
         Ok(volume)
+    }
+
+    /// Where volume `name`'s content is (or would be) on the host: its `_data` directory.
+    pub fn mountpoint(&self, name: &str) -> PathBuf {
+        self.root.join(name).join("_data")
     }
 
     /// A volume's metadata.

@@ -77,7 +77,7 @@ fn mount_point(m: &agent::proto::Mount) -> Value {
     json!({
         "Type": m.r#type,
         "Name": if volume { m.source.as_str() } else { "" },
-        "Source": m.source,
+        "Source": m.docker_source(),
         "Destination": m.target,
         "Driver": if volume { "local" } else { "" },
         "Mode": "",
