@@ -423,7 +423,15 @@ fn events_show_history_and_follow_until_interrupted() {
     let until = format!("{:.3}", start + 3600.0);
     let since = format!("{start:.3}");
     let past = env.ok(&[
-        "events", "--since", &since, "--until", &until, "--format", "json",
+        "events",
+        "--since",
+        &since,
+        "--until",
+        &until,
+        "--format",
+        "json",
+        "--filter",
+        "type=container",
     ]);
     let actions: Vec<String> = past
         .lines()
@@ -434,6 +442,18 @@ fn events_show_history_and_follow_until_interrupted() {
         .collect();
     assert_eq!(actions, ["create", "start", "die"], "{past}");
     assert!(past.contains("\"exitCode\":\"2\""), "{past}");
+    // Each event names its container, as docker's do.
+    assert!(
+        past.lines().all(|l| l.contains("\"name\":\"first\"")),
+        "{past}"
+    );
+    // Unfiltered, the network the container joined has its events too.
+    let all = env.ok(&["events", "--since", &since, "--until", &until]);
+    assert!(
+        all.lines()
+            .any(|l| l.contains(" network connect ") && l.contains("name=bridge")),
+        "{all}"
+    );
     let future = format!("{:.3}", start + 3000.0);
     assert_eq!(
         env.ok(&["events", "--since", &future, "--until", &until]),
@@ -442,7 +462,7 @@ fn events_show_history_and_follow_until_interrupted() {
 
     // Following: a new container's events appear, and Ctrl-C ends the command cleanly.
     let follow = env
-        .command(&["events"])
+        .command(&["events", "--filter", "type=container"])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -461,4 +481,5 @@ fn events_show_history_and_follow_until_interrupted() {
         .collect();
     assert_eq!(actions, ["create", "start", "die"], "{lines}");
     assert!(lines.lines().all(|l| l.contains(&second)), "{lines}");
+    assert!(lines.lines().all(|l| l.contains("name=second")), "{lines}");
 }

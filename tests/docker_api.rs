@@ -2,7 +2,8 @@
 //! an agent serves with `BOSUN_DOCKER_SOCKET` (run as root): `run --rm`, `ps`, `logs -f`,
 //! `exec` (and `exec -it` on a terminal `script` provides), `network create` + `run --network`,
 //! `volume create/ls/rm`, `images`, `inspect -f`, `top`, `stats --no-stream`, `pause` and
-//! `unpause`, a stats stream, `history`, `save` and `load`, a pull from a registry that wants
+//! `unpause`, a stats stream, `history`, `save` and `load`, events of networks, volumes and
+//! images, a pull from a registry that wants
 //! the credentials of the CLI's config (`X-Registry-Auth`), an endpoint that is not served
 //! answering 501 by name, and docker-compose 1.29 bringing the example voting app up and down.
 //!
@@ -670,4 +671,141 @@ fn stats_stream_a_sample_after_another() {
         "a busy loop used CPU between samples"
     );
     d.ok(&["rm", "-f", "busy"]);
+}
+
+#[test]
+fn events_of_networks_volumes_and_images() {
+    let d = Docker::new();
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        .saturating_sub(1)
+        .to_string();
+    d.ok(&["volume", "create", "evdata"]);
+    d.ok(&["network", "create", "evnet"]);
+    let id = d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "evbox",
+        "--network",
+        "evnet",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let id = id.trim();
+    d.ok(&["tag", "busybox", "evtag:1"]);
+    d.ok(&["rmi", "evtag:1"]);
+    d.ok(&["rm", "-f", "evbox"]);
+    d.ok(&["network", "rm", "evnet"]);
+    d.ok(&["volume", "rm", "evdata"]);
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+
+    // What the docker CLI makes of the stream, by type (its own filter sent to the API).
+    let events = |filters: &[&str]| {
+        let mut args = vec!["events", "--since", &start, "--until", &until];
+        for f in filters {
+            args.extend(["--filter", f]);
+        }
+        args.extend([
+            "--format",
+            "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}",
+        ]);
+        d.ok(&args)
+    };
+    let volumes = events(&["type=volume"]);
+    assert_eq!(
+        volumes.lines().collect::<Vec<_>>(),
+        [
+            "volume create evdata <no value>",
+            "volume destroy evdata <no value>"
+        ],
+        "{volumes}"
+    );
+    let network_id = events(&["type=network", "event=create", "network=evnet"]);
+    let network_id = network_id.split_whitespace().nth(2).unwrap().to_owned();
+    let networks = events(&["type=network", "network=evnet"]);
+    assert_eq!(
+        networks.lines().collect::<Vec<_>>(),
+        [
+            format!("network create {network_id} evnet"),
+            format!("network connect {network_id} evnet"),
+            format!("network disconnect {network_id} evnet"),
+            format!("network destroy {network_id} evnet"),
+        ],
+        "{networks}"
+    );
+    let connected = d.ok(&[
+        "events",
+        "--since",
+        &start,
+        "--until",
+        &until,
+        "--filter",
+        "type=network",
+        "--filter",
+        "event=connect",
+        "--filter",
+        "network=evnet",
+        "--format",
+        "{{.Actor.Attributes.container}}",
+    ]);
+    assert_eq!(connected.trim(), id);
+    let images = events(&["type=image", "event=tag", "event=untag"]);
+    let lines: Vec<&str> = images.lines().collect();
+    assert!(
+        lines.len() == 2
+            && lines[0].starts_with("image tag sha256:")
+            && lines[0].ends_with(" evtag:1")
+            && lines[1].starts_with("image untag sha256:")
+            && lines[1].ends_with(" evtag:1"),
+        "{images}"
+    );
+    // Containers' events keep their place, and a type filter leaves the others out.
+    let containers = events(&["type=container", "container=evbox"]);
+    assert!(
+        containers.lines().all(|l| l.starts_with("container ")),
+        "{containers}"
+    );
+    // Named by their container's name (an attribute, as docker's), the destroy included.
+    assert!(
+        containers.contains(&format!("container create {id} evbox")),
+        "{containers}"
+    );
+    assert!(
+        containers.contains(&format!("container destroy {id} evbox")),
+        "{containers}"
+    );
+    assert_eq!(
+        events(&["type=container", &format!("container={}", &id[..12])]),
+        containers
+    );
+
+    // The same through bosun's own CLI, in docker's text form.
+    let own = d.env.ok(
+        "container",
+        &[
+            "events",
+            "--since",
+            &start,
+            "--until",
+            &until,
+            "--filter",
+            "type=volume",
+        ],
+    );
+    let own: Vec<&str> = own.lines().collect();
+    assert!(
+        own.len() == 2
+            && own[0].ends_with(" volume create evdata (driver=local)")
+            && own[1].ends_with(" volume destroy evdata (driver=local)"),
+        "{own:?}"
+    );
 }

@@ -251,7 +251,7 @@ impl Node {
                     shared.apply(&runtime, &mut spec)?;
                     Ok(spec)
                 });
-            let spec = match prepared {
+            let mut spec = match prepared {
                 Ok(spec) => spec,
                 Err(err) => {
                     prepare::discard_volumes(&runtime, &meta);
@@ -261,6 +261,8 @@ impl Node {
                     return Err(err);
                 }
             };
+            // Its events name it (and its image, its labels) even once it is gone.
+            spec.event_attributes = crate::events::container_attributes(&meta);
             let created = spec
                 .validate()
                 .map_err(|e| AgentError::from(engine::Error::from(e)))

@@ -16,7 +16,9 @@
 
 pub mod attach_client;
 pub mod client;
+mod events;
 pub mod images_client;
+mod mounts;
 mod reason;
 mod state;
 

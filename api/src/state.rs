@@ -1,6 +1,6 @@
 //! The container state and health on the wire, with the names docker shows for them.
 
-use crate::agent::{ContainerState, ContainerSummary, Health, Mount};
+use crate::agent::{ContainerState, ContainerSummary, Health};
 
 impl ContainerState {
     /// Docker's name of the state (`created`, `running`, `paused`, `exited`), as shown in
@@ -87,17 +87,5 @@ mod tests {
         assert!(ContainerState::Paused.is_alive());
         assert!(!ContainerState::Created.is_alive());
         assert!(ContainerState::Created.is_stopped());
-    }
-}
-
-impl Mount {
-    /// The mount's source as Docker shows it: a volume's place on the host when the agent
-    /// said it, else the source as given (a bind's host path, a volume's name).
-    pub fn docker_source(&self) -> &str {
-        if self.r#type == "volume" && !self.host_path.is_empty() {
-            &self.host_path
-        } else {
-            &self.source
-        }
     }
 }

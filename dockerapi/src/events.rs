@@ -1,5 +1,5 @@
-//! `GET /events`: the node's container events as Docker's JSON messages, followed until the
-//! client leaves (or until `until`).
+//! `GET /events`: the node's events (containers, networks, volumes, images) as Docker's JSON
+//! messages, followed until the client leaves (or until `until`).
 
 use api::agent as proto;
 use hyper::body::Incoming;
@@ -16,34 +16,21 @@ fn message(e: &proto::Event) -> Value {
     for (k, v) in &e.attributes {
         attributes.insert(k.clone(), json!(v));
     }
-    json!({
-        "Type": "container",
+    let mut message = json!({
+        "Type": e.docker_type(),
         "Action": e.action,
-        "status": e.action,
-        "id": e.id,
-        "from": e.attributes.get("image").cloned().unwrap_or_default(),
         "Actor": { "ID": e.id, "Attributes": attributes },
         "scope": "local",
         "time": time::seconds(e.time),
         "timeNano": e.time,
-    })
-}
-
-/// Whether `event` passes Docker's `type`, `event`, `container` filters.
-fn passes(e: &proto::Event, filters: &[String]) -> bool {
-    let mut by_key: std::collections::HashMap<&str, Vec<&str>> = Default::default();
-    for f in filters {
-        if let Some((k, v)) = f.split_once('=') {
-            by_key.entry(k).or_default().push(v);
-        }
+    });
+    // The old top-level fields, which Docker still sends for container events only.
+    if e.docker_type() == "container" {
+        message["status"] = json!(e.action);
+        message["id"] = json!(e.id);
+        message["from"] = json!(e.attributes.get("image").cloned().unwrap_or_default());
     }
-    let name = e.attributes.get("name").map(String::as_str).unwrap_or("");
-    by_key.iter().all(|(key, values)| match *key {
-        "type" => values.contains(&"container"),
-        "event" | "status" => values.contains(&e.action.as_str()),
-        "container" => values.iter().any(|v| *v == name || e.id.starts_with(v)),
-        _ => true,
-    })
+    message
 }
 
 /// `GET /events?since=&until=&filters=`.
@@ -65,7 +52,7 @@ pub(crate) async fn events(context: &Context, request: &hyper::Request<Incoming>
     let (response, chunks) = streamed("application/json");
     context.spawn(async move {
         while let Ok(Some(event)) = stream.message().await {
-            if passes(&event, &filters) && !chunks.send_json(&message(&event)).await {
+            if event.passes_docker_filters(&filters) && !chunks.send_json(&message(&event)).await {
                 return;
             }
         }
@@ -84,12 +71,45 @@ mod tests {
             id: "abcdef".into(),
             action: "start".into(),
             attributes: [("name".to_string(), "web".to_string())].into(),
+            r#type: String::new(),
         };
-        assert!(passes(&e, &["event=start".into(), "container=web".into()]));
-        assert!(!passes(&e, &["event=die".into()]));
-        assert!(passes(&e, &["container=abc".into()]));
+        let passes = |e: &proto::Event, filters: &[&str]| {
+            let filters: Vec<String> = filters.iter().map(|f| (*f).to_owned()).collect();
+            e.passes_docker_filters(&filters)
+        };
+        assert!(passes(&e, &["event=start", "container=web"]));
+        assert!(!passes(&e, &["event=die"]));
+        assert!(passes(&e, &["container=abc"]));
+        assert!(passes(&e, &["type=container", "type=network"]));
+        assert!(passes(&e, &["label=name", "label=name=web", "scope=local"]));
+        assert!(!passes(&e, &["label=name=db"]));
+        assert!(!passes(&e, &["label=tier"]));
+        assert!(!passes(&e, &["scope=swarm"]));
+        assert!(!passes(&e, &["type=volume"]));
         let m = message(&e);
         assert_eq!(m["time"], 2);
+        assert_eq!(
+            (&m["Type"], &m["status"]),
+            (&json!("container"), &json!("start"))
+        );
         assert_eq!(m["Actor"]["Attributes"]["name"], "web");
+
+        let v = proto::Event {
+            id: "dbdata".into(),
+            action: "destroy".into(),
+            attributes: [("driver".to_string(), "local".to_string())].into(),
+            r#type: "volume".into(),
+            ..e.clone()
+        };
+        assert!(passes(&v, &["type=volume", "volume=db"]));
+        assert!(!passes(&v, &["type=volume", "volume=logs"]));
+        assert!(!passes(&v, &["type=container"]));
+        let m = message(&v);
+        assert_eq!(
+            (&m["Type"], &m["Action"]),
+            (&json!("volume"), &json!("destroy"))
+        );
+        assert_eq!(m["Actor"]["ID"], "dbdata");
+        assert!(m.get("status").is_none());
     }
 }

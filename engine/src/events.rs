@@ -1,5 +1,6 @@
-//! The engine's event log: one JSON line per container event in `<data_root>/events.jsonl`,
-//! appended by the runtime and the shims, read back with time filters or followed live.
+//! The engine's event log: one JSON line per event in `<data_root>/events.jsonl`, appended by
+//! the runtime and the shims (containers), the network manager, the volume store and the image
+//! store, read back with time filters or followed live.
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
@@ -15,7 +16,30 @@ use crate::state::now_nanos;
 /// The file name of the event log under the data root.
 pub(crate) const EVENTS_FILE: &str = "events.jsonl";
 
-/// What happened to a container.
+/// What an event is about (Docker's event `Type`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A container (the id is the container's).
+    #[default]
+    Container,
+    /// A network (the id is the network's; attributes `name`, `type`, and `container` for
+    /// a connection).
+    Network,
+    /// A volume (the id is its name; attribute `driver`).
+    Volume,
+    /// An image (the id is its id, or the reference pulled, loaded or pushed; attribute
+    /// `name`).
+    Image,
+}
+
+impl Kind {
+    fn is_container(&self) -> bool {
+        *self == Kind::Container
+    }
+}
+
+/// What happened, with Docker's action names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
@@ -41,6 +65,26 @@ pub enum Action {
     HealthStatus,
     /// A process was started in it with exec.
     ExecStart,
+    /// A container joined the network (attribute `container`).
+    Connect,
+    /// A container left the network (attribute `container`).
+    Disconnect,
+    /// The image was pulled.
+    Pull,
+    /// The image was pushed.
+    Push,
+    /// A name was given to the image (attribute `name`).
+    Tag,
+    /// A name of the image was removed (attribute `name`).
+    Untag,
+    /// The image was deleted.
+    Delete,
+    /// The image was imported from a tar of a file system.
+    Import,
+    /// The image was loaded from an image archive.
+    Load,
+    /// The image was saved to an image archive.
+    Save,
 }
 
 /// One event.
@@ -48,7 +92,11 @@ pub enum Action {
 pub struct Event {
     /// When, nanoseconds since the Unix epoch.
     pub time: u64,
-    /// The container id.
+    /// What it is about (absent from container events, as in logs written before there were
+    /// others).
+    #[serde(default, skip_serializing_if = "Kind::is_container")]
+    pub kind: Kind,
+    /// The id of what it is about (see [`Kind`]).
     pub id: String,
     /// What happened.
     pub action: Action,
@@ -60,8 +108,14 @@ pub struct Event {
 impl Event {
     /// An event of container `id`, now.
     pub fn new(id: &str, action: Action) -> Self {
+        Self::of(Kind::Container, id, action)
+    }
+
+    /// An event of the `kind` of thing `id`, now.
+    pub fn of(kind: Kind, id: &str, action: Action) -> Self {
         Self {
             time: now_nanos(),
+            kind,
             id: id.to_string(),
             action,
             attributes: BTreeMap::new(),
@@ -107,7 +161,7 @@ impl EventLog {
     }
 
     /// Appends `event`, logging instead of failing: an event never fails an operation.
-    pub(crate) fn emit_or_warn(&self, event: &Event) {
+    pub fn emit_or_warn(&self, event: &Event) {
         if let Err(e) = self.emit(event) {
             tracing::warn!(path = %self.path.display(), cause = %e, "cannot write event");
         }
@@ -207,5 +261,29 @@ mod tests {
             .unwrap();
         assert_eq!((got.id.as_str(), got.action), ("c2", Action::Start));
         t.join().unwrap();
+    }
+
+    #[test]
+    fn other_kinds_say_so_and_container_lines_stay_as_they_were() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = EventLog::new(dir.path());
+        let volume = Event::of(Kind::Volume, "db", Action::Create).with("driver", "local");
+        log.emit(&volume).unwrap();
+        log.emit(&Event::new("c1", Action::Start)).unwrap();
+        let text = std::fs::read_to_string(log.path()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(
+            lines[0].contains(r#""kind":"volume","id":"db","action":"create""#),
+            "{text}"
+        );
+        assert!(!lines[1].contains("kind"), "{text}");
+        // A line written before kinds existed reads as a container's.
+        std::fs::write(
+            log.path(),
+            r#"{"time":1,"id":"old","action":"die"}"#.to_owned() + "\n",
+        )
+        .unwrap();
+        let old = log.read(None, None).unwrap();
+        assert_eq!((old[0].kind, old[0].action), (Kind::Container, Action::Die));
     }
 }

@@ -11,6 +11,7 @@ use super::change::{apply_changes, parse_change};
 use super::compress::{Compression, decompress};
 use super::error::{ImageError, Result};
 use super::{ImageRecord, ImageRef, ImageStore, NewLayer};
+use crate::events::Action;
 
 /// Where an import reads the filesystem from.
 pub enum ImportSource<'a> {
@@ -96,6 +97,9 @@ impl ImageStore {
             size,
         };
         let names: Vec<ImageRef> = name.into_iter().collect();
-        self.register(&lock, &config, vec![layer], None, &names)
+        let record = self.register(&lock, &config, vec![layer], None, &names)?;
+        let id = record.id.to_string();
+        self.event(&id, Action::Import, &id);
+        Ok(record)
     }
 }

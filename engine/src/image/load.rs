@@ -20,6 +20,7 @@ use super::db::DbLock;
 use super::digest::Digest;
 use super::error::{ImageError, Result};
 use super::{ImageRef, ImageStore, NewLayer};
+use crate::events::Action;
 
 /// Metadata files larger than this are not kept in memory.
 const MAX_METADATA: u64 = 16 << 20;
@@ -89,8 +90,16 @@ impl ImageStore {
         let result = self
             .stage_tar(reader)
             .and_then(|staged| self.load_staged(&lock, &staged));
-        if result.is_err() {
-            let _ = self.sweep(&lock);
+        match &result {
+            Ok(loaded) => {
+                for image in loaded {
+                    let id = image.id.to_string();
+                    self.event(&id, Action::Load, image.names.first().unwrap_or(&id));
+                }
+            }
+            Err(_) => {
+                let _ = self.sweep(&lock);
+            }
         }
         result
     }

@@ -7,6 +7,7 @@ use super::digest::Digest;
 use super::error::{ImageError, Result};
 use super::reference::ImageRef;
 use super::{ImageStore, rootfs};
+use crate::events::Action;
 
 /// One row of `image ls`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -182,8 +183,10 @@ impl ImageStore {
         }
         let lock = self.db.lock()?;
         let mut refs = self.db.refs()?;
-        refs.insert(target_ref.to_string(), image.id);
-        self.db.set_refs(&lock, &refs)
+        refs.insert(target_ref.to_string(), image.id.clone());
+        self.db.set_refs(&lock, &refs)?;
+        self.event(&image.id.to_string(), Action::Tag, &target_ref.familiar());
+        Ok(())
     }
 
     /// Whether a container uses the image: the caller's predicate, or a rootfs of this store.
@@ -228,6 +231,7 @@ impl ImageStore {
             refs.remove(name);
             self.db.set_refs(&lock, &refs)?;
             out.push(Removed::Untagged(familiar(name)));
+            self.removed_events(&image.id, &out);
             return Ok(out);
         }
         if by_ref.is_none() && tags.len() > 1 && !force {
@@ -255,7 +259,20 @@ impl ImageStore {
         self.db.delete(&lock, &image.id)?;
         out.push(Removed::Deleted(image.id.clone()));
         self.sweep(&lock)?;
+        self.removed_events(&image.id, &out);
         Ok(out)
+    }
+
+    /// Docker's events of a removal of image `id`: `untag` for each name, `delete` for the
+    /// image.
+    fn removed_events(&self, id: &Digest, removed: &[Removed]) {
+        let id = id.to_string();
+        for r in removed {
+            match r {
+                Removed::Untagged(name) => self.event(&id, Action::Untag, name),
+                Removed::Deleted(_) => self.event(&id, Action::Delete, &id),
+            }
+        }
     }
 
     /// `image prune`: deletes dangling (untagged) images, or with `all` every image, that no
@@ -271,6 +288,8 @@ impl ImageStore {
             }
             refs.retain(|_, v| *v != image.id);
             self.db.delete(&lock, &image.id)?;
+            let id = image.id.to_string();
+            self.event(&id, Action::Delete, &id);
             report.deleted.push(image.id);
         }
         self.db.set_refs(&lock, &refs)?;

@@ -57,6 +57,7 @@ pub use manage::{HistoryEntry, ImageInspect, ImageSummary, PruneReport, Removed}
 pub use pull::ManifestParts;
 pub use reference::ImageRef;
 
+use crate::events::{Action, Event, EventLog, Kind as EventKind};
 use db::{Db, DbLock};
 
 /// The OCI manifest media type.
@@ -71,6 +72,8 @@ pub struct ImageStore {
     blobs: BlobStore,
     layers: LayerStore,
     db: Db,
+    /// The node's event log (pulls, tags, removals...).
+    events: EventLog,
 }
 
 /// A layer blob already in the blob store, about to become part of an image.
@@ -95,8 +98,16 @@ impl ImageStore {
             blobs: BlobStore::open(root.join("blobs"))?,
             layers: LayerStore::open(root.join("layers"))?,
             db: Db::open(root.join("db"))?,
+            events: EventLog::new(data_root),
             root,
         })
+    }
+
+    /// Records what happened to image `id` in the node's event log, with Docker's `name`
+    /// attribute (`name`: the reference concerned, or the id itself).
+    pub(crate) fn event(&self, id: &str, action: Action, name: &str) {
+        self.events
+            .emit_or_warn(&Event::of(EventKind::Image, id, action).with("name", name));
     }
 
     /// The store's directory.

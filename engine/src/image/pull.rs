@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::digest::Digest;
 use super::error::{ImageError, Result};
 use super::{ImageRecord, ImageRef, ImageStore, NewLayer};
+use crate::events::Action;
 
 /// The parts of an image manifest a pull and a push need.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,8 +106,19 @@ impl ImageStore {
             }
             Ok(record)
         })();
-        if result.is_err() {
-            let _ = self.sweep(&lock);
+        match &result {
+            // Docker names the pulled reference (tagged `latest` when it has neither tag nor
+            // digest), its repository as the name.
+            Ok(_) => {
+                let pulled = match (name.tag(), name.digest()) {
+                    (None, None) => name.with_tag("latest").familiar(),
+                    _ => name.familiar(),
+                };
+                self.event(&pulled, Action::Pull, &name.familiar_name());
+            }
+            Err(_) => {
+                let _ = self.sweep(&lock);
+            }
         }
         result
     }

@@ -18,6 +18,7 @@ use super::proxy::PortProxy;
 use super::record::{self, Endpoint, NetworkRecord};
 use super::store::Store;
 use super::{NetworkError, Result, sysctl};
+use crate::events::{Action, Event, EventLog, Kind as EventKind};
 use addresses::addresses;
 pub use overlay::OverlayRequest;
 
@@ -92,6 +93,8 @@ pub struct Networks {
     keys: encryption::KeyRing,
     /// The running data paths of the overlays sealed in user space.
     tunnels: sealed::Tunnels,
+    /// The node's event log (creations, removals, connections).
+    events: EventLog,
 }
 
 fn invalid(network: &str, message: impl Into<String>) -> NetworkError {
@@ -117,7 +120,20 @@ impl Networks {
             proxy: Arc::new(Mutex::new(None)),
             keys: encryption::KeyRing::default(),
             tunnels: sealed::Tunnels::default(),
+            events: EventLog::new(data_root),
         })
+    }
+
+    /// Records what happened to network `rec` (to `container`, when given) in the node's
+    /// event log, with Docker's attributes.
+    fn event(&self, rec: &NetworkRecord, action: Action, container: Option<&str>) {
+        let mut event = Event::of(EventKind::Network, &rec.id, action)
+            .with("name", &rec.name)
+            .with("type", &rec.driver);
+        if let Some(container) = container {
+            event = event.with("container", container);
+        }
+        self.events.emit_or_warn(&event);
     }
 
     /// Every network, oldest first.
@@ -279,6 +295,7 @@ impl Networks {
             let _ = self.sync_firewall(&all);
             return Err(e);
         }
+        self.event(&rec, Action::Create, None);
         Ok(rec)
     }
 
@@ -334,6 +351,7 @@ impl Networks {
         self.stop_sealed(&rec)?;
         Self::delete_links(&rec)?;
         self.store.delete(&rec.id)?;
+        self.event(&rec, Action::Destroy, None);
         self.sync_firewall(&self.store.list()?)
     }
 
@@ -486,6 +504,7 @@ impl Networks {
             let _ = self.serve_proxied(&left);
             return Err(e);
         }
+        self.event(&rec, Action::Connect, Some(&ep.container_id));
         Ok(ep)
     }
 
@@ -502,6 +521,7 @@ impl Networks {
         Links::open()?.delete(&ep.host_ifname)?;
         Self::uninstall_vips(&rec, &ep);
         self.store.save(&rec)?;
+        self.event(&rec, Action::Disconnect, Some(container_id));
         self.delete_endpoint_rules(&ep).or_else(|err| {
             tracing::warn!(network = %rec.name, cause = %err, "cannot delete the endpoint's rules; rebuilding the tables");
             self.sync_firewall(&self.store.list()?)

@@ -41,7 +41,7 @@ impl Runtime {
             self.spawn_shim(id, spec)
         });
         match &result {
-            Ok(_) => self.events.emit_or_warn(&Event::new(id, Action::Create)),
+            Ok(_) => self.events.emit_or_warn(&self.event(id, Action::Create)),
             Err(_) => {
                 if let Err(err) = self.release_rootfs(id) {
                     tracing::warn!(container = id, cause = %err, "cannot remove the rootfs of a failed container");
@@ -218,7 +218,7 @@ impl Runtime {
         loop {
             // The start event goes out before the byte: whatever the entrypoint does (its exit
             // included) is logged after it.
-            let announce = || self.events.emit_or_warn(&Event::new(id, Action::Start));
+            let announce = || self.events.emit_or_warn(&self.event(id, Action::Start));
             match release(&fifo_path, announce) {
                 Ok(true) => break,
                 Ok(false) => {}
@@ -248,7 +248,7 @@ impl Runtime {
     /// Records that the entrypoint of a created container was released by a start that died
     /// before recording it.
     pub(super) fn record_started(&self, id: &str, store: &StateStore) -> crate::Result<()> {
-        self.events.emit_or_warn(&Event::new(id, Action::Start));
+        self.events.emit_or_warn(&self.event(id, Action::Start));
         self.record_transition(id, store)
     }
 
@@ -261,6 +261,15 @@ impl Runtime {
             Err(_) if !store.load()?.state.is_alive() => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// An event of container `id`, with the attributes its spec asks its events to carry.
+    pub(super) fn event(&self, id: &str, action: Action) -> Event {
+        let mut event = Event::new(id, action);
+        if let Ok(spec) = self.spec(id) {
+            event.attributes = spec.event_attributes;
+        }
+        event
     }
 
     /// The spec the container was created with.

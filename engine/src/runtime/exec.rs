@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Runtime, RuntimeError, conflict};
 use crate::cgroups::Layout;
-use crate::events::{Action, Event};
+use crate::events::Action;
 use crate::spec::ContainerSpec;
 use crate::state::ContainerState;
 
@@ -261,7 +261,7 @@ impl Runtime {
             None => None,
         };
         self.events
-            .emit_or_warn(&Event::new(id, Action::ExecStart).with("execID", child.id()));
+            .emit_or_warn(&self.event(id, Action::ExecStart).with("execID", child.id()));
         Ok(ExecProcess {
             stdin,
             stdout: child.stdout.take(),

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{ExecSpec, Runtime};
-use crate::events::{Action, Event};
+use crate::events::Action;
 use crate::health::{Health, HealthConfig, HealthStatus, ProbeResult, cut_output};
 use crate::state::now_nanos;
 
@@ -54,7 +54,7 @@ impl Runtime {
             })?;
             if let Some(status) = changed {
                 self.events.emit_or_warn(
-                    &Event::new(id, Action::HealthStatus).with("health_status", status.name()),
+                    &self.event(id, Action::HealthStatus).with("health_status", status.name()),
                 );
             }
             Ok(Some(status))

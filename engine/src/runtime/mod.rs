@@ -24,7 +24,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use crate::cgroups::{AnyManager, CgroupManager, Layout, Stats};
-use crate::events::{Action, Event, EventLog};
+use crate::events::{Action, EventLog};
 use crate::image::ImageStore;
 use crate::network::Networks;
 use crate::process::pidfd::PidFd;
@@ -272,7 +272,7 @@ impl Runtime {
             return Err(conflict(id, record.state, "kill"));
         };
         self.events
-            .emit_or_warn(&Event::new(id, Action::Kill).with("signal", signal as i32));
+            .emit_or_warn(&self.event(id, Action::Kill).with("signal", signal as i32));
         match kill(Pid::from_raw(pid), signal) {
             Ok(()) | Err(Errno::ESRCH) => Ok(()),
             Err(source) => Err(RuntimeError::Signal {
@@ -338,7 +338,7 @@ impl Runtime {
             rec.manually_stopped = true;
             Ok(())
         })?;
-        self.events.emit_or_warn(&Event::new(id, Action::Stop));
+        self.events.emit_or_warn(&self.event(id, Action::Stop));
         let signal = Signal::try_from(spec.stop_signal).unwrap_or(Signal::SIGTERM);
         self.kill(id, signal)?;
         if record.state == ContainerState::Paused {
@@ -370,7 +370,7 @@ impl Runtime {
         }
         self.cgroup(id).freeze()?;
         store.transition(Transition::Pause, "pause")?;
-        self.events.emit_or_warn(&Event::new(id, Action::Pause));
+        self.events.emit_or_warn(&self.event(id, Action::Pause));
         Ok(())
     }
 
@@ -383,7 +383,7 @@ impl Runtime {
         }
         self.cgroup(id).thaw()?;
         store.transition(Transition::Resume, "unpause")?;
-        self.events.emit_or_warn(&Event::new(id, Action::Unpause));
+        self.events.emit_or_warn(&self.event(id, Action::Unpause));
         Ok(())
     }
 
@@ -429,12 +429,14 @@ impl Runtime {
             source,
         })?;
         let dir = self.container_dir(id);
+        // Made while the container's spec is still there to read its attributes from.
+        let destroyed = self.event(id, Action::Destroy);
         self.discard(&dir).map_err(|source| crate::Error::Io {
             op: "remove",
             path: dir,
             source,
         })?;
-        self.events.emit_or_warn(&Event::new(id, Action::Destroy));
+        self.events.emit_or_warn(&destroyed);
         Ok(())
     }
 }

@@ -254,10 +254,15 @@ fn supervise(
     let oom_killed = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
     // Events first: whoever sees the exit in the record also finds them in the log.
     let events = EventLog::new(&config.data_root);
+    let event = |action| {
+        let mut event = Event::new(&config.id, action);
+        event.attributes = config.spec.event_attributes.clone();
+        event
+    };
     if oom_killed {
-        events.emit_or_warn(&Event::new(&config.id, Action::Oom));
+        events.emit_or_warn(&event(Action::Oom));
     }
-    events.emit_or_warn(&Event::new(&config.id, Action::Die).with("exitCode", code));
+    events.emit_or_warn(&event(Action::Die).with("exitCode", code));
     let _ = StateStore::new(&config.container_dir)
         .transition(Transition::Exit { code, oom_killed }, "record exit");
     let _ = cgroup.remove();

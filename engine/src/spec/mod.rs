@@ -166,6 +166,10 @@ pub struct ContainerSpec {
     pub bind_propagation: BTreeMap<PathBuf, String>,
     /// The IPC namespace (and with it /dev/shm).
     pub ipc: IpcNamespace,
+    /// Attributes every event of the container carries in the node's event log (Docker's
+    /// `name`, `image` and the container's labels, as the caller names them).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub event_attributes: BTreeMap<String, String>,
 }
 
 impl Default for ContainerSpec {
@@ -205,6 +209,7 @@ impl Default for ContainerSpec {
             network: NetworkConfig::default(),
             bind_propagation: BTreeMap::new(),
             ipc: IpcNamespace::Own,
+            event_attributes: BTreeMap::new(),
         }
     }
 }

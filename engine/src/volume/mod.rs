@@ -19,6 +19,7 @@ use std::time::SystemTime;
 use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
+use crate::events::{Action, Event, EventLog, Kind};
 use crate::inroot::{Root, fd_path};
 
 pub(crate) use copy::copy_tree;
@@ -108,6 +109,7 @@ pub struct VolumePruneReport {
 #[derive(Debug, Clone)]
 pub struct VolumeStore {
     root: PathBuf,
+    events: EventLog,
 }
 
 /// Whether `name` is a valid volume name (Docker's rule).
@@ -123,7 +125,10 @@ impl VolumeStore {
     pub fn open(data_root: &Path) -> Result<Self> {
         let root = data_root.join("volumes");
         fs::create_dir_all(&root).map_err(io("create", &root))?;
-        Ok(Self { root })
+        Ok(Self {
+            root,
+            events: EventLog::new(data_root),
+        })
     }
 
     fn record_path(&self, name: &str) -> PathBuf {
@@ -177,7 +182,14 @@ impl VolumeStore {
             path: path.clone(),
             source: std::io::Error::other(e.to_string()),
         })?;
+        self.event(&volume.name, Action::Create);
         Ok(volume)
+    }
+
+    /// Records what happened to volume `name` in the node's event log.
+    fn event(&self, name: &str, action: Action) {
+        self.events
+            .emit_or_warn(&Event::of(Kind::Volume, name, action).with("driver", "local"));
     }
 
     /// Where volume `name`'s content is (or would be) on the host: its `_data` directory.
@@ -229,7 +241,9 @@ impl VolumeStore {
         // The record goes first: a half-removed volume is no longer listed.
         let record = self.record_path(name);
         fs::remove_file(&record).map_err(io("remove", &record))?;
-        fs::remove_dir_all(&dir).map_err(io("remove", dir))
+        fs::remove_dir_all(&dir).map_err(io("remove", dir))?;
+        self.event(name, Action::Destroy);
+        Ok(())
     }
 
     /// Removes unused anonymous volumes, or with `all` every unused volume. `keep` protects

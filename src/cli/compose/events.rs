@@ -131,6 +131,11 @@ pub(super) fn run(project: &ProjectArgs, args: EventsArgs) -> anyhow::Result<Exi
         let mut stream = client.events(request).await?.into_inner();
         let mut known = project_containers(&session, &args.services).await?;
         while let Some(event) = stream.message().await? {
+            // The project's containers only (the node's networks, volumes and images too
+            // have events).
+            if event.docker_type() != "container" {
+                continue;
+            }
             if !known.contains_key(&event.id) {
                 known.extend(project_containers(&session, &args.services).await?);
             }
@@ -165,6 +170,7 @@ mod tests {
             id: "abc123".into(),
             action: "die".into(),
             attributes: [("exitCode".to_string(), "3".to_string())].into(),
+            r#type: String::new(),
         };
         let container = Known {
             name: "demo-web-1".into(),

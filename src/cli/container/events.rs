@@ -1,4 +1,4 @@
-//! `bosun container events`: the node's container events, as
+//! `bosun container events`: the node's events (containers, networks, volumes, images), as
 //! `docker events` prints them, followed until Ctrl-C unless `--until` is given.
 
 use std::process::ExitCode;
@@ -21,6 +21,10 @@ pub(crate) struct EventsArgs {
     /// Stream events until this time, then exit (same forms as --since).
     #[arg(long, value_parser = parse_time)]
     pub until: Option<u64>,
+    /// Filter output: type=container|network|volume|image, event=ACTION, container=,
+    /// network=, volume=, image= (a name or the start of an id); repeat to combine.
+    #[arg(short = 'f', long = "filter", value_name = "KEY=VALUE", value_parser = parse_filter)]
+    pub filter: Vec<String>,
     /// Output format: `text` (default), `json` (one object per line), or a Go template such as
     /// '{{.Action}} {{.Actor.ID}}' (fields as docker's: status, id, Type, Action, Actor, scope,
     /// time, timeNano).
@@ -54,9 +58,38 @@ fn parse_time(text: &str) -> Result<u64, String> {
     parse_time_at(text, SystemTime::now())
 }
 
+/// The filter keys `events` knows (Docker's, less those of swarm objects and plugins).
+const FILTER_KEYS: [&str; 8] = [
+    "type",
+    "event",
+    "container",
+    "network",
+    "volume",
+    "image",
+    "label",
+    "scope",
+];
+
+fn parse_filter(text: &str) -> Result<String, String> {
+    match text.split_once('=') {
+        Some((key, _)) if FILTER_KEYS.contains(&key) => Ok(text.to_owned()),
+        Some((key, _)) => Err(format!(
+            "invalid filter {key:?}: expected one of {}",
+            FILTER_KEYS.join(", ")
+        )),
+        None => Err(format!("bad format of filter {text:?}: expected KEY=VALUE")),
+    }
+}
+
 /// Docker's text line for one event.
 fn text_line(e: &Event) -> String {
-    let mut line = format!("{} container {} {}", rfc3339(e.time), e.action, e.id);
+    let mut line = format!(
+        "{} {} {} {}",
+        rfc3339(e.time),
+        e.docker_type(),
+        e.action,
+        e.id
+    );
     if !e.attributes.is_empty() {
         let mut attrs: Vec<String> = e
             .attributes
@@ -69,18 +102,23 @@ fn text_line(e: &Event) -> String {
     line
 }
 
-/// Docker's JSON object for one event.
+/// Docker's JSON object for one event (`status`, `id` and `from` for container events only,
+/// as Docker).
 fn json_line(e: &Event) -> serde_json::Value {
-    serde_json::json!({
-        "status": e.action,
-        "id": e.id,
-        "Type": "container",
+    let mut line = serde_json::json!({
+        "Type": e.docker_type(),
         "Action": e.action,
         "Actor": { "ID": e.id, "Attributes": e.attributes },
         "scope": "local",
         "time": e.time / 1_000_000_000,
         "timeNano": e.time,
-    })
+    });
+    if e.docker_type() == "container" {
+        line["status"] = serde_json::json!(e.action);
+        line["id"] = serde_json::json!(e.id);
+        line["from"] = serde_json::json!(e.attributes.get("image").cloned().unwrap_or_default());
+    }
+    line
 }
 
 /// Runs `events`: prints events until the stream ends (with `--until`) or Ctrl-C.
@@ -97,6 +135,9 @@ pub(crate) async fn run(client: &mut AgentClient, args: EventsArgs) -> anyhow::R
     let mut stream = client.events(args.since, args.until).await?;
     let print = async {
         while let Some(event) = stream.next().await? {
+            if !event.passes_docker_filters(&args.filter) {
+                continue;
+            }
             let text = match format.rows(&[json_line(&event)], &[])? {
                 Some(text) => text,
                 None => format!("{}\n", text_line(&event)),
@@ -146,6 +187,7 @@ mod tests {
             id: "abc".into(),
             action: "die".into(),
             attributes: [("exitCode".to_string(), "3".to_string())].into(),
+            r#type: String::new(),
         };
         assert!(
             text_line(&e).ends_with(" container die abc (exitCode=3)"),
@@ -156,5 +198,31 @@ mod tests {
         assert_eq!(j["Action"], "die");
         assert_eq!(j["time"], 1);
         assert_eq!(j["Actor"]["Attributes"]["exitCode"], "3");
+        assert_eq!(
+            (&j["Type"], &j["status"]),
+            (&"container".into(), &"die".into())
+        );
+        let n = Event {
+            id: "9f".into(),
+            action: "connect".into(),
+            attributes: [("container".to_string(), "abc".to_string())].into(),
+            r#type: "network".into(),
+            ..e
+        };
+        assert!(text_line(&n).ends_with(" network connect 9f (container=abc)"));
+        let j = json_line(&n);
+        assert_eq!(j["Type"], "network");
+        assert!(j.get("status").is_none());
+    }
+
+    #[test]
+    fn filters_are_checked_on_the_command_line() {
+        assert_eq!(parse_filter("type=volume"), Ok("type=volume".to_owned()));
+        assert!(
+            parse_filter("colour=red")
+                .unwrap_err()
+                .contains("expected one of type")
+        );
+        assert!(parse_filter("type").unwrap_err().contains("KEY=VALUE"));
     }
 }
