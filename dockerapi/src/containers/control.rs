@@ -198,22 +198,24 @@ pub(crate) async fn wait(context: &Context, id: &str, query: &Query) -> Reply {
         if !done(code) {
             loop {
                 match events.message().await {
-                    Ok(Some(event)) if event.id == id => match event.action.as_str() {
-                        "die" => {
-                            code = Some(
-                                event
-                                    .attributes
-                                    .get("exitCode")
-                                    .and_then(|c| c.parse().ok())
-                                    .unwrap_or(-1),
-                            );
-                            if done(code) {
-                                break;
+                    Ok(Some(event)) if event.docker_type() == "container" && event.id == id => {
+                        match event.action.as_str() {
+                            "die" => {
+                                code = Some(
+                                    event
+                                        .attributes
+                                        .get("exitCode")
+                                        .and_then(|c| c.parse().ok())
+                                        .unwrap_or(-1),
+                                );
+                                if done(code) {
+                                    break;
+                                }
                             }
+                            "destroy" if condition == Condition::Removed => break,
+                            _ => {}
                         }
-                        "destroy" if condition == Condition::Removed => break,
-                        _ => {}
-                    },
+                    }
                     Ok(Some(_)) => {}
                     Ok(None) => {
                         error = Some("the agent's event stream ended".to_string());
