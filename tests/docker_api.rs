@@ -709,16 +709,19 @@ fn events_of_networks_volumes_and_images() {
     .to_string();
 
     // What the docker CLI makes of the stream, by type (its own filter sent to the API).
-    let events = |filters: &[&str]| {
+    let events_as = |format: &str, filters: &[&str]| {
         let mut args = vec!["events", "--since", &start, "--until", &until];
         for f in filters {
             args.extend(["--filter", f]);
         }
-        args.extend([
-            "--format",
-            "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}",
-        ]);
+        args.extend(["--format", format]);
         d.ok(&args)
+    };
+    let events = |filters: &[&str]| {
+        events_as(
+            "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Actor.Attributes.name}}",
+            filters,
+        )
     };
     let volumes = events(&["type=volume"]);
     assert_eq!(
@@ -742,21 +745,10 @@ fn events_of_networks_volumes_and_images() {
         ],
         "{networks}"
     );
-    let connected = d.ok(&[
-        "events",
-        "--since",
-        &start,
-        "--until",
-        &until,
-        "--filter",
-        "type=network",
-        "--filter",
-        "event=connect",
-        "--filter",
-        "network=evnet",
-        "--format",
+    let connected = events_as(
         "{{.Actor.Attributes.container}}",
-    ]);
+        &["type=network", "event=connect", "network=evnet"],
+    );
     assert_eq!(connected.trim(), id);
     let images = events(&["type=image", "event=tag", "event=untag"]);
     let lines: Vec<&str> = images.lines().collect();
