@@ -168,6 +168,10 @@ pub(crate) fn stats(sample: &StatsSample) -> proto::StatsResponse {
         oom_kills: s.oom_kills,
         cpu_throttled_periods: s.cpu_throttled_periods,
         read_at: sample.read_at,
+        block_read_bytes: s.block_read_bytes,
+        block_write_bytes: s.block_write_bytes,
+        net_rx_bytes: s.net_rx_bytes,
+        net_tx_bytes: s.net_tx_bytes,
     }
 }
 
@@ -353,11 +357,17 @@ mod tests {
                 pids_current: 2,
                 cpu_usage_ns: 5,
                 cpu_throttled_periods: 0,
+                block_read_bytes: 7,
+                block_write_bytes: 8,
+                net_rx_bytes: 3,
+                net_tx_bytes: 4,
             },
             read_at: 99,
         };
         let wire = stats(&sample);
         assert_eq!((wire.memory_usage, wire.memory_limit), (10, 0));
         assert_eq!((wire.pids, wire.read_at), (2, 99));
+        assert_eq!((wire.block_read_bytes, wire.block_write_bytes), (7, 8));
+        assert_eq!((wire.net_rx_bytes, wire.net_tx_bytes), (3, 4));
     }
 }

@@ -73,6 +73,26 @@ fn cpu_stats(sample: Option<&proto::StatsResponse>, host: Host) -> Value {
     })
 }
 
+/// Docker's `networks` of a stats sample: the container's traffic as one interface, `eth0`;
+/// `null` when it has none of its own (the host's network, or no traffic counted yet).
+fn networks(s: &proto::StatsResponse) -> Value {
+    if s.net_rx_bytes == 0 && s.net_tx_bytes == 0 {
+        return Value::Null;
+    }
+    json!({
+        "eth0": {
+            "rx_bytes": s.net_rx_bytes,
+            "rx_packets": 0,
+            "rx_errors": 0,
+            "rx_dropped": 0,
+            "tx_bytes": s.net_tx_bytes,
+            "tx_packets": 0,
+            "tx_errors": 0,
+            "tx_dropped": 0,
+        }
+    })
+}
+
 /// Docker's `StatsJSON` for the container `id` named `name` (with its `/`): the `current`
 /// sample, and the `previous` one as `precpu_stats`.
 pub(crate) fn body(
@@ -94,7 +114,11 @@ pub(crate) fn body(
         "preread": time::rfc3339(previous.map_or(0, |p| p.read_at)),
         "pids_stats": { "current": current.pids },
         "blkio_stats": {
-            "io_service_bytes_recursive": null,
+            // Totals over the container's devices (the agent does not count them apart).
+            "io_service_bytes_recursive": [
+                { "major": 0, "minor": 0, "op": "read", "value": current.block_read_bytes },
+                { "major": 0, "minor": 0, "op": "write", "value": current.block_write_bytes },
+            ],
             "io_serviced_recursive": null,
             "io_queue_recursive": null,
             "io_service_time_recursive": null,
@@ -103,6 +127,9 @@ pub(crate) fn body(
             "io_time_recursive": null,
             "sectors_recursive": null,
         },
+        // Totals over the container's interfaces, as one (the agent does not count them
+        // apart); none on the host's network, as Docker.
+        "networks": networks(current),
         "num_procs": 0,
         "storage_stats": {},
         "cpu_stats": cpu_stats(Some(current), host),
@@ -229,5 +256,33 @@ mod tests {
         assert_eq!(v["precpu_stats"]["cpu_usage"]["total_usage"], 0);
         assert_eq!(v["preread"], "0001-01-01T00:00:00Z");
         assert_eq!(v["memory_stats"]["limit"], 64 << 20);
+        assert!(v["networks"].is_null(), "no traffic of its own: {v}");
+    }
+
+    #[test]
+    fn network_and_block_io_as_the_docker_cli_reads_them() {
+        let mut s = sample(5, 7);
+        (s.net_rx_bytes, s.net_tx_bytes) = (1_500, 700);
+        (s.block_read_bytes, s.block_write_bytes) = (4_096, 512);
+        let v = body("abc", "/web", &s, None, HOST);
+        let sum = |key: &str| {
+            v["networks"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|n| n[key].as_u64().unwrap())
+                .sum::<u64>()
+        };
+        assert_eq!((sum("rx_bytes"), sum("tx_bytes")), (1_500, 700));
+        let io = v["blkio_stats"]["io_service_bytes_recursive"]
+            .as_array()
+            .unwrap();
+        let by_op = |op: &str| {
+            io.iter()
+                .filter(|e| e["op"] == op)
+                .map(|e| e["value"].as_u64().unwrap())
+                .sum::<u64>()
+        };
+        assert_eq!((by_op("read"), by_op("write")), (4_096, 512));
     }
 }

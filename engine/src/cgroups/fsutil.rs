@@ -115,3 +115,61 @@ pub(super) fn remove_dir(dir: &Path) -> Result<(), CgroupError> {
 pub(super) fn join(root: &Path, relative: &str) -> PathBuf {
     root.join(relative.trim_start_matches('/'))
 }
+
+/// Bytes read and written over every device in a cgroup v1 `blkio.throttle.io_service_bytes`
+/// (`MAJ:MIN Read N` lines; the `Total` line left out).
+pub(super) fn blkio_v1_bytes(text: &str) -> (u64, u64) {
+    let (mut read, mut write) = (0u64, 0u64);
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let (Some(device), Some(op), Some(value)) = (fields.next(), fields.next(), fields.next())
+        else {
+            continue;
+        };
+        if !device.contains(':') {
+            continue;
+        }
+        let value: u64 = value.parse().unwrap_or(0);
+        match op {
+            "Read" => read = read.saturating_add(value),
+            "Write" => write = write.saturating_add(value),
+            _ => {}
+        }
+    }
+    (read, write)
+}
+
+/// Bytes read and written over every device in a cgroup v2 `io.stat`
+/// (`MAJ:MIN rbytes=N wbytes=N ...` lines).
+pub(super) fn io_stat_v2_bytes(text: &str) -> (u64, u64) {
+    let (mut read, mut write) = (0u64, 0u64);
+    for field in text.split_whitespace() {
+        let value = |prefix: &str| {
+            field
+                .strip_prefix(prefix)
+                .and_then(|v| v.parse::<u64>().ok())
+        };
+        if let Some(v) = value("rbytes=") {
+            read = read.saturating_add(v);
+        } else if let Some(v) = value("wbytes=") {
+            write = write.saturating_add(v);
+        }
+    }
+    (read, write)
+}
+
+#[cfg(test)]
+mod io_tests {
+    use super::*;
+
+    #[test]
+    fn block_io_of_both_versions() {
+        let v1 =
+            "8:0 Read 4096\n8:0 Write 512\n8:0 Sync 0\n8:16 Read 1000\n8:16 Write 0\nTotal 5608\n";
+        assert_eq!(blkio_v1_bytes(v1), (5096, 512));
+        assert_eq!(blkio_v1_bytes(""), (0, 0));
+        let v2 = "8:0 rbytes=4096 wbytes=512 rios=1 wios=1 dbytes=0 dios=0\n\
+                  8:16 rbytes=1000 wbytes=24 rios=2 wios=3 dbytes=0 dios=0\n";
+        assert_eq!(io_stat_v2_bytes(v2), (5096, 536));
+    }
+}

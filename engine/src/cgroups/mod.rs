@@ -78,6 +78,15 @@ pub struct Stats {
     pub cpu_usage_ns: u64,
     /// Number of periods in which the group was throttled.
     pub cpu_throttled_periods: u64,
+    /// Bytes the group read from block devices.
+    pub block_read_bytes: u64,
+    /// Bytes the group wrote to block devices.
+    pub block_write_bytes: u64,
+    /// Bytes the container's network interfaces received (its own network namespace's, the
+    /// loopback left out; 0 on the host's network). Read by the runtime, not the cgroup.
+    pub net_rx_bytes: u64,
+    /// Bytes they sent.
+    pub net_tx_bytes: u64,
 }
 
 testing_pub! {

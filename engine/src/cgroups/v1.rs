@@ -178,6 +178,13 @@ impl CgroupManager for V1Manager {
             stats.cpu_throttled_periods =
                 fsutil::read_keyed(&dir.join("cpu.stat"), "nr_throttled")?;
         }
+        if let Ok(dir) = self.dir("blkio") {
+            let file = dir.join("blkio.throttle.io_service_bytes");
+            if file.exists() {
+                (stats.block_read_bytes, stats.block_write_bytes) =
+                    fsutil::blkio_v1_bytes(&fsutil::read(&file)?);
+            }
+        }
         Ok(stats)
     }
 

@@ -155,6 +155,10 @@ impl CgroupManager for V2Manager {
         stats.cpu_usage_ns =
             fsutil::read_keyed(&dir.join("cpu.stat"), "usage_usec")?.saturating_mul(1000);
         stats.cpu_throttled_periods = fsutil::read_keyed(&dir.join("cpu.stat"), "nr_throttled")?;
+        if dir.join("io.stat").exists() {
+            (stats.block_read_bytes, stats.block_write_bytes) =
+                fsutil::io_stat_v2_bytes(&fsutil::read(&dir.join("io.stat"))?);
+        }
         Ok(stats)
     }
 

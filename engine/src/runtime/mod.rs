@@ -11,6 +11,7 @@ mod files;
 mod health;
 mod logs;
 mod net;
+mod net_io;
 mod recover;
 mod restart;
 mod storage;
@@ -389,8 +390,12 @@ impl Runtime {
 
     /// Resource usage of a live container.
     pub fn stats(&self, id: &str) -> crate::Result<Stats> {
-        self.store(id)?;
-        Ok(self.cgroup(id).stats()?)
+        let record = self.state(id)?;
+        let mut stats = self.cgroup(id).stats()?;
+        if let Some(pid) = record.pid.filter(|_| record.state.is_alive()) {
+            (stats.net_rx_bytes, stats.net_tx_bytes) = net_io::net_bytes(pid);
+        }
+        Ok(stats)
     }
 
     /// Removes the container; a running or paused one only with `force` (it is killed first).

@@ -38,8 +38,7 @@ pub(super) fn cpu_percent(before: &StatsResponse, after: &StatsResponse) -> f64 
     after.cpu_usage_ns.saturating_sub(before.cpu_usage_ns) as f64 / wall as f64 * 100.0
 }
 
-/// A row as docker's `stats --format json` names its fields (NetIO and BlockIO are not
-/// measured, so not given).
+/// A row as docker's `stats --format json` names its fields.
 fn json_row(row: &[String]) -> serde_json::Value {
     serde_json::json!({
         "ID": row[0],
@@ -48,8 +47,16 @@ fn json_row(row: &[String]) -> serde_json::Value {
         "CPUPerc": row[2],
         "MemUsage": row[3],
         "MemPerc": row[4],
-        "PIDs": row[5],
+        "NetIO": row[5],
+        "BlockIO": row[6],
+        "PIDs": row[7],
     })
+}
+
+/// `received / sent` as `docker stats` prints I/O (decimal units, 3 significant digits).
+fn io_pair(a: u64, b: u64) -> String {
+    let size = |n| crate::cli::image::human_size_with_precision(n, 3);
+    format!("{} / {}", size(a), size(b))
 }
 
 fn row(id: &str, name: &str, before: &StatsResponse, after: &StatsResponse) -> Vec<String> {
@@ -73,6 +80,8 @@ fn row(id: &str, name: &str, before: &StatsResponse, after: &StatsResponse) -> V
             format_bytes(limit)
         ),
         format!("{mem_pct:.2}%"),
+        io_pair(after.net_rx_bytes, after.net_tx_bytes),
+        io_pair(after.block_read_bytes, after.block_write_bytes),
         after.pids.to_string(),
     ]
 }
@@ -123,6 +132,8 @@ pub(crate) async fn show(
         "CPU %",
         "MEM USAGE / LIMIT",
         "MEM %",
+        "NET I/O",
+        "BLOCK I/O",
         "PIDS",
     ];
     let mut previous: HashMap<String, StatsResponse> = HashMap::new();
@@ -178,5 +189,30 @@ mod tests {
         };
         assert!((cpu_percent(&a, &b) - 50.0).abs() < 1e-9);
         assert_eq!(cpu_percent(&a, &a), 0.0);
+    }
+
+    #[test]
+    fn network_and_block_io_as_docker_prints_them() {
+        let sample = StatsResponse {
+            memory_usage: 1 << 20,
+            memory_limit: 64 << 20,
+            net_rx_bytes: 1_234,
+            net_tx_bytes: 0,
+            block_read_bytes: 12_345_678,
+            block_write_bytes: 999,
+            pids: 3,
+            ..Default::default()
+        };
+        let row = row(&"a".repeat(64), "web", &sample, &sample);
+        assert_eq!(
+            &row[3..],
+            ["1MiB / 64MiB", "1.56%", "1.23kB / 0B", "12.3MB / 999B", "3"]
+        );
+        let json = json_row(&row);
+        assert_eq!(
+            (&json["NetIO"], &json["BlockIO"]),
+            (&"1.23kB / 0B".into(), &"12.3MB / 999B".into())
+        );
+        assert_eq!(json["PIDs"], "3");
     }
 }

@@ -124,20 +124,33 @@ pub(crate) fn human_duration(d: Duration) -> String {
     }
 }
 
-/// Bytes in binary units with two decimals, as `docker stats` (`1.5MiB`).
+/// Bytes in binary units with four significant digits, as docker's `units.BytesSize`
+/// (`docker stats`, `docker info`: `1.5MiB`, `64MiB`, `15.55GiB`).
 pub(crate) fn format_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    custom_size(bytes, 1024.0, &["B", "KiB", "MiB", "GiB", "TiB"], 4)
+}
+
+/// `bytes` in the largest of `units` (each `base` times the last) under which it is at least
+/// one, with `precision` significant digits and no trailing zeros, as Go's `%.{precision}g`
+/// (docker's `units.CustomSize`); whole bytes as they are.
+pub(crate) fn custom_size(bytes: u64, base: f64, units: &[&str], precision: usize) -> String {
     let mut value = bytes as f64;
     let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
+    while value >= base && unit + 1 < units.len() {
+        value /= base;
         unit += 1;
     }
     if unit == 0 {
-        format!("{bytes}B")
-    } else {
-        format!("{value:.2}{}", UNITS[unit])
+        return format!("{bytes}{}", units[0]);
     }
+    let int_digits = (value.trunc() as u64).to_string().len();
+    let text = format!("{:.*}", precision.saturating_sub(int_digits), value);
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text}{}", units[unit])
 }
 
 /// Time since `nanos` (since the Unix epoch), saturating at zero.
@@ -251,7 +264,8 @@ mod tests {
             assert_eq!(human_duration(Duration::from_secs(secs)), want);
         }
         assert_eq!(format_bytes(512), "512B");
-        assert_eq!(format_bytes(1536), "1.50KiB");
-        assert_eq!(format_bytes(64 << 20), "64.00MiB");
+        assert_eq!(format_bytes(1536), "1.5KiB");
+        assert_eq!(format_bytes(64 << 20), "64MiB");
+        assert_eq!(format_bytes(16_700_000_000), "15.55GiB");
     }
 }

@@ -100,25 +100,18 @@ pub(super) fn status_error(status: tonic::Status) -> anyhow::Error {
 
 /// `1.5MB`, `23kB`, `512B`, as the docker CLI prints sizes (decimal units).
 pub(super) fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        return format!("{bytes}B");
-    }
-    // Four significant digits, as Go's `%.4g`.
-    let int_digits = (value.trunc() as u64).to_string().len();
-    let text = format!("{:.*}", 4usize.saturating_sub(int_digits), value);
-    let text = if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.')
-    } else {
-        &text
-    };
-    format!("{text}{}", UNITS[unit])
+    human_size_with_precision(bytes, 4)
+}
+
+/// [`human_size`] with `precision` significant digits, as Go's `%.{precision}g` (`docker
+/// stats` prints its I/O with 3: `1.23MB`).
+pub(crate) fn human_size_with_precision(bytes: u64, precision: usize) -> String {
+    crate::cli::container::units::custom_size(
+        bytes,
+        1000.0,
+        &["B", "kB", "MB", "GB", "TB"],
+        precision,
+    )
 }
 
 #[cfg(test)]

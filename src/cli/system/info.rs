@@ -212,9 +212,6 @@ mod tests {
         assert_eq!(doc["CgroupVersion"], "2");
         let text = text(&doc);
         assert!(text.contains("\n Containers: 4\n  Running: 1\n  Paused: 1\n  Stopped: 2\n Images: 7\n Server Version: 1.2.3\n"), "{text}");
-        assert!(
-            text.contains(" CPUs: 4\n Total Memory: 2.00KiB\n"),
-            "{text}"
-        );
+        assert!(text.contains(" CPUs: 4\n Total Memory: 2KiB\n"), "{text}");
     }
 }
