@@ -2,7 +2,7 @@
 //! an agent serves with `BOSUN_DOCKER_SOCKET` (run as root): `run --rm`, `ps`, `logs -f`,
 //! `exec` (and `exec -it` on a terminal `script` provides), `network create` + `run --network`,
 //! `volume create/ls/rm`, `images`, `inspect -f`, `top`, `stats --no-stream`, `pause` and
-//! `unpause`, a stats stream, `history`, `save` and `load`, events of networks, volumes and
+//! `unpause`, `rename`, a stats stream, `history`, `save` and `load`, events of networks, volumes and
 //! images, a pull from a registry that wants
 //! the credentials of the CLI's config (`X-Registry-Auth`), an endpoint that is not served
 //! answering 501 by name, and docker-compose 1.29 bringing the example voting app up and down.
@@ -739,7 +739,8 @@ fn events_of_networks_volumes_and_images() {
     let id = id.trim();
     d.ok(&["tag", "busybox", "evtag:1"]);
     d.ok(&["rmi", "evtag:1"]);
-    d.ok(&["rm", "-f", "evbox"]);
+    d.ok(&["rename", "evbox", "evbox2"]);
+    d.ok(&["rm", "-f", "evbox2"]);
     d.ok(&["network", "rm", "evnet"]);
     d.ok(&["volume", "rm", "evdata"]);
     let until = (std::time::SystemTime::now()
@@ -820,6 +821,12 @@ fn events_of_networks_volumes_and_images() {
         events(&["type=container", &format!("container={}", &id[..12])]),
         containers
     );
+
+    let renamed = events_as(
+        "{{.Actor.Attributes.oldName}} {{.Actor.Attributes.name}}",
+        &["event=rename"],
+    );
+    assert_eq!(renamed, "/evbox evbox2\n");
 
     // The same through bosun's own CLI, in docker's text form.
     let own = d.env.ok(

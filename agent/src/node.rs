@@ -328,11 +328,23 @@ impl Node {
             let meta = index
                 .get_mut(&id)
                 .ok_or_else(|| AgentError::NotFound(reference.to_string()))?;
-            meta.name = new_name.to_string();
-            meta.clone()
+            let old_name = std::mem::replace(&mut meta.name, new_name.to_string());
+            (meta.clone(), old_name)
         };
+        let (meta, old_name) = meta;
         let store = self.store.clone();
-        blocking(move || store.save(&meta)).await?;
+        let runtime = self.runtime.clone();
+        blocking(move || {
+            store.save(&meta)?;
+            let attributes = crate::events::container_attributes(&meta);
+            let mut event = engine::events::Event::new(&meta.id, engine::events::Action::Rename);
+            event.attributes = attributes;
+            runtime
+                .events()
+                .emit_or_warn(&event.with("oldName", format!("/{old_name}")));
+            Ok(())
+        })
+        .await?;
         tracing::info!(container = %id, name = new_name, "renamed");
         Ok(())
     }

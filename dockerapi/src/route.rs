@@ -26,6 +26,7 @@ pub(crate) enum ContainerOp {
     Resize,
     Pause,
     Unpause,
+    Rename,
 }
 
 /// One endpoint served, with the names in its path.
@@ -143,6 +144,7 @@ fn container_op(method: &Method, op: &str) -> Option<ContainerOp> {
         "resize" if post => ContainerOp::Resize,
         "pause" if post => ContainerOp::Pause,
         "unpause" if post => ContainerOp::Unpause,
+        "rename" if post => ContainerOp::Rename,
         _ => return None,
     })
 }
@@ -285,6 +287,11 @@ mod tests {
                 Method::POST,
                 "/containers/abc/pause",
                 Route::Container("abc".into(), ContainerOp::Pause),
+            ),
+            (
+                Method::POST,
+                "/v1.45/containers/abc/rename",
+                Route::Container("abc".into(), ContainerOp::Rename),
             ),
             (
                 Method::POST,

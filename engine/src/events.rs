@@ -65,6 +65,8 @@ pub enum Action {
     HealthStatus,
     /// A process was started in it with exec.
     ExecStart,
+    /// It was given another name (attribute `oldName`, `/` first, as Docker).
+    Rename,
     /// A container joined the network (attribute `container`).
     Connect,
     /// A container left the network (attribute `container`).

@@ -65,6 +65,23 @@ pub(crate) async fn unpause(context: &Context, id: &str) -> Reply {
     no_content()
 }
 
+/// `POST /containers/{id}/rename?name=`.
+pub(crate) async fn rename(context: &Context, id: &str, query: &Query) -> Reply {
+    let Some(name) = query.get("name").filter(|n| !n.is_empty()) else {
+        return Err(ApiError::bad_request("a new name is required (name=)"));
+    };
+    let request = proto::RenameRequest {
+        container: id.to_string(),
+        new_name: name.trim_start_matches('/').to_string(),
+    };
+    context
+        .containers()
+        .rename(request)
+        .await
+        .map_err(missing(id))?;
+    no_content()
+}
+
 /// `POST /containers/{id}/stop?t=`.
 pub(crate) async fn stop(context: &Context, id: &str, query: &Query) -> Reply {
     let request = proto::StopRequest {

@@ -79,5 +79,6 @@ pub(crate) async fn operate(
         ContainerOp::Stats => stats::stats(context, id, &request).await,
         ContainerOp::Pause => control::pause(context, id).await,
         ContainerOp::Unpause => control::unpause(context, id).await,
+        ContainerOp::Rename => control::rename(context, id, &query).await,
     }
 }
