@@ -808,13 +808,18 @@ fn events_of_networks_volumes_and_images() {
         containers.lines().all(|l| l.starts_with("container ")),
         "{containers}"
     );
-    // Named by their container's name (an attribute, as docker's), the destroy included.
+    // Named by their container's name (an attribute, as docker's), the destroy included:
+    // by the name it had then (renamed before its removal).
     assert!(
-        containers.contains(&format!("container create {id} evbox")),
+        containers.contains(&format!("container create {id} evbox\n")),
         "{containers}"
     );
     assert!(
-        containers.contains(&format!("container destroy {id} evbox")),
+        containers.contains(&format!("container destroy {id} evbox2\n")),
+        "{containers}"
+    );
+    assert!(
+        containers.contains(&format!("container die {id} evbox2\n")),
         "{containers}"
     );
     assert_eq!(

@@ -1,13 +1,13 @@
 //! The node's event stream: the engine's event log read in a time window and then followed,
 //! on one blocking thread per subscriber that ends when the subscriber goes away. Container
-//! events carry Docker's attributes of the container (`name`, `image`, its labels) as the
-//! agent knows them.
+//! events carry Docker's attributes of the container (`name`, `image`, its labels): the
+//! agent gives them to the engine with the container's spec, and again when it is renamed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use engine::Runtime;
-use engine::events::{Event, Kind};
+use engine::events::Event;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
@@ -53,59 +53,15 @@ pub(crate) fn container_attributes(meta: &crate::meta::Meta) -> BTreeMap<String,
     attributes
 }
 
-/// A container's attributes by id, as the agent knows it (`None`: gone or not yet known).
-pub(crate) type Lookup = Box<dyn Fn(&str) -> Option<BTreeMap<String, String>> + Send>;
-
-/// Adds to container events the attributes `lookup` knows of their container, remembered for
-/// the stream's life (a container's `destroy` comes when the agent has forgotten it): its
-/// current `name` and `image` replace those its events were written with (a renamed
-/// container), its labels add to the event's own attributes (such as `exitCode`).
-struct Enrich {
-    lookup: Lookup,
-    known: HashMap<String, BTreeMap<String, String>>,
-}
-
-impl Enrich {
-    fn event(&mut self, event: &Event) -> proto::Event {
-        let mut wire = to_proto(event);
-        if event.kind != Kind::Container {
-            return wire;
-        }
-        if !self.known.contains_key(&event.id)
-            && let Some(attributes) = (self.lookup)(&event.id)
-        {
-            self.known.insert(event.id.clone(), attributes);
-        }
-        if let Some(attributes) = self.known.get(&event.id) {
-            for (key, value) in attributes {
-                if key == "name" || key == "image" {
-                    wire.attributes.insert(key.clone(), value.clone());
-                } else {
-                    wire.attributes
-                        .entry(key.clone())
-                        .or_insert_with(|| value.clone());
-                }
-            }
-        }
-        wire
-    }
-}
-
 /// Streams the events of `runtime`'s log with `since <= time <= until` (none when neither is
-/// given); without `until`, new events follow as they are written. `lookup` gives the
-/// attributes of a container by id.
+/// given); without `until`, new events follow as they are written.
 pub(crate) fn stream(
     runtime: Runtime,
-    lookup: Lookup,
     since: Option<u64>,
     until: Option<u64>,
 ) -> ReceiverStream<Result<proto::Event, Status>> {
     let (tx, rx) = mpsc::channel(BUFFER);
     tokio::task::spawn_blocking(move || {
-        let mut enrich = Enrich {
-            lookup,
-            known: HashMap::new(),
-        };
         let log = runtime.events();
         // Follow from before the history is read, so nothing falls in between; what both
         // see is sent once.
@@ -136,7 +92,7 @@ pub(crate) fn stream(
         let mut last = 0;
         for event in &history {
             last = event.time;
-            if !send(&tx, Ok(enrich.event(event))) {
+            if !send(&tx, Ok(to_proto(event))) {
                 return;
             }
         }
@@ -146,7 +102,7 @@ pub(crate) fn stream(
         while !tx.is_closed() {
             match follower.next_timeout(SLICE) {
                 Ok(Some(event)) if event.time > last => {
-                    if !send(&tx, Ok(enrich.event(&event))) {
+                    if !send(&tx, Ok(to_proto(&event))) {
                         return;
                     }
                 }
@@ -165,46 +121,6 @@ pub(crate) fn stream(
 mod tests {
     use super::*;
     use engine::events::Action;
-
-    #[test]
-    fn container_events_carry_the_containers_attributes_past_its_removal() {
-        let alive = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let seen = alive.clone();
-        let lookup: Lookup = Box::new(move |id| {
-            (id == "c1" && seen.load(std::sync::atomic::Ordering::SeqCst)).then(|| {
-                BTreeMap::from([
-                    ("name".to_owned(), "web".to_owned()),
-                    ("image".to_owned(), "busybox".to_owned()),
-                    ("exitCode".to_owned(), "label".to_owned()),
-                ])
-            })
-        });
-        let mut enrich = Enrich {
-            lookup,
-            known: HashMap::new(),
-        };
-        let died = enrich.event(&Event::new("c1", Action::Die).with("exitCode", 3));
-        assert_eq!(died.attributes["name"], "web");
-        assert_eq!(died.attributes["image"], "busybox");
-        assert_eq!(
-            died.attributes["exitCode"], "3",
-            "the event's own attribute wins"
-        );
-        alive.store(false, std::sync::atomic::Ordering::SeqCst);
-        let destroyed = enrich.event(&Event::new("c1", Action::Destroy));
-        assert_eq!(destroyed.attributes["name"], "web");
-        // A container the agent forgot: the attributes its events were written with.
-        let unknown = enrich.event(&Event::new("c2", Action::Destroy).with("name", "old"));
-        assert_eq!(unknown.attributes["name"], "old");
-        // The current name wins over the one written (a rename since).
-        let renamed = enrich.event(&Event::new("c1", Action::Start).with("name", "before"));
-        assert_eq!(renamed.attributes["name"], "web");
-        let volume = enrich.event(&Event::of(Kind::Volume, "c1", Action::Create));
-        assert!(
-            volume.attributes.is_empty(),
-            "only containers are looked up"
-        );
-    }
 
     #[test]
     fn event_to_proto() {

@@ -336,7 +336,11 @@ impl Node {
         let runtime = self.runtime.clone();
         blocking(move || {
             store.save(&meta)?;
+            // Its events name it anew from now on, its exit and removal included.
             let attributes = crate::events::container_attributes(&meta);
+            if let Err(err) = runtime.set_event_attributes(&meta.id, attributes.clone()) {
+                tracing::warn!(container = %meta.id, cause = %err, "its events keep the former name");
+            }
             let mut event = engine::events::Event::new(&meta.id, engine::events::Action::Rename);
             event.attributes = attributes;
             runtime

@@ -261,13 +261,8 @@ impl Agent for AgentService {
 
     async fn events(&self, request: Request<proto::EventsRequest>) -> Reply<Self::EventsStream> {
         let req = request.into_inner();
-        let node = self.node.clone();
-        // Docker's attributes of a container: its name, its image as named, its labels.
-        let lookup: super::events::Lookup =
-            Box::new(move |id| Some(super::events::container_attributes(&node.meta(id).ok()?)));
         Ok(Response::new(super::events::stream(
             self.node.runtime().clone(),
-            lookup,
             req.since,
             req.until,
         )))

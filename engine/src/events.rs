@@ -113,6 +113,14 @@ impl Event {
         Self::of(Kind::Container, id, action)
     }
 
+    /// An event of container `id`, now, with the attributes its `spec` asks its events to
+    /// carry.
+    pub fn of_container(id: &str, action: Action, spec: &crate::ContainerSpec) -> Self {
+        let mut event = Self::new(id, action);
+        event.attributes = spec.event_attributes.clone();
+        event
+    }
+
     /// An event of the `kind` of thing `id`, now.
     pub fn of(kind: Kind, id: &str, action: Action) -> Self {
         Self {

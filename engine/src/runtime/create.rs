@@ -41,7 +41,9 @@ impl Runtime {
             self.spawn_shim(id, spec)
         });
         match &result {
-            Ok(_) => self.events.emit_or_warn(&self.event(id, Action::Create)),
+            Ok(_) => self
+                .events
+                .emit_or_warn(&Event::of_container(id, Action::Create, spec)),
             Err(_) => {
                 if let Err(err) = self.release_rootfs(id) {
                     tracing::warn!(container = id, cause = %err, "cannot remove the rootfs of a failed container");
@@ -203,6 +205,7 @@ impl Runtime {
             return Err(conflict(id, record.state, "start"));
         }
         let fifo_path = self.run_dir(id).join("exec.fifo");
+        let spec = self.spec(id)?;
         if let Some(pid) = record.pid {
             if released(&fifo_path)? {
                 tracing::info!(
@@ -211,14 +214,17 @@ impl Runtime {
                 );
                 return self.record_started(id, &store);
             }
-            self.connect(id, &self.spec(id)?, pid)?;
+            self.connect(id, &spec, pid)?;
         }
         crate::failpoint!("start-connected");
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             // The start event goes out before the byte: whatever the entrypoint does (its exit
             // included) is logged after it.
-            let announce = || self.events.emit_or_warn(&self.event(id, Action::Start));
+            let announce = || {
+                self.events
+                    .emit_or_warn(&Event::of_container(id, Action::Start, &spec))
+            };
             match release(&fifo_path, announce) {
                 Ok(true) => break,
                 Ok(false) => {}
@@ -263,13 +269,13 @@ impl Runtime {
         }
     }
 
-    /// An event of container `id`, with the attributes its spec asks its events to carry.
+    /// An event of container `id`, with the attributes its spec asks its events to carry
+    /// (read from its record; see [`Event::of_container`] with the spec in hand).
     pub(super) fn event(&self, id: &str, action: Action) -> Event {
-        let mut event = Event::new(id, action);
-        if let Ok(spec) = self.spec(id) {
-            event.attributes = spec.event_attributes;
+        match self.spec(id) {
+            Ok(spec) => Event::of_container(id, action, &spec),
+            Err(_) => Event::new(id, action),
         }
-        event
     }
 
     /// The spec the container was created with.

@@ -13,6 +13,7 @@
 //! not its mount namespace: volumes and bind mounts do not show in these copies, and a path
 //! inside one reaches what the image has under it.
 
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -22,7 +23,7 @@ use crate::atomic::{Durability, write_private};
 use crate::cgroups::CgroupManager;
 use crate::image::Digest;
 use crate::restart::RestartPolicy;
-use crate::spec::Resources;
+use crate::spec::{ContainerSpec, Resources};
 
 /// The image a container was made from, its layers and its upper directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,8 +200,25 @@ impl Runtime {
         if let Some(policy) = update.restart {
             spec.restart = policy;
         }
+        self.save_spec(id, &spec)
+    }
+
+    /// Replaces the attributes the container's events carry from now on (its name changed);
+    /// its shim reads them again when the container exits.
+    pub fn set_event_attributes(
+        &self,
+        id: &str,
+        attributes: BTreeMap<String, String>,
+    ) -> crate::Result<()> {
+        let mut spec = self.spec(id)?;
+        spec.event_attributes = attributes;
+        self.save_spec(id, &spec)
+    }
+
+    /// Records `spec` as the container's spec (`config.json`).
+    fn save_spec(&self, id: &str, spec: &ContainerSpec) -> crate::Result<()> {
         let path = self.container_dir(id).join("config.json");
-        let text = serde_json::to_vec(&spec).map_err(|e| super::RuntimeError::Create {
+        let text = serde_json::to_vec(spec).map_err(|e| super::RuntimeError::Create {
             id: id.to_string(),
             message: format!("encode {}: {e}", path.display()),
         })?;

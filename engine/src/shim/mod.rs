@@ -19,6 +19,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, setsid};
 
+use crate::ContainerSpec;
 use crate::cgroups::{AnyManager, CgroupManager};
 use crate::events::{Action, Event, EventLog};
 use crate::state::{ContainerState, StateRecord, StateStore, Transition, now_nanos};
@@ -254,11 +255,12 @@ fn supervise(
     let oom_killed = cgroup.stats().map(|s| s.oom_kills > 0).unwrap_or(false);
     // Events first: whoever sees the exit in the record also finds them in the log.
     let events = EventLog::new(&config.data_root);
-    let event = |action| {
-        let mut event = Event::new(&config.id, action);
-        event.attributes = config.spec.event_attributes.clone();
-        event
-    };
+    // The spec as recorded now: the container may have been renamed since it started.
+    let recorded: Option<ContainerSpec> = std::fs::read(config.container_dir.join("config.json"))
+        .ok()
+        .and_then(|text| serde_json::from_slice(&text).ok());
+    let spec = recorded.as_ref().unwrap_or(&config.spec);
+    let event = |action| Event::of_container(&config.id, action, spec);
     if oom_killed {
         events.emit_or_warn(&event(Action::Oom));
     }
